@@ -1,0 +1,1 @@
+"""The spikecodec command line (installed as the `spikecodec` console script)."""

@@ -1,0 +1,34 @@
+"""spikecodec: a container and codecs for multi-timestep spike tensors.
+
+Numpy first; torch tensors are accepted wherever an array is, but ``import spikecodec`` never
+imports torch (the networks live in :mod:`spikecodec.models`, imported on demand).
+"""
+
+from .api import decode, encode, load, open, save
+from .codecs import get_codec, register_codec, registered_codecs
+from .container.reader import SpikeReader
+from .container.validate import Problem, ValidationReport, validate
+from .container.writer import SpikeWriter
+from .errors import FormatError
+from .layout import MAJOR_VERSION, MINOR_VERSION
+
+__version__ = "0.1.0"
+FORMAT_VERSION = (MAJOR_VERSION, MINOR_VERSION)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FormatError",
+    "Problem",
+    "SpikeReader",
+    "SpikeWriter",
+    "ValidationReport",
+    "decode",
+    "encode",
+    "get_codec",
+    "load",
+    "open",
+    "register_codec",
+    "registered_codecs",
+    "save",
+    "validate",
+]

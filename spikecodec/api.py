@@ -1,0 +1,101 @@
+"""The public functions: numpy (or torch) arrays in, spike files or bytes out, and back."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import tempfile
+from typing import Any, BinaryIO, Sequence
+
+import numpy as np
+
+from .codecs.registry import CodecLike
+from .container.reader import SpikeReader
+from .container.source import Openable
+from .container.writer import write_array
+from .elements import as_elements
+from .limits import DEFAULT_MAX_DECODED_BYTES
+
+DEFAULT_CODEC = "zstd"
+
+
+def encode(
+    array: Any,
+    *,
+    codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
+    axes: Sequence[str] | str | None = None,
+    chunk: int | Sequence[int] | None = None,
+    metadata: dict[str, Any] | None = None,
+    bits: int | None = None,
+) -> bytes:
+    """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
+
+    ``codec``: an id (``"zstd"``, ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a
+    pipeline list. ``axes``: names, default T,N,C,H,W. ``chunk``: chunk sizes along the leading
+    axes, default one chunk per index of axis 0 (per timestep). ``metadata``: a JSON object.
+    ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
+    """
+    buf = io.BytesIO()
+    _write(buf, array, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)
+    return buf.getvalue()
+
+
+def decode(data: bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
+    """Decode the bytes of a spike file to a uint8 array."""
+    with SpikeReader(data, max_bytes=max_bytes) as r:
+        return r.read()
+
+
+def save(
+    file: str | os.PathLike | BinaryIO,
+    array: Any,
+    *,
+    codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
+    axes: Sequence[str] | str | None = None,
+    chunk: int | Sequence[int] | None = None,
+    metadata: dict[str, Any] | None = None,
+    bits: int | None = None,
+) -> None:
+    """Write ``array`` as a spike file (options as :func:`encode`).
+
+    A path is replaced atomically: the file is written beside it under a temporary name and
+    renamed into place, so an existing file is never left half-written.
+    """
+    options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)
+    if not isinstance(file, (str, os.PathLike)):
+        _write(file, array, **options)
+        return
+    path = os.fspath(file)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path) or ".")
+    try:
+        with builtins.open(fd, "wb") as f:
+            _write(f, array, **options)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load(
+    file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES
+) -> np.ndarray:
+    """Read a whole spike file (a path, a binary file object or bytes) into a uint8 array."""
+    with SpikeReader(file, recover=recover, max_bytes=max_bytes) as r:
+        return r.read()
+
+
+def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> SpikeReader:
+    """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``."""
+    return SpikeReader(file, recover=recover, max_bytes=max_bytes)
+
+
+def _write(file: BinaryIO, array: Any, *, bits: int | None, **options: Any) -> None:
+    values, bits = as_elements(array, bits)
+    if values.ndim == 0:
+        raise ValueError("a spike array needs at least one axis")
+    if isinstance(options.get("axes"), str):
+        options["axes"] = tuple(options["axes"])
+    write_array(file, values, bits, **options)

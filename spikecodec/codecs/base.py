@@ -1,0 +1,96 @@
+"""What a codec is: a small class with ``encode``/``decode``/``get_config`` (numcodecs style).
+
+A chunk passes through a pipeline of codecs: exactly one :class:`ArrayCodec` first (element
+array -> bytes), then any number of :class:`BytesCodec` (bytes -> bytes). Codecs are named in a
+file by string id with a JSON object of parameters, never by position in a table.
+
+Decoders receive untrusted bytes. They must raise :class:`~spikecodec.FormatError` (or
+``ValueError``) on anything malformed and must never allocate more than the chunk's declared
+size allows: the container hands them the bound.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..elements import packed_nbytes
+from ..limits import payload_cap
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """What a codec knows about the chunk it codes: its shape, axis names and element bits."""
+
+    shape: tuple[int, ...]
+    axes: tuple[str, ...]
+    bits: int
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    @property
+    def packed_nbytes(self) -> int:
+        return packed_nbytes(self.size, self.bits)
+
+    @property
+    def max_payload(self) -> int:
+        """Largest encoded size any stage of the pipeline may produce or accept for this chunk."""
+        return payload_cap(self.packed_nbytes)
+
+
+class Codec(ABC):
+    """Base of all codecs. Subclasses set ``codec_id`` and accept their parameters as keywords."""
+
+    codec_id: ClassVar[str]
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able parameters, as stored in the file (without the id)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Codec":
+        """Rebuild from :meth:`get_config`; unknown or invalid parameters raise ``ValueError``."""
+        try:
+            return cls(**config)
+        except TypeError as exc:  # unexpected keyword
+            raise ValueError(f"codec {cls.codec_id!r}: bad parameters {config!r} ({exc})") from None
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((self.codec_id, tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({params})"
+
+
+class ArrayCodec(Codec):
+    """First stage: a chunk's uint8 element array (C-contiguous, ``spec.shape``) <-> bytes."""
+
+    @abstractmethod
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes: ...
+
+    @abstractmethod
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        """Return a uint8 array of ``spec.shape`` with values below ``2**spec.bits``."""
+
+
+class BytesCodec(Codec):
+    """Later stages: bytes <-> bytes."""
+
+    @abstractmethod
+    def encode(self, data: bytes) -> bytes: ...
+
+    @abstractmethod
+    def decode(self, data: bytes, max_size: int) -> bytes:
+        """Inverse of encode; output longer than ``max_size`` is an error, found before allocating it."""

@@ -1,0 +1,90 @@
+"""The one registry of codecs by string id, and the pipeline that chains them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import FormatError
+from .base import ArrayCodec, BytesCodec, ChunkSpec, Codec
+
+_REGISTRY: dict[str, type[Codec]] = {}
+
+CodecLike = str | dict | Codec
+
+
+def register_codec(cls: type[Codec]) -> type[Codec]:
+    """Make ``cls`` available under ``cls.codec_id`` (usable as a class decorator)."""
+    existing = _REGISTRY.get(cls.codec_id)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"codec id {cls.codec_id!r} is already registered to {existing.__name__}")
+    _REGISTRY[cls.codec_id] = cls
+    return cls
+
+
+def registered_codecs() -> dict[str, type[Codec]]:
+    return dict(_REGISTRY)
+
+
+def get_codec(spec: CodecLike) -> Codec:
+    """A codec from an instance, an id (``"zstd"``) or a config (``{"id": "zstd", "level": 19}``)."""
+    if isinstance(spec, Codec):
+        return spec
+    if isinstance(spec, str):
+        spec = {"id": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
+        raise ValueError(f"a codec is given as an id string or a dict with an 'id', got {spec!r}")
+    params = {k: v for k, v in spec.items() if k != "id"}
+    cls = _REGISTRY.get(spec["id"])
+    if cls is None:
+        raise ValueError(f"unknown codec id {spec['id']!r} (known: {', '.join(sorted(_REGISTRY))})")
+    return cls.from_config(params)
+
+
+class Pipeline:
+    """One array codec followed by zero or more bytes codecs, applied to every chunk."""
+
+    def __init__(self, codecs: Iterable[CodecLike]):
+        self.codecs: list[Codec] = [get_codec(c) for c in codecs]
+        if not self.codecs or not isinstance(self.codecs[0], ArrayCodec):
+            raise ValueError("a codec pipeline starts with an array codec (such as 'raw')")
+        for c in self.codecs[1:]:
+            if not isinstance(c, BytesCodec):
+                raise ValueError(f"codec {c.codec_id!r} codes arrays and can only come first in a pipeline")
+
+    @classmethod
+    def from_user(cls, codec: CodecLike | list[CodecLike]) -> "Pipeline":
+        """The pipeline a user means: a bytes codec alone (``"zstd"``) gets ``raw`` packing in front."""
+        stages = list(codec) if isinstance(codec, (list, tuple)) else [codec]
+        first = get_codec(stages[0]) if stages else None
+        if isinstance(first, BytesCodec):
+            stages = ["raw", *stages]
+        return cls(stages)
+
+    def get_config(self) -> list[dict[str, Any]]:
+        return [{"id": c.codec_id, **c.get_config()} for c in self.codecs]
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        array_codec, *byte_codecs = self.codecs
+        data = array_codec.encode(chunk, spec)
+        for c in byte_codecs:
+            data = c.encode(data)
+        return data
+
+    def decode(self, payload: bytes, spec: ChunkSpec) -> np.ndarray:
+        array_codec, *byte_codecs = self.codecs
+        data = payload
+        for c in reversed(byte_codecs):
+            data = c.decode(data, spec.max_payload)
+        out = array_codec.decode(data, spec)
+        if out.shape != spec.shape or out.dtype != np.uint8:
+            raise FormatError(f"codec {array_codec.codec_id!r} decoded {out.shape} {out.dtype}, expected {spec.shape} uint8")
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pipeline) and self.get_config() == other.get_config()
+
+    def __repr__(self) -> str:
+        return f"Pipeline({json.dumps(self.get_config())})"

@@ -1,0 +1,1 @@
+"""Reading, writing and validating spike files (FORMAT.md)."""

@@ -1,0 +1,233 @@
+"""The file header: a :class:`Header` value, its bytes, and the checks a reader applies to them."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from construct import ConstructError, Terminated
+
+from .. import layout
+from ..codecs import Pipeline
+from ..errors import FormatError
+from ..limits import (
+    ELEMENT_BITS,
+    MAX_AXIS_NAME,
+    MAX_CHUNK_ELEMENTS,
+    MAX_CODEC_ID,
+    MAX_CODECS,
+    MAX_EXTENSION_NAME,
+    MAX_EXTENSIONS,
+    MAX_EXTENT,
+    MAX_HEADER_SIZE,
+    MAX_RANK,
+    MAX_TOTAL_ELEMENTS,
+    UNKNOWN_EXTENT,
+    checked_product,
+)
+
+_AXIS_NAME = re.compile(r"[A-Za-z0-9_]{1,%d}\Z" % MAX_AXIS_NAME)
+_HeaderBodyExact = layout.HeaderBody + Terminated  # no trailing bytes in the header body
+
+
+@dataclass(frozen=True)
+class Extension:
+    """An extension field: skipped by readers that do not know it unless ``required``."""
+
+    name: str
+    data: bytes
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything the header says. ``shape[0]`` is ``None`` for a stream of unknown length."""
+
+    shape: tuple[int | None, ...]
+    axes: tuple[str, ...]
+    bits: int
+    chunk_shape: tuple[int, ...]
+    codecs: tuple[dict[str, Any], ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extensions: tuple[Extension, ...] = ()
+    minor: int = layout.MINOR_VERSION
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def chunk_rank(self) -> int:
+        return len(self.chunk_shape)
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one slice along axis 0."""
+        return tuple(self.shape[1:])  # type: ignore[arg-type]
+
+    @property
+    def inner_grid(self) -> tuple[int, ...]:
+        """Chunks along each chunked axis after the first (one row of chunks)."""
+        return tuple(-(-self.shape[i] // self.chunk_shape[i]) for i in range(1, self.chunk_rank))  # type: ignore[operator]
+
+    @property
+    def chunks_per_row(self) -> int:
+        return math.prod(self.inner_grid)
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.codecs)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def encode_header(h: Header) -> bytes:
+    """Preamble, header body and header CRC, as a writer emits them."""
+    body = layout.HeaderBody.build(
+        dict(
+            rank=h.rank,
+            element_bits=h.bits,
+            chunk_rank=h.chunk_rank,
+            reserved=0,
+            shape=[UNKNOWN_EXTENT if s is None else s for s in h.shape],
+            chunk_shape=list(h.chunk_shape),
+            axes=list(h.axes),
+            codecs=[dict(id=c["id"], config=_json_bytes({k: v for k, v in c.items() if k != "id"})) for c in h.codecs],
+            metadata=_json_bytes(h.metadata),
+            extensions=[dict(flags=int(e.required), name=e.name, data=e.data) for e in h.extensions],
+        )
+    )
+    if len(body) > MAX_HEADER_SIZE:
+        raise ValueError(f"header is {len(body)} bytes, more than the {MAX_HEADER_SIZE} allowed (metadata too large?)")
+    pre = layout.Preamble.build(
+        dict(signature=layout.SIGNATURE, major=layout.MAJOR_VERSION, minor=h.minor, reserved=0, header_size=len(body))
+    )
+    return pre + body + layout.crc32(pre, body).to_bytes(4, "little")
+
+
+def parse_preamble(pre: bytes) -> tuple[int, int]:
+    """Check the 16-byte preamble; return (minor version, header body size)."""
+    if len(pre) < layout.PREAMBLE_SIZE:
+        raise FormatError(f"file is {len(pre)} bytes, too short for the {layout.PREAMBLE_SIZE}-byte preamble", 0)
+    p = layout.Preamble.parse(pre[: layout.PREAMBLE_SIZE])
+    if p.signature != layout.SIGNATURE:
+        raise FormatError("not a spike file: bad signature", 0)
+    if p.major != layout.MAJOR_VERSION:
+        raise FormatError(f"unsupported major version {p.major} (this reader knows {layout.MAJOR_VERSION})", 8)
+    if p.reserved != 0:
+        raise FormatError("reserved preamble field is not zero", 10)
+    if not 0 < p.header_size <= MAX_HEADER_SIZE:
+        raise FormatError(f"header size {p.header_size} is outside 1..{MAX_HEADER_SIZE}", 12)
+    return p.minor, p.header_size
+
+
+def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
+    def no_dupes(pairs):
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    def no_constant(name):
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_dupes, parse_constant=no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FormatError(f"{what} is not valid JSON ({exc})", offset) from None
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what} must be a JSON object", offset)
+    return obj
+
+
+def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
+    """Parse and check the header body (after :func:`parse_preamble`) and its CRC."""
+    minor, _ = parse_preamble(pre)
+    body_at = layout.PREAMBLE_SIZE
+    if len(crc) != 4:
+        raise FormatError("file ends inside the header", body_at)
+    if layout.crc32(pre[: layout.PREAMBLE_SIZE], body) != int.from_bytes(crc, "little"):
+        raise FormatError("header CRC mismatch", body_at + len(body))
+
+    def fail(msg: str) -> FormatError:
+        return FormatError(msg, body_at)
+
+    if len(body) < layout.HeaderFixed.sizeof():
+        raise fail("header body is too short")
+    b = layout.HeaderFixed.parse(body)
+    if not 1 <= b.rank <= MAX_RANK:
+        raise fail(f"rank {b.rank} is outside 1..{MAX_RANK}")
+    if b.element_bits not in ELEMENT_BITS:
+        raise fail(f"element bits {b.element_bits} is not one of {ELEMENT_BITS}")
+    if not 1 <= b.chunk_rank <= b.rank:
+        raise fail(f"chunk rank {b.chunk_rank} is outside 1..{b.rank}")
+    if b.reserved:
+        raise fail("reserved header field is not zero")
+    try:
+        b = _HeaderBodyExact.parse(body)
+    except (ConstructError, UnicodeDecodeError) as exc:
+        raise fail(f"malformed header body ({type(exc).__name__})") from None
+    shape = [None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape)]
+    for i, s in enumerate(shape):
+        if s is not None and s > MAX_EXTENT:
+            raise fail(f"shape[{i}] = {s} exceeds {MAX_EXTENT}")
+    try:
+        checked_product((s for s in shape if s is not None), MAX_TOTAL_ELEMENTS, "element count")
+    except OverflowError:
+        raise fail(f"shape {tuple(b.shape)} has more than {MAX_TOTAL_ELEMENTS} elements") from None
+    for i, c in enumerate(b.chunk_shape):
+        if c < 1:
+            raise fail(f"chunk_shape[{i}] is zero")
+        if i > 0 and c > max(shape[i], 1):  # type: ignore[type-var]
+            raise fail(f"chunk_shape[{i}] = {c} is larger than shape[{i}] = {shape[i]}")
+    if shape[0] is not None and b.chunk_shape[0] > max(shape[0], 1):
+        raise fail(f"chunk_shape[0] = {b.chunk_shape[0]} is larger than shape[0] = {shape[0]}")
+    try:
+        checked_product([*b.chunk_shape, *shape[b.chunk_rank :]], MAX_CHUNK_ELEMENTS, "chunk size")
+    except OverflowError:
+        raise fail(f"a chunk would hold more than {MAX_CHUNK_ELEMENTS} elements") from None
+    for name in b.axes:
+        if not _AXIS_NAME.match(name):
+            raise fail(f"axis name {name!r} is not 1-{MAX_AXIS_NAME} characters of [A-Za-z0-9_]")
+    if len(set(b.axes)) != len(b.axes):
+        raise fail(f"axis names {list(b.axes)} are not unique")
+    if not 1 <= len(b.codecs) <= MAX_CODECS:
+        raise fail(f"{len(b.codecs)} codecs; a pipeline has 1..{MAX_CODECS}")
+    codecs = []
+    for c in b.codecs:
+        if not 0 < len(c.id) <= MAX_CODEC_ID:
+            raise fail(f"codec id {c.id!r} is not 1..{MAX_CODEC_ID} characters")
+        config = _strict_json(c.config, f"configuration of codec {c.id!r}", body_at)
+        if "id" in config:
+            raise fail(f"configuration of codec {c.id!r} may not contain the key 'id'")
+        codecs.append({"id": c.id, **config})
+    try:
+        Pipeline(codecs)
+    except ValueError as exc:
+        raise fail(f"codec pipeline {codecs}: {exc}") from None
+    metadata = _strict_json(b.metadata, "metadata", body_at)
+    if len(b.extensions) > MAX_EXTENSIONS:
+        raise fail(f"{len(b.extensions)} extension fields; at most {MAX_EXTENSIONS}")
+    extensions = []
+    for e in b.extensions:
+        if e.flags & ~1:
+            raise fail(f"extension {e.name!r} has undefined flag bits set")
+        if not 0 < len(e.name) <= MAX_EXTENSION_NAME:
+            raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} characters")
+        if e.flags & 1:  # this version of the format defines no required extension
+            raise fail(f"required extension {e.name!r} is not understood by this reader")
+        extensions.append(Extension(e.name, bytes(e.data), bool(e.flags & 1)))
+    return Header(
+        shape=tuple(shape),
+        axes=tuple(b.axes),
+        bits=b.element_bits,
+        chunk_shape=tuple(b.chunk_shape),
+        codecs=tuple(codecs),
+        metadata=metadata,
+        extensions=tuple(extensions),
+        minor=minor,
+    )

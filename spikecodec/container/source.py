@@ -1,0 +1,86 @@
+"""Random-access reads from a path, a binary file object or bytes."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from typing import BinaryIO
+
+Openable = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+
+
+class Source:
+    """``read_at(offset, n)`` over whatever the caller gave; offsets count from the file's start.
+
+    A path is read with ``os.pread`` (safe from many threads); a seekable file object from the
+    position it had when handed over (a spike file may sit inside a larger stream); an unseekable
+    one (pipe, socket) is read to its end first, since a reader needs the trailer.
+    """
+
+    def __init__(self, source: Openable):
+        self._fd: int | None = None
+        self._file: BinaryIO | None = None
+        self._buf: memoryview | None = None
+        self._lock = threading.Lock()
+        self.name = "<bytes>"
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self._buf = memoryview(source).cast("B")
+            self.size = len(self._buf)
+        elif isinstance(source, (str, os.PathLike)):
+            self.name = os.fspath(source)
+            self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            self.size = os.fstat(self._fd).st_size
+        elif hasattr(source, "read"):
+            self.name = str(getattr(source, "name", "<stream>"))
+            if _seekable(source):
+                self._file = source
+                self._base = source.tell()
+                self.size = source.seek(0, io.SEEK_END) - self._base
+            else:
+                self._buf = memoryview(source.read())
+                self.size = len(self._buf)
+        else:
+            raise TypeError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
+
+    def refresh_size(self) -> int:
+        """Re-read the size (a file that a writer is still appending to grows)."""
+        if self._fd is not None:
+            self.size = os.fstat(self._fd).st_size
+        elif self._file is not None:
+            with self._lock:
+                self.size = self._file.seek(0, io.SEEK_END) - self._base
+        return self.size
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset`` (fewer only at the end of the file)."""
+        n = max(0, min(n, self.size - offset))
+        if n == 0:
+            return b""
+        if self._buf is not None:
+            return bytes(self._buf[offset : offset + n])
+        if self._fd is not None:
+            parts = []
+            while n:
+                part = os.pread(self._fd, n, offset)
+                if not part:
+                    break
+                parts.append(part)
+                offset += len(part)
+                n -= len(part)
+            return b"".join(parts)
+        with self._lock:
+            self._file.seek(self._base + offset)
+            return self._file.read(n)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _seekable(f) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False

@@ -1,0 +1,248 @@
+"""Writing spike files, all at once or frame by frame to any binary stream (pipes included)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from typing import Any, BinaryIO, Sequence
+
+import numpy as np
+
+from ..codecs import Pipeline
+from ..codecs.registry import CodecLike
+from ..elements import as_elements
+from ..errors import FormatError
+from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
+from .grid import chunk_spec, inner_origins
+from .header import Header, encode_header, parse_header
+from .reader import chunk_count
+from .records import IndexEntry, encode_chunk, encode_index, encode_trailer
+
+DEFAULT_AXES = ("T", "N", "C", "H", "W")
+TARGET_CHUNK_ELEMENTS = 1 << 16  # small frames are grouped up to about this many elements
+MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # larger frames are split along axis 1
+
+
+def default_axes(rank: int) -> tuple[str, ...]:
+    """T, N, C, H, W for rank 5, their first ``rank`` for fewer axes, d0.. beyond."""
+    return DEFAULT_AXES[:rank] if rank <= len(DEFAULT_AXES) else tuple(f"d{i}" for i in range(rank))
+
+
+def default_chunk(shape: Sequence[int]) -> tuple[int, ...]:
+    """One chunk per index of axis 0 (per timestep), grouped or split to a sensible size."""
+    frame = math.prod(shape[1:])
+    if frame == 0:
+        return (1,)
+    if frame <= MAX_DEFAULT_CHUNK_ELEMENTS or len(shape) < 2:
+        rows = max(1, min(TARGET_CHUNK_ELEMENTS // frame, shape[0] if shape[0] else 1))
+        return (rows,)
+    per_item = math.prod(shape[2:])
+    return (1, max(1, min(shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // max(per_item, 1))))
+
+
+def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None]) -> tuple[int, ...]:
+    known = [s if s is not None else 1 for s in shape]
+    if chunk is None:
+        chunk = default_chunk(known)
+    elif isinstance(chunk, (int, np.integer)):
+        chunk = (int(chunk),)
+    chunk = tuple(int(c) for c in chunk)
+    if not 1 <= len(chunk) <= len(shape):
+        raise ValueError(f"chunk {chunk} must give sizes for 1..{len(shape)} leading axes")
+    if any(c < 1 for c in chunk):
+        raise ValueError(f"chunk sizes must be positive, got {chunk}")
+    # A chunk never extends past its axis (FORMAT.md 4.1).
+    chunk = tuple(min(c, max(s, 1)) if (i > 0 or shape[0] is not None) else c for i, (c, s) in enumerate(zip(chunk, known)))
+    if math.prod(chunk) * math.prod(known[len(chunk) :]) > MAX_CHUNK_ELEMENTS:
+        raise ValueError(f"chunk {chunk} of an array shaped {tuple(shape)} holds more than {MAX_CHUNK_ELEMENTS} elements")
+    return chunk
+
+
+class SpikeWriter:
+    """Write a spike file frame by frame: ``append(frame)`` adds one slice along axis 0.
+
+    Works on any writable binary file object, unseekable ones included (pipes, sockets), or on a
+    path. A row of ``chunk[0]`` frames is encoded as soon as it is complete; ``flush()`` also
+    writes a partial row and flushes the file, after which everything appended so far survives
+    the writing process being killed (``spikecodec.open(path, recover=True)`` reads it).
+    ``close()`` (or leaving the ``with`` block) writes the index and trailer.
+
+    ``bits`` is the element type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``length``,
+    when known in advance, is written into the header and checked at ``close()``.
+    """
+
+    def __init__(
+        self,
+        file: str | os.PathLike | BinaryIO,
+        *,
+        codec: CodecLike | list[CodecLike] = "zstd",
+        axes: Sequence[str] | str | None = None,
+        chunk: int | Sequence[int] | None = 1,
+        metadata: dict[str, Any] | None = None,
+        bits: int = 1,
+        length: int | None = None,
+    ):
+        self._pipeline = Pipeline.from_user(codec)
+        self._axes = tuple(axes) if axes is not None else None
+        self._chunk = chunk
+        self._metadata = dict(metadata or {})
+        self._bits = bits
+        self._length = length
+        self._owns = isinstance(file, (str, os.PathLike))
+        self._file: BinaryIO = open(file, "wb") if self._owns else file  # type: ignore[assignment]
+        self._pos = 0
+        self._header: Header | None = None
+        self._pending: list[np.ndarray] = []
+        self._entries: list[IndexEntry] = []
+        self._rows = 0
+        self._closed = False
+
+    @property
+    def frames_written(self) -> int:
+        """Frames appended so far, buffered ones included."""
+        return self._rows + len(self._pending)
+
+    def append(self, frame: Any) -> None:
+        """Add one frame: a slice along axis 0, shaped like every other frame."""
+        self._check_open()
+        values, _ = as_elements(frame, self._bits)
+        if self._header is None:
+            self._start(values.shape)
+        elif values.shape != self._header.frame_shape:
+            raise ValueError(f"frame shaped {values.shape}, expected {self._header.frame_shape}")
+        self._pending.append(values)
+        if len(self._pending) == self._header.chunk_shape[0]:
+            self._write_row(np.stack(self._pending))
+            self._pending.clear()
+
+    def write_frames(self, frames: Any) -> None:
+        """Append several frames at once (``frames[i]`` is one frame); faster than a loop of append."""
+        self._check_open()
+        values, _ = as_elements(frames, self._bits)
+        if values.ndim < 1:
+            raise ValueError("frames need a leading axis")
+        self._write_checked(values)
+
+    def _write_checked(self, values: np.ndarray) -> None:
+        if self._header is None:
+            self._start(values.shape[1:], total=values.shape[0])
+        elif values.shape[1:] != self._header.frame_shape:
+            raise ValueError(f"frames shaped {values.shape[1:]}, expected {self._header.frame_shape}")
+        step = self._header.chunk_shape[0]
+        start = 0
+        while self._pending and start < len(values):  # complete a partial row first
+            self.append(values[start])
+            start += 1
+        full_end = start + (len(values) - start) // step * step
+        for r in range(start, full_end, step):
+            self._write_row(values[r : r + step])
+        for frame in values[full_end:]:
+            self.append(frame)
+
+    def flush(self) -> None:
+        """Write any partial row and flush the file: all appended frames now survive a crash."""
+        self._check_open()
+        if self._pending:
+            self._write_row(np.stack(self._pending))
+            self._pending.clear()
+        self._file.flush()
+
+    def close(self) -> None:
+        """Write the last row, the index and the trailer; close the file if this writer opened it."""
+        if self._closed:
+            return
+        try:
+            if self._header is None:
+                raise ValueError("no frame was appended: the frame shape is unknown, nothing to write")
+            if self._pending:
+                self._write_row(np.stack(self._pending))
+                self._pending.clear()
+            if self._length is not None and self._rows != self._length:
+                raise ValueError(f"{self._rows} frames written, but length={self._length} was declared")
+            index = encode_index(self._entries)
+            self._emit(index + encode_trailer(self._pos, len(index)))
+            self._file.flush()
+        finally:
+            self._closed = True
+            if self._owns:
+                self._file.close()
+
+    def __enter__(self) -> "SpikeWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        # On an error in the caller's block, keep every complete frame: finish the file if we can.
+        try:
+            if self._header is not None:
+                self.close()
+        except Exception:
+            pass
+        finally:
+            self._closed = True
+            if self._owns and not self._file.closed:
+                self._file.close()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("the writer is closed")
+
+    def _start(self, frame_shape: tuple[int, ...], total: int | None = None) -> None:
+        rank = len(frame_shape) + 1
+        if rank > MAX_RANK:
+            raise ValueError(f"arrays of rank {rank} exceed the format's {MAX_RANK} axes")
+        length = self._length
+        shape = (length, *frame_shape)
+        axes = self._axes if self._axes is not None else default_axes(rank)
+        if len(axes) != rank:
+            raise ValueError(f"{len(axes)} axis names {axes} for an array of rank {rank}")
+        chunk = normalize_chunk(self._chunk, (length if length is not None else total, *frame_shape))
+        header = Header(
+            shape=shape,
+            axes=tuple(axes),
+            bits=self._bits,
+            chunk_shape=chunk,
+            codecs=tuple(self._pipeline.get_config()),
+            metadata=self._metadata,
+        )
+        data = encode_header(header)
+        try:  # the writer emits only what a reader accepts; check before writing a byte
+            parse_header(data[:16], data[16:-4], data[-4:])
+        except FormatError as exc:
+            raise ValueError(exc.message) from None
+        self._header = header
+        self._emit(data)
+
+    def _write_row(self, rows: np.ndarray) -> None:
+        h = self._header
+        assert h is not None
+        height = rows.shape[0]
+        if self._length is not None and self._rows + height > self._length:
+            raise ValueError(f"more than the declared length={self._length} frames")
+        k = h.chunk_rank
+        for inner in inner_origins(h):
+            spec = chunk_spec(h, height, inner)
+            sel = (slice(None),) + tuple(slice(o, o + n) for o, n in zip(inner, spec.shape[1:k]))
+            values = np.ascontiguousarray(rows[sel])
+            payload = self._pipeline.encode(values, spec)
+            if len(payload) > spec.max_payload:
+                raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
+            spikes = chunk_count(values, h.bits)
+            record = encode_chunk((self._rows, *inner), spec.shape[:k], spikes, payload)
+            self._entries.append(IndexEntry(self._pos, len(record), self._rows, height, spikes))
+            self._emit(record)
+        self._rows += height
+
+    def _emit(self, data: bytes) -> None:
+        self._file.write(data)
+        self._pos += len(data)
+
+
+def write_array(file: BinaryIO, values: np.ndarray, bits: int, **options: Any) -> None:
+    """Write a whole, already checked array with its length in the header."""
+    with SpikeWriter(file, bits=bits, length=values.shape[0], **options) as w:
+        w._write_checked(values)

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import zstandard
+
+import spikecodec
+from spikecodec import FormatError
+from spikecodec.codecs import ChunkSpec, Pipeline, Raw, Zstd, get_codec, register_codec
+
+
+def test_lookup_by_id_and_config_round_trip():
+    assert get_codec("raw") == Raw()
+    z = get_codec({"id": "zstd", "level": 19})
+    assert z == Zstd(level=19) and z.get_config() == {"level": 19}
+    assert get_codec({"id": "zstd", **z.get_config()}) == z
+    assert {"raw", "zstd"} <= set(spikecodec.registered_codecs())
+
+
+@pytest.mark.parametrize(
+    "spec,match",
+    [("lzma", "unknown codec id"), ({"id": "zstd", "level": 23}, "level"), ({"id": "zstd", "speed": 1}, "bad parameters"), (3, "id string")],
+)
+def test_bad_codec_specs(spec, match):
+    with pytest.raises(ValueError, match=match):
+        get_codec(spec)
+
+
+def test_pipeline_rules():
+    assert Pipeline.from_user("zstd").get_config() == [{"id": "raw"}, {"id": "zstd", "level": 3}]
+    assert Pipeline.from_user(["raw"]).get_config() == [{"id": "raw"}]
+    with pytest.raises(ValueError, match="starts with an array codec"):
+        Pipeline(["zstd"])
+    with pytest.raises(ValueError, match="only come first"):
+        Pipeline(["raw", "raw"])
+
+
+def test_registering_a_second_class_under_an_id_fails():
+    class Other(Raw):
+        codec_id = "raw"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_codec(Other)
+
+
+def test_zstd_refuses_frames_over_the_bound_before_decompressing():
+    frame = zstandard.ZstdCompressor().compress(b"\0" * 1000)
+    assert Zstd().decode(frame, 1000) == b"\0" * 1000
+    with pytest.raises(FormatError, match="more than the 999 allowed"):
+        Zstd().decode(frame, 999)
+    with pytest.raises(FormatError, match="truncated|corrupt"):
+        Zstd().decode(frame[:-2], 1000)
+    with pytest.raises(FormatError, match="not a zstd frame"):
+        Zstd().decode(b"nope", 1000)
+    unsized = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 10)
+    with pytest.raises(FormatError, match="content size"):
+        Zstd().decode(unsized, 1000)
+
+
+def test_pipeline_decode_checks_shape():
+    spec = ChunkSpec((2, 3), ("T", "N"), 1)
+    p = Pipeline(["raw", "zstd"])
+    x = np.array([[1, 0, 1], [0, 0, 1]], np.uint8)
+    np.testing.assert_array_equal(p.decode(p.encode(x, spec), spec), x)
+    with pytest.raises(FormatError):
+        p.decode(p.encode(x, spec), ChunkSpec((3, 3), ("T", "N"), 1))

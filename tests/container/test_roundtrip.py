@@ -1,0 +1,250 @@
+"""Round trips through the container over shapes, element types, codecs and chunkings."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import spikecodec
+from spikecodec import FormatError
+
+
+@st.composite
+def arrays_and_options(draw):
+    rank = draw(st.integers(1, 5))
+    shape = tuple(draw(st.lists(st.integers(0, 6), min_size=rank, max_size=rank)))
+    bits = draw(st.sampled_from([1, 2, 4, 8]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 1 << bits, shape).astype(np.uint8)
+    k = draw(st.integers(1, rank))
+    chunk = tuple(draw(st.integers(1, 4)) for _ in range(k))
+    codec = draw(st.sampled_from(["raw", "zstd", {"id": "zstd", "level": 1}, ["raw", "zstd"]]))
+    return array, bits, chunk, codec
+
+
+@given(arrays_and_options())
+def test_encode_decode_round_trip(case):
+    array, bits, chunk, codec = case
+    data = spikecodec.encode(array, bits=bits, chunk=chunk, codec=codec, metadata={"seed": 1})
+    out = spikecodec.decode(data)
+    assert out.shape == array.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, array)
+    with spikecodec.open(data) as r:
+        assert r.bits == bits and r.metadata == {"seed": 1} and r.shape == array.shape
+    assert spikecodec.validate(data).ok
+
+
+_index = st.one_of(
+    st.integers(-6, 5),
+    st.builds(slice, st.none() | st.integers(-7, 7), st.none() | st.integers(-7, 7), st.sampled_from([None, 1, 2, -1, -3])),
+)
+
+
+@given(
+    seed=st.integers(0, 1000),
+    chunk=st.sampled_from([(1,), (2,), (2, 2), (3, 1, 2)]),
+    key=st.lists(_index, min_size=1, max_size=5),
+    ellipsis=st.booleans(),
+)
+def test_slicing_matches_numpy(seed, chunk, key, ellipsis):
+    array = (np.random.default_rng(seed).random((5, 4, 3, 2, 2)) < 0.3).astype(np.uint8)
+    key = tuple(key) + ((Ellipsis,) if ellipsis else ())
+    with spikecodec.open(spikecodec.encode(array, chunk=chunk)) as r:
+        try:
+            expected = array[key]
+        except IndexError:
+            with pytest.raises(IndexError):
+                r[key]
+            return
+        got = r[key]
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_slicing_reads_only_the_chunks_it_needs(monkeypatch):
+    array = (np.random.default_rng(0).random((6, 8, 2, 3, 3)) < 0.2).astype(np.uint8)
+    data = spikecodec.encode(array, chunk=(1, 2))
+    with spikecodec.open(data) as r:
+        read = []
+        original = r._read_chunk
+        monkeypatch.setattr(r, "_read_chunk", lambda i: read.append(i) or original(i))
+        np.testing.assert_array_equal(r[2, 5], array[2, 5])
+        assert read == [2 * 4 + 2]
+        read.clear()
+        np.testing.assert_array_equal(r[4:6, 0:3], array[4:6, 0:3])
+        assert read == [16, 17, 20, 21]
+
+
+def test_torch_tensor_in():
+    import torch  # a test dependency (installed by scripts/setup.sh), never a library one
+    t = (torch.rand(2, 3, 4) < 0.5).float()
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(t)), t.numpy().astype(np.uint8))
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, spikecodec; spikecodec.decode(spikecodec.encode([[1, 0]])); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_axes_metadata_and_defaults():
+    a = np.zeros((2, 3, 4, 5, 6), np.uint8)
+    with spikecodec.open(spikecodec.encode(a)) as r:
+        assert r.axes == ("T", "N", "C", "H", "W") and r.codec[0]["id"] == "raw"
+        assert r.version == (1, 0)
+    with spikecodec.open(spikecodec.encode(a[0, 0], axes="CHW", metadata={"m": [1.5, None, "x"]})) as r:
+        assert r.axes == ("C", "H", "W") and r.metadata == {"m": [1.5, None, "x"]}
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"axes": "TN"}, "axis names"),
+        ({"axes": ["T", "T", "C"]}, "not unique"),
+        ({"axes": ["T", "a b", "C"]}, "axis name"),
+        ({"chunk": (0,)}, "positive"),
+        ({"chunk": (1, 1, 1, 1)}, "leading axes"),
+        ({"metadata": {"x": float("nan")}}, "not JSON compliant|Out of range"),
+        ({"codec": "gzip"}, "unknown codec"),
+        ({"bits": 1}, "does not fit"),
+    ],
+)
+def test_bad_arguments_raise_value_error(kwargs, match):
+    a = np.array([[[0, 1, 2]]], np.uint8)
+    with pytest.raises(ValueError, match=match):
+        spikecodec.encode(a, **kwargs)
+
+
+def test_streaming_writer_to_an_unseekable_pipe():
+    frames = (np.random.default_rng(1).random((7, 2, 3, 4)) < 0.3).astype(np.uint8)
+    read_fd, write_fd = os.pipe()
+    code = "import sys, spikecodec; sys.stdout.buffer.write(sys.stdin.buffer.read())"
+    with subprocess.Popen([sys.executable, "-c", code], stdin=read_fd, stdout=subprocess.PIPE) as proc:
+        os.close(read_fd)
+        with os.fdopen(write_fd, "wb") as sink:
+            assert not sink.seekable()
+            with spikecodec.SpikeWriter(sink, chunk=2, metadata={"dt": 1e-3}) as w:
+                for f in frames:
+                    w.append(f)
+        data = proc.stdout.read()
+    with spikecodec.open(data) as r:
+        assert r.shape == frames.shape and r.metadata == {"dt": 1e-3}
+        np.testing.assert_array_equal(r.read(), frames)
+
+
+def test_unseekable_source_is_read():
+    a = np.eye(4, dtype=np.uint8)
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, spikecodec.encode(a))
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        np.testing.assert_array_equal(spikecodec.load(f), a)
+
+
+def test_flushed_frames_survive_and_partial_rows_are_dropped(tmp_path):
+    path = tmp_path / "live.spk"
+    frames = (np.random.default_rng(2).random((9, 3, 5)) < 0.4).astype(np.uint8)
+    w = spikecodec.SpikeWriter(path, chunk=(4, 2), codec="zstd")
+    for i, f in enumerate(frames):
+        w.append(f)
+        if i == 5:
+            w.flush()
+    # The writer "dies" here: 6 frames flushed, 3 buffered, no index written.
+    with spikecodec.open(path, recover=True) as r:
+        assert r.recovered and r.shape[0] == 6
+        np.testing.assert_array_equal(r.read(), frames[:6])
+    with pytest.raises(FormatError, match="no trailer"):
+        spikecodec.open(path)
+    w.close()
+    np.testing.assert_array_equal(spikecodec.load(path), frames)
+
+
+def test_stream_cut_at_every_byte_of_its_last_chunk():
+    frames = (np.random.default_rng(3).random((5, 2, 6)) < 0.3).astype(np.uint8)
+    buf = io.BytesIO()
+    with spikecodec.SpikeWriter(buf, codec="zstd") as w:
+        for f in frames:
+            w.append(f)
+    data = buf.getvalue()
+    with spikecodec.open(data) as r:
+        last = r.entries[-1]
+    for cut in range(last.offset, len(data)):
+        with pytest.raises(FormatError):
+            spikecodec.load(data[:cut])
+        recovered = spikecodec.load(data[:cut], recover=True)
+        complete = 5 if cut >= last.offset + last.size else 4
+        np.testing.assert_array_equal(recovered, frames[:complete])
+
+
+def test_writer_checks_frames_and_declared_length():
+    w = spikecodec.SpikeWriter(io.BytesIO(), length=2)
+    w.append(np.zeros(3, np.uint8))
+    with pytest.raises(ValueError, match="expected"):
+        w.append(np.zeros(4, np.uint8))
+    with pytest.raises(ValueError, match="does not fit"):
+        w.append(np.array([0, 2, 0]))
+    with pytest.raises(ValueError, match="1 frames written, but length=2"):
+        w.close()
+    with pytest.raises(ValueError, match="closed"):
+        w.append(np.zeros(3, np.uint8))
+
+
+def test_counts_writer_and_write_frames():
+    frames = np.random.default_rng(4).integers(0, 16, (10, 3, 3)).astype(np.uint8)
+    buf = io.BytesIO()
+    with spikecodec.SpikeWriter(buf, bits=4, chunk=3) as w:
+        w.append(frames[0])
+        w.write_frames(frames[1:8])
+        w.append(frames[8])
+        w.write_frames(frames[9:])
+    with spikecodec.open(buf.getvalue()) as r:
+        assert [e.row_length for e in r.entries] == [3, 3, 3, 1] and r.bits == 4
+        np.testing.assert_array_equal(r.read(), frames)
+
+
+def test_save_is_atomic_and_never_clobbers_on_failure(tmp_path):
+    path = tmp_path / "x.spk"
+    spikecodec.save(path, np.ones((2, 2), np.uint8))
+    before = path.read_bytes()
+    with pytest.raises(ValueError):
+        spikecodec.save(path, np.array([[0, 300]]))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.spk"]
+    spikecodec.save(path, np.zeros((3, 1), np.uint8), codec="raw")
+    assert spikecodec.load(path).shape == (3, 1)
+
+
+def test_decoded_size_cap():
+    data = spikecodec.encode(np.zeros((4, 1000), np.uint8), chunk=1)
+    with pytest.raises(FormatError, match="max_bytes"):
+        spikecodec.decode(data, max_bytes=3999)
+    with spikecodec.open(data, max_bytes=1000) as r:
+        assert r[1].shape == (1000,)
+    assert spikecodec.decode(data, max_bytes=4000).shape == (4, 1000)
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.spk"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    with pytest.raises(FormatError, match=r"bad\.spk: at byte 0: not a spike file"):
+        spikecodec.load(path)
+
+
+@given(seed=st.integers(0, 2**32 - 1), flips=st.integers(1, 4))
+def test_random_damage_gives_format_error_or_correct_data(seed, flips):
+    rng = np.random.default_rng(seed)
+    array = (rng.random((3, 2, 4, 4)) < 0.3).astype(np.uint8)
+    data = bytearray(spikecodec.encode(array, codec=["raw", "zstd"], chunk=1))
+    for _ in range(flips):
+        data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+    try:
+        out = spikecodec.decode(bytes(data))
+    except FormatError:
+        return
+    np.testing.assert_array_equal(out, array)  # CRCs make a silently wrong decode impossible here
