@@ -149,7 +149,7 @@ def _rebuild_chunks(data: bytes, change) -> tuple[bytes, list[IndexEntry]]:
         parsed = layout.ChunkHeader.parse(rec[:hs], chunk_rank=k)
         origin, extent, spikes, payload = list(parsed.origin), list(parsed.extent), parsed.spike_count, rec[hs:-4]
         origin, extent, spikes, payload = change(i, origin, extent, spikes, payload)
-        record = encode_chunk(origin, extent, spikes, payload)
+        record = b"".join(encode_chunk(origin, extent, spikes, payload))
         new_entries.append(IndexEntry(len(out), len(record), origin[0], extent[0], spikes))
         out += record
     return bytes(out), new_entries

@@ -60,6 +60,18 @@ def unpack(data: bytes | memoryview, count: int, bits: int) -> np.ndarray:
     return out.reshape(-1)[:count]
 
 
+def count_spikes(values: np.ndarray, bits: int) -> int:
+    """Sum of element values: the number of spikes (ones, for 1-bit elements)."""
+    return int(np.count_nonzero(values)) if bits == 1 else int(values.sum(dtype=np.uint64))
+
+
+def count_packed_ones(packed: bytes) -> int:
+    """Ones in a bit-packed 1-bit stream (with zero padding): the spike count without unpacking."""
+    buf = np.frombuffer(packed, np.uint8)
+    head = buf[: buf.size // 8 * 8].view(np.uint64)  # popcount words, not bytes: 8x fewer elements
+    return int(np.bitwise_count(head).sum()) + int(np.bitwise_count(buf[head.size * 8 :]).sum())
+
+
 def to_numpy(array: Any) -> np.ndarray:
     """A numpy view of ``array``; torch tensors are accepted without importing torch."""
     if hasattr(array, "detach") and hasattr(array, "numpy"):  # torch.Tensor, duck-typed
@@ -81,9 +93,10 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     arr = to_numpy(array)
     if bits is not None and bits not in ELEMENT_BITS:
         raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
-    elif arr.dtype.kind == "f":
+    if arr.dtype == np.bool_:  # 0/1 by construction: no range check needed
+        values = np.asarray(arr.view(np.uint8), order="C")
+        return values, bits or 1
+    if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             idx = _first_index(bad)
@@ -92,7 +105,8 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         raise ValueError(f"expected a numeric or boolean array, got dtype {arr.dtype}")
     limit = (1 << (bits or 8)) - 1
     # One fast reduction first; the element-wise mask is only built to name a bad index.
-    if arr.size and (int(arr.max()) > limit or (arr.dtype.kind != "u" and arr.min() < 0)):
+    top = int(arr.max()) if arr.size else 0
+    if top > limit or (arr.size and arr.dtype.kind != "u" and arr.min() < 0):
         bad = (arr < 0) | (arr > limit)
         idx = _first_index(bad)
         kind = f"{bits}-bit" if bits else "8-bit (the widest)"
@@ -101,6 +115,5 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         )
     values = np.asarray(arr, dtype=np.uint8, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     if bits is None:
-        top = int(values.max()) if values.size else 0
         bits = next(b for b in ELEMENT_BITS if top < (1 << b))
     return values, bits

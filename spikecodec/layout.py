@@ -9,7 +9,10 @@ with its offset instead of as a construct exception.
 
 from __future__ import annotations
 
-import zlib
+try:  # ISA-L computes the same CRC-32 about 10x faster than zlib; optional
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    from zlib import crc32 as _crc32
 
 from construct import (
     Array,
@@ -117,5 +120,5 @@ def crc32(*parts: bytes) -> int:
     """CRC-32 (ISO-HDLC, as zlib and PNG) over the concatenation of ``parts``."""
     value = 0
     for part in parts:
-        value = zlib.crc32(part, value)
+        value = _crc32(part, value)
     return value & 0xFFFFFFFF

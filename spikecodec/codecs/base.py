@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..elements import packed_nbytes
+from ..elements import count_spikes, packed_nbytes
 from ..limits import payload_cap
 
 
@@ -83,6 +83,15 @@ class ArrayCodec(Codec):
     @abstractmethod
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         """Return a uint8 array of ``spec.shape`` with values below ``2**spec.bits``."""
+
+    # The container stores each chunk's spike count. Codecs that get it more cheaply than a pass
+    # over the elements (``raw``: a popcount of the packed bytes) override these two.
+    def encode_counted(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes, int]:
+        return self.encode(chunk, spec), count_spikes(chunk, spec.bits)
+
+    def decode_counted(self, data: bytes, spec: ChunkSpec) -> tuple[np.ndarray, int]:
+        values = self.decode(data, spec)
+        return values, count_spikes(values, spec.bits)
 
 
 class BytesCodec(Codec):

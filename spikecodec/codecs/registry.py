@@ -66,22 +66,24 @@ class Pipeline:
     def get_config(self) -> list[dict[str, Any]]:
         return [{"id": c.codec_id, **c.get_config()} for c in self.codecs]
 
-    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes, int]:
+        """The chunk's payload and its spike count."""
         array_codec, *byte_codecs = self.codecs
-        data = array_codec.encode(chunk, spec)
+        data, count = array_codec.encode_counted(chunk, spec)
         for c in byte_codecs:
             data = c.encode(data)
-        return data
+        return data, count
 
-    def decode(self, payload: bytes, spec: ChunkSpec) -> np.ndarray:
+    def decode(self, payload: bytes, spec: ChunkSpec) -> tuple[np.ndarray, int]:
+        """The chunk's elements and their spike count."""
         array_codec, *byte_codecs = self.codecs
         data = payload
         for c in reversed(byte_codecs):
             data = c.decode(data, spec.max_payload)
-        out = array_codec.decode(data, spec)
+        out, count = array_codec.decode_counted(data, spec)
         if out.shape != spec.shape or out.dtype != np.uint8:
             raise FormatError(f"codec {array_codec.codec_id!r} decoded {out.shape} {out.dtype}, expected {spec.shape} uint8")
-        return out
+        return out, count
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Pipeline) and self.get_config() == other.get_config()

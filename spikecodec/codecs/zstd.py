@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import zstandard
 
 from ..errors import FormatError
@@ -17,14 +19,20 @@ class Zstd(BytesCodec):
         if isinstance(level, bool) or not isinstance(level, int) or not -7 <= level <= 22:
             raise ValueError(f"zstd level must be an integer in -7..22, got {level!r}")
         self.level = level
-        # Compressor objects are reusable and costly to build; decompressors are cheap.
-        self._cctx = zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=False)
+        self._local = threading.local()  # zstd contexts are reusable but not thread-safe
 
     def get_config(self) -> dict:
         return {"level": self.level}
 
+    def _contexts(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+        ctx = getattr(self._local, "ctx", None)
+        if ctx is None:
+            cctx = zstandard.ZstdCompressor(level=self.level, write_content_size=True, write_checksum=False)
+            ctx = self._local.ctx = (cctx, zstandard.ZstdDecompressor())
+        return ctx
+
     def encode(self, data: bytes) -> bytes:
-        return self._cctx.compress(data)
+        return self._contexts()[0].compress(data)
 
     def decode(self, data: bytes, max_size: int) -> bytes:
         try:
@@ -36,15 +44,24 @@ class Zstd(BytesCodec):
             raise FormatError("zstd: frame does not record its content size")
         if size > max_size:
             raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed")
-        dobj = zstandard.ZstdDecompressor().decompressobj()
-        try:
-            out = dobj.decompress(data)
+        try:  # one shot into a buffer of the (checked) content size; nothing may follow the frame
+            out = self._contexts()[1].decompress(data, allow_extra_data=False)
         except zstandard.ZstdError as exc:
-            raise FormatError(f"zstd: corrupt frame ({exc})") from None
-        if not dobj.eof:
-            raise FormatError("zstd: frame is truncated")
-        if dobj.unused_data:
-            raise FormatError(f"zstd: {len(dobj.unused_data)} bytes after the end of the frame")
+            raise FormatError(_diagnose(data, exc)) from None
         if len(out) != size:
             raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}")
         return out
+
+
+def _diagnose(data: bytes, exc: zstandard.ZstdError) -> str:
+    """Say precisely what is wrong with a frame the one-shot decoder refused (error path only)."""
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        dobj.decompress(data)
+    except zstandard.ZstdError:
+        return f"zstd: corrupt frame ({exc})"
+    if not dobj.eof:
+        return "zstd: frame is truncated"
+    if dobj.unused_data:
+        return f"zstd: {len(dobj.unused_data)} bytes after the end of the frame"
+    return f"zstd: corrupt frame ({exc})"

@@ -35,11 +35,6 @@ def read_header(src: Source) -> tuple[Header, int]:
     return parse_header(pre, body, src.read_at(end, layout.CRC_SIZE)), end + layout.CRC_SIZE
 
 
-def chunk_count(value: np.ndarray, bits: int) -> int:
-    """Spike count of decoded elements: ones for 1-bit spikes, the sum of counts otherwise."""
-    return int(np.count_nonzero(value)) if bits == 1 else int(value.sum(dtype=np.uint64))
-
-
 def read_indexed(src: Source, h: Header, data_start: int) -> list[IndexEntry]:
     """Entries of the index the trailer points to, checked to tile the file exactly."""
     end = src.size - layout.TRAILER_SIZE
@@ -235,15 +230,15 @@ class SpikeReader:
         if spec.size > self.max_bytes:
             raise FormatError(f"chunk {i} decodes to {spec.size} bytes, over max_bytes={self.max_bytes}", e.offset)
         try:
-            values = self._pipeline.decode(payload, spec)
+            values, count = self._pipeline.decode(payload, spec)
         except FormatError as exc:
             raise FormatError(f"chunk {i}: {exc.message}", e.offset) from None
         except (ValueError, MemoryError, OverflowError) as exc:
             raise FormatError(f"chunk {i}: payload does not decode ({exc})", e.offset) from None
         if h.bits < 8 and values.size and int(values.max()) >> h.bits:
             raise FormatError(f"chunk {i} decoded a value wider than {h.bits} bits", e.offset)
-        if chunk_count(values, h.bits) != spikes:
-            raise FormatError(f"chunk {i} holds {chunk_count(values, h.bits)} spikes, its header says {spikes}", e.offset)
+        if count != spikes:
+            raise FormatError(f"chunk {i} holds {count} spikes, its header says {spikes}", e.offset)
         return values
 
     def read(self) -> np.ndarray:

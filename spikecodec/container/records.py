@@ -33,12 +33,13 @@ class ChunkRecord:
     payload: bytes
 
 
-def encode_chunk(origin, extent, spike_count: int, payload: bytes) -> bytes:
+def encode_chunk(origin, extent, spike_count: int, payload: bytes) -> tuple[bytes, bytes, bytes]:
+    """The record's header, payload and CRC, kept apart so a large payload is never copied."""
     head = layout.ChunkHeader.build(
         dict(payload_size=len(payload), spike_count=spike_count, origin=list(origin), extent=list(extent)),
         chunk_rank=len(origin),
     )
-    return head + payload + layout.crc32(head, payload).to_bytes(4, "little")
+    return head, payload, layout.crc32(head, payload).to_bytes(4, "little")
 
 
 def parse_chunk_head(head: bytes, chunk_rank: int, offset: int) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:

@@ -16,7 +16,6 @@ from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
 from .grid import chunk_spec, inner_origins
 from .header import Header, encode_header, parse_header
-from .reader import chunk_count
 from .records import IndexEntry, encode_chunk, encode_index, encode_trailer
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
@@ -228,13 +227,13 @@ class SpikeWriter:
             spec = chunk_spec(h, height, inner)
             sel = (slice(None),) + tuple(slice(o, o + n) for o, n in zip(inner, spec.shape[1:k]))
             values = np.ascontiguousarray(rows[sel])
-            payload = self._pipeline.encode(values, spec)
+            payload, spikes = self._pipeline.encode(values, spec)
             if len(payload) > spec.max_payload:
                 raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
-            spikes = chunk_count(values, h.bits)
             record = encode_chunk((self._rows, *inner), spec.shape[:k], spikes, payload)
-            self._entries.append(IndexEntry(self._pos, len(record), self._rows, height, spikes))
-            self._emit(record)
+            self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
+            for part in record:
+                self._emit(part)
         self._rows += height
 
     def _emit(self, data: bytes) -> None:

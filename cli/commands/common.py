@@ -1,0 +1,125 @@
+"""Pieces several subcommands share: opening spike files, streaming one out, parsing options."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import spikecodec
+from spikecodec.codecs.registry import CodecLike
+
+from ..atomic import STDIO, binary_output
+from ..errors import CliError
+from ..progress import bar
+
+BLOCK_ELEMENTS = 1 << 22  # frames are streamed in blocks of about this many elements
+
+
+def open_spike(name: str, *, recover: bool = False) -> tuple[spikecodec.SpikeReader, int]:
+    """Open a spike file (``-``: stdin, read whole since a reader needs the trailer); also its size."""
+    if name == STDIO:
+        data = sys.stdin.buffer.read()
+        return spikecodec.open(data, recover=recover), len(data)
+    reader = spikecodec.open(name, recover=recover)
+    return reader, os.path.getsize(name)
+
+
+def rows_per_block(frame_shape: Sequence[int]) -> int:
+    return max(1, BLOCK_ELEMENTS // max(1, int(np.prod(frame_shape))))
+
+
+def write_spike(
+    output: str,
+    frames: Callable[[int, int], np.ndarray],
+    shape: tuple[int, ...],
+    *,
+    codec: CodecLike | list[CodecLike],
+    axes: Sequence[str] | None,
+    chunk: Sequence[int] | None,
+    metadata: dict[str, Any] | None,
+    bits: int,
+    quiet: bool,
+) -> None:
+    """Write a spike file whose rows ``a:b`` are ``frames(a, b)``, block by block with a progress bar.
+
+    The bytes are those of :func:`spikecodec.save` with the same options (the same writer, fed in
+    blocks); a path is replaced atomically, ``-`` streams to stdout.
+    """
+    n = shape[0]
+    step = rows_per_block(shape[1:])
+    with binary_output(output) as f, bar(int(np.prod(shape)), "encode", quiet) as progress:
+        with spikecodec.SpikeWriter(f, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, length=n) as w:
+            for a in range(0, max(n, 1), step):  # an empty array still writes its (empty) frames once
+                block = frames(a, min(a + step, n))
+                w.write_frames(block)
+                progress.update(block.size)
+
+
+def parse_axes(text: str | None) -> tuple[str, ...] | None:
+    """``TNCHW`` (one letter per axis) or ``time,batch,ch`` (comma-separated names)."""
+    if text is None:
+        return None
+    names = tuple(a.strip() for a in text.split(",")) if "," in text else tuple(text)
+    if not all(names):
+        raise CliError("--axes", f"empty axis name in {text!r}", 2)
+    return names
+
+
+def parse_chunk(text: str | None) -> tuple[int, ...] | None:
+    """``1`` or ``1,16``: chunk sizes along the leading axes."""
+    if text is None:
+        return None
+    try:
+        sizes = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise CliError("--chunk", f"expected positive sizes like 1 or 1,16, got {text!r}", 2)
+    return sizes
+
+
+def parse_meta(items: Sequence[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs; a value that parses as JSON (number, bool, list, null) keeps its type."""
+    meta: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError("--meta", f"expected key=value, got {item!r} (put INPUT before --meta)", 2)
+        try:
+            meta[key] = json.loads(value)
+        except ValueError:
+            meta[key] = value
+    return meta
+
+
+def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLike]:
+    """``zstd``, ``raw,zstd`` (a pipeline) or JSON (``{"id": "zstd", "level": 19}``); ``--level``
+    sets the level of the last stage. Checked against the codec registry before any work."""
+    from spikecodec.api import DEFAULT_CODEC
+    from spikecodec.codecs import Pipeline
+
+    codec: Any
+    if text is None:
+        codec = DEFAULT_CODEC
+    elif text.lstrip().startswith(("{", "[")):
+        try:
+            codec = json.loads(text)
+        except ValueError as exc:
+            raise CliError("--codec", f"bad JSON: {exc}", 2) from None
+    else:
+        stages = [s.strip() for s in text.split(",")]
+        codec = stages if len(stages) > 1 else stages[0]
+    if level is not None:
+        stages = list(codec) if isinstance(codec, list) else [codec]
+        last = stages[-1]
+        stages[-1] = {**(last if isinstance(last, dict) else {"id": last}), "level": level}
+        codec = stages if len(stages) > 1 else stages[0]
+    try:
+        Pipeline.from_user(codec)
+    except (ValueError, TypeError) as exc:
+        raise CliError("--codec", str(exc), 2) from None
+    return codec

@@ -1,0 +1,107 @@
+"""``spikecodec decode``: a spike file (or a slice of it) to .npy, .npz, .pt or .h5."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..atomic import STDIO
+from ..errors import CliError, about, describe
+from ..io_formats import display_name, output_format, write_array
+from ..progress import bar
+from ..text import axes_text
+from .common import open_spike, rows_per_block
+
+HELP = "decode a spike file to .npy, .npz, .pt or .h5"
+EPILOG = """\
+examples:
+  spikecodec decode spikes.spk -o spikes.npy
+  spikecodec decode spikes.spk -o first_two_steps.h5 --select t=0:2,n=5
+  spikecodec decode spikes.spk -o - --dtype float32 | python -c 'import numpy, sys; print(numpy.load(sys.stdin.buffer).mean())'
+
+OUT is .npy, .npz (array `spikes`, with `axes` and `metadata` as JSON), .pt (a tensor), .h5 (dataset
+`spikes`; the axes, metadata as JSON text and element bits are its attributes) or - (.npy on stdout).
+--select takes AXIS=INDEX or AXIS=START:STOP[:STEP] per axis, by the file's axis names (any case);
+only the chunks the selection touches are read and decoded.
+"""
+
+DTYPES = ("uint8", "bool", "int64", "float16", "float32")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("decode", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="array file to write, or - (stdout, .npy)")
+    p.add_argument("--select", metavar="SEL", help="slice by axis name, e.g. t=0:2,n=5")
+    p.add_argument("--dtype", choices=DTYPES, default="uint8", help="element type of the output array (default uint8)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
+    p.set_defaults(run=run)
+
+
+def parse_select(text: str, axes: tuple[str, ...]) -> tuple[tuple[int | slice, ...], tuple[str, ...]]:
+    """``t=0:2,n=5`` -> an index tuple for the reader, and the axes that remain after it."""
+    key: list[int | slice] = [slice(None)] * len(axes)
+    for part in text.split(","):
+        name, sep, spec = (s.strip() for s in part.partition("="))
+        if not sep:
+            raise CliError("--select", f"expected AXIS=INDEX or AXIS=START:STOP, got {part!r}", 2)
+        matches = [i for i, a in enumerate(axes) if a == name] or [i for i, a in enumerate(axes) if a.lower() == name.lower()]
+        if len(matches) != 1:
+            raise CliError("--select", f"no axis {name!r} (the file's axes: {', '.join(axes)})", 2)
+        try:
+            if ":" in spec:
+                bounds = [int(b) if b.strip() else None for b in spec.split(":")]
+                if len(bounds) > 3:
+                    raise ValueError
+                key[matches[0]] = slice(*bounds)
+            else:
+                key[matches[0]] = int(spec)
+        except ValueError:
+            raise CliError("--select", f"bad index {spec!r} for axis {name!r}", 2) from None
+    kept = tuple(a for a, k in zip(axes, key) if isinstance(k, slice))
+    return tuple(key), kept
+
+
+def run(args: argparse.Namespace) -> int:
+    name = display_name(args.input)
+    out = display_name(args.output, "<stdout>")
+    try:
+        output_format(args.output)  # refuse an unknown OUT before any decoding
+    except ValueError as exc:
+        raise CliError(out, str(exc), 2) from None
+    with about(name):
+        reader, _ = open_spike(args.input)
+    with reader:
+        axes = reader.axes
+        if args.select:
+            key, axes = parse_select(args.select, reader.axes)
+            try:
+                array = reader[key]
+            except IndexError as exc:
+                raise CliError("--select", str(exc), 2) from None
+            except (ValueError, OSError) as exc:
+                raise CliError(name, describe(exc)) from exc
+        else:
+            with about(name):
+                array = _read_all(reader, args.quiet)
+        metadata, bits = reader.metadata, reader.bits
+    if args.dtype != "uint8":
+        array = array.astype(args.dtype)
+    with about(out):
+        write_array(args.output, array, axes, metadata, bits)
+    if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
+        print(f"{out}: {array.shape} {axes_text(axes)} {array.dtype}", file=sys.stderr)
+    return 0
+
+
+def _read_all(reader, quiet: bool) -> np.ndarray:
+    """The whole array, read block by block so that the bar moves (and no single read hits max_bytes)."""
+    out = np.empty(reader.shape, np.uint8)
+    step = rows_per_block(reader.shape[1:])
+    with bar(out.size, "decode", quiet) as progress:
+        for a in range(0, reader.shape[0], step):
+            out[a : a + step] = reader[a : a + step]
+            progress.update(out[a : a + step].size)
+    return out

@@ -1,0 +1,87 @@
+"""``spikecodec encode``: an array file (.npy/.npz/.pt/.h5, or a .spk to re-encode) to a spike file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import spikecodec
+from spikecodec.elements import as_elements
+
+from ..atomic import STDIO
+from ..errors import CliError, about, describe
+from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input
+from ..text import axes_text, element_text, pipeline_text
+from .common import parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
+
+HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
+EPILOG = """\
+examples:
+  spikecodec encode spikes.npy -o spikes.spk
+  spikecodec encode feats.h5:/layer3/spikes -o feats.spk --codec zstd --level 19 \\
+      --axes TNCHW --chunk 1,16 --meta model=resnet18 split=3 dt=0.001
+  cat spikes.npy | spikecodec encode - -o - | nc server 9000
+
+INPUT is .npy, .npz (FILE.npz:KEY, or its only array), .pt (a tensor, or FILE.pt:KEY in a dict of
+tensors; loaded with weights_only=True), .h5/.hdf5 (FILE.h5:/path/to/dataset), a .spk file (to
+re-encode it) or - for .npy on stdin. Axes and metadata that `spikecodec decode` stored in an
+.npz or .h5 file are kept; --axes and --meta override them.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="INPUT", help="array file, FILE:KEY, or - (stdin, .npy)")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike file to write, or - (stdout)")
+    p.add_argument("--codec", metavar="ID", help="codec id (see `spikecodec --version`), a pipeline like raw,zstd, or JSON such as '{\"id\": \"zstd\", \"level\": 19}' (default: the library's)")
+    p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")
+    p.add_argument("--axes", metavar="NAMES", help="axis names: TNCHW (a letter each) or time,sample,ch (default T,N,C,H,W)")
+    p.add_argument("--chunk", metavar="SIZES", help="chunk sizes along the leading axes, e.g. 1 (per timestep) or 1,16")
+    p.add_argument("--bits", type=int, choices=(1, 2, 4, 8), help="element type: 1-bit spikes or 2/4/8-bit counts (default: the narrowest that fits)")
+    p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="metadata; values that parse as JSON keep their type (numbers, true, [1,2])")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    codec = parse_codec(args.codec, args.level)
+    axes = parse_axes(args.axes)
+    chunk = parse_chunk(args.chunk)
+    meta = parse_meta(args.meta)
+    if args.output != STDIO and file_format(args.output) in OUTPUT_FORMATS:
+        raise CliError(args.output, "encode writes a spike file (.spk); to write an array file use `spikecodec decode`", 2)
+    name = display_name(args.input)
+    with about(name):
+        loaded = read_input(args.input)
+        # Checked once over the whole array so that a bad value is reported by its global index.
+        values, bits = as_elements(loaded.array, args.bits or loaded.bits)
+        if values.ndim == 0:
+            raise ValueError("a spike array needs at least one axis")
+    metadata = {**(loaded.metadata or {}), **meta}
+    out = display_name(args.output, "<stdout>")
+    try:
+        write_spike(
+            args.output,
+            lambda a, b: values[a:b],
+            values.shape,
+            codec=codec,
+            axes=axes or loaded.axes,
+            chunk=chunk,
+            metadata=metadata,
+            bits=bits,
+            quiet=args.quiet,
+        )
+    except OSError as exc:
+        raise CliError(out, describe(exc)) from exc
+    except ValueError as exc:  # options that do not fit this array (axes, chunk, codec parameters)
+        raise CliError(name, describe(exc)) from exc
+    if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
+        size = os.path.getsize(args.output)
+        with spikecodec.open(args.output) as r:  # the pipeline as stored (e.g. what auto chose)
+            print(
+                f"{out}: {values.shape} {axes_text(r.axes)}, {element_text(bits)}, {pipeline_text(r.codec)}, "
+                f"{size} bytes = {8 * size / max(values.size, 1):.3f} bit/element",
+                file=sys.stderr,
+            )
+    return 0

@@ -1,0 +1,62 @@
+"""``spikecodec validate``: check files against FORMAT.md, listing every problem found."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import spikecodec
+
+from ..atomic import STDIO
+from ..errors import describe
+from ..io_formats import display_name
+
+HELP = "check spike files against the format; exit 0 if all conform, 1 if any does not"
+EPILOG = """\
+examples:
+  spikecodec validate spikes.spk
+  spikecodec validate *.spk --json
+  curl -s https://host/x.spk | spikecodec validate -
+
+Exit status: 0 when every file conforms, 1 when any does not, 2 on a usage error or a file that
+cannot be read at all (it is reported and the other files are still checked). Each problem is
+printed as FILE: at byte OFFSET: MESSAGE.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", metavar="FILE", nargs="+", help="spike files, or - (stdin)")
+    p.add_argument("--json", action="store_true", help='print {"ok": ..., "files": [...]} as JSON')
+    p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    results = []
+    status = 0
+    for path in args.files:
+        name = display_name(path)
+        try:
+            report = spikecodec.validate(sys.stdin.buffer.read() if path == STDIO else path)
+        except OSError as exc:  # nothing to check: the file cannot even be read
+            results.append({"file": name, "ok": False, "error": describe(exc), "problems": []})
+            print(f"spikecodec: error: {name}: {describe(exc)}", file=sys.stderr)
+            status = 2
+            continue
+        entry = report.to_dict()
+        entry["file"] = name
+        results.append(entry)
+        if not report.ok:
+            status = max(status, 1)
+        if not args.json:
+            if report.ok:
+                if not args.quiet:
+                    print(f"{name}: OK ({report.chunks_checked} chunks, shape {tuple(report.shape or ())})")
+            for p in report.problems:
+                where = f"at byte {p.offset}: " if p.offset is not None else ""
+                print(f"{name}: {where}{p.message}")
+    if args.json:
+        print(json.dumps({"ok": status == 0, "files": results}, indent=2))
+    return status

@@ -1,0 +1,45 @@
+"""Turning expected failures into one line ``spikecodec: error: <file>: <problem>``."""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+from typing import Iterator
+
+from spikecodec import FormatError
+
+
+class CliError(Exception):
+    """A failure the user can act on: printed as one line, never as a traceback."""
+
+    def __init__(self, file: str | None, message: str, code: int = 1):
+        self.file = file
+        self.message = message
+        self.code = code
+        super().__init__(f"{file}: {message}" if file else message)
+
+
+def describe(exc: BaseException) -> str:
+    """The problem without the file name (the caller adds it once)."""
+    if isinstance(exc, FormatError):
+        return f"at byte {exc.offset}: {exc.message}" if exc.offset is not None else exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+# What bad input, bad options or a bad file system raise; anything else is a bug and shows a traceback.
+EXPECTED = (FormatError, ValueError, OSError, KeyError, IndexError, EOFError, pickle.UnpicklingError)
+
+
+@contextlib.contextmanager
+def about(file: str) -> Iterator[None]:
+    """Attribute any expected failure inside the block to ``file``."""
+    try:
+        yield
+    except (CliError, BrokenPipeError):  # a closed stdout is not the file's fault; main() handles it
+        raise
+    except EXPECTED as exc:
+        raise CliError(file, describe(exc)) from exc

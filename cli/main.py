@@ -1,0 +1,75 @@
+"""Entry point of the ``spikecodec`` command: parse arguments, dispatch, turn failures into one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+import spikecodec
+
+from .atomic import terminate_cleanly
+from .commands import COMMANDS
+from .errors import EXPECTED, CliError, describe
+
+EPILOG = """\
+examples:
+  spikecodec encode spikes.npy -o spikes.spk --meta model=resnet18 split=3
+  spikecodec inspect spikes.spk
+  spikecodec validate spikes.spk
+  spikecodec decode spikes.spk -o steps01.npy --select t=0:2
+  cat spikes.npy | spikecodec encode - -o - | spikecodec decode - -o copy.npy
+
+Run `spikecodec COMMAND --help` for each command's options and more examples.
+"""
+
+
+def version_text() -> str:
+    major, minor = spikecodec.FORMAT_VERSION
+    codecs = ", ".join(sorted(spikecodec.registered_codecs()))
+    return f"spikecodec {spikecodec.__version__} (container format {major}.{minor}; codecs: {codecs})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spikecodec",
+        description="Write, ship, look at and check spike-feature files (.spk) of split spiking networks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def error(message: str) -> None:
+    print(f"spikecodec: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    terminate_cleanly()
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        # The reader of our stdout went away (`spikecodec decode x.spk -o - | head`): stop quietly,
+        # and point stdout at /dev/null so that the interpreter's final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except CliError as exc:
+        error(str(exc))
+        return exc.code
+    except EXPECTED as exc:  # expected failures not attributed to a file by the command
+        error(describe(exc))
+        return 1
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

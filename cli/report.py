@@ -1,0 +1,72 @@
+"""Text rendering of ``spikecodec inspect``'s report (the JSON form is the same dict, dumped)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from .text import axes_text, element_text, pipeline_text
+
+MAX_TABLE_ROWS = 20  # longer chunk tables show their head and tail (all rows with --all or --json)
+MAX_LISTED = 16  # longer rate lists are summarised
+
+
+def _rates(values: Sequence[float]) -> str:
+    if len(values) <= MAX_LISTED:
+        return " ".join(f"{v:.4f}" for v in values)
+    lo, hi = min(values), max(values)
+    head = " ".join(f"{v:.4f}" for v in values[:8])
+    return f"{head} ... ({len(values)} values, min {lo:.4f}, max {hi:.4f})"
+
+
+def _ratio(x: float | None) -> str:
+    return f"{x:.2f}x" if x is not None else "n/a"
+
+
+def render(report: dict[str, Any], all_chunks: bool = False) -> str:
+    r = report
+    size, rate = r["size"], r["firing_rate"]
+    unit = "spike rate" if r["bits"] == 1 else "mean count per element"
+    lines = [
+        f"file            {r['file']}",
+        f"format version  {r['format_version']}",
+        f"shape           {tuple(r['shape'])}  axes {axes_text(r['axes'])}",
+        f"element type    {element_text(r['bits'])}",
+        f"codec           {pipeline_text(r['codec'])}",
+        f"chunk shape     {tuple(r['chunk_shape'])}  ({len(r['chunks'])} chunks)",
+        f"metadata        {json.dumps(r['metadata'], sort_keys=True) if r['metadata'] else '(none)'}",
+        "",
+        f"spikes          {r['spikes']} in {size['elements']} elements",
+        f"{unit:<15} {rate['overall']:.4f} overall",
+    ]
+    if rate["per_timestep"]:
+        lines.append(f"  per {rate['time_axis']:<10} {_rates(rate['per_timestep'])}")
+    if rate["per_channel"]:
+        lines.append(f"  per {rate['channel_axis']:<10} {_rates(rate['per_channel'])}")
+    bpe = size["bits_per_element"]
+    lines += [
+        "",
+        f"file size       {size['file_bytes']} bytes = {bpe:.4f} bit/element" if bpe is not None else f"file size       {size['file_bytes']} bytes",
+        "compression     (times smaller than the same array stored as ...)",
+        f"  1-bit packed  {_ratio(size['vs_packed_1bit']):>9}  ({size['packed_1bit_bytes']} bytes)",
+    ]
+    if r["bits"] != 1:
+        lines.append(f"  {r['bits']}-bit packed  {_ratio(size['vs_bitpacked']):>9}  ({size['bitpacked_bytes']} bytes)")
+    lines += [
+        f"  uint8         {_ratio(size['vs_uint8']):>9}  ({size['uint8_bytes']} bytes)",
+        f"  float32       {_ratio(size['vs_float32']):>9}  ({size['float32_bytes']} bytes)",
+        "",
+        f"{'chunk':>6} {'origin':<18} {'offset':>10} {'bytes':>9} {'spikes':>9} {'bit/el':>7}",
+    ]
+    rows = r["chunks"]
+    shown = rows if all_chunks or len(rows) <= MAX_TABLE_ROWS else rows[: MAX_TABLE_ROWS // 2] + [None] + rows[-MAX_TABLE_ROWS // 2 :]
+    for c in shown:
+        if c is None:
+            lines.append(f"{'...':>6} ({len(rows) - MAX_TABLE_ROWS} more; --all lists every chunk)")
+            continue
+        n = 1
+        for s in c["shape"]:
+            n *= s
+        origin = ",".join(str(o) for o in c["origin"])
+        lines.append(f"{c['chunk']:>6} {origin:<18} {c['offset']:>10} {c['bytes']:>9} {c['spikes']:>9} {8 * c['bytes'] / max(n, 1):>7.3f}")
+    return "\n".join(lines)

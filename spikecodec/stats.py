@@ -1,0 +1,143 @@
+"""Statistics of a spike file: firing rates, sizes and compression (what ``spikecodec inspect`` shows).
+
+Rates are computed chunk by chunk, so a file of any size is summarised in the memory of one chunk.
+For 1-bit spikes a rate is the fraction of ones; for 2/4/8-bit spike counts it is the mean count
+per element. Imports numpy only (no torch, no matplotlib).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .container.reader import SpikeReader
+from .elements import packed_nbytes
+
+
+@dataclass
+class Rates:
+    """Firing rates of a whole file, overall and along its time and channel axes."""
+
+    elements: int
+    spikes: int
+    overall: float
+    time_axis: int | None  # axis the per-timestep rates run along (named T, else axis 0)
+    per_timestep: list[float] = field(default_factory=list)
+    channel_axis: int | None = None  # axis named C, when there is one
+    per_channel: list[float] = field(default_factory=list)
+
+
+def _find_axis(axes: tuple[str, ...], name: str) -> int | None:
+    for i, a in enumerate(axes):
+        if a.upper() == name:
+            return i
+    return None
+
+
+def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = None) -> Rates:
+    """Decode every chunk once (checking it) and accumulate spike sums per timestep and channel.
+
+    ``progress(n)`` is called with the number of elements of each chunk as it is done.
+    """
+    shape = reader.shape
+    axes = reader.axes
+    t_axis = _find_axis(axes, "T")
+    if t_axis is None and len(shape) > 0:
+        t_axis = 0
+    c_axis = _find_axis(axes, "C")
+    sums = {a: np.zeros(shape[a], np.float64) for a in {t_axis, c_axis} if a is not None}
+    total = 0
+    for i in range(len(reader.entries)):
+        values = reader.read_chunk(i)
+        origin = reader.chunk_origin(i)
+        total += int(values.sum(dtype=np.uint64))
+        for a, acc in sums.items():
+            start = origin[a] if a < len(origin) else 0
+            others = tuple(j for j in range(values.ndim) if j != a)
+            acc[start : start + values.shape[a]] += values.sum(axis=others, dtype=np.uint64)
+        if progress is not None:
+            progress(values.size)
+    elements = math.prod(shape)
+
+    def per(a: int | None) -> list[float]:
+        if a is None or elements == 0:
+            return []
+        return (sums[a] / (elements // shape[a])).tolist()
+
+    return Rates(
+        elements=elements,
+        spikes=total,
+        overall=total / elements if elements else 0.0,
+        time_axis=t_axis,
+        per_timestep=per(t_axis),
+        channel_axis=c_axis,
+        per_channel=per(c_axis),
+    )
+
+
+def sizes(shape: tuple[int, ...], bits: int, file_size: int) -> dict[str, Any]:
+    """The file's size against the plain representations of the same array.
+
+    ``vs_X`` is how many times smaller the file is than representation X (above 1 is a gain).
+    ``bitpacked`` packs at the file's element width (equal to ``packed_1bit`` for 1-bit spikes).
+    """
+    n = math.prod(shape)
+    ref = {
+        "packed_1bit": packed_nbytes(n, 1),
+        "bitpacked": packed_nbytes(n, bits),
+        "uint8": n,
+        "float32": 4 * n,
+    }
+    out: dict[str, Any] = {
+        "elements": n,
+        "file_bytes": file_size,
+        "bits_per_element": 8 * file_size / n if n else None,
+    }
+    for name, nbytes in ref.items():
+        out[f"{name}_bytes"] = nbytes
+        out[f"vs_{name}"] = nbytes / file_size if file_size else None
+    return out
+
+
+def chunk_table(reader: SpikeReader) -> list[dict[str, Any]]:
+    """One row per chunk in file order: where it starts, its size, extent and spike count."""
+    rows = []
+    for i, e in enumerate(reader.entries):
+        spec = reader.chunk_spec(i)
+        rows.append(
+            {
+                "chunk": i,
+                "origin": list(reader.chunk_origin(i)),
+                "shape": list(spec.shape),
+                "offset": e.offset,
+                "bytes": e.size,
+                "spikes": e.spike_count,
+            }
+        )
+    return rows
+
+
+def raster(reader: SpikeReader, max_neurons: int = 256) -> tuple[np.ndarray, str]:
+    """A (neurons x time) slice for a spike raster, and a label saying what was sampled.
+
+    Time is axis 0. With an N (sample) axis at position 1 only sample 0 is shown; the remaining
+    axes are flattened into neurons, of which at most ``max_neurons`` evenly spaced are kept.
+    """
+    if reader.ndim == 1:
+        return reader[:].reshape(1, -1), "the only neuron"
+    n_axis = _find_axis(reader.axes, "N")
+    label = ""
+    if n_axis == 1 and reader.ndim >= 3 and reader.shape[1] > 0:
+        values = reader[:, 0]
+        label = "sample 0, "
+    else:
+        values = reader[...]
+    flat = values.reshape(values.shape[0], -1)
+    m = flat.shape[1]
+    step = max(1, math.ceil(m / max_neurons))
+    picked = flat[:, ::step]
+    label += f"{picked.shape[1]} of {m} neurons" + (f" (1 in {step})" if step > 1 else "")
+    return np.ascontiguousarray(picked.T), label

@@ -1,0 +1,336 @@
+"""The `spikecodec` command, run for real in a subprocess: formats, pipes, slicing, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spikecodec
+
+
+def sc(*args: object, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m spikecodec ARGS`, capturing stdout and stderr as bytes."""
+    return subprocess.run([sys.executable, "-m", "spikecodec", *map(str, args)], input=stdin, capture_output=True, timeout=120)
+
+
+def ok(*args: object, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    proc = sc(*args, stdin=stdin)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"Traceback" not in proc.stderr
+    return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *fragments: str, code: int = 1) -> str:
+    """A failure is exactly one `spikecodec: error: ...` line, the given exit status, no traceback."""
+    err = proc.stderr.decode()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spikecodec: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, err)
+    return lines[0]
+
+
+def no_temp_files(directory: Path) -> bool:
+    return not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.fixture
+def spikes() -> np.ndarray:
+    """A small T x N x C x H x W spike tensor with per-channel rates."""
+    rng = np.random.default_rng(7)
+    rate = rng.uniform(0.05, 0.4, size=(1, 1, 6, 1, 1))
+    return (rng.random((5, 3, 6, 4, 4)) < rate).astype(np.uint8)
+
+
+def write_input(path: Path, fmt: str, array: np.ndarray) -> str:
+    """Store ``array`` in a user file of format ``fmt``; returns the INPUT argument naming it."""
+    if fmt == "npy":
+        np.save(path, array)
+        return str(path)
+    if fmt == "npz":  # two arrays: the key must be named
+        np.savez(path, other=np.zeros(3), feats=array.astype(np.float32))
+        return f"{path}:feats"
+    if fmt == "pt":
+        import torch
+
+        torch.save(torch.from_numpy(array.astype(bool)), path)
+        return str(path)
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.create_dataset("model/layer3/spikes", data=array.astype(np.int16))
+    return f"{path}:/model/layer3/spikes"
+
+
+def read_output(path: Path) -> np.ndarray:
+    fmt = path.suffix
+    if fmt == ".npy":
+        return np.load(path)
+    if fmt == ".npz":
+        with np.load(path) as z:
+            return z["spikes"]
+    if fmt == ".pt":
+        import torch
+
+        return torch.load(path, weights_only=True).numpy()
+    import h5py
+
+    with h5py.File(path) as f:
+        return f["spikes"][()]
+
+
+# Every input format once, each decoded to a different output format, so all four outputs are covered.
+@pytest.mark.parametrize("fmt_in,fmt_out", [("npy", "h5"), ("npz", "pt"), ("pt", "npz"), ("h5", "npy")])
+def test_encode_inspect_validate_decode(tmp_path: Path, spikes: np.ndarray, fmt_in: str, fmt_out: str) -> None:
+    src = write_input(tmp_path / f"in.{fmt_in}", fmt_in, spikes)
+    spk = tmp_path / "x.spk"
+    proc = ok("encode", src, "-o", spk, "--codec", "zstd", "--level", "9", "--chunk", "1,2", "--meta", "model=resnet18", "split=3")
+    assert "x.spk" in proc.stderr.decode()  # the summary line
+
+    report = json.loads(ok("inspect", spk, "--json").stdout)
+    assert report["shape"] == list(spikes.shape) and report["axes"] == list("TNCHW")
+    assert report["bits"] == 1 and report["chunk_shape"] == [1, 2]
+    assert report["codec"] == [{"id": "raw"}, {"id": "zstd", "level": 9}]
+    assert report["metadata"] == {"model": "resnet18", "split": 3}
+    assert report["spikes"] == int(spikes.sum())
+    assert len(report["chunks"]) == 5 * 2  # 5 timesteps x 2 blocks of samples
+    np.testing.assert_allclose(report["firing_rate"]["per_timestep"], spikes.mean(axis=(1, 2, 3, 4)))
+    np.testing.assert_allclose(report["firing_rate"]["per_channel"], spikes.mean(axis=(0, 1, 3, 4)))
+
+    assert ok("validate", spk).stdout.decode().startswith(f"{spk}: OK")
+
+    out = tmp_path / f"out.{fmt_out}"
+    ok("decode", spk, "-o", out)
+    decoded = read_output(out)
+    assert decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, spikes)
+
+
+def test_bytes_equal_the_library_and_metadata_survives_npz_and_h5(tmp_path: Path, spikes: np.ndarray) -> None:
+    np.save(tmp_path / "x.npy", spikes)
+    spk = tmp_path / "x.spk"
+    meta = {"n": 3, "dt": 0.001, "on": True, "l": [1, 2], "s": "hello", "nothing": None}
+    ok("encode", tmp_path / "x.npy", "-o", spk, "--axes", "T,B,ch,y,x", "--meta", "n=3", "dt=0.001", "on=true", "l=[1,2]", "s=hello", "nothing=null")
+    expected = spikecodec.encode(spikes, axes=("T", "B", "ch", "y", "x"), metadata=meta)
+    assert spk.read_bytes() == expected  # the CLI is the library, fed block by block
+    assert oct(spk.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # not the temp file's 0600
+
+    # .npz and .h5 outputs keep axes and metadata, and encode picks them up again: same bytes.
+    for fmt in ("npz", "h5"):
+        ok("decode", spk, "-o", tmp_path / f"y.{fmt}")
+        ok("encode", tmp_path / f"y.{fmt}", "-o", tmp_path / f"back_{fmt}.spk")
+        assert (tmp_path / f"back_{fmt}.spk").read_bytes() == expected, fmt
+    import h5py
+
+    with h5py.File(tmp_path / "y.h5") as f:
+        attrs = f["spikes"].attrs
+        assert list(attrs["axes"]) == ["T", "B", "ch", "y", "x"]
+        assert json.loads(attrs["metadata"]) == meta and attrs["bits"] == 1
+
+    # A .spk input is re-encoded (here to raw) with its axes and metadata.
+    ok("encode", spk, "-o", tmp_path / "raw.spk", "--codec", "raw")
+    with spikecodec.open(tmp_path / "raw.spk") as r:
+        assert r.codec == [{"id": "raw"}] and r.metadata == meta and r.axes == ("T", "B", "ch", "y", "x")
+        np.testing.assert_array_equal(r.read(), spikes)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_pipes(tmp_path: Path, spikes: np.ndarray) -> None:
+    np.save(tmp_path / "x.npy", spikes)
+    raw_npy = (tmp_path / "x.npy").read_bytes()
+    # cat x.npy | spikecodec encode - -o - | spikecodec decode - -o y.npy, as real processes
+    cmd = [sys.executable, "-m", "spikecodec"]
+    enc = subprocess.Popen([*cmd, "encode", "-", "-o", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dec = subprocess.Popen([*cmd, "decode", "-", "-o", tmp_path / "y.npy"], stdin=enc.stdout, stderr=subprocess.PIPE)
+    enc.stdout.close()
+    enc.stdin.write(raw_npy)
+    enc.stdin.close()
+    assert dec.wait(60) == 0, dec.stderr.read()
+    assert enc.wait(60) == 0 and enc.stderr.read() == b""  # quiet in a pipe
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), spikes)
+
+    spk = ok("encode", "-", "-o", "-", stdin=raw_npy).stdout
+    assert spk == spikecodec.encode(spikes)
+    assert json.loads(ok("inspect", "-", "--json", stdin=spk).stdout)["shape"] == list(spikes.shape)
+    assert b"<stdin>: OK" in ok("validate", "-", stdin=spk).stdout
+    out = ok("decode", "-", "-o", "-", "--dtype", "float32", stdin=spk).stdout
+    y = np.load(__import__("io").BytesIO(out))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, spikes)
+
+
+def test_select_reads_by_axis_name(tmp_path: Path, spikes: np.ndarray) -> None:
+    spk = tmp_path / "x.spk"
+    spk.write_bytes(spikecodec.encode(spikes, chunk=1, metadata={"k": 1}))
+    ok("decode", spk, "-o", tmp_path / "s.h5", "--select", "t=1:4:2,N=2,c=-1")
+    import h5py
+
+    with h5py.File(tmp_path / "s.h5") as f:
+        np.testing.assert_array_equal(f["spikes"][()], spikes[1:4:2, 2, -1])
+        assert list(f["spikes"].attrs["axes"]) == ["T", "H", "W"]
+    # Only the chunks of the selected timestep are needed: damage every other chunk, select t=2.
+    data = bytearray(spk.read_bytes())
+    with spikecodec.open(bytes(data)) as r:
+        for i, e in enumerate(r.entries):
+            if i != 2:
+                data[e.offset + e.size - 1] ^= 0xFF  # break its CRC
+    spk.write_bytes(bytes(data))
+    ok("decode", spk, "-o", tmp_path / "t2.npy", "--select", "t=2")
+    np.testing.assert_array_equal(np.load(tmp_path / "t2.npy"), spikes[2])
+    one_line_error(sc("decode", spk, "-o", tmp_path / "t3.npy", "--select", "t=3"), "x.spk: at byte", "CRC")
+
+    one_line_error(sc("decode", spk, "-o", tmp_path / "e.npy", "--select", "z=1"), "--select", "no axis 'z'", code=2)
+    one_line_error(sc("decode", spk, "-o", tmp_path / "e.npy", "--select", "t=9"), "out of bounds", code=2)
+    one_line_error(sc("decode", spk, "-o", tmp_path / "e.npy", "--select", "t=a:b"), "bad index", code=2)
+    assert no_temp_files(tmp_path) and not (tmp_path / "t3.npy").exists() and not (tmp_path / "e.npy").exists()
+
+
+def test_bad_input_is_one_line_naming_file_and_place(tmp_path: Path, spikes: np.ndarray) -> None:
+    bad = spikes.astype(np.int32)
+    bad[2, 1, 3, 0, 2] = 7
+    np.save(tmp_path / "bad.npy", bad)
+    line = one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--bits", "1"))
+    assert "bad.npy: value 7 at index (2, 1, 3, 0, 2)" in line and "1-bit" in line
+    half = spikes.astype(np.float32)
+    half[0, 0, 0, 1, 1] = 0.5
+    np.save(tmp_path / "half.npy", half)
+    one_line_error(sc("encode", tmp_path / "half.npy", "-o", tmp_path / "o.spk"), "half.npy", "index (0, 0, 0, 1, 1)")
+    one_line_error(sc("encode", tmp_path / "missing.npy", "-o", tmp_path / "o.spk"), "missing.npy: No such file")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file at all")
+    one_line_error(sc("encode", tmp_path / "junk.pt", "-o", tmp_path / "o.spk"), "junk.pt", "weights_only")
+    np.savez(tmp_path / "two.npz", a=spikes, b=spikes)
+    one_line_error(sc("encode", tmp_path / "two.npz", "-o", tmp_path / "o.spk"), "two.npz", "a, b")
+    one_line_error(sc("encode", f"{tmp_path / 'two.npz'}:zz", "-o", tmp_path / "o.spk"), "no array 'zz'")
+    one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--codec", "nope"), "--codec", "unknown codec id", code=2)
+    one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--meta", "novalue"), "--meta", code=2)
+    one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--chunk", "0,2"), "--chunk", code=2)
+    one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.npy"), "spikecodec decode", code=2)
+    (tmp_path / "x.txt").write_text("hello")
+    one_line_error(sc("encode", tmp_path / "x.txt", "-o", tmp_path / "o.spk"), "unknown input format")
+    one_line_error(sc("inspect", tmp_path / "x.txt"), "x.txt: at byte 0")
+    assert sc("encode").returncode == 2 and sc("frobnicate").returncode == 2  # argparse usage errors
+    assert not (tmp_path / "o.spk").exists() and no_temp_files(tmp_path)
+
+
+def test_failures_never_leave_half_written_output(tmp_path: Path, spikes: np.ndarray) -> None:
+    np.save(tmp_path / "x.npy", spikes)
+    out = tmp_path / "out.spk"
+    out.write_bytes(b"previous content")
+    # Fails after the temporary output was opened: 3 axis names for a rank-5 array.
+    one_line_error(sc("encode", tmp_path / "x.npy", "-o", out, "--axes", "TNC"), "x.npy", "axis names")
+    assert out.read_bytes() == b"previous content" and no_temp_files(tmp_path)
+
+    # A decode that fails half-way (chunk 3 is damaged) leaves the old .npy in place.
+    spk = tmp_path / "x.spk"
+    data = bytearray(spikecodec.encode(spikes, chunk=1))
+    with spikecodec.open(bytes(data)) as r:
+        e = r.entries[3]
+    data[e.offset + e.size - 1] ^= 0xFF
+    spk.write_bytes(bytes(data))
+    for fmt in ("npy", "h5"):
+        target = tmp_path / f"y.{fmt}"
+        target.write_bytes(b"old")
+        one_line_error(sc("decode", spk, "-o", target), f"x.spk: at byte {e.offset}", "CRC")
+        assert target.read_bytes() == b"old"
+    assert no_temp_files(tmp_path)
+
+
+def test_terminated_encode_leaves_nothing(tmp_path: Path) -> None:
+    # Big enough (32 Mi elements) that the encode is still running when the temp file appears.
+    big = np.zeros((64, 16, 32, 32, 32), np.uint8)
+    big[::3, :, ::5] = 1
+    np.save(tmp_path / "big.npy", big)
+    del big
+    proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "encode", tmp_path / "big.npy", "-o", tmp_path / "big.spk", "--codec", "zstd", "--level", "19"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]:
+        assert proc.poll() is None, "finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    assert "interrupted" in proc.stderr.read().decode()
+    assert not (tmp_path / "big.spk").exists() and no_temp_files(tmp_path)
+
+
+def test_validate_exit_codes_and_problems(tmp_path: Path, spikes: np.ndarray) -> None:
+    good = tmp_path / "good.spk"
+    data = spikecodec.encode(spikes, chunk=1)
+    good.write_bytes(data)
+    cut = tmp_path / "cut.spk"
+    with spikecodec.open(data) as r:
+        e = r.entries[2]
+    cut.write_bytes(data[: e.offset + 10])  # writer died inside chunk 2
+    flipped = tmp_path / "flip.spk"
+    flipped.write_bytes(data[: e.offset + e.size - 1] + bytes([data[e.offset + e.size - 1] ^ 1]) + data[e.offset + e.size :])
+
+    assert sc("validate", good).returncode == 0
+    proc = sc("validate", good, cut, flipped)
+    assert proc.returncode == 1
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0].startswith(f"{good}: OK")
+    assert any(line.startswith(f"{cut}: at byte ") and "trailer" in line for line in lines)
+    assert f"{flipped}: at byte {e.offset}: " in proc.stdout.decode()
+
+    proc = sc("validate", good, tmp_path / "missing.spk", flipped, "--json")
+    assert proc.returncode == 2  # an unreadable file is worse than a non-conforming one
+    report = json.loads(proc.stdout)
+    assert report["ok"] is False and [f["ok"] for f in report["files"]] == [True, False, False]
+    assert report["files"][2]["problems"][0]["offset"] == e.offset
+    assert sc("validate").returncode == 2
+
+
+def test_recover_rewrites_a_cut_file(tmp_path: Path, spikes: np.ndarray) -> None:
+    data = spikecodec.encode(spikes, chunk=1, codec={"id": "zstd", "level": 5}, metadata={"m": 1})
+    with spikecodec.open(data) as r:
+        e = r.entries[3]
+    (tmp_path / "cut.spk").write_bytes(data[: e.offset + 7])
+    proc = ok("recover", tmp_path / "cut.spk", "-o", tmp_path / "fixed.spk")
+    assert "recovered 3 rows" in proc.stderr.decode()
+    assert sc("validate", tmp_path / "fixed.spk").returncode == 0
+    with spikecodec.open(tmp_path / "fixed.spk") as r:
+        assert r.metadata == {"m": 1} and r.codec == [{"id": "raw"}, {"id": "zstd", "level": 5}]
+        np.testing.assert_array_equal(r.read(), spikes[:3])
+
+
+def test_inspect_text_and_plot(tmp_path: Path) -> None:
+    counts = np.random.default_rng(1).integers(0, 4, size=(6, 2, 3, 5, 5))  # 2-bit spike counts
+    np.save(tmp_path / "c.npy", counts)
+    ok("encode", tmp_path / "c.npy", "-o", tmp_path / "c.spk")
+    text = ok("inspect", tmp_path / "c.spk", "--plot", tmp_path / "c.png").stdout.decode()
+    for needle in ("format version  1.0", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
+        assert needle in text, needle
+    assert f"{counts.sum()} in {counts.size} elements" in text
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_help_version_and_no_torch_without_pt(tmp_path: Path, spikes: np.ndarray) -> None:
+    assert ok("--version").stdout.decode().startswith(f"spikecodec {spikecodec.__version__}")
+    for command in ("encode", "decode", "inspect", "validate", "recover"):
+        text = ok(command, "--help").stdout.decode()
+        assert "examples:" in text and f"spikecodec {command} " in text
+    np.save(tmp_path / "x.npy", spikes)
+    script = (
+        "import sys; from spikecodec_cli.main import main;"
+        f"assert main(['encode', {str(tmp_path / 'x.npy')!r}, '-o', {str(tmp_path / 'x.spk')!r}, '-q']) == 0;"
+        f"assert main(['decode', {str(tmp_path / 'x.spk')!r}, '-o', {str(tmp_path / 'y.npy')!r}, '-q']) == 0;"
+        f"assert main(['inspect', {str(tmp_path / 'x.spk')!r}, '--json']) == 0;"
+        "bad = [m for m in ('torch', 'matplotlib', 'h5py', 'tqdm') if m in sys.modules]; assert not bad, bad"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
