@@ -73,6 +73,7 @@ def save(
             _write(f, array, **options)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -90,6 +91,12 @@ def load(
 def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> SpikeReader:
     """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``."""
     return SpikeReader(file, recover=recover, max_bytes=max_bytes)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write(file: BinaryIO, array: Any, *, bits: int | None, **options: Any) -> None:

@@ -286,7 +286,8 @@ class SpikeReader:
                 src = tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))
                 dst = tuple(slice(a - bl, b - bl) for a, b, bl in zip(lo, hi, box_lo))
                 box[dst] = values[src]
-        return np.ascontiguousarray(box[tuple(local) + tuple(key[k:])])
+        # np.require keeps a 0-d result 0-d (ascontiguousarray would make it 1-d).
+        return np.require(box[tuple(local) + tuple(key[k:])], requirements="C")
 
     def _chunks_overlapping(self, lo: list[int], hi: list[int]) -> list[int]:
         if not self._per_row:

@@ -248,3 +248,18 @@ def test_random_damage_gives_format_error_or_correct_data(seed, flips):
     except FormatError:
         return
     np.testing.assert_array_equal(out, array)  # CRCs make a silently wrong decode impossible here
+
+
+def test_integer_index_on_every_axis_gives_a_0d_array():
+    array = np.arange(6, dtype=np.uint8).reshape(2, 3) % 2
+    with spikecodec.open(spikecodec.encode(array, chunk=1)) as r:
+        out = r[1, 2]
+    assert isinstance(out, np.ndarray) and out.shape == () and out == array[1, 2]
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    path = tmp_path / "p.spk"
+    spikecodec.save(path, np.zeros((1, 2), np.uint8))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
