@@ -43,7 +43,7 @@ VALID: dict[str, dict] = {
     },
     "rank1-padding": {"array": {"shape": [13], "bits": 1, "rate": 0.5, "seed": 7}, "encode": {"codec": "raw", "axes": ["T"], "chunk": [5]}},
     "rank8": {"array": {"shape": [2, 1, 2, 1, 2, 1, 2, 3], "bits": 1, "rate": 0.5, "seed": 8}, "encode": {"codec": "raw", "chunk": [1, 1, 2]}},
-    "empty-axis": {"array": {"shape": [2, 0, 4], "bits": 1, "rate": 0.0, "seed": 9}, "encode": {"codec": "raw", "axes": ["T", "N", "F"]}},
+    "empty-axis": {"array": {"shape": [2, 0, 4], "bits": 1, "rate": 0.0, "seed": 9}, "encode": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [1]}},
     "streamed": {
         "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 10},
         "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [1]},
@@ -54,14 +54,25 @@ VALID: dict[str, dict] = {
         "extensions": [{"name": "x-vendor-note", "required": False, "data_hex": "68656c6c6f"}],
     },
 }
+# The entropy coders (FORMAT.md 9.4) on spikes correlated over time (each neuron mostly repeats
+# its pattern), counts and an all-zero chunk, with chunks that hold every timestep.
+for _codec in ("order0", "context", "auto"):
+    for _case, _bits, _chunk, _rate in (("spikes", 1, [3, 2], 0.3), ("counts2", 2, [3], 0.3), ("counts8", 8, [1], 0.3), ("zeros", 1, [3], 0.0)):
+        VALID[f"{_codec}-{_case}"] = {
+            "array": {"shape": [3, 3, 4, 6, 6], "bits": _bits, "rate": _rate, "seed": 12, "correlated": True},
+            "encode": {"codec": _codec, "chunk": _chunk},
+        }
 
 
 def make_array(recipe: dict) -> np.ndarray:
     rng = np.random.default_rng(recipe["seed"])
     shape, bits, rate = recipe["shape"], recipe["bits"], recipe["rate"]
+    if recipe.get("correlated"):  # a pattern per neuron, repeated over axis 0 with 10% flips
+        fire = (rng.random(shape[1:]) < rate)[None] ^ (rng.random(shape) < 0.1 * (rate > 0))
+    else:
+        fire = rng.random(shape) < rate
     if bits == 1:
-        return (rng.random(shape) < rate).astype(np.uint8)
-    fire = rng.random(shape) < rate
+        return fire.astype(np.uint8)
     return np.where(fire, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
 
 
@@ -252,6 +263,20 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     b = bytearray(base)
     b[entries[0].offset + 4 : entries[0].offset + 8] = struct.pack("<I", 0xFFFFFFF0)
     out["payload-size-huge"] = (bytes(b), entries[0].offset, "chunk")
+
+    cbase = valid["context-spikes"]
+    cstart = _parts(cbase)[1]
+
+    def cut_byte(i, origin, extent, spikes, payload):
+        return origin, extent, spikes, payload[:-1] if i == 0 else payload
+
+    def flip_bit(i, origin, extent, spikes, payload):
+        return origin, extent, spikes, bytes([payload[0] ^ 1]) + payload[1:] if i == 0 else payload
+
+    body, ents = _rebuild_chunks(cbase, cut_byte)
+    out["context-partial-word"] = (_finish(body, ents), cstart, "not a whole number of 32-bit words")
+    body, ents = _rebuild_chunks(cbase, flip_bit)
+    out["context-corrupt-stream"] = (_finish(body, ents), cstart, "corrupt stream")
     return out
 
 

@@ -10,14 +10,13 @@ from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
+from .codecs import DEFAULT_CODEC
 from .codecs.registry import CodecLike
 from .container.reader import SpikeReader
 from .container.source import Openable
 from .container.writer import write_array
 from .elements import as_elements
 from .limits import DEFAULT_MAX_DECODED_BYTES
-
-DEFAULT_CODEC = "zstd"
 
 
 def encode(
@@ -31,9 +30,11 @@ def encode(
 ) -> bytes:
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
-    ``codec``: an id (``"zstd"``, ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a
-    pipeline list. ``axes``: names, default T,N,C,H,W. ``chunk``: chunk sizes along the leading
-    axes, default one chunk per index of axis 0 (per timestep). ``metadata``: a JSON object.
+    ``codec``: an id (``"auto"``, the default; ``"context"``, ``"order0"``, ``"zstd"``,
+    ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list. ``axes``: names,
+    default T,N,C,H,W. ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so
+    that the entropy coders see each neuron's whole history) by blocks of axis 1 of about a
+    million elements. ``metadata``: a JSON object.
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
     """
     buf = io.BytesIO()

@@ -4,11 +4,22 @@ from .base import ArrayCodec, BytesCodec, ChunkSpec, Codec
 from .raw import Raw
 from .registry import Pipeline, get_codec, register_codec, registered_codecs
 from .zstd import Zstd
+from .order0 import Order0
+from .context import Context
+from .auto import Auto
+
+# What save/encode/SpikeWriter and the command line use unless told otherwise: the smallest of
+# raw, order0 and context per chunk.
+DEFAULT_CODEC = "auto"
 
 register_codec(Raw)
 register_codec(Zstd)
+register_codec(Order0)
+register_codec(Context)
+register_codec(Auto)
 
 __all__ = [
+    "DEFAULT_CODEC",
     "ArrayCodec",
     "BytesCodec",
     "ChunkSpec",

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
-from ..codecs import Pipeline
+from ..codecs import DEFAULT_CODEC, Pipeline
 from ..codecs.registry import CodecLike
 from ..elements import as_elements
 from ..errors import FormatError
@@ -19,8 +19,8 @@ from .header import Header, encode_header, parse_header
 from .records import IndexEntry, encode_chunk, encode_index, encode_trailer
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
-TARGET_CHUNK_ELEMENTS = 1 << 16  # small frames are grouped up to about this many elements
-MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # larger frames are split along axis 1
+TARGET_CHUNK_ELEMENTS = 1 << 20  # default chunks hold about this many elements ...
+MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # ... and never more than this, if it can be helped
 
 
 def default_axes(rank: int) -> tuple[str, ...]:
@@ -29,15 +29,16 @@ def default_axes(rank: int) -> tuple[str, ...]:
 
 
 def default_chunk(shape: Sequence[int]) -> tuple[int, ...]:
-    """One chunk per index of axis 0 (per timestep), grouped or split to a sensible size."""
-    frame = math.prod(shape[1:])
-    if frame == 0:
-        return (1,)
-    if frame <= MAX_DEFAULT_CHUNK_ELEMENTS or len(shape) < 2:
-        rows = max(1, min(TARGET_CHUNK_ELEMENTS // frame, shape[0] if shape[0] else 1))
+    """All of axis 0 (every timestep: temporal context for the entropy coders) by blocks of
+    axis 1 (samples) of about ``TARGET_CHUNK_ELEMENTS``; one index of axis 0 at a time only when
+    a single sample across all timesteps is too large."""
+    rows = max(shape[0], 1)
+    if len(shape) == 1 or math.prod(shape) <= TARGET_CHUNK_ELEMENTS:
         return (rows,)
-    per_item = math.prod(shape[2:])
-    return (1, max(1, min(shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // max(per_item, 1))))
+    inner = math.prod(shape[2:])
+    if rows * inner <= MAX_DEFAULT_CHUNK_ELEMENTS:
+        return (rows, max(1, min(shape[1], TARGET_CHUNK_ELEMENTS // max(rows * inner, 1))))
+    return (1, max(1, min(shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // max(inner, 1))))
 
 
 def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None]) -> tuple[int, ...]:
@@ -75,7 +76,7 @@ class SpikeWriter:
         self,
         file: str | os.PathLike | BinaryIO,
         *,
-        codec: CodecLike | list[CodecLike] = "zstd",
+        codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
         axes: Sequence[str] | str | None = None,
         chunk: int | Sequence[int] | None = 1,
         metadata: dict[str, Any] | None = None,

@@ -96,7 +96,7 @@ def test_import_does_not_import_torch():
 def test_axes_metadata_and_defaults():
     a = np.zeros((2, 3, 4, 5, 6), np.uint8)
     with spikecodec.open(spikecodec.encode(a)) as r:
-        assert r.axes == ("T", "N", "C", "H", "W") and r.codec[0]["id"] == "raw"
+        assert r.axes == ("T", "N", "C", "H", "W") and r.codec == [{"id": "auto"}]
         assert r.version == (1, 0)
     with spikecodec.open(spikecodec.encode(a[0, 0], axes="CHW", metadata={"m": [1.5, None, "x"]})) as r:
         assert r.axes == ("C", "H", "W") and r.metadata == {"m": [1.5, None, "x"]}

@@ -1,0 +1,116 @@
+"""Shared by the ``order0``, ``context`` and ``auto`` codecs: the canonical (T, N, C, H, W) view,
+the adaptive-codec base class and empirical entropy helpers (no numba here; the compiled model
+and coder live in :mod:`._kernels`, imported on first use so ``import spikecodec`` stays light).
+
+The model is adaptive: integer counts start at zero in every chunk and are updated identically
+by encoder and decoder, so no table is stored and decoding is bit-exact on every machine. The
+payload is just the rANS words (FORMAT.md section 9.4).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import FormatError
+from .base import ArrayCodec, ChunkSpec
+
+ROLES = ("T", "C", "H", "W")
+
+
+def canonical_shape(shape: tuple[int, ...], axes: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The (T, N, C, H, W) view of a chunk and the axis permutation that produces it.
+
+    Axes named T, C, H, W take those roles (extent 1 when absent); every other axis, in its
+    order, is folded into N. The canonical array is ``chunk.transpose(perm).reshape(shape5)``.
+    """
+    if len(axes) != len(shape):
+        raise ValueError(f"{len(axes)} axis names for a rank-{len(shape)} chunk")
+    pos = {a: i for i, a in enumerate(axes)}
+    other = [i for i, a in enumerate(axes) if a not in ROLES]
+    perm = ([pos["T"]] if "T" in pos else []) + other + [pos[a] for a in ("C", "H", "W") if a in pos]
+    ext = lambda a: shape[pos[a]] if a in pos else 1  # noqa: E731
+    n = 1
+    for i in other:
+        n *= shape[i]
+    return (ext("T"), n, ext("C"), ext("H"), ext("W")), tuple(perm)
+
+
+def to_canonical(chunk: np.ndarray, axes: tuple[str, ...]) -> np.ndarray:
+    """``chunk`` as a C-contiguous (T, N, C, H, W) array (a copy only when axes are reordered)."""
+    shape5, perm = canonical_shape(chunk.shape, axes)
+    return np.ascontiguousarray(chunk.transpose(perm)).reshape(shape5)
+
+
+def from_canonical(canon: np.ndarray, shape: tuple[int, ...], axes: tuple[str, ...]) -> np.ndarray:
+    """Inverse of :func:`to_canonical`."""
+    _, perm = canonical_shape(shape, axes)
+    permuted = tuple(shape[i] for i in perm)
+    return np.ascontiguousarray(canon.reshape(permuted).transpose(np.argsort(perm)))
+
+
+def kernels():
+    from . import _kernels  # numba compiles on first use
+
+    return _kernels
+
+
+def binary_entropy_bits(c1: np.ndarray, n: np.ndarray) -> float:
+    """Empirical code length ``sum_k n_k * H(c1_k / n_k)`` in bits (the ideal static code)."""
+    n = n.astype(np.float64)
+    c1 = c1.astype(np.float64)
+    c0 = n - c1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(c1 > 0, c1 * np.log2(np.where(n > 0, n, 1) / np.where(c1 > 0, c1, 1)), 0.0)
+        t0 = np.where(c0 > 0, c0 * np.log2(np.where(n > 0, n, 1) / np.where(c0 > 0, c0, 1)), 0.0)
+    return float(t1.sum() + t0.sum())
+
+
+def categorical_entropy_bits(counts: np.ndarray) -> float:
+    """``sum_g sum_i c_gi * log2(n_g / c_gi)`` for count tables of shape (G, A)."""
+    counts = counts.astype(np.float64)
+    n = counts.sum(-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(counts > 0, counts * np.log2(np.where(n > 0, n, 1) / np.where(counts > 0, counts, 1)), 0.0)
+    return float(t.sum())
+
+
+class AdaptiveCodec(ArrayCodec):
+    """An adaptive binary-decision model (``contextual`` selects the context function) + rANS."""
+
+    contextual: ClassVar[bool]
+
+    def decisions(self, chunk: np.ndarray, spec: ChunkSpec, with_ctx: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(decision bits, q = P(1) * 2**24, context id) of every binary decision, coding order."""
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        return kernels().model_decisions(canon, spec.bits, self.contextual, with_ctx)
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        bits, q, _ = self.decisions(chunk, spec, with_ctx=False)
+        return kernels().encode_decisions(bits, q).astype("<u4").tobytes()
+
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        if len(data) % 4:
+            raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words")
+        words = np.frombuffer(data, "<u4").astype(np.uint32)
+        # An rANS decision consumes at most one 32-bit word, and there are at most 1 + bits
+        # decisions per element, plus the two initial words: anything longer is malformed.
+        if words.size > spec.size * (1 + spec.bits) + 2:
+            raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
+        shape5, _ = canonical_shape(spec.shape, spec.axes)
+        canon, status = kernels().decode(words, *shape5, spec.bits, self.contextual)
+        if status == 2:
+            raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements")
+        if status:
+            raise FormatError(f"{self.codec_id}: corrupt stream (coder did not end in its initial state)")
+        return from_canonical(canon, spec.shape, spec.axes)
+
+
+def empirical_bits(ctx: np.ndarray, bits: np.ndarray) -> float:
+    """Ideal static code length of decisions given their context ids (true per-context rates)."""
+    if ctx.size == 0:
+        return 0.0
+    n = np.bincount(ctx)
+    c1 = np.bincount(ctx, weights=bits, minlength=n.size).astype(np.int64)
+    return binary_entropy_bits(c1, n)

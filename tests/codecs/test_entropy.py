@@ -1,0 +1,288 @@
+"""Round trips, malformed payloads, determinism and coding efficiency of the entropy codecs."""
+
+from __future__ import annotations
+
+import constriction
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spikecodec.codecs import Auto, ChunkSpec, Context, Order0, get_codec
+from spikecodec.codecs import _kernels
+from spikecodec.codecs._entropy_model import canonical_shape, empirical_bits, from_canonical, to_canonical
+from spikecodec.errors import FormatError
+
+CODECS = [Order0(), Context(), Auto()]
+AXES = [("T", "N", "C", "H", "W"), ("N", "C", "H", "W"), ("T", "N", "F"), ("W", "C", "T")]
+
+
+def correlated(shape5: tuple[int, ...], rate: float, bits: int, seed: int) -> np.ndarray:
+    """Spikes that repeat over T and along W (so the context model has something to find)."""
+    rng = np.random.default_rng(seed)
+    base = rng.random(shape5[1:]) < rate
+    base = base | np.roll(base, 1, axis=-1)
+    flips = rng.random(shape5) < 0.05
+    x = (base[None] ^ flips).astype(np.uint8)
+    if bits > 1:
+        x = x * rng.integers(1, 1 << bits, shape5, dtype=np.uint8)
+    return x
+
+
+@st.composite
+def chunks(draw):
+    axes = draw(st.sampled_from(AXES))
+    shape = tuple(draw(st.integers(1, 5)) for _ in axes)
+    bits = draw(st.sampled_from([1, 2, 4, 8]))
+    top = draw(st.sampled_from([1, 2, (1 << bits) - 1]))
+    top = min(top, (1 << bits) - 1)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    density = draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))
+    x = np.where(rng.random(shape) < density, rng.integers(1, top + 1, shape), 0).astype(np.uint8)
+    return x, ChunkSpec(shape, axes, bits)
+
+
+@settings(max_examples=60, deadline=None)
+@given(chunks(), st.sampled_from(CODECS))
+def test_round_trip(chunk, codec):
+    x, spec = chunk
+    payload = codec.encode(x, spec)
+    assert len(payload) <= spec.max_payload
+    y = codec.decode(payload, spec)
+    assert y.dtype == np.uint8 and y.shape == spec.shape
+    np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("axes", AXES)
+def test_canonical_view_inverts(axes):
+    shape = tuple(range(2, 2 + len(axes)))
+    x = np.arange(np.prod(shape), dtype=np.int64).reshape(shape)
+    canon = to_canonical(x, axes)
+    assert canon.shape == canonical_shape(shape, axes)[0]
+    np.testing.assert_array_equal(from_canonical(canon, shape, axes), x)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("codec", CODECS, ids=lambda c: c.codec_id)
+def test_larger_correlated_round_trip_and_determinism(codec, bits):
+    x = correlated((4, 3, 5, 7, 9), 0.2, bits, seed=bits)
+    spec = ChunkSpec(x.shape, AXES[0], bits)
+    p = codec.encode(x, spec)
+    assert p == codec.encode(x.copy(), spec)  # deterministic
+    np.testing.assert_array_equal(codec.decode(p, spec), x)
+
+
+def test_registered_and_configurable():
+    for cid in ("order0", "context", "auto"):
+        c = get_codec(cid)
+        assert c.get_config() == {} and type(c).from_config({}) == c
+        with pytest.raises(ValueError):
+            type(c).from_config({"level": 3})
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=lambda c: c.codec_id)
+def test_malformed_payloads_raise_format_error(codec):
+    x = correlated((2, 2, 3, 6, 6), 0.3, 2, seed=1)
+    spec = ChunkSpec(x.shape, AXES[0], 2)
+    good = codec.encode(x, spec)
+    head = good[:1] if codec.codec_id == "auto" else b""
+    body = good[len(head):]
+    bad = [
+        head + body[:4],  # one word: the coder cannot end in state 0 with all words read
+        good[:-1],  # not whole words
+        good[:-4],  # a word short
+        good + b"\x01\x00\x00\x00",  # a word too many
+        head + body[:-4] + b"\x00\x00\x00\x00",  # zero last word
+        head + b"\xff" * (4 * (spec.size * 3 + 3)),  # longer than any encoding
+    ]
+    if head:
+        bad += [b"\x07" + body, b""]  # unknown mode, no mode byte
+    rng = np.random.default_rng(0)
+    for _ in range(40):  # random corruptions: an error or some valid array, never a crash or hang
+        b = bytearray(good)
+        b[rng.integers(len(b))] ^= 1 << rng.integers(8)
+        bad.append(bytes(b))
+    errors = 0
+    for i, b in enumerate(bad):
+        try:
+            y = codec.decode(b, spec)
+        except FormatError:
+            errors += 1
+            continue
+        assert i >= (8 if head else 6), f"hand-made malformed payload {i} was accepted"
+        assert y.shape == spec.shape and y.dtype == np.uint8 and int(y.max()) < 4
+    assert errors >= 6 + (2 if head else 0)
+
+
+def test_value_too_large_for_bits_rejected():
+    """A stream that decodes magnitude 2**bits - 1 (value 2**bits) is rejected, not wrapped."""
+    from spikecodec.codecs._kernels import encode_decisions
+
+    spec = ChunkSpec((1, 1, 1, 1, 1), AXES[0], 2)
+    # significance 1, then magnitude bits 1, 1 -> m = 3 -> x = 4 does not fit 2 bits
+    words = encode_decisions(np.array([1, 1, 1], np.uint8), np.full(3, 1 << 23, np.uint32))
+    for codec in (Order0(), Context()):
+        with pytest.raises(FormatError):
+            codec.decode(words.astype("<u4").tobytes(), spec)
+
+
+def test_all_zero_chunk_is_the_empty_stream():
+    """Coding a 0 from state 0 leaves state 0: an all-zero chunk is zero words, and back."""
+    spec = ChunkSpec((2, 3, 4, 5, 6), AXES[0], 4)
+    x = np.zeros(spec.shape, np.uint8)
+    for codec in (Order0(), Context()):
+        assert codec.encode(x, spec) == b""
+        np.testing.assert_array_equal(codec.decode(b"", spec), x)
+
+
+def test_import_spikecodec_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, spikecodec, spikecodec.codecs; c = spikecodec.codecs.get_codec('context');"
+    code += "assert 'numba' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_chunks_are_independent():
+    """State is reset per chunk: a chunk codes the same alone or after another chunk."""
+    a = correlated((3, 4, 5, 6, 6), 0.2, 1, seed=11)
+    b = correlated((3, 4, 5, 6, 6), 0.4, 1, seed=12)
+    spec = ChunkSpec(a.shape, AXES[0], 1)
+    for codec in CODECS:
+        alone = codec.encode(b, spec)
+        codec.encode(a, spec)
+        assert codec.encode(b, spec) == alone
+        np.testing.assert_array_equal(codec.decode(alone, spec), b)
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3])
+def test_iid_within_one_percent_of_entropy(p):
+    rng = np.random.default_rng(7)
+    x = (rng.random((1, 64, 16, 16, 16)) < p).astype(np.uint8)
+    h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    spec = ChunkSpec(x.shape, AXES[0], 1)
+    for codec in (Order0(), Auto()):  # context pays ~1-3% learning its 1024 contexts on noise
+        rate = 8 * len(codec.encode(x, spec)) / x.size
+        assert rate <= 1.01 * h, (codec.codec_id, rate, h)
+    assert 8 * len(Context().encode(x, spec)) / x.size <= 1.05 * h
+
+
+def test_adaptive_code_close_to_its_ideal_code_length():
+    """The rANS payload is within 0.1% + 8 bytes of the model's ideal adaptive code length."""
+    x = correlated((4, 8, 8, 12, 12), 0.2, 2, seed=4)
+    spec = ChunkSpec(x.shape, AXES[0], 2)
+    for codec in (Order0(), Context()):
+        bits, q, ctx = codec.decisions(x, spec)
+        ideal = _kernels.ideal_bits(bits, q) / 8
+        n = len(codec.encode(x, spec))
+        assert ideal <= n <= 1.001 * ideal + 8, (codec.codec_id, n, ideal)
+        assert empirical_bits(ctx, bits) > 0
+
+
+def test_context_beats_order0_on_correlated_spikes():
+    x = correlated((4, 8, 8, 12, 12), 0.2, 1, seed=3)
+    spec = ChunkSpec(x.shape, AXES[0], 1)
+    assert len(Context().encode(x, spec)) < 0.8 * len(Order0().encode(x, spec))
+    assert Auto().encode(x, spec)[0] == 2
+
+
+def test_auto_falls_back_to_raw_on_tiny_chunks():
+    x = np.array([[1, 0, 1]], np.uint8)
+    spec = ChunkSpec(x.shape, ("N", "C"), 1)
+    p = Auto().encode(x, spec)
+    assert p[0] == 0 and len(p) == 2
+
+
+def test_numba_coder_matches_constriction_bytes():
+    """The compiled rANS coder is constriction's AnsCoder<u32, u64, 24>: same words, both ways."""
+    rng = np.random.default_rng(5)
+    bits = (rng.random(5000) < 0.2).astype(np.uint8)
+    ctx = rng.integers(0, 4, 5000).astype(np.uint8)
+    w1 = np.array([1, 1 << 20, 1 << 23, (1 << 24) - 1], np.uint32)
+    ours = _kernels.encode_decisions(bits, w1[ctx])
+    coder = constriction.stream.stack.AnsCoder()
+    probs = np.stack([(1 << 24) - w1[ctx], w1[ctx]], 1).astype(np.float64) - 1.0
+    coder.encode_reverse(bits.astype(np.int32), constriction.stream.model.Categorical(perfect=False), probs)
+    theirs = coder.get_compressed()
+    np.testing.assert_array_equal(ours, theirs)
+    # and constriction decodes our words back to the same bits
+    dec = constriction.stream.stack.AnsCoder(ours)
+    got = dec.decode(constriction.stream.model.Categorical(perfect=False), probs)
+    np.testing.assert_array_equal(got, bits)
+    assert dec.is_empty()
+
+
+def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndarray:
+    """Plain-Python decoder written from FORMAT.md section 9.4 alone (test oracle)."""
+    T, N, C, H, W = shape5
+    words = np.frombuffer(payload, "<u4").tolist()
+    x = 0
+    if words:
+        assert words[-1] != 0
+        x = words.pop()
+        if words and x < 2**32:
+            x = (x << 32) | words.pop()
+    G = max(1, min(C, 256))
+    tabs = {}
+
+    def decide(kind, g, k):
+        nonlocal x
+        c1, cn = tabs.get((kind, g, k), (0, 0))
+        g1, gn = tabs.get((kind, k), (0, 0))
+        qg = ((2 * g1 + 1) * 2**24) // (2 * gn + 2)
+        q = min(max((c1 * 2**24 + 4 * qg) // (cn + 4), 1), 2**24 - 1)
+        z = x % 2**24
+        bit = int(z >= 2**24 - q)
+        w, c = (q, 2**24 - q) if bit else (2**24 - q, 0)
+        x = (x >> 24) * w + (z - c)
+        if x < 2**32 and words:
+            x = (x << 32) | words.pop()
+        for key, (a, n) in (((kind, g, k), (c1, cn)), ((kind, k), (g1, gn))):
+            a, n = a + bit, n + 1
+            if n >= 1024:
+                a, n = (a + 1) >> 1, (n + 1) >> 1
+            tabs[key] = (a, n)
+        return bit
+
+    out = np.zeros(shape5, np.int64)
+    S = lambda t, c, h, w: int(out[t, n, c, h, w] > 0) if t >= 0 and c >= 0 and 0 <= h < H and 0 <= w < W else 0  # noqa: E731
+    for t in range(T):
+        for n in range(N):
+            for c in range(C):
+                for h in range(H):
+                    for w in range(W):
+                        k = 0
+                        if contextual:
+                            hs = [0, 1 + S(t - 1, c, h, w), 3 + S(t - 1, c, h, w) + 2 * S(t - 2, c, h, w)]
+                            hs = hs[t] if t < 3 else 7 + S(t - 1, c, h, w) + 2 * S(t - 2, c, h, w) + 4 * S(t - 3, c, h, w)
+                            cnt = sum(S(t - 1, c, h + a, w + b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b)
+                            nb = 0 if t == 0 or cnt == 0 else 1 if cnt <= 2 else 2 if cnt <= 5 else 3
+                            diag = S(t, c, h - 1, w - 1) | S(t, c, h - 1, w + 1)
+                            k = (((hs * 4 + S(t, c, h, w - 1) + 2 * S(t, c, h - 1, w)) * 4 + nb) * 2 + diag) * 2 + S(t, c - 1, h, w)
+                        if not decide("s", c % G, k):
+                            continue
+                        v = 1
+                        if bits > 1:
+                            b = 0
+                            if contextual:
+                                v3 = lambda tt, hh, ww: min(int(out[tt, n, c, hh, ww]), 3) if tt >= 0 and hh >= 0 and ww >= 0 else 0  # noqa: E731
+                                b = v3(t - 1, h, w) + 4 * v3(t - 2, h, w) + 16 * v3(t, h, w - 1) + 64 * v3(t, h - 1, w)
+                            gm = c % max(1, min(C, 256, 2 ** max(14 - bits, 0)))
+                            node = 1
+                            for _ in range(bits):
+                                node = 2 * node + decide("m", gm, b * 2**bits + node)
+                            v = node - 2**bits + 1
+                            assert v < 2**bits
+                        out[t, n, c, h, w] = v
+    assert not words and x == 0
+    return out.astype(np.uint8)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("codec", [Order0(), Context()], ids=lambda c: c.codec_id)
+def test_spec_oracle_decodes_our_payloads(codec, bits):
+    """An independent decoder written from the draft spec decodes the codec's bytes exactly."""
+    x = correlated((3, 2, 3, 5, 6), 0.3, bits, seed=20 + bits)
+    spec = ChunkSpec(x.shape, AXES[0], bits)
+    np.testing.assert_array_equal(_spec_decode(codec.encode(x, spec), x.shape, bits, codec.contextual), x)
