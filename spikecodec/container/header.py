@@ -171,63 +171,88 @@ def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
         b = _HeaderBodyExact.parse(body)
     except (ConstructError, UnicodeDecodeError) as exc:
         raise fail(f"malformed header body ({type(exc).__name__})") from None
-    shape = [None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape)]
-    for i, s in enumerate(shape):
-        if s is not None and s > MAX_EXTENT:
-            raise fail(f"shape[{i}] = {s} exceeds {MAX_EXTENT}")
-    try:
-        checked_product((s for s in shape if s is not None), MAX_TOTAL_ELEMENTS, "element count")
-    except OverflowError:
-        raise fail(f"shape {tuple(b.shape)} has more than {MAX_TOTAL_ELEMENTS} elements") from None
-    for i, c in enumerate(b.chunk_shape):
-        if c < 1:
-            raise fail(f"chunk_shape[{i}] is zero")
-        if i > 0 and c > max(shape[i], 1):  # type: ignore[type-var]
-            raise fail(f"chunk_shape[{i}] = {c} is larger than shape[{i}] = {shape[i]}")
-    if shape[0] is not None and b.chunk_shape[0] > max(shape[0], 1):
-        raise fail(f"chunk_shape[0] = {b.chunk_shape[0]} is larger than shape[0] = {shape[0]}")
-    try:
-        checked_product([*b.chunk_shape, *shape[b.chunk_rank :]], MAX_CHUNK_ELEMENTS, "chunk size")
-    except OverflowError:
-        raise fail(f"a chunk would hold more than {MAX_CHUNK_ELEMENTS} elements") from None
-    for name in b.axes:
-        if not _AXIS_NAME.match(name):
-            raise fail(f"axis name {name!r} is not 1-{MAX_AXIS_NAME} characters of [A-Za-z0-9_]")
-    if len(set(b.axes)) != len(b.axes):
-        raise fail(f"axis names {list(b.axes)} are not unique")
+    shape = tuple(None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape))
     if not 1 <= len(b.codecs) <= MAX_CODECS:
         raise fail(f"{len(b.codecs)} codecs; a pipeline has 1..{MAX_CODECS}")
     codecs = []
     for c in b.codecs:
-        if not 0 < len(c.id) <= MAX_CODEC_ID:
-            raise fail(f"codec id {c.id!r} is not 1..{MAX_CODEC_ID} characters")
         config = _strict_json(c.config, f"configuration of codec {c.id!r}", body_at)
         if "id" in config:
             raise fail(f"configuration of codec {c.id!r} may not contain the key 'id'")
         codecs.append({"id": c.id, **config})
-    try:
-        Pipeline(codecs)
-    except ValueError as exc:
-        raise fail(f"codec pipeline {codecs}: {exc}") from None
     metadata = _strict_json(b.metadata, "metadata", body_at)
     if len(b.extensions) > MAX_EXTENSIONS:
         raise fail(f"{len(b.extensions)} extension fields; at most {MAX_EXTENSIONS}")
-    extensions = []
     for e in b.extensions:
         if e.flags & ~1:
             raise fail(f"extension {e.name!r} has undefined flag bits set")
-        if not 0 < len(e.name) <= MAX_EXTENSION_NAME:
-            raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} characters")
-        if e.flags & 1:  # this version of the format defines no required extension
-            raise fail(f"required extension {e.name!r} is not understood by this reader")
-        extensions.append(Extension(e.name, bytes(e.data), bool(e.flags & 1)))
-    return Header(
-        shape=tuple(shape),
+    header = Header(
+        shape=shape,
         axes=tuple(b.axes),
         bits=b.element_bits,
         chunk_shape=tuple(b.chunk_shape),
         codecs=tuple(codecs),
         metadata=metadata,
-        extensions=tuple(extensions),
+        extensions=tuple(Extension(e.name, bytes(e.data), bool(e.flags & 1)) for e in b.extensions),
         minor=minor,
     )
+    check_header(header, body_at)
+    return header
+
+
+def check_header(h: Header, offset: int | None = None) -> None:
+    """The rules of FORMAT.md section 3.2 on header values; ``offset`` locates the error.
+
+    Readers apply them to what they parsed, writers to what they are about to write."""
+
+    def fail(msg: str) -> FormatError:
+        return FormatError(msg, offset)
+
+    shape = h.shape
+    if not 1 <= h.rank <= MAX_RANK:
+        raise fail(f"rank {h.rank} is outside 1..{MAX_RANK}")
+    if h.bits not in ELEMENT_BITS:
+        raise fail(f"element bits {h.bits} is not one of {ELEMENT_BITS}")
+    if not 1 <= h.chunk_rank <= h.rank:
+        raise fail(f"chunk rank {h.chunk_rank} is outside 1..{h.rank}")
+    for i, s in enumerate(shape):
+        if s is not None and not 0 <= s <= MAX_EXTENT:
+            raise fail(f"shape[{i}] = {s} is outside 0..{MAX_EXTENT}")
+    try:
+        checked_product((s for s in shape if s is not None), MAX_TOTAL_ELEMENTS, "element count")
+    except OverflowError:
+        raise fail(f"shape {tuple(shape)} has more than {MAX_TOTAL_ELEMENTS} elements") from None
+    for i, c in enumerate(h.chunk_shape):
+        if c < 1:
+            raise fail(f"chunk_shape[{i}] is zero")
+        if i > 0 and c > max(shape[i], 1):  # type: ignore[type-var]
+            raise fail(f"chunk_shape[{i}] = {c} is larger than shape[{i}] = {shape[i]}")
+    if shape[0] is not None and h.chunk_shape[0] > max(shape[0], 1):
+        raise fail(f"chunk_shape[0] = {h.chunk_shape[0]} is larger than shape[0] = {shape[0]}")
+    try:
+        checked_product([*h.chunk_shape, *shape[h.chunk_rank :]], MAX_CHUNK_ELEMENTS, "chunk size")  # type: ignore[list-item]
+    except OverflowError:
+        raise fail(f"a chunk would hold more than {MAX_CHUNK_ELEMENTS} elements") from None
+    if len(h.axes) != h.rank:
+        raise fail(f"{len(h.axes)} axis names for rank {h.rank}")
+    for name in h.axes:
+        if not _AXIS_NAME.match(name):
+            raise fail(f"axis name {name!r} is not 1-{MAX_AXIS_NAME} characters of [A-Za-z0-9_]")
+    if len(set(h.axes)) != len(h.axes):
+        raise fail(f"axis names {list(h.axes)} are not unique")
+    if not 1 <= len(h.codecs) <= MAX_CODECS:
+        raise fail(f"{len(h.codecs)} codecs; a pipeline has 1..{MAX_CODECS}")
+    for c in h.codecs:
+        if not 0 < len(c["id"]) <= MAX_CODEC_ID or not c["id"].isascii():
+            raise fail(f"codec id {c['id']!r} is not 1..{MAX_CODEC_ID} ASCII characters")
+    try:
+        Pipeline(h.codecs)
+    except ValueError as exc:
+        raise fail(f"codec pipeline {list(h.codecs)}: {exc}") from None
+    if len(h.extensions) > MAX_EXTENSIONS:
+        raise fail(f"{len(h.extensions)} extension fields; at most {MAX_EXTENSIONS}")
+    for e in h.extensions:
+        if not 0 < len(e.name) <= MAX_EXTENSION_NAME or not e.name.isascii():
+            raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} ASCII characters")
+        if e.required:  # this version of the format defines no required extension
+            raise fail(f"required extension {e.name!r} is not understood by this reader")

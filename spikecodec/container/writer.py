@@ -15,7 +15,7 @@ from ..elements import as_elements
 from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
 from .grid import chunk_spec, inner_origins
-from .header import Header, encode_header, parse_header
+from .header import Header, check_header, encode_header
 from .records import IndexEntry, encode_chunk, encode_index, encode_trailer
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
@@ -209,11 +209,11 @@ class SpikeWriter:
             codecs=tuple(self._pipeline.get_config()),
             metadata=self._metadata,
         )
-        data = encode_header(header)
         try:  # the writer emits only what a reader accepts; check before writing a byte
-            parse_header(data[:16], data[16:-4], data[-4:])
+            check_header(header)
         except FormatError as exc:
             raise ValueError(exc.message) from None
+        data = encode_header(header)
         self._header = header
         self._emit(data)
 
