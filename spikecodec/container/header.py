@@ -159,10 +159,9 @@ def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
     if len(body) < layout.HeaderFixed.sizeof():
         raise fail("header body is too short")
     b = layout.HeaderFixed.parse(body)
+    # Only what sizes the rest of the parse is checked here; check_header does the others.
     if not 1 <= b.rank <= MAX_RANK:
         raise fail(f"rank {b.rank} is outside 1..{MAX_RANK}")
-    if b.element_bits not in ELEMENT_BITS:
-        raise fail(f"element bits {b.element_bits} is not one of {ELEMENT_BITS}")
     if not 1 <= b.chunk_rank <= b.rank:
         raise fail(f"chunk rank {b.chunk_rank} is outside 1..{b.rank}")
     if b.reserved:
