@@ -1,0 +1,98 @@
+"""Train a split model on Fashion-MNIST and optionally export it as a shipped reference.
+
+Example (the shipped reference; see results/models/ for the exact command and log):
+    python scripts/train_reference.py --run-dir runs/models/ref --epochs 18 --export snn-resnet-fmnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from spikecodec.models.data import load_fashion_mnist
+from spikecodec.models.factory import make_config
+from spikecodec.models.layers import NeuronSpec
+from spikecodec.models.reference import export_reference
+from spikecodec.models.train import TrainSettings, end_to_end, fit, three_phase
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", default="resnet", choices=["resnet", "mobilenet"])
+    p.add_argument("--layout", default="narrow")
+    p.add_argument("--widths", type=int, nargs="+", help="override the layout's stage widths (resnet)")
+    p.add_argument("--blocks", type=int, nargs="+", help="override blocks per stage (resnet)")
+    p.add_argument("--ann", action="store_true", help="ANN twin (ReLU, T=1) for the baselines")
+    p.add_argument("--timesteps", type=int, default=2)
+    p.add_argument("--split", default="layer3")
+    p.add_argument("--unit", default="spiking", choices=["spiking", "bottlenet", "bottlenetpp", "identity"])
+    p.add_argument("--code-channels", type=int, default=4)
+    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--recipe", default="end_to_end", choices=["end_to_end", "three_phase"])
+    p.add_argument("--epochs", type=int, nargs="+", default=[10], help="one number, or three for three_phase")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bf16 autocast")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-limit", type=int, help="use only the first N training images")
+    p.add_argument("--test-limit", type=int)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--run-dir", required=True, help="checkpoints (last.pt resumes, best.pt)")
+    p.add_argument("--log", help="append JSON-lines progress here")
+    p.add_argument("--export", metavar="NAME",
+                   help="export the final model as spikecodec/models/reference/NAME")
+    p.add_argument("--export-checkpoint", default="last", choices=["last", "best"],
+                   help="final model (default), or the epoch with the best test accuracy")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    backbone = {"arch": args.arch, "layout": args.layout}
+    if args.widths:
+        backbone["widths"] = args.widths
+    if args.blocks:
+        backbone["blocks"] = args.blocks
+    unit = {"kind": args.unit, "channels": args.code_channels, "stride": args.stride}
+    config = make_config(
+        backbone=backbone,
+        neuron=NeuronSpec(spiking=not args.ann).to_dict(),
+        timesteps=args.timesteps,
+        split=args.split,
+        unit=unit,
+    )
+    if args.recipe == "end_to_end":
+        phases = end_to_end(args.epochs[0], args.lr)
+    else:
+        phases = three_phase(unit, tuple(args.epochs), args.lr)
+    settings = TrainSettings(batch_size=args.batch_size, bf16=not args.no_bf16,
+                             augment=not args.no_augment, seed=args.seed, phases=phases)
+    train = load_fashion_mnist("train", limit=args.train_limit)
+    test = load_fashion_mnist("test", limit=args.test_limit)
+
+    log_file = open(args.log, "a") if args.log else None
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+        if log_file:
+            log_file.write(line + "\n")
+            log_file.flush()
+
+    log(json.dumps({"command": shlex.join(["python", *sys.argv]), "config": config}))
+    fit(config, settings, train, test, args.run_dir, log)
+    if args.export:
+        checkpoint = Path(args.run_dir) / f"{args.export_checkpoint}.pt"
+        meta = export_reference(checkpoint, args.export, test,
+                                extra={"command": shlex.join(["python", *sys.argv])})
+        log(json.dumps({"exported": meta}))
+
+
+if __name__ == "__main__":
+    main()

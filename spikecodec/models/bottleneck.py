@@ -1,0 +1,131 @@
+"""Bottleneck units placed at the split, and the split model that runs edge and cloud halves.
+
+A unit has `encode(feature) -> code` (what crosses the link) and `decode(code) -> feature` (the
+shape the cloud half expects). The spiking unit's code is a binary spike tensor (T, N, C', H', W').
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backbone import StagedBackbone
+from .layers import NeuronSpec, SeqConv, merge_time
+
+
+class SeqConvTranspose(nn.Module):
+    """ConvTranspose2d over (T, N, C, H, W) that restores an exact output size."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, out_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(c_in, c_out, 3, stride, padding=1, bias=False)
+        self.out_hw = tuple(out_hw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # output_size resolves the ambiguity of strided transposed convs on odd sizes (7 -> 4 -> 7).
+        return merge_time(lambda y: self.conv(y, output_size=self.out_hw), x)
+
+
+def down_conv(c_in: int, c_out: int, stride: int) -> nn.Module:
+    """3x3 conv over (T, N, ...), strided for spatial reduction."""
+    return SeqConv(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False))
+
+
+def up_conv(c_in: int, c_out: int, stride: int, out_hw: tuple[int, int]) -> nn.Module:
+    """Inverse of `down_conv`: a 3x3 conv, or a transposed conv where the encoder strided."""
+    if stride == 1:
+        return down_conv(c_in, c_out, 1)
+    return SeqConvTranspose(c_in, c_out, stride, out_hw)
+
+
+class SpikingBottleneck(nn.Module):
+    """SpikeBottleNet unit: encoder conv-tdBN-LIF to C' channels; decoder conv-tdBN-LIF back."""
+
+    def __init__(
+        self,
+        feature_shape: tuple[int, int, int],
+        code_channels: int,
+        spec: NeuronSpec,
+        stride: int = 1,
+    ) -> None:
+        super().__init__()
+        c, h, w = feature_shape
+        self.encoder = nn.Sequential(
+            down_conv(c, code_channels, stride), spec.norm(code_channels), spec.activation()
+        )
+        self.decoder = nn.Sequential(
+            up_conv(code_channels, c, stride, (h, w)), spec.norm(c), spec.activation()
+        )
+
+    def encode(self, feature: torch.Tensor) -> torch.Tensor:
+        return self.encoder(feature)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code.float())
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(feature))
+
+
+class IdentityUnit(nn.Module):
+    """No bottleneck: the split feature crosses the link as it is (phase 1 of three-phase training)."""
+
+    def encode(self, feature: torch.Tensor) -> torch.Tensor:
+        return feature
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return code
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        return feature
+
+
+class SplitModel(nn.Module):
+    """A backbone cut after stage `split` with a bottleneck unit in between.
+
+    `edge(images)` runs the device half and returns the code (spikes for SpikeBottleNet);
+    `cloud(code)` runs the server half and returns logits; calling the model runs both.
+    """
+
+    def __init__(
+        self,
+        backbone: StagedBackbone,
+        split: str,
+        unit: nn.Module,
+        mean: list[float],
+        std: list[float],
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.split = split
+        self.unit = unit
+        self.cut = backbone.split_index(split)
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W) / (N, C, H, W) or float in [0, 1] -> normalised float (N, C, H, W)."""
+        x = torch.as_tensor(images).to(self.mean.device)
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return (x - self.mean) / self.std
+
+    def edge(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Device half: images -> code (spikes (T, N, C', H', W') of 0/1 for SpikeBottleNet)."""
+        return self.unit.encode(self.backbone.run(self.preprocess(images), 0, self.cut))
+
+    def cloud(self, code: torch.Tensor) -> torch.Tensor:
+        """Server half: code -> logits (N, classes)."""
+        return self.backbone.run(self.unit.decode(code), self.cut)
+
+    def edge_modules(self) -> list[nn.Module]:
+        """The modules that run on the device, in order (for the energy model)."""
+        stages = list(self.backbone.stages.values())[: self.cut]
+        return [*stages, self.unit.encoder] if hasattr(self.unit, "encoder") else stages
+
+    def forward(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Both halves through the unit's differentiable path; equals cloud(edge(images))."""
+        feature = self.backbone.run(self.preprocess(images), 0, self.cut)
+        return self.backbone.run(self.unit(feature), self.cut)

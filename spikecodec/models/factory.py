@@ -1,0 +1,91 @@
+"""Build a split model from a JSON-able config, so weights-only checkpoints can rebuild it.
+
+Config keys (all JSON types):
+    backbone: {"arch": "resnet" | "mobilenet", "layout": str, plus optional overrides}
+    neuron:   NeuronSpec fields ({"spiking": false} gives the ANN twin, run with timesteps = 1)
+    timesteps, in_channels, num_classes, image_size, split, mean, std
+    unit:     {"kind": "spiking" | "identity" | "bottlenet" | "bottlenetpp", "channels", "stride"}
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from .backbone import StagedBackbone
+from .baselines import BottleNetPPUnit, BottleNetUnit
+from .bottleneck import IdentityUnit, SpikingBottleneck, SplitModel
+from .layers import NeuronSpec
+from .mobilenet import spiking_mobilenet_v2
+from .resnet import spiking_resnet
+
+FASHION_MNIST_MEAN = [0.2860]
+FASHION_MNIST_STD = [0.3530]
+
+DEFAULT_CONFIG: dict = {
+    "backbone": {"arch": "resnet", "layout": "narrow"},
+    "neuron": NeuronSpec().to_dict(),
+    "timesteps": 2,
+    "in_channels": 1,
+    "num_classes": 10,
+    "image_size": 28,
+    "split": "layer3",
+    "unit": {"kind": "spiking", "channels": 4, "stride": 1},
+    "mean": FASHION_MNIST_MEAN,
+    "std": FASHION_MNIST_STD,
+}
+
+
+def make_config(**overrides) -> dict:
+    """DEFAULT_CONFIG with top-level keys replaced (nested dicts are replaced, not merged)."""
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    config.update(copy.deepcopy(overrides))
+    return config
+
+
+def build_backbone(config: dict) -> StagedBackbone:
+    spec = NeuronSpec(**config["neuron"])
+    options = dict(config["backbone"])
+    arch = options.pop("arch")
+    builders = {"resnet": spiking_resnet, "mobilenet": spiking_mobilenet_v2}
+    return builders[arch](
+        in_channels=config["in_channels"],
+        num_classes=config["num_classes"],
+        timesteps=config["timesteps"] if spec.spiking else 1,
+        spec=spec,
+        **options,
+    )
+
+
+@torch.no_grad()
+def feature_shape(backbone: StagedBackbone, split: str, config: dict) -> tuple[int, int, int]:
+    """(C, H, W) of the backbone's output after stage `split`, from a dummy forward pass."""
+    was_training = backbone.training
+    backbone.eval()  # keep BN running statistics untouched by the dummy input
+    size = config["image_size"]
+    x = torch.zeros(1, config["in_channels"], size, size)
+    shape = backbone.run(x, 0, backbone.split_index(split)).shape[2:]
+    backbone.train(was_training)
+    return tuple(shape)
+
+
+def build_model(config: dict) -> SplitModel:
+    """Rebuild the split model described by `config` (fresh weights)."""
+    backbone = build_backbone(config)
+    spec = NeuronSpec(**config["neuron"])
+    unit_cfg = config["unit"]
+    kind = unit_cfg["kind"]
+    shape = feature_shape(backbone, config["split"], config)
+    channels, stride = unit_cfg.get("channels"), unit_cfg.get("stride", 1)
+    if kind == "spiking":
+        unit = SpikingBottleneck(shape, channels, spec, stride)
+    elif kind == "bottlenet":
+        unit = BottleNetUnit(shape, channels, stride)
+    elif kind == "bottlenetpp":
+        unit = BottleNetPPUnit(shape, channels, stride)
+    elif kind == "identity":
+        unit = IdentityUnit()
+    else:
+        raise ValueError(f"unknown bottleneck unit {kind!r}")
+    return SplitModel(backbone, config["split"], unit, config["mean"], config["std"])

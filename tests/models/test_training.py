@@ -1,0 +1,85 @@
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from spikecodec.models.checkpoint import load_model, read_checkpoint, save_checkpoint
+from spikecodec.models.factory import build_model
+from spikecodec.models.train import Phase, TrainSettings, end_to_end, evaluate, fit, three_phase, train_steps
+
+
+def test_a_few_training_steps_lower_the_loss(fmnist_test, tiny_config):
+    model = build_model(tiny_config()).train()
+    x, y = fmnist_test[0][:32], fmnist_test[1][:32]
+    optimizer = torch.optim.Adam(model.parameters(), 2e-2)
+    with torch.no_grad():
+        before = F.cross_entropy(model(x), y).item()
+    train_steps(model, optimizer, [(x, y)] * 20)
+    with torch.no_grad():
+        after = F.cross_entropy(model(x), y).item()
+    assert after < before - 0.3
+
+
+def test_checkpoint_round_trip_is_weights_only(tmp_path, fmnist_test, tiny_config):
+    config = tiny_config()
+    model = build_model(config)
+    train_steps(model.train(), torch.optim.Adam(model.parameters(), 1e-3), [fmnist_test[:2]])
+    model.eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, config, note="x")
+    raw = torch.load(path, weights_only=True)  # would raise on pickled objects
+    assert raw["config"] == json.loads(json.dumps(config)) and raw["note"] == "x"
+    restored = load_model(path)
+    x = fmnist_test[0][:8]
+    with torch.no_grad():
+        assert torch.equal(restored(x), model(x))
+    assert restored.unit.encoder[2].v_th.item() == 0.5  # neuron parameters travel with the weights
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_fit_resumes_from_last_checkpoint(tmp_path, fmnist_test, tiny_config):
+    data = (fmnist_test[0][:128], fmnist_test[1][:128])
+    settings = TrainSettings(batch_size=64, bf16=False, phases=end_to_end(2))
+
+    def crash(line: str) -> None:
+        raise _Interrupt(line)  # the process dies right after epoch 1 is saved
+
+    with pytest.raises(_Interrupt):
+        fit(tiny_config(), settings, data, data, tmp_path, log=crash)
+    first = read_checkpoint(tmp_path / "last.pt")
+    assert [h["epoch"] for h in first["history"]] == [1]
+    logged = []
+    fit(tiny_config(), settings, data, data, tmp_path, log=logged.append)
+    history = read_checkpoint(tmp_path / "last.pt")["history"]
+    assert [h["epoch"] for h in history] == [1, 2] and history[0] == first["history"][0]
+    assert len(logged) == 1  # only epoch 2 ran again
+    assert read_checkpoint(tmp_path / "best.pt")["test_acc"] == max(h["test_acc"] for h in history)
+
+
+def test_three_phase_recipe_freezes_backbone_in_phase_two(tmp_path, fmnist_test, tiny_config):
+    data = (fmnist_test[0][:128], fmnist_test[1][:128])
+    unit = {"kind": "spiking", "channels": 2, "stride": 1}
+    phases = three_phase(unit, (1, 1, 0))
+    assert [p.trainable for p in phases] == ["all", "unit", "all"]
+    config = tiny_config(unit={"kind": "identity"})
+    settings = TrainSettings(batch_size=64, bf16=False, phases=phases[:1])
+    fit(config, settings, data, data, tmp_path, log=lambda line: None)
+    backbone_after_phase1 = read_checkpoint(tmp_path / "last.pt")["model"]
+    settings.phases = phases[:2]  # resumes after phase 1 and runs phase 2
+    model = fit(config, settings, data, data, tmp_path, log=lambda line: None)
+    state = model.state_dict()
+    for key, value in backbone_after_phase1.items():
+        assert torch.equal(state[key], value), key  # backbone weights and BN statistics frozen
+    assert any(k.startswith("unit.encoder") for k in state)
+    assert read_checkpoint(tmp_path / "best.pt")["config"]["unit"] == unit
+
+
+def test_evaluate_returns_accuracy(fmnist_test, tiny_config):
+    model = build_model(tiny_config())
+    acc = evaluate(model, fmnist_test[0][:100], fmnist_test[1][:100])
+    assert 0.0 <= acc <= 1.0
+    assert Phase("p", 1, 1e-3).trainable == "all"
