@@ -106,6 +106,8 @@ class SplitModel(nn.Module):
 
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W) / (N, C, H, W) or float in [0, 1] -> normalised float (N, C, H, W)."""
+        if isinstance(images, np.ndarray) and not images.flags.writeable:
+            images = images.copy()  # torch wants writable memory (np.frombuffer arrays are not)
         x = torch.as_tensor(images).to(self.mean.device)
         if x.dim() == 3:
             x = x.unsqueeze(1)
