@@ -118,9 +118,10 @@ class SplitModel(nn.Module):
         """Device half: images -> code (spikes (T, N, C', H', W') of 0/1 for SpikeBottleNet)."""
         return self.unit.encode(self.backbone.run(self.preprocess(images), 0, self.cut))
 
-    def cloud(self, code: torch.Tensor) -> torch.Tensor:
-        """Server half: code -> logits (N, classes)."""
-        return self.backbone.run(self.unit.decode(code), self.cut)
+    def cloud(self, code: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Server half: code (a tensor, or the uint8 array spikecodec.decode returns) -> logits (N, classes)."""
+        code = torch.as_tensor(code, device=self.mean.device)
+        return self.backbone.run(self.unit.decode(code.float() if not code.is_floating_point() else code), self.cut)
 
     def edge_modules(self) -> list[nn.Module]:
         """The modules that run on the device, in order (for the energy model)."""

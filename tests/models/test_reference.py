@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -41,3 +42,15 @@ def test_load_reference_edge_cloud_on_real_images(fmnist_test):
 def test_unknown_reference_name_is_an_error():
     with pytest.raises(KeyError, match="no reference model"):
         load_reference("no-such-model")
+
+
+def test_cloud_takes_what_spikecodec_decodes():
+    import spikecodec
+
+    model = load_reference()
+    images = (np.arange(4 * 28 * 28) % 256).astype(np.uint8).reshape(4, 28, 28)
+    with torch.no_grad():
+        spikes = model.edge(images)
+        decoded = spikecodec.decode(spikecodec.encode(spikes))
+        assert decoded.dtype == np.uint8
+        assert torch.equal(model.cloud(decoded), model.cloud(spikes))
