@@ -1,4 +1,6 @@
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +9,8 @@ import torch.nn.functional as F
 from spikecodec.models.checkpoint import load_model, read_checkpoint, save_checkpoint
 from spikecodec.models.factory import build_model
 from spikecodec.models.train import Phase, TrainSettings, end_to_end, evaluate, fit, three_phase, train_steps
+
+SCRIPT = Path(__file__).parents[2] / "scripts" / "train_reference.py"
 
 
 def test_a_few_training_steps_lower_the_loss(fmnist_test, tiny_config):
@@ -83,3 +87,16 @@ def test_evaluate_returns_accuracy(fmnist_test, tiny_config):
     acc = evaluate(model, fmnist_test[0][:100], fmnist_test[1][:100])
     assert 0.0 <= acc <= 1.0
     assert Phase("p", 1, 1e-3).trainable == "all"
+
+
+def test_training_script_runs_from_local_files(tmp_path):
+    spec = importlib.util.spec_from_file_location("train_reference", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    log = tmp_path / "log.jsonl"
+    script.main(["--widths", "4", "8", "8", "--epochs", "1", "--train-limit", "64", "--test-limit", "64",
+                 "--threads", "1", "--run-dir", str(tmp_path / "run"), "--log", str(log)])
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0]["config"]["backbone"]["widths"] == [4, 8, 8]
+    assert lines[1]["epoch"] == 1 and lines[1]["unit"] == "spiking"
+    assert load_model(tmp_path / "run" / "last.pt").split == "layer3"
