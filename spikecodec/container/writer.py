@@ -68,8 +68,11 @@ class SpikeWriter:
     the writing process being killed (``spikecodec.open(path, recover=True)`` reads it).
     ``close()`` (or leaving the ``with`` block) writes the index and trailer.
 
-    ``bits`` is the element type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``length``,
-    when known in advance, is written into the header and checked at ``close()``.
+    ``chunk`` defaults to 1: each frame is a row of its own, sent as soon as it is appended.
+    ``chunk=T`` (or ``(T, samples)``) waits for T frames, and lets the entropy coders use each
+    neuron's history across them (about half the bytes on real spikes). ``bits`` is the element
+    type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``length``, when known in advance,
+    is written into the header and checked at ``close()``.
     """
 
     def __init__(
