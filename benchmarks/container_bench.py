@@ -15,8 +15,6 @@ import io
 import json
 import platform
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import h5py
@@ -24,6 +22,7 @@ import numpy as np
 import zstandard
 
 import spikecodec
+from timing import best_time  # benchmarks/timing.py (the script folder is on sys.path)
 
 RESULTS = Path(__file__).parent / "results"
 SHAPE = (4, 128, 32, 16, 16)  # T, N, C, H, W: 8,388,608 elements
@@ -50,15 +49,6 @@ def correlated_spikes(seed: int = 0) -> np.ndarray:
         out[step] = spike
         v[spike] = 0.0
     return out
-
-
-def best_time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def methods(levels: list[int]):

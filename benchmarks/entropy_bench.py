@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +28,13 @@ import numcodecs  # noqa: E402
 import zstandard  # noqa: E402
 
 import spike_corpus  # noqa: E402
+from timing import best_time  # noqa: E402  (benchmarks/timing.py)
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0  # noqa: E402
 from spikecodec.codecs import _kernels  # noqa: E402
 from spikecodec.codecs._entropy_model import categorical_entropy_bits, empirical_bits, to_canonical  # noqa: E402
 from spikecodec.elements import pack, unpack  # noqa: E402
 
 AXES = ("T", "N", "C", "H", "W")
-
-
-def best_time(fn, reps: int = 3) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def blocks(x: np.ndarray, n: int) -> list[np.ndarray]:

@@ -87,6 +87,29 @@ def mag_groups(C, bits):
     return max(1, min(C, MAX_GROUPS, 1 << max(14 - bits, 0)))
 
 
+@njit(cache=True)
+def _new_counters(C, bits, contextual):
+    """Fresh (all-zero) counter tables of one chunk, as encoder and decoder both start
+    (FORMAT.md 9.4.2): group and shared tables for significance, then for magnitude bits.
+    Returns (G, GM, c1s, cns, g1s, gns, m1s, mns, h1s, hns)."""
+    G = max(min(C, MAX_GROUPS), 1)
+    ks = NSIG if contextual else 1
+    km = (256 << bits) if (bits > 1 and contextual) else ((1 << bits) if bits > 1 else 1)
+    GM = mag_groups(C, bits)
+    return (
+        G,
+        GM,
+        np.zeros((G, ks), np.uint16),
+        np.zeros((G, ks), np.uint16),
+        np.zeros(ks, np.uint16),
+        np.zeros(ks, np.uint16),
+        np.zeros((GM, km), np.uint16),
+        np.zeros((GM, km), np.uint16),
+        np.zeros(km, np.uint16),
+        np.zeros(km, np.uint16),
+    )
+
+
 @njit(inline="always", cache=True)
 def _mag_ctx(xf, e, t, h, w, xs, W):
     """Magnitude bucket 0..255 of flat element ``e`` of the (unpadded) value array ``xf``: the
@@ -172,18 +195,9 @@ def model_decisions(x, bits, contextual, with_ctx):
     Returns (decision bits uint8, q uint32, context id int32); the ids only ``with_ctx`` (else
     an empty array), as the encoder does not need them."""
     T, N, C, H, W = x.shape
-    G = max(min(C, MAX_GROUPS), 1)
-    ks = NSIG if contextual else 1
-    km = (256 << bits) if (bits > 1 and contextual) else ((1 << bits) if bits > 1 else 1)
-    GM = mag_groups(C, bits)
-    c1s = np.zeros((G, ks), np.uint16)
-    cns = np.zeros((G, ks), np.uint16)
-    g1s = np.zeros(ks, np.uint16)
-    gns = np.zeros(ks, np.uint16)
-    m1s = np.zeros((GM, km), np.uint16)
-    mns = np.zeros((GM, km), np.uint16)
-    h1s = np.zeros(km, np.uint16)
-    hns = np.zeros(km, np.uint16)
+    G, GM, c1s, cns, g1s, gns, m1s, mns, h1s, hns = _new_counters(C, bits, contextual)
+    ks = g1s.shape[0]  # context ids span the shared tables' sizes
+    km = h1s.shape[0]
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
@@ -265,18 +279,7 @@ def decode(words, T, N, C, H, W, bits, contextual):
     state, pos = _start(words)
     if pos < 0:
         return x, 1
-    G = max(min(C, MAX_GROUPS), 1)
-    ks = NSIG if contextual else 1
-    km = (256 << bits) if (bits > 1 and contextual) else ((1 << bits) if bits > 1 else 1)
-    GM = mag_groups(C, bits)
-    c1s = np.zeros((G, ks), np.uint16)
-    cns = np.zeros((G, ks), np.uint16)
-    g1s = np.zeros(ks, np.uint16)
-    gns = np.zeros(ks, np.uint16)
-    m1s = np.zeros((GM, km), np.uint16)
-    mns = np.zeros((GM, km), np.uint16)
-    h1s = np.zeros(km, np.uint16)
-    hns = np.zeros(km, np.uint16)
+    G, GM, c1s, cns, g1s, gns, m1s, mns, h1s, hns = _new_counters(C, bits, contextual)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
