@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--recipe", default="end_to_end", choices=["end_to_end", "three_phase"])
     p.add_argument("--epochs", type=int, nargs="+", default=[10], help="one number, or three for three_phase")
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start from this checkpoint's backbone (e.g. three_phase with --epochs 0 N M)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bf16 autocast")
     p.add_argument("--no-augment", action="store_true")
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         phases = three_phase(unit, tuple(args.epochs), args.lr)
     settings = TrainSettings(batch_size=args.batch_size, bf16=not args.no_bf16,
-                             augment=not args.no_augment, seed=args.seed, phases=phases)
+                             augment=not args.no_augment, seed=args.seed, init_from=args.init_from,
+                             phases=phases)
     train = load_fashion_mnist("train", limit=args.train_limit)
     test = load_fashion_mnist("test", limit=args.test_limit)
 

@@ -43,6 +43,7 @@ class TrainSettings:
     bf16: bool = True  # bf16 autocast: ~3x faster on this CPU; evaluation stays float32
     augment: bool = True
     seed: int = 0
+    init_from: str | None = None  # checkpoint whose backbone weights start the first phase
     phases: list[Phase] = field(default_factory=lambda: [Phase("end_to_end", 10, 2e-3)])
 
 
@@ -120,6 +121,16 @@ def _optimizer(model: SplitModel, phase: Phase, settings: TrainSettings, n_train
     return optimizer, scheduler
 
 
+def load_backbone(model: SplitModel, checkpoint: str | Path) -> None:
+    """Copy a checkpoint's backbone weights and BN statistics into `model` (same backbone only)."""
+    source = {k: v for k, v in read_checkpoint(checkpoint)["model"].items() if k.startswith("backbone.")}
+    target = {k: v for k, v in model.state_dict().items() if k.startswith("backbone.")}
+    mismatched = sorted(k for k in target if k not in source or source[k].shape != target[k].shape)
+    if mismatched or len(source) != len(target):
+        raise ValueError(f"{checkpoint}: backbone does not match the model's ({len(mismatched)} tensors differ)")
+    model.load_state_dict(source, strict=False)
+
+
 def _build_phase_model(config: dict, phase: Phase, previous: SplitModel | None) -> tuple[SplitModel, dict]:
     config = dict(config, unit=phase.unit) if phase.unit is not None else config
     model = build_model(config)
@@ -150,11 +161,15 @@ def fit(
     best = max((h["test_acc"] for h in history if h["unit"] != "identity"), default=0.0)
     show = sys.stderr.isatty()
     for p_index, phase in enumerate(settings.phases):
-        if resume and p_index < resume["phase"]:
+        # Phases already done, and empty ones (phase 1 when the backbone comes from init_from).
+        if (resume and p_index < resume["phase"]) or phase.epochs == 0:
             if phase.unit is not None:
                 config = dict(config, unit=phase.unit)
             continue
+        first = model is None and resume is None
         model, config = _build_phase_model(config, phase, model)
+        if first and settings.init_from:
+            load_backbone(model, settings.init_from)
         _set_trainable(model, phase.trainable)
         optimizer, scheduler = _optimizer(model, phase, settings, len(train_data[1]))
         start_epoch = 0

@@ -100,3 +100,32 @@ def test_training_script_runs_from_local_files(tmp_path):
     assert lines[0]["config"]["backbone"]["widths"] == [4, 8, 8]
     assert lines[1]["epoch"] == 1 and lines[1]["unit"] == "spiking"
     assert load_model(tmp_path / "run" / "last.pt").split == "layer3"
+
+
+def test_init_from_starts_phase_two_from_a_trained_backbone(tmp_path, fmnist_test, tiny_config):
+    data = (fmnist_test[0][:128], fmnist_test[1][:128])
+    fit(tiny_config(unit={"kind": "identity"}), TrainSettings(batch_size=64, bf16=False, phases=end_to_end(1)),
+        data, data, tmp_path / "backbone", log=lambda line: None)
+    source = read_checkpoint(tmp_path / "backbone" / "last.pt")["model"]
+    unit = {"kind": "spiking", "channels": 2, "stride": 2}
+    settings = TrainSettings(batch_size=64, bf16=False, init_from=str(tmp_path / "backbone" / "last.pt"),
+                             phases=three_phase(unit, (0, 1, 0)))
+    logged = []
+    model = fit(tiny_config(), settings, data, data, tmp_path / "run", log=logged.append)
+    assert [json.loads(line)["phase"] for line in logged] == ["bottleneck"]  # empty phases skipped
+    state = model.state_dict()
+    for key, value in source.items():
+        if key.startswith("backbone."):
+            assert torch.equal(state[key], value), key  # loaded, then frozen in phase 2
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["config"]["unit"] == unit
+
+
+def test_init_from_rejects_a_different_backbone(tmp_path, fmnist_test, tiny_config):
+    data = (fmnist_test[0][:64], fmnist_test[1][:64])
+    fit(tiny_config(backbone={"arch": "resnet", "layout": "narrow", "widths": [4, 8, 16]}),
+        TrainSettings(batch_size=64, bf16=False, phases=end_to_end(1)), data, data, tmp_path / "other",
+        log=lambda line: None)
+    settings = TrainSettings(batch_size=64, bf16=False, init_from=str(tmp_path / "other" / "last.pt"),
+                             phases=end_to_end(1))
+    with pytest.raises(ValueError, match="backbone does not match"):
+        fit(tiny_config(), settings, data, data, tmp_path / "run", log=lambda line: None)
