@@ -29,6 +29,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blocks", type=int, nargs="+", help="override blocks per stage (resnet)")
     p.add_argument("--ann", action="store_true", help="ANN twin (ReLU, T=1) for the baselines")
     p.add_argument("--timesteps", type=int, default=2)
+    p.add_argument("--encoding", default="direct", choices=["direct", "thermometer"],
+                   help="stem input: real pixels (direct) or spikes (thermometer code over T)")
+    p.add_argument("--thresholds", type=float, nargs="+", help="thermometer thresholds (pixel units)")
+    p.add_argument("--v-th", type=float, default=NeuronSpec.v_th, help="LIF firing threshold")
+    p.add_argument("--energy-weight", type=float, default=0.0,
+                   help="weight of the edge-energy regulariser (relative to the ANN twin); 0 = off")
+    p.add_argument("--energy-budget", type=float, default=0.0,
+                   help="relative edge energy below which the regulariser stops pushing")
     p.add_argument("--split", default="layer3")
     p.add_argument("--unit", default="spiking", choices=["spiking", "bottlenet", "bottlenetpp", "identity"])
     p.add_argument("--code-channels", type=int, default=4)
@@ -65,10 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     unit = {"kind": args.unit, "channels": args.code_channels, "stride": args.stride}
     config = make_config(
         backbone=backbone,
-        neuron=NeuronSpec(spiking=not args.ann).to_dict(),
+        neuron=NeuronSpec(spiking=not args.ann, v_th=args.v_th).to_dict(),
         timesteps=args.timesteps,
         split=args.split,
         unit=unit,
+        encoding={"kind": args.encoding, **({"thresholds": args.thresholds} if args.thresholds else {})},
     )
     if args.recipe == "end_to_end":
         phases = end_to_end(args.epochs[0], args.lr)
@@ -76,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         phases = three_phase(unit, tuple(args.epochs), args.lr)
     settings = TrainSettings(batch_size=args.batch_size, bf16=not args.no_bf16,
                              augment=not args.no_augment, seed=args.seed, init_from=args.init_from,
-                             phases=phases)
+                             energy_weight=args.energy_weight,
+                             energy_budget=args.energy_budget, phases=phases)
     train = load_fashion_mnist("train", limit=args.train_limit)
     test = load_fashion_mnist("test", limit=args.test_limit)
 

@@ -8,6 +8,11 @@
 MACs are per image and time step; r is the layer's input firing rate (fraction of non-zero
 inputs) measured with forward hooks on real data; T is how many steps the layer runs per image.
 BN, neuron updates and pooling are left out, as in the SNN papers this model follows.
+
+A layer counts as spiking when the network spikes and the layer's input is binary: with a spike
+input encoding (`encoding.py`) that includes the stem, whose input rate is then the measured
+fraction of firing pixels over the T steps; a stem fed real pixels stays MACs.
+`EdgeEnergyMeter` computes the same sum inside training, differentiably, for an energy regulariser.
 """
 
 from __future__ import annotations
@@ -88,11 +93,11 @@ def edge_energy(
 ) -> list[LayerEnergy]:
     """Per-layer energy per image of `model.edge` on `images`, firing rates measured on them."""
     spiking = is_spiking(model)
-    edge = set(map(id, (m for part in model.edge_modules() for m in part.modules())))
+    edge = set(map(id, _edge_compute_layers(model)))
     probes: dict[str, _Probe] = {}
     handles = []
     for name, module in model.named_modules():
-        if isinstance(module, COMPUTE_LAYERS) and id(module) in edge:
+        if id(module) in edge:
             probes[name] = _Probe()
             handles.append(module.register_forward_hook(probes[name]))
     was_training = model.training
@@ -119,6 +124,58 @@ def edge_energy(
 
 def total_energy_pj(rows: list[LayerEnergy]) -> float:
     return sum(r.energy_pj for r in rows)
+
+
+def relative_energy(rows: list[LayerEnergy], costs: EnergyCosts = EnergyCosts()) -> float:
+    """Energy over that of the same layers as an ANN (MACs only): 1 / the ratio vs the ANN twin."""
+    return total_energy_pj(rows) / sum(r.macs * costs.e_mac_pj for r in rows)
+
+
+def _edge_compute_layers(model: SplitModel) -> list[nn.Module]:
+    return [m for part in model.edge_modules() for m in part.modules() if isinstance(m, COMPUTE_LAYERS)]
+
+
+class EdgeEnergyMeter:
+    """Edge energy of the batches run while active, as a tensor that gradients flow through.
+
+    Each edge layer adds, for the whole batch, e_ac * MACs * (non-zero inputs / inputs per item)
+    (= e_ac * MACs * rate * T * N, the SOPs of `edge_energy`, with the surrogate gradient of the
+    spikes behind it) if the network spikes and the input is binary, else e_mac * MACs * items.
+    `relative(n_images)` divides the per-image energy by the same layers' energy as an ANN, so it is
+    the quantity `relative_energy` measures, in training mode. Use as a context manager.
+    """
+
+    def __init__(self, model: SplitModel, costs: EnergyCosts = EnergyCosts()) -> None:
+        self.model = model
+        self.costs = costs
+        self.spiking = is_spiking(model)
+        self.handles: list = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.energy_pj: torch.Tensor | float = 0.0
+        self.ann_pj: dict[int, float] = {}  # per layer: MACs * e_mac of one image
+
+    def _hook(self, module: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        inp = args[0]
+        macs = layer_macs(module, inp, out)
+        self.ann_pj[id(module)] = macs * self.costs.e_mac_pj
+        if self.spiking and bool(((inp == 0) | (inp == 1)).all()):
+            self.energy_pj = self.energy_pj + self.costs.e_ac_pj * macs * inp.float().sum() / inp[0].numel()
+        else:
+            self.energy_pj = self.energy_pj + self.costs.e_mac_pj * macs * inp.shape[0]
+
+    def relative(self, n_images: int) -> torch.Tensor:
+        return self.energy_pj / n_images / sum(self.ann_pj.values())
+
+    def __enter__(self) -> "EdgeEnergyMeter":
+        self.handles = [m.register_forward_hook(self._hook) for m in _edge_compute_layers(self.model)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles = []
 
 
 def energy_table(tables: dict[str, list[LayerEnergy]]) -> str:

@@ -5,6 +5,9 @@ Config keys (all JSON types):
     neuron:   NeuronSpec fields ({"spiking": false} gives the ANN twin, run with timesteps = 1)
     timesteps, in_channels, num_classes, image_size, split, mean, std
     unit:     {"kind": "spiking" | "identity" | "bottlenet" | "bottlenetpp", "channels", "stride"}
+    encoding: {"kind": "direct"} (real pixels into the stem) or {"kind": "thermometer",
+              "thresholds": [...] | None} (spikes into the stem; spiking networks only).
+              Checkpoints written before this key existed mean "direct".
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import torch
 from .backbone import StagedBackbone
 from .baselines import BottleNetPPUnit, BottleNetUnit
 from .bottleneck import IdentityUnit, SpikingBottleneck, SplitModel
+from .encoding import ThermometerEncoding
 from .layers import NeuronSpec
 from .mobilenet import spiking_mobilenet_v2
 from .resnet import spiking_resnet
@@ -34,6 +38,7 @@ DEFAULT_CONFIG: dict = {
     "unit": {"kind": "spiking", "channels": 4, "stride": 1},
     "mean": FASHION_MNIST_MEAN,
     "std": FASHION_MNIST_STD,
+    "encoding": {"kind": "direct"},
 }
 
 
@@ -54,8 +59,21 @@ def build_backbone(config: dict) -> StagedBackbone:
         num_classes=config["num_classes"],
         timesteps=config["timesteps"] if spec.spiking else 1,
         spec=spec,
+        encoding=build_encoding(config),
         **options,
     )
+
+
+def build_encoding(config: dict) -> ThermometerEncoding | None:
+    """The stem's spike input encoding, or None for direct encoding (real pixels)."""
+    encoding = config.get("encoding", {"kind": "direct"})
+    if encoding["kind"] == "direct":
+        return None
+    if encoding["kind"] != "thermometer":
+        raise ValueError(f"unknown input encoding {encoding['kind']!r}")
+    if not config["neuron"].get("spiking", True):
+        raise ValueError("a spike input encoding needs a spiking network")
+    return ThermometerEncoding(config["timesteps"], config["mean"], config["std"], encoding.get("thresholds"))
 
 
 @torch.no_grad()

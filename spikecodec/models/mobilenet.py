@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from .backbone import StagedBackbone
-from .layers import RESIDUAL_ALPHA, ClassifierHead, DirectEncodingStem, NeuronSpec, conv_bn, conv_bn_act
+from .encoding import make_stem
+from .layers import RESIDUAL_ALPHA, ClassifierHead, NeuronSpec, conv_bn, conv_bn_act
 
 
 class InvertedResidual(nn.Module):
@@ -53,11 +54,12 @@ def spiking_mobilenet_v2(
     num_classes: int = 10,
     timesteps: int = 4,
     spec: NeuronSpec = NeuronSpec(),
+    encoding: nn.Module | None = None,
 ) -> StagedBackbone:
     """Stages: stem, stage1 .. stageK (one per settings row), last (1x1 conv to the head width)."""
     stem_width, settings, last_width = SETTINGS[layout]
     stages: dict[str, nn.Module] = {
-        "stem": DirectEncodingStem(in_channels, stem_width, spec, timesteps)
+        "stem": make_stem(in_channels, stem_width, spec, timesteps, encoding)
     }
     c_in = stem_width
     for i, (t, c, n, s) in enumerate(settings):

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from .backbone import StagedBackbone
-from .layers import RESIDUAL_ALPHA, ClassifierHead, DirectEncodingStem, NeuronSpec, conv_bn, conv_bn_act
+from .encoding import make_stem
+from .layers import RESIDUAL_ALPHA, ClassifierHead, NeuronSpec, conv_bn, conv_bn_act
 
 
 class BasicBlock(nn.Module):
@@ -78,10 +79,12 @@ def spiking_resnet(
     widths: list[int] | None = None,
     blocks: list[int] | None = None,
     block: str | None = None,
+    encoding: nn.Module | None = None,
 ) -> StagedBackbone:
     """Build a CIFAR-style ResNet (3x3 stem, no max-pool) with stages stem, layer1, layer2, ...
 
     Stage i > 1 halves the resolution. `widths`, `blocks` and `block` override the layout's.
+    `encoding` (e.g. ThermometerEncoding) feeds the stem spikes instead of real pixels.
     """
     base_block, base_blocks, base_widths = LAYOUTS[layout]
     block_cls = BLOCKS[block or base_block]
@@ -89,7 +92,7 @@ def spiking_resnet(
     blocks = list(blocks or base_blocks)
     stem_width = widths[0]
     stages: dict[str, nn.Module] = {
-        "stem": DirectEncodingStem(in_channels, stem_width, spec, timesteps)
+        "stem": make_stem(in_channels, stem_width, spec, timesteps, encoding)
     }
     c_in = stem_width
     for i, (width, n) in enumerate(zip(widths, blocks)):

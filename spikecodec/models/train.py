@@ -11,6 +11,7 @@ import json
 import random
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from .bottleneck import SplitModel
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import batches
+from .energy import EdgeEnergyMeter, edge_energy, is_spiking, relative_energy
 from .factory import build_model
 
 
@@ -43,6 +45,10 @@ class TrainSettings:
     bf16: bool = True  # bf16 autocast: ~3x faster on this CPU; evaluation stays float32
     augment: bool = True
     seed: int = 0
+    # Energy regulariser: loss += energy_weight * max(0, E_edge / E_edge_as_ANN - energy_budget),
+    # E measured on the training batch as in energy.py (0 = off). 0.01 is 100x below the ANN.
+    energy_weight: float = 0.0
+    energy_budget: float = 0.0
     init_from: str | None = None  # checkpoint whose backbone weights start the first phase
     phases: list[Phase] = field(default_factory=lambda: [Phase("end_to_end", 10, 2e-3)])
 
@@ -86,13 +92,23 @@ def train_steps(
     scheduler=None,
     bf16: bool = False,
     progress: tqdm | None = None,
+    energy_weight: float = 0.0,
+    energy_budget: float = 0.0,
 ) -> float:
-    """One pass over `loader` in the model's current mode; returns the mean training loss."""
+    """One pass over `loader` in the model's current mode; returns the mean training loss.
+
+    With `energy_weight` > 0 the loss adds energy_weight * max(0, relative edge energy - budget).
+    """
     total, count = 0.0, 0
+    meter = EdgeEnergyMeter(model)
     for x, y in loader:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        meter.reset()
+        counting = meter if energy_weight > 0 else nullcontext()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), counting:
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
+        if energy_weight > 0:
+            loss = loss + energy_weight * F.relu(meter.relative(len(y)) - energy_budget)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -189,11 +205,14 @@ def fit(
                 if phase.trainable == "unit":
                     model.backbone.eval()  # a frozen backbone keeps its BN statistics too
                 loader = batches(*train_data, settings.batch_size, generator, settings.augment)
-                loss = train_steps(model, optimizer, loader, scheduler, settings.bf16, bar)
+                loss = train_steps(model, optimizer, loader, scheduler, settings.bf16, bar,
+                                   settings.energy_weight, settings.energy_budget)
             acc = evaluate(model, *test_data)
             unit = config["unit"]["kind"]
             record = {"phase": phase.name, "epoch": epoch + 1, "unit": unit, "loss": round(loss, 4),
                       "test_acc": round(acc, 4), "seconds": round(time.time() - t0, 1)}
+            if is_spiking(model):  # on (up to) 1000 test images, as energy_table.py counts
+                record["edge_energy_vs_ann"] = round(relative_energy(edge_energy(model, test_data[0][:1000])), 5)
             history.append(record)
             state = dict(phase=p_index, epoch=epoch, history=history, settings=asdict(settings),
                          optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),

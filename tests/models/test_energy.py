@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from spikecodec.models.energy import EnergyCosts, edge_energy, energy_table, layer_macs, total_energy_pj
+from spikecodec.models.energy import (EdgeEnergyMeter, EnergyCosts, edge_energy, energy_table, layer_macs,
+                                      relative_energy, total_energy_pj)
 from spikecodec.models.factory import build_model
 
 
@@ -62,3 +63,31 @@ def test_energy_table_lists_layers_and_totals(tiny_config):
     table = energy_table({"SpikeBottleNet": snn, "BottleNet++": ann})
     assert "backbone.stages.stem.conv" in table and "unit.encoder.0.conv" in table
     assert f"**{total_energy_pj(ann) / 1e3:.2f}**" in table
+
+
+def test_spike_fed_stem_is_counted_as_accumulates_at_its_input_rate(tiny_config):
+    config = tiny_config(backbone={"arch": "resnet", "layout": "narrow", "widths": [4, 8, 8]}, image_size=8,
+                         split="stem", unit={"kind": "spiking", "channels": 2, "stride": 1},
+                         encoding={"kind": "thermometer"})
+    model = build_model(config).eval()
+    images = torch.randint(0, 256, (10, 1, 8, 8), dtype=torch.uint8)
+    stem = edge_energy(model, images, EnergyCosts(e_mac_pj=4.6, e_ac_pj=0.9))[0]
+    pixels = images.float() / 255
+    rate = ((pixels > 1 / 3).float().mean() + (pixels > 2 / 3).float().mean()).item() / 2  # T = 2 thresholds
+    assert (stem.kind, stem.macs, stem.steps) == ("AC", 9 * 1 * 4 * 64, 2)
+    assert stem.input_rate == pytest.approx(rate)
+    assert stem.energy_pj == pytest.approx(2304 * 2 * rate * 0.9)
+
+
+@pytest.mark.parametrize("encoding", ["direct", "thermometer"])
+def test_energy_meter_matches_edge_energy_and_carries_gradients(tiny_config, fmnist_test, encoding):
+    model = build_model(tiny_config(encoding={"kind": encoding})).eval()
+    images = fmnist_test[0][:20]
+    with EdgeEnergyMeter(model) as meter:
+        model(images)
+    assert meter.relative(len(images)).item() == pytest.approx(relative_energy(edge_energy(model, images)))
+    meter.relative(len(images)).backward()
+    bn = model.backbone.stages["layer1"][0].body[0][1]  # its LIF's spikes feed the next conv
+    assert bn.bias.grad is not None and bn.bias.grad.abs().sum() > 0
+    model(images)  # hooks are gone after the block
+    assert meter.handles == []

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from spikecodec.models.energy import EdgeEnergyMeter
 from spikecodec.models.checkpoint import load_model, read_checkpoint, save_checkpoint
 from spikecodec.models.factory import build_model
 from spikecodec.models.train import Phase, TrainSettings, end_to_end, evaluate, fit, three_phase, train_steps
@@ -129,3 +130,16 @@ def test_init_from_rejects_a_different_backbone(tmp_path, fmnist_test, tiny_conf
                              phases=end_to_end(1))
     with pytest.raises(ValueError, match="backbone does not match"):
         fit(tiny_config(), settings, data, data, tmp_path / "run", log=lambda line: None)
+
+
+def test_energy_regulariser_lowers_the_edge_energy(fmnist_test, tiny_config):
+    x, y = fmnist_test[0][:64], fmnist_test[1][:64]
+    energies = []
+    for weight in (0.0, 50.0):
+        torch.manual_seed(0)
+        model = build_model(tiny_config(encoding={"kind": "thermometer"})).train()
+        train_steps(model, torch.optim.Adam(model.parameters(), 1e-2), [(x, y)] * 15, energy_weight=weight)
+        with torch.no_grad(), EdgeEnergyMeter(model) as meter:  # training mode: 15 steps leave BN stats raw
+            model(x)
+        energies.append(meter.relative(len(x)).item())
+    assert energies[1] < 0.6 * energies[0]

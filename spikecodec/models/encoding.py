@@ -1,0 +1,68 @@
+"""Spike input encoding: a fixed, parameter-free map from an image to binary spikes over T steps.
+
+With it the stem receives spikes, not pixels, so every edge layer is accumulate-only (see
+`energy.py`); without it (direct encoding) the stem multiplies real pixels and is counted as MACs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .layers import DirectEncodingStem, NeuronSpec, conv_bn_act
+
+
+class ThermometerEncoding(nn.Module):
+    """Step t fires where the pixel is brighter than threshold theta_t (a thermometer code over T).
+
+    For a pixel p in [0, 1] and thresholds theta_0 < ... < theta_{T-1}:
+
+        s[t] = H(p - theta_t),   default theta_t = (t + 1) / (T + 1)
+
+    so T = 1 binarises at 0.5 and T = 3 fires 0..3 times for p in the quarters of [0, 1].
+    The model's input is already normalised, x = (p - mean) / std, so the same test is made as
+    x > (theta_t - mean) / std. Cost on the device: T comparisons per pixel, no multiplications;
+    the energy model leaves them out (784 T compares for a 28 x 28 image, next to ~1e5 accumulates).
+    """
+
+    def __init__(
+        self,
+        timesteps: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        thresholds: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        theta = list(thresholds) if thresholds is not None else [(t + 1) / (timesteps + 1) for t in range(timesteps)]
+        if len(theta) != timesteps or sorted(theta) != theta or not all(0 <= v < 1 for v in theta):
+            raise ValueError(f"need {timesteps} increasing thresholds in [0, 1), got {theta}")
+        theta_t = torch.tensor(theta).view(-1, 1, 1, 1, 1)
+        mean_t = torch.tensor(list(mean)).view(1, 1, -1, 1, 1)
+        std_t = torch.tensor(list(std)).view(1, 1, -1, 1, 1)
+        self.register_buffer("thresholds", (theta_t - mean_t) / std_t)  # (T, 1, C, 1, 1), normalised
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised image (N, C, H, W) -> spikes (T, N, C, H, W) of 0.0 / 1.0."""
+        return (x.unsqueeze(0) > self.thresholds).to(x.dtype)
+
+
+class SpikeInputStem(nn.Module):
+    """Spike-encoded image -> conv, tdBN, neuron at every step (the conv sees only spikes)."""
+
+    def __init__(self, encoding: nn.Module, c_in: int, c_out: int, spec: NeuronSpec) -> None:
+        super().__init__()
+        self.encoding = encoding
+        self.layers = conv_bn_act(c_in, c_out, spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Image (N, C, H, W) -> activations (T, N, C', H, W)."""
+        return self.layers(self.encoding(x))
+
+
+def make_stem(c_in: int, c_out: int, spec: NeuronSpec, timesteps: int, encoding: nn.Module | None) -> nn.Module:
+    """The direct-encoding stem (real pixels, counted as MACs), or a spike-fed one."""
+    if encoding is None:
+        return DirectEncodingStem(c_in, c_out, spec, timesteps)
+    return SpikeInputStem(encoding, c_in, c_out, spec)
