@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layers import DirectEncodingStem, NeuronSpec, conv_bn_act
+from .layers import DirectEncodingStem, NeuronSpec, merge_time
 
 
 class ThermometerEncoding(nn.Module):
@@ -41,7 +41,9 @@ class ThermometerEncoding(nn.Module):
         theta_t = torch.tensor(theta).view(-1, 1, 1, 1, 1)
         mean_t = torch.tensor(list(mean)).view(1, 1, -1, 1, 1)
         std_t = torch.tensor(list(std)).view(1, 1, -1, 1, 1)
-        self.register_buffer("thresholds", (theta_t - mean_t) / std_t)  # (T, 1, C, 1, 1), normalised
+        # (T, 1, C, 1, 1), normalised. Not saved: the config rebuilds it, and the weights of a
+        # spike-fed backbone keep the names of a direct-encoding one (training can start from it).
+        self.register_buffer("thresholds", (theta_t - mean_t) / std_t, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised image (N, C, H, W) -> spikes (T, N, C, H, W) of 0.0 / 1.0."""
@@ -49,16 +51,22 @@ class ThermometerEncoding(nn.Module):
 
 
 class SpikeInputStem(nn.Module):
-    """Spike-encoded image -> conv, tdBN, neuron at every step (the conv sees only spikes)."""
+    """Spike-encoded image -> conv, tdBN, neuron at every step (the conv sees only spikes).
+
+    Its parameters are named as in DirectEncodingStem (conv, bn, act), so a direct-encoding
+    checkpoint can initialise it.
+    """
 
     def __init__(self, encoding: nn.Module, c_in: int, c_out: int, spec: NeuronSpec) -> None:
         super().__init__()
         self.encoding = encoding
-        self.layers = conv_bn_act(c_in, c_out, spec)
+        self.conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)
+        self.bn = spec.norm(c_out)
+        self.act = spec.activation()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Image (N, C, H, W) -> activations (T, N, C', H, W)."""
-        return self.layers(self.encoding(x))
+        return self.act(self.bn(merge_time(self.conv, self.encoding(x))))
 
 
 def make_stem(c_in: int, c_out: int, spec: NeuronSpec, timesteps: int, encoding: nn.Module | None) -> nn.Module:

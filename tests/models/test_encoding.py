@@ -31,7 +31,7 @@ def test_spike_fed_stem_sees_only_spikes_and_splits_like_the_direct_one(fmnist_t
     stem = model.backbone.stages["stem"]
     assert isinstance(stem, SpikeInputStem)
     seen = []
-    stem.layers[0].conv.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    stem.conv.register_forward_hook(lambda m, args, out: seen.append(args[0]))
     images = fmnist_test[0][:8]
     with torch.no_grad():
         spikes = model.edge(images)
@@ -50,3 +50,9 @@ def test_encoding_key_defaults_to_direct_and_is_checked(tiny_config):
         build_model(tiny_config(encoding={"kind": "thermometer"}, neuron={"spiking": False}))
     with pytest.raises(ValueError, match="unknown input encoding"):
         build_model(tiny_config(encoding={"kind": "poisson"}))
+
+
+def test_a_direct_encoding_checkpoint_initialises_a_spike_fed_backbone(tiny_config):
+    direct = build_model(tiny_config()).state_dict()
+    spiking = build_model(tiny_config(encoding={"kind": "thermometer"})).state_dict()
+    assert {k: v.shape for k, v in direct.items()} == {k: v.shape for k, v in spiking.items()}
