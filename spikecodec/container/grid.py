@@ -3,16 +3,59 @@
 from __future__ import annotations
 
 import itertools
+import math
+from typing import Iterator, Sequence
 
 from ..codecs import ChunkSpec
 from ..errors import FormatError
 from .header import Header
 
 
-def inner_origins(h: Header) -> list[tuple[int, ...]]:
+class InnerGrid(Sequence[tuple[int, ...]]):
+    """Origins along axes 1..chunk_rank-1 of the chunks of one row, in file (C) order.
+
+    Computed on demand, never listed: a tiny hostile header may declare billions of chunks per
+    row, and only the chunks a file actually holds may cost memory.
+    """
+
+    def __init__(self, h: Header):
+        self._ranges = [range(0, h.shape[i], h.chunk_shape[i]) for i in range(1, h.chunk_rank)]  # type: ignore[arg-type]
+        self._len = math.prod(len(r) for r in self._ranges)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int) -> tuple[int, ...]:  # type: ignore[override]
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        origin = []
+        for r in reversed(self._ranges):
+            i, j = divmod(i, len(r))
+            origin.append(r[j])
+        return tuple(reversed(origin))
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return itertools.product(*self._ranges)
+
+    def overlapping(self, lo: Sequence[int], hi: Sequence[int]) -> list[int]:
+        """Positions of the chunks that meet the box ``lo..hi`` (axes 1..chunk_rank-1)."""
+        per_axis = []
+        for r, a, b in zip(self._ranges, lo, hi):
+            if a >= b:
+                return []
+            per_axis.append(range(a // r.step, (b - 1) // r.step + 1))
+        out = []
+        for idx in itertools.product(*per_axis):
+            position = 0
+            for r, j in zip(self._ranges, idx):
+                position = position * len(r) + j
+            out.append(position)
+        return out
+
+
+def inner_origins(h: Header) -> InnerGrid:
     """Origins along axes 1..chunk_rank-1 of the chunks of one row, in file (C) order."""
-    ranges = [range(0, h.shape[i], h.chunk_shape[i]) for i in range(1, h.chunk_rank)]  # type: ignore[arg-type]
-    return list(itertools.product(*ranges))
+    return InnerGrid(h)
 
 
 def chunk_spec(h: Header, row_length: int, inner_origin: tuple[int, ...]) -> ChunkSpec:

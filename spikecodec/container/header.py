@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +169,7 @@ def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
         raise fail("reserved header field is not zero")
     try:
         b = _HeaderBodyExact.parse(body)
-    except (ConstructError, UnicodeDecodeError) as exc:
+    except (ConstructError, UnicodeDecodeError, struct.error) as exc:  # compiled parsers raise struct.error
         raise fail(f"malformed header body ({type(exc).__name__})") from None
     shape = tuple(None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape))
     if not 1 <= len(b.codecs) <= MAX_CODECS:

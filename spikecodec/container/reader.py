@@ -294,11 +294,7 @@ class SpikeReader:
             return []
         first_row = max(bisect.bisect_right(self._row_starts, lo[0]) - 1, 0)
         last_row = bisect.bisect_left(self._row_starts, hi[0])
-        cs = self.header.chunk_shape
-        wanted = []
-        for j, inner in enumerate(self._inner):
-            if all(o < b and o + c > a for o, c, a, b in zip(inner, cs[1:], lo[1:], hi[1:])):
-                wanted.append(j)
+        wanted = self._inner.overlapping(lo[1:], hi[1:])
         return [r * self._per_row + j for r in range(first_row, last_row) for j in wanted]
 
     # -- lifetime -----------------------------------------------------------------------------

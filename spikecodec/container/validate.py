@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FormatError
+from ..limits import DEFAULT_MAX_DECODED_BYTES
 from .reader import SpikeReader
 from .source import Openable
 
@@ -50,16 +51,17 @@ class ValidationReport:
         return "\n".join(f"{self.name}: {p}" for p in self.problems)
 
 
-def validate(source: Openable) -> ValidationReport:
+def validate(source: Openable, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> ValidationReport:
     """Check everything FORMAT.md requires of a file: header, index, tiling, every chunk's CRC,
     size, position, payload and spike count. Files that cannot be opened at all (a missing path)
-    raise ``OSError``; everything about the bytes themselves is reported, never raised."""
+    raise ``OSError``; everything about the bytes themselves is reported, never raised.
+    ``max_bytes`` caps the memory one chunk may decode to (a chunk above it is a problem)."""
 
     def problem(exc: FormatError) -> Problem:
         return Problem(exc.offset, exc.message)
 
     try:
-        reader = SpikeReader(source, recover=True)
+        reader = SpikeReader(source, recover=True, max_bytes=max_bytes)
     except FormatError as exc:
         return ValidationReport(exc.where or _name(source), [problem(exc)])
     report = ValidationReport(reader.name, shape=reader.shape)

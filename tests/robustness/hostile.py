@@ -1,0 +1,294 @@
+"""Hostile spike files: structure-aware mutations of valid files, shared by the property tests
+(tests/robustness) and the coverage-guided fuzzer (scripts/fuzz.py).
+
+Most mutations can re-seal the file afterwards (recompute every CRC and rebuild the index), so
+that a changed length, count or shape reaches the checks behind the CRCs instead of stopping at
+the first checksum. The parser here is deliberately independent of the library's reader and
+tolerant: it finds what it can in any byte string and leaves the rest alone.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "spec"
+SIGNATURE = b"\x8aSPK\r\n\x1a\n"
+PREAMBLE = 16
+TRAILER = 24
+
+
+def valid_vectors() -> dict[str, bytes]:
+    """Every valid conformance vector, by name."""
+    manifest = json.loads((SPEC / "manifest.json").read_text())
+    return {name: (SPEC / e["spk"]).read_bytes() for name, e in sorted(manifest["valid"].items())}
+
+
+def crc(*parts: bytes) -> int:
+    value = 0
+    for p in parts:
+        value = zlib.crc32(p, value)
+    return value & 0xFFFFFFFF
+
+
+@dataclass
+class Parsed:
+    """What the tolerant parser found. Offsets are into the original bytes."""
+
+    header_end: int = 0  # end of preamble + body (the header CRC follows)
+    rank: int = 0
+    chunk_rank: int = 0
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # (offset, size) of whole records
+    index: tuple[int, int] | None = None  # (offset, size)
+    fields: list[tuple[int, int, str]] = field(default_factory=list)  # (offset, width, name) of integers
+
+
+def parse(data: bytes) -> Parsed:
+    """Locate the header, chunk records, index and trailer (as far as the bytes allow)."""
+    p = Parsed()
+    if len(data) < PREAMBLE + 4:
+        return p
+    p.fields.append((12, 4, "header_size"))
+    hsize = struct.unpack_from("<I", data, 12)[0]
+    p.header_end = PREAMBLE + hsize
+    if p.header_end + 4 > len(data):
+        return p
+    p.rank, p.chunk_rank = data[16], data[18]
+    pos = 20
+    for i in range(p.rank):
+        p.fields.append((pos + 8 * i, 8, f"shape[{i}]"))
+    pos += 8 * p.rank
+    for i in range(p.chunk_rank):
+        p.fields.append((pos + 8 * i, 8, f"chunk_shape[{i}]"))
+    pos += 8 * p.chunk_rank
+    for _ in range(p.rank):  # axis names
+        if pos >= p.header_end:
+            break
+        p.fields.append((pos, 1, "axis name length"))
+        pos += 1 + data[pos]
+    if pos < p.header_end:
+        p.fields.append((pos, 1, "codec count"))
+        n, pos = data[pos], pos + 1
+        for _ in range(n):
+            if pos + 1 > p.header_end:
+                break
+            p.fields.append((pos, 1, "codec id length"))
+            pos += 1 + data[pos]
+            if pos + 4 > p.header_end:
+                break
+            p.fields.append((pos, 4, "codec config length"))
+            pos += 4 + struct.unpack_from("<I", data, pos)[0]
+    if pos + 4 <= p.header_end:
+        p.fields.append((pos, 4, "metadata length"))
+        pos += 4 + struct.unpack_from("<I", data, pos)[0]
+    if pos + 2 <= p.header_end:
+        p.fields.append((pos, 2, "extension count"))
+    # chunk records
+    pos = p.header_end + 4
+    head = 16 + 16 * p.chunk_rank
+    while pos + head <= len(data) and data[pos : pos + 4] == b"SPKC":
+        payload = struct.unpack_from("<I", data, pos + 4)[0]
+        size = head + payload + 4
+        if pos + size > len(data):
+            break
+        p.fields += [(pos + 4, 4, "payload_size"), (pos + 8, 8, "chunk spike_count")]
+        for i in range(p.chunk_rank):
+            p.fields += [(pos + 16 + 8 * i, 8, f"origin[{i}]"), (pos + 16 + 8 * (p.chunk_rank + i), 8, f"extent[{i}]")]
+        p.chunks.append((pos, size))
+        pos += size
+    if data[pos : pos + 4] == b"SPKI" and pos + 12 <= len(data):
+        count = struct.unpack_from("<Q", data, pos + 4)[0]
+        size = 12 + 40 * count + 4
+        p.fields.append((pos + 4, 8, "index count"))
+        if pos + size <= len(data):
+            p.index = (pos, size)
+            for i in range(count):
+                for j, name in enumerate(("offset", "size", "row_start", "row_length", "spike_count")):
+                    p.fields.append((pos + 12 + 40 * i + 8 * j, 8, f"index {name}"))
+    if len(data) >= TRAILER and data[-4:] == b"SPKT":
+        p.fields += [(len(data) - 24, 8, "trailer index_offset"), (len(data) - 16, 8, "trailer index_size")]
+    return p
+
+
+def seal(data: bytes, *, rebuild_index: bool = True) -> bytes:
+    """Recompute every CRC the parser can find; with ``rebuild_index`` replace the index and the
+    trailer by ones that describe the chunk records actually present (in their order)."""
+    b = bytearray(data)
+    p = parse(data)
+    if p.header_end + 4 > len(b) or p.header_end < PREAMBLE:
+        return bytes(b)
+    struct.pack_into("<I", b, p.header_end, crc(bytes(b[: p.header_end])))
+    head = 16 + 16 * p.chunk_rank
+    entries = []
+    for off, size in p.chunks:
+        struct.pack_into("<I", b, off + size - 4, crc(bytes(b[off : off + size - 4])))
+        spikes = struct.unpack_from("<Q", b, off + 8)[0]
+        origin0 = struct.unpack_from("<Q", b, off + 16)[0] if p.chunk_rank else 0
+        extent0 = struct.unpack_from("<Q", b, off + 16 + 8 * p.chunk_rank)[0] if p.chunk_rank else 0
+        if head <= size:
+            entries.append((off, size, origin0, extent0, spikes))
+    if rebuild_index:
+        end = p.chunks[-1][0] + p.chunks[-1][1] if p.chunks else p.header_end + 4
+        body = b"SPKI" + struct.pack("<Q", len(entries)) + b"".join(struct.pack("<5Q", *e) for e in entries)
+        index = body + struct.pack("<I", crc(body))
+        fields = struct.pack("<QQ", end, len(index))
+        return bytes(b[:end]) + index + fields + struct.pack("<I", crc(fields)) + b"SPKT"
+    if p.index is not None:
+        off, size = p.index
+        struct.pack_into("<I", b, off + size - 4, crc(bytes(b[off : off + size - 4])))
+    if len(b) >= TRAILER and b[-4:] == b"SPKT":
+        struct.pack_into("<I", b, len(b) - 8, crc(bytes(b[-24:-8])))
+    return bytes(b)
+
+
+def records(data: bytes) -> tuple[bytes, list[bytes]]:
+    """(everything up to the first chunk, the chunk records)."""
+    p = parse(data)
+    start = p.header_end + 4
+    return data[:start], [data[o : o + s] for o, s in p.chunks]
+
+
+def with_metadata(data: bytes, metadata: bytes) -> bytes:
+    """The same file with its metadata JSON bytes replaced (lengths and CRCs made consistent)."""
+    p = parse(data)
+    meta = [f for f in p.fields if f[2] == "metadata length"]
+    if not meta:
+        return data
+    at = meta[0][0]
+    old = struct.unpack_from("<I", data, at)[0]
+    body = data[PREAMBLE:at] + struct.pack("<I", len(metadata)) + metadata + data[at + 4 + old : p.header_end]
+    pre = data[:12] + struct.pack("<I", len(body))
+    return seal(pre + body + b"\0\0\0\0" + data[p.header_end + 4 :])
+
+
+INTERESTING = (0, 1, 2, 3, 7, 8, 255, 256, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
+               1 << 32, (1 << 40) + 1, (1 << 62) - 1, 1 << 62, (1 << 63) - 1, 1 << 63, (1 << 64) - 2, (1 << 64) - 1)
+
+HOSTILE_METADATA = (
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    b'{"s":"' + b"x" * 900_000 + b'"}',
+    b'{"k":"\xff\xfe\xfd"}',
+    b'{"__reduce__":["os.system",["echo pwned"]],"py/object":"os.system"}',
+    b'{"n":1e999999}',
+    b'{"n":' + b"9" * 5000 + b"}",
+    b'{"a":1,"a":2}',
+    b"\xef\xbb\xbf{}",
+    b"null",
+    b"",
+)
+
+
+def set_field(data: bytes, offset: int, width: int, value: int) -> bytes:
+    b = bytearray(data)
+    b[offset : offset + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
+    return bytes(b)
+
+
+def mutate(data: bytes, rng: random.Random, other: bytes | None = None) -> bytes:
+    """One random mutation (sometimes a few) of ``data``; ``other`` is a second file to splice."""
+    for _ in range(1 if rng.random() < 0.7 else rng.randint(2, 4)):
+        data = _mutate_once(data, rng, other)
+    return data
+
+
+def _mutate_once(data: bytes, rng: random.Random, other: bytes | None) -> bytes:
+    kind = rng.choice(("flip", "flip", "truncate", "splice", "field", "field", "field", "chunks", "metadata", "bytes"))
+    if not data:
+        return other[: rng.randint(0, len(other))] if other else bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
+    if kind == "flip":
+        b = bytearray(data)
+        for _ in range(rng.choice((1, 1, 2, 8))):
+            i = rng.randrange(len(b))
+            b[i] ^= 1 << rng.randrange(8)
+        return seal(bytes(b), rebuild_index=False) if rng.random() < 0.5 else bytes(b)
+    if kind == "truncate":
+        return data[: rng.randrange(len(data) + 1)]
+    if kind == "splice" and other:
+        a, c = rng.randrange(len(data) + 1), rng.randrange(len(other) + 1)
+        out = data[:a] + other[c:]
+        return seal(out, rebuild_index=rng.random() < 0.5) if rng.random() < 0.5 else out
+    if kind == "field":
+        p = parse(data)
+        if not p.fields:
+            return data[::-1]
+        off, width, _ = rng.choice(p.fields)
+        old = int.from_bytes(data[off : off + width], "little")
+        value = rng.choice((rng.choice(INTERESTING), old + rng.choice((-1, 1)), old * 2, rng.getrandbits(8 * width)))
+        out = set_field(data, off, width, value)
+        r = rng.random()
+        return out if r < 0.2 else seal(out, rebuild_index=r < 0.6)
+    if kind == "chunks":
+        head, recs = records(data)
+        if not recs:
+            return data
+        op = rng.choice(("dup", "drop", "swap", "reverse"))
+        if op == "dup":
+            i = rng.randrange(len(recs))
+            recs.insert(rng.randrange(len(recs) + 1), recs[i])
+        elif op == "drop":
+            recs.pop(rng.randrange(len(recs)))
+        elif op == "swap" and len(recs) > 1:
+            i, j = rng.sample(range(len(recs)), 2)
+            recs[i], recs[j] = recs[j], recs[i]
+        else:
+            recs.reverse()
+        return seal(head + b"".join(recs), rebuild_index=rng.random() < 0.8)
+    if kind == "metadata":
+        return with_metadata(data, rng.choice(HOSTILE_METADATA))
+    # bytes: overwrite a random run with random or repeated bytes
+    b = bytearray(data)
+    i = rng.randrange(len(b))
+    n = rng.randint(1, 16)
+    b[i : i + n] = bytes([rng.randrange(256)]) * n if rng.random() < 0.5 else bytes(rng.randrange(256) for _ in range(n))
+    return bytes(b)
+
+
+# -- the oracle: what every consumer of hostile bytes may do --------------------------------------
+FUZZ_MAX_BYTES = 64 << 20  # decoded-size cap for fuzzing: keeps each input fast and small
+
+
+def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES) -> str:
+    """Run ``data`` through decode, open + slicing and validate. Returns "ok" or "rejected";
+    any exception other than FormatError propagates (that is a bug). Checks consistency too:
+    slices agree with the whole decode, and validate() is clean exactly when decode succeeds."""
+    import numpy as np
+
+    import spikecodec
+
+    whole = None
+    if target in ("all", "decode"):
+        try:
+            whole = spikecodec.decode(data, max_bytes=max_bytes)
+        except spikecodec.FormatError:
+            pass
+        else:
+            assert isinstance(whole, np.ndarray) and whole.dtype == np.uint8
+    if target in ("all", "open"):
+        try:
+            with spikecodec.open(data, recover=True, max_bytes=max_bytes) as r:
+                shape = r.shape
+                if r.ndim and shape[0]:
+                    first, last = r[0], r[-1]
+                    assert first.shape == shape[1:] and last.shape == shape[1:]
+                    # a strided slice of the second half, at the last index of the last axis
+                    key = (slice(shape[0] // 2, None, 2),) + ((Ellipsis, -1) if r.ndim > 1 and shape[-1] else ())
+                    part = r[key]
+                    if whole is not None and not r.recovered:
+                        assert np.array_equal(first, whole[0]) and np.array_equal(last, whole[-1])
+                        assert np.array_equal(part, whole[key])
+        except spikecodec.FormatError:
+            pass
+    if target in ("all", "validate"):
+        report = spikecodec.validate(data, max_bytes=max_bytes)
+        assert isinstance(report.ok, bool)
+        if target == "all":
+            # decode reads only the chunks it needs (none for an empty array); validate reads all
+            assert report.ok <= (whole is not None), report.problems
+            assert report.ok or whole is None or whole.size == 0, report.problems
+    return "ok" if whole is not None else "rejected"

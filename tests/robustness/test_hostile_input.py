@@ -1,0 +1,117 @@
+"""Mutated valid files through decode, open + slicing and validate: a correct decode or a
+FormatError, nothing else (hostile.exercise is the oracle)."""
+
+import random
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import spikecodec
+import hostile
+
+VECTORS = hostile.valid_vectors()
+NAMES = sorted(VECTORS)
+vector = st.sampled_from(NAMES).map(VECTORS.__getitem__)
+
+
+@given(vector, st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 7)), min_size=1, max_size=8), st.booleans())
+def test_bit_flips(data, flips, reseal):
+    b = bytearray(data)
+    for pos, bit in flips:
+        b[pos % len(b)] ^= 1 << bit
+    hostile.exercise(hostile.seal(bytes(b), rebuild_index=False) if reseal else bytes(b))
+
+
+@given(vector, st.integers(0, 1 << 20))
+def test_truncations(data, cut):
+    hostile.exercise(data[: cut % (len(data) + 1)])
+
+
+@given(vector, vector, st.integers(0, 1 << 20), st.integers(0, 1 << 20), st.booleans())
+def test_splices(a, b, i, j, reseal):
+    spliced = a[: i % (len(a) + 1)] + b[j % (len(b) + 1) :]
+    hostile.exercise(hostile.seal(spliced) if reseal else spliced)
+
+
+@given(vector, st.integers(0, 10_000), st.sampled_from(hostile.INTERESTING), st.sampled_from([None, False, True]))
+def test_fields_set_to_extreme_values(data, which, value, rebuild_index):
+    fields = hostile.parse(data).fields
+    offset, width, _ = fields[which % len(fields)]
+    out = hostile.set_field(data, offset, width, value)
+    hostile.exercise(out if rebuild_index is None else hostile.seal(out, rebuild_index=rebuild_index))
+
+
+@given(vector, st.sampled_from(["dup", "drop", "swap", "reverse"]), st.integers(0, 100), st.integers(0, 100), st.booleans())
+def test_chunks_duplicated_dropped_or_reordered(data, op, i, j, rebuild_index):
+    head, recs = hostile.records(data)
+    i, j = i % len(recs), j % len(recs)
+    if op == "dup":
+        recs.insert(j, recs[i])
+    elif op == "drop":
+        recs.pop(i)
+    elif op == "swap":
+        recs[i], recs[j] = recs[j], recs[i]
+    else:
+        recs.reverse()
+    hostile.exercise(hostile.seal(head + b"".join(recs), rebuild_index=rebuild_index))
+
+
+@given(vector, st.integers(0, 2**32))
+def test_random_mutation_chains(data, seed):
+    rng = random.Random(seed)
+    hostile.exercise(hostile.mutate(data, rng, VECTORS[rng.choice(NAMES)]))
+
+
+@pytest.mark.parametrize("metadata", hostile.HOSTILE_METADATA, ids=lambda m: repr(m[:12]))
+def test_hostile_metadata_is_rejected_or_read_as_plain_data(metadata):
+    data = hostile.with_metadata(VECTORS["spikes-raw"], metadata)
+    try:
+        with spikecodec.open(data) as r:
+            meta = r.metadata
+    except spikecodec.FormatError:
+        return
+    assert isinstance(meta, dict)  # plain JSON, never an object built from it
+    assert all(isinstance(k, str) for k in meta)
+
+
+# -- regressions: inputs the fuzzers found ---------------------------------------------------
+
+
+def _with_shape(data: bytes, shape: dict[str, int]) -> bytes:
+    fields = {name: (off, width) for off, width, name in hostile.parse(data).fields}
+    for name, value in shape.items():
+        data = hostile.set_field(data, *fields[name], value)
+    return hostile.seal(data, rebuild_index=False)
+
+
+def test_header_declaring_billions_of_chunks_per_row_is_cheap():
+    # chunks-2d is chunked along T and N; declaring N = 2**40 with chunks of 1 along N used to
+    # make the reader list 2**40 chunk origins (MemoryError, or the OOM killer).
+    data = _with_shape(VECTORS["chunks-2d"], {"shape[1]": 1 << 40, "chunk_shape[1]": 1})
+    with pytest.raises(spikecodec.FormatError):
+        spikecodec.decode(data)
+    assert not spikecodec.validate(data).ok
+
+
+def test_header_body_that_ends_inside_a_field_is_a_format_error():
+    # A metadata length running past the end of the header body made the compiled header parser
+    # raise struct.error instead of FormatError.
+    data = VECTORS["spikes-raw"]
+    fields = {name: (off, width) for off, width, name in hostile.parse(data).fields}
+    for value in (5, 1 << 20, 0xFFFFFFFF):
+        bad = hostile.seal(hostile.set_field(data, *fields["metadata length"], value), rebuild_index=False)
+        with pytest.raises(spikecodec.FormatError, match="malformed header body"):
+            spikecodec.decode(bad)
+
+
+def test_slices_of_a_chunk_grid_match_the_whole_array():
+    # The reader now finds the chunks a selection meets arithmetically; check it against numpy.
+    rng = np.random.default_rng(3)
+    x = (rng.random((5, 7, 3, 4)) < 0.3).astype(np.uint8)
+    data = spikecodec.encode(x, codec="raw", chunk=(2, 3, 2), axes="TNCL")
+    with spikecodec.open(data) as r:
+        for key in [(slice(None), slice(2, 6)), (1, slice(None), 2), (slice(4, 0, -2), slice(6, 0, -3), slice(1, 3)), (slice(3, 3),)]:
+            np.testing.assert_array_equal(r[key], x[key])
