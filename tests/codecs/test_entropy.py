@@ -283,6 +283,30 @@ def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndar
 @pytest.mark.parametrize("codec", [Order0(), Context()], ids=lambda c: c.codec_id)
 def test_spec_oracle_decodes_our_payloads(codec, bits):
     """An independent decoder written from the draft spec decodes the codec's bytes exactly."""
-    x = correlated((3, 2, 3, 5, 6), 0.3, bits, seed=20 + bits)
+    x = correlated((5, 2, 3, 5, 6), 0.3, bits, seed=20 + bits)  # T = 5: every history case
     spec = ChunkSpec(x.shape, AXES[0], bits)
     np.testing.assert_array_equal(_spec_decode(codec.encode(x, spec), x.shape, bits, codec.contextual), x)
+
+
+def test_reciprocal_division_is_exact():
+    """The kernels divide by multiplying with a reciprocal (see _kernels): the probability of every
+    reachable counter state equals FORMAT.md's integer formula. All (g1, gn) pairs, each with
+    random group counts (c1, cn), plus the prior-only case c1 = cn = 0 (which exposes qg)."""
+    from numba import njit
+
+    @njit
+    def probs(c1, cn, g1, gn):
+        out = np.empty(c1.size, np.int64)
+        for i in range(c1.size):
+            out[i] = _kernels._prob(c1[i] | (cn[i] << 16), g1[i] | (gn[i] << 16))
+        return out
+
+    gn, g1 = np.nonzero(np.tri(1024, dtype=bool))  # every 0 <= g1 <= gn < 1024
+    rng = np.random.default_rng(9)
+    for c1, cn in ((np.zeros_like(gn), np.zeros_like(gn)), (None, None)):
+        if c1 is None:
+            cn = rng.integers(0, 1024, gn.size)
+            c1 = (rng.random(gn.size) * (cn + 1)).astype(np.int64)
+        qg = ((2 * g1 + 1) << 24) // (2 * gn + 2)
+        want = np.clip(((c1 << 24) + 4 * qg) // (cn + 4), 1, (1 << 24) - 1)
+        np.testing.assert_array_equal(probs(c1, cn, g1, gn), want)
