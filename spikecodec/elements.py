@@ -1,4 +1,4 @@
-"""Element types and bit packing (FORMAT.md section 7).
+"""Element types and bit packing (FORMAT.md section 8).
 
 An element is an unsigned integer of 1, 2, 4 or 8 bits: 1-bit spikes or small spike counts.
 Elements are packed in C order, most significant bit first: element ``i`` of a ``b``-bit stream
@@ -21,55 +21,68 @@ def packed_nbytes(count: int, bits: int) -> int:
     return (count * bits + 7) // 8
 
 
-def pack(values: np.ndarray, bits: int) -> bytes:
-    """Pack uint8 element values (already range-checked) into MSB-first bytes."""
+def _kernels():
+    from . import _packing_kernels  # numba compiles on first use (and caches)
+
+    return _packing_kernels
+
+
+def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
+    """Pack uint8 element values MSB-first; return the packed bytes (a uint8 array) and the spike
+    count. One pass does the packing, the count and a range check: a value that does not fit
+    ``bits`` raises ``ValueError`` (never truncated)."""
     flat = np.ascontiguousarray(values, dtype=np.uint8).reshape(-1)
     if bits == 8:
-        return flat.tobytes()
-    if bits == 1:
-        return np.packbits(flat).tobytes()
-    per_byte = 8 // bits
-    pad = (-flat.size) % per_byte
-    if pad:
-        flat = np.concatenate([flat, np.zeros(pad, np.uint8)])
-    groups = flat.reshape(-1, per_byte)
-    out = np.zeros(groups.shape[0], np.uint8)
-    for j in range(per_byte):
-        out |= groups[:, j] << np.uint8(8 - bits * (j + 1))
-    return out.tobytes()
+        return flat, int(flat.sum(dtype=np.uint64))
+    kernel = {1: "pack1", 2: "pack2", 4: "pack4"}.get(bits)
+    if kernel is None:
+        raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
+    out = np.empty(packed_nbytes(flat.size, bits), np.uint8)
+    ored, count = getattr(_kernels(), kernel)(flat, out)
+    if int(ored) >> bits:
+        raise ValueError(f"a value above {(1 << bits) - 1} does not fit the {bits}-bit element type")
+    return out, int(count)
 
 
-def unpack(data: bytes | memoryview, count: int, bits: int) -> np.ndarray:
-    """Inverse of :func:`pack`; raises :class:`FormatError` on a wrong size or non-zero padding."""
+def pack(values: np.ndarray, bits: int) -> bytes:
+    """Pack uint8 element values into MSB-first bytes (see :func:`pack_counted`)."""
+    return pack_counted(values, bits)[0].tobytes()
+
+
+def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: int) -> int:
+    """Unpack ``out.size`` elements into ``out`` (C-contiguous uint8) and return their spike count.
+
+    Raises :class:`FormatError` on a wrong size or non-zero padding bits."""
+    count = out.size
     expected = packed_nbytes(count, bits)
-    if len(data) != expected:
-        raise FormatError(f"packed data is {len(data)} bytes, expected {expected} for {count} {bits}-bit elements")
     buf = np.frombuffer(data, np.uint8)
+    if buf.size != expected:
+        raise FormatError(f"packed data is {buf.size} bytes, expected {expected} for {count} {bits}-bit elements")
+    if not out.flags.c_contiguous or out.dtype != np.uint8:
+        raise ValueError("unpack_into needs a C-contiguous uint8 output array")
+    flat = out.reshape(-1)  # a view, as out is contiguous
     if bits == 8:
-        return buf.copy()
+        flat[...] = buf
+        return int(flat.sum(dtype=np.uint64))
+    kernel = {1: "unpack1", 2: "unpack2", 4: "unpack4"}.get(bits)
+    if kernel is None:
+        raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
     pad_bits = expected * 8 - count * bits
     if pad_bits and int(buf[-1]) & ((1 << pad_bits) - 1):
         raise FormatError("non-zero padding bits after the last element")
-    if bits == 1:
-        return np.unpackbits(buf, count=count)
-    per_byte = 8 // bits
-    mask = np.uint8((1 << bits) - 1)
-    out = np.empty((buf.size, per_byte), np.uint8)
-    for j in range(per_byte):
-        out[:, j] = (buf >> np.uint8(8 - bits * (j + 1))) & mask
-    return out.reshape(-1)[:count]
+    return int(getattr(_kernels(), kernel)(buf, flat))
+
+
+def unpack(data: bytes | memoryview | np.ndarray, count: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack`; raises :class:`FormatError` on a wrong size or non-zero padding."""
+    out = np.empty(count, np.uint8)
+    unpack_into(data, out, bits)
+    return out
 
 
 def count_spikes(values: np.ndarray, bits: int) -> int:
     """Sum of element values: the number of spikes (ones, for 1-bit elements)."""
     return int(np.count_nonzero(values)) if bits == 1 else int(values.sum(dtype=np.uint64))
-
-
-def count_packed_ones(packed: bytes) -> int:
-    """Ones in a bit-packed 1-bit stream (with zero padding): the spike count without unpacking."""
-    buf = np.frombuffer(packed, np.uint8)
-    head = buf[: buf.size // 8 * 8].view(np.uint64)  # popcount words, not bytes: 8x fewer elements
-    return int(np.bitwise_count(head).sum()) + int(np.bitwise_count(buf[head.size * 8 :]).sum())
 
 
 def to_numpy(array: Any) -> np.ndarray:

@@ -9,6 +9,9 @@ with its offset instead of as a construct exception.
 
 from __future__ import annotations
 
+import struct
+from functools import cache
+
 try:  # ISA-L computes the same CRC-32 about 10x faster than zlib; optional
     from isal.isal_zlib import crc32 as _crc32
 except ImportError:  # pragma: no cover - depends on the platform's wheels
@@ -17,7 +20,11 @@ except ImportError:  # pragma: no cover - depends on the platform's wheels
 from construct import (
     Array,
     Bytes,
+    Compiled,
     Const,
+    Construct,
+    Container,
+    FormatField,
     Int8ul,
     Int16ul,
     Int32ul,
@@ -26,7 +33,9 @@ from construct import (
     Prefixed,
     PrefixedArray,
     GreedyBytes,
+    Renamed,
     Struct,
+    Terminated,
     this,
 )
 
@@ -88,7 +97,7 @@ ChunkHeader = Struct(
 
 
 def chunk_header_size(chunk_rank: int) -> int:
-    return 16 + 16 * chunk_rank
+    return 16 + 16 * chunk_rank  # == chunk_header_struct(chunk_rank).size
 
 
 IndexEntry = Struct(
@@ -122,3 +131,49 @@ def crc32(*parts: bytes) -> int:
     for part in parts:
         value = _crc32(part, value)
     return value & 0xFFFFFFFF
+
+
+# -- Fast path ---------------------------------------------------------------------------------
+# construct interprets a declaration field by field (tens of microseconds a record). The fixed-
+# layout records are therefore also built and parsed with ``struct`` formats *derived from the
+# declarations above* (so the two cannot disagree; the tests check that they agree), and the
+# variable-layout header body with construct's compiled (generated-code) version of itself.
+
+
+def struct_format(record: Struct, **context: int) -> str:
+    """The ``struct`` format of a fixed-layout record: its fields in order, arrays flattened, with
+    array lengths taken from ``context`` (``chunk_rank=...``). Constants are plain fields here:
+    callers write them and check them themselves."""
+    return "<" + "".join(_field_format(f, context) for f in record.subcons)
+
+
+def _field_format(field: Construct, context: dict[str, int]) -> str:
+    while isinstance(field, (Renamed, Const)):
+        field = field.subcon
+    if isinstance(field, FormatField) and field.fmtstr[0] == "<":
+        return field.fmtstr[1:]
+    if isinstance(field, Bytes) and isinstance(field.length, int):
+        return f"{field.length}s"
+    if isinstance(field, Array):
+        count = field.count(Container(_=Container(context), **context)) if callable(field.count) else field.count
+        return _field_format(field.subcon, context) * count
+    raise TypeError(f"no struct format for {field!r}")
+
+
+PREAMBLE_STRUCT = struct.Struct(struct_format(Preamble))
+HEADER_FIXED_STRUCT = struct.Struct(struct_format(HeaderFixed))
+INDEX_HEAD_STRUCT = struct.Struct(struct_format(IndexHead))
+INDEX_ENTRY_STRUCT = struct.Struct(struct_format(IndexEntry))
+TRAILER_STRUCT = struct.Struct(struct_format(Trailer))
+
+
+@cache
+def chunk_header_struct(chunk_rank: int) -> struct.Struct:
+    """Fields: magic, payload_size, spike_count, origin[chunk_rank], extent[chunk_rank]."""
+    return struct.Struct(struct_format(ChunkHeader, chunk_rank=chunk_rank))
+
+
+@cache
+def header_body_compiled() -> Compiled:
+    """:data:`HeaderBody` followed by nothing (no trailing bytes), compiled on first use."""
+    return (HeaderBody + Terminated).compile()

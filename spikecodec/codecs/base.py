@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..elements import count_spikes, packed_nbytes
+from ..errors import FormatError
 from ..limits import payload_cap
 
 
@@ -85,13 +86,23 @@ class ArrayCodec(Codec):
         """Return a uint8 array of ``spec.shape`` with values below ``2**spec.bits``."""
 
     # The container stores each chunk's spike count. Codecs that get it more cheaply than a pass
-    # over the elements (``raw``: a popcount of the packed bytes) override these two.
-    def encode_counted(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes, int]:
+    # over the elements (``raw``: the packing kernels count as they go) override these two.
+    def encode_counted(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes | memoryview, int]:
         return self.encode(chunk, spec), count_spikes(chunk, spec.bits)
 
-    def decode_counted(self, data: bytes, spec: ChunkSpec) -> tuple[np.ndarray, int]:
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
+        """Decode into ``out`` (uint8, ``spec.shape``, any strides); return the spike count.
+
+        This default checks what :meth:`decode` returned - shape, dtype and that no value is
+        wider than ``spec.bits`` - before copying it: decoders of untrusted bytes are not trusted.
+        """
         values = self.decode(data, spec)
-        return values, count_spikes(values, spec.bits)
+        if values.shape != spec.shape or values.dtype != np.uint8:
+            raise FormatError(f"codec {self.codec_id!r} decoded {values.shape} {values.dtype}, expected {spec.shape} uint8")
+        if spec.bits < 8 and values.size and int(values.max()) >> spec.bits:
+            raise FormatError(f"codec {self.codec_id!r} decoded a value wider than {spec.bits} bits")
+        out[...] = values
+        return count_spikes(values, spec.bits)
 
 
 class BytesCodec(Codec):

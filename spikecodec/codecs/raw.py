@@ -1,10 +1,10 @@
-"""``raw``: the bit-packed elements as they are (FORMAT.md 8.1)."""
+"""``raw``: the bit-packed elements as they are (FORMAT.md 9.2)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..elements import count_packed_ones, count_spikes, pack, unpack
+from ..elements import pack_counted, unpack, unpack_into
 from .base import ArrayCodec, ChunkSpec
 
 
@@ -14,15 +14,21 @@ class Raw(ArrayCodec):
     codec_id = "raw"
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
-        return pack(chunk, spec.bits)
+        return pack_counted(chunk, spec.bits)[0].tobytes()
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         return unpack(data, spec.size, spec.bits).reshape(spec.shape)
 
-    def encode_counted(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes, int]:
-        data = self.encode(chunk, spec)
-        return data, count_packed_ones(data) if spec.bits == 1 else count_spikes(chunk, spec.bits)
+    def encode_counted(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[memoryview, int]:
+        packed, count = pack_counted(chunk, spec.bits)  # packs, counts and range-checks in one pass
+        return memoryview(packed), count  # no copy: the writer hands it to the next stage or the file
 
-    def decode_counted(self, data: bytes, spec: ChunkSpec) -> tuple[np.ndarray, int]:
-        values = self.decode(data, spec)  # checks size and padding first
-        return values, count_packed_ones(data) if spec.bits == 1 else count_spikes(values, spec.bits)
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
+        # Unpacking b-bit fields cannot give a value wider than b bits, nor the wrong shape: no
+        # check of the output is needed, only of the input (size and padding, in unpack_into).
+        if out.flags.c_contiguous:
+            return unpack_into(data, out, spec.bits)
+        values = np.empty(spec.shape, np.uint8)  # a strided destination (a chunk inside a row)
+        count = unpack_into(data, values, spec.bits)
+        out[...] = values
+        return count

@@ -7,7 +7,6 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import FormatError
 from .base import ArrayCodec, BytesCodec, ChunkSpec, Codec
 
 _REGISTRY: dict[str, type[Codec]] = {}
@@ -66,7 +65,7 @@ class Pipeline:
     def get_config(self) -> list[dict[str, Any]]:
         return [{"id": c.codec_id, **c.get_config()} for c in self.codecs]
 
-    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes, int]:
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes | memoryview, int]:
         """The chunk's payload and its spike count."""
         array_codec, *byte_codecs = self.codecs
         data, count = array_codec.encode_counted(chunk, spec)
@@ -74,16 +73,18 @@ class Pipeline:
             data = c.encode(data)
         return data, count
 
-    def decode(self, payload: bytes, spec: ChunkSpec) -> tuple[np.ndarray, int]:
-        """The chunk's elements and their spike count."""
+    def decode(self, payload: bytes | memoryview, spec: ChunkSpec, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """The chunk's elements and their spike count; ``out`` (uint8, ``spec.shape``), when
+        given, receives the elements (the array codec writes straight into it) and is returned."""
         array_codec, *byte_codecs = self.codecs
         data = payload
         for c in reversed(byte_codecs):
             data = c.decode(data, spec.max_payload)
-        out, count = array_codec.decode_counted(data, spec)
-        if out.shape != spec.shape or out.dtype != np.uint8:
-            raise FormatError(f"codec {array_codec.codec_id!r} decoded {out.shape} {out.dtype}, expected {spec.shape} uint8")
-        return out, count
+        if out is None:
+            out = np.empty(spec.shape, np.uint8)
+        elif out.shape != spec.shape or out.dtype != np.uint8:
+            raise ValueError(f"output array is {out.shape} {out.dtype}, expected {spec.shape} uint8")
+        return out, array_codec.decode_into(data, spec, out)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Pipeline) and self.get_config() == other.get_config()

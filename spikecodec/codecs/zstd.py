@@ -19,22 +19,14 @@ class Zstd(BytesCodec):
         if isinstance(level, bool) or not isinstance(level, int) or not -7 <= level <= 22:
             raise ValueError(f"zstd level must be an integer in -7..22, got {level!r}")
         self.level = level
-        self._local = threading.local()  # zstd contexts are reusable but not thread-safe
 
     def get_config(self) -> dict:
         return {"level": self.level}
 
-    def _contexts(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-        ctx = getattr(self._local, "ctx", None)
-        if ctx is None:
-            cctx = zstandard.ZstdCompressor(level=self.level, write_content_size=True, write_checksum=False)
-            ctx = self._local.ctx = (cctx, zstandard.ZstdDecompressor())
-        return ctx
+    def encode(self, data: bytes | memoryview) -> bytes:
+        return _compressor(self.level).compress(data)
 
-    def encode(self, data: bytes) -> bytes:
-        return self._contexts()[0].compress(data)
-
-    def decode(self, data: bytes, max_size: int) -> bytes:
+    def decode(self, data: bytes | memoryview, max_size: int) -> bytes:
         try:
             params = zstandard.get_frame_parameters(data)
         except zstandard.ZstdError as exc:
@@ -45,12 +37,32 @@ class Zstd(BytesCodec):
         if size > max_size:
             raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed")
         try:  # one shot into a buffer of the (checked) content size; nothing may follow the frame
-            out = self._contexts()[1].decompress(data, allow_extra_data=False)
+            out = _decompressor().decompress(data, allow_extra_data=False)
         except zstandard.ZstdError as exc:
             raise FormatError(_diagnose(data, exc)) from None
         if len(out) != size:
             raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}")
         return out
+
+
+# Contexts are costly to create (a new one also touches fresh memory on its first frame) and are
+# reusable but not thread-safe: one per thread and level, shared by every Zstd instance.
+_contexts = threading.local()
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    cache = _contexts.__dict__.setdefault("compressors", {})
+    cctx = cache.get(level)
+    if cctx is None:
+        cctx = cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=False)
+    return cctx
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    dctx = getattr(_contexts, "decompressor", None)
+    if dctx is None:
+        dctx = _contexts.decompressor = zstandard.ZstdDecompressor()
+    return dctx
 
 
 def _diagnose(data: bytes, exc: zstandard.ZstdError) -> str:

@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from construct import ConstructError, Terminated
+from construct import ConstructError
 
 from .. import layout
 from ..codecs import Pipeline
@@ -31,7 +31,6 @@ from ..limits import (
 )
 
 _AXIS_NAME = re.compile(r"[A-Za-z0-9_]{1,%d}\Z" % MAX_AXIS_NAME)
-_HeaderBodyExact = layout.HeaderBody + Terminated  # no trailing bytes in the header body
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def _json_bytes(obj: Any) -> bytes:
 
 def encode_header(h: Header) -> bytes:
     """Preamble, header body and header CRC, as a writer emits them."""
-    body = layout.HeaderBody.build(
+    body = layout.header_body_compiled().build(
         dict(
             rank=h.rank,
             element_bits=h.bits,
@@ -104,9 +103,7 @@ def encode_header(h: Header) -> bytes:
     )
     if len(body) > MAX_HEADER_SIZE:
         raise ValueError(f"header is {len(body)} bytes, more than the {MAX_HEADER_SIZE} allowed (metadata too large?)")
-    pre = layout.Preamble.build(
-        dict(signature=layout.SIGNATURE, major=layout.MAJOR_VERSION, minor=h.minor, reserved=0, header_size=len(body))
-    )
+    pre = layout.PREAMBLE_STRUCT.pack(layout.SIGNATURE, layout.MAJOR_VERSION, h.minor, 0, len(body))
     return pre + body + layout.crc32(pre, body).to_bytes(4, "little")
 
 
@@ -114,16 +111,16 @@ def parse_preamble(pre: bytes) -> tuple[int, int]:
     """Check the 16-byte preamble; return (minor version, header body size)."""
     if len(pre) < layout.PREAMBLE_SIZE:
         raise FormatError(f"file is {len(pre)} bytes, too short for the {layout.PREAMBLE_SIZE}-byte preamble", 0)
-    p = layout.Preamble.parse(pre[: layout.PREAMBLE_SIZE])
-    if p.signature != layout.SIGNATURE:
+    signature, major, minor, reserved, header_size = layout.PREAMBLE_STRUCT.unpack_from(pre)
+    if signature != layout.SIGNATURE:
         raise FormatError("not a spike file: bad signature", 0)
-    if p.major != layout.MAJOR_VERSION:
-        raise FormatError(f"unsupported major version {p.major} (this reader knows {layout.MAJOR_VERSION})", 8)
-    if p.reserved != 0:
+    if major != layout.MAJOR_VERSION:
+        raise FormatError(f"unsupported major version {major} (this reader knows {layout.MAJOR_VERSION})", 8)
+    if reserved != 0:
         raise FormatError("reserved preamble field is not zero", 10)
-    if not 0 < p.header_size <= MAX_HEADER_SIZE:
-        raise FormatError(f"header size {p.header_size} is outside 1..{MAX_HEADER_SIZE}", 12)
-    return p.minor, p.header_size
+    if not 0 < header_size <= MAX_HEADER_SIZE:
+        raise FormatError(f"header size {header_size} is outside 1..{MAX_HEADER_SIZE}", 12)
+    return minor, header_size
 
 
 def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
@@ -157,18 +154,18 @@ def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
     def fail(msg: str) -> FormatError:
         return FormatError(msg, body_at)
 
-    if len(body) < layout.HeaderFixed.sizeof():
+    if len(body) < layout.HEADER_FIXED_STRUCT.size:
         raise fail("header body is too short")
-    b = layout.HeaderFixed.parse(body)
+    rank, _, chunk_rank, reserved = layout.HEADER_FIXED_STRUCT.unpack_from(body)
     # Only what sizes the rest of the parse is checked here; check_header does the others.
-    if not 1 <= b.rank <= MAX_RANK:
-        raise fail(f"rank {b.rank} is outside 1..{MAX_RANK}")
-    if not 1 <= b.chunk_rank <= b.rank:
-        raise fail(f"chunk rank {b.chunk_rank} is outside 1..{b.rank}")
-    if b.reserved:
+    if not 1 <= rank <= MAX_RANK:
+        raise fail(f"rank {rank} is outside 1..{MAX_RANK}")
+    if not 1 <= chunk_rank <= rank:
+        raise fail(f"chunk rank {chunk_rank} is outside 1..{rank}")
+    if reserved:
         raise fail("reserved header field is not zero")
     try:
-        b = _HeaderBodyExact.parse(body)
+        b = layout.header_body_compiled().parse(body)
     except (ConstructError, UnicodeDecodeError, struct.error) as exc:  # compiled parsers raise struct.error
         raise fail(f"malformed header body ({type(exc).__name__})") from None
     shape = tuple(None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import math
 from typing import Any
 
 import numpy as np
@@ -208,10 +209,17 @@ class SpikeReader:
         except FormatError as exc:
             raise exc.located(self.name) if exc.where is None else exc
 
-    def _read_chunk(self, i: int) -> np.ndarray:
+    def _read_into(self, i: int, out: np.ndarray) -> None:
+        try:
+            self._read_chunk(i, out)
+        except FormatError as exc:
+            raise exc.located(self.name) if exc.where is None else exc
+
+    def _read_chunk(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given."""
         h = self.header
         e = self.entries[i]
-        data = self._src.read_at(e.offset, e.size)
+        data = memoryview(self._src.read_at(e.offset, e.size))  # slices below are views, not copies
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset)
         head_size = layout.chunk_header_size(h.chunk_rank)
@@ -230,13 +238,12 @@ class SpikeReader:
         if spec.size > self.max_bytes:
             raise FormatError(f"chunk {i} decodes to {spec.size} bytes, over max_bytes={self.max_bytes}", e.offset)
         try:
-            values, count = self._pipeline.decode(payload, spec)
+            # The pipeline checks the decoded shape and that no value is wider than the element type.
+            values, count = self._pipeline.decode(payload, spec, out)
         except FormatError as exc:
             raise FormatError(f"chunk {i}: {exc.message}", e.offset) from None
         except (ValueError, MemoryError, OverflowError) as exc:
             raise FormatError(f"chunk {i}: payload does not decode ({exc})", e.offset) from None
-        if h.bits < 8 and values.size and int(values.max()) >> h.bits:
-            raise FormatError(f"chunk {i} decoded a value wider than {h.bits} bits", e.offset)
         if count != spikes:
             raise FormatError(f"chunk {i} holds {count} spikes, its header says {spikes}", e.offset)
         return values
@@ -275,17 +282,26 @@ class SpikeReader:
             raise FormatError(
                 f"{self.name}: selection decodes to {nbytes} bytes, over max_bytes={self.max_bytes} (raise it to allow)"
             )
-        box = np.zeros(box_shape, np.uint8)
+        # Not zeroed: the chunks tile the array, so those overlapping the box fill all of it
+        # (``filled`` counts what they wrote, and a shortfall is an error, never stale memory).
+        box = np.empty(box_shape, np.uint8)
+        filled = 0
         if nbytes:
+            inner_size = math.prod(self.shape[k:])
             for i in self._chunks_overlapping(box_lo, box_hi):
                 origin = self.chunk_origin(i)
                 ext = self.chunk_spec(i).shape[:k]
                 lo = [max(o, a) for o, a in zip(origin, box_lo)]
                 hi = [min(o + x, b) for o, x, b in zip(origin, ext, box_hi)]
-                values = self.read_chunk(i)
-                src = tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))
                 dst = tuple(slice(a - bl, b - bl) for a, b, bl in zip(lo, hi, box_lo))
-                box[dst] = values[src]
+                filled += math.prod(b - a for a, b in zip(lo, hi)) * inner_size
+                if lo == list(origin) and hi == [o + x for o, x in zip(origin, ext)]:
+                    self._read_into(i, box[dst])  # the whole chunk: decode straight into place
+                    continue
+                values = self.read_chunk(i)
+                box[dst] = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]
+        if filled != nbytes:
+            raise FormatError(f"{self.name}: the chunks cover {filled} of the {nbytes} elements selected")
         # np.require keeps a 0-d result 0-d (ascontiguousarray would make it 1-d).
         return np.require(box[tuple(local) + tuple(key[k:])], requirements="C")
 

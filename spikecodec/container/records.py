@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from construct import Array, ConstructError
-
 from .. import layout
 from ..errors import FormatError
 
@@ -35,10 +33,7 @@ class ChunkRecord:
 
 def encode_chunk(origin, extent, spike_count: int, payload: bytes) -> tuple[bytes, bytes, bytes]:
     """The record's header, payload and CRC, kept apart so a large payload is never copied."""
-    head = layout.ChunkHeader.build(
-        dict(payload_size=len(payload), spike_count=spike_count, origin=list(origin), extent=list(extent)),
-        chunk_rank=len(origin),
-    )
+    head = layout.chunk_header_struct(len(origin)).pack(layout.CHUNK_MAGIC, len(payload), spike_count, *origin, *extent)
     return head, payload, layout.crc32(head, payload).to_bytes(4, "little")
 
 
@@ -48,8 +43,8 @@ def parse_chunk_head(head: bytes, chunk_rank: int, offset: int) -> tuple[int, in
         raise FormatError("file ends inside a chunk header", offset)
     if head[:4] != layout.CHUNK_MAGIC:
         raise FormatError(f"expected chunk magic {layout.CHUNK_MAGIC!r}, found {bytes(head[:4])!r}", offset)
-    h = layout.ChunkHeader.parse(head, chunk_rank=chunk_rank)
-    return h.payload_size, h.spike_count, tuple(h.origin), tuple(h.extent)
+    _, payload_size, spike_count, *rest = layout.chunk_header_struct(chunk_rank).unpack_from(head)
+    return payload_size, spike_count, tuple(rest[:chunk_rank]), tuple(rest[chunk_rank:])
 
 
 def check_chunk_crc(head: bytes, payload: bytes, crc: bytes, offset: int) -> None:
@@ -60,8 +55,9 @@ def check_chunk_crc(head: bytes, payload: bytes, crc: bytes, offset: int) -> Non
 
 
 def encode_index(entries: list[IndexEntry]) -> bytes:
-    head = layout.IndexHead.build(dict(count=len(entries)))
-    body = Array(len(entries), layout.IndexEntry).build([e.__dict__ for e in entries])
+    head = layout.INDEX_HEAD_STRUCT.pack(layout.INDEX_MAGIC, len(entries))
+    pack = layout.INDEX_ENTRY_STRUCT.pack
+    body = b"".join([pack(e.offset, e.size, e.row_start, e.row_length, e.spike_count) for e in entries])
     return head + body + layout.crc32(head, body).to_bytes(4, "little")
 
 
@@ -73,7 +69,7 @@ def parse_index_head(head: bytes, offset: int) -> int:
     """The entry count from the 12-byte index head."""
     if len(head) < layout.INDEX_HEAD_SIZE or head[:4] != layout.INDEX_MAGIC:
         raise FormatError(f"no index magic {layout.INDEX_MAGIC!r} where the trailer points", offset)
-    return layout.IndexHead.parse(head).count
+    return layout.INDEX_HEAD_STRUCT.unpack_from(head)[1]
 
 
 def parse_index(data: bytes, offset: int) -> list[IndexEntry]:
@@ -84,23 +80,20 @@ def parse_index(data: bytes, offset: int) -> list[IndexEntry]:
     body_end = len(data) - layout.CRC_SIZE
     if layout.crc32(data[:body_end]) != int.from_bytes(data[body_end:], "little"):
         raise FormatError("index CRC mismatch", offset + body_end)
-    try:
-        raw = Array(count, layout.IndexEntry).parse(data[layout.INDEX_HEAD_SIZE : body_end])
-    except ConstructError:
-        raise FormatError("malformed index", offset) from None
-    return [IndexEntry(e.offset, e.size, e.row_start, e.row_length, e.spike_count) for e in raw]
+    # The size check above makes the entries exactly count * INDEX_ENTRY_SIZE bytes.
+    return [IndexEntry(*e) for e in layout.INDEX_ENTRY_STRUCT.iter_unpack(data[layout.INDEX_HEAD_SIZE : body_end])]
 
 
 def encode_trailer(index_offset: int, index_nbytes: int) -> bytes:
     fields = index_offset.to_bytes(8, "little") + index_nbytes.to_bytes(8, "little")
-    return layout.Trailer.build(dict(index_offset=index_offset, index_size=index_nbytes, crc=layout.crc32(fields)))
+    return layout.TRAILER_STRUCT.pack(index_offset, index_nbytes, layout.crc32(fields), layout.TRAILER_MAGIC)
 
 
 def parse_trailer(data: bytes, offset: int) -> tuple[int, int]:
     """(index_offset, index_size) from the last 24 bytes of a file."""
     if len(data) != layout.TRAILER_SIZE or data[-4:] != layout.TRAILER_MAGIC:
         raise FormatError("no trailer: the file is truncated or its writer did not finish", offset)
-    t = layout.Trailer.parse(data)
-    if layout.crc32(data[:16]) != t.crc:
+    index_offset, index_nbytes, crc, _ = layout.TRAILER_STRUCT.unpack(data)
+    if layout.crc32(data[:16]) != crc:
         raise FormatError("trailer CRC mismatch", offset + 16)
-    return t.index_offset, t.index_size
+    return index_offset, index_nbytes
