@@ -23,12 +23,13 @@ class _Silent:
         pass
 
 
-def bar(total: int, desc: str, quiet: bool = False) -> Any:
-    """A context manager with ``update(n)``: a tqdm bar counting elements, or a silent stand-in."""
-    if quiet or total < LONG_WORK_ELEMENTS or not sys.stderr.isatty():
+def bar(total: int, desc: str, quiet: bool = False, *, unit: str = "el", long_work: int = LONG_WORK_ELEMENTS) -> Any:
+    """A context manager with ``update(n)``: a tqdm bar counting ``unit``s (elements unless told),
+    or a silent stand-in when the work is under ``long_work`` units."""
+    if quiet or total < long_work or not sys.stderr.isatty():
         return _Silent()
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is an optional extra: work silently without it
         return _Silent()
-    return tqdm(total=total, desc=desc, unit="el", unit_scale=True, leave=False, file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False, file=sys.stderr)

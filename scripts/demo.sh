@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: encode the shipped sample spike tensor, inspect it,
-# validate it, decode it and check that the round trip is bit-exact. Set-up is idempotent.
+# The main job on the embedded default sample (300 Fashion-MNIST test images): run the default
+# reference model's edge half on them into a spike file, inspect and validate it, run the cloud
+# half on the file and print the accuracy and bytes per image; then round-trip the shipped sample
+# spike tensor and check it is bit-exact. Set-up is idempotent.
 # Usage: bash scripts/demo.sh [OUTPUT_DIR]   (default: runs/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 out=${1:-runs/demo}
 mkdir -p "$out"
+images=spikecodec/data/fmnist_sample_images.npy
+labels=spikecodec/data/fmnist_sample_labels.npy
 sample=spikecodec/data/sample_spikes.npz
 spk=.venv/bin/spikecodec
 
 set -x
+$spk models
+$spk encode --images "$images" -o "$out/feats.spk"
+$spk inspect "$out/feats.spk"
+$spk validate "$out/feats.spk"
+$spk decode "$out/feats.spk" --predict -o "$out/preds.npy" --labels "$labels"
+
 $spk encode "$sample:spikes" -o "$out/sample.spk" --axes TNCHW \
     --meta source=sample_spikes.npz layer=l2 neuron='{"tau": 0.5, "v_th": 0.7}'
-$spk inspect "$out/sample.spk"
-$spk validate "$out/sample.spk"
 $spk decode "$out/sample.spk" -o "$out/decoded.npy"
 { set +x; } 2>/dev/null
 .venv/bin/python - "$sample" "$out/decoded.npy" <<'PY'

@@ -14,25 +14,39 @@ from ..errors import CliError, about, describe
 from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input
 from ..text import axes_text, element_text, pipeline_text
 from .common import parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
+from .edgecloud import run_edge
 
-HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
+HELP = "encode an array file (.npy, .npz, .pt, .h5), or images through a model's edge half, into a spike file"
 EPILOG = """\
 examples:
   spikecodec encode spikes.npy -o spikes.spk
   spikecodec encode feats.h5:/layer3/spikes -o feats.spk --codec zstd --level 19 \\
       --axes TNCHW --chunk 1,16 --meta model=resnet18 split=3 dt=0.001
   cat spikes.npy | spikecodec encode - -o - | nc server 9000
+  spikecodec encode --images t10k-images-idx3-ubyte.gz -o feats.spk       # edge half of the default model
+  spikecodec encode --images photos/ --model snn-resnet-fmnist -o feats.spk
 
 INPUT is .npy, .npz (FILE.npz:KEY, or its only array), .pt (a tensor, or FILE.pt:KEY in a dict of
 tensors; loaded with weights_only=True), .h5/.hdf5 (FILE.h5:/path/to/dataset), a .spk file (to
 re-encode it) or - for .npy on stdin. Axes and metadata that `spikecodec decode` stored in an
 .npz or .h5 file are kept; --axes and --meta override them.
+
+--images SRC runs the edge half of a shipped model (`spikecodec models` lists them and marks the
+default) on uint8 images and writes its spikes, axes N,T,C,H,W, one chunk per batch, streamed
+batch by batch; the metadata holds the model, split, neuron parameters (tau,
+v_th, T), code shape (T, C, H, W) and input shape (C, H, W). SRC: an IDX file, gzipped or not
+(MNIST style), a .npy array (N, H, W) or (N, C, H, W), or a folder of .png images read in sorted
+file-name order (8-bit grayscale or RGB, one size). `spikecodec decode OUT --predict` runs the
+cloud half.
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="array file, FILE:KEY, or - (stdin, .npy)")
+    p.add_argument("input", metavar="INPUT", nargs="?", help="array file, FILE:KEY, or - (stdin, .npy)")
+    p.add_argument("--images", metavar="SRC", help="instead of INPUT: images (IDX file, .npy, folder of PNGs) to run the model's edge half on")
+    p.add_argument("--model", metavar="NAME", help="with --images: the shipped model (default: the default reference; see `spikecodec models`)")
+    p.add_argument("--batch", type=int, default=256, metavar="N", help="with --images: images per batch and per chunk (default 256)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike file to write, or - (stdout)")
     p.add_argument("--codec", metavar="ID", help="codec id (see `spikecodec --version`), a pipeline like raw,zstd, or JSON such as '{\"id\": \"zstd\", \"level\": 19}' (default: the library's)")
     p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")
@@ -45,6 +59,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.input is None) == (args.images is None):
+        raise CliError(None, "give either INPUT (an array file) or --images SRC", 2)
+    if args.images is not None:
+        return run_edge(args)
+    if args.model is not None:
+        raise CliError("--model", "applies only with --images", 2)
     codec = parse_codec(args.codec, args.level)
     axes = parse_axes(args.axes)
     chunk = parse_chunk(args.chunk)

@@ -23,12 +23,17 @@ def load_reference(name: str | None = None):
     in eval mode, with `edge(images)`, `cloud(spikes)` and `model(images)`."""
     from .checkpoint import load_model  # torch is imported only here
 
+    return load_model(reference_path(name))
+
+
+def reference_path(name: str | None = None) -> Path:
+    """The checkpoint of the shipped model `name` (default: the default reference); KeyError if none."""
     name = name or DEFAULT_REFERENCE
     path = REFERENCE_DIR / f"{name}.pt"
-    if not path.exists():
-        known = [r["name"] for r in list_references()]
-        raise KeyError(f"no reference model {name!r}; shipped: {known}")
-    return load_model(path)
+    if "/" in name or "\\" in name or not path.exists():
+        known = ", ".join(r["name"] for r in list_references())
+        raise KeyError(f"no reference model {name!r} (shipped: {known})")
+    return path
 
 
 def link_stats(code, feature_shape: list[int]) -> dict:

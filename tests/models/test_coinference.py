@@ -1,0 +1,97 @@
+"""The co-inference API: edge bytes equal the model's spikes, cloud logits equal the model's,
+and the cloud consumes a stream (a growing file, a pipe) that the edge is still writing."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import spikecodec
+from spikecodec.models import CloudStream, cloud_logits, edge_encode, edge_write, load_reference
+
+WAIT = 60.0  # seconds the edge waits for the cloud to have consumed a batch (never reached when it works)
+
+
+@pytest.fixture(scope="module")
+def images(fmnist_test) -> np.ndarray:
+    return fmnist_test[0][:12, 0].numpy()  # uint8 (12, 28, 28)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference()
+
+
+def test_bytes_roundtrip_equals_the_model(images: np.ndarray, reference) -> None:
+    data = edge_encode(torch.from_numpy(images), batch_size=5)  # a torch tensor works too
+    with torch.inference_mode():
+        spikes = reference.edge(images)
+        expected = reference(images)
+    decoded = spikecodec.decode(data)
+    assert decoded.shape == (12, 2, 4, 7, 7)
+    assert np.array_equal(decoded.transpose(1, 0, 2, 3, 4), spikes.numpy())
+    assert torch.allclose(cloud_logits(data), expected, atol=1e-5)
+
+
+def test_bad_images_and_mismatched_spikes_raise(images: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="float64"):
+        edge_encode(images / 255.0)
+    with pytest.raises(ValueError, match=r"shaped \(12, 28\)"):
+        edge_encode(images[:, 0])
+    with pytest.raises(ValueError, match="no images"):
+        edge_encode(iter([]))
+    with pytest.raises(KeyError, match="no reference model"):
+        edge_encode(images, "no-such-model")
+    wrong = spikecodec.encode(np.zeros((3, 2, 4, 7, 6), np.uint8), axes="NTCHW", metadata={"model": "snn-resnet-fmnist"})
+    with pytest.raises(ValueError, match=r"\(2, 4, 7, 6\) per image"):
+        CloudStream(wrong)
+
+
+def _edge_waiting_for_cloud(images: np.ndarray, consumed: list[threading.Event]):
+    """Batches of 4 images; each after the first only once the cloud has consumed the one before."""
+    for i, start in enumerate(range(0, len(images), 4)):
+        if i and not consumed[i - 1].wait(WAIT):
+            raise TimeoutError(f"the cloud did not consume batch {i - 1} while the edge was running")
+        yield images[start : start + 4]
+
+
+@pytest.mark.parametrize("medium", ["growing file", "pipe"])
+def test_cloud_runs_while_the_edge_is_still_writing(tmp_path: Path, images: np.ndarray, reference, medium: str) -> None:
+    consumed = [threading.Event() for _ in range(3)]
+    if medium == "pipe":
+        r, w = os.pipe()
+        writer_file, reader_file = io.open(w, "wb"), io.open(r, "rb")
+    else:
+        path = tmp_path / "live.spk"
+        writer_file = open(path, "wb")
+        reader_file = None
+    errors: list[BaseException] = []
+
+    def edge() -> None:
+        try:
+            with writer_file:
+                edge_write(_edge_waiting_for_cloud(images, consumed), writer_file, metadata={"camera": 1})
+        except BaseException as exc:  # surfaced by the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=edge)
+    thread.start()
+    source = reader_file if medium == "pipe" else open(path, "rb")
+    batches = []
+    with source, CloudStream(source, wait=WAIT) as cloud:
+        assert cloud.spikes.metadata["camera"] == 1
+        for i, logits in enumerate(cloud):
+            batches.append(logits)
+            assert thread.is_alive() or i == 2  # the edge has not finished before the last batch
+            consumed[i].set()
+    thread.join(WAIT)
+    assert not errors, errors
+    assert [len(b) for b in batches] == [4, 4, 4]
+    with torch.inference_mode():
+        assert torch.allclose(torch.cat(batches), reference(images), atol=1e-5)
