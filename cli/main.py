@@ -20,6 +20,9 @@ examples:
   spikecodec validate spikes.spk
   spikecodec decode spikes.spk -o steps01.npy --select t=0:2
   cat spikes.npy | spikecodec encode - -o - | spikecodec decode - -o copy.npy
+  spikecodec encode --images t10k-images-idx3-ubyte.gz -o feats.spk      # a model's edge half
+  spikecodec decode feats.spk --predict --labels t10k-labels-idx1-ubyte.gz   # its cloud half
+  spikecodec models
 
 Run `spikecodec COMMAND --help` for each command's options and more examples.
 """
