@@ -11,7 +11,7 @@ import numpy as np
 from .. import layout
 from ..codecs import ChunkSpec
 from ..errors import FormatError
-from ..limits import DEFAULT_MAX_DECODED_BYTES
+from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_TOTAL_ELEMENTS
 from .grid import Tiling, chunk_spec, inner_origins
 from .header import Header, parse_header, parse_preamble
 from .records import (
@@ -145,6 +145,9 @@ class SpikeReader:
         else:
             length = h.shape[0] or 0
         self.shape: tuple[int, ...] = (length, *h.frame_shape)
+        if checked_extent(self.shape) > MAX_TOTAL_ELEMENTS:  # e.g. (0, 2**62, 2**62): 0 elements
+            self._src.close()
+            raise FormatError(f"shape {self.shape} is too large for numpy even though it is empty", where=self.name)
 
     # -- what the file says -------------------------------------------------------------------
     @property
@@ -322,6 +325,14 @@ class SpikeReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def checked_extent(shape: tuple[int, ...]) -> int:
+    """Product of the non-zero extents: what numpy needs to fit even when the array is empty."""
+    n = 1
+    for s in shape:
+        n *= max(s, 1)
+    return n
 
 
 def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[int | slice]:

@@ -115,3 +115,12 @@ def test_slices_of_a_chunk_grid_match_the_whole_array():
     with spikecodec.open(data) as r:
         for key in [(slice(None), slice(2, 6)), (1, slice(None), 2), (slice(4, 0, -2), slice(6, 0, -3), slice(1, 3)), (slice(3, 3),)]:
             np.testing.assert_array_equal(r[key], x[key])
+
+
+def test_empty_array_with_huge_other_axes_is_a_format_error():
+    # Found by the fuzzer: shape (0, 3.5e18, 8) has 0 elements (within the format's limit) but
+    # numpy cannot make even an empty array of it, so decode raised ValueError.
+    data = _with_shape(VECTORS["spikes-raw"], {"shape[1]": 0, "shape[2]": 3578473756140859989})
+    with pytest.raises(spikecodec.FormatError, match="too large for numpy"):
+        spikecodec.decode(data)
+    assert not spikecodec.validate(data).ok
