@@ -81,8 +81,12 @@ class Header:
         return Pipeline(self.codecs)
 
 
+# One encoder for every header (json.dumps with options would build a new one per call).
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True)
+
+
 def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True).encode()
+    return _JSON_ENCODER.encode(obj).encode()
 
 
 def encode_header(h: Header) -> bytes:
@@ -123,18 +127,27 @@ def parse_preamble(pre: bytes) -> tuple[int, int]:
     return minor, header_size
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every header (json.loads with hooks would build a new one per call).
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+
+
 def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
-    def no_dupes(pairs):
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
-            raise ValueError("duplicate key")
-        return dict(pairs)
-
-    def no_constant(name):
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_dupes, parse_constant=no_constant)
+        text = raw.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise ValueError("a byte-order mark starts it")
+        obj = _STRICT_JSON.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FormatError(f"{what} is not valid JSON ({exc})", offset) from None
     if not isinstance(obj, dict):
