@@ -49,15 +49,20 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
     }
 
 
-def measure(data: bytes, max_bytes: int | None = None) -> dict:
-    """{"baseline_mib", "peak_mib", "extra_mib", "outcome"} of reading ``data`` in a fresh process."""
-    with tempfile.NamedTemporaryFile(suffix=".spk", delete=False) as f:
-        f.write(data)
+def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
+    """{"baseline_mib", "peak_mib", "extra_mib", "outcome"} of reading ``data`` in a fresh process
+    (a list: read one after another, so ``extra_mib`` is the worst of them)."""
+    files = []
     try:
-        args = [sys.executable, __file__, f.name, str(max_bytes or 0)]
+        for d in data if isinstance(data, list) else [data]:
+            with tempfile.NamedTemporaryFile(suffix=".spk", delete=False) as f:
+                f.write(d)
+            files.append(f.name)
+        args = [sys.executable, __file__, str(max_bytes or 0), *files]
         out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     finally:
-        Path(f.name).unlink()
+        for name in files:
+            Path(name).unlink()
     return json.loads(out.splitlines()[-1])
 
 
@@ -65,21 +70,19 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _child(path: str, max_bytes: int) -> None:
+def _child(max_bytes: int, paths: list[str]) -> None:
     import spikecodec
+    from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES
 
     for name in ("context-spikes", "order0-counts2", "spikes-zstd"):  # load the kernels
         spikecodec.decode((hostile.SPEC / "vectors" / "valid" / f"{name}.spk").read_bytes())
-    data = Path(path).read_bytes()
     base = _maxrss_mib()
-    from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES
-
-    kwargs = {"max_bytes": max_bytes or DEFAULT_MAX_DECODED_BYTES}
-    outcome = hostile.exercise(data, "all", **kwargs)
+    outcomes = [hostile.exercise(Path(p).read_bytes(), "all", max_bytes or DEFAULT_MAX_DECODED_BYTES) for p in paths]
     peak = _maxrss_mib()
+    outcome = outcomes[0] if len(outcomes) == 1 else outcomes
     print(json.dumps({"baseline_mib": round(base, 1), "peak_mib": round(peak, 1), "extra_mib": round(peak - base, 1), "outcome": outcome}))
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    _child(sys.argv[1], int(sys.argv[2]))
+    _child(int(sys.argv[1]), sys.argv[2:])

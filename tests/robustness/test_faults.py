@@ -1,0 +1,89 @@
+"""Crash safety (writers SIGKILLed mid-stream, saves killed mid-way), peak memory on hostile
+files, and the command line on hostile files: one line, exit 1 or 2, no traceback."""
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import crash
+import hostile
+import memory
+import spikecodec
+
+
+@pytest.mark.parametrize("seed", [2, 7])  # auto with chunk 1, zstd with chunk 2 and flushes every 3
+def test_every_flushed_frame_survives_sigkill(tmp_path, seed):
+    rng = random.Random(seed)
+    result = crash.kill_stream(tmp_path, seed, rng.uniform(0.05, 0.25), cli="inprocess")
+    assert result.exact and result.recovered >= result.flushed, result
+    assert result.cli_ok is not False, result
+
+
+def test_recover_command_rewrites_a_killed_stream(tmp_path):
+    result = crash.kill_stream(tmp_path, 11, 0.15, cli="subprocess")
+    assert result.ok, result
+
+
+def test_save_killed_midway_leaves_old_or_new_content(tmp_path):
+    rng = random.Random(5)
+    seen = {crash.kill_save(tmp_path, seed, rng.uniform(0.3, 1.2)) for seed in range(2)}
+    assert seen <= {"none", "0", "1"}  # kill_save raises on anything half-written
+
+
+HOSTILE = memory.hostile_files()
+
+
+def test_hostile_files_stay_under_the_memory_bound():
+    names = ["chunk-grid-bomb", "index-count-huge", "zstd-bomb", "payload-size-huge", "metadata-nesting", "metadata-900k-string"]
+    files = [HOSTILE[n][0] for n in names]
+    assert max(map(len, files)) <= 1 << 20
+    result = memory.measure(files)  # one process reads them all: the peak is the worst of them
+    assert result["extra_mib"] < memory.BOUND_MIB, result
+
+
+def test_declared_size_over_max_bytes_is_refused_before_allocating():
+    data, _ = HOSTILE["context-declares-256MiB"]
+    result = memory.measure(data, max_bytes=memory.BOUND_MIB << 20)
+    assert result["outcome"] == "rejected" and result["extra_mib"] < memory.BOUND_MIB, result
+
+
+def _cli(*args, stdin=None):
+    exe = Path(sys.executable).with_name("spikecodec")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, input=stdin)
+
+
+@pytest.mark.parametrize("command", ["decode", "validate", "recover"])
+def test_command_line_on_a_hostile_file_prints_one_line(tmp_path, command):
+    bad = tmp_path / "bad.spk"
+    bad.write_bytes(hostile.with_metadata(hostile.valid_vectors()["chunks-2d"], b'{"a":' * 50_000 + b"1" + b"}" * 50_000))
+    out = tmp_path / ("out.npy" if command == "decode" else "out.spk")
+    args = {"decode": [str(bad), "-o", str(out)], "recover": [str(bad), "-o", str(out)]}.get(command, [str(bad)])
+    r = _cli(command, *args)
+    said = (r.stdout + r.stderr).strip()  # validate reports on stdout, the others on stderr
+    assert r.returncode in (1, 2), (r.returncode, said)
+    assert "Traceback" not in said and len(said.splitlines()) == 1, said
+    assert not out.exists()
+
+
+def test_command_line_in_process_on_many_mutants(tmp_path, capsys):
+    from spikecodec_cli.main import main
+
+    rng = random.Random(8)
+    vectors = list(hostile.valid_vectors().values())
+    for i in range(40):
+        path = tmp_path / f"m{i}.spk"
+        path.write_bytes(hostile.mutate(rng.choice(vectors), rng, rng.choice(vectors)))
+        for args in (["validate", str(path)], ["decode", str(path), "-o", str(tmp_path / "o.npy")]):
+            code = main(args)
+            captured = capsys.readouterr()
+            said = (captured.out + captured.err).strip()
+            assert code in (0, 1), (args, said)
+            assert "Traceback" not in said
+            lines = said.splitlines()
+            if args[0] == "validate":  # one line per problem, each naming the file
+                assert all(line.startswith(str(path)) for line in lines), said
+            else:
+                assert code == 0 or len(lines) == 1, said
