@@ -44,6 +44,8 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "shape-overflow": ((invalid / "shape-overflow.spk").read_bytes(), "spec vector: element count overflows"),
         "metadata-nesting": (hostile.with_metadata(v["spikes-raw"], hostile.HOSTILE_METADATA[0]), "metadata JSON nested 100,000 deep"),
         "metadata-900k-string": (hostile.with_metadata(v["spikes-raw"], hostile.HOSTILE_METADATA[2]), "metadata with a 900 kB string"),
+        "context-declares-32MiB": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib // 8}), "context chunk declaring 32 MiB of elements, 8-byte payload"),
+        "context-declares-32MiB-HW1": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib // 8 * 36, "shape[3]": 1, "shape[4]": 1}), "as above with H = W = 1"),
         "context-declares-256MiB": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib}), "context chunk declaring 256 MiB of elements, 8-byte payload"),
         "context-declares-256MiB-HW1": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib * 36, "shape[3]": 1, "shape[4]": 1}), "as above with H = W = 1"),
     }
