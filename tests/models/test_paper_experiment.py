@@ -69,7 +69,8 @@ def test_report_from_a_fake_log(tmp_path, sweep):
     out = tmp_path / "report" / "table"
     sweep.main(["report", "--measurements", str(log), "--out", str(out), "--notes", str(tmp_path / "none")])
     text = out.with_suffix(".md").read_text()
-    assert "| resnet | layer3 | 64x7x7 | 2x2x7x7 | 90.80 | +0.20 | 512x | 10.00 | 1254x |" in text
+    assert "| resnet | layer3 | 64x7x7 | 2x2x7x7 | - | 90.80 | +0.20 | 512x | 10.00 | 1254x |" in text
+    assert "points drop: met by resnet layer3 2x2x7x7." in text
     assert "10.0x | >=256x bits, >=1024x bytes |" in text
     data = json.loads(out.with_suffix(".json").read_text())
     assert [r["name"] for r in data["rows"]] == ["resnet-a", "resnet-b", "resnet-c"]
