@@ -64,24 +64,22 @@ def in_process_predictions(images: np.ndarray) -> np.ndarray:
         return load_reference()(images).argmax(1).numpy()
 
 
-def test_idx_to_predictions_through_the_real_command(tmp_path: Path, sample) -> None:
+def test_idx_to_predictions(tmp_path: Path, sample, capsys) -> None:
+    """encode runs as the real command (a subprocess, once: it loads torch); decode in-process."""
     images, labels = sample
     idx = write_idx(tmp_path / "images-idx3-ubyte.gz", images)
     spk, preds = tmp_path / "feats.spk", tmp_path / "preds.npy"
-    command = [sys.executable, "-m", "spikecodec"]
-    enc = subprocess.run([*command, "encode", "--images", idx, "-o", spk, "--batch", "5"], capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "spikecodec", "encode", "--images", idx, "-o", spk, "--batch", "5"]
+    enc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert enc.returncode == 0, enc.stderr
-    dec = subprocess.run(
-        [*command, "decode", spk, "--predict", "-o", preds, "--labels", write_idx(tmp_path / "labels-idx1-ubyte.gz", labels)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert dec.returncode == 0, dec.stderr
+    code, out, err = run_cli(capsys, "decode", spk, "--predict", "-o", preds, "--labels", write_idx(tmp_path / "labels-idx1-ubyte.gz", labels))
+    assert code == 0, err
     predicted = np.load(preds)
     assert predicted.dtype == np.int64 and np.array_equal(predicted, in_process_predictions(images))
     accuracy = (predicted == labels).mean()
     size = spk.stat().st_size
-    assert f"accuracy {accuracy:.4f} ({int((predicted == labels).sum())} of {COUNT})" in dec.stdout
-    assert f"{size / COUNT:.1f} bytes/image" in dec.stdout and f"{size / COUNT:.1f} bytes/image" in enc.stderr
+    assert f"accuracy {accuracy:.4f} ({int((predicted == labels).sum())} of {COUNT})" in out
+    assert f"{size / COUNT:.1f} bytes/image" in out and f"{size / COUNT:.1f} bytes/image" in enc.stderr
 
     with spikecodec.open(spk) as r:
         assert r.axes == ("N", "T", "C", "H", "W") and r.shape == (COUNT, 2, 4, 7, 7)
