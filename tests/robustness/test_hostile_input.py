@@ -124,3 +124,15 @@ def test_empty_array_with_huge_other_axes_is_a_format_error():
     with pytest.raises(spikecodec.FormatError, match="too large for numpy"):
         spikecodec.decode(data)
     assert not spikecodec.validate(data).ok
+
+
+def test_empty_entropy_coded_chunk_with_a_huge_axis_is_quick():
+    # Found by the fuzzer (a 30 s timeout): shape (3, 3, 4, 11730950, 0) holds no element, yet the
+    # entropy decoder looped over the 11.7M-long axis and allocated its padded planes (~850 MB).
+    data = (hostile.ROOT / "tests" / "robustness" / "regression-empty-chunk-slow.spk").read_bytes()
+    import time
+
+    start = time.perf_counter()
+    assert not spikecodec.validate(data).ok
+    assert time.perf_counter() - start < 5
+    assert spikecodec.decode(spikecodec.encode(np.zeros((3, 2, 0), np.uint8), codec="context")).shape == (3, 2, 0)
