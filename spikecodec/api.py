@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import io
 import os
 import tempfile
 from typing import Any, BinaryIO, Sequence
@@ -37,9 +36,9 @@ def encode(
     million elements. ``metadata``: a JSON object.
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
     """
-    buf = io.BytesIO()
-    _write(buf, array, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)
-    return buf.getvalue()
+    parts = _Parts()
+    _write(parts, array, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)  # type: ignore[arg-type]
+    return b"".join(parts)
 
 
 def decode(data: bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
@@ -92,6 +91,18 @@ def load(
 def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> SpikeReader:
     """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``."""
     return SpikeReader(file, recover=recover, max_bytes=max_bytes)
+
+
+class _Parts(list):
+    """A write-only file that keeps what is written, uncopied, for one join at the end (a
+    BytesIO would copy every part in, and again as it grows)."""
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
 
 
 def _umask() -> int:
