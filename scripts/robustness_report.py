@@ -122,7 +122,7 @@ def write_report(fuzz: list[dict], kills: dict, mem: dict) -> None:
         "",
         "## Fuzzing (atheris, coverage-guided; seeds: spec/vectors/valid; structure-aware mutator)",
         "",
-        "| target | executions | seconds | corpus files | unexpected exceptions (distinct) | hangs/crashes |",
+        "| target | executions | seconds | corpus files | unexpected exceptions (distinct) | libFuzzer slow-unit/timeout artifacts |",
         "|---|---:|---:|---:|---|---|",
     ]
     for f in fuzz:
