@@ -38,7 +38,9 @@ suite checks byte equality with constriction on the same symbols and weights):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 PREC = 24
 ONE = 1 << PREC
@@ -50,38 +52,82 @@ MAX_GROUPS = 256
 NSIG = 1024  # significance contexts of ``context``
 N1 = 1 << 16  # a counter pair is one uint32: c1 (ones) in the low half, cn (total) in the high
 
-# Exact integer division by a reciprocal. Both divisions of _prob have a numerator below 2**35,
-# a divisor d <= 2048 (d = cn + 4, d = 2 gn + 2) and a quotient below 2**25; all these values are
-# exact in a double. If d does not divide the numerator, the quotient's fractional part lies in
-# [1/d, 1 - 1/d], at least 2**-11 from an integer. The double product numerator * (1/d) is within
-# 2**-26 of the true quotient (two roundings, relative error <= 2**-52 each), so adding
-# BIAS = 2**-12 and truncating gives exactly floor(numerator / d) in every case; the test suite
-# checks every (g1, gn) pair against integer division. Integer division is slow and sits on the
-# decoder's critical path; this is a multiply, an add and a conversion.
-INV_BLEND = 1.0 / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 1 / (cn + PRIOR)
+# Exact integer division by reciprocals, fused. _prob computes qg = floor(A / (2 gn + 2)) with
+# A = (2 g1 + 1) 2**24 and q = floor((c1 2**24 + 4 qg) / (cn + 4)), both true quotients below
+# 2**24, as qg = floor(fma(2 g1 + 1, KT, BIAS)) and q = trunc(fma(qg, I4, fma(c1, OI, BIAS))) with
+# the rounded reciprocals KT = 2**24 / (2 gn + 2), I4 = 4 / (cn + 4), OI = 2**24 / (cn + 4)
+# (relative error <= 2**-53 each). Every rounding then moves a quotient by at most 2**-29, so the
+# computed value is the true quotient + BIAS within 2**-27. A true quotient with divisor d <= 2048
+# is an integer or has its fractional part in [1/d, 1 - 1/d] (>= 2**-11 from an integer), so with
+# BIAS = 2**-12 the floor / truncation is exactly the integer quotient of FORMAT.md 9.4.2; the
+# test suite checks every (g1, gn) pair against integer division. The clamp q in [1, 2**24 - 1]
+# of the format never acts: qg >= 2**24 / 2048, so q >= 4 * 8192 / 1027 > 31, and q < 2**24
+# since c1 <= cn and qg < 2**24. Integer division is slow and sits on the decoder's serial chain;
+# this is a table load, two fused multiply-adds, a rounding and a conversion.
 KT_SCALE = float(ONE) / (2.0 * np.arange(LIMIT, dtype=np.float64) + 2.0)  # 2**24 / (2 gn + 2)
+INV_PRIOR = PRIOR / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 4 / (cn + 4)
+INV_ONE = float(ONE) / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 2**24 / (cn + 4)
 BIAS = 2.0**-12
-NB_CLASS = np.array([0, 1, 1, 2, 2, 2, 3, 3, 3], np.int64)  # 8-neighbour count -> nb of 9.4.5
+U16 = np.uint64(16)
+U = np.uint64  # unsigned array indices: numba then skips its negative-index handling
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction where the CPU has FMA)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _opaque(typingctx, x):
+    """``x`` unchanged, but hidden from the optimiser (an empty asm statement). Used on the
+    decoder's bit mask so that LLVM keeps the branch-free selects as written: otherwise it turns
+    them into branches on the decoded bit (mispredicted) or moves work shared by both candidates
+    after the select, back onto the serial chain."""
+    sig = types.int64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
+        return builder.asm(fnty, "", "=r,0", list(args), side_effect=False)
+
+    return sig, codegen
 
 
 @njit(inline="always", cache=True)
 def _prob(cv, sv):
     """q = P(1) * 2**24 of one decision from its packed channel-group counts ``cv`` = (c1, cn)
-    and shared counts ``sv`` = (g1, gn) (FORMAT.md 9.4.2)."""
-    cv = np.int64(cv)
-    sv = np.int64(sv)
-    qg = np.floor(np.float64(2 * (sv & 0xFFFF) + 1) * KT_SCALE[sv >> 16] + BIAS)
-    q = np.int64((np.float64(cv & 0xFFFF) * ONE + PRIOR * qg) * INV_BLEND[cv >> 16] + BIAS)
-    return min(max(q, 1), MASK)
+    and shared counts ``sv`` = (g1, gn) (FORMAT.md 9.4.2; exact, see above)."""
+    cv = np.uint64(cv)
+    sv = np.uint64(sv)
+    qg = np.floor(_fma(np.float64(2 * (sv & np.uint64(0xFFFF)) + np.uint64(1)), KT_SCALE[sv >> U16], BIAS))
+    cn = cv >> U16
+    return np.int64(_fma(qg, INV_PRIOR[cn], _fma(np.float64(cv & np.uint64(0xFFFF)), INV_ONE[cn], BIAS)))
+
+
+@njit(inline="always", cache=True)
+def _bumped(v, bit):
+    """Packed counter pair ``v`` after counting decision ``bit``; both halves halved at LIMIT."""
+    v = np.int64(v) + N1 + bit
+    if v >= LIMIT * N1:
+        v = ((((v >> 16) + 1) >> 1) << 16) | (((v & 0xFFFF) + 1) >> 1)
+    return v
 
 
 @njit(inline="always", cache=True)
 def _update(tab, i, bit):
-    """Count decision ``bit`` in packed counter pair ``tab[i]``; halve both at LIMIT."""
-    v = np.int64(tab[i]) + N1 + bit
-    if v >= LIMIT * N1:
-        v = ((((v >> 16) + 1) >> 1) << 16) | (((v & 0xFFFF) + 1) >> 1)
-    tab[i] = v
+    """Count decision ``bit`` in packed counter pair ``tab[i]``."""
+    tab[i] = _bumped(tab[i], bit)
+
+
+@njit(inline="always", cache=True)
+def _pick(m, a, b):
+    """``a`` if mask ``m`` is 0, ``b`` if it is -1 (all ones), without a branch."""
+    return a ^ ((a ^ b) & m)
 
 
 @njit(cache=True)
@@ -106,22 +152,6 @@ def _new_counters(C, bits, contextual):
 
 
 @njit(inline="always", cache=True)
-def _mag_ctx(xf, e, t, h, w, xs, W):
-    """Magnitude bucket 0..255 of flat element ``e`` of the (unpadded) value array ``xf``: the
-    neuron's values at t-1 and t-2 and the left and upper neighbours' values at t, each min(., 3)."""
-    b = 0
-    if t > 0:
-        b = min(xf[e - xs], 3)
-        if t > 1:
-            b += 4 * min(xf[e - 2 * xs], 3)
-    if w > 0:
-        b += 16 * min(xf[e - 1], 3)
-    if h > 0:
-        b += 64 * min(xf[e - W], 3)
-    return b
-
-
-@njit(inline="always", cache=True)
 def _row_ctx(sp, rk, i0, t, c, W, st, rw, cs):
     """Significance contexts (FORMAT.md 9.4.5) of one row of W elements, all but the ``left``
     term (16 * left), which the sequential loop adds as it goes: everything else comes from the
@@ -129,15 +159,17 @@ def _row_ctx(sp, rk, i0, t, c, W, st, rw, cs):
 
     ``sp`` is the flat significance array of shape (T, N, C, H + 2, W + 2): the chunk padded by
     one zero row/column on each side of H and W; ``i0`` is the flat index of the row's first
-    element in it, ``st`` the T stride, ``rw`` the row stride (W + 2), ``cs`` the channel stride."""
-    # Slices rather than offset indexing: numba then drops its negative-index checks (3x faster).
-    up = sp[i0 - rw - 1: i0 - rw + W + 1]
+    element in it, ``st`` the T stride, ``rw`` the row stride (W + 2), ``cs`` the channel stride.
+    Indices are unsigned (numba then skips negative-index handling) and there are no slices (a
+    slice costs atomic reference-count updates)."""
+    up = U(i0 - rw)
     for w in range(W):
-        rk[w] = 32 * np.int64(up[w + 1]) + 2 * (up[w] | up[w + 2])
+        j = up + U(w)
+        rk[U(w)] = 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
     if c > 0:
-        pc = sp[i0 - cs: i0 - cs + W]
+        pc = U(i0 - cs)
         for w in range(W):
-            rk[w] += pc[w]
+            rk[U(w)] += np.int64(sp[pc + U(w)])
     if t > 0:
         j0 = i0 - st
         hs0 = (1 << min(t, 3)) - 1
@@ -145,15 +177,17 @@ def _row_ctx(sp, rk, i0, t, c, W, st, rw, cs):
         m3 = 4 if t >= 3 else 0
         o2 = st if t >= 2 else 0  # (t-2) and (t-3) reads stay in range, weighted 0 if t < 3
         o3 = 2 * st if t >= 3 else o2
-        a = sp[j0 - rw - 1: j0 - rw + W + 1]
-        b = sp[j0 - 1: j0 + W + 1]
-        d = sp[j0 + rw - 1: j0 + rw + W + 1]
-        p2 = sp[j0 - o2: j0 - o2 + W]
-        p3 = sp[j0 - o3: j0 - o3 + W]
+        a = U(j0 - rw)
+        b = U(j0)
+        d = U(j0 + rw)
+        p2 = U(j0 - o2)
+        p3 = U(j0 - o3)
         for w in range(W):
-            hs = hs0 + np.int64(b[w + 1]) + m2 * np.int64(p2[w]) + m3 * np.int64(p3[w])
-            cnt = (np.int64(a[w]) + a[w + 1] + a[w + 2] + b[w] + b[w + 2] + d[w] + d[w + 1] + d[w + 2])
-            rk[w] += 64 * hs + 4 * ((cnt > 0) + (cnt > 2) + (cnt > 5))
+            u = U(w)
+            hs = hs0 + np.int64(sp[b + u]) + m2 * np.int64(sp[p2 + u]) + m3 * np.int64(sp[p3 + u])
+            cnt = (np.int64(sp[a + u - U(1)]) + sp[a + u] + sp[a + u + U(1)] + sp[b + u - U(1)]
+                   + sp[b + u + U(1)] + sp[d + u - U(1)] + sp[d + u] + sp[d + u + U(1)])
+            rk[u] += 64 * hs + 4 * ((cnt > 0) + (cnt > 2) + (cnt > 5))
 
 
 @njit(cache=True)
@@ -223,27 +257,25 @@ def model_decisions(x, bits, contextual, with_ctx):
         for n in range(N):
             for c in range(C):
                 gbase = (c % G) * ks
-                gt = sg[gbase: gbase + ks]
                 for h in range(H):
                     i0 = ((t * N + n) * C + c) * cs + (h + 1) * rw + 1
                     if contextual:
                         _row_ctx(sp, rk, i0, t, c, W, st, rw, cs)
-                    srow = sp[i0: i0 + W]  # row views: no negative-index checks in the loop
-                    xrow = xf[e: e + W]
                     left = 0
                     for w in range(W):
-                        s = np.int64(xrow[w] != 0)
-                        k = rk[w] + lmul * left
-                        out_q[i] = _prob(gt[k], ss[k])
-                        out_bits[i] = s
+                        s = np.int64(xf[U(e)] != 0)
+                        k = rk[U(w)] + lmul * left
+                        gk = U(gbase + k)
+                        out_q[U(i)] = _prob(sg[gk], ss[U(k)])
+                        out_bits[U(i)] = s
                         if with_ctx:
-                            out_k[i] = gbase + k
-                        _update(gt, k, s)
-                        _update(ss, k, s)
-                        srow[w] = s
+                            out_k[U(i)] = gbase + k
+                        _update(sg, gk, s)
+                        _update(ss, U(k), s)
+                        sp[U(i0 + w)] = s
                         left = s
                         if mb:
-                            nz_at[j] = e  # kept only if s (branch-free)
+                            nz_at[U(j)] = e  # kept only if s (branch-free)
                             j += s
                         i += 1 + mb * s
                         e += 1
@@ -254,7 +286,17 @@ def model_decisions(x, bits, contextual, with_ctx):
         h = (e // W) % H
         t = e // xs
         gbase = ((e // (H * W)) % C % GM) * km
-        base = (_mag_ctx(xf, e, t, h, w, xs, W) << bits) if contextual else 0
+        base = 0
+        if contextual:  # bucket b of FORMAT.md 9.4.5, written out (see _plane_ctx on helpers)
+            if t > 0:
+                base += min(np.int64(xf[U(e - xs)]), 3)
+            if t > 1:
+                base += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
+            if w > 0:
+                base += 16 * min(np.int64(xf[U(e - 1)]), 3)
+            if h > 0:
+                base += 64 * min(np.int64(xf[U(e - W)]), 3)
+            base <<= bits
         m = np.int64(xf[e]) - 1
         node = 1
         for b in range(bits - 1, -1, -1):
@@ -299,21 +341,16 @@ def _decode_bit(state, q):
     return bit, (state >> np.uint64(PREC)) * wt + (z - (zero & msk))
 
 
-@njit(cache=True)
-def decode(words, T, N, C, H, W, bits, contextual):
-    """Decode a (T, N, C, H, W) uint8 array. Returns ``(x, status)``: 0 ok, 1 malformed stream
-    (zero last word, or words or state left over at the end), 2 a value >= 2**bits decoded.
-    Work is bounded by the element count: at most ``1 + bits`` decisions per element."""
-    x = np.zeros((T, N, C, H, W), np.uint8)
-    state, pos = _start(words)
-    if pos < 0:
-        return x, 1
-    G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
+@njit(inline="always", cache=True)
+def _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag):
+    """The decoding loop of :func:`decode`, inlined there twice: ``mag`` False for 1-bit chunks
+    (LLVM then drops the magnitude code, keeping the hot loop's registers) and True otherwise.
+    Everything on the per-element path is written out here (no array-taking helpers, no slices:
+    either costs atomic reference-count updates). Returns (state, pos, status)."""
+    T, N, C, H, W = x.shape
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
-    sp = np.zeros(T * st, np.uint8)
-    rk = np.zeros(W, np.int64)
     xf = x.ravel()
     xs = N * C * H * W
     top = (1 << bits) - 1
@@ -323,45 +360,109 @@ def decode(words, T, N, C, H, W, bits, contextual):
         for n in range(N):
             for c in range(C):
                 gbase = (c % G) * ks
-                gt = sg[gbase: gbase + ks]
                 mbase = (c % GM) * km
                 for h in range(H):
                     i0 = ((t * N + n) * C + c) * cs + (h + 1) * rw + 1
                     if contextual:
                         _row_ctx(sp, rk, i0, t, c, W, st, rw, cs)
-                    srow = sp[i0: i0 + W]  # row views: no negative-index checks in the loop
-                    xrow = xf[e: e + W]
-                    left = 0
+                    k = rk[0]
+                    cv = np.int64(sg[U(gbase + k)])
+                    sv = np.int64(ss[U(k)])
+                    q = _prob(cv, sv)
                     for w in range(W):
-                        k = rk[w] + lmul * left
-                        s, state = _decode_bit(state, _prob(gt[k], ss[k]))
+                        # Both possible next contexts (this bit = 0 / 1) and their counters as
+                        # they will be after this decision's update, then their probabilities.
+                        n0 = rk[U(w + 1)]
+                        n1 = n0 + lmul
+                        u0 = _bumped(cv, 0)
+                        v0 = _bumped(sv, 0)
+                        u1 = _bumped(cv, 1)
+                        v1 = _bumped(sv, 1)
+                        same0 = _opaque(-np.int64(n0 == k))
+                        same1 = _opaque(-np.int64(n1 == k))
+                        a0 = _pick(same0, np.int64(sg[U(gbase + n0)]), u0)
+                        b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
+                        a1 = _pick(same1, np.int64(sg[U(gbase + n1)]), u1)
+                        b1 = _pick(same1, np.int64(ss[U(n1)]), v1)
+                        q0 = _prob(a0, b0)
+                        q1 = _prob(a1, b1)
+                        s, state = _decode_bit(state, q)
                         if state < np.uint64(LOW) and pos > 0:
                             pos -= 1
-                            state = (state << np.uint64(32)) | np.uint64(words[pos])
+                            state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                         s = np.int64(s)
-                        _update(gt, k, s)
-                        _update(ss, k, s)
-                        srow[w] = s
-                        xrow[w] = s
-                        left = s
-                        if s and bits > 1:
-                            base = (_mag_ctx(xf, e, t, h, w, xs, W) << bits) if contextual else 0
+                        m = _opaque(-s)
+                        sg[U(gbase + k)] = _pick(m, u0, u1)
+                        ss[U(k)] = _pick(m, v0, v1)
+                        sp[U(i0 + w)] = s
+                        xf[U(e)] = s
+                        if mag and s:
+                            # Magnitude tree: both children's probabilities are computed before
+                            # the current bit is known (a child's counters are not the node's).
+                            base = 0
+                            if contextual:  # bucket b of FORMAT.md 9.4.5
+                                if t > 0:
+                                    base += min(np.int64(xf[U(e - xs)]), 3)
+                                if t > 1:
+                                    base += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
+                                if w > 0:
+                                    base += 16 * min(np.int64(xf[U(e - 1)]), 3)
+                                if h > 0:
+                                    base += 64 * min(np.int64(xf[U(e - W)]), 3)
+                                base <<= bits
                             node = 1
-                            for _ in range(bits):
-                                kk = base + node
-                                bit, state = _decode_bit(state, _prob(mg[mbase + kk], ms[kk]))
+                            qm = _prob(mg[U(mbase + base + 1)], ms[U(base + 1)])
+                            for d in range(bits):
+                                kc = base + 2 * node
+                                last = d == bits - 1  # no children: read in-range, unused
+                                kc = base if last else kc
+                                qm0 = _prob(mg[U(mbase + kc)], ms[U(kc)])
+                                qm1 = _prob(mg[U(mbase + kc + 1)], ms[U(kc + 1)])
+                                bit, state = _decode_bit(state, qm)
                                 if state < np.uint64(LOW) and pos > 0:
                                     pos -= 1
-                                    state = (state << np.uint64(32)) | np.uint64(words[pos])
+                                    state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                                 bit = np.int64(bit)
-                                _update(mg, mbase + kk, bit)
-                                _update(ms, kk, bit)
+                                _update(mg, U(mbase + base + node), bit)
+                                _update(ms, U(base + node), bit)
                                 node = 2 * node + bit
+                                qm = _pick(_opaque(-bit), qm0, qm1)
                             v = node - (1 << bits) + 1  # m + 1
                             if v > top:
-                                return x, 2
-                            xf[e] = v
+                                return state, pos, 2
+                            xf[U(e)] = v
                         e += 1
+                        k = _pick(m, n0, n1)
+                        cv = _pick(m, a0, a1)
+                        sv = _pick(m, b0, b1)
+                        q = _pick(m, q0, q1)
+    return state, pos, 0
+
+
+@njit(cache=True)
+def decode(words, T, N, C, H, W, bits, contextual):
+    """Decode a (T, N, C, H, W) uint8 array. Returns ``(x, status)``: 0 ok, 1 malformed stream
+    (zero last word, or words or state left over at the end), 2 a value >= 2**bits decoded.
+    Work is bounded by the element count: at most ``1 + bits`` decisions per element.
+
+    Speculation: the serial chain per decision is bit -> next context -> counters -> probability
+    -> next bit. The next element's context differs only by ``left`` (this bit), so the loop
+    computes the next probability for both values of this bit while this bit is decoded, from the
+    counters as they will be after this decision's update (a candidate context equal to this one
+    takes this one's updated counters), then picks one without a branch. Same model, same bytes."""
+    x = np.zeros((T, N, C, H, W), np.uint8)
+    state, pos = _start(words)
+    if pos < 0:
+        return x, 1
+    G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
+    sp = np.zeros(T * N * C * (H + 2) * (W + 2), np.uint8)
+    rk = np.zeros(W + 1, np.int64)  # rk[W] = 0: the (unused) speculation past the row's end
+    if bits == 1:
+        state, pos, status = _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False)
+    else:
+        state, pos, status = _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True)
+    if status:
+        return x, status
     if pos != 0 or state != 0:
         return x, 1
     return x, 0
