@@ -87,8 +87,8 @@ class AdaptiveCodec(ArrayCodec):
         return kernels().model_decisions(canon, spec.bits, self.contextual, with_ctx)
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
-        bits, q, _ = self.decisions(chunk, spec, with_ctx=False)
-        return kernels().encode_decisions(bits, q).astype("<u4").tobytes()
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        return kernels().encode(canon, spec.bits, self.contextual).astype("<u4").tobytes()
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         if len(data) % 4:

@@ -152,42 +152,44 @@ def _new_counters(C, bits, contextual):
 
 
 @njit(inline="always", cache=True)
-def _row_ctx(sp, rk, i0, t, c, W, st, rw, cs):
-    """Significance contexts (FORMAT.md 9.4.5) of one row of W elements, all but the ``left``
-    term (16 * left), which the sequential loop adds as it goes: everything else comes from the
-    previous row, channel and timesteps, so it is computed for the whole row up front.
+def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs):
+    """The part of the significance contexts (FORMAT.md 9.4.5) of one H x W plane that comes from
+    earlier planes, ``64 hs + 4 nb + pc``: ``hist[j]`` for the element at padded index ``p0 + j``.
 
     ``sp`` is the flat significance array of shape (T, N, C, H + 2, W + 2): the chunk padded by
-    one zero row/column on each side of H and W; ``i0`` is the flat index of the row's first
+    one zero row/column on each side of H and W; ``p0`` is the flat index of the plane's first
     element in it, ``st`` the T stride, ``rw`` the row stride (W + 2), ``cs`` the channel stride.
-    Indices are unsigned (numba then skips negative-index handling) and there are no slices (a
-    slice costs atomic reference-count updates)."""
+    One loop over the plane's rows as stored, padding columns included (computed, never used),
+    so that it vectorises even for narrow planes; terms that do not exist (t < 3, c = 0) read
+    some in-range byte and weigh it 0. Unsigned indices: no negative-index handling."""
+    hs0 = (1 << min(t, 3)) - 1
+    m1 = 1 if t >= 1 else 0
+    m2 = 2 if t >= 2 else 0
+    m3 = 4 if t >= 3 else 0
+    nbm = 4 if t >= 1 else 0
+    o1 = st if t >= 1 else 0
+    o2 = 2 * st if t >= 2 else o1
+    o3 = 3 * st if t >= 3 else o2
+    pcm = 1 if c > 0 else 0
+    oc = cs if c > 0 else 0
+    for j in range(H * rw - 2):
+        u = U(p0 + j)
+        b = u - U(o1)
+        hs = hs0 + m1 * np.int64(sp[b]) + m2 * np.int64(sp[u - U(o2)]) + m3 * np.int64(sp[u - U(o3)])
+        cnt = (np.int64(sp[b - U(rw + 1)]) + sp[b - U(rw)] + sp[b - U(rw - 1)] + sp[b - U(1)]
+               + sp[b + U(1)] + sp[b + U(rw - 1)] + sp[b + U(rw)] + sp[b + U(rw + 1)])
+        hist[U(j)] = 64 * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pcm * np.int64(sp[u - U(oc)])
+
+
+@njit(inline="always", cache=True)
+def _row_ctx(sp, hist, rk, i0, h0, W, rw):
+    """Significance contexts of one row of W elements (padded index ``i0``, ``hist`` offset
+    ``h0``), all but the ``left`` term (16 left), which the sequential loop adds as it goes:
+    ``hist`` plus the previous row's ``32 up + 2 diag``."""
     up = U(i0 - rw)
     for w in range(W):
         j = up + U(w)
-        rk[U(w)] = 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
-    if c > 0:
-        pc = U(i0 - cs)
-        for w in range(W):
-            rk[U(w)] += np.int64(sp[pc + U(w)])
-    if t > 0:
-        j0 = i0 - st
-        hs0 = (1 << min(t, 3)) - 1
-        m2 = 2 if t >= 2 else 0
-        m3 = 4 if t >= 3 else 0
-        o2 = st if t >= 2 else 0  # (t-2) and (t-3) reads stay in range, weighted 0 if t < 3
-        o3 = 2 * st if t >= 3 else o2
-        a = U(j0 - rw)
-        b = U(j0)
-        d = U(j0 + rw)
-        p2 = U(j0 - o2)
-        p3 = U(j0 - o3)
-        for w in range(W):
-            u = U(w)
-            hs = hs0 + np.int64(sp[b + u]) + m2 * np.int64(sp[p2 + u]) + m3 * np.int64(sp[p3 + u])
-            cnt = (np.int64(sp[a + u - U(1)]) + sp[a + u] + sp[a + u + U(1)] + sp[b + u - U(1)]
-                   + sp[b + u + U(1)] + sp[d + u - U(1)] + sp[d + u] + sp[d + u + U(1)])
-            rk[u] += 64 * hs + 4 * ((cnt > 0) + (cnt > 2) + (cnt > 5))
+        rk[U(w)] = hist[U(h0 + w)] + 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
 
 
 @njit(cache=True)
@@ -202,19 +204,23 @@ def _finish(words, m, state):
 
 
 @njit(cache=True)
-def encode_decisions(bits, q):
-    """rANS-encode binary decisions ``bits`` with P(1) = ``q[i] / 2**24``; returns uint32 words."""
+def _rans_encode(bits, src, counted):
+    """rANS-encode binary decisions ``bits`` in reverse order; returns uint32 words. ``src[i]`` is
+    the decision's q (P(1) = q / 2**24), or with ``counted`` its packed counters
+    ``cv | sv << 32`` (see :func:`_model_pass`), turned into q here: this loop waits on its
+    division's latency, which leaves room for the probability arithmetic."""
     words = np.empty(bits.size + 2, np.uint32)
     m = 0
     state = np.uint64(0)
     for i in range(bits.size - 1, -1, -1):
-        one = np.uint64(q[i])
+        v = np.uint64(src[U(i)])
+        one = np.uint64(_prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))) if counted else v
         zero = np.uint64(ONE) - one
-        msk = np.uint64(0) - np.uint64(bits[i])  # all ones for a 1 (branch-free select)
+        msk = np.uint64(0) - np.uint64(bits[U(i)])  # all ones for a 1 (branch-free select)
         wt = zero ^ ((zero ^ one) & msk)
         cum = zero & msk
         if (state >> np.uint64(64 - PREC)) >= wt:
-            words[m] = np.uint32(state & np.uint64(0xFFFFFFFF))
+            words[U(m)] = np.uint32(state & np.uint64(0xFFFFFFFF))
             m += 1
             state >>= np.uint64(32)
         state = ((state // wt) << np.uint64(PREC)) | (state % wt + cum)
@@ -222,11 +228,38 @@ def encode_decisions(bits, q):
 
 
 @njit(cache=True)
+def encode_decisions(bits, q):
+    """rANS-encode binary decisions ``bits`` with P(1) = ``q[i] / 2**24``; returns uint32 words."""
+    return _rans_encode(bits, q, False)
+
+
+@njit(cache=True)
+def encode(x, bits, contextual):
+    """The rANS words of the (T, N, C, H, W) array ``x`` (the codecs' encoder)."""
+    d, counters, _ = _model_pass(x, bits, contextual, False)
+    return _rans_encode(d, counters, True)
+
+
+@njit(cache=True)
 def model_decisions(x, bits, contextual, with_ctx):
-    """The encoder's forward pass: every binary decision of the (T, N, C, H, W) array ``x``, its
-    probability ``q`` and its full context id (channel group included), in coding order.
-    Returns (decision bits uint8, q uint32, context id int32); the ids only ``with_ctx`` (else
-    an empty array), as the encoder does not need them.
+    """Every binary decision of the (T, N, C, H, W) array ``x``, its probability ``q`` and (only
+    ``with_ctx``) its full context id, in coding order (diagnostics and tests; :func:`encode`
+    computes q inside its coder loop). Returns (bits uint8, q uint32, context id int32)."""
+    d, counters, ctx = _model_pass(x, bits, contextual, with_ctx)
+    q = np.empty(d.size, np.uint32)
+    for i in range(d.size):
+        v = np.uint64(counters[i])
+        q[i] = _prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))
+    return d, q, ctx
+
+
+@njit(cache=True)
+def _model_pass(x, bits, contextual, with_ctx):
+    """The encoder's forward pass: every binary decision of the (T, N, C, H, W) array ``x``, the
+    packed counters its probability comes from, ``cv | sv << 32`` (channel-group pair, shared
+    pair; :func:`_prob`), and its full context id (channel group included), in coding order.
+    Returns (decision bits uint8, counters uint64, context id int32); the ids only ``with_ctx``
+    (else an empty array), as the encoder does not need them.
 
     Significance and magnitude decisions use disjoint counters, so they are modelled in two
     passes (no data-dependent branch in the first): the significance decision of element e sits
@@ -238,6 +271,7 @@ def model_decisions(x, bits, contextual, with_ctx):
     st = N * C * cs
     sp = np.zeros(T * st, np.uint8)
     rk = np.zeros(W, np.int64)
+    hist = np.zeros(H * (W + 2), np.int64)
     xf = x.ravel()
     xs = N * C * H * W  # T stride of x
     mb = bits if bits > 1 else 0  # magnitude decisions per nonzero element
@@ -246,9 +280,12 @@ def model_decisions(x, bits, contextual, with_ctx):
         nz += v != 0
     total = xf.size + nz * mb
     out_bits = np.empty(total, np.uint8)
-    out_q = np.empty(total, np.uint32)
+    out_c = np.empty(total, np.uint64)
     out_k = np.empty(total if with_ctx else 0, np.int32)
     nz_at = np.empty(nz + 1 if mb else 0, np.int64)  # flat index of each nonzero element
+    # ... and its coordinates for the magnitude pass (no divisions there; W < 2**31):
+    # w | (c mod GM) << 32 | (t > 0) << 56 | (t > 1) << 57 | (h > 0) << 58
+    nz_info = np.empty(nz + 1 if mb else 0, np.int64)
     lmul = 16 if contextual else 0
     e = 0
     i = 0
@@ -257,16 +294,20 @@ def model_decisions(x, bits, contextual, with_ctx):
         for n in range(N):
             for c in range(C):
                 gbase = (c % G) * ks
+                p0 = ((t * N + n) * C + c) * cs + rw + 1
+                if contextual:
+                    _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs)
                 for h in range(H):
-                    i0 = ((t * N + n) * C + c) * cs + (h + 1) * rw + 1
+                    i0 = p0 + h * rw
                     if contextual:
-                        _row_ctx(sp, rk, i0, t, c, W, st, rw, cs)
+                        _row_ctx(sp, hist, rk, i0, h * rw, W, rw)
+                    row_info = ((c % GM) << 32) | (min(t, 1) << 56) | ((t > 1) << 57) | ((h > 0) << 58)
                     left = 0
                     for w in range(W):
                         s = np.int64(xf[U(e)] != 0)
                         k = rk[U(w)] + lmul * left
                         gk = U(gbase + k)
-                        out_q[U(i)] = _prob(sg[gk], ss[U(k)])
+                        out_c[U(i)] = np.uint64(sg[gk]) | (np.uint64(ss[U(k)]) << np.uint64(32))
                         out_bits[U(i)] = s
                         if with_ctx:
                             out_k[U(i)] = gbase + k
@@ -276,25 +317,24 @@ def model_decisions(x, bits, contextual, with_ctx):
                         left = s
                         if mb:
                             nz_at[U(j)] = e  # kept only if s (branch-free)
+                            nz_info[U(j)] = row_info | w
                             j += s
                         i += 1 + mb * s
                         e += 1
     for j in range(nz if mb else 0):  # magnitude bits of the nonzero elements, in order
         e = nz_at[j]
+        info = nz_info[j]
         i = e + mb * j + 1
-        w = e % W
-        h = (e // W) % H
-        t = e // xs
-        gbase = ((e // (H * W)) % C % GM) * km
+        gbase = ((info >> 32) & 0xFF) * km
         base = 0
-        if contextual:  # bucket b of FORMAT.md 9.4.5, written out (see _plane_ctx on helpers)
-            if t > 0:
+        if contextual:  # bucket b of FORMAT.md 9.4.5, written out (no array-taking helpers)
+            if (info >> 56) & 1:
                 base += min(np.int64(xf[U(e - xs)]), 3)
-            if t > 1:
+            if (info >> 57) & 1:
                 base += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
-            if w > 0:
+            if info & 0xFFFFFFFF:
                 base += 16 * min(np.int64(xf[U(e - 1)]), 3)
-            if h > 0:
+            if (info >> 58) & 1:
                 base += 64 * min(np.int64(xf[U(e - W)]), 3)
             base <<= bits
         m = np.int64(xf[e]) - 1
@@ -302,7 +342,7 @@ def model_decisions(x, bits, contextual, with_ctx):
         for b in range(bits - 1, -1, -1):
             bit = (m >> b) & 1
             kk = base + node
-            out_q[i] = _prob(mg[gbase + kk], ms[kk])
+            out_c[i] = np.uint64(mg[gbase + kk]) | (np.uint64(ms[kk]) << np.uint64(32))
             out_bits[i] = bit
             if with_ctx:
                 out_k[i] = G * ks + gbase + kk
@@ -310,7 +350,7 @@ def model_decisions(x, bits, contextual, with_ctx):
             _update(ms, kk, bit)
             node = 2 * node + bit
             i += 1
-    return out_bits, out_q, out_k
+    return out_bits, out_c, out_k
 
 
 @njit(cache=True)
@@ -342,7 +382,7 @@ def _decode_bit(state, q):
 
 
 @njit(inline="always", cache=True)
-def _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag):
+def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag):
     """The decoding loop of :func:`decode`, inlined there twice: ``mag`` False for 1-bit chunks
     (LLVM then drops the magnitude code, keeping the hot loop's registers) and True otherwise.
     Everything on the per-element path is written out here (no array-taking helpers, no slices:
@@ -361,10 +401,13 @@ def _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bit
             for c in range(C):
                 gbase = (c % G) * ks
                 mbase = (c % GM) * km
+                p0 = ((t * N + n) * C + c) * cs + rw + 1
+                if contextual:
+                    _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs)
                 for h in range(H):
-                    i0 = ((t * N + n) * C + c) * cs + (h + 1) * rw + 1
+                    i0 = p0 + h * rw
                     if contextual:
-                        _row_ctx(sp, rk, i0, t, c, W, st, rw, cs)
+                        _row_ctx(sp, hist, rk, i0, h * rw, W, rw)
                     k = rk[0]
                     cv = np.int64(sg[U(gbase + k)])
                     sv = np.int64(ss[U(k)])
@@ -457,10 +500,11 @@ def decode(words, T, N, C, H, W, bits, contextual):
     G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
     sp = np.zeros(T * N * C * (H + 2) * (W + 2), np.uint8)
     rk = np.zeros(W + 1, np.int64)  # rk[W] = 0: the (unused) speculation past the row's end
+    hist = np.zeros(H * (W + 2), np.int64)
     if bits == 1:
-        state, pos, status = _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False)
+        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False)
     else:
-        state, pos, status = _decode_all(words, state, pos, x, sp, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True)
+        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True)
     if status:
         return x, status
     if pos != 0 or state != 0:
