@@ -3,7 +3,8 @@
     .venv/bin/python scripts/fuzz.py decode --runs 300000 --time 1800
 
 Targets: ``decode`` (spikecodec.decode), ``open`` (spikecodec.open(recover=True) and slicing),
-``validate`` (spikecodec.validate). Seeds are the valid conformance vectors; the custom mutator
+``validate`` (spikecodec.validate), ``cli`` (the command line's validate, inspect, decode and
+recover, run in-process through spikecodec_cli.main.main; hostile.exercise_cli). Seeds are the valid conformance vectors; the custom mutator
 mixes libFuzzer's byte-level mutations with the structure-aware ones of
 tests/robustness/hostile.py (bit flips, truncations, splices, huge length/count/offset/shape
 fields, duplicated/reordered chunks, hostile metadata), usually re-sealing CRCs so that the
@@ -30,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "robustness"))
 FUZZ_DIR = ROOT / "runs" / "fuzz"
-TARGETS = ("decode", "open", "validate")
+TARGETS = ("decode", "open", "validate", "cli")
 MEMORY_LIMIT = 4 << 30  # address-space cap per fuzzing process: a leak fails loudly, not the machine
 
 
@@ -40,14 +41,25 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     # numba-compiled kernels must not be instrumented (numba compiles from their bytecode).
-    with atheris.instrument_imports(include=["spikecodec"], exclude=["spikecodec.codecs._kernels", "spikecodec._packing_kernels"]):
+    with atheris.instrument_imports(include=["spikecodec", "spikecodec_cli"], exclude=["spikecodec.codecs._kernels", "spikecodec._packing_kernels"]):
         import spikecodec  # noqa: F401
         import spikecodec.codecs.auto  # noqa: F401
+        import spikecodec_cli.main  # noqa: F401
+    import tempfile
+
     import hostile
+
+    workdir = Path(tempfile.mkdtemp(prefix="fuzz-cli-"))
+
+    def run(data: bytes) -> None:
+        if target == "cli":
+            hostile.exercise_cli(data, workdir)
+        else:
+            hostile.exercise(data, target)
 
     seeds = list(hostile.valid_vectors().values())
     for seed in seeds:  # compile/load the numba kernels before libFuzzer starts timing inputs
-        hostile.exercise(seed, target)
+        run(seed)
 
     failures: dict[str, int] = {}
     failures_dir = FUZZ_DIR / target / "failures"
@@ -56,7 +68,7 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
         # An unexpected exception is recorded (one input per distinct place it was raised) and the
         # campaign goes on, so that one run lists every distinct failure, not just the first.
         try:
-            hostile.exercise(data, target)
+            run(data)
         except Exception as exc:  # noqa: BLE001 - the whole point is to catch what should not happen
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             key = f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno} ({frame.name})"

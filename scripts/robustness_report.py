@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python scripts/robustness_report.py [--fuzz-runs 400000] [--kills 200]
 
-1. Fuzzing: runs scripts/fuzz.py for each target (decode, open, validate) to ``--fuzz-runs``
+1. Fuzzing: runs scripts/fuzz.py for each target (decode, open, validate, cli) to ``--fuzz-runs``
    executions, unless ``--fuzz-runs 0``, which reuses the statistics of the last campaign in
    runs/fuzz/<target>.json.
 2. Crash safety: ``--kills`` streaming writers SIGKILLed at random moments (tests/robustness/crash.py),
@@ -47,7 +47,7 @@ FIXED = [  # distinct failures the fuzzers and property tests found, each fixed 
 
 
 def run_fuzz(runs: int) -> None:
-    for target in ("decode", "open", "validate"):
+    for target in ("decode", "open", "validate", "cli"):
         subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz.py"), target, "--runs", str(runs), "--time", "3600"], check=False)
 
 
@@ -64,8 +64,8 @@ def kill_campaign(kills: int, save_kills: int, seed: int) -> dict:
             r = crash.kill_stream(Path(tmp), i, rng.uniform(0.0, 0.4), cli=cli)
             results.append(r)
             print(f"kill {i}: flushed {r.flushed} recovered {r.recovered} exact {r.exact} cli {r.cli_ok}", flush=True)
-        for i in range(save_kills):
-            saves.append(crash.kill_save(Path(tmp), i, rng.uniform(0.2, 1.5)))
+        for i in range(save_kills):  # after one completed save, kill the next ones at 0-1.5x its duration
+            saves.append(crash.kill_save(Path(tmp), i, rng.uniform(0.0, 1.5)))
     flushed = sum(r.flushed for r in results)
     return {
         "kill_points": len(results),
@@ -79,7 +79,10 @@ def kill_campaign(kills: int, save_kills: int, seed: int) -> dict:
         "cli_recover_subprocess_runs": sum(1 for i in range(len(results)) if i % 10 == 0),
         "by_codec": {c: sum(crash.StreamPlan(r.seed).codec == c for r in results) for c in crash.CODECS},
         "save_kills": len(saves),
-        "save_outcomes": {k: saves.count(k) for k in ("none", "0", "1")},
+        "save_first_save_seconds_median": sorted(s.save_seconds for s in saves)[len(saves) // 2] if saves else None,
+        "save_kills_during_second_save": sum(s.saves_done == 1 for s in saves),
+        "save_kills_during_a_later_save": sum(s.saves_done > 1 for s in saves),
+        "save_outcomes": {k: sum(s.held == k for s in saves) for k in ("old", "new")},
     }
 
 
@@ -149,7 +152,9 @@ def write_report(fuzz: list[dict], kills: dict, mem: dict) -> None:
         f" ({100 * k['frames_flushed_recovered'] / max(k['frames_flushed'], 1):.1f}%); frames recovered in all: {k['frames_recovered_total']:,}",
         f"- kill points with every flushed frame recovered exactly: {k['kill_points_all_flushed_recovered_exactly']} of {k['kill_points']}",
         f"- `spikecodec recover`: {k['cli_recover_ok']} of {k['cli_recover_runs']} outputs validate clean and equal the recovered frames ({k['cli_recover_subprocess_runs']} as a subprocess)",
-        f"- `save` over an existing path killed mid-way: {k['save_kills']} kills, path then held {k['save_outcomes']} (none = no save had finished; never anything else)",
+        f"- `save` over an existing path killed mid-way: {k['save_kills']} kills, each after one save had completed (median {k['save_first_save_seconds_median']} s)"
+        f" at 0-1.5x that duration into the saves that follow: {k['save_kills_during_second_save']} during the second save, {k['save_kills_during_a_later_save']} during a later one;"
+        f" the path then held {k['save_outcomes']} (old = the last save that returned, new = the one under way, renamed into place; anything else fails the run)",
         "",
         "## Peak memory reading hostile files (RSS above a warmed-up baseline, fresh process each)",
         "",

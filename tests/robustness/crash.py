@@ -3,7 +3,8 @@
 Run as a script, this is the victim: ``python crash.py stream PATH SEED`` streams deterministic
 frames with :class:`spikecodec.SpikeWriter`, flushing every ``k`` frames, and prints
 ``flushed <n>`` on stdout each time ``flush()`` has returned (``n`` frames are then safe).
-``python crash.py save PATH SEED`` saves two different arrays over PATH in turn, forever.
+``python crash.py save PATH SEED`` saves array 0 over PATH, prints ``saved 0 <seconds>``, then
+saves arrays 1, 0, 1, ... over it in turn, forever, printing ``saved <which>`` after each.
 The parent side (:func:`kill_stream`, :func:`kill_save`) is used by the test suite and by
 scripts/robustness_report.py.
 """
@@ -11,7 +12,6 @@ scripts/robustness_report.py.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -56,10 +56,13 @@ def frame(seed: int, i: int, bits: int = 1) -> np.ndarray:
     return rng.integers(0, 1 << bits, FRAME_SHAPE, dtype=np.uint8) * (rng.random(FRAME_SHAPE) < 0.3)
 
 
+SAVE_SHAPE = (16, 32, 16, 16, 16)  # 2M elements: a save with the context codec takes ~0.1-0.5 s
+
+
 def save_array(which: int) -> np.ndarray:
     """The two arrays the save victim alternates between (large enough to take a while)."""
     rng = np.random.default_rng(which)
-    return (rng.random((8, 16, 16, 16, 16)) < (0.1 if which else 0.3)).astype(np.uint8)
+    return (rng.random(SAVE_SHAPE) < (0.1 if which else 0.3)).astype(np.uint8)
 
 
 def _victim_stream(path: str, seed: int) -> None:
@@ -83,10 +86,14 @@ def _victim_save(path: str, seed: int) -> None:
     import spikecodec
 
     arrays = [save_array(0), save_array(1)]
+    spikecodec.encode(arrays[0][:1], codec="context")  # load compiled kernels first
     print("ready", flush=True)
-    i = seed
+    start = time.perf_counter()
+    spikecodec.save(path, arrays[0], codec="context")
+    print(f"saved 0 {time.perf_counter() - start:.4f}", flush=True)
+    i = 1
     while True:
-        spikecodec.save(path, arrays[i % 2], codec="zstd")
+        spikecodec.save(path, arrays[i % 2], codec="context")
         print(f"saved {i % 2}", flush=True)
         i += 1
 
@@ -164,29 +171,48 @@ def kill_stream(workdir: Path, seed: int, delay: float, cli: str | None = None) 
     return result
 
 
-def kill_save(workdir: Path, seed: int, delay: float) -> str:
-    """Kill a process saving over one path after ``delay`` s; which array the path then holds
-    ("0", "1", "none" if no save had finished yet). Anything else raises AssertionError."""
+@dataclass
+class SaveKill:
+    save_seconds: float  # how long the first save took (the delay is drawn relative to it)
+    delay: float  # seconds after the first save returned
+    saves_done: int  # saves that had returned (printed) when the victim died, the first included
+    held: str  # "old": the last returned save's array; "new": the next one (renamed, not yet printed)
+
+
+def kill_save(workdir: Path, seed: int, fraction: float) -> SaveKill:
+    """Let a process complete one save over a path, then SIGKILL it ``fraction`` x (the first
+    save's duration) into the saves that follow over the same path. The path must then hold
+    exactly the array of the last save that returned ("old") or of the one under way ("new",
+    renamed into place just before the kill); anything else raises AssertionError."""
     import spikecodec
 
     path = workdir / f"save-{seed}.spk"
-    _run_then_kill(_spawn("save", path, seed), delay)
+    proc = _spawn("save", path, seed)
+    first = proc.stdout.readline()  # type: ignore[union-attr]
+    done = proc.stdout.readline().split()  # type: ignore[union-attr]
+    if first.strip() != "ready" or done[:2] != ["saved", "0"]:
+        proc.kill()
+        raise RuntimeError(f"save victim did not start: {first!r} {done!r}")
+    seconds = float(done[2])
+    delay = fraction * seconds
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate()
+    saves = 1 + sum(line.startswith("saved") for line in out.splitlines())
     try:
-        if not path.exists():
-            return "none"
-        got = spikecodec.load(path)
-        for which in (0, 1):
-            if np.array_equal(got, save_array(which)):
-                return str(which)
-        raise AssertionError(f"{path} holds neither the old nor the new array")
+        got = spikecodec.load(path)  # raises FormatError on a half-written file
+        old = (saves - 1) % 2
+        if np.array_equal(got, save_array(old)):
+            held = "old"
+        elif np.array_equal(got, save_array(1 - old)):
+            held = "new"
+        else:
+            raise AssertionError(f"{path} holds neither the old nor the new array")
+        return SaveKill(seconds, delay, saves, held)
     finally:
         for p in workdir.glob(f".{path.name}.*.tmp"):  # a killed save leaves its temporary file
             p.unlink()
         path.unlink(missing_ok=True)
-
-
-def random_delay(rng: random.Random) -> float:
-    return rng.uniform(0.0, 0.6)
 
 
 if __name__ == "__main__":

@@ -292,3 +292,44 @@ def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES) 
             assert report.ok <= (whole is not None), report.problems
             assert report.ok or whole is None or whole.size == 0, report.problems
     return "ok" if whole is not None else "rejected"
+
+
+def exercise_cli(data: bytes, workdir: Path, max_bytes: int = FUZZ_MAX_BYTES) -> str:
+    """Run ``data`` through the command line in this process (``spikecodec_cli.main.main``):
+    ``validate``, ``inspect``, ``decode -o x.npy`` and ``recover -o x.spk``. Each must exit 0 or 1
+    with one line saying why on failure, no traceback and no output file left behind
+    on failure. Files declaring more than ``max_bytes`` elements are only validated (the command
+    line reads up to the library's default cap, which would make fuzzing crawl)."""
+    import contextlib
+    import io
+
+    import spikecodec
+    from spikecodec_cli.main import main
+
+    path = workdir / "in.spk"
+    path.write_bytes(data)
+    try:
+        with spikecodec.open(data, recover=True) as r:
+            size = 1
+            for s in r.shape:
+                size *= s
+    except spikecodec.FormatError:
+        size = 0
+    commands = [["validate", str(path)]]
+    if size <= max_bytes:
+        commands += [["inspect", str(path)], ["decode", str(path), "-o", str(workdir / "x.npy")], ["recover", str(path), "-o", str(workdir / "x.spk")]]
+    outcome = "ok"
+    for args in commands:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*args, "-q"] if args[0] in ("decode", "recover") else args)
+        said = err.getvalue().strip()
+        assert code in (0, 1), (args, code, said)
+        assert "Traceback" not in said + out.getvalue(), said
+        if code and args[0] in ("decode", "recover"):
+            assert len(said.splitlines()) == 1, said
+            assert not Path(args[-1]).exists(), f"{args[0]} failed but left {args[-1]}"
+            outcome = "rejected"
+        for name in ("x.npy", "x.spk"):
+            (workdir / name).unlink(missing_ok=True)
+    return outcome

@@ -1,15 +1,18 @@
 """Peak memory of reading hostile files, each measured in a fresh process.
 
-``measure(data)`` runs ``python memory.py FILE MAX_BYTES`` in a subprocess: it imports spikecodec,
-loads the compiled kernels on a valid file, notes ``ru_maxrss``, then puts FILE through decode,
-open + slicing and validate (hostile.exercise). The peak minus the baseline is what reading the
-file cost. ``ru_maxrss`` sees every allocation (numba's included), tracemalloc only Python's.
+``measure(data)`` runs ``python memory.py MAX_BYTES FILE...`` in a subprocess: it imports
+spikecodec, loads the compiled kernels on valid files, then for each FILE and each of decode,
+open + slicing and validate (hostile.exercise, one at a time) resets the kernel's peak-RSS mark
+(``/proc/self/clear_refs``), notes the resident size, runs it and reads the peak (``VmHWM``). The
+peak minus the resident size before is what that read cost; the worst of the three is reported. RSS sees every allocation (numba's
+included; tracemalloc sees only Python's), and resetting the mark keeps the kernels' compile-time
+peak (hundreds of MiB when numba's cache is stale) from hiding what a read costs. The resident
+size after each file, once it is freed, shows whether memory grows from file to file (a leak).
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -52,8 +55,10 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
 
 
 def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
-    """{"baseline_mib", "peak_mib", "extra_mib", "outcome"} of reading ``data`` in a fresh process
-    (a list: read one after another, so ``extra_mib`` is the worst of them)."""
+    """{"baseline_mib", "peak_mib", "extra_mib", "outcome"} of reading ``data`` in a fresh process.
+    A list is read one file after another: ``extra_mib`` is then the worst of them,
+    ``extra_mib_each`` lists them all and ``growth_mib`` is the resident size after the last file
+    minus before the first (what stays allocated: a leak if it grows with the files)."""
     files = []
     try:
         for d in data if isinstance(data, list) else [data]:
@@ -68,21 +73,51 @@ def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
     return json.loads(out.splitlines()[-1])
 
 
-def _maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Linux >= 4.0: VmHWM := current RSS
 
 
 def _child(max_bytes: int, paths: list[str]) -> None:
+    import gc
+
     import spikecodec
     from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES
 
     for name in ("context-spikes", "order0-counts2", "spikes-zstd"):  # load the kernels
         spikecodec.decode((hostile.SPEC / "vectors" / "valid" / f"{name}.spk").read_bytes())
-    base = _maxrss_mib()
-    outcomes = [hostile.exercise(Path(p).read_bytes(), "all", max_bytes or DEFAULT_MAX_DECODED_BYTES) for p in paths]
-    peak = _maxrss_mib()
-    outcome = outcomes[0] if len(outcomes) == 1 else outcomes
-    print(json.dumps({"baseline_mib": round(base, 1), "peak_mib": round(peak, 1), "extra_mib": round(peak - base, 1), "outcome": outcome}))
+    gc.collect()
+    first = _status_mib("VmRSS")
+    extra, outcomes, peak = [], [], 0.0
+    for p in paths:
+        data = Path(p).read_bytes()
+        worst = 0.0
+        for target in ("decode", "open", "validate"):  # each on its own: no result held over
+            gc.collect()
+            _reset_peak()
+            base = _status_mib("VmRSS")
+            outcome = hostile.exercise(data, target, max_bytes or DEFAULT_MAX_DECODED_BYTES)
+            top = _status_mib("VmHWM")
+            worst = max(worst, top - base)
+            peak = max(peak, top)
+            if target == "decode":
+                outcomes.append(outcome)
+        extra.append(round(worst, 1))
+    gc.collect()
+    result = {"baseline_mib": round(first, 1), "peak_mib": round(peak, 1), "extra_mib": max(extra),
+              "outcome": outcomes[0] if len(outcomes) == 1 else outcomes}
+    if len(paths) > 1:
+        result["extra_mib_each"] = extra
+        result["growth_mib"] = round(_status_mib("VmRSS") - first, 1)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
