@@ -26,9 +26,21 @@ def atomic_path(path: str) -> Iterator[str]:
     file is removed and an existing ``path`` is left as it was.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    os.close(fd)
+    # An interrupt that landed after mkstemp made the file but before the ``try`` below could
+    # remove it would leave it behind (SIGTERM raises KeyboardInterrupt at the next bytecode; a
+    # test that sends it the moment the file appears hit that window under load). Interrupts
+    # are deferred until the clean-up is in place, and one that came meanwhile is raised inside it.
+    _defer_interrupts()
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except BaseException:
+        _resume_interrupts()
+        raise
+    try:
+        try:
+            os.close(fd)
+        finally:
+            _resume_interrupts()
         yield tmp
         # mkstemp makes the file private (0600); give it the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
@@ -39,6 +51,27 @@ def atomic_path(path: str) -> Iterator[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+class _Interrupts:
+    """Whether interrupts are being deferred, and whether one came meanwhile. Python runs signal
+    handlers in the main thread only, whichever thread the signal reached, so a flag suffices
+    (a thread's signal mask would not: numpy's worker threads would take the signal)."""
+
+    deferred = False
+    pending = False
+
+
+def _defer_interrupts() -> None:
+    _Interrupts.deferred = True
+
+
+def _resume_interrupts() -> None:
+    """Stop deferring; an interrupt that came meanwhile is raised here."""
+    _Interrupts.deferred = False
+    if _Interrupts.pending:
+        _Interrupts.pending = False
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -53,10 +86,15 @@ def binary_output(path: str) -> Iterator[BinaryIO]:
 
 
 def terminate_cleanly() -> None:
-    """Make SIGTERM unwind like Ctrl-C, so temporary files are removed on the way out."""
+    """Make SIGTERM unwind like Ctrl-C, and both wait while :func:`atomic_path` arms its clean-up,
+    so temporary files are removed on the way out."""
 
     def handler(signum: int, frame: object) -> None:
+        if _Interrupts.deferred:
+            _Interrupts.pending = True
+            return
         raise KeyboardInterrupt
 
     with contextlib.suppress(ValueError):  # not in the main thread (e.g. called from tests)
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)

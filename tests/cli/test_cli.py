@@ -268,6 +268,30 @@ def test_terminated_encode_leaves_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "big.spk").exists() and no_temp_files(tmp_path)
 
 
+def test_a_signal_the_moment_the_temp_file_appears_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worst moment for the interrupt above: the temporary file exists but atomic_path has not
+    # yet armed its clean-up. Under load the subprocess test hit it once, here it is every time.
+    from spikecodec_cli import atomic
+
+    real_mkstemp = atomic.tempfile.mkstemp
+
+    def mkstemp_then_sigterm(*args, **kwargs):
+        made = real_mkstemp(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return made
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp_then_sigterm)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    atomic.terminate_cleanly()
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic.atomic_path(str(tmp_path / "out.spk")):
+            pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_validate_exit_codes_and_problems(tmp_path: Path, spikes: np.ndarray) -> None:
     good = tmp_path / "good.spk"
     data = spikecodec.encode(spikes, chunk=1)
