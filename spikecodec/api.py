@@ -5,16 +5,16 @@ from __future__ import annotations
 import builtins
 import os
 import tempfile
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 
 from .codecs import DEFAULT_CODEC
-from .codecs.registry import CodecLike
+from .codecs.registry import CodecLike, Pipeline
 from .container.reader import SpikeReader
 from .container.source import Openable
 from .container.writer import write_array
-from .elements import as_elements
+from .elements import ElementRangeError, as_elements, to_numpy
 from .limits import DEFAULT_MAX_DECODED_BYTES
 
 
@@ -37,7 +37,7 @@ def encode(
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
     """
     parts = _Parts()
-    _write(parts, array, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)  # type: ignore[arg-type]
+    _write(parts, array, restart=parts.clear, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)  # type: ignore[arg-type]
     return b"".join(parts)
 
 
@@ -70,7 +70,7 @@ def save(
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path) or ".")
     try:
         with builtins.open(fd, "wb") as f:
-            _write(f, array, **options)
+            _write(f, array, restart=lambda: (f.seek(0), f.truncate()), **options)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
@@ -111,10 +111,26 @@ def _umask() -> int:
     return mask
 
 
-def _write(file: BinaryIO, array: Any, *, bits: int | None, **options: Any) -> None:
-    values, bits = as_elements(array, bits)
-    if values.ndim == 0:
-        raise ValueError("a spike array needs at least one axis")
+def _write(
+    file: BinaryIO, array: Any, *, bits: int | None, codec: Any, restart: Callable[[], object] | None = None, **options: Any
+) -> None:
+    """Write ``array`` whole. ``restart``, when given, takes back everything written so far: the
+    caller publishes nothing unless the write completes (bytes returned, a file renamed)."""
     if isinstance(options.get("axes"), str):
         options["axes"] = tuple(options["axes"])
-    write_array(file, values, bits, **options)
+    pipeline = Pipeline.from_user(codec)
+    arr = to_numpy(array)
+    if restart is not None and arr.dtype == np.uint8 and arr.ndim and pipeline.codecs[0].checks_range:
+        # uint8 needs no conversion and the packing kernel checks each value as it packs it, so
+        # the separate pass of as_elements over the whole array is skipped: try 1 bit (or the
+        # bits asked for); a value that does not fit takes the write back and redoes it below,
+        # where as_elements picks the element type or names the offending value.
+        try:
+            write_array(file, np.ascontiguousarray(arr), bits or 1, codec=pipeline, **options)
+            return
+        except ElementRangeError:
+            restart()
+    values, bits = as_elements(arr, bits)
+    if values.ndim == 0:
+        raise ValueError("a spike array needs at least one axis")
+    write_array(file, values, bits, codec=pipeline, **options)

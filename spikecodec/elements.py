@@ -21,6 +21,10 @@ def packed_nbytes(count: int, bits: int) -> int:
     return (count * bits + 7) // 8
 
 
+class ElementRangeError(ValueError):
+    """A value does not fit the element type it is being packed at."""
+
+
 def _kernels():
     from . import _packing_kernels  # numba compiles on first use (and caches)
 
@@ -30,7 +34,7 @@ def _kernels():
 def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     """Pack uint8 element values MSB-first; return the packed bytes (a uint8 array) and the spike
     count. One pass does the packing, the count and a range check: a value that does not fit
-    ``bits`` raises ``ValueError`` (never truncated)."""
+    ``bits`` raises :class:`ElementRangeError` (never truncated)."""
     flat = np.ascontiguousarray(values, dtype=np.uint8).reshape(-1)
     if bits == 8:
         return flat, int(flat.sum(dtype=np.uint64))
@@ -40,7 +44,7 @@ def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     out = np.empty(packed_nbytes(flat.size, bits), np.uint8)
     ored, count = getattr(_kernels(), kernel)(flat, out)
     if int(ored) >> bits:
-        raise ValueError(f"a value above {(1 << bits) - 1} does not fit the {bits}-bit element type")
+        raise ElementRangeError(f"a value above {(1 << bits) - 1} does not fit the {bits}-bit element type")
     return out, int(count)
 
 

@@ -78,6 +78,11 @@ class Codec(ABC):
 class ArrayCodec(Codec):
     """First stage: a chunk's uint8 element array (C-contiguous, ``spec.shape``) <-> bytes."""
 
+    # True when encoding refuses any value wider than ``spec.bits`` with ElementRangeError (as
+    # ``raw``'s packing kernels do in their one pass): writers that can take back what they wrote
+    # then skip their own pass over the values.
+    checks_range: ClassVar[bool] = False
+
     @abstractmethod
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes: ...
 

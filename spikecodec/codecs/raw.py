@@ -12,6 +12,7 @@ class Raw(ArrayCodec):
     """Elements packed MSB-first at their element width; no parameters."""
 
     codec_id = "raw"
+    checks_range = True  # pack_counted raises ElementRangeError
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         return pack_counted(chunk, spec.bits)[0].tobytes()

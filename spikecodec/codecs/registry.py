@@ -54,8 +54,10 @@ class Pipeline:
                 raise ValueError(f"codec {c.codec_id!r} codes arrays and can only come first in a pipeline")
 
     @classmethod
-    def from_user(cls, codec: CodecLike | list[CodecLike]) -> "Pipeline":
+    def from_user(cls, codec: "CodecLike | list[CodecLike] | Pipeline") -> "Pipeline":
         """The pipeline a user means: a bytes codec alone (``"zstd"``) gets ``raw`` packing in front."""
+        if isinstance(codec, Pipeline):
+            return codec
         stages = list(codec) if isinstance(codec, (list, tuple)) else [codec]
         first = get_codec(stages[0]) if stages else None
         if isinstance(first, BytesCodec):

@@ -137,6 +137,7 @@ class SpikeReader:
             self._src.close()
             raise
         h = self.header
+        self._chunk_head_size = layout.chunk_header_size(h.chunk_rank)
         self._inner = inner_origins(h)
         self._per_row = len(self._inner)
         self._row_starts = [e.row_start for e in self.entries[:: self._per_row]] if self._per_row else []
@@ -212,26 +213,32 @@ class SpikeReader:
         except FormatError as exc:
             raise exc.located(self.name) if exc.where is None else exc
 
-    def _read_into(self, i: int, out: np.ndarray) -> None:
+    def _read_into(self, i: int, out: np.ndarray, spec: ChunkSpec, origin: tuple[int, ...]) -> None:
         try:
-            self._read_chunk(i, out)
+            self._read_chunk(i, out, spec, origin)
         except FormatError as exc:
             raise exc.located(self.name) if exc.where is None else exc
 
-    def _read_chunk(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given."""
-        h = self.header
+    def _read_chunk(
+        self, i: int, out: np.ndarray | None = None, spec: ChunkSpec | None = None, origin: tuple[int, ...] | None = None
+    ) -> np.ndarray:
+        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given; ``spec`` and
+        ``origin``, when given, are what :meth:`chunk_spec` and :meth:`chunk_origin` say."""
+        k = self.header.chunk_rank
         e = self.entries[i]
-        data = memoryview(self._src.read_at(e.offset, e.size))  # slices below are views, not copies
+        data = memoryview(self._src.view_at(e.offset, e.size))  # slices below are views, not copies
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset)
-        head_size = layout.chunk_header_size(h.chunk_rank)
-        payload_size, spikes, origin, extent = parse_chunk_head(data[:head_size], h.chunk_rank, e.offset)
-        spec = self.chunk_spec(i)
+        head_size = self._chunk_head_size
+        payload_size, spikes, head_origin, extent = parse_chunk_head(data[:head_size], k, e.offset)
+        if spec is None:
+            spec = self.chunk_spec(i)
+        if origin is None:
+            origin = self.chunk_origin(i)
         if head_size + payload_size + layout.CRC_SIZE != e.size:
             raise FormatError(f"chunk {i} is {head_size + payload_size + 4} bytes but the index says {e.size}", e.offset)
-        if origin != self.chunk_origin(i) or extent != spec.shape[: h.chunk_rank]:
-            raise FormatError(f"chunk {i} covers {origin}+{extent}, not where the index puts it", e.offset)
+        if head_origin != origin or extent != spec.shape[:k]:
+            raise FormatError(f"chunk {i} covers {head_origin}+{extent}, not where the index puts it", e.offset)
         if spikes != e.spike_count:
             raise FormatError(f"chunk {i} spike count {spikes} differs from the index's {e.spike_count}", e.offset)
         payload = data[head_size : head_size + payload_size]
@@ -293,13 +300,14 @@ class SpikeReader:
             inner_size = math.prod(self.shape[k:])
             for i in self._chunks_overlapping(box_lo, box_hi):
                 origin = self.chunk_origin(i)
-                ext = self.chunk_spec(i).shape[:k]
+                spec = self.chunk_spec(i)
+                ext = spec.shape[:k]
                 lo = [max(o, a) for o, a in zip(origin, box_lo)]
                 hi = [min(o + x, b) for o, x, b in zip(origin, ext, box_hi)]
                 dst = tuple(slice(a - bl, b - bl) for a, b, bl in zip(lo, hi, box_lo))
                 filled += math.prod(b - a for a, b in zip(lo, hi)) * inner_size
                 if lo == list(origin) and hi == [o + x for o, x in zip(origin, ext)]:
-                    self._read_into(i, box[dst])  # the whole chunk: decode straight into place
+                    self._read_into(i, box[dst], spec, origin)  # the whole chunk: decode straight into place
                     continue
                 values = self.read_chunk(i)
                 box[dst] = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]

@@ -73,6 +73,12 @@ class Source:
             self._file.seek(self._base + offset)
             return self._file.read(n)
 
+    def view_at(self, offset: int, n: int) -> bytes | memoryview:
+        """As :meth:`read_at`, but a view rather than a copy where the source is in memory."""
+        if self._buf is not None:
+            return self._buf[offset : offset + max(0, min(n, self.size - offset))]
+        return self.read_at(offset, n)
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

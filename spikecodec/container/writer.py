@@ -79,7 +79,7 @@ class SpikeWriter:
         self,
         file: str | os.PathLike | BinaryIO,
         *,
-        codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
+        codec: CodecLike | list[CodecLike] | Pipeline = DEFAULT_CODEC,
         axes: Sequence[str] | str | None = None,
         chunk: int | Sequence[int] | None = 1,
         metadata: dict[str, Any] | None = None,

@@ -120,3 +120,27 @@ def test_partial_and_strided_chunk_reads_fill_the_whole_selection():
         with spikecodec.open(data) as r:
             for key in [(...,), (slice(1, 4), slice(2, 6)), (slice(None, None, -2), 4), (3, slice(0, 7, 3), 1)]:
                 np.testing.assert_array_equal(r[key], array[key])
+
+
+@pytest.mark.parametrize("top,bits", [(1, 1), (3, 2), (9, 4), (200, 8)])
+def test_uint8_encode_skips_the_range_pass_but_picks_the_same_element_type(tmp_path, top, bits):
+    # uint8 input is packed at 1 bit first and redone when a value does not fit; the bytes must be
+    # those of the careful path (int16 input always takes it), whichever chunk holds the top value.
+    for where in (0, -1):
+        array = np.zeros((4, 3, 10), np.uint8)
+        array[where, 1, 2] = top
+        for codec in ("raw", {"id": "zstd", "level": 1}):
+            data = spikecodec.encode(array, codec=codec, chunk=1)
+            assert data == spikecodec.encode(array.astype(np.int16), codec=codec, chunk=1)
+            with spikecodec.open(data) as r:
+                assert r.bits == bits
+            spikecodec.save(tmp_path / "a.spk", array, codec=codec, chunk=1)
+            assert (tmp_path / "a.spk").read_bytes() == data
+            assert [p.name for p in tmp_path.iterdir()] == ["a.spk"]
+
+
+def test_uint8_values_too_wide_for_the_bits_asked_are_named_by_index():
+    array = np.zeros((4, 3, 10), np.uint8)
+    array[3, 2, 7] = 2
+    with pytest.raises(ValueError, match=r"value 2 at index \(3, 2, 7\) does not fit the 1-bit"):
+        spikecodec.encode(array, codec="raw", chunk=1, bits=1)
