@@ -143,6 +143,8 @@ _STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_cons
 
 
 def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
+    if raw == b"{}":  # the usual empty metadata or parameters, without the decoder's machinery
+        return {}
     try:
         text = raw.decode("utf-8")
         if text.startswith("\ufeff"):

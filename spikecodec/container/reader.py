@@ -259,8 +259,28 @@ class SpikeReader:
         return values
 
     def read(self) -> np.ndarray:
-        """The whole array."""
-        return self[...]
+        """The whole array: every chunk decoded straight into place, in file order."""
+        h = self.header
+        k = h.chunk_rank
+        nbytes = math.prod(self.shape)
+        if nbytes > self.max_bytes:
+            raise FormatError(f"{self.name}: the array decodes to {nbytes} bytes, over max_bytes={self.max_bytes} (raise it to allow)")
+        # Not zeroed: read_indexed/walk_chunks checked that the chunks tile the array, and
+        # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
+        out = np.empty(self.shape, np.uint8)
+        filled = 0
+        i = 0
+        for e in self.entries[:: self._per_row] if self._per_row else ():
+            rows = slice(e.row_start, e.row_start + e.row_length)
+            for inner in self._inner:  # the chunks of a row, in file order
+                spec = chunk_spec(h, e.row_length, inner)
+                dst = (rows, *(slice(o, o + n) for o, n in zip(inner, spec.shape[1:k])))
+                self._read_into(i, out[dst], spec, (e.row_start, *inner))
+                filled += spec.size
+                i += 1
+        if filled != nbytes:
+            raise FormatError(f"{self.name}: the chunks cover {filled} of the array's {nbytes} elements")
+        return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
         k = self.header.chunk_rank
