@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import FormatError
+from ..elements import count_spikes
 from .base import ArrayCodec, ChunkSpec
 
 ROLES = ("T", "C", "H", "W")
@@ -91,6 +92,14 @@ class AdaptiveCodec(ArrayCodec):
         return kernels().encode(canon, spec.bits, self.contextual).astype("<u4").tobytes()
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        out = np.empty(spec.shape, np.uint8)
+        self.decode_into(data, spec, out)
+        return out
+
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
+        # The kernel writes straight into ``out`` when it is the canonical view's memory (C order,
+        # axes already in T, N, C, H, W order): a read then costs the output plus the kernel's
+        # few planes of context window. Otherwise it decodes into a canonical copy first.
         if len(data) % 4:
             raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words")
         words = np.frombuffer(data, "<u4").astype(np.uint32)
@@ -98,17 +107,21 @@ class AdaptiveCodec(ArrayCodec):
         # decisions per element, plus the two initial words: anything longer is malformed.
         if words.size > spec.size * (1 + spec.bits) + 2:
             raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
-        shape5, _ = canonical_shape(spec.shape, spec.axes)
+        shape5, perm = canonical_shape(spec.shape, spec.axes)
+        direct = out.flags.c_contiguous and perm == tuple(range(len(perm)))
         if spec.size == 0:  # no decisions: only the stream's end is checked. The kernel's work and
-            shape5 = (0, 0, 0, 0, 0)  # padded planes would scale with the non-empty axes (fuzzer)
-        canon, status = kernels().decode(words, *shape5, spec.bits, self.contextual)
-        if spec.size == 0 and not status:
-            return np.zeros(spec.shape, np.uint8)
+            canon = np.empty((0, 0, 0, 0, 0), np.uint8)  # window would scale with the non-empty axes (fuzzer)
+        else:
+            canon = out.reshape(shape5) if direct else np.empty(shape5, np.uint8)  # reshape: a view
+        status = kernels().decode_into(words, canon, spec.bits, self.contextual)
         if status == 2:
             raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements")
         if status:
             raise FormatError(f"{self.codec_id}: corrupt stream (coder did not end in its initial state)")
-        return from_canonical(canon, spec.shape, spec.axes)
+        if spec.size and not direct:
+            out[...] = canon.reshape(tuple(spec.shape[i] for i in perm)).transpose(np.argsort(perm))
+        # The kernel refuses any value wider than ``bits`` (status 2), so only the count is left.
+        return count_spikes(out, spec.bits)
 
 
 def empirical_bits(ctx: np.ndarray, bits: np.ndarray) -> float:

@@ -181,6 +181,39 @@ def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs):
         hist[U(j)] = 64 * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pcm * np.int64(sp[u - U(oc)])
 
 
+@njit(cache=True)
+def window_planes(T, C, contextual):
+    """Padded planes in the decoder's context window (:func:`_load_window`): the plane being
+    decoded, those of t - 1 .. t - 3 that exist and, with several channels, the previous one."""
+    if not contextual:
+        return 1
+    return 1 + min(T - 1, 3) + (1 if C > 1 else 0)
+
+
+@njit(cache=True)
+def _load_window(xf, sp, e0, t, c, H, W, xs, top):
+    """Fill the decoder's context window ``sp`` for the plane whose first element is ``xf[e0]``.
+
+    The window holds ``top + 1`` padded (H + 2) x (W + 2) planes laid out so that the strides of
+    :func:`_plane_ctx` are ``st`` = one plane and ``cs`` = ``top`` planes: slot ``top`` is the plane
+    being decoded (written as it goes), ``top - k`` the same neuron plane at t - k (k <= 3, copied
+    from the decoded values as significance bits), slot 0 the previous channel's plane at t (the
+    plane just decoded, copied from slot ``top``). Padding entries are never written, so stay 0.
+    This keeps the decoder's working memory at a few planes instead of a padded copy of the chunk."""
+    rw = W + 2
+    P = (H + 2) * rw
+    if c > 0:
+        cur = U(top * P)
+        for j in range(P):
+            sp[U(j)] = sp[cur + U(j)]
+    for k in range(1, min(t, 3) + 1):
+        src = U(e0 - k * xs)
+        dst = U((top - k) * P + rw + 1)
+        for h in range(H):
+            for w in range(W):
+                sp[dst + U(h * rw + w)] = xf[src + U(h * W + w)] != 0
+
+
 @njit(inline="always", cache=True)
 def _row_ctx(sp, hist, rk, i0, h0, W, rw):
     """Significance contexts of one row of W elements (padded index ``i0``, ``hist`` offset
@@ -386,11 +419,14 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
     """The decoding loop of :func:`decode`, inlined there twice: ``mag`` False for 1-bit chunks
     (LLVM then drops the magnitude code, keeping the hot loop's registers) and True otherwise.
     Everything on the per-element path is written out here (no array-taking helpers, no slices:
-    either costs atomic reference-count updates). Returns (state, pos, status)."""
+    either costs atomic reference-count updates). ``sp`` is the context window of
+    :func:`_load_window`. Returns (state, pos, status)."""
     T, N, C, H, W = x.shape
     rw = W + 2
-    cs = (H + 2) * rw
-    st = N * C * cs
+    st = (H + 2) * rw  # the window's planes: t - 1 is one plane down, the previous channel ``top``
+    wtop = window_planes(T, C, contextual) - 1
+    cs = wtop * st
+    p0 = cs + rw + 1
     xf = x.ravel()
     xs = N * C * H * W
     top = (1 << bits) - 1
@@ -401,8 +437,8 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
             for c in range(C):
                 gbase = (c % G) * ks
                 mbase = (c % GM) * km
-                p0 = ((t * N + n) * C + c) * cs + rw + 1
                 if contextual:
+                    _load_window(xf, sp, e, t, c, H, W, xs, wtop)
                     _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs)
                 for h in range(H):
                     i0 = p0 + h * rw
@@ -483,22 +519,25 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
 
 
 @njit(cache=True)
-def decode(words, T, N, C, H, W, bits, contextual):
-    """Decode a (T, N, C, H, W) uint8 array. Returns ``(x, status)``: 0 ok, 1 malformed stream
+def decode_into(words, x, bits, contextual):
+    """Decode into ``x``, a C-contiguous (T, N, C, H, W) uint8 array (the caller's output: every
+    element is written, so it need not be zeroed). Returns the status: 0 ok, 1 malformed stream
     (zero last word, or words or state left over at the end), 2 a value >= 2**bits decoded.
-    Work is bounded by the element count: at most ``1 + bits`` decisions per element.
+    Work is bounded by the element count: at most ``1 + bits`` decisions per element; memory
+    beyond ``x`` by a few padded planes (the context window), the context table of one plane
+    (``hist``, 8 bytes an element) and a row.
 
     Speculation: the serial chain per decision is bit -> next context -> counters -> probability
     -> next bit. The next element's context differs only by ``left`` (this bit), so the loop
     computes the next probability for both values of this bit while this bit is decoded, from the
     counters as they will be after this decision's update (a candidate context equal to this one
     takes this one's updated counters), then picks one without a branch. Same model, same bytes."""
-    x = np.zeros((T, N, C, H, W), np.uint8)
+    T, N, C, H, W = x.shape
     state, pos = _start(words)
     if pos < 0:
-        return x, 1
+        return 1
     G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
-    sp = np.zeros(T * N * C * (H + 2) * (W + 2), np.uint8)
+    sp = np.zeros(window_planes(T, C, contextual) * (H + 2) * (W + 2), np.uint8)
     rk = np.zeros(W + 1, np.int64)  # rk[W] = 0: the (unused) speculation past the row's end
     hist = np.zeros(H * (W + 2), np.int64)
     if bits == 1:
@@ -506,10 +545,10 @@ def decode(words, T, N, C, H, W, bits, contextual):
     else:
         state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True)
     if status:
-        return x, status
+        return status
     if pos != 0 or state != 0:
-        return x, 1
-    return x, 0
+        return 1
+    return 0
 
 
 @njit(cache=True)

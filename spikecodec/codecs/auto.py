@@ -16,6 +16,7 @@ from ._entropy_model import categorical_entropy_bits, to_canonical
 from .base import ArrayCodec, ChunkSpec
 from .context import Context
 from .order0 import Order0
+from .raw import Raw
 
 MODES = ("raw", "order0", "context")
 
@@ -59,3 +60,13 @@ class Auto(ArrayCodec):
         if mode == 2:
             return Context().decode(body, spec)
         raise FormatError(f"auto: unknown mode {mode} (known: 0 raw, 1 order0, 2 context)")
+
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
+        # Each mode's codec decodes straight into ``out`` and checks its own values.
+        if len(data) < 1:
+            raise FormatError("auto: empty payload")
+        mode, body = data[0], memoryview(data)[1:]
+        codec = {0: Raw, 1: Order0, 2: Context}.get(mode)
+        if codec is None:
+            raise FormatError(f"auto: unknown mode {mode} (known: 0 raw, 1 order0, 2 context)")
+        return codec().decode_into(body, spec, out)

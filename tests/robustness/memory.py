@@ -100,6 +100,7 @@ def _child(max_bytes: int, paths: list[str]) -> None:
     for p in paths:
         data = Path(p).read_bytes()
         worst = 0.0
+        by_op = {}
         for target in ("decode", "open", "validate"):  # each on its own: no result held over
             gc.collect()
             _reset_peak()
@@ -107,6 +108,7 @@ def _child(max_bytes: int, paths: list[str]) -> None:
             outcome = hostile.exercise(data, target, max_bytes or DEFAULT_MAX_DECODED_BYTES)
             top = _status_mib("VmHWM")
             worst = max(worst, top - base)
+            by_op[target] = round(top - base, 1)
             peak = max(peak, top)
             if target == "decode":
                 outcomes.append(outcome)
@@ -114,6 +116,8 @@ def _child(max_bytes: int, paths: list[str]) -> None:
     gc.collect()
     result = {"baseline_mib": round(first, 1), "peak_mib": round(peak, 1), "extra_mib": max(extra),
               "outcome": outcomes[0] if len(outcomes) == 1 else outcomes}
+    if len(paths) == 1:
+        result["extra_mib_by_op"] = by_op
     if len(paths) > 1:
         result["extra_mib_each"] = extra
         result["growth_mib"] = round(_status_mib("VmRSS") - first, 1)

@@ -47,6 +47,20 @@ def test_hostile_files_stay_under_the_memory_bound():
     assert result["extra_mib"] < memory.BOUND_MIB, result
 
 
+def test_a_read_costs_about_its_declared_output():
+    # 221-byte context files declaring 32 MiB of elements in one chunk (H = W = 1 used to cost 9
+    # padded bytes per element). decode and validate: peak <= max(64 MiB, declared output + a
+    # constant). A selection (open + slicing) may hold the decoded chunk and the selection's box
+    # at once: here r[1::2] is 2/3 of the chunk, so up to 32 + 21 MiB + the constant.
+    for name in ("context-declares-32MiB", "context-declares-32MiB-HW1"):
+        data, _ = HOSTILE[name]
+        result = memory.measure(data)
+        ops = result["extra_mib_by_op"]
+        assert result["outcome"] == "ok", (name, result)
+        assert ops["decode"] < memory.BOUND_MIB and ops["validate"] < memory.BOUND_MIB, (name, result)
+        assert ops["open"] < 32 + 22 + 16, (name, result)
+
+
 def test_declared_size_over_max_bytes_is_refused_before_allocating():
     data, _ = HOSTILE["context-declares-256MiB"]
     result = memory.measure(data, max_bytes=memory.BOUND_MIB << 20)
