@@ -90,12 +90,12 @@ EXPERIMENTS = [
     Experiment("resnet", "layer3", 2, 1, (1,), train_limit=30000, recipe="joint"),  # 512x
     Experiment("resnet", "layer1", 2, 2, train_limit=10000),  # 16x28x28 -> 2x14x14: 512x
     Experiment("resnet", "layer2", 4, train_limit=10000),  # 32x14x14 -> 4x14x14: 128x
-    # The MobileNet is ~4x slower per image: one joint epoch over 8000 images per run.
+    # The MobileNet is ~4x slower per image: one joint epoch over 4000 images per run.
     # 32x7x7 -> 2x7x7: 256x; 24x14x14 -> 2x7x7: 768x; 32x7x7 -> 1x7x7: 512x; 24x14x14 -> 4x7x7: 384x
-    Experiment("mobilenet", "stage3", 2, 1, (1,), train_limit=8000, eval_limit=1000, recipe="joint"),
-    Experiment("mobilenet", "stage2", 2, 2, (1,), train_limit=8000, eval_limit=1000, recipe="joint"),
-    Experiment("mobilenet", "stage3", 1, 1, (1,), train_limit=8000, eval_limit=1000, recipe="joint"),
-    Experiment("mobilenet", "stage2", 4, 2, (1,), train_limit=8000, eval_limit=1000, recipe="joint"),
+    Experiment("mobilenet", "stage3", 2, 1, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
+    Experiment("mobilenet", "stage2", 2, 2, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
+    Experiment("mobilenet", "stage3", 1, 1, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
+    Experiment("mobilenet", "stage2", 4, 2, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
 ]
 
 # Bottleneck models trained outside the sweep, measured beside it: name -> (arch, run dir, epochs,

@@ -76,3 +76,16 @@ def test_report_from_a_fake_log(tmp_path, sweep):
     assert [r["name"] for r in data["rows"]] == ["resnet-a", "resnet-b", "resnet-c"]
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert math.isclose(data["references"][0]["test_acc"], 0.91)
+
+
+def test_train_commands_parse_and_start_from_the_backbone(sweep):
+    spec = importlib.util.spec_from_file_location("train_reference", sweep.TRAIN_SCRIPT)
+    train_reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_reference)
+    for exp, recipe, epochs in [(sweep.Experiment("resnet", "layer2", 2, 2), "three_phase", [0, 1, 1]),
+                                (sweep.Experiment("resnet", "layer3", 1, recipe="joint", epochs=(1,)), "end_to_end", [1])]:
+        args = train_reference.parse_args([*sweep.train_command(exp), "--run-dir", "x"])
+        assert (args.recipe, args.epochs, args.split) == (recipe, epochs, exp.split)
+        assert (args.code_channels, args.stride) == (exp.channels, exp.stride)
+        assert args.init_from == "runs/models/snn-resnet-fmnist-nobottleneck/last.pt"
+    assert len({e.name for e in sweep.EXPERIMENTS}) == len(sweep.EXPERIMENTS)
