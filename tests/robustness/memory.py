@@ -127,3 +127,31 @@ def _child(max_bytes: int, paths: list[str]) -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     _child(int(sys.argv[1]), sys.argv[2:])
+
+
+def declared_output_files() -> dict[str, tuple[bytes, str]]:
+    """Name -> (bytes, what): genuine files of every codec whose header declares far more output
+    than the file holds (arrays of zeros, one chunk), for the report's per-codec memory table."""
+    import numpy as np
+
+    import spikecodec
+
+    cases = {
+        "raw-8MiB": ((4, 2048, 16, 8, 8), "raw", "TNCHW"),
+        "zstd-32MiB": ((4, 8192, 16, 8, 8), "zstd", "TNCHW"),
+        "zstd-32MiB-8bit": ((4, 8192, 16, 8, 8), "zstd", "TNCHW"),
+        "order0-32MiB": ((4, 8192, 16, 8, 8), "order0", "TNCHW"),
+        "context-32MiB": ((4, 8192, 16, 8, 8), "context", "TNCHW"),
+        "auto-32MiB": ((4, 8192, 16, 8, 8), "auto", "TNCHW"),
+        "context-32MiB-HW1": ((4, 8 << 20, 1, 1, 1), "context", "TNCHW"),
+        "context-32MiB-axes-TCNHW": ((4, 16, 8192, 8, 8), "context", "TCNHW"),
+        "context-32MiB-one-plane": ((1, 1, 1, 4096, 8192), "context", "TNCHW"),
+        "context-32MiB-one-row": ((1, 1, 1, 1, 32 << 20), "context", "TNCHW"),
+    }
+    out = {}
+    for name, (shape, codec, axes) in cases.items():
+        x = np.zeros(shape, np.uint8)
+        x.reshape(-1)[0] = 1
+        data = spikecodec.encode(x, codec=codec, axes=axes, chunk=shape[0], bits=8 if name.endswith("8bit") else None)
+        out[name] = (data, f"{codec}, {x.nbytes / MIB:.0f} MiB declared, shape {shape} axes {axes}")
+    return out
