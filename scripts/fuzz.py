@@ -117,8 +117,11 @@ def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
     if summary.exists():
         summary.unlink()
     started = time.time()
+    # A numba cache of its own: kernels cached by another (uninstrumented or concurrent) process
+    # failed to load under atheris ("No module named '<dynamic>'"), ending the campaign at its seeds.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(out / "numba-cache")}
     with open(log, "wb") as f:
-        rc = subprocess.call([sys.executable, __file__, "--child", target, *args], stdout=f, stderr=subprocess.STDOUT)
+        rc = subprocess.call([sys.executable, __file__, "--child", target, *args], stdout=f, stderr=subprocess.STDOUT, env=env)
     text = log.read_text(errors="replace")
     executed = re.findall(r"stat::number_of_executed_units:\s*(\d+)", text)
     peak = re.findall(r"stat::peak_rss_mb:\s*(\d+)", text)
