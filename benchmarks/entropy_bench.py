@@ -31,13 +31,15 @@ import multipass  # noqa: E402  (the vectorised multi-pass design, a prototype)
 import spike_corpus  # noqa: E402
 from timing import best_time  # noqa: E402  (benchmarks/timing.py)
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0  # noqa: E402
+from spikecodec.codecs.countctx import CountContext  # noqa: E402
 from spikecodec.codecs import _kernels  # noqa: E402
 from spikecodec.codecs._entropy_model import categorical_entropy_bits, empirical_bits, to_canonical  # noqa: E402
 from spikecodec.elements import pack, unpack  # noqa: E402
 
 AXES = ("T", "N", "C", "H", "W")
 MULTIPASS = "multipass prototype (vectorised passes; not a codec)"
-OURS = ("order0", "context", "auto", MULTIPASS)
+OURS = ("order0", "context", "auto", "countctx", MULTIPASS)
+CODECS = ("order0", "context", "auto", "countctx")
 
 
 def blocks(x: np.ndarray, n: int) -> list[np.ndarray]:
@@ -119,7 +121,7 @@ def entropies(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
     """Per-chunk code lengths (bits/element): empirical (ideal static code with the true per-chunk
     frequencies, tables excluded) of order-0, per-channel order-0 and our models' context
     functions, and the ideal adaptive code length sum(-log2 q) of our adaptive models."""
-    r = dict.fromkeys(("H_order0", "H_order0_channel", "H_order0_model", "H_context", "L_order0_adaptive", "L_context_adaptive"), 0.0)
+    r = dict.fromkeys(("H_order0", "H_order0_channel", "H_order0_model", "H_context", "L_order0_adaptive", "L_context_adaptive", "L_countctx_adaptive"), 0.0)
     for c in blocks(x, n_block):
         canon = to_canonical(c, AXES)
         a = int(canon.max()) + 1
@@ -131,6 +133,8 @@ def entropies(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
             d, q, k = codec.decisions(c, spec)
             r[hk] += empirical_bits(k, d)
             r[lk] += _kernels.ideal_bits(d, q)
+        d, q = CountContext().decisions(c, spec)
+        r["L_countctx_adaptive"] += _kernels.ideal_bits(d, q)
     return {k: v / x.size for k, v in r.items()}
 
 
@@ -161,7 +165,7 @@ def main() -> None:
     for name, (x, bits) in datasets().items():
         print(name, x.shape, flush=True)
         r: dict[str, dict] = {}
-        for codec in (Order0(), Context(), Auto()):
+        for codec in (Order0(), Context(), Auto(), CountContext()):
             r[codec.codec_id] = ours(x, bits, codec)
         r[MULTIPASS] = multipass_prototype(x, bits)
         for lvl in (1, 3, 19):
@@ -203,7 +207,8 @@ def render(results: dict, chunking: dict, load: str) -> str:
              "Model columns (per chunk, averaged): `H ctx` = empirical conditional entropy of the `context` codec's"
              " own context function (channel group x context; the ideal static code with the true per-chunk"
              " frequencies, no table cost), `L ctx` = ideal adaptive code length sum(-log2 q) of the integer counts"
-             " actually used; the payload is within a few bytes of `L`.", ""]
+             " actually used; the payload is within a few bytes of `L`. `countctx` (FORMAT.md 9.4.7, added in 1.1) is the"
+             " count-aware context model for multi-bit chunks; `auto` does not consider it (its bytes are frozen by vectors).", ""]
     for name, d in results.items():
         lines += [f"## {name}: shape {tuple(d['shape'])}, {d['bits']}-bit, nonzero rate {d['rate']:.3f}", "",
                   f"Empirical entropies: order-0 {d['H_order0']:.4f}, per-channel order-0 {d['H_order0_channel']:.4f}"
@@ -215,7 +220,7 @@ def render(results: dict, chunking: dict, load: str) -> str:
         c = d["codecs"]
         general = {k: v for k, v in c.items() if k not in OURS and ("zstd-19" in k or "blosc2" in k or "h5py" in k)}
         gk = min(general, key=lambda k: general[k]["bits_per_el"])
-        bk = min(("order0", "context", "auto"), key=lambda k: c[k]["bits_per_el"])
+        bk = min(CODECS, key=lambda k: c[k]["bits_per_el"])
         z19 = [v for k, v in c.items() if k.startswith("packbits+zstd-19")]
         zenc = max(v["enc_Mel_s"] for v in z19)
         zdec = max(v["dec_Mel_s"] for v in z19)
@@ -223,7 +228,8 @@ def render(results: dict, chunking: dict, load: str) -> str:
         lines += ["", f"Best of ours: {bk} {c[bk]['bits_per_el']:.4f}; best general-purpose: {gk} {general[gk]['bits_per_el']:.4f}"
                   f" -> {100 * (1 - c[bk]['bits_per_el'] / general[gk]['bits_per_el']):+.1f}% fewer bytes. "
                   f"context payload vs H ctx: {100 * (c['context']['bits_per_el'] / d['H_context'] - 1):+.2f}%, "
-                  f"vs L ctx: {100 * (c['context']['bits_per_el'] / d['L_context_adaptive'] - 1):+.2f}%.", "",
+                  f"vs L ctx: {100 * (c['context']['bits_per_el'] / d['L_context_adaptive'] - 1):+.2f}%; "
+                  f"countctx payload vs its adaptive L: {100 * (c['countctx']['bits_per_el'] / d['L_countctx_adaptive'] - 1):+.2f}%.", "",
                   f"Speed of {bk} (target: encode and decode each >= 5x zstd-19's *compression* throughput, fastest"
                   f" axis order): encode **{c[bk]['enc_Mel_s'] / zenc:.2f}x**, decode **{c[bk]['dec_Mel_s'] / zenc:.2f}x**"
                   f" zstd-19 encode. Against zstd's decompression (the same at every level): decode"

@@ -62,6 +62,13 @@ for _codec in ("order0", "context", "auto"):
             "array": {"shape": [3, 3, 4, 6, 6], "bits": _bits, "rate": _rate, "seed": 12, "correlated": True},
             "encode": {"codec": _codec, "chunk": _chunk},
         }
+# Added with format 1.1: the optional ``countctx`` codec (FORMAT.md 9.4.7), on the same arrays and
+# a 4-bit one whose escape tree holds large values.
+for _case, _bits, _chunk, _rate in (("spikes", 1, [3, 2], 0.3), ("counts2", 2, [3], 0.3), ("counts4", 4, [3], 0.3), ("counts8", 8, [1], 0.3), ("zeros", 1, [3], 0.0)):
+    VALID[f"countctx-{_case}"] = {
+        "array": {"shape": [3, 3, 4, 6, 6], "bits": _bits, "rate": _rate, "seed": 12, "correlated": True},
+        "encode": {"codec": "countctx", "chunk": _chunk},
+    }
 
 
 def make_array(recipe: dict) -> np.ndarray:

@@ -7,6 +7,7 @@ from .zstd import Zstd
 from .order0 import Order0
 from .context import Context
 from .auto import Auto
+from .countctx import CountContext
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: the smallest of
 # raw, order0 and context per chunk.
@@ -17,6 +18,7 @@ register_codec(Zstd)
 register_codec(Order0)
 register_codec(Context)
 register_codec(Auto)
+register_codec(CountContext)
 
 __all__ = [
     "DEFAULT_CODEC",

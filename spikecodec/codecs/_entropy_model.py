@@ -87,9 +87,19 @@ class AdaptiveCodec(ArrayCodec):
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         return kernels().model_decisions(canon, spec.bits, self.contextual, with_ctx)
 
+    def _encode_canonical(self, canon: np.ndarray, bits: int) -> np.ndarray:
+        return kernels().encode(canon, bits, self.contextual)
+
+    def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int) -> int:
+        return kernels().decode_into(words, canon, bits, self.contextual)
+
+    def _max_decisions(self, bits: int) -> int:
+        """Most binary decisions one element takes: significance and the magnitude bits."""
+        return 1 + bits
+
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        return kernels().encode(canon, spec.bits, self.contextual).astype("<u4").tobytes()
+        return self._encode_canonical(canon, spec.bits).astype("<u4").tobytes()
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         out = np.empty(spec.shape, np.uint8)
@@ -103,9 +113,9 @@ class AdaptiveCodec(ArrayCodec):
         if len(data) % 4:
             raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words")
         words = np.frombuffer(data, "<u4").astype(np.uint32)
-        # An rANS decision consumes at most one 32-bit word, and there are at most 1 + bits
-        # decisions per element, plus the two initial words: anything longer is malformed.
-        if words.size > spec.size * (1 + spec.bits) + 2:
+        # An rANS decision consumes at most one 32-bit word, plus the two initial words:
+        # anything longer is malformed.
+        if words.size > spec.size * self._max_decisions(spec.bits) + 2:
             raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
         shape5, perm = canonical_shape(spec.shape, spec.axes)
         direct = out.flags.c_contiguous and perm == tuple(range(len(perm)))
@@ -113,7 +123,7 @@ class AdaptiveCodec(ArrayCodec):
             canon = np.empty((0, 0, 0, 0, 0), np.uint8)  # window would scale with the non-empty axes (fuzzer)
         else:
             canon = out.reshape(shape5) if direct else np.empty(shape5, np.uint8)  # reshape: a view
-        status = kernels().decode_into(words, canon, spec.bits, self.contextual)
+        status = self._decode_canonical(words, canon, spec.bits)
         if status == 2:
             raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements")
         if status:

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0, get_codec
 from spikecodec.codecs import _kernels
+from spikecodec.codecs.countctx import CountContext
 from spikecodec.codecs._entropy_model import canonical_shape, empirical_bits, from_canonical, to_canonical
 from spikecodec.errors import FormatError
 
-CODECS = [Order0(), Context(), Auto()]
+CODECS = [Order0(), Context(), Auto()]  # the codecs whose payload bytes are frozen below
+ALL_CODECS = [*CODECS, CountContext()]
 AXES = [("T", "N", "C", "H", "W"), ("N", "C", "H", "W"), ("T", "N", "F"), ("W", "C", "T")]
 
 
@@ -43,7 +45,7 @@ def chunks(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(chunks(), st.sampled_from(CODECS))
+@given(chunks(), st.sampled_from(ALL_CODECS))
 def test_round_trip(chunk, codec):
     x, spec = chunk
     payload = codec.encode(x, spec)
@@ -63,7 +65,7 @@ def test_canonical_view_inverts(axes):
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
-@pytest.mark.parametrize("codec", CODECS, ids=lambda c: c.codec_id)
+@pytest.mark.parametrize("codec", ALL_CODECS, ids=lambda c: c.codec_id)
 def test_larger_correlated_round_trip_and_determinism(codec, bits):
     x = correlated((4, 3, 5, 7, 9), 0.2, bits, seed=bits)
     spec = ChunkSpec(x.shape, AXES[0], bits)
@@ -73,14 +75,14 @@ def test_larger_correlated_round_trip_and_determinism(codec, bits):
 
 
 def test_registered_and_configurable():
-    for cid in ("order0", "context", "auto"):
+    for cid in ("order0", "context", "auto", "countctx"):
         c = get_codec(cid)
         assert c.get_config() == {} and type(c).from_config({}) == c
         with pytest.raises(ValueError):
             type(c).from_config({"level": 3})
 
 
-@pytest.mark.parametrize("codec", CODECS, ids=lambda c: c.codec_id)
+@pytest.mark.parametrize("codec", ALL_CODECS, ids=lambda c: c.codec_id)
 def test_malformed_payloads_raise_format_error(codec):
     x = correlated((2, 2, 3, 6, 6), 0.3, 2, seed=1)
     spec = ChunkSpec(x.shape, AXES[0], 2)
@@ -124,6 +126,17 @@ def test_value_too_large_for_bits_rejected():
     for codec in (Order0(), Context()):
         with pytest.raises(FormatError):
             codec.decode(words.astype("<u4").tobytes(), spec)
+
+
+def test_countctx_value_too_large_for_bits_rejected():
+    """An escape tree that decodes x - 3 > 2**bits - 4 (x >= 2**bits) is rejected, not wrapped."""
+    from spikecodec.codecs._kernels import encode_decisions
+
+    spec = ChunkSpec((1, 1, 1, 1, 1), AXES[0], 4)
+    # significance 1, x > 1, x > 2, then escape bits 1111: x = 3 + 15 = 18 does not fit 4 bits
+    words = encode_decisions(np.ones(7, np.uint8), np.full(7, 1 << 23, np.uint32))
+    with pytest.raises(FormatError, match="does not fit"):
+        CountContext().decode(words.astype("<u4").tobytes(), spec)
 
 
 def test_all_zero_chunk_is_the_empty_stream():
@@ -342,3 +355,83 @@ def test_payload_bytes_are_frozen():
             hexes.append(hashlib.sha256(p).hexdigest())
     digest = hashlib.sha256("".join(hexes).encode()).hexdigest()
     assert digest == "8552fc1e0d79c61ed1e347ed9e4c0762c6cac48c30d3fd3ed7cb672701cee907"
+
+
+def _spec_decode_countctx(payload: bytes, shape5, bits: int) -> np.ndarray:
+    """Plain-Python decoder of ``countctx`` written from FORMAT.md 9.4.3 and 9.4.7 alone (oracle)."""
+    T, N, C, H, W = shape5
+    words = np.frombuffer(payload, "<u4").tolist()
+    x = 0
+    if words:
+        assert words[-1] != 0
+        x = words.pop()
+        if words and x < 2**32:
+            x = (x << 32) | words.pop()
+    G = max(1, min(C, 256))
+    tabs = {}
+
+    def decide(kind, g, k):
+        nonlocal x
+        c1, cn = tabs.get((kind, g, k), (0, 0))
+        g1, gn = tabs.get((kind, k), (0, 0))
+        qg = ((2 * g1 + 1) * 2**24) // (2 * gn + 2)
+        q = min(max((c1 * 2**24 + 8 * qg) // (cn + 8), 1), 2**24 - 1)
+        z = x % 2**24
+        bit = int(z >= 2**24 - q)
+        w, c = (q, 2**24 - q) if bit else (2**24 - q, 0)
+        x = (x >> 24) * w + (z - c)
+        if x < 2**32 and words:
+            x = (x << 32) | words.pop()
+        for key, (a, n) in (((kind, g, k), (c1, cn)), ((kind, k), (g1, gn))):
+            a, n = a + bit, n + 1
+            if n >= 1024:
+                a, n = (a + 1) >> 1, (n + 1) >> 1
+            tabs[key] = (a, n)
+        return bit
+
+    out = np.zeros(shape5, np.int64)
+
+    def V(t, n, c, h, w):  # the decoded value, 0 outside the chunk
+        return int(out[t, n, c, h, w]) if t >= 0 and 0 <= h < H and 0 <= w < W else 0
+
+    for t in range(T):
+        for n in range(N):
+            for c in range(C):
+                for h in range(H):
+                    for w in range(W):
+                        S = lambda dt, dh, dw: int(V(t + dt, n, c, h + dh, w + dw) > 0)  # noqa: E731
+                        v3 = lambda dt, dh, dw: min(V(t + dt, n, c, h + dh, w + dw), 3)  # noqa: E731
+                        hs = [0, 1 + v3(-1, 0, 0), 5 + v3(-1, 0, 0) + 4 * v3(-2, 0, 0)]
+                        hs = hs[t] if t < 3 else 21 + v3(-1, 0, 0) + 4 * v3(-2, 0, 0) + 16 * S(-3, 0, 0)
+                        cnt = sum(S(-1, a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if a or b)
+                        nb = 0 if t == 0 or cnt == 0 else 1 if cnt <= 2 else 2 if cnt <= 5 else 3
+                        diag = S(0, -1, -1) | S(0, -1, 1)
+                        fired = sum(int(out[t, n, cc, h, w] > 0) for cc in range(c))
+                        pf = 0 if c == 0 else 1 + (4 * fired) // c
+                        k = (((hs * 4 + S(0, 0, -1) + 2 * S(0, -1, 0)) * 4 + nb) * 2 + diag) * 6 + pf
+                        v = decide("s", c % G, k)
+                        if v and bits > 1:
+                            lb = (hs * 4 + v3(0, 0, -1)) * 4 + v3(0, -1, 0)
+                            for j in (1, 2):
+                                if not decide("l", c % G, (j - 1) * 848 + lb):
+                                    break
+                                v = j + 1
+                            if v == 3 and bits > 2:
+                                node = 1
+                                for _ in range(bits):
+                                    node = 2 * node + decide("e", c % G, node)
+                                v = 3 + node - 2**bits
+                        assert v < 2**bits
+                        out[t, n, c, h, w] = v
+    assert not words and x == 0
+    return out.astype(np.uint8)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_spec_oracle_decodes_countctx(bits):
+    """An independent decoder written from FORMAT.md 9.4.7 decodes ``countctx`` bytes exactly."""
+    x = correlated((5, 2, 3, 5, 6), 0.3, bits, seed=40 + bits)  # T = 5: every history case
+    if bits > 2:
+        x[:, 0, 0] = (1 << bits) - 1  # the escape tree's largest value
+    spec = ChunkSpec(x.shape, AXES[0], bits)
+    np.testing.assert_array_equal(_spec_decode_countctx(CountContext().encode(x, spec), x.shape, bits), x)
