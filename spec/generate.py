@@ -224,7 +224,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     overl[1] = IndexEntry(overl[1].offset - 8, overl[1].size, overl[1].row_start, overl[1].row_length, overl[1].spike_count)
     out["overlapping-chunks"] = (_finish(base[:start] + chunks, overl), start + len(chunks), "overlaps")
     gap_body = base[: entries[1].offset] + b"\x00" * 8 + base[entries[1].offset : last.offset + last.size]
-    gapped = [idx_entries[0]] + [IndexEntry(e.offset + 8, *list(e.__dict__.values())[1:]) for e in idx_entries[1:]]
+    gapped = [idx_entries[0]] + [IndexEntry(e.offset + 8, e.size, e.row_start, e.row_length, e.spike_count) for e in idx_entries[1:]]
     out["gap-between-chunks"] = (_finish(gap_body, gapped), len(gap_body), "leaves a gap")
 
     def swap_rows(i, origin, extent, spikes, payload):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .codecs import DEFAULT_CODEC
 from .codecs.registry import CodecLike, Pipeline
-from .container.reader import SpikeReader
+from .container.reader import SpikeReader, read_array
 from .container.source import Openable
 from .container.writer import write_array
 from .elements import ElementRangeError, as_elements, to_numpy
@@ -43,8 +43,7 @@ def encode(
 
 def decode(data: bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
     """Decode the bytes of a spike file to a uint8 array."""
-    with SpikeReader(data, max_bytes=max_bytes) as r:
-        return r.read()
+    return read_array(data, max_bytes=max_bytes)
 
 
 def save(
@@ -84,8 +83,7 @@ def load(
     file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES
 ) -> np.ndarray:
     """Read a whole spike file (a path, a binary file object or bytes) into a uint8 array."""
-    with SpikeReader(file, recover=recover, max_bytes=max_bytes) as r:
-        return r.read()
+    return read_array(file, recover=recover, max_bytes=max_bytes)
 
 
 def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> SpikeReader:

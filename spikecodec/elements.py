@@ -25,10 +25,17 @@ class ElementRangeError(ValueError):
     """A value does not fit the element type it is being packed at."""
 
 
-def _kernels():
-    from . import _packing_kernels  # numba compiles on first use (and caches)
+_packing_kernels = None
 
+
+def _kernels():
+    global _packing_kernels
+    if _packing_kernels is None:  # numba compiles on first use (and caches)
+        from . import _packing_kernels
     return _packing_kernels
+
+
+_UNPACK_KERNELS = {1: "unpack1", 2: "unpack2", 4: "unpack4"}
 
 
 def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
@@ -58,7 +65,7 @@ def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: in
 
     Raises :class:`FormatError` on a wrong size or non-zero padding bits."""
     count = out.size
-    expected = packed_nbytes(count, bits)
+    expected = (count * bits + 7) // 8  # packed_nbytes, inline: this runs once per chunk read
     buf = np.frombuffer(data, np.uint8)
     if buf.size != expected:
         raise FormatError(f"packed data is {buf.size} bytes, expected {expected} for {count} {bits}-bit elements")
@@ -68,7 +75,7 @@ def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: in
     if bits == 8:
         flat[...] = buf
         return int(flat.sum(dtype=np.uint64))
-    kernel = {1: "unpack1", 2: "unpack2", 4: "unpack4"}.get(bits)
+    kernel = _UNPACK_KERNELS.get(bits)
     if kernel is None:
         raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
     pad_bits = expected * 8 - count * bits

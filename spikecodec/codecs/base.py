@@ -12,7 +12,7 @@ size allows: the container hands them the bound.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,21 +30,19 @@ class ChunkSpec:
     axes: tuple[str, ...]
     bits: int
 
-    @property
-    def size(self) -> int:
-        n = 1
+    # Derived sizes, computed once per spec (a reader asks for them for every chunk it decodes).
+    size: int = field(init=False, repr=False, compare=False)
+    packed_nbytes: int = field(init=False, repr=False, compare=False)
+    max_payload: int = field(init=False, repr=False, compare=False)
+    """Largest encoded size any stage of the pipeline may produce or accept for this chunk."""
+
+    def __post_init__(self) -> None:
+        size = 1
         for s in self.shape:
-            n *= s
-        return n
-
-    @property
-    def packed_nbytes(self) -> int:
-        return packed_nbytes(self.size, self.bits)
-
-    @property
-    def max_payload(self) -> int:
-        """Largest encoded size any stage of the pipeline may produce or accept for this chunk."""
-        return payload_cap(self.packed_nbytes)
+            size *= s
+        object.__setattr__(self, "size", size)  # frozen: set once, here
+        object.__setattr__(self, "packed_nbytes", packed_nbytes(size, self.bits))
+        object.__setattr__(self, "max_payload", payload_cap(self.packed_nbytes))
 
 
 class Codec(ABC):

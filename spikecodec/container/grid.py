@@ -76,6 +76,7 @@ class Tiling:
         self.position = 0  # chunk number within the current row
         self.row_start = 0  # == total height of the complete rows so far
         self.row_length = 0
+        self.specs: dict[tuple[int, int], ChunkSpec] = {}  # by (row height, place in the row)
 
     @property
     def at_row_boundary(self) -> bool:
@@ -86,13 +87,25 @@ class Tiling:
 
     def advance(self, origin: tuple[int, ...], extent: tuple[int, ...], offset: int) -> ChunkSpec:
         """Accept the next chunk or raise; returns its spec."""
-        h = self.header
         if not self.inner:
             raise FormatError("the array has an empty axis, so the file may hold no chunks", offset)
         want = self.expected_origin()
         if tuple(origin) != want:
             raise FormatError(f"chunk origin {tuple(origin)} out of order: expected {want}", offset)
-        height = extent[0]
+        spec = self.advance_row(origin[0], extent[0], offset)
+        if tuple(extent[1:]) != spec.shape[1 : self.header.chunk_rank]:
+            raise FormatError(f"chunk extent {tuple(extent)} does not match the grid", offset)
+        return spec
+
+    def advance_row(self, row_start: int, height: int, offset: int) -> ChunkSpec:
+        """Accept the next chunk, known only by its row (an index entry: its place in the row is
+        the grid's), or raise; returns its spec."""
+        h = self.header
+        if not self.inner:
+            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset)
+        if row_start != self.row_start:
+            want = self.expected_origin()
+            raise FormatError(f"chunk origin {(row_start, *want[1:])} out of order: expected {want}", offset)
         if self.position == 0:
             if not 1 <= height <= h.chunk_shape[0]:
                 raise FormatError(f"chunk height {height} is outside 1..{h.chunk_shape[0]}", offset)
@@ -101,9 +114,10 @@ class Tiling:
             self.row_length = height
         elif height != self.row_length:
             raise FormatError(f"chunk height {height} differs from its row's {self.row_length}", offset)
-        spec = chunk_spec(h, height, self.inner[self.position])
-        if tuple(extent[1:]) != spec.shape[1 : h.chunk_rank]:
-            raise FormatError(f"chunk extent {tuple(extent)} does not match the grid", offset)
+        key = (height, self.position)
+        spec = self.specs.get(key)
+        if spec is None:  # rows mostly share one height: one spec per place in the row
+            spec = self.specs[key] = chunk_spec(h, height, self.inner[self.position])
         self.position += 1
         if self.position == len(self.inner):
             self.position = 0

@@ -157,8 +157,50 @@ def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
     return obj
 
 
+# Headers already parsed and checked, by their exact bytes (preamble, body, CRC), with the codec
+# pipeline they name: a process that decodes many files written alike (same shape, codecs and
+# metadata: a stream of batches from one model) parses and checks each distinct header once. Only
+# small headers are kept, at most _CACHED_HEADERS of them. parse_header gives every caller its own
+# copies of the JSON objects; parse_header_shared gives the kept objects themselves, to callers
+# that only read them and never hand them on (decoding a whole array). Codecs hold no state.
+_CACHED_HEADERS = 64
+_CACHED_HEADER_BYTES = 4096
+_header_cache: dict[bytes, tuple[Header, Pipeline]] = {}
+
+
 def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
     """Parse and check the header body (after :func:`parse_preamble`) and its CRC."""
+    h = parse_header_shared(pre, body, crc)[0]
+    return Header(h.shape, h.axes, h.bits, h.chunk_shape, tuple(_fresh_json(c) for c in h.codecs),
+                  _fresh_json(h.metadata), h.extensions, h.minor)
+
+
+def parse_header_shared(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pipeline]:
+    """As :func:`parse_header`, with the header's codec pipeline, but possibly the very objects
+    another caller got: read them, never change them or hand them on."""
+    if len(body) > _CACHED_HEADER_BYTES:
+        return _parse_header(pre, body, crc)
+    key = b"".join((pre, body, crc))
+    parsed = _header_cache.get(key)
+    if parsed is None:
+        parsed = _parse_header(pre, body, crc)  # raises on anything wrong: only good headers are kept
+        if len(_header_cache) >= _CACHED_HEADERS:
+            # Drop the oldest. Threads may race here; the worst outcome is one entry too many dropped.
+            _header_cache.pop(next(iter(_header_cache), b""), None)
+        _header_cache[key] = parsed
+    return parsed
+
+
+def _fresh_json(value: Any) -> Any:
+    """A copy of a parsed JSON value that shares no dict or list with it."""
+    if type(value) is dict:
+        return {k: _fresh_json(v) for k, v in value.items()} if value else {}
+    if type(value) is list:
+        return [_fresh_json(v) for v in value]
+    return value  # str, int, float, bool, None: immutable
+
+
+def _parse_header(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pipeline]:
     minor, _ = parse_preamble(pre)
     body_at = layout.PREAMBLE_SIZE
     if len(crc) != 4:
@@ -208,14 +250,14 @@ def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
         extensions=tuple(Extension(e.name, bytes(e.data), bool(e.flags & 1)) for e in b.extensions),
         minor=minor,
     )
-    check_header(header, body_at)
-    return header
+    return header, check_header(header, body_at)
 
 
-def check_header(h: Header, offset: int | None = None) -> None:
+def check_header(h: Header, offset: int | None = None) -> Pipeline:
     """The rules of FORMAT.md section 3.2 on header values; ``offset`` locates the error.
 
-    Readers apply them to what they parsed, writers to what they are about to write."""
+    Readers apply them to what they parsed, writers to what they are about to write. Returns the
+    codec pipeline the header names (built to check it)."""
 
     def fail(msg: str) -> FormatError:
         return FormatError(msg, offset)
@@ -258,7 +300,7 @@ def check_header(h: Header, offset: int | None = None) -> None:
         if not 0 < len(c["id"]) <= MAX_CODEC_ID or not c["id"].isascii():
             raise fail(f"codec id {c['id']!r} is not 1..{MAX_CODEC_ID} ASCII characters")
     try:
-        Pipeline(h.codecs)
+        pipeline = Pipeline(h.codecs)
     except ValueError as exc:
         raise fail(f"codec pipeline {list(h.codecs)}: {exc}") from None
     if len(h.extensions) > MAX_EXTENSIONS:
@@ -268,3 +310,4 @@ def check_header(h: Header, offset: int | None = None) -> None:
             raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} ASCII characters")
         if e.required:  # this version of the format defines no required extension
             raise fail(f"required extension {e.name!r} is not understood by this reader")
+    return pipeline

@@ -12,8 +12,8 @@ from .. import layout
 from ..codecs import ChunkSpec
 from ..errors import FormatError
 from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_TOTAL_ELEMENTS
-from .grid import Tiling, chunk_spec, inner_origins
-from .header import Header, parse_header, parse_preamble
+from .grid import Tiling, inner_origins
+from .header import Header, parse_header, parse_header_shared, parse_preamble
 from .records import (
     IndexEntry,
     check_chunk_crc,
@@ -27,17 +27,23 @@ from .source import Openable, Source
 
 def read_header(src: Source) -> tuple[Header, int]:
     """The header and the offset where chunks start."""
+    pre, body, crc = _header_bytes(src)
+    return parse_header(pre, body, crc), layout.PREAMBLE_SIZE + len(body) + layout.CRC_SIZE
+
+
+def _header_bytes(src: Source) -> tuple[bytes, bytes, bytes]:
+    """Preamble (checked), header body and header CRC (up to 4 bytes: parse_header checks it)."""
     pre = src.read_at(0, layout.PREAMBLE_SIZE)
     _, header_size = parse_preamble(pre)
-    body = src.read_at(layout.PREAMBLE_SIZE, header_size)
-    if len(body) != header_size:
+    rest = src.read_at(layout.PREAMBLE_SIZE, header_size + layout.CRC_SIZE)  # body and CRC in one read
+    if len(rest) < header_size:
         raise FormatError(f"file ends inside the {header_size}-byte header", layout.PREAMBLE_SIZE)
-    end = layout.PREAMBLE_SIZE + header_size
-    return parse_header(pre, body, src.read_at(end, layout.CRC_SIZE)), end + layout.CRC_SIZE
+    return pre, rest[:header_size], rest[header_size:]
 
 
-def read_indexed(src: Source, h: Header, data_start: int) -> list[IndexEntry]:
-    """Entries of the index the trailer points to, checked to tile the file exactly."""
+def read_indexed(src: Source, h: Header, data_start: int) -> tuple[list[IndexEntry], list[ChunkSpec]]:
+    """Entries of the index the trailer points to, checked to tile the file exactly, and the
+    spec of each entry's chunk."""
     end = src.size - layout.TRAILER_SIZE
     if end < data_start:
         raise FormatError("no trailer: the file is truncated or its writer did not finish", src.size)
@@ -46,6 +52,7 @@ def read_indexed(src: Source, h: Header, data_start: int) -> list[IndexEntry]:
         raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
     entries = parse_index(src.read_at(index_offset, index_nbytes), index_offset)
     tiling = Tiling(h)
+    specs = []
     pos = data_start
     min_size = layout.chunk_header_size(h.chunk_rank) + layout.CRC_SIZE
     for i, e in enumerate(entries):
@@ -56,9 +63,7 @@ def read_indexed(src: Source, h: Header, data_start: int) -> list[IndexEntry]:
             raise FormatError(f"index entry {i}: chunk size {e.size} is below the minimum {min_size}", index_offset)
         if not tiling.inner:
             raise FormatError("the array has an empty axis, so the file may hold no chunks", e.offset)
-        inner = tiling.inner[tiling.position]
-        extent = chunk_spec(h, e.row_length, inner).shape[: h.chunk_rank]
-        tiling.advance((e.row_start, *inner), extent, index_offset)
+        specs.append(tiling.advance_row(e.row_start, e.row_length, index_offset))
         pos += e.size
     if pos != index_offset:
         raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", index_offset)
@@ -66,18 +71,19 @@ def read_indexed(src: Source, h: Header, data_start: int) -> list[IndexEntry]:
         raise FormatError("the index ends inside a row of chunks", index_offset)
     if h.shape[0] is not None and tiling.inner and tiling.row_start != h.shape[0]:
         raise FormatError(f"chunks cover {tiling.row_start} of the {h.shape[0]} rows the header declares", index_offset)
-    return entries
+    return entries, specs
 
 
-def walk_chunks(src: Source, h: Header, data_start: int) -> tuple[list[IndexEntry], FormatError | None]:
+def walk_chunks(src: Source, h: Header, data_start: int) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None]:
     """Rebuild the index by walking chunk records from the start (recovery).
 
     Stops at the first record that is incomplete or damaged, and keeps only complete rows: what a
-    writer had finished is returned, nothing else. Also returns why the walk stopped (``None``
-    when it reached the index or the end of the file cleanly).
+    writer had finished is returned, nothing else, with the spec of each chunk. Also returns why
+    the walk stopped (``None`` when it reached the index or the end of the file cleanly).
     """
     tiling = Tiling(h)
     entries: list[IndexEntry] = []
+    specs: list[ChunkSpec] = []
     complete = 0
     pos = data_start
     head_size = layout.chunk_header_size(h.chunk_rank)
@@ -98,12 +104,19 @@ def walk_chunks(src: Source, h: Header, data_start: int) -> tuple[list[IndexEntr
             break
         size = head_size + payload_size + layout.CRC_SIZE
         entries.append(IndexEntry(pos, size, origin[0], extent[0], spikes))
+        specs.append(spec)
         pos += size
         if tiling.at_row_boundary:
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
         stop = FormatError("the chunks end inside a row", pos)
-    return entries[:complete], stop
+    return entries[:complete], specs[:complete], stop
+
+
+def read_array(source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
+    """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return)."""
+    with SpikeReader(source, recover=recover, max_bytes=max_bytes, _private=True) as r:
+        return r.read()
 
 
 class SpikeReader:
@@ -115,21 +128,30 @@ class SpikeReader:
     ``max_bytes`` caps the decoded bytes any one read may allocate.
     """
 
-    def __init__(self, source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES):
+    def __init__(
+        self, source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, _private: bool = False
+    ):
+        # _private: the caller never hands this reader on (read_array), so the header and codec
+        # pipeline may be the ones kept for headers seen before (parse_header_shared).
         self._src = Source(source)
         self.max_bytes = max_bytes
         try:
-            self.header, self._data_start = read_header(self._src)
-            self._pipeline = self.header.pipeline()
+            pre, body, crc = _header_bytes(self._src)
+            self._data_start = layout.PREAMBLE_SIZE + len(body) + layout.CRC_SIZE
+            if _private:
+                self.header, self._pipeline = parse_header_shared(pre, body, crc)
+            else:
+                self.header = parse_header(pre, body, crc)
+                self._pipeline = self.header.pipeline()
             self.index_error: FormatError | None = None
             self.walk_error: FormatError | None = None
             try:
-                self.entries = read_indexed(self._src, self.header, self._data_start)
+                self.entries, self._specs = read_indexed(self._src, self.header, self._data_start)
             except FormatError as exc:
                 if not recover:
                     raise
                 self.index_error = exc
-                self.entries, self.walk_error = walk_chunks(self._src, self.header, self._data_start)
+                self.entries, self._specs, self.walk_error = walk_chunks(self._src, self.header, self._data_start)
         except FormatError as exc:
             self._src.close()
             raise exc.located(self._src.name) if exc.where is None else exc
@@ -137,6 +159,7 @@ class SpikeReader:
             self._src.close()
             raise
         h = self.header
+        self._chunk_rank = h.chunk_rank
         self._chunk_head_size = layout.chunk_header_size(h.chunk_rank)
         self._inner = inner_origins(h)
         self._per_row = len(self._inner)
@@ -201,67 +224,58 @@ class SpikeReader:
 
     # -- reading ------------------------------------------------------------------------------
     def chunk_spec(self, i: int) -> ChunkSpec:
-        return chunk_spec(self.header, self.entries[i].row_length, self._inner[i % self._per_row])
+        return self._specs[i]
 
     def chunk_origin(self, i: int) -> tuple[int, ...]:
         return (self.entries[i].row_start, *self._inner[i % self._per_row])
 
     def read_chunk(self, i: int) -> np.ndarray:
         """Decode chunk ``i`` (file order), checking its CRC, size, position and spike count."""
+        return self._read_into(i)
+
+    def _read_into(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given."""
         try:
-            return self._read_chunk(i)
+            return self._read_chunk(i, out)
         except FormatError as exc:
             raise exc.located(self.name) if exc.where is None else exc
 
-    def _read_into(self, i: int, out: np.ndarray, spec: ChunkSpec, origin: tuple[int, ...]) -> None:
-        try:
-            self._read_chunk(i, out, spec, origin)
-        except FormatError as exc:
-            raise exc.located(self.name) if exc.where is None else exc
-
-    def _read_chunk(
-        self, i: int, out: np.ndarray | None = None, spec: ChunkSpec | None = None, origin: tuple[int, ...] | None = None
-    ) -> np.ndarray:
-        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given; ``spec`` and
-        ``origin``, when given, are what :meth:`chunk_spec` and :meth:`chunk_origin` say."""
-        k = self.header.chunk_rank
+    def _read_chunk(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
         e = self.entries[i]
-        data = memoryview(self._src.view_at(e.offset, e.size))  # slices below are views, not copies
+        spec = self._specs[i]
+        at = e.offset
+        data = memoryview(self._src.view_at(at, e.size))  # slices below are views, not copies
         if len(data) != e.size:
-            raise FormatError(f"file ends inside chunk {i}", e.offset)
+            raise FormatError(f"file ends inside chunk {i}", at)
+        k = self._chunk_rank
         head_size = self._chunk_head_size
-        payload_size, spikes, head_origin, extent = parse_chunk_head(data[:head_size], k, e.offset)
-        if spec is None:
-            spec = self.chunk_spec(i)
-        if origin is None:
-            origin = self.chunk_origin(i)
+        payload_size, spikes, head_origin, extent = parse_chunk_head(data[:head_size], k, at)
         if head_size + payload_size + layout.CRC_SIZE != e.size:
-            raise FormatError(f"chunk {i} is {head_size + payload_size + 4} bytes but the index says {e.size}", e.offset)
-        if head_origin != origin or extent != spec.shape[:k]:
-            raise FormatError(f"chunk {i} covers {head_origin}+{extent}, not where the index puts it", e.offset)
+            raise FormatError(f"chunk {i} is {head_size + payload_size + 4} bytes but the index says {e.size}", at)
+        if head_origin != self.chunk_origin(i) or extent != spec.shape[:k]:
+            raise FormatError(f"chunk {i} covers {head_origin}+{extent}, not where the index puts it", at)
         if spikes != e.spike_count:
-            raise FormatError(f"chunk {i} spike count {spikes} differs from the index's {e.spike_count}", e.offset)
-        payload = data[head_size : head_size + payload_size]
-        check_chunk_crc(data[:head_size], payload, data[head_size + payload_size :], e.offset)
+            raise FormatError(f"chunk {i} spike count {spikes} differs from the index's {e.spike_count}", at)
+        end = head_size + payload_size
+        payload = data[head_size:end]
+        check_chunk_crc(data[:head_size], payload, data[end:], at)
         if payload_size > spec.max_payload:
-            raise FormatError(f"chunk {i} payload of {payload_size} bytes exceeds the cap {spec.max_payload}", e.offset)
+            raise FormatError(f"chunk {i} payload of {payload_size} bytes exceeds the cap {spec.max_payload}", at)
         if spec.size > self.max_bytes:
-            raise FormatError(f"chunk {i} decodes to {spec.size} bytes, over max_bytes={self.max_bytes}", e.offset)
+            raise FormatError(f"chunk {i} decodes to {spec.size} bytes, over max_bytes={self.max_bytes}", at)
         try:
             # The pipeline checks the decoded shape and that no value is wider than the element type.
             values, count = self._pipeline.decode(payload, spec, out)
         except FormatError as exc:
-            raise FormatError(f"chunk {i}: {exc.message}", e.offset) from None
+            raise FormatError(f"chunk {i}: {exc.message}", at) from None
         except (ValueError, MemoryError, OverflowError) as exc:
-            raise FormatError(f"chunk {i}: payload does not decode ({exc})", e.offset) from None
+            raise FormatError(f"chunk {i}: payload does not decode ({exc})", at) from None
         if count != spikes:
-            raise FormatError(f"chunk {i} holds {count} spikes, its header says {spikes}", e.offset)
+            raise FormatError(f"chunk {i} holds {count} spikes, its header says {spikes}", at)
         return values
 
     def read(self) -> np.ndarray:
         """The whole array: every chunk decoded straight into place, in file order."""
-        h = self.header
-        k = h.chunk_rank
         nbytes = math.prod(self.shape)
         if nbytes > self.max_bytes:
             raise FormatError(f"{self.name}: the array decodes to {nbytes} bytes, over max_bytes={self.max_bytes} (raise it to allow)")
@@ -269,15 +283,11 @@ class SpikeReader:
         # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
         out = np.empty(self.shape, np.uint8)
         filled = 0
-        i = 0
-        for e in self.entries[:: self._per_row] if self._per_row else ():
-            rows = slice(e.row_start, e.row_start + e.row_length)
-            for inner in self._inner:  # the chunks of a row, in file order
-                spec = chunk_spec(h, e.row_length, inner)
-                dst = (rows, *(slice(o, o + n) for o, n in zip(inner, spec.shape[1:k])))
-                self._read_into(i, out[dst], spec, (e.row_start, *inner))
-                filled += spec.size
-                i += 1
+        k = self._chunk_rank
+        for i, spec in enumerate(self._specs):  # file order
+            origin = self.chunk_origin(i)
+            self._read_into(i, out[tuple(slice(o, o + n) for o, n in zip(origin, spec.shape[:k]))])
+            filled += spec.size
         if filled != nbytes:
             raise FormatError(f"{self.name}: the chunks cover {filled} of the array's {nbytes} elements")
         return out
@@ -320,14 +330,14 @@ class SpikeReader:
             inner_size = math.prod(self.shape[k:])
             for i in self._chunks_overlapping(box_lo, box_hi):
                 origin = self.chunk_origin(i)
-                spec = self.chunk_spec(i)
+                spec = self._specs[i]
                 ext = spec.shape[:k]
                 lo = [max(o, a) for o, a in zip(origin, box_lo)]
                 hi = [min(o + x, b) for o, x, b in zip(origin, ext, box_hi)]
                 dst = tuple(slice(a - bl, b - bl) for a, b, bl in zip(lo, hi, box_lo))
                 filled += math.prod(b - a for a, b in zip(lo, hi)) * inner_size
                 if lo == list(origin) and hi == [o + x for o, x in zip(origin, ext)]:
-                    self._read_into(i, box[dst], spec, origin)  # the whole chunk: decode straight into place
+                    self._read_into(i, box[dst])  # the whole chunk: decode straight into place
                     continue
                 values = self.read_chunk(i)
                 box[dst] = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import layout
 from ..errors import FormatError
 
 
-@dataclass(frozen=True)
-class IndexEntry:
-    """Where one chunk record lies and what it holds (FORMAT.md 5)."""
+class IndexEntry(NamedTuple):
+    """Where one chunk record lies and what it holds (FORMAT.md 5). A named tuple: a reader
+    makes one per chunk, about five times faster than a frozen dataclass."""
 
     offset: int
     size: int

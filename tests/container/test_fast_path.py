@@ -144,3 +144,28 @@ def test_uint8_values_too_wide_for_the_bits_asked_are_named_by_index():
     array[3, 2, 7] = 2
     with pytest.raises(ValueError, match=r"value 2 at index \(3, 2, 7\) does not fit the 1-bit"):
         spikecodec.encode(array, codec="raw", chunk=1, bits=1)
+
+
+def test_headers_seen_before_share_nothing_mutable_and_are_checked_by_their_exact_bytes():
+    from spikecodec.container import header as header_module
+
+    a = np.eye(4, dtype=np.uint8)[None]
+    data = spikecodec.encode(a, codec={"id": "zstd", "level": 1}, metadata={"model": {"layers": [1, 2]}})
+    header_module._header_cache.clear()
+    with spikecodec.open(data) as first, spikecodec.open(data) as second:
+        assert len(header_module._header_cache) == 1  # parsed and checked once
+        first.metadata["model"]["layers"].append(3)
+        first.header.codecs[0]["id"] = "changed"
+        assert second.metadata == {"model": {"layers": [1, 2]}} and second.codec[0]["id"] == "raw"
+    with spikecodec.open(data) as third:
+        assert third.metadata == {"model": {"layers": [1, 2]}}
+    np.testing.assert_array_equal(spikecodec.decode(data), a)  # decode reads the kept header itself
+    # A header that differs from a kept one only in its CRC is a different key: still rejected.
+    bad = bytearray(data)
+    size = layout.PREAMBLE_STRUCT.unpack_from(data)[-1]
+    bad[layout.PREAMBLE_SIZE + size] ^= 0x01
+    with pytest.raises(FormatError, match="header CRC mismatch"):
+        spikecodec.decode(bytes(bad))
+    for i in range(header_module._CACHED_HEADERS + 5):  # the cache stays bounded
+        spikecodec.decode(spikecodec.encode(a, codec="raw", metadata={"i": i}))
+    assert len(header_module._header_cache) <= header_module._CACHED_HEADERS
