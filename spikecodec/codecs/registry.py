@@ -78,15 +78,15 @@ class Pipeline:
     def decode(self, payload: bytes | memoryview, spec: ChunkSpec, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """The chunk's elements and their spike count; ``out`` (uint8, ``spec.shape``), when
         given, receives the elements (the array codec writes straight into it) and is returned."""
-        array_codec, *byte_codecs = self.codecs
+        codecs = self.codecs
         data = payload
-        for c in reversed(byte_codecs):
+        for c in codecs[:0:-1]:  # the bytes codecs, last first
             data = c.decode(data, spec.max_payload)
         if out is None:
             out = np.empty(spec.shape, np.uint8)
         elif out.shape != spec.shape or out.dtype != np.uint8:
             raise ValueError(f"output array is {out.shape} {out.dtype}, expected {spec.shape} uint8")
-        return out, array_codec.decode_into(data, spec, out)
+        return out, codecs[0].decode_into(data, spec, out)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Pipeline) and self.get_config() == other.get_config()

@@ -233,14 +233,15 @@ class SpikeReader:
         """Decode chunk ``i`` (file order), checking its CRC, size, position and spike count."""
         return self._read_into(i)
 
-    def _read_into(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given."""
+    def _read_into(self, i: int, out: np.ndarray | None = None, origin: tuple[int, ...] | None = None) -> np.ndarray:
+        """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given; ``origin``,
+        when given, is what :meth:`chunk_origin` says."""
         try:
-            return self._read_chunk(i, out)
+            return self._read_chunk(i, out, origin)
         except FormatError as exc:
             raise exc.located(self.name) if exc.where is None else exc
 
-    def _read_chunk(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
+    def _read_chunk(self, i: int, out: np.ndarray | None = None, origin: tuple[int, ...] | None = None) -> np.ndarray:
         e = self.entries[i]
         spec = self._specs[i]
         at = e.offset
@@ -252,7 +253,7 @@ class SpikeReader:
         payload_size, spikes, head_origin, extent = parse_chunk_head(data[:head_size], k, at)
         if head_size + payload_size + layout.CRC_SIZE != e.size:
             raise FormatError(f"chunk {i} is {head_size + payload_size + 4} bytes but the index says {e.size}", at)
-        if head_origin != self.chunk_origin(i) or extent != spec.shape[:k]:
+        if head_origin != (origin or self.chunk_origin(i)) or extent != spec.shape[:k]:
             raise FormatError(f"chunk {i} covers {head_origin}+{extent}, not where the index puts it", at)
         if spikes != e.spike_count:
             raise FormatError(f"chunk {i} spike count {spikes} differs from the index's {e.spike_count}", at)
@@ -286,7 +287,7 @@ class SpikeReader:
         k = self._chunk_rank
         for i, spec in enumerate(self._specs):  # file order
             origin = self.chunk_origin(i)
-            self._read_into(i, out[tuple(slice(o, o + n) for o, n in zip(origin, spec.shape[:k]))])
+            self._read_into(i, out[tuple(slice(o, o + n) for o, n in zip(origin, spec.shape[:k]))], origin)
             filled += spec.size
         if filled != nbytes:
             raise FormatError(f"{self.name}: the chunks cover {filled} of the array's {nbytes} elements")
@@ -337,7 +338,7 @@ class SpikeReader:
                 dst = tuple(slice(a - bl, b - bl) for a, b, bl in zip(lo, hi, box_lo))
                 filled += math.prod(b - a for a, b in zip(lo, hi)) * inner_size
                 if lo == list(origin) and hi == [o + x for o, x in zip(origin, ext)]:
-                    self._read_into(i, box[dst])  # the whole chunk: decode straight into place
+                    self._read_into(i, box[dst], origin)  # the whole chunk: decode straight into place
                     continue
                 values = self.read_chunk(i)
                 box[dst] = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]
