@@ -105,10 +105,17 @@ def _run(x, bits, words, decoding, io, out_bits, out_q):
     ecn = np.zeros(G * ne, np.uint16)
     eg1 = np.zeros(ne, np.uint16)
     egn = np.zeros(ne, np.uint16)
-    fired = np.zeros(H * W, np.int64)  # per position: channels c' < c that fired at (t, n)
+    # Per position: channels c' < c that fired at (t, n). A decoder keeps these counts (< C <=
+    # 256: a byte) in the last channel's plane of its output, free until that channel is decoded,
+    # where each is read before its element is written: a huge plane then costs no table.
+    in_x = decoding and 1 < C <= 256
+    fired = np.zeros(H * W if C > 1 and not in_x else 0, np.int64)
     for t in range(T):
         for n in range(N):
-            fired[:] = 0
+            if in_x:
+                x[t, n, C - 1] = 0
+            else:
+                fired[:] = 0
             for c in range(C):
                 g = c % G
                 for h in range(H):
@@ -132,7 +139,10 @@ def _run(x, bits, words, decoding, io, out_bits, out_q):
                                     if dh or dw:
                                         cnt += _s(x, t - 1, n, c, h + dh, w + dw, H, W)
                             nb = (cnt > 0) + (cnt > 2) + (cnt > 5)
-                        pf = 0 if c == 0 else 1 + (4 * fired[h * W + w]) // c
+                        pf = 0
+                        if c > 0:
+                            f = np.int64(x[t, n, C - 1, h, w]) if in_x else fired[h * W + w]
+                            pf = 1 + (4 * f) // c
                         k = (((hs * 4 + left + 2 * up) * 4 + nb) * 2 + diag) * 6 + pf
                         i = g * KS + k
                         val = np.int64(x[t, n, c, h, w]) if not decoding else 0
@@ -164,7 +174,11 @@ def _run(x, bits, words, decoding, io, out_bits, out_q):
                             return 2
                         if decoding:
                             x[t, n, c, h, w] = v
-                        fired[h * W + w] += s
+                        if c < C - 1:  # the last channel's counts are never read
+                            if in_x:
+                                x[t, n, C - 1, h, w] += s
+                            else:
+                                fired[h * W + w] += s
     return 0
 
 

@@ -214,6 +214,56 @@ def _load_window(xf, sp, e0, t, c, H, W, xs, top):
                 sp[dst + U(h * rw + w)] = xf[src + U(h * W + w)] != 0
 
 
+TILE = 1 << 16  # padded elements of one decoder tile: bounds the decoder's working memory
+
+
+@njit(cache=True)
+def tile_shape(H, W, budget):
+    """(rows, columns) of the tiles the decoder splits each H x W plane into, so that a padded
+    tile, (rows + 2) x (columns + 2), holds at most ``budget`` (>= 9) elements: the whole plane
+    if it fits (every real tensor; the window then keeps its zero padding and nothing else
+    changes), else blocks of whole rows, else pieces of one row. A tile's context tables and
+    window slots scale with the tile, not the plane, so a file declaring one huge plane or one
+    huge row costs its output plus a constant."""
+    if (H + 2) * (W + 2) <= budget:
+        return H, W
+    if 3 * (W + 2) <= budget:
+        return budget // (W + 2) - 2, W
+    return 1, budget // 3 - 2
+
+
+@njit(cache=True)
+def _load_tile(xf, sp, e0, t, c, H, W, xs, top, h0, R, w0, L, rw, P):
+    """:func:`_load_window` for a tile of ``R`` rows from ``h0`` and ``L`` columns from ``w0``
+    of the plane whose first element is ``xf[e0]`` (slots of ``P`` elements, row stride ``rw``).
+    Unlike a whole plane, a tile's ring (the rows and columns around it) holds neighbours or,
+    at the plane's edge, zeros, so it is written every time: slots ``top - k`` (t - k) and 0
+    (previous channel, from the output) in full, the current slot's row above the tile."""
+    for k in range(0, min(t, 3) + 1):
+        if k == 0:
+            if c == 0:
+                continue
+            src = e0 - H * W  # channel c - 1, same t and n
+            dst = 0
+        else:
+            src = e0 - k * xs
+            dst = (top - k) * P
+        for r in range(-1, R + 1):
+            h = h0 + r
+            for q in range(-1, L + 1):
+                v = np.uint8(0)
+                if 0 <= h < H and 0 <= w0 + q < W:
+                    v = np.uint8(xf[U(src + h * W + w0 + q)] != 0)
+                sp[U(dst + (r + 1) * rw + q + 1)] = v
+    dst = top * P
+    h = h0 - 1
+    for q in range(-1, L + 1):
+        v = np.uint8(0)
+        if h >= 0 and 0 <= w0 + q < W:
+            v = np.uint8(xf[U(e0 + h * W + w0 + q)] != 0)
+        sp[U(dst + q + 1)] = v
+
+
 @njit(inline="always", cache=True)
 def _row_ctx(sp, hist, rk, i0, h0, W, rw):
     """Significance contexts of one row of W elements (padded index ``i0``, ``hist`` offset
@@ -415,15 +465,17 @@ def _decode_bit(state, q):
 
 
 @njit(inline="always", cache=True)
-def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag):
+def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag, tiled, TR, TL):
     """The decoding loop of :func:`decode`, inlined there twice: ``mag`` False for 1-bit chunks
     (LLVM then drops the magnitude code, keeping the hot loop's registers) and True otherwise.
     Everything on the per-element path is written out here (no array-taking helpers, no slices:
     either costs atomic reference-count updates). ``sp`` is the context window of
-    :func:`_load_window`. Returns (state, pos, status)."""
+    :func:`_load_window`; with ``tiled`` (inlined once, for huge planes), of :func:`_load_tile`,
+    each plane then decoded in tiles of ``TR`` x ``TL`` (:func:`tile_shape`). Returns (state, pos,
+    status)."""
     T, N, C, H, W = x.shape
-    rw = W + 2
-    st = (H + 2) * rw  # the window's planes: t - 1 is one plane down, the previous channel ``top``
+    rw = TL + 2
+    st = (TR + 2) * rw  # the window's planes: t - 1 is one plane down, the previous channel ``top``
     wtop = window_planes(T, C, contextual) - 1
     cs = wtop * st
     p0 = cs + rw + 1
@@ -431,101 +483,130 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
     xs = N * C * H * W
     top = (1 << bits) - 1
     lmul = 16 if contextual else 0
-    e = 0
+    # ``tiled`` is a constant where this is inlined: whole planes keep the loop they had.
+    ntiles = ((H + TR - 1) // TR) * ((W + TL - 1) // TL) if tiled else 1
+    e0 = 0
     for t in range(T):
         for n in range(N):
             for c in range(C):
                 gbase = (c % G) * ks
                 mbase = (c % GM) * km
-                if contextual:
-                    _load_window(xf, sp, e, t, c, H, W, xs, wtop)
-                    _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs)
-                for h in range(H):
-                    i0 = p0 + h * rw
+                h0 = 0
+                w0 = -TL
+                for _ in range(ntiles):  # one tile, the whole plane, unless it is huge
+                    w0 += TL
+                    if w0 >= W:
+                        w0 = 0
+                        h0 += TR
+                    if not tiled:
+                        h0 = 0
+                        w0 = 0
+                    R = min(TR, H - h0) if tiled else H
+                    L = min(TL, W - w0) if tiled else W
                     if contextual:
-                        _row_ctx(sp, hist, rk, i0, h * rw, W, rw)
-                    k = rk[0]
-                    cv = np.int64(sg[U(gbase + k)])
-                    sv = np.int64(ss[U(k)])
-                    q = _prob(cv, sv)
-                    for w in range(W):
-                        # Both possible next contexts (this bit = 0 / 1) and their counters as
-                        # they will be after this decision's update, then their probabilities.
-                        n0 = rk[U(w + 1)]
-                        n1 = n0 + lmul
-                        u0 = _bumped(cv, 0)
-                        v0 = _bumped(sv, 0)
-                        u1 = _bumped(cv, 1)
-                        v1 = _bumped(sv, 1)
-                        same0 = _opaque(-np.int64(n0 == k))
-                        same1 = _opaque(-np.int64(n1 == k))
-                        a0 = _pick(same0, np.int64(sg[U(gbase + n0)]), u0)
-                        b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
-                        a1 = _pick(same1, np.int64(sg[U(gbase + n1)]), u1)
-                        b1 = _pick(same1, np.int64(ss[U(n1)]), v1)
-                        q0 = _prob(a0, b0)
-                        q1 = _prob(a1, b1)
-                        s, state = _decode_bit(state, q)
-                        if state < np.uint64(LOW) and pos > 0:
-                            pos -= 1
-                            state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
-                        s = np.int64(s)
-                        m = _opaque(-s)
-                        sg[U(gbase + k)] = _pick(m, u0, u1)
-                        ss[U(k)] = _pick(m, v0, v1)
-                        sp[U(i0 + w)] = s
-                        xf[U(e)] = s
-                        if mag and s:
-                            # Magnitude tree: both children's probabilities are computed before
-                            # the current bit is known (a child's counters are not the node's).
-                            base = 0
-                            if contextual:  # bucket b of FORMAT.md 9.4.5
-                                if t > 0:
-                                    base += min(np.int64(xf[U(e - xs)]), 3)
-                                if t > 1:
-                                    base += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
-                                if w > 0:
-                                    base += 16 * min(np.int64(xf[U(e - 1)]), 3)
-                                if h > 0:
-                                    base += 64 * min(np.int64(xf[U(e - W)]), 3)
-                                base <<= bits
-                            node = 1
-                            qm = _prob(mg[U(mbase + base + 1)], ms[U(base + 1)])
-                            for d in range(bits):
-                                kc = base + 2 * node
-                                last = d == bits - 1  # no children: read in-range, unused
-                                kc = base if last else kc
-                                qm0 = _prob(mg[U(mbase + kc)], ms[U(kc)])
-                                qm1 = _prob(mg[U(mbase + kc + 1)], ms[U(kc + 1)])
-                                bit, state = _decode_bit(state, qm)
-                                if state < np.uint64(LOW) and pos > 0:
-                                    pos -= 1
-                                    state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
-                                bit = np.int64(bit)
-                                _update(mg, U(mbase + base + node), bit)
-                                _update(ms, U(base + node), bit)
-                                node = 2 * node + bit
-                                qm = _pick(_opaque(-bit), qm0, qm1)
-                            v = node - (1 << bits) + 1  # m + 1
-                            if v > top:
-                                return state, pos, 2
-                            xf[U(e)] = v
-                        e += 1
-                        k = _pick(m, n0, n1)
-                        cv = _pick(m, a0, a1)
-                        sv = _pick(m, b0, b1)
-                        q = _pick(m, q0, q1)
+                        if not tiled:
+                            _load_window(xf, sp, e0, t, c, H, W, xs, wtop)
+                        else:
+                            _load_tile(xf, sp, e0, t, c, H, W, xs, wtop, h0, R, w0, L, rw, st)
+                        _plane_ctx(sp, hist, p0, t, c, R, L, st, rw, cs)
+                    for hh in range(R):
+                        h = h0 + hh
+                        i0 = p0 + hh * rw
+                        e = e0 + h * W + w0
+                        if contextual:
+                            _row_ctx(sp, hist, rk, i0, hh * rw, L, rw)
+                        k = rk[0]
+                        if tiled and w0 > 0:  # a row piece after the first: its left neighbour is decoded
+                            k += lmul * np.int64(xf[U(e - 1)] != 0)
+                        cv = np.int64(sg[U(gbase + k)])
+                        sv = np.int64(ss[U(k)])
+                        q = _prob(cv, sv)
+                        for w in range(L):
+                            # Both possible next contexts (this bit = 0 / 1) and their counters as
+                            # they will be after this decision's update, then their probabilities.
+                            n0 = rk[U(w + 1)]
+                            n1 = n0 + lmul
+                            u0 = _bumped(cv, 0)
+                            v0 = _bumped(sv, 0)
+                            u1 = _bumped(cv, 1)
+                            v1 = _bumped(sv, 1)
+                            same0 = _opaque(-np.int64(n0 == k))
+                            same1 = _opaque(-np.int64(n1 == k))
+                            a0 = _pick(same0, np.int64(sg[U(gbase + n0)]), u0)
+                            b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
+                            a1 = _pick(same1, np.int64(sg[U(gbase + n1)]), u1)
+                            b1 = _pick(same1, np.int64(ss[U(n1)]), v1)
+                            q0 = _prob(a0, b0)
+                            q1 = _prob(a1, b1)
+                            s, state = _decode_bit(state, q)
+                            if state < np.uint64(LOW) and pos > 0:
+                                pos -= 1
+                                state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+                            s = np.int64(s)
+                            m = _opaque(-s)
+                            sg[U(gbase + k)] = _pick(m, u0, u1)
+                            ss[U(k)] = _pick(m, v0, v1)
+                            sp[U(i0 + w)] = s
+                            xf[U(e)] = s
+                            if mag and s:
+                                # Magnitude tree: both children's probabilities are computed before
+                                # the current bit is known (a child's counters are not the node's).
+                                base = 0
+                                if contextual:  # bucket b of FORMAT.md 9.4.5
+                                    if t > 0:
+                                        base += min(np.int64(xf[U(e - xs)]), 3)
+                                    if t > 1:
+                                        base += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
+                                    if w0 + w > 0:
+                                        base += 16 * min(np.int64(xf[U(e - 1)]), 3)
+                                    if h > 0:
+                                        base += 64 * min(np.int64(xf[U(e - W)]), 3)
+                                    base <<= bits
+                                node = 1
+                                qm = _prob(mg[U(mbase + base + 1)], ms[U(base + 1)])
+                                for d in range(bits):
+                                    kc = base + 2 * node
+                                    last = d == bits - 1  # no children: read in-range, unused
+                                    kc = base if last else kc
+                                    qm0 = _prob(mg[U(mbase + kc)], ms[U(kc)])
+                                    qm1 = _prob(mg[U(mbase + kc + 1)], ms[U(kc + 1)])
+                                    bit, state = _decode_bit(state, qm)
+                                    if state < np.uint64(LOW) and pos > 0:
+                                        pos -= 1
+                                        state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+                                    bit = np.int64(bit)
+                                    _update(mg, U(mbase + base + node), bit)
+                                    _update(ms, U(base + node), bit)
+                                    node = 2 * node + bit
+                                    qm = _pick(_opaque(-bit), qm0, qm1)
+                                v = node - (1 << bits) + 1  # m + 1
+                                if v > top:
+                                    return state, pos, 2
+                                xf[U(e)] = v
+                            e += 1
+                            k = _pick(m, n0, n1)
+                            cv = _pick(m, a0, a1)
+                            sv = _pick(m, b0, b1)
+                            q = _pick(m, q0, q1)
+                e0 += H * W
     return state, pos, 0
 
 
 @njit(cache=True)
 def decode_into(words, x, bits, contextual):
+    """:func:`decode_tiled` with the default tile budget (:data:`TILE`)."""
+    return decode_tiled(words, x, bits, contextual, TILE)
+
+
+@njit(cache=True)
+def decode_tiled(words, x, bits, contextual, budget):
     """Decode into ``x``, a C-contiguous (T, N, C, H, W) uint8 array (the caller's output: every
     element is written, so it need not be zeroed). Returns the status: 0 ok, 1 malformed stream
     (zero last word, or words or state left over at the end), 2 a value >= 2**bits decoded.
     Work is bounded by the element count: at most ``1 + bits`` decisions per element; memory
-    beyond ``x`` by a few padded planes (the context window), the context table of one plane
-    (``hist``, 8 bytes an element) and a row.
+    beyond ``x`` by a constant: a few padded tiles (the context window), the context tables of a
+    tile and of a row of it (``hist``, ``rk``: 8 bytes an element), the tile being at most
+    ``budget`` padded elements (:func:`tile_shape`; a smaller one in tests exercises tiling).
 
     Speculation: the serial chain per decision is bit -> next context -> counters -> probability
     -> next bit. The next element's context differs only by ``left`` (this bit), so the loop
@@ -537,13 +618,18 @@ def decode_into(words, x, bits, contextual):
     if pos < 0:
         return 1
     G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
-    sp = np.zeros(window_planes(T, C, contextual) * (H + 2) * (W + 2), np.uint8)
-    rk = np.zeros(W + 1, np.int64)  # rk[W] = 0: the (unused) speculation past the row's end
-    hist = np.zeros(H * (W + 2), np.int64)
-    if bits == 1:
-        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False)
-    else:
-        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True)
+    TR, TL = tile_shape(H, W, budget)
+    sp = np.zeros(window_planes(T, C, contextual) * (TR + 2) * (TL + 2), np.uint8)
+    # rk[TL]: the (unused) speculation past a row's end (0, or a stale in-range context)
+    rk = np.zeros(TL + 1, np.int64)
+    hist = np.zeros(TR * (TL + 2), np.int64)
+    tiled = TR != H or TL != W
+    if bits == 1 and not tiled:
+        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False, False, TR, TL)
+    elif not tiled:
+        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True, False, TR, TL)
+    else:  # one huge plane or row (rare): one loop for all widths
+        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, bits > 1, True, TR, TL)
     if status:
         return status
     if pos != 0 or state != 0:
