@@ -49,6 +49,9 @@ class Codec(ABC):
     """Base of all codecs. Subclasses set ``codec_id`` and accept their parameters as keywords."""
 
     codec_id: ClassVar[str]
+    #: The format minor version that defined this codec id; a file that uses it declares at
+    #: least this minor version in its preamble (FORMAT.md 3.1), so version-1.0 files stay 1.0.
+    format_minor: ClassVar[int] = 0
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able parameters, as stored in the file (without the id)."""

@@ -26,6 +26,7 @@ class CountContext(AdaptiveCodec):
     """The count-aware adaptive context codec (no parameters)."""
 
     codec_id = "countctx"
+    format_minor = 1
     contextual = True
 
     def decisions(self, chunk, spec, with_ctx: bool = False):  # type: ignore[override]

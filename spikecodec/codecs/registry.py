@@ -67,6 +67,11 @@ class Pipeline:
     def get_config(self) -> list[dict[str, Any]]:
         return [{"id": c.codec_id, **c.get_config()} for c in self.codecs]
 
+    @property
+    def format_minor(self) -> int:
+        """The lowest format minor version that defines every codec of the pipeline."""
+        return max(c.format_minor for c in self.codecs)
+
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes | memoryview, int]:
         """The chunk's payload and its spike count."""
         array_codec, *byte_codecs = self.codecs

@@ -53,7 +53,7 @@ class Header:
     codecs: tuple[dict[str, Any], ...]
     metadata: dict[str, Any] = field(default_factory=dict)
     extensions: tuple[Extension, ...] = ()
-    minor: int = layout.MINOR_VERSION
+    minor: int = 0  # writers declare the lowest minor version whose features the file uses
 
     @property
     def rank(self) -> int:

@@ -211,6 +211,7 @@ class SpikeWriter:
             chunk_shape=chunk,
             codecs=tuple(self._pipeline.get_config()),
             metadata=self._metadata,
+            minor=self._pipeline.format_minor,
         )
         try:  # the writer emits only what a reader accepts; check before writing a byte
             check_header(header)

@@ -263,3 +263,13 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("codec, minor", [("raw", 0), ("zstd", 0), ("auto", 0), ("countctx", 1)])
+def test_files_declare_the_lowest_minor_version_they_need(codec, minor):
+    """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1."""
+    data = spikecodec.encode(np.ones((2, 3, 4), np.uint8), codec=codec)
+    assert data[9] == minor
+    with spikecodec.open(data) as f:
+        assert f.version == (1, minor)
+    assert spikecodec.FORMAT_VERSION == (1, 1)
