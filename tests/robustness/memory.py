@@ -2,7 +2,8 @@
 
 ``measure(data)`` runs ``python memory.py MAX_BYTES FILE...`` in a subprocess: it imports
 spikecodec, loads the compiled kernels on valid files, then for each FILE and each of decode,
-open + slicing and validate (hostile.exercise, one at a time) resets the kernel's peak-RSS mark
+open + slicing (each selection on its own, the one before dropped) and validate
+(hostile.exercise, one at a time) resets the kernel's peak-RSS mark
 (``/proc/self/clear_refs``), notes the resident size, runs it and reads the peak (``VmHWM``). The
 peak minus the resident size before is what that read cost; the worst of the three is reported. RSS sees every allocation (numba's
 included; tracemalloc sees only Python's), and resetting the mark keeps the kernels' compile-time
@@ -13,6 +14,7 @@ size after each file, once it is freed, shows whether memory grows from file to 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,12 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "metadata-900k-string": (hostile.with_metadata(v["spikes-raw"], hostile.HOSTILE_METADATA[2]), "metadata with a 900 kB string"),
         "context-declares-32MiB": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib // 8}), "context chunk declaring 32 MiB of elements, 8-byte payload"),
         "context-declares-32MiB-HW1": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib // 8 * 36, "shape[3]": 1, "shape[4]": 1}), "as above with H = W = 1"),
+        # (3, 1, 4, H, W): 12 planes, each one huge plane or one huge row (the decoders' per-plane
+        # and per-row tables once cost 8 bytes an element of them, and a padded copy of each
+        # plane in the context window; countctx a table of 8 bytes per position).
+        "context-declares-16MiB-huge-planes": (_with_fields(v["context-zeros"], {"shape[1]": 1, "shape[3]": 1024, "shape[4]": 1365}), "context, 12 planes of 1024 x 1365 declared, 8-byte payload"),
+        "context-declares-16MiB-huge-rows": (_with_fields(v["context-zeros"], {"shape[1]": 1, "shape[3]": 1, "shape[4]": 1024 * 1365}), "context, 12 rows of 1024 * 1365 declared, 8-byte payload"),
+        "countctx-declares-8MiB-huge-planes": (_with_fields(v["countctx-zeros"], {"shape[1]": 1, "shape[2]": 1, "shape[3]": 2048, "shape[4]": 1365}), "countctx, 3 planes of 2048 x 1365 declared (one channel)"),
         "context-declares-256MiB": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib}), "context chunk declaring 256 MiB of elements, 8-byte payload"),
         "context-declares-256MiB-HW1": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib * 36, "shape[3]": 1, "shape[4]": 1}), "as above with H = W = 1"),
     }
@@ -57,7 +65,7 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
 def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
     """{"baseline_mib", "peak_mib", "extra_mib", "outcome"} of reading ``data`` in a fresh process.
     A list is read one file after another: ``extra_mib`` is then the worst of them,
-    ``extra_mib_each`` lists them all and ``growth_mib`` is the resident size after the last file
+    ``extra_mib_each`` lists them all (``extra_mib_by_op_each`` per operation) and ``growth_mib`` is the resident size after the last file
     minus before the first (what stays allocated: a leak if it grows with the files)."""
     files = []
     try:
@@ -66,7 +74,11 @@ def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
                 f.write(d)
             files.append(f.name)
         args = [sys.executable, __file__, str(max_bytes or 0), *files]
-        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        # A fixed mmap threshold: glibc's adaptive one rises to the largest block freed (up to
+        # 32 MiB), after which such blocks come from the heap and stay resident when freed, so a
+        # later read reusing them would look free (a 30 MiB validate after a decode read 0 MiB).
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+        out = subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
     finally:
         for name in files:
             Path(name).unlink()
@@ -86,17 +98,45 @@ def _reset_peak() -> None:
         f.write("5")  # Linux >= 4.0: VmHWM := current RSS
 
 
+def _open_and_select(data: bytes, max_bytes: int) -> tuple[str, float]:
+    """Open ``data`` and read hostile.exercise's selections (r[0], r[-1], r[T//2::2, ..., -1])
+    one at a time, each dropped before the next (what the caller keeps is the caller's memory):
+    ("ok" or "rejected", the highest peak RSS of opening and of any one selection, the reader
+    still held)."""
+    import gc
+
+    import spikecodec
+
+    top = 0.0
+    try:
+        with spikecodec.open(data, recover=True, max_bytes=max_bytes) as r:
+            top = _status_mib("VmHWM")
+            shape = r.shape
+            keys = []
+            if r.ndim and shape[0]:
+                keys = [0, -1, (slice(shape[0] // 2, None, 2),) + ((Ellipsis, -1) if r.ndim > 1 and shape[-1] else ())]
+            for key in keys:
+                gc.collect()
+                _reset_peak()
+                part = r[key]
+                top = max(top, _status_mib("VmHWM"))
+                del part
+    except spikecodec.FormatError:
+        return "rejected", max(top, _status_mib("VmHWM"))
+    return "ok", top
+
+
 def _child(max_bytes: int, paths: list[str]) -> None:
     import gc
 
     import spikecodec
     from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES
 
-    for name in ("context-spikes", "order0-counts2", "spikes-zstd"):  # load the kernels
+    for name in ("context-spikes", "order0-counts2", "countctx-counts2", "spikes-zstd"):  # load the kernels
         spikecodec.decode((hostile.SPEC / "vectors" / "valid" / f"{name}.spk").read_bytes())
     gc.collect()
     first = _status_mib("VmRSS")
-    extra, outcomes, peak = [], [], 0.0
+    extra, outcomes, peak, by_op_each = [], [], 0.0, []
     for p in paths:
         data = Path(p).read_bytes()
         worst = 0.0
@@ -105,14 +145,18 @@ def _child(max_bytes: int, paths: list[str]) -> None:
             gc.collect()
             _reset_peak()
             base = _status_mib("VmRSS")
-            outcome = hostile.exercise(data, target, max_bytes or DEFAULT_MAX_DECODED_BYTES)
-            top = _status_mib("VmHWM")
+            if target == "open":
+                outcome, top = _open_and_select(data, max_bytes or DEFAULT_MAX_DECODED_BYTES)
+            else:
+                outcome = hostile.exercise(data, target, max_bytes or DEFAULT_MAX_DECODED_BYTES)
+                top = _status_mib("VmHWM")
             worst = max(worst, top - base)
             by_op[target] = round(top - base, 1)
             peak = max(peak, top)
             if target == "decode":
                 outcomes.append(outcome)
         extra.append(round(worst, 1))
+        by_op_each.append(by_op)
     gc.collect()
     result = {"baseline_mib": round(first, 1), "peak_mib": round(peak, 1), "extra_mib": max(extra),
               "outcome": outcomes[0] if len(outcomes) == 1 else outcomes}
@@ -120,6 +164,7 @@ def _child(max_bytes: int, paths: list[str]) -> None:
         result["extra_mib_by_op"] = by_op
     if len(paths) > 1:
         result["extra_mib_each"] = extra
+        result["extra_mib_by_op_each"] = by_op_each
         result["growth_mib"] = round(_status_mib("VmRSS") - first, 1)
     print(json.dumps(result))
 
