@@ -173,12 +173,14 @@ def write_report(fuzz: list[dict], kills: dict, mem: dict, commits: dict) -> Non
         "## Peak memory reading hostile files",
         "",
         "RSS above the resident size before each read (peak mark reset first), fresh process per file;",
-        "decode, open + slicing (r[0], r[-1], r[T//2::2, ..., -1]) and validate measured apart.",
+        "decode, open + slicing and validate measured apart; open + slicing is the worst of opening and of",
+        "each selection (r[0], r[-1], r[T//2::2, ..., -1]) read on its own, the one before dropped.",
         "The bound: a read of a file of <= 1 MiB costs <= max(64 MiB, declared output + a constant);",
         "a declared output over `max_bytes` (default 1 GiB) is refused before allocating. A selection",
-        "may also hold the chunk it decodes beside the selection (one chunk of 32 MiB + 2/3 of it here).",
+        "decodes the chunks it covers whole straight into place; a chunk it covers in part is decoded",
+        "beside the selection's box (one at a time), so it costs box + that chunk (32 + 8 MiB here).",
         "",
-        "| file | bytes | max_bytes | outcome | decode MiB | open + slices MiB | validate MiB | what |",
+        "| file | bytes | max_bytes | outcome | decode MiB | open + a selection MiB | validate MiB | what |",
         "|---|---:|---|---|---:|---:|---:|---|",
     ]
     for r in mem["hostile_files"]:

@@ -27,15 +27,7 @@ class Zstd(BytesCodec):
         return _compressor(self.level).compress(data)
 
     def decode(self, data: bytes | memoryview, max_size: int) -> bytes:
-        try:
-            params = zstandard.get_frame_parameters(data)
-        except zstandard.ZstdError as exc:
-            raise FormatError(f"zstd: not a zstd frame ({exc})") from None
-        size = params.content_size
-        if size == zstandard.CONTENTSIZE_UNKNOWN or size == zstandard.CONTENTSIZE_ERROR:
-            raise FormatError("zstd: frame does not record its content size")
-        if size > max_size:
-            raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed")
+        size = _content_size(data, max_size)
         try:  # one shot into a buffer of the (checked) content size; nothing may follow the frame
             out = _decompressor().decompress(data, allow_extra_data=False)
         except zstandard.ZstdError as exc:
@@ -43,6 +35,56 @@ class Zstd(BytesCodec):
         if len(out) != size:
             raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}")
         return out
+
+
+    def decode_into(self, data: bytes | memoryview, out: memoryview) -> None:
+        """Decompress straight into ``out`` (bytes), which the frame must fill exactly: no
+        decompressed copy beside the destination (8-bit raw elements are their packed bytes)."""
+        size = _content_size(data, len(out))
+        if size != len(out):
+            raise FormatError(f"zstd: frame decompresses to {size} bytes, the chunk packs to {len(out)}")
+        if _frame_end(data) != len(data):  # what the one-shot decoder's allow_extra_data=False checks
+            raise FormatError(_diagnose(data, zstandard.ZstdError("not exactly one frame")))
+        filled = 0
+        try:
+            with _decompressor().stream_reader(data, read_across_frames=False) as reader:
+                while filled < size:
+                    n = reader.readinto(out[filled:])
+                    if not n:
+                        break
+                    filled += n
+        except zstandard.ZstdError as exc:
+            raise FormatError(_diagnose(data, exc)) from None
+        if filled != size:
+            raise FormatError(f"zstd: frame decompressed to {filled} bytes, its header says {size}")
+
+
+def _content_size(data: bytes | memoryview, max_size: int) -> int:
+    """The content size the frame records, checked against ``max_size`` before allocating."""
+    try:
+        params = zstandard.get_frame_parameters(data)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"zstd: not a zstd frame ({exc})") from None
+    size = params.content_size
+    if size == zstandard.CONTENTSIZE_UNKNOWN or size == zstandard.CONTENTSIZE_ERROR:
+        raise FormatError("zstd: frame does not record its content size")
+    if size > max_size:
+        raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed")
+    return size
+
+
+def _frame_end(data: bytes | memoryview) -> int:
+    """Offset just past the frame that starts ``data`` (header, blocks, optional checksum), from
+    the block headers alone (RFC 8878 3.1.1); -1 if ``data`` ends inside a block header."""
+    pos = zstandard.frame_header_size(data)
+    view = memoryview(data)
+    while True:
+        if pos + 3 > len(view):
+            return -1
+        head = int.from_bytes(view[pos:pos + 3], "little")
+        pos += 3 + (1 if (head >> 1) & 3 == 1 else head >> 3)  # an RLE block stores one byte
+        if head & 1:  # last block
+            return pos + (4 if view[4] & 0x04 else 0)  # content checksum flag
 
 
 # Contexts are costly to create (a new one also touches fresh memory on its first frame) and are

@@ -68,3 +68,28 @@ def test_pipeline_decode_checks_shape():
     assert count == 3
     with pytest.raises(FormatError):
         p.decode(payload, ChunkSpec((3, 3), ("T", "N"), 1))
+
+
+def test_zstd_decodes_into_a_buffer_as_strictly_as_one_shot():
+    """8-bit chunks of >= DIRECT_MIN elements decompress straight into the output (no copy beside
+    it): same values, same refusals (truncated, trailing bytes or frames, wrong content size)."""
+    from spikecodec.codecs.registry import DIRECT_MIN
+
+    rng = np.random.default_rng(3)
+    x = (rng.integers(0, 256, DIRECT_MIN) * (rng.random(DIRECT_MIN) < 0.2)).astype(np.uint8)
+    for frame in (Zstd(1).encode(x.tobytes()), zstandard.ZstdCompressor(write_checksum=True).compress(x.tobytes())):
+        out = np.empty_like(x)
+        Zstd().decode_into(frame, memoryview(out))
+        np.testing.assert_array_equal(out, x)
+        empty_frame = zstandard.ZstdCompressor().compress(b"")
+        for bad in (frame[:-2], frame + b"\0\0", frame + empty_frame, frame[:4] + b"\xff" + frame[5:]):
+            with pytest.raises(FormatError):
+                Zstd().decode_into(bad, memoryview(np.empty_like(x)))
+        with pytest.raises(FormatError, match="chunk packs to"):
+            Zstd().decode_into(frame, memoryview(np.empty(x.size + 1, np.uint8)))
+    spec = ChunkSpec((4, DIRECT_MIN // 4), ("T", "N"), 8)
+    p = Pipeline(["raw", "zstd"])
+    payload, count = p.encode(x.reshape(spec.shape), spec)
+    values, got = p.decode(payload, spec)
+    np.testing.assert_array_equal(values.reshape(-1), x)
+    assert got == count == int(x.sum())

@@ -57,9 +57,18 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "context-declares-16MiB-huge-planes": (_with_fields(v["context-zeros"], {"shape[1]": 1, "shape[3]": 1024, "shape[4]": 1365}), "context, 12 planes of 1024 x 1365 declared, 8-byte payload"),
         "context-declares-16MiB-huge-rows": (_with_fields(v["context-zeros"], {"shape[1]": 1, "shape[3]": 1, "shape[4]": 1024 * 1365}), "context, 12 rows of 1024 * 1365 declared, 8-byte payload"),
         "countctx-declares-8MiB-huge-planes": (_with_fields(v["countctx-zeros"], {"shape[1]": 1, "shape[2]": 1, "shape[3]": 2048, "shape[4]": 1365}), "countctx, 3 planes of 2048 x 1365 declared (one channel)"),
+        "zstd-8bit-declares-32MiB": (_zeros_file((4, 8192, 16, 8, 8), "zstd", 8), "zstd, 8-bit elements (packed bytes = elements), 32 MiB of zeros"),
         "context-declares-256MiB": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib}), "context chunk declaring 256 MiB of elements, 8-byte payload"),
         "context-declares-256MiB-HW1": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib * 36, "shape[3]": 1, "shape[4]": 1}), "as above with H = W = 1"),
     }
+
+
+def _zeros_file(shape: tuple[int, ...], codec: str, bits: int) -> bytes:
+    import numpy as np
+
+    import spikecodec
+
+    return spikecodec.encode(np.zeros(shape, np.uint8), codec=codec, chunk=shape[0], bits=bits)
 
 
 def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:

@@ -50,11 +50,12 @@ def test_hostile_files_stay_under_the_memory_bound():
 def test_a_read_costs_about_its_declared_output():
     # ~221-byte files declaring D MiB of elements in one chunk: H = W = 1 (once 9 padded bytes
     # an element), huge planes and huge rows (once 8-byte context tables per element of a plane
-    # and of a row, countctx a table per position). decode and validate cost D + a constant;
+    # and of a row, countctx a table per position), 8-bit zstd (once the decompressed bytes
+    # beside the output). decode and validate cost D + a constant;
     # open + one selection at most the chunk beside the selection's box (r[0] of a chunk of 3
     # or 4 timesteps: D + D/3); all under the bound. One process reads them all.
     declared = {"context-declares-32MiB": 32, "context-declares-32MiB-HW1": 32, "context-declares-16MiB-huge-planes": 16,
-                "context-declares-16MiB-huge-rows": 16, "countctx-declares-8MiB-huge-planes": 8}
+                "context-declares-16MiB-huge-rows": 16, "countctx-declares-8MiB-huge-planes": 8, "zstd-8bit-declares-32MiB": 32}
     result = memory.measure([HOSTILE[name][0] for name in declared])
     assert result["outcome"] == ["ok"] * len(declared), result
     assert result["extra_mib"] < memory.BOUND_MIB, result
