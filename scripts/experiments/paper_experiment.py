@@ -291,7 +291,7 @@ def build_rows(records: dict[str, dict]) -> list[dict]:
 
 
 def markdown_table(rows: list[dict], references: list[dict]) -> str:
-    lines = ["| network | split | feature C x H x W | code T x C' x H' x W' | training | test acc | drop "
+    lines = ["| network | split | feature C x H x W | code T x C' x H' x W' | training | test acc | drop (points) "
              "| bits ratio (paper) | file B/img | file ratio | spike rate | edge nJ SNN | BottleNet | BottleNet++ "
              "| BottleNet / SNN | targets |", "|" + "---|" * 16]
     for r in rows:
@@ -330,8 +330,8 @@ def plot(rows: list[dict], references: list[dict], path: Path) -> None:
         ax.axvline(target, color="gray", lw=0.8, ls="--")
         for arch, color in colors.items():
             for marker, label, mine in [
-                ("o", f"{arch}, 3 phases", [r for r in rows if r["arch"] == arch and r["name"] not in EXISTING]),
-                ("*", f"{arch}, end to end", [r for r in rows if r["arch"] == arch and r["name"] in EXISTING]),
+                ("o", f"{arch}, sweep (1 + 1 or 1 epoch)", [r for r in rows if r["arch"] == arch and r["name"] not in EXISTING]),
+                ("*", f"{arch}, end to end (15 epochs)", [r for r in rows if r["arch"] == arch and r["name"] in EXISTING]),
             ]:
                 if mine:
                     ax.scatter([r[key] for r in mine], [100 * r["test_acc"] for r in mine], color=color,
