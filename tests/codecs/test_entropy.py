@@ -226,9 +226,10 @@ def test_numba_coder_matches_constriction_bytes():
     assert dec.is_empty()
 
 
-def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndarray:
-    """Plain-Python decoder written from FORMAT.md section 9.4 alone (test oracle)."""
-    T, N, C, H, W = shape5
+def _spec_rans_decider(payload: bytes, prior: int):
+    """The adaptive binary rANS decoder of FORMAT.md 9.4 in plain Python (test oracle):
+    returns ``decide(kind, group, context) -> bit`` and a ``done()`` that says the stream ended
+    in the coder's initial state."""
     words = np.frombuffer(payload, "<u4").tolist()
     x = 0
     if words:
@@ -236,7 +237,6 @@ def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndar
         x = words.pop()
         if words and x < 2**32:
             x = (x << 32) | words.pop()
-    G = max(1, min(C, 256))
     tabs = {}
 
     def decide(kind, g, k):
@@ -244,7 +244,7 @@ def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndar
         c1, cn = tabs.get((kind, g, k), (0, 0))
         g1, gn = tabs.get((kind, k), (0, 0))
         qg = ((2 * g1 + 1) * 2**24) // (2 * gn + 2)
-        q = min(max((c1 * 2**24 + 4 * qg) // (cn + 4), 1), 2**24 - 1)
+        q = min(max((c1 * 2**24 + prior * qg) // (cn + prior), 1), 2**24 - 1)
         z = x % 2**24
         bit = int(z >= 2**24 - q)
         w, c = (q, 2**24 - q) if bit else (2**24 - q, 0)
@@ -257,6 +257,18 @@ def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndar
                 a, n = (a + 1) >> 1, (n + 1) >> 1
             tabs[key] = (a, n)
         return bit
+
+    def state():
+        return x, words
+
+    return decide, state
+
+
+def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndarray:
+    """Plain-Python decoder written from FORMAT.md section 9.4 alone (test oracle)."""
+    T, N, C, H, W = shape5
+    decide, state = _spec_rans_decider(payload, prior=4)
+    G = max(1, min(C, 256))
 
     out = np.zeros(shape5, np.int64)
     S = lambda t, c, h, w: int(out[t, n, c, h, w] > 0) if t >= 0 and c >= 0 and 0 <= h < H and 0 <= w < W else 0  # noqa: E731
@@ -288,6 +300,7 @@ def _spec_decode(payload: bytes, shape5, bits: int, contextual: bool) -> np.ndar
                             v = node - 2**bits + 1
                             assert v < 2**bits
                         out[t, n, c, h, w] = v
+    x, words = state()
     assert not words and x == 0
     return out.astype(np.uint8)
 
@@ -360,34 +373,8 @@ def test_payload_bytes_are_frozen():
 def _spec_decode_countctx(payload: bytes, shape5, bits: int) -> np.ndarray:
     """Plain-Python decoder of ``countctx`` written from FORMAT.md 9.4.3 and 9.4.7 alone (oracle)."""
     T, N, C, H, W = shape5
-    words = np.frombuffer(payload, "<u4").tolist()
-    x = 0
-    if words:
-        assert words[-1] != 0
-        x = words.pop()
-        if words and x < 2**32:
-            x = (x << 32) | words.pop()
+    decide, state = _spec_rans_decider(payload, prior=8)
     G = max(1, min(C, 256))
-    tabs = {}
-
-    def decide(kind, g, k):
-        nonlocal x
-        c1, cn = tabs.get((kind, g, k), (0, 0))
-        g1, gn = tabs.get((kind, k), (0, 0))
-        qg = ((2 * g1 + 1) * 2**24) // (2 * gn + 2)
-        q = min(max((c1 * 2**24 + 8 * qg) // (cn + 8), 1), 2**24 - 1)
-        z = x % 2**24
-        bit = int(z >= 2**24 - q)
-        w, c = (q, 2**24 - q) if bit else (2**24 - q, 0)
-        x = (x >> 24) * w + (z - c)
-        if x < 2**32 and words:
-            x = (x << 32) | words.pop()
-        for key, (a, n) in (((kind, g, k), (c1, cn)), ((kind, k), (g1, gn))):
-            a, n = a + bit, n + 1
-            if n >= 1024:
-                a, n = (a + 1) >> 1, (n + 1) >> 1
-            tabs[key] = (a, n)
-        return bit
 
     out = np.zeros(shape5, np.int64)
 
@@ -423,6 +410,7 @@ def _spec_decode_countctx(payload: bytes, shape5, bits: int) -> np.ndarray:
                                 v = 3 + node - 2**bits
                         assert v < 2**bits
                         out[t, n, c, h, w] = v
+    x, words = state()
     assert not words and x == 0
     return out.astype(np.uint8)
 
