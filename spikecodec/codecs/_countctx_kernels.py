@@ -183,27 +183,29 @@ def _run(x, bits, words, decoding, io, out_bits, out_q):
 
 
 @njit(cache=True)
-def encode(x, bits):
-    """The rANS words of the (T, N, C, H, W) uint8 array ``x``."""
+def _model_pass(x, bits):
+    """(bits, q) views of every decision of ``x`` in coding order: the model run once."""
     m = x.size * max_decisions(bits)
     out_bits = np.empty(m, np.uint8)
     out_q = np.empty(m, np.uint64)
     io = np.zeros(3, np.uint64)
     _run(x, bits, np.empty(0, np.uint32), False, io, out_bits, out_q)
     d = np.int64(io[2])
-    return _rans_encode(out_bits[:d], out_q[:d], False)
+    return out_bits[:d], out_q[:d]
+
+
+@njit(cache=True)
+def encode(x, bits):
+    """The rANS words of the (T, N, C, H, W) uint8 array ``x``."""
+    out_bits, out_q = _model_pass(x, bits)
+    return _rans_encode(out_bits, out_q, False)
 
 
 @njit(cache=True)
 def decisions(x, bits):
     """(bits, q) of every decision of ``x`` in coding order (diagnostics and tests)."""
-    m = x.size * max_decisions(bits)
-    out_bits = np.empty(m, np.uint8)
-    out_q = np.empty(m, np.uint64)
-    io = np.zeros(3, np.uint64)
-    _run(x, bits, np.empty(0, np.uint32), False, io, out_bits, out_q)
-    d = np.int64(io[2])
-    return out_bits[:d].copy(), out_q[:d].astype(np.uint32)
+    out_bits, out_q = _model_pass(x, bits)
+    return out_bits.copy(), out_q.astype(np.uint32)
 
 
 @njit(cache=True)
