@@ -16,8 +16,9 @@
 
 The campaigns are long on a shared machine, so they can run on a snapshot of a commit (a git
 worktree) and be merged: ``--fuzz-dir`` reads the fuzz statistics from another checkout's
-runs/fuzz, ``--crash-from`` reuses the crash-safety section of another run's robustness.json.
-The report names the commit each part ran on.
+runs/fuzz, ``--fuzz-from`` and ``--crash-from`` reuse the fuzzing or crash-safety section of
+another run's robustness.json (its snapshot gone; the memory part then reads the fuzz corpus in
+``--fuzz-dir``). The report names the commit each part ran on.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def write_report(fuzz: list[dict], kills: dict, mem: dict, commits: dict) -> Non
         lines.append(f"| {r['file']} | {r['bytes']:,} | {r['max_bytes']} | {r['outcome']} | {ops.get('decode')} | {ops.get('open')} | {ops.get('validate')} | {r['what']} |")
     lines += [
         "",
-        f"Whole fuzz corpus ({mem['fuzz_corpus_files']} files, largest {mem['fuzz_corpus_max_bytes']:,} bytes) read one after another in one process:"
+        f"Whole fuzz corpus (`{mem.get('fuzz_corpus_dir', 'runs/fuzz')}`: {mem['fuzz_corpus_files']} files, largest {mem['fuzz_corpus_max_bytes']:,} bytes) read one after another in one process:"
         f" worst single read {mem['fuzz_corpus_extra_mib']} MiB (its header declares {mem['fuzz_corpus_worst_declared_mib']:.1f} MiB of output);"
         f" resident size after the last minus before the first {mem['fuzz_corpus_growth_mib']} MiB (no growth = no leak)."
         f" Files whose read exceeded max(64 MiB, 1.5 x declared output + 4 MiB):"
@@ -232,19 +233,27 @@ def main() -> None:
     parser.add_argument("--save-kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fuzz-dir", type=Path, default=FUZZ_DIR, help="runs/fuzz of the checkout the fuzzers ran in")
+    parser.add_argument("--fuzz-from", type=Path, help="a robustness.json whose fuzzing section to reuse")
     parser.add_argument("--crash-from", type=Path, help="a robustness.json whose crash-safety section to reuse")
     args = parser.parse_args()
     if args.fuzz_runs:
         run_fuzz(args.fuzz_runs)
     if args.crash_from:
         previous = json.loads(args.crash_from.read_text())
-        kills, crash_commit = previous["crash_safety"], previous["machine"]["commit"]
+        kills = previous["crash_safety"]
+        crash_commit = previous.get("commits", {}).get("crash", previous["machine"]["commit"])
     else:
         kills, crash_commit = kill_campaign(args.kills, args.save_kills, args.seed), commit_of(ROOT)
     mem = memory_campaign(args.fuzz_dir)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    commits = {"fuzz": commit_of(args.fuzz_dir), "crash": crash_commit, "memory": commit_of(ROOT)}
-    write_report(fuzz_stats(args.fuzz_dir), kills, mem, commits)
+    if args.fuzz_from:
+        previous = json.loads(args.fuzz_from.read_text())
+        fuzz, fuzz_commit = previous["fuzz"], previous["commits"]["fuzz"]
+    else:
+        fuzz, fuzz_commit = fuzz_stats(args.fuzz_dir), commit_of(args.fuzz_dir)
+    mem["fuzz_corpus_dir"] = str(args.fuzz_dir.resolve().relative_to(ROOT) if args.fuzz_dir.resolve().is_relative_to(ROOT) else args.fuzz_dir)
+    commits = {"fuzz": fuzz_commit, "crash": crash_commit, "memory": commit_of(ROOT)}
+    write_report(fuzz, kills, mem, commits)
     print(OUT.with_suffix(".md").read_text())
 
 

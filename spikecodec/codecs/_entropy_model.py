@@ -51,6 +51,27 @@ def from_canonical(canon: np.ndarray, shape: tuple[int, ...], axes: tuple[str, .
     return np.ascontiguousarray(canon.reshape(permuted).transpose(np.argsort(perm)))
 
 
+def canonical_view(out: np.ndarray, axes: tuple[str, ...]) -> np.ndarray | None:
+    """The (T, N, C, H, W) view of ``out`` itself, without a copy: the decoders write through it.
+    None when no such view exists (axes folded into N that are not adjacent in ``out``) or it
+    has negative strides."""
+    shape5, perm = canonical_shape(out.shape, axes)
+    try:
+        view = out.transpose(perm).reshape(shape5, copy=False)
+    except ValueError:
+        return None
+    return view if out.dtype == np.uint8 and min(view.strides, default=0) >= 0 else None
+
+
+def flat_strides(canon: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(flat buffer from the first element, strides in elements) of a (T, N, C, H, W) uint8
+    view with non-negative strides: the compiled decoder's addressing of the caller's output."""
+    if canon.size == 0:
+        return np.empty(0, np.uint8), (0,) * canon.ndim
+    span = 1 + sum((d - 1) * s for d, s in zip(canon.shape, canon.strides))
+    return np.lib.stride_tricks.as_strided(canon, (span,), (1,)), canon.strides
+
+
 def kernels():
     from . import _kernels  # numba compiles on first use
 
@@ -91,7 +112,11 @@ class AdaptiveCodec(ArrayCodec):
         return kernels().encode(canon, bits, self.contextual)
 
     def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int) -> int:
-        return kernels().decode_into(words, canon, bits, self.contextual)
+        """Decode into ``canon``, a (T, N, C, H, W) uint8 view; returns the kernel's status."""
+        if canon.itemsize != 1 or min(canon.strides) < 0:  # not the decoder's own views
+            raise ValueError("decoding needs a uint8 view with non-negative strides")
+        flat, strides = flat_strides(canon)
+        return kernels().decode_into(words, flat, canon.shape, strides, bits, self.contextual)
 
     def _max_decisions(self, bits: int) -> int:
         """Most binary decisions one element takes: significance and the magnitude bits."""
@@ -107,9 +132,8 @@ class AdaptiveCodec(ArrayCodec):
         return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
-        # The kernel writes straight into ``out`` when it is the canonical view's memory (C order,
-        # axes already in T, N, C, H, W order): a read then costs the output plus the kernel's
-        # few planes of context window. Otherwise it decodes into a canonical copy first.
+        # The kernel writes straight into ``out`` through its canonical view, whatever the file's
+        # axis order: a read then costs the output plus the kernel's few planes of context window.
         if len(data) % 4:
             raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words")
         words = np.frombuffer(data, "<u4").astype(np.uint32)
@@ -118,18 +142,29 @@ class AdaptiveCodec(ArrayCodec):
         if words.size > spec.size * self._max_decisions(spec.bits) + 2:
             raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
         shape5, perm = canonical_shape(spec.shape, spec.axes)
-        direct = out.flags.c_contiguous and perm == tuple(range(len(perm)))
+        view = canonical_view(out, spec.axes)
+        # No view (axes folded into N that are not adjacent in ``out``): decode in canonical order
+        # into ``out``'s own memory, then transpose it there.
+        in_place = view is None and out.flags.c_contiguous and out.dtype == np.uint8
         if spec.size == 0:  # no decisions: only the stream's end is checked. The kernel's work and
             canon = np.empty((0, 0, 0, 0, 0), np.uint8)  # window would scale with the non-empty axes (fuzzer)
+        elif view is not None:
+            canon = view
         else:
-            canon = out.reshape(shape5) if direct else np.empty(shape5, np.uint8)  # reshape: a view
+            canon = out.reshape(shape5) if in_place else np.empty(shape5, np.uint8)
         status = self._decode_canonical(words, canon, spec.bits)
         if status == 2:
             raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements")
         if status:
             raise FormatError(f"{self.codec_id}: corrupt stream (coder did not end in its initial state)")
-        if spec.size and not direct:
-            out[...] = canon.reshape(tuple(spec.shape[i] for i in perm)).transpose(np.argsort(perm))
+        if spec.size and view is None:
+            permuted = tuple(spec.shape[i] for i in perm)
+            if in_place:
+                from ._transpose_kernel import transpose_in_place
+
+                transpose_in_place(out.reshape(-1), permuted, perm)
+            else:
+                out[...] = canon.reshape(permuted).transpose(np.argsort(perm))
         # The kernel refuses any value wider than ``bits`` (status 2), so only the count is left.
         return count_spikes(out, spec.bits)
 

@@ -191,7 +191,7 @@ def window_planes(T, C, contextual):
 
 
 @njit(cache=True)
-def _load_window(xf, sp, e0, t, c, H, W, xs, top):
+def _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, top):
     """Fill the decoder's context window ``sp`` for the plane whose first element is ``xf[e0]``.
 
     The window holds ``top + 1`` padded (H + 2) x (W + 2) planes laid out so that the strides of
@@ -211,7 +211,7 @@ def _load_window(xf, sp, e0, t, c, H, W, xs, top):
         dst = U((top - k) * P + rw + 1)
         for h in range(H):
             for w in range(W):
-                sp[dst + U(h * rw + w)] = xf[src + U(h * W + w)] != 0
+                sp[dst + U(h * rw + w)] = xf[src + U(h * sH + w * sW)] != 0
 
 
 TILE = 1 << 16  # padded elements of one decoder tile: bounds the decoder's working memory
@@ -233,9 +233,10 @@ def tile_shape(H, W, budget):
 
 
 @njit(cache=True)
-def _load_tile(xf, sp, e0, t, c, H, W, xs, top, h0, R, w0, L, rw, P):
+def _load_tile(xf, sp, e0, t, c, H, W, xs, cstride, sH, sW, top, h0, R, w0, L, rw, P):
     """:func:`_load_window` for a tile of ``R`` rows from ``h0`` and ``L`` columns from ``w0``
-    of the plane whose first element is ``xf[e0]`` (slots of ``P`` elements, row stride ``rw``).
+    of the plane whose first element is ``xf[e0]`` (slots of ``P`` elements, row stride ``rw``;
+    ``xs``, ``cstride``, ``sH``, ``sW``: the output's T, C, H and W strides).
     Unlike a whole plane, a tile's ring (the rows and columns around it) holds neighbours or,
     at the plane's edge, zeros, so it is written every time: slots ``top - k`` (t - k) and 0
     (previous channel, from the output) in full, the current slot's row above the tile."""
@@ -243,7 +244,7 @@ def _load_tile(xf, sp, e0, t, c, H, W, xs, top, h0, R, w0, L, rw, P):
         if k == 0:
             if c == 0:
                 continue
-            src = e0 - H * W  # channel c - 1, same t and n
+            src = e0 - cstride  # channel c - 1, same t and n
             dst = 0
         else:
             src = e0 - k * xs
@@ -253,14 +254,14 @@ def _load_tile(xf, sp, e0, t, c, H, W, xs, top, h0, R, w0, L, rw, P):
             for q in range(-1, L + 1):
                 v = np.uint8(0)
                 if 0 <= h < H and 0 <= w0 + q < W:
-                    v = np.uint8(xf[U(src + h * W + w0 + q)] != 0)
+                    v = np.uint8(xf[U(src + h * sH + (w0 + q) * sW)] != 0)
                 sp[U(dst + (r + 1) * rw + q + 1)] = v
     dst = top * P
     h = h0 - 1
     for q in range(-1, L + 1):
         v = np.uint8(0)
         if h >= 0 and 0 <= w0 + q < W:
-            v = np.uint8(xf[U(e0 + h * W + w0 + q)] != 0)
+            v = np.uint8(xf[U(e0 + h * sH + (w0 + q) * sW)] != 0)
         sp[U(dst + q + 1)] = v
 
 
@@ -465,30 +466,29 @@ def _decode_bit(state, q):
 
 
 @njit(inline="always", cache=True)
-def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag, tiled, TR, TL):
+def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, mag, tiled, TR, TL):
     """The decoding loop of :func:`decode`, inlined there twice: ``mag`` False for 1-bit chunks
     (LLVM then drops the magnitude code, keeping the hot loop's registers) and True otherwise.
     Everything on the per-element path is written out here (no array-taking helpers, no slices:
     either costs atomic reference-count updates). ``sp`` is the context window of
     :func:`_load_window`; with ``tiled`` (inlined once, for huge planes), of :func:`_load_tile`,
-    each plane then decoded in tiles of ``TR`` x ``TL`` (:func:`tile_shape`). Returns (state, pos,
-    status)."""
-    T, N, C, H, W = x.shape
+    each plane then decoded in tiles of ``TR`` x ``TL`` (:func:`tile_shape`). ``xf``, ``shape``
+    and ``strides``: the output (:func:`decode_tiled`). Returns (state, pos, status)."""
+    T, N, C, H, W = shape
+    xs, sN, sC, sH, sW = strides
     rw = TL + 2
     st = (TR + 2) * rw  # the window's planes: t - 1 is one plane down, the previous channel ``top``
     wtop = window_planes(T, C, contextual) - 1
     cs = wtop * st
     p0 = cs + rw + 1
-    xf = x.ravel()
-    xs = N * C * H * W
     top = (1 << bits) - 1
     lmul = 16 if contextual else 0
     # ``tiled`` is a constant where this is inlined: whole planes keep the loop they had.
     ntiles = ((H + TR - 1) // TR) * ((W + TL - 1) // TL) if tiled else 1
-    e0 = 0
     for t in range(T):
         for n in range(N):
             for c in range(C):
+                e0 = t * xs + n * sN + c * sC
                 gbase = (c % G) * ks
                 mbase = (c % GM) * km
                 h0 = 0
@@ -505,19 +505,19 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
                     L = min(TL, W - w0) if tiled else W
                     if contextual:
                         if not tiled:
-                            _load_window(xf, sp, e0, t, c, H, W, xs, wtop)
+                            _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, wtop)
                         else:
-                            _load_tile(xf, sp, e0, t, c, H, W, xs, wtop, h0, R, w0, L, rw, st)
+                            _load_tile(xf, sp, e0, t, c, H, W, xs, sC, sH, sW, wtop, h0, R, w0, L, rw, st)
                         _plane_ctx(sp, hist, p0, t, c, R, L, st, rw, cs)
                     for hh in range(R):
                         h = h0 + hh
                         i0 = p0 + hh * rw
-                        e = e0 + h * W + w0
+                        e = e0 + h * sH + w0 * sW
                         if contextual:
                             _row_ctx(sp, hist, rk, i0, hh * rw, L, rw)
                         k = rk[0]
                         if tiled and w0 > 0:  # a row piece after the first: its left neighbour is decoded
-                            k += lmul * np.int64(xf[U(e - 1)] != 0)
+                            k += lmul * np.int64(xf[U(e - sW)] != 0)
                         cv = np.int64(sg[U(gbase + k)])
                         sv = np.int64(ss[U(k)])
                         q = _prob(cv, sv)
@@ -558,9 +558,9 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
                                     if t > 1:
                                         base += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
                                     if w0 + w > 0:
-                                        base += 16 * min(np.int64(xf[U(e - 1)]), 3)
+                                        base += 16 * min(np.int64(xf[U(e - sW)]), 3)
                                     if h > 0:
-                                        base += 64 * min(np.int64(xf[U(e - W)]), 3)
+                                        base += 64 * min(np.int64(xf[U(e - sH)]), 3)
                                     base <<= bits
                                 node = 1
                                 qm = _prob(mg[U(mbase + base + 1)], ms[U(base + 1)])
@@ -583,28 +583,29 @@ def _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, G
                                 if v > top:
                                     return state, pos, 2
                                 xf[U(e)] = v
-                            e += 1
+                            e += sW
                             k = _pick(m, n0, n1)
                             cv = _pick(m, a0, a1)
                             sv = _pick(m, b0, b1)
                             q = _pick(m, q0, q1)
-                e0 += H * W
     return state, pos, 0
 
 
 @njit(cache=True)
-def decode_into(words, x, bits, contextual):
+def decode_into(words, xf, shape, strides, bits, contextual):
     """:func:`decode_tiled` with the default tile budget (:data:`TILE`)."""
-    return decode_tiled(words, x, bits, contextual, TILE)
+    return decode_tiled(words, xf, shape, strides, bits, contextual, TILE)
 
 
 @njit(cache=True)
-def decode_tiled(words, x, bits, contextual, budget):
-    """Decode into ``x``, a C-contiguous (T, N, C, H, W) uint8 array (the caller's output: every
-    element is written, so it need not be zeroed). Returns the status: 0 ok, 1 malformed stream
+def decode_tiled(words, xf, shape, strides, bits, contextual, budget):
+    """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
+    (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =
+    (sT, sN, sC, sH, sW), non-negative: the caller's output, whatever its axis order, is
+    written in place. Every element is written, so ``xf`` need not be zeroed. Returns the status: 0 ok, 1 malformed stream
     (zero last word, or words or state left over at the end), 2 a value >= 2**bits decoded.
     Work is bounded by the element count: at most ``1 + bits`` decisions per element; memory
-    beyond ``x`` by a constant: a few padded tiles (the context window), the context tables of a
+    beyond ``xf`` by a constant: a few padded tiles (the context window), the context tables of a
     tile and of a row of it (``hist``, ``rk``: 8 bytes an element), the tile being at most
     ``budget`` padded elements (:func:`tile_shape`; a smaller one in tests exercises tiling).
 
@@ -613,7 +614,7 @@ def decode_tiled(words, x, bits, contextual, budget):
     computes the next probability for both values of this bit while this bit is decoded, from the
     counters as they will be after this decision's update (a candidate context equal to this one
     takes this one's updated counters), then picks one without a branch. Same model, same bytes."""
-    T, N, C, H, W = x.shape
+    T, N, C, H, W = shape
     state, pos = _start(words)
     if pos < 0:
         return 1
@@ -625,11 +626,11 @@ def decode_tiled(words, x, bits, contextual, budget):
     hist = np.zeros(TR * (TL + 2), np.int64)
     tiled = TR != H or TL != W
     if bits == 1 and not tiled:
-        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False, False, TR, TL)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, False, False, TR, TL)
     elif not tiled:
-        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True, False, TR, TL)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, True, False, TR, TL)
     else:  # one huge plane or row (rare): one loop for all widths
-        state, pos, status = _decode_all(words, state, pos, x, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, bits > 1, True, TR, TL)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg, ms, ks, km, G, GM, bits, contextual, bits > 1, True, TR, TL)
     if status:
         return status
     if pos != 0 or state != 0:

@@ -199,6 +199,11 @@ def declared_output_files() -> dict[str, tuple[bytes, str]]:
         "auto-32MiB": ((4, 8192, 16, 8, 8), "auto", "TNCHW"),
         "context-32MiB-HW1": ((4, 8 << 20, 1, 1, 1), "context", "TNCHW"),
         "context-32MiB-axes-TCNHW": ((4, 16, 8192, 8, 8), "context", "TCNHW"),
+        "context-32MiB-axes-WHCNT": ((8, 8, 8192, 16, 4), "context", "WHCNT"),
+        "context-32MiB-axes-NTBCHW": ((128, 4, 64, 16, 8, 8), "context", "NTBCHW"),
+        "countctx-32MiB": ((4, 8192, 16, 8, 8), "countctx", "TNCHW"),
+        "countctx-32MiB-axes-TCNHW": ((4, 16, 8192, 8, 8), "countctx", "TCNHW"),
+        "countctx-32MiB-axes-NTBCHW": ((128, 4, 64, 16, 8, 8), "countctx", "NTBCHW"),
         "context-32MiB-one-plane": ((1, 1, 1, 4096, 8192), "context", "TNCHW"),
         "context-32MiB-one-row": ((1, 1, 1, 1, 32 << 20), "context", "TNCHW"),
     }
