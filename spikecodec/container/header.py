@@ -111,6 +111,32 @@ def encode_header(h: Header) -> bytes:
     return pre + body + layout.crc32(pre, body).to_bytes(4, "little")
 
 
+# Header bytes already written, by the header's value: a process that writes many files alike
+# (a stream of batches from one model) checks and builds each distinct header once. Bounded like
+# the readers' cache below.
+_written_headers: dict[tuple, bytes] = {}
+
+
+def header_bytes(h: Header) -> bytes:
+    """:func:`check_header` then :func:`encode_header`: what a writer emits (raises FormatError
+    or ValueError on a header that a reader would refuse)."""
+    try:
+        key = (h.shape, h.axes, h.bits, h.chunk_shape, tuple(_json_bytes(c) for c in h.codecs),
+               _json_bytes(h.metadata), h.extensions, h.minor)
+    except (TypeError, ValueError):  # not JSON: check_header says what is wrong
+        check_header(h)
+        return encode_header(h)
+    data = _written_headers.get(key)
+    if data is None:
+        check_header(h)
+        data = encode_header(h)
+        if len(data) <= _CACHED_HEADER_BYTES:
+            if len(_written_headers) >= _CACHED_HEADERS:
+                _written_headers.pop(next(iter(_written_headers), None), None)
+            _written_headers[key] = data
+    return data
+
+
 def parse_preamble(pre: bytes) -> tuple[int, int]:
     """Check the 16-byte preamble; return (minor version, header body size)."""
     if len(pre) < layout.PREAMBLE_SIZE:

@@ -15,7 +15,7 @@ from ..elements import as_elements
 from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
 from .grid import chunk_spec, inner_origins
-from .header import Header, check_header, encode_header
+from .header import Header, header_bytes
 from .records import IndexEntry, encode_chunk, encode_index, encode_trailer
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
@@ -214,10 +214,9 @@ class SpikeWriter:
             minor=self._pipeline.format_minor,
         )
         try:  # the writer emits only what a reader accepts; check before writing a byte
-            check_header(header)
+            data = header_bytes(header)
         except FormatError as exc:
             raise ValueError(exc.message) from None
-        data = encode_header(header)
         self._header = header
         self._emit(data)
 
