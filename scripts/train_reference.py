@@ -45,7 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, nargs="+", default=[10], help="one number, or three for three_phase")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--init-from", metavar="CHECKPOINT",
-                   help="start from this checkpoint's backbone (e.g. three_phase with --epochs 0 N M)")
+                   help="start from this checkpoint's backbone, and its unit if the same (e.g. "
+                        "three_phase with --epochs 0 N M, or fine-tuning)")
+    p.add_argument("--code-rate-weight", type=float, default=0.0,
+                   help="weight of the code's firing-rate regulariser (fewer spikes, fewer bytes); 0 = off")
+    p.add_argument("--code-rate-target", type=float, default=0.0,
+                   help="firing rate of the code below which that regulariser stops pushing")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bf16 autocast")
     p.add_argument("--no-augment", action="store_true")
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = TrainSettings(batch_size=args.batch_size, bf16=not args.no_bf16,
                              augment=not args.no_augment, seed=args.seed, init_from=args.init_from,
                              energy_weight=args.energy_weight,
-                             energy_budget=args.energy_budget, phases=phases)
+                             energy_budget=args.energy_budget, code_rate_weight=args.code_rate_weight,
+                             code_rate_target=args.code_rate_target, phases=phases)
     train = load_fashion_mnist("train", limit=args.train_limit)
     test = load_fashion_mnist("test", limit=args.test_limit)
 

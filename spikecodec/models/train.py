@@ -49,7 +49,11 @@ class TrainSettings:
     # E measured on the training batch as in energy.py (0 = off). 0.01 is 100x below the ANN.
     energy_weight: float = 0.0
     energy_budget: float = 0.0
-    init_from: str | None = None  # checkpoint whose backbone weights start the first phase
+    # Code-rate regulariser: loss += code_rate_weight * max(0, firing rate of the code - target):
+    # fewer spikes in the code, fewer bytes once entropy coded (0 = off).
+    code_rate_weight: float = 0.0
+    code_rate_target: float = 0.0
+    init_from: str | None = None  # checkpoint whose backbone (and unit, if alike) start the first phase
     phases: list[Phase] = field(default_factory=lambda: [Phase("end_to_end", 10, 2e-3)])
 
 
@@ -94,14 +98,34 @@ def train_steps(
     progress: tqdm | None = None,
     energy_weight: float = 0.0,
     energy_budget: float = 0.0,
+    code_rate_weight: float = 0.0,
+    code_rate_target: float = 0.0,
 ) -> float:
     """One pass over `loader` in the model's current mode; returns the mean training loss.
 
-    With `energy_weight` > 0 the loss adds energy_weight * max(0, relative edge energy - budget).
+    With `energy_weight` > 0 the loss adds energy_weight * max(0, relative edge energy - budget);
+    with `code_rate_weight` > 0, code_rate_weight * max(0, the code's firing rate - target).
     """
-    total, count = 0.0, 0
     meter = EdgeEnergyMeter(model)
+    codes: list[torch.Tensor] = []
+    hook = None
+    if code_rate_weight > 0:
+        if not hasattr(model.unit, "encoder"):
+            raise ValueError("a code-rate regulariser needs a unit with an encoder")
+        hook = model.unit.encoder.register_forward_hook(lambda _m, _i, out: codes.append(out))
+    try:
+        return _train_pass(model, optimizer, loader, scheduler, bf16, progress, meter, energy_weight,
+                           energy_budget, codes, code_rate_weight, code_rate_target)
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+def _train_pass(model, optimizer, loader, scheduler, bf16, progress, meter, energy_weight, energy_budget,
+                codes, code_rate_weight, code_rate_target) -> float:
+    total, count = 0.0, 0
     for x, y in loader:
+        codes.clear()
         meter.reset()
         counting = meter if energy_weight > 0 else nullcontext()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), counting:
@@ -109,6 +133,8 @@ def train_steps(
         loss = F.cross_entropy(logits.float(), y)
         if energy_weight > 0:
             loss = loss + energy_weight * F.relu(meter.relative(len(y)) - energy_budget)
+        if code_rate_weight > 0:
+            loss = loss + code_rate_weight * F.relu(codes[-1].float().mean() - code_rate_target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -137,13 +163,23 @@ def _optimizer(model: SplitModel, phase: Phase, settings: TrainSettings, n_train
     return optimizer, scheduler
 
 
-def load_backbone(model: SplitModel, checkpoint: str | Path) -> None:
-    """Copy a checkpoint's backbone weights and BN statistics into `model` (same backbone only)."""
-    source = {k: v for k, v in read_checkpoint(checkpoint)["model"].items() if k.startswith("backbone.")}
-    target = {k: v for k, v in model.state_dict().items() if k.startswith("backbone.")}
+def load_initial_weights(model: SplitModel, checkpoint: str | Path) -> None:
+    """Copy a checkpoint's backbone weights and BN statistics into `model` (same backbone only),
+    and its bottleneck unit too when the model's is the same (fine-tuning a trained model)."""
+    weights = read_checkpoint(checkpoint)["model"]
+    state = model.state_dict()
+
+    def part(prefix: str, d: dict) -> dict:
+        return {k: v for k, v in d.items() if k.startswith(prefix)}
+
+    source, target = part("backbone.", weights), part("backbone.", state)
     mismatched = sorted(k for k in target if k not in source or source[k].shape != target[k].shape)
     if mismatched or len(source) != len(target):
         raise ValueError(f"{checkpoint}: backbone does not match the model's ({len(mismatched)} tensors differ)")
+    unit_source, unit_target = part("unit.", weights), part("unit.", state)
+    if unit_target and unit_source.keys() == unit_target.keys() and all(
+            unit_source[k].shape == v.shape for k, v in unit_target.items()):
+        source.update(unit_source)
     model.load_state_dict(source, strict=False)
 
 
@@ -185,7 +221,7 @@ def fit(
         first = model is None and resume is None
         model, config = _build_phase_model(config, phase, model)
         if first and settings.init_from:
-            load_backbone(model, settings.init_from)
+            load_initial_weights(model, settings.init_from)
         _set_trainable(model, phase.trainable)
         optimizer, scheduler = _optimizer(model, phase, settings, len(train_data[1]))
         start_epoch = 0
@@ -206,7 +242,8 @@ def fit(
                     model.backbone.eval()  # a frozen backbone keeps its BN statistics too
                 loader = batches(*train_data, settings.batch_size, generator, settings.augment)
                 loss = train_steps(model, optimizer, loader, scheduler, settings.bf16, bar,
-                                   settings.energy_weight, settings.energy_budget)
+                                   settings.energy_weight, settings.energy_budget,
+                                   settings.code_rate_weight, settings.code_rate_target)
             acc = evaluate(model, *test_data)
             unit = config["unit"]["kind"]
             record = {"phase": phase.name, "epoch": epoch + 1, "unit": unit, "loss": round(loss, 4),

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from spikecodec.models.energy import EdgeEnergyMeter
 from spikecodec.models.checkpoint import load_model, read_checkpoint, save_checkpoint
 from spikecodec.models.factory import build_model
-from spikecodec.models.train import Phase, TrainSettings, end_to_end, evaluate, fit, three_phase, train_steps
+from spikecodec.models.train import (Phase, TrainSettings, end_to_end, evaluate, fit, load_initial_weights, three_phase,
+                                     train_steps)
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "train_reference.py"
 
@@ -143,3 +144,29 @@ def test_energy_regulariser_lowers_the_edge_energy(fmnist_test, tiny_config):
             model(x)
         energies.append(meter.relative(len(x)).item())
     assert energies[1] < 0.6 * energies[0]
+
+
+def test_code_rate_regulariser_lowers_the_code_firing_rate(fmnist_test, tiny_config):
+    x, y = fmnist_test[0][:64], fmnist_test[1][:64]
+    rates = []
+    for weight in (0.0, 20.0):
+        torch.manual_seed(0)
+        model = build_model(tiny_config()).train()
+        train_steps(model, torch.optim.Adam(model.parameters(), 1e-2), [(x, y)] * 15,
+                    code_rate_weight=weight, code_rate_target=0.0)
+        with torch.no_grad():
+            rates.append(model.edge(x).float().mean().item())
+    assert rates[1] < 0.6 * rates[0], rates
+
+
+def test_init_from_also_loads_a_matching_unit(tmp_path, fmnist_test, tiny_config):
+    """Fine-tuning: a checkpoint with the same unit starts the run with its unit too."""
+    data = (fmnist_test[0][:64], fmnist_test[1][:64])
+    fit(tiny_config(), TrainSettings(batch_size=64, bf16=False, phases=end_to_end(1)), data, data,
+        tmp_path / "first", log=lambda line: None)
+    source = read_checkpoint(tmp_path / "first" / "last.pt")["model"]
+    model = build_model(tiny_config())
+    load_initial_weights(model, tmp_path / "first" / "last.pt")
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in source.items() if k.startswith(("backbone.", "unit.")))
+    assert any(k.startswith("unit.") for k in source)
