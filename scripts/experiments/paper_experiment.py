@@ -74,11 +74,13 @@ class Experiment:
     train_limit: int | None = None  # first N training images per epoch (None: all 60,000)
     # Test images scored after each training epoch (progress only; `measure` scores all 10,000).
     eval_limit: int | None = 2000
+    tag: str = ""  # tells apart runs of one unit trained differently (e.g. longer)
 
     @property
     def name(self) -> str:
         suffix = "-joint" if self.recipe == "joint" else ""
-        return f"{self.arch}-{self.split}-c{self.channels}-s{self.stride}{suffix}"
+        tag = f"-{self.tag}" if self.tag else ""
+        return f"{self.arch}-{self.split}-c{self.channels}-s{self.stride}{suffix}{tag}"
 
 
 # Ordered by priority: runs are trained in this order. Training subsets keep the sweep within about
@@ -92,6 +94,9 @@ EXPERIMENTS = [
     Experiment("resnet", "layer2", 4, train_limit=10000),  # 32x14x14 -> 4x14x14: 128x
     # The MobileNet is ~4x slower per image: one joint epoch over 4000 images per run.
     # 32x7x7 -> 2x7x7: 256x; 24x14x14 -> 2x7x7: 768x; 32x7x7 -> 1x7x7: 512x; 24x14x14 -> 4x7x7: 384x
+    # 2-channel codes trained to convergence, for >= 1024x file bytes at <= 1 point drop.
+    Experiment("resnet", "layer3", 2, 1, (8,), recipe="joint", eval_limit=None, tag="8ep"),  # 512x
+    Experiment("resnet", "layer2", 2, 2, (8,), recipe="joint", eval_limit=None, tag="8ep"),  # 1024x
     Experiment("mobilenet", "stage3", 2, 1, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
     Experiment("mobilenet", "stage2", 2, 2, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
     Experiment("mobilenet", "stage3", 1, 1, (1,), train_limit=4000, eval_limit=1000, recipe="joint"),
@@ -103,6 +108,12 @@ EXPERIMENTS = [
 EXISTING = {
     "resnet-layer3-c4-s1-end-to-end": ("resnet", "runs/models/snn-resnet-fmnist", 15,
                                        "end to end, 15 ep x 60000 (shipped reference)"),
+    # The 8-epoch 2-channel run fine-tuned with the code-rate regulariser (fewer spikes, fewer
+    # bytes): train_reference.py --init-from runs/experiments/resnet-layer3-c2-s1-joint-8ep/last.pt
+    # --code-channels 2 --code-rate-weight 2 --code-rate-target 0.3 --epochs 3 --lr 1e-3
+    # (command and log: results/experiments/resnet-layer3-c2-s1-rate030.log).
+    "resnet-layer3-c2-s1-rate030": ("resnet", str(RUNS / "resnet-layer3-c2-s1-rate030"), 3,
+                                    "joint 8 ep + 3 ep code rate <= 0.3, x 60000"),
 }
 
 
