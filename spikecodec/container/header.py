@@ -131,9 +131,7 @@ def header_bytes(h: Header) -> bytes:
         check_header(h)
         data = encode_header(h)
         if len(data) <= _CACHED_HEADER_BYTES:
-            if len(_written_headers) >= _CACHED_HEADERS:
-                _written_headers.pop(next(iter(_written_headers), None), None)
-            _written_headers[key] = data
+            _remember(_written_headers, key, data)
     return data
 
 
@@ -210,11 +208,16 @@ def parse_header_shared(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pi
     parsed = _header_cache.get(key)
     if parsed is None:
         parsed = _parse_header(pre, body, crc)  # raises on anything wrong: only good headers are kept
-        if len(_header_cache) >= _CACHED_HEADERS:
-            # Drop the oldest. Threads may race here; the worst outcome is one entry too many dropped.
-            _header_cache.pop(next(iter(_header_cache), b""), None)
-        _header_cache[key] = parsed
+        _remember(_header_cache, key, parsed)
     return parsed
+
+
+def _remember(cache: dict, key: Any, value: Any) -> None:
+    """Keep ``value`` in one of the header caches, dropping the oldest entry beyond
+    _CACHED_HEADERS. Threads may race here; the worst outcome is one entry too many dropped."""
+    if len(cache) >= _CACHED_HEADERS:
+        cache.pop(next(iter(cache), None), None)
+    cache[key] = value
 
 
 def _fresh_json(value: Any) -> Any:

@@ -107,44 +107,38 @@ def train_steps(
     with `code_rate_weight` > 0, code_rate_weight * max(0, the code's firing rate - target).
     """
     meter = EdgeEnergyMeter(model)
-    codes: list[torch.Tensor] = []
+    codes: list[torch.Tensor] = []  # the code of the current batch, caught on its way out of the encoder
     hook = None
     if code_rate_weight > 0:
         if not hasattr(model.unit, "encoder"):
             raise ValueError("a code-rate regulariser needs a unit with an encoder")
         hook = model.unit.encoder.register_forward_hook(lambda _m, _i, out: codes.append(out))
     try:
-        return _train_pass(model, optimizer, loader, scheduler, bf16, progress, meter, energy_weight,
-                           energy_budget, codes, code_rate_weight, code_rate_target)
+        total, count = 0.0, 0
+        for x, y in loader:
+            codes.clear()
+            meter.reset()
+            counting = meter if energy_weight > 0 else nullcontext()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), counting:
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
+            if energy_weight > 0:
+                loss = loss + energy_weight * F.relu(meter.relative(len(y)) - energy_budget)
+            if code_rate_weight > 0:
+                loss = loss + code_rate_weight * F.relu(codes[-1].float().mean() - code_rate_target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            total += loss.item() * len(y)
+            count += len(y)
+            if progress is not None:
+                progress.update(len(y))
+                progress.set_postfix(loss=f"{total / count:.3f}")
     finally:
         if hook is not None:
             hook.remove()
-
-
-def _train_pass(model, optimizer, loader, scheduler, bf16, progress, meter, energy_weight, energy_budget,
-                codes, code_rate_weight, code_rate_target) -> float:
-    total, count = 0.0, 0
-    for x, y in loader:
-        codes.clear()
-        meter.reset()
-        counting = meter if energy_weight > 0 else nullcontext()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), counting:
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        if energy_weight > 0:
-            loss = loss + energy_weight * F.relu(meter.relative(len(y)) - energy_budget)
-        if code_rate_weight > 0:
-            loss = loss + code_rate_weight * F.relu(codes[-1].float().mean() - code_rate_target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        total += loss.item() * len(y)
-        count += len(y)
-        if progress is not None:
-            progress.update(len(y))
-            progress.set_postfix(loss=f"{total / count:.3f}")
     return total / count
 
 
