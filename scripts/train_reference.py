@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="stem input: real pixels (direct) or spikes (thermometer code over T)")
     p.add_argument("--thresholds", type=float, nargs="+", help="thermometer thresholds (pixel units)")
     p.add_argument("--v-th", type=float, default=NeuronSpec.v_th, help="LIF firing threshold")
+    p.add_argument("--surrogate-width", type=float, default=NeuronSpec.surrogate_width,
+                   help="half-width of the rectangular surrogate gradient around the threshold")
     p.add_argument("--energy-weight", type=float, default=0.0,
                    help="weight of the edge-energy regulariser (relative to the ANN twin); 0 = off")
     p.add_argument("--energy-budget", type=float, default=0.0,
@@ -51,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weight of the code's firing-rate regulariser (fewer spikes, fewer bytes); 0 = off")
     p.add_argument("--code-rate-target", type=float, default=0.0,
                    help="firing rate of the code below which that regulariser stops pushing")
+    p.add_argument("--distill-from", metavar="CHECKPOINT",
+                   help="teacher for knowledge distillation (a trained checkpoint or reference .pt)")
+    p.add_argument("--distill-weight", type=float, default=TrainSettings.distill_weight,
+                   help="share of the soft (teacher) term in the loss")
+    p.add_argument("--distill-temperature", type=float, default=TrainSettings.distill_temperature)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--no-bf16", action="store_true", help="train in float32 instead of bf16 autocast")
     p.add_argument("--no-augment", action="store_true")
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     unit = {"kind": args.unit, "channels": args.code_channels, "stride": args.stride}
     config = make_config(
         backbone=backbone,
-        neuron=NeuronSpec(spiking=not args.ann, v_th=args.v_th).to_dict(),
+        neuron=NeuronSpec(spiking=not args.ann, v_th=args.v_th, surrogate_width=args.surrogate_width).to_dict(),
         timesteps=args.timesteps,
         split=args.split,
         unit=unit,
@@ -92,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
                              augment=not args.no_augment, seed=args.seed, init_from=args.init_from,
                              energy_weight=args.energy_weight,
                              energy_budget=args.energy_budget, code_rate_weight=args.code_rate_weight,
-                             code_rate_target=args.code_rate_target, phases=phases)
+                             code_rate_target=args.code_rate_target, distill_from=args.distill_from,
+                             distill_weight=args.distill_weight,
+                             distill_temperature=args.distill_temperature, phases=phases)
     train = load_fashion_mnist("train", limit=args.train_limit)
     test = load_fashion_mnist("test", limit=args.test_limit)
 

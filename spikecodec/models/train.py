@@ -21,10 +21,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .bottleneck import SplitModel
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import load_model, read_checkpoint, save_checkpoint
 from .data import batches
 from .energy import EdgeEnergyMeter, edge_energy, is_spiking, relative_energy
 from .factory import build_model
+from .neurons import MultiStepLIF
 
 
 @dataclass
@@ -54,6 +55,11 @@ class TrainSettings:
     code_rate_weight: float = 0.0
     code_rate_target: float = 0.0
     init_from: str | None = None  # checkpoint whose backbone (and unit, if alike) start the first phase
+    # Distillation: loss = (1 - w) * CE + w * tau^2 * KL(teacher || student), both softened by
+    # tau (Hinton et al. 2015); the teacher is a trained checkpoint run in eval mode (None = off).
+    distill_from: str | None = None
+    distill_weight: float = 0.7
+    distill_temperature: float = 4.0
     phases: list[Phase] = field(default_factory=lambda: [Phase("end_to_end", 10, 2e-3)])
 
 
@@ -100,11 +106,15 @@ def train_steps(
     energy_budget: float = 0.0,
     code_rate_weight: float = 0.0,
     code_rate_target: float = 0.0,
+    teacher: SplitModel | None = None,
+    distill_weight: float = 0.7,
+    distill_temperature: float = 4.0,
 ) -> float:
     """One pass over `loader` in the model's current mode; returns the mean training loss.
 
     With `energy_weight` > 0 the loss adds energy_weight * max(0, relative edge energy - budget);
-    with `code_rate_weight` > 0, code_rate_weight * max(0, the code's firing rate - target).
+    with `code_rate_weight` > 0, code_rate_weight * max(0, the code's firing rate - target);
+    with a `teacher`, the cross-entropy becomes `distillation_loss` against its logits.
     """
     meter = EdgeEnergyMeter(model)
     codes: list[torch.Tensor] = []  # the code of the current batch, caught on its way out of the encoder
@@ -121,7 +131,14 @@ def train_steps(
             counting = meter if energy_weight > 0 else nullcontext()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), counting:
                 logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
+                if teacher is not None:
+                    with torch.no_grad():
+                        teacher_logits = teacher(x)
+            if teacher is None:
+                loss = F.cross_entropy(logits.float(), y)
+            else:
+                loss = distillation_loss(logits.float(), teacher_logits.float(), y,
+                                         distill_weight, distill_temperature)
             if energy_weight > 0:
                 loss = loss + energy_weight * F.relu(meter.relative(len(y)) - energy_budget)
             if code_rate_weight > 0:
@@ -142,6 +159,17 @@ def train_steps(
     return total / count
 
 
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+                      weight: float, temperature: float) -> torch.Tensor:
+    """(1 - weight) * CE(logits, labels) + weight * tau^2 * KL(softmax(teacher / tau) || softmax(logits / tau)).
+
+    The tau^2 keeps the soft term's gradient on the scale of the hard one as tau changes.
+    """
+    soft = F.kl_div(F.log_softmax(logits / temperature, 1), F.log_softmax(teacher_logits / temperature, 1),
+                    reduction="batchmean", log_target=True)
+    return (1 - weight) * F.cross_entropy(logits, labels) + weight * temperature ** 2 * soft
+
+
 def _set_trainable(model: SplitModel, trainable: str) -> None:
     frozen = trainable == "unit"
     for p in model.backbone.parameters():
@@ -159,7 +187,8 @@ def _optimizer(model: SplitModel, phase: Phase, settings: TrainSettings, n_train
 
 def load_initial_weights(model: SplitModel, checkpoint: str | Path) -> None:
     """Copy a checkpoint's backbone weights and BN statistics into `model` (same backbone only),
-    and its bottleneck unit too when the model's is the same (fine-tuning a trained model)."""
+    and its bottleneck unit too when the model's is the same (fine-tuning a trained model).
+    The neurons keep the parameters `model` was built with."""
     weights = read_checkpoint(checkpoint)["model"]
     state = model.state_dict()
 
@@ -174,7 +203,10 @@ def load_initial_weights(model: SplitModel, checkpoint: str | Path) -> None:
     if unit_target and unit_source.keys() == unit_target.keys() and all(
             unit_source[k].shape == v.shape for k, v in unit_target.items()):
         source.update(unit_source)
-    model.load_state_dict(source, strict=False)
+    # The neurons' tau, V_th and surrogate width come from the new config, not the checkpoint.
+    neuron_buffers = {f"{name}.{b}" for name, m in model.named_modules() if isinstance(m, MultiStepLIF)
+                      for b, _ in m.named_buffers(recurse=False)}
+    model.load_state_dict({k: v for k, v in source.items() if k not in neuron_buffers}, strict=False)
 
 
 def _build_phase_model(config: dict, phase: Phase, previous: SplitModel | None) -> tuple[SplitModel, dict]:
@@ -206,6 +238,10 @@ def fit(
     history = resume["history"] if resume else []
     best = max((h["test_acc"] for h in history if h["unit"] != "identity"), default=0.0)
     show = sys.stderr.isatty()
+    teacher = None
+    if settings.distill_from:
+        teacher = load_model(settings.distill_from)
+        teacher.requires_grad_(False)
     for p_index, phase in enumerate(settings.phases):
         # Phases already done, and empty ones (phase 1 when the backbone comes from init_from).
         if (resume and p_index < resume["phase"]) or phase.epochs == 0:
@@ -237,7 +273,8 @@ def fit(
                 loader = batches(*train_data, settings.batch_size, generator, settings.augment)
                 loss = train_steps(model, optimizer, loader, scheduler, settings.bf16, bar,
                                    settings.energy_weight, settings.energy_budget,
-                                   settings.code_rate_weight, settings.code_rate_target)
+                                   settings.code_rate_weight, settings.code_rate_target,
+                                   teacher, settings.distill_weight, settings.distill_temperature)
             acc = evaluate(model, *test_data)
             unit = config["unit"]["kind"]
             record = {"phase": phase.name, "epoch": epoch + 1, "unit": unit, "loss": round(loss, 4),

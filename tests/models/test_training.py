@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from spikecodec.models.energy import EdgeEnergyMeter
 from spikecodec.models.checkpoint import load_model, read_checkpoint, save_checkpoint
 from spikecodec.models.factory import build_model
-from spikecodec.models.train import (Phase, TrainSettings, end_to_end, evaluate, fit, load_initial_weights, three_phase,
-                                     train_steps)
+from spikecodec.models.layers import NeuronSpec
+from spikecodec.models.neurons import MultiStepLIF
+from spikecodec.models.train import (Phase, TrainSettings, distillation_loss, end_to_end, evaluate, fit,
+                                     load_initial_weights, three_phase, train_steps)
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "train_reference.py"
 
@@ -170,3 +172,45 @@ def test_init_from_also_loads_a_matching_unit(tmp_path, fmnist_test, tiny_config
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in source.items() if k.startswith(("backbone.", "unit.")))
     assert any(k.startswith("unit.") for k in source)
+
+
+def test_distillation_loss_blends_cross_entropy_and_the_softened_teacher():
+    torch.manual_seed(1)
+    logits, teacher, labels = torch.randn(16, 10), torch.randn(16, 10), torch.randint(0, 10, (16,))
+    ce = F.cross_entropy(logits, labels)
+    assert torch.allclose(distillation_loss(logits, teacher, labels, 0.0, 4.0), ce)
+    assert torch.allclose(distillation_loss(logits, logits, labels, 0.5, 4.0), 0.5 * ce, atol=1e-6)  # KL(p||p) = 0
+    soft = F.kl_div(F.log_softmax(logits / 2, 1), F.softmax(teacher / 2, 1), reduction="batchmean")
+    assert torch.allclose(distillation_loss(logits, teacher, labels, 1.0, 2.0), 4 * soft, atol=1e-5)
+
+
+def test_distillation_moves_the_student_toward_the_teacher(tmp_path, fmnist_test, tiny_config):
+    x = fmnist_test[0][:64]
+    teacher = build_model(tiny_config()).eval()
+    save_checkpoint(tmp_path / "teacher.pt", teacher, tiny_config())
+    with torch.no_grad():
+        target = F.softmax(teacher(x) / 4, 1)
+    student = build_model(tiny_config(timesteps=1)).train()
+
+    def gap() -> float:
+        with torch.no_grad():
+            return F.kl_div(F.log_softmax(student(x) / 4, 1), target, reduction="batchmean").item()
+
+    before = gap()
+    train_steps(student, torch.optim.Adam(student.parameters(), 1e-2), [(x, fmnist_test[1][:64])] * 15,
+                teacher=load_model(tmp_path / "teacher.pt"), distill_weight=1.0)
+    assert gap() < 0.5 * before
+
+
+def test_init_from_keeps_the_neuron_parameters_of_the_new_config(tmp_path, fmnist_test, tiny_config):
+    """Fine-tuning with another surrogate width or threshold must not revert to the checkpoint's."""
+    data = (fmnist_test[0][:64], fmnist_test[1][:64])
+    fit(tiny_config(), TrainSettings(batch_size=64, bf16=False, phases=end_to_end(1)), data, data,
+        tmp_path / "first", log=lambda line: None)
+    neuron = NeuronSpec(v_th=0.75, surrogate_width=1.0).to_dict()
+    model = build_model(tiny_config(neuron=neuron))
+    load_initial_weights(model, tmp_path / "first" / "last.pt")
+    lifs = [m for m in model.modules() if isinstance(m, MultiStepLIF)]
+    assert lifs and all(float(m.v_th) == 0.75 and float(m.surrogate_width) == 1.0 for m in lifs)
+    source = read_checkpoint(tmp_path / "first" / "last.pt")["model"]
+    assert torch.equal(model.state_dict()["backbone.stages.stem.conv.weight"], source["backbone.stages.stem.conv.weight"])
