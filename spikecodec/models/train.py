@@ -131,12 +131,11 @@ def train_steps(
             counting = meter if energy_weight > 0 else nullcontext()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), counting:
                 logits = model(x)
-                if teacher is not None:
-                    with torch.no_grad():
-                        teacher_logits = teacher(x)
             if teacher is None:
                 loss = F.cross_entropy(logits.float(), y)
             else:
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    teacher_logits = teacher(x)
                 loss = distillation_loss(logits.float(), teacher_logits.float(), y,
                                          distill_weight, distill_temperature)
             if energy_weight > 0:
