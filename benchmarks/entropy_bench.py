@@ -30,7 +30,7 @@ import zstandard  # noqa: E402
 
 import multipass  # noqa: E402  (the vectorised multi-pass design, a prototype)
 import spike_corpus  # noqa: E402
-from timing import best_time as _best_time  # noqa: E402  (benchmarks/timing.py)
+from timing import best_time  # noqa: E402  (benchmarks/timing.py)
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0  # noqa: E402
 from spikecodec.codecs.countctx import CountContext  # noqa: E402
 from spikecodec.codecs import _kernels  # noqa: E402
@@ -44,10 +44,6 @@ CODECS = ("order0", "context", "auto", "countctx")
 REPEATS = 5  # best of 5 calls: one call of a few ms can lose 2x to a neighbour's burst
 
 
-def timed(fn) -> float:
-    return _best_time(fn, REPEATS)
-
-
 def blocks(x: np.ndarray, n: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(x[:, i : i + n]) for i in range(0, x.shape[1], n)]
 
@@ -58,8 +54,8 @@ def ours(x: np.ndarray, bits: int, codec, n_block: int = 64) -> dict:
     payloads = [codec.encode(c, s) for c, s in zip(chunks, specs)]
     for p, c, s in zip(payloads, chunks, specs):
         assert np.array_equal(codec.decode(p, s), c)
-    te = timed(lambda: [codec.encode(c, s) for c, s in zip(chunks, specs)])
-    td = timed(lambda: [codec.decode(p, s) for p, s in zip(payloads, specs)])
+    te = best_time(lambda: [codec.encode(c, s) for c, s in zip(chunks, specs)], REPEATS)
+    td = best_time(lambda: [codec.decode(p, s) for p, s in zip(payloads, specs)], REPEATS)
     return {"bytes": sum(map(len, payloads)), "enc_s": te, "dec_s": td}
 
 
@@ -69,8 +65,8 @@ def multipass_prototype(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
     payloads = [multipass.encode(c, bits) for c in chunks]
     for p, c in zip(payloads, chunks):
         assert np.array_equal(multipass.decode(p, c.shape, bits), c)
-    te = timed(lambda: [multipass.encode(c, bits) for c in chunks])
-    td = timed(lambda: [multipass.decode(p, c.shape, bits) for p, c in zip(payloads, chunks)])
+    te = best_time(lambda: [multipass.encode(c, bits) for c in chunks], REPEATS)
+    td = best_time(lambda: [multipass.decode(p, c.shape, bits) for p, c in zip(payloads, chunks)], REPEATS)
     return {"bytes": sum(map(len, payloads)), "enc_s": te, "dec_s": td}
 
 
@@ -80,7 +76,7 @@ def zstd_packed(x: np.ndarray, bits: int, level: int, t_fast: bool, n_block: int
     enc = lambda: [cctx.compress(pack(c, bits)) for c in chunks]  # noqa: E731
     frames = enc()
     dec = lambda: [unpack(dctx.decompress(f), c.size, bits) for f, c in zip(frames, chunks)]  # noqa: E731
-    return {"bytes": sum(map(len, frames)), "enc_s": timed(enc), "dec_s": timed(dec)}
+    return {"bytes": sum(map(len, frames)), "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
 
 
 def blosc2_bitshuffle(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64) -> dict:
@@ -89,7 +85,7 @@ def blosc2_bitshuffle(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64)
     enc = lambda: [blosc2.compress2(c.tobytes(), **cp) for c in chunks]  # noqa: E731
     frames = enc()
     dec = lambda: [blosc2.decompress2(f) for f in frames]  # noqa: E731
-    return {"bytes": sum(map(len, frames)), "enc_s": timed(enc), "dec_s": timed(dec)}
+    return {"bytes": sum(map(len, frames)), "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
 
 
 def h5py_gzip(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64) -> dict:
@@ -111,7 +107,7 @@ def h5py_gzip(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64) -> dict
         with h5py.File(bio, "r") as f:
             return f["s"][:]
 
-    return {"bytes": nbytes, "enc_s": timed(enc), "dec_s": timed(dec)}
+    return {"bytes": nbytes, "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
 
 
 def numcodecs_packbits_zstd(x: np.ndarray, t_fast: bool, n_block: int = 64) -> dict:
@@ -120,7 +116,7 @@ def numcodecs_packbits_zstd(x: np.ndarray, t_fast: bool, n_block: int = 64) -> d
     enc = lambda: [zs.encode(pb.encode(c)) for c in chunks]  # noqa: E731
     frames = enc()
     dec = lambda: [pb.decode(zs.decode(f)) for f in frames]  # noqa: E731
-    return {"bytes": sum(map(len, frames)), "enc_s": timed(enc), "dec_s": timed(dec)}
+    return {"bytes": sum(map(len, frames)), "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
 
 
 def entropies(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
