@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0, get_codec
 from spikecodec.codecs import _kernels
 from spikecodec.codecs.countctx import CountContext
-from spikecodec.codecs._entropy_model import canonical_shape, empirical_bits, from_canonical, to_canonical
+from spikecodec.codecs._entropy_model import (canonical_shape, categorical_entropy_bits, empirical_bits, from_canonical,
+                                              to_canonical)
+from spikecodec.codecs.auto import order0_estimate
 from spikecodec.errors import FormatError
 
 CODECS = [Order0(), Context(), Auto()]  # the codecs whose payload bytes are frozen below
@@ -198,6 +200,19 @@ def test_context_beats_order0_on_correlated_spikes():
     spec = ChunkSpec(x.shape, AXES[0], 1)
     assert len(Context().encode(x, spec)) < 0.8 * len(Order0().encode(x, spec))
     assert Auto().encode(x, spec)[0] == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(chunks())
+def test_auto_order0_estimate_is_the_per_channel_bincount_entropy(chunk):
+    # The estimate decides whether auto tries order0, so it must be the same float as the
+    # definition: per-channel histograms over the canonical view, columns up to the maximum.
+    x, spec = chunk
+    canon = to_canonical(x, spec.axes)
+    groups = canon.transpose(2, 0, 1, 3, 4).reshape(canon.shape[2], -1)
+    counts = np.stack([np.bincount(g, minlength=int(canon.max()) + 1) for g in groups])
+    np.testing.assert_array_equal(_kernels.channel_histogram(canon, int(canon.max()) + 1), counts)
+    assert order0_estimate(x, spec) == categorical_entropy_bits(counts) / 8
 
 
 def test_auto_falls_back_to_raw_on_tiny_chunks():
