@@ -85,9 +85,12 @@ def binary_output(path: str) -> Iterator[BinaryIO]:
         yield f
 
 
-def terminate_cleanly() -> None:
-    """Make SIGTERM unwind like Ctrl-C, and both wait while :func:`atomic_path` arms its clean-up,
-    so temporary files are removed on the way out."""
+@contextlib.contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """Within: SIGTERM unwinds like Ctrl-C, and both wait while :func:`atomic_path` arms its
+    clean-up, so temporary files are removed on the way out. The previous handlers come back on
+    exit, so a caller running the command line in its own process keeps its signal handling
+    (a forked worker that inherited ours would take SIGTERM as an exception to defer or catch)."""
 
     def handler(signum: int, frame: object) -> None:
         if _Interrupts.deferred:
@@ -95,6 +98,16 @@ def terminate_cleanly() -> None:
             return
         raise KeyboardInterrupt
 
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    installed = False
     with contextlib.suppress(ValueError):  # not in the main thread (e.g. called from tests)
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        installed = True
+    try:
+        yield
+    finally:
+        if installed:
+            for s, h in previous.items():
+                if h is not None:  # None: set outside Python, cannot be put back from here
+                    signal.signal(s, h)

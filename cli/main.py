@@ -55,7 +55,11 @@ def error(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
-    terminate_cleanly()
+    with terminate_cleanly():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except BrokenPipeError:

@@ -281,15 +281,22 @@ def test_a_signal_the_moment_the_temp_file_appears_leaves_nothing(tmp_path: Path
         return made
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp_then_sigterm)
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    atomic.terminate_cleanly()
-    try:
+    with atomic.terminate_cleanly():
         with pytest.raises(KeyboardInterrupt), atomic.atomic_path(str(tmp_path / "out.spk")):
             pass
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_main_gives_the_callers_signal_handlers_back(tmp_path: Path, spikes: np.ndarray) -> None:
+    # Run in-process, the command line must not leave its SIGTERM handler behind: a worker forked
+    # later would inherit it and take the pool's SIGTERM as an exception instead of exiting.
+    from spikecodec_cli.main import main
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    path = tmp_path / "x.spk"
+    spikecodec.save(path, spikes)
+    assert main(["inspect", str(path)]) == 0
+    assert {s: signal.getsignal(s) for s in previous} == previous
 
 
 def test_validate_exit_codes_and_problems(tmp_path: Path, spikes: np.ndarray) -> None:

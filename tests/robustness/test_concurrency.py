@@ -42,8 +42,14 @@ def test_processes_decode_identically(tmp_path):
     x = _array()
     path = tmp_path / "x.spk"
     spikecodec.save(path, x, codec="context")
-    with multiprocessing.get_context("fork").Pool(3) as pool:
+    # close + join, not the context manager's terminate: workers leave on the pool's sentinel
+    # instead of by SIGTERM, whatever handler this process (and so each fork) has for it.
+    pool = multiprocessing.get_context("fork").Pool(3)
+    try:
         results = pool.map(_decode_bytes, [str(path)] * 6)
+    finally:
+        pool.close()
+        pool.join()
     assert all(r == x.tobytes() for r in results)
 
 
