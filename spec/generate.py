@@ -70,6 +70,15 @@ for _case, _bits, _chunk, _rate in (("spikes", 1, [3, 2], 0.3), ("counts2", 2, [
         "encode": {"codec": "countctx", "chunk": _chunk},
     }
 
+# Added with format 1.2: the optional ``ctxlanes`` codec (FORMAT.md 9.4.8): four lanes of 7 x 7
+# planes (the lockstep coder), two lanes of 2-bit counts, one lane (C odd), and all zeros.
+for _case, _shape, _bits, _chunk, _rate in (("spikes", [3, 3, 8, 7, 7], 1, [3, 2], 0.3), ("counts2", [3, 3, 6, 6, 6], 2, [3], 0.3),
+                                            ("one-lane", [3, 2, 5, 6, 6], 1, [3], 0.3), ("zeros", [3, 3, 8, 7, 7], 1, [3], 0.0)):
+    VALID[f"ctxlanes-{_case}"] = {
+        "array": {"shape": _shape, "bits": _bits, "rate": _rate, "seed": 13, "correlated": True},
+        "encode": {"codec": "ctxlanes", "chunk": _chunk},
+    }
+
 
 def make_array(recipe: dict) -> np.ndarray:
     rng = np.random.default_rng(recipe["seed"])
@@ -284,6 +293,21 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out["context-partial-word"] = (_finish(body, ents), cstart, "not a whole number of 32-bit words")
     body, ents = _rebuild_chunks(cbase, flip_bit)
     out["context-corrupt-stream"] = (_finish(body, ents), cstart, "corrupt stream")
+
+    lbase = valid["ctxlanes-spikes"]
+    lstart = _parts(lbase)[1]
+
+    def longer_lane(i, origin, extent, spikes, payload):  # lane 0 claims one word more
+        return origin, extent, spikes, struct.pack("<I", struct.unpack_from("<I", payload)[0] + 1) + payload[4:] if i == 0 else payload
+
+    def flip_lane_bit(i, origin, extent, spikes, payload):  # lane 1's first word (read last)
+        at = 16 + 4 * struct.unpack_from("<I", payload)[0]
+        return origin, extent, spikes, payload[:at] + bytes([payload[at] ^ 1]) + payload[at + 1:] if i == 0 else payload
+
+    body, ents = _rebuild_chunks(lbase, longer_lane)
+    out["ctxlanes-lane-counts"] = (_finish(body, ents), lstart, "lane word counts add up")
+    body, ents = _rebuild_chunks(lbase, flip_lane_bit)
+    out["ctxlanes-corrupt-lane"] = (_finish(body, ents), lstart, "corrupt stream")
     return out
 
 

@@ -29,8 +29,8 @@ def encode(
 ) -> bytes:
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
-    ``codec``: an id (``"auto"``, the default; ``"context"``, ``"order0"``, ``"zstd"``,
-    ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list. ``axes``: names,
+    ``codec``: an id (``"auto"``, the default; ``"context"``, ``"ctxlanes"``, ``"countctx"``,
+    ``"order0"``, ``"zstd"``, ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list. ``axes``: names,
     default T,N,C,H,W. ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so
     that the entropy coders see each neuron's whole history) by blocks of axis 1 of about a
     million elements. ``metadata``: a JSON object.

@@ -8,6 +8,7 @@ from .order0 import Order0
 from .context import Context
 from .auto import Auto
 from .countctx import CountContext
+from .ctxlanes import ContextLanes
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: the smallest of
 # raw, order0 and context per chunk.
@@ -19,6 +20,7 @@ register_codec(Order0)
 register_codec(Context)
 register_codec(Auto)
 register_codec(CountContext)
+register_codec(ContextLanes)
 
 __all__ = [
     "DEFAULT_CODEC",

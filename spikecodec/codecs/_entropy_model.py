@@ -122,6 +122,15 @@ class AdaptiveCodec(ArrayCodec):
         """Most binary decisions one element takes: significance and the magnitude bits."""
         return 1 + bits
 
+    def _empty_shape(self, shape5: tuple[int, ...]) -> tuple[int, ...]:
+        """The canonical shape decoded for a chunk without elements (only its stream end is checked)."""
+        return (0, 0, 0, 0, 0)
+
+    def _max_words(self, spec: ChunkSpec) -> int:
+        """Longest payload, in 32-bit words, of any encoding of a chunk: an rANS decision
+        consumes at most one word, plus the two initial words. Anything longer is malformed."""
+        return spec.size * self._max_decisions(spec.bits) + 2
+
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         return self._encode_canonical(canon, spec.bits).astype("<u4").tobytes()
@@ -137,9 +146,7 @@ class AdaptiveCodec(ArrayCodec):
         if len(data) % 4:
             raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words")
         words = np.frombuffer(data, "<u4").astype(np.uint32)
-        # An rANS decision consumes at most one 32-bit word, plus the two initial words:
-        # anything longer is malformed.
-        if words.size > spec.size * self._max_decisions(spec.bits) + 2:
+        if words.size > self._max_words(spec):
             raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
         shape5, perm = canonical_shape(spec.shape, spec.axes)
         view = canonical_view(out, spec.axes)
@@ -147,7 +154,7 @@ class AdaptiveCodec(ArrayCodec):
         # into ``out``'s own memory, then transpose it there.
         in_place = view is None and out.flags.c_contiguous and out.dtype == np.uint8
         if spec.size == 0:  # no decisions: only the stream's end is checked. The kernel's work and
-            canon = np.empty((0, 0, 0, 0, 0), np.uint8)  # window would scale with the non-empty axes (fuzzer)
+            canon = np.empty(self._empty_shape(shape5), np.uint8)  # window would scale with the non-empty axes (fuzzer)
         elif view is not None:
             canon = view
         else:

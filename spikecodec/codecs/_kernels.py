@@ -152,9 +152,9 @@ def _new_counters(C, bits, contextual):
 
 
 @njit(inline="always", cache=True)
-def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs):
+def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, ho):
     """The part of the significance contexts (FORMAT.md 9.4.5) of one H x W plane that comes from
-    earlier planes, ``64 hs + 4 nb + pc``: ``hist[j]`` for the element at padded index ``p0 + j``.
+    earlier planes, ``64 hs + 4 nb + pc``: ``hist[ho + j]`` for the element at padded index ``p0 + j``.
 
     ``sp`` is the flat significance array of shape (T, N, C, H + 2, W + 2): the chunk padded by
     one zero row/column on each side of H and W; ``p0`` is the flat index of the plane's first
@@ -178,7 +178,7 @@ def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs):
         hs = hs0 + m1 * np.int64(sp[b]) + m2 * np.int64(sp[u - U(o2)]) + m3 * np.int64(sp[u - U(o3)])
         cnt = (np.int64(sp[b - U(rw + 1)]) + sp[b - U(rw)] + sp[b - U(rw - 1)] + sp[b - U(1)]
                + sp[b + U(1)] + sp[b + U(rw - 1)] + sp[b + U(rw)] + sp[b + U(rw + 1)])
-        hist[U(j)] = 64 * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pcm * np.int64(sp[u - U(oc)])
+        hist[U(ho + j)] = 64 * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pcm * np.int64(sp[u - U(oc)])
 
 
 @njit(cache=True)
@@ -266,14 +266,14 @@ def _load_tile(xf, sp, e0, t, c, H, W, xs, cstride, sH, sW, top, h0, R, w0, L, r
 
 
 @njit(inline="always", cache=True)
-def _row_ctx(sp, hist, rk, i0, h0, W, rw):
-    """Significance contexts of one row of W elements (padded index ``i0``, ``hist`` offset
-    ``h0``), all but the ``left`` term (16 left), which the sequential loop adds as it goes:
-    ``hist`` plus the previous row's ``32 up + 2 diag``."""
+def _row_ctx(sp, hist, rk, i0, h0, W, rw, r0):
+    """Significance contexts ``rk[r0 + w]`` of one row of W elements (padded index ``i0``,
+    ``hist`` offset ``h0``), all but the ``left`` term (16 left), which the sequential loop adds
+    as it goes: ``hist`` plus the previous row's ``32 up + 2 diag``."""
     up = U(i0 - rw)
     for w in range(W):
         j = up + U(w)
-        rk[U(w)] = hist[U(h0 + w)] + 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
+        rk[U(r0 + w)] = hist[U(h0 + w)] + 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
 
 
 @njit(cache=True)
@@ -380,11 +380,11 @@ def _model_pass(x, bits, contextual, with_ctx):
                 gbase = (c % G) * ks
                 p0 = ((t * N + n) * C + c) * cs + rw + 1
                 if contextual:
-                    _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs)
+                    _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, 0)
                 for h in range(H):
                     i0 = p0 + h * rw
                     if contextual:
-                        _row_ctx(sp, hist, rk, i0, h * rw, W, rw)
+                        _row_ctx(sp, hist, rk, i0, h * rw, W, rw, 0)
                     row_info = ((c % GM) << 32) | (min(t, 1) << 56) | ((t > 1) << 57) | ((h > 0) << 58)
                     left = 0
                     for w in range(W):
@@ -508,13 +508,13 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
                             _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, wtop)
                         else:
                             _load_tile(xf, sp, e0, t, c, H, W, xs, sC, sH, sW, wtop, h0, R, w0, L, rw, st)
-                        _plane_ctx(sp, hist, p0, t, c, R, L, st, rw, cs)
+                        _plane_ctx(sp, hist, p0, t, c, R, L, st, rw, cs, 0)
                     for hh in range(R):
                         h = h0 + hh
                         i0 = p0 + hh * rw
                         e = e0 + h * sH + w0 * sW
                         if contextual:
-                            _row_ctx(sp, hist, rk, i0, hh * rw, L, rw)
+                            _row_ctx(sp, hist, rk, i0, hh * rw, L, rw, 0)
                         k = rk[0]
                         if tiled and w0 > 0:  # a row piece after the first: its left neighbour is decoded
                             k += lmul * np.int64(xf[U(e - sW)] != 0)

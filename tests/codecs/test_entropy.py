@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0, get_codec
 from spikecodec.codecs import _kernels
 from spikecodec.codecs.countctx import CountContext
+from spikecodec.codecs.ctxlanes import ContextLanes
 from spikecodec.codecs._entropy_model import (canonical_shape, categorical_entropy_bits, empirical_bits, from_canonical,
                                               to_canonical)
 from spikecodec.codecs.auto import order0_estimate
 from spikecodec.errors import FormatError
 
 CODECS = [Order0(), Context(), Auto()]  # the codecs whose payload bytes are frozen below
-ALL_CODECS = [*CODECS, CountContext()]
+ALL_CODECS = [*CODECS, CountContext(), ContextLanes()]
 AXES = [("T", "N", "C", "H", "W"), ("N", "C", "H", "W"), ("T", "N", "F"), ("W", "C", "T")]
 
 
@@ -77,7 +78,7 @@ def test_larger_correlated_round_trip_and_determinism(codec, bits):
 
 
 def test_registered_and_configurable():
-    for cid in ("order0", "context", "auto", "countctx"):
+    for cid in ("order0", "context", "auto", "countctx", "ctxlanes"):
         c = get_codec(cid)
         assert c.get_config() == {} and type(c).from_config({}) == c
         with pytest.raises(ValueError):
@@ -385,6 +386,22 @@ def test_payload_bytes_are_frozen():
     assert digest == "8552fc1e0d79c61ed1e347ed9e4c0762c6cac48c30d3fd3ed7cb672701cee907"
 
 
+@pytest.mark.parametrize("C,bits", [(8, 1), (6, 2), (5, 1)])
+def test_spec_oracle_decodes_ctxlanes(C, bits):
+    """FORMAT.md 9.4.8 read alone: L word counts, then each lane's words are the ``context``
+    payload of its block of channels, which the 9.4.5 oracle decodes (4, 2 and 1 lanes)."""
+    x = correlated((4, 2, C, 7, 7), 0.3, bits, seed=30 + C)
+    words = np.frombuffer(ContextLanes().encode(x, ChunkSpec(x.shape, AXES[0], bits)), "<u4")
+    L = 4 if C % 4 == 0 else 2 if C % 2 == 0 else 1
+    at = L
+    assert L + int(words[:L].sum()) == words.size
+    for lane in range(L):
+        stream = words[at : at + words[lane]].tobytes()
+        at += int(words[lane])
+        block = x[:, :, lane * C // L : (lane + 1) * C // L]
+        np.testing.assert_array_equal(_spec_decode(stream, block.shape, bits, True), block)
+
+
 def _spec_decode_countctx(payload: bytes, shape5, bits: int) -> np.ndarray:
     """Plain-Python decoder of ``countctx`` written from FORMAT.md 9.4.3 and 9.4.7 alone (oracle)."""
     T, N, C, H, W = shape5
@@ -460,7 +477,7 @@ def _decode_peak(codec: str, x5: np.ndarray, axes: str) -> tuple[np.ndarray, np.
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("codec", ["context", "order0", "countctx", "auto"])
+@pytest.mark.parametrize("codec", ["context", "order0", "countctx", "auto", "ctxlanes"])
 @pytest.mark.parametrize("axes", ["TCNHW", "NCTHW", "TNCWH", "HWTNC", "NBTCHW", "NTBCHW"])
 def test_decoders_write_any_axis_order_in_place(codec, axes):
     """Whatever the file's axis order, decoding writes through the canonical view of the

@@ -265,11 +265,11 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-@pytest.mark.parametrize("codec, minor", [("raw", 0), ("zstd", 0), ("auto", 0), ("countctx", 1)])
+@pytest.mark.parametrize("codec, minor", [("raw", 0), ("zstd", 0), ("auto", 0), ("countctx", 1), ("ctxlanes", 2)])
 def test_files_declare_the_lowest_minor_version_they_need(codec, minor):
-    """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1."""
+    """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2."""
     data = spikecodec.encode(np.ones((2, 3, 4), np.uint8), codec=codec)
     assert data[9] == minor
     with spikecodec.open(data) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 1)
+    assert spikecodec.FORMAT_VERSION == (1, 2)

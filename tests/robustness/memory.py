@@ -57,6 +57,9 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "context-declares-16MiB-huge-planes": (_with_fields(v["context-zeros"], {"shape[1]": 1, "shape[3]": 1024, "shape[4]": 1365}), "context, 12 planes of 1024 x 1365 declared, 8-byte payload"),
         "context-declares-16MiB-huge-rows": (_with_fields(v["context-zeros"], {"shape[1]": 1, "shape[3]": 1, "shape[4]": 1024 * 1365}), "context, 12 rows of 1024 * 1365 declared, 8-byte payload"),
         "countctx-declares-8MiB-huge-planes": (_with_fields(v["countctx-zeros"], {"shape[1]": 1, "shape[2]": 1, "shape[3]": 2048, "shape[4]": 1365}), "countctx, 3 planes of 2048 x 1365 declared (one channel)"),
+        # ctxlanes decodes 1-bit chunks with a zero-padded significance copy of the chunk
+        # ((H + 2) (W + 2) bytes a plane, here 81 for 49 elements): the speed codec's price.
+        "ctxlanes-declares-32MiB": (_with_fields(v["ctxlanes-zeros"], {"shape[1]": (32 * MIB) // (3 * 8 * 49)}), "ctxlanes chunk declaring 32 MiB of 1-bit 7 x 7 planes, 16-byte payload"),
         "zstd-8bit-declares-32MiB": (_zeros_file((4, 8192, 16, 8, 8), "zstd", 8), "zstd, 8-bit elements (packed bytes = elements), 32 MiB of zeros"),
         "context-declares-256MiB": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib}), "context chunk declaring 256 MiB of elements, 8-byte payload"),
         "context-declares-256MiB-HW1": (_with_fields(v["context-zeros"], {"shape[1]": n_256mib * 36, "shape[3]": 1, "shape[4]": 1}), "as above with H = W = 1"),

@@ -64,6 +64,16 @@ def test_a_read_costs_about_its_declared_output():
         assert ops["open"] < mib + mib / 2 + 4, (name, ops)
 
 
+def test_the_lockstep_lanes_decoder_costs_at_most_three_times_its_output():
+    """``ctxlanes`` trades memory for speed on 1-bit chunks: beside the output, a zero-padded copy
+    of the chunk's significance, at most twice the output (smaller padded planes are decoded lane
+    by lane, as ``context``)."""
+    result = memory.measure(HOSTILE["ctxlanes-declares-32MiB"][0])
+    assert result["outcome"] == "ok", result
+    ops = result["extra_mib_by_op"]
+    assert 32 + 16 < ops["decode"] < 3 * 32 + 4, ops  # the padded copy is there, and bounded
+
+
 def test_declared_size_over_max_bytes_is_refused_before_allocating():
     data, _ = HOSTILE["context-declares-256MiB"]
     result = memory.measure(data, max_bytes=memory.BOUND_MIB << 20)
