@@ -6,8 +6,9 @@ stream: its own counters, no context from the block before it. The payload is th
 then the L streams. A lane costs a few bytes of learning and the previous-channel context at its
 first channel (2-3% more bytes than ``context`` on the benchmark's spikes); in return the four
 independent streams of a 1-bit chunk are coded in lockstep, four serial chains that one core
-overlaps, so encoding and decoding are about 1.5x faster (:mod:`._lanes_kernels`). Other chunks
-are coded lane by lane with the ``context`` kernels: the same bytes, at ``context``'s speed.
+overlaps (:mod:`._lanes_kernels`): decoding about 1.55x and encoding 1.1-1.4x as fast as
+``context`` on the benchmark's 1-bit spikes (benchmarks/results/entropy.md). Other chunks are
+coded lane by lane with the ``context`` kernels: the same bytes, at ``context``'s speed.
 Added in format version 1.2 (an optional codec).
 """
 
