@@ -9,8 +9,12 @@ lane's bytes are exactly those of the ``context`` codec on its quarter of the ch
 other decoder, can decode a lane on its own.
 
 The fast loops here cover 1-bit chunks whose channel count is a multiple of 4 (every lane
-then has the same shape, so the lanes advance together) and, for decoding, planes small enough
-for the ``context`` decoder's untiled window. The four lanes' per-decision scalars (stream
+then has the same shape, so the lanes advance together). Their contexts come from a zero-padded
+significance copy of the whole chunk, as in the ``context`` encoder; the decoder fills it as it
+goes instead of loading a window of planes for every plane, which is a third of the speed-up
+but costs memory: (H + 2) (W + 2) bytes a plane beside the output. So the fast decoder takes
+only planes that padding at most doubles (7 x 7 and larger) and that the ``context`` decoder
+would not tile; the others are decoded lane by lane. The lanes' per-decision scalars (stream
 state, read position, context) rotate through four variables after every decision: once LLVM
 unrolls the four-iteration lane loop they stay in registers, and the step is written once.
 """
