@@ -13,7 +13,7 @@ then has the same shape, so the lanes advance together). Their contexts come fro
 significance copy of the whole chunk, as in the ``context`` encoder; the decoder fills it as it
 goes instead of loading a window of planes for every plane, which is a third of the speed-up
 but costs memory: (H + 2) (W + 2) bytes a plane beside the output. So the fast decoder takes
-only planes that padding at most doubles (7 x 7 and larger) and that the ``context`` decoder
+only planes that padding at most doubles (square ones from 5 x 5) and that the ``context`` decoder
 would not tile; the others are decoded lane by lane. The lanes' per-decision scalars (stream
 state, read position, context) rotate through four variables after every decision: once LLVM
 unrolls the four-iteration lane loop they stay in registers, and the step is written once.
