@@ -68,24 +68,32 @@ def fast_decode(C, H, W, bits):
 
 
 @njit(cache=True)
+def _new_lane_state(T, N, C, H, W):
+    """The four lanes' model state, as encoder and decoder both start: each lane's counter
+    tables (:func:`._kernels._new_counters` of its C / 4 channels; lane l's at ``l * SG`` and
+    ``l * ks``), the zero-padded significance copy of the chunk, shape (T, N, C, H + 2, W + 2),
+    and each lane's context rows ``rk`` (W + 1 entries: one past a row's end, never used) and
+    plane contexts ``hist`` (H (W + 2) entries). Returns (ks, SG, sg, ss, sp, rk, hist)."""
+    _, _, ks, _, sg1, _, _, _ = _new_counters(C // NL, 1, True)
+    SG = sg1.size
+    return (ks, SG, np.zeros(NL * SG, np.uint32), np.zeros(NL * ks, np.uint32),
+            np.zeros(T * N * C * (H + 2) * (W + 2), np.uint8), np.zeros(NL * (W + 1), np.int64),
+            np.zeros(NL * H * (W + 2), np.int64))
+
+
+@njit(cache=True)
 def _model_pass4(x):
     """The encoder's forward pass over the four lanes of the 1-bit (T, N, C, H, W) array ``x``:
     per lane, every decision bit and the packed counters its probability comes from (as
     :func:`._kernels._model_pass`, whose ``context`` model each lane is), lane-major."""
     T, N, C, H, W = x.shape
     Cb = C // NL
-    _, _, ks, _, sg1, _, _, _ = _new_counters(Cb, 1, True)
-    SG = sg1.size
-    sg = np.zeros(NL * SG, np.uint32)
-    ss = np.zeros(NL * ks, np.uint32)
+    ks, SG, sg, ss, sp, rk, hist = _new_lane_state(T, N, C, H, W)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
-    sp = np.zeros(T * st, np.uint8)  # padded significance of the whole chunk
     RK = W + 1
     HR = H * rw
-    rk = np.zeros(NL * RK, np.int64)
-    hist = np.zeros(NL * HR, np.int64)
     xf = x.ravel()
     per = T * N * Cb * H * W
     dec = np.empty((NL, per), np.uint8)
@@ -193,18 +201,12 @@ def decode4_into(words, offs, xf, shape, strides):
         z0, z1, z2, z3 = z1, z2, z3, z
         r0, r1, r2, r3 = r1, r2, r3, r + offs[ln]
     b0, b1, b2, b3 = offs[0], offs[1], offs[2], offs[3]  # each stream's first word
-    _, _, ks, _, sg1, _, _, _ = _new_counters(Cb, 1, True)
-    SG = sg1.size
-    sg = np.zeros(NL * SG, np.uint32)
-    ss = np.zeros(NL * ks, np.uint32)
+    ks, SG, sg, ss, sp, rk, hist = _new_lane_state(T, N, C, H, W)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
-    sp = np.zeros(T * st, np.uint8)
     RK = W + 1  # rk[l * RK + W]: the (unused) context past a row's end
     HR = H * rw
-    rk = np.zeros(NL * RK, np.int64)
-    hist = np.zeros(NL * HR, np.int64)
     lane_e = Cb * sC
     lane_p = Cb * cs
     for t in range(T):
