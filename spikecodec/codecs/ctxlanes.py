@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ._entropy_model import AdaptiveCodec, flat_strides, kernels
+from ._entropy_model import AdaptiveCodec, flat_strides, kernels, to_canonical
 from .base import ChunkSpec
 
 
@@ -44,8 +44,6 @@ class ContextLanes(AdaptiveCodec):
     def decisions(self, chunk, spec, with_ctx: bool = True):  # type: ignore[override]
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, lane after
         lane (each lane's own ``context`` ids; diagnostics)."""
-        from ._entropy_model import to_canonical
-
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         parts = [kernels().model_decisions(np.ascontiguousarray(canon[:, :, a:b]), spec.bits, True, with_ctx)
                  for a, b in lane_blocks(canon.shape[2])]
