@@ -1,9 +1,18 @@
-"""Compiled (numba) model + coder loop of the ``countctx`` codec (FORMAT.md 9.4.7).
+"""Compiled (numba) loops of the ``countctx`` codec (FORMAT.md 9.4.7): adaptive model + rANS coder.
 
-Imported lazily (numba compiles on first use), never by ``import spikecodec``. One loop serves
-both directions (``decoding`` False: record every decision's bit and probability, then rANS-code
-them in reverse with the coder of :mod:`._kernels`; True: decode each bit as it comes), so the
-encoder and decoder cannot disagree on the model. All model arithmetic is exact integers.
+Imported lazily (numba compiles on first use), never by ``import spikecodec``. The model's
+arithmetic is exact integers (the probability through :func:`._kernels._blend`, exact), so
+encoder and decoder compute the same probability for every decision on any machine.
+
+Layout of the work (the same for encoder and decoder, so they cannot disagree on a context):
+each H x W plane is coded in tiles (:func:`._kernels.tile_shape`: the whole plane unless it is
+huge, so a hostile file's huge plane costs a constant, not a table per position). For a tile,
+:func:`_load_tile` copies what its contexts need from earlier planes into a small window of
+zero-padded slots, :func:`_tile_ctx` turns them into the context parts that do not depend on the
+plane being coded (one vectorisable loop), :func:`_sig_ctx` adds the previous row's and the
+sequential loop the left neighbour's. A decoder keeps the per-position count of channels that
+fired (``pf``) in the last channel's plane of its output while that plane is not yet decoded
+(C <= 256; a table otherwise).
 """
 
 from __future__ import annotations
@@ -11,13 +20,42 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import LOW, ONE, _decode_bit, _rans_encode, _start
+from ._kernels import (
+    LIMIT,
+    LOW,
+    ONE,
+    TILE,
+    U,
+    _blend,
+    _bumped,
+    _decode_bit,
+    _rans_encode,
+    _start,
+    _update,
+    tile_shape,
+)
 
 PRIOR = 8  # weight of the shared estimate in the channel-group estimate, in counts
-LIMIT = 1024  # counters are halved when their total reaches this
 NHS = 53  # history states of FORMAT.md 9.4.7
 KS = NHS * 4 * 4 * 2 * 6  # significance contexts
 KL = 2 * NHS * 4 * 4  # level contexts (levels 1 and 2)
+# Counter slots. FORMAT.md numbers significance contexts k = 192 hs + 48 left + 96 up + 12 nb +
+# 6 diag + pf and level contexts (j - 1) 848 + 16 hs + 4 vl + vu; the tables here store them in
+# another order (a bijection: same counters, same bytes) that puts the slots one element may
+# need next side by side, in one cache line: its two speculated significance contexts
+# (left = 0, 1) and its two level decisions (j = 1, 2).
+K_HS, K_UP, K_NB, K_DIAG, K_PF, K_LEFT = 192, 96, 24, 12, 2, 1  # slot = sum of the terms
+L_HS, L_VL, L_VU = 32, 8, 2  # level slot = 32 hs + 8 vl + 2 vu + (j - 1)
+INV_PRIOR8 = PRIOR / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 8 / (cn + 8)
+INV_ONE8 = float(ONE) / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 2**24 / (cn + 8)
+SLOTS = 5  # window slots of a tile: v(t-1), v(t-2), S(t-3), pf, the plane being coded
+CUR = 4
+
+
+@njit(inline="always", cache=True)
+def _prob(cv, sv):
+    """q = P(1) * 2**24 from packed counters (FORMAT.md 9.4.7: prior weight 8; exact)."""
+    return _blend(cv, sv, INV_PRIOR8, INV_ONE8)
 
 
 @njit(cache=True)
@@ -35,192 +73,360 @@ def max_decisions(bits):
     return 3 + bits
 
 
-@njit(inline="always", cache=True)
-def _q(c1, cn, g1, gn, i, k):
-    """P(1) * 2**24 from group counters (c1, cn)[i] and shared counters (g1, gn)[k]."""
-    qg = ((2 * np.int64(g1[k]) + 1) << 24) // (2 * np.int64(gn[k]) + 2)
-    q = ((np.int64(c1[i]) << 24) + PRIOR * qg) // (np.int64(cn[i]) + PRIOR)
-    return min(max(q, 1), ONE - 1)
-
-
-@njit(inline="always", cache=True)
-def _count(c1, cn, i, bit):
-    c1[i] += bit
-    cn[i] += 1
-    if cn[i] >= LIMIT:
-        cn[i] = (cn[i] + 1) >> 1
-        c1[i] = (c1[i] + 1) >> 1
-
-
-@njit(inline="always", cache=True)
-def _decision(bit, q, io, out_bits, out_q, words, decoding):
-    """Code one decision. io = [state, next word index, decisions recorded]. Returns the bit."""
-    if decoding:
-        b, state = _decode_bit(np.uint64(io[0]), q)
-        pos = io[1]
-        if state < np.uint64(LOW) and pos > 0:
-            pos -= 1
-            state = (state << np.uint64(32)) | np.uint64(words[pos])
-        io[0] = state
-        io[1] = pos
-        return np.int64(b)
-    i = io[2]
-    out_bits[i] = bit
-    out_q[i] = q
-    io[2] = i + 1
-    return bit
-
-
-@njit(inline="always", cache=True)
-def _s(x, t, n, c, h, w, H, W):
-    if t < 0 or h < 0 or w < 0 or w >= W or h >= H:
-        return 0
-    return 1 if x[t, n, c, h, w] else 0
-
-
-@njit(inline="always", cache=True)
-def _v(x, t, n, c, h, w):
-    if t < 0 or h < 0 or w < 0:
-        return 0
-    return min(np.int64(x[t, n, c, h, w]), 3)
+@njit(cache=True)
+def _new_counters(C, bits):
+    """Fresh packed (ones, total) counter tables of one chunk: significance group (g * KS + k)
+    and shared (k), level group (g * KL + kl) and shared (kl), escape group and shared."""
+    G = groups(C)
+    ne = 1 << bits if bits > 2 else 1
+    return (np.zeros(G * KS, np.uint32), np.zeros(KS, np.uint32), np.zeros(G * KL, np.uint32),
+            np.zeros(KL, np.uint32), np.zeros(G * ne, np.uint32), np.zeros(ne, np.uint32))
 
 
 @njit(cache=True)
-def _run(x, bits, words, decoding, io, out_bits, out_q):
-    """The model over the (T, N, C, H, W) array ``x`` (read when encoding, written when decoding).
-    Returns 0, or 2 if a decoded value does not fit ``bits``."""
+def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R, w0, L, rw, P):
+    """Fill the window ``sp`` (SLOTS padded slots of ``P`` = (R + 2) x ``rw`` elements) for the
+    tile of ``R`` rows from ``h0`` and ``L`` columns from ``w0`` of the plane whose first element
+    is ``xf[e0]`` (``xs``, ``sH``, ``sW``: the array's T, H and W strides):
+
+    * slot 0: v = min(x, 3) at t - 1, ring included (the 3 x 3 neighbourhood); slot 1: v at
+      t - 2; slot 2: S at t - 3 (centres only: their rings are never read);
+    * slot 3: ``pf`` (FORMAT.md 9.4.7) from the fired-channel counts, ``fired[h * W + w]`` or,
+      with ``fired_in_x``, ``xf[ef + h * sH + w * sW]`` (the last channel's plane);
+    * slot CUR, the plane being coded: its ring, i.e. the already coded row above the tile and the
+      columns beside it, or zeros at the plane's edge. Its centre is written as the loop codes.
+    Slots for steps that do not exist (t < 3) are not written: their terms weigh 0.
+    A tile that is the whole plane (every real tensor) has zero rings, written once (the window
+    starts zeroed): only the centres are copied, without bounds checks."""
+    if h0 == 0 and w0 == 0 and R == H and L == W:
+        for k in range(1, min(t, 3) + 1):
+            src = e0 - k * xs
+            dst = (k - 1) * P + rw + 1
+            for h in range(H):
+                for w in range(W):
+                    v = min(xf[U(src + h * sH + w * sW)], np.uint8(3))
+                    sp[U(dst + h * rw + w)] = np.uint8(v != 0) if k == 3 else v
+        if c > 0:
+            dst = 3 * P + rw + 1
+            for h in range(H):
+                for w in range(W):
+                    f = np.int64(xf[U(ef + h * sH + w * sW)]) if fired_in_x else np.int64(fired[U(h * W + w)])
+                    f4 = 4 * f  # pf = 1 + floor(4 f / c), f <= c
+                    sp[U(dst + h * rw + w)] = 1 + (f4 >= c) + (f4 >= 2 * c) + (f4 >= 3 * c) + (f >= c)
+        return
+    for k in range(1, min(t, 3) + 1):
+        src = e0 - k * xs
+        dst = (k - 1) * P
+        lo = -1 if k == 1 else 0
+        for r in range(lo, R - lo):
+            h = h0 + r
+            inside = 0 <= h < H
+            for q in range(lo, L - lo):
+                w = w0 + q
+                v = np.uint8(0)
+                if inside and 0 <= w < W:
+                    v = min(xf[U(src + h * sH + w * sW)], np.uint8(3))
+                    if k == 3:
+                        v = np.uint8(v != 0)
+                sp[U(dst + (r + 1) * rw + q + 1)] = v
+    if c > 0:
+        dst = 3 * P
+        for r in range(R):
+            h = h0 + r
+            for q in range(L):
+                w = w0 + q
+                f = np.int64(xf[U(ef + h * sH + w * sW)]) if fired_in_x else np.int64(fired[U(h * W + w)])
+                f4 = 4 * f  # pf = 1 + floor(4 f / c), f <= c
+                sp[U(dst + (r + 1) * rw + q + 1)] = 1 + (f4 >= c) + (f4 >= 2 * c) + (f4 >= 3 * c) + (f >= c)
+    dst = CUR * P
+    for r in range(-1, R + 1):
+        h = h0 + r
+        for q in range(-1, L + 1):
+            if r >= 0 and r < R and q >= 0 and q < L:
+                continue
+            w = w0 + q
+            v = np.uint8(0)
+            # Coded already: the row above, and the left/right columns of rows of this tile
+            # (tiles split a plane into whole rows or a row into pieces, coded in order).
+            if 0 <= h < H and 0 <= w < W and (r < 0 or q < 0):
+                v = min(xf[U(e0 + h * sH + w * sW)], np.uint8(3))
+            sp[U(dst + (r + 1) * rw + q + 1)] = v
+
+
+@njit(inline="always", cache=True)
+def _tile_ctx(sp, pk, hl, t, c, R, rw, P):
+    """The parts of the tile's contexts that come from earlier planes, for the element at padded
+    index ``rw + 1 + j``: significance slot part ``pk[j] = K_HS hs + K_NB nb + K_PF pf``, level ``hl[j] = L_HS hs``.
+    One loop over the padded rows (padding columns computed, never used) so that it vectorises."""
+    hs0 = 0 if t == 0 else 1 if t == 1 else 5 if t == 2 else 21
+    m1 = 1 if t >= 1 else 0
+    m2 = 4 if t >= 2 else 0
+    m3 = 16 if t >= 3 else 0
+    nbm = K_NB if t >= 1 else 0
+    pfm = K_PF if c > 0 else 0
+    p0 = rw + 1
+    for j in range(R * rw - 2):
+        u = U(p0 + j)
+        hs = hs0 + m1 * np.int64(sp[u]) + m2 * np.int64(sp[u + U(P)]) + m3 * np.int64(sp[u + U(2 * P)])
+        cnt = (np.int64(sp[u - U(rw + 1)] != 0) + (sp[u - U(rw)] != 0) + (sp[u - U(rw - 1)] != 0)
+               + (sp[u - U(1)] != 0) + (sp[u + U(1)] != 0) + (sp[u + U(rw - 1)] != 0)
+               + (sp[u + U(rw)] != 0) + (sp[u + U(rw + 1)] != 0))
+        pk[U(j)] = K_HS * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pfm * np.int64(sp[u + U(3 * P)])
+        hl[U(j)] = L_HS * hs
+
+
+@njit(inline="always", cache=True)
+def _sig_ctx(sp, pk, j, u):
+    """Significance context, but for the ``left`` term, of the element with tile index ``j``
+    whose upper neighbour in the window is ``sp[u]``: the tile part plus ``96 up + 6 diag``."""
+    return pk[U(j)] + K_UP * np.int64(sp[U(u)] != 0) + K_DIAG * np.int64((sp[U(u - 1)] != 0) | (sp[U(u + 1)] != 0))
+
+
+@njit(inline="always", cache=True)
+def _tiles(H, W, TR, TL, tile):
+    """(h0, R, w0, L) of tile number ``tile`` of a plane split into ``TR`` x ``TL`` tiles."""
+    if TR == H and TL == W:  # the whole plane (no divisions)
+        return 0, H, 0, W
+    per_row = (W + TL - 1) // TL
+    h0 = (tile // per_row) * TR
+    w0 = (tile % per_row) * TL
+    return h0, min(TR, H - h0), w0, min(TL, W - w0)
+
+
+@njit(cache=True)
+def _model_pass(x, bits, budget):
+    """The encoder's forward pass over the C-contiguous (T, N, C, H, W) array ``x``: every binary
+    decision in coding order and the packed counters ``cv | sv << 32`` its probability comes
+    from. Returns (decision bits uint8, counters uint64)."""
     T, N, C, H, W = x.shape
     G = groups(C)
-    top = (1 << bits) - 1
-    sc1 = np.zeros(G * KS, np.uint16)
-    scn = np.zeros(G * KS, np.uint16)
-    sg1 = np.zeros(KS, np.uint16)
-    sgn = np.zeros(KS, np.uint16)
-    lc1 = np.zeros(G * KL, np.uint16)
-    lcn = np.zeros(G * KL, np.uint16)
-    lg1 = np.zeros(KL, np.uint16)
-    lgn = np.zeros(KL, np.uint16)
-    ne = 1 << bits if bits > 2 else 1
-    ec1 = np.zeros(G * ne, np.uint16)
-    ecn = np.zeros(G * ne, np.uint16)
-    eg1 = np.zeros(ne, np.uint16)
-    egn = np.zeros(ne, np.uint16)
-    # Per position: channels c' < c that fired at (t, n). A decoder keeps these counts (< C <=
-    # 256: a byte) in the last channel's plane of its output, free until that channel is decoded,
-    # where each is read before its element is written: a huge plane then costs no table.
-    in_x = decoding and 1 < C <= 256
-    fired = np.zeros(H * W if C > 1 and not in_x else 0, np.int64)
+    sg, ss, lg, ls, eg, es = _new_counters(C, bits)
+    ne = es.size
+    xf = x.ravel()
+    xs = N * C * H * W
+    TR, TL = tile_shape(H, W, budget)
+    rw = TL + 2
+    P = (TR + 2) * rw
+    sp = np.zeros(SLOTS * P, np.uint8)
+    pk = np.zeros(TR * rw, np.int64)
+    hl = np.zeros(TR * rw, np.int64)
+    fired = np.zeros(H * W if C > 1 else 0, np.int32)
+    out_bits = np.empty(xf.size * max_decisions(bits), np.uint8)
+    out_c = np.empty(out_bits.size, np.uint64)
+    ntiles = ((H + TR - 1) // TR) * ((W + TL - 1) // TL)
+    i = 0
     for t in range(T):
         for n in range(N):
-            if in_x:
-                x[t, n, C - 1] = 0
-            else:
-                fired[:] = 0
+            fired[:] = 0
             for c in range(C):
-                g = c % G
-                for h in range(H):
-                    for w in range(W):
-                        if t == 0:
-                            hs = 0
-                        elif t == 1:
-                            hs = 1 + _v(x, t - 1, n, c, h, w)
-                        elif t == 2:
-                            hs = 5 + _v(x, t - 1, n, c, h, w) + 4 * _v(x, t - 2, n, c, h, w)
-                        else:
-                            hs = 21 + _v(x, t - 1, n, c, h, w) + 4 * _v(x, t - 2, n, c, h, w) + 16 * _s(x, t - 3, n, c, h, w, H, W)
-                        left = _s(x, t, n, c, h, w - 1, H, W)
-                        up = _s(x, t, n, c, h - 1, w, H, W)
-                        diag = _s(x, t, n, c, h - 1, w - 1, H, W) | _s(x, t, n, c, h - 1, w + 1, H, W)
-                        nb = 0
-                        if t > 0:
-                            cnt = 0
-                            for dh in range(-1, 2):
-                                for dw in range(-1, 2):
-                                    if dh or dw:
-                                        cnt += _s(x, t - 1, n, c, h + dh, w + dw, H, W)
-                            nb = (cnt > 0) + (cnt > 2) + (cnt > 5)
-                        pf = 0
-                        if c > 0:
-                            f = np.int64(x[t, n, C - 1, h, w]) if in_x else fired[h * W + w]
-                            pf = 1 + (4 * f) // c
-                        k = (((hs * 4 + left + 2 * up) * 4 + nb) * 2 + diag) * 6 + pf
-                        i = g * KS + k
-                        val = np.int64(x[t, n, c, h, w]) if not decoding else 0
-                        s = _decision(np.int64(val > 0), _q(sc1, scn, sg1, sgn, i, k), io, out_bits, out_q, words, decoding)
-                        _count(sc1, scn, i, s)
-                        _count(sg1, sgn, k, s)
-                        v = s
-                        if s and bits > 1:
-                            lb = (hs * 4 + _v(x, t, n, c, h, w - 1)) * 4 + _v(x, t, n, c, h - 1, w)
-                            for j in range(1, 3):
-                                kl = (j - 1) * (KL // 2) + lb
-                                il = g * KL + kl
-                                b = _decision(np.int64(val > j), _q(lc1, lcn, lg1, lgn, il, kl), io, out_bits, out_q, words, decoding)
-                                _count(lc1, lcn, il, b)
-                                _count(lg1, lgn, kl, b)
-                                if not b:
-                                    break
-                                v = j + 1
-                            if v == 3 and bits > 2:  # escape: e = x - 3 as a binary tree, MSB first
-                                node = 1
-                                for d in range(bits - 1, -1, -1):
-                                    ie = g * ne + node
-                                    b = _decision(((val - 3) >> d) & 1, _q(ec1, ecn, eg1, egn, ie, node), io, out_bits, out_q, words, decoding)
-                                    _count(ec1, ecn, ie, b)
-                                    _count(eg1, egn, node, b)
-                                    node = 2 * node + b
-                                v = 3 + node - (1 << bits)
-                        if v > top:
-                            return 2
-                        if decoding:
-                            x[t, n, c, h, w] = v
-                        if c < C - 1:  # the last channel's counts are never read
-                            if in_x:
-                                x[t, n, C - 1, h, w] += s
-                            else:
-                                fired[h * W + w] += s
-    return 0
-
-
-@njit(cache=True)
-def _model_pass(x, bits):
-    """(bits, q) views of every decision of ``x`` in coding order: the model run once."""
-    m = x.size * max_decisions(bits)
-    out_bits = np.empty(m, np.uint8)
-    out_q = np.empty(m, np.uint64)
-    io = np.zeros(3, np.uint64)
-    _run(x, bits, np.empty(0, np.uint32), False, io, out_bits, out_q)
-    d = np.int64(io[2])
-    return out_bits[:d], out_q[:d]
+                e0 = ((t * N + n) * C + c) * H * W
+                gs = (c % G) * KS
+                gl = (c % G) * KL
+                ge = (c % G) * ne
+                for tile in range(ntiles):
+                    h0, R, w0, L = _tiles(H, W, TR, TL, tile)
+                    _load_tile(xf, fired, False, sp, e0, 0, t, c, H, W, xs, W, 1, h0, R, w0, L, rw, P)
+                    _tile_ctx(sp, pk, hl, t, c, R, rw, P)
+                    for r in range(R):
+                        i0 = CUR * P + (r + 1) * rw + 1
+                        j0 = r * rw
+                        e = e0 + (h0 + r) * W + w0
+                        vl = np.int64(sp[U(i0 - 1)])
+                        for w in range(L):
+                            val = np.int64(xf[U(e + w)])
+                            s = np.int64(val != 0)
+                            k = _sig_ctx(sp, pk, j0 + w, i0 - rw + w) + K_LEFT * np.int64(vl != 0)
+                            out_c[U(i)] = np.uint64(sg[U(gs + k)]) | (np.uint64(ss[U(k)]) << np.uint64(32))
+                            out_bits[U(i)] = s
+                            i += 1
+                            _update(sg, U(gs + k), s)
+                            _update(ss, U(k), s)
+                            if s and bits > 1:
+                                kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(sp[U(i0 - rw + w)])
+                                for lev in range(1, 3):
+                                    b = np.int64(val > lev)
+                                    out_c[U(i)] = np.uint64(lg[U(gl + kl)]) | (np.uint64(ls[U(kl)]) << np.uint64(32))
+                                    out_bits[U(i)] = b
+                                    i += 1
+                                    _update(lg, U(gl + kl), b)
+                                    _update(ls, U(kl), b)
+                                    if not b:
+                                        break
+                                    kl += 1
+                                if val >= 3 and bits > 2:  # escape e = x - 3, MSB first
+                                    node = 1
+                                    for d in range(bits - 1, -1, -1):
+                                        b = ((val - 3) >> d) & 1
+                                        out_c[U(i)] = np.uint64(eg[U(ge + node)]) | (np.uint64(es[U(node)]) << np.uint64(32))
+                                        out_bits[U(i)] = b
+                                        i += 1
+                                        _update(eg, U(ge + node), b)
+                                        _update(es, U(node), b)
+                                        node = 2 * node + b
+                            vl = min(val, 3)
+                            sp[U(i0 + w)] = vl
+                            if c < C - 1:
+                                fired[U((h0 + r) * W + w0 + w)] += s
+    return out_bits[:i], out_c[:i]
 
 
 @njit(cache=True)
 def encode(x, bits):
-    """The rANS words of the (T, N, C, H, W) uint8 array ``x``."""
-    out_bits, out_q = _model_pass(x, bits)
-    return _rans_encode(out_bits, out_q, False)
+    """The rANS words of the C-contiguous (T, N, C, H, W) uint8 array ``x``."""
+    d, counters = _model_pass(x, bits, TILE)
+    return _rans_encode(d, counters, True, INV_PRIOR8, INV_ONE8)
 
 
 @njit(cache=True)
-def decisions(x, bits):
+def decisions(x, bits, budget):
     """(bits, q) of every decision of ``x`` in coding order (diagnostics and tests)."""
-    out_bits, out_q = _model_pass(x, bits)
-    return out_bits.copy(), out_q.astype(np.uint32)
+    d, counters = _model_pass(x, bits, budget)
+    q = np.empty(d.size, np.uint32)
+    for i in range(d.size):
+        v = np.uint64(counters[i])
+        q[i] = _prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))
+    return d, q
+
+
+@njit(inline="always", cache=True)
+def _decode_step(state, pos, words, q):
+    """One decision: (bit, state, pos), the state refilled from the words as FORMAT.md 9.4.3."""
+    bit, state = _decode_bit(state, q)
+    if state < np.uint64(LOW) and pos > 0:
+        pos -= 1
+        state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+    return np.int64(bit), state, pos
+
+
+@njit(inline="always", cache=True)
+def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, mag):
+    """The decoding loop of :func:`decode_tiled`, inlined there once per constant ``mag`` (False
+    for 1-bit chunks: LLVM then drops the level code, keeping the loop's registers).
+    Returns (state, pos, status)."""
+    T, N, C, H, W = shape
+    xs, sN, sC, sH, sW = strides
+    # Fired-channel counts: in the last channel's plane of the output until it is decoded (each
+    # count is read when its tile is loaded, before its element is written), else ``fired``.
+    in_x = 1 < C <= 256
+    G = groups(C)
+    top = (1 << bits) - 1
+    ne = es.size
+    rw = TL + 2
+    P = (TR + 2) * rw
+    ntiles = ((H + TR - 1) // TR) * ((W + TL - 1) // TL)
+    for t in range(T):
+        for n in range(N):
+            ef = t * xs + n * sN + (C - 1) * sC
+            if in_x:
+                for h in range(H):
+                    for w in range(W):
+                        xf[U(ef + h * sH + w * sW)] = 0
+            else:
+                fired[:] = 0
+            for c in range(C):
+                e0 = t * xs + n * sN + c * sC
+                gs = (c % G) * KS
+                gl = (c % G) * KL
+                ge = (c % G) * ne
+                count = c < C - 1  # the last channel's counts are never read
+                for tile in range(ntiles):
+                    h0, R, w0, L = _tiles(H, W, TR, TL, tile)
+                    _load_tile(xf, fired, in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R, w0, L, rw, P)
+                    _tile_ctx(sp, pk, hl, t, c, R, rw, P)
+                    for r in range(R):
+                        i0 = CUR * P + (r + 1) * rw + 1
+                        j0 = r * rw
+                        e = e0 + (h0 + r) * sH + w0 * sW
+                        fe = ef + (h0 + r) * sH + w0 * sW
+                        fi = (h0 + r) * W + w0
+                        vl = np.int64(sp[U(i0 - 1)])
+                        k = _sig_ctx(sp, pk, j0, i0 - rw) + K_LEFT * np.int64(vl != 0)
+                        cv = np.int64(sg[U(gs + k)])
+                        sv = np.int64(ss[U(k)])
+                        q = _prob(cv, sv)
+                        for w in range(L):
+                            n0 = _sig_ctx(sp, pk, j0 + w + 1, i0 - rw + w + 1)  # past the row's end: in range, unused
+                            s, state, pos = _decode_step(state, pos, words, q)
+                            sg[U(gs + k)] = _bumped(cv, s)
+                            ss[U(k)] = _bumped(sv, s)
+                            v = s
+                            if mag and s:
+                                kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(sp[U(i0 - rw + w)])
+                                # Both levels' probabilities at once: the second's is ready when
+                                # the first decision is decoded.
+                                ql2 = _prob(lg[U(gl + kl + 1)], ls[U(kl + 1)])
+                                lv, state, pos = _decode_step(state, pos, words, _prob(lg[U(gl + kl)], ls[U(kl)]))
+                                _update(lg, U(gl + kl), lv)
+                                _update(ls, U(kl), lv)
+                                v += lv
+                                if lv:
+                                    lv, state, pos = _decode_step(state, pos, words, ql2)
+                                    _update(lg, U(gl + kl + 1), lv)
+                                    _update(ls, U(kl + 1), lv)
+                                    v += lv
+                                if v == 3 and bits > 2:  # escape e = x - 3, MSB first
+                                    node = 1
+                                    for d in range(bits):
+                                        b, state, pos = _decode_step(state, pos, words, _prob(eg[U(ge + node)], es[U(node)]))
+                                        _update(eg, U(ge + node), b)
+                                        _update(es, U(node), b)
+                                        node = 2 * node + b
+                                    v = 3 + node - (1 << bits)
+                                    if v > top:
+                                        return state, pos, 2
+                            xf[U(e)] = v
+                            vl = min(v, 3)
+                            sp[U(i0 + w)] = vl
+                            if count:
+                                if in_x:
+                                    xf[U(fe)] += s
+                                else:
+                                    fired[U(fi + w)] += s
+                            e += sW
+                            fe += sW
+                            k = n0 + s
+                            cv = np.int64(sg[U(gs + k)])
+                            sv = np.int64(ss[U(k)])
+                            q = _prob(cv, sv)
+    return state, pos, 0
 
 
 @njit(cache=True)
-def decode_into(words, x, bits):
-    """Decode into the C-contiguous (T, N, C, H, W) uint8 array ``x``. Status: 0 ok, 1 malformed
-    stream (zero last word, or words or state left at the end), 2 a value >= 2**bits decoded."""
+def decode_into(words, xf, shape, strides, bits):
+    """:func:`decode_tiled` with the default tile budget (:data:`._kernels.TILE`)."""
+    return decode_tiled(words, xf, shape, strides, bits, TILE)
+
+
+@njit(cache=True)
+def decode_tiled(words, xf, shape, strides, bits, budget):
+    """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
+    (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =
+    (sT, sN, sC, sH, sW), non-negative (the caller's output in place, whatever its axis order).
+    Returns the status: 0 ok, 1 malformed stream (zero last word, or words or state left at the
+    end), 2 a value >= 2**bits decoded. Memory beyond ``xf``: the window and context rows of one
+    tile of at most ``budget`` padded elements, and with C > 256 a count per plane position.
+
+    Per element, all of the significance context but the ``left`` term is ready before its left
+    neighbour is decoded, so the serial chain is bit -> counters -> probability -> bit. (Unlike
+    the ``context`` decoder this one does not compute both possible next probabilities ahead:
+    with this model's heavier per-element work that measured no faster.)"""
+    T, N, C, H, W = shape
     state, pos = _start(words)
     if pos < 0:
         return 1
-    io = np.zeros(3, np.uint64)
-    io[0] = state
-    io[1] = pos
-    status = _run(x, bits, words, True, io, np.empty(0, np.uint8), np.empty(0, np.uint64))
+    sg, ss, lg, ls, eg, es = _new_counters(C, bits)
+    TR, TL = tile_shape(H, W, budget)
+    P = (TR + 2) * (TL + 2)
+    sp = np.zeros(SLOTS * P, np.uint8)
+    pk = np.zeros(TR * (TL + 2), np.int64)
+    hl = np.zeros(TR * (TL + 2), np.int64)
+    fired = np.zeros(H * W if C > 256 else 0, np.int32)  # see _decode_all
+    if bits == 1:
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, False)
+    else:
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True)
     if status:
         return status
-    if io[1] != 0 or io[0] != 0:
+    if pos != 0 or state != 0:
         return 1
     return 0

@@ -99,14 +99,22 @@ def _opaque(typingctx, x):
 
 
 @njit(inline="always", cache=True)
-def _prob(cv, sv):
+def _blend(cv, sv, inv_prior, inv_one):
     """q = P(1) * 2**24 of one decision from its packed channel-group counts ``cv`` = (c1, cn)
-    and shared counts ``sv`` = (g1, gn) (FORMAT.md 9.4.2; exact, see above)."""
+    and shared counts ``sv`` = (g1, gn), with the prior's reciprocal tables ``inv_prior`` =
+    PRIOR / (cn + PRIOR) and ``inv_one`` = 2**24 / (cn + PRIOR) (exact, see above; the argument
+    holds for any PRIOR that keeps cn + PRIOR <= 2048)."""
     cv = np.uint64(cv)
     sv = np.uint64(sv)
     qg = np.floor(_fma(np.float64(2 * (sv & np.uint64(0xFFFF)) + np.uint64(1)), KT_SCALE[sv >> U16], BIAS))
     cn = cv >> U16
-    return np.int64(_fma(qg, INV_PRIOR[cn], _fma(np.float64(cv & np.uint64(0xFFFF)), INV_ONE[cn], BIAS)))
+    return np.int64(_fma(qg, inv_prior[cn], _fma(np.float64(cv & np.uint64(0xFFFF)), inv_one[cn], BIAS)))
+
+
+@njit(inline="always", cache=True)
+def _prob(cv, sv):
+    """q of FORMAT.md 9.4.2 (PRIOR = 4) from packed counters: :func:`_blend`."""
+    return _blend(cv, sv, INV_PRIOR, INV_ONE)
 
 
 @njit(inline="always", cache=True)
@@ -288,17 +296,18 @@ def _finish(words, m, state):
 
 
 @njit(cache=True)
-def _rans_encode(bits, src, counted):
+def _rans_encode(bits, src, counted, inv_prior, inv_one):
     """rANS-encode binary decisions ``bits`` in reverse order; returns uint32 words. ``src[i]`` is
     the decision's q (P(1) = q / 2**24), or with ``counted`` its packed counters
-    ``cv | sv << 32`` (see :func:`_model_pass`), turned into q here: this loop waits on its
-    division's latency, which leaves room for the probability arithmetic."""
+    ``cv | sv << 32`` (see :func:`_model_pass`), turned into q here by :func:`_blend` with the
+    prior's tables ``inv_prior``, ``inv_one``: this loop waits on its division's latency, which
+    leaves room for the probability arithmetic."""
     words = np.empty(bits.size + 2, np.uint32)
     m = 0
     state = np.uint64(0)
     for i in range(bits.size - 1, -1, -1):
         v = np.uint64(src[U(i)])
-        one = np.uint64(_prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))) if counted else v
+        one = np.uint64(_blend(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32), inv_prior, inv_one)) if counted else v
         zero = np.uint64(ONE) - one
         msk = np.uint64(0) - np.uint64(bits[U(i)])  # all ones for a 1 (branch-free select)
         wt = zero ^ ((zero ^ one) & msk)
@@ -314,14 +323,14 @@ def _rans_encode(bits, src, counted):
 @njit(cache=True)
 def encode_decisions(bits, q):
     """rANS-encode binary decisions ``bits`` with P(1) = ``q[i] / 2**24``; returns uint32 words."""
-    return _rans_encode(bits, q, False)
+    return _rans_encode(bits, q, False, INV_PRIOR, INV_ONE)
 
 
 @njit(cache=True)
 def encode(x, bits, contextual):
     """The rANS words of the (T, N, C, H, W) array ``x`` (the codecs' encoder)."""
     d, counters, _ = _model_pass(x, bits, contextual, False)
-    return _rans_encode(d, counters, True)
+    return _rans_encode(d, counters, True, INV_PRIOR, INV_ONE)
 
 
 @njit(cache=True)

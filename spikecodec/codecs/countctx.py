@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._entropy_model import AdaptiveCodec
+from ._entropy_model import AdaptiveCodec, flat_strides, to_canonical
 
 
 def _kernels():
@@ -31,15 +31,17 @@ class CountContext(AdaptiveCodec):
 
     def decisions(self, chunk, spec, with_ctx: bool = False):  # type: ignore[override]
         """(decision bits, q = P(1) * 2**24) of every binary decision, in coding order."""
-        from ._entropy_model import to_canonical
-
-        return _kernels().decisions(to_canonical(np.asarray(chunk, np.uint8), spec.axes), spec.bits)
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        return _kernels().decisions(np.ascontiguousarray(canon), spec.bits, _kernels().TILE)
 
     def _encode_canonical(self, canon: np.ndarray, bits: int) -> np.ndarray:
-        return _kernels().encode(canon, bits)
+        return _kernels().encode(np.ascontiguousarray(canon), bits)
 
     def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int) -> int:
-        return _kernels().decode_into(words, canon, bits)
+        if canon.itemsize != 1 or min(canon.strides) < 0:  # not the decoder's own views
+            raise ValueError("decoding needs a uint8 view with non-negative strides")
+        flat, strides = flat_strides(canon)
+        return _kernels().decode_into(words, flat, canon.shape, strides, bits)
 
     def _max_decisions(self, bits: int) -> int:
         return 1 if bits == 1 else 3 if bits == 2 else 3 + bits

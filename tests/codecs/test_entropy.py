@@ -330,17 +330,23 @@ def test_spec_oracle_decodes_our_payloads(codec, bits):
     np.testing.assert_array_equal(_spec_decode(codec.encode(x, spec), x.shape, bits, codec.contextual), x)
 
 
-def test_reciprocal_division_is_exact():
+@pytest.mark.parametrize("prior", [4, 8])
+def test_reciprocal_division_is_exact(prior):
     """The kernels divide by multiplying with a reciprocal (see _kernels): the probability of every
-    reachable counter state equals FORMAT.md's integer formula. All (g1, gn) pairs, each with
-    random group counts (c1, cn), plus the prior-only case c1 = cn = 0 (which exposes qg)."""
+    reachable counter state equals FORMAT.md's integer formula, with the prior of 9.4.2 (4) and
+    of ``countctx`` (8). All (g1, gn) pairs, each with random group counts (c1, cn), plus the
+    prior-only case c1 = cn = 0 (which exposes qg)."""
     from numba import njit
+
+    from spikecodec.codecs import _countctx_kernels
+
+    prob = _kernels._prob if prior == 4 else _countctx_kernels._prob
 
     @njit
     def probs(c1, cn, g1, gn):
         out = np.empty(c1.size, np.int64)
         for i in range(c1.size):
-            out[i] = _kernels._prob(c1[i] | (cn[i] << 16), g1[i] | (gn[i] << 16))
+            out[i] = prob(c1[i] | (cn[i] << 16), g1[i] | (gn[i] << 16))
         return out
 
     gn, g1 = np.nonzero(np.tri(1024, dtype=bool))  # every 0 <= g1 <= gn < 1024
@@ -350,7 +356,7 @@ def test_reciprocal_division_is_exact():
             cn = rng.integers(0, 1024, gn.size)
             c1 = (rng.random(gn.size) * (cn + 1)).astype(np.int64)
         qg = ((2 * g1 + 1) << 24) // (2 * gn + 2)
-        want = np.clip(((c1 << 24) + 4 * qg) // (cn + 4), 1, (1 << 24) - 1)
+        want = np.clip(((c1 << 24) + prior * qg) // (cn + prior), 1, (1 << 24) - 1)
         np.testing.assert_array_equal(probs(c1, cn, g1, gn), want)
 
 
@@ -384,6 +390,22 @@ def test_payload_bytes_are_frozen():
             hexes.append(hashlib.sha256(p).hexdigest())
     digest = hashlib.sha256("".join(hexes).encode()).hexdigest()
     assert digest == "8552fc1e0d79c61ed1e347ed9e4c0762c6cac48c30d3fd3ed7cb672701cee907"
+
+
+def test_countctx_payload_bytes_are_frozen():
+    """The compiled ``countctx`` loops were rewritten for speed (tiles, packed counters,
+    reciprocal division); every payload of the 300 chunks above must stay byte for byte what the
+    first kernel (commit 7eb5306) wrote, and decode back."""
+    import hashlib
+
+    hexes = []
+    for x, bits in _frozen_chunks():
+        spec = ChunkSpec(x.shape, AXES[0], bits)
+        p = CountContext().encode(x, spec)
+        np.testing.assert_array_equal(CountContext().decode(p, spec), x)
+        hexes.append(hashlib.sha256(p).hexdigest())
+    digest = hashlib.sha256("".join(hexes).encode()).hexdigest()
+    assert digest == "1db9b1ceb0fd06dc747c75bc941182dec767dccac4b15dcbb416336b0b05853b"
 
 
 @pytest.mark.parametrize("C,bits", [(8, 1), (6, 2), (5, 1)])
@@ -525,6 +547,34 @@ def test_tiled_decode_matches_whole_plane_decode(contextual, bits):
         y = np.empty_like(x)
         assert _kernels.decode_tiled(words, y.reshape(-1), y.shape, y.strides, bits, contextual, budget) == 0
         np.testing.assert_array_equal(y, x)
+    assert {(9, 11), (1, 3), (2, 11)} <= geometries
+
+
+@pytest.mark.parametrize("C", [1, 3, 300])
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_countctx_tiles_change_nothing(C, bits):
+    """``countctx`` codes planes in tiles (the whole plane unless it is huge); small budgets
+    force blocks of rows and pieces of a row: the encoder's decisions and probabilities are
+    the same in every tiling, and the tiled decoder gives the array back, also into a strided
+    output (channels fastest in memory) and with the counts in a table (C > 256)."""
+    from spikecodec.codecs import _countctx_kernels as ck
+
+    x = correlated((4, 1 if C == 300 else 2, C, 9, 11), 0.3, bits, seed=70 + bits + C)
+    words = ck.encode(x, bits)
+    want_bits, want_q = ck.decisions(x, bits, ck.TILE)
+    geometries = set()
+    for budget in (9, 15, 30, 64, 100, ck.TILE):  # (1, 1), (1, 3) ... (9, 11)
+        geometries.add(_kernels.tile_shape(9, 11, budget))
+        d, q = ck.decisions(x, bits, budget)
+        np.testing.assert_array_equal(d, want_bits)
+        np.testing.assert_array_equal(q, want_q)
+        y = np.empty_like(x)
+        assert ck.decode_tiled(words, y.reshape(-1), y.shape, y.strides, bits, budget) == 0
+        np.testing.assert_array_equal(y, x)
+        z = np.empty(x.shape[:2] + x.shape[3:] + x.shape[2:3], np.uint8).transpose(0, 1, 4, 2, 3)
+        flat = np.lib.stride_tricks.as_strided(z, (z.size,), (1,))
+        assert ck.decode_tiled(words, flat, z.shape, z.strides, bits, budget) == 0
+        np.testing.assert_array_equal(z, x)
     assert {(9, 11), (1, 3), (2, 11)} <= geometries
 
 
