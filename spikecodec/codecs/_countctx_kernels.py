@@ -39,13 +39,11 @@ PRIOR = 8  # weight of the shared estimate in the channel-group estimate, in cou
 NHS = 53  # history states of FORMAT.md 9.4.7
 KS = NHS * 4 * 4 * 2 * 6  # significance contexts
 KL = 2 * NHS * 4 * 4  # level contexts (levels 1 and 2)
-# Counter slots. FORMAT.md numbers significance contexts k = 192 hs + 48 left + 96 up + 12 nb +
-# 6 diag + pf and level contexts (j - 1) 848 + 16 hs + 4 vl + vu; the tables here store them in
-# another order (a bijection: same counters, same bytes) that puts the slots one element may
-# need next side by side, in one cache line: its two speculated significance contexts
-# (left = 0, 1) and its two level decisions (j = 1, 2).
-K_HS, K_UP, K_NB, K_DIAG, K_PF, K_LEFT = 192, 96, 24, 12, 2, 1  # slot = sum of the terms
-L_HS, L_VL, L_VU = 32, 8, 2  # level slot = 32 hs + 8 vl + 2 vu + (j - 1)
+# Weights of the context terms, as FORMAT.md 9.4.7 numbers the contexts (k = sum of the terms):
+# significance k = 192 hs + 48 left + 96 up + 12 nb + 6 diag + pf, level (j - 1) 848 + 16 hs +
+# 4 vl + vu.
+K_HS, K_LEFT, K_UP, K_NB, K_DIAG, K_PF = 192, 48, 96, 12, 6, 1
+L_HS, L_VL, L_VU, LEVEL2 = 16, 4, 1, KL // 2
 INV_PRIOR8 = PRIOR / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 8 / (cn + 8)
 INV_ONE8 = float(ONE) / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 2**24 / (cn + 8)
 SLOTS = 5  # window slots of a tile: v(t-1), v(t-2), S(t-3), pf, the plane being coded
@@ -83,6 +81,12 @@ def _new_counters(C, bits):
             np.zeros(KL, np.uint32), np.zeros(G * ne, np.uint32), np.zeros(ne, np.uint32))
 
 
+@njit(inline="always", cache=True)
+def _pf(f, c):
+    """pf = 1 + floor(4 f / c) of FORMAT.md 9.4.7 (f <= c channels fired), by comparisons."""
+    return 1 + (4 * f >= c) + (4 * f >= 2 * c) + (4 * f >= 3 * c) + (f >= c)
+
+
 @njit(cache=True)
 def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R, w0, L, rw, P):
     """Fill the window ``sp`` (SLOTS padded slots of ``P`` = (R + 2) x ``rw`` elements) for the
@@ -111,8 +115,7 @@ def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R,
             for h in range(H):
                 for w in range(W):
                     f = np.int64(xf[U(ef + h * sH + w * sW)]) if fired_in_x else np.int64(fired[U(h * W + w)])
-                    f4 = 4 * f  # pf = 1 + floor(4 f / c), f <= c
-                    sp[U(dst + h * rw + w)] = 1 + (f4 >= c) + (f4 >= 2 * c) + (f4 >= 3 * c) + (f >= c)
+                    sp[U(dst + h * rw + w)] = _pf(f, c)
         return
     for k in range(1, min(t, 3) + 1):
         src = e0 - k * xs
@@ -136,8 +139,7 @@ def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R,
             for q in range(L):
                 w = w0 + q
                 f = np.int64(xf[U(ef + h * sH + w * sW)]) if fired_in_x else np.int64(fired[U(h * W + w)])
-                f4 = 4 * f  # pf = 1 + floor(4 f / c), f <= c
-                sp[U(dst + (r + 1) * rw + q + 1)] = 1 + (f4 >= c) + (f4 >= 2 * c) + (f4 >= 3 * c) + (f >= c)
+                sp[U(dst + (r + 1) * rw + q + 1)] = _pf(f, c)
     dst = CUR * P
     for r in range(-1, R + 1):
         h = h0 + r
@@ -156,7 +158,7 @@ def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R,
 @njit(inline="always", cache=True)
 def _tile_ctx(sp, pk, hl, t, c, R, rw, P):
     """The parts of the tile's contexts that come from earlier planes, for the element at padded
-    index ``rw + 1 + j``: significance slot part ``pk[j] = K_HS hs + K_NB nb + K_PF pf``, level ``hl[j] = L_HS hs``.
+    index ``rw + 1 + j``: significance ``pk[j] = 192 hs + 12 nb + pf``, level ``hl[j] = 16 hs``.
     One loop over the padded rows (padding columns computed, never used) so that it vectorises."""
     hs0 = 0 if t == 0 else 1 if t == 1 else 5 if t == 2 else 21
     m1 = 1 if t >= 1 else 0
@@ -252,7 +254,7 @@ def _model_pass(x, bits, budget):
                                     _update(ls, U(kl), b)
                                     if not b:
                                         break
-                                    kl += 1
+                                    kl += LEVEL2
                                 if val >= 3 and bits > 2:  # escape e = x - 3, MSB first
                                     node = 1
                                     for d in range(bits - 1, -1, -1):
@@ -354,15 +356,15 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                                 kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(sp[U(i0 - rw + w)])
                                 # Both levels' probabilities at once: the second's is ready when
                                 # the first decision is decoded.
-                                ql2 = _prob(lg[U(gl + kl + 1)], ls[U(kl + 1)])
+                                ql2 = _prob(lg[U(gl + kl + LEVEL2)], ls[U(kl + LEVEL2)])
                                 lv, state, pos = _decode_step(state, pos, words, _prob(lg[U(gl + kl)], ls[U(kl)]))
                                 _update(lg, U(gl + kl), lv)
                                 _update(ls, U(kl), lv)
                                 v += lv
                                 if lv:
                                     lv, state, pos = _decode_step(state, pos, words, ql2)
-                                    _update(lg, U(gl + kl + 1), lv)
-                                    _update(ls, U(kl + 1), lv)
+                                    _update(lg, U(gl + kl + LEVEL2), lv)
+                                    _update(ls, U(kl + LEVEL2), lv)
                                     v += lv
                                 if v == 3 and bits > 2:  # escape e = x - 3, MSB first
                                     node = 1
@@ -384,7 +386,7 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                                     fired[U(fi + w)] += s
                             e += sW
                             fe += sW
-                            k = n0 + s
+                            k = n0 + K_LEFT * s
                             cv = np.int64(sg[U(gs + k)])
                             sv = np.int64(ss[U(k)])
                             q = _prob(cv, sv)
