@@ -29,9 +29,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blocks", type=int, nargs="+", help="override blocks per stage (resnet)")
     p.add_argument("--ann", action="store_true", help="ANN twin (ReLU, T=1) for the baselines")
     p.add_argument("--timesteps", type=int, default=2)
-    p.add_argument("--encoding", default="direct", choices=["direct", "thermometer"],
-                   help="stem input: real pixels (direct) or spikes (thermometer code over T)")
-    p.add_argument("--thresholds", type=float, nargs="+", help="thermometer thresholds (pixel units)")
+    p.add_argument("--encoding", default="direct", choices=["direct", "thermometer", "levels"],
+                   help="stem input: real pixels (direct) or spikes (thermometer code over T, or "
+                        "brightness levels as channels at every step)")
+    p.add_argument("--thresholds", type=float, nargs="+",
+                   help="thermometer / level thresholds (pixel units)")
     p.add_argument("--v-th", type=float, default=NeuronSpec.v_th, help="LIF firing threshold")
     p.add_argument("--surrogate-width", type=float, default=NeuronSpec.surrogate_width,
                    help="half-width of the rectangular surrogate gradient around the threshold")

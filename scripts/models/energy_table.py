@@ -24,8 +24,9 @@ from spikecodec.models.reference import REFERENCE_DIR, link_stats
 
 HOW_COUNTED = (
     "ops = MACs (ANN layers, and a spiking stem fed real pixels) or SOPs = MACs x input rate x T "
-    "(layers fed spikes, including a stem fed thermometer-coded spikes, its rate measured on the images). "
-    "Free: BN, neuron updates, pooling, and the thermometer encoding's 784 x T pixel comparisons."
+    "(layers fed spikes, including a stem fed thermometer- or level-coded spikes, its rate measured on the "
+    "images; a level-coded stem has K input channels, K x the MACs). "
+    "Free: BN, neuron updates, pooling, and the spike input code's pixel comparisons (784 per step or level)."
 )
 
 

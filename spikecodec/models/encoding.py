@@ -2,6 +2,8 @@
 
 With it the stem receives spikes, not pixels, so every edge layer is accumulate-only (see
 `energy.py`); without it (direct encoding) the stem multiplies real pixels and is counted as MACs.
+Two codes: a thermometer over the T steps (one binary image per step), and brightness levels
+as channels (K binary images at every step, so grey levels cost no time steps).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class ThermometerEncoding(nn.Module):
     the energy model leaves them out (784 T compares for a 28 x 28 image, next to ~1e5 accumulates).
     """
 
+    channels_per_input = 1  # the stem sees as many channels as the image has
+
     def __init__(
         self,
         timesteps: int,
@@ -50,6 +54,56 @@ class ThermometerEncoding(nn.Module):
         return (x.unsqueeze(0) > self.thresholds).to(x.dtype)
 
 
+class LevelEncoding(nn.Module):
+    """K brightness levels as K binary channels per image channel, the same at every step.
+
+    For a pixel p in [0, 1] of image channel c and thresholds theta_0 < ... < theta_{K-1}:
+
+        s[t, c * K + k] = H(p - theta_k)   for every step t,   default K = 3: theta = 1/4, 1/2, 3/4
+
+    Unlike the thermometer code, the grey levels cost channels, not steps: at T = 1 the stem
+    sees all K levels at once, and every later layer runs a single step. The stem's synaptic
+    operations grow with the levels that fire (sum_k of the fraction of pixels above theta_k);
+    everything after the stem is unchanged. The test is made on the normalised input, as in
+    ThermometerEncoding, and its K comparisons per pixel are left out of the energy model.
+    """
+
+    def __init__(
+        self,
+        timesteps: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        thresholds: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        theta = list(thresholds) if thresholds is not None else [0.25, 0.5, 0.75]
+        if not theta or sorted(theta) != theta or not all(0 <= v < 1 for v in theta):
+            raise ValueError(f"need increasing thresholds in [0, 1), got {theta}")
+        self.timesteps = timesteps
+        self.channels_per_input = len(theta)
+        theta_t = torch.tensor(theta).view(1, 1, -1, 1, 1)
+        mean_t = torch.tensor(list(mean)).view(1, -1, 1, 1, 1)
+        std_t = torch.tensor(list(std)).view(1, -1, 1, 1, 1)
+        # (1, C, K, 1, 1), normalised; not saved (the config rebuilds it).
+        self.register_buffer("thresholds", (theta_t - mean_t) / std_t, persistent=False)
+        self.std = list(std)
+
+    def stem_weight_from_direct(self, weight: torch.Tensor) -> torch.Tensor:
+        """A stem conv weight (O, C, k, k) trained on normalised pixels, mapped to this code's
+        (O, C * K, k, k) input: the K levels of a pixel sum to about K * p, and the normalised
+        pixel is (p - mean) / std, so each level gets weight / (K * std) (the mean's shift is left
+        to the stem's BN). A starting point for fine-tuning a direct-encoding model, not a copy."""
+        K = self.channels_per_input
+        scale = torch.tensor(self.std, dtype=weight.dtype).view(1, -1, 1, 1, 1) * K
+        return (weight.unsqueeze(2) / scale).expand(-1, -1, K, -1, -1).reshape(weight.shape[0], -1, *weight.shape[2:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised image (N, C, H, W) -> spikes (T, N, C * K, H, W) of 0.0 / 1.0."""
+        n, c, h, w = x.shape
+        levels = (x.unsqueeze(2) > self.thresholds).to(x.dtype).reshape(n, c * self.channels_per_input, h, w)
+        return levels.unsqueeze(0).expand(self.timesteps, -1, -1, -1, -1)
+
+
 class SpikeInputStem(nn.Module):
     """Spike-encoded image -> conv, tdBN, neuron at every step (the conv sees only spikes).
 
@@ -60,7 +114,7 @@ class SpikeInputStem(nn.Module):
     def __init__(self, encoding: nn.Module, c_in: int, c_out: int, spec: NeuronSpec) -> None:
         super().__init__()
         self.encoding = encoding
-        self.conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)
+        self.conv = nn.Conv2d(c_in * encoding.channels_per_input, c_out, 3, 1, 1, bias=False)
         self.bn = spec.norm(c_out)
         self.act = spec.activation()
 

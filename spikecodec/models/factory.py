@@ -5,8 +5,10 @@ Config keys (all JSON types):
     neuron:   NeuronSpec fields ({"spiking": false} gives the ANN twin, run with timesteps = 1)
     timesteps, in_channels, num_classes, image_size, split, mean, std
     unit:     {"kind": "spiking" | "identity" | "bottlenet" | "bottlenetpp", "channels", "stride"}
-    encoding: {"kind": "direct"} (real pixels into the stem) or {"kind": "thermometer",
-              "thresholds": [...] | None} (spikes into the stem; spiking networks only).
+    encoding: {"kind": "direct"} (real pixels into the stem), or spikes into the stem (spiking
+              networks only): {"kind": "thermometer", "thresholds": [...] | None} (a level per
+              step) or {"kind": "levels", "thresholds": [...] | None} (3 levels by default, as
+              channels at every step).
               Checkpoints written before this key existed mean "direct".
 """
 
@@ -19,7 +21,7 @@ import torch
 from .backbone import StagedBackbone
 from .baselines import BottleNetPPUnit, BottleNetUnit
 from .bottleneck import IdentityUnit, SpikingBottleneck, SplitModel
-from .encoding import ThermometerEncoding
+from .encoding import LevelEncoding, ThermometerEncoding
 from .layers import NeuronSpec
 from .mobilenet import spiking_mobilenet_v2
 from .resnet import spiking_resnet
@@ -64,16 +66,17 @@ def build_backbone(config: dict) -> StagedBackbone:
     )
 
 
-def build_encoding(config: dict) -> ThermometerEncoding | None:
+def build_encoding(config: dict) -> ThermometerEncoding | LevelEncoding | None:
     """The stem's spike input encoding, or None for direct encoding (real pixels)."""
     encoding = config.get("encoding", {"kind": "direct"})
     if encoding["kind"] == "direct":
         return None
-    if encoding["kind"] != "thermometer":
+    codes = {"thermometer": ThermometerEncoding, "levels": LevelEncoding}
+    if encoding["kind"] not in codes:
         raise ValueError(f"unknown input encoding {encoding['kind']!r}")
     if not config["neuron"].get("spiking", True):
         raise ValueError("a spike input encoding needs a spiking network")
-    return ThermometerEncoding(config["timesteps"], config["mean"], config["std"], encoding.get("thresholds"))
+    return codes[encoding["kind"]](config["timesteps"], config["mean"], config["std"], encoding.get("thresholds"))
 
 
 @torch.no_grad()

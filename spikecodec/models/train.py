@@ -195,6 +195,11 @@ def load_initial_weights(model: SplitModel, checkpoint: str | Path) -> None:
         return {k: v for k, v in d.items() if k.startswith(prefix)}
 
     source, target = part("backbone.", weights), part("backbone.", state)
+    # A level-coded stem (more input channels) starts from a direct-encoding stem's weights.
+    encoding = getattr(model.backbone.stages["stem"], "encoding", None)
+    key = "backbone.stages.stem.conv.weight"
+    if hasattr(encoding, "stem_weight_from_direct") and key in source and source[key].shape != target[key].shape:
+        source = dict(source, **{key: encoding.stem_weight_from_direct(source[key])})
     mismatched = sorted(k for k in target if k not in source or source[k].shape != target[k].shape)
     if mismatched or len(source) != len(target):
         raise ValueError(f"{checkpoint}: backbone does not match the model's ({len(mismatched)} tensors differ)")
