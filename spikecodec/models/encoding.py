@@ -16,6 +16,17 @@ from torch import nn
 from .layers import DirectEncodingStem, NeuronSpec, merge_time
 
 
+def normalised_thresholds(
+    theta: list[float], mean: Sequence[float], std: Sequence[float], count: int | None = None
+) -> torch.Tensor:
+    """Pixel thresholds (increasing, in [0, 1); ``count`` of them if given) on the model's
+    normalised input scale: (K, C) with entry (k, c) = (theta_k - mean_c) / std_c."""
+    if (count is not None and len(theta) != count) or not theta or sorted(theta) != theta or not all(
+            0 <= v < 1 for v in theta):
+        raise ValueError(f"need {'' if count is None else f'{count} '}increasing thresholds in [0, 1), got {theta}")
+    return (torch.tensor(theta).view(-1, 1) - torch.tensor(list(mean)).view(1, -1)) / torch.tensor(list(std)).view(1, -1)
+
+
 class ThermometerEncoding(nn.Module):
     """Step t fires where the pixel is brighter than threshold theta_t (a thermometer code over T).
 
@@ -40,14 +51,10 @@ class ThermometerEncoding(nn.Module):
     ) -> None:
         super().__init__()
         theta = list(thresholds) if thresholds is not None else [(t + 1) / (timesteps + 1) for t in range(timesteps)]
-        if len(theta) != timesteps or sorted(theta) != theta or not all(0 <= v < 1 for v in theta):
-            raise ValueError(f"need {timesteps} increasing thresholds in [0, 1), got {theta}")
-        theta_t = torch.tensor(theta).view(-1, 1, 1, 1, 1)
-        mean_t = torch.tensor(list(mean)).view(1, 1, -1, 1, 1)
-        std_t = torch.tensor(list(std)).view(1, 1, -1, 1, 1)
-        # (T, 1, C, 1, 1), normalised. Not saved: the config rebuilds it, and the weights of a
-        # spike-fed backbone keep the names of a direct-encoding one (training can start from it).
-        self.register_buffer("thresholds", (theta_t - mean_t) / std_t, persistent=False)
+        grid = normalised_thresholds(theta, mean, std, timesteps)
+        # (T, 1, C, 1, 1). Not saved: the config rebuilds it, and the weights of a spike-fed
+        # backbone keep the names of a direct-encoding one (training can start from it).
+        self.register_buffer("thresholds", grid.view(timesteps, 1, -1, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised image (N, C, H, W) -> spikes (T, N, C, H, W) of 0.0 / 1.0."""
@@ -77,15 +84,11 @@ class LevelEncoding(nn.Module):
     ) -> None:
         super().__init__()
         theta = list(thresholds) if thresholds is not None else [0.25, 0.5, 0.75]
-        if not theta or sorted(theta) != theta or not all(0 <= v < 1 for v in theta):
-            raise ValueError(f"need increasing thresholds in [0, 1), got {theta}")
+        grid = normalised_thresholds(theta, mean, std)
         self.timesteps = timesteps
         self.channels_per_input = len(theta)
-        theta_t = torch.tensor(theta).view(1, 1, -1, 1, 1)
-        mean_t = torch.tensor(list(mean)).view(1, -1, 1, 1, 1)
-        std_t = torch.tensor(list(std)).view(1, -1, 1, 1, 1)
-        # (1, C, K, 1, 1), normalised; not saved (the config rebuilds it).
-        self.register_buffer("thresholds", (theta_t - mean_t) / std_t, persistent=False)
+        # (1, C, K, 1, 1); not saved (the config rebuilds it).
+        self.register_buffer("thresholds", grid.T.reshape(1, -1, len(theta), 1, 1), persistent=False)
         self.std = list(std)
 
     def stem_weight_from_direct(self, weight: torch.Tensor) -> torch.Tensor:
