@@ -31,7 +31,6 @@ from ._kernels import (
     _decode_bit,
     _rans_encode,
     _start,
-    _update,
     tile_shape,
 )
 
@@ -241,8 +240,8 @@ def _model_pass(x, bits, budget):
                             out_c[U(i)] = np.uint64(sg[U(gs + k)]) | (np.uint64(ss[U(k)]) << np.uint64(32))
                             out_bits[U(i)] = s
                             i += 1
-                            _update(sg, U(gs + k), s)
-                            _update(ss, U(k), s)
+                            sg[U(gs + k)] = _bumped(sg[U(gs + k)], s)
+                            ss[U(k)] = _bumped(ss[U(k)], s)
                             if s and bits > 1:
                                 kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(sp[U(i0 - rw + w)])
                                 for lev in range(1, 3):
@@ -250,8 +249,8 @@ def _model_pass(x, bits, budget):
                                     out_c[U(i)] = np.uint64(lg[U(gl + kl)]) | (np.uint64(ls[U(kl)]) << np.uint64(32))
                                     out_bits[U(i)] = b
                                     i += 1
-                                    _update(lg, U(gl + kl), b)
-                                    _update(ls, U(kl), b)
+                                    lg[U(gl + kl)] = _bumped(lg[U(gl + kl)], b)
+                                    ls[U(kl)] = _bumped(ls[U(kl)], b)
                                     if not b:
                                         break
                                     kl += LEVEL2
@@ -262,8 +261,8 @@ def _model_pass(x, bits, budget):
                                         out_c[U(i)] = np.uint64(eg[U(ge + node)]) | (np.uint64(es[U(node)]) << np.uint64(32))
                                         out_bits[U(i)] = b
                                         i += 1
-                                        _update(eg, U(ge + node), b)
-                                        _update(es, U(node), b)
+                                        eg[U(ge + node)] = _bumped(eg[U(ge + node)], b)
+                                        es[U(node)] = _bumped(es[U(node)], b)
                                         node = 2 * node + b
                             vl = min(val, 3)
                             sp[U(i0 + w)] = vl
@@ -291,19 +290,10 @@ def decisions(x, bits, budget):
 
 
 @njit(inline="always", cache=True)
-def _decode_step(state, pos, words, q):
-    """One decision: (bit, state, pos), the state refilled from the words as FORMAT.md 9.4.3."""
-    bit, state = _decode_bit(state, q)
-    if state < np.uint64(LOW) and pos > 0:
-        pos -= 1
-        state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
-    return np.int64(bit), state, pos
-
-
-@njit(inline="always", cache=True)
-def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, mag):
-    """The decoding loop of :func:`decode_tiled`, inlined there once per constant ``mag`` (False
-    for 1-bit chunks: LLVM then drops the level code, keeping the loop's registers).
+def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, mag, esc):
+    """The decoding loop of :func:`decode_tiled`, inlined there once per constant pair ``mag``
+    (level decisions: bits > 1) and ``esc`` (escape trees: bits > 2), so that LLVM drops the code
+    a chunk's width never runs and the loop keeps its variables in registers.
     Returns (state, pos, status)."""
     T, N, C, H, W = shape
     xs, sN, sC, sH, sW = strides
@@ -348,7 +338,11 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                         q = _prob(cv, sv)
                         for w in range(L):
                             n0 = _sig_ctx(sp, pk, j0 + w + 1, i0 - rw + w + 1)  # past the row's end: in range, unused
-                            s, state, pos = _decode_step(state, pos, words, q)
+                            s, state = _decode_bit(state, q)
+                            if state < np.uint64(LOW) and pos > 0:
+                                pos -= 1
+                                state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+                            s = np.int64(s)
                             sg[U(gs + k)] = _bumped(cv, s)
                             ss[U(k)] = _bumped(sv, s)
                             v = s
@@ -357,21 +351,33 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                                 # Both levels' probabilities at once: the second's is ready when
                                 # the first decision is decoded.
                                 ql2 = _prob(lg[U(gl + kl + LEVEL2)], ls[U(kl + LEVEL2)])
-                                lv, state, pos = _decode_step(state, pos, words, _prob(lg[U(gl + kl)], ls[U(kl)]))
-                                _update(lg, U(gl + kl), lv)
-                                _update(ls, U(kl), lv)
+                                lv, state = _decode_bit(state, _prob(lg[U(gl + kl)], ls[U(kl)]))
+                                if state < np.uint64(LOW) and pos > 0:
+                                    pos -= 1
+                                    state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+                                lv = np.int64(lv)
+                                lg[U(gl + kl)] = _bumped(lg[U(gl + kl)], lv)
+                                ls[U(kl)] = _bumped(ls[U(kl)], lv)
                                 v += lv
                                 if lv:
-                                    lv, state, pos = _decode_step(state, pos, words, ql2)
-                                    _update(lg, U(gl + kl + LEVEL2), lv)
-                                    _update(ls, U(kl + LEVEL2), lv)
+                                    lv, state = _decode_bit(state, ql2)
+                                    if state < np.uint64(LOW) and pos > 0:
+                                        pos -= 1
+                                        state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+                                    lv = np.int64(lv)
+                                    lg[U(gl + kl + LEVEL2)] = _bumped(lg[U(gl + kl + LEVEL2)], lv)
+                                    ls[U(kl + LEVEL2)] = _bumped(ls[U(kl + LEVEL2)], lv)
                                     v += lv
-                                if v == 3 and bits > 2:  # escape e = x - 3, MSB first
+                                if esc and v == 3:  # escape e = x - 3, MSB first
                                     node = 1
                                     for d in range(bits):
-                                        b, state, pos = _decode_step(state, pos, words, _prob(eg[U(ge + node)], es[U(node)]))
-                                        _update(eg, U(ge + node), b)
-                                        _update(es, U(node), b)
+                                        b, state = _decode_bit(state, _prob(eg[U(ge + node)], es[U(node)]))
+                                        if state < np.uint64(LOW) and pos > 0:
+                                            pos -= 1
+                                            state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
+                                        b = np.int64(b)
+                                        eg[U(ge + node)] = _bumped(eg[U(ge + node)], b)
+                                        es[U(node)] = _bumped(es[U(node)], b)
                                         node = 2 * node + b
                                     v = 3 + node - (1 << bits)
                                     if v > top:
@@ -424,9 +430,11 @@ def decode_tiled(words, xf, shape, strides, bits, budget):
     hl = np.zeros(TR * (TL + 2), np.int64)
     fired = np.zeros(H * W if C > 256 else 0, np.int32)  # see _decode_all
     if bits == 1:
-        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, False)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, False, False)
+    elif bits == 2:
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True, False)
     else:
-        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True, True)
     if status:
         return status
     if pos != 0 or state != 0:

@@ -119,17 +119,13 @@ def _prob(cv, sv):
 
 @njit(inline="always", cache=True)
 def _bumped(v, bit):
-    """Packed counter pair ``v`` after counting decision ``bit``; both halves halved at LIMIT."""
+    """Packed counter pair ``v`` after counting decision ``bit``; both halves halved at LIMIT.
+    Loops write ``tab[i] = _bumped(tab[i], bit)`` out: a helper that takes the array, even
+    inlined, can leave numba's reference-count calls (atomic, through a call) in the loop."""
     v = np.int64(v) + N1 + bit
     if v >= LIMIT * N1:
         v = ((((v >> 16) + 1) >> 1) << 16) | (((v & 0xFFFF) + 1) >> 1)
     return v
-
-
-@njit(inline="always", cache=True)
-def _update(tab, i, bit):
-    """Count decision ``bit`` in packed counter pair ``tab[i]``."""
-    tab[i] = _bumped(tab[i], bit)
 
 
 @njit(inline="always", cache=True)
@@ -404,8 +400,8 @@ def _model_pass(x, bits, contextual, with_ctx):
                         out_bits[U(i)] = s
                         if with_ctx:
                             out_k[U(i)] = gbase + k
-                        _update(sg, gk, s)
-                        _update(ss, U(k), s)
+                        sg[gk] = _bumped(sg[gk], s)
+                        ss[U(k)] = _bumped(ss[U(k)], s)
                         sp[U(i0 + w)] = s
                         left = s
                         if mb:
@@ -439,8 +435,8 @@ def _model_pass(x, bits, contextual, with_ctx):
             out_bits[i] = bit
             if with_ctx:
                 out_k[i] = G * ks + gbase + kk
-            _update(mg, gbase + kk, bit)
-            _update(ms, kk, bit)
+            mg[gbase + kk] = _bumped(mg[gbase + kk], bit)
+            ms[kk] = _bumped(ms[kk], bit)
             node = 2 * node + bit
             i += 1
     return out_bits, out_c, out_k
@@ -584,8 +580,8 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
                                         pos -= 1
                                         state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                                     bit = np.int64(bit)
-                                    _update(mg, U(mbase + base + node), bit)
-                                    _update(ms, U(base + node), bit)
+                                    mg[U(mbase + base + node)] = _bumped(mg[U(mbase + base + node)], bit)
+                                    ms[U(base + node)] = _bumped(ms[U(base + node)], bit)
                                     node = 2 * node + bit
                                     qm = _pick(_opaque(-bit), qm0, qm1)
                                 v = node - (1 << bits) + 1  # m + 1
