@@ -2,7 +2,8 @@
 
 Writes benchmarks/results/entropy.md and entropy.json. Every number in the table is measured in
 this run: bits per element (payload bytes * 8 / elements, per-chunk tables included) and
-encode/decode elements per second (best of 5, one thread, 2-core machine shared with others).
+encode/decode elements per second (best of 5 rounds, each round calling every coder of the data set
+once, in alternating order; one thread, 2-core machine shared with others).
 
 Data: spikes of a small LIF conv net on Fashion-MNIST (spike_corpus.py; l1 dense, l2 sparse),
 2- and 4-bit counts of the same net, i.i.d. Bernoulli(0.15), and a synthetic temporally correlated
@@ -30,7 +31,7 @@ import zstandard  # noqa: E402
 
 import multipass  # noqa: E402  (the vectorised multi-pass design, a prototype)
 import spike_corpus  # noqa: E402
-from timing import best_time  # noqa: E402  (benchmarks/timing.py)
+from timing import best_times  # noqa: E402  (benchmarks/timing.py)
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0  # noqa: E402
 from spikecodec.codecs.countctx import CountContext  # noqa: E402
 from spikecodec.codecs.ctxlanes import ContextLanes  # noqa: E402
@@ -55,9 +56,9 @@ def ours(x: np.ndarray, bits: int, codec, n_block: int = 64) -> dict:
     payloads = [codec.encode(c, s) for c, s in zip(chunks, specs)]
     for p, c, s in zip(payloads, chunks, specs):
         assert np.array_equal(codec.decode(p, s), c)
-    te = best_time(lambda: [codec.encode(c, s) for c, s in zip(chunks, specs)], REPEATS)
-    td = best_time(lambda: [codec.decode(p, s) for p, s in zip(payloads, specs)], REPEATS)
-    return {"bytes": sum(map(len, payloads)), "enc_s": te, "dec_s": td}
+    return {"bytes": sum(map(len, payloads)),
+            "enc": lambda: [codec.encode(c, s) for c, s in zip(chunks, specs)],
+            "dec": lambda: [codec.decode(p, s) for p, s in zip(payloads, specs)]}
 
 
 def multipass_prototype(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
@@ -66,9 +67,9 @@ def multipass_prototype(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
     payloads = [multipass.encode(c, bits) for c in chunks]
     for p, c in zip(payloads, chunks):
         assert np.array_equal(multipass.decode(p, c.shape, bits), c)
-    te = best_time(lambda: [multipass.encode(c, bits) for c in chunks], REPEATS)
-    td = best_time(lambda: [multipass.decode(p, c.shape, bits) for p, c in zip(payloads, chunks)], REPEATS)
-    return {"bytes": sum(map(len, payloads)), "enc_s": te, "dec_s": td}
+    return {"bytes": sum(map(len, payloads)),
+            "enc": lambda: [multipass.encode(c, bits) for c in chunks],
+            "dec": lambda: [multipass.decode(p, c.shape, bits) for p, c in zip(payloads, chunks)]}
 
 
 def zstd_packed(x: np.ndarray, bits: int, level: int, t_fast: bool, n_block: int = 64) -> dict:
@@ -77,7 +78,7 @@ def zstd_packed(x: np.ndarray, bits: int, level: int, t_fast: bool, n_block: int
     enc = lambda: [cctx.compress(pack(c, bits)) for c in chunks]  # noqa: E731
     frames = enc()
     dec = lambda: [unpack(dctx.decompress(f), c.size, bits) for f, c in zip(frames, chunks)]  # noqa: E731
-    return {"bytes": sum(map(len, frames)), "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
+    return {"bytes": sum(map(len, frames)), "enc": enc, "dec": dec}
 
 
 def blosc2_bitshuffle(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64) -> dict:
@@ -86,7 +87,7 @@ def blosc2_bitshuffle(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64)
     enc = lambda: [blosc2.compress2(c.tobytes(), **cp) for c in chunks]  # noqa: E731
     frames = enc()
     dec = lambda: [blosc2.decompress2(f) for f in frames]  # noqa: E731
-    return {"bytes": sum(map(len, frames)), "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
+    return {"bytes": sum(map(len, frames)), "enc": enc, "dec": dec}
 
 
 def h5py_gzip(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64) -> dict:
@@ -108,7 +109,7 @@ def h5py_gzip(x: np.ndarray, bits: int, t_fast: bool, n_block: int = 64) -> dict
         with h5py.File(bio, "r") as f:
             return f["s"][:]
 
-    return {"bytes": nbytes, "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
+    return {"bytes": nbytes, "enc": enc, "dec": dec}
 
 
 def numcodecs_packbits_zstd(x: np.ndarray, t_fast: bool, n_block: int = 64) -> dict:
@@ -117,7 +118,7 @@ def numcodecs_packbits_zstd(x: np.ndarray, t_fast: bool, n_block: int = 64) -> d
     enc = lambda: [zs.encode(pb.encode(c)) for c in chunks]  # noqa: E731
     frames = enc()
     dec = lambda: [pb.decode(zs.decode(f)) for f in frames]  # noqa: E731
-    return {"bytes": sum(map(len, frames)), "enc_s": best_time(enc, REPEATS), "dec_s": best_time(dec, REPEATS)}
+    return {"bytes": sum(map(len, frames)), "enc": enc, "dec": dec}
 
 
 def entropies(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
@@ -189,10 +190,14 @@ def main() -> None:
             r[f"h5py gzip-9 packed ({tag})"] = h5py_gzip(x, bits, tf)
             if bits == 1:
                 r[f"numcodecs PackBits+Zstd-19 ({tag})"] = numcodecs_packbits_zstd(x, tf)
-        for v in r.values():
+        # Every coder's encode and decode in interleaved rounds (timing.best_times): a burst of
+        # load on the shared machine then slows one round of all of them, not one coder's row.
+        calls = {f"{key}\0{op}": v.pop(op) for key, v in r.items() for op in ("enc", "dec")}
+        best = best_times(calls, REPEATS)
+        for key, v in r.items():
             v["bits_per_el"] = 8 * v["bytes"] / x.size
-            v["enc_Mel_s"] = x.size / v.pop("enc_s") / 1e6
-            v["dec_Mel_s"] = x.size / v.pop("dec_s") / 1e6
+            v["enc_Mel_s"] = x.size / best[f"{key}\0enc"] / 1e6
+            v["dec_Mel_s"] = x.size / best[f"{key}\0dec"] / 1e6
         results[name] = {"shape": list(x.shape), "bits": bits, "rate": float((x > 0).mean()), "codecs": r, **entropies(x, bits)}
     # chunking effect on the dense corpus: the per-chunk tables and lost temporal context
     x = datasets()["fmnist-l1 (1-bit, 36%)"][0]
@@ -213,7 +218,7 @@ def render(results: dict, chunking: dict, load: dict) -> str:
     lines = ["# Entropy codecs vs general-purpose compressors", "",
              "Generated by `benchmarks/entropy_bench.py` (one run, all rows measured together, under `nice -n 10`)."
              " bits/el = payload bytes x 8 / elements (nothing but the payload: our codecs store no tables);"
-             f" M el/s = million elements per second, one thread, best of {REPEATS}. Load average (1, 5, 15 min)"
+             f" M el/s = million elements per second, one thread, best of {REPEATS} rounds (each round times every coder of the data set once, in alternating order, so that a burst of load slows all of them rather than one row). Load average (1, 5, 15 min)"
              f" {tuple(load['start'])} at the start, {tuple(load['end'])} at the end, on a shared 2-core machine:"
              " absolute speeds vary between runs, ratios are taken within one run."
              " Chunks: T x 64 x C x H x W.", "",

@@ -5,14 +5,18 @@ arithmetic is exact integers (the probability through :func:`._kernels._blend`, 
 encoder and decoder compute the same probability for every decision on any machine.
 
 Layout of the work (the same for encoder and decoder, so they cannot disagree on a context):
-each H x W plane is coded in tiles (:func:`._kernels.tile_shape`: the whole plane unless it is
-huge, so a hostile file's huge plane costs a constant, not a table per position). For a tile,
+the contexts of a plane come from a window of zero-padded planes, (H + 2) x (W + 2), so that
+neighbours outside the plane read as zeros without a bounds check. Normally (:func:`ring_fits`)
+the window is a *ring*: every (n, c) keeps its last min(T, 3) decoded planes, padded, and the
+plane being coded overwrites the one of t - 3 (read first), so no plane is ever copied. Else
+each plane is coded in tiles (:func:`._kernels.tile_shape`: the whole plane unless it is huge,
+so a hostile file's huge plane costs a constant, not a table per position) and, for a tile,
 :func:`_load_tile` copies what its contexts need from earlier planes into a small window of
-zero-padded slots, :func:`_tile_ctx` turns them into the context parts that do not depend on the
-plane being coded (one vectorisable loop), :func:`_sig_ctx` adds the previous row's and the
-sequential loop the left neighbour's. A decoder keeps the per-position count of channels that
-fired (``pf``) in the last channel's plane of its output while that plane is not yet decoded
-(C <= 256; a table otherwise).
+slots. Either way :func:`_plane_ctx` turns the window into the context parts that do not depend
+on the plane being coded (one vectorisable loop) and :func:`_sig_ctx` adds the previous row's,
+the sequential loop the left neighbour's. Fired-channel counts (``pf``) are kept per position
+of the plane (padded, in the ring layout), or in the windowed decoder in the last channel's
+plane of its output while that plane is not yet decoded (C <= 256; a table otherwise).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from ._kernels import (
     _blend,
     _bumped,
     _decode_bit,
+    _opaque,
+    _pick,
     _rans_encode,
     _start,
     tile_shape,
@@ -47,6 +53,7 @@ INV_PRIOR8 = PRIOR / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 8 / (cn + 8
 INV_ONE8 = float(ONE) / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 2**24 / (cn + 8)
 SLOTS = 5  # window slots of a tile: v(t-1), v(t-2), S(t-3), pf, the plane being coded
 CUR = 4
+RING_BYTES = 1 << 24  # most memory of the ring window (16 MiB); larger chunks load per tile
 
 
 @njit(inline="always", cache=True)
@@ -78,6 +85,23 @@ def _new_counters(C, bits):
     ne = 1 << bits if bits > 2 else 1
     return (np.zeros(G * KS, np.uint32), np.zeros(KS, np.uint32), np.zeros(G * KL, np.uint32),
             np.zeros(KL, np.uint32), np.zeros(G * ne, np.uint32), np.zeros(ne, np.uint32))
+
+
+@njit(cache=True)
+def ring_fits(shape, budget, ring_bytes):
+    """Whether the (T, N, C, H, W) chunk is coded with the ring window: whole-plane tiles and
+    its :func:`ring_size` within ``ring_bytes``."""
+    T, N, C, H, W = shape
+    TR, TL = tile_shape(H, W, budget)
+    return TR == H and TL == W and ring_size(shape) <= ring_bytes
+
+
+@njit(cache=True)
+def ring_size(shape):
+    """Bytes of the ring window: min(T, 3) padded planes per (n, c), or one plane if T = 1 (no
+    history to keep)."""
+    T, N, C, H, W = shape
+    return (N * C if T > 1 else 1) * min(T, 3) * (H + 2) * (W + 2)
 
 
 @njit(inline="always", cache=True)
@@ -155,25 +179,43 @@ def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R,
 
 
 @njit(inline="always", cache=True)
-def _tile_ctx(sp, pk, hl, t, c, R, rw, P):
-    """The parts of the tile's contexts that come from earlier planes, for the element at padded
-    index ``rw + 1 + j``: significance ``pk[j] = 192 hs + 12 nb + pf``, level ``hl[j] = 16 hs``.
-    One loop over the padded rows (padding columns computed, never used) so that it vectorises."""
+def _plane_ctx(win, o1, o2, o3, pfw, pfo, counts, pk, hl, t, c, R, rw):
+    """The parts of the contexts that come from earlier planes, for the element at padded index
+    ``rw + 1 + j`` of a tile or plane: significance ``pk[j] = 192 hs + 12 nb + pf``, level
+    ``hl[j] = 16 hs``. ``win[o1 + i]``, ``win[o2 + i]``, ``win[o3 + i]``: the padded planes of
+    t - 1, t - 2 and t - 3 (v, v, and v or S); ``pfw[pfo + i]``: the fired-channel count
+    (``counts``) or ``pf`` itself. One loop over the padded rows (padding columns computed,
+    never used) so that it vectorises."""
     hs0 = 0 if t == 0 else 1 if t == 1 else 5 if t == 2 else 21
     m1 = 1 if t >= 1 else 0
     m2 = 4 if t >= 2 else 0
     m3 = 16 if t >= 3 else 0
     nbm = K_NB if t >= 1 else 0
-    pfm = K_PF if c > 0 else 0
+    cc = np.int64(c)
     p0 = rw + 1
     for j in range(R * rw - 2):
-        u = U(p0 + j)
-        hs = hs0 + m1 * np.int64(sp[u]) + m2 * np.int64(sp[u + U(P)]) + m3 * np.int64(sp[u + U(2 * P)])
-        cnt = (np.int64(sp[u - U(rw + 1)] != 0) + (sp[u - U(rw)] != 0) + (sp[u - U(rw - 1)] != 0)
-               + (sp[u - U(1)] != 0) + (sp[u + U(1)] != 0) + (sp[u + U(rw - 1)] != 0)
-               + (sp[u + U(rw)] != 0) + (sp[u + U(rw + 1)] != 0))
-        pk[U(j)] = K_HS * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pfm * np.int64(sp[u + U(3 * P)])
+        a = U(o1 + p0 + j)
+        hs = (hs0 + m1 * np.int64(win[a]) + m2 * np.int64(win[U(o2 + p0 + j)])
+              + m3 * np.int64(win[U(o3 + p0 + j)] != 0))
+        cnt = (np.int64(win[a - U(rw + 1)] != 0) + (win[a - U(rw)] != 0) + (win[a - U(rw - 1)] != 0)
+               + (win[a - U(1)] != 0) + (win[a + U(1)] != 0) + (win[a + U(rw - 1)] != 0)
+               + (win[a + U(rw)] != 0) + (win[a + U(rw + 1)] != 0))
+        if counts:
+            f = np.int64(pfw[U(pfo + p0 + j)])
+            pf = 0 if cc == 0 else 1 + (4 * f >= cc) + (4 * f >= 2 * cc) + (4 * f >= 3 * cc) + (f >= cc)
+        else:
+            pf = np.int64(pfw[U(pfo + p0 + j)]) if cc > 0 else 0  # the slot is not written for c = 0
+        pk[U(j)] = K_HS * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + K_PF * pf
         hl[U(j)] = L_HS * hs
+
+
+@njit(inline="always", cache=True)
+def _ring_slots(n, c, t, C, nslots, P):
+    """Ring window offsets of (n, c)'s padded planes of t - 1, t - 2 and t: the plane being
+    coded takes the slot of t - 3 (read by :func:`_plane_ctx` before it is overwritten). With
+    one timestep every plane uses the same slot."""
+    base = (n * C + c) * nslots * P if nslots > 1 else 0
+    return base + ((t - 1) % nslots) * P, base + ((t - 2) % nslots) * P, base + (t % nslots) * P
 
 
 @njit(inline="always", cache=True)
@@ -195,7 +237,7 @@ def _tiles(H, W, TR, TL, tile):
 
 
 @njit(cache=True)
-def _model_pass(x, bits, budget):
+def _model_pass(x, bits, budget, ring_bytes):
     """The encoder's forward pass over the C-contiguous (T, N, C, H, W) array ``x``: every binary
     decision in coding order and the packed counters ``cv | sv << 32`` its probability comes
     from. Returns (decision bits uint8, counters uint64)."""
@@ -208,10 +250,12 @@ def _model_pass(x, bits, budget):
     TR, TL = tile_shape(H, W, budget)
     rw = TL + 2
     P = (TR + 2) * rw
-    sp = np.zeros(SLOTS * P, np.uint8)
+    ringed = ring_fits(x.shape, budget, ring_bytes)
+    nslots = min(T, 3)
+    win = np.zeros(ring_size(x.shape) if ringed else SLOTS * P, np.uint8)
     pk = np.zeros(TR * rw, np.int64)
     hl = np.zeros(TR * rw, np.int64)
-    fired = np.zeros(H * W if C > 1 else 0, np.int32)
+    fired = np.zeros(P if ringed else H * W if C > 1 else 0, np.int32)
     out_bits = np.empty(xf.size * max_decisions(bits), np.uint8)
     out_c = np.empty(out_bits.size, np.uint64)
     ntiles = ((H + TR - 1) // TR) * ((W + TL - 1) // TL)
@@ -226,24 +270,30 @@ def _model_pass(x, bits, budget):
                 ge = (c % G) * ne
                 for tile in range(ntiles):
                     h0, R, w0, L = _tiles(H, W, TR, TL, tile)
-                    _load_tile(xf, fired, False, sp, e0, 0, t, c, H, W, xs, W, 1, h0, R, w0, L, rw, P)
-                    _tile_ctx(sp, pk, hl, t, c, R, rw, P)
+                    if ringed:
+                        o1, o2, cur = _ring_slots(n, c, t, C, nslots, P)
+                        _plane_ctx(win, o1, o2, cur, fired, 0, True, pk, hl, t, c, R, rw)
+                    else:
+                        _load_tile(xf, fired, False, win, e0, 0, t, c, H, W, xs, W, 1, h0, R, w0, L, rw, P)
+                        _plane_ctx(win, 0, P, 2 * P, win, 3 * P, False, pk, hl, t, c, R, rw)
+                        cur = CUR * P
                     for r in range(R):
-                        i0 = CUR * P + (r + 1) * rw + 1
+                        i0 = cur + (r + 1) * rw + 1
                         j0 = r * rw
                         e = e0 + (h0 + r) * W + w0
-                        vl = np.int64(sp[U(i0 - 1)])
+                        fi = (r + 1) * rw + 1 if ringed else (h0 + r) * W + w0
+                        vl = np.int64(win[U(i0 - 1)])
                         for w in range(L):
                             val = np.int64(xf[U(e + w)])
                             s = np.int64(val != 0)
-                            k = _sig_ctx(sp, pk, j0 + w, i0 - rw + w) + K_LEFT * np.int64(vl != 0)
+                            k = _sig_ctx(win, pk, j0 + w, i0 - rw + w) + K_LEFT * np.int64(vl != 0)
                             out_c[U(i)] = np.uint64(sg[U(gs + k)]) | (np.uint64(ss[U(k)]) << np.uint64(32))
                             out_bits[U(i)] = s
                             i += 1
                             sg[U(gs + k)] = _bumped(sg[U(gs + k)], s)
                             ss[U(k)] = _bumped(ss[U(k)], s)
                             if s and bits > 1:
-                                kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(sp[U(i0 - rw + w)])
+                                kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(win[U(i0 - rw + w)])
                                 for lev in range(1, 3):
                                     b = np.int64(val > lev)
                                     out_c[U(i)] = np.uint64(lg[U(gl + kl)]) | (np.uint64(ls[U(kl)]) << np.uint64(32))
@@ -265,23 +315,23 @@ def _model_pass(x, bits, budget):
                                         es[U(node)] = _bumped(es[U(node)], b)
                                         node = 2 * node + b
                             vl = min(val, 3)
-                            sp[U(i0 + w)] = vl
+                            win[U(i0 + w)] = vl
                             if c < C - 1:
-                                fired[U((h0 + r) * W + w0 + w)] += s
+                                fired[U(fi + w)] += s
     return out_bits[:i], out_c[:i]
 
 
 @njit(cache=True)
 def encode(x, bits):
     """The rANS words of the C-contiguous (T, N, C, H, W) uint8 array ``x``."""
-    d, counters = _model_pass(x, bits, TILE)
+    d, counters = _model_pass(x, bits, TILE, RING_BYTES)
     return _rans_encode(d, counters, True, INV_PRIOR8, INV_ONE8)
 
 
 @njit(cache=True)
-def decisions(x, bits, budget):
+def decisions(x, bits, budget, ring_bytes=RING_BYTES):
     """(bits, q) of every decision of ``x`` in coding order (diagnostics and tests)."""
-    d, counters = _model_pass(x, bits, budget)
+    d, counters = _model_pass(x, bits, budget, ring_bytes)
     q = np.empty(d.size, np.uint32)
     for i in range(d.size):
         v = np.uint64(counters[i])
@@ -290,21 +340,23 @@ def decisions(x, bits, budget):
 
 
 @njit(inline="always", cache=True)
-def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, mag, esc):
+def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, mag, esc):
     """The decoding loop of :func:`decode_tiled`, inlined there once per constant pair ``mag``
     (level decisions: bits > 1) and ``esc`` (escape trees: bits > 2), so that LLVM drops the code
-    a chunk's width never runs and the loop keeps its variables in registers.
-    Returns (state, pos, status)."""
+    a chunk's width never runs and the loop keeps its variables in registers. ``win``: the ring
+    window (``ringed``) or the tile window. Returns (state, pos, status)."""
     T, N, C, H, W = shape
     xs, sN, sC, sH, sW = strides
-    # Fired-channel counts: in the last channel's plane of the output until it is decoded (each
-    # count is read when its tile is loaded, before its element is written), else ``fired``.
-    in_x = 1 < C <= 256
+    # Fired-channel counts, windowed: in the last channel's plane of the output until it is
+    # decoded (each count is read when its tile is loaded, before its element is written), else
+    # in ``fired``; ringed: in ``fired``, padded like a ring plane.
+    in_x = not ringed and 1 < C <= 256
     G = groups(C)
     top = (1 << bits) - 1
     ne = es.size
     rw = TL + 2
     P = (TR + 2) * rw
+    nslots = min(T, 3)
     ntiles = ((H + TR - 1) // TR) * ((W + TL - 1) // TL)
     for t in range(T):
         for n in range(N):
@@ -323,31 +375,53 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                 count = c < C - 1  # the last channel's counts are never read
                 for tile in range(ntiles):
                     h0, R, w0, L = _tiles(H, W, TR, TL, tile)
-                    _load_tile(xf, fired, in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R, w0, L, rw, P)
-                    _tile_ctx(sp, pk, hl, t, c, R, rw, P)
+                    if ringed:
+                        o1, o2, cur = _ring_slots(n, c, t, C, nslots, P)
+                        _plane_ctx(win, o1, o2, cur, fired, 0, True, pk, hl, t, c, R, rw)
+                    else:
+                        _load_tile(xf, fired, in_x, win, e0, ef, t, c, H, W, xs, sH, sW, h0, R, w0, L, rw, P)
+                        _plane_ctx(win, 0, P, 2 * P, win, 3 * P, False, pk, hl, t, c, R, rw)
+                        cur = CUR * P
                     for r in range(R):
-                        i0 = CUR * P + (r + 1) * rw + 1
+                        i0 = cur + (r + 1) * rw + 1
                         j0 = r * rw
                         e = e0 + (h0 + r) * sH + w0 * sW
                         fe = ef + (h0 + r) * sH + w0 * sW
-                        fi = (h0 + r) * W + w0
-                        vl = np.int64(sp[U(i0 - 1)])
-                        k = _sig_ctx(sp, pk, j0, i0 - rw) + K_LEFT * np.int64(vl != 0)
+                        fi = (r + 1) * rw + 1 if ringed else (h0 + r) * W + w0
+                        vl = np.int64(win[U(i0 - 1)])
+                        k = _sig_ctx(win, pk, j0, i0 - rw) + K_LEFT * np.int64(vl != 0)
                         cv = np.int64(sg[U(gs + k)])
                         sv = np.int64(ss[U(k)])
                         q = _prob(cv, sv)
                         for w in range(L):
-                            n0 = _sig_ctx(sp, pk, j0 + w + 1, i0 - rw + w + 1)  # past the row's end: in range, unused
+                            # Both possible next significance contexts (this element 0 / nonzero)
+                            # and their counters as they will be after this decision's update,
+                            # then their probabilities: the serial chain is bit -> select -> bit.
+                            n0 = _sig_ctx(win, pk, j0 + w + 1, i0 - rw + w + 1)  # past the row's end: in range, unused
+                            n1 = n0 + K_LEFT
+                            u0 = _bumped(cv, 0)
+                            v0 = _bumped(sv, 0)
+                            u1 = _bumped(cv, 1)
+                            v1 = _bumped(sv, 1)
+                            same0 = _opaque(-np.int64(n0 == k))
+                            same1 = _opaque(-np.int64(n1 == k))
+                            a0 = _pick(same0, np.int64(sg[U(gs + n0)]), u0)
+                            b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
+                            a1 = _pick(same1, np.int64(sg[U(gs + n1)]), u1)
+                            b1 = _pick(same1, np.int64(ss[U(n1)]), v1)
+                            q0 = _prob(a0, b0)
+                            q1 = _prob(a1, b1)
                             s, state = _decode_bit(state, q)
                             if state < np.uint64(LOW) and pos > 0:
                                 pos -= 1
                                 state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                             s = np.int64(s)
-                            sg[U(gs + k)] = _bumped(cv, s)
-                            ss[U(k)] = _bumped(sv, s)
+                            m = _opaque(-s)
+                            sg[U(gs + k)] = _pick(m, u0, u1)
+                            ss[U(k)] = _pick(m, v0, v1)
                             v = s
                             if mag and s:
-                                kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(sp[U(i0 - rw + w)])
+                                kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(win[U(i0 - rw + w)])
                                 # Both levels' probabilities at once: the second's is ready when
                                 # the first decision is decoded.
                                 ql2 = _prob(lg[U(gl + kl + LEVEL2)], ls[U(kl + LEVEL2)])
@@ -384,7 +458,7 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                                         return state, pos, 2
                             xf[U(e)] = v
                             vl = min(v, 3)
-                            sp[U(i0 + w)] = vl
+                            win[U(i0 + w)] = vl
                             if count:
                                 if in_x:
                                     xf[U(fe)] += s
@@ -392,32 +466,32 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss
                                     fired[U(fi + w)] += s
                             e += sW
                             fe += sW
-                            k = n0 + K_LEFT * s
-                            cv = np.int64(sg[U(gs + k)])
-                            sv = np.int64(ss[U(k)])
-                            q = _prob(cv, sv)
+                            k = _pick(m, n0, n1)
+                            cv = _pick(m, a0, a1)
+                            sv = _pick(m, b0, b1)
+                            q = _pick(m, q0, q1)
     return state, pos, 0
 
 
 @njit(cache=True)
 def decode_into(words, xf, shape, strides, bits):
-    """:func:`decode_tiled` with the default tile budget (:data:`._kernels.TILE`)."""
-    return decode_tiled(words, xf, shape, strides, bits, TILE)
+    """:func:`decode_tiled` with the default tile and ring budgets."""
+    return decode_tiled(words, xf, shape, strides, bits, TILE, RING_BYTES)
 
 
 @njit(cache=True)
-def decode_tiled(words, xf, shape, strides, bits, budget):
+def decode_tiled(words, xf, shape, strides, bits, budget, ring_bytes):
     """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
     (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =
     (sT, sN, sC, sH, sW), non-negative (the caller's output in place, whatever its axis order).
     Returns the status: 0 ok, 1 malformed stream (zero last word, or words or state left at the
-    end), 2 a value >= 2**bits decoded. Memory beyond ``xf``: the window and context rows of one
-    tile of at most ``budget`` padded elements, and with C > 256 a count per plane position.
+    end), 2 a value >= 2**bits decoded. Memory beyond ``xf``: the ring window if it fits in
+    ``ring_bytes`` (:func:`ring_fits`), else the window and context rows of one tile of at most
+    ``budget`` padded elements, and with C > 256 a count per plane position.
 
     Per element, all of the significance context but the ``left`` term is ready before its left
-    neighbour is decoded, so the serial chain is bit -> counters -> probability -> bit. (Unlike
-    the ``context`` decoder this one does not compute both possible next probabilities ahead:
-    with this model's heavier per-element work that measured no faster.)"""
+    neighbour is decoded; the loop computes the next element's probability for both values of
+    that term ahead, so the serial chain is only the rANS step and a select."""
     T, N, C, H, W = shape
     state, pos = _start(words)
     if pos < 0:
@@ -425,16 +499,17 @@ def decode_tiled(words, xf, shape, strides, bits, budget):
     sg, ss, lg, ls, eg, es = _new_counters(C, bits)
     TR, TL = tile_shape(H, W, budget)
     P = (TR + 2) * (TL + 2)
-    sp = np.zeros(SLOTS * P, np.uint8)
+    ringed = ring_fits(shape, budget, ring_bytes)
+    win = np.zeros(ring_size(shape) if ringed else SLOTS * P, np.uint8)
     pk = np.zeros(TR * (TL + 2), np.int64)
     hl = np.zeros(TR * (TL + 2), np.int64)
-    fired = np.zeros(H * W if C > 256 else 0, np.int32)  # see _decode_all
+    fired = np.zeros(P if ringed else H * W if C > 256 else 0, np.int32)  # see _decode_all
     if bits == 1:
-        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, False, False)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, False, False)
     elif bits == 2:
-        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True, False)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True, False)
     else:
-        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, sp, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True, True)
+        state, pos, status = _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fired, sg, ss, lg, ls, eg, es, bits, TR, TL, True, True)
     if status:
         return status
     if pos != 0 or state != 0:

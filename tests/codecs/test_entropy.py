@@ -552,30 +552,53 @@ def test_tiled_decode_matches_whole_plane_decode(contextual, bits):
 
 @pytest.mark.parametrize("C", [1, 3, 300])
 @pytest.mark.parametrize("bits", [1, 2, 4])
-def test_countctx_tiles_change_nothing(C, bits):
-    """``countctx`` codes planes in tiles (the whole plane unless it is huge); small budgets
-    force blocks of rows and pieces of a row: the encoder's decisions and probabilities are
-    the same in every tiling, and the tiled decoder gives the array back, also into a strided
-    output (channels fastest in memory) and with the counts in a table (C > 256)."""
+def test_countctx_windows_change_nothing(C, bits):
+    """``countctx`` keeps a ring of padded planes when it fits, else codes planes in tiles (the
+    whole plane unless it is huge); small budgets force each: the ring, whole-plane tiles,
+    blocks of rows and pieces of a row. The encoder's decisions and probabilities are the same
+    in every layout, and the decoder gives the array back, also into a strided output (channels
+    fastest in memory) and with the counts in a table (C > 256)."""
     from spikecodec.codecs import _countctx_kernels as ck
 
     x = correlated((4, 1 if C == 300 else 2, C, 9, 11), 0.3, bits, seed=70 + bits + C)
     words = ck.encode(x, bits)
-    want_bits, want_q = ck.decisions(x, bits, ck.TILE)
+    assert ck.ring_fits(x.shape, ck.TILE, ck.RING_BYTES)  # the encoder above used the ring
+    want_bits, want_q = ck.decisions(x, bits, ck.TILE, 0)
     geometries = set()
-    for budget in (9, 15, 30, 64, 100, ck.TILE):  # (1, 1), (1, 3) ... (9, 11)
-        geometries.add(_kernels.tile_shape(9, 11, budget))
-        d, q = ck.decisions(x, bits, budget)
+    for budget, ring_bytes in [(b, 0) for b in (9, 15, 30, 64, 100, ck.TILE)] + [(ck.TILE, ck.RING_BYTES)]:
+        geometries.add((_kernels.tile_shape(9, 11, budget), ck.ring_fits(x.shape, budget, ring_bytes)))
+        d, q = ck.decisions(x, bits, budget, ring_bytes)
         np.testing.assert_array_equal(d, want_bits)
         np.testing.assert_array_equal(q, want_q)
         y = np.empty_like(x)
-        assert ck.decode_tiled(words, y.reshape(-1), y.shape, y.strides, bits, budget) == 0
+        assert ck.decode_tiled(words, y.reshape(-1), y.shape, y.strides, bits, budget, ring_bytes) == 0
         np.testing.assert_array_equal(y, x)
         z = np.empty(x.shape[:2] + x.shape[3:] + x.shape[2:3], np.uint8).transpose(0, 1, 4, 2, 3)
         flat = np.lib.stride_tricks.as_strided(z, (z.size,), (1,))
-        assert ck.decode_tiled(words, flat, z.shape, z.strides, bits, budget) == 0
+        assert ck.decode_tiled(words, flat, z.shape, z.strides, bits, budget, ring_bytes) == 0
         np.testing.assert_array_equal(z, x)
-    assert {(9, 11), (1, 3), (2, 11)} <= geometries
+    assert {((9, 11), True), ((9, 11), False), ((1, 3), False), ((2, 11), False)} <= geometries
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 5])
+def test_countctx_ring_window_any_depth(T):
+    """The ring keeps min(T, 3) planes per (n, c), the plane being coded overwriting t - 3's
+    (one plane in all for T = 1): every depth and tiny planes (1 x 1, one row, one column) code
+    and decode the same as the tile path."""
+    from spikecodec.codecs import _countctx_kernels as ck
+
+    for hw in [(1, 1), (1, 5), (4, 1), (3, 4)]:
+        x = correlated((T, 2, 3) + hw, 0.4, 2, seed=90 + T + hw[1])
+        assert ck.ring_size(x.shape) == (1 if T == 1 else 6) * min(T, 3) * (hw[0] + 2) * (hw[1] + 2)
+        words = ck.encode(x, 2)
+        d, q = ck.decisions(x, 2, ck.TILE, 0)
+        d2, q2 = ck.decisions(x, 2, ck.TILE, ck.RING_BYTES)
+        np.testing.assert_array_equal(d2, d)
+        np.testing.assert_array_equal(q2, q)
+        for ring_bytes in (0, ck.RING_BYTES):
+            y = np.empty_like(x)
+            assert ck.decode_tiled(words, y.reshape(-1), y.shape, y.strides, 2, ck.TILE, ring_bytes) == 0
+            np.testing.assert_array_equal(y, x)
 
 
 @pytest.mark.parametrize("C", [1, 2, 300])
