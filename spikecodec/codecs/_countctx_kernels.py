@@ -33,6 +33,7 @@ from ._kernels import (
     _blend,
     _bumped,
     _decode_bit,
+    _next_counters,
     _opaque,
     _pick,
     _rans_encode,
@@ -399,16 +400,9 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
                             # then their probabilities: the serial chain is bit -> select -> bit.
                             n0 = _sig_ctx(win, pk, j0 + w + 1, i0 - rw + w + 1)  # past the row's end: in range, unused
                             n1 = n0 + K_LEFT
-                            u0 = _bumped(cv, 0)
-                            v0 = _bumped(sv, 0)
-                            u1 = _bumped(cv, 1)
-                            v1 = _bumped(sv, 1)
-                            same0 = _opaque(-np.int64(n0 == k))
-                            same1 = _opaque(-np.int64(n1 == k))
-                            a0 = _pick(same0, np.int64(sg[U(gs + n0)]), u0)
-                            b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
-                            a1 = _pick(same1, np.int64(sg[U(gs + n1)]), u1)
-                            b1 = _pick(same1, np.int64(ss[U(n1)]), v1)
+                            u0, v0, u1, v1, a0, b0, a1, b1 = _next_counters(
+                                cv, sv, k, n0, n1, np.int64(sg[U(gs + n0)]), np.int64(ss[U(n0)]),
+                                np.int64(sg[U(gs + n1)]), np.int64(ss[U(n1)]))
                             q0 = _prob(a0, b0)
                             q1 = _prob(a1, b1)
                             s, state = _decode_bit(state, q)

@@ -134,6 +134,23 @@ def _pick(m, a, b):
     return a ^ ((a ^ b) & m)
 
 
+@njit(inline="always", cache=True)
+def _next_counters(cv, sv, k, n0, n1, g0, s0, g1, s1):
+    """For a decoder that prepares the next decision before this one is decoded: the packed
+    counters (``cv``, ``sv``) of this decision's context ``k`` after its update, (u0, v0) if
+    its bit is 0 and (u1, v1) if 1, and those of the next decision's context for either bit,
+    ``n0`` or ``n1``: the table values (g0, s0) / (g1, s1) loaded before this update, or the
+    updated ones where that context is ``k`` itself. Returns (u0, v0, u1, v1, a0, b0, a1, b1).
+    Callers pass loaded values, not the tables (see :func:`_bumped`)."""
+    u0 = _bumped(cv, 0)
+    v0 = _bumped(sv, 0)
+    u1 = _bumped(cv, 1)
+    v1 = _bumped(sv, 1)
+    same0 = _opaque(-np.int64(n0 == k))
+    same1 = _opaque(-np.int64(n1 == k))
+    return u0, v0, u1, v1, _pick(same0, g0, u0), _pick(same0, s0, v0), _pick(same1, g1, u1), _pick(same1, s1, v1)
+
+
 @njit(cache=True)
 def mag_groups(C, bits):
     """Channel groups of the magnitude counters: min(C, 256, 2**(14 - bits)), at least 1
@@ -531,16 +548,9 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
                             # they will be after this decision's update, then their probabilities.
                             n0 = rk[U(w + 1)]
                             n1 = n0 + lmul
-                            u0 = _bumped(cv, 0)
-                            v0 = _bumped(sv, 0)
-                            u1 = _bumped(cv, 1)
-                            v1 = _bumped(sv, 1)
-                            same0 = _opaque(-np.int64(n0 == k))
-                            same1 = _opaque(-np.int64(n1 == k))
-                            a0 = _pick(same0, np.int64(sg[U(gbase + n0)]), u0)
-                            b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
-                            a1 = _pick(same1, np.int64(sg[U(gbase + n1)]), u1)
-                            b1 = _pick(same1, np.int64(ss[U(n1)]), v1)
+                            u0, v0, u1, v1, a0, b0, a1, b1 = _next_counters(
+                                cv, sv, k, n0, n1, np.int64(sg[U(gbase + n0)]), np.int64(ss[U(n0)]),
+                                np.int64(sg[U(gbase + n1)]), np.int64(ss[U(n1)]))
                             q0 = _prob(a0, b0)
                             q1 = _prob(a1, b1)
                             s, state = _decode_bit(state, q)
