@@ -43,7 +43,7 @@ AXES = ("T", "N", "C", "H", "W")
 MULTIPASS = "multipass prototype (vectorised passes; not a codec)"
 OURS = ("order0", "context", "auto", "countctx", "ctxlanes", MULTIPASS)
 CODECS = ("order0", "context", "auto", "countctx", "ctxlanes")
-REPEATS = 5  # best of 5 calls: one call of a few ms can lose 2x to a neighbour's burst
+REPEATS = 7  # best of 7 calls: one call of a few ms can lose 2x to a neighbour's burst
 
 
 def blocks(x: np.ndarray, n: int) -> list[np.ndarray]:
