@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
-import tempfile
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -16,6 +15,10 @@ from .container.source import Openable
 from .container.writer import write_array
 from .elements import ElementRangeError, as_elements, to_numpy
 from .limits import DEFAULT_MAX_DECODED_BYTES
+from .output import atomic_path
+from .prior import PriorLike
+
+Priors = PriorLike | Iterable[PriorLike] | None
 
 
 def encode(
@@ -26,6 +29,9 @@ def encode(
     chunk: int | Sequence[int] | None = None,
     metadata: dict[str, Any] | None = None,
     bits: int | None = None,
+    prior: PriorLike | None = None,
+    embed_prior: bool = False,
+    records: str = "classic",
 ) -> bytes:
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
@@ -35,15 +41,21 @@ def encode(
     that the entropy coders see each neuron's whole history) by blocks of axis 1 of about a
     million elements. ``metadata``: a JSON object.
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
+    ``prior``: a trained prior (:func:`spikecodec.train_prior`, or a prior file's path) for a
+    trainable codec (``ctxmix``, ``context``, ...) to start every chunk from; the file names it
+    by digest and holds it too with ``embed_prior=True``. ``records="compact"``: chunk records
+    of a few bytes' framing, for files of many small chunks (FORMAT.md 5.2).
     """
     parts = _Parts()
-    _write(parts, array, restart=parts.clear, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)  # type: ignore[arg-type]
+    _write(parts, array, restart=parts.clear, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,  # type: ignore[arg-type]
+           prior=prior, embed_prior=embed_prior, records=records)
     return b"".join(parts)
 
 
-def decode(data: bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
-    """Decode the bytes of a spike file to a uint8 array."""
-    return read_array(data, max_bytes=max_bytes)
+def decode(data: bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+           priors: Priors = None) -> np.ndarray:
+    """Decode the bytes of a spike file to a uint8 array (``priors``: see :func:`open`)."""
+    return read_array(data, max_bytes=max_bytes, priors=priors)
 
 
 def save(
@@ -55,40 +67,38 @@ def save(
     chunk: int | Sequence[int] | None = None,
     metadata: dict[str, Any] | None = None,
     bits: int | None = None,
+    prior: PriorLike | None = None,
+    embed_prior: bool = False,
+    records: str = "classic",
 ) -> None:
     """Write ``array`` as a spike file (options as :func:`encode`).
 
     A path is replaced atomically: the file is written beside it under a temporary name and
     renamed into place, so an existing file is never left half-written.
     """
-    options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits)
+    options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, prior=prior,
+                   embed_prior=embed_prior, records=records)
     if not isinstance(file, (str, os.PathLike)):
         _write(file, array, **options)
         return
-    path = os.fspath(file)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(path) or ".")
-    try:
-        with builtins.open(fd, "wb") as f:
-            _write(f, array, restart=lambda: (f.seek(0), f.truncate()), **options)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(os.fspath(file)) as tmp, builtins.open(tmp, "wb") as f:
+        _write(f, array, restart=lambda: (f.seek(0), f.truncate()), **options)
 
 
 def load(
-    file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, priors: Priors = None
 ) -> np.ndarray:
     """Read a whole spike file (a path, a binary file object or bytes) into a uint8 array."""
-    return read_array(file, recover=recover, max_bytes=max_bytes)
+    return read_array(file, recover=recover, max_bytes=max_bytes, priors=priors)
 
 
-def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> SpikeReader:
-    """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``."""
-    return SpikeReader(file, recover=recover, max_bytes=max_bytes)
+def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+         priors: Priors = None) -> SpikeReader:
+    """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``.
+
+    ``priors``: the prior (object, path or bytes; or several) a file coded from a prior it does
+    not embed names; shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it."""
+    return SpikeReader(file, recover=recover, max_bytes=max_bytes, priors=priors)
 
 
 class _Parts(list):
@@ -101,12 +111,6 @@ class _Parts(list):
 
     def flush(self) -> None:
         pass
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _write(

@@ -271,7 +271,7 @@ def test_terminated_encode_leaves_nothing(tmp_path: Path) -> None:
 def test_a_signal_the_moment_the_temp_file_appears_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The worst moment for the interrupt above: the temporary file exists but atomic_path has not
     # yet armed its clean-up. Under load the subprocess test hit it once, here it is every time.
-    from spikecodec_cli import atomic
+    from spikecodec import output as atomic
 
     real_mkstemp = atomic.tempfile.mkstemp
 
