@@ -4,12 +4,18 @@ Published vectors never change: run with ``--write`` only to add new ones (exist
 left alone unless ``--force``). ``build_valid(params, array)`` is also what the conformance
 tests call to check that re-encoding reproduces each valid vector byte for byte.
 
+Priors (spec/vectors/priors/CODEC.prior) are trained only when their file does not exist yet,
+and read from their file ever after: a prior's SHA-256 is its identity, and its bytes (a zstd
+frame inside) may differ between library versions, so a retrained prior is another prior.
+spec/tables/ lists the integer tables of ``ctxmix`` (FORMAT.md 9.4.9).
+
     python spec/generate.py --write
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import struct
@@ -21,11 +27,23 @@ import numpy as np
 import spikecodec
 from spikecodec import layout
 from spikecodec.container.header import Extension, Header, encode_header
-from spikecodec.container.records import IndexEntry, encode_chunk, encode_index, encode_trailer
+from spikecodec.container.reader import BytesCursor
+from spikecodec.container.records import (
+    CompactRecords,
+    IndexEntry,
+    check_size,
+    compact_check,
+    encode_chunk,
+    encode_compact_index,
+    encode_index,
+    encode_trailer,
+    varint,
+)
 from spikecodec.elements import pack
 
 HERE = Path(__file__).parent
 VECTORS = HERE / "vectors"
+TABLES = HERE / "tables"
 
 # name -> (array recipe, encode parameters). Arrays come from a fixed-seed generator.
 VALID: dict[str, dict] = {
@@ -79,6 +97,93 @@ for _case, _shape, _bits, _chunk, _rate in (("spikes", [3, 3, 8, 7, 7], 1, [3, 2
         "encode": {"codec": "ctxlanes", "chunk": _chunk},
     }
 
+# Added with format 1.3: the optional ``ctxmix`` codec (FORMAT.md 9.4.9) on the countctx arrays;
+# a chunk whose coding does not pay (the payload is the packed elements); a plane large enough
+# that model A's contexts (and the position weight sets) are hashed.
+for _case, _bits, _chunk, _rate in (("spikes", 1, [3, 2], 0.3), ("counts2", 2, [3], 0.3), ("counts4", 4, [3], 0.3), ("counts8", 8, [1], 0.3), ("zeros", 1, [3], 0.0)):
+    VALID[f"ctxmix-{_case}"] = {
+        "array": {"shape": [3, 3, 4, 6, 6], "bits": _bits, "rate": _rate, "seed": 12, "correlated": True},
+        "encode": {"codec": "ctxmix", "chunk": _chunk},
+    }
+VALID["ctxmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 20}, "encode": {"codec": "ctxmix", "chunk": [1]}}
+VALID["ctxmix-hashed"] = {
+    "array": {"shape": [1, 1, 1, 260, 260], "bits": 1, "rate": 0.1, "seed": 21},
+    "encode": {"codec": "ctxmix", "axes": ["T", "N", "C", "H", "W"]},
+}
+# Compact records (FORMAT.md 5.2, 6.2): a stream with a flushed short row (the one record that
+# states its height), a payload of 256 bytes or more (its check is a CRC-32) and small chunks
+# (CRC-16 checks).
+VALID["compact-streamed"] = {
+    "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 23},
+    "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [2], "records": "compact"},
+}
+VALID["compact-ctxmix-crc32"] = {
+    "array": {"shape": [1, 1, 8, 24, 24], "bits": 1, "rate": 0.3, "seed": 22},
+    "encode": {"codec": "ctxmix", "chunk": [1], "records": "compact"},
+}
+VALID["compact-ctxmix-small"] = {
+    "array": {"shape": [6, 2, 4, 6, 6], "bits": 1, "rate": 0.3, "seed": 24, "correlated": True},
+    "encode": {"codec": "ctxmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+}
+# Priors (FORMAT.md 14): one per trainable codec, in spec/vectors/priors/CODEC.prior. Each was
+# trained once, by ``train_prior`` on the array recipe below (another seed than the vectors'),
+# and is read back from its file ever after: its bytes (a zstd frame inside) are its identity.
+PRIORS: dict[str, dict] = {
+    "order0": {"array": {"shape": [3, 30, 4, 6, 6], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]},
+    "context": {"array": {"shape": [3, 30, 4, 6, 6], "bits": 1, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]},
+    "countctx": {"array": {"shape": [3, 30, 4, 6, 6], "bits": 4, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]},
+    "ctxlanes": {"array": {"shape": [3, 30, 8, 6, 6], "bits": 1, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]},
+    "ctxmix": {"array": {"shape": [3, 30, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]},
+}
+for _codec, _train in PRIORS.items():  # files that name their prior by digest (the reader is given it)
+    VALID[f"prior-{_codec}-named"] = {
+        "array": {**_train["array"], "shape": [3, 3, *_train["array"]["shape"][2:]], "seed": 15},
+        "encode": {"codec": _codec, "chunk": [3, 1], "prior": f"priors/{_codec}.prior"},
+    }
+VALID["prior-ctxmix-embedded"] = {  # the header holds the prior file
+    "array": {"shape": [3, 3, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 17, "correlated": True},
+    "encode": {"codec": "ctxmix", "chunk": [3, 1], "prior": "priors/ctxmix.prior", "embed_prior": True},
+}
+VALID["prior-ctxmix-compact"] = {  # one sample a record, compact, from a named prior
+    "array": {"shape": [3, 4, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 18, "correlated": True},
+    "encode": {"codec": "ctxmix", "chunk": [3, 1], "prior": "priors/ctxmix.prior", "records": "compact"},
+}
+
+_loaded_priors: dict[str, spikecodec.Prior] = {}
+
+
+def prior_file(rel: str) -> Path:
+    """A prior named in a vector's parameters (``priors/NAME.prior``, relative to spec/vectors)."""
+    return VECTORS / rel
+
+
+def get_prior(rel: str) -> spikecodec.Prior:
+    """The prior file ``rel``, read from disk (once); ``ensure_priors`` may have put an unsaved
+    one here when run without ``--write``."""
+    if rel not in _loaded_priors:
+        _loaded_priors[rel] = spikecodec.load_prior(prior_file(rel))
+    return _loaded_priors[rel]
+
+
+def ensure_priors(write: bool) -> dict[str, spikecodec.Prior]:
+    """Each prior of PRIORS: read from its file when it exists (it is never trained again),
+    else trained now and, with ``write``, saved and read back."""
+    out = {}
+    for codec, recipe in PRIORS.items():
+        rel = f"priors/{codec}.prior"
+        path = prior_file(rel)
+        if not path.exists():
+            prior = spikecodec.train_prior(make_array(recipe["array"]), codec, chunk=tuple(recipe["chunk"]),
+                                           bits=recipe["array"]["bits"], info={"conformance": f"spec/generate.py PRIORS[{codec!r}]"})
+            if write:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(prior.data)
+                _loaded_priors.pop(rel, None)
+            else:
+                _loaded_priors[rel] = prior
+        out[codec] = get_prior(rel)
+    return out
+
 
 def make_array(recipe: dict) -> np.ndarray:
     rng = np.random.default_rng(recipe["seed"])
@@ -96,6 +201,8 @@ def _chunk_arg(params: dict) -> dict:
     p = dict(params)
     if "chunk" in p:
         p["chunk"] = tuple(p["chunk"])
+    if "prior" in p:  # a prior file, relative to spec/vectors
+        p["prior"] = get_prior(p["prior"])
     return p
 
 
@@ -308,6 +415,187 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out["ctxlanes-lane-counts"] = (_finish(body, ents), lstart, "lane word counts add up")
     body, ents = _rebuild_chunks(lbase, flip_lane_bit)
     out["ctxlanes-corrupt-lane"] = (_finish(body, ents), lstart, "corrupt stream")
+    out.update(_invalid_compact(valid))
+    out.update(_invalid_priors_named(valid))
+    out.update(_invalid_ctxmix(valid))
+    return out
+
+
+# -- version 1.3: compact records, priors, ctxmix ------------------------------------------------
+
+
+def _compact_parts(data: bytes) -> tuple[bytes, Header, list[tuple[int, int, bytes]]]:
+    """A compact-record file's header bytes (to its CRC), header, and (row start, height,
+    payload) of each record."""
+    with spikecodec.open(data) as r:
+        h, start, entries, records = r.header, r._data_start, list(r.entries), r._records
+    out = []
+    for e in entries:
+        head = records.read_head(BytesCursor(data[e.offset : e.offset + e.size], e.offset), e.offset)
+        at = e.offset + len(head.head)
+        out.append((e.row_start, e.row_length, data[at : at + head.payload_size]))
+    return data[:start], h, out
+
+
+def _compact_records(head: bytes, h: Header, chunks: list[tuple[int, int, bytes]]) -> list[bytes]:
+    """Each chunk as the compact record of its ordinal, checked against ``head``'s CRC."""
+    records = CompactRecords(tag=head[-4:], row_height=h.chunk_shape[0])
+    return [b"".join(records.build(i, (row,), (height,), 0, payload)) for i, (row, height, payload) in enumerate(chunks)]
+
+
+def _compact_file(head: bytes, records: list[bytes], count: int, rows: int) -> bytes:
+    body = head + b"".join(records)
+    index = encode_compact_index(count, rows)
+    return body + index + encode_trailer(len(body), len(index))
+
+
+def _rows(chunks: list[tuple[int, int, bytes]]) -> int:
+    return sum({row: height for row, height, _ in chunks}.values())
+
+
+def _invalid_compact(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out = {}
+    head, h, chunks = _compact_parts(valid["compact-ctxmix-small"])
+    recs = _compact_records(head, h, chunks)
+    rows = _rows(chunks)
+    assert _compact_file(head, recs, len(recs), rows) == valid["compact-ctxmix-small"]
+    at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
+
+    flipped = list(recs)  # a payload bit of record 1 flipped, its check as it was
+    r1 = bytearray(recs[1])
+    assert r1[0] < 0x80 and not (r1[0] - 1) & 1  # a one-byte size field, no height
+    r1[1] ^= 0x01  # its size field is one byte: the payload starts at byte 1
+    flipped[1] = bytes(r1)
+    out["compact-check-mismatch"] = (_compact_file(head, flipped, len(recs), rows), at[1], "check mismatch")
+    swapped = [recs[1], recs[0], *recs[2:]]  # each record's check is valid for the other's ordinal
+    out["compact-records-swapped"] = (_compact_file(head, swapped, len(recs), rows), at[0], "check mismatch")
+    out["compact-index-count"] = (_compact_file(head, recs, len(recs) + 1, rows), at[-1], "the index counts")
+
+    head, h, chunks = _compact_parts(valid["compact-streamed"])  # rows of 2, 1 (flushed), 2
+    recs = _compact_records(head, h, chunks)
+    rows = _rows(chunks)
+    assert _compact_file(head, recs, len(recs), rows) == valid["compact-streamed"]
+    at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
+    tag, full = head[-4:], h.chunk_shape[0]
+
+    def record(ordinal: int, size_field: bytes, payload: bytes) -> bytes:
+        """A record with the given size (and height) bytes and the check they make."""
+        return size_field + payload + compact_check(tag, ordinal, size_field, payload, check_size(len(payload)))
+
+    payload2 = chunks[2][2]
+    tall = list(recs)  # record 2 (a full row) states its height, which must then be below full
+    tall[2] = record(2, varint(2 * len(payload2) + 2) + varint(full), payload2)
+    out["compact-height-full"] = (_compact_file(head, tall, len(recs), rows), at[2], f"row height {full} is outside")
+    v = 2 * len(payload2) + 1
+    assert v < 0x80
+    overlong = list(recs)  # record 2's size field as two bytes, the second 0x00
+    overlong[2] = record(2, bytes([v | 0x80, 0x00]), payload2)
+    out["compact-varint-overlong"] = (_compact_file(head, overlong, len(recs), rows), at[2], "not minimally encoded")
+    new_head = encode_header(Header(**{**h.__dict__, "extensions": (Extension("compact-records", b"\x00", True),)}))
+    out["compact-extension-data"] = (
+        _compact_file(new_head, _compact_records(new_head, h, chunks), len(recs), rows),
+        layout.PREAMBLE_SIZE,
+        "carries no data",
+    )
+    return out
+
+
+NO_SUCH_PRIOR = hashlib.sha256(b"spikecodec conformance: a prior that does not exist").hexdigest()
+
+
+def _invalid_priors_named(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out = {}
+    named = valid["prior-context-named"]
+    digest = get_prior("priors/context.prior").digest.encode()
+    hsize = struct.unpack_from("<I", named, 12)[0]
+    at = named.index(digest, 16, 16 + hsize) - 16
+    out["prior-missing"] = (_patch_header_body(named, at, NO_SUCH_PRIOR.encode()), layout.PREAMBLE_SIZE, "which was not given")
+    embedded = valid["prior-ctxmix-embedded"]
+    other = Extension("prior", get_prior("priors/context.prior").data, True)  # not the ctxmix prior the codec names
+    out["prior-embedded-wrong"] = (_set_header(embedded, extensions=(other,)), layout.PREAMBLE_SIZE, "the embedded prior is not prior")
+    unneeded = Extension("prior", get_prior("priors/ctxmix.prior").data, True)
+    out["prior-extension-unneeded"] = (_set_header(valid["ctxmix-spikes"], extensions=(unneeded,)), layout.PREAMBLE_SIZE,
+                                       "holds a prior, but codec")
+    return out
+
+
+def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out = {}
+    base = valid["ctxmix-spikes"]
+    h, start, _ = _parts(base)
+    with spikecodec.open(base) as r:
+        packed = r.chunk_spec(0).packed_nbytes
+
+    def too_long(i, origin, extent, spikes, payload):  # one byte more than the packed size
+        return origin, extent, spikes, payload + b"\x00" * (packed + 1 - len(payload)) if i == 0 else payload
+
+    def extra_byte(i, origin, extent, spikes, payload):  # a coded payload and one byte after it
+        assert len(payload) + 1 < packed
+        return origin, extent, spikes, payload + b"\x00" if i == 0 else payload
+
+    body, ents = _rebuild_chunks(base, too_long)
+    out["ctxmix-payload-too-long"] = (_finish(body, ents), start, "longer than the chunk packed")
+    body, ents = _rebuild_chunks(base, extra_byte)
+    out["ctxmix-corrupt-end"] = (_finish(body, ents), start, "corrupt payload")
+
+    def flip_first(i, origin, extent, spikes, payload):  # decodes to an escape value above 15
+        return origin, extent, spikes, bytes([payload[0] ^ 0x01]) + payload[1:] if i == 0 else payload
+
+    cbase = valid["ctxmix-counts4"]
+    body, ents = _rebuild_chunks(cbase, flip_first)
+    out["ctxmix-value-too-large"] = (_finish(body, ents), _parts(cbase)[1], "does not fit 4-bit elements")
+    return out
+
+
+# -- broken prior files -------------------------------------------------------------------------
+# Each returns (bytes, stage, offset, problem): stage "load" - parsing the file (load_prior)
+# raises FormatError at ``offset``; stage "bind" - the file parses but binding it to its codec
+# (get_codec(prior.codec).with_prior(prior)) raises ValueError.
+
+
+def _prior_file(description: dict, raw_tables: bytes) -> bytes:
+    """A prior file around ``description`` (canonical JSON) whose table data is one zstd frame
+    of raw blocks, written by hand so that its bytes do not depend on a compressor."""
+    desc = json.dumps(description, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True).encode()
+    frame = struct.pack("<IB", 0xFD2FB528, 0xE0) + struct.pack("<Q", len(raw_tables))  # single segment, 8-byte content size
+    blocks = [raw_tables[i : i + (1 << 17)] for i in range(0, len(raw_tables), 1 << 17)] or [b""]
+    for i, block in enumerate(blocks):
+        frame += ((len(block) << 3) | int(i == len(blocks) - 1)).to_bytes(3, "little") + block  # raw block
+    body = b"\x8aSPP\r\n\x1a\n" + struct.pack("<BBHI", 1, 0, 0, len(desc)) + desc + struct.pack("<Q", len(frame)) + frame
+    return body + _crc(body)
+
+
+def _description(data: bytes) -> tuple[dict, int]:
+    size = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[16 : 16 + size]), 16 + size
+
+
+def _with_description(data: bytes, description: dict) -> bytes:
+    """``data`` with its description replaced (table data as it was), the CRC recomputed."""
+    _, end = _description(data)
+    desc = json.dumps(description, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True).encode()
+    body = data[:12] + struct.pack("<I", len(desc)) + desc + data[end:-4]
+    return body + _crc(body)
+
+
+def invalid_priors() -> dict[str, tuple[bytes, str, int | None, str]]:
+    out: dict[str, tuple[bytes, str, int | None, str]] = {}
+    order0 = get_prior("priors/order0.prior")
+    data = order0.data
+    b = bytearray(data)
+    b[-1] ^= 0x01
+    out["prior-crc"] = (bytes(b), "load", len(data) - 4, "prior CRC mismatch")
+    desc, end = _description(data)
+    longer = {**desc, "tables": [{**t, "count": t["count"] + (1 if i == 0 else 0)} for i, t in enumerate(desc["tables"])]}
+    grown = _with_description(data, longer)  # the description needs 4 bytes more than the frame holds
+    out["prior-content-size"] = (grown, "load", _description(grown)[1] + 8, "the tables need")
+    cdesc, _ = _description(get_prior("priors/context.prior").data)
+    wide = {**cdesc, "geometry": {**cdesc["geometry"], "C": 2 * cdesc["geometry"]["C"]}}
+    out["prior-geometry-tables"] = (_with_description(get_prior("priors/context.prior").data, wide), "bind", None, "do not fit geometry")
+    raw = b"".join(t.astype("<u4").tobytes() for t in order0.tables.values())
+    bad = bytearray(raw)
+    bad[0:4] = struct.pack("<I", (5 << 16) | 6)  # 6 ones in 5 decisions
+    out["prior-counter-range"] = (_prior_file(desc, bytes(bad)), "bind", None, "holds a counter outside the model's range")
     return out
 
 
@@ -330,13 +618,20 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="write vectors that do not exist yet")
     ap.add_argument("--force", action="store_true", help="overwrite existing vectors (never for published ones)")
     args = ap.parse_args()
+    priors = ensure_priors(args.write)
     valid_bytes = {}
-    manifest = {"format_version": list(spikecodec.FORMAT_VERSION), "valid": {}, "invalid": {}}
+    manifest: dict = {"format_version": list(spikecodec.FORMAT_VERSION), "valid": {}, "invalid": {}, "priors": {}, "invalid_priors": {}, "tables": {}}
+    for codec, prior in priors.items():
+        manifest["priors"][codec] = {"prior": f"vectors/priors/{codec}.prior", "codec": prior.codec, "geometry": prior.geometry,
+                                     "sha256": prior.digest, "trained_on": PRIORS[codec]}
     for name, spec in VALID.items():
         arr = make_array(spec["array"])
         data = build_valid(spec, arr)
         valid_bytes[name] = data
         manifest["valid"][name] = {"spk": f"vectors/valid/{name}.spk", "npy": f"vectors/valid/{name}.npy", "params": f"vectors/valid/{name}.json"}
+        named = _params(spec).get("prior")
+        if named:
+            manifest["valid"][name]["priors"] = [f"vectors/{named}"]
         if args.write:
             _put(VECTORS / "valid" / f"{name}.spk", data, args.force)
             buf = io.BytesIO()
@@ -347,12 +642,34 @@ def main() -> int:
         manifest["invalid"][name] = {"spk": f"vectors/invalid/{name}.spk", "offset": offset, "problem": problem}
         if args.write:
             _put(VECTORS / "invalid" / f"{name}.spk", data, args.force)
+    for name, (data, stage, offset, problem) in invalid_priors().items():
+        manifest["invalid_priors"][name] = {"prior": f"vectors/invalid-priors/{name}.prior", "stage": stage, "offset": offset, "problem": problem}
+        if args.write:
+            (VECTORS / "invalid-priors").mkdir(exist_ok=True)
+            _put(VECTORS / "invalid-priors" / f"{name}.prior", data, args.force)
+    for name, values in tables().items():
+        manifest["tables"][name] = {"file": f"tables/{name}.txt", "entries": len(values)}
+        if args.write:
+            TABLES.mkdir(exist_ok=True)
+            _put(TABLES / f"{name}.txt", "".join(f"{v}\n" for v in values).encode(), args.force)
     text = json.dumps(manifest, indent=2) + "\n"
     if args.write:
         (HERE / "manifest.json").write_text(text)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _params(spec: dict) -> dict:
+    return spec.get("encode") or spec.get("stream") or {}
+
+
+def tables() -> dict[str, list[int]]:
+    """The integer tables of ``ctxmix`` (FORMAT.md 9.4.9): STRETCH[0..4095], SQUASH(d) for
+    d = -2047..2047, RATE[0..1023]."""
+    from spikecodec.codecs import _ctxmix_kernels as k
+
+    return {"stretch": [int(v) for v in k.STRETCH], "squash": [int(v) for v in k.SQUASH], "rate": [int(v) for v in k.RATE]}
 
 
 def _put(path: Path, data: bytes, force: bool) -> None:

@@ -6,11 +6,15 @@ imports torch (the networks live in :mod:`spikecodec.models`, imported on demand
 
 from .api import decode, encode, load, open, save
 from .codecs import get_codec, register_codec, registered_codecs
+from .container.link import LinkDecoder, LinkEncoder
 from .container.reader import SpikeReader
+from .container.stream import SpikeStream
 from .container.validate import Problem, ValidationReport, validate
 from .container.writer import SpikeWriter
 from .errors import FormatError
 from .layout import MAJOR_VERSION, MINOR_VERSION
+from .prior import Prior, load_prior
+from .training import train_prior
 
 __version__ = "0.1.0"
 FORMAT_VERSION = (MAJOR_VERSION, MINOR_VERSION)
@@ -18,17 +22,23 @@ FORMAT_VERSION = (MAJOR_VERSION, MINOR_VERSION)
 __all__ = [
     "FORMAT_VERSION",
     "FormatError",
+    "LinkDecoder",
+    "LinkEncoder",
+    "Prior",
     "Problem",
     "SpikeReader",
+    "SpikeStream",
     "SpikeWriter",
     "ValidationReport",
     "decode",
     "encode",
     "get_codec",
     "load",
+    "load_prior",
     "open",
     "register_codec",
     "registered_codecs",
     "save",
+    "train_prior",
     "validate",
 ]

@@ -28,6 +28,7 @@ class Rates:
     per_timestep: list[float] = field(default_factory=list)
     channel_axis: int | None = None  # axis named C, when there is one
     per_channel: list[float] = field(default_factory=list)
+    per_chunk: list[int] = field(default_factory=list)  # spikes of each chunk, in file order
 
 
 def _find_axis(axes: tuple[str, ...], name: str) -> int | None:
@@ -50,10 +51,12 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
     c_axis = _find_axis(axes, "C")
     sums = {a: np.zeros(shape[a], np.float64) for a in {t_axis, c_axis} if a is not None}
     total = 0
+    per_chunk = []
     for i in range(len(reader.entries)):
         values = reader.read_chunk(i)
         origin = reader.chunk_origin(i)
-        total += int(values.sum(dtype=np.uint64))
+        per_chunk.append(int(values.sum(dtype=np.uint64)))
+        total += per_chunk[-1]
         for a, acc in sums.items():
             start = origin[a] if a < len(origin) else 0
             others = tuple(j for j in range(values.ndim) if j != a)
@@ -75,6 +78,7 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
         per_timestep=per(t_axis),
         channel_axis=c_axis,
         per_channel=per(c_axis),
+        per_chunk=per_chunk,
     )
 
 
@@ -102,8 +106,9 @@ def sizes(shape: tuple[int, ...], bits: int, file_size: int) -> dict[str, Any]:
     return out
 
 
-def chunk_table(reader: SpikeReader) -> list[dict[str, Any]]:
-    """One row per chunk in file order: where it starts, its size, extent and spike count."""
+def chunk_table(reader: SpikeReader, spikes: list[int] | None = None) -> list[dict[str, Any]]:
+    """One row per chunk in file order: where it starts, its size, extent and spike count (as
+    the index states it, else from ``spikes``, counted by decoding: compact records state none)."""
     rows = []
     for i, e in enumerate(reader.entries):
         spec = reader.chunk_spec(i)
@@ -114,7 +119,7 @@ def chunk_table(reader: SpikeReader) -> list[dict[str, Any]]:
                 "shape": list(spec.shape),
                 "offset": e.offset,
                 "bytes": e.size,
-                "spikes": e.spike_count,
+                "spikes": e.spike_count if e.spike_count is not None else (spikes[i] if spikes else None),
             }
         )
     return rows

@@ -9,6 +9,8 @@ from .context import Context
 from .auto import Auto
 from .countctx import CountContext
 from .ctxlanes import ContextLanes
+from .ctxmix import ContextMixing
+from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: the smallest of
 # raw, order0 and context per chunk.
@@ -21,6 +23,7 @@ register_codec(Context)
 register_codec(Auto)
 register_codec(CountContext)
 register_codec(ContextLanes)
+register_codec(ContextMixing)
 
 __all__ = [
     "DEFAULT_CODEC",
@@ -30,6 +33,7 @@ __all__ = [
     "Codec",
     "Pipeline",
     "Raw",
+    "TrainableCodec",
     "Zstd",
     "get_codec",
     "register_codec",

@@ -238,13 +238,13 @@ def _tiles(H, W, TR, TL, tile):
 
 
 @njit(cache=True)
-def _model_pass(x, bits, budget, ring_bytes):
-    """The encoder's forward pass over the C-contiguous (T, N, C, H, W) array ``x``: every binary
-    decision in coding order and the packed counters ``cv | sv << 32`` its probability comes
-    from. Returns (decision bits uint8, counters uint64)."""
+def _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
+    """The encoder's forward pass over the C-contiguous (T, N, C, H, W) array ``x`` from the
+    counter tables given (updated in place): every binary decision in coding order and the
+    packed counters ``cv | sv << 32`` its probability comes from. Returns (decision bits uint8,
+    counters uint64)."""
     T, N, C, H, W = x.shape
     G = groups(C)
-    sg, ss, lg, ls, eg, es = _new_counters(C, bits)
     ne = es.size
     xf = x.ravel()
     xs = N * C * H * W
@@ -325,14 +325,22 @@ def _model_pass(x, bits, budget, ring_bytes):
 @njit(cache=True)
 def encode(x, bits):
     """The rANS words of the C-contiguous (T, N, C, H, W) uint8 array ``x``."""
-    d, counters = _model_pass(x, bits, TILE, RING_BYTES)
+    sg, ss, lg, ls, eg, es = _new_counters(x.shape[2], bits)
+    return encode_with(x, bits, sg, ss, lg, ls, eg, es)
+
+
+@njit(cache=True)
+def encode_with(x, bits, sg, ss, lg, ls, eg, es):
+    """:func:`encode` from the counter tables given (a prior's copy), which it updates."""
+    d, counters = _model_pass(x, bits, TILE, RING_BYTES, sg, ss, lg, ls, eg, es)
     return _rans_encode(d, counters, True, INV_PRIOR8, INV_ONE8)
 
 
 @njit(cache=True)
 def decisions(x, bits, budget, ring_bytes=RING_BYTES):
     """(bits, q) of every decision of ``x`` in coding order (diagnostics and tests)."""
-    d, counters = _model_pass(x, bits, budget, ring_bytes)
+    sg, ss, lg, ls, eg, es = _new_counters(x.shape[2], bits)
+    d, counters = _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es)
     q = np.empty(d.size, np.uint32)
     for i in range(d.size):
         v = np.uint64(counters[i])
@@ -506,7 +514,20 @@ def decode_into(words, xf, shape, strides, bits):
 
 
 @njit(cache=True)
+def decode_into_with(words, xf, shape, strides, bits, sg, ss, lg, ls, eg, es):
+    """:func:`decode_into` from the counter tables given (a prior's copy), which it updates."""
+    return decode_tiled_with(words, xf, shape, strides, bits, TILE, RING_BYTES, sg, ss, lg, ls, eg, es)
+
+
+@njit(cache=True)
 def decode_tiled(words, xf, shape, strides, bits, budget, ring_bytes):
+    """:func:`decode_tiled_with` from zero counters."""
+    sg, ss, lg, ls, eg, es = _new_counters(shape[2], bits)
+    return decode_tiled_with(words, xf, shape, strides, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es)
+
+
+@njit(cache=True)
+def decode_tiled_with(words, xf, shape, strides, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
     """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
     (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =
     (sT, sN, sC, sH, sW), non-negative (the caller's output in place, whatever its axis order).
@@ -524,7 +545,6 @@ def decode_tiled(words, xf, shape, strides, bits, budget, ring_bytes):
     state, pos = _start(words)
     if pos < 0:
         return 1
-    sg, ss, lg, ls, eg, es = _new_counters(C, bits)
     TR, TL = tile_shape(H, W, budget)
     P = (TR + 2) * (TL + 2)
     ringed = ring_fits(shape, budget, ring_bytes)

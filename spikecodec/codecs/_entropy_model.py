@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import FormatError
 from ..elements import count_spikes
 from .base import ArrayCodec, ChunkSpec
+from .trainable import TrainableCodec
 
 ROLES = ("T", "C", "H", "W")
 
@@ -98,25 +99,67 @@ def categorical_entropy_bits(counts: np.ndarray) -> float:
     return float(t.sum())
 
 
-class AdaptiveCodec(ArrayCodec):
-    """An adaptive binary-decision model (``contextual`` selects the context function) + rANS."""
+class AdaptiveCodec(TrainableCodec):
+    """An adaptive binary-decision model (``contextual`` selects the context function) + rANS.
+
+    Its model state is the counter tables of FORMAT.md 9.4.2, sized by the element bits and the
+    channel count C of the canonical view: a prior (FORMAT.md 14) holds them, in this order."""
 
     contextual: ClassVar[bool]
+    TABLES: ClassVar[tuple[str, ...]] = ("sig_group", "sig_shared", "mag_group", "mag_shared")
+
+    def geometry(self, spec: ChunkSpec) -> dict[str, int]:
+        (_, _, C, _, _), _ = canonical_shape(spec.shape, spec.axes)
+        return {"bits": spec.bits, "C": C}
+
+    def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
+        G, GM, ks, km = kernels().counter_dims(geometry["C"], geometry["bits"], self.contextual)
+        return [(n, np.dtype(np.uint32), size) for n, size in zip(self.TABLES, (G * ks, ks, GM * km, km))]
+
+    def check_values(self, tables: dict[str, np.ndarray]) -> None:
+        for name, table in tables.items():  # packed (ones, total) pairs: total < 1024, ones <= total
+            ones, total = table & 0xFFFF, table >> 16
+            if table.size and (int(total.max()) >= kernels().LIMIT or bool((ones > total).any())):
+                raise ValueError(f"{self.codec_id}: prior table {name!r} holds a counter outside the model's range")
+
+    def soften(self, tables: dict[str, np.ndarray], level: int) -> dict[str, np.ndarray]:
+        """Each counter pair halved ``level`` times by the model's own halving rule."""
+        out = {}
+        for name, table in tables.items():
+            ones, total = table.astype(np.int64) & 0xFFFF, table.astype(np.int64) >> 16
+            for _ in range(level):
+                ones, total = (ones + 1) >> 1, (total + 1) >> 1
+            out[name] = ((total << 16) | ones).astype(np.uint32)
+        return out
+
+    def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
+        self._encode_canonical(to_canonical(np.asarray(chunk, np.uint8), spec.axes), spec.bits, tables)
 
     def decisions(self, chunk: np.ndarray, spec: ChunkSpec, with_ctx: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, coding order."""
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         return kernels().model_decisions(canon, spec.bits, self.contextual, with_ctx)
 
-    def _encode_canonical(self, canon: np.ndarray, bits: int) -> np.ndarray:
-        return kernels().encode(canon, bits, self.contextual)
+    def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        if tables is None:
+            return kernels().encode(canon, bits, self.contextual)
+        return kernels().encode_with(canon, bits, self.contextual, *tables.values())
 
-    def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int) -> int:
+    def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> int:
         """Decode into ``canon``, a (T, N, C, H, W) uint8 view; returns the kernel's status."""
         if canon.itemsize != 1 or min(canon.strides) < 0:  # not the decoder's own views
             raise ValueError("decoding needs a uint8 view with non-negative strides")
         flat, strides = flat_strides(canon)
-        return kernels().decode_into(words, flat, canon.shape, strides, bits, self.contextual)
+        if tables is None:
+            return kernels().decode_into(words, flat, canon.shape, strides, bits, self.contextual)
+        return kernels().decode_into_with(words, flat, canon.shape, strides, bits, self.contextual, *tables.values())
+
+    def _chunk_tables(self, spec: ChunkSpec) -> dict[str, np.ndarray] | None:
+        """A copy of the prior's tables for one chunk, or None to start from zero (the kernels
+        then make their own: the bytes of a file without a prior never depend on this path)."""
+        if not self.prior_id or spec.size == 0:
+            return None
+        return self.start_tables(spec)
 
     def _max_decisions(self, bits: int) -> int:
         """Most binary decisions one element takes: significance and the magnitude bits."""
@@ -133,7 +176,7 @@ class AdaptiveCodec(ArrayCodec):
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        return self._encode_canonical(canon, spec.bits).astype("<u4").tobytes()
+        return self._encode_canonical(canon, spec.bits, self._chunk_tables(spec)).astype("<u4").tobytes()
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         out = np.empty(spec.shape, np.uint8)
@@ -148,6 +191,7 @@ class AdaptiveCodec(ArrayCodec):
         words = np.frombuffer(data, "<u4").astype(np.uint32)
         if words.size > self._max_words(spec):
             raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
+        tables = self._chunk_tables(spec)
         shape5, perm = canonical_shape(spec.shape, spec.axes)
         view = canonical_view(out, spec.axes)
         # No view (axes folded into N that are not adjacent in ``out``): decode in canonical order
@@ -159,7 +203,7 @@ class AdaptiveCodec(ArrayCodec):
             canon = view
         else:
             canon = out.reshape(shape5) if in_place else np.empty(shape5, np.uint8)
-        status = self._decode_canonical(words, canon, spec.bits)
+        status = self._decode_canonical(words, canon, spec.bits, tables)
         if status == 2:
             raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements")
         if status:

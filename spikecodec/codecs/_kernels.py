@@ -159,15 +159,23 @@ def mag_groups(C, bits):
 
 
 @njit(cache=True)
+def counter_dims(C, bits, contextual):
+    """(G, GM, ks, km): channel groups of the significance and magnitude tables, and their
+    contexts (FORMAT.md 9.4.2)."""
+    G = max(min(C, MAX_GROUPS), 1)
+    ks = NSIG if contextual else 1
+    km = (256 << bits) if (bits > 1 and contextual) else ((1 << bits) if bits > 1 else 1)
+    return G, mag_groups(C, bits), ks, km
+
+
+@njit(cache=True)
 def _new_counters(C, bits, contextual):
     """Fresh (all-zero) counter tables of one chunk, as encoder and decoder both start
     (FORMAT.md 9.4.2), each a flat uint32 array of packed (ones, total) pairs: significance group
     table (index g * ks + k) and shared table (k), magnitude group table (gm * km + kk) and
-    shared table (kk). Returns (G, GM, ks, km, sig_group, sig_shared, mag_group, mag_shared)."""
-    G = max(min(C, MAX_GROUPS), 1)
-    ks = NSIG if contextual else 1
-    km = (256 << bits) if (bits > 1 and contextual) else ((1 << bits) if bits > 1 else 1)
-    GM = mag_groups(C, bits)
+    shared table (kk). Returns (G, GM, ks, km, sig_group, sig_shared, mag_group, mag_shared).
+    A prior (FORMAT.md 14) replaces these zeros with its tables, laid out the same way."""
+    G, GM, ks, km = counter_dims(C, bits, contextual)
     return (G, GM, ks, km, np.zeros(G * ks, np.uint32), np.zeros(ks, np.uint32),
             np.zeros(GM * km, np.uint32), np.zeros(km, np.uint32))
 
@@ -342,7 +350,15 @@ def encode_decisions(bits, q):
 @njit(cache=True)
 def encode(x, bits, contextual):
     """The rANS words of the (T, N, C, H, W) array ``x`` (the codecs' encoder)."""
-    d, counters, _ = _model_pass(x, bits, contextual, False)
+    _, _, _, _, sg, ss, mg, ms = _new_counters(x.shape[2], bits, contextual)
+    return encode_with(x, bits, contextual, sg, ss, mg, ms)
+
+
+@njit(cache=True)
+def encode_with(x, bits, contextual, sg, ss, mg, ms):
+    """:func:`encode` from the counter tables given (a prior's copy), which it updates: after
+    it they are the model's state at the end of ``x`` (what training a prior keeps)."""
+    d, counters, _ = _model_pass(x, bits, contextual, False, sg, ss, mg, ms)
     return _rans_encode(d, counters, True, INV_PRIOR, INV_ONE)
 
 
@@ -351,7 +367,8 @@ def model_decisions(x, bits, contextual, with_ctx):
     """Every binary decision of the (T, N, C, H, W) array ``x``, its probability ``q`` and (only
     ``with_ctx``) its full context id, in coding order (diagnostics and tests; :func:`encode`
     computes q inside its coder loop). Returns (bits uint8, q uint32, context id int32)."""
-    d, counters, ctx = _model_pass(x, bits, contextual, with_ctx)
+    _, _, _, _, sg, ss, mg, ms = _new_counters(x.shape[2], bits, contextual)
+    d, counters, ctx = _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms)
     q = np.empty(d.size, np.uint32)
     for i in range(d.size):
         v = np.uint64(counters[i])
@@ -360,7 +377,7 @@ def model_decisions(x, bits, contextual, with_ctx):
 
 
 @njit(cache=True)
-def _model_pass(x, bits, contextual, with_ctx):
+def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
     """The encoder's forward pass: every binary decision of the (T, N, C, H, W) array ``x``, the
     packed counters its probability comes from, ``cv | sv << 32`` (channel-group pair, shared
     pair; :func:`_prob`), and its full context id (channel group included), in coding order.
@@ -371,7 +388,7 @@ def _model_pass(x, bits, contextual, with_ctx):
     passes (no data-dependent branch in the first): the significance decision of element e sits
     at index e + bits * (nonzero elements before e), its magnitude bits right after it."""
     T, N, C, H, W = x.shape
-    G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
+    G, GM, ks, km = counter_dims(C, bits, contextual)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
@@ -613,7 +630,20 @@ def decode_into(words, xf, shape, strides, bits, contextual):
 
 
 @njit(cache=True)
+def decode_into_with(words, xf, shape, strides, bits, contextual, sg, ss, mg, ms):
+    """:func:`decode_into` from the counter tables given (a prior's copy), which it updates."""
+    return decode_tiled_with(words, xf, shape, strides, bits, contextual, TILE, sg, ss, mg, ms)
+
+
+@njit(cache=True)
 def decode_tiled(words, xf, shape, strides, bits, contextual, budget):
+    """:func:`decode_tiled_with` from zero counters."""
+    _, _, _, _, sg, ss, mg, ms = _new_counters(shape[2], bits, contextual)
+    return decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, ss, mg, ms)
+
+
+@njit(cache=True)
+def decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, ss, mg, ms):
     """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
     (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =
     (sT, sN, sC, sH, sW), non-negative: the caller's output, whatever its axis order, is
@@ -633,7 +663,7 @@ def decode_tiled(words, xf, shape, strides, bits, contextual, budget):
     state, pos = _start(words)
     if pos < 0:
         return 1
-    G, GM, ks, km, sg, ss, mg, ms = _new_counters(C, bits, contextual)
+    G, GM, ks, km = counter_dims(C, bits, contextual)
     TR, TL = tile_shape(H, W, budget)
     sp = np.zeros(window_planes(T, C, contextual) * (TR + 2) * (TL + 2), np.uint8)
     # rk[TL]: the (unused) speculation past a row's end (0, or a stale in-range context)

@@ -33,6 +33,7 @@ from ._kernels import (
     _bumped,
     _decode_bit,
     _new_counters,
+    counter_dims,
     _plane_ctx,
     _prob,
     _row_ctx,
@@ -68,27 +69,35 @@ def fast_decode(C, H, W, bits):
 
 
 @njit(cache=True)
-def _new_lane_state(T, N, C, H, W):
-    """The four lanes' model state, as encoder and decoder both start: each lane's counter
-    tables (:func:`._kernels._new_counters` of its C / 4 channels; lane l's at ``l * SG`` and
-    ``l * ks``), the zero-padded significance copy of the chunk, shape (T, N, C, H + 2, W + 2),
-    and each lane's context rows ``rk`` (W + 1 entries: one past a row's end, never used) and
-    plane contexts ``hist`` (H (W + 2) entries). Returns (ks, SG, sg, ss, sp, rk, hist)."""
+def new_lane_counters(C):
+    """The four lanes' fresh significance counters: each lane's group and shared tables
+    (:func:`._kernels._new_counters` of its C / 4 channels; lane l's at ``l * SG`` and ``l * ks``).
+    Returns (ks, SG, sg, ss)."""
     _, _, ks, _, sg1, _, _, _ = _new_counters(C // NL, 1, True)
     SG = sg1.size
-    return (ks, SG, np.zeros(NL * SG, np.uint32), np.zeros(NL * ks, np.uint32),
-            np.zeros(T * N * C * (H + 2) * (W + 2), np.uint8), np.zeros(NL * (W + 1), np.int64),
+    return ks, SG, np.zeros(NL * SG, np.uint32), np.zeros(NL * ks, np.uint32)
+
+
+@njit(cache=True)
+def _new_lane_state(T, N, C, H, W):
+    """The lanes' working memory beside their counters: the zero-padded significance copy of
+    the chunk, shape (T, N, C, H + 2, W + 2), and each lane's context rows ``rk`` (W + 1 entries:
+    one past a row's end, never used) and plane contexts ``hist`` (H (W + 2) entries).
+    Returns (sp, rk, hist)."""
+    return (np.zeros(T * N * C * (H + 2) * (W + 2), np.uint8), np.zeros(NL * (W + 1), np.int64),
             np.zeros(NL * H * (W + 2), np.int64))
 
 
 @njit(cache=True)
-def _model_pass4(x):
+def _model_pass4(x, sg, ss):
     """The encoder's forward pass over the four lanes of the 1-bit (T, N, C, H, W) array ``x``:
     per lane, every decision bit and the packed counters its probability comes from (as
     :func:`._kernels._model_pass`, whose ``context`` model each lane is), lane-major."""
     T, N, C, H, W = x.shape
     Cb = C // NL
-    ks, SG, sg, ss, sp, rk, hist = _new_lane_state(T, N, C, H, W)
+    G, _, ks, _ = counter_dims(C // NL, 1, True)
+    SG = G * ks
+    sp, rk, hist = _new_lane_state(T, N, C, H, W)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
@@ -135,10 +144,17 @@ def _model_pass4(x):
 
 @njit(cache=True)
 def encode4(x):
+    """:func:`encode4_with` from zero counters."""
+    _, _, sg, ss = new_lane_counters(x.shape[2])
+    return encode4_with(x, sg, ss)
+
+
+@njit(cache=True)
+def encode4_with(x, sg, ss):
     """The ``ctxlanes`` words of the 1-bit (T, N, C, H, W) array ``x`` (C a multiple of 4): the
     four lanes' word counts, then their rANS words (:func:`._kernels._rans_encode`, four
     streams interleaved so that their divisions overlap)."""
-    dec, cnt = _model_pass4(x)
+    dec, cnt = _model_pass4(x, sg, ss)
     per = dec.shape[1]
     words = np.empty((NL, per + 2), np.uint32)
     m0 = m1 = m2 = m3 = 0
@@ -181,6 +197,13 @@ def encode4(x):
 
 @njit(cache=True)
 def decode4_into(words, offs, xf, shape, strides):
+    """:func:`decode4_into_with` from zero counters."""
+    _, _, sg, ss = new_lane_counters(shape[2])
+    return decode4_into_with(words, offs, xf, shape, strides, sg, ss)
+
+
+@njit(cache=True)
+def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
     """Decode the four lanes of a 1-bit (T, N, C, H, W) chunk (:func:`fast_decode`) into the
     flat uint8 buffer ``xf`` with element strides ``strides`` (as :func:`._kernels.decode_tiled`).
     Lane l's stream is ``words[offs[l]:offs[l + 1]]``. Returns 0, or 1 for a malformed stream
@@ -201,7 +224,9 @@ def decode4_into(words, offs, xf, shape, strides):
         z0, z1, z2, z3 = z1, z2, z3, z
         r0, r1, r2, r3 = r1, r2, r3, r + offs[ln]
     b0, b1, b2, b3 = offs[0], offs[1], offs[2], offs[3]  # each stream's first word
-    ks, SG, sg, ss, sp, rk, hist = _new_lane_state(T, N, C, H, W)
+    G, _, ks, _ = counter_dims(C // NL, 1, True)
+    SG = G * ks
+    sp, rk, hist = _new_lane_state(T, N, C, H, W)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs

@@ -52,6 +52,12 @@ class Codec(ABC):
     #: The format minor version that defined this codec id; a file that uses it declares at
     #: least this minor version in its preamble (FORMAT.md 3.1), so version-1.0 files stay 1.0.
     format_minor: ClassVar[int] = 0
+    #: True for codecs whose initial model state a prior can set (:mod:`.trainable`).
+    trainable: ClassVar[bool] = False
+
+    def minor_needed(self) -> int:
+        """The lowest format minor version that defines this codec with its parameters."""
+        return self.format_minor
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able parameters, as stored in the file (without the id)."""

@@ -17,7 +17,7 @@ from ._entropy_model import AdaptiveCodec
 
 
 class Context(AdaptiveCodec):
-    """The adaptive context-model codec (no parameters)."""
+    """The adaptive context-model codec (parameter: ``prior``)."""
 
     codec_id = "context"
     contextual = True

@@ -35,11 +35,22 @@ def lane_blocks(C: int) -> list[tuple[int, int]]:
 
 
 class ContextLanes(AdaptiveCodec):
-    """The ``context`` model in independent channel lanes, coded in lockstep (no parameters)."""
+    """The ``context`` model in independent channel lanes, coded in lockstep (parameter: ``prior``)."""
 
     codec_id = "ctxlanes"
     format_minor = 2
     contextual = True
+
+    def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
+        """The ``context`` tables of each lane's C / L channels, lane after lane."""
+        lanes = _lanes().lane_count(geometry["C"])
+        per_lane = super().table_layout({"bits": geometry["bits"], "C": geometry["C"] // lanes})
+        return [(name, dtype, lanes * n) for name, dtype, n in per_lane]
+
+    @staticmethod
+    def _lane_tables(tables: dict[str, np.ndarray], lane: int, lanes: int) -> list[np.ndarray]:
+        """Lane ``lane``'s slices (views) of each table."""
+        return [t[lane * (t.size // lanes) : (lane + 1) * (t.size // lanes)] for t in tables.values()]
 
     def decisions(self, chunk, spec, with_ctx: bool = True):  # type: ignore[override]
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, lane after
@@ -49,11 +60,18 @@ class ContextLanes(AdaptiveCodec):
                  for a, b in lane_blocks(canon.shape[2])]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
-    def _encode_canonical(self, canon: np.ndarray, bits: int) -> np.ndarray:
+    def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         C = canon.shape[2]
         if _lanes().fast_encode(C, bits):
-            return _lanes().encode4(canon)
-        streams = [kernels().encode(np.ascontiguousarray(canon[:, :, a:b]), bits, True) for a, b in lane_blocks(C)]
+            if tables is None:
+                return _lanes().encode4(canon)
+            return _lanes().encode4_with(canon, tables["sig_group"], tables["sig_shared"])
+        blocks = lane_blocks(C)
+        if tables is None:
+            streams = [kernels().encode(np.ascontiguousarray(canon[:, :, a:b]), bits, True) for a, b in blocks]
+        else:
+            streams = [kernels().encode_with(np.ascontiguousarray(canon[:, :, a:b]), bits, True, *self._lane_tables(tables, i, len(blocks)))
+                       for i, (a, b) in enumerate(blocks)]
         return np.concatenate([np.array([s.size for s in streams], np.uint32), *streams])
 
     def _empty_shape(self, shape5: tuple[int, ...]) -> tuple[int, ...]:
@@ -64,7 +82,7 @@ class ContextLanes(AdaptiveCodec):
         # L word counts, and per lane its elements' decisions plus two initial words.
         return spec.size * self._max_decisions(spec.bits) + 3 * 4
 
-    def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int) -> int:
+    def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> int:
         if canon.itemsize != 1 or min(canon.strides, default=0) < 0:
             raise ValueError("decoding needs a uint8 view with non-negative strides")
         T, N, C, H, W = canon.shape
@@ -83,11 +101,17 @@ class ContextLanes(AdaptiveCodec):
                 raise FormatError(f"ctxlanes: lane {i} is longer than any encoding of its channels")
         flat, strides = flat_strides(canon)
         if canon.size and _lanes().fast_decode(C, H, W, bits):
-            return _lanes().decode4_into(words, offs, flat, canon.shape, strides)
+            if tables is None:
+                return _lanes().decode4_into(words, offs, flat, canon.shape, strides)
+            return _lanes().decode4_into_with(words, offs, flat, canon.shape, strides, tables["sig_group"], tables["sig_shared"])
         for i, (a, b) in enumerate(blocks):
             lane = canon[:, :, a:b]
             lane_flat, lane_strides = flat_strides(lane)
-            status = kernels().decode_into(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True)
+            if tables is None:
+                status = kernels().decode_into(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True)
+            else:
+                status = kernels().decode_into_with(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True,
+                                                    *self._lane_tables(tables, i, count))
             if status:
                 return status
         return 0

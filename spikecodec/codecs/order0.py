@@ -1,4 +1,4 @@
-"""``order0``: adaptive per-channel order-0 model, rANS coded (no parameters).
+"""``order0``: adaptive per-channel order-0 model, rANS coded (parameter: ``prior``).
 
 Each element is a significance bit ``x > 0`` and, for multi-bit chunks, the bits of ``x - 1``
 (MSB first, a binary tree). Every decision's probability comes from adaptive integer counts of
@@ -13,7 +13,7 @@ from ._entropy_model import AdaptiveCodec
 
 
 class Order0(AdaptiveCodec):
-    """Per-channel adaptive order-0 codec (no parameters)."""
+    """Per-channel adaptive order-0 codec (parameter: ``prior``)."""
 
     codec_id = "order0"
     contextual = False

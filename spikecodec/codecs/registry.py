@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from ..elements import count_spikes
 from .base import ArrayCodec, BytesCodec, ChunkSpec, Codec
 from .raw import Raw
+
+if TYPE_CHECKING:
+    from ..prior import Prior
 
 _REGISTRY: dict[str, type[Codec]] = {}
 
@@ -73,7 +76,20 @@ class Pipeline:
     @property
     def format_minor(self) -> int:
         """The lowest format minor version that defines every codec of the pipeline."""
-        return max(c.format_minor for c in self.codecs)
+        return max(c.minor_needed() for c in self.codecs)
+
+    @property
+    def array_codec(self) -> ArrayCodec:
+        return self.codecs[0]  # type: ignore[return-value]
+
+    def with_prior(self, prior: "Prior | None") -> "Pipeline":
+        """The same pipeline with its array codec coding from ``prior`` (a trainable codec only)."""
+        first = self.codecs[0]
+        if not getattr(first, "trainable", False):
+            raise ValueError(f"codec {first.codec_id!r} has no model state for a prior (trainable codecs: "
+                             f"{', '.join(sorted(k for k, c in _REGISTRY.items() if c.trainable))})")
+        pipeline = Pipeline([first.with_prior(prior), *self.codecs[1:]])  # type: ignore[attr-defined]
+        return pipeline
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes | memoryview, int]:
         """The chunk's payload and its spike count."""

@@ -77,6 +77,20 @@ class Tiling:
         self.row_start = 0  # == total height of the complete rows so far
         self.row_length = 0
         self.specs: dict[tuple[int, int], ChunkSpec] = {}  # by (row height, place in the row)
+        self.last_row_start = 0  # where the chunk last placed (by place) starts along axis 0 ...
+        self.last_spec: ChunkSpec | None = None  # ... and its spec
+
+    def place(self, head, offset: int) -> ChunkSpec:
+        """Accept the next record's chunk and return its spec: a record that states its origin
+        and extent (classic) must sit where the tiling says; one that states only its height
+        (compact) is put there."""
+        self.last_row_start = self.row_start
+        if head.origin is not None:
+            spec = self.advance(head.origin, head.extent, offset)
+        else:
+            spec = self.advance_row(self.row_start, head.height, offset)
+        self.last_spec = spec
+        return spec
 
     @property
     def at_row_boundary(self) -> bool:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from construct import ConstructError
 
 from .. import layout
 from ..codecs import Pipeline
 from ..errors import FormatError
+from ..prior import PRIOR_PATH_ENV, Prior, find_prior, parse_prior, remember_prior
 from ..limits import (
     ELEMENT_BITS,
     MAX_AXIS_NAME,
@@ -337,6 +339,45 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
     for e in h.extensions:
         if not 0 < len(e.name) <= MAX_EXTENSION_NAME or not e.name.isascii():
             raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} ASCII characters")
-        if e.required:  # this version of the format defines no required extension
-            raise fail(f"required extension {e.name!r} is not understood by this reader")
+        if e.name not in KNOWN_EXTENSIONS:
+            if e.required:
+                raise fail(f"required extension {e.name!r} is not understood by this reader")
+            continue
+        if not e.required:
+            raise fail(f"extension {e.name!r} must be marked required")
+        if sum(x.name == e.name for x in h.extensions) > 1:
+            raise fail(f"extension {e.name!r} appears more than once")
+        if e.name == COMPACT_EXTENSION and e.data:
+            raise fail(f"extension {e.name!r} carries no data")
+    if any(e.name == PRIOR_EXTENSION for e in h.extensions) and not getattr(pipeline.array_codec, "prior_id", None):
+        raise fail(f"extension {PRIOR_EXTENSION!r} holds a prior, but codec {pipeline.array_codec.codec_id!r} names none")
     return pipeline
+
+
+PRIOR_EXTENSION = "prior"  # a prior file embedded in the header (FORMAT.md 14)
+COMPACT_EXTENSION = "compact-records"  # the file's chunks are compact records (FORMAT.md 5.2)
+KNOWN_EXTENSIONS = (PRIOR_EXTENSION, COMPACT_EXTENSION)
+
+
+def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offset: int | None = None) -> Pipeline:
+    """``pipeline`` coding from the prior its array codec names (FORMAT.md 14): the one embedded
+    in the header, else one of ``given``, else one found by :func:`~spikecodec.prior.find_prior`.
+    A file naming a prior that none of those holds raises FormatError naming the digest."""
+    digest = getattr(pipeline.array_codec, "prior_id", None)
+    if not digest:
+        return pipeline
+    embedded = next((e.data for e in h.extensions if e.name == PRIOR_EXTENSION), None)
+    if embedded is not None:
+        if hashlib.sha256(embedded).hexdigest() != digest:
+            raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset)
+        prior = find_prior(digest, given) or parse_prior(embedded, "the embedded prior")
+        remember_prior(prior)
+    else:
+        prior = find_prior(digest, given)
+        if prior is None:
+            raise FormatError(f"coded with prior {digest}, which was not given "
+                              f"(pass it: priors=..., --prior FILE, or a folder in ${PRIOR_PATH_ENV})", offset)
+    try:
+        return pipeline.with_prior(prior)
+    except ValueError as exc:
+        raise FormatError(str(exc), offset) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -12,15 +12,23 @@ from .. import layout
 from ..codecs import ChunkSpec
 from ..errors import FormatError
 from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_TOTAL_ELEMENTS
+from ..codecs import Pipeline
+from ..prior import Prior, PriorLike, as_priors
 from .grid import Tiling, inner_origins
-from .header import Header, parse_header, parse_header_shared, parse_preamble
+from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_header_shared, parse_preamble
 from .records import (
+    ClassicRecords,
     IndexEntry,
-    check_chunk_crc,
+    Record,
+    RecordHead,
+    RecordLayout,
+    SourceCursor,
     index_size,
-    parse_chunk_head,
     parse_index,
     parse_trailer,
+    read_compact_index,
+    read_record,
+    record_layout,
 )
 from .source import Openable, Source
 
@@ -41,13 +49,66 @@ def _header_bytes(src: Source) -> tuple[bytes, bytes, bytes]:
     return pre, rest[:header_size], rest[header_size:]
 
 
-def read_indexed(src: Source, h: Header, data_start: int) -> tuple[list[IndexEntry], list[ChunkSpec]]:
+class BufferedCursor:
+    """A :class:`~.records.Cursor` over a random-access source, reading ahead in blocks: walking
+    thousands of small records costs a few reads, not a few per record."""
+
+    BLOCK = 1 << 16
+
+    def __init__(self, src: Source, pos: int, end: int | None = None):
+        self.src = src
+        self.pos = pos
+        self.end = src.size if end is None else end
+        self._buf = b""
+        self._at = pos
+
+    def read(self, n: int) -> bytes:
+        off = self.pos - self._at
+        if off + n > len(self._buf):  # refill from pos: the block, or the whole read if larger
+            self._buf = self.src.read_at(self.pos, max(n, min(self.BLOCK, self.end - self.pos)))
+            self._at, off = self.pos, 0
+        data = self._buf[off : off + n]
+        self.pos += len(data)
+        return data
+
+
+class BytesCursor:
+    """A :class:`~.records.Cursor` over bytes already read (one record), numbered from ``pos``."""
+
+    def __init__(self, data: bytes | memoryview, pos: int):
+        self.data = memoryview(data)
+        self.pos = pos
+        self._start = pos
+
+    def read(self, n: int) -> bytes:
+        off = self.pos - self._start
+        out = self.data[off : off + n]
+        self.pos += len(out)
+        return bytes(out) if len(out) <= 64 else out  # small pieces (heads) as bytes, payloads as views
+
+
+def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[list[IndexEntry], list[ChunkSpec]]:
     """Entries of the index the trailer points to, checked to tile the file exactly, and the
-    spec of each entry's chunk."""
+    spec of each entry's chunk. Compact records are walked (their index holds only totals)."""
     end = src.size - layout.TRAILER_SIZE
     if end < data_start:
         raise FormatError("no trailer: the file is truncated or its writer did not finish", src.size)
     index_offset, index_nbytes = parse_trailer(src.read_at(end, layout.TRAILER_SIZE), end)
+    if records.compact:
+        if not data_start <= index_offset < end or index_offset + index_nbytes != end:
+            raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
+        count, rows, size = read_compact_index(SourceCursor(src, index_offset), index_offset)
+        if size != index_nbytes:
+            raise FormatError(f"the index is {size} bytes, the trailer says {index_nbytes}", index_offset)
+        entries, specs, stop, pos = walk_records(src, h, data_start, records, index_offset)
+        if stop is not None:
+            raise stop
+        if pos != index_offset:
+            raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", pos)
+        if count != len(entries) or rows != sum(e.row_length for e in entries[:: max(1, len(inner_origins(h)))]):
+            raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(entries)}", index_offset)
+        _check_total(h, entries, inner_origins(h), index_offset)
+        return entries, specs
     if index_offset < data_start or index_offset + index_nbytes != end or index_nbytes < index_size(0):
         raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
     entries = parse_index(src.read_at(index_offset, index_nbytes), index_offset)
@@ -69,53 +130,83 @@ def read_indexed(src: Source, h: Header, data_start: int) -> tuple[list[IndexEnt
         raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", index_offset)
     if not tiling.at_row_boundary:
         raise FormatError("the index ends inside a row of chunks", index_offset)
-    if h.shape[0] is not None and tiling.inner and tiling.row_start != h.shape[0]:
-        raise FormatError(f"chunks cover {tiling.row_start} of the {h.shape[0]} rows the header declares", index_offset)
+    _check_total(h, entries, tiling.inner, index_offset)
     return entries, specs
 
 
-def walk_chunks(src: Source, h: Header, data_start: int) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None]:
-    """Rebuild the index by walking chunk records from the start (recovery).
+def _check_total(h: Header, entries: list[IndexEntry], inner, offset: int) -> None:
+    rows = sum(e.row_length for e in entries[:: len(inner)]) if inner else 0
+    if h.shape[0] is not None and inner and rows != h.shape[0]:
+        raise FormatError(f"chunks cover {rows} of the {h.shape[0]} rows the header declares", offset)
 
-    Stops at the first record that is incomplete or damaged, and keeps only complete rows: what a
-    writer had finished is returned, nothing else, with the spec of each chunk. Also returns why
-    the walk stopped (``None`` when it reached the index or the end of the file cleanly).
-    """
+
+def walk_records(
+    src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
+) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None, int]:
+    """Walk the chunk records from the start, checking each (:func:`~.records.read_record`).
+
+    Stops at the index (its magic or marker), at ``end``, or at the first record that is
+    incomplete or damaged. Returns the entries and specs of the complete rows before that point,
+    why it stopped (``None`` when it reached the index cleanly, with whole rows) and where."""
     tiling = Tiling(h)
     entries: list[IndexEntry] = []
     specs: list[ChunkSpec] = []
     complete = 0
-    pos = data_start
-    head_size = layout.chunk_header_size(h.chunk_rank)
+    cursor = BufferedCursor(src, data_start, end)
     stop: FormatError | None = None
-    while tiling.inner:
-        head = src.read_at(pos, head_size)
-        if not head or head[:4] == layout.INDEX_MAGIC:
+    while tiling.inner and cursor.pos < cursor.end:
+        at = cursor.pos
+        at_index, first = records.at_end(cursor)
+        if at_index or not first:
+            cursor.pos = at
             break
         try:
-            payload_size, spikes, origin, extent = parse_chunk_head(head, h.chunk_rank, pos)
-            spec = tiling.advance(origin, extent, pos)
-            if payload_size > spec.max_payload:
-                raise FormatError(f"chunk payload size {payload_size} exceeds the cap {spec.max_payload}", pos)
-            rest = src.read_at(pos + head_size, payload_size + layout.CRC_SIZE)
-            check_chunk_crc(head, rest[:payload_size], rest[payload_size:], pos)
+            record = read_record(records, cursor, len(entries), tiling.place, first)
         except FormatError as exc:
             stop = exc
+            cursor.pos = at
             break
-        size = head_size + payload_size + layout.CRC_SIZE
-        entries.append(IndexEntry(pos, size, origin[0], extent[0], spikes))
-        specs.append(spec)
-        pos += size
+        entries.append(record.entry(tiling.last_row_start))
+        specs.append(tiling.last_spec)
         if tiling.at_row_boundary:
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
-        stop = FormatError("the chunks end inside a row", pos)
-    return entries[:complete], specs[:complete], stop
+        stop = FormatError("the chunks end inside a row", cursor.pos)
+    pos = entries[complete - 1].offset + entries[complete - 1].size if complete else data_start
+    return entries[:complete], specs[:complete], stop, pos if stop is not None else cursor.pos
 
 
-def read_array(source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
+def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout | None = None) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None]:
+    """Rebuild the index by walking chunk records from the start (recovery): what a writer had
+    finished, whole rows only, and why the walk stopped (``None``: it reached the index)."""
+    entries, specs, stop, _ = walk_records(src, h, data_start, records or ClassicRecords(h.chunk_rank))
+    return entries, specs, stop
+
+
+def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: int, max_bytes: int,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """The elements of a checked record (:func:`~.records.read_record`): the payload decoded
+    through ``pipeline`` into ``out`` (when given), its spike count checked where the record
+    states one. A chunk decoding to more than ``max_bytes`` is refused before any allocation."""
+    at = record.offset
+    if spec.size > max_bytes:
+        raise FormatError(f"chunk {ordinal} decodes to {spec.size} bytes, over max_bytes={max_bytes}", at)
+    try:
+        # The pipeline checks the decoded shape and that no value is wider than the element type.
+        values, count = pipeline.decode(record.payload, spec, out)
+    except FormatError as exc:
+        raise FormatError(f"chunk {ordinal}: {exc.message}", at) from None
+    except (ValueError, MemoryError, OverflowError) as exc:
+        raise FormatError(f"chunk {ordinal}: payload does not decode ({exc})", at) from None
+    if record.head.spike_count is not None and count != record.head.spike_count:
+        raise FormatError(f"chunk {ordinal} holds {count} spikes, its header says {record.head.spike_count}", at)
+    return values
+
+
+def read_array(source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+               priors: Iterable[PriorLike] | PriorLike | None = None) -> np.ndarray:
     """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return)."""
-    with SpikeReader(source, recover=recover, max_bytes=max_bytes, _private=True) as r:
+    with SpikeReader(source, recover=recover, max_bytes=max_bytes, priors=priors, _private=True) as r:
         return r.read()
 
 
@@ -125,11 +216,19 @@ class SpikeReader:
     ``reader[t]``, ``reader[0:2, 5]`` ... decode only the chunks the selection touches.
     ``recover=True`` reads a file whose writer died before writing the index, up to its last
     complete row of chunks (``recovered`` is then true and ``index_error`` says what was wrong).
-    ``max_bytes`` caps the decoded bytes any one read may allocate.
+    ``max_bytes`` caps the decoded bytes any one read may allocate. ``priors``: the prior (or
+    priors: objects, paths or bytes) a file coded from a prior it does not embed may name
+    (FORMAT.md 14); shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.
     """
 
     def __init__(
-        self, source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, _private: bool = False
+        self,
+        source: Openable,
+        *,
+        recover: bool = False,
+        max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+        priors: Iterable[PriorLike] | PriorLike | None = None,
+        _private: bool = False,
     ):
         # _private: the caller never hands this reader on (read_array), so the header and codec
         # pipeline may be the ones kept for headers seen before (parse_header_shared).
@@ -143,15 +242,17 @@ class SpikeReader:
             else:
                 self.header = parse_header(pre, body, crc)
                 self._pipeline = self.header.pipeline()
+            self._pipeline = bind_prior(self.header, self._pipeline, as_priors(priors), layout.PREAMBLE_SIZE)
+            self._records = record_layout(self.header, crc)
             self.index_error: FormatError | None = None
             self.walk_error: FormatError | None = None
             try:
-                self.entries, self._specs = read_indexed(self._src, self.header, self._data_start)
+                self.entries, self._specs = read_indexed(self._src, self.header, self._data_start, self._records)
             except FormatError as exc:
                 if not recover:
                     raise
                 self.index_error = exc
-                self.entries, self._specs, self.walk_error = walk_chunks(self._src, self.header, self._data_start)
+                self.entries, self._specs, self.walk_error = walk_chunks(self._src, self.header, self._data_start, self._records)
         except FormatError as exc:
             self._src.close()
             raise exc.located(self._src.name) if exc.where is None else exc
@@ -160,7 +261,6 @@ class SpikeReader:
             raise
         h = self.header
         self._chunk_rank = h.chunk_rank
-        self._chunk_head_size = layout.chunk_header_size(h.chunk_rank)
         self._inner = inner_origins(h)
         self._per_row = len(self._inner)
         self._row_starts = [e.row_start for e in self.entries[:: self._per_row]] if self._per_row else []
@@ -209,6 +309,21 @@ class SpikeReader:
         return [dict(c) for c in self.header.codecs]
 
     @property
+    def prior(self) -> Prior | None:
+        """The prior the file's codec codes from (None without one)."""
+        return getattr(self._pipeline.array_codec, "prior", None)
+
+    @property
+    def embeds_prior(self) -> bool:
+        """Whether the file holds its prior in its header."""
+        return any(e.name == PRIOR_EXTENSION for e in self.header.extensions)
+
+    @property
+    def records(self) -> str:
+        """The chunk record layout: ``classic`` or ``compact`` (FORMAT.md 5)."""
+        return "compact" if self._records.compact else "classic"
+
+    @property
     def version(self) -> tuple[int, int]:
         return (layout.MAJOR_VERSION, self.header.minor)
 
@@ -244,36 +359,25 @@ class SpikeReader:
     def _read_chunk(self, i: int, out: np.ndarray | None = None, origin: tuple[int, ...] | None = None) -> np.ndarray:
         e = self.entries[i]
         spec = self._specs[i]
-        at = e.offset
-        data = memoryview(self._src.view_at(at, e.size))  # slices below are views, not copies
+        data = self._src.view_at(e.offset, e.size)
         if len(data) != e.size:
-            raise FormatError(f"file ends inside chunk {i}", at)
+            raise FormatError(f"file ends inside chunk {i}", e.offset)
+        want = origin or self.chunk_origin(i)
         k = self._chunk_rank
-        head_size = self._chunk_head_size
-        payload_size, spikes, head_origin, extent = parse_chunk_head(data[:head_size], k, at)
-        if head_size + payload_size + layout.CRC_SIZE != e.size:
-            raise FormatError(f"chunk {i} is {head_size + payload_size + 4} bytes but the index says {e.size}", at)
-        if head_origin != (origin or self.chunk_origin(i)) or extent != spec.shape[:k]:
-            raise FormatError(f"chunk {i} covers {head_origin}+{extent}, not where the index puts it", at)
-        if spikes != e.spike_count:
-            raise FormatError(f"chunk {i} spike count {spikes} differs from the index's {e.spike_count}", at)
-        end = head_size + payload_size
-        payload = data[head_size:end]
-        check_chunk_crc(data[:head_size], payload, data[end:], at)
-        if payload_size > spec.max_payload:
-            raise FormatError(f"chunk {i} payload of {payload_size} bytes exceeds the cap {spec.max_payload}", at)
-        if spec.size > self.max_bytes:
-            raise FormatError(f"chunk {i} decodes to {spec.size} bytes, over max_bytes={self.max_bytes}", at)
-        try:
-            # The pipeline checks the decoded shape and that no value is wider than the element type.
-            values, count = self._pipeline.decode(payload, spec, out)
-        except FormatError as exc:
-            raise FormatError(f"chunk {i}: {exc.message}", at) from None
-        except (ValueError, MemoryError, OverflowError) as exc:
-            raise FormatError(f"chunk {i}: payload does not decode ({exc})", at) from None
-        if count != spikes:
-            raise FormatError(f"chunk {i} holds {count} spikes, its header says {spikes}", at)
-        return values
+
+        def place(head: RecordHead, at: int) -> ChunkSpec:  # where the index puts it
+            if head.size != e.size:
+                raise FormatError(f"chunk {i} is {head.size} bytes but the index says {e.size}", at)
+            if head.origin is not None and (head.origin != want or head.extent != spec.shape[:k]):
+                raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at)
+            if head.height != e.row_length:
+                raise FormatError(f"chunk {i} is {head.height} rows high, the index says {e.row_length}", at)
+            if head.spike_count != e.spike_count:
+                raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {e.spike_count}", at)
+            return spec
+
+        record = read_record(self._records, BytesCursor(data, e.offset), i, place)
+        return decode_record(self._pipeline, record, spec, i, self.max_bytes, out)
 
     def read(self) -> np.ndarray:
         """The whole array: every chunk decoded straight into place, in file order."""

@@ -1,58 +1,257 @@
-"""Chunk records, the index and the trailer: building them and checking their bytes."""
+"""Chunk records, the index and the trailer: building them and checking their bytes.
+
+Two record layouts (FORMAT.md 5): *classic* records state where their chunk lies and how many
+spikes it holds; *compact* records (version 1.3, for streams of small chunks) state only their
+payload size and, when unusual, their row height, and carry a CRC-16 or CRC-32 over the stream's
+tag, their ordinal and their bytes. Both are read by the one :class:`RecordReader`, whatever
+walks them: the random-access reader, recovery, the stream reader and the validator.
+"""
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from .. import layout
 from ..errors import FormatError
+from ..limits import payload_cap
+from .header import COMPACT_EXTENSION, Header
 
 
 class IndexEntry(NamedTuple):
     """Where one chunk record lies and what it holds (FORMAT.md 5). A named tuple: a reader
-    makes one per chunk, about five times faster than a frozen dataclass."""
+    makes one per chunk, about five times faster than a frozen dataclass. ``spike_count`` is
+    None for compact records, which do not state it."""
 
     offset: int
     size: int
     row_start: int
     row_length: int
-    spike_count: int
+    spike_count: int | None
 
 
-@dataclass(frozen=True)
-class ChunkRecord:
-    """A parsed chunk header with its payload; ``offset`` is where the record starts."""
+class Cursor(Protocol):
+    """Forward reads of a spike file's bytes: ``read(n)`` gives n bytes, fewer only at its end."""
+
+    pos: int
+
+    def read(self, n: int) -> bytes: ...
+
+
+class SourceCursor:
+    """A :class:`Cursor` over a random-access source (``read_at``), from ``pos``."""
+
+    def __init__(self, src, pos: int):
+        self.src = src
+        self.pos = pos
+
+    def read(self, n: int) -> bytes:
+        data = self.src.read_at(self.pos, n)
+        self.pos += len(data)
+        return data
+
+
+class RecordHead(NamedTuple):
+    """A parsed record head. Classic records give ``origin``, ``extent`` and ``spike_count``;
+    compact ones None (their place follows from their order)."""
+
+    head: bytes
+    payload_size: int
+    check_size: int
+    height: int
+    origin: tuple[int, ...] | None
+    extent: tuple[int, ...] | None
+    spike_count: int | None
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + self.payload_size + self.check_size
+
+
+# -- Classic records (FORMAT.md 5.1) -------------------------------------------------------------
+
+
+class ClassicRecords:
+    """Magic, payload size, spike count, origin, extent, payload, CRC-32."""
+
+    compact = False
+
+    def __init__(self, chunk_rank: int):
+        self.chunk_rank = chunk_rank
+        self.head_size = layout.chunk_header_size(chunk_rank)
+        self._struct = layout.chunk_header_struct(chunk_rank)
+
+    def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
+        """The record's parts (head, payload, CRC), kept apart so a large payload is never copied."""
+        head = self._struct.pack(layout.CHUNK_MAGIC, len(payload), spike_count, *origin, *extent)
+        return [head, payload, layout.crc32(head, payload).to_bytes(4, "little")]
+
+    def at_end(self, cursor: Cursor) -> tuple[bool, bytes]:
+        """Whether the index starts here (its magic), and the bytes read to tell."""
+        first = cursor.read(len(layout.INDEX_MAGIC))
+        return first == layout.INDEX_MAGIC, first
+
+    def read_head(self, cursor: Cursor, at: int, first: bytes = b"") -> RecordHead:
+        head = first + cursor.read(self.head_size - len(first))
+        if len(head) < self.head_size:
+            raise FormatError("file ends inside a chunk header", at)
+        if head[:4] != layout.CHUNK_MAGIC:
+            raise FormatError(f"expected chunk magic {layout.CHUNK_MAGIC!r}, found {bytes(head[:4])!r}", at)
+        _, payload_size, spike_count, *rest = self._struct.unpack_from(head)
+        k = self.chunk_rank
+        origin, extent = tuple(rest[:k]), tuple(rest[k:])
+        return RecordHead(head, payload_size, layout.CRC_SIZE, extent[0], origin, extent, spike_count)
+
+    def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
+        if len(check) != layout.CRC_SIZE:
+            raise FormatError("file ends inside a chunk", at)
+        if layout.crc32(head.head, payload) != int.from_bytes(check, "little"):
+            raise FormatError("chunk CRC mismatch", at)
+
+
+def encode_chunk(origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
+    """A classic record's parts (its ordinal plays no part in classic records)."""
+    return ClassicRecords(len(origin)).build(0, origin, extent, spike_count, payload)
+
+
+# -- Compact records (FORMAT.md 5.2) -------------------------------------------------------------
+
+SHORT_PAYLOAD = 256  # payloads shorter than this carry a CRC-16, longer ones a CRC-32
+MAX_VARINT = 10
+
+
+def varint(value: int) -> bytes:
+    """Unsigned LEB128: 7 bits a byte, least significant first, the high bit set on all but the last."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def read_varint(cursor: Cursor, at: int, what: str, first: bytes = b"") -> tuple[int, bytes]:
+    """(value, its bytes) of a minimal LEB128 varint below 2**64 at the cursor, whose first
+    byte may have been read already (``first``)."""
+    raw = bytearray()
+    value = 0
+    for i in range(MAX_VARINT):
+        b = first if i == 0 and first else cursor.read(1)
+        if not b:
+            raise FormatError(f"file ends inside {what}", at)
+        raw += b
+        value |= (b[0] & 0x7F) << (7 * i)
+        if not b[0] & 0x80:
+            if i and b[0] == 0:
+                raise FormatError(f"{what} is not minimally encoded", at)
+            if value >> 64:
+                raise FormatError(f"{what} is above 2**64 - 1", at)
+            return value, bytes(raw)
+    raise FormatError(f"{what} is longer than {MAX_VARINT} bytes", at)
+
+
+def check_size(payload_size: int) -> int:
+    return 2 if payload_size < SHORT_PAYLOAD else 4
+
+
+def compact_check(tag: bytes, ordinal: int, head: bytes, payload, width: int) -> bytes:
+    """CRC-16/XMODEM (``width`` 2) or CRC-32 (4) of tag, ordinal (u64), head and payload."""
+    prefix = tag + ordinal.to_bytes(8, "little")
+    if width == 2:
+        return binascii.crc_hqx(payload, binascii.crc_hqx(head, binascii.crc_hqx(prefix, 0))).to_bytes(2, "little")
+    return layout.crc32(prefix, head, payload).to_bytes(4, "little")
+
+
+class CompactRecords:
+    """varint (2 P + f + 1), [varint height if f], payload, CRC over tag + ordinal + all that.
+
+    ``tag`` is the file's header CRC as stored: a record checks only inside the stream it was
+    written for, at the place it was written to."""
+
+    compact = True
+
+    def __init__(self, tag: bytes, row_height: int):
+        self.tag = tag
+        self.row_height = row_height
+
+    def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
+        height = extent[0]
+        flag = int(height != self.row_height)
+        head = varint(2 * len(payload) + flag + 1) + (varint(height) if flag else b"")
+        return [head, payload, compact_check(self.tag, ordinal, head, payload, check_size(len(payload)))]
+
+    def at_end(self, cursor: Cursor) -> tuple[bool, bytes]:
+        first = cursor.read(1)
+        return first == b"\0", first
+
+    def read_head(self, cursor: Cursor, at: int, first: bytes = b"") -> RecordHead:
+        v, head = read_varint(cursor, at, "a record's size", first)
+        if v == 0:
+            raise FormatError("end of records where a record was expected", at)
+        payload_size, flag = (v - 1) >> 1, (v - 1) & 1
+        height = self.row_height
+        if flag:
+            height, raw = read_varint(cursor, at, "a record's row height")
+            head += raw
+            if not 1 <= height < self.row_height:
+                raise FormatError(f"record row height {height} is outside 1..{self.row_height - 1} "
+                                  f"(a full row of {self.row_height} is not stated)", at)
+        return RecordHead(head, payload_size, check_size(payload_size), height, None, None, None)
+
+    def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
+        if len(check) != head.check_size:
+            raise FormatError("file ends inside a record", at)
+        if compact_check(self.tag, ordinal, head.head, payload, head.check_size) != check:
+            raise FormatError(f"record {ordinal} check mismatch (damaged, out of order, or from another stream)", at)
+
+
+RecordLayout = ClassicRecords | CompactRecords
+
+
+def record_layout(h: Header, header_crc: bytes) -> RecordLayout:
+    """The record layout a header declares (the ``compact-records`` extension, FORMAT.md 5.2)."""
+    if any(e.name == COMPACT_EXTENSION for e in h.extensions):
+        return CompactRecords(header_crc, h.chunk_shape[0])
+    return ClassicRecords(h.chunk_rank)
+
+
+# -- One record, read and checked ------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """A record whose bytes passed every check that needs no decoding."""
 
     offset: int
-    size: int
-    spike_count: int
-    origin: tuple[int, ...]
-    extent: tuple[int, ...]
-    payload: bytes
+    head: RecordHead
+    payload: bytes | memoryview
+
+    def entry(self, row_start: int) -> IndexEntry:
+        return IndexEntry(self.offset, self.head.size, row_start, self.head.height, self.head.spike_count)
 
 
-def encode_chunk(origin, extent, spike_count: int, payload: bytes) -> tuple[bytes, bytes, bytes]:
-    """The record's header, payload and CRC, kept apart so a large payload is never copied."""
-    head = layout.chunk_header_struct(len(origin)).pack(layout.CHUNK_MAGIC, len(payload), spike_count, *origin, *extent)
-    return head, payload, layout.crc32(head, payload).to_bytes(4, "little")
+def read_record(records: RecordLayout, cursor: Cursor, ordinal: int, place, first: bytes = b"") -> Record:
+    """Read and check the record at the cursor: its head, its place (``place(head, at)`` returns
+    the chunk's spec or raises), its payload size against the cap of FORMAT.md 5 (before reading
+    the payload), and its CRC. Every reader of records calls this."""
+    at = cursor.pos - len(first)
+    head = records.read_head(cursor, at, first)
+    spec = place(head, at)
+    if head.payload_size > spec.max_payload:
+        raise FormatError(f"chunk payload size {head.payload_size} exceeds the cap {spec.max_payload}", at)
+    rest = cursor.read(head.payload_size + head.check_size)
+    if len(rest) < head.payload_size:
+        raise FormatError("file ends inside a chunk", at)
+    view = memoryview(rest)
+    records.verify(head, view[: head.payload_size], bytes(view[head.payload_size :]), ordinal, at)
+    return Record(at, head, view[: head.payload_size])
 
 
-def parse_chunk_head(head: bytes, chunk_rank: int, offset: int) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:
-    """(payload_size, spike_count, origin, extent) from a chunk header of exactly the right size."""
-    if len(head) < layout.chunk_header_size(chunk_rank):
-        raise FormatError("file ends inside a chunk header", offset)
-    if head[:4] != layout.CHUNK_MAGIC:
-        raise FormatError(f"expected chunk magic {layout.CHUNK_MAGIC!r}, found {bytes(head[:4])!r}", offset)
-    _, payload_size, spike_count, *rest = layout.chunk_header_struct(chunk_rank).unpack_from(head)
-    return payload_size, spike_count, tuple(rest[:chunk_rank]), tuple(rest[chunk_rank:])
-
-
-def check_chunk_crc(head: bytes, payload: bytes, crc: bytes, offset: int) -> None:
-    if len(crc) != 4:
-        raise FormatError("file ends inside a chunk", offset)
-    if layout.crc32(head, payload) != int.from_bytes(crc, "little"):
-        raise FormatError("chunk CRC mismatch", offset)
+# -- Indexes and the trailer (FORMAT.md 6, 7) ---------------------------------------------------------
 
 
 def encode_index(entries: list[IndexEntry]) -> bytes:
@@ -85,6 +284,29 @@ def parse_index(data: bytes, offset: int) -> list[IndexEntry]:
     return [IndexEntry(*e) for e in layout.INDEX_ENTRY_STRUCT.iter_unpack(data[layout.INDEX_HEAD_SIZE : body_end])]
 
 
+def encode_compact_index(count: int, rows: int) -> bytes:
+    """The end of compact records (FORMAT.md 6.2): 0x00, varint count, varint rows, CRC-32."""
+    body = b"\0" + varint(count) + varint(rows)
+    return body + layout.crc32(body).to_bytes(4, "little")
+
+
+def read_compact_index(cursor: Cursor, at: int, first: bytes = b"") -> tuple[int, int, int]:
+    """(record count, rows, index size) of the compact index at the cursor (``first``: its
+    marker byte, when already read)."""
+    marker = first or cursor.read(1)
+    if marker != b"\0":
+        raise FormatError("no end-of-records marker where the compact index starts", at)
+    count, raw_count = read_varint(cursor, at, "the index's record count")
+    rows, raw_rows = read_varint(cursor, at, "the index's row count")
+    crc = cursor.read(4)
+    body = marker + raw_count + raw_rows
+    if len(crc) != 4:
+        raise FormatError("file ends inside the index", at)
+    if layout.crc32(body) != int.from_bytes(crc, "little"):
+        raise FormatError("index CRC mismatch", at + len(body))
+    return count, rows, len(body) + 4
+
+
 def encode_trailer(index_offset: int, index_nbytes: int) -> bytes:
     fields = index_offset.to_bytes(8, "little") + index_nbytes.to_bytes(8, "little")
     return layout.TRAILER_STRUCT.pack(index_offset, index_nbytes, layout.crc32(fields), layout.TRAILER_MAGIC)
@@ -98,3 +320,28 @@ def parse_trailer(data: bytes, offset: int) -> tuple[int, int]:
     if layout.crc32(data[:16]) != crc:
         raise FormatError("trailer CRC mismatch", offset + 16)
     return index_offset, index_nbytes
+
+
+__all__ = [
+    "COMPACT_EXTENSION",
+    "ClassicRecords",
+    "CompactRecords",
+    "Cursor",
+    "IndexEntry",
+    "Record",
+    "RecordHead",
+    "SourceCursor",
+    "encode_chunk",
+    "encode_compact_index",
+    "encode_index",
+    "encode_trailer",
+    "index_size",
+    "parse_index",
+    "parse_index_head",
+    "parse_trailer",
+    "payload_cap",
+    "read_compact_index",
+    "read_record",
+    "record_layout",
+    "varint",
+]

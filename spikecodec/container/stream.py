@@ -9,18 +9,22 @@ start before the sending side ends.
 from __future__ import annotations
 
 import io
+import math
 import os
+import select
 import time
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import numpy as np
 
 from .. import layout
 from ..errors import FormatError
+from ..limits import DEFAULT_MAX_DECODED_BYTES
+from ..prior import PriorLike, as_priors
 from .grid import Tiling
-from .header import Header
-from .reader import read_header
-from .records import check_chunk_crc, index_size, parse_chunk_head, parse_index, parse_index_head, parse_trailer
+from .header import Header, bind_prior, parse_header
+from .reader import _header_bytes, decode_record
+from .records import index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
 
@@ -29,18 +33,45 @@ class _Sequential:
     """The ``read_at`` of :class:`~spikecodec.container.source.Source`, for forward reads only.
 
     A pipe or socket blocks in ``read`` until bytes come; a regular file that is at its end is
-    polled for up to ``wait`` seconds without growth before the stream counts as ended.
+    polled for up to ``wait`` seconds without growth before the stream counts as ended. A pipe
+    or socket is read through its raw file with a buffer of our own, so that :meth:`ready` can
+    tell whether more bytes are there without blocking.
     """
+
+    RAW_READ = 1 << 16
 
     def __init__(self, file: BinaryIO, wait: float):
         self.file = file
         self.name = str(getattr(file, "name", "<stream>"))
         self.pos = 0
         self.wait = wait
+        self._buf = bytearray()
+        self._raw = None
+        if not _seekable(file) and hasattr(file, "fileno"):
+            raw = getattr(file, "raw", None)
+            if raw is not None and hasattr(file, "peek"):
+                self._buf += file.read(len(file.peek(1)))  # what the buffered file holds already
+                self._raw = raw
+            elif raw is None:
+                self._raw = file  # already unbuffered (a FileIO, a socket file with buffering=0)
 
     def read_at(self, offset: int, n: int) -> bytes:
         if offset != self.pos:
             raise ValueError(f"a stream is read forward only (at {self.pos}, asked for {offset})")
+        return self.read(n)
+
+    def read(self, n: int) -> bytes:
+        """``n`` bytes (fewer only where the stream ends)."""
+        if self._raw is not None:
+            while len(self._buf) < n:
+                part = self._raw.read(max(n - len(self._buf), self.RAW_READ))
+                if not part:
+                    break
+                self._buf += part
+            data = bytes(self._buf[:n])
+            del self._buf[:n]
+            self.pos += len(data)
+            return data
         parts: list[bytes] = []
         waited_since: float | None = None
         while n:
@@ -59,6 +90,24 @@ class _Sequential:
         self.pos += len(data)
         return data
 
+    def ready(self) -> bool:
+        """Whether a read would find bytes now (or the end) without waiting for a writer."""
+        if self._buf:
+            return True
+        try:
+            if self._raw is not None:
+                return bool(select.select([self._raw.fileno()], [], [], 0)[0])
+            return os.fstat(self.file.fileno()).st_size > self.file.tell()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return True  # bytes in memory, or a file object that cannot say: as if there were more
+
+
+def _seekable(f) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
 
 class SpikeStream:
     """Rows of a spike file as they arrive: ``for block in SpikeStream(f): ...``.
@@ -71,15 +120,20 @@ class SpikeStream:
     Header fields are available before the first row: ``axes``, ``frame_shape``, ``metadata``...
     """
 
-    def __init__(self, file: str | os.PathLike | bytes | BinaryIO, *, wait: float = 0.0):
+    def __init__(self, file: str | os.PathLike | bytes | BinaryIO, *, wait: float = 0.0,
+                 priors: Iterable[PriorLike] | PriorLike | None = None, max_bytes: int = DEFAULT_MAX_DECODED_BYTES):
         if isinstance(file, (bytes, bytearray, memoryview)):
             file = io.BytesIO(bytes(file))
         self._owned = isinstance(file, (str, os.PathLike))
         f: BinaryIO = open(file, "rb") if self._owned else file  # type: ignore[assignment]
         self._src = _Sequential(f, wait)
+        self.max_bytes = max_bytes
         try:
-            self.header, self._pos = read_header(self._src)  # type: ignore[arg-type]
-            self._pipeline = self.header.pipeline()
+            pre, body, crc = _header_bytes(self._src)  # type: ignore[arg-type]
+            self.header = parse_header(pre, body, crc)
+            self._pos = self._src.pos
+            self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE)
+            self._records = record_layout(self.header, crc)
         except FormatError as exc:
             self.close()
             raise exc.located(self.name) if exc.where is None else exc
@@ -87,6 +141,7 @@ class SpikeStream:
             self.close()
             raise
         self.rows_read = 0
+        self.records_read = 0
 
     @property
     def name(self) -> str:
@@ -118,6 +173,12 @@ class SpikeStream:
     def metadata(self) -> dict[str, Any]:
         return self.header.metadata
 
+    def ready(self) -> bool:
+        """Whether more of the stream has arrived (bytes in memory: always; a file that a writer
+        is still appending to: when it has grown past what was read; a pipe or socket: when
+        bytes are waiting). A consumer that batches rows runs what it has when this is False."""
+        return self._src.ready()
+
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
             yield from self._rows()
@@ -127,62 +188,70 @@ class SpikeStream:
     def _rows(self) -> Iterator[np.ndarray]:
         h: Header = self.header
         tiling = Tiling(h)
-        head_size = layout.chunk_header_size(h.chunk_rank)
+        cursor = self._src
         row: np.ndarray | None = None
         while tiling.inner:
-            magic = self._read(len(layout.INDEX_MAGIC), "a chunk header")
-            if magic == layout.INDEX_MAGIC and tiling.at_row_boundary:
-                self._finish(magic)
+            at = cursor.pos
+            at_index, first = self._records.at_end(cursor)
+            if not first:
+                raise FormatError(f"stream ends after {self.rows_read} rows, with no index (the writer did not finish)", at)
+            if at_index and tiling.at_row_boundary:
+                self._finish(first, at, tiling)
                 return
-            head = magic + self._read(head_size - len(magic), "a chunk header")
-            payload_size, spikes, origin, extent = parse_chunk_head(head, h.chunk_rank, self._pos)
-            spec = tiling.advance(origin, extent, self._pos)
-            if payload_size > spec.max_payload:
-                raise FormatError(f"chunk payload size {payload_size} exceeds the cap {spec.max_payload}", self._pos)
-            rest = self._read(payload_size + layout.CRC_SIZE, "a chunk")
-            check_chunk_crc(head, rest[:payload_size], rest[payload_size:], self._pos)
             try:
-                values, count = self._pipeline.decode(rest[:payload_size], spec)
+                record = read_record(self._records, cursor, self.records_read, tiling.place, first)
             except FormatError as exc:
-                raise FormatError(f"chunk at row {origin[0]}: {exc.message}", self._pos) from None
-            except (ValueError, MemoryError, OverflowError) as exc:
-                raise FormatError(f"chunk at row {origin[0]}: payload does not decode ({exc})", self._pos) from None
-            if count != spikes:
-                raise FormatError(f"chunk holds {count} spikes, its header says {spikes}", self._pos)
-            self._pos += head_size + payload_size + layout.CRC_SIZE
+                if "file ends" in exc.message:
+                    raise FormatError(f"stream ends inside a chunk record (the writer did not finish)", at) from None
+                raise
+            spec = tiling.last_spec
+            values = decode_record(self._pipeline, record, spec, self.records_read, self.max_bytes)
+            self.records_read += 1
+            self._pos = cursor.pos
             if row is None:
-                row = np.empty((extent[0], *h.frame_shape), np.uint8)
-            row[(slice(None), *(slice(o, o + n) for o, n in zip(origin[1:], spec.shape[1 : h.chunk_rank])))] = values
+                if record.head.height * math.prod(h.frame_shape) > self.max_bytes:
+                    raise FormatError(f"a row decodes to more than max_bytes={self.max_bytes} bytes", at)
+                row = np.empty((record.head.height, *h.frame_shape), np.uint8)
+            inner = tiling.inner[(tiling.position - 1) % len(tiling.inner)]
+            row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values
             if tiling.at_row_boundary:
                 self.rows_read += row.shape[0]
                 yield row
                 row = None
         # An array with an empty axis holds no chunks: only the index and trailer follow.
-        self._finish(b"")
+        at = cursor.pos
+        at_index, first = self._records.at_end(cursor)
+        self._finish(first, at, tiling)
 
     def _read(self, n: int, what: str) -> bytes:
-        data = self._src.read_at(self._src.pos, n)
+        data = self._src.read(n)
         if len(data) != n:
-            if not data and what == "a chunk header":
-                raise FormatError(f"stream ends after {self.rows_read} rows, with no index (the writer did not finish)", self._src.pos)
-            raise FormatError(f"stream ends inside {what} (the writer did not finish)", self._pos + len(data))
+            raise FormatError(f"stream ends inside {what} (the writer did not finish)", self._src.pos)
         return data
 
-    def _finish(self, got: bytes) -> None:
+    def _finish(self, first: bytes, at: int, tiling: Tiling) -> None:
         """Check the index and trailer after the last chunk: the writer finished cleanly."""
-        got += self._read(max(0, layout.INDEX_HEAD_SIZE - len(got)), "the index")
-        count = parse_index_head(got[: layout.INDEX_HEAD_SIZE], self._pos)
-        need = index_size(count) + layout.TRAILER_SIZE
-        if len(got) > need:
-            raise FormatError("bytes after the trailer", self._pos + need)
-        tail = got + self._read(need - len(got), "the index")
-        end = self._pos + index_size(count)
-        parse_index(tail[: index_size(count)], self._pos)
-        index_at, index_nbytes = parse_trailer(tail[index_size(count) :], end)
-        if (index_at, index_nbytes) != (self._pos, index_size(count)):
-            raise FormatError(f"trailer points to an index at {index_at}, not {self._pos}", end)
+        if self._records.compact:
+            count, rows, size = read_compact_index(self._src, at, first)
+            if (count, rows) != (self.records_read, self.rows_read):
+                raise FormatError(f"the index counts {count} records in {rows} rows, the stream held "
+                                  f"{self.records_read} in {self.rows_read}", at)
+        else:
+            got = first + self._read(max(0, layout.INDEX_HEAD_SIZE - len(first)), "the index")
+            count = parse_index_head(got[: layout.INDEX_HEAD_SIZE], at)
+            if count != self.records_read:
+                raise FormatError(f"the index lists {count} chunks, the stream held {self.records_read}", at)
+            size = index_size(count)
+            parse_index(got + self._read(size - len(got), "the index"), at)
+        tail = self._read(layout.TRAILER_SIZE, "the trailer")
+        index_at, index_nbytes = parse_trailer(tail, at + size)
+        if (index_at, index_nbytes) != (at, size):
+            raise FormatError(f"trailer points to an index at {index_at}, not {at}", at + size)
+        if self._src.read(1):
+            raise FormatError("bytes after the trailer", at + size + layout.TRAILER_SIZE)
         if self.length is not None and self.rows_read != self.length:
-            raise FormatError(f"chunks cover {self.rows_read} of the {self.length} rows the header declares", self._pos)
+            raise FormatError(f"chunks cover {self.rows_read} of the {self.length} rows the header declares", at)
+        self._pos = self._src.pos
 
     def close(self) -> None:
         if self._owned:

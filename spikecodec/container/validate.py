@@ -51,25 +51,28 @@ class ValidationReport:
         return "\n".join(f"{self.name}: {p}" for p in self.problems)
 
 
-def validate(source: Openable, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> ValidationReport:
+def validate(source: Openable, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, priors: Any = None) -> ValidationReport:
     """Check everything FORMAT.md requires of a file: header, index, tiling, every chunk's CRC,
     size, position, payload and spike count. Files that cannot be opened at all (a missing path)
     raise ``OSError``; everything about the bytes themselves is reported, never raised.
-    ``max_bytes`` caps the memory one chunk may decode to (a chunk above it is a problem)."""
+    ``max_bytes`` caps the memory one chunk may decode to (a chunk above it is a problem);
+    ``priors``: priors the file may name (see :func:`spikecodec.open`)."""
 
     def problem(exc: FormatError) -> Problem:
         return Problem(exc.offset, exc.message)
 
     try:
-        reader = SpikeReader(source, recover=True, max_bytes=max_bytes)
+        reader = SpikeReader(source, recover=True, max_bytes=max_bytes, priors=priors)
     except FormatError as exc:
         return ValidationReport(exc.where or _name(source), [problem(exc)])
     report = ValidationReport(reader.name, shape=reader.shape)
     with reader:
         if reader.index_error is not None:
             report.problems.append(problem(reader.index_error))
-            if reader.walk_error is not None:
-                report.problems.append(problem(reader.walk_error))
+            walk = reader.walk_error
+            # Compact records are walked to read their index too: the same failure, said once.
+            if walk is not None and (walk.offset, walk.message) != (reader.index_error.offset, reader.index_error.message):
+                report.problems.append(problem(walk))
         for i in range(len(reader.entries)):
             try:
                 reader.read_chunk(i)

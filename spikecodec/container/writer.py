@@ -5,18 +5,29 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from ..codecs import DEFAULT_CODEC, Pipeline
+from ..codecs import DEFAULT_CODEC, ChunkSpec, Pipeline
 from ..codecs.registry import CodecLike
 from ..elements import as_elements
 from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
+from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import Header, header_bytes
-from .records import IndexEntry, encode_chunk, encode_index, encode_trailer
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, header_bytes
+from .records import (
+    ClassicRecords,
+    CompactRecords,
+    IndexEntry,
+    record_layout,
+    encode_compact_index,
+    encode_index,
+    encode_trailer,
+)
+
+RECORDS = ("classic", "compact")
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
 TARGET_CHUNK_ELEMENTS = 1 << 20  # default chunks hold about this many elements ...
@@ -73,6 +84,12 @@ class SpikeWriter:
     neuron's history across them (about half the bytes on real spikes). ``bits`` is the element
     type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``length``, when known in advance,
     is written into the header and checked at ``close()``.
+
+    ``prior`` (a :class:`~spikecodec.prior.Prior`, or a prior file's path or bytes) makes a
+    trainable codec (``ctxmix``, ``context``, ...) start every chunk from that trained state; the
+    file names it by digest, and holds its bytes too with ``embed_prior=True`` (else the reader
+    must be given it). ``records="compact"`` writes compact chunk records (FORMAT.md 5.2): a few
+    bytes of framing instead of tens, for streams of small chunks such as one image's spikes.
     """
 
     def __init__(
@@ -85,8 +102,24 @@ class SpikeWriter:
         metadata: dict[str, Any] | None = None,
         bits: int = 1,
         length: int | None = None,
+        prior: PriorLike | None = None,
+        embed_prior: bool = False,
+        records: str = "classic",
     ):
         self._pipeline = Pipeline.from_user(codec)
+        if records not in RECORDS:
+            raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
+        self._extensions: list[Extension] = []
+        if prior is not None:
+            loaded = load_prior(prior)
+            self._pipeline = self._pipeline.with_prior(loaded)
+            if embed_prior:
+                self._extensions.append(Extension(PRIOR_EXTENSION, loaded.data, required=True))
+        elif embed_prior:
+            raise ValueError("embed_prior=True needs a prior")
+        if records == "compact":
+            self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
+        self._records: ClassicRecords | CompactRecords | None = None
         self._axes = tuple(axes) if axes is not None else None
         self._chunk = chunk
         self._metadata = dict(metadata or {})
@@ -163,7 +196,10 @@ class SpikeWriter:
                 self._pending.clear()
             if self._length is not None and self._rows != self._length:
                 raise ValueError(f"{self._rows} frames written, but length={self._length} was declared")
-            index = encode_index(self._entries)
+            if self._records.compact:  # type: ignore[union-attr]
+                index = encode_compact_index(len(self._entries), self._rows)
+            else:
+                index = encode_index(self._entries)
             self._emit(index + encode_trailer(self._pos, len(index)))
             self._file.flush()
         finally:
@@ -211,13 +247,21 @@ class SpikeWriter:
             chunk_shape=chunk,
             codecs=tuple(self._pipeline.get_config()),
             metadata=self._metadata,
-            minor=self._pipeline.format_minor,
+            extensions=tuple(self._extensions),
+            minor=max(self._pipeline.format_minor, 3 if self._extensions else 0),
         )
         try:  # the writer emits only what a reader accepts; check before writing a byte
             data = header_bytes(header)
         except FormatError as exc:
             raise ValueError(exc.message) from None
         self._header = header
+        first = self._pipeline.array_codec
+        if first.trainable and first.prior is not None:  # a prior made for other chunks: refuse before writing
+            try:
+                first.check_prior_fits(chunk_spec(header, chunk[0], (0,) * (len(chunk) - 1)))  # type: ignore[attr-defined]
+            except FormatError as exc:
+                raise ValueError(exc.message) from None
+        self._records = record_layout(header, data[-4:])
         self._emit(data)
 
     def _write_row(self, rows: np.ndarray) -> None:
@@ -227,14 +271,11 @@ class SpikeWriter:
         if self._length is not None and self._rows + height > self._length:
             raise ValueError(f"more than the declared length={self._length} frames")
         k = h.chunk_rank
-        for inner in inner_origins(h):
-            spec = chunk_spec(h, height, inner)
-            sel = (slice(None),) + tuple(slice(o, o + n) for o, n in zip(inner, spec.shape[1:k]))
-            values = np.ascontiguousarray(rows[sel])
+        for inner, spec, values in row_chunks(h, rows):
             payload, spikes = self._pipeline.encode(values, spec)
             if len(payload) > spec.max_payload:
                 raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
-            record = encode_chunk((self._rows, *inner), spec.shape[:k], spikes, payload)
+            record = self._records.build(len(self._entries), (self._rows, *inner), spec.shape[:k], spikes, payload)  # type: ignore[union-attr]
             self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
             for part in record:
                 self._emit(part)
@@ -243,6 +284,32 @@ class SpikeWriter:
     def _emit(self, data: bytes) -> None:
         self._file.write(data)
         self._pos += len(data)
+
+
+def row_chunks(h: Header, rows: np.ndarray) -> Iterator[tuple[tuple[int, ...], ChunkSpec, np.ndarray]]:
+    """The chunks of one row of frames (FORMAT.md 4): (origin along axes 1.., spec, C-contiguous
+    elements), in file order."""
+    k = h.chunk_rank
+    for inner in inner_origins(h):
+        spec = chunk_spec(h, rows.shape[0], inner)
+        sel = (slice(None),) + tuple(slice(o, o + n) for o, n in zip(inner, spec.shape[1:k]))
+        yield inner, spec, np.ascontiguousarray(rows[sel])
+
+
+def array_chunks(values: np.ndarray, bits: int, axes: Sequence[str] | str | None = None,
+                 chunk: int | Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, ChunkSpec]]:
+    """The chunks :func:`write_array` would code ``values`` (checked elements) in, with their
+    specs, in file order: what training a prior on an array sees."""
+    rank = values.ndim
+    names = tuple(axes) if axes is not None else default_axes(rank)
+    if len(names) != rank:
+        raise ValueError(f"{len(names)} axis names {names} for an array of rank {rank}")
+    shape = values.shape
+    h = Header(shape=shape, axes=names, bits=bits, chunk_shape=normalize_chunk(chunk, shape), codecs=({"id": "raw"},))
+    step = h.chunk_shape[0]
+    for r in range(0, shape[0], step):
+        for _, spec, part in row_chunks(h, values[r : r + step]):
+            yield part, spec
 
 
 def write_array(file: BinaryIO, values: np.ndarray, bits: int, **options: Any) -> None:

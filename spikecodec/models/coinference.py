@@ -1,21 +1,28 @@
-"""Edge-cloud co-inference: images -> edge half -> spike file bytes -> cloud half -> logits.
+"""Edge-cloud co-inference: images -> edge half -> spike messages -> cloud half -> logits.
 
-The edge writes one spike file whose axes are N, T, C, H, W: a row of chunks is a batch of
-images, encoded and flushed as soon as the edge half has run on it, so the cloud can read it
-(:class:`CloudStream`) while the edge is still working on the next. The file's metadata names
-the model, so the cloud knows which half to run::
+What crosses the link is a spike stream with axes N, T, C, H, W: a header once, then one
+compact record per image (or per batch of ``batch_size`` images) coded by ``ctxmix`` from the
+model's shipped prior, flushed as soon as the edge half has run, so the cloud reads it
+(:class:`CloudStream`) while the edge is still working. The stream's metadata names the model,
+so the cloud knows which half to run. For a transport of your own, :class:`EdgeEncoder` and
+:class:`CloudDecoder` make and take the messages one by one::
 
-    import io
-    from spikecodec.models import CloudStream, cloud_logits, edge_encode, edge_write
+    from spikecodec.models import CloudDecoder, CloudStream, EdgeEncoder, cloud_logits, edge_encode, edge_write
 
-    data = edge_encode(images)                  # uint8 (N, 28, 28) -> bytes (default reference)
+    data = edge_encode(images)                  # uint8 (N, 28, 28) -> bytes, ~28 bytes an image
     logits = cloud_logits(data)                 # -> (N, 10) float tensor
 
     with open("feats.spk", "wb") as f:          # or a socket's file object, or a pipe
-        edge_write(images, f, batch_size=256)   # each batch is flushed as soon as it is coded
+        edge_write(images, f)                   # each image is flushed as soon as it is coded
     with CloudStream("feats.spk", wait=5.0) as cloud:   # may start before the edge has finished
-        for logits in cloud:                    # one batch of logits per batch of images
+        for logits in cloud:                    # logits of the images that have arrived
             ...
+
+    edge = EdgeEncoder()                        # one message per call
+    send(edge.header)
+    send(edge.encode(image))
+    cloud = CloudDecoder(receive())             # the header message
+    logits = cloud.decode(receive())
 
 Torch is imported by the functions that run a model, never by importing this module.
 """
@@ -29,15 +36,44 @@ from typing import Any, BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from ..codecs import DEFAULT_CODEC
+from ..codecs import get_codec
 from ..codecs.registry import CodecLike
+from ..container.link import LinkDecoder, LinkEncoder
 from ..container.stream import SpikeStream
 from ..container.writer import SpikeWriter
-from .reference import DEFAULT_REFERENCE, reference_path
+from ..prior import Prior, PriorLike, load_prior
+from .reference import DEFAULT_REFERENCE, REFERENCE_DIR, reference_path
 
-EDGE_AXES = ("N", "T", "C", "H", "W")  # a row of the file is a batch of images
+EDGE_AXES = ("N", "T", "C", "H", "W")  # a row of the stream is an image
 MODEL_AXES = ("T", "N", "C", "H", "W")  # what the networks' halves take and return
-DEFAULT_BATCH = 256  # images per batch, and per chunk of the file
+DEFAULT_BATCH = 1  # images per chunk (message): one at a time, as a real link sends them
+CLOUD_BATCH = 256  # most images the cloud half runs at once (fewer when no more have arrived)
+LINK_CODEC = "ctxmix"
+LINK_RECORDS = "compact"
+SHIPPED = "shipped"  # prior=SHIPPED: the model's shipped prior for the codec, when there is one
+
+
+@functools.lru_cache(maxsize=8)
+def shipped_prior(name: str | None = None, codec: str = LINK_CODEC) -> Prior | None:
+    """The prior shipped with model ``name`` for ``codec`` (``<name>.prior`` beside its
+    checkpoint, trained on its training images only), or None."""
+    path = REFERENCE_DIR / f"{name or DEFAULT_REFERENCE}.prior"
+    if not path.exists():
+        return None
+    prior = load_prior(path)
+    return prior if prior.codec == codec else None
+
+
+def resolve_prior(prior: PriorLike | str | None, model: str, codec: CodecLike | list[CodecLike]) -> Prior | None:
+    """What ``prior=`` means for a model's link: SHIPPED the model's shipped prior for the codec
+    (none when it has none), None no prior, else that prior."""
+    if prior is None:
+        return None
+    if isinstance(prior, str) and prior == SHIPPED:
+        first = codec[0] if isinstance(codec, (list, tuple)) else codec
+        cid = get_codec(first).codec_id
+        return shipped_prior(model, cid)
+    return load_prior(prior)
 
 
 @functools.lru_cache(maxsize=4)
@@ -92,16 +128,22 @@ def edge_write(
     model: str | None = None,
     *,
     batch_size: int = DEFAULT_BATCH,
-    codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
+    codec: CodecLike | list[CodecLike] = LINK_CODEC,
+    prior: PriorLike | str | None = SHIPPED,
+    embed_prior: bool = False,
+    records: str = LINK_RECORDS,
     metadata: dict[str, Any] | None = None,
     progress: Any = None,
 ) -> int:
-    """Run the edge half of ``model`` on ``images`` and write its spikes to ``file``, batch by batch.
+    """Run the edge half of ``model`` on ``images`` and write its spikes to ``file``, a chunk of
+    ``batch_size`` images (default one) at a time, each flushed at once: a reader of ``file``
+    (:class:`CloudStream`) gets it before the next is computed.
 
     ``images``: an array (see :func:`as_images`), or an iterable of such batches (a camera, a
-    queue). Each batch becomes one row of chunks and is flushed at once: a reader of ``file``
-    (:class:`CloudStream`) gets it before the next batch is computed. ``metadata`` is added to
-    the model's. ``progress(n)`` is called after each batch of n images. Returns the image count.
+    queue). ``codec`` (default ``ctxmix``) codes from ``prior``: the model's shipped prior by
+    default, None for none, or a prior object or file (``embed_prior`` puts it in the header).
+    ``records``: compact (default) or classic chunk records. ``metadata`` is added to the
+    model's. ``progress(n)`` is called after each batch of n images. Returns the image count.
 
     >>> with open("feats.spk", "wb") as f:
     ...     edge_write(images, f)
@@ -109,6 +151,8 @@ def edge_write(
     import torch
 
     net, info = load_split(model)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
     if hasattr(images, "shape"):  # one array: the whole length is known and goes in the header
         images = as_images(images, info["input_shape"])
         batches: Iterable[Any] = (images[a : a + batch_size] for a in range(0, len(images), batch_size))
@@ -117,7 +161,9 @@ def edge_write(
         batches, length = images, None
     count = 0
     meta = {**info, **(metadata or {})}
-    with SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length) as w:
+    used = resolve_prior(prior, info["model"], codec)
+    with SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length,
+                     prior=used, embed_prior=embed_prior and used is not None, records=records) as w:
         for batch in batches:
             batch = as_images(batch, info["input_shape"])
             with torch.inference_mode():
@@ -133,7 +179,7 @@ def edge_write(
 
 
 def edge_encode(images: Any, model: str | None = None, **options: Any) -> bytes:
-    """The bytes of the spike file :func:`edge_write` would write (same options).
+    """The bytes of the spike stream :func:`edge_write` would write (same options).
 
     >>> data = edge_encode(images)          # uint8 (N, 28, 28) -> bytes
     """
@@ -142,39 +188,104 @@ def edge_encode(images: Any, model: str | None = None, **options: Any) -> bytes:
     return buf.getvalue()
 
 
+class EdgeEncoder:
+    """The edge half as a message maker, for a transport of your own: ``header`` once, then
+    ``encode(images)`` per image or batch (one message: run through the edge half, coded), then
+    ``end()``. Options as :func:`edge_write`."""
+
+    def __init__(self, model: str | None = None, *, codec: CodecLike | list[CodecLike] = LINK_CODEC,
+                 prior: PriorLike | str | None = SHIPPED, embed_prior: bool = False, metadata: dict[str, Any] | None = None):
+        self.net, self.info = load_split(model)
+        used = resolve_prior(prior, self.info["model"], codec)
+        self.link = LinkEncoder(self.info["code_shape"], codec=codec, prior=used, embed_prior=embed_prior and used is not None,
+                                axes=EDGE_AXES, metadata={**self.info, **(metadata or {})})
+        self.header: bytes = self.link.header
+
+    def encode(self, images: Any) -> bytes:
+        """The message for one image (H, W) / (C, H, W), or a batch of them."""
+        import torch
+
+        array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+        single = array.ndim == len(self.info["input_shape"]) or (array.ndim == 2 and self.info["input_shape"][0] == 1)
+        batch = as_images(array[None] if single else array, self.info["input_shape"])
+        with torch.inference_mode():
+            spikes = self.net.edge(batch)
+        return self.link.encode(spikes.to(torch.uint8).transpose(0, 1).numpy())
+
+    def end(self) -> bytes:
+        """The end message: the stream is complete."""
+        return self.link.end()
+
+
+def _model_for(axes: tuple[str, ...], frame_shape: tuple[int, ...], metadata: dict[str, Any], model: str | None):
+    """The shipped model a spike stream is for (``model``, else the one its metadata names), its
+    info, and the permutation of the stream's axes to the model's T, N, C, H, W. A stream whose
+    spikes are not shaped like the model's code raises ``ValueError`` before anything runs."""
+    name = model or metadata.get("model")
+    if not isinstance(name, str):
+        raise ValueError("the file's metadata names no model (no 'model' field): name one (--model, model=)")
+    net, info = load_split(name)
+    if sorted(axes) != sorted(MODEL_AXES) or axes[0] not in ("N", "T"):
+        raise ValueError(f"spikes with axes {''.join(axes)}; the cloud reads NTCHW or TNCHW files")
+    perm = [axes.index(a) for a in MODEL_AXES]
+    shape = dict(zip(axes[1:], frame_shape))
+    code_axes = [a for a in ("T", "C", "H", "W") if a in shape]  # T is missing when it leads
+    code = [shape[a] for a in code_axes]
+    want = info["code_shape"][len(info["code_shape"]) - len(code) :]
+    if code != want:
+        raise ValueError(f"spikes of {', '.join(code_axes)} = {tuple(code)} per image; model {name!r} takes {tuple(want)}")
+    return net, info, perm
+
+
+def _run_cloud(net: Any, block: np.ndarray, perm: list[int]) -> Any:
+    import torch
+
+    spikes = np.ascontiguousarray(block.transpose(perm))
+    with torch.inference_mode():
+        return net.cloud(spikes)
+
+
+class CloudDecoder:
+    """The cloud half as a message taker: built from the header message, ``decode(message)``
+    gives the logits of its images; ``end(message)`` checks the end message. ``priors``: the
+    prior the stream names, when it neither embeds it nor is the model's shipped one."""
+
+    def __init__(self, header: bytes, model: str | None = None, *, priors: Any = None):
+        self.link = LinkDecoder(header, priors=priors)
+        self.model, self.info, self._perm = _model_for(self.link.axes, self.link.frame_shape, self.link.metadata, model)
+        if self.link.axes[0] != "N":
+            raise ValueError("a message stream has one image (N) per row: axes N, T, C, H, W")
+
+    def decode(self, message: bytes) -> Any:
+        """Logits (images, classes) of the images in ``message``."""
+        return _run_cloud(self.model, self.link.decode(message), self._perm)
+
+    def end(self, message: bytes) -> None:
+        self.link.end(message)
+
+
 class CloudStream:
-    """Logits of the cloud half, batch by batch, as the spike file or stream arrives.
+    """Logits of the cloud half as the spike file or stream arrives.
 
     ``source``: bytes, a path or a binary file object (a pipe or socket blocks until bytes come;
     a file that an edge is still writing is waited on for up to ``wait`` seconds at a time).
     ``model``: the shipped model to run; default the one the file's metadata names. A file whose
     spikes are not shaped like the model's code raises ``ValueError`` before anything runs.
-    Iterating yields float logits tensors (n, classes), one per row of the file; files written
-    with T as their first axis (``spikecodec.save(path, model.edge(x))``) yield once, at the end.
+    Iterating yields float logits tensors (n, classes): the images that have arrived, up to
+    ``batch_size`` at a time (the cloud batches what is there, never waits to fill a batch);
+    files written with T as their first axis yield once, at the end.
 
     >>> with CloudStream(sock.makefile("rb")) as cloud:
     ...     for logits in cloud:
     ...         print(logits.argmax(1))
     """
 
-    def __init__(self, source: str | os.PathLike | bytes | BinaryIO, model: str | None = None, *, wait: float = 0.0):
-        self.spikes = SpikeStream(source, wait=wait)
+    def __init__(self, source: str | os.PathLike | bytes | BinaryIO, model: str | None = None, *, wait: float = 0.0,
+                 priors: Any = None, batch_size: int = CLOUD_BATCH):
+        self.spikes = SpikeStream(source, wait=wait, priors=priors)
+        self.batch_size = batch_size
         try:
-            name = model or self.spikes.metadata.get("model")
-            if not isinstance(name, str):
-                raise ValueError("the file's metadata names no model (no 'model' field): name one (--model, model=)")
-            self.model, self.info = load_split(name)
-            axes = self.spikes.axes
-            if sorted(axes) != sorted(MODEL_AXES) or axes[0] not in ("N", "T"):
-                raise ValueError(f"spikes with axes {''.join(axes)}; the cloud reads NTCHW or TNCHW files")
-            self._perm = [axes.index(a) for a in MODEL_AXES]
-            shape = dict(zip(axes[1:], self.spikes.frame_shape))
-            code_axes = [a for a in ("T", "C", "H", "W") if a in shape]  # T is missing when it leads
-            code = [shape[a] for a in code_axes]
-            want = self.info["code_shape"][len(self.info["code_shape"]) - len(code) :]
-            if code != want:
-                axes_text = ", ".join(code_axes)
-                raise ValueError(f"spikes of {axes_text} = {tuple(code)} per image; model {name!r} takes {tuple(want)}")
+            self.model, self.info, self._perm = _model_for(self.spikes.axes, self.spikes.frame_shape, self.spikes.metadata, model)
         except BaseException:
             self.spikes.close()
             raise
@@ -182,19 +293,23 @@ class CloudStream:
 
     def __iter__(self) -> Iterator[Any]:
         if self.spikes.axes[0] == "N":
+            pending: list[np.ndarray] = []
+            count = 0
             for rows in self.spikes:
-                yield self._run(rows)
+                pending.append(rows)
+                count += len(rows)
+                if count >= self.batch_size or not self.spikes.ready():
+                    yield self._run(np.concatenate(pending) if len(pending) > 1 else pending[0])
+                    pending, count = [], 0
+            if pending:
+                yield self._run(np.concatenate(pending))
         else:  # rows are timesteps: the cloud needs all of them
             rows = list(self.spikes)
             yield self._run(np.concatenate(rows) if rows else np.zeros((0, *self.spikes.frame_shape), np.uint8))
 
     def _run(self, block: np.ndarray) -> Any:
-        import torch
-
-        spikes = np.ascontiguousarray(block.transpose(self._perm))
-        with torch.inference_mode():
-            logits = self.model.cloud(spikes)
-        self.images_read += spikes.shape[1]
+        logits = _run_cloud(self.model, block, self._perm)
+        self.images_read += logits.shape[0]
         return logits
 
     @property
@@ -211,12 +326,12 @@ class CloudStream:
         self.close()
 
 
-def cloud_logits(source: str | os.PathLike | bytes | BinaryIO, model: str | None = None) -> Any:
+def cloud_logits(source: str | os.PathLike | bytes | BinaryIO, model: str | None = None, *, priors: Any = None) -> Any:
     """All logits (N, classes) of a complete spike file or byte string (see :class:`CloudStream`).
 
     >>> logits = cloud_logits(edge_encode(images))
     """
     import torch
 
-    with CloudStream(source, model) as cloud:
+    with CloudStream(source, model, priors=priors) as cloud:
         return torch.cat(list(cloud))

@@ -1,13 +1,16 @@
 """Every conformance vector in spec/ behaves as spec/manifest.json says."""
 
+import hashlib
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import spikecodec
+import spikecodec.prior
 
 SPEC = Path(__file__).resolve().parents[2] / "spec"
 MANIFEST = json.loads((SPEC / "manifest.json").read_text())
@@ -23,15 +26,27 @@ def _generator():
 generate = _generator()
 
 
+def _priors(entry):
+    """The prior files a vector's manifest entry names (FORMAT.md 13: a named prior is supplied)."""
+    return [SPEC / p for p in entry.get("priors", [])]
+
+
+@pytest.fixture
+def no_known_priors(monkeypatch):
+    """No prior found but those given: none remembered from other files, no search folders."""
+    monkeypatch.setattr(spikecodec.prior, "_found", {})
+    monkeypatch.setattr(spikecodec.prior, "search_dirs", lambda: [])
+
+
 @pytest.mark.parametrize("name", sorted(MANIFEST["valid"]))
 def test_valid_vector_decodes_bit_exactly(name):
     entry = MANIFEST["valid"][name]
     data = (SPEC / entry["spk"]).read_bytes()
     expected = np.load(SPEC / entry["npy"])
-    got = spikecodec.decode(data)
+    got = spikecodec.decode(data, priors=_priors(entry))
     assert got.dtype == np.uint8 and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
-    assert spikecodec.validate(data).ok
+    assert spikecodec.validate(data, priors=_priors(entry)).ok
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST["valid"]))
@@ -46,19 +61,24 @@ def test_valid_vector_reencodes_byte_for_byte(name):
 def test_invalid_vector_is_rejected_for_its_reason(name):
     entry = MANIFEST["invalid"][name]
     data = (SPEC / entry["spk"]).read_bytes()
-    report = spikecodec.validate(data)
+    report = spikecodec.validate(data, priors=_priors(entry))
     assert not report.ok
     matching = [p for p in report.problems if entry["problem"] in p.message]
     assert matching, report.problems
     assert entry["offset"] in [p.offset for p in matching], report.problems
     with pytest.raises(spikecodec.FormatError):
-        spikecodec.decode(data)
+        spikecodec.decode(data, priors=_priors(entry))
 
 
 def test_manifest_lists_every_vector_on_disk():
     listed = {e["spk"] for kind in ("valid", "invalid") for e in MANIFEST[kind].values()}
     on_disk = {str(p.relative_to(SPEC)) for p in (SPEC / "vectors").rglob("*.spk")}
     assert listed == on_disk
+    priors = {e["prior"] for kind in ("priors", "invalid_priors") for e in MANIFEST[kind].values()}
+    assert priors == {str(p.relative_to(SPEC)) for p in (SPEC / "vectors").rglob("*.prior")}
+    named = {p for e in MANIFEST["valid"].values() for p in e.get("priors", [])}
+    assert named <= {e["prior"] for e in MANIFEST["priors"].values()}
+    assert {e["file"] for e in MANIFEST["tables"].values()} == {str(p.relative_to(SPEC)) for p in (SPEC / "tables").iterdir()}
 
 
 def test_vectors_match_what_the_generator_builds():
@@ -70,3 +90,144 @@ def test_vectors_match_what_the_generator_builds():
         entry = MANIFEST["invalid"][name]
         assert (SPEC / entry["spk"]).read_bytes() == data, name
         assert (entry["offset"], entry["problem"]) == (offset, problem)
+    for name, (data, stage, offset, problem) in generate.invalid_priors().items():
+        entry = MANIFEST["invalid_priors"][name]
+        assert (SPEC / entry["prior"]).read_bytes() == data, name
+        assert (entry["stage"], entry["offset"], entry["problem"]) == (stage, offset, problem)
+    for name, values in generate.tables().items():
+        assert (SPEC / MANIFEST["tables"][name]["file"]).read_text() == "".join(f"{v}\n" for v in values)
+
+
+# -- priors (FORMAT.md 14) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("codec", sorted(MANIFEST["priors"]))
+def test_prior_file_is_what_the_manifest_says(codec):
+    entry = MANIFEST["priors"][codec]
+    data = (SPEC / entry["prior"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    prior = spikecodec.load_prior(SPEC / entry["prior"])
+    assert prior.digest == entry["sha256"] and prior.data == data
+    assert (prior.codec, prior.geometry) == (codec, entry["geometry"])
+    spikecodec.get_codec(codec).with_prior(prior)  # laid out as the codec's tables, values in range
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in MANIFEST["valid"].items() if e.get("priors")))
+def test_prior_vector_names_its_prior_by_digest(name, no_known_priors):
+    entry = MANIFEST["valid"][name]
+    data = (SPEC / entry["spk"]).read_bytes()
+    (prior_path,) = entry["priors"]
+    params = json.loads((SPEC / entry["params"]).read_text())
+    assert prior_path == "vectors/" + (params.get("encode") or params.get("stream"))["prior"]
+    digest = hashlib.sha256((SPEC / prior_path).read_bytes()).hexdigest()
+    with spikecodec.open(data, priors=_priors(entry)) as r:
+        assert r.header.codecs[0]["prior"] == digest
+        embedded = r.embeds_prior
+    report = spikecodec.validate(data)  # no prior given
+    if embedded:  # the header holds it: nothing else is needed
+        assert report.ok, report.problems
+        np.testing.assert_array_equal(spikecodec.decode(data), np.load(SPEC / entry["npy"]))
+    else:
+        assert [(p.offset, digest in p.message and "which was not given" in p.message) for p in report.problems] == [(16, True)]
+        with pytest.raises(spikecodec.FormatError, match="which was not given"):
+            spikecodec.decode(data)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["invalid_priors"]))
+def test_invalid_prior_is_rejected_for_its_reason(name):
+    entry = MANIFEST["invalid_priors"][name]
+    path = SPEC / entry["prior"]
+    if entry["stage"] == "load":
+        with pytest.raises(spikecodec.FormatError) as info:
+            spikecodec.load_prior(path)
+        assert entry["problem"] in info.value.message
+        assert info.value.offset == entry["offset"]
+    else:
+        prior = spikecodec.load_prior(path)
+        with pytest.raises(ValueError) as info:
+            spikecodec.get_codec(prior.codec).with_prior(prior)
+        assert entry["problem"] in str(info.value)
+
+
+# -- the ctxmix tables (FORMAT.md 9.4.9) -----------------------------------------------------------
+
+
+def _round(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _formulas() -> dict[str, list[int]]:
+    """The tables as FORMAT.md 9.4.9 defines them, computed here independently of the codec."""
+    stretch = [-2047] + [min(2047, max(-2047, _round(256 * math.log(i / (4096 - i))))) for i in range(1, 4096)]
+    squash = [min(4095, max(1, _round(4096 / (1 + math.exp(-d / 256))))) for d in range(-2047, 2048)]
+    rate = [(1 << 17) // (2 * n + 3) for n in range(1024)]
+    return {"stretch": stretch, "squash": squash, "rate": rate}
+
+
+def _table_file(name: str) -> list[int]:
+    return [int(line) for line in (SPEC / MANIFEST["tables"][name]["file"]).read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name", ["stretch", "squash", "rate"])
+def test_ctxmix_tables_match_the_files_and_the_formulas(name):
+    from spikecodec.codecs import _ctxmix_kernels
+
+    kernel = [int(v) for v in getattr(_ctxmix_kernels, name.upper())]
+    expected = _formulas()[name]
+    assert len(expected) == {"stretch": 4096, "squash": 4095, "rate": 1024}[name]
+    assert _table_file(name) == expected
+    assert kernel == expected
+
+
+def test_ctxmix_table_formulas_have_no_near_ties():
+    """FORMAT.md 9.4.9: no exact value lies within 1e-7 of a rounding tie, so doubles compute them."""
+    values = [256 * math.log(i / (4096 - i)) for i in range(1, 4096)]
+    values += [4096 / (1 + math.exp(-d / 256)) for d in range(-2047, 2048)]
+    assert min(abs((v - math.floor(v)) - 0.5) for v in values) > 1e-7
+
+
+# -- the version-1.3 vectors hold what they are named for ------------------------------------------
+
+
+def _payload_sizes(name):
+    """(payload size, states a height) of each record of a valid vector."""
+    entry = MANIFEST["valid"][name]
+    data = (SPEC / entry["spk"]).read_bytes()
+    out = []
+    with spikecodec.open(data, priors=_priors(entry)) as r:
+        compact = any(e.name == "compact-records" for e in r.header.extensions)
+        head = 16 + 16 * r.header.chunk_rank
+        packed = [r.chunk_spec(i).packed_nbytes for i in range(len(r.entries))]
+        for e in r.entries:
+            if not compact:
+                out.append((e.size - head - 4, False))
+                continue
+            v, shift, at = 0, 0, e.offset
+            while True:  # the size varint
+                v |= (data[at] & 0x7F) << shift
+                shift += 7
+                at += 1
+                if not data[at - 1] & 0x80:
+                    break
+            out.append(((v - 1) >> 1, bool((v - 1) & 1)))
+    return out, packed
+
+
+def test_ctxmix_packed_holds_a_packed_payload():
+    sizes, packed = _payload_sizes("ctxmix-packed")
+    assert any(size == b for (size, _), b in zip(sizes, packed))
+
+
+def test_ctxmix_hashed_hashes_model_a_and_the_position_sets():
+    T, _, C, H, W = np.load(SPEC / MANIFEST["valid"]["ctxmix-hashed"]["npy"]).shape
+    pc = min(T, 4) * C * H * W
+    assert pc * 1024 > 1 << 22 and pc > 1 << 16
+
+
+def test_compact_vectors_cover_both_checks_and_a_stated_height():
+    sizes, _ = _payload_sizes("compact-ctxmix-crc32")
+    assert any(size >= 256 for size, _ in sizes)  # a CRC-32 check
+    sizes, _ = _payload_sizes("compact-ctxmix-small")
+    assert len(sizes) > 1 and all(size < 256 for size, _ in sizes)  # CRC-16 checks
+    sizes, _ = _payload_sizes("compact-streamed")
+    assert [stated for _, stated in sizes].count(True) == 1

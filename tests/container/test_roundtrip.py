@@ -265,11 +265,18 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-@pytest.mark.parametrize("codec, minor", [("raw", 0), ("zstd", 0), ("auto", 0), ("countctx", 1), ("ctxlanes", 2)])
-def test_files_declare_the_lowest_minor_version_they_need(codec, minor):
-    """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2."""
-    data = spikecodec.encode(np.ones((2, 3, 4), np.uint8), codec=codec)
+@pytest.mark.parametrize("codec, options, minor", [
+    ("raw", {}, 0), ("zstd", {}, 0), ("auto", {}, 0), ("countctx", {}, 1), ("ctxlanes", {}, 2), ("ctxmix", {}, 3),
+    ("raw", {"records": "compact"}, 3), ("context", {"prior": "train"}, 3),
+])
+def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
+    """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
+    ctxmix, compact records and priors 1.3."""
+    x = np.ones((2, 3, 4), np.uint8)
+    if options.get("prior") == "train":
+        options = {"prior": spikecodec.train_prior(x, codec)}
+    data = spikecodec.encode(x, codec=codec, **options)
     assert data[9] == minor
-    with spikecodec.open(data) as f:
+    with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 2)
+    assert spikecodec.FORMAT_VERSION == (1, 3)

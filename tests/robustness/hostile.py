@@ -9,6 +9,7 @@ tolerant: it finds what it can in any byte string and leaves the rest alone.
 
 from __future__ import annotations
 
+import binascii
 import json
 import random
 import struct
@@ -45,6 +46,7 @@ class Parsed:
     chunk_rank: int = 0
     chunks: list[tuple[int, int]] = field(default_factory=list)  # (offset, size) of whole records
     index: tuple[int, int] | None = None  # (offset, size)
+    compact: bool = False  # compact records (FORMAT.md 5.2): the header names the extension
     fields: list[tuple[int, int, str]] = field(default_factory=list)  # (offset, width, name) of integers
 
 
@@ -90,6 +92,9 @@ def parse(data: bytes) -> Parsed:
         p.fields.append((pos, 2, "extension count"))
     # chunk records
     pos = p.header_end + 4
+    p.compact = b"compact-records" in data[PREAMBLE : p.header_end]
+    if p.compact:
+        return _parse_compact(data, p, pos)
     head = 16 + 16 * p.chunk_rank
     while pos + head <= len(data) and data[pos : pos + 4] == b"SPKC":
         payload = struct.unpack_from("<I", data, pos + 4)[0]
@@ -115,6 +120,86 @@ def parse(data: bytes) -> Parsed:
     return p
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int] | None:
+    """(value, end) of the LEB128 varint at ``pos``, tolerating anything but running off the end."""
+    value = shift = 0
+    while pos < len(data) and shift < 70:
+        b = data[pos]
+        value |= (b & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+    return None
+
+
+def _parse_compact(data: bytes, p: Parsed, pos: int) -> Parsed:
+    """Compact records: size varint (2 P + f + 1), height varint when f, payload, CRC-16/32."""
+    while pos < len(data):
+        size = _varint(data, pos)
+        if size is None or size[0] == 0:
+            break
+        v, end = size
+        p.fields.append((pos, 1, "record size varint"))
+        if (v - 1) & 1:
+            height = _varint(data, end)
+            if height is None:
+                break
+            end = height[1]
+        payload = (v - 1) >> 1
+        total = end - pos + payload + (2 if payload < 256 else 4)
+        if pos + total > len(data):
+            break
+        p.chunks.append((pos, total))
+        pos += total
+    if pos < len(data) and data[pos] == 0:
+        count = _varint(data, pos + 1)
+        rows = _varint(data, count[1]) if count else None
+        if rows is not None and rows[1] + 4 <= len(data):
+            p.fields.append((pos + 1, 1, "index record count"))
+            p.index = (pos, rows[1] + 4 - pos)
+    if len(data) >= TRAILER and data[-4:] == b"SPKT":
+        p.fields += [(len(data) - 24, 8, "trailer index_offset"), (len(data) - 16, 8, "trailer index_size")]
+    return p
+
+
+def _seal_compact(b: bytearray, p: Parsed, rebuild_index: bool) -> bytes:
+    """Recompute every compact record's check for the place it now has, then the index."""
+    tag = bytes(b[p.header_end : p.header_end + 4])
+    rows = 0
+    for ordinal, (off, size) in enumerate(p.chunks):
+        v, end = _varint(bytes(b), off)
+        if (v - 1) & 1:
+            h, end = _varint(bytes(b), end)
+            rows += h
+        else:
+            rows += struct.unpack_from("<Q", b, 20 + 8 * p.rank)[0] if p.chunk_rank else 1
+        width = 2 if size - (end - off) - 2 < 256 else 4
+        payload_end = off + size - width
+        prefix = tag + ordinal.to_bytes(8, "little")
+        if width == 2:
+            value = binascii.crc_hqx(bytes(b[off:payload_end]), binascii.crc_hqx(prefix, 0))
+        else:
+            value = crc(prefix, bytes(b[off:payload_end]))
+        b[payload_end : payload_end + width] = value.to_bytes(width, "little")
+    if not rebuild_index:
+        return bytes(b)
+    end = p.chunks[-1][0] + p.chunks[-1][1] if p.chunks else p.header_end + 4
+
+    def leb(v: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((v & 0x7F) | (0x80 if v >> 7 else 0))
+            v >>= 7
+            if not v:
+                return bytes(out)
+
+    body = b"\0" + leb(len(p.chunks)) + leb(rows)
+    index = body + struct.pack("<I", crc(body))
+    fields = struct.pack("<QQ", end, len(index))
+    return bytes(b[:end]) + index + fields + struct.pack("<I", crc(fields)) + b"SPKT"
+
+
 def seal(data: bytes, *, rebuild_index: bool = True) -> bytes:
     """Recompute every CRC the parser can find; with ``rebuild_index`` replace the index and the
     trailer by ones that describe the chunk records actually present (in their order)."""
@@ -123,6 +208,8 @@ def seal(data: bytes, *, rebuild_index: bool = True) -> bytes:
     if p.header_end + 4 > len(b) or p.header_end < PREAMBLE:
         return bytes(b)
     struct.pack_into("<I", b, p.header_end, crc(bytes(b[: p.header_end])))
+    if p.compact:
+        return _seal_compact(b, parse(bytes(b)), rebuild_index)
     head = 16 + 16 * p.chunk_rank
     entries = []
     for off, size in p.chunks:

@@ -1,0 +1,133 @@
+"""``ctxmix``: several adaptive context models mixed in the logistic domain, arithmetic coded
+(FORMAT.md 9.4.9; parameter ``prior``, FORMAT.md 14).
+
+Each binary decision's probability is a learned mix of model predictions: two models keyed by
+the element's position (timestep, channel, row, column) with its causal neighbours, one by
+channel and step with a wider neighbourhood, one by the neuron's own spike history; counts are
+coded as level decisions with two models of the neighbours' values. The position models learn
+what one network at one split emits where, so they pay off across many samples - a batch, or a
+*prior* trained on sample spikes, from which a single image's spikes code in about what they
+cost inside a batch of thousands. The coder writes bytes and ends in at most one byte, so small
+chunks carry no word padding. A payload of exactly the chunk's bit-packed size holds the packed
+elements instead (when coding does not pay). Added in format version 1.3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..elements import pack, unpack_into
+from ..errors import FormatError
+from ._entropy_model import canonical_shape, canonical_view, from_canonical, to_canonical
+from .base import ChunkSpec
+from .trainable import TrainableCodec
+
+
+_KERNELS = None
+
+
+def _kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        from . import _ctxmix_kernels  # numba compiles on first use
+
+        _KERNELS = _ctxmix_kernels
+    return _KERNELS
+
+
+class ContextMixing(TrainableCodec):
+    """Context mixing of position, neighbourhood and history models (parameter: ``prior``)."""
+
+    codec_id = "ctxmix"
+    format_minor = 3
+    GEOMETRY = ("bits", "T", "C", "H", "W")
+
+    def geometry(self, spec: ChunkSpec) -> dict[str, int]:
+        (T, _, C, H, W), _ = canonical_shape(spec.shape, spec.axes)
+        return {"bits": spec.bits, "T": min(T, _kernels().TPOS), "C": C, "H": H, "W": W}
+
+    def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
+        k = _kernels()
+        T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
+        if T > k.TPOS or C * H * W > 1 << 31:
+            raise ValueError(f"ctxmix: geometry {geometry} describes no chunk (T <= {k.TPOS}, C H W <= 2**31)")
+        return [("states", np.dtype(np.uint32), int(k.table_sizes(T, C, H, W, bits).sum())),
+                ("weights", np.dtype(np.int32), k.weight_count(T, C, H, W, bits))]
+
+    def fresh_tables(self, geometry: dict[str, int]) -> dict[str, np.ndarray]:
+        k = _kernels()
+        T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
+        return {"states": np.zeros(int(k.table_sizes(T, C, H, W, bits).sum()), np.uint32),
+                "weights": k.initial_weights(T, C, H, W, bits)}
+
+    def soften(self, tables: dict[str, np.ndarray], level: int) -> dict[str, np.ndarray]:
+        """Each state's count capped at 1024 / 2**level - 1: its next updates move it faster."""
+        states = tables["states"]
+        cap = (1024 >> level) - 1
+        n = states & 1023
+        return {"states": np.where(n > cap, (states & ~np.uint32(1023)) | np.uint32(cap), states).astype(np.uint32),
+                "weights": tables["weights"].copy()}
+
+    def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        self._encode_canonical(canon, spec, tables["states"], tables["weights"], journal=False)
+
+    def _tables(self, spec: ChunkSpec) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(states, weights, journal) to code one chunk from: with a prior, this thread's working
+        copy of its states - journalled (the chunk's writes undone after it) when the chunk is
+        small next to them, else refreshed before its next use - and a copy of its weights;
+        without one, fresh tables."""
+        geometry = self.check_prior_fits(spec)
+        if self._prior is None:
+            fresh = self.fresh_tables(geometry)
+            return fresh["states"], fresh["weights"], False
+        work = self._prior.working_tables()
+        states = work.clean()["states"]
+        journal = spec.size * self._decisions_per_element(spec.bits) * 8 < states.size
+        if not journal:
+            work.dirty = True
+        return states, self._prior.tables["weights"].copy(), journal
+
+    def _encode_canonical(self, canon: np.ndarray, spec: ChunkSpec, states: np.ndarray, weights: np.ndarray,
+                          journal: bool) -> bytes:
+        k = _kernels()
+        out = np.empty(k.max_payload_bytes(canon.size, spec.bits), np.uint8)
+        n = k.encode(canon, spec.bits, states, weights, out, journal)
+        return out[:n].tobytes()
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        payload = self._encode_canonical(canon, spec, *self._tables(spec))
+        if len(payload) >= spec.packed_nbytes:  # coding did not pay: the packed elements
+            return pack(chunk, spec.bits)
+        return payload
+
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        out = np.empty(spec.shape, np.uint8)
+        self.decode_into(data, spec, out)
+        return out
+
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
+        size = len(data)
+        if size > spec.packed_nbytes:
+            raise FormatError(f"ctxmix: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})")
+        if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.9)
+            values = np.empty(spec.shape, np.uint8)
+            count = unpack_into(data, values, spec.bits)
+            out[...] = values
+            return count
+        states, weights, journal = self._tables(spec)
+        view = canonical_view(out, spec.axes)  # decode in place when the output allows it
+        canon = view if view is not None and view.flags.c_contiguous else np.empty(canonical_shape(spec.shape, spec.axes)[0], np.uint8)
+        status = _kernels().decode_into(np.frombuffer(data, np.uint8), canon, spec.bits, states, weights, journal)
+        if status == 2:
+            raise FormatError(f"ctxmix: decoded a value that does not fit {spec.bits}-bit elements")
+        if status:
+            raise FormatError("ctxmix: corrupt payload (its length or last byte is not what the decoded values code to)")
+        if canon is not view:
+            out[...] = from_canonical(canon, spec.shape, spec.axes)
+        return int(np.count_nonzero(canon)) if spec.bits == 1 else int(canon.sum(dtype=np.uint64))
+
+    @staticmethod
+    def _decisions_per_element(bits: int) -> int:
+        return 1 if bits == 1 else 3 + bits

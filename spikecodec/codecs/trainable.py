@@ -1,0 +1,143 @@
+"""Adaptive codecs whose initial model state a prior can set (FORMAT.md 14).
+
+Every adaptive codec keeps its model state in a few integer tables, sized by the chunk's
+*geometry* (element bits, channels, ... - each codec says which numbers), and starts each chunk
+from them: all zero, or the tables of a prior. One mechanism serves them all:
+
+* ``prior`` is the codec's one optional parameter: the prior's digest (FORMAT.md 14), stored
+  in the file with the codec; :meth:`TrainableCodec.with_prior` binds the prior itself;
+* :meth:`TrainableCodec.fresh_tables` gives a geometry's zero state and
+  :meth:`TrainableCodec.train` runs the model over a chunk, carrying the tables on: training a
+  prior is coding sample chunks one after the other without resetting (spikecodec/training.py);
+* each chunk is coded from :meth:`TrainableCodec.start_tables` - fresh ones, or a copy of the
+  prior's (this thread's working copy, see :class:`~spikecodec.prior.WorkingTables`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import FormatError
+from ..prior import Prior, describe_geometry, is_digest
+from .base import ArrayCodec, ChunkSpec
+
+PRIOR_MINOR = 3  # the format minor version that defines the ``prior`` parameter
+
+
+MAX_GEOMETRY = 1 << 31  # no count in a geometry exceeds a chunk's elements
+
+
+def check_geometry(codec_id: str, geometry: dict[str, int], keys: tuple[str, ...]) -> None:
+    """Raise ValueError unless ``geometry`` has exactly ``keys``, element bits of the format and
+    counts of 1 .. 2**31 (a chunk's most elements) - before any size is computed from them."""
+    if tuple(sorted(geometry)) != tuple(sorted(keys)):
+        raise ValueError(f"{codec_id}: a prior's geometry names {sorted(geometry)}, this codec's {sorted(keys)}")
+    for k, v in geometry.items():
+        if type(v) is not int or not (v in (1, 2, 4, 8) if k == "bits" else 1 <= v <= MAX_GEOMETRY):
+            raise ValueError(f"{codec_id}: geometry {k}={v!r} is out of range")
+
+
+class TrainableCodec(ArrayCodec):
+    """An adaptive array codec with model tables a prior can initialise."""
+
+    trainable: ClassVar[bool] = True
+    #: The numbers that size the tables: the keys of :meth:`geometry`.
+    GEOMETRY: ClassVar[tuple[str, ...]] = ("bits", "C")
+
+    def __init__(self, prior: str | None = None):
+        if prior is not None and not is_digest(prior):
+            raise ValueError(f"codec {self.codec_id!r}: prior must be a digest of 64 lowercase hex digits, got {prior!r}")
+        self.prior_id = prior
+        self._prior: Prior | None = None
+        self._fits: dict[ChunkSpec, dict[str, int]] = {}  # geometries of specs already checked
+
+    def get_config(self) -> dict[str, Any]:
+        return {"prior": self.prior_id} if self.prior_id else {}
+
+    def minor_needed(self) -> int:
+        return max(self.format_minor, PRIOR_MINOR if self.prior_id else 0)
+
+    # -- the prior ---------------------------------------------------------------------------
+    @property
+    def prior(self) -> Prior | None:
+        """The bound prior (None without one, or while only its digest is known)."""
+        return self._prior
+
+    def with_prior(self, prior: Prior | None) -> "TrainableCodec":
+        """This codec coding from ``prior`` (None: from zero). A prior of another codec raises
+        ``ValueError``; its geometry is checked against each chunk."""
+        if prior is not None:
+            if prior.codec != self.codec_id:
+                raise ValueError(f"a prior of codec {prior.codec!r} cannot serve codec {self.codec_id!r}")
+            self.check_tables(prior.tables, prior.geometry)
+        codec = type(self)(prior.digest if prior is not None else None)
+        codec._prior = prior
+        return codec
+
+    # -- what each codec defines ---------------------------------------------------------------
+    def geometry(self, spec: ChunkSpec) -> dict[str, int]:
+        """The numbers that size this codec's tables for chunks like ``spec``."""
+        raise NotImplementedError
+
+    def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
+        """(name, type, entries) of each of the model's tables for ``geometry``, in order."""
+        raise NotImplementedError
+
+    def fresh_tables(self, geometry: dict[str, int]) -> dict[str, np.ndarray]:
+        """The model's tables before any decision, for ``geometry`` (all zero unless a codec
+        says otherwise)."""
+        return {name: np.zeros(n, dtype) for name, dtype, n in self.table_layout(geometry)}
+
+    def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
+        """Run the model over ``chunk`` as the encoder would, updating ``tables`` in place."""
+        raise NotImplementedError
+
+    #: How far :meth:`soften` goes: training tries levels 0 .. SOFTEN_LEVELS.
+    SOFTEN_LEVELS: ClassVar[int] = 6
+
+    def soften(self, tables: dict[str, np.ndarray], level: int) -> dict[str, np.ndarray]:
+        """The tables with their evidence weighed down ``level`` times (level 0: unchanged): a
+        softer prior adapts sooner to a chunk unlike the samples, a harder one predicts a chunk
+        like them from its first decision. Training picks the level on held-out samples."""
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def check_prior_fits(self, spec: ChunkSpec) -> dict[str, int]:
+        """The chunk's geometry; a bound prior made for another raises FormatError."""
+        known = self._fits.get(spec)
+        if known is not None:  # a stream's chunks mostly share a few specs: check each once
+            return known
+        geometry = self.geometry(spec)
+        prior = self._prior
+        if self.prior_id and prior is None:
+            raise FormatError(f"{self.codec_id}: needs prior {self.prior_id}, which was not given")
+        if prior is not None and prior.geometry != geometry:
+            raise FormatError(f"{self.codec_id}: prior {prior.digest[:12]} was trained for chunks with "
+                              f"{describe_geometry(prior.geometry)}; this chunk has {describe_geometry(geometry)}")
+        if len(self._fits) < 64:
+            self._fits[spec] = geometry
+        return geometry
+
+    def start_tables(self, spec: ChunkSpec) -> dict[str, np.ndarray]:
+        """Tables to code one chunk from, the caller's to change: fresh, or a copy of the prior's."""
+        geometry = self.check_prior_fits(spec)
+        if self._prior is None:
+            return self.fresh_tables(geometry)
+        return {k: v.copy() for k, v in self._prior.tables.items()}
+
+    def check_values(self, tables: dict[str, np.ndarray]) -> None:
+        """Raise ValueError for a table value the model can never reach (a codec whose every
+        value is a valid state checks nothing)."""
+
+    def check_tables(self, tables: dict[str, np.ndarray], geometry: dict[str, int]) -> None:
+        """Raise ValueError unless ``tables`` are laid out as :meth:`fresh_tables` makes them for
+        ``geometry`` (names, order, types, sizes) and hold only reachable values: a prior's
+        tables are indexed without bounds checks by the compiled loops."""
+        check_geometry(self.codec_id, geometry, self.GEOMETRY)
+        want = [(k, np.dtype(t).str, (n,)) for k, t, n in self.table_layout(geometry)]
+        got = [(k, np.dtype(v.dtype).str, v.shape) for k, v in tables.items()]
+        if got != want:
+            raise ValueError(f"{self.codec_id}: prior tables {got} do not fit geometry {geometry} (want {want})")
+        self.check_values(tables)

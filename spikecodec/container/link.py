@@ -1,0 +1,210 @@
+"""Spike messages over a transport of your own: a socket, a queue, a message broker.
+
+:class:`LinkEncoder` turns frames into messages and :class:`LinkDecoder` turns them back. The
+messages are the pieces of a spike file written with compact records (FORMAT.md 5.2): the
+*header message* once, then one *chunk message* per chunk of frames as soon as it is encoded
+(by default one frame - one image's spikes - per message), then the *end message* (index and
+trailer). Concatenated they are a valid spike file, so a receiver may also just append them to
+a file. Each chunk message checks itself: a CRC over the stream's header and the message's
+place in it, so a damaged, truncated, reordered or foreign message (another model, prior or
+session) is refused, never decoded wrongly::
+
+    enc = LinkEncoder((2, 4, 7, 7), prior="snn-resnet-fmnist.prior", metadata={"camera": 3})
+    send(enc.header)                          # once per session
+    for spikes in frames:                     # each (T, C, H, W) -> a few tens of bytes
+        send(enc.encode(spikes))
+    send(enc.end())
+
+    dec = LinkDecoder(receive())              # the header message
+    for message in messages:
+        frames = dec.decode(message)          # (1, T, C, H, W)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .. import layout
+from ..codecs.registry import CodecLike, Pipeline
+from ..errors import FormatError
+from ..limits import DEFAULT_MAX_DECODED_BYTES
+from ..prior import PriorLike, as_priors
+from .grid import Tiling
+from .header import bind_prior, parse_header, parse_preamble
+from .reader import BytesCursor, decode_record
+from .records import CompactRecords, parse_trailer, read_compact_index, read_record, record_layout
+from .writer import SpikeWriter
+
+LINK_CODEC = "ctxmix"
+
+
+class _Capture(list):
+    """The writer's file: keeps what it writes until :meth:`take`."""
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self)
+        self.clear()
+        return data
+
+
+class LinkEncoder:
+    """Frames in, messages out. ``frame_shape``: one frame (e.g. one image's spikes, T x C x H x W).
+
+    Options as :class:`~spikecodec.SpikeWriter` (``codec`` default ``ctxmix``, ``prior``,
+    ``embed_prior``, ``axes`` default N + the frame's T, C, H, W, ``chunk`` default 1 frame per
+    message, ``metadata``, ``bits``); records are compact. ``header`` is the header message.
+    """
+
+    def __init__(
+        self,
+        frame_shape: Sequence[int],
+        *,
+        codec: CodecLike | list[CodecLike] | Pipeline = LINK_CODEC,
+        prior: PriorLike | None = None,
+        embed_prior: bool = False,
+        axes: Sequence[str] | str | None = None,
+        chunk: int | Sequence[int] = 1,
+        metadata: dict[str, Any] | None = None,
+        bits: int = 1,
+    ):
+        self._sink = _Capture()
+        frame_shape = tuple(int(s) for s in frame_shape)
+        if axes is None and len(frame_shape) == 4:
+            axes = ("N", "T", "C", "H", "W")
+        self._writer = SpikeWriter(self._sink, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,
+                                   prior=prior, embed_prior=embed_prior, records="compact")
+        self._writer._start(frame_shape)
+        self.header: bytes = self._sink.take()
+        self.frame_shape = frame_shape
+
+    @property
+    def messages(self) -> int:
+        """Chunk messages made so far."""
+        return len(self._writer._entries)
+
+    def encode(self, frames: Any) -> bytes:
+        """The message for one frame (shaped ``frame_shape``) or several (a leading axis): their
+        chunks' records, written out now (a partial chunk too)."""
+        values = np.asarray(frames) if not hasattr(frames, "detach") else frames
+        if tuple(values.shape) == self.frame_shape:
+            self._writer.append(values)
+        else:
+            self._writer.write_frames(values)
+        self._writer.flush()
+        return self._sink.take()
+
+    def end(self) -> bytes:
+        """The end message (index and trailer): the stream is complete."""
+        self._writer.close()
+        return self._sink.take()
+
+
+class LinkDecoder:
+    """Messages in, frames out. ``header``: the header message of the stream.
+
+    ``priors``: the prior the stream names when it does not embed it (shipped priors are found
+    without it); ``max_bytes`` caps what one message may decode to."""
+
+    def __init__(self, header: bytes, *, priors: Iterable[PriorLike] | PriorLike | None = None,
+                 max_bytes: int = DEFAULT_MAX_DECODED_BYTES):
+        data = bytes(header)
+        pre = data[: layout.PREAMBLE_SIZE]
+        end = layout.PREAMBLE_SIZE + parse_preamble(pre)[1]
+        if len(data) != end + layout.CRC_SIZE:
+            raise FormatError(f"header message is {len(data)} bytes, its header {end + layout.CRC_SIZE}", min(len(data), end + layout.CRC_SIZE))
+        crc = data[end:]
+        self.header = parse_header(pre, data[layout.PREAMBLE_SIZE : end], crc)
+        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE)
+        self._records = record_layout(self.header, crc)
+        self._tiling = Tiling(self.header)
+        self._pos = len(data)  # where the next message starts in the stream
+        self.max_bytes = max_bytes
+        self.records_read = 0
+        self.rows_read = 0
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        return self.header.frame_shape
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.header.axes
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.header.metadata
+
+    def decode(self, message: bytes) -> np.ndarray:
+        """The frames of one chunk message, (rows, *frame_shape), its records checked in order."""
+        h = self.header
+        cursor = BytesCursor(message, self._pos)
+        tiling = self._tiling
+        rows: list[np.ndarray] = []
+        row: np.ndarray | None = None
+        end = self._pos + len(message)
+        while cursor.pos < end:
+            at = cursor.pos
+            try:
+                record = read_record(self._records, cursor, self.records_read, tiling.place)
+            except FormatError as exc:
+                raise self._explain(exc, message, at) from None
+            spec = tiling.last_spec
+            values = decode_record(self._pipeline, record, spec, self.records_read, self.max_bytes)  # type: ignore[arg-type]
+            self.records_read += 1
+            if row is None:
+                row = np.empty((record.head.height, *h.frame_shape), np.uint8)
+            inner = tiling.inner[(tiling.position - 1) % len(tiling.inner)]
+            row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values  # type: ignore[union-attr]
+            if tiling.at_row_boundary:
+                rows.append(row)
+                self.rows_read += row.shape[0]
+                row = None
+        if row is not None:
+            raise FormatError("message ends inside a row of chunks", cursor.pos)
+        self._pos = end
+        if not rows:  # an empty message (no frames were encoded)
+            return np.zeros((0, *h.frame_shape), np.uint8)
+        return np.concatenate(rows) if len(rows) != 1 else rows[0]
+
+    def _explain(self, exc: FormatError, message: bytes, at: int) -> FormatError:
+        """A record that fails its check: say whether it is another place's record of this
+        stream (out of order), else that it is damaged or foreign."""
+        if "check mismatch" not in exc.message or not isinstance(self._records, CompactRecords):
+            return exc
+        want = self.records_read
+        for ordinal in range(max(0, want - 64), want + 65):
+            if ordinal == want:
+                continue
+            try:
+                read_record(self._records, BytesCursor(message, at), ordinal, lambda head, at: self._any_spec(head))
+            except FormatError:
+                continue
+            return FormatError(f"message is record {ordinal} of this stream, expected record {want} (out of order)", at)
+        return FormatError(f"record {want} fails its check: damaged, truncated, or from another stream "
+                           f"(another model, prior or session)", at)
+
+    def _any_spec(self, head):
+        from .grid import chunk_spec
+
+        return chunk_spec(self.header, head.height, self._tiling.inner[0])
+
+    def end(self, message: bytes) -> None:
+        """Check the end message: the stream is complete and nothing was lost."""
+        cursor = BytesCursor(message, self._pos)
+        count, rows, size = read_compact_index(cursor, self._pos)
+        if (count, rows) != (self.records_read, self.rows_read):
+            raise FormatError(f"the stream ended after {count} records in {rows} rows; "
+                              f"{self.records_read} in {self.rows_read} were decoded", self._pos)
+        if len(message) != size + layout.TRAILER_SIZE:
+            raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos)
+        if parse_trailer(bytes(message[size:]), self._pos + size) != (self._pos, size):
+            raise FormatError("the trailer does not point to the index before it", self._pos + size)

@@ -1,0 +1,298 @@
+"""Priors: the trained initial model state of an adaptive codec (FORMAT.md section 14).
+
+An adaptive codec starts every chunk from a model state: zero counts, or a *prior* learned from
+sample spikes of one network at one split (as a zstd dictionary is learned from sample
+messages). A chunk coded from a prior needs no learning: one image's spikes cost about what they
+cost in a batch of thousands, and every chunk still decodes on its own.
+
+A prior file holds the codec id, the chunk *geometry* its tables are sized for (the codec says
+which numbers: element bits, channels, ...), the tables, and free ``info``. Its identity is the
+SHA-256 of its bytes (``digest``): a spike file names the prior it was coded with by that digest,
+and either embeds the prior's bytes in its header or leaves the reader to supply it.
+
+Layout (all integers little-endian)::
+
+    0       8  signature 8A 53 50 50 0D 0A 1A 0A ("\\x8aSPP\\r\\n\\x1a\\n")
+    8       1  major version (1)      9  1  minor version (0)      10  2  reserved (0)
+    12      4  u32 J: description size (1 .. 1 MiB)
+    16      J  description: a JSON object {"codec", "geometry", "tables", "info"}
+    16+J    8  u64 Z: size of the table data
+    24+J    Z  table data: one zstd frame whose content is the tables, in order
+    24+J+Z  4  CRC-32 of every byte before it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import zstandard
+
+from .errors import FormatError
+from .layout import crc32
+
+SIGNATURE = b"\x8aSPP\r\n\x1a\n"
+MAJOR_VERSION = 1
+MINOR_VERSION = 0
+SUFFIX = ".prior"
+MAX_DESCRIPTION = 1 << 20
+MAX_TABLE_BYTES = 1 << 30  # a prior's tables, decompressed
+_HEAD = struct.Struct("<8sBBHI")
+_DTYPES = {"u32": np.dtype("<u4"), "i32": np.dtype("<i4")}
+_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def is_digest(text: Any) -> bool:
+    """Whether ``text`` is a prior's id as spike files name it: 64 lowercase hex digits."""
+    return isinstance(text, str) and bool(_DIGEST.match(text))
+
+
+@dataclass(frozen=True, eq=False)
+class Prior:
+    """A codec's trained initial state. ``tables``: name -> 1-D array, in the codec's order."""
+
+    codec: str
+    geometry: dict[str, int]
+    tables: dict[str, np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, table in self.tables.items():
+            table.setflags(write=False)  # shared by every chunk and thread that codes from it
+
+    @cached_property
+    def data(self) -> bytes:
+        """The prior file's bytes."""
+        return _encode(self)
+
+    @cached_property
+    def digest(self) -> str:
+        """Its id: the SHA-256 of its file, in lowercase hex."""
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.tables.values())
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the prior file (replacing ``path`` atomically)."""
+        from .output import write_file
+
+        write_file(path, self.data)
+
+    def working_tables(self) -> "WorkingTables":
+        """This thread's scratch copy of the tables (see :class:`WorkingTables`)."""
+        local = self.__dict__.setdefault("_local", threading.local())
+        work = getattr(local, "work", None)
+        if work is None:
+            work = local.work = WorkingTables(self)
+        return work
+
+    def __repr__(self) -> str:
+        return f"<Prior {self.codec} {self.digest[:12]} geometry={self.geometry} {self.nbytes} bytes>"
+
+
+class WorkingTables:
+    """One thread's copy of a prior's tables, kept equal to the prior between chunks.
+
+    A codec that journals its table writes (and undoes them at the end of the chunk) codes
+    straight into it: a small chunk then costs its decisions, not a copy of a large prior. A
+    codec that does not, calls :meth:`fresh` and gets the tables copied back first.
+    """
+
+    def __init__(self, prior: Prior):
+        self.prior = prior
+        self.tables = {k: v.copy() for k, v in prior.tables.items()}
+        self.dirty = False
+
+    def clean(self) -> dict[str, np.ndarray]:
+        """The tables, equal to the prior's (re-copied if a chunk left them changed)."""
+        if self.dirty:
+            for k, v in self.prior.tables.items():
+                np.copyto(self.tables[k], v)
+            self.dirty = False
+        return self.tables
+
+
+def _canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _encode(prior: Prior) -> bytes:
+    layout = []
+    for name, table in prior.tables.items():
+        kind = {np.dtype("<u4"): "u32", np.dtype("<i4"): "i32"}.get(table.dtype.newbyteorder("<"))
+        if kind is None or table.ndim != 1:
+            raise ValueError(f"prior table {name!r} must be a 1-D uint32 or int32 array, got {table.dtype} {table.shape}")
+        layout.append({"name": name, "type": kind, "count": int(table.size)})
+    description = _canonical_json({"codec": prior.codec, "geometry": prior.geometry, "tables": layout, "info": prior.info})
+    if len(description) > MAX_DESCRIPTION:
+        raise ValueError(f"prior description is {len(description)} bytes, over {MAX_DESCRIPTION}")
+    raw = b"".join(np.ascontiguousarray(t, _DTYPES[e["type"]]).tobytes() for t, e in zip(prior.tables.values(), layout))
+    frame = zstandard.ZstdCompressor(level=19, write_content_size=True, write_checksum=False).compress(raw)
+    body = _HEAD.pack(SIGNATURE, MAJOR_VERSION, MINOR_VERSION, 0, len(description)) + description + len(frame).to_bytes(8, "little") + frame
+    return body + crc32(body).to_bytes(4, "little")
+
+
+def parse_prior(data: bytes, where: str | None = None) -> Prior:
+    """Check and parse a prior file's bytes (FORMAT.md 14); raise :class:`FormatError` saying
+    what is wrong and at which byte. Sizes are checked before anything is allocated."""
+
+    def fail(message: str, offset: int | None) -> FormatError:
+        return FormatError(message, offset, where)
+
+    data = bytes(data)
+    if len(data) < _HEAD.size + 12:
+        raise fail(f"file is {len(data)} bytes, too short for a prior", 0)
+    signature, major, minor, reserved, jsize = _HEAD.unpack_from(data)
+    if signature != SIGNATURE:
+        raise fail("not a prior file: bad signature", 0)
+    if major != MAJOR_VERSION:
+        raise fail(f"unsupported prior major version {major} (this reader knows {MAJOR_VERSION})", 8)
+    if reserved:
+        raise fail("reserved field is not zero", 10)
+    if not 0 < jsize <= MAX_DESCRIPTION or _HEAD.size + jsize + 12 > len(data):
+        raise fail(f"description size {jsize} does not fit the file", 12)
+    if crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
+        raise fail("prior CRC mismatch", len(data) - 4)
+    at = _HEAD.size
+    try:
+        desc = json.loads(data[at : at + jsize].decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise fail(f"description is not valid JSON ({exc})", at) from None
+    if not isinstance(desc, dict) or set(desc) != {"codec", "geometry", "tables", "info"}:
+        raise fail("description must be an object with exactly the keys codec, geometry, tables, info", at)
+    codec, geometry, layout, info = desc["codec"], desc["geometry"], desc["tables"], desc["info"]
+    if not isinstance(codec, str) or not isinstance(info, dict):
+        raise fail("description: codec must be a string and info an object", at)
+    if not isinstance(geometry, dict) or not all(_is_count(v) for v in geometry.values()):
+        raise fail("description: geometry must map names to non-negative integers", at)
+    total = 0
+    if not isinstance(layout, list) or not layout:
+        raise fail("description: tables must be a non-empty list", at)
+    for entry in layout:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "type", "count"} and isinstance(entry["name"], str)
+                and entry["type"] in _DTYPES and _is_count(entry["count"])):
+            raise fail(f"description: bad table entry {entry!r}", at)
+        total += 4 * entry["count"]
+        if total > MAX_TABLE_BYTES:
+            raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at)
+    at += jsize
+    zsize = int.from_bytes(data[at : at + 8], "little")
+    if at + 8 + zsize + 4 != len(data):
+        raise fail(f"table data of {zsize} bytes does not end where the CRC starts", at)
+    frame = data[at + 8 : at + 8 + zsize]
+    try:
+        params = zstandard.get_frame_parameters(frame)
+    except zstandard.ZstdError as exc:
+        raise fail(f"table data is not a zstd frame ({exc})", at + 8) from None
+    if params.content_size != total:
+        raise fail(f"table data holds {params.content_size} bytes, the tables need {total}", at + 8)
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=total)
+    except zstandard.ZstdError as exc:
+        raise fail(f"table data does not decompress ({exc})", at + 8) from None
+    if len(raw) != total:
+        raise fail(f"table data decompresses to {len(raw)} bytes, expected {total}", at + 8)
+    tables = {}
+    pos = 0
+    for entry in layout:
+        n = 4 * entry["count"]
+        if entry["name"] in tables:
+            raise fail(f"description: table {entry['name']!r} appears twice", _HEAD.size)
+        tables[entry["name"]] = np.frombuffer(raw, _DTYPES[entry["type"]], entry["count"], pos).astype(
+            _DTYPES[entry["type"]].newbyteorder("="))
+        pos += n
+    prior = Prior(codec, geometry, tables, info)
+    prior.__dict__["data"] = data  # its bytes are its identity: never re-encode them
+    return prior
+
+
+def _is_count(v: Any) -> bool:
+    return type(v) is int and 0 <= v < 1 << 62
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+PriorLike = Prior | str | os.PathLike | bytes
+
+
+def load_prior(source: PriorLike) -> Prior:
+    """A prior from a :class:`Prior`, a path to a prior file, or its bytes."""
+    if isinstance(source, Prior):
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return parse_prior(bytes(source))
+    path = os.fspath(source)
+    with open(path, "rb") as f:
+        data = f.read(MAX_TABLE_BYTES + MAX_DESCRIPTION + 64)
+    return parse_prior(data, path)
+
+
+# -- Finding a prior by its digest ---------------------------------------------------------------
+
+PRIOR_PATH_ENV = "SPIKECODEC_PRIOR_PATH"  # more folders of prior files, os.pathsep-separated
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for a prior named by a file but not given: the shipped references', then
+    those in $SPIKECODEC_PRIOR_PATH."""
+    dirs = [Path(__file__).parent / "models" / "reference"]
+    dirs += [Path(p) for p in os.environ.get(PRIOR_PATH_ENV, "").split(os.pathsep) if p]
+    return dirs
+
+
+_found: dict[str, Prior] = {}
+_found_lock = threading.Lock()
+
+
+def find_prior(digest: str, given: Iterable[Prior] = ()) -> Prior | None:
+    """The prior whose digest is ``digest``: among ``given``, else in :func:`search_dirs` (files
+    named ``*.prior``; each is read once per process). None when there is none."""
+    for prior in given:
+        if prior.digest == digest:
+            return prior
+    with _found_lock:
+        if digest in _found:
+            return _found[digest]
+    for folder in search_dirs():
+        for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else ():
+            try:
+                prior = load_prior(path)
+            except (OSError, FormatError):
+                continue  # a damaged file elsewhere must not stop the search
+            with _found_lock:
+                _found.setdefault(prior.digest, prior)
+            if prior.digest == digest:
+                return prior
+    return None
+
+
+def remember_prior(prior: Prior) -> None:
+    """Keep ``prior`` for :func:`find_prior` in this process (an embedded prior, parsed once)."""
+    with _found_lock:
+        _found.setdefault(prior.digest, prior)
+
+
+def as_priors(priors: Iterable[PriorLike] | PriorLike | None) -> list[Prior]:
+    """The ``priors=`` argument of the readers: one prior or several, as objects, paths or bytes."""
+    if priors is None:
+        return []
+    if isinstance(priors, (Prior, str, os.PathLike, bytes, bytearray, memoryview)):
+        priors = [priors]
+    return [load_prior(p) for p in priors]
+
+
+def describe_geometry(geometry: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in geometry.items())

@@ -1,0 +1,163 @@
+"""``ctxmix`` (FORMAT.md 9.4.9): the pinned tables, the coder's end rule, the packed fallback,
+hashed tables, and coding from a prior (journalled working tables, shared across threads)."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec.codecs import ChunkSpec, get_codec
+from spikecodec.codecs import _ctxmix_kernels as K
+from spikecodec.elements import pack
+from spikecodec.errors import FormatError
+
+AXES = ("T", "N", "C", "H", "W")
+
+
+def spikes(shape, rate=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.random(shape[1:]) < rate
+    return (base[None] ^ (rng.random(shape) < 0.1)).astype(np.uint8)
+
+
+def test_tables_follow_their_formulas():
+    assert K.STRETCH[0] == -2047 and K.STRETCH.size == 4096 and K.SQUASH.size == 4095
+    for i in range(1, 4096):
+        assert K.STRETCH[i] == min(2047, max(-2047, math.floor(256 * math.log(i / (4096 - i)) + 0.5)))
+    for d in range(-2047, 2048):
+        assert K.SQUASH[d + 2047] == min(4095, max(1, math.floor(4096 / (1 + math.exp(-d / 256)) + 0.5)))
+    assert list(K.RATE[:3]) == [43690, 26214, 18724] and all(K.RATE[n] == 131072 // (2 * n + 3) for n in range(1024))
+
+
+def test_a_fresh_state_is_one_half_and_updates_as_specified():
+    s = np.uint32(0)
+    assert K._stretched(s) == 0
+    s1 = K._updated(s, 1)  # p = 2**21 + floor(2**21 * 43690 / 2**16), n = 1
+    p = ((int(s1) >> 10) ^ (1 << 21))
+    assert int(s1) & 1023 == 1 and p == (1 << 21) + ((1 << 21) * 43690 >> 16)
+    for bit in (0, 1):  # p stays inside 0 .. 2**22 - 1 however long one value repeats
+        s = np.uint32(0)
+        for _ in range(5000):
+            s = K._updated(s, bit)
+        p = (int(s) >> 10) ^ (1 << 21)
+        assert 0 <= p < 1 << 22 and int(s) & 1023 == 1023
+
+
+def test_payload_never_longer_than_packed_and_falls_back_to_it():
+    codec = get_codec("ctxmix")
+    noise = (np.random.default_rng(3).random((1, 1, 2, 4, 4)) < 0.5).astype(np.uint8)
+    spec = ChunkSpec(noise.shape, AXES, 1)
+    payload = codec.encode(noise, spec)
+    assert len(payload) == spec.packed_nbytes and payload == pack(noise, 1)  # coding did not pay
+    np.testing.assert_array_equal(codec.decode(payload, spec), noise)
+    with pytest.raises(FormatError, match="longer than the chunk packed"):
+        codec.decode(payload + b"\0", spec)
+
+
+def test_only_the_encoders_own_bytes_decode():
+    """The end rule makes decoding canonical: a payload is accepted only if it is exactly what
+    the encoder writes for the values it decodes to (so corruption either fails here, or decodes
+    to other values whose encoding it is: the container's CRC catches that)."""
+    codec = get_codec("ctxmix")
+    x = spikes((3, 2, 4, 6, 6))
+    spec = ChunkSpec(x.shape, AXES, 1)
+    payload = codec.encode(x, spec)
+    assert len(payload) < spec.packed_nbytes
+    with pytest.raises(FormatError, match="corrupt payload"):
+        codec.decode(payload + b"\xff", spec)  # bytes past the end read as 0xFF: same values, too long
+    rng = np.random.default_rng(1)
+    refused = 0
+    for i in range(300):
+        b = bytearray(payload)
+        if i % 3 == 0:
+            b = b[: rng.integers(len(b))]
+        else:
+            b[rng.integers(len(b))] ^= 1 << int(rng.integers(8))
+        try:
+            y = codec.decode(bytes(b), spec)
+        except FormatError:
+            refused += 1
+            continue
+        assert codec.encode(y, spec) == bytes(b)
+    assert refused > 100
+    assert codec.decode(b"", ChunkSpec((0, 2, 2), ("T", "N", "F"), 1)).shape == (0, 2, 2)
+
+
+def test_a_value_above_the_element_type_is_refused():
+    """A 4-bit escape tree can code e up to 15: 3 + e above 15 must be refused, not wrapped."""
+    codec = get_codec("ctxmix")
+    spec = ChunkSpec((1, 1, 2, 2, 2), AXES, 4)  # packed: 4 bytes, so shorter payloads are coded
+    refused = 0
+    for first in range(256):  # some of these decode to 3 + e > 15
+        try:
+            codec.decode(bytes([first, 0x55]), spec)
+        except FormatError as exc:
+            refused += "does not fit" in str(exc)
+    assert refused
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 260, 260), (2, 1, 3, 50, 50)])
+def test_hashed_tables_round_trip(shape):
+    """Model A's keys exceed 2**22 (hashed); with 260 x 260 the position sets are hashed too."""
+    T, N, C, H, W = shape
+    assert K.context_counts(T, C, H, W, 1)[0] > K.TABLE_CAP
+    x = (np.random.default_rng(5).random(shape) < 0.1).astype(np.uint8)
+    spec = ChunkSpec(shape, AXES, 1)
+    codec = get_codec("ctxmix")
+    np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x)
+
+
+def test_prior_chunks_are_independent_and_threads_share_a_prior():
+    """Coding from a prior journals the table writes into a per-thread copy: chunk after chunk,
+    and thread beside thread, every chunk codes as if it were the first."""
+    samples = [spikes((2, 1, 4, 6, 6), seed=s) for s in range(40)]
+    prior = spikecodec.train_prior(samples, "ctxmix")
+    codec = get_codec("ctxmix").with_prior(prior)
+    spec = ChunkSpec((2, 1, 4, 6, 6), AXES, 1)
+    tests = [spikes((2, 1, 4, 6, 6), seed=100 + s) for s in range(12)]
+    alone = [codec.encode(x, spec) for x in tests]
+    assert [codec.encode(x, spec) for x in reversed(tests)] == alone[::-1]
+    errors = []
+
+    def work():
+        try:
+            for _ in range(5):
+                for x, p in zip(tests, alone):
+                    assert codec.encode(x, spec) == p
+                    np.testing.assert_array_equal(codec.decode(p, spec), x)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    np.testing.assert_array_equal(prior.tables["states"], prior.working_tables().clean()["states"])
+
+
+def test_large_chunks_from_a_prior_refresh_the_working_copy():
+    samples = [spikes((2, 1, 2, 4, 4), seed=s) for s in range(20)]
+    prior = spikecodec.train_prior(samples, "ctxmix")
+    codec = get_codec("ctxmix").with_prior(prior)
+    big = spikes((2, 3000, 2, 4, 4), seed=7)  # more decisions than a journal pays for
+    spec = ChunkSpec(big.shape, AXES, 1)
+    payload = codec.encode(big, spec)
+    small = spikes((2, 1, 2, 4, 4), seed=8)
+    s_spec = ChunkSpec(small.shape, AXES, 1)
+    first = codec.encode(small, s_spec)
+    np.testing.assert_array_equal(codec.decode(payload, spec), big)
+    assert codec.encode(small, s_spec) == first
+
+
+def test_geometry_of_a_chunk_must_be_the_priors():
+    prior = spikecodec.train_prior([spikes((2, 1, 4, 6, 6), seed=s) for s in range(5)], "ctxmix")
+    codec = get_codec("ctxmix").with_prior(prior)
+    other = spikes((2, 1, 4, 6, 7))
+    with pytest.raises(FormatError, match="trained for chunks with"):
+        codec.encode(other, ChunkSpec(other.shape, AXES, 1))

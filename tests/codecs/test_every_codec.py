@@ -1,0 +1,70 @@
+"""Every registered array codec keeps the codec contract (codec_contract.check_codec): round
+trips, configuration through JSON, malformed payloads, and output bytes frozen at these digests
+(published codecs never change their bytes; a new digest means a format change)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec.codecs import ChunkSpec, get_codec
+
+from codec_contract import check_codec, contract_chunks
+
+FROZEN = {
+    "raw": "34947291ccc4241b4c5334b71e98e99eb5b9ae30466ee4cc8353d39ffc8b4d22",
+    "order0": "8f3a78d2dafb302c2f886b235a673546b9c6c153d570799b33e982c61d6ef830",
+    "context": "9b75edc71ae09bdcef18ce3e918149880c584c3a5531336c8bc3ffca0fa4126e",
+    "auto": "ad6a5f57efa67ccb2e770a22de693d7c68179d141c22ee2ac93fc54820c49701",
+    "countctx": "456e033ac6b38bf8247db67fc5230d8af5feba7254f89b0176fc5e0a39f22ee5",
+    "ctxlanes": "7835ae7cd05529f311b46dcc75d999d5227642c6e6857104a78b199ad267aaad",
+    "ctxmix": "7028bb36500ab9d6bae34fe12daa1c1fdeea3fd12f61cc79db2c93b49536cae8",
+}
+
+
+@pytest.fixture(scope="module")
+def chunks():
+    return contract_chunks()
+
+
+def test_every_registered_array_codec_is_covered():
+    array_codecs = {k for k, c in spikecodec.registered_codecs().items() if k != "zstd"}
+    assert array_codecs == set(FROZEN)
+
+
+@pytest.mark.parametrize("codec_id", sorted(FROZEN))
+def test_codec_contract(codec_id, chunks):
+    check_codec(get_codec(codec_id), chunks, frozen=FROZEN[codec_id])
+
+
+def _one_geometry(seed: int, count: int, bits: int) -> list[tuple[np.ndarray, ChunkSpec]]:
+    """Chunks of one geometry (what a prior serves): 2 steps, 4 channels, 5 x 5, N varies."""
+    base = np.random.default_rng(0).random((4, 5, 5)) < 0.3  # a pattern all samples share, as one network's spikes do
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        shape = (2, 1 + i % 3, 4, 5, 5)
+        fire = base[None, None] ^ (rng.random(shape) < 0.15)
+        values = np.where(fire, rng.integers(1, 1 << bits, shape), 0) if bits > 1 else fire
+        out.append((values.astype(np.uint8), ChunkSpec(shape, ("T", "N", "C", "H", "W"), bits)))
+    return out
+
+
+TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix"]
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("codec_id", TRAINABLE)
+def test_codec_contract_with_a_prior(codec_id, bits):
+    """A codec coding from a prior keeps the contract too, and the prior pays on chunks like the
+    samples it was trained on."""
+    samples = _one_geometry(1, 60, bits)
+    prior = spikecodec.train_prior([x for x, _ in samples], codec_id, axes="TNCHW", chunk=(2,))
+    codec = get_codec(codec_id).with_prior(prior)
+    assert codec.get_config() == {"prior": prior.digest} and codec.minor_needed() == 3
+    test = _one_geometry(2, 12, bits)
+    check_codec(codec, test)
+    with_prior = sum(len(codec.encode(x, s)) for x, s in test)
+    without = sum(len(get_codec(codec_id).encode(x, s)) for x, s in test)
+    assert with_prior < without, (with_prior, without)

@@ -1,0 +1,63 @@
+"""Messages over a transport of one's own (spikecodec.LinkEncoder / LinkDecoder): each frame a
+message of a few tens of bytes, and every bad message refused for what it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec import FormatError, LinkDecoder, LinkEncoder
+
+rng = np.random.default_rng(0)
+BASE = rng.random((2, 4, 7, 7)) < 0.4
+FRAMES = (BASE[None] ^ (rng.random((300, 2, 4, 7, 7)) < 0.1)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return spikecodec.train_prior(FRAMES[:250], "ctxmix", axes="NTCHW", chunk=1)
+
+
+def test_messages_round_trip_and_concatenate_to_a_file(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior, metadata={"camera": 7})
+    messages = [enc.encode(f) for f in FRAMES[250:]]
+    end = enc.end()
+    assert enc.messages == 50 and max(map(len, messages)) < 49  # 392 spikes: 49 bytes packed
+    dec = LinkDecoder(enc.header, priors=prior)
+    assert dec.metadata == {"camera": 7} and dec.frame_shape == (2, 4, 7, 7)
+    for frame, message in zip(FRAMES[250:], messages):
+        np.testing.assert_array_equal(dec.decode(message), frame[None])
+    dec.end(end)
+    data = enc.header + b"".join(messages) + end
+    np.testing.assert_array_equal(spikecodec.decode(data, priors=prior), FRAMES[250:])
+    several = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    dec = LinkDecoder(several.header, priors=prior)
+    np.testing.assert_array_equal(dec.decode(several.encode(FRAMES[:5])), FRAMES[:5])
+
+
+def test_bad_messages_are_refused_for_what_they_are(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    messages = [enc.encode(f) for f in FRAMES[:4]]
+    dec = LinkDecoder(enc.header, priors=prior)
+    dec.decode(messages[0])
+    with pytest.raises(FormatError, match="message is record 3 of this stream, expected record 1"):
+        dec.decode(messages[3])
+    with pytest.raises(FormatError, match="ends inside"):
+        LinkDecoder(enc.header, priors=prior).decode(messages[0][:-1])
+    other = LinkEncoder(FRAMES.shape[1:], prior=prior, metadata={"session": 2})  # another stream
+    with pytest.raises(FormatError, match="from another stream"):
+        LinkDecoder(enc.header, priors=prior).decode(other.encode(FRAMES[0]))
+    unprimed = LinkEncoder(FRAMES.shape[1:])  # no prior: another codec state, another header
+    with pytest.raises(FormatError, match="from another stream"):
+        LinkDecoder(enc.header, priors=prior).decode(unprimed.encode(FRAMES[0]))
+    with pytest.raises(FormatError, match="which was not given"):
+        LinkDecoder(enc.header)
+    with pytest.raises(FormatError, match="header message is"):
+        LinkDecoder(enc.header + b"x", priors=prior)
+    with pytest.raises(FormatError):
+        LinkDecoder(enc.header[:-1], priors=prior)
+    dec = LinkDecoder(enc.header, priors=prior)
+    dec.decode(messages[0])
+    with pytest.raises(FormatError, match="the stream ended after"):
+        dec.end(enc.end())  # four records were sent, one decoded

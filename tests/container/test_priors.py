@@ -1,0 +1,150 @@
+"""Priors (FORMAT.md 14): the file, its digest, training, and files that name or embed one."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zstandard
+
+import spikecodec
+from spikecodec import FormatError, Prior, load_prior
+from spikecodec.codecs import get_codec
+from spikecodec.layout import crc32
+from spikecodec.prior import PRIOR_PATH_ENV, parse_prior
+
+
+def samples(n: int, seed: int = 0, shape=(2, 4, 5, 5)) -> np.ndarray:
+    """n samples (N first) sharing one spatial pattern, as one network's spikes do."""
+    base = np.random.default_rng(99).random(shape[1:]) < 0.3
+    rng = np.random.default_rng(seed)
+    return (base[None, None] ^ (rng.random((n, *shape)) < 0.12)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def prior() -> Prior:
+    return spikecodec.train_prior(samples(200), "ctxmix", axes="NTCHW", chunk=1, info={"model": "toy"})
+
+
+def test_file_round_trip_and_digest(prior: Prior, tmp_path: Path):
+    assert prior.codec == "ctxmix" and prior.geometry == {"bits": 1, "T": 2, "C": 4, "H": 5, "W": 5}
+    assert prior.info["model"] == "toy" and prior.info["chunks"] == 200 and prior.info["held_out"] == 20
+    path = tmp_path / "toy.prior"
+    prior.save(path)
+    again = load_prior(path)
+    assert again.digest == prior.digest == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+    for name in prior.tables:
+        np.testing.assert_array_equal(again.tables[name], prior.tables[name])
+    assert not again.tables["states"].flags.writeable
+
+
+def _rebuilt(prior: Prior, description=None, frame=None) -> bytes:
+    """A prior file with its description or table frame replaced, CRC made right again."""
+    data = prior.data
+    j = struct.unpack_from("<I", data, 12)[0]
+    desc = data[16 : 16 + j] if description is None else description
+    z = struct.unpack_from("<Q", data, 16 + j)[0]
+    body = data[24 + j : 24 + j + z] if frame is None else frame
+    head = data[:12] + struct.pack("<I", len(desc)) + desc + struct.pack("<Q", len(body)) + body
+    return head + struct.pack("<I", crc32(head))
+
+
+def test_malformed_files_are_refused_with_a_reason(prior: Prior):
+    data = prior.data
+    desc = json.loads(data[16 : 16 + struct.unpack_from("<I", data, 12)[0]])
+    cases = [
+        (b"", "too short"),
+        (b"\x89PNG" + data[4:], "bad signature"),
+        (data[:8] + b"\x02" + data[9:], "major version"),
+        (data[:-1] + bytes([data[-1] ^ 1]), "CRC mismatch"),
+        (data[:-10], "CRC mismatch"),
+        (_rebuilt(prior, b"[1]"), "exactly the keys"),
+        (_rebuilt(prior, b'{"codec": "x", "geometry": {}, "tables": [], "info": {}}'), "non-empty list"),
+        (_rebuilt(prior, json.dumps({**desc, "tables": [{"name": "states", "type": "f64", "count": 1}]}).encode()), "bad table entry"),
+        (_rebuilt(prior, json.dumps({**desc, "tables": [{"name": "s", "type": "u32", "count": 1 << 40}]}).encode()), "exceed"),
+        (_rebuilt(prior, frame=b"nope"), "not a zstd frame"),
+        (_rebuilt(prior, frame=zstandard.ZstdCompressor().compress(b"\0" * 8)), "the tables need"),
+        (_rebuilt(prior, frame=zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 8)), "the tables need"),
+    ]
+    for bad, phrase in cases:
+        with pytest.raises(FormatError, match=phrase):
+            parse_prior(bad)
+
+
+def test_binding_checks_codec_layout_and_values(prior: Prior):
+    with pytest.raises(ValueError, match="cannot serve codec"):
+        get_codec("context").with_prior(prior)
+    short = Prior("ctxmix", prior.geometry, {"states": prior.tables["states"][:-1], "weights": prior.tables["weights"]})
+    with pytest.raises(ValueError, match="do not fit geometry"):
+        get_codec("ctxmix").with_prior(short)
+    wild = Prior("ctxmix", {**prior.geometry, "C": 1 << 40}, prior.tables)
+    with pytest.raises(ValueError, match="out of range"):
+        get_codec("ctxmix").with_prior(wild)
+    counts = spikecodec.train_prior(samples(30), "context", axes="NTCHW", chunk=1)
+    bad = dict(counts.tables)
+    bad["sig_shared"] = bad["sig_shared"].copy()
+    bad["sig_shared"][0] = (5 << 16) | 6  # six ones out of five
+    with pytest.raises(ValueError, match="outside the model's range"):
+        get_codec("context").with_prior(Prior("context", counts.geometry, bad))
+
+
+@pytest.mark.parametrize("codec", ["order0", "context", "countctx", "ctxlanes", "ctxmix"])
+def test_every_trainable_codec_codes_from_a_prior(codec, tmp_path: Path):
+    train, test = samples(120, 1), samples(30, 2)
+    p = spikecodec.train_prior(train, codec, axes="NTCHW", chunk=1)
+    named = spikecodec.encode(test, codec=codec, axes="NTCHW", chunk=1, prior=p, records="compact")
+    np.testing.assert_array_equal(spikecodec.decode(named, priors=p), test)
+    with pytest.raises(FormatError, match=f"coded with prior {p.digest}, which was not given"):
+        spikecodec.decode(named)
+    embedded = spikecodec.encode(test, codec=codec, axes="NTCHW", chunk=1, prior=p, embed_prior=True, records="compact")
+    np.testing.assert_array_equal(spikecodec.decode(embedded), test)
+    assert len(embedded) > len(named) + len(p.data) - 10
+    with spikecodec.open(embedded) as r:
+        assert r.prior.digest == p.digest and r.embeds_prior and r.version == (1, 3)
+        assert r.codec == [{"id": codec, "prior": p.digest}]
+
+
+def test_prior_found_on_the_search_path(prior: Prior, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    data = spikecodec.encode(samples(3, 5), codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
+    prior.save(tmp_path / "some-name.prior")
+    (tmp_path / "broken.prior").write_bytes(b"not a prior")  # skipped, not fatal
+    monkeypatch.setenv(PRIOR_PATH_ENV, str(tmp_path))
+    np.testing.assert_array_equal(spikecodec.decode(data), samples(3, 5))
+
+
+def test_a_prior_for_other_chunks_is_refused_before_writing(prior: Prior):
+    with pytest.raises(ValueError, match="trained for chunks with"):
+        spikecodec.encode(samples(3, shape=(2, 4, 5, 6)), codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
+    with pytest.raises(ValueError, match="no model state for a prior"):
+        spikecodec.encode(samples(3), codec="zstd", prior=prior)
+
+
+def test_training_refuses_mixed_geometry_and_untrainable_codecs():
+    with pytest.raises(ValueError, match="one geometry"):
+        spikecodec.train_prior([samples(3), samples(3, shape=(2, 3, 5, 5))], "context", axes="NTCHW", chunk=1)
+    with pytest.raises(ValueError, match="no model state to train"):
+        spikecodec.train_prior(samples(3), "auto")
+    with pytest.raises(ValueError, match="no sample chunks"):
+        spikecodec.train_prior([], "context")
+
+
+def test_training_on_a_spike_file_uses_its_chunks(tmp_path: Path):
+    path = tmp_path / "train.spk"
+    spikecodec.save(path, samples(50, 3), axes="NTCHW", chunk=1, codec="ctxmix")
+    from_file = spikecodec.train_prior(str(path), "ctxmix")
+    from_array = spikecodec.train_prior(samples(50, 3), "ctxmix", axes="NTCHW", chunk=1)
+    assert from_file.digest == from_array.digest
+
+
+def test_held_out_samples_choose_how_hard_the_prior_is():
+    """Samples that teach nothing (each chunk unlike the others) get a soft or empty prior that
+    codes no worse than none; samples that share a pattern keep a hard one."""
+    rng = np.random.default_rng(4)
+    noise = [(rng.random((2, 1, 4, 5, 5)) < rng.uniform(0.02, 0.9)).astype(np.uint8) for _ in range(100)]
+    p = spikecodec.train_prior(noise, "order0")
+    assert p.info["soften"] > 0 and len(p.info["held_out_bytes"]) == get_codec("order0").SOFTEN_LEVELS + 2
+    shared = spikecodec.train_prior(samples(100), "ctxmix", axes="NTCHW", chunk=1)
+    assert shared.info["soften"] <= 2
