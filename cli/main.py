@@ -20,8 +20,10 @@ examples:
   spikecodec validate spikes.spk
   spikecodec decode spikes.spk -o steps01.npy --select t=0:2
   cat spikes.npy | spikecodec encode - -o - | spikecodec decode - -o copy.npy
-  spikecodec encode --images t10k-images-idx3-ubyte.gz -o feats.spk      # a model's edge half
-  spikecodec decode feats.spk --predict --labels t10k-labels-idx1-ubyte.gz   # its cloud half
+  spikecodec edge --images t10k-images-idx3-ubyte.gz -o feats.spk        # a model's edge half
+  spikecodec cloud feats.spk -o preds.npy --labels t10k-labels-idx1-ubyte.gz  # its cloud half
+  spikecodec edge --images x.npy -o - | spikecodec cloud - -o preds.npy      # image by image
+  spikecodec train-prior train.spk -o my.prior
   spikecodec models
 
 Run `spikecodec COMMAND --help` for each command's options and more examples.

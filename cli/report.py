@@ -33,7 +33,9 @@ def render(report: dict[str, Any], all_chunks: bool = False) -> str:
         f"shape           {tuple(r['shape'])}  axes {axes_text(r['axes'])}",
         f"element type    {element_text(r['bits'])}",
         f"codec           {pipeline_text(r['codec'])}",
-        f"chunk shape     {tuple(r['chunk_shape'])}  ({len(r['chunks'])} chunks)",
+        f"chunk shape     {tuple(r['chunk_shape'])}  ({len(r['chunks'])} chunks, {r['records']} records)",
+        *([f"prior           {r['prior']['digest']} ({'embedded' if r['prior']['embedded'] else 'named'}, "
+           f"{r['prior']['bytes']} bytes)"] if r.get("prior") else []),
         f"metadata        {json.dumps(r['metadata'], sort_keys=True) if r['metadata'] else '(none)'}",
         "",
         f"spikes          {r['spikes']} in {size['elements']} elements",

@@ -9,7 +9,7 @@ def pipeline_text(pipeline: list[dict[str, Any]]) -> str:
     """``raw -> zstd(level=3)``."""
     parts = []
     for stage in pipeline:
-        params = ", ".join(f"{k}={v}" for k, v in stage.items() if k != "id")
+        params = ", ".join(f"{k}={str(v)[:12] + '...' if k == 'prior' else v}" for k, v in stage.items() if k != "id")
         parts.append(f"{stage['id']}({params})" if params else str(stage["id"]))
     return " -> ".join(parts)
 

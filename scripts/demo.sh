@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default sample (300 Fashion-MNIST test images): run the default
-# reference model's edge half on them into a spike file, inspect and validate it, run the cloud
-# half on the file and print the accuracy and bytes per image; then round-trip the shipped sample
-# spike tensor and check it is bit-exact. Set-up is idempotent.
+# reference model's edge half on them into a spike stream, one message per image (coded from the
+# model's shipped prior), inspect and validate it, run the cloud half on it and print the
+# accuracy and bytes per image; then round-trip the shipped sample spike tensor and check it is
+# bit-exact. Set-up is idempotent.
 # Usage: bash scripts/demo.sh [OUTPUT_DIR]   (default: runs/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +17,10 @@ spk=.venv/bin/spikecodec
 
 set -x
 $spk models
-$spk encode --images "$images" -o "$out/feats.spk"
+$spk edge --images "$images" -o "$out/feats.spk"
 $spk inspect "$out/feats.spk"
 $spk validate "$out/feats.spk"
-$spk decode "$out/feats.spk" --predict -o "$out/preds.npy" --labels "$labels"
+$spk cloud "$out/feats.spk" -o "$out/preds.npy" --labels "$labels"
 
 $spk encode "$sample:spikes" -o "$out/sample.spk" --axes TNCHW \
     --meta source=sample_spikes.npz layer=l2 neuron='{"tau": 0.5, "v_th": 0.7}'

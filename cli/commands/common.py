@@ -13,19 +13,44 @@ import spikecodec
 from spikecodec.codecs.registry import CodecLike
 
 from ..atomic import STDIO, binary_output
-from ..errors import CliError
+from ..errors import CliError, about, describe
 from ..progress import bar
 
 BLOCK_ELEMENTS = 1 << 22  # frames are streamed in blocks of about this many elements
 
 
-def open_spike(name: str, *, recover: bool = False) -> tuple[spikecodec.SpikeReader, int]:
+def open_spike(name: str, *, recover: bool = False, priors: Any = None) -> tuple[spikecodec.SpikeReader, int]:
     """Open a spike file (``-``: stdin, read whole since a reader needs the trailer); also its size."""
     if name == STDIO:
         data = sys.stdin.buffer.read()
-        return spikecodec.open(data, recover=recover), len(data)
-    reader = spikecodec.open(name, recover=recover)
+        return spikecodec.open(data, recover=recover, priors=priors), len(data)
+    reader = spikecodec.open(name, recover=recover, priors=priors)
     return reader, os.path.getsize(name)
+
+
+def add_prior_option(parser: Any, help: str = "a prior file the spike file may name (repeatable)") -> None:
+    parser.add_argument("--prior", metavar="FILE", action="append", help=help)
+
+
+def load_priors(paths: Sequence[str] | None) -> list[Any]:
+    """The priors named by --prior, each read and checked (a bad one is that file's error)."""
+    from spikecodec.prior import load_prior
+
+    priors = []
+    for path in paths or ():
+        with about(path):
+            priors.append(load_prior(path))
+    return priors
+
+
+def load_model(name: str | None) -> tuple[Any, dict[str, Any]]:
+    """A shipped model and its metadata; an unknown name is the fault of the option naming it."""
+    from spikecodec.models.coinference import load_split
+
+    try:
+        return load_split(name)
+    except KeyError as exc:
+        raise CliError("--model", describe(exc), 2) from None
 
 
 def rows_per_block(frame_shape: Sequence[int]) -> int:
@@ -43,6 +68,7 @@ def write_spike(
     metadata: dict[str, Any] | None,
     bits: int,
     quiet: bool,
+    **options: Any,
 ) -> None:
     """Write a spike file whose rows ``a:b`` are ``frames(a, b)``, block by block with a progress bar.
 
@@ -52,7 +78,7 @@ def write_spike(
     n = shape[0]
     step = rows_per_block(shape[1:])
     with binary_output(output) as f, bar(int(np.prod(shape)), "encode", quiet) as progress:
-        with spikecodec.SpikeWriter(f, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, length=n) as w:
+        with spikecodec.SpikeWriter(f, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, length=n, **options) as w:
             for a in range(0, max(n, 1), step):  # an empty array still writes its (empty) frames once
                 block = frames(a, min(a + step, n))
                 w.write_frames(block)

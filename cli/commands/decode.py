@@ -12,10 +12,9 @@ from ..errors import CliError, about, describe
 from ..io_formats import display_name, output_format, write_array
 from ..progress import bar
 from ..text import axes_text
-from .common import open_spike, rows_per_block
-from .edgecloud import run_cloud
+from .common import add_prior_option, load_priors, open_spike, rows_per_block
 
-HELP = "decode a spike file to .npy, .npz, .pt or .h5, or to class predictions through a model's cloud half"
+HELP = "decode a spike file to .npy, .npz, .pt or .h5"
 EPILOG = """\
 examples:
   spikecodec decode spikes.spk -o spikes.npy
@@ -25,13 +24,9 @@ examples:
 OUT is .npy, .npz (array `spikes`, with `axes` and `metadata` as JSON), .pt (a tensor), .h5 (dataset
 `spikes`; the axes, metadata as JSON text and element bits are its attributes) or - (.npy on stdout).
 --select takes AXIS=INDEX or AXIS=START:STOP[:STEP] per axis, by the file's axis names (any case);
-only the chunks the selection touches are read and decoded.
-
---predict runs the cloud half of the model the file's metadata names (as `spikecodec encode
---images` writes it; --model overrides) batch by batch as the file is read, and writes the
-predicted classes as int64 .npy to OUT (optional then); --labels FILE (IDX or .npy) prints the
-accuracy. A file whose spikes are not shaped like the model's code is refused.
-  spikecodec decode feats.spk --predict -o preds.npy --labels t10k-labels-idx1-ubyte.gz
+only the chunks the selection touches are read and decoded. A file coded from a prior it does not
+embed needs that prior: shipped ones are found, others are given with --prior FILE. Class
+predictions through a model's cloud half: `spikecodec cloud`.
 """
 
 DTYPES = ("uint8", "bool", "int64", "float16", "float32")
@@ -40,10 +35,8 @@ DTYPES = ("uint8", "bool", "int64", "float16", "float32")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decode", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
-    p.add_argument("-o", "--output", metavar="OUT", help="array file to write, or - (stdout, .npy); optional with --predict")
-    p.add_argument("--predict", action="store_true", help="run the model's cloud half and write class predictions (.npy)")
-    p.add_argument("--model", metavar="NAME", help="with --predict: the shipped model to run (default: the one the file names)")
-    p.add_argument("--labels", metavar="FILE", help="with --predict: true labels (IDX or .npy); prints the accuracy")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="array file to write, or - (stdout, .npy)")
+    add_prior_option(p)
     p.add_argument("--select", metavar="SEL", help="slice by axis name, e.g. t=0:2,n=5")
     p.add_argument("--dtype", choices=DTYPES, default="uint8", help="element type of the output array (default uint8)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
@@ -75,21 +68,15 @@ def parse_select(text: str, axes: tuple[str, ...]) -> tuple[tuple[int | slice, .
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.predict:
-        return run_cloud(args)
-    for option in ("model", "labels"):
-        if getattr(args, option) is not None:
-            raise CliError(f"--{option}", "applies only with --predict", 2)
-    if args.output is None:
-        raise CliError(None, "-o OUT is required (unless --predict)", 2)
     name = display_name(args.input)
     out = display_name(args.output, "<stdout>")
     try:
         output_format(args.output)  # refuse an unknown OUT before any decoding
     except ValueError as exc:
         raise CliError(out, str(exc), 2) from None
+    priors = load_priors(args.prior)
     with about(name):
-        reader, _ = open_spike(args.input)
+        reader, _ = open_spike(args.input, priors=priors)
     with reader:
         axes = reader.axes
         if args.select:

@@ -13,40 +13,32 @@ from ..atomic import STDIO
 from ..errors import CliError, about, describe
 from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input
 from ..text import axes_text, element_text, pipeline_text
-from .common import parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
-from .edgecloud import run_edge
+from .common import add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
 
-HELP = "encode an array file (.npy, .npz, .pt, .h5), or images through a model's edge half, into a spike file"
+HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
 EPILOG = """\
 examples:
   spikecodec encode spikes.npy -o spikes.spk
   spikecodec encode feats.h5:/layer3/spikes -o feats.spk --codec zstd --level 19 \\
       --axes TNCHW --chunk 1,16 --meta model=resnet18 split=3 dt=0.001
   cat spikes.npy | spikecodec encode - -o - | nc server 9000
-  spikecodec encode --images t10k-images-idx3-ubyte.gz -o feats.spk       # edge half of the default model
-  spikecodec encode --images photos/ --model snn-resnet-fmnist -o feats.spk
+  spikecodec encode spikes.npy -o spikes.spk --codec ctxmix --prior layer3.prior --chunk 1 --records compact
 
 INPUT is .npy, .npz (FILE.npz:KEY, or its only array), .pt (a tensor, or FILE.pt:KEY in a dict of
 tensors; loaded with weights_only=True), .h5/.hdf5 (FILE.h5:/path/to/dataset), a .spk file (to
 re-encode it) or - for .npy on stdin. Axes and metadata that `spikecodec decode` stored in an
 .npz or .h5 file are kept; --axes and --meta override them.
 
---images SRC runs the edge half of a shipped model (`spikecodec models` lists them and marks the
-default) on uint8 images and writes its spikes, axes N,T,C,H,W, one chunk per batch, streamed
-batch by batch; the metadata holds the model, split, neuron parameters (tau,
-v_th, T), code shape (T, C, H, W) and input shape (C, H, W). SRC: an IDX file, gzipped or not
-(MNIST style), a .npy array (N, H, W) or (N, C, H, W), or a folder of .png images read in sorted
-file-name order (8-bit grayscale or RGB, one size). `spikecodec decode OUT --predict` runs the
-cloud half.
+--prior FILE codes every chunk from a trained prior (`spikecodec train-prior`; trainable codecs
+such as ctxmix and context): the file names it by digest, and holds it with --embed-prior.
+--records compact writes chunk records of a few bytes of framing, for files of many small
+chunks. Images through a model's edge half: `spikecodec edge`.
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="INPUT", nargs="?", help="array file, FILE:KEY, or - (stdin, .npy)")
-    p.add_argument("--images", metavar="SRC", help="instead of INPUT: images (IDX file, .npy, folder of PNGs) to run the model's edge half on")
-    p.add_argument("--model", metavar="NAME", help="with --images: the shipped model (default: the default reference; see `spikecodec models`)")
-    p.add_argument("--batch", type=int, default=256, metavar="N", help="with --images: images per batch and per chunk (default 256)")
+    p.add_argument("input", metavar="INPUT", help="array file, FILE:KEY, or - (stdin, .npy)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike file to write, or - (stdout)")
     p.add_argument("--codec", metavar="ID", help="codec id (see `spikecodec --version`), a pipeline like raw,zstd, or JSON such as '{\"id\": \"zstd\", \"level\": 19}' (default: the library's)")
     p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")
@@ -54,18 +46,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", metavar="SIZES", help="chunk sizes along the leading axes, e.g. 1 (per timestep) or 1,16")
     p.add_argument("--bits", type=int, choices=(1, 2, 4, 8), help="element type: 1-bit spikes or 2/4/8-bit counts (default: the narrowest that fits)")
     p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="metadata; values that parse as JSON keep their type (numbers, true, [1,2])")
+    add_prior_option(p, "a prior file to code from (trainable codecs)")
+    p.add_argument("--embed-prior", action="store_true", help="put the prior in the file's header")
+    p.add_argument("--records", choices=("classic", "compact"), default="classic", help="chunk record layout (default classic)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if (args.input is None) == (args.images is None):
-        raise CliError(None, "give either INPUT (an array file) or --images SRC", 2)
-    if args.images is not None:
-        return run_edge(args)
-    if args.model is not None:
-        raise CliError("--model", "applies only with --images", 2)
     codec = parse_codec(args.codec, args.level)
+    priors = load_priors(args.prior)
+    if len(priors) > 1:
+        raise CliError("--prior", "a file is coded from one prior", 2)
+    if args.embed_prior and not priors:
+        raise CliError("--embed-prior", "needs --prior FILE", 2)
     axes = parse_axes(args.axes)
     chunk = parse_chunk(args.chunk)
     meta = parse_meta(args.meta)
@@ -91,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
             metadata=metadata,
             bits=bits,
             quiet=args.quiet,
+            prior=priors[0] if priors else None,
+            embed_prior=args.embed_prior,
+            records=args.records,
         )
     except OSError as exc:
         raise CliError(out, describe(exc)) from exc
@@ -98,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(name, describe(exc)) from exc
     if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
         size = os.path.getsize(args.output)
-        with spikecodec.open(args.output) as r:  # the pipeline as stored (e.g. what auto chose)
+        with spikecodec.open(args.output, priors=priors) as r:  # the pipeline as stored (e.g. what auto chose)
             print(
                 f"{out}: {values.shape} {axes_text(r.axes)}, {element_text(bits)}, {pipeline_text(r.codec)}, "
                 f"{size} bytes = {8 * size / max(values.size, 1):.3f} bit/element",

@@ -13,7 +13,7 @@ from ..errors import about
 from ..io_formats import display_name
 from ..progress import bar
 from ..report import render
-from .common import open_spike
+from .common import add_prior_option, load_priors, open_spike
 
 HELP = "show a spike file's header, chunks, firing rates and compression"
 EPILOG = """\
@@ -31,6 +31,7 @@ holding the same array: bit-packed at 1 bit per element, one uint8 or one float3
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
+    add_prior_option(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON (every chunk, every rate)")
     p.add_argument("--all", action="store_true", help="list every chunk in the table")
     p.add_argument("--plot", metavar="PNG", help="draw firing rates and a spike raster to this PNG (needs matplotlib)")
@@ -49,6 +50,9 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool) -> dict[st
         "bits": reader.bits,
         "codec": reader.codec,
         "chunk_shape": list(reader.chunk_shape),
+        "records": reader.records,
+        "prior": ({"digest": reader.prior.digest, "embedded": reader.embeds_prior, "bytes": len(reader.prior.data)}
+                  if reader.prior is not None else None),
         "metadata": reader.metadata,
         "spikes": rates.spikes,
         "firing_rate": {
@@ -59,14 +63,14 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool) -> dict[st
             "per_channel": rates.per_channel,
         },
         "size": stats.sizes(reader.shape, reader.bits, file_size),
-        "chunks": stats.chunk_table(reader),
+        "chunks": stats.chunk_table(reader, rates.per_chunk),
     }
 
 
 def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
     with about(name):
-        reader, size = open_spike(args.input)
+        reader, size = open_spike(args.input, priors=load_priors(args.prior))
         with reader:
             report = build_report(reader, name, size, args.quiet)
             if args.plot:

@@ -11,11 +11,12 @@ examples:
   spikecodec models
   spikecodec models --json | jq '.[0].file_bytes_per_image'
 
-Accuracy is top-1 on the model's whole test set through the command line (encode --images, then
-decode --predict); bytes/image is the size of that spike file (default codec) over the number of
-images. Both are measured by scripts/models/measure_reference.py and stored in the model's JSON
-beside its weights (a model not measured that way shows the in-process test accuracy its export
-recorded, and '-' for bytes). * marks the default model.
+Accuracy is top-1 on the model's whole test set through the command line (`edge`, then `cloud`);
+bytes/image is the size of that spike stream (the defaults: one image per message, ctxmix from
+the model's shipped prior) over the number of images. Both are measured by
+scripts/models/measure_reference.py and stored in the model's JSON beside its weights (a model
+not measured that way shows the in-process test accuracy its export recorded, and '-' for
+bytes). * marks the default model; "prior" names the model's shipped prior.
 """
 
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{**m, "default": m["name"] == DEFAULT_REFERENCE} for m in models], indent=2))
         return 0
-    rows = [("model", "dataset", "accuracy", "split", "spikes (T,N,C,H,W)", "bytes/image", "raw bits/image")]
+    rows = [("model", "dataset", "accuracy", "split", "spikes (T,N,C,H,W)", "bytes/image", "raw bits/image", "prior")]
     for m in models:
         e2e = m.get("end_to_end", {})
         rows.append(
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 _shape(m["spike_shape"]) if "spike_shape" in m else "-",
                 f"{e2e['file_bytes_per_image']:.1f}" if "file_bytes_per_image" in e2e else "-",
                 str(m.get("code_bits_per_image", "-")),
+                m["prior"]["digest"][:12] if "prior" in m else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -7,7 +7,7 @@ import sys
 
 from ..errors import CliError, about, describe
 from ..io_formats import display_name
-from .common import open_spike, write_spike
+from .common import add_prior_option, load_priors, open_spike, write_spike
 
 HELP = "rewrite a truncated or damaged spike file as a complete one (everything complete is kept)"
 EPILOG = """\
@@ -25,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recover", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike file to write, or - (stdout)")
+    add_prior_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
     out = display_name(args.output, "<stdout>")
     with about(name):
-        reader, _ = open_spike(args.input, recover=True)
+        reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior))
     with reader:
         shape = reader.shape
         try:
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
                 metadata=reader.metadata,
                 bits=reader.bits,
                 quiet=args.quiet,
+                prior=reader.prior,
+                embed_prior=reader.embeds_prior,
+                records=reader.records,
             )
         except OSError as exc:
             raise CliError(out, describe(exc)) from exc

@@ -11,6 +11,7 @@ import spikecodec
 from ..atomic import STDIO
 from ..errors import describe
 from ..io_formats import display_name
+from .common import add_prior_option, load_priors
 
 HELP = "check spike files against the format; exit 0 if all conform, 1 if any does not"
 EPILOG = """\
@@ -29,17 +30,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", metavar="FILE", nargs="+", help="spike files, or - (stdin)")
     p.add_argument("--json", action="store_true", help='print {"ok": ..., "files": [...]} as JSON')
+    add_prior_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    priors = load_priors(args.prior)
     results = []
     status = 0
     for path in args.files:
         name = display_name(path)
         try:
-            report = spikecodec.validate(sys.stdin.buffer.read() if path == STDIO else path)
+            report = spikecodec.validate(sys.stdin.buffer.read() if path == STDIO else path, priors=priors)
         except OSError as exc:  # nothing to check: the file cannot even be read
             results.append({"file": name, "ok": False, "error": describe(exc), "problems": []})
             print(f"spikecodec: error: {name}: {describe(exc)}", file=sys.stderr)

@@ -3,9 +3,10 @@ store the figures in its JSON (what `spikecodec models` shows) and write results
 
     .venv/bin/python scripts/models/measure_reference.py [--model NAME]
 
-Runs, as subprocesses, exactly the commands recorded in the table:
-    spikecodec encode --images TEST_IMAGES --model NAME -o runs/models/NAME-test.spk
-    spikecodec decode runs/models/NAME-test.spk --predict -o runs/models/NAME-test-preds.npy --labels TEST_LABELS
+Runs, as subprocesses, exactly the commands recorded in the table, twice: as the link sends the
+images (the default: one image per message) and all in one batch (one chunk):
+    spikecodec edge --images TEST_IMAGES --model NAME -o runs/models/NAME-test.spk
+    spikecodec cloud runs/models/NAME-test.spk -o runs/models/NAME-test-preds.npy --labels TEST_LABELS
 then checks the accuracy from the written predictions and the bytes per image from the file size.
 Takes a few minutes on two CPU cores (the edge half dominates); run it under `nice -n 10`.
 """
@@ -56,57 +57,67 @@ def main() -> None:
     meta_path = REFERENCE_DIR / f"{args.model}.json"
     meta = json.loads(meta_path.read_text())
     images, labels_file = TEST_SETS[meta["dataset"]]
-    spk = f"runs/models/{args.model}-test.spk"
-    preds_file = f"runs/models/{args.model}-test-preds.npy"
     (ROOT / "runs/models").mkdir(parents=True, exist_ok=True)
-    exe = "spikecodec"  # as recorded; run as the venv's entry point
-    encode = [exe, "encode", "--images", images, "--model", args.model, "-o", spk]
-    decode = [exe, "decode", spk, "--predict", "-o", preds_file, "--labels", labels_file]
-    venv_exe = str(Path(sys.executable).parent / "spikecodec")
-    encode_out, encode_s = run([venv_exe, *encode[1:]])
-    decode_out, decode_s = run([venv_exe, *decode[1:]])
-
     labels = read_labels(labels_file)
-    preds = np.load(ROOT / preds_file)
-    size = (ROOT / spk).stat().st_size
-    accuracy = float((preds == labels).mean())
-    per_image = size / len(labels)
+    venv_exe = str(Path(sys.executable).parent / "spikecodec")
+    runs = {}
+    for mode, extra in (("per image", []), ("one batch", ["--batch", str(len(labels))])):
+        tag = "" if not extra else "-batch"
+        spk = f"runs/models/{args.model}-test{tag}.spk"
+        preds_file = f"runs/models/{args.model}-test{tag}-preds.npy"
+        edge = ["spikecodec", "edge", "--images", images, "--model", args.model, *extra, "-o", spk]  # as recorded
+        cloud = ["spikecodec", "cloud", spk, "-o", preds_file, "--labels", labels_file]
+        edge_out, edge_s = run([venv_exe, *edge[1:]])
+        cloud_out, cloud_s = run([venv_exe, *cloud[1:]])
+        preds = np.load(ROOT / preds_file)
+        size = (ROOT / spk).stat().st_size
+        runs[mode] = dict(edge=edge, cloud=cloud, edge_out=edge_out, cloud_out=cloud_out, edge_s=edge_s, cloud_s=cloud_s,
+                          accuracy=float((preds == labels).mean()), right=int((preds == labels).sum()), size=size,
+                          per_image=size / len(labels))
+    link, batch = runs["per image"], runs["one batch"]
     meta["end_to_end"] = {
-        "accuracy": round(accuracy, 4),
-        "file_bytes_per_image": round(per_image, 2),
-        "file_bytes": size,
+        "accuracy": round(link["accuracy"], 4),
+        "file_bytes_per_image": round(link["per_image"], 2),
+        "file_bytes": link["size"],
         "images": len(labels),
-        "codec": "auto",
-        "batch": 256,
-        "commands": [" ".join(encode), " ".join(decode)],
+        "codec": "ctxmix",
+        "prior": meta.get("prior", {}).get("digest"),
+        "batch": 1,
+        "one_batch": {"accuracy": round(batch["accuracy"], 4), "file_bytes_per_image": round(batch["per_image"], 2),
+                      "file_bytes": batch["size"]},
+        "commands": [" ".join(link["edge"]), " ".join(link["cloud"])],
         "measured_by": "scripts/models/measure_reference.py",
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
 
-    met = accuracy >= TARGET_ACCURACY and per_image <= TARGET_BYTES
+    met = link["accuracy"] >= TARGET_ACCURACY and link["per_image"] <= TARGET_BYTES
     lines = [
         f"# End to end through the command line: `{args.model}` on the {meta['dataset']} test set",
         "",
         f"Regenerate: `nice -n 10 .venv/bin/python scripts/models/measure_reference.py --model {args.model}`",
         "(it also stores the figures in the model's JSON, which `spikecodec models` shows).",
         "",
-        "Commands run (from the repository root, default codec `auto`, 256 images per batch and chunk):",
+        "Commands run (from the repository root; the defaults: codec `ctxmix` from the model's shipped prior,",
+        "compact records, one image per message), then the same images in one batch (one chunk):",
         "",
         "```",
-        f"$ {' '.join(encode)}",
-        encode_out,
-        f"$ {' '.join(decode)}",
-        decode_out,
+    ]
+    for r in (link, batch):
+        lines += [f"$ {' '.join(r['edge'])}", r["edge_out"], f"$ {' '.join(r['cloud'])}", r["cloud_out"]]
+    lines += [
         "```",
         "",
-        "| | |",
-        "|---|---|",
-        f"| images | {len(labels)} |",
-        f"| top-1 accuracy (predictions file vs labels) | **{100 * accuracy:.2f} %** ({int((preds == labels).sum())} of {len(labels)}) |",
-        f"| spike file | {size} bytes (header, chunks, index, trailer) |",
-        f"| bytes per image (file size / images) | **{per_image:.2f}** (raw image: {RAW_IMAGE_BYTES} bytes, {RAW_IMAGE_BYTES / per_image:.1f}x more) |",
-        f"| spikes per image, bit-packed | {meta['code_bits_per_image'] / 8:g} bytes ({meta['code_bits_per_image']} bits) |",
-        f"| wall time, encode (edge half) / decode (cloud half) | {encode_s:.1f} s / {decode_s:.1f} s on a shared 2-core CPU |",
+        "| | one image per message | one batch |",
+        "|---|---|---|",
+        f"| images | {len(labels)} | {len(labels)} |",
+        f"| top-1 accuracy (predictions file vs labels) | **{100 * link['accuracy']:.2f} %** ({link['right']} of {len(labels)}) "
+        f"| {100 * batch['accuracy']:.2f} % ({batch['right']} of {len(labels)}) |",
+        f"| spike file (header, records, index, trailer) | {link['size']} bytes | {batch['size']} bytes |",
+        f"| bytes per image (file size / images) | **{link['per_image']:.2f}** | {batch['per_image']:.2f} |",
+        f"| per image / one batch | {link['per_image'] / batch['per_image']:.3f}x | 1 |",
+        f"| raw image / bytes per image | {RAW_IMAGE_BYTES / link['per_image']:.1f}x | {RAW_IMAGE_BYTES / batch['per_image']:.1f}x |",
+        f"| spikes per image, bit-packed | {meta['code_bits_per_image'] / 8:g} bytes ({meta['code_bits_per_image']} bits) | |",
+        f"| wall time, edge / cloud | {link['edge_s']:.1f} s / {link['cloud_s']:.1f} s | {batch['edge_s']:.1f} s / {batch['cloud_s']:.1f} s |",
         "",
         f"Issue 7 target (>= {100 * TARGET_ACCURACY:.0f} % at <= {TARGET_BYTES} bytes per image): **{'met' if met else 'not met'}**.",
         "",

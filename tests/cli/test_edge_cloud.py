@@ -1,5 +1,5 @@
-"""`spikecodec encode --images`, `decode --predict` and `models`: images through the shipped
-reference model's two halves, from IDX, .npy and PNG folders, and the errors on bad input."""
+"""`spikecodec edge`, `cloud` and `models`: images through the shipped reference model's two
+halves, from IDX, .npy and PNG folders, one image per message, and the errors on bad input."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import spikecodec
+from spikecodec.models import shipped_prior
 from spikecodec.models.reference import DEFAULT_REFERENCE
 from spikecodec_cli.main import main
 
@@ -65,14 +66,14 @@ def in_process_predictions(images: np.ndarray) -> np.ndarray:
 
 
 def test_idx_to_predictions(tmp_path: Path, sample, capsys) -> None:
-    """encode runs as the real command (a subprocess, once: it loads torch); decode in-process."""
+    """edge runs as the real command (a subprocess, once: it loads torch); cloud in-process."""
     images, labels = sample
     idx = write_idx(tmp_path / "images-idx3-ubyte.gz", images)
     spk, preds = tmp_path / "feats.spk", tmp_path / "preds.npy"
-    command = [sys.executable, "-m", "spikecodec", "encode", "--images", idx, "-o", spk, "--batch", "5"]
+    command = [sys.executable, "-m", "spikecodec", "edge", "--images", idx, "-o", spk, "--batch", "5"]
     enc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert enc.returncode == 0, enc.stderr
-    code, out, err = run_cli(capsys, "decode", spk, "--predict", "-o", preds, "--labels", write_idx(tmp_path / "labels-idx1-ubyte.gz", labels))
+    code, out, err = run_cli(capsys, "cloud", spk, "-o", preds, "--labels", write_idx(tmp_path / "labels-idx1-ubyte.gz", labels))
     assert code == 0, err
     predicted = np.load(preds)
     assert predicted.dtype == np.int64 and np.array_equal(predicted, in_process_predictions(images))
@@ -84,6 +85,8 @@ def test_idx_to_predictions(tmp_path: Path, sample, capsys) -> None:
     with spikecodec.open(spk) as r:
         assert r.axes == ("N", "T", "C", "H", "W") and r.shape == (COUNT, 2, 4, 7, 7)
         assert r.chunk_shape == (5,) and len(r.entries) == 3  # one chunk per batch
+        assert r.records == "compact" and r.codec[0]["id"] == "ctxmix" and r.prior is not None
+        assert r.prior.digest == shipped_prior().digest and not r.embeds_prior  # named, found beside the model
         meta = r.metadata
     assert meta["model"] == DEFAULT_REFERENCE and meta["split"] == "layer3" and meta["source"] == idx.name
     assert meta["neuron"] == {"tau": 0.25, "v_th": 0.5, "T": 2}
@@ -98,13 +101,13 @@ def test_npy_and_png_folder_give_the_same_spikes(tmp_path: Path, sample, capsys)
     decoded = []
     for src in (tmp_path / "hw.npy", tmp_path / "chw.npy", folder):
         out = tmp_path / f"{src.stem}.spk"
-        code, _, err = run_cli(capsys, "encode", "--images", src, "-o", out, "--meta", "camera=3")
+        code, _, err = run_cli(capsys, "edge", "--images", src, "-o", out, "--meta", "camera=3")
         assert code == 0, err
         with spikecodec.open(out) as r:
             assert r.metadata["camera"] == 3 and r.metadata["source"] == src.name
             decoded.append(r.read())
     assert all(np.array_equal(decoded[0], d) for d in decoded[1:])
-    code, out, err = run_cli(capsys, "decode", tmp_path / "pngs.spk", "--predict", "-o", tmp_path / "p.npy")
+    code, out, err = run_cli(capsys, "cloud", tmp_path / "pngs.spk", "-o", tmp_path / "p.npy")
     assert code == 0, err
     assert np.array_equal(np.load(tmp_path / "p.npy"), in_process_predictions(images))
 
@@ -129,18 +132,18 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path: Path, sample
         (("--images", tmp_path / "small.npy", "--model", "no-such-model"), 2, "--model", "no reference model", DEFAULT_REFERENCE),
     ]
     for args, code, *fragments in cases:
-        one_line_error(*run_cli(capsys, "encode", *args, "-o", out)[::2], code, *fragments)
+        one_line_error(*run_cli(capsys, "edge", *args, "-o", out)[::2], code, *fragments)
     assert list(tmp_path.glob("*.spk")) == [] and list(tmp_path.glob(".*.tmp")) == []
 
     spikecodec.save(tmp_path / "other.spk", np.zeros((2, 3, 8, 7, 7), np.uint8), metadata={"model": DEFAULT_REFERENCE})
-    one_line_error(*run_cli(capsys, "decode", tmp_path / "other.spk", "--predict")[::2], 1, "other.spk", "(8, 7, 7)", "(4, 7, 7)")
+    one_line_error(*run_cli(capsys, "cloud", tmp_path / "other.spk")[::2], 1, "other.spk", "(8, 7, 7)", "(4, 7, 7)")
     spikecodec.save(tmp_path / "anon.spk", np.zeros((2, 3, 4, 7, 7), np.uint8))
-    one_line_error(*run_cli(capsys, "decode", tmp_path / "anon.spk", "--predict")[::2], 1, "names no model")
+    one_line_error(*run_cli(capsys, "cloud", tmp_path / "anon.spk")[::2], 1, "names no model")
     # A file without metadata runs with --model, T leading: the whole file is one batch.
-    code, _, err = run_cli(capsys, "decode", tmp_path / "anon.spk", "--predict", "--model", DEFAULT_REFERENCE, "-o", tmp_path / "p.npy")
+    code, _, err = run_cli(capsys, "cloud", tmp_path / "anon.spk", "--model", DEFAULT_REFERENCE, "-o", tmp_path / "p.npy")
     assert code == 0 and np.load(tmp_path / "p.npy").shape == (3,), err
     np.save(tmp_path / "labels.npy", labels[:2])
-    one_line_error(*run_cli(capsys, "decode", tmp_path / "anon.spk", "--predict", "--labels", tmp_path / "labels.npy")[::2], 1, "names no model")
+    one_line_error(*run_cli(capsys, "cloud", tmp_path / "anon.spk", "--labels", tmp_path / "labels.npy")[::2], 1, "names no model")
 
 
 def test_models_lists_the_shipped_references(capsys) -> None:

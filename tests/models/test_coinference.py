@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import spikecodec
-from spikecodec.models import CloudStream, cloud_logits, edge_encode, edge_write, load_reference
+from spikecodec.models import (CloudDecoder, CloudStream, EdgeEncoder, cloud_logits, edge_encode, edge_write,
+                               load_reference, shipped_prior)
 
 WAIT = 60.0  # seconds the edge waits for the cloud to have consumed a batch (never reached when it works)
 
@@ -37,6 +38,27 @@ def test_bytes_roundtrip_equals_the_model(images: np.ndarray, reference) -> None
     assert decoded.shape == (12, 2, 4, 7, 7)
     assert np.array_equal(decoded.transpose(1, 0, 2, 3, 4), spikes.numpy())
     assert torch.allclose(cloud_logits(data), expected, atol=1e-5)
+
+
+def test_one_message_per_image_with_the_shipped_prior(images: np.ndarray, reference) -> None:
+    """The link's defaults: one image per compact record, ctxmix from the model's shipped prior;
+    per-message calls for a transport of one's own give the same logits as the model."""
+    data = edge_encode(images)
+    with spikecodec.open(data) as r:
+        assert r.records == "compact" and r.chunk_shape == (1,) and len(r.entries) == 12
+        assert r.prior.digest == shipped_prior().digest and r.codec[0]["id"] == "ctxmix"
+    assert len(data) < 12 * 49  # below the bit-packed spikes, header and index included
+    with torch.inference_mode():
+        expected = reference(images)
+    edge = EdgeEncoder(metadata={"camera": 3})
+    cloud = CloudDecoder(edge.header)
+    assert cloud.link.metadata["camera"] == 3
+    got = [cloud.decode(edge.encode(image)) for image in images[:3]] + [cloud.decode(edge.encode(images[3:]))]
+    cloud.end(edge.end())
+    assert torch.allclose(torch.cat(got), expected, atol=1e-5)
+    plain = EdgeEncoder(prior=None)
+    with pytest.raises(spikecodec.FormatError, match="from another stream"):
+        cloud.decode(plain.encode(images[0]))  # a message of another stream (no prior) is refused
 
 
 def test_bad_images_and_mismatched_spikes_raise(images: np.ndarray) -> None:

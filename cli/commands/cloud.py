@@ -1,0 +1,95 @@
+"""``spikecodec cloud``: spike messages -> the model's cloud half -> class predictions, as they arrive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..atomic import STDIO, atomic_path, binary_output
+from ..errors import CliError, about
+from ..images import read_labels
+from ..io_formats import display_name
+from ..progress import bar
+from .common import add_prior_option, load_model, load_priors
+
+HELP = "run the cloud half of a model on a spike stream and write class predictions"
+EPILOG = """\
+examples:
+  spikecodec cloud feats.spk -o preds.npy --labels t10k-labels-idx1-ubyte.gz
+  nc -l 9000 | spikecodec cloud - -o preds.npy
+  spikecodec edge --images x.npy -o - | spikecodec cloud - -o preds.npy
+
+Runs the cloud half of the model the stream's metadata names (as `spikecodec edge` writes it;
+--model overrides) on the images as they arrive: whatever has arrived, up to --batch images at
+a time, without waiting for more. Writes the predicted classes as int64 .npy to OUT; --labels
+FILE (IDX or .npy) prints the accuracy. A stream whose spikes are not shaped like the model's
+code, or that names a prior neither shipped nor given (--prior FILE), is refused.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cloud", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="IN", help="spike stream (a file, or - for stdin)")
+    p.add_argument("-o", "--output", metavar="OUT", help="predictions to write (.npy), or - (stdout)")
+    p.add_argument("--model", metavar="NAME", help="the shipped model to run (default: the one the stream names)")
+    p.add_argument("--labels", metavar="FILE", help="true labels (IDX or .npy); prints the accuracy")
+    p.add_argument("--batch", type=int, default=256, metavar="N", help="most images the cloud half runs at once (default 256)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="S", help="seconds to wait for a file that is still being written to grow")
+    add_prior_option(p, "a prior file the stream may name (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    name = display_name(args.input)
+    if args.output is not None and args.output != STDIO and not args.output.lower().endswith(".npy"):
+        raise CliError(args.output, "predictions are written as .npy", 2)
+    if args.batch < 1:
+        raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
+    if args.model is not None:
+        load_model(args.model)  # an unknown --model is reported before the stream is read
+    priors = load_priors(args.prior)
+    labels = None
+    if args.labels is not None:
+        with about(args.labels):
+            labels = read_labels(args.labels)
+    from spikecodec.models.coinference import CloudStream
+
+    with about(name):
+        cloud = CloudStream(sys.stdin.buffer if args.input == STDIO else args.input, args.model, wait=args.wait,
+                            priors=priors, batch_size=args.batch)
+    with cloud:
+        total = cloud.spikes.length or 0
+        predictions = []
+        with about(name), bar(total, "cloud", args.quiet, unit="img", long_work=2000) as progress:
+            for logits in cloud:
+                predictions.append(logits.argmax(1).numpy())
+                progress.update(len(predictions[-1]))
+        size = cloud.bytes_read
+        model = cloud.info["model"]
+    preds = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+    if labels is not None and len(labels) != len(preds):
+        raise CliError(args.labels, f"{len(labels)} labels for {len(preds)} images", 1)
+    if args.output is not None:
+        out = display_name(args.output, "<stdout>")
+        with about(out):
+            _save_npy(args.output, preds)
+    if not args.quiet or labels is not None:
+        n = max(len(preds), 1)
+        where = sys.stderr if args.output == STDIO else sys.stdout
+        print(f"{name}: {len(preds)} images through the {model} cloud half; stream {size} bytes = {size / n:.1f} bytes/image", file=where)
+        if labels is not None:
+            right = int((preds == labels).sum())
+            print(f"accuracy {right / n:.4f} ({right} of {len(preds)})", file=where)
+    return 0
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    if path == STDIO:
+        with binary_output(path) as f:
+            np.lib.format.write_array(f, array, allow_pickle=False)
+        return
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)

@@ -1,0 +1,66 @@
+"""``spikecodec train-prior``: a codec's initial model state, learned from sample spikes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..atomic import write_file
+from ..errors import CliError, about, describe
+from ..io_formats import display_name, file_format, read_input
+from .common import load_priors, parse_axes, parse_chunk, parse_meta
+
+HELP = "train a prior (a codec's starting state) on sample spikes"
+EPILOG = """\
+examples:
+  spikecodec edge --images train-images-idx3-ubyte.gz -o train.spk --prior none
+  spikecodec train-prior train.spk -o my-model.prior
+  spikecodec edge --images t10k-images-idx3-ubyte.gz -o feats.spk --prior my-model.prior
+  spikecodec train-prior spikes.npy -o layer2.prior --axes NTCHW --chunk 1 --meta split=layer2
+
+A prior is what an adaptive codec has learned after coding the samples, kept as the starting
+state of every chunk it codes later: small chunks (one image's spikes) then cost about what
+they cost in a large batch. Train on spikes of the same network and split, chunked the way they
+will be sent: a spike file's chunks are used as stored; an array file (.npy, .npz, .pt, .h5) is
+cut as `spikecodec encode` would cut it with the same --axes and --chunk. A prior serves chunks
+of one geometry (element bits, channels, height, width, steps): all samples must share it.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-prior", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("samples", metavar="SAMPLES", nargs="+", help="spike files or array files (FILE:KEY as for encode)")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="prior file to write (.prior)")
+    p.add_argument("--codec", metavar="ID", default="ctxmix", help="the trainable codec (default ctxmix)")
+    p.add_argument("--axes", metavar="NAMES", help="array samples: axis names (default T,N,C,H,W)")
+    p.add_argument("--chunk", metavar="SIZES", help="array samples: chunk sizes along the leading axes")
+    p.add_argument("--bits", type=int, choices=(1, 2, 4, 8), help="array samples: element type")
+    p.add_argument("--prior", metavar="FILE", action="append", help="a prior that spike-file samples name")
+    p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="information stored with the prior")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import spikecodec
+
+    axes, chunk, info = parse_axes(args.axes), parse_chunk(args.chunk), parse_meta(args.meta)
+    priors = load_priors(args.prior)
+    samples = []
+    for name in args.samples:
+        if file_format(name) == "spk":
+            samples.append(name)
+            continue
+        with about(display_name(name)):
+            samples.append(read_input(name).array)
+    info = {"samples": [display_name(s) for s in args.samples], **info}
+    try:
+        prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info, priors=priors)
+    except (ValueError, OSError) as exc:
+        raise CliError(", ".join(args.samples), describe(exc)) from exc
+    with about(args.output):
+        write_file(args.output, prior.data)
+    if not args.quiet:
+        print(f"{args.output}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "
+              f"{prior.info['chunks']} chunks, {len(prior.data)} bytes", file=sys.stderr)
+    return 0
