@@ -12,7 +12,8 @@ the packed bits of the training set's spikes - each per message, with no framing
 
 Latency: the per-message calls of the Python API (spikecodec.LinkEncoder.encode, then
 LinkDecoder.decode: model state, coding, framing and checks; not the network halves), median and
-90th percentile over many messages, timed in interleaved rounds on this shared 2-core machine.
+90th percentile over many messages, encode and decode interleaved message by message, in a
+process of their own (without torch) on this shared 2-core machine.
 
     .venv/bin/python benchmarks/link_bench.py [--images N] [--timed N]
 """
@@ -112,6 +113,22 @@ def prior_gains(train: np.ndarray, test: np.ndarray) -> dict[str, dict[str, floa
     return out
 
 
+def _time_all(name: str, test: np.ndarray, timed: int) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
+    prior = shipped_prior(name)
+    return ({batch: latency(test, batch, max(timed // batch, 50), prior) for batch in BATCHES},
+            latency(test, 1, timed, None))
+
+
+def timed_in_a_clean_process(name: str, test: np.ndarray, timed: int):
+    """The latencies, measured in a fresh process that never imports torch: the edge half's
+    thread pool, idle but spinning after inference, would otherwise share the cores."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_time_all, name, test, timed).result()
+
+
 def peers(spikes: np.ndarray, batch: int, dictionary: zstandard.ZstdCompressionDict) -> dict[str, float]:
     """Bytes per image of the peers, per message of ``batch`` images (payload only)."""
     plain = zstandard.ZstdCompressor(level=19, write_checksum=False, write_content_size=False)
@@ -161,8 +178,7 @@ def main() -> None:
         one_batch, _ = stream_bytes(test, len(test), prior=prior)
         one_batch_none, _ = stream_bytes(test, len(test))
         gains = prior_gains(train, test)
-        timing = {batch: latency(test, batch, max(args.timed // batch, 50), prior) for batch in BATCHES}
-        timing_none = latency(test, 1, args.timed, None)
+        timing, timing_none = timed_in_a_clean_process(name, test, args.timed)
         per_image = rows[1]["ctxmix_prior"]
         results["models"][name] = {"images": len(test), "prior": prior.digest if prior else None, "bytes": rows,
                                    "one_batch_bytes_per_image": one_batch / len(test),

@@ -91,6 +91,7 @@ class Prior:
 
     def working_tables(self) -> "WorkingTables":
         """This thread's scratch copy of the tables (see :class:`WorkingTables`)."""
+        # Kept in the instance's dict: the dataclass is frozen for its fields, not its caches.
         local = self.__dict__.setdefault("_local", threading.local())
         work = getattr(local, "work", None)
         if work is None:
@@ -257,15 +258,18 @@ _found: dict[str, Prior] = {}
 _found_lock = threading.Lock()
 
 
-def find_prior(digest: str, given: Iterable[Prior] = ()) -> Prior | None:
-    """The prior whose digest is ``digest``: among ``given``, else in :func:`search_dirs` (files
-    named ``*.prior``; each is read once per process). None when there is none."""
+def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) -> Prior | None:
+    """The prior whose digest is ``digest``: among ``given``, else one this process has read
+    already, else (with ``search``) in :func:`search_dirs` (files named ``*.prior``; each is
+    read once per process). None when there is none."""
     for prior in given:
         if prior.digest == digest:
             return prior
     with _found_lock:
         if digest in _found:
             return _found[digest]
+    if not search:
+        return None
     for folder in search_dirs():
         for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else ():
             try:

@@ -356,7 +356,12 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
 
 PRIOR_EXTENSION = "prior"  # a prior file embedded in the header (FORMAT.md 14)
 COMPACT_EXTENSION = "compact-records"  # the file's chunks are compact records (FORMAT.md 5.2)
-KNOWN_EXTENSIONS = (PRIOR_EXTENSION, COMPACT_EXTENSION)
+KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3}  # name -> the minor version defining it
+
+
+def extensions_minor(extensions: Iterable[Extension]) -> int:
+    """The lowest format minor version that defines every known extension of a header."""
+    return max((KNOWN_EXTENSIONS.get(e.name, 0) for e in extensions), default=0)
 
 
 def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offset: int | None = None) -> Pipeline:
@@ -370,7 +375,7 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != digest:
             raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset)
-        prior = find_prior(digest, given) or parse_prior(embedded, "the embedded prior")
+        prior = find_prior(digest, given, search=False) or parse_prior(embedded, "the embedded prior")
         remember_prior(prior)
     else:
         prior = find_prior(digest, given)

@@ -31,10 +31,11 @@ from ..codecs.registry import CodecLike, Pipeline
 from ..errors import FormatError
 from ..limits import DEFAULT_MAX_DECODED_BYTES
 from ..prior import PriorLike, as_priors
-from .grid import Tiling
+from ..codecs import ChunkSpec
+from .grid import Tiling, chunk_spec
 from .header import bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
-from .records import CompactRecords, parse_trailer, read_compact_index, read_record, record_layout
+from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import SpikeWriter
 
 LINK_CODEC = "ctxmix"
@@ -192,9 +193,7 @@ class LinkDecoder:
         return FormatError(f"record {want} fails its check: damaged, truncated, or from another stream "
                            f"(another model, prior or session)", at)
 
-    def _any_spec(self, head):
-        from .grid import chunk_spec
-
+    def _any_spec(self, head: RecordHead) -> ChunkSpec:
         return chunk_spec(self.header, head.height, self._tiling.inner[0])
 
     def end(self, message: bytes) -> None:

@@ -17,7 +17,6 @@ from ..prior import Prior, PriorLike, as_priors
 from .grid import Tiling, inner_origins
 from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_header_shared, parse_preamble
 from .records import (
-    ClassicRecords,
     IndexEntry,
     Record,
     RecordHead,
@@ -176,10 +175,10 @@ def walk_records(
     return entries[:complete], specs[:complete], stop, pos if stop is not None else cursor.pos
 
 
-def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout | None = None) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None]:
+def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None]:
     """Rebuild the index by walking chunk records from the start (recovery): what a writer had
     finished, whole rows only, and why the walk stopped (``None``: it reached the index)."""
-    entries, specs, stop, _ = walk_records(src, h, data_start, records or ClassicRecords(h.chunk_rank))
+    entries, specs, stop, _ = walk_records(src, h, data_start, records)
     return entries, specs, stop
 
 

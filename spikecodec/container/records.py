@@ -15,7 +15,6 @@ from typing import NamedTuple, Protocol
 
 from .. import layout
 from ..errors import FormatError
-from ..limits import payload_cap
 from .header import COMPACT_EXTENSION, Header
 
 
@@ -339,7 +338,6 @@ __all__ = [
     "parse_index",
     "parse_index_head",
     "parse_trailer",
-    "payload_cap",
     "read_compact_index",
     "read_record",
     "record_layout",

@@ -16,7 +16,7 @@ from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, header_bytes
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, extensions_minor, header_bytes
 from .records import (
     ClassicRecords,
     CompactRecords,
@@ -248,7 +248,7 @@ class SpikeWriter:
             codecs=tuple(self._pipeline.get_config()),
             metadata=self._metadata,
             extensions=tuple(self._extensions),
-            minor=max(self._pipeline.format_minor, 3 if self._extensions else 0),
+            minor=max(self._pipeline.format_minor, extensions_minor(self._extensions)),
         )
         try:  # the writer emits only what a reader accepts; check before writing a byte
             data = header_bytes(header)
