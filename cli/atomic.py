@@ -1,5 +1,16 @@
-"""The library's atomic outputs (:mod:`spikecodec.output`), as the commands use them."""
+"""The library's outputs (:mod:`spikecodec.output`), as the commands use them."""
 
-from spikecodec.output import STDIO, atomic_path, binary_output, terminate_cleanly, write_file
+from spikecodec.output import (
+    STDIO,
+    OutputError,
+    atomic_path,
+    binary_output,
+    output_file,
+    output_path,
+    refuse_inputs,
+    terminate_cleanly,
+    write_file,
+)
 
-__all__ = ["STDIO", "atomic_path", "binary_output", "terminate_cleanly", "write_file"]
+__all__ = ["STDIO", "OutputError", "atomic_path", "binary_output", "output_file", "output_path", "refuse_inputs",
+           "terminate_cleanly", "write_file"]

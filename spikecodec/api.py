@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import os
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
@@ -14,8 +13,8 @@ from .container.reader import SpikeReader, read_array
 from .container.source import Openable
 from .container.writer import write_array
 from .elements import ElementRangeError, as_elements, to_numpy
-from .limits import DEFAULT_MAX_DECODED_BYTES
-from .output import atomic_path
+from .limits import ReadLimits
+from .output import output_file
 from .prior import PriorLike
 
 Priors = PriorLike | Iterable[PriorLike] | None
@@ -52,10 +51,10 @@ def encode(
     return b"".join(parts)
 
 
-def decode(data: bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
-           priors: Priors = None) -> np.ndarray:
-    """Decode the bytes of a spike file to a uint8 array (``priors``: see :func:`open`)."""
-    return read_array(data, max_bytes=max_bytes, priors=priors)
+def decode(data: bytes | bytearray | memoryview, *, max_bytes: int | None = None,
+           priors: Priors = None, limits: ReadLimits | None = None) -> np.ndarray:
+    """Decode the bytes of a spike file to a uint8 array (``priors``, ``limits``: see :func:`open`)."""
+    return read_array(data, max_bytes=max_bytes, priors=priors, limits=limits)
 
 
 def save(
@@ -74,31 +73,40 @@ def save(
     """Write ``array`` as a spike file (options as :func:`encode`).
 
     A path is replaced atomically: the file is written beside it under a temporary name and
-    renamed into place, so an existing file is never left half-written.
+    renamed into place, so an existing file is never left half-written (it keeps its mode; a
+    symbolic link's target is replaced; a device or FIFO is written through:
+    :mod:`spikecodec.output`).
     """
     options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, prior=prior,
                    embed_prior=embed_prior, records=records)
     if not isinstance(file, (str, os.PathLike)):
         _write(file, array, **options)
         return
-    with atomic_path(os.fspath(file)) as tmp, builtins.open(tmp, "wb") as f:
-        _write(f, array, restart=lambda: (f.seek(0), f.truncate()), **options)
+    with output_file(file) as f:
+        if f.seekable():
+            _write(f, array, restart=lambda: (f.seek(0), f.truncate()), **options)
+        else:  # a device or FIFO: checked first, so that nothing needs taking back
+            _write(f, array, **options)
 
 
 def load(
-    file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, priors: Priors = None
+    file: Openable, *, recover: bool = False, max_bytes: int | None = None, priors: Priors = None,
+    limits: ReadLimits | None = None,
 ) -> np.ndarray:
     """Read a whole spike file (a path, a binary file object or bytes) into a uint8 array."""
-    return read_array(file, recover=recover, max_bytes=max_bytes, priors=priors)
+    return read_array(file, recover=recover, max_bytes=max_bytes, priors=priors, limits=limits)
 
 
-def open(file: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
-         priors: Priors = None) -> SpikeReader:
+def open(file: Openable, *, recover: bool = False, max_bytes: int | None = None,
+         priors: Priors = None, limits: ReadLimits | None = None) -> SpikeReader:
     """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``.
 
     ``priors``: the prior (object, path or bytes; or several) a file coded from a prior it does
-    not embed names; shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it."""
-    return SpikeReader(file, recover=recover, max_bytes=max_bytes, priors=priors)
+    not embed names; shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.
+    ``limits``: what one read may cost (:class:`~spikecodec.limits.ReadLimits`: decoded bytes,
+    and work per stored byte; default 1 GiB and 65536); ``max_bytes`` sets the first alone. A
+    read over them raises :class:`~spikecodec.errors.LimitError` before allocating."""
+    return SpikeReader(file, recover=recover, max_bytes=max_bytes, priors=priors, limits=limits)
 
 
 class _Parts(list):

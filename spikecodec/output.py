@@ -1,18 +1,31 @@
-"""Outputs that appear whole or not at all: written beside the target, then renamed into place.
+"""Outputs that appear whole or not at all, for every file the library and the command line
+write (spike files, priors, decoded arrays, plots): :func:`output_file`, :func:`write_file`.
 
-One helper for every file the library and the command line write (spike files, priors,
-decoded arrays): :func:`atomic_path`, :func:`binary_output`, :func:`write_file`."""
+* A regular file (or a new one) is written beside the target under a temporary name, synced,
+  and renamed over it: a reader sees the old file or the new one, never half of one. It keeps
+  the mode (and, for root, the owner) the file had.
+* A symbolic link is followed: its target is replaced and the link stays.
+* A device, a FIFO or a socket is written through, never replaced (``-o /dev/null``,
+  ``-o /dev/stdout``, a named pipe a reader waits on).
+* ``-`` is standard output; every write is checked (a short write - a full disk, a file-size
+  limit - is an error, not a truncated success).
+* Ctrl-C, SIGTERM and SIGHUP remove the temporary file on the way out (:func:`terminate_cleanly`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import stat
 import sys
 import tempfile
-from typing import BinaryIO, Iterator
+import threading
+from typing import BinaryIO, Iterator, Sequence
 
 STDIO = "-"
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+GRACE_SECONDS = 0.5  # a signal not handled by the main thread within this is handled by force
 
 
 def _umask() -> int:
@@ -21,21 +34,75 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-    """Yield a temporary path in the target's directory; on success it replaces ``path``.
+class OutputError(OSError):
+    """An output that cannot be written where it was asked to go (the message says why)."""
 
-    On any failure, Ctrl-C or SIGTERM included (see :func:`terminate_cleanly`), the temporary
-    file is removed and an existing ``path`` is left as it was.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
+
+class _Temporaries:
+    """Temporary files being written now: removed by :func:`atomic_path` on any failure, and by
+    the watchdog of :func:`terminate_cleanly` when a signal must end the process at once."""
+
+    paths: set[str] = set()
+    lock = threading.Lock()
+
+    @classmethod
+    def remove_all(cls) -> None:
+        with cls.lock:
+            for path in list(cls.paths):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            cls.paths.clear()
+
+
+def resolve_target(path: str | os.PathLike) -> str:
+    """The file an output to ``path`` lands in: symbolic links followed to their target."""
+    return os.path.realpath(os.fspath(path))
+
+
+def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]) -> None:
+    """Raise :class:`OutputError` when ``output`` is one of ``inputs`` (the same file, by
+    device and inode, or the same resolved path): writing it would destroy what is read."""
+    if os.fspath(output) == STDIO:
+        return
+    out = resolve_target(output)
+    for item in inputs:
+        if os.fspath(item) == STDIO:
+            continue
+        src = resolve_target(item)
+        same = src == out
+        if not same:
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(src, out)
+        if same:
+            raise OutputError(f"is also an input ({os.fspath(item)}): refusing to overwrite it")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path``'s target; on success it replaces the target,
+    with the mode (and for root the owner) the target had. On any failure, Ctrl-C, SIGTERM or
+    SIGHUP included (see :func:`terminate_cleanly`), the temporary file is removed and the
+    target left as it was. Only for regular files: :func:`output_file` routes the others."""
+    target = resolve_target(path)
+    directory = os.path.dirname(target)
+    try:
+        old = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    except OSError as exc:
+        raise OutputError(f"cannot reach {target}: {exc.strerror}") from None
     # An interrupt that landed after mkstemp made the file but before the ``try`` below could
     # remove it would leave it behind (SIGTERM raises KeyboardInterrupt at the next bytecode; a
     # test that sends it the moment the file appears hit that window under load). Interrupts
     # are deferred until the clean-up is in place, and one that came meanwhile is raised inside it.
     _defer_interrupts()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+        except PermissionError:
+            raise OutputError(f"cannot write a temporary file in {directory} (not writable): the output would not be atomic") from None
+        with _Temporaries.lock:
+            _Temporaries.paths.add(tmp)
     except BaseException:
         _resume_interrupts()
         raise
@@ -45,15 +112,139 @@ def atomic_path(path: str) -> Iterator[str]:
         finally:
             _resume_interrupts()
         yield tmp
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
+        # mkstemp makes the file private (0600): give it the mode the target had, else the one a
+        # plain open() would.
+        os.chmod(tmp, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask())
+        if old is not None and os.geteuid() == 0:
+            with contextlib.suppress(OSError):
+                os.chown(tmp, old.st_uid, old.st_gid)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        with _Temporaries.lock:
+            _Temporaries.paths.discard(tmp)
+
+
+class CheckedWriter:
+    """A binary file object over a file descriptor whose every write is checked: a write that
+    makes no progress (a full disk, a file-size limit) raises instead of losing bytes."""
+
+    def __init__(self, fd: int, name: str):
+        self.fd = fd
+        self.name = name
+
+    def write(self, data: bytes | memoryview) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            n = os.write(self.fd, view[done:])
+            if n <= 0:
+                raise OutputError(f"{self.name}: write made no progress ({done} of {len(view)} bytes written)")
+            done += n
+        return done
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _stdout() -> CheckedWriter:
+    out = sys.stdout
+    if out is None or out.closed:
+        raise OutputError("standard output is closed")
+    try:
+        out.flush()
+        fd = out.fileno()
+    except (OSError, ValueError, AttributeError):
+        raise OutputError("standard output is closed") from None
+    return CheckedWriter(fd, "<stdout>")
+
+
+@contextlib.contextmanager
+def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Iterator[BinaryIO]:
+    """A binary file to write an output to (see the module's rules): standard output for
+    ``-``; a device, FIFO or socket written through; otherwise an atomically replaced file
+    (symbolic links followed). ``inputs``: files the output must not be."""
+    refuse_inputs(path, inputs)
+    if os.fspath(path) == STDIO:
+        yield _stdout()  # type: ignore[misc]
+        return
+    target = resolve_target(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise OutputError(f"{os.fspath(path)} is a directory")
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISSOCK(mode):
+            raise OutputError(f"{os.fspath(path)} is a socket: connect to it and write to the connection (- for stdout)")
+        fd = os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0))  # a device or FIFO: through it
+        try:
+            yield CheckedWriter(fd, os.fspath(path))  # type: ignore[misc]
+        finally:
+            os.close(fd)
+        return
+    with atomic_path(target) as tmp, open(tmp, "wb") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Iterator[str]:
+    """A path that libraries writing by name (HDF5, matplotlib) may write, then moved into
+    place as :func:`output_file` would write it: for a device or FIFO the finished file's bytes
+    are copied through it."""
+    refuse_inputs(path, inputs)
+    target = resolve_target(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is None or stat.S_ISREG(mode):
+        with atomic_path(target) as tmp:
+            yield tmp
+        return
+    with tempfile.TemporaryDirectory(prefix=".spikecodec-") as scratch:
+        tmp = os.path.join(scratch, "out" + os.path.splitext(target)[1])
+        with _registered(tmp):
+            yield tmp
+            with open(tmp, "rb") as src, output_file(path) as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+
+
+@contextlib.contextmanager
+def _registered(path: str) -> Iterator[None]:
+    with _Temporaries.lock:
+        _Temporaries.paths.add(path)
+    try:
+        yield
+    finally:
+        with _Temporaries.lock:
+            _Temporaries.paths.discard(path)
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (see :func:`output_file`)."""
+    with output_file(path) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def binary_output(path: str) -> Iterator[BinaryIO]:
+    """:func:`output_file` (kept for the command line's callers)."""
+    with output_file(path) as f:
+        yield f
 
 
 class _Interrupts:
@@ -78,28 +269,16 @@ def _resume_interrupts() -> None:
 
 
 @contextlib.contextmanager
-def binary_output(path: str) -> Iterator[BinaryIO]:
-    """A binary file to write to: stdout for ``-``, else an atomically replaced file."""
-    if path == STDIO:
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        yield f
-
-
-def write_file(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (see :func:`atomic_path`)."""
-    with atomic_path(os.fspath(path)) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-
-
-@contextlib.contextmanager
 def terminate_cleanly() -> Iterator[None]:
-    """Within: SIGTERM unwinds like Ctrl-C, and both wait while :func:`atomic_path` arms its
-    clean-up, so temporary files are removed on the way out. The previous handlers come back on
-    exit, so a caller running the command line in its own process keeps its signal handling
-    (a forked worker that inherited ours would take SIGTERM as an exception to defer or catch)."""
+    """Within: SIGTERM and SIGHUP unwind like Ctrl-C, and all three wait while
+    :func:`atomic_path` arms its clean-up, so temporary files are removed on the way out.
+
+    The main thread handles a signal only between bytecodes: inside a compiled kernel (which
+    releases the GIL) that can take as long as one chunk. A watchdog thread therefore wakes on
+    the signal too (``signal.set_wakeup_fd``) and, if the main thread has not unwound within
+    GRACE_SECONDS, removes the temporary files itself and ends the process with status
+    128 + signal. The previous handlers come back on exit, so a caller running the command line
+    in its own process keeps its signal handling."""
 
     def handler(signum: int, frame: object) -> None:
         if _Interrupts.deferred:
@@ -107,16 +286,54 @@ def terminate_cleanly() -> Iterator[None]:
             return
         raise KeyboardInterrupt
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
     installed = False
     with contextlib.suppress(ValueError):  # not in the main thread (e.g. called from tests)
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for s in SIGNALS:
+            signal.signal(s, handler)
         installed = True
+    watchdog = _Watchdog() if installed else None
     try:
         yield
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         if installed:
             for s, h in previous.items():
                 if h is not None:  # None: set outside Python, cannot be put back from here
                     signal.signal(s, h)
+
+
+class _Watchdog:
+    """Wakes on a signal through the interpreter's wakeup fd; ends the process if the main
+    thread is stuck in compiled code (see :func:`terminate_cleanly`)."""
+
+    def __init__(self):
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)
+        self.previous_fd = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="spikecodec-signals", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                got = os.read(self.read_fd, 1)
+            except OSError:
+                return
+            if not got or self.done.is_set():
+                return
+            signum = got[0]
+            if self.done.wait(GRACE_SECONDS):
+                return  # the main thread unwound in time
+            _Temporaries.remove_all()
+            os._exit(128 + signum)
+
+    def stop(self) -> None:
+        self.done.set()
+        signal.set_wakeup_fd(self.previous_fd)
+        os.write(self.write_fd, b"\0")  # wake the thread so that it ends
+        self.thread.join(1.0)
+        os.close(self.read_fd)
+        os.close(self.write_fd)

@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 
-from ..atomic import STDIO, atomic_path, binary_output
+from ..atomic import STDIO, output_file, refuse_inputs
 from ..errors import CliError, about
 from ..images import read_labels
 from ..io_formats import display_name
 from ..progress import bar
-from .common import add_prior_option, load_model, load_priors
+from .common import add_limit_options, add_prior_option, load_model, load_priors, read_limits
 
 HELP = "run the cloud half of a model on a spike stream and write class predictions"
 EPILOG = """\
@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=256, metavar="N", help="most images the cloud half runs at once (default 256)")
     p.add_argument("--wait", type=float, default=0.0, metavar="S", help="seconds to wait for a file that is still being written to grow")
     add_prior_option(p, "a prior file the stream may name (repeatable)")
+    add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
     if args.output is not None and args.output != STDIO and not args.output.lower().endswith(".npy"):
         raise CliError(args.output, "predictions are written as .npy", 2)
+    if args.output is not None:
+        with about(args.output):  # before any work: the output must not be an input
+            refuse_inputs(args.output, [args.input] + ([args.labels] if args.labels else []))
     if args.batch < 1:
         raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
     if args.model is not None:
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     with about(name):
         cloud = CloudStream(sys.stdin.buffer if args.input == STDIO else args.input, args.model, wait=args.wait,
-                            priors=priors, batch_size=args.batch)
+                            priors=priors, batch_size=args.batch, limits=read_limits(args))
     with cloud:
         total = cloud.spikes.length or 0
         predictions = []
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         out = display_name(args.output, "<stdout>")
         with about(out):
-            _save_npy(args.output, preds)
+            _save_npy(args.output, preds, [args.input] + ([args.labels] if args.labels else []))
     if not args.quiet or labels is not None:
         n = max(len(preds), 1)
         where = sys.stderr if args.output == STDIO else sys.stdout
@@ -86,10 +90,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_npy(path: str, array: np.ndarray) -> None:
-    if path == STDIO:
-        with binary_output(path) as f:
-            np.lib.format.write_array(f, array, allow_pickle=False)
-        return
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
+def _save_npy(path: str, array: np.ndarray, inputs: list[str]) -> None:
+    with output_file(path, inputs) as f:
+        np.lib.format.write_array(f, array, allow_pickle=False)

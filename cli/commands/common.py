@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -11,21 +12,52 @@ import numpy as np
 
 import spikecodec
 from spikecodec.codecs.registry import CodecLike
+from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_WORK, ReadLimits
 
-from ..atomic import STDIO, binary_output
+from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
 from ..progress import bar
 
 BLOCK_ELEMENTS = 1 << 22  # frames are streamed in blocks of about this many elements
 
 
-def open_spike(name: str, *, recover: bool = False, priors: Any = None) -> tuple[spikecodec.SpikeReader, int]:
+def open_spike(name: str, *, recover: bool = False, priors: Any = None,
+               limits: ReadLimits | None = None) -> tuple[spikecodec.SpikeReader, int]:
     """Open a spike file (``-``: stdin, read whole since a reader needs the trailer); also its size."""
     if name == STDIO:
         data = sys.stdin.buffer.read()
-        return spikecodec.open(data, recover=recover, priors=priors), len(data)
-    reader = spikecodec.open(name, recover=recover, priors=priors)
+        return spikecodec.open(data, recover=recover, priors=priors, limits=limits), len(data)
+    reader = spikecodec.open(name, recover=recover, priors=priors, limits=limits)
     return reader, os.path.getsize(name)
+
+
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``1073741824``, ``512M``, ``2G`` (binary units, an optional trailing B or iB)."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1:] if t[-1:] in SIZE_UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 1073741824, 512M or 2G, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a non-negative size, got {text!r}")
+    return int(value * SIZE_UNITS[unit])
+
+
+def add_limit_options(parser: Any) -> None:
+    """--max-bytes and --max-work: the reader's limits (spikecodec.ReadLimits); a file over
+    them is refused with exit status 3."""
+    parser.add_argument("--max-bytes", type=parse_size, metavar="SIZE", default=DEFAULT_MAX_DECODED_BYTES,
+                        help="most bytes one read may decode to, e.g. 4G (default 1G); over it: exit 3")
+    parser.add_argument("--max-work", type=parse_size, metavar="N", default=DEFAULT_MAX_WORK,
+                        help="most decoded elements per stored byte of a chunk (default 65536); over it: exit 3")
+
+
+def read_limits(args: argparse.Namespace) -> ReadLimits:
+    return ReadLimits(max_bytes=args.max_bytes, max_work=args.max_work)
 
 
 def add_prior_option(parser: Any, help: str = "a prior file the spike file may name (repeatable)") -> None:
@@ -68,16 +100,18 @@ def write_spike(
     metadata: dict[str, Any] | None,
     bits: int,
     quiet: bool,
+    inputs: Sequence[str] = (),
     **options: Any,
 ) -> None:
     """Write a spike file whose rows ``a:b`` are ``frames(a, b)``, block by block with a progress bar.
 
     The bytes are those of :func:`spikecodec.save` with the same options (the same writer, fed in
-    blocks); a path is replaced atomically, ``-`` streams to stdout.
+    blocks); a path is replaced atomically, ``-`` streams to stdout (:mod:`spikecodec.output`);
+    ``inputs`` are files the output must not be.
     """
     n = shape[0]
     step = rows_per_block(shape[1:])
-    with binary_output(output) as f, bar(int(np.prod(shape)), "encode", quiet) as progress:
+    with output_file(output, inputs) as f, bar(int(np.prod(shape)), "encode", quiet) as progress:
         with spikecodec.SpikeWriter(f, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, length=n, **options) as w:
             for a in range(0, max(n, 1), step):  # an empty array still writes its (empty) frames once
                 block = frames(a, min(a + step, n))

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..atomic import STDIO, binary_output
+from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
 from ..images import read_images
 from ..io_formats import display_name
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     out = display_name(args.output, "<stdout>")
     metadata = {"source": os.path.basename(os.path.normpath(src)), **meta}
     try:
-        with binary_output(args.output) as f, bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
+        with output_file(args.output, [src]) as f, bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
             n = edge_write(images, f, info["model"], batch_size=args.batch, codec=codec, prior=used,
                            embed_prior=args.embed_prior, metadata=metadata, progress=progress.update)
     except OSError as exc:

@@ -11,7 +11,7 @@ from spikecodec.elements import as_elements
 
 from ..atomic import STDIO
 from ..errors import CliError, about, describe
-from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input
+from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
 from .common import add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
 
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             prior=priors[0] if priors else None,
             embed_prior=args.embed_prior,
             records=args.records,
+            inputs=[split_key(args.input)[0]],
         )
     except OSError as exc:
         raise CliError(out, describe(exc)) from exc

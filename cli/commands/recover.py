@@ -7,7 +7,7 @@ import sys
 
 from ..errors import CliError, about, describe
 from ..io_formats import display_name
-from .common import add_prior_option, load_priors, open_spike, write_spike
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, write_spike
 
 HELP = "rewrite a truncated or damaged spike file as a complete one (everything complete is kept)"
 EPILOG = """\
@@ -26,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike file to write, or - (stdout)")
     add_prior_option(p)
+    add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
     out = display_name(args.output, "<stdout>")
     with about(name):
-        reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior))
+        reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior), limits=read_limits(args))
     with reader:
         shape = reader.shape
         try:
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
                 prior=reader.prior,
                 embed_prior=reader.embeds_prior,
                 records=reader.records,
+                inputs=[args.input],
             )
         except OSError as exc:
             raise CliError(out, describe(exc)) from exc

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import write_file
+from ..atomic import output_file
 from ..errors import CliError, about, describe
-from ..io_formats import display_name, file_format, read_input
+from ..io_formats import display_name, file_format, read_input, split_key
 from .common import load_priors, parse_axes, parse_chunk, parse_meta
 
 HELP = "train a prior (a codec's starting state) on sample spikes"
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         raise CliError(", ".join(args.samples), describe(exc)) from exc
     with about(args.output):
-        write_file(args.output, prior.data)
+        with output_file(args.output, [split_key(s)[0] for s in args.samples]) as f:
+            f.write(prior.data)
     if not args.quiet:
         print(f"{args.output}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "
               f"{prior.info['chunks']} chunks, {len(prior.data)} bytes", file=sys.stderr)

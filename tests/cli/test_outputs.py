@@ -1,0 +1,188 @@
+"""Every command's output, wherever it is asked to go: through symbolic links, devices and FIFOs,
+keeping modes, never over an input, never truncated silently, cleaned up on every signal
+(spikecodec.output). The cases are generated: every output-writing command x every kind of
+destination."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec_cli.main import main
+
+rng = np.random.default_rng(3)
+SPIKES = (rng.random((4, 3, 5, 6, 6)) < 0.3).astype(np.uint8)
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_line(code: int, err: str, want: int, *fragments: str) -> None:
+    lines = err.strip().splitlines()
+    assert code == want and len(lines) == 1 and lines[0].startswith("spikecodec: error: "), (code, err)
+    for f in fragments:
+        assert f in lines[0], (f, err)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    np.save(tmp_path / "in.npy", SPIKES)
+    spikecodec.save(tmp_path / "in.spk", SPIKES, chunk=1)
+    spikecodec.save(tmp_path / "train.spk", SPIKES, chunk=(1,), codec="ctxmix")
+    return tmp_path
+
+
+# command -> (arguments writing to OUT, the output's suffix, the inputs it reads)
+COMMANDS = {
+    "encode": (lambda d, out: ["encode", d / "in.npy", "-o", out, "-q"], ".spk", ["in.npy"]),
+    "decode": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".npy", ["in.spk"]),
+    "decode-h5": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".h5", ["in.spk"]),
+    "recover": (lambda d, out: ["recover", d / "in.spk", "-o", out, "-q"], ".spk", ["in.spk"]),
+    "train-prior": (lambda d, out: ["train-prior", d / "train.spk", "-o", out, "-q"], ".prior", ["train.spk"]),
+    "inspect-plot": (lambda d, out: ["inspect", d / "in.spk", "--plot", out], ".png", ["in.spk"]),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_symbolic_link_keeps_pointing_at_the_new_output(command: str, work: Path):
+    args, suffix, _ = COMMANDS[command]
+    target, link = work / f"target{suffix}", work / f"link{suffix}"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    link.symlink_to(target.name)
+    code, _, err = run(*args(work, link))
+    assert code == 0, err
+    assert link.is_symlink() and os.readlink(link) == target.name
+    assert target.stat().st_size > 3 and stat.S_IMODE(target.stat().st_mode) == 0o640  # replaced, mode kept
+    assert not [p for p in work.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_fifo_is_written_through(command: str, work: Path):
+    args, suffix, _ = COMMANDS[command]
+    fifo = work / f"pipe{suffix}"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    code, _, err = run(*args(work, fifo))
+    reader.join(30)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and got and len(got[0]) > 16
+    if suffix == ".npy":
+        np.testing.assert_array_equal(np.load(io.BytesIO(got[0])), SPIKES)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_an_output_that_is_an_input_is_refused_before_any_work(command: str, work: Path):
+    args, suffix, inputs = COMMANDS[command]
+    victim = work / inputs[0]
+    before = victim.read_bytes()
+    alias = work / f"alias{suffix}"
+    alias.symlink_to(victim.name)  # the same file under another name
+    for out in (victim, alias):
+        code, _, err = run(*args(work, out))
+        if suffix != victim.suffix and out == victim:
+            assert code != 0  # a format the command does not write: refused for that reason
+        else:
+            one_line(code, err, 1, "is also an input")
+        assert victim.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["encode", "decode", "decode-h5", "train-prior"])
+def test_a_full_device_is_an_error_not_a_short_file(command: str, work: Path):
+    args, suffix, _ = COMMANDS[command]
+    full = work / f"full{suffix}"
+    full.symlink_to("/dev/full")  # every write: ENOSPC
+    code, _, err = run(*args(work, full))
+    one_line(code, err, 1, "No space left")
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def _spikecodec(*args: object, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "spikecodec", *map(str, args)], stderr=subprocess.PIPE, **kwargs)
+
+
+def test_a_file_size_limit_is_an_error_not_a_truncated_success(work: Path):
+    out = work / "o.npy"
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))  # noqa: E731
+    big = work / "big.spk"
+    spikecodec.save(big, (rng.random((4, 64, 16, 16, 16)) < 0.2), codec="raw")
+    with open(out, "wb") as f:
+        proc = _spikecodec("decode", big, "-o", "-", stdout=f, preexec_fn=limit)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spikecodec: error: ") and "File too large" in lines[0]
+
+
+def test_a_closed_stdout_is_one_line(work: Path):
+    proc = _spikecodec("decode", work / "in.spk", "-o", "-", stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                       close_fds=True, preexec_fn=lambda: os.close(1))
+    _, err = proc.communicate(timeout=120)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "standard output is closed" in lines[0], err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_signals_leave_no_temporary_file(signum: int, work: Path):
+    big = work / "big.spk"
+    spikecodec.save(big, (rng.random((8, 128, 32, 16, 16)) < 0.2), codec="context")
+    proc = _spikecodec("decode", big, "-o", work / "out.npy", "-q")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(work.glob(".out.npy.*.tmp")):
+        time.sleep(0.005)  # the output's temporary file exists: the decode is under way
+    proc.send_signal(signum)
+    proc.communicate(timeout=60)
+    assert proc.returncode in (1, 128 + signum, 130, -signum)
+    assert not list(work.glob(".*.tmp")) and not (work / "out.npy").exists()
+
+
+WATCHDOG = r"""
+import sys, time
+import numpy as np
+from numba import njit
+from spikecodec.output import atomic_path, terminate_cleanly
+
+@njit(nogil=True)
+def spin(seconds):  # compiled code holding no GIL, as the codecs' kernels
+    x = 0.0
+    for i in range(int(seconds * 2e8)):
+        x += i * 1e-9
+    return x
+
+spin(0.001)
+with terminate_cleanly(), atomic_path(sys.argv[1]) as tmp:
+    print(tmp, flush=True)
+    spin(30.0)
+"""
+
+
+def test_a_signal_during_compiled_code_ends_the_process_promptly(tmp_path: Path):
+    """The main thread sees a signal only between bytecodes; inside a long kernel the watchdog
+    thread removes the temporary file and ends the process itself."""
+    proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(tmp_path / "out.bin")], stdout=subprocess.PIPE)
+    tmp = proc.stdout.readline().decode().strip()
+    assert Path(tmp).exists()
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM and time.monotonic() - start < 5
+    assert not Path(tmp).exists() and not (tmp_path / "out.bin").exists()
