@@ -6,7 +6,9 @@ import contextlib
 import pickle
 from typing import Iterator
 
-from spikecodec import FormatError
+from spikecodec import FormatError, LimitError
+
+LIMIT_EXIT = 3  # the exit status of a file refused only by --max-bytes / --max-work
 
 
 class CliError(Exception):
@@ -31,7 +33,7 @@ def describe(exc: BaseException) -> str:
 
 
 # What bad input, bad options or a bad file system raise; anything else is a bug and shows a traceback.
-EXPECTED = (FormatError, ValueError, OSError, KeyError, IndexError, EOFError, pickle.UnpicklingError)
+EXPECTED = (FormatError, ValueError, OSError, KeyError, IndexError, EOFError, RecursionError, pickle.UnpicklingError)
 
 
 @contextlib.contextmanager
@@ -41,5 +43,7 @@ def about(file: str) -> Iterator[None]:
         yield
     except (CliError, BrokenPipeError):  # a closed stdout is not the file's fault; main() handles it
         raise
+    except LimitError as exc:  # not a bad file: over the limits this run was given (exit 3)
+        raise CliError(file, describe(exc), LIMIT_EXIT) from exc
     except EXPECTED as exc:
         raise CliError(file, describe(exc)) from exc

@@ -11,8 +11,9 @@ from .container.reader import SpikeReader
 from .container.stream import SpikeStream
 from .container.validate import Problem, ValidationReport, validate
 from .container.writer import SpikeWriter
-from .errors import FormatError
+from .errors import FormatError, LimitError
 from .layout import MAJOR_VERSION, MINOR_VERSION
+from .limits import ReadLimits
 from .prior import Prior, load_prior
 from .training import train_prior
 
@@ -22,10 +23,12 @@ FORMAT_VERSION = (MAJOR_VERSION, MINOR_VERSION)
 __all__ = [
     "FORMAT_VERSION",
     "FormatError",
+    "LimitError",
     "LinkDecoder",
     "LinkEncoder",
     "Prior",
     "Problem",
+    "ReadLimits",
     "SpikeReader",
     "SpikeStream",
     "SpikeWriter",

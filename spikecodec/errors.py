@@ -1,4 +1,5 @@
-"""The one exception for malformed spike files."""
+"""The exceptions for spike files: malformed ones (FormatError), and ones a reader's limits
+refuse although they may conform (LimitError)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ class FormatError(ValueError):
     def located(self, where: str) -> "FormatError":
         """The same error, naming the file it came from."""
         return FormatError(self.message, self.offset, where)
+
+
+class LimitError(FormatError):
+    """A read would cost more than the reader's limits allow (:class:`~spikecodec.limits.ReadLimits`):
+    the file may well conform, and reads with higher limits. A :class:`FormatError`, so that
+    callers guarding against bad files catch it too."""
+
+    def located(self, where: str) -> "LimitError":
+        return LimitError(self.message, self.offset, where)

@@ -1,11 +1,14 @@
 """Hard limits that keep hostile input harmless (FORMAT.md, "Limits").
 
 Format limits are part of the spec: a conforming writer never exceeds them and a reader rejects
-any file that does. ``DEFAULT_MAX_DECODED_BYTES`` is a library policy, not a format rule: the
-most memory one read may allocate for decoded elements unless the caller raises it.
+any file that does. :class:`ReadLimits` is a library policy, not a format rule: what one read may
+cost, in memory and in work, unless the caller raises it - one object taken by every reader
+(files, streams, messages, the validator, the command line's --max-bytes and --max-work).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 MAX_RANK = 8
 MAX_HEADER_SIZE = 1 << 20  # bytes of header body
@@ -21,6 +24,53 @@ MAX_CHUNK_ELEMENTS = 1 << 31  # elements one chunk may decode to
 ELEMENT_BITS = (1, 2, 4, 8)
 
 DEFAULT_MAX_DECODED_BYTES = 1 << 30
+# Decoded elements a chunk may stand for per byte of its record: an all-zero chunk of a million
+# spikes codes to a few bytes (about 36 with classic framing), so this admits those, while a
+# record of a few bytes cannot make a reader loop over a gigabyte.
+DEFAULT_MAX_WORK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one read may cost. ``max_bytes``: decoded bytes one read (a whole array, a
+    selection, a chunk, a row of a stream, a message) may allocate. ``max_work``: decoded
+    elements per stored byte of a chunk record, so that the work of decoding stays
+    proportional to the input read. A file over a limit is refused with
+    :class:`~spikecodec.errors.LimitError` before the work or the allocation."""
+
+    max_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    max_work: int = DEFAULT_MAX_WORK
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_work"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+    def check_bytes(self, nbytes: int, what: str, offset: int | None = None) -> None:
+        """Refuse ``what`` (a phrase: "the array", "chunk 3") decoding to ``nbytes``."""
+        if nbytes > self.max_bytes:
+            from .errors import LimitError
+
+            raise LimitError(f"{what} decodes to {nbytes} bytes, over max_bytes={self.max_bytes} "
+                             "(raise it: max_bytes=, --max-bytes)", offset)
+
+    def check_work(self, elements: int, stored: int, what: str, offset: int | None = None) -> None:
+        """Refuse ``what`` standing for ``elements`` decoded elements in ``stored`` bytes."""
+        if elements > self.max_work * max(stored, 1):
+            from .errors import LimitError
+
+            raise LimitError(f"{what} stands for {elements} elements in {stored} bytes, over "
+                             f"max_work={self.max_work} elements a byte (raise it: limits=, --max-work)", offset)
+
+
+def as_limits(max_bytes: "int | ReadLimits | None" = None, limits: "ReadLimits | None" = None) -> ReadLimits:
+    """The limits a reader was given: ``limits`` when given, else the defaults with ``max_bytes``."""
+    if limits is not None:
+        return limits
+    if isinstance(max_bytes, ReadLimits):
+        return max_bytes
+    return ReadLimits() if max_bytes is None else ReadLimits(max_bytes=max_bytes)
 
 
 def payload_cap(packed_nbytes: int) -> int:

@@ -12,7 +12,7 @@ from ..errors import CliError, about, describe
 from ..io_formats import display_name, output_format, write_array
 from ..progress import bar
 from ..text import axes_text
-from .common import add_prior_option, load_priors, open_spike, rows_per_block
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, rows_per_block
 
 HELP = "decode a spike file to .npy, .npz, .pt or .h5"
 EPILOG = """\
@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="array file to write, or - (stdout, .npy)")
     add_prior_option(p)
+    add_limit_options(p)
     p.add_argument("--select", metavar="SEL", help="slice by axis name, e.g. t=0:2,n=5")
     p.add_argument("--dtype", choices=DTYPES, default="uint8", help="element type of the output array (default uint8)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(out, str(exc), 2) from None
     priors = load_priors(args.prior)
     with about(name):
-        reader, _ = open_spike(args.input, priors=priors)
+        reader, _ = open_spike(args.input, priors=priors, limits=read_limits(args))
     with reader:
         axes = reader.axes
         if args.select:

@@ -22,6 +22,7 @@ session) is refused, never decoded wrongly::
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from .. import layout
 from ..codecs.registry import CodecLike, Pipeline
 from ..errors import FormatError
-from ..limits import DEFAULT_MAX_DECODED_BYTES
+from ..limits import ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from ..codecs import ChunkSpec
 from .grid import Tiling, chunk_spec
@@ -113,10 +114,10 @@ class LinkDecoder:
     """Messages in, frames out. ``header``: the header message of the stream.
 
     ``priors``: the prior the stream names when it does not embed it (shipped priors are found
-    without it); ``max_bytes`` caps what one message may decode to."""
+    without it); ``limits`` (or ``max_bytes``) cap what one message may cost."""
 
     def __init__(self, header: bytes, *, priors: Iterable[PriorLike] | PriorLike | None = None,
-                 max_bytes: int = DEFAULT_MAX_DECODED_BYTES):
+                 max_bytes: int | None = None, limits: ReadLimits | None = None):
         data = bytes(header)
         pre = data[: layout.PREAMBLE_SIZE]
         end = layout.PREAMBLE_SIZE + parse_preamble(pre)[1]
@@ -128,7 +129,7 @@ class LinkDecoder:
         self._records = record_layout(self.header, crc)
         self._tiling = Tiling(self.header)
         self._pos = len(data)  # where the next message starts in the stream
-        self.max_bytes = max_bytes
+        self.limits = as_limits(max_bytes, limits)
         self.records_read = 0
         self.rows_read = 0
 
@@ -159,9 +160,10 @@ class LinkDecoder:
             except FormatError as exc:
                 raise self._explain(exc, message, at) from None
             spec = tiling.last_spec
-            values = decode_record(self._pipeline, record, spec, self.records_read, self.max_bytes)  # type: ignore[arg-type]
+            values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)  # type: ignore[arg-type]
             self.records_read += 1
             if row is None:
+                self.limits.check_bytes(record.head.height * math.prod(h.frame_shape), f"record {self.records_read - 1}'s row", at)
                 row = np.empty((record.head.height, *h.frame_shape), np.uint8)
             inner = tiling.inner[(tiling.position - 1) % len(tiling.inner)]
             row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ import numpy as np
 from .. import layout
 from ..codecs import ChunkSpec
 from ..errors import FormatError
-from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_TOTAL_ELEMENTS
+from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
 from .grid import Tiling, inner_origins
@@ -182,14 +182,15 @@ def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout) 
     return entries, specs, stop
 
 
-def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: int, max_bytes: int,
+def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: int, limits: ReadLimits,
                   out: np.ndarray | None = None) -> np.ndarray:
     """The elements of a checked record (:func:`~.records.read_record`): the payload decoded
     through ``pipeline`` into ``out`` (when given), its spike count checked where the record
-    states one. A chunk decoding to more than ``max_bytes`` is refused before any allocation."""
+    states one. A chunk over ``limits`` (its decoded bytes, or its elements per stored byte) is
+    refused with LimitError before any allocation or work."""
     at = record.offset
-    if spec.size > max_bytes:
-        raise FormatError(f"chunk {ordinal} decodes to {spec.size} bytes, over max_bytes={max_bytes}", at)
+    limits.check_bytes(spec.size, f"chunk {ordinal}", at)
+    limits.check_work(spec.size, record.head.size, f"chunk {ordinal}", at)
     try:
         # The pipeline checks the decoded shape and that no value is wider than the element type.
         values, count = pipeline.decode(record.payload, spec, out)
@@ -202,10 +203,10 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
     return values
 
 
-def read_array(source: Openable, *, recover: bool = False, max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
-               priors: Iterable[PriorLike] | PriorLike | None = None) -> np.ndarray:
+def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None = None,
+               priors: Iterable[PriorLike] | PriorLike | None = None, limits: ReadLimits | None = None) -> np.ndarray:
     """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return)."""
-    with SpikeReader(source, recover=recover, max_bytes=max_bytes, priors=priors, _private=True) as r:
+    with SpikeReader(source, recover=recover, max_bytes=max_bytes, limits=limits, priors=priors, _private=True) as r:
         return r.read()
 
 
@@ -215,7 +216,8 @@ class SpikeReader:
     ``reader[t]``, ``reader[0:2, 5]`` ... decode only the chunks the selection touches.
     ``recover=True`` reads a file whose writer died before writing the index, up to its last
     complete row of chunks (``recovered`` is then true and ``index_error`` says what was wrong).
-    ``max_bytes`` caps the decoded bytes any one read may allocate. ``priors``: the prior (or
+    ``limits`` (:class:`~spikecodec.limits.ReadLimits`) caps what any one read may allocate and
+    the work a chunk may stand for; ``max_bytes`` alone sets its byte cap. ``priors``: the prior (or
     priors: objects, paths or bytes) a file coded from a prior it does not embed may name
     (FORMAT.md 14); shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.
     """
@@ -225,14 +227,15 @@ class SpikeReader:
         source: Openable,
         *,
         recover: bool = False,
-        max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+        max_bytes: int | None = None,
         priors: Iterable[PriorLike] | PriorLike | None = None,
+        limits: ReadLimits | None = None,
         _private: bool = False,
     ):
         # _private: the caller never hands this reader on (read_array), so the header and codec
         # pipeline may be the ones kept for headers seen before (parse_header_shared).
         self._src = Source(source)
-        self.max_bytes = max_bytes
+        self.limits = as_limits(max_bytes, limits)
         try:
             pre, body, crc = _header_bytes(self._src)
             self._data_start = layout.PREAMBLE_SIZE + len(body) + layout.CRC_SIZE
@@ -273,6 +276,10 @@ class SpikeReader:
             raise FormatError(f"shape {self.shape} is too large for numpy even though it is empty", where=self.name)
 
     # -- what the file says -------------------------------------------------------------------
+    @property
+    def max_bytes(self) -> int:
+        return self.limits.max_bytes
+
     @property
     def recovered(self) -> bool:
         """True when the index was missing or damaged and was rebuilt by walking the chunks."""
@@ -376,13 +383,15 @@ class SpikeReader:
             return spec
 
         record = read_record(self._records, BytesCursor(data, e.offset), i, place)
-        return decode_record(self._pipeline, record, spec, i, self.max_bytes, out)
+        return decode_record(self._pipeline, record, spec, i, self.limits, out)
 
     def read(self) -> np.ndarray:
         """The whole array: every chunk decoded straight into place, in file order."""
         nbytes = math.prod(self.shape)
-        if nbytes > self.max_bytes:
-            raise FormatError(f"{self.name}: the array decodes to {nbytes} bytes, over max_bytes={self.max_bytes} (raise it to allow)")
+        try:
+            self.limits.check_bytes(nbytes, "the array")
+        except FormatError as exc:
+            raise exc.located(self.name) from None
         # Not zeroed: read_indexed/walk_chunks checked that the chunks tile the array, and
         # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
         out = np.empty(self.shape, np.uint8)
@@ -422,10 +431,10 @@ class SpikeReader:
         nbytes = 1
         for s in box_shape:
             nbytes *= s
-        if nbytes > self.max_bytes:
-            raise FormatError(
-                f"{self.name}: selection decodes to {nbytes} bytes, over max_bytes={self.max_bytes} (raise it to allow)"
-            )
+        try:
+            self.limits.check_bytes(nbytes, "the selection")
+        except FormatError as exc:
+            raise exc.located(self.name) from None
         # Not zeroed: the chunks tile the array, so those overlapping the box fill all of it
         # (``filled`` counts what they wrote, and a shortfall is an error, never stale memory).
         box = np.empty(box_shape, np.uint8)

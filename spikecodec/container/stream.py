@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import layout
 from ..errors import FormatError
-from ..limits import DEFAULT_MAX_DECODED_BYTES
+from ..limits import ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from .grid import Tiling
 from .header import Header, bind_prior, parse_header
@@ -27,6 +27,10 @@ from .reader import _header_bytes, decode_record
 from .records import index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
+
+
+def origin_text(tiling: Tiling) -> str:
+    return f"row {tiling.last_row_start}"
 
 
 class _Sequential:
@@ -121,13 +125,14 @@ class SpikeStream:
     """
 
     def __init__(self, file: str | os.PathLike | bytes | BinaryIO, *, wait: float = 0.0,
-                 priors: Iterable[PriorLike] | PriorLike | None = None, max_bytes: int = DEFAULT_MAX_DECODED_BYTES):
+                 priors: Iterable[PriorLike] | PriorLike | None = None, max_bytes: int | None = None,
+                 limits: ReadLimits | None = None):
         if isinstance(file, (bytes, bytearray, memoryview)):
             file = io.BytesIO(bytes(file))
         self._owned = isinstance(file, (str, os.PathLike))
         f: BinaryIO = open(file, "rb") if self._owned else file  # type: ignore[assignment]
         self._src = _Sequential(f, wait)
-        self.max_bytes = max_bytes
+        self.limits = as_limits(max_bytes, limits)
         try:
             pre, body, crc = _header_bytes(self._src)  # type: ignore[arg-type]
             self.header = parse_header(pre, body, crc)
@@ -205,12 +210,11 @@ class SpikeStream:
                     raise FormatError(f"stream ends inside a chunk record (the writer did not finish)", at) from None
                 raise
             spec = tiling.last_spec
-            values = decode_record(self._pipeline, record, spec, self.records_read, self.max_bytes)
+            values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)
             self.records_read += 1
             self._pos = cursor.pos
             if row is None:
-                if record.head.height * math.prod(h.frame_shape) > self.max_bytes:
-                    raise FormatError(f"a row decodes to more than max_bytes={self.max_bytes} bytes", at)
+                self.limits.check_bytes(record.head.height * math.prod(h.frame_shape), f"the row at {origin_text(tiling)}", at)
                 row = np.empty((record.head.height, *h.frame_shape), np.uint8)
             inner = tiling.inner[(tiling.position - 1) % len(tiling.inner)]
             row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values

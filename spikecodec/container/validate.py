@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import FormatError
-from ..limits import DEFAULT_MAX_DECODED_BYTES
+from ..errors import FormatError, LimitError
+from ..limits import ReadLimits
 from .reader import SpikeReader
 from .source import Openable
 
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with a file, at ``offset``. ``limit``: the reader's limits stopped a
+    check there (the file may conform; check it with higher limits)."""
+
     offset: int | None
     message: str
+    limit: bool = False
 
     def __str__(self) -> str:
         return f"at byte {self.offset}: {self.message}" if self.offset is not None else self.message
@@ -33,6 +37,11 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def conforming_so_far(self) -> bool:
+        """No problem but the reader's limits: nothing checked was wrong, some was not checked."""
+        return all(p.limit for p in self.problems)
+
     def __bool__(self) -> bool:
         return self.ok
 
@@ -42,7 +51,7 @@ class ValidationReport:
             "ok": self.ok,
             "chunks_checked": self.chunks_checked,
             "shape": list(self.shape) if self.shape is not None else None,
-            "problems": [{"offset": p.offset, "message": p.message} for p in self.problems],
+            "problems": [{"offset": p.offset, "message": p.message, "limit": p.limit} for p in self.problems],
         }
 
     def __str__(self) -> str:
@@ -51,18 +60,20 @@ class ValidationReport:
         return "\n".join(f"{self.name}: {p}" for p in self.problems)
 
 
-def validate(source: Openable, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, priors: Any = None) -> ValidationReport:
+def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = None,
+             limits: ReadLimits | None = None) -> ValidationReport:
     """Check everything FORMAT.md requires of a file: header, index, tiling, every chunk's CRC,
     size, position, payload and spike count. Files that cannot be opened at all (a missing path)
     raise ``OSError``; everything about the bytes themselves is reported, never raised.
-    ``max_bytes`` caps the memory one chunk may decode to (a chunk above it is a problem);
-    ``priors``: priors the file may name (see :func:`spikecodec.open`)."""
+    ``limits`` (or ``max_bytes``) cap what one chunk may cost (a chunk over them is reported,
+    as a limit, not as non-conformance: see ``Problem.limit``); ``priors``: priors the file may
+    name (see :func:`spikecodec.open`)."""
 
     def problem(exc: FormatError) -> Problem:
-        return Problem(exc.offset, exc.message)
+        return Problem(exc.offset, exc.message, isinstance(exc, LimitError))
 
     try:
-        reader = SpikeReader(source, recover=True, max_bytes=max_bytes, priors=priors)
+        reader = SpikeReader(source, recover=True, max_bytes=max_bytes, limits=limits, priors=priors)
     except FormatError as exc:
         return ValidationReport(exc.where or _name(source), [problem(exc)])
     report = ValidationReport(reader.name, shape=reader.shape)

@@ -41,6 +41,7 @@ from ..codecs.registry import CodecLike
 from ..container.link import LinkDecoder, LinkEncoder
 from ..container.stream import SpikeStream
 from ..container.writer import SpikeWriter
+from ..limits import ReadLimits
 from ..prior import Prior, PriorLike, load_prior
 from .reference import DEFAULT_REFERENCE, REFERENCE_DIR, reference_path
 
@@ -250,8 +251,8 @@ class CloudDecoder:
     gives the logits of its images; ``end(message)`` checks the end message. ``priors``: the
     prior the stream names, when it neither embeds it nor is the model's shipped one."""
 
-    def __init__(self, header: bytes, model: str | None = None, *, priors: Any = None):
-        self.link = LinkDecoder(header, priors=priors)
+    def __init__(self, header: bytes, model: str | None = None, *, priors: Any = None, limits: ReadLimits | None = None):
+        self.link = LinkDecoder(header, priors=priors, limits=limits)
         self.model, self.info, self._perm = _model_for(self.link.axes, self.link.frame_shape, self.link.metadata, model)
         if self.link.axes[0] != "N":
             raise ValueError("a message stream has one image (N) per row: axes N, T, C, H, W")
@@ -281,8 +282,8 @@ class CloudStream:
     """
 
     def __init__(self, source: str | os.PathLike | bytes | BinaryIO, model: str | None = None, *, wait: float = 0.0,
-                 priors: Any = None, batch_size: int = CLOUD_BATCH):
-        self.spikes = SpikeStream(source, wait=wait, priors=priors)
+                 priors: Any = None, batch_size: int = CLOUD_BATCH, limits: ReadLimits | None = None):
+        self.spikes = SpikeStream(source, wait=wait, priors=priors, limits=limits)
         self.batch_size = batch_size
         try:
             self.model, self.info, self._perm = _model_for(self.spikes.axes, self.spikes.frame_shape, self.spikes.metadata, model)

@@ -340,7 +340,7 @@ def _mutate_once(data: bytes, rng: random.Random, other: bytes | None) -> bytes:
 FUZZ_MAX_BYTES = 64 << 20  # decoded-size cap for fuzzing: keeps each input fast and small
 
 
-def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES) -> str:
+def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES, max_work: int | None = None) -> str:
     """Run ``data`` through decode, open + slicing and validate. Returns "ok" or "rejected";
     any exception other than FormatError propagates (that is a bug). Checks consistency too:
     slices agree with the whole decode, and validate() is clean exactly when decode succeeds."""
@@ -351,14 +351,14 @@ def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES) 
     whole = None
     if target in ("all", "decode"):
         try:
-            whole = spikecodec.decode(data, max_bytes=max_bytes)
+            whole = spikecodec.decode(data, limits=_limits(max_bytes, max_work))
         except spikecodec.FormatError:
             pass
         else:
             assert isinstance(whole, np.ndarray) and whole.dtype == np.uint8
     if target in ("all", "open"):
         try:
-            with spikecodec.open(data, recover=True, max_bytes=max_bytes) as r:
+            with spikecodec.open(data, recover=True, limits=_limits(max_bytes, max_work)) as r:
                 shape = r.shape
                 if r.ndim and shape[0]:
                     first, last = r[0], r[-1]
@@ -372,13 +372,19 @@ def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES) 
         except spikecodec.FormatError:
             pass
     if target in ("all", "validate"):
-        report = spikecodec.validate(data, max_bytes=max_bytes)
+        report = spikecodec.validate(data, limits=_limits(max_bytes, max_work))
         assert isinstance(report.ok, bool)
         if target == "all":
             # decode reads only the chunks it needs (none for an empty array); validate reads all
             assert report.ok <= (whole is not None), report.problems
             assert report.ok or whole is None or whole.size == 0, report.problems
     return "ok" if whole is not None else "rejected"
+
+
+def _limits(max_bytes: int, max_work: int | None):
+    from spikecodec.limits import DEFAULT_MAX_WORK, ReadLimits
+
+    return ReadLimits(max_bytes=max_bytes, max_work=max_work if max_work is not None else DEFAULT_MAX_WORK)
 
 
 def exercise_cli(data: bytes, workdir: Path, max_bytes: int = FUZZ_MAX_BYTES) -> str:
@@ -404,7 +410,8 @@ def exercise_cli(data: bytes, workdir: Path, max_bytes: int = FUZZ_MAX_BYTES) ->
         size = 0
     commands = [["validate", str(path)]]
     if size <= max_bytes:
-        commands += [["inspect", str(path)], ["decode", str(path), "-o", str(workdir / "x.npy")], ["recover", str(path), "-o", str(workdir / "x.spk")]]
+        commands += [["inspect", str(path), "--stats"], ["decode", str(path), "-o", str(workdir / "x.npy")],
+                     ["recover", str(path), "-o", str(workdir / "x.spk")]]
     outcome = "ok"
     for args in commands:
         out, err = io.StringIO(), io.StringIO()

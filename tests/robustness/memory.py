@@ -74,7 +74,7 @@ def _zeros_file(shape: tuple[int, ...], codec: str, bits: int) -> bytes:
     return spikecodec.encode(np.zeros(shape, np.uint8), codec=codec, chunk=shape[0], bits=bits)
 
 
-def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
+def measure(data: bytes | list[bytes], max_bytes: int | None = None, max_work: int | None = None) -> dict:
     """{"baseline_mib", "peak_mib", "extra_mib", "outcome"} of reading ``data`` in a fresh process.
     A list is read one file after another: ``extra_mib`` is then the worst of them,
     ``extra_mib_each`` lists them all (``extra_mib_by_op_each`` per operation) and ``growth_mib`` is the resident size after the last file
@@ -85,7 +85,7 @@ def measure(data: bytes | list[bytes], max_bytes: int | None = None) -> dict:
             with tempfile.NamedTemporaryFile(suffix=".spk", delete=False) as f:
                 f.write(d)
             files.append(f.name)
-        args = [sys.executable, __file__, str(max_bytes or 0), *files]
+        args = [sys.executable, __file__, str(max_bytes or 0), str(max_work or 0), *files]
         # A fixed mmap threshold: glibc's adaptive one rises to the largest block freed (up to
         # 32 MiB), after which such blocks come from the heap and stay resident when freed, so a
         # later read reusing them would look free (a 30 MiB validate after a decode read 0 MiB).
@@ -110,7 +110,7 @@ def _reset_peak() -> None:
         f.write("5")  # Linux >= 4.0: VmHWM := current RSS
 
 
-def _open_and_select(data: bytes, max_bytes: int) -> tuple[str, float]:
+def _open_and_select(data: bytes, max_bytes: int, max_work: int | None = None) -> tuple[str, float]:
     """Open ``data`` and read hostile.exercise's selections (r[0], r[-1], r[T//2::2, ..., -1])
     one at a time, each dropped before the next (what the caller keeps is the caller's memory):
     ("ok" or "rejected", the highest peak RSS of opening and of any one selection, the reader
@@ -121,7 +121,7 @@ def _open_and_select(data: bytes, max_bytes: int) -> tuple[str, float]:
 
     top = 0.0
     try:
-        with spikecodec.open(data, recover=True, max_bytes=max_bytes) as r:
+        with spikecodec.open(data, recover=True, limits=hostile._limits(max_bytes, max_work)) as r:
             top = _status_mib("VmHWM")
             shape = r.shape
             keys = []
@@ -138,7 +138,7 @@ def _open_and_select(data: bytes, max_bytes: int) -> tuple[str, float]:
     return "ok", top
 
 
-def _child(max_bytes: int, paths: list[str]) -> None:
+def _child(max_bytes: int, max_work: int, paths: list[str]) -> None:
     import gc
 
     import spikecodec
@@ -158,9 +158,9 @@ def _child(max_bytes: int, paths: list[str]) -> None:
             _reset_peak()
             base = _status_mib("VmRSS")
             if target == "open":
-                outcome, top = _open_and_select(data, max_bytes or DEFAULT_MAX_DECODED_BYTES)
+                outcome, top = _open_and_select(data, max_bytes or DEFAULT_MAX_DECODED_BYTES, max_work or None)
             else:
-                outcome = hostile.exercise(data, target, max_bytes or DEFAULT_MAX_DECODED_BYTES)
+                outcome = hostile.exercise(data, target, max_bytes or DEFAULT_MAX_DECODED_BYTES, max_work or None)
                 top = _status_mib("VmHWM")
             worst = max(worst, top - base)
             by_op[target] = round(top - base, 1)
@@ -183,7 +183,7 @@ def _child(max_bytes: int, paths: list[str]) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    _child(int(sys.argv[1]), sys.argv[2:])
+    _child(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
 
 
 def declared_output_files() -> dict[str, tuple[bytes, str]]:
