@@ -20,6 +20,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" >"$stamp"
 fi
 
+# Compile and cache the codecs' kernels now (a minute or two once; a second when they are cached):
+# the first command after set-up then runs at full speed.
+.venv/bin/python -c "import spikecodec.codecs; spikecodec.codecs.warm_up()"
+
 # Real data for the reference networks: Debian's package, never a download at run time.
 if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -18,7 +18,12 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from numba import njit
+
+from ._kernel_cache import use_writable_cache
+
+use_writable_cache()  # before numba is imported: a read-only install still compiles
+
+from numba import njit  # noqa: E402
 
 if sys.byteorder != "little":  # pragma: no cover - the word tricks read bytes as little-endian words
     raise ImportError("spikecodec's packing kernels need a little-endian machine")

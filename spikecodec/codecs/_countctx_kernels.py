@@ -22,7 +22,12 @@ plane of its output while that plane is not yet decoded (C <= 256; a table other
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._kernel_cache import use_writable_cache
+
+use_writable_cache()  # before numba is imported: a read-only install still compiles
+
+from numba import njit  # noqa: E402
 
 from ._kernels import (
     LIMIT,
@@ -63,12 +68,12 @@ def _prob(cv, sv):
     return _blend(cv, sv, INV_PRIOR8, INV_ONE8)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def groups(C):
     return max(1, min(C, 256))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def max_decisions(bits):
     """Most binary decisions one element can take: significance, two levels, an escape tree."""
     if bits == 1:
@@ -78,7 +83,7 @@ def max_decisions(bits):
     return 3 + bits
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _new_counters(C, bits):
     """Fresh packed (ones, total) counter tables of one chunk: significance group (g * KS + k)
     and shared (k), level group (g * KL + kl) and shared (kl), escape group and shared."""
@@ -88,7 +93,7 @@ def _new_counters(C, bits):
             np.zeros(KL, np.uint32), np.zeros(G * ne, np.uint32), np.zeros(ne, np.uint32))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ring_fits(shape, budget, ring_bytes):
     """Whether the (T, N, C, H, W) chunk is coded with the ring window: whole-plane tiles and
     its :func:`ring_size` within ``ring_bytes``."""
@@ -97,7 +102,7 @@ def ring_fits(shape, budget, ring_bytes):
     return TR == H and TL == W and ring_size(shape) <= ring_bytes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ring_size(shape):
     """Bytes of the ring window: min(T, 3) padded planes per (n, c), or one plane if T = 1 (no
     history to keep)."""
@@ -111,7 +116,7 @@ def _pf(f, c):
     return 1 + (4 * f >= c) + (4 * f >= 2 * c) + (4 * f >= 3 * c) + (f >= c)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _load_tile(xf, fired, fired_in_x, sp, e0, ef, t, c, H, W, xs, sH, sW, h0, R, w0, L, rw, P):
     """Fill the window ``sp`` (SLOTS padded slots of ``P`` = (R + 2) x ``rw`` elements) for the
     tile of ``R`` rows from ``h0`` and ``L`` columns from ``w0`` of the plane whose first element
@@ -237,7 +242,7 @@ def _tiles(H, W, TR, TL, tile):
     return h0, min(TR, H - h0), w0, min(TL, W - w0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
     """The encoder's forward pass over the C-contiguous (T, N, C, H, W) array ``x`` from the
     counter tables given (updated in place): every binary decision in coding order and the
@@ -322,21 +327,21 @@ def _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
     return out_bits[:i], out_c[:i]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode(x, bits):
     """The rANS words of the C-contiguous (T, N, C, H, W) uint8 array ``x``."""
     sg, ss, lg, ls, eg, es = _new_counters(x.shape[2], bits)
     return encode_with(x, bits, sg, ss, lg, ls, eg, es)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_with(x, bits, sg, ss, lg, ls, eg, es):
     """:func:`encode` from the counter tables given (a prior's copy), which it updates."""
     d, counters = _model_pass(x, bits, TILE, RING_BYTES, sg, ss, lg, ls, eg, es)
     return _rans_encode(d, counters, True, INV_PRIOR8, INV_ONE8)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decisions(x, bits, budget, ring_bytes=RING_BYTES):
     """(bits, q) of every decision of ``x`` in coding order (diagnostics and tests)."""
     sg, ss, lg, ls, eg, es = _new_counters(x.shape[2], bits)
@@ -507,26 +512,26 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
     return state, pos, 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_into(words, xf, shape, strides, bits):
     """:func:`decode_tiled` with the default tile and ring budgets."""
     return decode_tiled(words, xf, shape, strides, bits, TILE, RING_BYTES)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_into_with(words, xf, shape, strides, bits, sg, ss, lg, ls, eg, es):
     """:func:`decode_into` from the counter tables given (a prior's copy), which it updates."""
     return decode_tiled_with(words, xf, shape, strides, bits, TILE, RING_BYTES, sg, ss, lg, ls, eg, es)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_tiled(words, xf, shape, strides, bits, budget, ring_bytes):
     """:func:`decode_tiled_with` from zero counters."""
     sg, ss, lg, ls, eg, es = _new_counters(shape[2], bits)
     return decode_tiled_with(words, xf, shape, strides, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_tiled_with(words, xf, shape, strides, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
     """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
     (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =

@@ -32,7 +32,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from .._kernel_cache import use_writable_cache
+
+use_writable_cache()  # before numba is imported: a read-only install still compiles
+
+from numba import njit  # noqa: E402
 
 # -- The three integer tables (FORMAT.md 9.4.9) ----------------------------------------------------
 
@@ -74,19 +79,19 @@ TPOS = 4  # timesteps told apart by the position models (t >= 3 share one)
 STATE_ZERO = np.uint32(0)  # a fresh state: p = 2**21 (one half), count 0 (see _prob22)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def groups(C):
     """Channel groups of the channel-keyed models: min(C, 256), at least 1."""
     return max(1, min(C, 256))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mag_nodes(bits):
     """Magnitude decision nodes: the two level decisions and the escape tree's 2**bits - 1."""
     return (1 << bits) + 1 if bits > 1 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def context_counts(T, C, H, W, bits):
     """Contexts of each model, in table order A, B, C, D (significance), E, F (magnitude)."""
     pc = min(T, TPOS) * C * H * W
@@ -95,14 +100,14 @@ def context_counts(T, C, H, W, bits):
     return np.array([pc * 1024, pc * 16, g * TPOS * 16384, g * TPOS * 256 * 16, pc * nn * 4, g * nn * 256], np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def table_sizes(T, C, H, W, bits):
     """Entries of each model's table: its context count, or 2**22 when that is more (hashed)."""
     k = context_counts(T, C, H, W, bits)
     return np.minimum(k, TABLE_CAP)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def position_sets(T, C, H, W):
     """Significance weight sets chosen by position: one per position, at most 2**16."""
     return min(min(T, TPOS) * C * H * W, POS_SETS_CAP)
@@ -300,7 +305,7 @@ def _decide(st, out, data, encoding, bit, tabs, idx, nm, wts, wa, wb, jidx, jval
     return bit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _code(x, bits, tabs, wts, out, data, encoding, journal):
     """Code every element of the canonical (T, N, C, H, W) uint8 array ``x`` in C order: read from
     it when ``encoding`` (bytes to ``out``), written into it otherwise (from ``data``). ``tabs``
@@ -424,7 +429,7 @@ def max_payload_bytes(size: int, bits: int) -> int:
     return (size * per_element * 12 + 7) // 8 + 5
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode(x, bits, tabs, wts, out, journal):
     """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
     their count."""
@@ -436,7 +441,7 @@ def encode(x, bits, tabs, wts, out, journal):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_into(data, x, bits, tabs, wts, journal):
     """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x`` (every element is written).
     Returns the status: 0 ok, 1 the payload is not exactly what the encoder makes of the decoded

@@ -38,7 +38,12 @@ suite checks byte equality with constriction on the same symbols and weights):
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
+
+from .._kernel_cache import use_writable_cache
+
+use_writable_cache()  # before numba is imported: a read-only install still compiles
+
+from llvmlite import ir  # noqa: E402
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -151,14 +156,14 @@ def _next_counters(cv, sv, k, n0, n1, g0, s0, g1, s1):
     return u0, v0, u1, v1, _pick(same0, g0, u0), _pick(same0, s0, v0), _pick(same1, g1, u1), _pick(same1, s1, v1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mag_groups(C, bits):
     """Channel groups of the magnitude counters: min(C, 256, 2**(14 - bits)), at least 1
     (so the group table has at most 2**22 entries even for 8-bit elements)."""
     return max(1, min(C, MAX_GROUPS, 1 << max(14 - bits, 0)))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def counter_dims(C, bits, contextual):
     """(G, GM, ks, km): channel groups of the significance and magnitude tables, and their
     contexts (FORMAT.md 9.4.2)."""
@@ -168,7 +173,7 @@ def counter_dims(C, bits, contextual):
     return G, mag_groups(C, bits), ks, km
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _new_counters(C, bits, contextual):
     """Fresh (all-zero) counter tables of one chunk, as encoder and decoder both start
     (FORMAT.md 9.4.2), each a flat uint32 array of packed (ones, total) pairs: significance group
@@ -210,7 +215,7 @@ def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, ho):
         hist[U(ho + j)] = 64 * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pcm * np.int64(sp[u - U(oc)])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def window_planes(T, C, contextual):
     """Padded planes in the decoder's context window (:func:`_load_window`): the plane being
     decoded, those of t - 1 .. t - 3 that exist and, with several channels, the previous one."""
@@ -219,7 +224,7 @@ def window_planes(T, C, contextual):
     return 1 + min(T - 1, 3) + (1 if C > 1 else 0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, top):
     """Fill the decoder's context window ``sp`` for the plane whose first element is ``xf[e0]``.
 
@@ -246,7 +251,7 @@ def _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, top):
 TILE = 1 << 16  # padded elements of one decoder tile: bounds the decoder's working memory
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tile_shape(H, W, budget):
     """(rows, columns) of the tiles the decoder splits each H x W plane into, so that a padded
     tile, (rows + 2) x (columns + 2), holds at most ``budget`` (>= 9) elements: the whole plane
@@ -261,7 +266,7 @@ def tile_shape(H, W, budget):
     return 1, budget // 3 - 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _load_tile(xf, sp, e0, t, c, H, W, xs, cstride, sH, sW, top, h0, R, w0, L, rw, P):
     """:func:`_load_window` for a tile of ``R`` rows from ``h0`` and ``L`` columns from ``w0``
     of the plane whose first element is ``xf[e0]`` (slots of ``P`` elements, row stride ``rw``;
@@ -305,7 +310,7 @@ def _row_ctx(sp, hist, rk, i0, h0, W, rw, r0):
         rk[U(r0 + w)] = hist[U(h0 + w)] + 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _finish(words, m, state):
     if state != 0:
         words[m] = np.uint32(state & 0xFFFFFFFF)
@@ -316,7 +321,7 @@ def _finish(words, m, state):
     return words[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rans_encode(bits, src, counted, inv_prior, inv_one):
     """rANS-encode binary decisions ``bits`` in reverse order; returns uint32 words. ``src[i]`` is
     the decision's q (P(1) = q / 2**24), or with ``counted`` its packed counters
@@ -341,20 +346,20 @@ def _rans_encode(bits, src, counted, inv_prior, inv_one):
     return _finish(words, m, state)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_decisions(bits, q):
     """rANS-encode binary decisions ``bits`` with P(1) = ``q[i] / 2**24``; returns uint32 words."""
     return _rans_encode(bits, q, False, INV_PRIOR, INV_ONE)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode(x, bits, contextual):
     """The rANS words of the (T, N, C, H, W) array ``x`` (the codecs' encoder)."""
     _, _, _, _, sg, ss, mg, ms = _new_counters(x.shape[2], bits, contextual)
     return encode_with(x, bits, contextual, sg, ss, mg, ms)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_with(x, bits, contextual, sg, ss, mg, ms):
     """:func:`encode` from the counter tables given (a prior's copy), which it updates: after
     it they are the model's state at the end of ``x`` (what training a prior keeps)."""
@@ -362,7 +367,7 @@ def encode_with(x, bits, contextual, sg, ss, mg, ms):
     return _rans_encode(d, counters, True, INV_PRIOR, INV_ONE)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def model_decisions(x, bits, contextual, with_ctx):
     """Every binary decision of the (T, N, C, H, W) array ``x``, its probability ``q`` and (only
     ``with_ctx``) its full context id, in coding order (diagnostics and tests; :func:`encode`
@@ -376,7 +381,7 @@ def model_decisions(x, bits, contextual, with_ctx):
     return d, q, ctx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
     """The encoder's forward pass: every binary decision of the (T, N, C, H, W) array ``x``, the
     packed counters its probability comes from, ``cv | sv << 32`` (channel-group pair, shared
@@ -476,7 +481,7 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
     return out_bits, out_c, out_k
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _start(words):
     """Initial (state, next word index); index -1 flags a stream whose last word is zero."""
     pos = words.size
@@ -623,26 +628,26 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
     return state, pos, 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_into(words, xf, shape, strides, bits, contextual):
     """:func:`decode_tiled` with the default tile budget (:data:`TILE`)."""
     return decode_tiled(words, xf, shape, strides, bits, contextual, TILE)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_into_with(words, xf, shape, strides, bits, contextual, sg, ss, mg, ms):
     """:func:`decode_into` from the counter tables given (a prior's copy), which it updates."""
     return decode_tiled_with(words, xf, shape, strides, bits, contextual, TILE, sg, ss, mg, ms)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_tiled(words, xf, shape, strides, bits, contextual, budget):
     """:func:`decode_tiled_with` from zero counters."""
     _, _, _, _, sg, ss, mg, ms = _new_counters(shape[2], bits, contextual)
     return decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, ss, mg, ms)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, ss, mg, ms):
     """Decode a (T, N, C, H, W) array ``shape`` into the flat uint8 buffer ``xf``: element
     (t, n, c, h, w) is ``xf[t * sT + n * sN + c * sC + h * sH + w * sW]`` with ``strides`` =
@@ -683,7 +688,7 @@ def decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, s
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ideal_bits(bits_arr, q):
     """Adaptive code length sum(-log2 P(decision)) of a decision sequence (diagnostics)."""
     tot = 0.0
@@ -693,7 +698,7 @@ def ideal_bits(bits_arr, q):
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def channel_histogram(x, levels):
     """``counts[c, v]``: how many elements of channel ``c`` of the C-contiguous (T, N, C, H, W)
     uint8 array ``x`` equal ``v``, for ``v < levels``; every element must be below ``levels``

@@ -22,7 +22,12 @@ unrolls the four-iteration lane loop they stay in registers, and the step is wri
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._kernel_cache import use_writable_cache
+
+use_writable_cache()  # before numba is imported: a read-only install still compiles
+
+from numba import njit  # noqa: E402
 
 from ._kernels import (
     LOW,
@@ -43,7 +48,7 @@ from ._kernels import (
 NL = 4  # lanes of the fast loops
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lane_count(C):
     """Lanes of a chunk with C channels (FORMAT.md 9.4.8): 4, else 2, else 1 equal channel blocks."""
     if C % 4 == 0:
@@ -53,13 +58,13 @@ def lane_count(C):
     return 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fast_encode(C, bits):
     """True when :func:`encode4` codes this chunk (else the codec codes lane by lane)."""
     return bits == 1 and C > 0 and C % NL == 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fast_decode(C, H, W, bits):
     """True when :func:`decode4_into` decodes this chunk. Its context memory is a zero-padded
     copy of the chunk's significance, (H + 2) (W + 2) bytes a plane: so only planes that it at
@@ -68,7 +73,7 @@ def fast_decode(C, H, W, bits):
     return fast_encode(C, bits) and H > 0 and W > 0 and P <= 2 * H * W and P <= TILE
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def new_lane_counters(C):
     """The four lanes' fresh significance counters: each lane's group and shared tables
     (:func:`._kernels._new_counters` of its C / 4 channels; lane l's at ``l * SG`` and ``l * ks``).
@@ -78,7 +83,7 @@ def new_lane_counters(C):
     return ks, SG, np.zeros(NL * SG, np.uint32), np.zeros(NL * ks, np.uint32)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _new_lane_state(T, N, C, H, W):
     """The lanes' working memory beside their counters: the zero-padded significance copy of
     the chunk, shape (T, N, C, H + 2, W + 2), and each lane's context rows ``rk`` (W + 1 entries:
@@ -88,7 +93,7 @@ def _new_lane_state(T, N, C, H, W):
             np.zeros(NL * H * (W + 2), np.int64))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _model_pass4(x, sg, ss):
     """The encoder's forward pass over the four lanes of the 1-bit (T, N, C, H, W) array ``x``:
     per lane, every decision bit and the packed counters its probability comes from (as
@@ -142,14 +147,14 @@ def _model_pass4(x, sg, ss):
     return dec, cnt
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode4(x):
     """:func:`encode4_with` from zero counters."""
     _, _, sg, ss = new_lane_counters(x.shape[2])
     return encode4_with(x, sg, ss)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode4_with(x, sg, ss):
     """The ``ctxlanes`` words of the 1-bit (T, N, C, H, W) array ``x`` (C a multiple of 4): the
     four lanes' word counts, then their rANS words (:func:`._kernels._rans_encode`, four
@@ -195,14 +200,14 @@ def encode4_with(x, sg, ss):
     return out[:o]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode4_into(words, offs, xf, shape, strides):
     """:func:`decode4_into_with` from zero counters."""
     _, _, sg, ss = new_lane_counters(shape[2])
     return decode4_into_with(words, offs, xf, shape, strides, sg, ss)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
     """Decode the four lanes of a 1-bit (T, N, C, H, W) chunk (:func:`fast_decode`) into the
     flat uint8 buffer ``xf`` with element strides ``strides`` (as :func:`._kernels.decode_tiled`).

@@ -9,7 +9,12 @@ use (numba compiles then, and caches).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .._kernel_cache import use_writable_cache
+
+use_writable_cache()  # before numba is imported: a read-only install still compiles
+
+from numba import njit  # noqa: E402
 
 
 @njit(cache=True, nogil=True)

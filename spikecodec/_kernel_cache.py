@@ -1,0 +1,55 @@
+"""Where numba keeps the compiled kernels: a cache any user can write, found once per process.
+
+numba caches a compiled kernel beside its source (``__pycache__``), else in the user's cache
+directory; on a read-only install used by a user whose home is not writable it finds neither
+and refuses to compile at all ("cannot cache function ... no locator available"). Every kernel
+module calls :func:`use_writable_cache` before importing numba: when the package's own
+``__pycache__`` cannot be written, numba is pointed at ``$XDG_CACHE_HOME/spikecodec/numba``
+(``~/.cache/...``), else at a private folder in the temporary directory. Compiling then always
+works; only the cache's reuse depends on what is writable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_chosen: str | None = None
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (made if missing): tried, not just asked
+    (os.access says yes to root on a read-only mount)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def use_writable_cache() -> str | None:
+    """Make sure numba has a writable cache; returns the folder chosen (None: numba's own)."""
+    global _chosen
+    if _chosen is not None or os.environ.get("NUMBA_CACHE_DIR"):
+        return _chosen
+    if all(_writable(d / "__pycache__") for d in (_PACKAGE, _PACKAGE / "codecs")):
+        return None
+    candidates = []
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache") if os.path.expanduser("~") != "~" else None)
+    if base:
+        candidates.append(Path(base) / "spikecodec" / "numba")
+    candidates.append(Path(tempfile.gettempdir()) / f"spikecodec-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+    for folder in candidates:
+        if _writable(folder):
+            _chosen = str(folder)
+            break
+    else:
+        _chosen = tempfile.mkdtemp(prefix="spikecodec-numba-")
+    os.environ["NUMBA_CACHE_DIR"] = _chosen
+    if "numba" in sys.modules:  # imported before us: its configuration was read already
+        sys.modules["numba"].config.CACHE_DIR = _chosen
+    return _chosen
