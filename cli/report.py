@@ -7,7 +7,6 @@ from typing import Any, Sequence
 
 from .text import axes_text, element_text, pipeline_text
 
-MAX_TABLE_ROWS = 20  # longer chunk tables show their head and tail (all rows with --all or --json)
 MAX_LISTED = 16  # longer rate lists are summarised
 
 
@@ -23,7 +22,7 @@ def _ratio(x: float | None) -> str:
     return f"{x:.2f}x" if x is not None else "n/a"
 
 
-def render(report: dict[str, Any], all_chunks: bool = False) -> str:
+def render(report: dict[str, Any]) -> str:
     r = report
     size, rate = r["size"], r["firing_rate"]
     unit = "spike rate" if r["bits"] == 1 else "mean count per element"
@@ -33,18 +32,22 @@ def render(report: dict[str, Any], all_chunks: bool = False) -> str:
         f"shape           {tuple(r['shape'])}  axes {axes_text(r['axes'])}",
         f"element type    {element_text(r['bits'])}",
         f"codec           {pipeline_text(r['codec'])}",
-        f"chunk shape     {tuple(r['chunk_shape'])}  ({len(r['chunks'])} chunks, {r['records']} records)",
+        f"chunk shape     {tuple(r['chunk_shape'])}  ({r['chunk_count']} chunks, {r['records']} records)",
         *([f"prior           {r['prior']['digest']} ({'embedded' if r['prior']['embedded'] else 'named'}, "
            f"{r['prior']['bytes']} bytes)"] if r.get("prior") else []),
         f"metadata        {json.dumps(r['metadata'], sort_keys=True) if r['metadata'] else '(none)'}",
         "",
-        f"spikes          {r['spikes']} in {size['elements']} elements",
-        f"{unit:<15} {rate['overall']:.4f} overall",
     ]
-    if rate["per_timestep"]:
+    if r["spikes"] is None:
+        lines.append("spikes          not stated by compact records (--stats decodes and counts them)")
+    else:
+        lines += [f"spikes          {r['spikes']} in {size['elements']} elements", f"{unit:<15} {rate['overall']:.4f} overall"]
+    if rate.get("per_timestep"):
         lines.append(f"  per {rate['time_axis']:<10} {_rates(rate['per_timestep'])}")
-    if rate["per_channel"]:
+    if rate.get("per_channel"):
         lines.append(f"  per {rate['channel_axis']:<10} {_rates(rate['per_channel'])}")
+    if r["spikes"] is not None and "per_timestep" not in rate:
+        lines.append("  (from the index; --stats for the rates per timestep and channel)")
     bpe = size["bits_per_element"]
     lines += [
         "",
@@ -60,15 +63,15 @@ def render(report: dict[str, Any], all_chunks: bool = False) -> str:
         "",
         f"{'chunk':>6} {'origin':<18} {'offset':>10} {'bytes':>9} {'spikes':>9} {'bit/el':>7}",
     ]
-    rows = r["chunks"]
-    shown = rows if all_chunks or len(rows) <= MAX_TABLE_ROWS else rows[: MAX_TABLE_ROWS // 2] + [None] + rows[-MAX_TABLE_ROWS // 2 :]
-    for c in shown:
-        if c is None:
-            lines.append(f"{'...':>6} ({len(rows) - MAX_TABLE_ROWS} more; --all lists every chunk)")
-            continue
+    previous = -1
+    for c in r["chunks"]:
+        if c["chunk"] != previous + 1:
+            lines.append(f"{'...':>6} ({c['chunk'] - previous - 1} more; --all lists every chunk)")
+        previous = c["chunk"]
         n = 1
         for s in c["shape"]:
             n *= s
         origin = ",".join(str(o) for o in c["origin"])
-        lines.append(f"{c['chunk']:>6} {origin:<18} {c['offset']:>10} {c['bytes']:>9} {c['spikes']:>9} {8 * c['bytes'] / max(n, 1):>7.3f}")
+        spikes = "-" if c["spikes"] is None else c["spikes"]
+        lines.append(f"{c['chunk']:>6} {origin:<18} {c['offset']:>10} {c['bytes']:>9} {spikes:>9} {8 * c['bytes'] / max(n, 1):>7.3f}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ spk=.venv/bin/spikecodec
 set -x
 $spk models
 $spk edge --images "$images" -o "$out/feats.spk"
-$spk inspect "$out/feats.spk"
+$spk inspect --stats "$out/feats.spk"
 $spk validate "$out/feats.spk"
 $spk cloud "$out/feats.spk" -o "$out/preds.npy" --labels "$labels"
 

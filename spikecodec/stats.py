@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -106,11 +106,23 @@ def sizes(shape: tuple[int, ...], bits: int, file_size: int) -> dict[str, Any]:
     return out
 
 
-def chunk_table(reader: SpikeReader, spikes: list[int] | None = None) -> list[dict[str, Any]]:
-    """One row per chunk in file order: where it starts, its size, extent and spike count (as
-    the index states it, else from ``spikes``, counted by decoding: compact records state none)."""
+def indexed_spikes(reader: SpikeReader) -> int | None:
+    """The file's spike count as its index states it (None for compact records: they do not)."""
+    total = 0
+    for e in reader.entries:
+        if e.spike_count is None:
+            return None
+        total += e.spike_count
+    return total
+
+
+def chunk_table(reader: SpikeReader, spikes: list[int] | None = None, chunks: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """One row per chunk (``chunks``, default all) in file order: where it starts, its size,
+    extent and spike count (as the index states it, else from ``spikes``, counted by decoding:
+    compact records state none)."""
     rows = []
-    for i, e in enumerate(reader.entries):
+    for i in range(len(reader.entries)) if chunks is None else chunks:
+        e = reader.entries[i]
         spec = reader.chunk_spec(i)
         rows.append(
             {

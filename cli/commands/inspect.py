@@ -8,41 +8,52 @@ from typing import Any
 
 from spikecodec import stats
 
-from ..atomic import atomic_path
+from ..atomic import output_path, refuse_inputs
 from ..errors import about
 from ..io_formats import display_name
 from ..progress import bar
 from ..report import render
-from .common import add_prior_option, load_priors, open_spike
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits
 
-HELP = "show a spike file's header, chunks, firing rates and compression"
+HELP = "show a spike file's header, chunks, compression and (with --stats) firing rates"
 EPILOG = """\
 examples:
   spikecodec inspect spikes.spk
-  spikecodec inspect spikes.spk --json | jq .firing_rate.overall
+  spikecodec inspect spikes.spk --stats --json | jq .firing_rate.overall
   spikecodec inspect spikes.spk --plot spikes.png
 
-Every chunk is decoded (and so checked) once to compute the firing rates; rates of 2/4/8-bit
-files are mean spike counts per element. "vs X" is how many times smaller the file is than X
-holding the same array: bit-packed at 1 bit per element, one uint8 or one float32 per element.
+Without --stats only the header and the index are read: instant on any size. The spike count
+and overall rate then come from the index (classic records state each chunk's count; compact
+records do not). --stats (and --plot) decode every chunk once, checking it, for the rates per
+timestep and per channel; rates of 2/4/8-bit files are mean spike counts per element. "vs X" is
+how many times smaller the file is than X holding the same array: bit-packed at 1 bit per
+element, one uint8 or one float32 per element. The chunk table shows the first and last ten
+chunks unless --all.
 """
+TABLE_ENDS = 10  # chunks listed at each end of the table without --all
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="spike file, or - (stdin)")
     add_prior_option(p)
-    p.add_argument("--json", action="store_true", help="print the report as JSON (every chunk, every rate)")
+    add_limit_options(p)
+    p.add_argument("--stats", action="store_true", help="decode every chunk for the firing rates per timestep and channel")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--all", action="store_true", help="list every chunk in the table")
-    p.add_argument("--plot", metavar="PNG", help="draw firing rates and a spike raster to this PNG (needs matplotlib)")
+    p.add_argument("--plot", metavar="PNG", help="draw firing rates and a spike raster to this PNG (needs matplotlib; implies --stats)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
-def build_report(reader: Any, name: str, file_size: int, quiet: bool) -> dict[str, Any]:
-    with bar(stats.sizes(reader.shape, reader.bits, 0)["elements"], "inspect", quiet) as progress:
-        rates = stats.firing_rates(reader, progress.update)
-    return {
+def build_report(reader: Any, name: str, file_size: int, quiet: bool, with_stats: bool = True,
+                 all_chunks: bool = True) -> dict[str, Any]:
+    """The report :func:`~..report.render` prints; ``with_stats`` decodes every chunk for the
+    rates, else only the index is read; ``all_chunks`` lists every chunk, else both ends."""
+    size = stats.sizes(reader.shape, reader.bits, file_size)
+    count = len(reader.entries)
+    listed = range(count) if all_chunks or count <= 2 * TABLE_ENDS else [*range(TABLE_ENDS), *range(count - TABLE_ENDS, count)]
+    report: dict[str, Any] = {
         "file": name,
         "format_version": "%d.%d" % reader.version,
         "shape": list(reader.shape),
@@ -54,31 +65,45 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool) -> dict[st
         "prior": ({"digest": reader.prior.digest, "embedded": reader.embeds_prior, "bytes": len(reader.prior.data)}
                   if reader.prior is not None else None),
         "metadata": reader.metadata,
-        "spikes": rates.spikes,
-        "firing_rate": {
+        "chunk_count": count,
+        "size": size,
+    }
+    if with_stats:
+        with bar(size["elements"], "inspect", quiet) as progress:
+            rates = stats.firing_rates(reader, progress.update)
+        report["spikes"] = rates.spikes
+        report["firing_rate"] = {
             "overall": rates.overall,
             "time_axis": reader.axes[rates.time_axis] if rates.time_axis is not None else None,
             "per_timestep": rates.per_timestep,
             "channel_axis": reader.axes[rates.channel_axis] if rates.channel_axis is not None else None,
             "per_channel": rates.per_channel,
-        },
-        "size": stats.sizes(reader.shape, reader.bits, file_size),
-        "chunks": stats.chunk_table(reader, rates.per_chunk),
-    }
+        }
+        per_chunk = rates.per_chunk
+    else:
+        spikes = stats.indexed_spikes(reader)
+        report["spikes"] = spikes
+        report["firing_rate"] = {"overall": spikes / size["elements"] if spikes is not None and size["elements"] else None}
+        per_chunk = None
+    report["chunks"] = stats.chunk_table(reader, per_chunk, listed)
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
+    if args.plot:
+        with about(args.plot):  # before any work: the plot must not overwrite the input
+            refuse_inputs(args.plot, [args.input])
     with about(name):
-        reader, size = open_spike(args.input, priors=load_priors(args.prior))
+        reader, size = open_spike(args.input, priors=load_priors(args.prior), limits=read_limits(args))
         with reader:
-            report = build_report(reader, name, size, args.quiet)
+            report = build_report(reader, name, size, args.quiet, args.stats or bool(args.plot), args.all)
             if args.plot:
                 grid, label = stats.raster(reader)
     if args.plot:
         from ..plot import draw
 
-        with about(args.plot), atomic_path(args.plot) as tmp:
+        with about(args.plot), output_path(args.plot, [args.input]) as tmp:
             draw(tmp, report, grid, label)
-    print(json.dumps(report, indent=2) if args.json else render(report, args.all))
+    print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

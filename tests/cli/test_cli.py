@@ -97,7 +97,9 @@ def test_encode_inspect_validate_decode(tmp_path: Path, spikes: np.ndarray, fmt_
     proc = ok("encode", src, "-o", spk, "--codec", "zstd", "--level", "9", "--chunk", "1,2", "--meta", "model=resnet18", "split=3")
     assert "x.spk" in proc.stderr.decode()  # the summary line
 
-    report = json.loads(ok("inspect", spk, "--json").stdout)
+    quick = json.loads(ok("inspect", spk, "--json").stdout)  # header and index only
+    assert quick["spikes"] == int(spikes.sum()) and "per_timestep" not in quick["firing_rate"]
+    report = json.loads(ok("inspect", spk, "--json", "--stats").stdout)
     assert report["shape"] == list(spikes.shape) and report["axes"] == list("TNCHW")
     assert report["bits"] == 1 and report["chunk_shape"] == [1, 2]
     assert report["codec"] == [{"id": "raw"}, {"id": "zstd", "level": 9}]
