@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 from typing import Any, Iterable
 
@@ -14,9 +13,10 @@ from ..errors import FormatError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
-from .grid import Tiling, inner_origins
+from .grid import Tiling, chunk_spec, inner_origins
 from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_header_shared, parse_preamble
 from .records import (
+    ChunkTable,
     IndexEntry,
     Record,
     RecordHead,
@@ -86,70 +86,106 @@ class BytesCursor:
         return bytes(out) if len(out) <= 64 else out  # small pieces (heads) as bytes, payloads as views
 
 
-def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[list[IndexEntry], list[ChunkSpec]]:
-    """Entries of the index the trailer points to, checked to tile the file exactly, and the
-    spec of each entry's chunk. Compact records are walked (their index holds only totals)."""
+def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout) -> ChunkTable:
+    """The chunk table of the index the trailer points to, checked to tile the file exactly
+    and the array (FORMAT.md 4, 6). Compact records are walked (their index holds only totals)."""
     end = src.size - layout.TRAILER_SIZE
     if end < data_start:
         raise FormatError("no trailer: the file is truncated or its writer did not finish", src.size)
     index_offset, index_nbytes = parse_trailer(src.read_at(end, layout.TRAILER_SIZE), end)
+    inner = inner_origins(h)
     if records.compact:
         if not data_start <= index_offset < end or index_offset + index_nbytes != end:
             raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
         count, rows, size = read_compact_index(SourceCursor(src, index_offset), index_offset)
         if size != index_nbytes:
             raise FormatError(f"the index is {size} bytes, the trailer says {index_nbytes}", index_offset)
-        entries, specs, stop, pos = walk_records(src, h, data_start, records, index_offset)
+        table, stop, pos = walk_records(src, h, data_start, records, index_offset)
         if stop is not None:
             raise stop
         if pos != index_offset:
             raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", pos)
-        if count != len(entries) or rows != sum(e.row_length for e in entries[:: max(1, len(inner_origins(h)))]):
-            raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(entries)}", index_offset)
-        _check_total(h, entries, inner_origins(h), index_offset)
-        return entries, specs
+        if count != len(table) or rows != _rows(table, len(inner)):
+            raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(table)}", index_offset)
+        _check_total(h, table, len(inner), index_offset)
+        return table
     if index_offset < data_start or index_offset + index_nbytes != end or index_nbytes < index_size(0):
         raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
-    entries = parse_index(src.read_at(index_offset, index_nbytes), index_offset)
+    fields = parse_index(src.read_at(index_offset, index_nbytes), index_offset)
+    if not _tiles(fields, h, len(inner), data_start, index_offset):
+        _first_index_problem(fields, h, data_start, index_offset)  # raises, saying where
+        raise FormatError("the index does not describe the chunks", index_offset)  # pragma: no cover
+    return ChunkTable(fields.view(np.int64))  # every field is below 2**62 (checked): the same values
+
+
+def _tiles(fields: np.ndarray, h: Header, per_row: int, data_start: int, index_offset: int) -> bool:
+    """Whether the index's entries tile the file and the array exactly (FORMAT.md 4, 6), checked
+    on whole columns: the common case costs no Python loop however many chunks there are."""
+    m = len(fields)
+    if m == 0:
+        return h.shape[0] in (None, 0) or per_row == 0
+    if per_row == 0 or m % per_row or int(fields.max()) >= 1 << 62:
+        return False
+    offset, size, row_start, row_length = (fields[:, j].view(np.int64) for j in range(4))
+    if offset[0] != data_start or int(offset[-1]) + int(size[-1]) != index_offset:
+        return False
+    if (size < layout.chunk_header_size(h.chunk_rank) + layout.CRC_SIZE).any() or (offset[1:] != offset[:-1] + size[:-1]).any():
+        return False
+    starts, heights = row_start.reshape(-1, per_row), row_length.reshape(-1, per_row)
+    if (starts != starts[:, :1]).any() or (heights != heights[:, :1]).any():
+        return False
+    first = heights[:, 0]
+    if (first < 1).any() or (first > h.chunk_shape[0]).any():
+        return False
+    ends = np.cumsum(first)
+    if (starts[1:, 0] != ends[:-1]).any() or starts[0, 0] != 0:
+        return False
+    return h.shape[0] is None or int(ends[-1]) == h.shape[0]
+
+
+def _first_index_problem(fields: np.ndarray, h: Header, data_start: int, index_offset: int) -> None:
+    """Walk an index that does not tile entry by entry, raising for its first problem."""
     tiling = Tiling(h)
-    specs = []
     pos = data_start
     min_size = layout.chunk_header_size(h.chunk_rank) + layout.CRC_SIZE
-    for i, e in enumerate(entries):
-        if e.offset != pos:
-            kind = "overlaps the previous one" if e.offset < pos else "leaves a gap after the previous one"
-            raise FormatError(f"index entry {i}: chunk at {e.offset} {kind} (expected {pos})", index_offset)
-        if e.size < min_size:
-            raise FormatError(f"index entry {i}: chunk size {e.size} is below the minimum {min_size}", index_offset)
+    for i, (offset, size, row_start, row_length, _) in enumerate(fields.tolist()):
+        if offset != pos:
+            kind = "overlaps the previous one" if offset < pos else "leaves a gap after the previous one"
+            raise FormatError(f"index entry {i}: chunk at {offset} {kind} (expected {pos})", index_offset)
+        if size < min_size:
+            raise FormatError(f"index entry {i}: chunk size {size} is below the minimum {min_size}", index_offset)
         if not tiling.inner:
-            raise FormatError("the array has an empty axis, so the file may hold no chunks", e.offset)
-        specs.append(tiling.advance_row(e.row_start, e.row_length, index_offset))
-        pos += e.size
+            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset)
+        tiling.advance_row(row_start, row_length, index_offset)
+        pos += size
     if pos != index_offset:
         raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", index_offset)
     if not tiling.at_row_boundary:
         raise FormatError("the index ends inside a row of chunks", index_offset)
-    _check_total(h, entries, tiling.inner, index_offset)
-    return entries, specs
+    if h.shape[0] is not None and tiling.inner and tiling.row_start != h.shape[0]:
+        raise FormatError(f"chunks cover {tiling.row_start} of the {h.shape[0]} rows the header declares", index_offset)
 
 
-def _check_total(h: Header, entries: list[IndexEntry], inner, offset: int) -> None:
-    rows = sum(e.row_length for e in entries[:: len(inner)]) if inner else 0
-    if h.shape[0] is not None and inner and rows != h.shape[0]:
+def _rows(table: ChunkTable, per_row: int) -> int:
+    """The rows the chunks cover: the sum of each row's height."""
+    return int(table.row_length[:: per_row].sum()) if per_row and len(table) else 0
+
+
+def _check_total(h: Header, table: ChunkTable, per_row: int, offset: int) -> None:
+    rows = _rows(table, per_row)
+    if h.shape[0] is not None and per_row and rows != h.shape[0]:
         raise FormatError(f"chunks cover {rows} of the {h.shape[0]} rows the header declares", offset)
 
 
-def walk_records(
-    src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
-) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None, int]:
+def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
+                 ) -> tuple[ChunkTable, FormatError | None, int]:
     """Walk the chunk records from the start, checking each (:func:`~.records.read_record`).
 
     Stops at the index (its magic or marker), at ``end``, or at the first record that is
-    incomplete or damaged. Returns the entries and specs of the complete rows before that point,
-    why it stopped (``None`` when it reached the index cleanly, with whole rows) and where."""
+    incomplete or damaged. Returns the chunk table of the complete rows before that point, why
+    it stopped (``None`` when it reached the index cleanly, with whole rows) and where."""
     tiling = Tiling(h)
     entries: list[IndexEntry] = []
-    specs: list[ChunkSpec] = []
     complete = 0
     cursor = BufferedCursor(src, data_start, end)
     stop: FormatError | None = None
@@ -166,20 +202,19 @@ def walk_records(
             cursor.pos = at
             break
         entries.append(record.entry(tiling.last_row_start))
-        specs.append(tiling.last_spec)
         if tiling.at_row_boundary:
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
         stop = FormatError("the chunks end inside a row", cursor.pos)
     pos = entries[complete - 1].offset + entries[complete - 1].size if complete else data_start
-    return entries[:complete], specs[:complete], stop, pos if stop is not None else cursor.pos
+    return ChunkTable.of(entries[:complete]), stop, pos if stop is not None else cursor.pos
 
 
-def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[list[IndexEntry], list[ChunkSpec], FormatError | None]:
+def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[ChunkTable, FormatError | None]:
     """Rebuild the index by walking chunk records from the start (recovery): what a writer had
     finished, whole rows only, and why the walk stopped (``None``: it reached the index)."""
-    entries, specs, stop, _ = walk_records(src, h, data_start, records)
-    return entries, specs, stop
+    table, stop, _ = walk_records(src, h, data_start, records)
+    return table, stop
 
 
 def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: int, limits: ReadLimits,
@@ -249,12 +284,12 @@ class SpikeReader:
             self.index_error: FormatError | None = None
             self.walk_error: FormatError | None = None
             try:
-                self.entries, self._specs = read_indexed(self._src, self.header, self._data_start, self._records)
+                self.entries = read_indexed(self._src, self.header, self._data_start, self._records)
             except FormatError as exc:
                 if not recover:
                     raise
                 self.index_error = exc
-                self.entries, self._specs, self.walk_error = walk_chunks(self._src, self.header, self._data_start, self._records)
+                self.entries, self.walk_error = walk_chunks(self._src, self.header, self._data_start, self._records)
         except FormatError as exc:
             self._src.close()
             raise exc.located(self._src.name) if exc.where is None else exc
@@ -265,9 +300,10 @@ class SpikeReader:
         self._chunk_rank = h.chunk_rank
         self._inner = inner_origins(h)
         self._per_row = len(self._inner)
-        self._row_starts = [e.row_start for e in self.entries[:: self._per_row]] if self._per_row else []
+        self._row_starts = self.entries.row_start[:: self._per_row] if self._per_row else np.zeros(0, np.int64)
+        self._specs: dict[tuple[int, int], ChunkSpec] = {}  # by (row height, place in the row)
         if self._per_row:
-            length = self._row_starts[-1] + self.entries[-1].row_length if self.entries else 0
+            length = _rows(self.entries, self._per_row)
         else:
             length = h.shape[0] or 0
         self.shape: tuple[int, ...] = (length, *h.frame_shape)
@@ -345,10 +381,15 @@ class SpikeReader:
 
     # -- reading ------------------------------------------------------------------------------
     def chunk_spec(self, i: int) -> ChunkSpec:
-        return self._specs[i]
+        """What chunk ``i`` (file order) holds: its shape, axis names and element bits."""
+        key = (int(self.entries.row_length[i]), i % self._per_row)
+        spec = self._specs.get(key)
+        if spec is None:  # rows mostly share one height: a few specs serve every chunk
+            spec = self._specs[key] = chunk_spec(self.header, key[0], self._inner[key[1]])
+        return spec
 
     def chunk_origin(self, i: int) -> tuple[int, ...]:
-        return (self.entries[i].row_start, *self._inner[i % self._per_row])
+        return (int(self.entries.row_start[i]), *self._inner[i % self._per_row])
 
     def read_chunk(self, i: int) -> np.ndarray:
         """Decode chunk ``i`` (file order), checking its CRC, size, position and spike count."""
@@ -364,7 +405,7 @@ class SpikeReader:
 
     def _read_chunk(self, i: int, out: np.ndarray | None = None, origin: tuple[int, ...] | None = None) -> np.ndarray:
         e = self.entries[i]
-        spec = self._specs[i]
+        spec = self.chunk_spec(i)
         data = self._src.view_at(e.offset, e.size)
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset)
@@ -397,7 +438,8 @@ class SpikeReader:
         out = np.empty(self.shape, np.uint8)
         filled = 0
         k = self._chunk_rank
-        for i, spec in enumerate(self._specs):  # file order
+        for i in range(len(self.entries)):  # file order
+            spec = self.chunk_spec(i)
             origin = self.chunk_origin(i)
             self._read_into(i, out[tuple(slice(o, o + n) for o, n in zip(origin, spec.shape[:k]))], origin)
             filled += spec.size
@@ -443,7 +485,7 @@ class SpikeReader:
             inner_size = math.prod(self.shape[k:])
             for i in self._chunks_overlapping(box_lo, box_hi):
                 origin = self.chunk_origin(i)
-                spec = self._specs[i]
+                spec = self.chunk_spec(i)
                 ext = spec.shape[:k]
                 lo = [max(o, a) for o, a in zip(origin, box_lo)]
                 hi = [min(o + x, b) for o, x, b in zip(origin, ext, box_hi)]
@@ -462,8 +504,8 @@ class SpikeReader:
     def _chunks_overlapping(self, lo: list[int], hi: list[int]) -> list[int]:
         if not self._per_row:
             return []
-        first_row = max(bisect.bisect_right(self._row_starts, lo[0]) - 1, 0)
-        last_row = bisect.bisect_left(self._row_starts, hi[0])
+        first_row = max(int(np.searchsorted(self._row_starts, lo[0], "right")) - 1, 0)
+        last_row = int(np.searchsorted(self._row_starts, hi[0], "left"))
         wanted = self._inner.overlapping(lo[1:], hi[1:])
         return [r * self._per_row + j for r in range(first_row, last_row) for j in wanted]
 
