@@ -24,26 +24,27 @@ MAX_CHUNK_ELEMENTS = 1 << 31  # elements one chunk may decode to
 ELEMENT_BITS = (1, 2, 4, 8)
 
 DEFAULT_MAX_DECODED_BYTES = 1 << 30
-# Decoded elements a chunk may stand for per byte of its record: an all-zero chunk of a million
-# spikes codes to a few bytes (about 36 with classic framing), so this admits those, while a
-# record of a few bytes cannot make a reader loop over a gigabyte.
-DEFAULT_MAX_WORK = 1 << 16
 
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """What one read may cost. ``max_bytes``: decoded bytes one read (a whole array, a
-    selection, a chunk, a row of a stream, a message) may allocate. ``max_work``: decoded
-    elements per stored byte of a chunk record, so that the work of decoding stays
-    proportional to the input read. A file over a limit is refused with
+    """What one read may cost. ``max_bytes``: decoded bytes one read may allocate or decode -
+    a whole array, a selection, a chunk, a row of a stream, a message, and everything that
+    ``validate``, ``inspect --stats`` and ``recover`` decode of one file together - so that the
+    work of any read is capped. ``max_work`` (off by default): decoded elements a chunk may stand
+    for per stored byte of its record, for servers that want every read's work proportional to
+    the bytes it received (an all-zero chunk of a million elements codes to a few bytes, so a
+    low value refuses such files too). A file over a limit is refused with
     :class:`~spikecodec.errors.LimitError` before the work or the allocation."""
 
     max_bytes: int = DEFAULT_MAX_DECODED_BYTES
-    max_work: int = DEFAULT_MAX_WORK
+    max_work: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_work"):
             value = getattr(self, name)
+            if name == "max_work" and value is None:
+                continue
             if type(value) is not int or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
@@ -57,11 +58,28 @@ class ReadLimits:
 
     def check_work(self, elements: int, stored: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` standing for ``elements`` decoded elements in ``stored`` bytes."""
-        if elements > self.max_work * max(stored, 1):
+        if self.max_work is not None and elements > self.max_work * max(stored, 1):
             from .errors import LimitError
 
             raise LimitError(f"{what} stands for {elements} elements in {stored} bytes, over "
                              f"max_work={self.max_work} elements a byte (raise it: limits=, --max-work)", offset)
+
+
+class Budget:
+    """The decoded bytes a whole-file read (validate, statistics, recovery) has left of its
+    limits' ``max_bytes``: :meth:`spend` refuses the chunk that would go over."""
+
+    def __init__(self, limits: ReadLimits):
+        self.limits = limits
+        self.spent = 0
+
+    def spend(self, nbytes: int, what: str, offset: int | None = None) -> None:
+        if self.spent + nbytes > self.limits.max_bytes:
+            from .errors import LimitError
+
+            raise LimitError(f"{what} would take the file's decoded bytes to {self.spent + nbytes}, over "
+                             f"max_bytes={self.limits.max_bytes} (raise it: max_bytes=, --max-bytes)", offset)
+        self.spent += nbytes
 
 
 def as_limits(max_bytes: "int | ReadLimits | None" = None, limits: "ReadLimits | None" = None) -> ReadLimits:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .container.reader import SpikeReader
 from .elements import packed_nbytes
+from .limits import Budget
 
 
 @dataclass
@@ -52,7 +53,9 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
     sums = {a: np.zeros(shape[a], np.float64) for a in {t_axis, c_axis} if a is not None}
     total = 0
     per_chunk = []
+    budget = Budget(reader.limits)  # every chunk is decoded: the reader's max_bytes caps them together
     for i in range(len(reader.entries)):
+        budget.spend(reader.chunk_spec(i).size, f"chunk {i}", int(reader.entries.offset[i]))
         values = reader.read_chunk(i)
         origin = reader.chunk_origin(i)
         per_chunk.append(int(values.sum(dtype=np.uint64)))

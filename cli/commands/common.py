@@ -12,7 +12,7 @@ import numpy as np
 
 import spikecodec
 from spikecodec.codecs.registry import CodecLike
-from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_WORK, ReadLimits
+from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
 
 from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
@@ -52,8 +52,8 @@ def add_limit_options(parser: Any) -> None:
     them is refused with exit status 3."""
     parser.add_argument("--max-bytes", type=parse_size, metavar="SIZE", default=DEFAULT_MAX_DECODED_BYTES,
                         help="most bytes one read may decode to, e.g. 4G (default 1G); over it: exit 3")
-    parser.add_argument("--max-work", type=parse_size, metavar="N", default=DEFAULT_MAX_WORK,
-                        help="most decoded elements per stored byte of a chunk (default 65536); over it: exit 3")
+    parser.add_argument("--max-work", type=parse_size, metavar="N", default=None,
+                        help="most decoded elements per stored byte of a chunk (default: no limit); over it: exit 3")
 
 
 def read_limits(args: argparse.Namespace) -> ReadLimits:

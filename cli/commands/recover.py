@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..errors import CliError, about, describe
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior), limits=read_limits(args))
     with reader:
         shape = reader.shape
+        with about(name):  # the whole array is decoded once: within --max-bytes
+            reader.limits.check_bytes(math.prod(shape), "the recovered array")
         try:
             write_spike(
                 args.output,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FormatError, LimitError
-from ..limits import ReadLimits
+from ..limits import Budget, ReadLimits
 from .reader import SpikeReader
 from .source import Openable
 
@@ -84,7 +84,13 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
             # Compact records are walked to read their index too: the same failure, said once.
             if walk is not None and (walk.offset, walk.message) != (reader.index_error.offset, reader.index_error.message):
                 report.problems.append(problem(walk))
+        budget = Budget(reader.limits)  # what this validation decodes, together
         for i in range(len(reader.entries)):
+            try:
+                budget.spend(reader.chunk_spec(i).size, f"chunk {i}", int(reader.entries.offset[i]))
+            except LimitError as exc:
+                report.problems.append(Problem(exc.offset, f"{exc.message}; chunks {i}..{len(reader.entries) - 1} not checked", True))
+                break
             try:
                 reader.read_chunk(i)
             except FormatError as exc:

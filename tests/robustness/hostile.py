@@ -382,9 +382,9 @@ def exercise(data: bytes, target: str = "all", max_bytes: int = FUZZ_MAX_BYTES, 
 
 
 def _limits(max_bytes: int, max_work: int | None):
-    from spikecodec.limits import DEFAULT_MAX_WORK, ReadLimits
+    from spikecodec.limits import ReadLimits
 
-    return ReadLimits(max_bytes=max_bytes, max_work=max_work if max_work is not None else DEFAULT_MAX_WORK)
+    return ReadLimits(max_bytes=max_bytes, max_work=max_work)
 
 
 def exercise_cli(data: bytes, workdir: Path, max_bytes: int = FUZZ_MAX_BYTES) -> str:

@@ -56,9 +56,7 @@ def test_a_read_costs_about_its_declared_output():
     # or 4 timesteps: D + D/3); all under the bound. One process reads them all.
     declared = {"context-declares-32MiB": 32, "context-declares-32MiB-HW1": 32, "context-declares-16MiB-huge-planes": 16,
                 "context-declares-16MiB-huge-rows": 16, "countctx-declares-8MiB-huge-planes": 8, "zstd-8bit-declares-32MiB": 32}
-    # The default work limit refuses these (a few hundred bytes standing for tens of MiB; see
-    # the next test): measured with it lifted, to see what a read costs once allowed.
-    result = memory.measure([HOSTILE[name][0] for name in declared], max_work=1 << 40)
+    result = memory.measure([HOSTILE[name][0] for name in declared])
     assert result["outcome"] == ["ok"] * len(declared), result
     assert result["extra_mib"] < memory.BOUND_MIB, result
     for (name, mib), ops in zip(declared.items(), result["extra_mib_by_op_each"]):
@@ -68,27 +66,42 @@ def test_a_read_costs_about_its_declared_output():
 
 def test_the_work_limit_refuses_tiny_files_standing_for_large_outputs():
     """An entropy payload of a few bytes may declare a chunk of tens of MiB (an all-zero chunk
-    codes to nothing): with the default ReadLimits every read refuses such a file at once,
-    with a LimitError, so a 10 KB file cannot keep validate, inspect or recover busy for hours."""
+    codes to nothing): with max_work every read refuses such a file at once, with a
+    LimitError; without it the file conforms and reads."""
     import time
 
+    limits = spikecodec.ReadLimits(max_work=1 << 16)
     for name in ("context-declares-32MiB", "context-declares-16MiB-huge-planes", "countctx-declares-8MiB-huge-planes"):
         data = HOSTILE[name][0]
         start = time.perf_counter()
         with pytest.raises(spikecodec.LimitError, match="max_work"):
-            spikecodec.decode(data)
-        report = spikecodec.validate(data)
+            spikecodec.decode(data, limits=limits)
+        report = spikecodec.validate(data, limits=limits)
         assert not report.ok and report.conforming_so_far and report.problems[0].limit
         assert time.perf_counter() - start < 2
-        limits = spikecodec.ReadLimits(max_work=1 << 40)
-        assert spikecodec.validate(data, limits=limits).ok  # conforming: only the limit said no
+        assert spikecodec.validate(data).ok  # conforming: only the limit said no
+
+
+def test_whole_file_reads_share_one_byte_budget():
+    """validate, inspect --stats and recover decode a whole file: max_bytes caps what they
+    decode together, so a small file of many chunks each declaring the cap cannot multiply it."""
+    import numpy as np
+
+    x = np.zeros((64, 4, 256, 256), np.uint8)  # 64 chunks of 256 KiB, each a few bytes coded
+    data = spikecodec.encode(x, chunk=1, codec="context")
+    assert len(data) < 6000
+    limits = spikecodec.ReadLimits(max_bytes=1 << 20)  # each chunk fits, four of them
+    report = spikecodec.validate(data, limits=limits)
+    assert not report.ok and report.conforming_so_far and report.chunks_checked == 4, report
+    assert "over max_bytes" in report.problems[-1].message
+    assert spikecodec.validate(data).ok
 
 
 def test_the_lockstep_lanes_decoder_costs_at_most_three_times_its_output():
     """``ctxlanes`` trades memory for speed on 1-bit chunks: beside the output, a zero-padded copy
     of the chunk's significance, at most twice the output (smaller padded planes are decoded lane
     by lane, as ``context``)."""
-    result = memory.measure(HOSTILE["ctxlanes-declares-32MiB"][0], max_work=1 << 40)
+    result = memory.measure(HOSTILE["ctxlanes-declares-32MiB"][0])
     assert result["outcome"] == "ok", result
     ops = result["extra_mib_by_op"]
     assert 32 + 16 < ops["decode"] < 3 * 32 + 4, ops  # the padded copy is there, and bounded
