@@ -129,7 +129,8 @@ class SpikeWriter:
         self._file: BinaryIO = open(file, "wb") if self._owns else file  # type: ignore[assignment]
         self._pos = 0
         self._header: Header | None = None
-        self._pending: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []  # blocks of frames (each with a leading axis) not yet in a row
+        self._pending_rows = 0
         self._entries: list[IndexEntry] = []
         self._rows = 0
         self._closed = False
@@ -137,7 +138,7 @@ class SpikeWriter:
     @property
     def frames_written(self) -> int:
         """Frames appended so far, buffered ones included."""
-        return self._rows + len(self._pending)
+        return self._rows + self._pending_rows
 
     def append(self, frame: Any) -> None:
         """Add one frame: a slice along axis 0, shaped like every other frame."""
@@ -147,10 +148,7 @@ class SpikeWriter:
             self._start(values.shape)
         elif values.shape != self._header.frame_shape:
             raise ValueError(f"frame shaped {values.shape}, expected {self._header.frame_shape}")
-        self._pending.append(values)
-        if len(self._pending) == self._header.chunk_shape[0]:
-            self._write_row(np.stack(self._pending))
-            self._pending.clear()
+        self._buffer(values[None])
 
     def write_frames(self, frames: Any) -> None:
         """Append several frames at once (``frames[i]`` is one frame); faster than a loop of append."""
@@ -167,21 +165,35 @@ class SpikeWriter:
             raise ValueError(f"frames shaped {values.shape[1:]}, expected {self._header.frame_shape}")
         step = self._header.chunk_shape[0]
         start = 0
-        while self._pending and start < len(values):  # complete a partial row first
-            self.append(values[start])
-            start += 1
+        if self._pending_rows:  # complete a partial row first
+            start = min(len(values), step - self._pending_rows)
+            self._buffer(values[:start])
         full_end = start + (len(values) - start) // step * step
         for r in range(start, full_end, step):
             self._write_row(values[r : r + step])
-        for frame in values[full_end:]:
-            self.append(frame)
+        if full_end < len(values):
+            self._buffer(values[full_end:])
+
+    def _buffer(self, block: np.ndarray) -> None:
+        """Keep frames for the row being filled; write the row once it is full."""
+        if not len(block):
+            return
+        self._pending.append(block)
+        self._pending_rows += len(block)
+        if self._pending_rows == self._header.chunk_shape[0]:  # type: ignore[union-attr]
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._pending_rows:
+            rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+            self._pending.clear()
+            self._pending_rows = 0
+            self._write_row(rows)
 
     def flush(self) -> None:
         """Write any partial row and flush the file: all appended frames now survive a crash."""
         self._check_open()
-        if self._pending:
-            self._write_row(np.stack(self._pending))
-            self._pending.clear()
+        self._write_pending()
         self._file.flush()
 
     def close(self) -> None:
@@ -191,9 +203,7 @@ class SpikeWriter:
         try:
             if self._header is None:
                 raise ValueError("no frame was appended: the frame shape is unknown, nothing to write")
-            if self._pending:
-                self._write_row(np.stack(self._pending))
-                self._pending.clear()
+            self._write_pending()
             if self._length is not None and self._rows != self._length:
                 raise ValueError(f"{self._rows} frames written, but length={self._length} was declared")
             if self._records.compact:  # type: ignore[union-attr]
