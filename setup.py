@@ -7,6 +7,7 @@ the package `spikecodec_cli`, a name that cannot collide with other distribution
 from setuptools import find_packages, setup
 
 setup(
-    packages=find_packages(include=["spikecodec", "spikecodec.*"]) + ["spikecodec_cli"],
+    packages=find_packages(include=["spikecodec", "spikecodec.*"])
+    + ["spikecodec_cli" + name[len("cli"):] for name in find_packages(include=["cli", "cli.*"])],
     package_dir={"spikecodec_cli": "cli"},
 )

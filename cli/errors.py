@@ -27,6 +27,8 @@ def describe(exc: BaseException) -> str:
         return f"at byte {exc.offset}: {exc.message}" if exc.offset is not None else exc.message
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, OSError) and "requested and" in str(exc) and "written" in str(exc):  # numpy's tofile
+        return f"short write ({exc}): the disk is full or a file-size limit was reached"
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     return str(exc) or type(exc).__name__

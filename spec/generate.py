@@ -39,7 +39,6 @@ from spikecodec.container.records import (
     encode_trailer,
     varint,
 )
-from spikecodec.elements import pack
 
 HERE = Path(__file__).parent
 VECTORS = HERE / "vectors"

@@ -19,17 +19,19 @@ from .codecs.registry import CodecLike, registered_codecs
 from .container.reader import SpikeReader
 from .container.writer import array_chunks
 from .elements import as_elements, to_numpy
+from .limits import ReadLimits
 from .prior import Prior, PriorLike
 
 Sample = Any  # an array (numpy or torch), a spike file's path, or an iterable of those
 
 
 def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits: int | None = None,
-                  priors: Iterable[PriorLike] | None = None) -> Iterator[tuple[np.ndarray, ChunkSpec]]:
+                  priors: Iterable[PriorLike] | None = None, limits: ReadLimits | None = None
+                  ) -> Iterator[tuple[np.ndarray, ChunkSpec]]:
     """Each sample's chunks with their specs, in order: a spike file's as stored, an array's as
     :func:`spikecodec.encode` would cut it (``axes``, ``chunk``, ``bits`` as there)."""
     if isinstance(samples, (str, os.PathLike)):
-        with SpikeReader(samples, priors=priors) as r:
+        with SpikeReader(samples, priors=priors, limits=limits) as r:
             for i in range(len(r.entries)):
                 yield r.read_chunk(i), r.chunk_spec(i)
         return
@@ -40,7 +42,7 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
         yield from array_chunks(values, b, axes, chunk)
         return
     for sample in samples:
-        yield from sample_chunks(sample, axes=axes, chunk=chunk, bits=bits, priors=priors)
+        yield from sample_chunks(sample, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits)
 
 
 HOLDOUT_EVERY = 10  # every 10th sample chunk is held out to choose how hard the prior is ...
@@ -49,7 +51,7 @@ HOLDOUT_BYTES = 64 << 20  # ... while the held-out chunks fit in this much memor
 
 def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = None, chunk: Any = None,
                 bits: int | None = None, info: dict[str, Any] | None = None,
-                priors: Iterable[PriorLike] | None = None) -> Prior:
+                priors: Iterable[PriorLike] | None = None, limits: ReadLimits | None = None) -> Prior:
     """Train a prior for ``codec`` on ``samples`` (see :func:`sample_chunks`).
 
     Every sample chunk must have the same geometry (the numbers the codec sizes its tables by,
@@ -74,7 +76,7 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
     chunks = 0
     held: list[tuple[np.ndarray, ChunkSpec]] = []
     held_bytes = 0
-    for values, spec in sample_chunks(samples, axes=axes, chunk=chunk, bits=bits, priors=priors):
+    for values, spec in sample_chunks(samples, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits):
         g = trainer.geometry(spec)  # type: ignore[attr-defined]
         if tables is None:
             geometry, tables = g, trainer.fresh_tables(g)  # type: ignore[attr-defined]

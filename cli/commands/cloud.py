@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     labels = None
     if args.labels is not None:
         with about(args.labels):
-            labels = read_labels(args.labels)
+            labels = read_labels(args.labels, max_bytes=args.max_bytes)
     from spikecodec.models.coinference import CloudStream
 
     with about(name):

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype != "uint8":
         array = array.astype(args.dtype)
     with about(out):
-        write_array(args.output, array, axes, metadata, bits)
+        write_array(args.output, array, axes, metadata, bits, inputs=[args.input])
     if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
         print(f"{out}: {array.shape} {axes_text(axes)} {array.dtype}", file=sys.stderr)
     return 0

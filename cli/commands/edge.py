@@ -11,7 +11,7 @@ from ..errors import CliError, about, describe
 from ..images import read_images
 from ..io_formats import display_name
 from ..progress import bar
-from .common import add_prior_option, load_model, parse_codec, parse_meta
+from .common import add_limit_options, add_prior_option, load_model, parse_codec, parse_meta
 
 HELP = "run a model's edge half on images and write its spikes, one message per image"
 EPILOG = """\
@@ -48,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_prior_option(p, "the prior to code from: a prior file, or 'none' (default: the model's shipped prior)")
     p.add_argument("--embed-prior", action="store_true", help="put the prior in the stream's header")
     p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="more metadata (values that parse as JSON keep their type)")
+    add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--embed-prior", "there is no prior to embed", 2)
     src = args.images
     with about(src):
-        images = as_images(read_images(src), info["input_shape"])
+        images = as_images(read_images(src, max_bytes=args.max_bytes), info["input_shape"])
         if len(images) == 0:
             raise ValueError("holds no images")
     out = display_name(args.output, "<stdout>")

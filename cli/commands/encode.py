@@ -13,7 +13,7 @@ from ..atomic import STDIO
 from ..errors import CliError, about, describe
 from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
-from .common import add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
+from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
 
 HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
 EPILOG = """\
@@ -49,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_prior_option(p, "a prior file to code from (trainable codecs)")
     p.add_argument("--embed-prior", action="store_true", help="put the prior in the file's header")
     p.add_argument("--records", choices=("classic", "compact"), default="classic", help="chunk record layout (default classic)")
+    add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(args.output, "encode writes a spike file (.spk); to write an array file use `spikecodec decode`", 2)
     name = display_name(args.input)
     with about(name):
-        loaded = read_input(args.input)
+        loaded = read_input(args.input, max_bytes=args.max_bytes)
         # Checked once over the whole array so that a bad value is reported by its global index.
         values, bits = as_elements(loaded.array, args.bits or loaded.bits)
         if values.ndim == 0:

@@ -8,7 +8,7 @@ import sys
 from ..atomic import output_file
 from ..errors import CliError, about, describe
 from ..io_formats import display_name, file_format, read_input, split_key
-from .common import load_priors, parse_axes, parse_chunk, parse_meta
+from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_limits
 
 HELP = "train a prior (a codec's starting state) on sample spikes"
 EPILOG = """\
@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bits", type=int, choices=(1, 2, 4, 8), help="array samples: element type")
     p.add_argument("--prior", metavar="FILE", action="append", help="a prior that spike-file samples name")
     p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="information stored with the prior")
+    add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     p.set_defaults(run=run)
 
@@ -52,10 +53,11 @@ def run(args: argparse.Namespace) -> int:
             samples.append(name)
             continue
         with about(display_name(name)):
-            samples.append(read_input(name).array)
+            samples.append(read_input(name, max_bytes=args.max_bytes).array)
     info = {"samples": [display_name(s) for s in args.samples], **info}
     try:
-        prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info, priors=priors)
+        prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info, priors=priors,
+                                       limits=read_limits(args))
     except (ValueError, OSError) as exc:
         raise CliError(", ".join(args.samples), describe(exc)) from exc
     with about(args.output):

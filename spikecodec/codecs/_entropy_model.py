@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..elements import count_spikes
-from .base import ArrayCodec, ChunkSpec
+from .base import ChunkSpec
 from .trainable import TrainableCodec
 
 ROLES = ("T", "C", "H", "W")

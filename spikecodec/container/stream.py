@@ -207,7 +207,7 @@ class SpikeStream:
                 record = read_record(self._records, cursor, self.records_read, tiling.place, first)
             except FormatError as exc:
                 if "file ends" in exc.message:
-                    raise FormatError(f"stream ends inside a chunk record (the writer did not finish)", at) from None
+                    raise FormatError("stream ends inside a chunk record (the writer did not finish)", at) from None
                 raise
             spec = tiling.last_spec
             values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)

@@ -1,0 +1,58 @@
+"""Writing a decoded array (``spikecodec decode``): .npy, .npz, .pt, .h5 or ``-``, through
+:mod:`spikecodec.output` like every output."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..atomic import output_file
+from .checks import DATASET, OUTPUT_FORMATS, file_format
+
+
+def output_format(path: str) -> str:
+    """The format of a decode output; ``-`` (stdout) is .npy."""
+    fmt = file_format(path)
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format (expected .{', .'.join(OUTPUT_FORMATS)}, or - for .npy on stdout)")
+    return fmt
+
+
+def write_array(path: str, array: np.ndarray, axes: tuple[str, ...], metadata: dict[str, Any], bits: int,
+                inputs: Sequence[str] = ()) -> None:
+    """Write a decoded array where :mod:`spikecodec.output` puts every output: ``-`` is .npy on
+    stdout, a device or FIFO is written through, a file (or a symbolic link's target) is replaced
+    atomically; ``inputs`` are files the output must not be."""
+    fmt = output_format(path)
+    with output_file(path, inputs) as f:
+        if fmt == "h5":
+            # HDF5 writes into memory, and its bytes go out through our checked writes: the HDF5
+            # library crashes (SIGSEGV) after a write of its own fails on a full disk.
+            image = io.BytesIO()
+            _write_h5(image, array, axes, metadata, bits)
+            f.write(image.getbuffer())
+            return
+        if fmt == "npy":
+            # On a pipe numpy writes in pieces with write() (not ndarray.tofile), so a closed pipe is a BrokenPipeError.
+            np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+        elif fmt == "npz":
+            np.savez_compressed(f, **{DATASET: array, "axes": np.array(axes, dtype=str), "metadata": np.array(json.dumps(metadata))})
+        else:
+            import torch
+
+            torch.save(torch.from_numpy(array), f)
+
+
+def _write_h5(target: Any, array: np.ndarray, axes: tuple[str, ...], metadata: dict[str, Any], bits: int) -> None:
+    import h5py
+
+    with h5py.File(target, "w") as f:
+        options = {"compression": "gzip", "shuffle": True} if array.size else {}
+        ds = f.create_dataset(DATASET, data=array, **options)
+        ds.attrs["axes"] = np.array(axes, dtype=h5py.string_dtype())
+        # HDF5 attributes have no nested JSON types; the metadata object is kept exact as JSON text.
+        ds.attrs["metadata"] = json.dumps(metadata)
+        ds.attrs["bits"] = bits
