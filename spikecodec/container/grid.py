@@ -6,8 +6,11 @@ import itertools
 import math
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from ..codecs import ChunkSpec
 from ..errors import FormatError
+from ..limits import ReadLimits
 from .header import Header
 
 
@@ -137,3 +140,28 @@ class Tiling:
             self.position = 0
             self.row_start += height
         return spec
+
+
+class RowAssembler:
+    """The chunks of one row of frames, put in place as a sequential reader (a stream, a
+    message decoder) decodes them in file order: :meth:`add` returns the row once its last
+    chunk is in. The row is allocated within ``limits`` when its first chunk arrives."""
+
+    def __init__(self, tiling: Tiling, limits: ReadLimits):
+        self.tiling = tiling
+        self.limits = limits
+        self.row: np.ndarray | None = None
+
+    def add(self, values: np.ndarray, spec: ChunkSpec, offset: int) -> np.ndarray | None:
+        """Place the chunk ``tiling`` just accepted (:meth:`Tiling.place`); the whole row when
+        that chunk ended it, else None."""
+        t, h = self.tiling, self.tiling.header
+        if self.row is None:
+            self.limits.check_bytes(spec.shape[0] * math.prod(h.frame_shape), f"the row at row {t.last_row_start}", offset)
+            self.row = np.empty((spec.shape[0], *h.frame_shape), np.uint8)
+        inner = t.inner[(t.position - 1) % len(t.inner)]
+        self.row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values
+        if not t.at_row_boundary:
+            return None
+        row, self.row = self.row, None
+        return row

@@ -22,7 +22,6 @@ session) is refused, never decoded wrongly::
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..errors import FormatError
 from ..limits import ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from ..codecs import ChunkSpec
-from .grid import Tiling, chunk_spec
+from .grid import RowAssembler, Tiling, chunk_spec
 from .header import bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
@@ -150,8 +149,8 @@ class LinkDecoder:
         h = self.header
         cursor = BytesCursor(message, self._pos)
         tiling = self._tiling
+        assembler = RowAssembler(tiling, self.limits)
         rows: list[np.ndarray] = []
-        row: np.ndarray | None = None
         end = self._pos + len(message)
         while cursor.pos < end:
             at = cursor.pos
@@ -162,16 +161,11 @@ class LinkDecoder:
             spec = tiling.last_spec
             values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)  # type: ignore[arg-type]
             self.records_read += 1
-            if row is None:
-                self.limits.check_bytes(record.head.height * math.prod(h.frame_shape), f"record {self.records_read - 1}'s row", at)
-                row = np.empty((record.head.height, *h.frame_shape), np.uint8)
-            inner = tiling.inner[(tiling.position - 1) % len(tiling.inner)]
-            row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values  # type: ignore[union-attr]
-            if tiling.at_row_boundary:
+            row = assembler.add(values, spec, at)  # type: ignore[arg-type]
+            if row is not None:
                 rows.append(row)
                 self.rows_read += row.shape[0]
-                row = None
-        if row is not None:
+        if assembler.row is not None:
             raise FormatError("message ends inside a row of chunks", cursor.pos)
         self._pos = end
         if not rows:  # an empty message (no frames were encoded)

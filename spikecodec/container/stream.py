@@ -9,7 +9,6 @@ start before the sending side ends.
 from __future__ import annotations
 
 import io
-import math
 import os
 import select
 import time
@@ -21,16 +20,12 @@ from .. import layout
 from ..errors import FormatError
 from ..limits import ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
-from .grid import Tiling
+from .grid import RowAssembler, Tiling
 from .header import Header, bind_prior, parse_header
 from .reader import _header_bytes, decode_record
 from .records import index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
-
-
-def origin_text(tiling: Tiling) -> str:
-    return f"row {tiling.last_row_start}"
 
 
 class _Sequential:
@@ -193,8 +188,8 @@ class SpikeStream:
     def _rows(self) -> Iterator[np.ndarray]:
         h: Header = self.header
         tiling = Tiling(h)
+        rows = RowAssembler(tiling, self.limits)
         cursor = self._src
-        row: np.ndarray | None = None
         while tiling.inner:
             at = cursor.pos
             at_index, first = self._records.at_end(cursor)
@@ -213,15 +208,10 @@ class SpikeStream:
             values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)
             self.records_read += 1
             self._pos = cursor.pos
-            if row is None:
-                self.limits.check_bytes(record.head.height * math.prod(h.frame_shape), f"the row at {origin_text(tiling)}", at)
-                row = np.empty((record.head.height, *h.frame_shape), np.uint8)
-            inner = tiling.inner[(tiling.position - 1) % len(tiling.inner)]
-            row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values
-            if tiling.at_row_boundary:
+            row = rows.add(values, spec, at)
+            if row is not None:
                 self.rows_read += row.shape[0]
                 yield row
-                row = None
         # An array with an empty axis holds no chunks: only the index and trailer follow.
         at = cursor.pos
         at_index, first = self._records.at_end(cursor)
