@@ -207,7 +207,9 @@ class EdgeEncoder:
         import torch
 
         array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
-        single = array.ndim == len(self.info["input_shape"]) or (array.ndim == 2 and self.info["input_shape"][0] == 1)
+        c, h, w = self.info["input_shape"]
+        # One image is (H, W), or (C, H, W) for C > 1; (N, H, W) is a batch of one-channel images.
+        single = array.ndim == 2 or (array.ndim == 3 and c > 1 and array.shape == (c, h, w))
         batch = as_images(array[None] if single else array, self.info["input_shape"])
         with torch.inference_mode():
             spikes = self.net.edge(batch)
