@@ -6,9 +6,11 @@ import os
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .codecs import DEFAULT_CODEC
 from .codecs.registry import CodecLike, Pipeline
+from .container.chunk_cache import DEFAULT_CACHE_BYTES
 from .container.reader import SpikeReader, read_array
 from .container.source import Openable
 from .container.writer import write_array
@@ -52,9 +54,10 @@ def encode(
 
 
 def decode(data: bytes | bytearray | memoryview, *, max_bytes: int | None = None,
-           priors: Priors = None, limits: ReadLimits | None = None) -> np.ndarray:
-    """Decode the bytes of a spike file to a uint8 array (``priors``, ``limits``: see :func:`open`)."""
-    return read_array(data, max_bytes=max_bytes, priors=priors, limits=limits)
+           priors: Priors = None, limits: ReadLimits | None = None, dtype: DTypeLike = np.uint8,
+           workers: int = 1) -> np.ndarray:
+    """Decode the bytes of a spike file to an array (options: see :func:`load` and :func:`open`)."""
+    return read_array(data, max_bytes=max_bytes, priors=priors, limits=limits, dtype=dtype, workers=workers)
 
 
 def save(
@@ -91,22 +94,31 @@ def save(
 
 def load(
     file: Openable, *, recover: bool = False, max_bytes: int | None = None, priors: Priors = None,
-    limits: ReadLimits | None = None,
+    limits: ReadLimits | None = None, dtype: DTypeLike = np.uint8, workers: int = 1,
 ) -> np.ndarray:
-    """Read a whole spike file (a path, a binary file object or bytes) into a uint8 array."""
-    return read_array(file, recover=recover, max_bytes=max_bytes, priors=priors, limits=limits)
+    """Read a whole spike file (a path, a binary file object or bytes) into an array.
+
+    ``dtype``: the result's element type (uint8 by default; ``bool`` for 1-bit spikes,
+    ``float32`` to feed a network); the limits count the result's bytes in that type.
+    ``workers``: threads that decode chunks at once (the coders release the GIL).
+    Other options: see :func:`open`."""
+    return read_array(file, recover=recover, max_bytes=max_bytes, priors=priors, limits=limits, dtype=dtype,
+                      workers=workers)
 
 
 def open(file: Openable, *, recover: bool = False, max_bytes: int | None = None,
-         priors: Priors = None, limits: ReadLimits | None = None) -> SpikeReader:
+         priors: Priors = None, limits: ReadLimits | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES) -> SpikeReader:
     """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``.
 
     ``priors``: the prior (object, path or bytes; or several) a file coded from a prior it does
     not embed names; shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.
     ``limits``: what one read may cost (:class:`~spikecodec.limits.ReadLimits`: decoded bytes,
     and work per stored byte; default 1 GiB and 65536); ``max_bytes`` sets the first alone. A
-    read over them raises :class:`~spikecodec.errors.LimitError` before allocating."""
-    return SpikeReader(file, recover=recover, max_bytes=max_bytes, priors=priors, limits=limits)
+    read over them raises :class:`~spikecodec.errors.LimitError` before allocating.
+    ``cache_bytes``: decoded chunks kept for selections that take part of a chunk (default
+    16 MiB; 0 keeps none). The reader pickles, and may be shared between threads."""
+    return SpikeReader(file, recover=recover, max_bytes=max_bytes, priors=priors, limits=limits,
+                       cache_bytes=cache_bytes)
 
 
 class _Parts(list):
@@ -126,8 +138,6 @@ def _write(
 ) -> None:
     """Write ``array`` whole. ``restart``, when given, takes back everything written so far: the
     caller publishes nothing unless the write completes (bytes returned, a file renamed)."""
-    if isinstance(options.get("axes"), str):
-        options["axes"] = tuple(options["axes"])
     pipeline = Pipeline.from_user(codec)
     arr = to_numpy(array)
     if restart is not None and arr.dtype == np.uint8 and arr.ndim and pipeline.codecs[0].checks_range:

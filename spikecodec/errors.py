@@ -38,4 +38,5 @@ class LimitError(FormatError):
     callers guarding against bad files catch it too."""
 
     def located(self, where: str) -> "LimitError":
+        """The same error, naming the file it came from."""
         return LimitError(self.message, self.offset, where)

@@ -81,6 +81,7 @@ class Prior:
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the prior's tables in memory."""
         return sum(t.nbytes for t in self.tables.values())
 
     def save(self, path: str | os.PathLike) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 import spikecodec
 from spikecodec.codecs.registry import CodecLike
+from spikecodec.container.header import axis_names
 from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
 
 from ..atomic import STDIO, output_file
@@ -45,6 +46,17 @@ def parse_size(text: str) -> int:
     if value < 0 or value != value:
         raise argparse.ArgumentTypeError(f"expected a non-negative size, got {text!r}")
     return int(value * SIZE_UNITS[unit])
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def add_limit_options(parser: Any) -> None:
@@ -123,7 +135,7 @@ def parse_axes(text: str | None) -> tuple[str, ...] | None:
     """``TNCHW`` (one letter per axis) or ``time,batch,ch`` (comma-separated names)."""
     if text is None:
         return None
-    names = tuple(a.strip() for a in text.split(",")) if "," in text else tuple(text)
+    names = axis_names(text)
     if not all(names):
         raise CliError("--axes", f"empty axis name in {text!r}", 2)
     return names

@@ -12,7 +12,9 @@ from ..errors import CliError, about, describe
 from ..io_formats import display_name, output_format, write_array
 from ..progress import bar
 from ..text import axes_text
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, rows_per_block
+from spikecodec import SpikeReader
+
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, positive_int, read_limits
 
 HELP = "decode a spike file to .npy, .npz, .pt or .h5"
 EPILOG = """\
@@ -40,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_limit_options(p)
     p.add_argument("--select", metavar="SEL", help="slice by axis name, e.g. t=0:2,n=5")
     p.add_argument("--dtype", choices=DTYPES, default="uint8", help="element type of the output array (default uint8)")
+    p.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                   help="decode N chunks at a time (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CliError(name, describe(exc)) from exc
         else:
             with about(name):
-                array = _read_all(reader, args.quiet)
+                array = _read_all(reader, args.quiet, args.threads)
         metadata, bits = reader.metadata, reader.bits
     if args.dtype != "uint8":
         array = array.astype(args.dtype)
@@ -101,12 +105,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_all(reader, quiet: bool) -> np.ndarray:
-    """The whole array, read block by block so that the bar moves (and no single read hits max_bytes)."""
-    out = np.empty(reader.shape, np.uint8)
-    step = rows_per_block(reader.shape[1:])
-    with bar(out.size, "decode", quiet) as progress:
-        for a in range(0, reader.shape[0], step):
-            out[a : a + step] = reader[a : a + step]
-            progress.update(out[a : a + step].size)
-    return out
+def _read_all(reader: SpikeReader, quiet: bool, threads: int) -> np.ndarray:
+    """The whole array (within --max-bytes), each chunk decoded once, straight into place."""
+    with bar(reader.size, "decode", quiet) as progress:
+        return reader.read(workers=threads, progress=progress.update)

@@ -30,6 +30,7 @@ def register_codec(cls: type[Codec]) -> type[Codec]:
 
 
 def registered_codecs() -> dict[str, type[Codec]]:
+    """Every codec id known to this process (built-in and registered), with its class."""
     return dict(_REGISTRY)
 
 

@@ -8,8 +8,9 @@ import math
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
+import numpy as np
 from construct import ConstructError
 
 from .. import layout
@@ -83,8 +84,33 @@ class Header:
         return Pipeline(self.codecs)
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and small arrays in metadata as the JSON values they stand for."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)  # NaN and infinities are then refused by the encoder (not JSON)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= 1 << 16:
+        return value.tolist()
+    if isinstance(value, np.str_):
+        return str(value)
+    raise TypeError(f"metadata holds {type(value).__name__} {value!r:.60}, which is not JSON")
+
+
 # One encoder for every header (json.dumps with options would build a new one per call).
-_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True)
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True, default=_plain)
+
+
+def axis_names(axes: "Sequence[str] | str | None") -> tuple[str, ...] | None:
+    """Axis names as a user gives them: ``"TNCHW"`` (a letter each), ``"time,batch,c,h,w"``
+    (comma-separated), or a sequence of names. None stays None (the writer's default)."""
+    if axes is None:
+        return None
+    if isinstance(axes, str):
+        return tuple(a.strip() for a in axes.split(",")) if "," in axes else tuple(axes)
+    return tuple(str(a) for a in axes)
 
 
 def _json_bytes(obj: Any) -> bytes:

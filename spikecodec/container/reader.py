@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import layout
 from ..codecs import ChunkSpec
@@ -13,6 +17,7 @@ from ..errors import FormatError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
+from .chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache
 from .grid import Tiling, chunk_spec, inner_origins
 from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_header_shared, parse_preamble
 from .records import (
@@ -29,6 +34,7 @@ from .records import (
     read_record,
     record_layout,
 )
+from .selection import checked_extent, normalize_key
 from .source import Openable, Source
 
 
@@ -239,10 +245,27 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
 
 
 def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None = None,
-               priors: Iterable[PriorLike] | PriorLike | None = None, limits: ReadLimits | None = None) -> np.ndarray:
-    """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return)."""
+               priors: Iterable[PriorLike] | PriorLike | None = None, limits: ReadLimits | None = None,
+               dtype: DTypeLike = np.uint8, workers: int = 1) -> np.ndarray:
+    """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return),
+    as ``dtype``, decoded on ``workers`` threads."""
+    want = np.dtype(dtype)
+    if want.kind not in "biuf":
+        raise TypeError(f"spike files decode to bool, integer or float arrays, not {want}")
     with SpikeReader(source, recover=recover, max_bytes=max_bytes, limits=limits, priors=priors, _private=True) as r:
-        return r.read()
+        if want == np.uint8:
+            return r.read(workers=workers)
+        try:  # the result in ``want`` is what must fit, beside the uint8 it is made from
+            r.limits.check_bytes(r.size * (want.itemsize + 1), f"the array as {want}")
+        except FormatError as exc:
+            raise exc.located(r.name) from None
+        values = r.read(workers=workers)
+        if want.kind == "b":
+            return values != 0
+        if want.kind in "iu" and r.bits == 8 and np.iinfo(want).max < 255:
+            if values.size and values.max() > np.iinfo(want).max:
+                raise OverflowError(f"{r.name}: values up to {int(values.max())} do not fit {want}")
+        return values.astype(want)
 
 
 class SpikeReader:
@@ -255,6 +278,12 @@ class SpikeReader:
     the work a chunk may stand for; ``max_bytes`` alone sets its byte cap. ``priors``: the prior (or
     priors: objects, paths or bytes) a file coded from a prior it does not embed may name
     (FORMAT.md 14); shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.
+    ``cache_bytes``: decoded chunks kept for selections that take part of a chunk (reading a
+    chunk's samples one by one decodes it once); 0 keeps none.
+
+    A reader is safe to share between threads, pickles (it reopens its file by path, or from
+    its bytes; a reader of an open file object refuses), closes its file when dropped, and
+    raises ``ValueError`` when read after :meth:`close`.
     """
 
     def __init__(
@@ -265,11 +294,19 @@ class SpikeReader:
         max_bytes: int | None = None,
         priors: Iterable[PriorLike] | PriorLike | None = None,
         limits: ReadLimits | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
         _private: bool = False,
     ):
         # _private: the caller never hands this reader on (read_array), so the header and codec
         # pipeline may be the ones kept for headers seen before (parse_header_shared).
+        given = as_priors(priors)
+        reopenable = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview))
+        self._reopen = dict(source=(bytes(source) if isinstance(source, (bytearray, memoryview)) else source) if reopenable else None,
+                            recover=recover, limits=as_limits(max_bytes, limits), priors=given, cache_bytes=cache_bytes)
         self._src = Source(source)
+        self._closer = weakref.finalize(self, self._src.close)  # a reader dropped unclosed frees its file
+        self._cache = ChunkCache(cache_bytes)
+        self._closed = False
         self.limits = as_limits(max_bytes, limits)
         try:
             pre, body, crc = _header_bytes(self._src)
@@ -279,7 +316,7 @@ class SpikeReader:
             else:
                 self.header = parse_header(pre, body, crc)
                 self._pipeline = self.header.pipeline()
-            self._pipeline = bind_prior(self.header, self._pipeline, as_priors(priors), layout.PREAMBLE_SIZE)
+            self._pipeline = bind_prior(self.header, self._pipeline, given, layout.PREAMBLE_SIZE)
             self._records = record_layout(self.header, crc)
             self.index_error: FormatError | None = None
             self.walk_error: FormatError | None = None
@@ -314,7 +351,23 @@ class SpikeReader:
     # -- what the file says -------------------------------------------------------------------
     @property
     def max_bytes(self) -> int:
+        """The most bytes one read may allocate (``limits.max_bytes``)."""
         return self.limits.max_bytes
+
+    @property
+    def size(self) -> int:
+        """Elements in the array."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the decoded array (uint8 elements)."""
+        return self.size
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
 
     @property
     def recovered(self) -> bool:
@@ -323,26 +376,32 @@ class SpikeReader:
 
     @property
     def dtype(self) -> np.dtype:
+        """uint8: what reads return (``load(dtype=...)`` converts)."""
         return np.dtype(np.uint8)
 
     @property
     def ndim(self) -> int:
+        """Number of axes."""
         return len(self.shape)
 
     @property
     def axes(self) -> tuple[str, ...]:
+        """Axis names, as the header gives them."""
         return self.header.axes
 
     @property
     def bits(self) -> int:
+        """Bits per element: 1, 2, 4 or 8."""
         return self.header.bits
 
     @property
     def chunk_shape(self) -> tuple[int, ...]:
+        """Chunk extents along the chunked leading axes."""
         return self.header.chunk_shape
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The header's JSON metadata."""
         return self.header.metadata
 
     @property
@@ -367,10 +426,12 @@ class SpikeReader:
 
     @property
     def version(self) -> tuple[int, int]:
+        """The format version the file is written in: (major, minor)."""
         return (layout.MAJOR_VERSION, self.header.minor)
 
     @property
     def name(self) -> str:
+        """The path (or a description) of the file being read."""
         return self._src.name
 
     def __len__(self) -> int:
@@ -389,11 +450,26 @@ class SpikeReader:
         return spec
 
     def chunk_origin(self, i: int) -> tuple[int, ...]:
+        """Where chunk ``i`` (file order) starts in the array."""
         return (int(self.entries.row_start[i]), *self._inner[i % self._per_row])
 
     def read_chunk(self, i: int) -> np.ndarray:
         """Decode chunk ``i`` (file order), checking its CRC, size, position and spike count."""
+        self._check_open()
         return self._read_into(i)
+
+    def _chunk_values(self, i: int) -> np.ndarray:
+        """Chunk ``i``'s elements, from the cache when a selection decoded it already."""
+        values = self._cache.get(i)
+        if values is None:
+            values = self._read_into(i)
+            values.setflags(write=False)
+            self._cache.put(i, values)
+        return values
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"{self.name}: read from a closed spike file")
 
     def _read_into(self, i: int, out: np.ndarray | None = None, origin: tuple[int, ...] | None = None) -> np.ndarray:
         """Decode chunk ``i``, into ``out`` (uint8, the chunk's shape) when given; ``origin``,
@@ -426,33 +502,59 @@ class SpikeReader:
         record = read_record(self._records, BytesCursor(data, e.offset), i, place)
         return decode_record(self._pipeline, record, spec, i, self.limits, out)
 
-    def read(self) -> np.ndarray:
-        """The whole array: every chunk decoded straight into place, in file order."""
+    def read(self, out: np.ndarray | None = None, *, workers: int = 1,
+             progress: Callable[[int], object] | None = None) -> np.ndarray:
+        """The whole array: every chunk decoded straight into place (into ``out`` when given: a
+        writable uint8 array of the file's shape). ``workers`` > 1 decodes chunks on that many
+        threads (the compiled coders release the GIL). ``progress``, when given, is called in
+        the calling thread with the elements each decoded chunk filled."""
+        self._check_open()
         nbytes = math.prod(self.shape)
         try:
             self.limits.check_bytes(nbytes, "the array")
         except FormatError as exc:
             raise exc.located(self.name) from None
-        # Not zeroed: read_indexed/walk_chunks checked that the chunks tile the array, and
-        # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
-        out = np.empty(self.shape, np.uint8)
-        filled = 0
+        if out is None:
+            # Not zeroed: read_indexed/walk_chunks checked that the chunks tile the array, and
+            # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
+            out = np.empty(self.shape, np.uint8)
+        elif out.shape != self.shape or out.dtype != np.uint8 or not out.flags.writeable:
+            raise ValueError(f"out= must be a writable uint8 array of shape {self.shape}, got {out.dtype} {out.shape}")
         k = self._chunk_rank
-        for i in range(len(self.entries)):  # file order
+
+        def one(i: int) -> int:
             spec = self.chunk_spec(i)
             origin = self.chunk_origin(i)
             self._read_into(i, out[tuple(slice(o, o + n) for o, n in zip(origin, spec.shape[:k]))], origin)
-            filled += spec.size
+            return spec.size
+
+        count = len(self.entries)
+        filled = 0
+        with ThreadPoolExecutor(min(workers, count), thread_name_prefix="spikecodec") if workers > 1 and count > 1 else _NoPool() as pool:
+            for size in pool.map(one, range(count)):  # results in file order, in this thread
+                filled += size
+                if progress is not None:
+                    progress(size)
         if filled != nbytes:
             raise FormatError(f"{self.name}: the chunks cover {filled} of the array's {nbytes} elements")
         return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        """numpy-style selection: ints, slices, ``...`` and integer (or boolean) arrays; only
+        the chunks the selection touches are decoded."""
+        self._check_open()
         k = self.header.chunk_rank
-        key = _normalize_key(key, self.shape)
+        key = normalize_key(key, self.shape)
         box_lo, box_hi, local = [], [], []
         for i, sel in enumerate(key[:k]):
             n = self.shape[i]
+            if isinstance(sel, np.ndarray):  # positions: read the span they cover, then take them
+                lo = int(sel.min()) if sel.size else 0
+                hi = int(sel.max()) + 1 if sel.size else 0
+                box_lo.append(lo)
+                box_hi.append(hi)
+                local.append(sel - lo)
+                continue
             if isinstance(sel, int):
                 box_lo.append(sel)
                 box_hi.append(sel + 1)
@@ -494,7 +596,7 @@ class SpikeReader:
                 if lo == list(origin) and hi == [o + x for o, x in zip(origin, ext)]:
                     self._read_into(i, box[dst], origin)  # the whole chunk: decode straight into place
                     continue
-                values = self.read_chunk(i)
+                values = self._chunk_values(i)
                 box[dst] = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]
         if filled != nbytes:
             raise FormatError(f"{self.name}: the chunks cover {filled} of the {nbytes} elements selected")
@@ -511,7 +613,22 @@ class SpikeReader:
 
     # -- lifetime -----------------------------------------------------------------------------
     def close(self) -> None:
-        self._src.close()
+        """Close the file (also done when the reader is dropped); reads then raise ValueError."""
+        self._closed = True
+        self._cache.clear()
+        self._closer()
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._reopen["source"] is None:
+            raise TypeError(f"a reader of an open file object ({self.name}) cannot be pickled: "
+                            "open the file by path, or from its bytes")
+        if self._closed:
+            raise ValueError(f"{self.name}: a closed reader cannot be pickled")
+        return dict(self._reopen)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        self.__init__(state.pop("source"), **state)  # type: ignore[misc]
 
     def __enter__(self) -> "SpikeReader":
         return self
@@ -520,35 +637,14 @@ class SpikeReader:
         self.close()
 
 
-def checked_extent(shape: tuple[int, ...]) -> int:
-    """Product of the non-zero extents: what numpy needs to fit even when the array is empty."""
-    n = 1
-    for s in shape:
-        n *= max(s, 1)
-    return n
+class _NoPool:
+    """``map`` in the calling thread, lazily: a one-worker read needs no threads."""
 
+    def map(self, fn: Callable[[int], int], items: Iterable[int]) -> Iterator[int]:
+        return map(fn, items)
 
-def _normalize_key(key: Any, shape: tuple[int, ...]) -> list[int | slice]:
-    """One int or slice per axis; ints wrapped and bounds-checked."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    if sum(k is Ellipsis for k in key) > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    if Ellipsis in key:
-        at = key.index(Ellipsis)
-        key = key[:at] + (slice(None),) * (len(shape) - len(key) + 1) + key[at + 1 :]
-    if len(key) > len(shape):
-        raise IndexError(f"too many indices: {len(key)} for {len(shape)} axes")
-    key = key + (slice(None),) * (len(shape) - len(key))
-    out: list[int | slice] = []
-    for axis, (k, n) in enumerate(zip(key, shape)):
-        if isinstance(k, slice):
-            out.append(k)
-        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
-            v = int(k) + (n if k < 0 else 0)
-            if not 0 <= v < n:
-                raise IndexError(f"index {int(k)} is out of bounds for axis {axis} with size {n}")
-            out.append(v)
-        else:
-            raise TypeError(f"spike files are indexed with ints, slices and '...', not {type(k).__name__}")
-    return out
+    def __enter__(self) -> "_NoPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass

@@ -145,14 +145,17 @@ class SpikeStream:
 
     @property
     def name(self) -> str:
+        """The path (or a description) of what is being read."""
         return self._src.name
 
     @property
     def axes(self) -> tuple[str, ...]:
+        """Axis names, as the header gives them."""
         return self.header.axes
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
+        """The shape of one frame: the array shape after its first axis."""
         return self.header.frame_shape
 
     @property
@@ -167,10 +170,12 @@ class SpikeStream:
 
     @property
     def bits(self) -> int:
+        """Bits per element: 1, 2, 4 or 8."""
         return self.header.bits
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The header's JSON metadata."""
         return self.header.metadata
 
     def ready(self) -> bool:
@@ -248,6 +253,7 @@ class SpikeStream:
         self._pos = self._src.pos
 
     def close(self) -> None:
+        """Close the file if the stream opened it (a file object handed in stays open)."""
         if self._owned:
             self._src.file.close()
 

@@ -35,6 +35,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """True when no problem was found."""
         return not self.problems
 
     @property
@@ -46,6 +47,7 @@ class ValidationReport:
         return self.ok
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values (what ``spikecodec validate --json`` prints)."""
         return {
             "file": self.name,
             "ok": self.ok,

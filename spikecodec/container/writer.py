@@ -15,7 +15,7 @@ from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, extensions_minor, header_bytes
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, axis_names, extensions_minor, header_bytes
 from .records import (
     ClassicRecords,
     CompactRecords,
@@ -119,7 +119,7 @@ class SpikeWriter:
         if records == "compact":
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
         self._records: ClassicRecords | CompactRecords | None = None
-        self._axes = tuple(axes) if axes is not None else None
+        self._axes = axis_names(axes)
         self._chunk = chunk
         self._metadata = dict(metadata or {})
         self._bits = bits
@@ -310,7 +310,7 @@ def array_chunks(values: np.ndarray, bits: int, axes: Sequence[str] | str | None
     """The chunks :func:`write_array` would code ``values`` (checked elements) in, with their
     specs, in file order: what training a prior on an array sees."""
     rank = values.ndim
-    names = tuple(axes) if axes is not None else default_axes(rank)
+    names = axis_names(axes) or default_axes(rank)
     if len(names) != rank:
         raise ValueError(f"{len(names)} axis names {names} for an array of rank {rank}")
     shape = values.shape

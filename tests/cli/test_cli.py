@@ -176,6 +176,17 @@ def test_pipes(tmp_path: Path, spikes: np.ndarray) -> None:
     np.testing.assert_array_equal(y, spikes)
 
 
+def test_decode_on_threads_and_within_max_bytes(tmp_path: Path, spikes: np.ndarray) -> None:
+    spk = tmp_path / "x.spk"
+    spikecodec.save(spk, spikes, chunk=(1, 1))
+    ok("decode", spk, "-o", tmp_path / "y.npy", "--threads", "3")
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), spikes)
+    one_line_error(sc("decode", spk, "-o", tmp_path / "z.npy", "--max-bytes", spikes.nbytes - 1), "over max_bytes", code=3)
+    assert not (tmp_path / "z.npy").exists()
+    bad = sc("decode", spk, "-o", tmp_path / "z.npy", "--threads", "0")  # argparse: usage, then the error
+    assert bad.returncode == 2 and b"--threads: expected a whole number of at least 1" in bad.stderr
+
+
 def test_select_reads_by_axis_name(tmp_path: Path, spikes: np.ndarray) -> None:
     spk = tmp_path / "x.spk"
     spk.write_bytes(spikecodec.encode(spikes, chunk=1, metadata={"k": 1}))

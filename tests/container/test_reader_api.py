@@ -1,0 +1,248 @@
+"""Readers in other programs: pickling, finalizers, closed readers, the chunk cache, numpy-style
+indexing, ``read(out=)``, ``dtype=`` and parallel decoding (issue 22, part 3 and 5)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import multiprocessing
+import pickle
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec.container.chunk_cache import ChunkCache
+
+
+@pytest.fixture(scope="module")
+def spikes() -> np.ndarray:
+    rng = np.random.default_rng(22)
+    return (rng.random((6, 8, 3, 5, 5)) < 0.2).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def path(tmp_path_factory, spikes) -> str:
+    p = tmp_path_factory.mktemp("reader") / "s.spk"
+    spikecodec.save(p, spikes, chunk=(2, 3))  # 3 rows of 3 chunks: selections cut through chunks
+    return str(p)
+
+
+def _sum_first(reader: spikecodec.SpikeReader) -> int:
+    return int(reader[0].sum())
+
+
+# -- pickling -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["path", "bytes"])
+def test_pickled_reader_reopens_and_reads_the_same(path, spikes, how):
+    source = path if how == "path" else open(path, "rb").read()
+    with spikecodec.open(source, max_bytes=1 << 20, cache_bytes=0) as r:
+        clone = pickle.loads(pickle.dumps(r))
+    with clone:
+        assert clone.max_bytes == 1 << 20
+        np.testing.assert_array_equal(clone[:], spikes)
+
+
+def test_reader_of_a_file_object_refuses_pickling_with_a_clear_error(path):
+    with open(path, "rb") as f, spikecodec.open(f) as r:
+        with pytest.raises(TypeError, match="open the file by path"):
+            pickle.dumps(r)
+
+
+def test_closed_reader_refuses_pickling(path):
+    r = spikecodec.open(path)
+    r.close()
+    with pytest.raises(ValueError, match="closed"):
+        pickle.dumps(r)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_reader_crosses_into_worker_processes(path, spikes, method):
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.fail(f"start method {method} is missing on this platform")
+    with spikecodec.open(path) as r, ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
+        sums = list(pool.map(_sum_first, [r, r]))
+    assert sums == [int(spikes[0].sum())] * 2
+
+
+# -- lifetime -------------------------------------------------------------------------------------
+def test_read_after_close_raises_value_error(path):
+    r = spikecodec.open(path)
+    r.close()
+    assert r.closed
+    for read in (lambda: r[0], r.read, lambda: r.read_chunk(0)):
+        with pytest.raises(ValueError, match="closed"):
+            read()
+    r.close()  # closing twice is harmless
+
+
+def test_a_thousand_dropped_readers_under_a_small_descriptor_limit(path):
+    # In a child whose descriptor limit is 128: a leak would fail with Errno 24 within 128 opens.
+    code = textwrap.dedent(f"""
+        import gc, resource, spikecodec
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        gc.disable()  # the finalizer, not the cycle collector, must close each file
+        for _ in range(1000):
+            r = spikecodec.open({path!r})
+            r[0]
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+# -- indexing -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [
+    np.array([0, 2]),
+    [5, 0, 5],
+    np.array([-1]),
+    (slice(None), np.array([1, 7, 3])),
+    (np.array([0, 4]), np.array([2, 6])),  # two arrays broadcast, as numpy does
+    (1, slice(None), np.array([2, 0])),
+    (..., np.array([4, 0])),
+    np.array([True, False, True, False, False, True]),
+    np.array([], dtype=np.int64),
+    (np.array([[0, 1], [2, 3]]), 0),
+])
+def test_integer_and_boolean_array_indexing_matches_numpy(path, spikes, key):
+    with spikecodec.open(path) as r:
+        np.testing.assert_array_equal(r[key], spikes[key])
+
+
+@pytest.mark.parametrize("key, error", [
+    (np.array([0.5]), IndexError),
+    (np.array([6]), IndexError),
+    (np.array([True, False]), IndexError),
+    ("a", TypeError),
+])
+def test_bad_array_indices_raise_numpy_s_errors(path, key, error):
+    with spikecodec.open(path) as r, pytest.raises(error):
+        r[key]
+
+
+# -- cache ----------------------------------------------------------------------------------------
+def test_reading_a_chunk_sample_by_sample_decodes_it_once(path, spikes, monkeypatch):
+    with spikecodec.open(path) as r:
+        calls = []
+        real = r._read_into
+        monkeypatch.setattr(r, "_read_into", lambda i, *a: calls.append(i) or real(i, *a))
+        for t in range(2):
+            for n in range(3):
+                np.testing.assert_array_equal(r[t, n], spikes[t, n])
+        assert calls == [0]  # chunk 0 holds t 0-1, n 0-2
+
+
+def test_cache_of_zero_bytes_keeps_nothing(path, spikes, monkeypatch):
+    with spikecodec.open(path, cache_bytes=0) as r:
+        calls = []
+        real = r._read_into
+        monkeypatch.setattr(r, "_read_into", lambda i, *a: calls.append(i) or real(i, *a))
+        r[0, 0]
+        r[0, 1]
+        assert calls == [0, 0]
+
+
+def test_chunk_cache_drops_the_least_recently_used_within_its_bytes():
+    cache = ChunkCache(250)
+    a, b, c = (np.zeros(100, np.uint8) for _ in range(3))
+    cache.put(0, a)
+    cache.put(1, b)
+    assert cache.get(0) is a  # 0 is now the most recent
+    cache.put(2, c)
+    assert cache.get(1) is None and cache.get(0) is a and cache.get(2) is c
+    cache.put(3, np.zeros(300, np.uint8))  # larger than the whole cache: not kept
+    assert cache.get(3) is None and cache.get(0) is a
+
+
+def test_cached_chunks_are_read_only_and_selections_are_not(path):
+    with spikecodec.open(path) as r:
+        r[0, 0]
+        sample = r[0, 0]
+        sample[...] = 7  # the caller's copy; the cache must not change
+        assert r[0, 0].max() <= 1
+
+
+# -- whole reads ----------------------------------------------------------------------------------
+def test_read_into_out_and_properties(path, spikes):
+    with spikecodec.open(path) as r:
+        assert (r.size, r.nbytes, r.dtype) == (spikes.size, spikes.nbytes, np.uint8)
+        out = np.full(spikes.shape, 9, np.uint8)
+        assert r.read(out=out) is out
+        np.testing.assert_array_equal(out, spikes)
+        with pytest.raises(ValueError, match="out="):
+            r.read(out=np.empty(spikes.shape, np.int16))
+        with pytest.raises(ValueError, match="out="):
+            r.read(out=np.empty(spikes.shape[1:], np.uint8))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_parallel_read_is_the_same_array(path, spikes, workers):
+    np.testing.assert_array_equal(spikecodec.load(path, workers=workers), spikes)
+
+
+def test_one_reader_shared_by_threads(path, spikes):
+    with spikecodec.open(path) as r, ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(lambda t: r[t], [t for _ in range(10) for t in range(6)]))
+    for i, part in enumerate(parts):
+        np.testing.assert_array_equal(part, spikes[i % 6])
+
+
+@pytest.mark.parametrize("dtype", [bool, np.float32, np.int64, np.uint8])
+def test_load_and_decode_with_dtype(path, spikes, dtype):
+    for got in (spikecodec.load(path, dtype=dtype), spikecodec.decode(open(path, "rb").read(), dtype=dtype)):
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, spikes.astype(dtype))
+
+
+def test_load_dtype_counts_against_the_byte_limit_and_refuses_bad_types(path, spikes):
+    with pytest.raises(spikecodec.LimitError):
+        spikecodec.load(path, dtype=np.float64, max_bytes=spikes.size * 4)
+    with pytest.raises(TypeError, match="not <U1"):
+        spikecodec.load(path, dtype="U1")
+    counts = spikecodec.encode(np.array([[200, 3]], np.uint8))
+    with pytest.raises(OverflowError, match="200"):
+        spikecodec.decode(counts, dtype=np.int8)
+
+
+# -- API polish -----------------------------------------------------------------------------------
+def test_axes_as_one_comma_separated_string(spikes):
+    data = spikecodec.encode(spikes, axes="time,batch,c,h,w")
+    with spikecodec.open(data) as r:
+        assert r.axes == ("time", "batch", "c", "h", "w")
+    with spikecodec.open(spikecodec.encode(spikes, axes="TNCHW")) as r:
+        assert r.axes == ("T", "N", "C", "H", "W")
+
+
+def test_metadata_with_numpy_scalars_and_arrays(spikes):
+    meta = {"lr": np.float32(0.5), "epoch": np.int64(3), "ok": np.bool_(True), "mean": np.array([1, 2])}
+    with spikecodec.open(spikecodec.encode(spikes, metadata=meta)) as r:
+        assert r.metadata == {"lr": 0.5, "epoch": 3, "ok": True, "mean": [1, 2]}
+        json.dumps(r.metadata)
+
+
+def test_every_public_name_has_a_docstring():
+    missing = []
+    for name in spikecodec.__all__:
+        obj = getattr(spikecodec, name)
+        if isinstance(obj, tuple):  # FORMAT_VERSION
+            continue
+        if not (obj.__doc__ or "").strip():
+            missing.append(name)
+        if inspect.isclass(obj):
+            for member, value in vars(obj).items():
+                fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+                if not member.startswith("_") and inspect.isfunction(fn) and not (fn.__doc__ or "").strip():
+                    missing.append(f"{name}.{member}")
+    assert missing == []
+
+
+def test_package_is_marked_typed():
+    # PEP 561: without py.typed, type checkers treat every spikecodec name as Any.
+    from importlib.resources import files
+
+    assert files("spikecodec").joinpath("py.typed").is_file()
