@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from typing import Sequence
 
 import spikecodec
@@ -36,8 +37,19 @@ def version_text() -> str:
     return f"spikecodec {spikecodec.__version__} (container format {major}.{minor}; codecs: {codecs})"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors as one ``spikecodec: error:`` line like every other error
+    (argparse prints the whole usage first), exit status 2. Subcommands' parsers are of this
+    class too (add_subparsers takes the parent's class)."""
+
+    def error(self, message: str) -> "typing.NoReturn":
+        command = self.prog.removeprefix("spikecodec").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"spikecodec: error: {where}{message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="spikecodec",
         description="Write, ship, look at and check spike-feature files (.spk) of split spiking networks.",
         epilog=EPILOG,

@@ -15,7 +15,6 @@ import numpy as np
 
 from .container.reader import SpikeReader
 from .elements import packed_nbytes
-from .limits import Budget
 
 
 @dataclass
@@ -53,9 +52,9 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
     sums = {a: np.zeros(shape[a], np.float64) for a in {t_axis, c_axis} if a is not None}
     total = 0
     per_chunk = []
-    budget = Budget(reader.limits)  # every chunk is decoded: the reader's max_bytes caps them together
+    # Every chunk is decoded: they count together, and a file over the cap is refused before any work.
+    reader.limits.check_bytes(reader.size, "the file's chunks together")
     for i in range(len(reader.entries)):
-        budget.spend(reader.chunk_spec(i).size, f"chunk {i}", int(reader.entries.offset[i]))
         values = reader.read_chunk(i)
         origin = reader.chunk_origin(i)
         per_chunk.append(int(values.sum(dtype=np.uint64)))
@@ -66,6 +65,7 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
             acc[start : start + values.shape[a]] += values.sum(axis=others, dtype=np.uint64)
         if progress is not None:
             progress(values.size)
+        del values  # before the next chunk is decoded: one chunk held at a time
     elements = math.prod(shape)
 
     def per(a: int | None) -> list[float]:

@@ -12,7 +12,8 @@ import numpy as np
 
 import spikecodec
 from spikecodec.codecs.registry import CodecLike
-from spikecodec.container.header import axis_names
+from spikecodec.container.header import axis_names, strict_json
+from spikecodec.container.writer import normalize_chunk
 from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
 
 from ..atomic import STDIO, output_file
@@ -101,6 +102,19 @@ def rows_per_block(frame_shape: Sequence[int]) -> int:
     return max(1, BLOCK_ELEMENTS // max(1, int(np.prod(frame_shape))))
 
 
+def _block_rows(shape: tuple[int, ...], chunk: Sequence[int] | None) -> int:
+    """Frames :func:`write_spike` hands the writer at a time: about BLOCK_ELEMENTS, in whole rows
+    of chunks (``chunk[0]`` frames), so that the writer never has to keep a partial row and join
+    its blocks into a copy. A row taller than a block goes whole: the writer codes whole rows, so
+    it holds one anyway, and ``frames`` may give it as a view (a 1-D array is a single row)."""
+    step = rows_per_block(shape[1:])
+    try:
+        row = normalize_chunk(chunk, shape)[0]
+    except (ValueError, TypeError, OverflowError):
+        return step  # a chunk that does not fit: the writer says why
+    return row if row >= step else step // row * row
+
+
 def write_spike(
     output: str,
     frames: Callable[[int, int], np.ndarray],
@@ -122,7 +136,7 @@ def write_spike(
     ``inputs`` are files the output must not be.
     """
     n = shape[0]
-    step = rows_per_block(shape[1:])
+    step = _block_rows(shape, chunk)
     with output_file(output, inputs) as f, bar(int(np.prod(shape)), "encode", quiet) as progress:
         with spikecodec.SpikeWriter(f, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, length=n, **options) as w:
             for a in range(0, max(n, 1), step):  # an empty array still writes its (empty) frames once
@@ -162,9 +176,11 @@ def parse_meta(items: Sequence[str] | None) -> dict[str, Any]:
         if not sep or not key:
             raise CliError("--meta", f"expected key=value, got {item!r} (put INPUT before --meta)", 2)
         try:
-            meta[key] = json.loads(value)
-        except ValueError:
-            meta[key] = value
+            meta[key] = strict_json(value)
+        except ValueError as exc:
+            if str(exc) == "nested too deeply" or value.lstrip()[:1] in ("[", "{"):
+                raise CliError("--meta", f"{key}: the value is not valid JSON ({exc})", 2) from None
+            meta[key] = value  # plain text
     return meta
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from ..atomic import STDIO
-from ..errors import CliError, about, describe
+from ..errors import CliError, about
 from ..io_formats import display_name, output_format, write_array
 from ..progress import bar
 from ..text import axes_text
@@ -86,12 +86,11 @@ def run(args: argparse.Namespace) -> int:
         axes = reader.axes
         if args.select:
             key, axes = parse_select(args.select, reader.axes)
-            try:
-                array = reader[key]
-            except IndexError as exc:
-                raise CliError("--select", str(exc), 2) from None
-            except (ValueError, OSError) as exc:
-                raise CliError(name, describe(exc)) from exc
+            with about(name):  # a bad file: exit 1; over --max-bytes: exit 3
+                try:
+                    array = reader[key]
+                except IndexError as exc:
+                    raise CliError("--select", str(exc), 2) from None
         else:
             with about(name):
                 array = _read_all(reader, args.quiet, args.threads)

@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(out, describe(exc)) from exc
     except ValueError as exc:  # options that do not fit this array (axes, chunk, codec parameters)
         raise CliError(name, describe(exc)) from exc
-    if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
+    # In a pipe the data is the whole answer; a FIFO or device cannot be read back for the summary.
+    if not args.quiet and args.output != STDIO and os.path.isfile(args.output):
         size = os.path.getsize(args.output)
         with spikecodec.open(args.output, priors=priors) as r:  # the pipeline as stored (e.g. what auto chose)
             print(

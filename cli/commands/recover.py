@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
+
+import numpy as np
+
+from spikecodec import FormatError, LimitError, SpikeReader
 
 from ..errors import CliError, about, describe
 from ..io_formats import display_name
@@ -38,13 +41,16 @@ def run(args: argparse.Namespace) -> int:
     with about(name):
         reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior), limits=read_limits(args))
     with reader:
-        shape = reader.shape
-        with about(name):  # the whole array is decoded once: within --max-bytes
-            reader.limits.check_bytes(math.prod(shape), "the recovered array")
+        with about(name):  # the whole array is decoded (twice, one chunk at a time): within --max-bytes
+            reader.limits.check_bytes(reader.size, "the recovered array")
+            rows, damage = _rows_before_damage(reader)
+        if damage is not None and rows == 0:
+            raise CliError(name, f"nothing to recover: the first row of chunks is damaged ({describe(damage)})")
+        shape = (rows, *reader.shape[1:])
         try:
             write_spike(
                 args.output,
-                lambda a, b: reader[a:b],
+                _RowReader(reader).frames,
                 shape,
                 codec=reader.codec,
                 axes=reader.axes,
@@ -66,7 +72,42 @@ def run(args: argparse.Namespace) -> int:
                 why = describe(reader.index_error)
                 stop = f"; the walk stopped {describe(reader.walk_error)}" if reader.walk_error else ""
                 print(f"{name}: {why}{stop}", file=sys.stderr)
-                print(f"{out}: recovered {shape[0]} rows in {len(reader.entries)} chunks, shape {shape}", file=sys.stderr)
+            if damage is not None:
+                print(f"{name}: {describe(damage)}; the rows from there on are dropped", file=sys.stderr)
+            if reader.recovered or damage is not None:
+                print(f"{out}: recovered {rows} rows, shape {shape}", file=sys.stderr)
             else:
-                print(f"{out}: {name} was complete; copied {shape[0]} rows, shape {shape}", file=sys.stderr)
+                print(f"{out}: {name} was complete; copied {rows} rows, shape {shape}", file=sys.stderr)
     return 0
+
+
+def _rows_before_damage(reader: SpikeReader) -> tuple[int, FormatError | None]:
+    """Rows along the first axis before the first chunk that does not decode (its CRC, payload or
+    spike count), and that chunk's error; every chunk is decoded and dropped, one at a time."""
+    for i in range(len(reader.entries)):
+        try:
+            reader.read_chunk(i)
+        except LimitError:
+            raise
+        except FormatError as exc:
+            return int(reader.entries.row_start[i]), exc
+    return reader.shape[0], None
+
+
+class _RowReader:
+    """Frames for the writer, from one decoded row of chunks at a time: the writer asks for
+    blocks of a few frames, and a row of tall chunks must not be decoded once per block."""
+
+    def __init__(self, reader: SpikeReader):
+        self.reader = reader
+        self.starts = np.append(np.unique(reader.entries.row_start), reader.shape[0])  # row bounds, sorted
+        self.lo = self.hi = 0
+        self.rows: np.ndarray | None = None
+
+    def frames(self, a: int, b: int) -> np.ndarray:
+        if not (self.lo <= a and b <= self.hi):  # the rows that hold frames a..b
+            self.rows = None  # dropped before the next are decoded
+            lo = int(self.starts[np.searchsorted(self.starts, a, "right") - 1])
+            hi = int(self.starts[np.searchsorted(self.starts, b, "left")])
+            self.rows, self.lo, self.hi = self.reader[lo:hi], lo, hi
+        return self.rows[a - self.lo : b - self.lo]

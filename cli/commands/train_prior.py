@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..atomic import output_file
-from ..errors import CliError, about, describe
+from ..errors import about
 from ..io_formats import display_name, file_format, read_input, split_key
 from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_limits
 
@@ -55,11 +55,9 @@ def run(args: argparse.Namespace) -> int:
         with about(display_name(name)):
             samples.append(read_input(name, max_bytes=args.max_bytes).array)
     info = {"samples": [display_name(s) for s in args.samples], **info}
-    try:
+    with about(", ".join(args.samples)):  # over --max-bytes: exit 3, as every command
         prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info, priors=priors,
                                        limits=read_limits(args))
-    except (ValueError, OSError) as exc:
-        raise CliError(", ".join(args.samples), describe(exc)) from exc
     with about(args.output):
         with output_file(args.output, [split_key(s)[0] for s in args.samples]) as f:
             f.write(prior.data)

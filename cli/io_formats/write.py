@@ -28,22 +28,24 @@ def write_array(path: str, array: np.ndarray, axes: tuple[str, ...], metadata: d
     atomically; ``inputs`` are files the output must not be."""
     fmt = output_format(path)
     with output_file(path, inputs) as f:
-        if fmt == "h5":
-            # HDF5 writes into memory, and its bytes go out through our checked writes: the HDF5
-            # library crashes (SIGSEGV) after a write of its own fails on a full disk.
+        if fmt in ("h5", "pt"):
+            # HDF5 and torch write into memory, and their bytes go out through our checked writes:
+            # the HDF5 library crashes (SIGSEGV) after a write of its own fails on a full disk, and
+            # torch's zip writer turns a failed write (EFBIG, ENOSPC) into a RuntimeError.
             image = io.BytesIO()
-            _write_h5(image, array, axes, metadata, bits)
+            if fmt == "h5":
+                _write_h5(image, array, axes, metadata, bits)
+            else:
+                import torch
+
+                torch.save(torch.from_numpy(array), image)
             f.write(image.getbuffer())
             return
         if fmt == "npy":
             # On a pipe numpy writes in pieces with write() (not ndarray.tofile), so a closed pipe is a BrokenPipeError.
             np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
-        elif fmt == "npz":
-            np.savez_compressed(f, **{DATASET: array, "axes": np.array(axes, dtype=str), "metadata": np.array(json.dumps(metadata))})
         else:
-            import torch
-
-            torch.save(torch.from_numpy(array), f)
+            np.savez_compressed(f, **{DATASET: array, "axes": np.array(axes, dtype=str), "metadata": np.array(json.dumps(metadata))})
 
 
 def _write_h5(target: Any, array: np.ndarray, axes: tuple[str, ...], metadata: dict[str, Any], bits: int) -> None:

@@ -190,8 +190,25 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: what NaN and Infinity are refused for (FORMAT.md 1)
+        raise ValueError(f"the number {text[:24]} is too large for a double")
+    return value
+
+
 # One decoder for every header (json.loads with hooks would build a new one per call).
-_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
+                                parse_float=_finite_float)
+
+
+def strict_json(text: str) -> Any:
+    """JSON text as FORMAT.md 1 allows it (no NaN, no infinities, no number beyond a double, no
+    repeated key); ValueError says what is wrong, also for nesting too deep to parse."""
+    try:
+        return _STRICT_JSON.decode(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FormatError, LimitError
-from ..limits import Budget, ReadLimits
+from ..limits import ReadLimits
 from .reader import SpikeReader
 from .source import Openable
 
@@ -86,13 +86,12 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
             # Compact records are walked to read their index too: the same failure, said once.
             if walk is not None and (walk.offset, walk.message) != (reader.index_error.offset, reader.index_error.message):
                 report.problems.append(problem(walk))
-        budget = Budget(reader.limits)  # what this validation decodes, together
+        try:  # every chunk is decoded: they count together, and a file over the cap is refused before any work
+            reader.limits.check_bytes(reader.size, "the file's chunks together")
+        except LimitError as exc:
+            report.problems.append(Problem(exc.offset, f"{exc.message}; its chunks were not checked", True))
+            return report
         for i in range(len(reader.entries)):
-            try:
-                budget.spend(reader.chunk_spec(i).size, f"chunk {i}", int(reader.entries.offset[i]))
-            except LimitError as exc:
-                report.problems.append(Problem(exc.offset, f"{exc.message}; chunks {i}..{len(reader.entries) - 1} not checked", True))
-                break
             try:
                 reader.read_chunk(i)
             except FormatError as exc:

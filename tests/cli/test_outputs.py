@@ -54,6 +54,7 @@ COMMANDS = {
     "encode": (lambda d, out: ["encode", d / "in.npy", "-o", out, "-q"], ".spk", ["in.npy"]),
     "decode": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".npy", ["in.spk"]),
     "decode-h5": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".h5", ["in.spk"]),
+    "decode-pt": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".pt", ["in.spk"]),
     "recover": (lambda d, out: ["recover", d / "in.spk", "-o", out, "-q"], ".spk", ["in.spk"]),
     "train-prior": (lambda d, out: ["train-prior", d / "train.spk", "-o", out, "-q"], ".prior", ["train.spk"]),
     "inspect-plot": (lambda d, out: ["inspect", d / "in.spk", "--plot", out], ".png", ["in.spk"]),
@@ -118,10 +119,11 @@ def _file_size_limit() -> None:  # in the child: every write past 4 KiB fails (E
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 
 
-@pytest.mark.parametrize("command", ["encode", "decode", "decode-h5", "recover", "train-prior"])
+@pytest.mark.parametrize("command", ["encode", "decode", "decode-h5", "decode-pt", "recover", "train-prior"])
 def test_a_write_that_fails_is_an_error_and_leaves_nothing(command: str, work: Path):
     """A full disk or a file-size limit: one error line, no output, no temporary file (HDF5,
-    which once crashed on a full disk, writes a scratch file that is then copied)."""
+    which once crashed on a full disk, and torch, which raised RuntimeError, write into memory
+    first)."""
     big = (rng.random((8, 16, 8, 16, 16)) < 0.5).astype(np.uint8)
     np.save(work / "in.npy", big)
     spikecodec.save(work / "in.spk", big, chunk=1, codec="raw")
