@@ -53,7 +53,7 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
     total = 0
     per_chunk = []
     # Every chunk is decoded: they count together, and a file over the cap is refused before any work.
-    reader.limits.check_bytes(reader.size, "the file's chunks together")
+    reader.limits.check_bytes(reader.size, "the whole file")
     for i in range(len(reader.entries)):
         values = reader.read_chunk(i)
         origin = reader.chunk_origin(i)

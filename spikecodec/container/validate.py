@@ -87,7 +87,7 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
             if walk is not None and (walk.offset, walk.message) != (reader.index_error.offset, reader.index_error.message):
                 report.problems.append(problem(walk))
         try:  # every chunk is decoded: they count together, and a file over the cap is refused before any work
-            reader.limits.check_bytes(reader.size, "the file's chunks together")
+            reader.limits.check_bytes(reader.size, "the whole file")
         except LimitError as exc:
             report.problems.append(Problem(exc.offset, f"{exc.message}; its chunks were not checked", True))
             return report

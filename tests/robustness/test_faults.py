@@ -12,6 +12,7 @@ import crash
 import hostile
 import memory
 import spikecodec
+from spikecodec.stats import firing_rates
 
 
 @pytest.mark.parametrize("seed", [2, 7])  # auto with chunk 1, zstd with chunk 2 and flushes every 3
@@ -82,9 +83,10 @@ def test_the_work_limit_refuses_tiny_files_standing_for_large_outputs():
         assert spikecodec.validate(data).ok  # conforming: only the limit said no
 
 
-def test_whole_file_reads_share_one_byte_budget():
-    """validate, inspect --stats and recover decode a whole file: max_bytes caps what they
-    decode together, so a small file of many chunks each declaring the cap cannot multiply it."""
+def test_whole_file_reads_are_capped_by_max_bytes_up_front():
+    """validate and inspect --stats decode a whole file: max_bytes caps what they decode
+    together, checked before the first chunk, so a small file of many chunks each declaring
+    just under the cap cannot multiply it (and does not run for minutes before the refusal)."""
     import numpy as np
 
     x = np.zeros((64, 4, 256, 256), np.uint8)  # 64 chunks of 256 KiB, each a few bytes coded
@@ -92,8 +94,10 @@ def test_whole_file_reads_share_one_byte_budget():
     assert len(data) < 6000
     limits = spikecodec.ReadLimits(max_bytes=1 << 20)  # each chunk fits, four of them
     report = spikecodec.validate(data, limits=limits)
-    assert not report.ok and report.conforming_so_far and report.chunks_checked == 4, report
-    assert "over max_bytes" in report.problems[-1].message
+    assert not report.ok and report.conforming_so_far and report.chunks_checked == 0, report
+    assert "the whole file decodes to 16777216 bytes, over max_bytes" in report.problems[-1].message
+    with pytest.raises(spikecodec.LimitError, match="the whole file decodes to 16777216 bytes"):
+        firing_rates(spikecodec.open(data, limits=limits))
     assert spikecodec.validate(data).ok
 
 
