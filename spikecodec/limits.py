@@ -66,7 +66,7 @@ class ReadLimits:
 
 
 class Budget:
-    """The decoded bytes a whole-file read (validate, statistics, recovery) has left of its
+    """The decoded bytes a read of many parts (the rows of one link message) has left of its
     limits' ``max_bytes``: :meth:`spend` refuses the chunk that would go over."""
 
     def __init__(self, limits: ReadLimits):

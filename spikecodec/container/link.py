@@ -22,6 +22,7 @@ session) is refused, never decoded wrongly::
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -29,11 +30,11 @@ import numpy as np
 from .. import layout
 from ..codecs.registry import CodecLike, Pipeline
 from ..errors import FormatError
-from ..limits import ReadLimits, as_limits
+from ..limits import Budget, ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from ..codecs import ChunkSpec
 from .grid import RowAssembler, Tiling, chunk_spec
-from .header import bind_prior, parse_header, parse_preamble
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import SpikeWriter
@@ -108,6 +109,33 @@ class LinkEncoder:
         self._writer.close()
         return self._sink.take()
 
+    @classmethod
+    def from_header(cls, header: bytes, *, prior: PriorLike | None = None) -> "LinkEncoder":
+        """A fresh encoder (its first chunk message is record 0) for the stream whose header
+        message is ``header``, so that messages coded now decode with ``LinkDecoder(header)``
+        however the options that made the header were given, or would be made by a later version.
+
+        The options (codec pipeline, axes, chunking, element type, metadata, embedded prior) are
+        read from the header; a prior the header names but does not embed is ``prior``, else one
+        found by digest (shipped priors, ``$SPIKECODEC_PRIOR_PATH``). Raises FormatError for bytes
+        that are not a header message, and ValueError for a header this version's encoder does
+        not write byte for byte (classic records, a known length, another writer's): its
+        messages would not be the stream's."""
+        data = bytes(header)
+        h, _ = parse_header_message(data)
+        if not any(e.name == COMPACT_EXTENSION for e in h.extensions):
+            raise ValueError("the header is of a file of classic records; chunk messages are compact records")
+        if h.shape[0] is not None:
+            raise ValueError(f"the header is of a file of known length {h.shape[0]}; a link stream's length is unknown")
+        pipeline = bind_prior(h, h.pipeline(), as_priors(prior), layout.PREAMBLE_SIZE)
+        encoder = cls(h.frame_shape, codec=h.pipeline(), prior=getattr(pipeline.array_codec, "prior", None),
+                      embed_prior=any(e.name == PRIOR_EXTENSION for e in h.extensions), axes=h.axes,
+                      chunk=h.chunk_shape, metadata=h.metadata, bits=h.bits)
+        if encoder.header != data:
+            raise ValueError("this version of spikecodec does not write that header byte for byte (another "
+                             "version's or writer's): messages coded for it would not decode with it")
+        return encoder
+
 
 class LinkDecoder:
     """Messages in, frames out. ``header``: the header message of the stream.
@@ -118,12 +146,7 @@ class LinkDecoder:
     def __init__(self, header: bytes, *, priors: Iterable[PriorLike] | PriorLike | None = None,
                  max_bytes: int | None = None, limits: ReadLimits | None = None):
         data = bytes(header)
-        pre = data[: layout.PREAMBLE_SIZE]
-        end = layout.PREAMBLE_SIZE + parse_preamble(pre)[1]
-        if len(data) != end + layout.CRC_SIZE:
-            raise FormatError(f"header message is {len(data)} bytes, its header {end + layout.CRC_SIZE}", min(len(data), end + layout.CRC_SIZE))
-        crc = data[end:]
-        self.header = parse_header(pre, data[layout.PREAMBLE_SIZE : end], crc)
+        self.header, crc = parse_header_message(data)
         self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE)
         self._records = record_layout(self.header, crc)
         self._tiling = Tiling(self.header)
@@ -134,14 +157,17 @@ class LinkDecoder:
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
+        """The shape of one message's frames after its first axis."""
         return self.header.frame_shape
 
     @property
     def axes(self) -> tuple[str, ...]:
+        """Axis names, as the stream header gives them."""
         return self.header.axes
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The stream header's JSON metadata."""
         return self.header.metadata
 
     def decode(self, message: bytes) -> np.ndarray:
@@ -150,6 +176,7 @@ class LinkDecoder:
         cursor = BytesCursor(message, self._pos)
         tiling = self._tiling
         assembler = RowAssembler(tiling, self.limits)
+        budget = Budget(self.limits)  # the rows of one message together, not only each row, within max_bytes
         rows: list[np.ndarray] = []
         end = self._pos + len(message)
         while cursor.pos < end:
@@ -159,6 +186,8 @@ class LinkDecoder:
             except FormatError as exc:
                 raise self._explain(exc, message, at) from None
             spec = tiling.last_spec
+            if assembler.row is None:  # a row starts: it is allocated now
+                budget.spend(spec.shape[0] * math.prod(h.frame_shape), f"the row at row {tiling.last_row_start}", at)  # type: ignore[union-attr]
             values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)  # type: ignore[arg-type]
             self.records_read += 1
             row = assembler.add(values, spec, at)  # type: ignore[arg-type]
@@ -203,3 +232,14 @@ class LinkDecoder:
             raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos)
         if parse_trailer(bytes(message[size:]), self._pos + size) != (self._pos, size):
             raise FormatError("the trailer does not point to the index before it", self._pos + size)
+
+
+def parse_header_message(data: bytes) -> tuple[Header, bytes]:
+    """The header of a header message (preamble, body and CRC, nothing more) and its CRC bytes;
+    FormatError when the bytes are not exactly that."""
+    pre = data[: layout.PREAMBLE_SIZE]
+    end = layout.PREAMBLE_SIZE + parse_preamble(pre)[1]
+    if len(data) != end + layout.CRC_SIZE:
+        raise FormatError(f"header message is {len(data)} bytes, its header {end + layout.CRC_SIZE}", min(len(data), end + layout.CRC_SIZE))
+    crc = data[end:]
+    return parse_header(pre, data[layout.PREAMBLE_SIZE : end], crc), crc

@@ -1,0 +1,169 @@
+"""A ``torch.utils.data.Dataset`` over the samples of one or many spike files.
+
+::
+
+    from torch.utils.data import DataLoader
+    from spikecodec.integrations.torch import SpikeDataset
+
+    ds = SpikeDataset(["a.spk", "b.spk"])          # item i: the i-th sample (axis "N") of them all
+    x = ds[0]                                      # uint8 tensor, e.g. (T, C, H, W)
+    loader = DataLoader(ds, batch_size=64, num_workers=4)
+
+Each file's sample count is read from its header when the dataset is made; the files are opened
+again, lazily, in each process that reads items (a DataLoader worker, forked or spawned), so the
+dataset pickles as its paths. Importing this module imports torch; ``import spikecodec`` and
+``import spikecodec.integrations`` do not.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..container.reader import SpikeReader
+from ..prior import Prior, PriorLike, as_priors
+
+__all__ = ["SpikeDataset"]
+
+DEFAULT_CACHE_BYTES = 64 << 20
+
+
+class SpikeDataset(Dataset):
+    """The samples of spike files, in order: item ``i`` is the ``i``-th index along the sample
+    axis of the files one after the other, as a tensor without that axis.
+
+    ``files``: one path or a sequence of paths. ``axis``: the sample axis, by name (default
+    ``"N"``: axis 1 of a T, N, C, H, W file, axis 0 of the edge's N, T, C, H, W streams) or by
+    position (e.g. 0). ``transform``: a callable applied to each item's tensor. ``priors``: the
+    prior(s) (objects, paths or bytes) files coded from a prior they do not embed need, as
+    :func:`spikecodec.open`'s ``priors=`` (shipped priors and $SPIKECODEC_PRIOR_PATH are searched
+    anyway). ``dtype``: the items' torch dtype, default ``torch.uint8`` (``torch.float32`` for a
+    network's input). ``cache_bytes``: each process keeps the blocks of samples it decoded last
+    (one chunk's worth along the sample axis), up to this many bytes, so that reading a file's
+    samples in order decodes each chunk once; random order over large chunks decodes a chunk
+    per item - write such files with small chunks along the sample axis (and a prior).
+    """
+
+    def __init__(self, files: str | os.PathLike | Sequence[str | os.PathLike], axis: int | str = "N",
+                 transform: Callable[[torch.Tensor], Any] | None = None,
+                 priors: PriorLike | Iterable[PriorLike] | None = None, *, dtype: torch.dtype | None = None,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+        if isinstance(files, (str, os.PathLike)):
+            files = [files]
+        self.files = [os.fspath(f) for f in files]
+        if not self.files:
+            raise ValueError("SpikeDataset: no files given")
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            raise TypeError(f"SpikeDataset: dtype must be a torch dtype, got {dtype!r}")
+        self.transform = transform
+        self.dtype = dtype
+        self.cache_bytes = int(cache_bytes)
+        # Kept as bytes and paths (a Prior object carries per-thread state that does not pickle).
+        self._prior_sources = [p.data for p in as_priors(priors)] if priors is not None else []
+        self.axes: list[int] = []  # the sample axis of each file
+        self.counts: list[int] = []
+        self.sample_shapes: list[tuple[int, ...]] = []
+        self._blocks: list[int] = []  # samples per cached block, each file
+        given = self._priors()  # parsed once for every file
+        for path in self.files:
+            with SpikeReader(path, priors=given) as r:
+                ax = _sample_axis(axis, r.axes, path)
+                self.axes.append(ax)
+                self.counts.append(r.shape[ax])
+                self.sample_shapes.append(r.shape[:ax] + r.shape[ax + 1:])
+                self._blocks.append(r.chunk_shape[ax] if ax < len(r.chunk_shape) else max(r.shape[ax], 1))
+        self._ends = np.cumsum(self.counts)
+        self._local: dict[str, Any] | None = None  # this process's readers and cache
+
+    def __len__(self) -> int:
+        return int(self._ends[-1])
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        i = int(index)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"SpikeDataset: index {index} out of range for {n} samples")
+        f = int(np.searchsorted(self._ends, i, "right"))
+        j = i - (int(self._ends[f - 1]) if f else 0)
+        values = self._sample(f, j)
+        item = torch.from_numpy(values)
+        if self.dtype is not None:
+            item = item.to(self.dtype)
+        return self.transform(item) if self.transform is not None else item
+
+    def _state(self) -> dict[str, Any]:
+        local = self._local
+        if local is None or local["pid"] != os.getpid():  # first use in this process (or a fork)
+            local = self._local = {"pid": os.getpid(), "readers": {}, "cache": OrderedDict(), "bytes": 0,
+                                   "lock": threading.Lock()}
+        return local
+
+    def _priors(self) -> list[Prior]:
+        return as_priors(self._prior_sources) if self._prior_sources else []
+
+    def _reader(self, local: dict[str, Any], f: int) -> SpikeReader:
+        reader = local["readers"].get(f)
+        if reader is None:
+            if "priors" not in local:
+                local["priors"] = self._priors()
+            reader = local["readers"][f] = SpikeReader(self.files[f], priors=local["priors"])
+        return reader
+
+    def _sample(self, f: int, j: int) -> np.ndarray:
+        local = self._state()
+        with local["lock"]:
+            ax, size = self.axes[f], self._blocks[f]
+            lo = j // size * size
+            key = (f, lo)
+            block = local["cache"].get(key)
+            reader = self._reader(local, f)
+            if block is None:
+                hi = min(lo + size, self.counts[f])
+                nbytes = (hi - lo) * int(np.prod(self.sample_shapes[f], dtype=np.int64))
+                if nbytes > self.cache_bytes:  # too large to keep: this sample alone
+                    return reader[(slice(None),) * ax + (j,)]
+                block = reader[(slice(None),) * ax + (slice(lo, hi),)]
+                local["cache"][key] = block
+                local["bytes"] += block.nbytes
+                while local["bytes"] > self.cache_bytes:
+                    _, old = local["cache"].popitem(last=False)
+                    local["bytes"] -= old.nbytes
+            else:
+                local["cache"].move_to_end(key)
+            return np.take(block, j - lo, axis=ax)  # a copy: the cache keeps its block
+
+    def close(self) -> None:
+        """Close this process's open files (they reopen on the next item)."""
+        local, self._local = self._local, None
+        if local is not None and local["pid"] == os.getpid():
+            for reader in local["readers"].values():
+                reader.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_local"] = None  # open files stay in the process that opened them
+        return state
+
+    def __repr__(self) -> str:
+        return f"<SpikeDataset {len(self)} samples from {len(self.files)} file(s)>"
+
+
+def _sample_axis(axis: int | str, axes: Sequence[str], path: str) -> int:
+    if isinstance(axis, str):
+        if axis not in axes:
+            raise ValueError(f"SpikeDataset: {path} has no axis {axis!r} (its axes: {''.join(axes) if all(len(a) == 1 for a in axes) else list(axes)}); pass axis=")
+        return list(axes).index(axis)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"SpikeDataset: axis must be an axis name or an index, got {axis!r}")
+    rank = len(axes)
+    if not -rank <= int(axis) < rank:
+        raise ValueError(f"SpikeDataset: axis {axis} is out of range for {path}, of rank {rank}")
+    return int(axis) % rank
