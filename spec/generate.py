@@ -148,6 +148,30 @@ VALID["prior-ctxmix-compact"] = {  # one sample a record, compact, from a named 
     "encode": {"codec": "ctxmix", "chunk": [3, 1], "prior": "priors/ctxmix.prior", "records": "compact"},
 }
 
+# Issue 23: rules no vector above reaches. Histories at t >= 3 (T = 5 in one chunk); counters
+# halved (one context of one channel group sees more than 1024 decisions); the canonical view's
+# transpose with merged axes (N, S fold into N, C before T); a missing H or W axis; the magnitude
+# group cap Gm = 64 of 8-bit elements (C = 70); G = 256 for C = 300; a classic stream with rows
+# flushed short mid-stream (rows 1, 3, 1, 2 of chunk 3, two chunks a row); a chunked axis of
+# extent 0 (G = 0: no chunk at all, FORMAT.md 4.2).
+VALID["context-history"] = {"array": {"shape": [5, 2, 3, 4, 4], "bits": 1, "rate": 0.4, "seed": 30, "correlated": True}, "encode": {"codec": "context", "chunk": [5]}}
+VALID["countctx-history"] = {"array": {"shape": [5, 2, 3, 4, 4], "bits": 2, "rate": 0.4, "seed": 31, "correlated": True}, "encode": {"codec": "countctx", "chunk": [5]}}
+VALID["order0-halving"] = {"array": {"shape": [1, 1, 1, 48, 48], "bits": 2, "rate": 0.6, "seed": 32}, "encode": {"codec": "order0"}}
+VALID["context-halving"] = {"array": {"shape": [1, 1, 1, 64, 64], "bits": 1, "rate": 0.05, "seed": 33}, "encode": {"codec": "context"}}
+VALID["context-merged-axes"] = {
+    "array": {"shape": [2, 3, 2, 3, 4, 5], "bits": 2, "rate": 0.3, "seed": 34, "correlated": True},
+    "encode": {"codec": "context", "axes": ["N", "C", "T", "S", "H", "W"], "chunk": [2]},
+}
+VALID["context-no-h"] = {"array": {"shape": [4, 2, 3, 10], "bits": 1, "rate": 0.3, "seed": 35, "correlated": True}, "encode": {"codec": "context", "axes": ["T", "N", "C", "W"], "chunk": [4]}}
+VALID["countctx-no-w"] = {"array": {"shape": [4, 3, 9], "bits": 4, "rate": 0.3, "seed": 36, "correlated": True}, "encode": {"codec": "countctx", "axes": ["T", "C", "H"], "chunk": [4]}}
+VALID["order0-gm-cap"] = {"array": {"shape": [2, 1, 70, 3, 3], "bits": 8, "rate": 0.5, "seed": 37}, "encode": {"codec": "order0", "chunk": [2]}}
+VALID["context-c300"] = {"array": {"shape": [1, 1, 300, 2, 2], "bits": 1, "rate": 0.3, "seed": 38}, "encode": {"codec": "context"}}
+VALID["streamed-flush"] = {
+    "array": {"shape": [7, 2, 3], "bits": 1, "rate": 0.4, "seed": 39},
+    "stream": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [3, 1], "flush_after": [0, 4]},
+}
+VALID["empty-inner-axis"] = {"array": {"shape": [3, 0, 4], "bits": 1, "rate": 0.0, "seed": 40}, "encode": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [1, 1]}}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -417,6 +441,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_compact(valid))
     out.update(_invalid_priors_named(valid))
     out.update(_invalid_ctxmix(valid))
+    out.update(_invalid_issue23(valid))
     return out
 
 
@@ -546,6 +571,184 @@ def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     return out
 
 
+# -- issue 23: codec errors, record and index structure, reserved fields --------------------------
+
+
+def _order0_words(values: np.ndarray, bits: int) -> bytes:
+    """An ``order0`` payload (FORMAT.md 9.4.2-9.4.4) of a canonical (T, N, C, H, W) uint8 array,
+    coded here in plain Python from the text alone, so that it can code a value the library's
+    encoder refuses (x = 2^bits: m = 2^bits - 1)."""
+    C = values.shape[2]
+    G, GM = max(1, min(C, 256)), max(1, min(C, 256, 1 << max(14 - bits, 0)))
+    tables: dict = {}
+    decisions = []
+
+    def decide(bit: int, group: tuple, shared: tuple) -> None:
+        c1, cn = tables.get(group, (0, 0))
+        g1, gn = tables.get(shared, (0, 0))
+        qg = ((2 * g1 + 1) << 24) // (2 * gn + 2)
+        decisions.append((bit, ((c1 << 24) + 4 * qg) // (cn + 4)))
+        for key, (one, n) in ((group, (c1, cn)), (shared, (g1, gn))):
+            one, n = one + bit, n + 1
+            if n >= 1024:
+                one, n = (one + 1) >> 1, (n + 1) >> 1
+            tables[key] = (one, n)
+
+    for (t, n, c, h, w), x in np.ndenumerate(values):
+        decide(int(x > 0), ("s", c % G, 0), ("S", 0))
+        if bits > 1 and x > 0:
+            node = 1
+            for j in range(bits - 1, -1, -1):
+                bit = ((int(x) - 1) >> j) & 1
+                decide(bit, ("m", c % GM, node), ("M", node))
+                node = 2 * node + bit
+    x, words = 0, []
+    for bit, q in reversed(decisions):  # rANS (9.4.3), decisions in reverse order
+        w, cum = (q, (1 << 24) - q) if bit else ((1 << 24) - q, 0)
+        if (x >> 40) >= w:
+            words.append(x & 0xFFFFFFFF)
+            x >>= 32
+        x = ((x // w) << 24) + (x % w) + cum
+    if x:
+        words.append(x & 0xFFFFFFFF)
+        if x >> 32:
+            words.append(x >> 32)
+    return struct.pack(f"<{len(words)}I", *words)
+
+
+def _invalid_issue23(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out: dict[str, tuple[bytes, int, str]] = {}
+
+    def chunk0(base: bytes, new_payload) -> bytes:
+        """``base`` with chunk 0's payload replaced by ``new_payload(payload)`` (CRC and index fixed)."""
+        body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
+        return _finish(body, ents)
+
+    # Codec errors (FORMAT.md 9.3, 9.4).
+    obase = valid["order0-counts2"]
+    ospec = VALID["order0-counts2"]
+    arr = make_array(ospec["array"])
+    first = arr[: ospec["encode"]["chunk"][0]]  # chunk 0 (T N C H W: already canonical)
+    e0 = _parts(obase)[2][0]
+    assert _order0_words(first, 2) == obase[e0.offset + layout.chunk_header_size(1) : e0.offset + e0.size - 4]  # the library's bytes
+    wide = first.copy()
+    wide.reshape(-1)[np.flatnonzero(wide.reshape(-1))[0]] = 4  # x = 4: m = 3, above the top level
+    out["order0-value-too-large"] = (chunk0(obase, lambda p: _order0_words(wide, 2)), _parts(obase)[1], "does not fit 2-bit elements")
+    cbase = valid["context-spikes"]
+    out["context-last-word-zero"] = (chunk0(cbase, lambda p: p + b"\x00" * 4), _parts(cbase)[1], "corrupt stream")
+    abase = valid["auto-spikes"]
+    out["auto-bad-mode"] = (chunk0(abase, lambda p: b"\x03" + p[1:]), _parts(abase)[1], "unknown mode 3")
+    out["auto-empty-payload"] = (chunk0(abase, lambda p: b""), _parts(abase)[1], "auto: empty payload")
+    lbase = valid["ctxlanes-spikes"]
+    out["ctxlanes-too-few-words"] = (chunk0(lbase, lambda p: p[:4]), _parts(lbase)[1], "payload shorter than its 4 lane word counts")
+    import zstandard
+
+    zbase = valid["spikes-zstd"]
+    no_size = zstandard.ZstdCompressor(level=3, write_content_size=False)
+    out["zstd-no-content-size"] = (chunk0(zbase, lambda p: no_size.compress(zstandard.ZstdDecompressor().decompress(p))),
+                                   _parts(zbase)[1], "does not record its content size")
+
+    # Record and index structure (FORMAT.md 4, 5.1, 6.1).
+    base = valid["chunks-2d"]  # shape 3 x 5 x ..., chunks 2 x 2: rows of 3 chunks
+    _, start, entries = _parts(base)
+
+    def moved(field: str):
+        def change(i, origin, extent, spikes, payload):
+            if i == 1:
+                (origin if field == "origin" else extent)[1] -= 1
+            return origin, extent, spikes, payload
+        body, ents = _rebuild_chunks(base, change)
+        return _finish(body, ents)
+
+    out["chunk-origin-misplaced"] = (moved("origin"), entries[1].offset, "not where the index puts it")
+    out["chunk-extent-mismatch"] = (moved("extent"), entries[1].offset, "not where the index puts it")
+    b = bytearray(base)
+    at = entries[1].offset
+    b[at : at + 4] = b"SPKX"
+    b[at + entries[1].size - 4 : at + entries[1].size] = _crc(bytes(b[at : at + entries[1].size - 4]))
+    out["chunk-bad-magic"] = (bytes(b), at, "expected chunk magic")
+
+    rbase = valid["rank1-padding"]  # 13 one-bit elements, chunks of 5: rows 5, 5, 3
+    rh, rstart, _ = _parts(rbase)
+    values = make_array(VALID["rank1-padding"]["array"])
+    body, ents = bytearray(rbase[:rstart]), []
+    for row, height in ((0, 6), (6, 4), (10, 3)):  # a first row of 6 > chunk_shape[0] = 5
+        part = values[row : row + height]
+        record = b"".join(encode_chunk((row,), (height,), int(part.sum()), spikecodec.elements.pack(part, 1)))
+        ents.append(IndexEntry(len(body), len(record), row, height, int(part.sum())))
+        body += record
+    out["row-taller-than-chunk"] = (_finish(bytes(body), ents), len(body), "chunk height 6 is outside 1..5")
+    sbase = valid["spikes-raw"]  # shape[0] = 2, rows of 1
+    _, sstart, sents = _parts(sbase)
+    short = sbase[: sents[0].offset + sents[0].size]
+    out["rows-short-of-shape"] = (_finish(short, sents[:1]), len(short), "chunks cover 1 of the 2 rows")
+    out["rows-past-shape"] = (_patch_header_body(sbase, 4, struct.pack("<Q", 1)), sents[-1].offset + sents[-1].size,
+                              "past shape[0] = 1")
+
+    # Reserved fields and flag bits (FORMAT.md 3).
+    pre = bytearray(sbase)
+    pre[10] = 0x01
+    hsize = struct.unpack_from("<I", sbase, 12)[0]
+    pre[16 + hsize : 20 + hsize] = _crc(bytes(pre[: 16 + hsize]))
+    out["preamble-reserved"] = (bytes(pre), 10, "reserved preamble field is not zero")
+    out["header-reserved"] = (_patch_header_body(sbase, 3, b"\x01"), 16, "reserved header field is not zero")
+    ebase = valid["optional-extension"]
+    ehsize = struct.unpack_from("<I", ebase, 12)[0]
+    flags_at = ebase.index(b"\x00\x0dx-vendor-note", 16, 16 + ehsize) - 16
+    out["extension-flag-bits"] = (_patch_header_body(ebase, flags_at, b"\x02"), 16, "undefined flag bits set")
+
+    # Pipelines (FORMAT.md 9.1): an array codec first, bytes codecs after it.
+    out["pipeline-no-array-codec"] = (_set_header(zbase, codecs=({"id": "zstd", "level": 3},)), 16, "starts with an array codec")
+    out["pipeline-two-array-codecs"] = (_set_header(sbase, codecs=({"id": "raw"}, {"id": "raw"})), 16, "can only come first")
+    return out
+
+
+# -- recovery (FORMAT.md 10) ----------------------------------------------------------------------
+# Each returns (bytes, the array recovery gives, offset and text of the problem a reader that does
+# not recover reports). Every one of these files MUST be rejected by a plain read.
+
+
+def recovery_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, np.ndarray, int, str]]:
+    out: dict[str, tuple[bytes, np.ndarray, int, str]] = {}
+    base = valid["streamed-flush"]  # rows (start, height): (0, 1) (1, 3) (4, 1) (5, 2), two chunks a row
+    values = make_array(VALID["streamed-flush"]["array"])
+    _, start, ents = _parts(base)
+    end = [e.offset + e.size for e in ents]
+    cut = base[: ents[5].offset + ents[5].size // 2]  # inside record 5, the second chunk of row 4
+    out["recover-truncated"] = (cut, values[:4], len(cut) - 24, "no trailer")
+    cut = base[: end[4]]  # record 4 complete, its row (two chunks) not: row 4 is dropped
+    out["recover-partial-row"] = (cut, values[:4], len(cut) - 24, "no trailer")
+    junk = base[: end[3]] + b"JUNK" + bytes(60)  # two rows, then a record head's worth of bytes without the magic
+    out["recover-bad-magic"] = (junk, values[:4], len(junk) - 24, "no trailer")
+
+    def padding(i, origin, extent, spikes, payload):  # record 2 (row 1: 3 x 1 x 3 bits, 2 bytes): a padding bit
+        return origin, extent, spikes, payload[:-1] + bytes([payload[-1] | 0x01]) if i == 2 else payload
+
+    body, _ = _rebuild_chunks(base, padding)  # every record's CRC holds; record 2 does not decode
+    out["recover-undecodable"] = (body, values[:1], len(body) - 24, "no trailer")
+    index_at = end[-1]
+    b = bytearray(base)
+    b[index_at + 12] ^= 0x01
+    out["recover-index-damaged"] = (bytes(b), values, index_at + 12 + 40 * len(ents), "index CRC mismatch")
+
+    sbase = valid["spikes-raw"]  # shape[0] = 2 known, rows of 1
+    svalues = make_array(VALID["spikes-raw"]["array"])
+    _, _, sents = _parts(sbase)
+    last = sents[-1]
+    hs = layout.chunk_header_size(1)
+    extra = b"".join(encode_chunk((2,), (1,), last.spike_count, sbase[last.offset + hs : last.offset + last.size - 4]))
+    past = sbase[: last.offset + last.size] + extra  # a well-formed record of a row 2 that shape[0] = 2 leaves no room for
+    out["recover-past-shape"] = (past, svalues, len(past) - 24, "no trailer")
+
+    cbase = valid["compact-streamed"]  # compact records, rows of 2, 1 (flushed), 2
+    cvalues = make_array(VALID["compact-streamed"]["array"])
+    _, _, cents = _parts(cbase)
+    cut = cbase[: cents[-1].offset + cents[-1].size // 2]
+    # A file shorter than its header and a trailer is reported at its end, not 24 bytes before it.
+    out["recover-compact-truncated"] = (cut, cvalues[:3], len(cut) - 24 if len(cut) - 24 >= _parts(cbase)[1] else len(cut), "no trailer")
+    return out
+
+
 # -- broken prior files -------------------------------------------------------------------------
 # Each returns (bytes, stage, offset, problem): stage "load" - parsing the file (load_prior)
 # raises FormatError at ``offset``; stage "bind" - the file parses but binding it to its codec
@@ -612,6 +815,79 @@ def _set_metadata_raw(data: bytes, metadata: bytes | None = None, trailing: byte
     return _relocate(data, pre + bytes(body) + _crc(pre + bytes(body)))
 
 
+# The problem code (spikecodec/problem_codes.py, FORMAT.md appendix "Problem codes") a validator
+# reports for each invalid vector, at its offset; every invalid vector needs one.
+INVALID_CODES = {
+    "truncated": "trailer-magic",
+    "empty-file": "preamble-truncated",
+    "bad-signature": "preamble-magic",
+    "unknown-major": "major-version",
+    "header-size-huge": "header-size",
+    "header-crc": "header-crc",
+    "rank-too-large": "rank-range",
+    "element-bits-3": "element-bits",
+    "shape-overflow": "shape-too-large",
+    "header-trailing-bytes": "header-malformed",
+    "duplicate-axes": "axis-duplicate",
+    "unknown-codec": "codec-pipeline",
+    "bad-codec-parameter": "codec-pipeline",
+    "metadata-nan": "json-invalid",
+    "metadata-not-object": "json-not-object",
+    "required-extension": "extension-unknown-required",
+    "chunk-crc": "chunk-crc",
+    "index-crc": "index-crc",
+    "trailer-crc": "trailer-crc",
+    "trailing-garbage": "trailer-magic",
+    "overlapping-chunks": "index-overlap",
+    "gap-between-chunks": "index-gap",
+    "chunk-out-of-order": "chunk-order",
+    "spike-count-mismatch": "spike-count",
+    "nonzero-padding": "padding-bits",
+    "decompression-bomb": "zstd-content-too-large",
+    "zstd-trailing-bytes": "zstd-trailing-bytes",
+    "payload-size-huge": "index-record-mismatch",
+    "context-partial-word": "rans-partial-word",
+    "context-corrupt-stream": "rans-final-state",
+    "ctxlanes-lane-counts": "lanes-word-counts",
+    "ctxlanes-corrupt-lane": "rans-final-state",
+    "compact-check-mismatch": "compact-check",
+    "compact-records-swapped": "compact-check",
+    "compact-index-count": "index-count",
+    "compact-height-full": "compact-height",
+    "compact-varint-overlong": "varint-overlong",
+    "compact-extension-data": "extension-data",
+    "prior-missing": "prior-missing",
+    "prior-embedded-wrong": "prior-embedded-digest",
+    "prior-extension-unneeded": "prior-extension-unneeded",
+    "ctxmix-payload-too-long": "ctxmix-too-long",
+    "ctxmix-corrupt-end": "ctxmix-end",
+    "ctxmix-value-too-large": "symbol-above-top",
+    "order0-value-too-large": "symbol-above-top",
+    "context-last-word-zero": "rans-final-state",
+    "auto-bad-mode": "auto-mode",
+    "auto-empty-payload": "auto-empty",
+    "ctxlanes-too-few-words": "lanes-word-counts",
+    "zstd-no-content-size": "zstd-no-content-size",
+    "chunk-origin-misplaced": "index-record-mismatch",
+    "chunk-extent-mismatch": "index-record-mismatch",
+    "chunk-bad-magic": "record-magic",
+    "row-taller-than-chunk": "row-height",
+    "rows-short-of-shape": "rows-total",
+    "rows-past-shape": "row-past-shape",
+    "preamble-reserved": "preamble-reserved",
+    "header-reserved": "header-reserved",
+    "extension-flag-bits": "extension-flags",
+    "pipeline-no-array-codec": "codec-pipeline",
+    "pipeline-two-array-codecs": "codec-pipeline",
+}
+
+# The same for the broken prior files that fail to load (stage "load"); "bind" ones raise ValueError.
+INVALID_PRIOR_CODES = {
+    "prior-crc": "prior-file-crc",
+    "prior-content-size": "prior-file-table-data",
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write", action="store_true", help="write vectors that do not exist yet")
@@ -638,11 +914,23 @@ def main() -> int:
             _put(VECTORS / "valid" / f"{name}.npy", buf.getvalue(), args.force)
             _put(VECTORS / "valid" / f"{name}.json", (json.dumps(spec, indent=2) + "\n").encode(), args.force)
     for name, (data, offset, problem) in invalid_vectors(valid_bytes).items():
-        manifest["invalid"][name] = {"spk": f"vectors/invalid/{name}.spk", "offset": offset, "problem": problem}
+        manifest["invalid"][name] = {"spk": f"vectors/invalid/{name}.spk", "offset": offset, "problem": problem,
+                                     "code": INVALID_CODES.get(name)}  # None: a code is missing (a test says so)
         if args.write:
             _put(VECTORS / "invalid" / f"{name}.spk", data, args.force)
+    manifest["recover"] = {}
+    for name, (data, recovered, offset, problem) in recovery_vectors(valid_bytes).items():
+        manifest["recover"][name] = {"spk": f"vectors/recover/{name}.spk", "npy": f"vectors/recover/{name}.npy", "offset": offset, "problem": problem}
+        if args.write:
+            (VECTORS / "recover").mkdir(exist_ok=True)
+            _put(VECTORS / "recover" / f"{name}.spk", data, args.force)
+            buf = io.BytesIO()
+            np.save(buf, recovered)
+            _put(VECTORS / "recover" / f"{name}.npy", buf.getvalue(), args.force)
     for name, (data, stage, offset, problem) in invalid_priors().items():
         manifest["invalid_priors"][name] = {"prior": f"vectors/invalid-priors/{name}.prior", "stage": stage, "offset": offset, "problem": problem}
+        if stage == "load":
+            manifest["invalid_priors"][name]["code"] = INVALID_PRIOR_CODES.get(name)
         if args.write:
             (VECTORS / "invalid-priors").mkdir(exist_ok=True)
             _put(VECTORS / "invalid-priors" / f"{name}.prior", data, args.force)

@@ -68,7 +68,7 @@ def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: in
     expected = (count * bits + 7) // 8  # packed_nbytes, inline: this runs once per chunk read
     buf = np.frombuffer(data, np.uint8)
     if buf.size != expected:
-        raise FormatError(f"packed data is {buf.size} bytes, expected {expected} for {count} {bits}-bit elements")
+        raise FormatError(f"packed data is {buf.size} bytes, expected {expected} for {count} {bits}-bit elements", code="packed-size")
     if not out.flags.c_contiguous or out.dtype != np.uint8:
         raise ValueError("unpack_into needs a C-contiguous uint8 output array")
     flat = out.reshape(-1)  # a view, as out is contiguous
@@ -80,7 +80,7 @@ def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: in
         raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
     pad_bits = expected * 8 - count * bits
     if pad_bits and int(buf[-1]) & ((1 << pad_bits) - 1):
-        raise FormatError("non-zero padding bits after the last element")
+        raise FormatError("non-zero padding bits after the last element", code="padding-bits")
     return int(getattr(_kernels(), kernel)(buf, flat))
 
 

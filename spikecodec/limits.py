@@ -54,7 +54,7 @@ class ReadLimits:
             from .errors import LimitError
 
             raise LimitError(f"{what} decodes to {nbytes} bytes, over max_bytes={self.max_bytes} "
-                             "(raise it: max_bytes=, --max-bytes)", offset)
+                             "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
 
     def check_work(self, elements: int, stored: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` standing for ``elements`` decoded elements in ``stored`` bytes."""
@@ -62,7 +62,7 @@ class ReadLimits:
             from .errors import LimitError
 
             raise LimitError(f"{what} stands for {elements} elements in {stored} bytes, over "
-                             f"max_work={self.max_work} elements a byte (raise it: limits=, --max-work)", offset)
+                             f"max_work={self.max_work} elements a byte (raise it: limits=, --max-work)", offset, code="limit-work")
 
 
 class Budget:
@@ -78,7 +78,7 @@ class Budget:
             from .errors import LimitError
 
             raise LimitError(f"{what} would take the file's decoded bytes to {self.spent + nbytes}, over "
-                             f"max_bytes={self.limits.max_bytes} (raise it: max_bytes=, --max-bytes)", offset)
+                             f"max_bytes={self.limits.max_bytes} (raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
         self.spent += nbytes
 
 

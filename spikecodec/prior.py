@@ -149,68 +149,68 @@ def parse_prior(data: bytes, where: str | None = None) -> Prior:
     """Check and parse a prior file's bytes (FORMAT.md 14); raise :class:`FormatError` saying
     what is wrong and at which byte. Sizes are checked before anything is allocated."""
 
-    def fail(message: str, offset: int | None) -> FormatError:
-        return FormatError(message, offset, where)
+    def fail(message: str, offset: int | None, code: str) -> FormatError:
+        return FormatError(message, offset, where, code=code)
 
     data = bytes(data)
     if len(data) < _HEAD.size + 12:
-        raise fail(f"file is {len(data)} bytes, too short for a prior", 0)
+        raise fail(f"file is {len(data)} bytes, too short for a prior", 0, code="prior-file-truncated")
     signature, major, minor, reserved, jsize = _HEAD.unpack_from(data)
     if signature != SIGNATURE:
-        raise fail("not a prior file: bad signature", 0)
+        raise fail("not a prior file: bad signature", 0, code="prior-file-magic")
     if major != MAJOR_VERSION:
-        raise fail(f"unsupported prior major version {major} (this reader knows {MAJOR_VERSION})", 8)
+        raise fail(f"unsupported prior major version {major} (this reader knows {MAJOR_VERSION})", 8, code="prior-file-major")
     if reserved:
-        raise fail("reserved field is not zero", 10)
+        raise fail("reserved field is not zero", 10, code="prior-file-reserved")
     if not 0 < jsize <= MAX_DESCRIPTION or _HEAD.size + jsize + 12 > len(data):
-        raise fail(f"description size {jsize} does not fit the file", 12)
+        raise fail(f"description size {jsize} does not fit the file", 12, code="prior-file-description-size")
     if crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
-        raise fail("prior CRC mismatch", len(data) - 4)
+        raise fail("prior CRC mismatch", len(data) - 4, code="prior-file-crc")
     at = _HEAD.size
     try:
         desc = json.loads(data[at : at + jsize].decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise fail(f"description is not valid JSON ({exc})", at) from None
+        raise fail(f"description is not valid JSON ({exc})", at, code="prior-file-description") from None
     if not isinstance(desc, dict) or set(desc) != {"codec", "geometry", "tables", "info"}:
-        raise fail("description must be an object with exactly the keys codec, geometry, tables, info", at)
+        raise fail("description must be an object with exactly the keys codec, geometry, tables, info", at, code="prior-file-description")
     codec, geometry, layout, info = desc["codec"], desc["geometry"], desc["tables"], desc["info"]
     if not isinstance(codec, str) or not isinstance(info, dict):
-        raise fail("description: codec must be a string and info an object", at)
+        raise fail("description: codec must be a string and info an object", at, code="prior-file-description")
     if not isinstance(geometry, dict) or not all(_is_count(v) for v in geometry.values()):
-        raise fail("description: geometry must map names to non-negative integers", at)
+        raise fail("description: geometry must map names to non-negative integers", at, code="prior-file-description")
     total = 0
     if not isinstance(layout, list) or not layout:
-        raise fail("description: tables must be a non-empty list", at)
+        raise fail("description: tables must be a non-empty list", at, code="prior-file-description")
     for entry in layout:
         if not (isinstance(entry, dict) and set(entry) == {"name", "type", "count"} and isinstance(entry["name"], str)
                 and entry["type"] in _DTYPES and _is_count(entry["count"])):
-            raise fail(f"description: bad table entry {entry!r}", at)
+            raise fail(f"description: bad table entry {entry!r}", at, code="prior-file-description")
         total += 4 * entry["count"]
         if total > MAX_TABLE_BYTES:
-            raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at)
+            raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
     at += jsize
     zsize = int.from_bytes(data[at : at + 8], "little")
     if at + 8 + zsize + 4 != len(data):
-        raise fail(f"table data of {zsize} bytes does not end where the CRC starts", at)
+        raise fail(f"table data of {zsize} bytes does not end where the CRC starts", at, code="prior-file-table-data")
     frame = data[at + 8 : at + 8 + zsize]
     try:
         params = zstandard.get_frame_parameters(frame)
     except zstandard.ZstdError as exc:
-        raise fail(f"table data is not a zstd frame ({exc})", at + 8) from None
+        raise fail(f"table data is not a zstd frame ({exc})", at + 8, code="prior-file-table-data") from None
     if params.content_size != total:
-        raise fail(f"table data holds {params.content_size} bytes, the tables need {total}", at + 8)
+        raise fail(f"table data holds {params.content_size} bytes, the tables need {total}", at + 8, code="prior-file-table-data")
     try:
         raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=total)
     except zstandard.ZstdError as exc:
-        raise fail(f"table data does not decompress ({exc})", at + 8) from None
+        raise fail(f"table data does not decompress ({exc})", at + 8, code="prior-file-table-data") from None
     if len(raw) != total:
-        raise fail(f"table data decompresses to {len(raw)} bytes, expected {total}", at + 8)
+        raise fail(f"table data decompresses to {len(raw)} bytes, expected {total}", at + 8, code="prior-file-table-data")
     tables = {}
     pos = 0
     for entry in layout:
         n = 4 * entry["count"]
         if entry["name"] in tables:
-            raise fail(f"description: table {entry['name']!r} appears twice", _HEAD.size)
+            raise fail(f"description: table {entry['name']!r} appears twice", _HEAD.size, code="prior-file-description")
         tables[entry["name"]] = np.frombuffer(raw, _DTYPES[entry["type"]], entry["count"], pos).astype(
             _DTYPES[entry["type"]].newbyteorder("="))
         pos += n

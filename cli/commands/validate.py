@@ -23,7 +23,10 @@ examples:
 Exit status: 0 when every file conforms, 1 when any does not, 2 on a usage error or a file that
 cannot be read at all (it is reported and the other files are still checked), 3 when nothing
 found was wrong but a file's chunk was over --max-bytes or --max-work and went unchecked. Each problem is
-printed as FILE: at byte OFFSET: MESSAGE.
+printed as FILE: at byte OFFSET: MESSAGE. With --json each problem also has its stable "code"
+(such as "header-crc"), the FORMAT.md "section" whose rule it breaks, and its "severity": "error"
+(the file does not conform), "limit" (a check the limits stopped) or "warning" (see FORMAT.md,
+appendix "Problem codes").
 """
 
 

@@ -187,10 +187,10 @@ class AdaptiveCodec(TrainableCodec):
         # The kernel writes straight into ``out`` through its canonical view, whatever the file's
         # axis order: a read then costs the output plus the kernel's few planes of context window.
         if len(data) % 4:
-            raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words")
+            raise FormatError(f"{self.codec_id}: payload is not a whole number of 32-bit words", code="rans-partial-word")
         words = np.frombuffer(data, "<u4").astype(np.uint32)
         if words.size > self._max_words(spec):
-            raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk")
+            raise FormatError(f"{self.codec_id}: payload longer than any encoding of this chunk", code="rans-too-long")
         tables = self._chunk_tables(spec)
         shape5, perm = canonical_shape(spec.shape, spec.axes)
         view = canonical_view(out, spec.axes)
@@ -205,9 +205,9 @@ class AdaptiveCodec(TrainableCodec):
             canon = out.reshape(shape5) if in_place else np.empty(shape5, np.uint8)
         status = self._decode_canonical(words, canon, spec.bits, tables)
         if status == 2:
-            raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements")
+            raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
         if status:
-            raise FormatError(f"{self.codec_id}: corrupt stream (coder did not end in its initial state)")
+            raise FormatError(f"{self.codec_id}: corrupt stream (coder did not end in its initial state)", code="rans-final-state")
         if spec.size and view is None:
             permuted = tuple(spec.shape[i] for i in perm)
             if in_place:

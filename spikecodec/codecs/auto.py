@@ -50,7 +50,7 @@ class Auto(ArrayCodec):
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         if len(data) < 1:
-            raise FormatError("auto: empty payload")
+            raise FormatError("auto: empty payload", code="auto-empty")
         mode, body = data[0], bytes(memoryview(data)[1:])
         if mode == 0:
             return unpack(body, spec.size, spec.bits).reshape(spec.shape)
@@ -58,14 +58,14 @@ class Auto(ArrayCodec):
             return Order0().decode(body, spec)
         if mode == 2:
             return Context().decode(body, spec)
-        raise FormatError(f"auto: unknown mode {mode} (known: 0 raw, 1 order0, 2 context)")
+        raise FormatError(f"auto: unknown mode {mode} (known: 0 raw, 1 order0, 2 context)", code="auto-mode")
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         # Each mode's codec decodes straight into ``out`` and checks its own values.
         if len(data) < 1:
-            raise FormatError("auto: empty payload")
+            raise FormatError("auto: empty payload", code="auto-empty")
         mode, body = data[0], memoryview(data)[1:]
         codec = {0: Raw, 1: Order0, 2: Context}.get(mode)
         if codec is None:
-            raise FormatError(f"auto: unknown mode {mode} (known: 0 raw, 1 order0, 2 context)")
+            raise FormatError(f"auto: unknown mode {mode} (known: 0 raw, 1 order0, 2 context)", code="auto-mode")
         return codec().decode_into(body, spec, out)

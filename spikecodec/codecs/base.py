@@ -110,9 +110,9 @@ class ArrayCodec(Codec):
         """
         values = self.decode(data, spec)
         if values.shape != spec.shape or values.dtype != np.uint8:
-            raise FormatError(f"codec {self.codec_id!r} decoded {values.shape} {values.dtype}, expected {spec.shape} uint8")
+            raise FormatError(f"codec {self.codec_id!r} decoded {values.shape} {values.dtype}, expected {spec.shape} uint8", code="decoded-shape")
         if spec.bits < 8 and values.size and int(values.max()) >> spec.bits:
-            raise FormatError(f"codec {self.codec_id!r} decoded a value wider than {spec.bits} bits")
+            raise FormatError(f"codec {self.codec_id!r} decoded a value wider than {spec.bits} bits", code="symbol-above-top")
         out[...] = values
         return count_spikes(values, spec.bits)
 

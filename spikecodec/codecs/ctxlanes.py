@@ -89,16 +89,16 @@ class ContextLanes(AdaptiveCodec):
         blocks = lane_blocks(C)
         count = len(blocks)
         if words.size < count:
-            raise FormatError(f"ctxlanes: payload shorter than its {count} lane word counts")
+            raise FormatError(f"ctxlanes: payload shorter than its {count} lane word counts", code="lanes-word-counts")
         sizes = words[:count].astype(np.int64)
         offs = np.concatenate([[count], count + np.cumsum(sizes)]).astype(np.int64)
         if offs[-1] != words.size:
             raise FormatError(f"ctxlanes: the lane word counts add up to {int(offs[-1] - count)} words, "
-                              f"the payload holds {words.size - count}")
+                              f"the payload holds {words.size - count}", code="lanes-word-counts")
         lane_size = canon.size // count
         for i, n in enumerate(sizes):
             if n > lane_size * self._max_decisions(bits) + 2:
-                raise FormatError(f"ctxlanes: lane {i} is longer than any encoding of its channels")
+                raise FormatError(f"ctxlanes: lane {i} is longer than any encoding of its channels", code="lanes-too-long")
         flat, strides = flat_strides(canon)
         if canon.size and _lanes().fast_decode(C, H, W, bits):
             if tables is None:

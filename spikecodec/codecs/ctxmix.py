@@ -91,6 +91,8 @@ class ContextMixing(TrainableCodec):
     def _encode_canonical(self, canon: np.ndarray, spec: ChunkSpec, states: np.ndarray, weights: np.ndarray,
                           journal: bool) -> bytes:
         k = _kernels()
+        if not canon.flags.writeable:  # e.g. a read-only memory map: one kernel codes both ways and
+            canon = canon.copy()       # its decoding branch writes, so numba refuses read-only arrays
         out = np.empty(k.max_payload_bytes(canon.size, spec.bits), np.uint8)
         n = k.encode(canon, spec.bits, states, weights, out, journal)
         return out[:n].tobytes()
@@ -110,7 +112,7 @@ class ContextMixing(TrainableCodec):
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         size = len(data)
         if size > spec.packed_nbytes:
-            raise FormatError(f"ctxmix: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})")
+            raise FormatError(f"ctxmix: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})", code="ctxmix-too-long")
         if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.9)
             values = np.empty(spec.shape, np.uint8)
             count = unpack_into(data, values, spec.bits)
@@ -121,9 +123,9 @@ class ContextMixing(TrainableCodec):
         canon = view if view is not None and view.flags.c_contiguous else np.empty(canonical_shape(spec.shape, spec.axes)[0], np.uint8)
         status = _kernels().decode_into(np.frombuffer(data, np.uint8), canon, spec.bits, states, weights, journal)
         if status == 2:
-            raise FormatError(f"ctxmix: decoded a value that does not fit {spec.bits}-bit elements")
+            raise FormatError(f"ctxmix: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
         if status:
-            raise FormatError("ctxmix: corrupt payload (its length or last byte is not what the decoded values code to)")
+            raise FormatError("ctxmix: corrupt payload (its length or last byte is not what the decoded values code to)", code="ctxmix-end")
         if canon is not view:
             out[...] = from_canonical(canon, spec.shape, spec.axes)
         return int(np.count_nonzero(canon)) if spec.bits == 1 else int(canon.sum(dtype=np.uint64))

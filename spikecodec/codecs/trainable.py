@@ -112,10 +112,10 @@ class TrainableCodec(ArrayCodec):
         geometry = self.geometry(spec)
         prior = self._prior
         if self.prior_id and prior is None:
-            raise FormatError(f"{self.codec_id}: needs prior {self.prior_id}, which was not given")
+            raise FormatError(f"{self.codec_id}: needs prior {self.prior_id}, which was not given", code="prior-missing")
         if prior is not None and prior.geometry != geometry:
             raise FormatError(f"{self.codec_id}: prior {prior.digest[:12]} was trained for chunks with "
-                              f"{describe_geometry(prior.geometry)}; this chunk has {describe_geometry(geometry)}")
+                              f"{describe_geometry(prior.geometry)}; this chunk has {describe_geometry(geometry)}", code="prior-mismatch")
         if len(self._fits) < 64:
             self._fits[spec] = geometry
         return geometry

@@ -31,9 +31,9 @@ class Zstd(BytesCodec):
         try:  # one shot into a buffer of the (checked) content size; nothing may follow the frame
             out = _decompressor().decompress(data, allow_extra_data=False)
         except zstandard.ZstdError as exc:
-            raise FormatError(_diagnose(data, exc)) from None
+            raise _diagnose(data, exc) from None
         if len(out) != size:
-            raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}")
+            raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}", code="zstd-content-size")
         return out
 
 
@@ -42,9 +42,9 @@ class Zstd(BytesCodec):
         decompressed copy beside the destination (8-bit raw elements are their packed bytes)."""
         size = _content_size(data, len(out))
         if size != len(out):
-            raise FormatError(f"zstd: frame decompresses to {size} bytes, the chunk packs to {len(out)}")
+            raise FormatError(f"zstd: frame decompresses to {size} bytes, the chunk packs to {len(out)}", code="zstd-content-size")
         if _frame_end(data) != len(data):  # what the one-shot decoder's allow_extra_data=False checks
-            raise FormatError(_diagnose(data, zstandard.ZstdError("not exactly one frame")))
+            raise _diagnose(data, zstandard.ZstdError("not exactly one frame"))
         filled = 0
         try:
             with _decompressor().stream_reader(data, read_across_frames=False) as reader:
@@ -54,9 +54,9 @@ class Zstd(BytesCodec):
                         break
                     filled += n
         except zstandard.ZstdError as exc:
-            raise FormatError(_diagnose(data, exc)) from None
+            raise _diagnose(data, exc) from None
         if filled != size:
-            raise FormatError(f"zstd: frame decompressed to {filled} bytes, its header says {size}")
+            raise FormatError(f"zstd: frame decompressed to {filled} bytes, its header says {size}", code="zstd-content-size")
 
 
 def _content_size(data: bytes | memoryview, max_size: int) -> int:
@@ -64,12 +64,12 @@ def _content_size(data: bytes | memoryview, max_size: int) -> int:
     try:
         params = zstandard.get_frame_parameters(data)
     except zstandard.ZstdError as exc:
-        raise FormatError(f"zstd: not a zstd frame ({exc})") from None
+        raise FormatError(f"zstd: not a zstd frame ({exc})", code="zstd-frame") from None
     size = params.content_size
     if size == zstandard.CONTENTSIZE_UNKNOWN or size == zstandard.CONTENTSIZE_ERROR:
-        raise FormatError("zstd: frame does not record its content size")
+        raise FormatError("zstd: frame does not record its content size", code="zstd-no-content-size")
     if size > max_size:
-        raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed")
+        raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed", code="zstd-content-too-large")
     return size
 
 
@@ -107,15 +107,15 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return dctx
 
 
-def _diagnose(data: bytes, exc: zstandard.ZstdError) -> str:
+def _diagnose(data: bytes, exc: zstandard.ZstdError) -> FormatError:
     """Say precisely what is wrong with a frame the one-shot decoder refused (error path only)."""
     dobj = zstandard.ZstdDecompressor().decompressobj()
     try:
         dobj.decompress(data)
     except zstandard.ZstdError:
-        return f"zstd: corrupt frame ({exc})"
+        return FormatError(f"zstd: corrupt frame ({exc})", code="zstd-frame")
     if not dobj.eof:
-        return "zstd: frame is truncated"
+        return FormatError("zstd: frame is truncated", code="zstd-frame")
     if dobj.unused_data:
-        return f"zstd: {len(dobj.unused_data)} bytes after the end of the frame"
-    return f"zstd: corrupt frame ({exc})"
+        return FormatError(f"zstd: {len(dobj.unused_data)} bytes after the end of the frame", code="zstd-trailing-bytes")
+    return FormatError(f"zstd: corrupt frame ({exc})", code="zstd-frame")

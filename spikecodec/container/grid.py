@@ -105,13 +105,13 @@ class Tiling:
     def advance(self, origin: tuple[int, ...], extent: tuple[int, ...], offset: int) -> ChunkSpec:
         """Accept the next chunk or raise; returns its spec."""
         if not self.inner:
-            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset)
+            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset, code="empty-array-chunks")
         want = self.expected_origin()
         if tuple(origin) != want:
-            raise FormatError(f"chunk origin {tuple(origin)} out of order: expected {want}", offset)
+            raise FormatError(f"chunk origin {tuple(origin)} out of order: expected {want}", offset, code="chunk-order")
         spec = self.advance_row(origin[0], extent[0], offset)
         if tuple(extent[1:]) != spec.shape[1 : self.header.chunk_rank]:
-            raise FormatError(f"chunk extent {tuple(extent)} does not match the grid", offset)
+            raise FormatError(f"chunk extent {tuple(extent)} does not match the grid", offset, code="chunk-extent")
         return spec
 
     def advance_row(self, row_start: int, height: int, offset: int) -> ChunkSpec:
@@ -119,18 +119,18 @@ class Tiling:
         the grid's), or raise; returns its spec."""
         h = self.header
         if not self.inner:
-            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset)
+            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset, code="empty-array-chunks")
         if row_start != self.row_start:
             want = self.expected_origin()
-            raise FormatError(f"chunk origin {(row_start, *want[1:])} out of order: expected {want}", offset)
+            raise FormatError(f"chunk origin {(row_start, *want[1:])} out of order: expected {want}", offset, code="chunk-order")
         if self.position == 0:
             if not 1 <= height <= h.chunk_shape[0]:
-                raise FormatError(f"chunk height {height} is outside 1..{h.chunk_shape[0]}", offset)
+                raise FormatError(f"chunk height {height} is outside 1..{h.chunk_shape[0]}", offset, code="row-height")
             if h.shape[0] is not None and self.row_start + height > h.shape[0]:
-                raise FormatError(f"chunk reaches row {self.row_start + height}, past shape[0] = {h.shape[0]}", offset)
+                raise FormatError(f"chunk reaches row {self.row_start + height}, past shape[0] = {h.shape[0]}", offset, code="row-past-shape")
             self.row_length = height
         elif height != self.row_length:
-            raise FormatError(f"chunk height {height} differs from its row's {self.row_length}", offset)
+            raise FormatError(f"chunk height {height} differs from its row's {self.row_length}", offset, code="row-height-differs")
         key = (height, self.position)
         spec = self.specs.get(key)
         if spec is None:  # rows mostly share one height: one spec per place in the row

@@ -166,16 +166,16 @@ def header_bytes(h: Header) -> bytes:
 def parse_preamble(pre: bytes) -> tuple[int, int]:
     """Check the 16-byte preamble; return (minor version, header body size)."""
     if len(pre) < layout.PREAMBLE_SIZE:
-        raise FormatError(f"file is {len(pre)} bytes, too short for the {layout.PREAMBLE_SIZE}-byte preamble", 0)
+        raise FormatError(f"file is {len(pre)} bytes, too short for the {layout.PREAMBLE_SIZE}-byte preamble", 0, code="preamble-truncated")
     signature, major, minor, reserved, header_size = layout.PREAMBLE_STRUCT.unpack_from(pre)
     if signature != layout.SIGNATURE:
-        raise FormatError("not a spike file: bad signature", 0)
+        raise FormatError("not a spike file: bad signature", 0, code="preamble-magic")
     if major != layout.MAJOR_VERSION:
-        raise FormatError(f"unsupported major version {major} (this reader knows {layout.MAJOR_VERSION})", 8)
+        raise FormatError(f"unsupported major version {major} (this reader knows {layout.MAJOR_VERSION})", 8, code="major-version")
     if reserved != 0:
-        raise FormatError("reserved preamble field is not zero", 10)
+        raise FormatError("reserved preamble field is not zero", 10, code="preamble-reserved")
     if not 0 < header_size <= MAX_HEADER_SIZE:
-        raise FormatError(f"header size {header_size} is outside 1..{MAX_HEADER_SIZE}", 12)
+        raise FormatError(f"header size {header_size} is outside 1..{MAX_HEADER_SIZE}", 12, code="header-size")
     return minor, header_size
 
 
@@ -220,9 +220,9 @@ def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
             raise ValueError("a byte-order mark starts it")
         obj = _STRICT_JSON.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise FormatError(f"{what} is not valid JSON ({exc})", offset) from None
+        raise FormatError(f"{what} is not valid JSON ({exc})", offset, code="json-invalid") from None
     if not isinstance(obj, dict):
-        raise FormatError(f"{what} must be a JSON object", offset)
+        raise FormatError(f"{what} must be a JSON object", offset, code="json-not-object")
     return obj
 
 
@@ -278,42 +278,42 @@ def _parse_header(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pipeline
     minor, _ = parse_preamble(pre)
     body_at = layout.PREAMBLE_SIZE
     if len(crc) != 4:
-        raise FormatError("file ends inside the header", body_at)
+        raise FormatError("file ends inside the header", body_at, code="header-truncated")
     if layout.crc32(pre[: layout.PREAMBLE_SIZE], body) != int.from_bytes(crc, "little"):
-        raise FormatError("header CRC mismatch", body_at + len(body))
+        raise FormatError("header CRC mismatch", body_at + len(body), code="header-crc")
 
-    def fail(msg: str) -> FormatError:
-        return FormatError(msg, body_at)
+    def fail(msg: str, code: str) -> FormatError:
+        return FormatError(msg, body_at, code=code)
 
     if len(body) < layout.HEADER_FIXED_STRUCT.size:
-        raise fail("header body is too short")
+        raise fail("header body is too short", code="header-malformed")
     rank, _, chunk_rank, reserved = layout.HEADER_FIXED_STRUCT.unpack_from(body)
     # Only what sizes the rest of the parse is checked here; check_header does the others.
     if not 1 <= rank <= MAX_RANK:
-        raise fail(f"rank {rank} is outside 1..{MAX_RANK}")
+        raise fail(f"rank {rank} is outside 1..{MAX_RANK}", code="rank-range")
     if not 1 <= chunk_rank <= rank:
-        raise fail(f"chunk rank {chunk_rank} is outside 1..{rank}")
+        raise fail(f"chunk rank {chunk_rank} is outside 1..{rank}", code="chunk-rank-range")
     if reserved:
-        raise fail("reserved header field is not zero")
+        raise fail("reserved header field is not zero", code="header-reserved")
     try:
         b = layout.header_body_compiled().parse(body)
     except (ConstructError, UnicodeDecodeError, struct.error) as exc:  # compiled parsers raise struct.error
-        raise fail(f"malformed header body ({type(exc).__name__})") from None
+        raise fail(f"malformed header body ({type(exc).__name__})", code="header-malformed") from None
     shape = tuple(None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape))
     if not 1 <= len(b.codecs) <= MAX_CODECS:
-        raise fail(f"{len(b.codecs)} codecs; a pipeline has 1..{MAX_CODECS}")
+        raise fail(f"{len(b.codecs)} codecs; a pipeline has 1..{MAX_CODECS}", code="codec-count")
     codecs = []
     for c in b.codecs:
         config = _strict_json(c.config, f"configuration of codec {c.id!r}", body_at)
         if "id" in config:
-            raise fail(f"configuration of codec {c.id!r} may not contain the key 'id'")
+            raise fail(f"configuration of codec {c.id!r} may not contain the key 'id'", code="codec-config-id")
         codecs.append({"id": c.id, **config})
     metadata = _strict_json(b.metadata, "metadata", body_at)
     if len(b.extensions) > MAX_EXTENSIONS:
-        raise fail(f"{len(b.extensions)} extension fields; at most {MAX_EXTENSIONS}")
+        raise fail(f"{len(b.extensions)} extension fields; at most {MAX_EXTENSIONS}", code="extension-count")
     for e in b.extensions:
         if e.flags & ~1:
-            raise fail(f"extension {e.name!r} has undefined flag bits set")
+            raise fail(f"extension {e.name!r} has undefined flag bits set", code="extension-flags")
     header = Header(
         shape=shape,
         axes=tuple(b.axes),
@@ -333,67 +333,67 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
     Readers apply them to what they parsed, writers to what they are about to write. Returns the
     codec pipeline the header names (built to check it)."""
 
-    def fail(msg: str) -> FormatError:
-        return FormatError(msg, offset)
+    def fail(msg: str, code: str) -> FormatError:
+        return FormatError(msg, offset, code=code)
 
     shape = h.shape
     if not 1 <= h.rank <= MAX_RANK:
-        raise fail(f"rank {h.rank} is outside 1..{MAX_RANK}")
+        raise fail(f"rank {h.rank} is outside 1..{MAX_RANK}", code="rank-range")
     if h.bits not in ELEMENT_BITS:
-        raise fail(f"element bits {h.bits} is not one of {ELEMENT_BITS}")
+        raise fail(f"element bits {h.bits} is not one of {ELEMENT_BITS}", code="element-bits")
     if not 1 <= h.chunk_rank <= h.rank:
-        raise fail(f"chunk rank {h.chunk_rank} is outside 1..{h.rank}")
+        raise fail(f"chunk rank {h.chunk_rank} is outside 1..{h.rank}", code="chunk-rank-range")
     for i, s in enumerate(shape):
         if s is not None and not 0 <= s <= MAX_EXTENT:
-            raise fail(f"shape[{i}] = {s} is outside 0..{MAX_EXTENT}")
+            raise fail(f"shape[{i}] = {s} is outside 0..{MAX_EXTENT}", code="shape-extent")
     try:
         checked_product((s for s in shape if s is not None), MAX_TOTAL_ELEMENTS, "element count")
     except OverflowError:
-        raise fail(f"shape {tuple(shape)} has more than {MAX_TOTAL_ELEMENTS} elements") from None
+        raise fail(f"shape {tuple(shape)} has more than {MAX_TOTAL_ELEMENTS} elements", code="shape-too-large") from None
     for i, c in enumerate(h.chunk_shape):
         if c < 1:
-            raise fail(f"chunk_shape[{i}] is zero")
+            raise fail(f"chunk_shape[{i}] is zero", code="chunk-shape-zero")
         if i > 0 and c > max(shape[i], 1):  # type: ignore[type-var]
-            raise fail(f"chunk_shape[{i}] = {c} is larger than shape[{i}] = {shape[i]}")
+            raise fail(f"chunk_shape[{i}] = {c} is larger than shape[{i}] = {shape[i]}", code="chunk-shape-larger")
     if shape[0] is not None and h.chunk_shape[0] > max(shape[0], 1):
-        raise fail(f"chunk_shape[0] = {h.chunk_shape[0]} is larger than shape[0] = {shape[0]}")
+        raise fail(f"chunk_shape[0] = {h.chunk_shape[0]} is larger than shape[0] = {shape[0]}", code="chunk-shape-larger")
     try:
         checked_product([*h.chunk_shape, *shape[h.chunk_rank :]], MAX_CHUNK_ELEMENTS, "chunk size")  # type: ignore[list-item]
     except OverflowError:
-        raise fail(f"a chunk would hold more than {MAX_CHUNK_ELEMENTS} elements") from None
+        raise fail(f"a chunk would hold more than {MAX_CHUNK_ELEMENTS} elements", code="chunk-too-large") from None
     if len(h.axes) != h.rank:
-        raise fail(f"{len(h.axes)} axis names for rank {h.rank}")
+        raise fail(f"{len(h.axes)} axis names for rank {h.rank}", code="axis-count")
     for name in h.axes:
         if not _AXIS_NAME.match(name):
-            raise fail(f"axis name {name!r} is not 1-{MAX_AXIS_NAME} characters of [A-Za-z0-9_]")
+            raise fail(f"axis name {name!r} is not 1-{MAX_AXIS_NAME} characters of [A-Za-z0-9_]", code="axis-name")
     if len(set(h.axes)) != len(h.axes):
-        raise fail(f"axis names {list(h.axes)} are not unique")
+        raise fail(f"axis names {list(h.axes)} are not unique", code="axis-duplicate")
     if not 1 <= len(h.codecs) <= MAX_CODECS:
-        raise fail(f"{len(h.codecs)} codecs; a pipeline has 1..{MAX_CODECS}")
+        raise fail(f"{len(h.codecs)} codecs; a pipeline has 1..{MAX_CODECS}", code="codec-count")
     for c in h.codecs:
         if not 0 < len(c["id"]) <= MAX_CODEC_ID or not c["id"].isascii():
-            raise fail(f"codec id {c['id']!r} is not 1..{MAX_CODEC_ID} ASCII characters")
+            raise fail(f"codec id {c['id']!r} is not 1..{MAX_CODEC_ID} ASCII characters", code="codec-id")
     try:
         pipeline = Pipeline(h.codecs)
     except ValueError as exc:
-        raise fail(f"codec pipeline {list(h.codecs)}: {exc}") from None
+        raise fail(f"codec pipeline {list(h.codecs)}: {exc}", code="codec-pipeline") from None
     if len(h.extensions) > MAX_EXTENSIONS:
-        raise fail(f"{len(h.extensions)} extension fields; at most {MAX_EXTENSIONS}")
+        raise fail(f"{len(h.extensions)} extension fields; at most {MAX_EXTENSIONS}", code="extension-count")
     for e in h.extensions:
         if not 0 < len(e.name) <= MAX_EXTENSION_NAME or not e.name.isascii():
-            raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} ASCII characters")
+            raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} ASCII characters", code="extension-name")
         if e.name not in KNOWN_EXTENSIONS:
             if e.required:
-                raise fail(f"required extension {e.name!r} is not understood by this reader")
+                raise fail(f"required extension {e.name!r} is not understood by this reader", code="extension-unknown-required")
             continue
         if not e.required:
-            raise fail(f"extension {e.name!r} must be marked required")
+            raise fail(f"extension {e.name!r} must be marked required", code="extension-not-required")
         if sum(x.name == e.name for x in h.extensions) > 1:
-            raise fail(f"extension {e.name!r} appears more than once")
+            raise fail(f"extension {e.name!r} appears more than once", code="extension-repeated")
         if e.name == COMPACT_EXTENSION and e.data:
-            raise fail(f"extension {e.name!r} carries no data")
+            raise fail(f"extension {e.name!r} carries no data", code="extension-data")
     if any(e.name == PRIOR_EXTENSION for e in h.extensions) and not getattr(pipeline.array_codec, "prior_id", None):
-        raise fail(f"extension {PRIOR_EXTENSION!r} holds a prior, but codec {pipeline.array_codec.codec_id!r} names none")
+        raise fail(f"extension {PRIOR_EXTENSION!r} holds a prior, but codec {pipeline.array_codec.codec_id!r} names none", code="prior-extension-unneeded")
     return pipeline
 
 
@@ -417,15 +417,15 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
     embedded = next((e.data for e in h.extensions if e.name == PRIOR_EXTENSION), None)
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != digest:
-            raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset)
+            raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset, code="prior-embedded-digest")
         prior = find_prior(digest, given, search=False) or parse_prior(embedded, "the embedded prior")
         remember_prior(prior)
     else:
         prior = find_prior(digest, given)
         if prior is None:
             raise FormatError(f"coded with prior {digest}, which was not given "
-                              f"(pass it: priors=..., --prior FILE, or a folder in ${PRIOR_PATH_ENV})", offset)
+                              f"(pass it: priors=..., --prior FILE, or a folder in ${PRIOR_PATH_ENV})", offset, code="prior-missing")
     try:
         return pipeline.with_prior(prior)
     except ValueError as exc:
-        raise FormatError(str(exc), offset) from None
+        raise FormatError(str(exc), offset, code="prior-mismatch") from None

@@ -195,7 +195,7 @@ class LinkDecoder:
                 rows.append(row)
                 self.rows_read += row.shape[0]
         if assembler.row is not None:
-            raise FormatError("message ends inside a row of chunks", cursor.pos)
+            raise FormatError("message ends inside a row of chunks", cursor.pos, code="row-incomplete")
         self._pos = end
         if not rows:  # an empty message (no frames were encoded)
             return np.zeros((0, *h.frame_shape), np.uint8)
@@ -214,9 +214,9 @@ class LinkDecoder:
                 read_record(self._records, BytesCursor(message, at), ordinal, lambda head, at: self._any_spec(head))
             except FormatError:
                 continue
-            return FormatError(f"message is record {ordinal} of this stream, expected record {want} (out of order)", at)
+            return FormatError(f"message is record {ordinal} of this stream, expected record {want} (out of order)", at, code="compact-check")
         return FormatError(f"record {want} fails its check: damaged, truncated, or from another stream "
-                           f"(another model, prior or session)", at)
+                           f"(another model, prior or session)", at, code="compact-check")
 
     def _any_spec(self, head: RecordHead) -> ChunkSpec:
         return chunk_spec(self.header, head.height, self._tiling.inner[0])
@@ -227,11 +227,11 @@ class LinkDecoder:
         count, rows, size = read_compact_index(cursor, self._pos)
         if (count, rows) != (self.records_read, self.rows_read):
             raise FormatError(f"the stream ended after {count} records in {rows} rows; "
-                              f"{self.records_read} in {self.rows_read} were decoded", self._pos)
+                              f"{self.records_read} in {self.rows_read} were decoded", self._pos, code="index-count")
         if len(message) != size + layout.TRAILER_SIZE:
-            raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos)
+            raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos, code="message-size")
         if parse_trailer(bytes(message[size:]), self._pos + size) != (self._pos, size):
-            raise FormatError("the trailer does not point to the index before it", self._pos + size)
+            raise FormatError("the trailer does not point to the index before it", self._pos + size, code="trailer-index")
 
 
 def parse_header_message(data: bytes) -> tuple[Header, bytes]:
@@ -240,6 +240,6 @@ def parse_header_message(data: bytes) -> tuple[Header, bytes]:
     pre = data[: layout.PREAMBLE_SIZE]
     end = layout.PREAMBLE_SIZE + parse_preamble(pre)[1]
     if len(data) != end + layout.CRC_SIZE:
-        raise FormatError(f"header message is {len(data)} bytes, its header {end + layout.CRC_SIZE}", min(len(data), end + layout.CRC_SIZE))
+        raise FormatError(f"header message is {len(data)} bytes, its header {end + layout.CRC_SIZE}", min(len(data), end + layout.CRC_SIZE), code="message-size")
     crc = data[end:]
     return parse_header(pre, data[layout.PREAMBLE_SIZE : end], crc), crc

@@ -50,7 +50,7 @@ def _header_bytes(src: Source) -> tuple[bytes, bytes, bytes]:
     _, header_size = parse_preamble(pre)
     rest = src.read_at(layout.PREAMBLE_SIZE, header_size + layout.CRC_SIZE)  # body and CRC in one read
     if len(rest) < header_size:
-        raise FormatError(f"file ends inside the {header_size}-byte header", layout.PREAMBLE_SIZE)
+        raise FormatError(f"file ends inside the {header_size}-byte header", layout.PREAMBLE_SIZE, code="header-truncated")
     return pre, rest[:header_size], rest[header_size:]
 
 
@@ -97,30 +97,30 @@ def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout)
     and the array (FORMAT.md 4, 6). Compact records are walked (their index holds only totals)."""
     end = src.size - layout.TRAILER_SIZE
     if end < data_start:
-        raise FormatError("no trailer: the file is truncated or its writer did not finish", src.size)
+        raise FormatError("no trailer: the file is truncated or its writer did not finish", src.size, code="trailer-magic")
     index_offset, index_nbytes = parse_trailer(src.read_at(end, layout.TRAILER_SIZE), end)
     inner = inner_origins(h)
     if records.compact:
         if not data_start <= index_offset < end or index_offset + index_nbytes != end:
-            raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
+            raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end, code="trailer-index")
         count, rows, size = read_compact_index(SourceCursor(src, index_offset), index_offset)
         if size != index_nbytes:
-            raise FormatError(f"the index is {size} bytes, the trailer says {index_nbytes}", index_offset)
+            raise FormatError(f"the index is {size} bytes, the trailer says {index_nbytes}", index_offset, code="index-size")
         table, stop, pos = walk_records(src, h, data_start, records, index_offset)
         if stop is not None:
             raise stop
         if pos != index_offset:
-            raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", pos)
+            raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", pos, code="index-end")
         if count != len(table) or rows != _rows(table, len(inner)):
-            raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(table)}", index_offset)
+            raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(table)}", index_offset, code="index-count")
         _check_total(h, table, len(inner), index_offset)
         return table
     if index_offset < data_start or index_offset + index_nbytes != end or index_nbytes < index_size(0):
-        raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end)
+        raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end, code="trailer-index")
     fields = parse_index(src.read_at(index_offset, index_nbytes), index_offset)
     if not _tiles(fields, h, len(inner), data_start, index_offset):
         _first_index_problem(fields, h, data_start, index_offset)  # raises, saying where
-        raise FormatError("the index does not describe the chunks", index_offset)  # pragma: no cover
+        raise FormatError("the index does not describe the chunks", index_offset, code="index-end")  # pragma: no cover
     return ChunkTable(fields.view(np.int64))  # every field is below 2**62 (checked): the same values
 
 
@@ -157,19 +157,20 @@ def _first_index_problem(fields: np.ndarray, h: Header, data_start: int, index_o
     for i, (offset, size, row_start, row_length, _) in enumerate(fields.tolist()):
         if offset != pos:
             kind = "overlaps the previous one" if offset < pos else "leaves a gap after the previous one"
-            raise FormatError(f"index entry {i}: chunk at {offset} {kind} (expected {pos})", index_offset)
+            raise FormatError(f"index entry {i}: chunk at {offset} {kind} (expected {pos})", index_offset,
+                              code="index-overlap" if offset < pos else "index-gap")
         if size < min_size:
-            raise FormatError(f"index entry {i}: chunk size {size} is below the minimum {min_size}", index_offset)
+            raise FormatError(f"index entry {i}: chunk size {size} is below the minimum {min_size}", index_offset, code="index-entry-size")
         if not tiling.inner:
-            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset)
+            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset, code="empty-array-chunks")
         tiling.advance_row(row_start, row_length, index_offset)
         pos += size
     if pos != index_offset:
-        raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", index_offset)
+        raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", index_offset, code="index-end")
     if not tiling.at_row_boundary:
-        raise FormatError("the index ends inside a row of chunks", index_offset)
+        raise FormatError("the index ends inside a row of chunks", index_offset, code="row-incomplete")
     if h.shape[0] is not None and tiling.inner and tiling.row_start != h.shape[0]:
-        raise FormatError(f"chunks cover {tiling.row_start} of the {h.shape[0]} rows the header declares", index_offset)
+        raise FormatError(f"chunks cover {tiling.row_start} of the {h.shape[0]} rows the header declares", index_offset, code="rows-total")
 
 
 def _rows(table: ChunkTable, per_row: int) -> int:
@@ -180,7 +181,7 @@ def _rows(table: ChunkTable, per_row: int) -> int:
 def _check_total(h: Header, table: ChunkTable, per_row: int, offset: int) -> None:
     rows = _rows(table, per_row)
     if h.shape[0] is not None and per_row and rows != h.shape[0]:
-        raise FormatError(f"chunks cover {rows} of the {h.shape[0]} rows the header declares", offset)
+        raise FormatError(f"chunks cover {rows} of the {h.shape[0]} rows the header declares", offset, code="rows-total")
 
 
 def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
@@ -211,7 +212,7 @@ def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout,
         if tiling.at_row_boundary:
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
-        stop = FormatError("the chunks end inside a row", cursor.pos)
+        stop = FormatError("the chunks end inside a row", cursor.pos, code="row-incomplete")
     pos = entries[complete - 1].offset + entries[complete - 1].size if complete else data_start
     return ChunkTable.of(entries[:complete]), stop, pos if stop is not None else cursor.pos
 
@@ -236,11 +237,11 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
         # The pipeline checks the decoded shape and that no value is wider than the element type.
         values, count = pipeline.decode(record.payload, spec, out)
     except FormatError as exc:
-        raise FormatError(f"chunk {ordinal}: {exc.message}", at) from None
+        raise FormatError(f"chunk {ordinal}: {exc.message}", at, code=exc.code or "payload-undecodable") from None
     except (ValueError, MemoryError, OverflowError) as exc:
-        raise FormatError(f"chunk {ordinal}: payload does not decode ({exc})", at) from None
+        raise FormatError(f"chunk {ordinal}: payload does not decode ({exc})", at, code="payload-undecodable") from None
     if record.head.spike_count is not None and count != record.head.spike_count:
-        raise FormatError(f"chunk {ordinal} holds {count} spikes, its header says {record.head.spike_count}", at)
+        raise FormatError(f"chunk {ordinal} holds {count} spikes, its header says {record.head.spike_count}", at, code="spike-count")
     return values
 
 
@@ -346,7 +347,7 @@ class SpikeReader:
         self.shape: tuple[int, ...] = (length, *h.frame_shape)
         if checked_extent(self.shape) > MAX_TOTAL_ELEMENTS:  # e.g. (0, 2**62, 2**62): 0 elements
             self._src.close()
-            raise FormatError(f"shape {self.shape} is too large for numpy even though it is empty", where=self.name)
+            raise FormatError(f"shape {self.shape} is too large for numpy even though it is empty", where=self.name, code="numpy-shape")
 
     # -- what the file says -------------------------------------------------------------------
     @property
@@ -484,19 +485,19 @@ class SpikeReader:
         spec = self.chunk_spec(i)
         data = self._src.view_at(e.offset, e.size)
         if len(data) != e.size:
-            raise FormatError(f"file ends inside chunk {i}", e.offset)
+            raise FormatError(f"file ends inside chunk {i}", e.offset, code="record-truncated")
         want = origin or self.chunk_origin(i)
         k = self._chunk_rank
 
         def place(head: RecordHead, at: int) -> ChunkSpec:  # where the index puts it
             if head.size != e.size:
-                raise FormatError(f"chunk {i} is {head.size} bytes but the index says {e.size}", at)
+                raise FormatError(f"chunk {i} is {head.size} bytes but the index says {e.size}", at, code="index-record-mismatch")
             if head.origin is not None and (head.origin != want or head.extent != spec.shape[:k]):
-                raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at)
+                raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at, code="index-record-mismatch")
             if head.height != e.row_length:
-                raise FormatError(f"chunk {i} is {head.height} rows high, the index says {e.row_length}", at)
+                raise FormatError(f"chunk {i} is {head.height} rows high, the index says {e.row_length}", at, code="index-record-mismatch")
             if head.spike_count != e.spike_count:
-                raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {e.spike_count}", at)
+                raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {e.spike_count}", at, code="index-record-mismatch")
             return spec
 
         record = read_record(self._records, BytesCursor(data, e.offset), i, place)
@@ -536,7 +537,7 @@ class SpikeReader:
                 if progress is not None:
                     progress(size)
         if filled != nbytes:
-            raise FormatError(f"{self.name}: the chunks cover {filled} of the array's {nbytes} elements")
+            raise FormatError(f"{self.name}: the chunks cover {filled} of the array's {nbytes} elements", code="rows-total")
         return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -599,7 +600,7 @@ class SpikeReader:
                 values = self._chunk_values(i)
                 box[dst] = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]
         if filled != nbytes:
-            raise FormatError(f"{self.name}: the chunks cover {filled} of the {nbytes} elements selected")
+            raise FormatError(f"{self.name}: the chunks cover {filled} of the {nbytes} elements selected", code="rows-total")
         # np.require keeps a 0-d result 0-d (ascontiguousarray would make it 1-d).
         return np.require(box[tuple(local) + tuple(key[k:])], requirements="C")
 

@@ -123,9 +123,9 @@ class ClassicRecords:
     def read_head(self, cursor: Cursor, at: int, first: bytes = b"") -> RecordHead:
         head = first + cursor.read(self.head_size - len(first))
         if len(head) < self.head_size:
-            raise FormatError("file ends inside a chunk header", at)
+            raise FormatError("file ends inside a chunk header", at, code="record-truncated")
         if head[:4] != layout.CHUNK_MAGIC:
-            raise FormatError(f"expected chunk magic {layout.CHUNK_MAGIC!r}, found {bytes(head[:4])!r}", at)
+            raise FormatError(f"expected chunk magic {layout.CHUNK_MAGIC!r}, found {bytes(head[:4])!r}", at, code="record-magic")
         _, payload_size, spike_count, *rest = self._struct.unpack_from(head)
         k = self.chunk_rank
         origin, extent = tuple(rest[:k]), tuple(rest[k:])
@@ -133,9 +133,9 @@ class ClassicRecords:
 
     def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
         if len(check) != layout.CRC_SIZE:
-            raise FormatError("file ends inside a chunk", at)
+            raise FormatError("file ends inside a chunk", at, code="record-truncated")
         if layout.crc32(head.head, payload) != int.from_bytes(check, "little"):
-            raise FormatError("chunk CRC mismatch", at)
+            raise FormatError("chunk CRC mismatch", at, code="chunk-crc")
 
 
 def encode_chunk(origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
@@ -170,16 +170,16 @@ def read_varint(cursor: Cursor, at: int, what: str, first: bytes = b"") -> tuple
     for i in range(MAX_VARINT):
         b = first if i == 0 and first else cursor.read(1)
         if not b:
-            raise FormatError(f"file ends inside {what}", at)
+            raise FormatError(f"file ends inside {what}", at, code="varint-truncated")
         raw += b
         value |= (b[0] & 0x7F) << (7 * i)
         if not b[0] & 0x80:
             if i and b[0] == 0:
-                raise FormatError(f"{what} is not minimally encoded", at)
+                raise FormatError(f"{what} is not minimally encoded", at, code="varint-overlong")
             if value >> 64:
-                raise FormatError(f"{what} is above 2**64 - 1", at)
+                raise FormatError(f"{what} is above 2**64 - 1", at, code="varint-too-large")
             return value, bytes(raw)
-    raise FormatError(f"{what} is longer than {MAX_VARINT} bytes", at)
+    raise FormatError(f"{what} is longer than {MAX_VARINT} bytes", at, code="varint-too-long")
 
 
 def check_size(payload_size: int) -> int:
@@ -219,7 +219,7 @@ class CompactRecords:
     def read_head(self, cursor: Cursor, at: int, first: bytes = b"") -> RecordHead:
         v, head = read_varint(cursor, at, "a record's size", first)
         if v == 0:
-            raise FormatError("end of records where a record was expected", at)
+            raise FormatError("end of records where a record was expected", at, code="records-end-early")
         payload_size, flag = (v - 1) >> 1, (v - 1) & 1
         height = self.row_height
         if flag:
@@ -227,14 +227,14 @@ class CompactRecords:
             head += raw
             if not 1 <= height < self.row_height:
                 raise FormatError(f"record row height {height} is outside 1..{self.row_height - 1} "
-                                  f"(a full row of {self.row_height} is not stated)", at)
+                                  f"(a full row of {self.row_height} is not stated)", at, code="compact-height")
         return RecordHead(head, payload_size, check_size(payload_size), height, None, None, None)
 
     def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
         if len(check) != head.check_size:
-            raise FormatError("file ends inside a record", at)
+            raise FormatError("file ends inside a record", at, code="record-truncated")
         if compact_check(self.tag, ordinal, head.head, payload, head.check_size) != check:
-            raise FormatError(f"record {ordinal} check mismatch (damaged, out of order, or from another stream)", at)
+            raise FormatError(f"record {ordinal} check mismatch (damaged, out of order, or from another stream)", at, code="compact-check")
 
 
 RecordLayout = ClassicRecords | CompactRecords
@@ -269,11 +269,15 @@ def read_record(records: RecordLayout, cursor: Cursor, ordinal: int, place, firs
     at = cursor.pos - len(first)
     head = records.read_head(cursor, at, first)
     spec = place(head, at)
+    if head.spike_count is not None and head.spike_count > spec.size * ((1 << spec.bits) - 1):
+        # Checked here, not only after decoding: recovery walks records without decoding them.
+        raise FormatError(f"chunk states {head.spike_count} spikes, more than its {spec.size} elements hold",
+                          at, code="spike-count")
     if head.payload_size > spec.max_payload:
-        raise FormatError(f"chunk payload size {head.payload_size} exceeds the cap {spec.max_payload}", at)
+        raise FormatError(f"chunk payload size {head.payload_size} exceeds the cap {spec.max_payload}", at, code="payload-size")
     rest = cursor.read(head.payload_size + head.check_size)
     if len(rest) < head.payload_size:
-        raise FormatError("file ends inside a chunk", at)
+        raise FormatError("file ends inside a chunk", at, code="record-truncated")
     view = memoryview(rest)
     records.verify(head, view[: head.payload_size], bytes(view[head.payload_size :]), ordinal, at)
     return Record(at, head, view[: head.payload_size])
@@ -296,7 +300,7 @@ def index_size(count: int) -> int:
 def parse_index_head(head: bytes, offset: int) -> int:
     """The entry count from the 12-byte index head."""
     if len(head) < layout.INDEX_HEAD_SIZE or head[:4] != layout.INDEX_MAGIC:
-        raise FormatError(f"no index magic {layout.INDEX_MAGIC!r} where the trailer points", offset)
+        raise FormatError(f"no index magic {layout.INDEX_MAGIC!r} where the trailer points", offset, code="index-magic")
     return layout.INDEX_HEAD_STRUCT.unpack_from(head)[1]
 
 
@@ -305,10 +309,10 @@ def parse_index(data: bytes, offset: int) -> np.ndarray:
     entries as a (count, 5) uint64 array of the fields of FORMAT.md 6.1."""
     count = parse_index_head(data[: layout.INDEX_HEAD_SIZE], offset)
     if len(data) != index_size(count):
-        raise FormatError(f"index holds {count} entries but is {len(data)} bytes", offset)
+        raise FormatError(f"index holds {count} entries but is {len(data)} bytes", offset, code="index-size")
     body_end = len(data) - layout.CRC_SIZE
     if layout.crc32(memoryview(data)[:body_end]) != int.from_bytes(data[body_end:], "little"):  # no copy
-        raise FormatError("index CRC mismatch", offset + body_end)
+        raise FormatError("index CRC mismatch", offset + body_end, code="index-crc")
     # The size check above makes the entries exactly count * INDEX_ENTRY_SIZE bytes.
     return np.frombuffer(data, "<u8", count * 5, layout.INDEX_HEAD_SIZE).reshape(count, 5)
 
@@ -324,15 +328,15 @@ def read_compact_index(cursor: Cursor, at: int, first: bytes = b"") -> tuple[int
     marker byte, when already read)."""
     marker = first or cursor.read(1)
     if marker != b"\0":
-        raise FormatError("no end-of-records marker where the compact index starts", at)
+        raise FormatError("no end-of-records marker where the compact index starts", at, code="index-end-marker")
     count, raw_count = read_varint(cursor, at, "the index's record count")
     rows, raw_rows = read_varint(cursor, at, "the index's row count")
     crc = cursor.read(4)
     body = marker + raw_count + raw_rows
     if len(crc) != 4:
-        raise FormatError("file ends inside the index", at)
+        raise FormatError("file ends inside the index", at, code="index-truncated")
     if layout.crc32(body) != int.from_bytes(crc, "little"):
-        raise FormatError("index CRC mismatch", at + len(body))
+        raise FormatError("index CRC mismatch", at + len(body), code="index-crc")
     return count, rows, len(body) + 4
 
 
@@ -344,10 +348,10 @@ def encode_trailer(index_offset: int, index_nbytes: int) -> bytes:
 def parse_trailer(data: bytes, offset: int) -> tuple[int, int]:
     """(index_offset, index_size) from the last 24 bytes of a file."""
     if len(data) != layout.TRAILER_SIZE or data[-4:] != layout.TRAILER_MAGIC:
-        raise FormatError("no trailer: the file is truncated or its writer did not finish", offset)
+        raise FormatError("no trailer: the file is truncated or its writer did not finish", offset, code="trailer-magic")
     index_offset, index_nbytes, crc, _ = layout.TRAILER_STRUCT.unpack(data)
     if layout.crc32(data[:16]) != crc:
-        raise FormatError("trailer CRC mismatch", offset + 16)
+        raise FormatError("trailer CRC mismatch", offset + 16, code="trailer-crc")
     return index_offset, index_nbytes
 
 

@@ -199,7 +199,7 @@ class SpikeStream:
             at = cursor.pos
             at_index, first = self._records.at_end(cursor)
             if not first:
-                raise FormatError(f"stream ends after {self.rows_read} rows, with no index (the writer did not finish)", at)
+                raise FormatError(f"stream ends after {self.rows_read} rows, with no index (the writer did not finish)", at, code="stream-unfinished")
             if at_index and tiling.at_row_boundary:
                 self._finish(first, at, tiling)
                 return
@@ -207,7 +207,7 @@ class SpikeStream:
                 record = read_record(self._records, cursor, self.records_read, tiling.place, first)
             except FormatError as exc:
                 if "file ends" in exc.message:
-                    raise FormatError("stream ends inside a chunk record (the writer did not finish)", at) from None
+                    raise FormatError("stream ends inside a chunk record (the writer did not finish)", at, code="record-truncated") from None
                 raise
             spec = tiling.last_spec
             values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)
@@ -225,7 +225,7 @@ class SpikeStream:
     def _read(self, n: int, what: str) -> bytes:
         data = self._src.read(n)
         if len(data) != n:
-            raise FormatError(f"stream ends inside {what} (the writer did not finish)", self._src.pos)
+            raise FormatError(f"stream ends inside {what} (the writer did not finish)", self._src.pos, code="stream-unfinished")
         return data
 
     def _finish(self, first: bytes, at: int, tiling: Tiling) -> None:
@@ -234,22 +234,22 @@ class SpikeStream:
             count, rows, size = read_compact_index(self._src, at, first)
             if (count, rows) != (self.records_read, self.rows_read):
                 raise FormatError(f"the index counts {count} records in {rows} rows, the stream held "
-                                  f"{self.records_read} in {self.rows_read}", at)
+                                  f"{self.records_read} in {self.rows_read}", at, code="index-count")
         else:
             got = first + self._read(max(0, layout.INDEX_HEAD_SIZE - len(first)), "the index")
             count = parse_index_head(got[: layout.INDEX_HEAD_SIZE], at)
             if count != self.records_read:
-                raise FormatError(f"the index lists {count} chunks, the stream held {self.records_read}", at)
+                raise FormatError(f"the index lists {count} chunks, the stream held {self.records_read}", at, code="index-count")
             size = index_size(count)
             parse_index(got + self._read(size - len(got), "the index"), at)
         tail = self._read(layout.TRAILER_SIZE, "the trailer")
         index_at, index_nbytes = parse_trailer(tail, at + size)
         if (index_at, index_nbytes) != (at, size):
-            raise FormatError(f"trailer points to an index at {index_at}, not {at}", at + size)
+            raise FormatError(f"trailer points to an index at {index_at}, not {at}", at + size, code="trailer-index")
         if self._src.read(1):
-            raise FormatError("bytes after the trailer", at + size + layout.TRAILER_SIZE)
+            raise FormatError("bytes after the trailer", at + size + layout.TRAILER_SIZE, code="bytes-after-trailer")
         if self.length is not None and self.rows_read != self.length:
-            raise FormatError(f"chunks cover {self.rows_read} of the {self.length} rows the header declares", at)
+            raise FormatError(f"chunks cover {self.rows_read} of the {self.length} rows the header declares", at, code="rows-total")
         self._pos = self._src.pos
 
     def close(self) -> None:

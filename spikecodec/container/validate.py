@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import FormatError, LimitError
 from ..limits import ReadLimits
+from ..problem_codes import SEVERITIES
 from .reader import SpikeReader
 from .source import Openable
 
@@ -14,11 +15,37 @@ from .source import Openable
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a file, at ``offset``. ``limit``: the reader's limits stopped a
-    check there (the file may conform; check it with higher limits)."""
+    check there (the file may conform; check it with higher limits).
+
+    ``code`` is the stable problem code (:data:`spikecodec.problem_codes.CODES`) and ``section``
+    the FORMAT.md section whose rule is broken; ``severity`` is ``"error"`` (the file does not
+    conform), ``"limit"`` (a check the reader's limits stopped: ``limit`` is then true) or
+    ``"warning"`` (a remark that does not make the file non-conforming)."""
 
     offset: int | None
     message: str
     limit: bool = False
+    code: str | None = None
+    section: str | None = None
+    severity: str = ""
+
+    def __post_init__(self) -> None:
+        # Problems built the old way (offset, message, limit) get the severity ``limit`` implies.
+        if not self.severity:
+            object.__setattr__(self, "severity", "limit" if self.limit else "error")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+
+    @classmethod
+    def of(cls, exc: FormatError, message: str | None = None) -> "Problem":
+        """The problem an exception reports (``message`` in place of its own)."""
+        limit = exc.severity == "limit"
+        return cls(exc.offset, exc.message if message is None else message, limit, exc.code, exc.section, exc.severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON-ready values."""
+        return {"offset": self.offset, "code": self.code, "section": self.section, "severity": self.severity,
+                "message": self.message, "limit": self.limit}
 
     def __str__(self) -> str:
         return f"at byte {self.offset}: {self.message}" if self.offset is not None else self.message
@@ -26,7 +53,7 @@ class Problem:
 
 @dataclass
 class ValidationReport:
-    """The outcome of :func:`validate`: ``ok`` when ``problems`` is empty."""
+    """The outcome of :func:`validate`: ``ok`` when ``problems`` holds no error and no limit."""
 
     name: str
     problems: list[Problem] = field(default_factory=list)
@@ -35,13 +62,13 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
+        """True when no problem was found (warnings aside: they do not make a file non-conforming)."""
+        return all(p.severity == "warning" for p in self.problems)
 
     @property
     def conforming_so_far(self) -> bool:
         """No problem but the reader's limits: nothing checked was wrong, some was not checked."""
-        return all(p.limit for p in self.problems)
+        return all(p.severity != "error" for p in self.problems)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -53,7 +80,7 @@ class ValidationReport:
             "ok": self.ok,
             "chunks_checked": self.chunks_checked,
             "shape": list(self.shape) if self.shape is not None else None,
-            "problems": [{"offset": p.offset, "message": p.message, "limit": p.limit} for p in self.problems],
+            "problems": [p.to_dict() for p in self.problems],
         }
 
     def __str__(self) -> str:
@@ -71,8 +98,7 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
     as a limit, not as non-conformance: see ``Problem.limit``); ``priors``: priors the file may
     name (see :func:`spikecodec.open`)."""
 
-    def problem(exc: FormatError) -> Problem:
-        return Problem(exc.offset, exc.message, isinstance(exc, LimitError))
+    problem = Problem.of
 
     try:
         reader = SpikeReader(source, recover=True, max_bytes=max_bytes, limits=limits, priors=priors)
@@ -89,7 +115,7 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
         try:  # every chunk is decoded: they count together, and a file over the cap is refused before any work
             reader.limits.check_bytes(reader.size, "the whole file")
         except LimitError as exc:
-            report.problems.append(Problem(exc.offset, f"{exc.message}; its chunks were not checked", True))
+            report.problems.append(Problem.of(exc, f"{exc.message}; its chunks were not checked"))
             return report
         for i in range(len(reader.entries)):
             try:

@@ -39,7 +39,8 @@ def check_codec(codec: ArrayCodec, chunks: Iterable[tuple[np.ndarray, ChunkSpec]
     """Check ``codec`` on ``chunks`` and return the digest of its payloads (sha256 over each
     payload's sha256): it must equal ``frozen`` when given.
 
-    * every chunk round-trips bit-exactly, within the payload cap, deterministically;
+    * every chunk round-trips bit-exactly, within the payload cap, deterministically, and codes
+      the same from a read-only array;
     * its configuration survives JSON (``get_codec({"id": ..., **config})`` is the same codec);
     * malformed payloads - truncated, extended, bit-flipped - raise FormatError or decode to a
       well-formed array (right shape, uint8, values that fit): never another exception;
@@ -53,6 +54,9 @@ def check_codec(codec: ArrayCodec, chunks: Iterable[tuple[np.ndarray, ChunkSpec]
         payload = bytes(codec.encode(x, spec))
         assert len(payload) <= spec.max_payload, (codec, spec)
         assert bytes(codec.encode(x.copy(), spec)) == payload, "not deterministic"
+        frozen_input = x.copy()
+        frozen_input.flags.writeable = False  # as a read-only memory map (np.load(mmap_mode="r")) is
+        assert bytes(codec.encode(frozen_input, spec)) == payload, "a read-only input codes otherwise"
         y = codec.decode(payload, spec)
         assert y.dtype == np.uint8 and y.shape == spec.shape
         np.testing.assert_array_equal(y, x)

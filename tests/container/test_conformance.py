@@ -71,7 +71,7 @@ def test_invalid_vector_is_rejected_for_its_reason(name):
 
 
 def test_manifest_lists_every_vector_on_disk():
-    listed = {e["spk"] for kind in ("valid", "invalid") for e in MANIFEST[kind].values()}
+    listed = {e["spk"] for kind in ("valid", "invalid", "recover") for e in MANIFEST[kind].values()}
     on_disk = {str(p.relative_to(SPEC)) for p in (SPEC / "vectors").rglob("*.spk")}
     assert listed == on_disk
     priors = {e["prior"] for kind in ("priors", "invalid_priors") for e in MANIFEST[kind].values()}
@@ -90,6 +90,12 @@ def test_vectors_match_what_the_generator_builds():
         entry = MANIFEST["invalid"][name]
         assert (SPEC / entry["spk"]).read_bytes() == data, name
         assert (entry["offset"], entry["problem"]) == (offset, problem)
+    for name, (data, recovered, offset, problem) in generate.recovery_vectors(valid).items():
+        entry = MANIFEST["recover"][name]
+        assert (SPEC / entry["spk"]).read_bytes() == data, name
+        np.testing.assert_array_equal(np.load(SPEC / entry["npy"]), recovered)
+        assert (entry["offset"], entry["problem"]) == (offset, problem)
+    assert len(MANIFEST["valid"]) >= 45 and len(MANIFEST["invalid"]) >= 55
     for name, (data, stage, offset, problem) in generate.invalid_priors().items():
         entry = MANIFEST["invalid_priors"][name]
         assert (SPEC / entry["prior"]).read_bytes() == data, name
@@ -231,3 +237,63 @@ def test_compact_vectors_cover_both_checks_and_a_stated_height():
     assert len(sizes) > 1 and all(size < 256 for size, _ in sizes)  # CRC-16 checks
     sizes, _ = _payload_sizes("compact-streamed")
     assert [stated for _, stated in sizes].count(True) == 1
+
+
+# -- recovery (FORMAT.md 10) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["recover"]))
+def test_recovery_vector_is_rejected_then_recovered(name, tmp_path):
+    """A plain read rejects the file for its reason; ``spikecodec recover`` keeps exactly the
+    rows the manifest's array holds (FORMAT.md 10: whole rows before the first bad record, and
+    before the row of the first chunk that does not decode)."""
+    from cli.main import main as cli
+
+    entry = MANIFEST["recover"][name]
+    data = (SPEC / entry["spk"]).read_bytes()
+    expected = np.load(SPEC / entry["npy"])
+    report = spikecodec.validate(data)
+    assert not report.ok
+    assert entry["offset"] in [p.offset for p in report.problems if entry["problem"] in p.message], report.problems
+    with pytest.raises(spikecodec.FormatError):
+        spikecodec.decode(data)
+    src, dst = tmp_path / "in.spk", tmp_path / "out.spk"
+    src.write_bytes(data)
+    assert cli(["recover", str(src), "-o", str(dst), "-q"]) == 0
+    got = spikecodec.load(dst)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    with spikecodec.open(data, recover=True) as r:  # the walk itself: rows whose records check
+        assert r.recovered and r.shape[0] >= expected.shape[0]
+
+
+# -- the issue-23 vectors hold what they are named for ---------------------------------------------
+
+
+def _canonical(name):
+    from spikecodec.codecs._entropy_model import to_canonical
+
+    entry = MANIFEST["valid"][name]
+    params = json.loads((SPEC / entry["params"]).read_text())["encode"]
+    array = np.load(SPEC / entry["npy"])
+    axes = tuple(params.get("axes") or "TNCHW"[: array.ndim])
+    return to_canonical(array[: params.get("chunk", [array.shape[0]])[0]], axes)  # chunk 0
+
+
+def test_issue23_valid_vectors_reach_their_rules():
+    assert _canonical("context-history").shape[0] >= 4 and _canonical("countctx-history").shape[0] >= 4
+    x = _canonical("order0-halving")
+    assert x.shape[2] == 1 and x.size > 1024  # one group, one significance context: halved
+    assert (x > 0).sum() > 1024  # magnitude node 1 too
+    x = _canonical("context-halving")
+    assert x.shape[:3] == (1, 1, 1) and (x == 0).sum() > 2048  # context 0 (no neighbour fired) > 1024 times
+    assert _canonical("order0-gm-cap").shape[2] > 64  # Gm = 2^(14 - 8) = 64 < C
+    assert _canonical("context-c300").shape[2] > 256  # G = 256 < C
+    merged = _canonical("context-merged-axes")  # axes N C T S H W: N and S merged, transposed
+    assert merged.shape == (2, 2 * 3, 3, 4, 5)  # T, N x S, C, H, W
+    assert _canonical("context-no-h").shape[3] == 1 and _canonical("countctx-no-w").shape[4] == 1
+    with spikecodec.open((SPEC / MANIFEST["valid"]["streamed-flush"]["spk"]).read_bytes()) as r:
+        heights = list(r.entries.row_length[:: len(r._inner)])
+    assert heights[0] < r.chunk_shape[0] and heights[1] == r.chunk_shape[0] and len(heights) > 2  # flushed short mid-stream
+    with spikecodec.open((SPEC / MANIFEST["valid"]["empty-inner-axis"]["spk"]).read_bytes()) as r:
+        assert len(r.entries) == 0 and r.shape == (3, 0, 4)  # G = 0: no chunk, shape[0] from the header

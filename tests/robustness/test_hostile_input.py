@@ -2,11 +2,10 @@
 FormatError, nothing else (hostile.exercise is the oracle)."""
 
 import random
-import struct
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import spikecodec
@@ -47,6 +46,7 @@ def test_fields_set_to_extreme_values(data, which, value, rebuild_index):
 @given(vector, st.sampled_from(["dup", "drop", "swap", "reverse"]), st.integers(0, 100), st.integers(0, 100), st.booleans())
 def test_chunks_duplicated_dropped_or_reordered(data, op, i, j, rebuild_index):
     head, recs = hostile.records(data)
+    assume(recs)  # a vector of no chunk (G = 0) has nothing to reorder
     i, j = i % len(recs), j % len(recs)
     if op == "dup":
         recs.insert(j, recs[i])
