@@ -329,8 +329,14 @@ def _rans_encode(bits, src, counted, inv_prior, inv_one):
     prior's tables ``inv_prior``, ``inv_one``: this loop waits on its division's latency, which
     leaves room for the probability arithmetic."""
     words = np.empty(bits.size + 2, np.uint32)
-    m = 0
-    state = np.uint64(0)
+    m, state = _rans_steps(bits, src, counted, inv_prior, inv_one, words, 0, np.uint64(0))
+    return _finish(words, m, state)
+
+
+@njit(inline="always", cache=True)
+def _rans_steps(bits, src, counted, inv_prior, inv_one, words, m, state):
+    """The loop of :func:`_rans_encode` from coder state ``state`` with ``m`` words emitted so
+    far; returns (m, state): the decisions before ``bits`` can continue the same stream."""
     for i in range(bits.size - 1, -1, -1):
         v = np.uint64(src[U(i)])
         one = np.uint64(_blend(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32), inv_prior, inv_one)) if counted else v
@@ -343,7 +349,7 @@ def _rans_encode(bits, src, counted, inv_prior, inv_one):
             m += 1
             state >>= np.uint64(32)
         state = ((state // wt) << np.uint64(PREC)) | (state % wt + cum)
-    return _finish(words, m, state)
+    return m, state
 
 
 @njit(cache=True, nogil=True)
@@ -359,12 +365,139 @@ def encode(x, bits, contextual):
     return encode_with(x, bits, contextual, sg, ss, mg, ms)
 
 
+# The encoder's memory: its model pass keeps 9 bytes per decision (bit, packed counters) for the
+# reverse rANS pass, plus the padded significance planes. A chunk that would need more than
+# SINGLE_BYTES is modelled in pieces of about PIECE_BYTES (whole timesteps), each twice: forward
+# once for the counter tables at every piece's start, then piece by piece from the last, each
+# piece's decisions rANS-coded as soon as they are modelled. Same decisions, same bytes. (A
+# piece is at least one timestep: a chunk of one huge timestep is still modelled at once.)
+SINGLE_BYTES = 1 << 25
+PIECE_BYTES = 1 << 23
+SNAPSHOT_BYTES = 1 << 24  # at most this much of counter-table copies (one per piece)
+
+
 @njit(cache=True, nogil=True)
 def encode_with(x, bits, contextual, sg, ss, mg, ms):
     """:func:`encode` from the counter tables given (a prior's copy), which it updates: after
     it they are the model's state at the end of ``x`` (what training a prior keeps)."""
-    d, counters, _ = _model_pass(x, bits, contextual, False, sg, ss, mg, ms)
-    return _rans_encode(d, counters, True, INV_PRIOR, INV_ONE)
+    bounds = _pieces(x, bits, 4 * (sg.size + ss.size + mg.size + ms.size))
+    if bounds.size == 2:
+        d, counters, _ = _model_pass(x, bits, contextual, False, sg, ss, mg, ms, 0)
+        return _rans_encode(d, counters, True, INV_PRIOR, INV_ONE)
+    return _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds)
+
+
+@njit(cache=True, nogil=True)
+def _timestep_bytes(xf, t, xs, padded, mb):
+    """What :func:`_model_pass` keeps for timestep ``t``: padded planes, and per decision its
+    bit and counters (9 bytes) and per nonzero element its place (16 bytes, multi-bit only)."""
+    nz = 0
+    if mb:
+        for e in range(t * xs, (t + 1) * xs):
+            nz += xf[U(e)] != 0
+    return padded + 9 * (xs + mb * nz) + 16 * nz
+
+
+@njit(cache=True, nogil=True)
+def _pieces(x, bits, table_bytes):
+    """Timestep bounds ``[0, t1, ..., T]`` of the pieces :func:`encode_with` models at once:
+    ``[0, T]`` (one piece) when the whole chunk fits SINGLE_BYTES, else pieces of about
+    PIECE_BYTES, more where the copies of the counter tables would exceed SNAPSHOT_BYTES."""
+    T, N, C, H, W = x.shape
+    xf = x.ravel()
+    xs = N * C * H * W
+    padded = N * C * (H + 2) * (W + 2)
+    mb = bits if bits > 1 else 0
+    total = 0
+    for t in range(T):
+        total += _timestep_bytes(xf, t, xs, padded, mb)
+    if total <= SINGLE_BYTES or T < 2:
+        return np.array([0, T], np.int64)
+    budget = max(PIECE_BYTES, total // max(SNAPSHOT_BYTES // max(table_bytes, 1), 1) + 1)
+    bounds = np.empty(_cut(xf, T, xs, padded, mb, budget, np.empty(0, np.int64)) + 1, np.int64)
+    _cut(xf, T, xs, padded, mb, budget, bounds)
+    return bounds
+
+
+@njit(cache=True, nogil=True)
+def _cut(xf, T, xs, padded, mb, budget, bounds):
+    """Greedy pieces of at most ``budget`` bytes (or one timestep); returns their number and,
+    where ``bounds`` has room, writes their bounds."""
+    n = 1
+    start = 0
+    used = 3 * padded  # a piece's timesteps are preceded by three of context
+    for t in range(T):
+        cost = _timestep_bytes(xf, t, xs, padded, mb)
+        if used + cost > budget and t > start:
+            if bounds.size:
+                bounds[n] = t
+            n += 1
+            start = t
+            used = 3 * padded
+        used += cost
+    if bounds.size:
+        bounds[0] = 0
+        bounds[n] = T
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _tables_to(dst, sg, ss, mg, ms):
+    """Copy the four counter tables, end to end, into ``dst`` (a snapshot)."""
+    a = sg.size
+    b = a + ss.size
+    c = b + mg.size
+    dst[:a] = sg
+    dst[a:b] = ss
+    dst[b:c] = mg
+    dst[c:] = ms
+
+
+@njit(cache=True, nogil=True)
+def _tables_from(src, sg, ss, mg, ms):
+    """Inverse of :func:`_tables_to`: set the four counter tables from a snapshot."""
+    a = sg.size
+    b = a + ss.size
+    c = b + mg.size
+    sg[:] = src[:a]
+    ss[:] = src[a:b]
+    mg[:] = src[b:c]
+    ms[:] = src[c:]
+
+
+@njit(cache=True, nogil=True)
+def _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds):
+    """:func:`encode_with` in the pieces ``bounds`` (timesteps): each piece is modelled with
+    the three timesteps before it as context only (:func:`_model_pass` ``skip``), which gives
+    its decisions exactly as a pass over the whole chunk would."""
+    T, N, C, H, W = x.shape
+    xs = N * C * H * W
+    xf = x.ravel()
+    npieces = bounds.size - 1
+    snaps = np.empty((npieces + 1, sg.size + ss.size + mg.size + ms.size), np.uint32)
+    decisions = xf.size
+    if bits > 1:
+        for v in xf:
+            decisions += bits * (v != 0)
+    for p in range(npieces):  # forward: the tables at each piece's start
+        _tables_to(snaps[p], sg, ss, mg, ms)
+        if p < npieces - 1:
+            a = max(bounds[p] - 3, 0)
+            _model_pass(xf[a * xs: bounds[p + 1] * xs].reshape((bounds[p + 1] - a, N, C, H, W)),
+                        bits, contextual, False, sg, ss, mg, ms, bounds[p] - a)
+    words = np.empty(decisions + 2, np.uint32)
+    m = 0
+    state = np.uint64(0)
+    for p in range(npieces - 1, -1, -1):  # backward: model a piece again, code it in reverse
+        _tables_from(snaps[p], sg, ss, mg, ms)
+        a = max(bounds[p] - 3, 0)
+        d, counters, _ = _model_pass(xf[a * xs: bounds[p + 1] * xs].reshape((bounds[p + 1] - a, N, C, H, W)),
+                                     bits, contextual, False, sg, ss, mg, ms, bounds[p] - a)
+        if p == npieces - 1:
+            _tables_to(snaps[npieces], sg, ss, mg, ms)  # the state at the chunk's end
+        m, state = _rans_steps(d, counters, True, INV_PRIOR, INV_ONE, words, m, state)
+    _tables_from(snaps[npieces], sg, ss, mg, ms)
+    return _finish(words, m, state)
 
 
 @njit(cache=True, nogil=True)
@@ -373,7 +506,7 @@ def model_decisions(x, bits, contextual, with_ctx):
     ``with_ctx``) its full context id, in coding order (diagnostics and tests; :func:`encode`
     computes q inside its coder loop). Returns (bits uint8, q uint32, context id int32)."""
     _, _, _, _, sg, ss, mg, ms = _new_counters(x.shape[2], bits, contextual)
-    d, counters, ctx = _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms)
+    d, counters, ctx = _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, 0)
     q = np.empty(d.size, np.uint32)
     for i in range(d.size):
         v = np.uint64(counters[i])
@@ -382,7 +515,7 @@ def model_decisions(x, bits, contextual, with_ctx):
 
 
 @njit(cache=True, nogil=True)
-def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
+def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip):
     """The encoder's forward pass: every binary decision of the (T, N, C, H, W) array ``x``, the
     packed counters its probability comes from, ``cv | sv << 32`` (channel-group pair, shared
     pair; :func:`_prob`), and its full context id (channel group included), in coding order.
@@ -391,7 +524,11 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
 
     Significance and magnitude decisions use disjoint counters, so they are modelled in two
     passes (no data-dependent branch in the first): the significance decision of element e sits
-    at index e + bits * (nonzero elements before e), its magnitude bits right after it."""
+    at index e + bits * (nonzero elements before e), its magnitude bits right after it.
+
+    The first ``skip`` timesteps (at most 3) are context only: no decisions, no counter updates.
+    The rest then get exactly the decisions they have in a pass over a chunk that continues
+    from those timesteps (:func:`_encode_pieces`): a context looks back at most 3 timesteps."""
     T, N, C, H, W = x.shape
     G, GM, ks, km = counter_dims(C, bits, contextual)
     rw = W + 2
@@ -403,10 +540,11 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
     xf = x.ravel()
     xs = N * C * H * W  # T stride of x
     mb = bits if bits > 1 else 0  # magnitude decisions per nonzero element
+    e0 = skip * xs  # the first element coded
     nz = 0
-    for v in xf:
-        nz += v != 0
-    total = xf.size + nz * mb
+    for e in range(e0, xf.size):
+        nz += xf[U(e)] != 0
+    total = xf.size - e0 + nz * mb
     out_bits = np.empty(total, np.uint8)
     out_c = np.empty(total, np.uint64)
     out_k = np.empty(total if with_ctx else 0, np.int32)
@@ -416,9 +554,17 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
     nz_info = np.empty(nz + 1 if mb else 0, np.int64)
     lmul = 16 if contextual else 0
     e = 0
+    for t in range(skip):  # context only: their significance bits, where the loop below puts them
+        for n in range(N):
+            for c in range(C):
+                p0 = ((t * N + n) * C + c) * cs + rw + 1
+                for h in range(H):
+                    for w in range(W):
+                        sp[U(p0 + h * rw + w)] = xf[U(e)] != 0
+                        e += 1
     i = 0
     j = 0
-    for t in range(T):
+    for t in range(skip, T):
         for n in range(N):
             for c in range(C):
                 gbase = (c % G) * ks
@@ -452,7 +598,7 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms):
     for j in range(nz if mb else 0):  # magnitude bits of the nonzero elements, in order
         e = nz_at[j]
         info = nz_info[j]
-        i = e + mb * j + 1
+        i = e - e0 + mb * j + 1
         gbase = ((info >> 32) & 0xFF) * km
         base = 0
         if contextual:  # bucket b of FORMAT.md 9.4.5, written out (no array-taking helpers)
