@@ -124,10 +124,13 @@ _TABLE: dict[str, tuple[str, str]] = {
     # Streams and messages (11)
     "stream-unfinished": ("11", "a stream goes on to its index and trailer"),
     "message-size": ("11", "a message holds exactly its part of the file"),
+    "integration-framing": ("11", "a chunk an integration (numcodecs, zarr) frames has its framing's tag and element type (the integration's rule)"),
     # Limits (12)
     "limit-bytes": ("12", "a read decodes at most the reader's max_bytes (a reader's limit, not a format rule)"),
     "limit-work": ("12", "a chunk stands for at most max_work elements a stored byte (a reader's limit)"),
     "numpy-shape": ("12", "the array's shape is one numpy can represent (an implementation limit)"),
+    # Versions (13)
+    "minor-too-low": ("13", "a writer sets minor to at least the lowest that defines every feature the file uses (a warning: readers accept the file)"),
     # Priors (14)
     "prior-missing": ("14", "the prior a codec names is embedded or supplied"),
     "prior-embedded-digest": ("14", "an embedded prior's SHA-256 is the digest the codec names"),

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import layout
 from ..errors import FormatError, LimitError
-from ..limits import ReadLimits
-from ..problem_codes import SEVERITIES
-from .reader import SpikeReader
-from .source import Openable
+from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
+from ..prior import as_priors
+from ..problem_codes import CODES, SEVERITIES
+from .grid import Tiling, chunk_spec, inner_origins
+from .header import Header, bind_prior, extensions_minor, parse_header, parse_preamble
+from .reader import BufferedCursor, BytesCursor, _rows, decode_record, read_indexed
+from .records import (
+    ChunkTable,
+    IndexEntry,
+    RecordHead,
+    SourceCursor,
+    parse_trailer,
+    read_compact_index,
+    read_record,
+    record_layout,
+)
+from .selection import checked_extent
+from .source import Openable, Source
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,8 @@ class Problem:
         # Problems built the old way (offset, message, limit) get the severity ``limit`` implies.
         if not self.severity:
             object.__setattr__(self, "severity", "limit" if self.limit else "error")
+        if self.code is not None and self.section is None and self.code in CODES:  # the section the code names
+            object.__setattr__(self, "section", CODES[self.code].section)
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}")
 
@@ -92,38 +110,266 @@ class ValidationReport:
 def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = None,
              limits: ReadLimits | None = None) -> ValidationReport:
     """Check everything FORMAT.md requires of a file: header, index, tiling, every chunk's CRC,
-    size, position, payload and spike count. Files that cannot be opened at all (a missing path)
-    raise ``OSError``; everything about the bytes themselves is reported, never raised.
+    size, position, payload and spike count, reporting every problem it can reach (not only the
+    first) in the order FORMAT.md 10 checks them. Files that cannot be opened at all (a missing
+    path) raise ``OSError``; everything about the bytes themselves is reported, never raised.
     ``limits`` (or ``max_bytes``) cap what one chunk may cost (a chunk over them is reported,
     as a limit, not as non-conformance: see ``Problem.limit``); ``priors``: priors the file may
-    name (see :func:`spikecodec.open`)."""
+    name (see :func:`spikecodec.open`).
 
-    problem = Problem.of
-
+    Going on past a problem: a header CRC mismatch is reported as such, then the header's fields
+    are still checked (and the rest of the file when they hold); a record whose CRC (or check)
+    fails is skipped by its stated size and the walk goes on with the next record and the index;
+    bytes after a good trailer are reported as ``bytes-after-trailer`` and the file before them
+    is checked. A file whose header ``minor`` is lower than its codecs and extensions need gets
+    a warning (``minor-too-low``), which does not make it non-conforming."""
+    limits = as_limits(max_bytes, limits)
     try:
-        reader = SpikeReader(source, recover=True, max_bytes=max_bytes, limits=limits, priors=priors)
-    except FormatError as exc:
-        return ValidationReport(exc.where or _name(source), [problem(exc)])
-    report = ValidationReport(reader.name, shape=reader.shape)
-    with reader:
-        if reader.index_error is not None:
-            report.problems.append(problem(reader.index_error))
-            walk = reader.walk_error
-            # Compact records are walked to read their index too: the same failure, said once.
-            if walk is not None and (walk.offset, walk.message) != (reader.index_error.offset, reader.index_error.message):
-                report.problems.append(problem(walk))
-        try:  # every chunk is decoded: they count together, and a file over the cap is refused before any work
-            reader.limits.check_bytes(reader.size, "the whole file")
-        except LimitError as exc:
-            report.problems.append(Problem.of(exc, f"{exc.message}; its chunks were not checked"))
-            return report
-        for i in range(len(reader.entries)):
+        given = as_priors(priors)
+    except FormatError as exc:  # a prior file given that does not load
+        return ValidationReport(exc.where or _name(source), [Problem.of(exc)])
+    src = Source(source)
+    try:
+        checker = _Checker(src, limits, given)
+        try:
+            checker.run()
+        except FormatError as exc:  # pragma: no cover - every check above reports; a last guard
+            checker.add(exc)
+        report = checker.report
+        report.problems.extend(checker.warnings)
+        return report
+    finally:
+        src.close()
+
+
+# Record problems found after the record's place was accepted and its size is known: the walk
+# skips such a record and goes on with the next one.
+_SKIPPABLE = {"chunk-crc", "compact-check", "spike-count"}
+# How far back from the end of a file a trailer followed by stray bytes is looked for.
+_TRAILER_SCAN = 64 << 20
+
+
+class _Prefix:
+    """The first ``size`` bytes of a source (the file up to a trailer that stray bytes follow)."""
+
+    def __init__(self, src: Source, size: int):
+        self._src = src
+        self.size = size
+        self.name = src.name
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self._src.read_at(offset, max(0, min(n, self.size - offset)))
+
+    def view_at(self, offset: int, n: int):
+        return self._src.view_at(offset, max(0, min(n, self.size - offset)))
+
+
+class _Checker:
+    """One file's validation: each step reports what it finds and says whether to go on."""
+
+    def __init__(self, src: Source, limits: ReadLimits, given: list):
+        self.src = src
+        self.limits = limits
+        self.given = given
+        self.report = ValidationReport(src.name)
+        self.warnings: list[Problem] = []
+        self._seen: set[tuple[int | None, str | None, str]] = set()
+        self._specs: dict[tuple[int, int], Any] = {}
+
+    def add(self, exc: FormatError, message: str | None = None) -> None:
+        p = Problem.of(exc, message)
+        key = (p.offset, p.code, p.message)
+        if key not in self._seen:  # the same failure found twice (the index's walk, then ours) is said once
+            self._seen.add(key)
+            self.report.problems.append(p)
+
+    # -- preamble and header (FORMAT.md 10, steps 1-3) ---------------------------------------------
+    def header(self) -> tuple[Header, bytes, Any] | None:
+        src = self.src
+        try:
+            pre = src.read_at(0, layout.PREAMBLE_SIZE)
+            _, header_size = parse_preamble(pre)
+            rest = src.read_at(layout.PREAMBLE_SIZE, header_size + layout.CRC_SIZE)
+            if len(rest) < header_size + layout.CRC_SIZE:
+                raise FormatError(f"file ends inside the {header_size}-byte header", layout.PREAMBLE_SIZE, code="header-truncated")
+            body, crc = rest[:header_size], rest[header_size:]
+        except FormatError as exc:
+            self.add(exc)
+            return None
+        try:
+            h = parse_header(pre, body, crc)
+        except FormatError as exc:
+            self.add(exc)
+            if exc.code != "header-crc":
+                return None
+            # The CRC is the real cause, reported first; the fields it covers are still checked.
             try:
-                reader.read_chunk(i)
+                h = parse_header(pre, body, layout.crc32(pre, body).to_bytes(4, "little"))
+            except FormatError as field:
+                self.add(field)
+                return None
+        needed = max(h.pipeline().format_minor, extensions_minor(h.extensions))
+        if h.minor < needed:
+            self.warnings.append(Problem(
+                9, f"minor version {h.minor} is lower than {needed}, the lowest that defines the codecs and "
+                   f"extensions the file uses (FORMAT.md 13): readers of 1.{h.minor} may not read it",
+                code="minor-too-low", severity="warning"))
+        try:
+            pipeline = bind_prior(h, h.pipeline(), self.given, layout.PREAMBLE_SIZE)
+        except FormatError as exc:
+            self.add(exc)  # the records are still walked and their CRCs checked, not decoded
+            pipeline = None
+        return h, crc, pipeline
+
+    # -- trailer, index, or the walk of the records (steps 4-5; recovery's walk) -------------------
+    def table(self, src, h: Header, data_start: int, records) -> tuple[list | ChunkTable, set[int], int]:
+        """(entries, the entries whose records failed the walk, how many entries form whole rows)."""
+        try:
+            table = read_indexed(src, h, data_start, records)
+            return table, set(), len(table)
+        except FormatError as exc:
+            index_error = exc
+        if index_error.code == "trailer-magic":
+            end = self._trailer_before_stray_bytes(src, data_start)
+            if end is not None:
+                self.add(index_error, f"no trailer at the end of the file: {src.size - end} bytes follow the trailer at {end - layout.TRAILER_SIZE}")
+                self.add(FormatError(f"{src.size - end} bytes after the trailer", end, code="bytes-after-trailer"))
+                return self.table(_Prefix(self.src, end), h, data_start, records)
+        self.add(index_error)
+        return self.walk(src, h, data_start, records, index_error)
+
+    def _trailer_before_stray_bytes(self, src, data_start: int) -> int | None:
+        """Where a good trailer ends, when stray bytes follow it: one whose CRC checks and whose
+        index ends where it starts (looked for in the last _TRAILER_SCAN bytes)."""
+        size = src.size
+        lo = max(data_start + layout.TRAILER_SIZE - 4, size - _TRAILER_SCAN)
+        tail = src.read_at(lo, size - lo)
+        at = len(tail) - 4
+        while True:
+            at = tail.rfind(layout.TRAILER_MAGIC, 0, at + 3)
+            if at < 0:
+                return None
+            end = lo + at + 4
+            if end < size:
+                try:
+                    index_offset, index_nbytes = parse_trailer(src.read_at(end - layout.TRAILER_SIZE, layout.TRAILER_SIZE), end - layout.TRAILER_SIZE)
+                except FormatError:
+                    pass
+                else:
+                    if data_start <= index_offset and index_offset + index_nbytes == end - layout.TRAILER_SIZE:
+                        return end
+            at -= 1
+
+    def walk(self, src, h: Header, data_start: int, records, index_error: FormatError) -> tuple[list, set[int], int]:
+        """Walk the records from the start (FORMAT.md 10, recovery step 1), reporting each
+        record's problem; one that fails only its CRC (or check) is skipped by its size."""
+        tiling = Tiling(h)
+        entries: list[IndexEntry] = []
+        bad: set[int] = set()
+        complete = 0
+        cursor = BufferedCursor(src, data_start)
+        stopped = at_index = False
+        while tiling.inner and cursor.pos < cursor.end:
+            at = cursor.pos
+            at_index, first = records.at_end(cursor)
+            if at_index or not first:
+                cursor.pos = at
+                break
+            try:
+                record = read_record(records, cursor, len(entries), tiling.place, first)
             except FormatError as exc:
-                report.problems.append(problem(exc))
-            report.chunks_checked += 1
-    return report
+                self.add(exc)
+                if exc.code not in _SKIPPABLE:
+                    stopped = True
+                    cursor.pos = at
+                    break
+                head = records.read_head(SourceCursor(src, at), at)
+                entries.append(IndexEntry(at, head.size, tiling.last_row_start, head.height, head.spike_count))
+                bad.add(len(entries) - 1)
+                cursor.pos = at + head.size
+            else:
+                entries.append(record.entry(tiling.last_row_start))
+            if tiling.at_row_boundary:
+                complete = len(entries)
+        if not stopped and not tiling.at_row_boundary:
+            self.add(FormatError("the chunks end inside a row", cursor.pos, code="row-incomplete"))
+        if records.compact and at_index and not stopped and (index_error.offset or 0) < cursor.pos:
+            # The index's own reading stopped at a record: check the index the walk reached.
+            pos = cursor.pos
+            try:
+                count, rows, _ = read_compact_index(SourceCursor(src, pos), pos)
+                walked = _rows(ChunkTable.of(entries[:complete]), len(tiling.inner))
+                if count != len(entries) or rows != walked:
+                    raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(entries)}", pos, code="index-count")
+            except FormatError as exc:
+                self.add(exc)
+        return entries, bad, complete
+
+    # -- the whole file ------------------------------------------------------------------------------
+    def run(self) -> None:
+        parsed = self.header()
+        if parsed is None:
+            return
+        h, crc, pipeline = parsed
+        src = self.src
+        data_start = _data_start(src)
+        records = record_layout(h, crc)
+        entries, bad, complete = self.table(src, h, data_start, records)
+        inner = inner_origins(h)
+        per_row = len(inner)
+        kept = entries if isinstance(entries, ChunkTable) else ChunkTable.of(entries[:complete])
+        length = _rows(kept, per_row) if per_row else (h.shape[0] or 0)
+        shape = (length, *h.frame_shape)
+        self.report.shape = shape
+        if checked_extent(shape) > MAX_TOTAL_ELEMENTS:  # e.g. (0, 2**62, 2**62): 0 elements
+            self.add(FormatError(f"shape {shape} is too large for numpy even though it is empty", code="numpy-shape"))
+            return
+        try:  # every chunk is decoded: they count together, and a file over the cap is refused before any work
+            self.limits.check_bytes(math.prod(shape), "the whole file")
+        except LimitError as exc:
+            self.add(exc, f"{exc.message}; its chunks were not checked")
+            return
+        for i in range(len(entries)):
+            if i in bad:
+                continue
+            try:
+                self.chunk(src, h, records, pipeline, entries[i], i, inner)
+            except FormatError as exc:
+                self.add(exc)
+            self.report.chunks_checked += 1
+
+    def chunk(self, src, h: Header, records, pipeline, e: IndexEntry, i: int, inner) -> None:
+        """Read chunk ``i`` where its entry says, check it against the entry, decode it."""
+        k = h.chunk_rank
+        key = (e.row_length, i % len(inner))
+        spec = self._specs.get(key)
+        if spec is None:  # rows mostly share one height: a few specs serve every chunk
+            spec = self._specs[key] = chunk_spec(h, e.row_length, inner[key[1]])
+        want = (e.row_start, *inner[key[1]])
+        data = src.view_at(e.offset, e.size)
+        if len(data) != e.size:
+            raise FormatError(f"file ends inside chunk {i}", e.offset, code="record-truncated")
+
+        def place(head: RecordHead, at: int):
+            if head.size != e.size:
+                raise FormatError(f"chunk {i} is {head.size} bytes but the index says {e.size}", at, code="index-record-mismatch")
+            if head.origin is not None and (head.origin != want or head.extent != spec.shape[:k]):
+                raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at, code="index-record-mismatch")
+            if head.height != e.row_length:
+                raise FormatError(f"chunk {i} is {head.height} rows high, the index says {e.row_length}", at, code="index-record-mismatch")
+            if head.spike_count != e.spike_count:
+                raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {e.spike_count}", at, code="index-record-mismatch")
+            return spec
+
+        record = read_record(records, BytesCursor(data, e.offset), i, place)
+        if pipeline is not None:
+            decode_record(pipeline, record, spec, i, self.limits)
+
+
+def _data_start(src) -> int:
+    """Where the records start: after the preamble, the header body and its CRC."""
+    _, header_size = parse_preamble(src.read_at(0, layout.PREAMBLE_SIZE))
+    return layout.PREAMBLE_SIZE + header_size + layout.CRC_SIZE
 
 
 def _name(source: Openable) -> str:

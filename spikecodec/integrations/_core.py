@@ -156,7 +156,7 @@ class SpikeParams:
         if self.prior_digest is not None and prior is None and self.prior_digest in str(exc):
             raise FormatError(f"{self.who}: the chunk was coded with prior {self.prior_digest}, found neither at "
                               f"{self.prior!r} nor on spikecodec's search path (put the prior file in a folder of "
-                              f"$SPIKECODEC_PRIOR_PATH)") from exc
+                              f"$SPIKECODEC_PRIOR_PATH)", code="prior-missing") from exc
 
     def check_axes(self, shape: tuple[int, ...]) -> None:
         """ValueError unless ``axes`` (when given) name as many axes as a chunk of ``shape`` has."""
@@ -235,12 +235,12 @@ class SpikeParams:
         if dtype is None:
             dtype = metadata.get(DTYPE_KEY, "uint8") if isinstance(metadata, Mapping) else "uint8"
         if dtype not in DTYPES:
-            raise FormatError(f"{self.who}: the chunk's metadata names dtype {dtype!r}, not one of {sorted(DTYPES)}")
+            raise FormatError(f"{self.who}: the chunk's metadata names dtype {dtype!r}, not one of {sorted(DTYPES)}", code="integration-framing")
         if metadata.get(SHAPE_KEY) == [] and values.shape == (1,):
             values = values.reshape(())
         if dtype == "bool":
             if values.size and int(values.max()) > 1:
-                raise FormatError(f"{self.who}: a bool chunk holds the value {int(values.max())}")
+                raise FormatError(f"{self.who}: a bool chunk holds the value {int(values.max())}", code="symbol-above-top")
             values = values.view(bool)
         return values
 
@@ -308,17 +308,17 @@ class MessageFraming:
         size = math.prod(shape)
         if size == 0:
             if message:
-                raise FormatError(f"{who}: a chunk of shape {shape} holds nothing, its message is {len(message)} bytes", start)
+                raise FormatError(f"{who}: a chunk of shape {shape} holds nothing, its message is {len(message)} bytes", start, code="message-size")
             return np.zeros(shape, np.uint8)
         if not message:
-            raise FormatError(f"{who}: the chunk message is empty; the chunk is {shape}", start)
+            raise FormatError(f"{who}: the chunk message is empty; the chunk is {shape}", start, code="message-size")
         prior = self.params.resolve_prior(required=False)
         skip = len(self.header) - start  # the decoder counts from the stream's start, the header before the message
         try:
             decoder = LinkDecoder(self.header, priors=prior, max_bytes=size)  # fresh: the message is record 0
             values = decoder.decode(message)
         except LimitError as exc:
-            raise LimitError(f"{who}: chunk message: {exc.message}", _local(exc.offset, skip)) from None
+            raise LimitError(f"{who}: chunk message: {exc.message}", _local(exc.offset, skip), code=exc.code) from None
         except FormatError as exc:
             extra = ""
             if "fails its check" in exc.message or "out of order" in exc.message:
@@ -327,10 +327,10 @@ class MessageFraming:
                 extra = " (the chunk is a spike file: was it written with framing='file'?)"
             self.params.raise_missing_prior(prior, exc)
             said = exc.message.replace("file ends", "the message ends")  # the decoder reads it as a stream's part
-            raise FormatError(f"{who}: chunk message: {said}{extra}", _local(exc.offset, skip)) from None
+            raise FormatError(f"{who}: chunk message: {said}{extra}", _local(exc.offset, skip), code=exc.code) from None
         if values.shape != tuple(shape):
             raise FormatError(f"{who}: the chunk message holds {values.shape[0]} frames of {values.shape[1:]}, the "
-                              f"chunk is {tuple(shape)}")
+                              f"chunk is {tuple(shape)}", code="decoded-shape")
         return values
 
 

@@ -148,33 +148,33 @@ class SpikeCodec(Codec):
         if not len(view) or view[0] != MESSAGE_TAG:
             said = " (it is a spike file: was it written with framing='file'?)" if bytes(view[:8]) == layout.SIGNATURE else ""
             raise FormatError(f"{who}: not a chunk message of this codec (framing='message'): it begins with "
-                              f"{bytes(view[:4]).hex(' ') or 'nothing'}, not {MESSAGE_TAG:02x}{said}", 0)
+                              f"{bytes(view[:4]).hex(' ') or 'nothing'}, not {MESSAGE_TAG:02x}{said}", 0, code="integration-framing")
         cursor = BytesCursor(view, 0)
         cursor.read(1)
         try:
             kind, _ = read_varint(cursor, cursor.pos, "the chunk's kind")
             rank, bits, is_bool = kind >> 3, (kind >> 1) & 3, kind & 1
             if rank > MAX_RANK:
-                raise FormatError(f"the chunk message names rank {rank}, over {MAX_RANK}", 1)
+                raise FormatError(f"the chunk message names rank {rank}, over {MAX_RANK}", 1, code="rank-range")
             shape = tuple(read_varint(cursor, cursor.pos, f"the chunk's extent {i}")[0] for i in range(rank))
         except FormatError as exc:
-            raise FormatError(f"{who}: {exc.message.replace('file ends', 'the chunk ends')}", exc.offset) from None
+            raise FormatError(f"{who}: {exc.message.replace('file ends', 'the chunk ends')}", exc.offset, code=exc.code) from None
         cap = DEFAULT_MAX_DECODED_BYTES if limit is None else limit
         if math.prod(shape) > cap:  # before anything is derived or allocated
             raise LimitError(f"{who}: the chunk message names a chunk of {shape}, over the "
-                             f"{'out= buffer' if limit is not None else 'max_bytes'} of {cap} bytes", 1)
+                             f"{'out= buffer' if limit is not None else 'max_bytes'} of {cap} bytes", 1, code="limit-bytes")
         message = view[cursor.pos :]
         coded = shape or (1,)
         if math.prod(shape) == 0:
             if bytes(message) != binascii.crc_hqx(view[: cursor.pos], 0).to_bytes(2, "little"):
                 raise FormatError(f"{who}: the chunk message of an empty chunk {shape} fails its check: damaged or "
-                                  "truncated", cursor.pos)
+                                  "truncated", cursor.pos, code="compact-check")
             values = np.zeros(shape, np.uint8)
         else:
             try:
                 framing = params.derived_framing(coded, ELEMENT_BITS[bits], "bool" if is_bool else "uint8")
             except ValueError as exc:
-                raise FormatError(f"{who}: the chunk message names a chunk this configuration cannot code ({exc})", 1) from None
+                raise FormatError(f"{who}: the chunk message names a chunk this configuration cannot code ({exc})", 1, code="codec-pipeline") from None
             values = framing.decode(message, coded, _HINT, start=cursor.pos)
         return params.finish(values.reshape(shape), {}, "bool" if is_bool else "uint8")
 

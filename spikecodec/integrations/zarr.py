@@ -212,7 +212,7 @@ class SpikeZarrCodec(ArrayBytesCodec):
             values, metadata = params.decode(chunk_bytes.as_numpy_array(), max_bytes=limit)
             chunk = params.finish(values, metadata, dtype)
         if chunk.shape != want:
-            raise FormatError(f"{_WHO}: the chunk decodes to shape {chunk.shape}, the array's chunks are {want}")
+            raise FormatError(f"{_WHO}: the chunk decodes to shape {chunk.shape}, the array's chunks are {want}", code="decoded-shape")
         return chunk_spec.prototype.nd_buffer.from_numpy_array(chunk)
 
     async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:

@@ -1,0 +1,128 @@
+"""The codec pipeline of FORMAT.md section 9: validation of a header's codec list, the canonical
+view (9.4.1) and decoding one chunk's payload."""
+import re
+
+import numpy as np
+import zstandard
+
+from .common import Problem, packed_size, unpack
+from .ctxmix import decode_ctxmix
+from .priors import bind
+from .rans import decode_context, decode_countctx, decode_ctxlanes
+
+ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix"}
+BYTES = {"zstd"}
+PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix"}
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def check_pipeline(codecs, offset=16):
+    """9.1: every codec known with its parameters in range; an array codec first, bytes after."""
+    for cid, cfg in codecs:
+        if cid not in ARRAY | BYTES:
+            raise Problem("codec-pipeline", offset, f"unknown codec id {cid!r}")
+        allowed = {"zstd": {"level"}}.get(cid, {"prior"} if cid in PRIOR_CODECS else set())
+        extra = set(cfg) - allowed
+        if extra:
+            raise Problem("codec-pipeline", offset, f"codec {cid} has no parameter {sorted(extra)}")
+        if cid == "zstd" and "level" in cfg:
+            level = cfg["level"]
+            if type(level) is not int or not -7 <= level <= 22:
+                raise Problem("codec-pipeline", offset, f"zstd level {level!r} is outside -7..22")
+        if "prior" in cfg and not (isinstance(cfg["prior"], str) and DIGEST.fullmatch(cfg["prior"])):
+            raise Problem("codec-pipeline", offset, f"codec {cid}: prior {cfg['prior']!r} is not a SHA-256 digest")
+    if codecs[0][0] not in ARRAY:
+        raise Problem("codec-pipeline", offset, "a pipeline starts with an array codec")
+    for cid, _ in codecs[1:]:
+        if cid in ARRAY:
+            raise Problem("codec-pipeline", offset, f"array codec {cid} can only come first")
+
+
+def canonical(shape, axes):
+    """9.4.1: (perm, dims) with the chunk transposed by perm and reshaped to dims (T, N, C, H, W)."""
+    role = {name: i for i, name in enumerate(axes) if name in ("T", "C", "H", "W")}
+    others = [i for i, name in enumerate(axes) if name not in role]
+    perm = ([role["T"]] if "T" in role else []) + others + [role[a] for a in ("C", "H", "W") if a in role]
+    ext = {a: shape[role[a]] if a in role else 1 for a in ("T", "C", "H", "W")}
+    n = 1
+    for i in others:
+        n *= shape[i]
+    return perm, (ext["T"], n, ext["C"], ext["H"], ext["W"])
+
+
+def geometry(codec, dims, bits):
+    T, _, C, H, W = dims
+    if codec == "ctxmix":
+        return {"bits": bits, "T": min(T, 4), "C": C, "H": H, "W": W}
+    return {"bits": bits, "C": C}
+
+
+def zstd_decode(data, bound, offset):
+    try:
+        params = zstandard.get_frame_parameters(data)
+    except zstandard.ZstdError as error:
+        raise Problem("zstd-frame", offset, f"not a Zstandard frame: {error}") from None
+    size = params.content_size
+    if size == zstandard.CONTENTSIZE_UNKNOWN:
+        raise Problem("zstd-no-content-size", offset, "the frame does not record its content size")
+    if size > bound:
+        raise Problem("zstd-content-too-large", offset, f"frame content {size} bytes is more than the {bound} bound")
+    try:
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        out = dobj.decompress(data)
+    except zstandard.ZstdError as error:
+        raise Problem("zstd-frame", offset, f"invalid frame: {error}") from None
+    if not dobj.eof:
+        raise Problem("zstd-frame", offset, "the frame is incomplete")
+    if dobj.unused_data:
+        raise Problem("zstd-trailing-bytes", offset, "bytes after the end of the frame")
+    if len(out) != size:
+        raise Problem("zstd-content-size", offset, f"frame decodes to {len(out)} bytes, not {size}")
+    return out
+
+
+def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
+    n = 1
+    for e in shape:
+        n *= e
+    if cid == "raw":
+        return unpack(payload, n, bits, offset).reshape(shape)
+    if cid == "auto":
+        if not payload:
+            raise Problem("auto-empty", offset, "auto: empty payload")
+        mode = payload[0]
+        if mode not in (0, 1, 2):
+            raise Problem("auto-mode", offset, f"auto: unknown mode {mode}")
+        cid, cfg, payload = ("raw", "order0", "context")[mode], {}, payload[1:]
+        return decode_array(cid, cfg, payload, shape, axes, bits, None, offset)
+    perm, dims = canonical(shape, axes)
+    tables = None
+    if "prior" in cfg:
+        tables = bind(prior, cid, geometry(cid, dims, bits), offset)
+    payload = bytes(payload)
+    if cid in ("order0", "context"):
+        canon = decode_context(payload, dims, bits, cid, tables, offset)
+    elif cid == "countctx":
+        canon = decode_countctx(payload, dims, bits, tables, offset)
+    elif cid == "ctxlanes":
+        canon = decode_ctxlanes(payload, dims, bits, tables, offset)
+    else:
+        canon = decode_ctxmix(payload, dims, bits, tables, offset)
+    moved = canon.reshape([shape[i] for i in perm])
+    return np.transpose(moved, np.argsort(perm)).reshape(shape)
+
+
+def decode_chunk(codecs, payload, shape, axes, bits, prior, offset):
+    """Run the pipeline backwards on one payload; every stage within 2 B + 65536 bytes."""
+    n = 1
+    for e in shape:
+        n *= e
+    bound = 2 * packed_size(n, bits) + 65536
+    data = bytes(payload)
+    for cid, cfg in reversed(codecs[1:]):
+        data = zstd_decode(data, bound, offset)
+    cid, cfg = codecs[0]
+    out = decode_array(cid, cfg, data, list(shape), axes, bits, prior, offset)
+    if list(out.shape) != list(shape):
+        raise Problem("decoded-shape", offset, f"decoded shape {out.shape}, expected {shape}")
+    return out

@@ -1,0 +1,165 @@
+"""Prior files (FORMAT.md section 14): loading a file and binding its tables to a codec."""
+import hashlib
+
+import numpy as np
+import zstandard
+
+from .common import Problem, crc32, parse_json, u
+
+SIGNATURE = bytes([0x8A, 0x53, 0x50, 0x50, 0x0D, 0x0A, 0x1A, 0x0A])
+
+
+class Prior:
+    def __init__(self, codec, geometry, tables, data, digest):
+        self.codec = codec
+        self.geometry = geometry
+        self.tables = tables  # [(name, type, count)]
+        self.data = data      # bytes of the tables, 4 bytes an entry, little-endian
+        self.digest = digest
+        self._bound = {}
+
+
+def load_prior(blob, where=None):
+    """Parse a prior file. Problems carry offsets inside the file, or `where` when given (an
+    embedded prior's problems are the header's)."""
+    blob = bytes(blob)
+
+    def fail(code, offset, message):
+        raise Problem(code, offset if where is None else where, message)
+
+    size = len(blob)
+    if size < 16:
+        fail("prior-file-truncated", 0, "prior file shorter than its fixed fields")
+    if blob[:8] != SIGNATURE:
+        fail("prior-file-magic", 0, "bad prior signature")
+    if blob[8] != 1:
+        fail("prior-file-major", 8, f"prior major version {blob[8]}")
+    if blob[9] != 0:
+        fail("prior-file-major", 9, f"prior minor version {blob[9]}")
+    if u(blob, 10, 2) != 0:
+        fail("prior-file-reserved", 10, "prior reserved field is not zero")
+    J = u(blob, 12, 4)
+    if not 1 <= J <= 1 << 20 or 16 + J + 8 + 4 > size:
+        fail("prior-file-description-size", 12, f"description size {J}")
+    Z = u(blob, 16 + J, 8)
+    if 24 + J + Z + 4 != size:
+        fail("prior-file-table-data", 16 + J, f"table data size {Z} does not end the file at its CRC")
+    if crc32(blob[:size - 4]) != u(blob, size - 4, 4):
+        fail("prior-file-crc", size - 4, "prior CRC mismatch")
+    try:
+        desc = parse_json(blob[16:16 + J], 16, "prior description")
+    except Problem as problem:
+        fail("prior-file-description", 16, problem.message)
+    if set(desc) != {"codec", "geometry", "tables", "info"}:
+        fail("prior-file-description", 16, f"description keys {sorted(desc)}")
+    codec, geometry, tables, info = desc["codec"], desc["geometry"], desc["tables"], desc["info"]
+    if not isinstance(codec, str) or not isinstance(geometry, dict) or not isinstance(info, dict):
+        fail("prior-file-description", 16, "codec, geometry or info of the wrong type")
+    for key, value in geometry.items():
+        if type(value) is not int or value < 0:
+            fail("prior-file-description", 16, f"geometry {key} is not a non-negative integer")
+    if not isinstance(tables, list) or not tables:
+        fail("prior-file-description", 16, "tables is not a non-empty list")
+    layout = []
+    for table in tables:
+        if not isinstance(table, dict) or set(table) != {"name", "type", "count"}:
+            fail("prior-file-description", 16, "a table entry without exactly name, type, count")
+        name, kind, count = table["name"], table["type"], table["count"]
+        if not isinstance(name, str) or kind not in ("u32", "i32") or type(count) is not int or count < 0:
+            fail("prior-file-description", 16, f"bad table entry {table}")
+        layout.append((name, kind, count))
+    if len({name for name, _, _ in layout}) != len(layout):
+        fail("prior-file-description", 16, "table names are not distinct")
+    need = 4 * sum(count for _, _, count in layout)
+    if need > 1 << 30:
+        fail("prior-file-tables-size", 16, f"tables of {need} bytes")
+    frame = blob[24 + J:24 + J + Z]
+    try:
+        params = zstandard.get_frame_parameters(frame)
+    except zstandard.ZstdError as error:
+        fail("prior-file-table-data", 24 + J, f"table data is not a Zstandard frame: {error}")
+    if params.content_size != need:
+        fail("prior-file-table-data", 24 + J,
+             f"the tables need {need} bytes, the frame's content size is {params.content_size}")
+    try:
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        data = dobj.decompress(frame)
+        complete, rest = dobj.eof, dobj.unused_data
+    except zstandard.ZstdError as error:
+        fail("prior-file-table-data", 24 + J, f"table data does not decode: {error}")
+    if not complete or rest or len(data) != need:
+        fail("prior-file-table-data", 24 + J, "table data is not exactly one frame of the tables")
+    return Prior(codec, geometry, layout, data, hashlib.sha256(blob).hexdigest())
+
+
+def _context_tables(C, bits, ks, km):
+    G = max(1, min(C, 256))
+    Gm = max(1, min(C, 256, 1 << max(14 - bits, 0)))
+    return [("sig_group", G * ks), ("sig_shared", ks), ("mag_group", Gm * km), ("mag_shared", km)]
+
+
+def context_km(codec, bits):
+    """Km of FORMAT.md 9.4.2. For bits = 1 there are no magnitude decisions and a prior's
+    tables hold Km = 1 entry a group (spec/vectors/priors/context.prior, ctxlanes.prior)."""
+    if bits == 1:
+        return 1
+    return 1 << bits if codec == "order0" else 256 << bits
+
+
+def ctxmix_sizes(T, C, H, W, bits):
+    """Z_m of models A..F and the weight count of FORMAT.md 9.4.9 for one geometry."""
+    PC = min(T, 4) * C * H * W
+    G = max(1, min(C, 256))
+    NN = 0 if bits == 1 else (1 << bits) + 1
+    K = [PC * 1024, PC * 16, G * 65536, G * 16384]
+    if NN:
+        K += [PC * NN * 4, G * NN * 256]
+    PS = min(PC, 1 << 16)
+    return K, [min(k, 1 << 22) for k in K], (512 + PS) * 5 + NN * 4 * 3
+
+
+def expected_layout(codec, geometry):
+    bits, C = geometry["bits"], geometry["C"]
+    if codec in ("order0", "context"):
+        ks = 1 if codec == "order0" else 1024
+        return [(n, "u32", c) for n, c in _context_tables(C, bits, ks, context_km(codec, bits))]
+    if codec == "countctx":
+        e = 1 << bits if bits > 2 else 1
+        G = max(1, min(C, 256))
+        counts = [("sig_group", G * 10176), ("sig_shared", 10176), ("level_group", G * 1696),
+                  ("level_shared", 1696), ("escape_group", G * e), ("escape_shared", e)]
+        return [(n, "u32", c) for n, c in counts]
+    if codec == "ctxlanes":
+        L = 4 if C % 4 == 0 else 2 if C % 2 == 0 else 1
+        lane = _context_tables(C // L, bits, 1024, context_km("context", bits))
+        return [(n, "u32", c * L) for n, c in lane]
+    if codec == "ctxmix":
+        _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
+        return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
+    raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
+
+
+def bind(prior, codec, geometry, offset=None):
+    """The prior's tables for a chunk of `geometry` coded by `codec` (FORMAT.md 14), as
+    {name: numpy array}; problems (`prior-mismatch`) at `offset`."""
+    key = (codec, tuple(sorted(geometry.items())))
+    if key in prior._bound:
+        return prior._bound[key]
+    if prior.codec != codec:
+        raise Problem("prior-mismatch", offset, f"a prior of codec {prior.codec}, not {codec}")
+    if prior.geometry != geometry:
+        raise Problem("prior-mismatch", offset, f"prior geometry {prior.geometry} is not the chunk's {geometry}")
+    want = expected_layout(codec, geometry)
+    if prior.tables != want:
+        raise Problem("prior-mismatch", offset, f"prior tables {prior.tables} do not fit geometry {geometry}: {want}")
+    out, start = {}, 0
+    for name, kind, count in want:
+        arr = np.frombuffer(prior.data, dtype="<u4" if kind == "u32" else "<i4", count=count, offset=start)
+        start += 4 * count
+        if codec != "ctxmix":
+            n, ones = arr >> 16, arr & 0xFFFF
+            if (n >= 1024).any() or (ones > n).any():
+                raise Problem("prior-mismatch", offset, f"table {name} holds a counter outside the model's range")
+        out[name] = arr
+    prior._bound[key] = out
+    return out

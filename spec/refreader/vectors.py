@@ -1,0 +1,131 @@
+"""Checking every vector of spec/manifest.json against this reader (spec/README.md)."""
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from .common import Problem
+from .container import read, recover
+from .ctxmix import check_tables
+from .priors import bind, load_prior
+
+# The recover section gives a phrase but no code; these are the phrases' codes (appendix A).
+RECOVER_CODES = {"no trailer": "trailer-magic", "index CRC mismatch": "index-crc"}
+
+
+def _bytes(root, rel):
+    with open(os.path.join(root, rel), "rb") as handle:
+        return handle.read()
+
+
+def _priors(root, rels):
+    out = {}
+    for rel in rels or []:
+        prior = load_prior(_bytes(root, rel))
+        out[prior.digest] = prior
+    return out
+
+
+def _same(got, want):
+    if got.dtype != want.dtype or got.shape != want.shape:
+        return f"decoded {got.dtype}{list(got.shape)}, expected {want.dtype}{list(want.shape)}"
+    if not np.array_equal(got, want):
+        return f"decoded values differ at {int((got != want).sum())} of {got.size} elements"
+    return None
+
+
+def _rejects(data, priors, code, offset):
+    try:
+        read(data, priors)
+    except Problem as problem:
+        if (code is not None and problem.code != code) or problem.offset != offset:
+            return f"rejected with {problem.code} at {problem.offset}, expected {code} at {offset}: {problem.message}"
+        return None
+    return "accepted, expected a rejection"
+
+
+def check_valid(root, entry):
+    priors = _priors(root, entry.get("priors"))
+    try:
+        got = read(_bytes(root, entry["spk"]), priors)
+    except Problem as problem:
+        return f"rejected: {problem}"
+    return _same(got, np.load(os.path.join(root, entry["npy"])))
+
+
+def check_invalid(root, entry):
+    return _rejects(_bytes(root, entry["spk"]), _priors(root, entry.get("priors")), entry["code"], entry["offset"])
+
+
+def check_recover(root, entry):
+    data = _bytes(root, entry["spk"])
+    priors = _priors(root, entry.get("priors"))
+    failure = _rejects(data, priors, RECOVER_CODES.get(entry["problem"]), entry["offset"])
+    if failure:
+        return failure
+    try:
+        got = recover(data, priors)
+    except Problem as problem:
+        return f"recovery failed: {problem}"
+    return _same(got, np.load(os.path.join(root, entry["npy"])))
+
+
+def check_prior(root, entry):
+    blob = _bytes(root, entry["prior"])
+    if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
+        return "SHA-256 differs from the manifest's"
+    try:
+        prior = load_prior(blob)
+        if prior.codec != entry["codec"] or prior.geometry != entry["geometry"]:
+            return f"codec {prior.codec} geometry {prior.geometry} differ from the manifest's"
+        bind(prior, prior.codec, prior.geometry)
+    except Problem as problem:
+        return f"refused: {problem}"
+    return None
+
+
+def check_invalid_prior(root, entry):
+    blob = _bytes(root, entry["prior"])
+    try:
+        prior = load_prior(blob)
+    except Problem as problem:
+        if entry["stage"] != "load":
+            return f"refused on load ({problem}), expected at bind"
+        if problem.code != entry["code"] or problem.offset != entry["offset"]:
+            return f"refused with {problem.code} at {problem.offset}, expected {entry['code']} at {entry['offset']}"
+        return None
+    if entry["stage"] == "load":
+        return "loaded, expected a refusal"
+    try:
+        bind(prior, prior.codec, prior.geometry)
+    except Problem as problem:
+        return None if problem.code == "prior-mismatch" else f"refused with {problem.code}, expected prior-mismatch"
+    return "bound, expected a refusal"
+
+
+def check_tables_entry(root, name, entry):
+    bad = check_tables(root)
+    return f"{name}: formula and listed table differ" if name in bad else None
+
+
+CHECKS = {
+    "valid": check_valid,
+    "invalid": check_invalid,
+    "recover": check_recover,
+    "priors": check_prior,
+    "invalid_priors": check_invalid_prior,
+}
+
+
+def cases(root):
+    """(section, name, check) for every vector of the manifest, check() -> None or a failure."""
+    with open(os.path.join(root, "manifest.json")) as handle:
+        manifest = json.load(handle)
+    out = []
+    for section, check in CHECKS.items():
+        for name, entry in manifest.get(section, {}).items():
+            out.append((section, name, lambda c=check, e=entry: c(root, e)))
+    for name, entry in manifest.get("tables", {}).items():
+        out.append(("tables", name, lambda n=name, e=entry: check_tables_entry(root, n, e)))
+    return out
