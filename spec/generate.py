@@ -253,9 +253,7 @@ def build_valid(spec: dict, array: np.ndarray) -> bytes:
 
 def _relocate(data: bytes, new_head: bytes) -> bytes:
     """Replace a file's header, shifting the chunk offsets in the index to match."""
-    with spikecodec.open(data) as r:
-        old_start = r._data_start
-        entries = r.entries
+    _, old_start, entries = _parts(data)
     shift = len(new_head) - old_start
     chunks = data[old_start : entries[-1].offset + entries[-1].size] if entries else b""
     moved = [IndexEntry(e.offset + shift, e.size, e.row_start, e.row_length, e.spike_count) for e in entries]
@@ -276,7 +274,7 @@ def _crc(b: bytes) -> bytes:
 
 
 def _parts(data: bytes):
-    with spikecodec.open(data) as r:
+    with spikecodec.open(data, priors=[get_prior(f"priors/{codec}.prior") for codec in PRIORS]) as r:
         return r.header, r._data_start, list(r.entries)
 
 
@@ -442,6 +440,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_priors_named(valid))
     out.update(_invalid_ctxmix(valid))
     out.update(_invalid_issue23(valid))
+    out.update(_invalid_check_order(valid))
     return out
 
 
@@ -703,6 +702,121 @@ def _invalid_issue23(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
     return out
 
 
+
+# -- the check order of FORMAT.md 10 and the offsets of appendix A, where a reader could guess ----
+
+
+def _raw_header(data: bytes, *, shape=None, chunk=None, axes=None, codecs=None, metadata=None, extensions=None,
+                trailing: bytes = b"") -> bytes:
+    """``data``'s header rebuilt from raw fields (bytes, not checked: any of them may break a
+    rule), the chunks moved after it. ``codecs``: [(id, config)], ``extensions``: [(flags, name, data)]."""
+    h, _, _ = _parts(data)
+    body = struct.pack("<BBBB", h.rank, h.bits, h.chunk_rank, 0)
+    body += struct.pack(f"<{h.rank}Q", *(shape or [(1 << 64) - 1 if s is None else s for s in h.shape]))
+    body += struct.pack(f"<{h.chunk_rank}Q", *(chunk or h.chunk_shape))
+    for name in axes or [a.encode() for a in h.axes]:
+        body += bytes([len(name)]) + name
+    codecs = codecs if codecs is not None else [(c["id"].encode(), json.dumps({k: v for k, v in c.items() if k != "id"},
+                                                 separators=(",", ":"), sort_keys=True).encode()) for c in h.codecs]
+    body += bytes([len(codecs)]) + b"".join(bytes([len(i)]) + i + struct.pack("<I", len(c)) + c for i, c in codecs)
+    meta = metadata if metadata is not None else json.dumps(h.metadata, separators=(",", ":"), sort_keys=True).encode()
+    body += struct.pack("<I", len(meta)) + meta
+    exts = extensions if extensions is not None else [(int(e.required), e.name.encode(), e.data) for e in h.extensions]
+    body += struct.pack("<H", len(exts)) + b"".join(bytes([f]) + bytes([len(n)]) + n + struct.pack("<I", len(d)) + d for f, n, d in exts)
+    body += trailing
+    pre = data[:12] + struct.pack("<I", len(body))
+    return _relocate(data, pre + body + _crc(pre + body))
+
+
+def _invalid_check_order(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out: dict[str, tuple[bytes, int, str]] = {}
+    base = valid["spikes-raw"]  # rank 5, k = 1, codec raw
+    hsize = struct.unpack_from("<I", base, 12)[0]
+
+    # Section 10 step 2: a file that ends inside the header CRC is reported at 16, like one that
+    # ends inside the body.
+    out["header-truncated-in-crc"] = (base[: 16 + hsize + 2], 16, "file ends inside the")
+
+    # Step 3: the body's structure - every str8 is ASCII - before the rules on the values; the
+    # structure (trailing bytes) before the codec count and the JSON texts; the chunk extents axis
+    # by axis; the extensions one after another, each through every rule.
+    out["axis-name-not-ascii"] = (_raw_header(base, axes=[b"T\xc3", b"N", b"C", b"H", b"W"]), 16, "malformed header body")
+    out["codec-id-not-ascii"] = (_raw_header(base, codecs=[(b"r\xe1w", b"{}")]), 16, "malformed header body")
+    out["header-trailing-bytes-first"] = (_raw_header(base, codecs=[], metadata=b'{"dt": NaN}', trailing=b"\x00"), 16,
+                                          "malformed header body")
+    r8 = valid["rank8"]  # shape [2, 1, 2, ...], chunk [1, 1, 2]: chunk_shape[1] too large, then chunk_shape[2] = 0
+    out["chunk-shape-axis-by-axis"] = (_raw_header(r8, chunk=[1, 2, 0]), 16, "is larger than shape[1]")
+    out["extension-by-extension"] = (
+        _raw_header(base, extensions=[(0, b"prior", b""), (1, b"x-must-understand", b"")]), 16, "must be marked required")
+
+    # Section 14: where a prior's geometry is checked. The prior's tables against its own geometry
+    # (and their values) with the header; its geometry against each chunk's when the chunk is
+    # decoded, at the record: ctxmix's T = min(T, 4) of a short last row differs from the prior's.
+    bad = invalid_priors()["prior-geometry-tables"][0]  # a context prior whose tables fit C = 4, not its C = 8
+    named = valid["prior-context-named"]
+    out["prior-tables-misfit-embedded"] = (
+        _raw_header(named, codecs=[(b"context", json.dumps({"prior": hashlib.sha256(bad).hexdigest()}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", bad)]), 16, "do not fit geometry")
+    embedded = valid["prior-ctxmix-embedded"]  # shape [3, 3, 2, 4, 4], chunk [3, 1]: one row of 3 chunks, T = 3
+    h, start, ents = _parts(embedded)
+    head = encode_header(Header(**{**h.__dict__, "shape": (4, *h.shape[1:])}))
+    shift = len(head) - start
+    body = bytearray(head + embedded[start : ents[-1].offset + ents[-1].size])
+    moved = [IndexEntry(e.offset + shift, e.size, e.row_start, e.row_length, e.spike_count) for e in ents]
+    short_at = len(body)
+    for n in range(3):  # a last row of height 1 (T = 1): any payload shorter than the packed 8 bytes is coded
+        record = b"".join(encode_chunk((3, n), (1, 1), 0, b"\x00"))
+        moved.append(IndexEntry(len(body), len(record), 3, 1, 0))
+        body += record
+    out["prior-geometry-short-row"] = (_finish(bytes(body), moved), short_at, "was trained for chunks with")
+
+    def chunk0(data: bytes, new_payload) -> bytes:
+        body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
+        return _finish(body, ents)
+
+    # ctxlanes (9.4.8): the word checks of order0 come first, with their codes.
+    lbase = valid["ctxlanes-spikes"]
+    lstart = _parts(lbase)[1]
+    out["ctxlanes-partial-word"] = (chunk0(lbase, lambda p: p + b"\x00"), lstart, "not a whole number of 32-bit words")
+    with spikecodec.open(lbase) as r:
+        lspec = r.chunk_spec(0)
+    longest = lspec.size * 2 + 12  # bits = 1: size (1 + bits) + 12 words
+    out["ctxlanes-too-long"] = (chunk0(lbase, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), lstart,
+                                "longer than any encoding")
+
+    # zstd (9.3): a frame whose blocks do not decode to its content size is not a valid frame,
+    # which is found before bytes after it.
+    zbase = valid["spikes-zstd"]
+
+    def wrong_size(p: bytes) -> bytes:
+        assert p[4] == 0x20  # single segment, a 1-byte content size at byte 5
+        return p[:5] + bytes([p[5] + 1]) + p[6:] + b"\x00"
+
+    out["zstd-content-size-before-trailing-bytes"] = (chunk0(zbase, wrong_size), _parts(zbase)[1], "corrupt frame")
+
+    # The compact index (6.2): its varints' problems at the index's first byte; records walked up to
+    # where the index starts: a record running past it fails its check, a 00 before it ends the
+    # records early (index-end where the walk stopped).
+    head, ch, chunks = _compact_parts(valid["compact-streamed"])
+    recs = _compact_records(head, ch, chunks)
+    rows = _rows(chunks)
+    body = head + b"".join(recs)
+    index = b"\x00" + bytes([0x80 | len(recs), 0x00]) + varint(rows)
+    index += _crc(index)
+    out["compact-index-varint-overlong"] = (body + index + encode_trailer(len(body), len(index)), len(body), "not minimally encoded")
+    early = body + b"\x00"
+    out["compact-zero-before-index"] = (_compact_file(early, [], len(recs), rows), len(body), "chunks end at")
+    tag = head[-4:]
+    last = recs[-1]
+    v = last[0]
+    assert v < 0x80 and not (v - 1) & 1  # a one-byte size field, no height
+    payload = last[1:-check_size((v - 1) >> 1)]
+    longer = varint(v + 4) + payload  # states two bytes more than it holds: it runs into the index
+    longer += compact_check(tag, len(recs) - 1, longer[:1], payload, check_size(len(payload)))
+    out["compact-record-past-index"] = (_compact_file(head, [*recs[:-1], longer], len(recs), rows),
+                                        len(body) - len(last), "check mismatch")
+    return out
+
 # -- recovery (FORMAT.md 10) ----------------------------------------------------------------------
 # Each returns (bytes, the array recovery gives, offset and text of the problem a reader that does
 # not recover reports). Every one of these files MUST be rejected by a plain read.
@@ -798,6 +912,33 @@ def invalid_priors() -> dict[str, tuple[bytes, str, int | None, str]]:
     bad = bytearray(raw)
     bad[0:4] = struct.pack("<I", (5 << 16) | 6)  # 6 ones in 5 decisions
     out["prior-counter-range"] = (_prior_file(desc, bytes(bad)), "bind", None, "holds a counter outside the model's range")
+
+    # The order of the load checks (FORMAT.md 14): the fixed fields' size first; the minor version
+    # is not checked; the CRC before the description, the description before the table data's size.
+    def resealed(b: bytes | bytearray) -> bytes:
+        return bytes(b[:-4]) + _crc(bytes(b[:-4]))
+
+    out["prior-short"] = (data[:20], "load", 0, "too short for a prior")
+    b = bytearray(grown)
+    b[9] = 1  # minor 1 is read like minor 0: the problem is the table data's
+    out["prior-minor-ignored"] = (resealed(b), "load", _description(grown)[1] + 8, "the tables need")
+    b = bytearray(data)
+    b[end : end + 8] = struct.pack("<Q", struct.unpack_from("<Q", data, end)[0] + 1)  # Z one byte too many
+    out["prior-data-size"] = (resealed(b), "load", end, "does not end where the CRC starts")
+    out["prior-data-size-stale-crc"] = (bytes(b), "load", len(data) - 4, "prior CRC mismatch")
+    nodesc = _with_description(data, {k: v for k, v in desc.items() if k != "info"})
+    _, nend = _description(nodesc)
+    b = bytearray(nodesc)
+    b[nend : nend + 8] = struct.pack("<Q", struct.unpack_from("<Q", nodesc, nend)[0] + 1)
+    out["prior-description-before-data-size"] = (resealed(b), "load", 16, "exactly the keys")
+    b = bytearray(nodesc)
+    b[-1] ^= 0x01
+    out["prior-crc-before-description"] = (bytes(b), "load", len(nodesc) - 4, "prior CRC mismatch")
+    twice = {**desc, "tables": [*desc["tables"][:-1], {**desc["tables"][-1], "name": desc["tables"][0]["name"]}]}
+    twice_data = _with_description(data, twice)  # a name twice, the tables as they were: found last
+    out["prior-repeated-table-name"] = (twice_data, "load", 16, "appears twice")
+    twice_grown = _with_description(grown, {**twice, "tables": [*longer["tables"][:-1], twice["tables"][-1]]})
+    out["prior-table-data-before-names"] = (twice_grown, "load", _description(twice_grown)[1] + 8, "the tables need")
     return out
 
 
@@ -879,12 +1020,45 @@ INVALID_CODES = {
     "extension-flag-bits": "extension-flags",
     "pipeline-no-array-codec": "codec-pipeline",
     "pipeline-two-array-codecs": "codec-pipeline",
+    "header-truncated-in-crc": "header-truncated",
+    "axis-name-not-ascii": "header-malformed",
+    "codec-id-not-ascii": "header-malformed",
+    "header-trailing-bytes-first": "header-malformed",
+    "chunk-shape-axis-by-axis": "chunk-shape-larger",
+    "extension-by-extension": "extension-not-required",
+    "prior-tables-misfit-embedded": "prior-mismatch",
+    "prior-geometry-short-row": "prior-mismatch",
+    "ctxlanes-partial-word": "rans-partial-word",
+    "ctxlanes-too-long": "rans-too-long",
+    "zstd-content-size-before-trailing-bytes": "zstd-frame",
+    "compact-index-varint-overlong": "varint-overlong",
+    "compact-zero-before-index": "index-end",
+    "compact-record-past-index": "compact-check",
+}
+
+# The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).
+RECOVER_CODES = {
+    "recover-truncated": "trailer-magic",
+    "recover-partial-row": "trailer-magic",
+    "recover-bad-magic": "trailer-magic",
+    "recover-undecodable": "trailer-magic",
+    "recover-index-damaged": "index-crc",
+    "recover-past-shape": "trailer-magic",
+    "recover-compact-truncated": "trailer-magic",
 }
 
 # The same for the broken prior files that fail to load (stage "load"); "bind" ones raise ValueError.
 INVALID_PRIOR_CODES = {
     "prior-crc": "prior-file-crc",
     "prior-content-size": "prior-file-table-data",
+    "prior-short": "prior-file-truncated",
+    "prior-minor-ignored": "prior-file-table-data",
+    "prior-data-size": "prior-file-table-data",
+    "prior-data-size-stale-crc": "prior-file-crc",
+    "prior-description-before-data-size": "prior-file-description",
+    "prior-crc-before-description": "prior-file-crc",
+    "prior-repeated-table-name": "prior-file-description",
+    "prior-table-data-before-names": "prior-file-table-data",
 }
 
 
@@ -920,7 +1094,8 @@ def main() -> int:
             _put(VECTORS / "invalid" / f"{name}.spk", data, args.force)
     manifest["recover"] = {}
     for name, (data, recovered, offset, problem) in recovery_vectors(valid_bytes).items():
-        manifest["recover"][name] = {"spk": f"vectors/recover/{name}.spk", "npy": f"vectors/recover/{name}.npy", "offset": offset, "problem": problem}
+        manifest["recover"][name] = {"spk": f"vectors/recover/{name}.spk", "npy": f"vectors/recover/{name}.npy", "offset": offset, "problem": problem,
+                                     "code": RECOVER_CODES.get(name)}  # None: a code is missing (a test says so)
         if args.write:
             (VECTORS / "recover").mkdir(exist_ok=True)
             _put(VECTORS / "recover" / f"{name}.spk", data, args.force)

@@ -81,6 +81,29 @@ def zstd_decode(data, bound, offset):
     return out
 
 
+def _uses_model(cid, payload, n, bits, offset):
+    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7 - 9.4.9),
+    raising their problems; whether it then starts it."""
+    if cid == "ctxmix":
+        B = packed_size(n, bits)
+        if len(payload) > B:
+            raise Problem("ctxmix-too-long", offset, f"ctxmix: payload of {len(payload)} bytes is longer than "
+                          f"the chunk packed ({B})")
+        return len(payload) < B
+    if len(payload) % 4:
+        raise Problem("rans-partial-word", offset, f"{cid}: payload is not a whole number of 32-bit words")
+    if cid == "countctx":
+        most = 1 if bits == 1 else 3 if bits == 2 else 3 + bits
+        bound = n * most + 2
+    elif cid == "ctxlanes":
+        bound = n * (1 + bits) + 12
+    else:
+        bound = n * (1 + bits) + 2
+    if len(payload) // 4 > bound:
+        raise Problem("rans-too-long", offset, f"{cid}: {len(payload) // 4} words, more than {bound}")
+    return n > 0
+
+
 def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
     n = 1
     for e in shape:
@@ -97,7 +120,10 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         return decode_array(cid, cfg, payload, shape, axes, bits, None, offset)
     perm, dims = canonical(shape, axes)
     tables = None
-    if "prior" in cfg:
+    if "prior" in cfg and _uses_model(cid, payload, n, bits, offset):
+        # Section 14: the prior's geometry against the chunk's, once the payload's length checks
+        # pass and only when the codec starts its model (a chunk with elements; ctxmix: a coded
+        # payload, not the packed elements).
         tables = bind(prior, cid, geometry(cid, dims, bits), offset)
     payload = bytes(payload)
     if cid in ("order0", "context"):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .codecs import check_pipeline, decode_chunk
 from .common import Problem, crc16_xmodem, crc32, packed_size, parse_json, read_varint, u
-from .priors import load_prior
+from .priors import check_prior, load_prior
 
 SIGNATURE = bytes([0x8A, 0x53, 0x50, 0x4B, 0x0D, 0x0A, 0x1A, 0x0A])
 UNKNOWN = (1 << 64) - 1
@@ -57,9 +57,8 @@ def parse_header(data, priors):
     H = u(data, 12, 4)
     if not 1 <= H <= 1 << 20:
         raise Problem("header-size", 12, f"header size {H}")
-    if size < 16 + H + 4:
-        # FORMAT.md does not say where; the structure the file ends inside: the body or its CRC
-        raise Problem("header-truncated", 16 if size < 16 + H else 16 + H, "the file ends inside the header")
+    if size < 16 + H + 4:  # at 16, whether the file ends inside the body or inside its CRC
+        raise Problem("header-truncated", 16, "the file ends inside the header")
     if crc32(data[:16 + H]) != u(data, 16 + H, 4):
         raise Problem("header-crc", 16 + H, "header CRC mismatch")
     hdr = Header()
@@ -87,20 +86,26 @@ def parse_header(data, priors):
         pos[0] += n
         return out
 
+    def text(n):  # a str8's bytes: ASCII, or the body does not parse (3.2)
+        raw = take(n)
+        if any(b > 127 for b in raw):
+            raise bad("header-malformed", "malformed header body (a name that is not ASCII)")
+        return raw
+
     shape = [int.from_bytes(take(8), "little") for _ in range(r)]
     chunk_shape = [int.from_bytes(take(8), "little") for _ in range(k)]
-    axes_raw = [take(take(1)[0]) for _ in range(r)]
+    axes_raw = [text(take(1)[0]) for _ in range(r)]
     n_codecs = take(1)[0]
     codecs_raw = []
     for _ in range(n_codecs):
-        cid = take(take(1)[0])
+        cid = text(take(1)[0])
         codecs_raw.append((cid, take(int.from_bytes(take(4), "little"))))
     metadata_raw = take(int.from_bytes(take(4), "little"))
     n_ext = int.from_bytes(take(2), "little")
     exts = []
     for _ in range(n_ext):
         flags = take(1)[0]
-        name = take(take(1)[0])
+        name = text(take(1)[0])
         exts.append((flags, name, take(int.from_bytes(take(4), "little"))))
     if pos[0] != H:
         raise bad("header-malformed", "malformed header body (trailing bytes)")
@@ -125,12 +130,13 @@ def parse_header(data, priors):
             raise bad("shape-extent", f"extent {e} of axis {i}")
     if _prod(e for i, e in enumerate(shape) if not (i == 0 and e == UNKNOWN)) > 1 << 62:
         raise bad("shape-too-large", "the array holds more than 2^62 elements")
-    for i, c in enumerate(chunk_shape):
+    for i, c in enumerate(chunk_shape):  # axis by axis: at least 1, then (i >= 1) not larger
         if c < 1:
             raise bad("chunk-shape-zero", f"chunk_shape[{i}] is 0")
-    for i, c in enumerate(chunk_shape):
-        if (i > 0 or shape[0] != UNKNOWN) and c > max(shape[i], 1):
+        if i > 0 and c > max(shape[i], 1):
             raise bad("chunk-shape-larger", f"chunk_shape[{i}] = {c} is larger than the axis")
+    if shape[0] != UNKNOWN and chunk_shape[0] > max(shape[0], 1):  # axis 0 after the others
+        raise bad("chunk-shape-larger", f"chunk_shape[0] = {chunk_shape[0]} is larger than the axis")
     if _prod(chunk_shape) * _prod(shape[k:]) > 1 << 31:
         raise bad("chunk-too-large", "one chunk holds more than 2^31 elements")
     axes = []
@@ -148,24 +154,23 @@ def parse_header(data, priors):
         ids.append(raw.decode("ascii"))
     codecs = list(zip(ids, configs))
     check_pipeline(codecs)
-    names = []
-    for flags, raw, _ in exts:
-        if not 1 <= len(raw) <= 64 or any(b > 127 for b in raw):
-            raise bad("extension-name", f"extension name {raw!r}")
-        names.append(raw.decode("ascii"))
     known = ("compact-records", "prior")
-    for (flags, _, _), name in zip(exts, names):
-        if name not in known and flags & 1:
-            raise bad("extension-unknown-required", f"unknown required extension {name!r}")
-    for (flags, _, _), name in zip(exts, names):
-        if name in known and not flags & 1:
+    names = [raw.decode("ascii") for _, raw, _ in exts]
+    for flags, raw, data_ in exts:  # extension by extension, each through every rule
+        name = raw.decode("ascii")
+        if not 1 <= len(raw) <= 64:
+            raise bad("extension-name", f"extension name {raw!r}")
+        if name not in known:
+            if flags & 1:
+                raise bad("extension-unknown-required", f"unknown required extension {name!r}")
+            continue
+        if not flags & 1:
             raise bad("extension-not-required", f"extension {name} lacks its required bit")
-    for name in known:
         if names.count(name) > 1:
             raise bad("extension-repeated", f"extension {name} appears more than once")
+        if name == "compact-records" and data_:
+            raise bad("extension-data", "the compact-records extension carries no data")
     ext = {name: data_ for (_, _, data_), name in zip(exts, names) if name in known}
-    if ext.get("compact-records"):
-        raise bad("extension-data", "the compact-records extension carries no data")
     array_id, array_cfg = codecs[0]
     if "prior" in ext and "prior" not in array_cfg:
         raise bad("prior-extension-unneeded", f"the header holds a prior, but codec {array_id} names none")
@@ -180,8 +185,7 @@ def parse_header(data, priors):
             hdr.prior = priors[digest]
         else:
             raise bad("prior-missing", f"codec {array_id} names prior {digest}, which was not given")
-        if hdr.prior.codec != array_id:
-            raise bad("prior-mismatch", f"prior {digest} is a prior of {hdr.prior.codec}, not {array_id}")
+        check_prior(hdr.prior, array_id, 16)  # codec, layout for its own geometry, values
     hdr.rank, hdr.bits, hdr.k = r, bits, k
     hdr.shape, hdr.chunk_shape, hdr.axes, hdr.codecs = shape, chunk_shape, axes, codecs
     hdr.compact = "compact-records" in ext
@@ -303,7 +307,8 @@ def read_records(data, hdr):
     if crc32(data[T:T + 16]) != u(data, T + 16, 4):
         raise Problem("trailer-crc", T + 16, "trailer CRC mismatch")
     io, isz = u(data, T, 8), u(data, T + 8, 8)
-    if io < D or io + isz != T:
+    smallest = 1 if hdr.compact else 16  # a compact index holds its end byte; a classic one 12 + 4 bytes
+    if io < D or io + isz != T or isz < smallest:
         raise Problem("trailer-index", T, "the trailer does not point to an index ending at the trailer")
     rows = Rows(hdr)
     records = []
@@ -356,11 +361,16 @@ def read_records(data, hdr):
     if p + 4 - io != isz:
         raise Problem("index-size", io, "the index size is not the trailer's")
     pos = D
-    while pos < io:
-        rec, pos = compact_record(data, pos, hdr, rows, len(records))
+    while pos < io:  # the walk ends at the index's start or at a size field of value 0 before it
+        got = compact_record(data, pos, hdr, rows, len(records), end_code=None)
+        if got is None:
+            break
+        rec, pos = got
         records.append(rec)
-    if pos != io:
-        raise Problem("index-end", io, "the last record does not end where the index starts")
+    if rows.j != 0:  # the walk ended inside a row: where it ended
+        raise Problem("row-incomplete", pos, "the chunks end inside a row")
+    if pos != io:  # reported where the walked records end
+        raise Problem("index-end", pos, "the last record does not end where the index starts")
     if m != len(records) or total != sum(h for _, h in rows.rows):
         raise Problem("index-count", io, f"the index counts {m} records and {total} rows, the file holds "
                       f"{len(records)} and {sum(h for _, h in rows.rows)}")

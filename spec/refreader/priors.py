@@ -27,23 +27,21 @@ def load_prior(blob, where=None):
     def fail(code, offset, message):
         raise Problem(code, offset if where is None else where, message)
 
+    # The checks in the order of FORMAT.md 14: the fixed fields (16 + 8 + 4 bytes) first, the
+    # minor version not at all, the CRC before the description, the description (all but the
+    # distinct table names) before the table data's size, the table data, the names last.
     size = len(blob)
-    if size < 16:
+    if size < 28:
         fail("prior-file-truncated", 0, "prior file shorter than its fixed fields")
     if blob[:8] != SIGNATURE:
         fail("prior-file-magic", 0, "bad prior signature")
     if blob[8] != 1:
         fail("prior-file-major", 8, f"prior major version {blob[8]}")
-    if blob[9] != 0:
-        fail("prior-file-major", 9, f"prior minor version {blob[9]}")
     if u(blob, 10, 2) != 0:
         fail("prior-file-reserved", 10, "prior reserved field is not zero")
     J = u(blob, 12, 4)
     if not 1 <= J <= 1 << 20 or 16 + J + 8 + 4 > size:
         fail("prior-file-description-size", 12, f"description size {J}")
-    Z = u(blob, 16 + J, 8)
-    if 24 + J + Z + 4 != size:
-        fail("prior-file-table-data", 16 + J, f"table data size {Z} does not end the file at its CRC")
     if crc32(blob[:size - 4]) != u(blob, size - 4, 4):
         fail("prior-file-crc", size - 4, "prior CRC mismatch")
     try:
@@ -61,6 +59,7 @@ def load_prior(blob, where=None):
     if not isinstance(tables, list) or not tables:
         fail("prior-file-description", 16, "tables is not a non-empty list")
     layout = []
+    need = 0
     for table in tables:
         if not isinstance(table, dict) or set(table) != {"name", "type", "count"}:
             fail("prior-file-description", 16, "a table entry without exactly name, type, count")
@@ -68,11 +67,12 @@ def load_prior(blob, where=None):
         if not isinstance(name, str) or kind not in ("u32", "i32") or type(count) is not int or count < 0:
             fail("prior-file-description", 16, f"bad table entry {table}")
         layout.append((name, kind, count))
-    if len({name for name, _, _ in layout}) != len(layout):
-        fail("prior-file-description", 16, "table names are not distinct")
-    need = 4 * sum(count for _, _, count in layout)
-    if need > 1 << 30:
-        fail("prior-file-tables-size", 16, f"tables of {need} bytes")
+        need += 4 * count
+        if need > 1 << 30:  # the running total, entry by entry
+            fail("prior-file-tables-size", 16, f"tables of more than {1 << 30} bytes")
+    Z = u(blob, 16 + J, 8)
+    if 24 + J + Z + 4 != size:
+        fail("prior-file-table-data", 16 + J, f"table data size {Z} does not end the file at its CRC")
     frame = blob[24 + J:24 + J + Z]
     try:
         params = zstandard.get_frame_parameters(frame)
@@ -89,6 +89,8 @@ def load_prior(blob, where=None):
         fail("prior-file-table-data", 24 + J, f"table data does not decode: {error}")
     if not complete or rest or len(data) != need:
         fail("prior-file-table-data", 24 + J, "table data is not exactly one frame of the tables")
+    if len({name for name, _, _ in layout}) != len(layout):
+        fail("prior-file-description", 16, "table names are not distinct")
     return Prior(codec, geometry, layout, data, hashlib.sha256(blob).hexdigest())
 
 
@@ -139,16 +141,21 @@ def expected_layout(codec, geometry):
     raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
 
 
-def bind(prior, codec, geometry, offset=None):
-    """The prior's tables for a chunk of `geometry` coded by `codec` (FORMAT.md 14), as
-    {name: numpy array}; problems (`prior-mismatch`) at `offset`."""
-    key = (codec, tuple(sorted(geometry.items())))
-    if key in prior._bound:
-        return prior._bound[key]
+GEOMETRY = {"ctxmix": ("bits", "T", "C", "H", "W")}
+
+
+def check_prior(prior, codec, offset=None):
+    """What section 14 checks when the header names the prior (problems at `offset`, 16): its
+    codec, its geometry's keys and ranges, its tables laid out for its own geometry, and their
+    values. Returns the tables as {name: numpy array}."""
     if prior.codec != codec:
         raise Problem("prior-mismatch", offset, f"a prior of codec {prior.codec}, not {codec}")
-    if prior.geometry != geometry:
-        raise Problem("prior-mismatch", offset, f"prior geometry {prior.geometry} is not the chunk's {geometry}")
+    geometry = prior.geometry
+    if sorted(geometry) != sorted(GEOMETRY.get(codec, ("bits", "C"))):
+        raise Problem("prior-mismatch", offset, f"prior geometry {geometry} lacks or adds a key")
+    for key, value in geometry.items():
+        if not (value in (1, 2, 4, 8) if key == "bits" else 1 <= value <= 1 << 31):
+            raise Problem("prior-mismatch", offset, f"prior geometry {key}={value} is out of range")
     want = expected_layout(codec, geometry)
     if prior.tables != want:
         raise Problem("prior-mismatch", offset, f"prior tables {prior.tables} do not fit geometry {geometry}: {want}")
@@ -161,5 +168,17 @@ def bind(prior, codec, geometry, offset=None):
             if (n >= 1024).any() or (ones > n).any():
                 raise Problem("prior-mismatch", offset, f"table {name} holds a counter outside the model's range")
         out[name] = arr
-    prior._bound[key] = out
+    prior._checked = out
     return out
+
+
+def bind(prior, codec, geometry, offset=None):
+    """The prior's tables for a chunk of `geometry` coded by `codec` (FORMAT.md 14), as
+    {name: numpy array}: the header's checks (check_prior) and then, at the record (`offset`),
+    the prior's geometry against the chunk's."""
+    tables = getattr(prior, "_checked", None)
+    if tables is None:
+        tables = check_prior(prior, codec, offset)
+    if prior.geometry != geometry:
+        raise Problem("prior-mismatch", offset, f"prior geometry {prior.geometry} is not the chunk's {geometry}")
+    return tables

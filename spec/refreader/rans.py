@@ -278,6 +278,9 @@ def decode_ctxlanes(payload, dims, bits, tables, offset):
     if len(payload) % 4:
         raise Problem("rans-partial-word", offset, "ctxlanes: payload is not a whole number of 32-bit words")
     total = len(payload) // 4
+    size = T * N * C * H * W
+    if total > size * (1 + bits) + 12:  # the whole payload's bound: L counts and L lanes of 9.4.4's
+        raise Problem("rans-too-long", offset, f"ctxlanes: {total} words, more than {size * (1 + bits) + 12}")
     if total < L:
         raise Problem("lanes-word-counts", offset, f"ctxlanes: payload shorter than its {L} lane word counts")
     counts = struct.unpack_from(f"<{L}I", payload)

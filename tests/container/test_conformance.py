@@ -255,6 +255,10 @@ def test_recovery_vector_is_rejected_then_recovered(name, tmp_path):
     report = spikecodec.validate(data)
     assert not report.ok
     assert entry["offset"] in [p.offset for p in report.problems if entry["problem"] in p.message], report.problems
+    from spikecodec.problem_codes import CODES
+
+    assert entry.get("code") in CODES, f"spec/generate.py: RECOVER_CODES needs a code for {name!r}"
+    assert (entry["code"], entry["offset"]) in [(p.code, p.offset) for p in report.problems if entry["problem"] in p.message], report.problems
     with pytest.raises(spikecodec.FormatError):
         spikecodec.decode(data)
     src, dst = tmp_path / "in.spk", tmp_path / "out.spk"

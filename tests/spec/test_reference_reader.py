@@ -44,3 +44,17 @@ def test_command_line_imports_nothing_of_the_library():
                           cwd=str(SPEC.parent), timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip().splitlines()[-1].startswith("passed:"), done.stdout
+
+
+def test_every_rejection_in_the_manifest_names_its_code():
+    """An outside reader must report the manifest's code and offset: every invalid and recovery
+    vector, and every broken prior file refused on load, gives both."""
+    import json
+
+    manifest = json.loads((SPEC / "manifest.json").read_text())
+    for section in ("invalid", "recover"):
+        for name, entry in manifest[section].items():
+            assert isinstance(entry.get("code"), str) and "offset" in entry, (section, name)
+    for name, entry in manifest["invalid_priors"].items():
+        if entry["stage"] == "load":
+            assert isinstance(entry.get("code"), str) and isinstance(entry["offset"], int), name
