@@ -38,6 +38,7 @@ import numpy as np
 import zstandard
 
 from .errors import FormatError
+from .json_text import strict_json
 from .layout import crc32
 
 SIGNATURE = b"\x8aSPP\r\n\x1a\n"
@@ -168,8 +169,8 @@ def parse_prior(data: bytes, where: str | None = None) -> Prior:
         raise fail("prior CRC mismatch", len(data) - 4, code="prior-file-crc")
     at = _HEAD.size
     try:
-        desc = json.loads(data[at : at + jsize].decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        desc = strict_json(data[at : at + jsize].decode("utf-8"))  # FORMAT.md 14: section 1's JSON
+    except (UnicodeDecodeError, ValueError) as exc:
         raise fail(f"description is not valid JSON ({exc})", at, code="prior-file-description") from None
     if not isinstance(desc, dict) or set(desc) != {"codec", "geometry", "tables", "info"}:
         raise fail("description must be an object with exactly the keys codec, geometry, tables, info", at, code="prior-file-description")
@@ -221,10 +222,6 @@ def parse_prior(data: bytes, where: str | None = None) -> Prior:
 
 def _is_count(v: Any) -> bool:
     return type(v) is int and 0 <= v < 1 << 62
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 PriorLike = Prior | str | os.PathLike | bytes

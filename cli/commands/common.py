@@ -12,7 +12,8 @@ import numpy as np
 
 import spikecodec
 from spikecodec.codecs.registry import CodecLike
-from spikecodec.container.header import axis_names, strict_json
+from spikecodec.container.header import axis_names
+from spikecodec.json_text import strict_json
 from spikecodec.container.writer import normalize_chunk
 from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
 

@@ -3,36 +3,15 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 import numpy as np
 
+from spikecodec.json_text import TooDeep, strict_json
+
 from .checks import _AXIS_NAME, MAX_AXIS_NAME, MAX_JSON_DEPTH, MAX_METADATA_TEXT, one_line
 
 # --- stored axes, metadata and bits: checked as a spike file's header would be ----------------------
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range for a JSON number")
-    return value
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("a key appears twice")
-    return obj
-
-
-_STRICT_JSON = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_no_duplicate_keys)
 
 
 def _depth(obj: Any) -> int:
@@ -70,8 +49,8 @@ def parse_metadata(value: Any, what: str = "the stored metadata") -> dict[str, A
     if len(text) > MAX_METADATA_TEXT:
         raise ValueError(f"{what} is {len(text)} characters, more than the {MAX_METADATA_TEXT} a spike file's header holds")
     try:
-        obj = _STRICT_JSON.decode(text)
-    except RecursionError:
+        obj = strict_json(text)
+    except TooDeep:
         raise ValueError(f"{what} nests too deeply (at most {MAX_JSON_DEPTH} levels)") from None
     except ValueError as exc:
         raise ValueError(f"{what} is not valid JSON ({one_line(exc)})") from None

@@ -16,6 +16,7 @@ from construct import ConstructError
 from .. import layout
 from ..codecs import Pipeline
 from ..errors import FormatError
+from ..json_text import strict_json
 from ..prior import PRIOR_PATH_ENV, Prior, find_prior, parse_prior, remember_prior
 from ..limits import (
     ELEMENT_BITS,
@@ -179,47 +180,12 @@ def parse_preamble(pre: bytes) -> tuple[int, int]:
     return minor, header_size
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("duplicate key")
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999: what NaN and Infinity are refused for (FORMAT.md 1)
-        raise ValueError(f"the number {text[:24]} is too large for a double")
-    return value
-
-
-# One decoder for every header (json.loads with hooks would build a new one per call).
-_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
-                                parse_float=_finite_float)
-
-
-def strict_json(text: str) -> Any:
-    """JSON text as FORMAT.md 1 allows it (no NaN, no infinities, no number beyond a double, no
-    repeated key); ValueError says what is wrong, also for nesting too deep to parse."""
-    try:
-        return _STRICT_JSON.decode(text)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 def _strict_json(raw: bytes, what: str, offset: int) -> dict[str, Any]:
     if raw == b"{}":  # the usual empty metadata or parameters, without the decoder's machinery
         return {}
     try:
-        text = raw.decode("utf-8")
-        if text.startswith("\ufeff"):
-            raise ValueError("a byte-order mark starts it")
-        obj = _STRICT_JSON.decode(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        obj = strict_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"{what} is not valid JSON ({exc})", offset, code="json-invalid") from None
     if not isinstance(obj, dict):
         raise FormatError(f"{what} must be a JSON object", offset, code="json-not-object")

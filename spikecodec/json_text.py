@@ -1,0 +1,52 @@
+"""JSON text as FORMAT.md section 1 allows it, parsed in one place for every reader: spike file
+headers, prior files, the command line's --meta and the metadata kept beside decoded arrays.
+
+Refused: NaN and infinities (also a number beyond a double, such as 1e999, which Python would
+read as infinity), a repeated key, a byte-order mark, and nesting too deep for the parser. The
+errors are ValueError with the reason; each caller says what and where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["TooDeep", "strict_json"]
+
+
+class TooDeep(ValueError):
+    """JSON nested more deeply than the parser can follow."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("a key appears twice")
+    return obj
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: what NaN and Infinity are refused for
+        raise ValueError(f"the number {text[:24]} is too large for a double")
+    return value
+
+
+# One decoder for every text (json.loads with hooks would build a new one per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
+                            parse_float=_finite_float)
+
+
+def strict_json(text: str) -> Any:
+    """The value of JSON ``text`` under FORMAT.md 1's rules; ValueError says what is wrong."""
+    if text.startswith("\ufeff"):
+        raise ValueError("a byte-order mark starts it")
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise TooDeep("nested too deeply") from None
