@@ -201,7 +201,8 @@ def parse_prior(data: bytes, where: str | None = None) -> Prior:
     if params.content_size != total:
         raise fail(f"table data holds {params.content_size} bytes, the tables need {total}", at + 8, code="prior-file-table-data")
     try:
-        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=total)
+        # allow_extra_data=False: bytes after the frame inside Z are refused (FORMAT.md 14), not skipped.
+        raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=total, allow_extra_data=False)
     except zstandard.ZstdError as exc:
         raise fail(f"table data does not decompress ({exc})", at + 8, code="prior-file-table-data") from None
     if len(raw) != total:

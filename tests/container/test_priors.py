@@ -52,6 +52,12 @@ def _rebuilt(prior: Prior, description=None, frame=None) -> bytes:
     return head + struct.pack("<I", crc32(head))
 
 
+def _frame_of(prior: Prior) -> bytes:
+    data = prior.data
+    j = struct.unpack_from("<I", data, 12)[0]
+    return data[24 + j : 24 + j + struct.unpack_from("<Q", data, 16 + j)[0]]
+
+
 def test_malformed_files_are_refused_with_a_reason(prior: Prior):
     data = prior.data
     desc = json.loads(data[16 : 16 + struct.unpack_from("<I", data, 12)[0]])
@@ -69,6 +75,7 @@ def test_malformed_files_are_refused_with_a_reason(prior: Prior):
         (_rebuilt(prior, json.dumps({**desc, "info": {"rate": 1.0}}).encode().replace(b"1.0", b"1e999")), "too large for a double"),
         (_rebuilt(prior, b"\xef\xbb\xbf" + json.dumps(desc).encode()), "byte-order mark"),
         (_rebuilt(prior, frame=b"nope"), "not a zstd frame"),
+        (_rebuilt(prior, frame=_frame_of(prior) + b"\0"), "does not decompress"),
         (_rebuilt(prior, frame=zstandard.ZstdCompressor().compress(b"\0" * 8)), "the tables need"),
         (_rebuilt(prior, frame=zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 8)), "the tables need"),
     ]
