@@ -367,10 +367,13 @@ def encode(x, bits, contextual):
 
 # The encoder's memory: its model pass keeps 9 bytes per decision (bit, packed counters) for the
 # reverse rANS pass, plus the padded significance planes. A chunk that would need more than
-# SINGLE_BYTES is modelled in pieces of about PIECE_BYTES (whole timesteps), each twice: forward
-# once for the counter tables at every piece's start, then piece by piece from the last, each
-# piece's decisions rANS-coded as soon as they are modelled. Same decisions, same bytes. (A
-# piece is at least one timestep: a chunk of one huge timestep is still modelled at once.)
+# SINGLE_BYTES is modelled in pieces of about PIECE_BYTES, each twice: forward once for the
+# counter tables at every piece's start, then piece by piece from the last, each piece's
+# decisions rANS-coded as soon as they are modelled. Same decisions, same bytes. Pieces are runs
+# of planes (t, n, c) in coding order: whole timesteps, or where one timestep alone is over the
+# budget, runs of whole neurons of it, or where one neuron is, runs of its channels (a context
+# reads the same neuron only: its planes at t - 1 .. t - 3 and its previous channel at t), so
+# only a chunk of one huge plane is still modelled at once.
 SINGLE_BYTES = 1 << 25
 PIECE_BYTES = 1 << 23
 SNAPSHOT_BYTES = 1 << 24  # at most this much of counter-table copies (one per piece)
@@ -388,57 +391,117 @@ def encode_with(x, bits, contextual, sg, ss, mg, ms):
 
 
 @njit(cache=True, nogil=True)
-def _timestep_bytes(xf, t, xs, padded, mb):
-    """What :func:`_model_pass` keeps for timestep ``t``: padded planes, and per decision its
-    bit and counters (9 bytes) and per nonzero element its place (16 bytes, multi-bit only)."""
+def _plane_bytes(xf, q, P, pp, mb):
+    """What :func:`_model_pass` keeps for plane ``q`` (``P`` elements, ``pp`` padded): its
+    padded plane, and per decision its bit and counters (9 bytes) and per nonzero element its
+    place (16 bytes, multi-bit only)."""
     nz = 0
     if mb:
-        for e in range(t * xs, (t + 1) * xs):
+        for e in range(q * P, (q + 1) * P):
             nz += xf[U(e)] != 0
-    return padded + 9 * (xs + mb * nz) + 16 * nz
+    return pp + 9 * (P + mb * nz) + 16 * nz
 
 
 @njit(cache=True, nogil=True)
 def _pieces(x, bits, table_bytes):
-    """Timestep bounds ``[0, t1, ..., T]`` of the pieces :func:`encode_with` models at once:
-    ``[0, T]`` (one piece) when the whole chunk fits SINGLE_BYTES, else pieces of about
-    PIECE_BYTES, more where the copies of the counter tables would exceed SNAPSHOT_BYTES."""
+    """Plane bounds ``[0, q1, ..., T N C]`` of the pieces :func:`encode_with` models at once
+    (:func:`_pieces_within` at this module's budgets)."""
+    return _pieces_within(x, bits, table_bytes, SINGLE_BYTES, PIECE_BYTES, SNAPSHOT_BYTES)
+
+
+@njit(cache=True, nogil=True)
+def _pieces_within(x, bits, table_bytes, single, piece, snapshot):
+    """Plane bounds of the pieces of ``x`` (see :func:`_encode_pieces`): ``[0, T N C]`` (one
+    piece) when the whole chunk fits ``single`` bytes, else pieces of about ``piece`` bytes,
+    more where the copies of the counter tables would exceed ``snapshot``."""
     T, N, C, H, W = x.shape
     xf = x.ravel()
-    xs = N * C * H * W
-    padded = N * C * (H + 2) * (W + 2)
+    P = H * W
+    pp = (H + 2) * (W + 2)
     mb = bits if bits > 1 else 0
+    planes = T * N * C
     total = 0
-    for t in range(T):
-        total += _timestep_bytes(xf, t, xs, padded, mb)
-    if total <= SINGLE_BYTES or T < 2:
-        return np.array([0, T], np.int64)
-    budget = max(PIECE_BYTES, total // max(SNAPSHOT_BYTES // max(table_bytes, 1), 1) + 1)
-    bounds = np.empty(_cut(xf, T, xs, padded, mb, budget, np.empty(0, np.int64)) + 1, np.int64)
-    _cut(xf, T, xs, padded, mb, budget, bounds)
+    for q in range(planes):
+        total += _plane_bytes(xf, q, P, pp, mb)
+    if total <= single or planes < 2:
+        return np.array([0, planes], np.int64)
+    budget = max(piece, total // max(snapshot // max(table_bytes, 1), 1) + 1)
+    bounds = np.empty(_cut(xf, T, N, C, P, pp, mb, budget, np.empty(0, np.int64)), np.int64)
+    _cut(xf, T, N, C, P, pp, mb, budget, bounds)
     return bounds
 
 
 @njit(cache=True, nogil=True)
-def _cut(xf, T, xs, padded, mb, budget, bounds):
-    """Greedy pieces of at most ``budget`` bytes (or one timestep); returns their number and,
-    where ``bounds`` has room, writes their bounds."""
-    n = 1
+def _bound(bounds, nb, q):
+    """Append bound ``q`` (where ``bounds`` has room); returns the new count."""
+    if bounds.size:
+        bounds[nb] = q
+    return nb + 1
+
+
+@njit(cache=True, nogil=True)
+def _cut(xf, T, N, C, P, pp, mb, budget, bounds):
+    """Greedy pieces of at most ``budget`` bytes (or one plane): runs of whole timesteps; a
+    timestep over the budget alone, runs of its whole neurons; a neuron over it, runs of its
+    channels. Returns the number of bounds and, where ``bounds`` has room, writes them."""
+    NC = N * C
+    ctx = 3 * NC * pp  # a run of timesteps is preceded by three of context
+    part = 3 * pp + 4 * P  # per plane of a part of a timestep: context planes, its copy (4 t)
+    edge = 4 * (P + pp)  # a run of channels also copies the channel before it, as context
+    nb = 1
     start = 0
-    used = 3 * padded  # a piece's timesteps are preceded by three of context
+    used = ctx
     for t in range(T):
-        cost = _timestep_bytes(xf, t, xs, padded, mb)
-        if used + cost > budget and t > start:
-            if bounds.size:
-                bounds[n] = t
-            n += 1
-            start = t
-            used = 3 * padded
-        used += cost
+        q0 = t * NC
+        cost = 0
+        for q in range(q0, q0 + NC):
+            cost += _plane_bytes(xf, q, P, pp, mb)
+        if ctx + cost <= budget or NC == 1:  # whole timesteps
+            if used + cost > budget and q0 > start:
+                nb = _bound(bounds, nb, q0)
+                start = q0
+                used = ctx
+            used += cost
+            continue
+        if q0 > start:
+            nb = _bound(bounds, nb, q0)
+            start = q0
+        used = 0
+        for n in range(N):
+            a0 = q0 + n * C
+            ncost = 0
+            for q in range(a0, a0 + C):
+                ncost += _plane_bytes(xf, q, P, pp, mb) + part
+            if ncost <= budget or C == 1:  # runs of whole neurons
+                if used + ncost > budget and a0 > start:
+                    nb = _bound(bounds, nb, a0)
+                    start = a0
+                    used = 0
+                used += ncost
+                continue
+            if a0 > start:
+                nb = _bound(bounds, nb, a0)
+                start = a0
+            used = edge
+            for q in range(a0, a0 + C):  # runs of channels of neuron n
+                cost = _plane_bytes(xf, q, P, pp, mb) + part
+                if used + cost > budget and q > start:
+                    nb = _bound(bounds, nb, q)
+                    start = q
+                    used = edge
+                used += cost
+            nb = _bound(bounds, nb, a0 + C)
+            start = a0 + C
+            used = 0
+        if q0 + NC > start:
+            nb = _bound(bounds, nb, q0 + NC)
+            start = q0 + NC
+        used = ctx
+    if T * NC > start:
+        nb = _bound(bounds, nb, T * NC)
     if bounds.size:
         bounds[0] = 0
-        bounds[n] = T
-    return n
+    return nb
 
 
 @njit(cache=True, nogil=True)
@@ -466,14 +529,68 @@ def _tables_from(src, sg, ss, mg, ms):
 
 
 @njit(cache=True, nogil=True)
-def _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds):
-    """:func:`encode_with` in the pieces ``bounds`` (timesteps): each piece is modelled with
-    the three timesteps before it as context only (:func:`_model_pass` ``skip``), which gives
-    its decisions exactly as a pass over the whole chunk would."""
+def _piece_span(T, N, C, b0, b1):
+    """The sub-array :func:`_piece_pass` models piece ``[b0, b1)`` (planes) in:
+    ``(a, t1, n0, n1, c0, c1, skip, cskip)``, the array ``x[a:t1, n0:n1, c0:c1]`` whose first
+    ``skip`` timesteps and then ``cskip`` planes are context only. Raises ValueError for a
+    piece that is neither whole timesteps, nor whole neurons of one timestep, nor channels of
+    one neuron."""
+    NC = N * C
+    if not 0 <= b0 < b1 <= T * NC:
+        raise ValueError("piece bounds out of order")
+    t = b0 // NC
+    a = max(t - 3, 0)
+    if b0 % NC == 0 and b1 % NC == 0:
+        return a, b1 // NC, 0, N, 0, C, t - a, 0
+    r0 = b0 - t * NC
+    r1 = b1 - t * NC
+    if r1 > NC:
+        raise ValueError("a piece that is part of a timestep must end in it")
+    n0 = r0 // C
+    n1 = (r1 + C - 1) // C
+    c0 = r0 - n0 * C
+    c1 = r1 - (n1 - 1) * C
+    if n1 - n0 > 1 and (c0 != 0 or c1 != C):
+        raise ValueError("a piece of several neurons must hold them whole")
+    cc = c0 - 1 if c0 > 0 else 0  # channel c0 - 1: context of c0's significance
+    return a, t + 1, n0, n1, cc, c1, t - a, c0 - cc
+
+
+@njit(cache=True, nogil=True)
+def _piece_pass(x, bits, contextual, sg, ss, mg, ms, b0, b1):
+    """:func:`_model_pass` of piece ``[b0, b1)`` (planes) of ``x``, a C-ordered array: a view
+    of it for whole timesteps, else a copy of the piece's neurons / channels with their context.
+    Its decisions and counter updates are exactly those of a pass over the whole chunk."""
     T, N, C, H, W = x.shape
-    xs = N * C * H * W
+    a, t1, n0, n1, c0, c1, skip, cskip = _piece_span(T, N, C, b0, b1)
     xf = x.ravel()
+    xs = N * C * H * W
+    if n0 == 0 and n1 == N and c0 == 0 and c1 == C:
+        sub = xf[a * xs: t1 * xs].reshape((t1 - a, N, C, H, W))
+    else:  # whole neurons or one neuron's channels: one block of x per timestep
+        block = (n1 - n0) * (c1 - c0) * H * W
+        sf = np.empty((t1 - a) * block, np.uint8)
+        for t in range(t1 - a):
+            src = (a + t) * xs + (n0 * C + c0) * H * W
+            sf[t * block: (t + 1) * block] = xf[src: src + block]
+        sub = sf.reshape((t1 - a, n1 - n0, c1 - c0, H, W))
+    return _model_span(sub, bits, contextual, False, sg, ss, mg, ms, skip, cskip, c0, C)
+
+
+@njit(cache=True, nogil=True)
+def _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds):
+    """:func:`encode_with` in the pieces ``bounds``, plane indices ``t N C + n C + c`` from 0 to
+    ``T N C`` (:func:`_piece_span`): each piece is modelled with the planes its contexts read
+    before it as context only, which gives its decisions exactly as a pass over the whole
+    chunk would."""
+    T, N, C, H, W = x.shape
+    xf = x.ravel()  # x itself where it is C-ordered (what the codecs pass), else a copy
+    xc = xf.reshape((T, N, C, H, W))
     npieces = bounds.size - 1
+    if npieces < 1 or bounds[0] != 0 or bounds[npieces] != T * N * C:
+        raise ValueError("piece bounds must run from 0 to the chunk's planes")
+    for p in range(npieces):
+        _piece_span(T, N, C, bounds[p], bounds[p + 1])  # all checked before any is modelled
     snaps = np.empty((npieces + 1, sg.size + ss.size + mg.size + ms.size), np.uint32)
     decisions = xf.size
     if bits > 1:
@@ -482,17 +599,13 @@ def _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds):
     for p in range(npieces):  # forward: the tables at each piece's start
         _tables_to(snaps[p], sg, ss, mg, ms)
         if p < npieces - 1:
-            a = max(bounds[p] - 3, 0)
-            _model_pass(xf[a * xs: bounds[p + 1] * xs].reshape((bounds[p + 1] - a, N, C, H, W)),
-                        bits, contextual, False, sg, ss, mg, ms, bounds[p] - a)
+            _piece_pass(xc, bits, contextual, sg, ss, mg, ms, bounds[p], bounds[p + 1])
     words = np.empty(decisions + 2, np.uint32)
     m = 0
     state = np.uint64(0)
     for p in range(npieces - 1, -1, -1):  # backward: model a piece again, code it in reverse
         _tables_from(snaps[p], sg, ss, mg, ms)
-        a = max(bounds[p] - 3, 0)
-        d, counters, _ = _model_pass(xf[a * xs: bounds[p + 1] * xs].reshape((bounds[p + 1] - a, N, C, H, W)),
-                                     bits, contextual, False, sg, ss, mg, ms, bounds[p] - a)
+        d, counters, _ = _piece_pass(xc, bits, contextual, sg, ss, mg, ms, bounds[p], bounds[p + 1])
         if p == npieces - 1:
             _tables_to(snaps[npieces], sg, ss, mg, ms)  # the state at the chunk's end
         m, state = _rans_steps(d, counters, True, INV_PRIOR, INV_ONE, words, m, state)
@@ -529,8 +642,19 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip):
     The first ``skip`` timesteps (at most 3) are context only: no decisions, no counter updates.
     The rest then get exactly the decisions they have in a pass over a chunk that continues
     from those timesteps (:func:`_encode_pieces`): a context looks back at most 3 timesteps."""
+    return _model_span(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip, 0, 0, x.shape[2])
+
+
+@njit(cache=True, nogil=True)
+def _model_span(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip, cskip, c_off, CT):
+    """:func:`_model_pass` of a part of a chunk of ``CT`` channels (which sets the counter
+    tables' channel groups): ``x`` holds its channels ``c_off ..``, and after the first ``skip``
+    timesteps also its first ``cskip`` planes are context only (the previous channel of a piece
+    of channels, :func:`_piece_span`). A decision's context reads its own neuron only: its
+    plane's earlier rows, the plane of the previous channel at the same t, and the planes of
+    t - 1 .. t - 3 (the magnitude's t - 1, t - 2, left and upper elements among them)."""
     T, N, C, H, W = x.shape
-    G, GM, ks, km = counter_dims(C, bits, contextual)
+    G, GM, ks, km = counter_dims(CT, bits, contextual)
     rw = W + 2
     cs = (H + 2) * rw
     st = N * C * cs
@@ -540,7 +664,7 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip):
     xf = x.ravel()
     xs = N * C * H * W  # T stride of x
     mb = bits if bits > 1 else 0  # magnitude decisions per nonzero element
-    e0 = skip * xs  # the first element coded
+    e0 = skip * xs + cskip * H * W  # the first element coded
     nz = 0
     for e in range(e0, xf.size):
         nz += xf[U(e)] != 0
@@ -554,20 +678,18 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip):
     nz_info = np.empty(nz + 1 if mb else 0, np.int64)
     lmul = 16 if contextual else 0
     e = 0
-    for t in range(skip):  # context only: their significance bits, where the loop below puts them
-        for n in range(N):
-            for c in range(C):
-                p0 = ((t * N + n) * C + c) * cs + rw + 1
-                for h in range(H):
-                    for w in range(W):
-                        sp[U(p0 + h * rw + w)] = xf[U(e)] != 0
-                        e += 1
+    for q in range(skip * N * C + cskip):  # context only: their significance bits, where the loop below puts them
+        p0 = q * cs + rw + 1
+        for h in range(H):
+            for w in range(W):
+                sp[U(p0 + h * rw + w)] = xf[U(e)] != 0
+                e += 1
     i = 0
     j = 0
     for t in range(skip, T):
         for n in range(N):
-            for c in range(C):
-                gbase = (c % G) * ks
+            for c in range(cskip if t == skip and n == 0 else 0, C):
+                gbase = ((c + c_off) % G) * ks
                 p0 = ((t * N + n) * C + c) * cs + rw + 1
                 if contextual:
                     _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, 0)
@@ -575,7 +697,7 @@ def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip):
                     i0 = p0 + h * rw
                     if contextual:
                         _row_ctx(sp, hist, rk, i0, h * rw, W, rw, 0)
-                    row_info = ((c % GM) << 32) | (min(t, 1) << 56) | ((t > 1) << 57) | ((h > 0) << 58)
+                    row_info = (((c + c_off) % GM) << 32) | (min(t, 1) << 56) | ((t > 1) << 57) | ((h > 0) << 58)
                     left = 0
                     for w in range(W):
                         s = np.int64(xf[U(e)] != 0)
