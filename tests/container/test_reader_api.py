@@ -137,6 +137,22 @@ def test_reading_a_chunk_sample_by_sample_decodes_it_once(path, spikes, monkeypa
         assert calls == [0]  # chunk 0 holds t 0-1, n 0-2
 
 
+def test_selections_along_an_unchunked_axis_decode_the_chunk_once(tmp_path, monkeypatch):
+    """A file chunked along T only: each sample is part of every chunk's unchunked N axis."""
+    x = (np.random.default_rng(3).random((4, 16, 3, 5, 5)) < 0.3).astype(np.uint8)
+    spikecodec.save(tmp_path / "t.spk", x, chunk=(2,), codec="context")
+    with spikecodec.open(tmp_path / "t.spk") as r:
+        assert r.chunk_shape == (2,)
+        calls = []
+        real = r._read_into
+        monkeypatch.setattr(r, "_read_into", lambda i, *a: calls.append(i) or real(i, *a))
+        for n in range(16):
+            np.testing.assert_array_equal(r[:, n], x[:, n])
+        assert calls == [0, 1]
+        np.testing.assert_array_equal(r[:2], x[:2])  # a whole chunk wanted whole: straight into place
+        assert calls == [0, 1, 0]
+
+
 def test_cache_of_zero_bytes_keeps_nothing(path, spikes, monkeypatch):
     with spikecodec.open(path, cache_bytes=0) as r:
         calls = []
