@@ -24,6 +24,8 @@ examples:
   spikecodec edge --images t10k-images-idx3-ubyte.gz -o feats.spk        # a model's edge half
   spikecodec cloud feats.spk -o preds.npy --labels t10k-labels-idx1-ubyte.gz  # its cloud half
   spikecodec edge --images x.npy -o - | spikecodec cloud - -o preds.npy      # image by image
+  spikecodec serve --port 8000 --token-file tokens.txt                      # the cloud half as a service
+  spikecodec edge --images x.npy --connect host:8000 --token-file tokens.txt -o preds.npy
   spikecodec train-prior train.spk -o my.prior
   spikecodec models
 
@@ -69,6 +71,8 @@ def error(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "own_signals", False):  # `serve` drains on SIGTERM itself instead of unwinding at once
+        return _run(args)
     with terminate_cleanly():
         return _run(args)
 

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
 from ..images import read_images
@@ -19,6 +21,7 @@ examples:
   spikecodec edge --images t10k-images-idx3-ubyte.gz -o feats.spk        # the default model
   spikecodec edge --images photos/ --model snn-resnet-fmnist -o - | nc server 9000
   spikecodec edge --images x.npy -o feats.spk --batch 256 --prior none
+  spikecodec edge --images x.npy --connect server:8000 --token-file tokens.txt -o preds.npy
 
 The output is a spike stream with axes N,T,C,H,W: a header, then one compact record per image
 (or per --batch N images), each written and flushed as soon as the edge half has run, then the
@@ -32,6 +35,10 @@ The metadata holds the model, split, neuron parameters (tau, v_th, T), code shap
 and input shape (C, H, W). SRC: an IDX file, gzipped or not (MNIST style), a .npy array (N, H, W)
 or (N, C, H, W), or a folder of .png images read in sorted file-name order (8-bit grayscale or
 RGB, one size).
+
+--connect HOST:PORT sends the messages to a `spikecodec serve` server instead (its model's
+shipped prior; --tls-ca CA.pem for TLS, --token-file with the token on its first line) and
+writes the predicted classes it answers, as int64 .npy, to OUT.
 """
 
 LONG_WORK_IMAGES = 2000  # below this many images a run takes a few seconds: no progress bar
@@ -48,6 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_prior_option(p, "the prior to code from: a prior file, or 'none' (default: the model's shipped prior)")
     p.add_argument("--embed-prior", action="store_true", help="put the prior in the stream's header")
     p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="more metadata (values that parse as JSON keep their type)")
+    p.add_argument("--connect", metavar="HOST:PORT", help="send to a `spikecodec serve` server; OUT gets its predictions (.npy)")
+    p.add_argument("--token-file", metavar="F", help="with --connect: the token (first line of F)")
+    p.add_argument("--tls-ca", metavar="C", help="with --connect: TLS, verifying the server with CA certificate C")
     add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
@@ -58,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
+    if args.connect is not None:
+        return run_connected(args)
+    for option, given in (("--token-file", args.token_file), ("--tls-ca", args.tls_ca)):
+        if given is not None:
+            raise CliError(option, "only with --connect", 2)
     codec = parse_codec(args.codec or LINK_CODEC, args.level)
     meta = parse_meta(args.meta)
     _, info = load_model(args.model)
@@ -97,4 +112,54 @@ def run(args: argparse.Namespace) -> int:
             f"{args.batch} per message, {how}; {size} bytes = {size / n:.1f} bytes/image",
             file=sys.stderr,
         )
+    return 0
+
+
+def run_connected(args: argparse.Namespace) -> int:
+    """``--connect``: the edge half here, one message per image to a server; its answers to OUT."""
+    from spikecodec.models.coinference import as_images
+    from spikecodec.serve import ServeClient, ServeError, parse_address, read_tokens
+
+    from .cloud import _save_npy
+
+    given = [o for o, v in (("--batch", args.batch != 1), ("--codec", args.codec), ("--level", args.level),
+                            ("--prior", args.prior), ("--embed-prior", args.embed_prior), ("--meta", args.meta)) if v]
+    if given:
+        raise CliError(given[0], "not with --connect (the server takes one image per message, coded from its model's prior)", 2)
+    if args.output != STDIO and not args.output.lower().endswith(".npy"):
+        raise CliError(args.output, "with --connect, OUT is the predictions, written as .npy", 2)
+    try:
+        parse_address(args.connect)
+    except ValueError as exc:
+        raise CliError("--connect", str(exc), 2) from None
+    token = None
+    if args.token_file is not None:
+        with about(args.token_file):
+            token = read_tokens(args.token_file)[0]
+    _, info = load_model(args.model)
+    src = args.images
+    with about(src):
+        images = as_images(read_images(src, max_bytes=args.max_bytes), info["input_shape"])
+        if len(images) == 0:
+            raise ValueError("holds no images")
+    where = args.connect
+    try:
+        with ServeClient(args.connect, token=token, model=info["model"], tls_ca=args.tls_ca) as client, \
+                bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
+            def counted():
+                for image in images:
+                    yield image
+                    progress.update(1)
+            result = client.predict(counted())
+            sent = client.bytes_sent
+    except ServeError as exc:
+        raise CliError(where, f"{exc.reason or 'connection closed'} (close code {exc.code})") from exc
+    except (OSError, ValueError) as exc:  # cannot connect, TLS failures, a bad CA file
+        raise CliError(where, describe(exc)) from exc
+    out = display_name(args.output, "<stdout>")
+    with about(out):
+        _save_npy(args.output, result.classes.astype(np.int64), [src])
+    if not args.quiet:
+        print(f"{out}: {len(result)} images -> {info['model']} edge half here -> cloud half at {where}; "
+              f"{sent} bytes of messages = {sent / len(result):.1f} bytes/image", file=sys.stderr)
     return 0

@@ -261,7 +261,12 @@ class CloudDecoder:
 
     def decode(self, message: bytes) -> Any:
         """Logits (images, classes) of the images in ``message``."""
-        return _run_cloud(self.model, self.link.decode(message), self._perm)
+        return self.run(self.link.decode(message))
+
+    def run(self, frames: np.ndarray) -> Any:
+        """Logits (images, classes) of decoded frames, as ``self.link.decode`` gives them; frames of
+        several streams with the same axes and model may be stacked and run in one batch."""
+        return _run_cloud(self.model, frames, self._perm)
 
     def end(self, message: bytes) -> None:
         self.link.end(message)

@@ -1,0 +1,83 @@
+"""``spikecodec serve``: a shipped model's cloud half as a WebSocket service for many edge clients."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import CliError, about
+from .common import load_model, positive_int
+
+HELP = "serve a model's cloud half to edge clients over WebSockets (batched, authenticated)"
+EPILOG = """\
+examples:
+  spikecodec serve --port 8000                                    # loopback only, no token
+  spikecodec serve --host 0.0.0.0 --port 8443 --token-file tokens.txt --tls-cert cert.pem --tls-key key.pem
+  spikecodec edge --images x.npy --connect server:8443 --token-file tokens.txt --tls-ca ca.pem -o preds.npy
+
+Edge clients (`spikecodec edge --connect`, or spikecodec.serve.ServeClient) open a WebSocket at
+/v1/stream, send a hello (token, model, prior), the stream's header and one message per image,
+and get each image's class and logits back in their order (docs/serve.md). Images of all
+clients run through the cloud half together: up to --max-batch at once, none waiting more than
+--max-wait-ms for its batch to fill. GET /healthz says ok (503 while shutting down), GET /metrics
+gives Prometheus metrics. SIGTERM or Ctrl-C: in-flight images are answered, new ones refused,
+then the server stops (a second signal stops it at once).
+
+--token-file: one token a line; a client must present one of them (compared in constant time).
+Without it the server accepts anyone and so listens only on a loopback address.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", metavar="NAME", help="the shipped model (default: the default reference)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, required=True, metavar="P", help="port to listen on")
+    p.add_argument("--token-file", metavar="F", help="tokens clients must present, one a line")
+    p.add_argument("--tls-cert", metavar="C", help="TLS certificate (PEM); with --tls-key")
+    p.add_argument("--tls-key", metavar="K", help="TLS private key (PEM)")
+    p.add_argument("--max-batch", type=positive_int, default=64, metavar="N", help="most images per batch (default 64)")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, metavar="W", help="longest an image waits for its batch (default 5)")
+    p.add_argument("--max-streams-per-client", type=positive_int, default=64, metavar="N", help="open streams per token (default 64)")
+    p.add_argument("--idle-timeout", type=float, default=30.0, metavar="S", help="close streams silent this long with nothing in flight (default 30)")
+    p.add_argument("--threads", type=positive_int, metavar="N", help="torch threads for the cloud half (default: torch's)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no start-up line")
+    p.set_defaults(run=run, own_signals=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikecodec.serve.protocol import read_tokens
+    from spikecodec.serve.server import LOOPBACK, ServeConfig, run_server
+
+    if not 0 < args.port < 65536:
+        raise CliError("--port", f"expected a port from 1 to 65535, got {args.port}", 2)
+    if args.max_wait_ms < 0 or args.idle_timeout <= 0:
+        raise CliError("--max-wait-ms" if args.max_wait_ms < 0 else "--idle-timeout", "expected a positive number", 2)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise CliError("--tls-cert" if args.tls_key is None else "--tls-key", "TLS needs both --tls-cert and --tls-key", 2)
+    tokens = None
+    if args.token_file is not None:
+        with about(args.token_file):
+            tokens = read_tokens(args.token_file)
+    elif args.host not in LOOPBACK:
+        # Without tokens anyone who reaches the port may use the model: only this machine may.
+        raise CliError("--host", f"listening on {args.host} needs --token-file (without it only a loopback address)", 2)
+    if args.tls_cert is not None:
+        import ssl
+
+        with about(args.tls_cert):  # a bad certificate or key is reported before the model loads
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+    _, info = load_model(args.model)
+    config = ServeConfig(model=info["model"], tokens=tokens, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+                         max_streams_per_client=args.max_streams_per_client, idle_timeout=args.idle_timeout,
+                         torch_threads=args.threads)
+    if not args.quiet:
+        scheme = "wss" if args.tls_cert else "ws"
+        auth = f"{len(tokens)} token(s)" if tokens else "no token"
+        print(f"spikecodec serve: {info['model']} cloud half at {scheme}://{args.host}:{args.port}/v1/stream ({auth}); "
+              f"batches of up to {args.max_batch}, {args.max_wait_ms:g} ms wait", file=sys.stderr, flush=True)
+    try:
+        run_server(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)
+    except OSError as exc:  # the port is taken, the certificate unreadable
+        raise CliError(f"{args.host}:{args.port}", exc.strerror or str(exc)) from exc
+    return 0

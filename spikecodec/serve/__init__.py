@@ -1,0 +1,13 @@
+"""Co-inference as a network service: ``spikecodec serve`` runs a model's cloud half for many
+edge clients at once (docs/serve.md).
+
+:mod:`.protocol` (the frames), :mod:`.client` (:class:`ServeClient`) and, needing the ``serve``
+extra's starlette and uvicorn and torch, :mod:`.server` and :mod:`.batcher`. ``import
+spikecodec`` imports none of this; ``import spikecodec.serve`` imports neither torch nor the
+server stack.
+"""
+
+from .client import Predictions, ServeClient, ServeError, parse_address
+from .protocol import PATH, VERSION, ProtocolError, read_tokens
+
+__all__ = ["PATH", "VERSION", "Predictions", "ProtocolError", "ServeClient", "ServeError", "parse_address", "read_tokens"]

@@ -1,0 +1,232 @@
+"""A client of ``spikecodec serve``: send images (run through the edge half here) or spike
+messages of your own, get each image's class and logits back, in order.
+
+    from spikecodec.serve import ServeClient
+
+    with ServeClient("server:8000", token="...", tls_ca="ca.pem") as client:
+        result = client.predict(images)              # edge half here, cloud half there
+        print(result.classes, result.logits.shape)
+
+    enc = spikecodec.LinkEncoder(...)                # messages made by your own edge half
+    with ServeClient("server:8000", token="...", header=enc.header) as client:
+        result = client.predict_messages(enc.encode(s) for s in spikes)
+
+Blocking (``websockets``' synchronous client). One client is one stream; use one per camera or
+thread. A refused or failed stream raises :class:`ServeError` with the server's close code and
+reason and the answers received before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import protocol as P
+
+
+@dataclass
+class Predictions:
+    """Answers, in the order the images were sent: the client's ids, classes and logits (n, classes)."""
+
+    ids: np.ndarray
+    classes: np.ndarray
+    logits: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def join(cls, parts: Sequence["Predictions"], classes: int) -> "Predictions":
+        if not parts:
+            return cls(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros((0, classes), np.float32))
+        return cls(np.concatenate([p.ids for p in parts]), np.concatenate([p.classes for p in parts]),
+                   np.concatenate([p.logits for p in parts]))
+
+
+class ServeError(Exception):
+    """The server refused or ended the stream: ``code`` (docs/serve.md), ``reason``, and the
+    ``answered`` predictions that arrived before."""
+
+    def __init__(self, code: int, reason: str, answered: Predictions | None = None):
+        self.code = code
+        self.reason = reason
+        self.answered = answered
+        super().__init__(f"the server closed the stream: {reason or 'no reason given'} (code {code})")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port); ValueError otherwise."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def header_model_and_prior(header: bytes) -> tuple[str | None, str | None]:
+    """The model a header message's metadata names and the digest of the prior its codec names."""
+    from ..container.link import parse_header_message
+
+    h, _ = parse_header_message(bytes(header))
+    model = h.metadata.get("model")
+    prior = getattr(h.pipeline().array_codec, "prior_id", None) or None
+    return (model if isinstance(model, str) else None), prior
+
+
+def direct_connection(connect: Any) -> dict[str, Any]:
+    """``connect``'s option for returning the connection itself (websockets >= 17 asks for it)."""
+    import inspect
+
+    return {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
+
+
+class ServeClient:
+    """One stream to a ``spikecodec serve`` server at ``address`` (``HOST:PORT``).
+
+    ``token``: the server's token (None when it needs none). ``header``: the header message of
+    a stream of your own messages; without it the client runs the edge half of ``model``
+    (default: the default reference; needs torch) and codes the images itself. ``tls_ca``: a CA
+    certificate file to verify the server with (turns TLS on), ``tls=True`` TLS with the system's
+    CAs. ``timeout``: seconds to wait for the server at each step. Connecting sends the hello and
+    the header and waits for the server to accept them (ServeError if it does not)."""
+
+    def __init__(self, address: str, *, token: str | None = None, model: str | None = None, header: bytes | None = None,
+                 tls_ca: str | None = None, tls: bool = False, timeout: float = 30.0):
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        host, port = parse_address(address)
+        self.edge = None
+        if header is None:
+            from ..models.coinference import EdgeEncoder
+
+            self.edge = EdgeEncoder(model)
+            header = self.edge.header
+        named_model, prior = header_model_and_prior(header)
+        model = model or named_model
+        if model is None:
+            raise ValueError("the header's metadata names no model: pass model=")
+        context = None
+        if tls or tls_ca is not None:
+            context = ssl.create_default_context(cafile=tls_ca)
+        scheme = "wss" if context is not None else "ws"
+        self.timeout = timeout
+        self.answered: list[Predictions] = []
+        self._expected: list[int] = []  # ids sent and not answered yet, in order
+        self._next = 0
+        self.bytes_sent = 0  # chunk messages' bytes, not counting ids and WebSocket framing
+        try:
+            self.ws = connect(f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}{P.PATH}", ssl=context,
+                              open_timeout=timeout, compression=None, proxy=None, max_size=1 << 20, max_queue=None,
+                              **direct_connection(connect))
+        except OSError as exc:
+            raise ConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                self.ws.send(P.Hello(token, model, prior).encode())
+                self.ws.send(bytes(header))
+            except ConnectionClosed:
+                pass  # the server refused the hello already: _recv raises its reason
+            self.ready = P.parse_ready(self._recv())
+        except BaseException:
+            self.close()
+            raise
+        self.classes: int = self.ready["classes"]
+        self.window: int = int(self.ready.get("window", 64))
+
+    def _recv(self) -> bytes:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            data = self.ws.recv(timeout=self.timeout)
+        except ConnectionClosed as exc:
+            close = exc.rcvd
+            raise ServeError(close.code if close else 1006, close.reason if close else "connection lost",
+                             Predictions.join(self.answered, getattr(self, "classes", 1))) from None
+        except TimeoutError:
+            raise ServeError(P.TIMEOUT, f"no answer from the server within {self.timeout:g} s",
+                             Predictions.join(self.answered, getattr(self, "classes", 1))) from None
+        if isinstance(data, str):
+            raise ServeError(P.PROTOCOL, "the server sent a text frame")
+        return data
+
+    def send(self, image_id: int, message: bytes) -> None:
+        """Send one image's chunk message under the client's ``image_id`` (0 <= id < 2**64)."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            self.ws.send(P.encode_image(image_id, message))
+        except ConnectionClosed:
+            while True:  # the server closed the stream: take the answers before the close, then raise its reason
+                self.receive()
+        self._expected.append(image_id)
+        self.bytes_sent += len(message)
+
+    def send_image(self, image_id: int, image: Any) -> None:
+        """Run one image (H, W) or (C, H, W), uint8, through the edge half and send it."""
+        if self.edge is None:
+            raise ValueError("this client sends messages of its own (it was given a header): use send()")
+        self.send(image_id, self.edge.encode(image))
+
+    def receive(self) -> Predictions:
+        """The next answer frame's predictions (one or more images, in the order sent)."""
+        got = P.parse_answers(self._recv(), self.classes)
+        part = Predictions(*got)
+        want = self._expected[: len(part)]
+        if list(part.ids) != want:
+            raise ServeError(P.PROTOCOL, f"answers for ids {list(part.ids)[:4]}..., expected {want[:4]}...")
+        del self._expected[: len(part)]
+        self.answered.append(part)
+        return part
+
+    def _pipeline(self, sends: Iterator[tuple[int, Any]], send: Any) -> Predictions:
+        """Send while fewer than ``window`` images wait for answers, else receive."""
+        start = len(self.answered)
+        pending = iter(sends)
+        exhausted = False
+        while True:
+            while not exhausted and len(self._expected) < self.window:
+                try:
+                    image_id, item = next(pending)
+                except StopIteration:
+                    exhausted = True
+                    break
+                send(image_id, item)
+            if not self._expected:
+                break
+            self.receive()
+        return Predictions.join(self.answered[start:], self.classes)
+
+    def _ids(self, ids: Iterable[int] | None) -> Iterator[int]:
+        if ids is not None:
+            yield from ids
+            return
+        while True:
+            yield self._next
+            self._next += 1
+
+    def predict_messages(self, messages: Iterable[bytes], ids: Iterable[int] | None = None) -> Predictions:
+        """Send chunk messages (one image each) and return their predictions; ``ids`` default to
+        0, 1, 2, ... counted over the client's life."""
+        return self._pipeline(zip(self._ids(ids), messages), self.send)
+
+    def predict(self, images: Any, ids: Iterable[int] | None = None) -> Predictions:
+        """Run ``images`` (uint8 (N, H, W) or (N, C, H, W), or an iterable of single images)
+        through the edge half here, one message each, and return their predictions."""
+        return self._pipeline(zip(self._ids(ids), iter(images)), self.send_image)
+
+    def close(self) -> None:
+        """End the stream (close code 1000)."""
+        from websockets.exceptions import ConnectionClosed
+
+        with contextlib.suppress(ConnectionClosed):  # closed by the server already
+            self.ws.close()
+
+    def __enter__(self) -> "ServeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
