@@ -23,8 +23,8 @@ from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_hea
 from .records import (
     ChunkTable,
     IndexEntry,
+    index_place,
     Record,
-    RecordHead,
     RecordLayout,
     SourceCursor,
     index_size,
@@ -486,20 +486,7 @@ class SpikeReader:
         data = self._src.view_at(e.offset, e.size)
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset, code="record-truncated")
-        want = origin or self.chunk_origin(i)
-        k = self._chunk_rank
-
-        def place(head: RecordHead, at: int) -> ChunkSpec:  # where the index puts it
-            if head.size != e.size:
-                raise FormatError(f"chunk {i} is {head.size} bytes but the index says {e.size}", at, code="index-record-mismatch")
-            if head.origin is not None and (head.origin != want or head.extent != spec.shape[:k]):
-                raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at, code="index-record-mismatch")
-            if head.height != e.row_length:
-                raise FormatError(f"chunk {i} is {head.height} rows high, the index says {e.row_length}", at, code="index-record-mismatch")
-            if head.spike_count != e.spike_count:
-                raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {e.spike_count}", at, code="index-record-mismatch")
-            return spec
-
+        place = index_place(i, e, spec, origin or self.chunk_origin(i), self._chunk_rank)
         record = read_record(self._records, BytesCursor(data, e.offset), i, place)
         return decode_record(self._pipeline, record, spec, i, self.limits, out)
 

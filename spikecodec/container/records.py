@@ -283,6 +283,25 @@ def read_record(records: RecordLayout, cursor: Cursor, ordinal: int, place, firs
     return Record(at, head, view[: head.payload_size])
 
 
+def index_place(i: int, entry: IndexEntry, spec, origin: tuple[int, ...], chunk_rank: int):
+    """The ``place`` check of :func:`read_record` for chunk ``i`` read where the index puts it:
+    the record's size, origin and extent (classic), height and spike count must be the entry's
+    (``spec``: the chunk's ChunkSpec, ``origin``: where the index's grid puts it)."""
+
+    def place(head: RecordHead, at: int):
+        if head.size != entry.size:
+            raise FormatError(f"chunk {i} is {head.size} bytes but the index says {entry.size}", at, code="index-record-mismatch")
+        if head.origin is not None and (head.origin != origin or head.extent != spec.shape[:chunk_rank]):
+            raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at, code="index-record-mismatch")
+        if head.height != entry.row_length:
+            raise FormatError(f"chunk {i} is {head.height} rows high, the index says {entry.row_length}", at, code="index-record-mismatch")
+        if head.spike_count != entry.spike_count:
+            raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {entry.spike_count}", at, code="index-record-mismatch")
+        return spec
+
+    return place
+
+
 # -- Indexes and the trailer (FORMAT.md 6, 7) ---------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from .reader import BufferedCursor, BytesCursor, _rows, decode_record, read_inde
 from .records import (
     ChunkTable,
     IndexEntry,
-    RecordHead,
+    index_place,
     SourceCursor,
     parse_trailer,
     read_compact_index,
@@ -351,18 +351,7 @@ class _Checker:
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset, code="record-truncated")
 
-        def place(head: RecordHead, at: int):
-            if head.size != e.size:
-                raise FormatError(f"chunk {i} is {head.size} bytes but the index says {e.size}", at, code="index-record-mismatch")
-            if head.origin is not None and (head.origin != want or head.extent != spec.shape[:k]):
-                raise FormatError(f"chunk {i} covers {head.origin}+{head.extent}, not where the index puts it", at, code="index-record-mismatch")
-            if head.height != e.row_length:
-                raise FormatError(f"chunk {i} is {head.height} rows high, the index says {e.row_length}", at, code="index-record-mismatch")
-            if head.spike_count != e.spike_count:
-                raise FormatError(f"chunk {i} spike count {head.spike_count} differs from the index's {e.spike_count}", at, code="index-record-mismatch")
-            return spec
-
-        record = read_record(records, BytesCursor(data, e.offset), i, place)
+        record = read_record(records, BytesCursor(data, e.offset), i, index_place(i, e, spec, want, k))
         if pipeline is not None:
             decode_record(pipeline, record, spec, i, self.limits)
 
