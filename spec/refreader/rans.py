@@ -96,6 +96,18 @@ class RansDecoder:
             raise Problem("rans-final-state", self.offset, f"{self.name}: corrupt stream (end state)")
 
 
+def _neighbour_bucket(values, p, h, w, H, W):
+    """The bucketed count (0, 1-2, 3-5, 6-8 -> 0..3) of nonzero values among the 8 neighbours
+    of position ``p`` (row h, column w of an H x W plane) at the previous timestep (9.4.5, 9.4.7)."""
+    cnt = 0
+    for dh in (-1, 0, 1):
+        if 0 <= h + dh < H:
+            for dw in (-1, 0, 1):
+                if (dh or dw) and 0 <= w + dw < W and values[p + dh * W + dw]:
+                    cnt += 1
+    return 0 if cnt == 0 else 1 if cnt <= 2 else 2 if cnt <= 5 else 3
+
+
 def decode_context(payload, dims, bits, codec, tables, offset):
     """order0 (9.4.4) or context (9.4.5); `tables` the prior's four tables or None."""
     T, N, C, H, W = dims
@@ -137,18 +149,7 @@ def decode_context(payload, dims, bits, codec, tables, offset):
                                 up = ss[idx - W]
                                 diag = (w > 0 and ss[idx - W - 1]) or (w < W - 1 and ss[idx - W + 1])
                                 diag = 1 if diag else 0
-                            nb = 0
-                            if t > 0:
-                                cnt = 0
-                                p = idx - sT
-                                for dh in (-1, 0, 1):
-                                    hh = h + dh
-                                    if 0 <= hh < H:
-                                        for dw in (-1, 0, 1):
-                                            ww = w + dw
-                                            if (dh or dw) and 0 <= ww < W:
-                                                cnt += ss[p + dh * W + dw]
-                                nb = 0 if cnt == 0 else 1 if cnt <= 2 else 2 if cnt <= 5 else 3
+                            nb = _neighbour_bucket(ss, idx - sT, h, w, H, W) if t > 0 else 0
                             pc = ss[idx - sC] if c > 0 else 0
                             k = (((hs * 4 + left + 2 * up) * 4 + nb) * 2 + diag) * 2 + pc
                         s = dec.bit(sig, g * ks + k, k)
@@ -225,18 +226,7 @@ def decode_countctx(payload, dims, bits, tables, offset):
                         diag = 0
                         if h > 0 and ((w > 0 and xs[idx - W - 1]) or (w < W - 1 and xs[idx - W + 1])):
                             diag = 1
-                        nb = 0
-                        if t > 0:
-                            cnt = 0
-                            p = idx - sT
-                            for dh in (-1, 0, 1):
-                                hh = h + dh
-                                if 0 <= hh < H:
-                                    for dw in (-1, 0, 1):
-                                        ww = w + dw
-                                        if (dh or dw) and 0 <= ww < W and xs[p + dh * W + dw]:
-                                            cnt += 1
-                            nb = 0 if cnt == 0 else 1 if cnt <= 2 else 2 if cnt <= 5 else 3
+                        nb = _neighbour_bucket(xs, idx - sT, h, w, H, W) if t > 0 else 0
                         pf = 0
                         if c > 0:
                             f = 0
