@@ -1075,16 +1075,7 @@ def edge_stream_huge_record() -> bytes:
     p = hostile.parse(data)
     start = p.header_end + 4
     payload = b"\0" * 8
-
-    def leb(v: int) -> bytes:
-        out = bytearray()
-        while True:
-            out.append((v & 0x7F) | (0x80 if v >> 7 else 0))
-            v >>= 7
-            if not v:
-                return bytes(out)
-
-    rec = leb(2 * len(payload) + 1 + 1) + leb(1 << 40) + payload + b"\0\0"
+    rec = hostile.leb(2 * len(payload) + 1 + 1) + hostile.leb(1 << 40) + payload + b"\0\0"
     return data[:start] + rec
 
 

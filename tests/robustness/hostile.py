@@ -120,6 +120,16 @@ def parse(data: bytes) -> Parsed:
     return p
 
 
+def leb(v: int) -> bytes:
+    """``v`` as a LEB128 varint (FORMAT.md 5.2), written here apart from the library's writer."""
+    out = bytearray()
+    while True:
+        out.append((v & 0x7F) | (0x80 if v >> 7 else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
 def _varint(data: bytes, pos: int) -> tuple[int, int] | None:
     """(value, end) of the LEB128 varint at ``pos``, tolerating anything but running off the end."""
     value = shift = 0
@@ -187,15 +197,6 @@ def _seal_compact(b: bytearray, p: Parsed, rebuild_index: bool) -> bytes:
     if not rebuild_index:
         return bytes(b)
     end = p.chunks[-1][0] + p.chunks[-1][1] if p.chunks else p.header_end + 4
-
-    def leb(v: int) -> bytes:
-        out = bytearray()
-        while True:
-            out.append((v & 0x7F) | (0x80 if v >> 7 else 0))
-            v >>= 7
-            if not v:
-                return bytes(out)
-
     body = b"\0" + leb(len(p.chunks)) + leb(rows)
     index = body + struct.pack("<I", crc(body))
     fields = struct.pack("<QQ", end, len(index))
