@@ -12,6 +12,8 @@ its own process; the clients are asyncio WebSocket connections in this process, 
   the faster of the two being the baseline; it also gives every expected answer;
 * saturation: 32 clients, each keeping up to 64 images in flight, all 16,000 images; twice,
   each after an offline pass, the best of each kind kept (other jobs' load varies by minutes);
+  also, first, the best of two such runs against a server with ``--other-workers`` (2) model
+  worker processes instead of ``--workers`` (1, the default on 2 cores; ``SPIKECODEC_SERVE_WORKERS``);
 * latency at about 50% and 90% of the measured saturation rate: each client sends on a fixed
   schedule (open loop), per-image latency from send to answer, as a client sees it;
 * faults under load: the saturation run again, beside clients killed mid-message (connection
@@ -19,8 +21,9 @@ its own process; the clients are asyncio WebSocket connections in this process, 
   frame shape 10x too wide, and a client sending one byte a second; every good client's answers
   must equal the offline ones, every bad one must be refused with its close code and reason.
 
-Peak server memory is the server process's VmHWM. This 2-core machine is shared by other jobs
-and runs server and clients together: compare figures within one run.
+Peak memory is the VmHWM of the server process plus that of each model worker process (a bound
+on their combined peak). This 2-core machine is shared by other jobs and runs server and
+clients together: compare figures within one run.
 
     .venv/bin/python benchmarks/serve_bench.py [--clients 32] [--images 500] [--max-batch 64] [--max-wait-ms 5]
 """
@@ -76,21 +79,30 @@ def make_streams(clients: int, per_client: int) -> tuple[list[tuple[bytes, list[
     return streams, {**info, "prior": prior.digest if prior else None}
 
 
-def offline(streams, batch: int, passes: int = 2) -> tuple[list[np.ndarray], float]:
-    """Expected logits per stream, and the offline cloud half's images/s (best of ``passes``) when
-    it runs up to ``batch`` images at once (`spikecodec cloud --batch`: CloudStream)."""
+def offline(streams, batch: int, passes: int = 2, threads: tuple[int, ...] = (0, 1)) -> tuple[list[np.ndarray], float]:
+    """Expected logits per stream, and the offline cloud half's images/s (best of ``passes`` for
+    each torch thread count in ``threads``, 0 being torch's default) when it runs up to ``batch``
+    images at once (`spikecodec cloud --batch`: CloudStream). Both thread counts: on a busy
+    2-core machine torch's default (2 threads) can be several times slower than 1, and the
+    baseline is the best the offline cloud half does."""
     import torch
 
     from spikecodec.models.coinference import CloudStream
 
+    default = torch.get_num_threads()
     best = float("inf")
-    for _ in range(passes):
-        start = time.perf_counter()
-        out = []
-        for h, m, e in streams:
-            with CloudStream(h + b"".join(m) + e, batch_size=batch) as cloud:
-                out.append(torch.cat(list(cloud)).float().numpy())
-        best = min(best, time.perf_counter() - start)
+    try:
+        for n in threads:
+            torch.set_num_threads(n or default)
+            for _ in range(passes):
+                start = time.perf_counter()
+                out = []
+                for h, m, e in streams:
+                    with CloudStream(h + b"".join(m) + e, batch_size=batch) as cloud:
+                        out.append(torch.cat(list(cloud)).float().numpy())
+                best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(default)
     return out, sum(len(m) for _, m, _ in streams) / best
 
 
@@ -295,7 +307,17 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def start_server(args, tmp: Path) -> tuple[subprocess.Popen, int]:
+def worker_pids(pid: int) -> list[int]:
+    """The server's model worker processes (its children)."""
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def server_peak_mib(pid: int) -> tuple[float, list[float]]:
+    """Peak RSS (VmHWM) of the server process and of each worker process."""
+    return peak_rss_mib(pid), [peak_rss_mib(w) for w in worker_pids(pid)]
+
+
+def start_server(args, tmp: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
     import urllib.request
 
     (tmp / "tokens").write_text(TOKEN + "\n")
@@ -306,7 +328,7 @@ def start_server(args, tmp: Path) -> tuple[subprocess.Popen, int]:
            "--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms), "--idle-timeout", str(args.idle_timeout)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "SPIKECODEC_SERVE_WORKERS": str(workers)})
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -327,6 +349,8 @@ def main() -> None:
     parser.add_argument("--idle-timeout", type=float, default=5.0, help="the server's; the slow client is closed after it")
     parser.add_argument("--threads", type=int, default=1,
                         help="the server's torch threads (default 1: the event loop and the clients share the other core)")
+    parser.add_argument("--workers", type=int, default=1, help="the server's model worker processes (its default on 2 cores: 1)")
+    parser.add_argument("--other-workers", type=int, default=2, help="a saturated run with this many workers too (0: none)")
     parser.add_argument("--out", default=str(HERE / "results" / "serve.md"))
     args = parser.parse_args()
 
@@ -337,8 +361,22 @@ def main() -> None:
     offline_rate = max(offline_256, offline_64)  # the baseline: the faster of the two
     classes = expected[0].shape[1]
     total = args.clients * args.images
+    other = None
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = start_server(args, Path(tmp))
+        if args.other_workers:
+            proc, port = start_server(args, Path(tmp), args.other_workers)
+            try:
+                asyncio.run(run_load(port, info, streams[:4], classes))
+                best = 0.0
+                for _ in range(2):
+                    run, elapsed, _ = asyncio.run(run_load(port, info, streams, classes))
+                    if total / elapsed > best:
+                        best, other = total / elapsed, {"workers": args.other_workers, "images_per_s": total / elapsed,
+                                                        "ok": check(run, expected), **latency_ms(run)}
+            finally:
+                proc.terminate()
+                proc.wait(60)
+        proc, port = start_server(args, Path(tmp), args.workers)
         try:
             asyncio.run(run_load(port, info, streams[:4], classes))  # warm the server and the connections' code paths
             # Offline and served passes in turn, the best of each: the machine's other load varies
@@ -360,10 +398,14 @@ def main() -> None:
             after = metrics(port)
             fault_ok = check(faulty, expected)
             health = json.loads(__import__("urllib.request").request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
-            peak = peak_rss_mib(proc.pid)
+            peak_server, peak_workers = server_peak_mib(proc.pid)
+            peak = peak_server + sum(peak_workers)
+            workers_left = worker_pids(proc.pid)
         finally:
             proc.terminate()
             code = proc.wait(60)
+    time.sleep(0.5)
+    orphans = [w for w in workers_left if Path(f"/proc/{w}").exists()]
     bad_rows = []
     for item in bad:
         if isinstance(item, BaseException):
@@ -381,7 +423,9 @@ def main() -> None:
         "saturation_streams_exact": sat_ok, "server_torch_threads": args.threads, "loads": {str(k): v for k, v in loads.items()},
         "faults": {"streams_exact": fault_ok, "images_per_s": total / fault_elapsed, "bad_clients": bad_rows, "errors_counted": errors},
         "mean_batch": metric(after, "spikecodec_serve_batch_size_sum") / batches if batches else 0.0,
-        "peak_server_rss_mib": peak, "health_after_faults": health["status"], "server_exit_code": code,
+        "peak_rss_mib_server_and_workers": peak, "peak_rss_mib_server": peak_server, "peak_rss_mib_workers": peak_workers,
+        "workers": args.workers, "other_workers_saturated": other, "workers_left_after_exit": len(orphans),
+        "health_after_faults": health["status"], "server_exit_code": code,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared, load average {os.getloadavg()[0]:.2f} at the end",
     }
     lines = [
@@ -389,16 +433,20 @@ def main() -> None:
         "",
         f"`.venv/bin/python benchmarks/serve_bench.py` (written by the script; do not edit). {args.clients} clients x {args.images} "
         f"unseen Fashion-MNIST test images ({min(total, 10000):,} distinct), one image per message, the default model ({info['model']}), `spikecodec serve "
-        f"--max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms:g} --threads {args.threads}` in its own process, the clients in another, all on "
+        f"--max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms:g} --threads {args.threads}` in its own process with "
+        f"{args.workers} model worker process{'es' if args.workers != 1 else ''} (decoding and the cloud half), the clients in another process, all on "
         f"loopback; {results['machine']}.",
         "",
         "| run | images/s | vs offline | exact streams | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        f"| offline `cloud --batch 256` (decode + cloud half) | {offline_256:,.0f} | {offline_256 / offline_rate:.2f}x | - | - | - | - |",
-        f"| offline `cloud --batch {args.max_batch}` | {offline_64:,.0f} | {offline_64 / offline_rate:.2f}x | - | - | - | - |",
+        f"| offline `cloud --batch 256` (decode + cloud half; best of 1 and 2 torch threads) | {offline_256:,.0f} | {offline_256 / offline_rate:.2f}x | - | - | - | - |",
+        f"| offline `cloud --batch {args.max_batch}` (as above) | {offline_64:,.0f} | {offline_64 / offline_rate:.2f}x | - | - | - | - |",
         f"| served, saturated ({WINDOW} in flight per client) | {rate:,.0f} | {rate / offline_rate:.2f}x | {sat_ok}/{args.clients} | "
         f"{latency_ms(sat)['p50']:.1f} | {latency_ms(sat)['p95']:.1f} | {latency_ms(sat)['p99']:.1f} |",
     ]
+    if other is not None:
+        lines.append(f"| served, saturated, {other['workers']} worker process{'es' if other['workers'] != 1 else ''} | {other['images_per_s']:,.0f} | "
+                     f"{other['images_per_s'] / offline_rate:.2f}x | {other['ok']}/{args.clients} | {other['p50']:.1f} | {other['p95']:.1f} | {other['p99']:.1f} |")
     for frac, v in loads.items():
         lines.append(f"| served, {frac:.0%} load ({v['offered']:,.0f} images/s offered) | {v['achieved']:,.0f} | "
                      f"{v['achieved'] / offline_rate:.2f}x | {v['ok']}/{args.clients} | {v['p50']:.1f} | {v['p95']:.1f} | {v['p99']:.1f} |")
@@ -422,8 +470,9 @@ def main() -> None:
     lines += [
         "",
         f"Errors the server counted in that run: {', '.join(f'{k} {v:g}' for k, v in errors.items())}. "
-        f"Peak server memory (VmHWM): {peak:.0f} MiB. Health after the faults: {health['status']}; "
-        f"exit status after SIGTERM: {code}.",
+        f"Peak memory (VmHWM), server and worker processes together: {peak:.0f} MiB (server {peak_server:.0f}, "
+        f"worker{'s' if len(peak_workers) != 1 else ''} {', '.join(f'{w:.0f}' for w in peak_workers)}). Health after the faults: {health['status']}; "
+        f"exit status after SIGTERM: {code}; worker processes left after it: {len(orphans)}.",
         "",
     ]
     Path(args.out).write_text("\n".join(lines))

@@ -2,9 +2,10 @@
 edge clients at once (docs/serve.md).
 
 :mod:`.protocol` (the frames), :mod:`.client` (:class:`ServeClient`) and, needing the ``serve``
-extra's starlette and uvicorn and torch, :mod:`.server` and :mod:`.batcher`. ``import
-spikecodec`` imports none of this; ``import spikecodec.serve`` imports neither torch nor the
-server stack.
+extra's starlette and uvicorn, :mod:`.server` and :mod:`.batcher`, whose model work runs in
+:mod:`.worker` processes (torch); :mod:`.ray_app` is the cloud half as a Ray Serve deployment
+(the ``ray`` extra). ``import spikecodec`` imports none of this; ``import spikecodec.serve``
+imports neither torch nor ray nor the server stack.
 """
 
 from .client import Predictions, ServeClient, ServeError, parse_address

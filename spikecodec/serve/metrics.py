@@ -26,6 +26,12 @@ class Metrics:
         self.streams = Gauge("spikecodec_serve_streams", "open streams", registry=r)
         self.queued = Gauge("spikecodec_serve_queued_images", "images waiting for the cloud half", registry=r)
 
+    def observe_latencies(self, now: float, received: list[float]) -> None:
+        """Each image's latency: ``now`` (its answer sent) minus when it was received."""
+        observe = self.latency.observe
+        for t0 in received:
+            observe(now - t0)
+
     def text(self) -> bytes:
         """The Prometheus text exposition format."""
         return generate_latest(self.registry)

@@ -8,7 +8,16 @@ protocol pauses reading a socket until the app has taken the last frame, so back
 the client through TCP). Starlette gives the routes (the stream, ``/healthz``, ``/metrics``) and
 an app that tests can run in-process. gRPC bidirectional streaming would do as well, at the
 cost of protobuf code generation and a heavier dependency for what is here a byte string each
-way. ``prometheus_client`` writes the Prometheus text format. Ray Serve is not used here.
+way. ``prometheus_client`` writes the Prometheus text format. Scale-out over a cluster of
+machines is :mod:`spikecodec.serve.ray_app` (Ray Serve), not this server.
+
+Two kinds of process: this one runs the event loop (frames, auth, limits, batching, routing the
+answers) and imports no torch itself; the model work (each stream's stateful link decoder and the
+cloud half) runs in model worker processes (:mod:`spikecodec.serve.worker`), fed one blob per
+batch over a socket pair, so the two no longer take turns on one GIL. A stream stays on one
+worker. A worker that dies is reported (a one-line log error, ``/healthz`` 503 ``error``) and
+every stream is closed with 1011 and the reason; the workers end with the server, also when it
+is killed.
 
 Per stream: a hello (authenticated with :func:`hmac.compare_digest` before any model work),
 the header message (its declared frame shape must be the model's code shape), then images,
@@ -26,11 +35,11 @@ import collections
 import contextlib
 import hmac
 import logging
-import math
+import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Awaitable, Sequence
 
 import numpy as np
 from starlette.applications import Starlette
@@ -39,15 +48,29 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from ..errors import FormatError, LimitError
-from ..limits import ReadLimits
 from . import protocol as P
 from .batcher import Batcher
 from .metrics import Metrics
+from .worker import OK, OPEN_ANSWER, REFUSED, U32, WorkerError, WorkerLink, pack_batch, unpack_results
 
 log = logging.getLogger("spikecodec.serve")
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+WORKERS_ENV = "SPIKECODEC_SERVE_WORKERS"  # the worker count when ServeConfig.workers is None
+
+
+def default_workers() -> int:
+    """Model worker processes when none are configured: $SPIKECODEC_SERVE_WORKERS, else 1 on up to
+    2 cores and 2 on more. A worker spends about twice the event loop's CPU per image, so two can
+    keep one event loop busy, but on 2 cores the event loop (and, in the benchmark, the clients)
+    need one: there a second worker answered more only when nothing else ran on the machine, and
+    less, by more, when other jobs did (benchmarks/results/serve.md has a row of each)."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return 2 if (os.cpu_count() or 1) > 2 else 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{WORKERS_ENV}={value!r}: expected a positive number of worker processes")
+    return int(value)
 
 
 @dataclass
@@ -66,7 +89,8 @@ class ServeConfig:
     idle_timeout: float = 30.0  # a stream with nothing in flight that sends no whole frame for this long is closed
     handshake_timeout: float = 10.0  # for the hello and the header
     drain_timeout: float = 30.0  # on SIGTERM, longest wait for in-flight images
-    torch_threads: int | None = None  # torch's intra-op threads for the cloud half (None: torch's default)
+    torch_threads: int | None = None  # torch's intra-op threads for the cloud half, per worker (None: torch's default)
+    workers: int | None = None  # model worker processes, each with its own streams (None: default_workers())
 
 
 class ClientGone(Exception):
@@ -78,86 +102,127 @@ class ClientGone(Exception):
 
 
 class Session:
-    """One stream: its decoder (used only in the worker thread, in arrival order) and what is in
-    flight (image id, future, time received), answered in that order."""
+    """One stream: its id at the worker (which holds its decoder) and what is in flight, answered
+    in the order received."""
 
-    def __init__(self, decoder: Any, client: str, window: int):
-        self.decoder = decoder
+    __slots__ = ("sid", "shard", "client", "gone", "in_flight", "added", "window", "reading_done", "reader_task",
+                 "receiving", "last_frame", "timed_out")
+
+    def __init__(self, sid: int, shard: "Shard", client: str, window: int):
+        self.sid = sid
+        self.shard = shard
         self.client = client
-        self.failed = False  # a message did not decode: the stream's later messages are not decoded
         self.gone = False
-        self.in_flight: collections.deque[tuple[int, asyncio.Future, float]] = collections.deque()
-        self.added = asyncio.Event()
+        self.in_flight: collections.deque[Entry] = collections.deque()
+        self.added = asyncio.Event()  # set when an image is read, answers arrive, or reading ends
         self.window = asyncio.Semaphore(window)
         self.reading_done = False
         self.reader_task: asyncio.Task | None = None
+        self.receiving = False  # the reader waits for the client's next frame
+        self.last_frame = time.monotonic()  # when the last whole frame came (or reading began)
+        self.timed_out = False
+
+
+PENDING = object()  # an entry's result before its batch is back
+SKIPPED = object()  # its stream failed at an earlier image: not answered
+
+
+class Entry:
+    """One image in flight: its stream, id, chunk message, when it was read, and its result
+    (PENDING, (class, logits), a ProtocolError, or SKIPPED)."""
+
+    __slots__ = ("session", "image_id", "message", "received", "result")
+
+    def __init__(self, session: Session, image_id: int, message: bytes, received: float):
+        self.session = session
+        self.image_id = image_id
+        self.message = message
+        self.received = received
+        self.result: Any = PENDING
+
+
+class Shard:
+    """One model worker process and the batcher feeding it; a stream stays on one shard (its
+    decoder lives in that worker)."""
+
+    def __init__(self, worker: WorkerLink):
+        self.worker = worker
+        self.batcher: Batcher | None = None
+        self.streams = 0
 
 
 class CloudService:
-    """The state behind the app: the model, the batcher, the open streams and the metrics."""
+    """The state behind the app: the model worker, the batcher, the open streams and the metrics.
+    The model loads now, in the worker process (:mod:`spikecodec.serve.worker`); on Linux the
+    worker is killed if the thread that creates the service ends before the service is stopped."""
 
     def __init__(self, config: ServeConfig):
-        import torch
-
-        from ..models.coinference import EDGE_AXES, load_split, shipped_prior
-
         self.config = config
-        if config.torch_threads:
-            torch.set_num_threads(config.torch_threads)
-        self.net, self.info = load_split(config.model)
-        self.axes = EDGE_AXES
-        self.prior = shipped_prior(self.info["model"])
-        # One message is one image: a message that would decode to more is refused before decoding.
-        self.limits = ReadLimits(max_bytes=math.prod(self.info["code_shape"]))
+        n = config.workers if config.workers is not None else default_workers()
+        if n < 1:
+            raise ValueError(f"workers: expected a positive number of worker processes, got {n}")
+        self.shards = [Shard(WorkerLink(config.model, config.torch_threads)) for _ in range(n)]
+        try:
+            for shard in self.shards:  # all load the model at once
+                shard.worker.spawn()
+            info = [shard.worker.wait_ready() for shard in self.shards][0]
+        except BaseException:
+            for shard in self.shards:
+                shard.worker.stop()
+            raise
+        self.info = {"model": info["model"], "code_shape": tuple(info["code_shape"])}
+        self.prior_digest: str | None = info["prior"]
+        self.classes = int(info["classes"])
         self.tokens = [t.encode() for t in config.tokens] if config.tokens is not None else None
         self.metrics = Metrics()
-        self.batcher: Batcher | None = None
         self.draining = False
+        self.broken: str | None = None  # why the model worker is gone
         self.streams: set[Session] = set()
         self.per_client: collections.Counter[str] = collections.Counter()
-        self.classes = 0
+        self.next_sid = 0
 
-    # -- model work (worker thread) ---------------------------------------------------------
+    # -- model work (in the worker process) -------------------------------------------------
 
-    def warm_up(self) -> None:
-        """Decode one image's message and run the cloud half once, so the first client does not
-        wait for compilation and the class count is known."""
-        from ..container.link import LinkEncoder
+    def dispatch(self, batch: list[Entry]) -> Awaitable[None]:
+        """Send a batch to its shard's worker now, as one blob; the awaitable delivers its results."""
+        kept = [e for e in batch if not e.session.gone]  # a stream that went away: its images are not run
+        if not kept:
+            return asyncio.sleep(0)
+        worker = kept[0].session.shard.worker
+        done = worker.request(b"B", pack_batch([e.session.sid for e in kept], [e.message for e in kept]))
+        return self._deliver(kept, done)
 
-        enc = LinkEncoder(self.info["code_shape"], prior=self.prior, metadata=self.info)
-        decoder = self.open_decoder(enc.header)
-        frames = decoder.link.decode(enc.encode(np.zeros(self.info["code_shape"], np.uint8)))
-        self.classes = int(decoder.run(frames).shape[1])
+    async def _deliver(self, kept: list[Entry], done: asyncio.Future) -> None:
+        try:
+            status, logits, refused = unpack_results(await done, self.classes)
+        except WorkerError as exc:
+            failure = P.ProtocolError(P.INTERNAL, str(exc))
+            for e in kept:
+                e.result = failure
+        else:
+            classes = logits.argmax(1).tolist()
+            j = 0
+            for k, (e, st) in enumerate(zip(kept, status)):
+                if st == OK:
+                    e.result = (classes[j], logits[j])
+                    j += 1
+                elif st == REFUSED:
+                    code, reason = refused[k]
+                    e.result = P.ProtocolError(code, f"image {e.image_id}: {reason}")
+                else:
+                    e.result = SKIPPED
+        for session in {e.session for e in kept}:
+            session.added.set()
 
-    def work(self, items: list[tuple[Session, int, bytes]]) -> list[Any]:
-        """Per item: (class, logits), a ProtocolError for a message that does not decode, or None
-        for a stream that failed or went away. Runs in the worker thread."""
-        results: list[Any] = [None] * len(items)
-        frames, where, decoder = [], [], None
-        for k, (session, image_id, message) in enumerate(items):
-            if session.failed or session.gone:
-                continue
-            try:
-                f = session.decoder.link.decode(message)
-                if f.shape[0] != 1:
-                    raise FormatError(f"the message holds {f.shape[0]} images; one image per message", code="message-size")
-            except LimitError:
-                session.failed = True
-                results[k] = P.ProtocolError(P.BAD_MESSAGE, f"image {image_id}: the message decodes to more than one image; one image per message")
-                continue
-            except FormatError as exc:
-                session.failed = True
-                results[k] = P.ProtocolError(P.BAD_MESSAGE, f"image {image_id}: bad message: {exc.message}")
-                continue
-            frames.append(f)
-            where.append(k)
-            decoder = session.decoder
-        if frames:
-            logits = decoder.run(np.concatenate(frames)).float().numpy()
-            classes = logits.argmax(1)
-            for j, k in enumerate(where):
-                results[k] = (int(classes[j]), logits[j])
-        return results
+    def worker_failed(self, reason: str) -> None:
+        """A worker is gone: say so once, end every stream (1011), refuse new ones."""
+        if self.broken is not None:
+            return
+        self.broken = reason
+        log.error("spikecodec serve: %s; streams are refused until the server restarts", reason)
+        for session in list(self.streams):
+            if session.reader_task is not None:
+                session.reader_task.cancel()
 
     # -- streams (event loop) ---------------------------------------------------------------
 
@@ -181,26 +246,30 @@ class CloudService:
         served = self.info["model"]
         if hello.model != served:
             raise P.ProtocolError(P.WRONG_MODEL, f"this server runs model {served!r}, not {hello.model!r}")
-        if hello.prior is not None and (self.prior is None or hello.prior != self.prior.digest):
-            have = self.prior.digest[:12] if self.prior is not None else "none"
+        if hello.prior is not None and hello.prior != self.prior_digest:
+            have = self.prior_digest[:12] if self.prior_digest is not None else "none"
             raise P.ProtocolError(P.WRONG_MODEL, f"prior {hello.prior[:12]} is not served here (the model's prior: {have}, or none)")
 
-    def open_decoder(self, header: bytes, hello: P.Hello | None = None) -> Any:
-        """The stream's decoder, or BAD_HEADER / BAD_SHAPE saying why its header is refused."""
-        from ..models.coinference import CloudDecoder
-
+    async def open_stream(self, header: bytes, hello: P.Hello, client: str) -> Session:
+        """A session whose decoder the worker has made from ``header``, or BAD_HEADER / BAD_SHAPE
+        saying why the header is refused."""
+        sid = self.next_sid
+        self.next_sid = (sid + 1) & 0xFFFFFFFF
+        shard = min(self.shards, key=lambda s: s.streams)  # the worker with the fewest streams
         try:
-            decoder = CloudDecoder(header, self.info["model"], priors=[self.prior] if self.prior else None, limits=self.limits)
-        except FormatError as exc:
-            raise P.ProtocolError(P.BAD_HEADER, f"bad header message: {exc.message}") from None
-        except ValueError as exc:  # spikes not shaped like the model's code
-            raise P.ProtocolError(P.BAD_SHAPE, str(exc)) from None
-        if decoder.link.axes != self.axes:
-            raise P.ProtocolError(P.BAD_SHAPE, f"axes {''.join(decoder.link.axes)}; the server takes {''.join(self.axes)} streams")
-        named = getattr(decoder.link.header.pipeline().array_codec, "prior_id", None) or None
-        if hello is not None and named != hello.prior:
+            answer = await shard.worker.request(b"O", U32.pack(sid) + header)
+        except WorkerError as exc:
+            raise P.ProtocolError(P.INTERNAL, str(exc)) from None
+        _, code = OPEN_ANSWER.unpack_from(answer)
+        text = answer[OPEN_ANSWER.size :].decode()
+        if code:
+            raise P.ProtocolError(code, text)
+        named = text or None  # the prior the header's codec names
+        if named != hello.prior:
+            shard.worker.tell(b"C", U32.pack(sid))
             raise P.ProtocolError(P.BAD_HEADER, f"the header names prior {str(named)[:12]}, the hello {str(hello.prior)[:12]}")
-        return decoder
+        shard.streams += 1
+        return Session(sid, shard, client, self.config.window)
 
     async def stream(self, ws: WebSocket) -> None:
         """One client's stream, from the hello to the close."""
@@ -209,6 +278,8 @@ class CloudService:
         session = None
         try:
             hello = P.Hello.parse(await self._receive(ws, P.HELLO_MAX_BYTES, self.config.handshake_timeout, "hello"))
+            if self.broken is not None:
+                raise P.ProtocolError(P.INTERNAL, self.broken)
             who = self.authenticate(hello, ws.client.host if ws.client else "?")
             self.check_model(hello)
             if self.per_client[who] >= self.config.max_streams_per_client:
@@ -218,7 +289,9 @@ class CloudService:
             header = await self._receive(ws, self.config.max_header_bytes, self.config.handshake_timeout, "header message")
             if self.draining:
                 raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams")
-            session = Session(self.open_decoder(header, hello), client, self.config.window)
+            session = await self.open_stream(header, hello, client)
+            if self.draining or self.broken is not None:  # began while the worker opened the stream
+                raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams") if self.draining else P.ProtocolError(P.INTERNAL, self.broken or "")
             self.metrics.streams_opened.inc()
             self.streams.add(session)  # before any await: a drain from now on waits for this stream
             self.metrics.streams.inc()
@@ -238,6 +311,8 @@ class CloudService:
         finally:
             if session is not None:
                 session.gone = True
+                session.shard.worker.tell(b"C", U32.pack(session.sid))  # the worker drops its decoder
+                session.shard.streams -= 1
                 if session in self.streams:
                     self.streams.discard(session)
                     self.metrics.streams.dec()
@@ -248,7 +323,7 @@ class CloudService:
 
     def ready_info(self) -> dict[str, Any]:
         return {"model": self.info["model"], "code_shape": self.info["code_shape"], "classes": self.classes,
-                "prior": self.prior.digest if self.prior else None, "max_message_bytes": self.config.max_message_bytes,
+                "prior": self.prior_digest, "max_message_bytes": self.config.max_message_bytes,
                 "window": self.config.window}
 
     async def _serve(self, ws: WebSocket, session: Session) -> None:
@@ -276,26 +351,57 @@ class CloudService:
             for task in (reader, writer):
                 task.cancel()
 
+    def _watch_idle(self, session: Session) -> None:
+        """The idle timeout of a stream's images, checked by one timer per stream rather than a
+        timeout around each frame's receive (that costs the event loop a timer per image): a
+        stream that has waited ``idle_timeout`` for its next frame with nothing in flight is
+        closed (TIMEOUT); waiting for answers is not idling."""
+        loop = asyncio.get_running_loop()
+        limit = self.config.idle_timeout
+
+        def check() -> None:
+            task = session.reader_task
+            if task is None or task.done():
+                return
+            now = time.monotonic()
+            due = session.last_frame + limit
+            if now < due:
+                loop.call_later(due - now, check)
+            elif session.receiving and not session.in_flight:
+                session.timed_out = True
+                task.cancel()
+            else:  # answers are pending, or the reader is held by backpressure: a full period more
+                session.last_frame = now
+                loop.call_later(limit, check)
+
+        loop.call_later(limit, check)
+
     async def _read_images(self, ws: WebSocket, session: Session) -> BaseException | None:
         """Read image frames into the batcher; return why reading stopped (None: it did not)."""
         cfg = self.config
-        assert self.batcher is not None
+        batcher = session.shard.batcher
+        assert batcher is not None
+        receive = ws.receive
+        limit = cfg.max_message_bytes + P.ID.size
+        session.last_frame = time.monotonic()
+        self._watch_idle(session)
         try:
             while True:
-                try:
-                    data = await self._receive(ws, cfg.max_message_bytes + P.ID.size, cfg.idle_timeout, "image frame")
-                except P.ProtocolError as exc:
-                    if exc.code == P.TIMEOUT and session.in_flight:  # waiting for answers is not idling
-                        continue
-                    raise
+                session.receiving = True
+                data = self._frame(await receive(), limit, "image frame")
+                session.receiving = False
+                session.last_frame = now = time.monotonic()
                 image_id, message = P.parse_image(data)
                 await session.window.acquire()
-                received = time.monotonic()
-                future = await self.batcher.submit((session, image_id, message))
-                session.in_flight.append((image_id, future, received))
+                entry = Entry(session, image_id, message, now)
+                await batcher.submit(entry)
+                session.in_flight.append(entry)
                 session.added.set()
-                self.metrics.queued.set(self.batcher.queue.qsize())
         except asyncio.CancelledError:
+            if session.timed_out:
+                return P.ProtocolError(P.TIMEOUT, f"no whole image frame within {cfg.idle_timeout:g} s")
+            if self.broken is not None:
+                return P.ProtocolError(P.INTERNAL, self.broken)
             if not self.draining:
                 raise
             return P.ProtocolError(P.GOING_AWAY, "server shutting down: in-flight images answered, later ones refused")
@@ -312,27 +418,26 @@ class CloudService:
         """Send answers in the order the images came, several per frame when several are ready."""
         queue = session.in_flight
         while True:
-            while not queue:
-                if session.reading_done:
+            while not queue or queue[0].result is PENDING:
+                if not queue and session.reading_done:
                     return
                 session.added.clear()
                 await session.added.wait()
-            await asyncio.wait([queue[0][1]])
             ids, classes, logits, received = [], [], [], []
             failure = None
-            while queue and queue[0][1].done():
-                image_id, future, t0 = queue.popleft()
+            while queue and queue[0].result is not PENDING:
+                entry = queue.popleft()
                 session.window.release()
-                result = future.result()  # an exception here is a bug in the work: the stream fails
+                result = entry.result
+                if result is SKIPPED:
+                    continue
                 if isinstance(result, P.ProtocolError):
                     failure = result
                     break
-                if result is None:
-                    continue
-                ids.append(image_id)
+                ids.append(entry.image_id)
                 classes.append(result[0])
                 logits.append(result[1])
-                received.append(t0)
+                received.append(entry.received)
             if ids:
                 try:
                     await ws.send_bytes(P.encode_answers(ids, np.array(classes), np.stack(logits)))
@@ -341,8 +446,7 @@ class CloudService:
                     raise ClientGone(None) from exc
                 now = time.monotonic()
                 self.metrics.images.inc(len(ids))
-                for t0 in received:
-                    self.metrics.latency.observe(now - t0)
+                self.metrics.observe_latencies(now, received)
             if failure is not None:
                 raise failure
 
@@ -353,6 +457,12 @@ class CloudService:
                 message = await ws.receive()
         except TimeoutError:
             raise P.ProtocolError(P.TIMEOUT, f"no whole {what} within {timeout:g} s") from None
+        return self._frame(message, limit, what)
+
+    @staticmethod
+    def _frame(message: dict[str, Any], limit: int, what: str) -> bytes:
+        """The bytes of a received ASGI message: ClientGone, or PROTOCOL / TOO_BIG, when it is not
+        a binary frame of at most ``limit`` bytes."""
         if message["type"] == "websocket.disconnect":
             raise ClientGone(message.get("code"))
         data = message.get("bytes")
@@ -381,35 +491,52 @@ class CloudService:
     # -- HTTP -------------------------------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
-        body = {"status": "draining" if self.draining else "ok", "model": self.info["model"], "streams": len(self.streams),
-                "queued": self.batcher.queue.qsize() if self.batcher else 0}
-        return JSONResponse(body, status_code=503 if self.draining else 200)
+        status = "error" if self.broken is not None else "draining" if self.draining else "ok"
+        body = {"status": status, "model": self.info["model"], "streams": len(self.streams),
+                "queued": self.queued()}
+        if self.broken is not None:
+            body["error"] = self.broken
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     async def metrics_text(self, request: Request) -> Response:
         return Response(self.metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    def queued(self) -> int:
+        """Images waiting for a worker, all shards together."""
+        return sum(shard.batcher.queue.qsize() for shard in self.shards if shard.batcher is not None)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         def on_batch(size: int) -> None:
             self.metrics.batches.inc()
             self.metrics.batch_size.observe(size)
-            self.metrics.queued.set(self.batcher.queue.qsize() if self.batcher else 0)
+            self.metrics.queued.set(self.queued())
 
-        self.batcher = Batcher(self.work, max_batch=self.config.max_batch, max_wait=self.config.max_wait_ms / 1000,
-                               max_queue=self.config.max_queue, on_batch=on_batch)
-        await asyncio.get_running_loop().run_in_executor(self.batcher.executor, self.warm_up)
-        task = asyncio.create_task(self.batcher.run())
+        tasks = []
+        for shard in self.shards:
+            shard.batcher = Batcher(self.dispatch, max_batch=self.config.max_batch, max_wait=self.config.max_wait_ms / 1000,
+                                    max_queue=max(1, self.config.max_queue // len(self.shards)), on_batch=on_batch)
+            shard.worker.on_failure = self.worker_failed
+            await shard.worker.connect()
+            tasks.append(asyncio.create_task(shard.batcher.run()))
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            self.batcher.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for shard in self.shards:
+                assert shard.batcher is not None
+                await shard.batcher.close()
+            for shard in self.shards:
+                shard.worker.close()
+            await asyncio.gather(*(asyncio.to_thread(shard.worker.stop) for shard in self.shards))
 
 
 def create_app(config: ServeConfig) -> tuple[Starlette, CloudService]:
     """The ASGI app (``/v1/stream``, ``/healthz``, ``/metrics``) and the service behind it; the
-    model loads now, the batcher starts with the app's lifespan."""
+    model worker starts and loads the model now (WorkerError, one line, if it cannot), the batcher
+    starts with the app's lifespan and the worker stops with it."""
     service = CloudService(config)
     app = Starlette(routes=[WebSocketRoute(P.PATH, service.stream), Route("/healthz", service.healthz),
                             Route("/metrics", service.metrics_text)], lifespan=service.lifespan)

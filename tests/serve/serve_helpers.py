@@ -48,7 +48,8 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
 @contextlib.contextmanager
 def serve(config: ServeConfig | None = None, *, tls: tuple[str, str] | None = None) -> Iterator[Running]:
     """Run a server until the block ends."""
-    config = config or ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=3)
+    # One worker process unless a test asks for more: each costs a second or two to start.
+    config = config or ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=3, workers=1)
     app, service = create_app(config)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

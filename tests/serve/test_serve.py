@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -31,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def server():
-    with serve() as running:
+    # Two model worker processes: the streams of the tests below are spread over both.
+    config = ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=3, workers=2)
+    with serve(config) as running:
         yield running
 
 
@@ -69,6 +72,7 @@ def test_concurrent_clients_each_answered_in_order_as_offline(server, spikes):
         assert len(result) == IMAGES
         check_against_offline(result, ids, header, messages, end)
     assert server.metric("spikecodec_serve_images_total") - before == 4 * IMAGES
+    assert [shard.streams for shard in server.service.shards] == [0, 0]
     # Four streams at once: some batches held images of several of them.
     text = server.service.metrics.text().decode()
     assert metric_value(text, "spikecodec_serve_batch_size_sum") / metric_value(text, "spikecodec_serve_batch_size_count") > 1
@@ -260,7 +264,7 @@ def test_client_killed_mid_message_and_slow_client(server, spikes):
 
 
 def test_streams_per_client_limited(spikes):
-    config = ServeConfig(tokens=[TOKEN, "other"], max_streams_per_client=2, handshake_timeout=3)
+    config = ServeConfig(tokens=[TOKEN, "other"], max_streams_per_client=2, handshake_timeout=3, workers=1)
     header, messages, end = stream_messages(spikes[:2])
     with serve(config) as running:
         first = ServeClient(running.address, token=TOKEN, header=header)
@@ -287,7 +291,7 @@ def test_metrics_and_health_over_http(server):
 
 
 def test_drain_answers_in_flight_then_refuses(spikes):
-    config = ServeConfig(tokens=[TOKEN], max_batch=256, max_wait_ms=400, handshake_timeout=3)
+    config = ServeConfig(tokens=[TOKEN], max_batch=256, max_wait_ms=400, handshake_timeout=3, workers=1)
     header, messages, end = stream_messages(spikes[:30])
     with serve(config) as running:
         client = ServeClient(running.address, token=TOKEN, header=header)
@@ -319,7 +323,8 @@ def test_sigterm_drains_then_exits(tmp_path, spikes):
     (tmp_path / "tokens").write_text(f"# tokens\n{TOKEN}\n")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "serve", "--port", str(port), "--token-file", str(tmp_path / "tokens"),
-                             "--max-batch", "256", "--max-wait-ms", "500"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                             "--max-batch", "256", "--max-wait-ms", "500"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "1"})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -329,6 +334,8 @@ def test_sigterm_drains_then_exits(tmp_path, spikes):
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "slow"
                 time.sleep(0.2)
+        workers = children(proc.pid)
+        assert len(workers) == 1  # the model worker process
         header, messages, end = stream_messages(spikes[:12])
         client = ServeClient(f"127.0.0.1:{port}", token=TOKEN, header=header)
         for i in range(12):
@@ -342,10 +349,79 @@ def test_sigterm_drains_then_exits(tmp_path, spikes):
         assert list(info.value.answered.ids) == list(range(12))
         assert np.array_equal(info.value.answered.classes, offline_logits(header, messages, end)[:12].argmax(1))
         assert proc.wait(20) == 0
+        assert not any(alive(pid) for pid in workers)  # the worker ended with the server
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux)."""
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie counts as exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_killed_server_leaves_no_worker(tmp_path):
+    """SIGKILL leaves the server no time to stop its workers: the kernel ends them (no orphan).
+    The server's default worker count (1 on up to 2 cores, 2 on more)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "serve", "--port", str(port), "-q"], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "slow"
+                time.sleep(0.2)
+        workers = children(proc.pid)
+        assert len(workers) == (2 if (os.cpu_count() or 1) > 2 else 1)
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in workers)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_crashed_worker_is_reported(spikes):
+    """The model worker is killed: every stream, and each new one, is closed with 1011 and a
+    one-line reason, /healthz says so (503), nothing hangs."""
+    config = ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, handshake_timeout=3, workers=1)
+    with serve(config) as running:
+        header, messages, end = stream_messages(spikes[:4])
+        clients = [ServeClient(running.address, token=TOKEN, header=header) for _ in range(2)]
+        assert len(clients[0].predict_messages(messages[:2])) == 2
+        victim = running.service.shards[0].worker.proc
+        os.kill(victim.pid, 9)
+        for client in clients:
+            with pytest.raises(ServeError) as info:
+                for i, message in enumerate(messages):  # the stream may end before or while these go
+                    client.send(i, message)
+                while True:
+                    client.receive()
+            assert info.value.code == P.INTERNAL and "model worker" in info.value.reason and "SIGKILL" in info.value.reason
+        with pytest.raises(urllib.error.HTTPError) as http:
+            urllib.request.urlopen(f"http://{running.address}/healthz", timeout=10)
+        health = json.loads(http.value.read())
+        assert http.value.code == 503 and health["status"] == "error" and "SIGKILL" in health["error"]
+        with pytest.raises(ServeError) as info:
+            ServeClient(running.address, token=TOKEN, header=header)
+        assert info.value.code == P.INTERNAL and "model worker" in info.value.reason
 
 
 def self_signed(tmp_path: Path) -> tuple[str, str]:
@@ -420,6 +496,10 @@ def test_command_line_errors(server, tmp_path, images, capsys):
 
 
 def test_import_spikecodec_imports_no_server_stack():
-    code = "import sys, spikecodec, spikecodec.serve; print(sorted(m for m in ('torch', 'starlette', 'uvicorn') if m in sys.modules))"
+    code = "import sys, spikecodec, spikecodec.serve; print(sorted(m for m in ('torch', 'starlette', 'uvicorn', 'ray') if m in sys.modules))"
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert got.stdout.strip() == "[]"
+    # The server's event loop process leaves torch to its model workers.
+    code = "import sys, spikecodec.serve.server; print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert got.stdout.strip() == "[]"
