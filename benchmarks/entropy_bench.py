@@ -35,7 +35,7 @@ from timing import best_times  # noqa: E402  (benchmarks/timing.py)
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0  # noqa: E402
 from spikecodec.codecs.countctx import CountContext  # noqa: E402
 from spikecodec.codecs.ctxlanes import ContextLanes  # noqa: E402
-from spikecodec.codecs import _kernels  # noqa: E402
+from spikecodec.codecs.kernels import rans  # noqa: E402
 from spikecodec.codecs._entropy_model import categorical_entropy_bits, empirical_bits, to_canonical  # noqa: E402
 from spikecodec.elements import pack, unpack  # noqa: E402
 
@@ -136,9 +136,9 @@ def entropies(x: np.ndarray, bits: int, n_block: int = 64) -> dict:
         for codec, hk, lk in ((Order0(), "H_order0_model", "L_order0_adaptive"), (Context(), "H_context", "L_context_adaptive")):
             d, q, k = codec.decisions(c, spec)
             r[hk] += empirical_bits(k, d)
-            r[lk] += _kernels.ideal_bits(d, q)
+            r[lk] += rans.ideal_bits(d, q)
         d, q = CountContext().decisions(c, spec)
-        r["L_countctx_adaptive"] += _kernels.ideal_bits(d, q)
+        r["L_countctx_adaptive"] += rans.ideal_bits(d, q)
     return {k: v / x.size for k, v in r.items()}
 
 

@@ -14,7 +14,7 @@ decoded only:
 
 Probabilities use the ``context`` codec's blend of per-channel and shared counts, with the counts
 of all earlier passes (per-pass adaptivity: no table is stored, as in ``context``). Coding is the
-same exact rANS (the ``_kernels`` coder), a pass at a time, over the precomputed integer
+same exact rANS (the ``kernels.rans`` coder), a pass at a time, over the precomputed integer
 probabilities, so only the coder loop is compiled; everything else is numpy per pass.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spikecodec.codecs import _kernels
+from spikecodec.codecs.kernels import rans
 
 N_BLOCKS = 8  # passes per (t, half): more passes learn faster but cost numpy calls per pass
 KS = 300  # 15 history patterns x 4 neighbour classes x 5 spatial classes
@@ -33,8 +33,8 @@ KS = 300  # 15 history patterns x 4 neighbour classes x 5 spatial classes
 def _decode_pass(words, pos, state, q, out):
     """Decode ``q.size`` decisions into ``out`` continuing from (pos, state); returns them."""
     for i in range(q.size):
-        s, state = _kernels._decode_bit(state, q[i])
-        if state < np.uint64(_kernels.LOW) and pos > 0:
+        s, state = rans.decode_bit(state, q[i])
+        if state < np.uint64(rans.LOW) and pos > 0:
             pos -= 1
             state = (state << np.uint64(32)) | np.uint64(words[pos])
         out[i] = s
@@ -137,7 +137,7 @@ def encode(x5: np.ndarray, bits: int) -> bytes:
         if bits > 1:
             _mag_passes(m, x5, t, a, pos, v, dbits, dq)
     d = np.concatenate(dbits)
-    return _kernels.encode_decisions(d, np.concatenate(dq)).astype("<u4").tobytes()
+    return rans.encode_decisions(d, np.concatenate(dq)).astype("<u4").tobytes()
 
 
 def _mag_passes(m: _Model, x5, t, a, pos, v, dbits=None, dq=None, dec=None):
@@ -164,7 +164,7 @@ def _mag_passes(m: _Model, x5, t, a, pos, v, dbits=None, dq=None, dec=None):
 def decode(data: bytes, shape5: tuple[int, ...], bits: int) -> np.ndarray:
     T, N, C, H, W = shape5
     words = np.frombuffer(data, "<u4").astype(np.uint32)
-    state, pos_w = _kernels._start(words)
+    state, pos_w = rans.start(words)
     if pos_w < 0:
         raise ValueError("multipass: corrupt stream")
     coder = [pos_w, np.uint64(state)]  # numba returns plain ints: keep the state unsigned

@@ -172,6 +172,35 @@ VALID["streamed-flush"] = {
 }
 VALID["empty-inner-axis"] = {"array": {"shape": [3, 0, 4], "bits": 1, "rate": 0.0, "seed": 40}, "encode": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [1, 1]}}
 
+# Added with format 1.4: the optional ``mix`` codec (FORMAT.md 9.4.10). Spikes with T = 4 (the
+# history and p2 matter) and C = 8 (two groups of 4 channels: the lines of D and E); counts of 2,
+# 4 and 8 bits (the escape tree; 8-bit keys hash table G); a chunk whose coding does not pay
+# (packed); several chunks of 2 samples; a plane of more than 2^18 positions (hb = 22, tables C
+# and G hashed); one sample a compact record; chunks coded from a prior, named and embedded.
+VALID["mix-spikes"] = {"array": {"shape": [4, 6, 8, 5, 5], "bits": 1, "rate": 0.3, "seed": 50, "correlated": True}, "encode": {"codec": "mix", "chunk": [4]}}
+VALID["mix-counts2"] = {"array": {"shape": [3, 6, 6, 4, 4], "bits": 2, "rate": 0.3, "seed": 51, "correlated": True}, "encode": {"codec": "mix", "chunk": [3]}}
+VALID["mix-counts4"] = {"array": {"shape": [3, 6, 6, 4, 4], "bits": 4, "rate": 0.3, "seed": 52, "correlated": True}, "encode": {"codec": "mix", "chunk": [3]}}
+VALID["mix-counts8"] = {"array": {"shape": [2, 6, 5, 4, 4], "bits": 8, "rate": 0.3, "seed": 53, "correlated": True}, "encode": {"codec": "mix", "chunk": [2]}}
+VALID["mix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 54}, "encode": {"codec": "mix", "chunk": [1]}}
+VALID["mix-chunks"] = {"array": {"shape": [3, 8, 6, 5, 5], "bits": 1, "rate": 0.2, "seed": 55, "correlated": True}, "encode": {"codec": "mix", "chunk": [3, 2]}}
+VALID["mix-hashed"] = {
+    "array": {"shape": [1, 1, 1, 512, 513], "bits": 2, "rate": 0.01, "seed": 41},
+    "encode": {"codec": "mix", "axes": ["T", "N", "C", "H", "W"]},
+}
+VALID["compact-mix"] = {
+    "array": {"shape": [3, 4, 8, 6, 6], "bits": 1, "rate": 0.15, "seed": 57, "correlated": True},
+    "encode": {"codec": "mix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+}
+PRIORS["mix"] = {"array": {"shape": [3, 10, 4, 2, 2], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]}
+VALID["prior-mix-named"] = {
+    "array": {**PRIORS["mix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 15},
+    "encode": {"codec": "mix", "chunk": [3, 1], "prior": "priors/mix.prior"},
+}
+VALID["prior-mix-embedded"] = {
+    "array": {**PRIORS["mix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 17},
+    "encode": {"codec": "mix", "chunk": [3, 1], "prior": "priors/mix.prior", "embed_prior": True},
+}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -441,6 +470,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_ctxmix(valid))
     out.update(_invalid_issue23(valid))
     out.update(_invalid_check_order(valid))
+    out.update(_invalid_mix(valid))
     return out
 
 
@@ -567,6 +597,56 @@ def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     cbase = valid["ctxmix-counts4"]
     body, ents = _rebuild_chunks(cbase, flip_first)
     out["ctxmix-value-too-large"] = (_finish(body, ents), _parts(cbase)[1], "does not fit 4-bit elements")
+    return out
+
+
+def _invalid_mix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.4, ``mix`` (FORMAT.md 9.4.10): a payload longer than the packed elements, coded
+    payloads that do not end as the encoder ends them (one byte more; the final byte changed),
+    and one that decodes to an escape value above 2^bits - 1."""
+    out = {}
+    base = valid["mix-spikes"]
+    _, start, _ = _parts(base)
+    with spikecodec.open(base) as r:
+        packed = r.chunk_spec(0).packed_nbytes
+
+    def too_long(i, origin, extent, spikes, payload):  # one byte more than the packed size
+        return origin, extent, spikes, payload + b"\x00" * (packed + 1 - len(payload)) if i == 0 else payload
+
+    def extra_byte(i, origin, extent, spikes, payload):  # a coded payload and one byte after it
+        assert len(payload) + 1 < packed
+        return origin, extent, spikes, payload + b"\x00" if i == 0 else payload
+
+    def last_byte(i, origin, extent, spikes, payload):
+        # The last byte made 0xFF, what a decoder reads past the end: the chunk decodes (to other
+        # values) as if the payload ended a byte earlier, so the payload is a byte too long.
+        # (Other changes of the last byte, or cutting it, happen to decode to values that end
+        # consistently; only the spike count catches them.)
+        assert payload[-1] != 0xFF
+        return origin, extent, spikes, payload[:-1] + b"\xff" if i == 0 else payload
+
+    body, ents = _rebuild_chunks(base, too_long)
+    out["mix-payload-too-long"] = (_finish(body, ents), start, "longer than the chunk packed")
+    body, ents = _rebuild_chunks(base, extra_byte)
+    out["mix-corrupt-end"] = (_finish(body, ents), start, "corrupt payload")
+    body, ents = _rebuild_chunks(base, last_byte)
+    out["mix-corrupt-last-byte"] = (_finish(body, ents), start, "corrupt payload")
+
+    cbase = valid["mix-counts4"]
+    cstart = _parts(cbase)[1]
+    for at in range(64):  # the first byte whose low bit flipped decodes to an escape above 15
+        def flip(i, origin, extent, spikes, payload, at=at):
+            return origin, extent, spikes, payload[:at] + bytes([payload[at] ^ 0x01]) + payload[at + 1:] if i == 0 else payload
+
+        body, ents = _rebuild_chunks(cbase, flip)
+        data = _finish(body, ents)
+        try:
+            spikecodec.decode(data)
+        except spikecodec.FormatError as error:
+            if error.code == "symbol-above-top":
+                out["mix-value-too-large"] = (data, cstart, "does not fit 4-bit elements")
+                break
+    assert "mix-value-too-large" in out
     return out
 
 
@@ -1034,6 +1114,10 @@ INVALID_CODES = {
     "compact-index-varint-overlong": "varint-overlong",
     "compact-zero-before-index": "index-end",
     "compact-record-past-index": "compact-check",
+    "mix-payload-too-long": "mix-too-long",
+    "mix-corrupt-end": "mix-end",
+    "mix-corrupt-last-byte": "mix-end",
+    "mix-value-too-large": "symbol-above-top",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).
@@ -1129,7 +1213,7 @@ def _params(spec: dict) -> dict:
 def tables() -> dict[str, list[int]]:
     """The integer tables of ``ctxmix`` (FORMAT.md 9.4.9): STRETCH[0..4095], SQUASH(d) for
     d = -2047..2047, RATE[0..1023]."""
-    from spikecodec.codecs import _ctxmix_kernels as k
+    from spikecodec.codecs.kernels import ctxmix as k
 
     return {"stretch": [int(v) for v in k.STRETCH], "squash": [int(v) for v in k.SQUASH], "rate": [int(v) for v in k.RATE]}
 

@@ -1,20 +1,29 @@
-"""Where numba keeps the compiled kernels: a cache any user can write, found once per process.
+"""How the compiled (numba) kernels are loaded: lazily, by :func:`load_kernels`, after making
+sure numba has a cache it can write.
+
+:func:`load_kernels` is the one way the package imports a kernel module (the codecs' kernels in
+:mod:`spikecodec.codecs.kernels`, the bit packing in :mod:`spikecodec._packing_kernels`): on
+first use, so ``import spikecodec`` never imports numba, and always after
+:func:`use_writable_cache`, so numba reads the cache folder chosen there when it is imported.
 
 numba caches a compiled kernel beside its source (``__pycache__``), else in the user's cache
 directory; on a read-only install used by a user whose home is not writable it finds neither
-and refuses to compile at all ("cannot cache function ... no locator available"). Every kernel
-module calls :func:`use_writable_cache` before importing numba: when the package's own
-``__pycache__`` cannot be written, numba is pointed at ``$XDG_CACHE_HOME/spikecodec/numba``
-(``~/.cache/...``), else at a private folder in the temporary directory. Compiling then always
-works; only the cache's reuse depends on what is writable.
+and refuses to compile at all ("cannot cache function ... no locator available"). When the
+package's own ``__pycache__`` folders (beside the kernel modules) cannot be written, numba is
+pointed at ``$XDG_CACHE_HOME/spikecodec/numba`` (``~/.cache/...``), else at a private folder in
+the temporary directory. Compiling then always works; only the cache's reuse depends on what is
+writable.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 _PACKAGE = Path(__file__).resolve().parent
 _chosen: str | None = None
@@ -36,7 +45,7 @@ def use_writable_cache() -> str | None:
     global _chosen
     if _chosen is not None or os.environ.get("NUMBA_CACHE_DIR"):
         return _chosen
-    if all(_writable(d / "__pycache__") for d in (_PACKAGE, _PACKAGE / "codecs")):
+    if all(_writable(d / "__pycache__") for d in (_PACKAGE, _PACKAGE / "codecs" / "kernels")):
         return None
     candidates = []
     base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache") if os.path.expanduser("~") != "~" else None)
@@ -53,3 +62,12 @@ def use_writable_cache() -> str | None:
     if "numba" in sys.modules:  # imported before us: its configuration was read already
         sys.modules["numba"].config.CACHE_DIR = _chosen
     return _chosen
+
+
+@functools.cache
+def load_kernels(name: str) -> ModuleType:
+    """The kernel module ``name`` (its full name, e.g. ``"spikecodec.codecs.kernels.rans"``),
+    imported on first use after :func:`use_writable_cache` (numba compiles its functions on their
+    first call, or loads them from its cache); later calls are a dictionary lookup."""
+    use_writable_cache()
+    return importlib.import_module(name)

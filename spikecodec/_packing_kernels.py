@@ -1,9 +1,10 @@
 """Compiled (numba) bit packing of elements, MSB-first (FORMAT.md section 8).
 
-Imported on first use by :mod:`spikecodec.elements` (numba compiles then, and caches), never by
-``import spikecodec``. Each kernel makes one pass over the elements and does everything that
-pass allows: packing checks the range (the OR of all values) and counts the spikes, unpacking
-counts them. 1-bit elements go eight at a time as one 64-bit word, which LLVM vectorises:
+Loaded on first use by :mod:`spikecodec.elements` through :func:`._kernel_cache.load_kernels`
+(numba compiles then, and caches), never by ``import spikecodec``. Each kernel makes one pass
+over the elements and does everything that pass allows: packing checks the range (the OR of
+all values) and counts the spikes, unpacking counts them. 1-bit elements go eight at a time as
+one 64-bit word, which LLVM vectorises:
 
 * pack: byte ``i`` of a little-endian word holds element ``i`` (0 or 1) at bit ``8i``;
   multiplying by ``SPREAD`` moves it to bit ``63 - i`` (no two partial products meet, so there
@@ -18,12 +19,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-
-from ._kernel_cache import use_writable_cache
-
-use_writable_cache()  # before numba is imported: a read-only install still compiles
-
-from numba import njit  # noqa: E402
+from numba import njit
 
 if sys.byteorder != "little":  # pragma: no cover - the word tricks read bytes as little-endian words
     raise ImportError("spikecodec's packing kernels need a little-endian machine")

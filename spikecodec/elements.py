@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ._kernel_cache import load_kernels
 from .errors import FormatError
 from .limits import ELEMENT_BITS
 
@@ -25,14 +26,7 @@ class ElementRangeError(ValueError):
     """A value does not fit the element type it is being packed at."""
 
 
-_packing_kernels = None
-
-
-def _kernels():
-    global _packing_kernels
-    if _packing_kernels is None:  # numba compiles on first use (and caches)
-        from . import _packing_kernels
-    return _packing_kernels
+_PACKING = "spikecodec._packing_kernels"  # loaded on first use: numba compiles then (and caches)
 
 
 _UNPACK_KERNELS = {1: "unpack1", 2: "unpack2", 4: "unpack4"}
@@ -49,7 +43,7 @@ def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     if kernel is None:
         raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
     out = np.empty(packed_nbytes(flat.size, bits), np.uint8)
-    ored, count = getattr(_kernels(), kernel)(flat, out)
+    ored, count = getattr(load_kernels(_PACKING), kernel)(flat, out)
     if int(ored) >> bits:
         raise ElementRangeError(f"a value above {(1 << bits) - 1} does not fit the {bits}-bit element type")
     return out, int(count)
@@ -81,7 +75,7 @@ def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: in
     pad_bits = expected * 8 - count * bits
     if pad_bits and int(buf[-1]) & ((1 << pad_bits) - 1):
         raise FormatError("non-zero padding bits after the last element", code="padding-bits")
-    return int(getattr(_kernels(), kernel)(buf, flat))
+    return int(getattr(load_kernels(_PACKING), kernel)(buf, flat))
 
 
 def unpack(data: bytes | memoryview | np.ndarray, count: int, bits: int) -> np.ndarray:

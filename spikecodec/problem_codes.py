@@ -121,6 +121,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "lanes-too-long": ("9.4.8", "a lane is no longer than any encoding of its channels"),
     "ctxmix-too-long": ("9.4.9", "a ctxmix payload is at most the chunk's packed size"),
     "ctxmix-end": ("9.4.9", "a coded ctxmix payload ends exactly as the encoder ends it"),
+    "mix-too-long": ("9.4.10", "a mix payload is at most the chunk's packed size"),
+    "mix-end": ("9.4.10", "a coded mix payload ends exactly as the encoder ends it"),
     # Streams and messages (11)
     "stream-unfinished": ("11", "a stream goes on to its index and trailer"),
     "message-size": ("11", "a message holds exactly its part of the file"),

@@ -7,12 +7,13 @@ import zstandard
 
 from .common import Problem, packed_size, unpack
 from .ctxmix import decode_ctxmix
+from .mix import decode_mix
 from .priors import bind
 from .rans import decode_context, decode_countctx, decode_ctxlanes
 
-ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix"}
+ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix"}
 BYTES = {"zstd"}
-PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix"}
+PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix"}
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -52,7 +53,7 @@ def canonical(shape, axes):
 
 def geometry(codec, dims, bits):
     T, _, C, H, W = dims
-    if codec == "ctxmix":
+    if codec in ("ctxmix", "mix"):
         return {"bits": bits, "T": min(T, 4), "C": C, "H": H, "W": W}
     return {"bits": bits, "C": C}
 
@@ -82,12 +83,12 @@ def zstd_decode(data, bound, offset):
 
 
 def _uses_model(cid, payload, n, bits, offset):
-    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7 - 9.4.9),
+    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7 - 9.4.10),
     raising their problems; whether it then starts it."""
-    if cid == "ctxmix":
+    if cid in ("ctxmix", "mix"):
         B = packed_size(n, bits)
         if len(payload) > B:
-            raise Problem("ctxmix-too-long", offset, f"ctxmix: payload of {len(payload)} bytes is longer than "
+            raise Problem(f"{cid}-too-long", offset, f"{cid}: payload of {len(payload)} bytes is longer than "
                           f"the chunk packed ({B})")
         return len(payload) < B
     if len(payload) % 4:
@@ -122,8 +123,8 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
     tables = None
     if "prior" in cfg and _uses_model(cid, payload, n, bits, offset):
         # Section 14: the prior's geometry against the chunk's, once the payload's length checks
-        # pass and only when the codec starts its model (a chunk with elements; ctxmix: a coded
-        # payload, not the packed elements).
+        # pass and only when the codec starts its model (a chunk with elements; ctxmix, mix: a
+        # coded payload, not the packed elements).
         tables = bind(prior, cid, geometry(cid, dims, bits), offset)
     payload = bytes(payload)
     if cid in ("order0", "context"):
@@ -132,6 +133,8 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         canon = decode_countctx(payload, dims, bits, tables, offset)
     elif cid == "ctxlanes":
         canon = decode_ctxlanes(payload, dims, bits, tables, offset)
+    elif cid == "mix":
+        canon = decode_mix(payload, dims, bits, tables, offset)
     else:
         canon = decode_ctxmix(payload, dims, bits, tables, offset)
     moved = canon.reshape([shape[i] for i in perm])

@@ -120,6 +120,24 @@ def ctxmix_sizes(T, C, H, W, bits):
     return K, [min(k, 1 << 22) for k in K], (512 + PS) * 5 + NN * 4 * 3
 
 
+def mix_sizes(T, C, H, W, bits):
+    """Of FORMAT.md 9.4.10 for one geometry: the key counts K_m of models A..G (None for the
+    line-indexed D, E), the entries Z_m, the bits z_m a hashed key keeps, hb, and the weight
+    count."""
+    TP = min(T, 4)
+    G = max(1, min(C, 64))
+    NN = 0 if bits == 1 else (1 << bits) + 1
+    PC = TP * C * H * W
+    k = 0
+    while (1 << k) < PC:
+        k += 1
+    hb = min(22, max(16, k + 6))
+    K = [G * TP * 4096, G * TP * 4096, PC * 16, None, None, G * TP * NN * 256, PC * NN * 4]
+    zbits = [22, 22, hb, hb, hb, 22, hb]
+    Z = [1 << zb if k_m is None else min(k_m, 1 << zb) for k_m, zb in zip(K, zbits)]
+    return K, Z, zbits, hb, 96 * G * TP + 12 * NN
+
+
 def expected_layout(codec, geometry):
     bits, C = geometry["bits"], geometry["C"]
     if codec in ("order0", "context"):
@@ -138,10 +156,13 @@ def expected_layout(codec, geometry):
     if codec == "ctxmix":
         _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
+    if codec == "mix":
+        _, Z, _, _, weights = mix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
+        return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
     raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
 
 
-GEOMETRY = {"ctxmix": ("bits", "T", "C", "H", "W")}
+GEOMETRY = {"ctxmix": ("bits", "T", "C", "H", "W"), "mix": ("bits", "T", "C", "H", "W")}
 
 
 def check_prior(prior, codec, offset=None):
@@ -163,7 +184,7 @@ def check_prior(prior, codec, offset=None):
     for name, kind, count in want:
         arr = np.frombuffer(prior.data, dtype="<u4" if kind == "u32" else "<i4", count=count, offset=start)
         start += 4 * count
-        if codec != "ctxmix":
+        if codec not in ("ctxmix", "mix"):
             n, ones = arr >> 16, arr & 0xFFFF
             if (n >= 1024).any() or (ones > n).any():
                 raise Problem("prior-mismatch", offset, f"table {name} holds a counter outside the model's range")

@@ -10,11 +10,13 @@ from .auto import Auto
 from .countctx import CountContext
 from .ctxlanes import ContextLanes
 from .ctxmix import ContextMixing
+from .mix import PixelMixing
 from .trainable import TrainableCodec
 
-# What save/encode/SpikeWriter and the command line use unless told otherwise: the smallest of
-# raw, order0 and context per chunk.
-DEFAULT_CODEC = "auto"
+# What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
+# with the pixel-vector models, 10-37% under paq9a on spikes of networks it was not tuned on
+# (benchmarks/results/peers.md). ``auto`` is the fast choice.
+DEFAULT_CODEC = "mix"
 
 register_codec(Raw)
 register_codec(Zstd)
@@ -24,6 +26,7 @@ register_codec(Auto)
 register_codec(CountContext)
 register_codec(ContextLanes)
 register_codec(ContextMixing)
+register_codec(PixelMixing)
 
 __all__ = [
     "DEFAULT_CODEC",
@@ -32,6 +35,7 @@ __all__ = [
     "ChunkSpec",
     "Codec",
     "Pipeline",
+    "PixelMixing",
     "Raw",
     "TrainableCodec",
     "Zstd",
@@ -44,11 +48,15 @@ __all__ = [
 def warm_up() -> None:
     """Compile (and cache) every compiled kernel the codecs use, so that a first command after
     installing runs at full speed instead of waiting for numba: each registered array codec
-    codes a small chunk of each element type, from zero and from a prior."""
+    codes a small chunk of each element type, from zero and from a prior; decoders whose output
+    has no canonical view transpose in place (the kernel is compiled here too)."""
     import numpy as np
 
+    from .._kernel_cache import load_kernels
     from ..prior import Prior
     from ..training import train_prior
+
+    load_kernels("spikecodec.codecs.kernels.transpose").transpose_in_place(np.arange(6, dtype=np.uint8), (2, 3), (1, 0))
 
     rng = np.random.default_rng(0)
     for bits in (1, 2, 4, 8):

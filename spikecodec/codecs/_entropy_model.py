@@ -1,6 +1,7 @@
 """Shared by the ``order0``, ``context`` and ``auto`` codecs: the canonical (T, N, C, H, W) view,
 the adaptive-codec base class and empirical entropy helpers (no numba here; the compiled model
-and coder live in :mod:`._kernels`, imported on first use so ``import spikecodec`` stays light).
+and coder live in :mod:`.kernels.context`, loaded on first use so ``import spikecodec`` stays
+light).
 
 The model is adaptive: integer counts start at zero in every chunk and are updated identically
 by encoder and decoder, so no table is stored and decoding is bit-exact on every machine. The
@@ -13,12 +14,17 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._kernel_cache import load_kernels
 from ..errors import FormatError
 from ..elements import count_spikes
 from .base import ChunkSpec
 from .trainable import TrainableCodec
 
 ROLES = ("T", "C", "H", "W")
+# The kernel modules (spikecodec.codecs.kernels), loaded with load_kernels on first use.
+CONTEXT = "spikecodec.codecs.kernels.context"
+COUNTERS = "spikecodec.codecs.kernels.counters"
+TRANSPOSE = "spikecodec.codecs.kernels.transpose"
 
 
 def canonical_shape(shape: tuple[int, ...], axes: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -73,12 +79,6 @@ def flat_strides(canon: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.lib.stride_tricks.as_strided(canon, (span,), (1,)), canon.strides
 
 
-def kernels():
-    from . import _kernels  # numba compiles on first use
-
-    return _kernels
-
-
 def binary_entropy_bits(c1: np.ndarray, n: np.ndarray) -> float:
     """Empirical code length ``sum_k n_k * H(c1_k / n_k)`` in bits (the ideal static code)."""
     n = n.astype(np.float64)
@@ -113,13 +113,13 @@ class AdaptiveCodec(TrainableCodec):
         return {"bits": spec.bits, "C": C}
 
     def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
-        G, GM, ks, km = kernels().counter_dims(geometry["C"], geometry["bits"], self.contextual)
+        G, GM, ks, km = load_kernels(CONTEXT).counter_dims(geometry["C"], geometry["bits"], self.contextual)
         return [(n, np.dtype(np.uint32), size) for n, size in zip(self.TABLES, (G * ks, ks, GM * km, km))]
 
     def check_values(self, tables: dict[str, np.ndarray]) -> None:
         for name, table in tables.items():  # packed (ones, total) pairs: total < 1024, ones <= total
             ones, total = table & 0xFFFF, table >> 16
-            if table.size and (int(total.max()) >= kernels().LIMIT or bool((ones > total).any())):
+            if table.size and (int(total.max()) >= load_kernels(COUNTERS).LIMIT or bool((ones > total).any())):
                 raise ValueError(f"{self.codec_id}: prior table {name!r} holds a counter outside the model's range")
 
     def soften(self, tables: dict[str, np.ndarray], level: int) -> dict[str, np.ndarray]:
@@ -138,12 +138,12 @@ class AdaptiveCodec(TrainableCodec):
     def decisions(self, chunk: np.ndarray, spec: ChunkSpec, with_ctx: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, coding order."""
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        return kernels().model_decisions(canon, spec.bits, self.contextual, with_ctx)
+        return load_kernels(CONTEXT).model_decisions(canon, spec.bits, self.contextual, with_ctx)
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         if tables is None:
-            return kernels().encode(canon, bits, self.contextual)
-        return kernels().encode_with(canon, bits, self.contextual, *tables.values())
+            return load_kernels(CONTEXT).encode(canon, bits, self.contextual)
+        return load_kernels(CONTEXT).encode_with(canon, bits, self.contextual, *tables.values())
 
     def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> int:
         """Decode into ``canon``, a (T, N, C, H, W) uint8 view; returns the kernel's status."""
@@ -151,8 +151,8 @@ class AdaptiveCodec(TrainableCodec):
             raise ValueError("decoding needs a uint8 view with non-negative strides")
         flat, strides = flat_strides(canon)
         if tables is None:
-            return kernels().decode_into(words, flat, canon.shape, strides, bits, self.contextual)
-        return kernels().decode_into_with(words, flat, canon.shape, strides, bits, self.contextual, *tables.values())
+            return load_kernels(CONTEXT).decode_into(words, flat, canon.shape, strides, bits, self.contextual)
+        return load_kernels(CONTEXT).decode_into_with(words, flat, canon.shape, strides, bits, self.contextual, *tables.values())
 
     def _chunk_tables(self, spec: ChunkSpec) -> dict[str, np.ndarray] | None:
         """A copy of the prior's tables for one chunk, or None to start from zero (the kernels
@@ -211,9 +211,7 @@ class AdaptiveCodec(TrainableCodec):
         if spec.size and view is None:
             permuted = tuple(spec.shape[i] for i in perm)
             if in_place:
-                from ._transpose_kernel import transpose_in_place
-
-                transpose_in_place(out.reshape(-1), permuted, perm)
+                load_kernels(TRANSPOSE).transpose_in_place(out.reshape(-1), permuted, perm)
             else:
                 out[...] = canon.reshape(permuted).transpose(np.argsort(perm))
         # The kernel refuses any value wider than ``bits`` (status 2), so only the count is left.

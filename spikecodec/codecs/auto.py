@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernel_cache import load_kernels
 from ..elements import pack, unpack
 from ..errors import FormatError
-from ._entropy_model import categorical_entropy_bits, kernels, to_canonical
+from ._entropy_model import categorical_entropy_bits, to_canonical
 from .base import ArrayCodec, ChunkSpec
 from .context import Context
 from .order0 import Order0
 from .raw import Raw
 
 MODES = ("raw", "order0", "context")
+HISTOGRAM = "spikecodec.codecs.kernels.histogram"  # loaded on first use (numba)
 
 
 def order0_estimate(chunk: np.ndarray, spec: ChunkSpec) -> float:
@@ -28,7 +30,7 @@ def order0_estimate(chunk: np.ndarray, spec: ChunkSpec) -> float:
         return 0.0
     # Columns up to the largest value, as a per-channel bincount gives: the same array, so the
     # same float sum and the same choice (the auto vectors pin the bytes).
-    counts = kernels().channel_histogram(canon, int(canon.max()) + 1)
+    counts = load_kernels(HISTOGRAM).channel_histogram(canon, int(canon.max()) + 1)
     return categorical_entropy_bits(counts) / 8
 
 

@@ -54,6 +54,9 @@ class Codec(ABC):
     format_minor: ClassVar[int] = 0
     #: True for codecs whose initial model state a prior can set (:mod:`.trainable`).
     trainable: ClassVar[bool] = False
+    #: Default chunks (a writer given no chunk shape) hold about this many elements: codecs
+    #: whose models learn across samples ask for more.
+    chunk_elements: ClassVar[int] = 1 << 20
 
     def minor_needed(self) -> int:
         """The lowest format minor version that defines this codec with its parameters."""

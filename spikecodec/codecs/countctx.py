@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernel_cache import load_kernels
 from ._entropy_model import AdaptiveCodec, flat_strides, to_canonical
 
-
-def _kernels():
-    from . import _countctx_kernels  # numba compiles on first use
-
-    return _countctx_kernels
+KERNELS = "spikecodec.codecs.kernels.countctx"  # loaded on first use (numba)
 
 
 class CountContext(AdaptiveCodec):
@@ -32,7 +29,7 @@ class CountContext(AdaptiveCodec):
     TABLES = ("sig_group", "sig_shared", "level_group", "level_shared", "escape_group", "escape_shared")
 
     def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
-        k = _kernels()
+        k = load_kernels(KERNELS)
         G, bits = k.groups(geometry["C"]), geometry["bits"]
         ne = 1 << bits if bits > 2 else 1
         sizes = (G * k.KS, k.KS, G * k.KL, k.KL, G * ne, ne)
@@ -41,12 +38,13 @@ class CountContext(AdaptiveCodec):
     def decisions(self, chunk, spec, with_ctx: bool = False):  # type: ignore[override]
         """(decision bits, q = P(1) * 2**24) of every binary decision, in coding order."""
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        return _kernels().decisions(np.ascontiguousarray(canon), spec.bits, _kernels().TILE)
+        k = load_kernels(KERNELS)
+        return k.decisions(np.ascontiguousarray(canon), spec.bits, k.TILE)
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         if tables is None:
-            return _kernels().encode(np.ascontiguousarray(canon), bits)
-        return _kernels().encode_with(np.ascontiguousarray(canon), bits, *tables.values())
+            return load_kernels(KERNELS).encode(np.ascontiguousarray(canon), bits)
+        return load_kernels(KERNELS).encode_with(np.ascontiguousarray(canon), bits, *tables.values())
 
     def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> int:
         if canon.size == 0:  # no decisions: only the empty stream is well-formed (the kernel's
@@ -55,8 +53,8 @@ class CountContext(AdaptiveCodec):
             raise ValueError("decoding needs a uint8 view with non-negative strides")
         flat, strides = flat_strides(canon)
         if tables is None:
-            return _kernels().decode_into(words, flat, canon.shape, strides, bits)
-        return _kernels().decode_into_with(words, flat, canon.shape, strides, bits, *tables.values())
+            return load_kernels(KERNELS).decode_into(words, flat, canon.shape, strides, bits)
+        return load_kernels(KERNELS).decode_into_with(words, flat, canon.shape, strides, bits, *tables.values())
 
     def _max_decisions(self, bits: int) -> int:
         return 1 if bits == 1 else 3 if bits == 2 else 3 + bits

@@ -6,7 +6,7 @@ stream: its own counters, no context from the block before it. The payload is th
 then the L streams. A lane costs a few bytes of learning and the previous-channel context at its
 first channel (2-3% more bytes than ``context`` on the benchmark's spikes); in return the four
 independent streams of a 1-bit chunk are coded in lockstep, four serial chains that one core
-overlaps (:mod:`._lanes_kernels`): decoding about 1.55x and encoding 1.1-1.4x as fast as
+overlaps (:mod:`.kernels.lanes`): decoding about 1.55x and encoding 1.1-1.4x as fast as
 ``context`` on the benchmark's 1-bit spikes (benchmarks/results/entropy.md). Other chunks are
 coded lane by lane with the ``context`` kernels: the same bytes, at ``context``'s speed.
 Added in format version 1.2 (an optional codec).
@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernel_cache import load_kernels
 from ..errors import FormatError
-from ._entropy_model import AdaptiveCodec, flat_strides, kernels, to_canonical
+from ._entropy_model import CONTEXT, AdaptiveCodec, flat_strides, to_canonical
 from .base import ChunkSpec
 
-
-def _lanes():
-    from . import _lanes_kernels  # numba compiles on first use
-
-    return _lanes_kernels
+LANES = "spikecodec.codecs.kernels.lanes"  # loaded on first use (numba)
 
 
 def lane_blocks(C: int) -> list[tuple[int, int]]:
     """The (first, end) channels of each lane of a chunk with ``C`` channels."""
-    count = _lanes().lane_count(C)
+    count = load_kernels(LANES).lane_count(C)
     width = C // count
     return [(i * width, (i + 1) * width) for i in range(count)]
 
@@ -43,7 +40,7 @@ class ContextLanes(AdaptiveCodec):
 
     def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
         """The ``context`` tables of each lane's C / L channels, lane after lane."""
-        lanes = _lanes().lane_count(geometry["C"])
+        lanes = load_kernels(LANES).lane_count(geometry["C"])
         per_lane = super().table_layout({"bits": geometry["bits"], "C": geometry["C"] // lanes})
         return [(name, dtype, lanes * n) for name, dtype, n in per_lane]
 
@@ -56,21 +53,23 @@ class ContextLanes(AdaptiveCodec):
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, lane after
         lane (each lane's own ``context`` ids; diagnostics)."""
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        parts = [kernels().model_decisions(np.ascontiguousarray(canon[:, :, a:b]), spec.bits, True, with_ctx)
+        parts = [load_kernels(CONTEXT).model_decisions(np.ascontiguousarray(canon[:, :, a:b]), spec.bits, True, with_ctx)
                  for a, b in lane_blocks(canon.shape[2])]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         C = canon.shape[2]
-        if _lanes().fast_encode(C, bits):
+        lanes = load_kernels(LANES)
+        if lanes.fast_encode(C, bits):
             if tables is None:
-                return _lanes().encode4(canon)
-            return _lanes().encode4_with(canon, tables["sig_group"], tables["sig_shared"])
+                return lanes.encode4(canon)
+            return lanes.encode4_with(canon, tables["sig_group"], tables["sig_shared"])
         blocks = lane_blocks(C)
+        k = load_kernels(CONTEXT)
         if tables is None:
-            streams = [kernels().encode(np.ascontiguousarray(canon[:, :, a:b]), bits, True) for a, b in blocks]
+            streams = [k.encode(np.ascontiguousarray(canon[:, :, a:b]), bits, True) for a, b in blocks]
         else:
-            streams = [kernels().encode_with(np.ascontiguousarray(canon[:, :, a:b]), bits, True, *self._lane_tables(tables, i, len(blocks)))
+            streams = [k.encode_with(np.ascontiguousarray(canon[:, :, a:b]), bits, True, *self._lane_tables(tables, i, len(blocks)))
                        for i, (a, b) in enumerate(blocks)]
         return np.concatenate([np.array([s.size for s in streams], np.uint32), *streams])
 
@@ -100,18 +99,20 @@ class ContextLanes(AdaptiveCodec):
             if n > lane_size * self._max_decisions(bits) + 2:
                 raise FormatError(f"ctxlanes: lane {i} is longer than any encoding of its channels", code="lanes-too-long")
         flat, strides = flat_strides(canon)
-        if canon.size and _lanes().fast_decode(C, H, W, bits):
+        lanes = load_kernels(LANES)
+        if canon.size and lanes.fast_decode(C, H, W, bits):
             if tables is None:
-                return _lanes().decode4_into(words, offs, flat, canon.shape, strides)
-            return _lanes().decode4_into_with(words, offs, flat, canon.shape, strides, tables["sig_group"], tables["sig_shared"])
+                return lanes.decode4_into(words, offs, flat, canon.shape, strides)
+            return lanes.decode4_into_with(words, offs, flat, canon.shape, strides, tables["sig_group"], tables["sig_shared"])
+        k = load_kernels(CONTEXT)
         for i, (a, b) in enumerate(blocks):
             lane = canon[:, :, a:b]
             lane_flat, lane_strides = flat_strides(lane)
             if tables is None:
-                status = kernels().decode_into(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True)
+                status = k.decode_into(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True)
             else:
-                status = kernels().decode_into_with(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True,
-                                                    *self._lane_tables(tables, i, count))
+                status = k.decode_into_with(words[offs[i]:offs[i + 1]], lane_flat, lane.shape, lane_strides, bits, True,
+                                            *self._lane_tables(tables, i, count))
             if status:
                 return status
         return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernel_cache import load_kernels
 from ..elements import pack, unpack_into
 from ..errors import FormatError
 from ._entropy_model import canonical_shape, canonical_view, from_canonical, to_canonical
@@ -23,16 +24,8 @@ from .base import ChunkSpec
 from .trainable import TrainableCodec
 
 
-_KERNELS = None
 
-
-def _kernels():
-    global _KERNELS
-    if _KERNELS is None:
-        from . import _ctxmix_kernels  # numba compiles on first use
-
-        _KERNELS = _ctxmix_kernels
-    return _KERNELS
+MIX = "mix"  # the subclass with pixel-vector models (mix.py): its problems have codes of their own
 
 
 class ContextMixing(TrainableCodec):
@@ -40,22 +33,25 @@ class ContextMixing(TrainableCodec):
 
     codec_id = "ctxmix"
     format_minor = 3
+    #: The module of the compiled loops, loaded on first use (numba): a subclass with other
+    #: models and the same interface (``mix``) names its own.
+    kernels_module = "spikecodec.codecs.kernels.ctxmix"
     GEOMETRY = ("bits", "T", "C", "H", "W")
 
     def geometry(self, spec: ChunkSpec) -> dict[str, int]:
         (T, _, C, H, W), _ = canonical_shape(spec.shape, spec.axes)
-        return {"bits": spec.bits, "T": min(T, _kernels().TPOS), "C": C, "H": H, "W": W}
+        return {"bits": spec.bits, "T": min(T, load_kernels(self.kernels_module).TPOS), "C": C, "H": H, "W": W}
 
     def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
-        k = _kernels()
+        k = load_kernels(self.kernels_module)
         T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
         if T > k.TPOS or C * H * W > 1 << 31:
-            raise ValueError(f"ctxmix: geometry {geometry} describes no chunk (T <= {k.TPOS}, C H W <= 2**31)")
+            raise ValueError(f"{self.codec_id}: geometry {geometry} describes no chunk (T <= {k.TPOS}, C H W <= 2**31)")
         return [("states", np.dtype(np.uint32), int(k.table_sizes(T, C, H, W, bits).sum())),
                 ("weights", np.dtype(np.int32), k.weight_count(T, C, H, W, bits))]
 
     def fresh_tables(self, geometry: dict[str, int]) -> dict[str, np.ndarray]:
-        k = _kernels()
+        k = load_kernels(self.kernels_module)
         T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
         return {"states": np.zeros(int(k.table_sizes(T, C, H, W, bits).sum()), np.uint32),
                 "weights": k.initial_weights(T, C, H, W, bits)}
@@ -90,7 +86,7 @@ class ContextMixing(TrainableCodec):
 
     def _encode_canonical(self, canon: np.ndarray, spec: ChunkSpec, states: np.ndarray, weights: np.ndarray,
                           journal: bool) -> bytes:
-        k = _kernels()
+        k = load_kernels(self.kernels_module)
         if not canon.flags.writeable:  # e.g. a read-only memory map: one kernel codes both ways and
             canon = canon.copy()       # its decoding branch writes, so numba refuses read-only arrays
         out = np.empty(k.max_payload_bytes(canon.size, spec.bits), np.uint8)
@@ -112,7 +108,8 @@ class ContextMixing(TrainableCodec):
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         size = len(data)
         if size > spec.packed_nbytes:
-            raise FormatError(f"ctxmix: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})", code="ctxmix-too-long")
+            raise FormatError(f"{self.codec_id}: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})",
+                              code="mix-too-long" if self.codec_id == MIX else "ctxmix-too-long")
         if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.9)
             values = np.empty(spec.shape, np.uint8)
             count = unpack_into(data, values, spec.bits)
@@ -121,11 +118,12 @@ class ContextMixing(TrainableCodec):
         states, weights, journal = self._tables(spec)
         view = canonical_view(out, spec.axes)  # decode in place when the output allows it
         canon = view if view is not None and view.flags.c_contiguous else np.empty(canonical_shape(spec.shape, spec.axes)[0], np.uint8)
-        status = _kernels().decode_into(np.frombuffer(data, np.uint8), canon, spec.bits, states, weights, journal)
+        status = load_kernels(self.kernels_module).decode_into(np.frombuffer(data, np.uint8), canon, spec.bits, states, weights, journal)
         if status == 2:
-            raise FormatError(f"ctxmix: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
+            raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
         if status:
-            raise FormatError("ctxmix: corrupt payload (its length or last byte is not what the decoded values code to)", code="ctxmix-end")
+            raise FormatError(f"{self.codec_id}: corrupt payload (its length or last byte is not what the decoded values code to)",
+                              code="mix-end" if self.codec_id == MIX else "ctxmix-end")
         if canon is not view:
             out[...] = from_canonical(canon, spec.shape, spec.axes)
         return int(np.count_nonzero(canon)) if spec.bits == 1 else int(canon.sum(dtype=np.uint64))

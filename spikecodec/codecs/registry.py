@@ -80,6 +80,11 @@ class Pipeline:
         return max(c.minor_needed() for c in self.codecs)
 
     @property
+    def chunk_elements(self) -> int:
+        """About how many elements a default chunk holds: the array codec's choice."""
+        return self.codecs[0].chunk_elements
+
+    @property
     def array_codec(self) -> ArrayCodec:
         return self.codecs[0]  # type: ignore[return-value]
 

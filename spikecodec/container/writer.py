@@ -29,7 +29,7 @@ from .records import (
 RECORDS = ("classic", "compact")
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
-TARGET_CHUNK_ELEMENTS = 1 << 20  # default chunks hold about this many elements ...
+TARGET_CHUNK_ELEMENTS = 1 << 20  # default chunks hold about this many elements (or the codec's) ...
 MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # ... and never more than this, if it can be helped
 
 
@@ -38,23 +38,25 @@ def default_axes(rank: int) -> tuple[str, ...]:
     return DEFAULT_AXES[:rank] if rank <= len(DEFAULT_AXES) else tuple(f"d{i}" for i in range(rank))
 
 
-def default_chunk(shape: Sequence[int]) -> tuple[int, ...]:
+def default_chunk(shape: Sequence[int], target: int = TARGET_CHUNK_ELEMENTS) -> tuple[int, ...]:
     """All of axis 0 (every timestep: temporal context for the entropy coders) by blocks of
-    axis 1 (samples) of about ``TARGET_CHUNK_ELEMENTS``; one index of axis 0 at a time only when
-    a single sample across all timesteps is too large."""
+    axis 1 (samples) of about ``target`` elements (the codec's ``chunk_elements``); one index of
+    axis 0 at a time only when a single sample across all timesteps is too large."""
+    target = min(target, MAX_DEFAULT_CHUNK_ELEMENTS)
     rows = max(shape[0], 1)
-    if len(shape) == 1 or math.prod(shape) <= TARGET_CHUNK_ELEMENTS:
+    if len(shape) == 1 or math.prod(shape) <= target:
         return (rows,)
     inner = math.prod(shape[2:])
     if rows * inner <= MAX_DEFAULT_CHUNK_ELEMENTS:
-        return (rows, max(1, min(shape[1], TARGET_CHUNK_ELEMENTS // max(rows * inner, 1))))
+        return (rows, max(1, min(shape[1], target // max(rows * inner, 1))))
     return (1, max(1, min(shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // max(inner, 1))))
 
 
-def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None]) -> tuple[int, ...]:
+def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None],
+                    target: int = TARGET_CHUNK_ELEMENTS) -> tuple[int, ...]:
     known = [s if s is not None else 1 for s in shape]
     if chunk is None:
-        chunk = default_chunk(known)
+        chunk = default_chunk(known, target)
     elif isinstance(chunk, (int, np.integer)):
         chunk = (int(chunk),)
     chunk = tuple(int(c) for c in chunk)
@@ -248,7 +250,8 @@ class SpikeWriter:
         axes = self._axes if self._axes is not None else default_axes(rank)
         if len(axes) != rank:
             raise ValueError(f"{len(axes)} axis names {axes} for an array of rank {rank}")
-        chunk = normalize_chunk(self._chunk, (length if length is not None else total, *frame_shape))
+        chunk = normalize_chunk(self._chunk, (length if length is not None else total, *frame_shape),
+                                self._pipeline.chunk_elements)
         header = Header(
             shape=shape,
             axes=tuple(axes),

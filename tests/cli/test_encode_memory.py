@@ -134,7 +134,7 @@ def test_pieces_give_the_bytes_of_one_pass(bits: int, contextual: bool, shape: t
     """A chunk modelled in pieces (what encode does past the kernel's memory budget): whole
     timesteps, runs of whole neurons of one timestep, runs of one neuron's channels, codes
     exactly as one pass, and leaves the counter tables (a prior's training) the same."""
-    from spikecodec.codecs import _kernels as k
+    from spikecodec.codecs.kernels import context as k
 
     rng = np.random.default_rng(bits)
     x, other = ((rng.integers(1, 1 << bits, shape) * (rng.random(shape) < 0.3)).astype(np.uint8) for _ in range(2))
@@ -144,7 +144,7 @@ def test_pieces_give_the_bytes_of_one_pass(bits: int, contextual: bool, shape: t
     assert any(b % (N * C) for b in chosen[1].tolist())  # parts of timesteps
     assert k._pieces_within(x, bits, 1, 1 << 40, 1, 1 << 40).tolist() == [0, T * N * C]  # fits: one piece
     for from_prior in (False, True):
-        start = list(k._new_counters(x.shape[2], bits, contextual)[4:])
+        start = list(k.new_counters(x.shape[2], bits, contextual)[4:])
         if from_prior:  # tables as a prior holds them: the state after other data
             k.encode_with(other, bits, contextual, *start)
         one = [t.copy() for t in start]
@@ -160,10 +160,10 @@ def test_pieces_give_the_bytes_of_one_pass(bits: int, contextual: bool, shape: t
 
 def test_pieces_that_split_a_context_are_refused() -> None:
     """Pieces are whole timesteps, whole neurons of one timestep or channels of one neuron."""
-    from spikecodec.codecs import _kernels as k
+    from spikecodec.codecs.kernels import context as k
 
     x = np.zeros((3, 2, 3, 4, 5), np.uint8)
-    tables = list(k._new_counters(3, 1, True)[4:])
+    tables = list(k.new_counters(3, 1, True)[4:])
     for bounds in ([0, 4, 18], [0, 5, 8, 18], [0, 6, 7, 12], [0, 2, 1, 18]):
         with pytest.raises(ValueError):
             k._encode_pieces(x, 1, True, *tables, np.array(bounds, np.int64))

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spikecodec
-from spikecodec.codecs import ChunkSpec, _kernels
-from spikecodec.codecs import _lanes_kernels as lanes
+from spikecodec.codecs import ChunkSpec
+from spikecodec.codecs.kernels import context, rans
+from spikecodec.codecs.kernels import lanes
 from spikecodec.codecs.ctxlanes import ContextLanes, lane_blocks
 from spikecodec.errors import FormatError
 
@@ -27,7 +28,7 @@ def spikes(shape: tuple[int, ...], rate: float, seed: int, bits: int = 1) -> np.
 
 def lane_by_lane(x: np.ndarray, bits: int) -> bytes:
     """The payload as FORMAT.md 9.4.8 defines it, from the ``context`` kernel run on each lane."""
-    streams = [_kernels.encode(np.ascontiguousarray(x[:, :, a:b]), bits, True) for a, b in lane_blocks(x.shape[2])]
+    streams = [context.encode(np.ascontiguousarray(x[:, :, a:b]), bits, True) for a, b in lane_blocks(x.shape[2])]
     return np.concatenate([np.array([s.size for s in streams], np.uint32), *streams]).astype("<u4").tobytes()
 
 
@@ -148,6 +149,6 @@ def test_decisions_are_those_the_lanes_code():
     spec = ChunkSpec(x.shape, AXES, 1)
     bits, q, ctx = ContextLanes().decisions(x, spec)
     assert bits.size == x.size and ctx.size == x.size
-    ideal_bytes = _kernels.ideal_bits(bits, q) / 8
+    ideal_bytes = rans.ideal_bits(bits, q) / 8
     payload = len(ContextLanes().encode(x, spec))
     assert ideal_bytes < payload < ideal_bytes + 16 + 4 * 8, (ideal_bytes, payload)

@@ -1,4 +1,4 @@
-"""``ctxmix`` (FORMAT.md 9.4.9): the pinned tables, the coder's end rule, the packed fallback,
+"""``ctxmix`` (FORMAT.md 9.4.9) and ``mix`` (9.4.10, the same arithmetic with other models): the pinned tables, the coder's end rule, the packed fallback,
 hashed tables, and coding from a prior (journalled working tables, shared across threads)."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import pytest
 
 import spikecodec
 from spikecodec.codecs import ChunkSpec, get_codec
-from spikecodec.codecs import _ctxmix_kernels as K
+from spikecodec.codecs.kernels import ctxmix as K
 from spikecodec.elements import pack
 from spikecodec.errors import FormatError
 
 AXES = ("T", "N", "C", "H", "W")
+MIXERS = ["ctxmix", "mix"]  # the context-mixing codecs: one coder, payload rule and prior mechanism
 
 
 def spikes(shape, rate=0.3, seed=0):
@@ -47,8 +48,9 @@ def test_a_fresh_state_is_one_half_and_updates_as_specified():
         assert 0 <= p < 1 << 22 and int(s) & 1023 == 1023
 
 
-def test_payload_never_longer_than_packed_and_falls_back_to_it():
-    codec = get_codec("ctxmix")
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_payload_never_longer_than_packed_and_falls_back_to_it(codec_id):
+    codec = get_codec(codec_id)
     noise = (np.random.default_rng(3).random((1, 1, 2, 4, 4)) < 0.5).astype(np.uint8)
     spec = ChunkSpec(noise.shape, AXES, 1)
     payload = codec.encode(noise, spec)
@@ -58,11 +60,12 @@ def test_payload_never_longer_than_packed_and_falls_back_to_it():
         codec.decode(payload + b"\0", spec)
 
 
-def test_only_the_encoders_own_bytes_decode():
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_only_the_encoders_own_bytes_decode(codec_id):
     """The end rule makes decoding canonical: a payload is accepted only if it is exactly what
     the encoder writes for the values it decodes to (so corruption either fails here, or decodes
     to other values whose encoding it is: the container's CRC catches that)."""
-    codec = get_codec("ctxmix")
+    codec = get_codec(codec_id)
     x = spikes((3, 2, 4, 6, 6))
     spec = ChunkSpec(x.shape, AXES, 1)
     payload = codec.encode(x, spec)
@@ -87,9 +90,10 @@ def test_only_the_encoders_own_bytes_decode():
     assert codec.decode(b"", ChunkSpec((0, 2, 2), ("T", "N", "F"), 1)).shape == (0, 2, 2)
 
 
-def test_a_value_above_the_element_type_is_refused():
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_a_value_above_the_element_type_is_refused(codec_id):
     """A 4-bit escape tree can code e up to 15: 3 + e above 15 must be refused, not wrapped."""
-    codec = get_codec("ctxmix")
+    codec = get_codec(codec_id)
     spec = ChunkSpec((1, 1, 2, 2, 2), AXES, 4)  # packed: 4 bytes, so shorter payloads are coded
     refused = 0
     for first in range(256):  # some of these decode to 3 + e > 15
@@ -111,12 +115,29 @@ def test_hashed_tables_round_trip(shape):
     np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x)
 
 
-def test_prior_chunks_are_independent_and_threads_share_a_prior():
+@pytest.mark.parametrize("shape", [(1, 1, 4, 300, 300), (1, 2, 3, 5, 7)])
+def test_mix_hashed_and_direct_tables_round_trip(shape):
+    """Model C's keys exceed 2**hash_bits at 4 x 300 x 300 positions (hashed), and D's and E's
+    lines serve channel groups that end mid-group (3 channels)."""
+    from spikecodec.codecs.kernels import mix as M
+
+    T, N, C, H, W = shape
+    counts, sizes = M.context_counts(T, C, H, W, 2), M.table_sizes(T, C, H, W, 2)
+    assert (counts[2] > sizes[2]) == (shape[2] == 4) and all(n % 16 == 0 for n in sizes[:6])
+    rng = np.random.default_rng(5)
+    x = np.where(rng.random(shape) < 0.2, rng.integers(1, 4, shape), 0).astype(np.uint8)
+    spec = ChunkSpec(shape, AXES, 2)
+    codec = get_codec("mix")
+    np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x)
+
+
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_prior_chunks_are_independent_and_threads_share_a_prior(codec_id):
     """Coding from a prior journals the table writes into a per-thread copy: chunk after chunk,
     and thread beside thread, every chunk codes as if it were the first."""
     samples = [spikes((2, 1, 4, 6, 6), seed=s) for s in range(40)]
-    prior = spikecodec.train_prior(samples, "ctxmix")
-    codec = get_codec("ctxmix").with_prior(prior)
+    prior = spikecodec.train_prior(samples, codec_id)
+    codec = get_codec(codec_id).with_prior(prior)
     spec = ChunkSpec((2, 1, 4, 6, 6), AXES, 1)
     tests = [spikes((2, 1, 4, 6, 6), seed=100 + s) for s in range(12)]
     alone = [codec.encode(x, spec) for x in tests]
@@ -141,10 +162,11 @@ def test_prior_chunks_are_independent_and_threads_share_a_prior():
     np.testing.assert_array_equal(prior.tables["states"], prior.working_tables().clean()["states"])
 
 
-def test_large_chunks_from_a_prior_refresh_the_working_copy():
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_large_chunks_from_a_prior_refresh_the_working_copy(codec_id):
     samples = [spikes((2, 1, 2, 4, 4), seed=s) for s in range(20)]
-    prior = spikecodec.train_prior(samples, "ctxmix")
-    codec = get_codec("ctxmix").with_prior(prior)
+    prior = spikecodec.train_prior(samples, codec_id)
+    codec = get_codec(codec_id).with_prior(prior)
     big = spikes((2, 3000, 2, 4, 4), seed=7)  # more decisions than a journal pays for
     spec = ChunkSpec(big.shape, AXES, 1)
     payload = codec.encode(big, spec)
@@ -155,9 +177,10 @@ def test_large_chunks_from_a_prior_refresh_the_working_copy():
     assert codec.encode(small, s_spec) == first
 
 
-def test_geometry_of_a_chunk_must_be_the_priors():
-    prior = spikecodec.train_prior([spikes((2, 1, 4, 6, 6), seed=s) for s in range(5)], "ctxmix")
-    codec = get_codec("ctxmix").with_prior(prior)
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_geometry_of_a_chunk_must_be_the_priors(codec_id):
+    prior = spikecodec.train_prior([spikes((2, 1, 4, 6, 6), seed=s) for s in range(5)], codec_id)
+    codec = get_codec(codec_id).with_prior(prior)
     other = spikes((2, 1, 4, 6, 7))
     with pytest.raises(FormatError, match="trained for chunks with"):
         codec.encode(other, ChunkSpec(other.shape, AXES, 1))

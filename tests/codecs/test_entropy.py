@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0, get_codec
-from spikecodec.codecs import _kernels
+from spikecodec.codecs.kernels import context, histogram, rans, window
 from spikecodec.codecs.countctx import CountContext
 from spikecodec.codecs.ctxlanes import ContextLanes
 from spikecodec.codecs._entropy_model import (canonical_shape, categorical_entropy_bits, empirical_bits, from_canonical,
@@ -121,7 +121,7 @@ def test_malformed_payloads_raise_format_error(codec):
 
 def test_value_too_large_for_bits_rejected():
     """A stream that decodes magnitude 2**bits - 1 (value 2**bits) is rejected, not wrapped."""
-    from spikecodec.codecs._kernels import encode_decisions
+    from spikecodec.codecs.kernels.rans import encode_decisions
 
     spec = ChunkSpec((1, 1, 1, 1, 1), AXES[0], 2)
     # significance 1, then magnitude bits 1, 1 -> m = 3 -> x = 4 does not fit 2 bits
@@ -133,7 +133,7 @@ def test_value_too_large_for_bits_rejected():
 
 def test_countctx_value_too_large_for_bits_rejected():
     """An escape tree that decodes x - 3 > 2**bits - 4 (x >= 2**bits) is rejected, not wrapped."""
-    from spikecodec.codecs._kernels import encode_decisions
+    from spikecodec.codecs.kernels.rans import encode_decisions
 
     spec = ChunkSpec((1, 1, 1, 1, 1), AXES[0], 4)
     # significance 1, x > 1, x > 2, then escape bits 1111: x = 3 + 15 = 18 does not fit 4 bits
@@ -190,7 +190,7 @@ def test_adaptive_code_close_to_its_ideal_code_length():
     spec = ChunkSpec(x.shape, AXES[0], 2)
     for codec in (Order0(), Context()):
         bits, q, ctx = codec.decisions(x, spec)
-        ideal = _kernels.ideal_bits(bits, q) / 8
+        ideal = rans.ideal_bits(bits, q) / 8
         n = len(codec.encode(x, spec))
         assert ideal <= n <= 1.001 * ideal + 8, (codec.codec_id, n, ideal)
         assert empirical_bits(ctx, bits) > 0
@@ -212,7 +212,7 @@ def test_auto_order0_estimate_is_the_per_channel_bincount_entropy(chunk):
     canon = to_canonical(x, spec.axes)
     groups = canon.transpose(2, 0, 1, 3, 4).reshape(canon.shape[2], -1)
     counts = np.stack([np.bincount(g, minlength=int(canon.max()) + 1) for g in groups])
-    np.testing.assert_array_equal(_kernels.channel_histogram(canon, int(canon.max()) + 1), counts)
+    np.testing.assert_array_equal(histogram.channel_histogram(canon, int(canon.max()) + 1), counts)
     assert order0_estimate(x, spec) == categorical_entropy_bits(counts) / 8
 
 
@@ -229,7 +229,7 @@ def test_numba_coder_matches_constriction_bytes():
     bits = (rng.random(5000) < 0.2).astype(np.uint8)
     ctx = rng.integers(0, 4, 5000).astype(np.uint8)
     w1 = np.array([1, 1 << 20, 1 << 23, (1 << 24) - 1], np.uint32)
-    ours = _kernels.encode_decisions(bits, w1[ctx])
+    ours = rans.encode_decisions(bits, w1[ctx])
     coder = constriction.stream.stack.AnsCoder()
     probs = np.stack([(1 << 24) - w1[ctx], w1[ctx]], 1).astype(np.float64) - 1.0
     coder.encode_reverse(bits.astype(np.int32), constriction.stream.model.Categorical(perfect=False), probs)
@@ -332,15 +332,15 @@ def test_spec_oracle_decodes_our_payloads(codec, bits):
 
 @pytest.mark.parametrize("prior", [4, 8])
 def test_reciprocal_division_is_exact(prior):
-    """The kernels divide by multiplying with a reciprocal (see _kernels): the probability of every
+    """The kernels divide by multiplying with a reciprocal (see kernels.counters): the probability of every
     reachable counter state equals FORMAT.md's integer formula, with the prior of 9.4.2 (4) and
     of ``countctx`` (8). All (g1, gn) pairs, each with random group counts (c1, cn), plus the
     prior-only case c1 = cn = 0 (which exposes qg)."""
     from numba import njit
 
-    from spikecodec.codecs import _countctx_kernels
+    from spikecodec.codecs.kernels import countctx
 
-    prob = _kernels._prob if prior == 4 else _countctx_kernels._prob
+    prob = context.prob if prior == 4 else countctx.prob
 
     @njit
     def probs(c1, cn, g1, gn):
@@ -521,7 +521,7 @@ def test_decoders_write_any_axis_order_in_place(codec, axes):
 @settings(max_examples=60, deadline=None)
 def test_transpose_in_place_matches_numpy(shape, rnd):
     """The decoders' fallback for outputs with no canonical view: same as numpy's transpose."""
-    from spikecodec.codecs._transpose_kernel import transpose_in_place
+    from spikecodec.codecs.kernels.transpose import transpose_in_place
 
     perm = list(range(len(shape)))
     rnd.shuffle(perm)
@@ -540,12 +540,12 @@ def test_tiled_decode_matches_whole_plane_decode(contextual, bits):
     here: whole planes (the default), blocks of rows and pieces of a row, with edges inside
     and at the plane's border. Same bytes in, same values out."""
     x = correlated((4, 2, 3, 9, 11), 0.3, bits, seed=50 + bits)
-    words = _kernels.encode(x, bits, contextual)
+    words = context.encode(x, bits, contextual)
     geometries = set()
-    for budget in (9, 15, 30, 64, 100, _kernels.TILE):  # (1, 1), (1, 3) ... (9, 11)
-        geometries.add(_kernels.tile_shape(9, 11, budget))
+    for budget in (9, 15, 30, 64, 100, window.TILE):  # (1, 1), (1, 3) ... (9, 11)
+        geometries.add(window.tile_shape(9, 11, budget))
         y = np.empty_like(x)
-        assert _kernels.decode_tiled(words, y.reshape(-1), y.shape, y.strides, bits, contextual, budget) == 0
+        assert context.decode_tiled(words, y.reshape(-1), y.shape, y.strides, bits, contextual, budget) == 0
         np.testing.assert_array_equal(y, x)
     assert {(9, 11), (1, 3), (2, 11)} <= geometries
 
@@ -558,7 +558,7 @@ def test_countctx_windows_change_nothing(C, bits):
     blocks of rows and pieces of a row. The encoder's decisions and probabilities are the same
     in every layout, and the decoder gives the array back, also into a strided output (channels
     fastest in memory) and with the counts in a table (C > 256)."""
-    from spikecodec.codecs import _countctx_kernels as ck
+    from spikecodec.codecs.kernels import countctx as ck
 
     x = correlated((4, 1 if C == 300 else 2, C, 9, 11), 0.3, bits, seed=70 + bits + C)
     words = ck.encode(x, bits)
@@ -566,7 +566,7 @@ def test_countctx_windows_change_nothing(C, bits):
     want_bits, want_q = ck.decisions(x, bits, ck.TILE, 0)
     geometries = set()
     for budget, ring_bytes in [(b, 0) for b in (9, 15, 30, 64, 100, ck.TILE)] + [(ck.TILE, ck.RING_BYTES)]:
-        geometries.add((_kernels.tile_shape(9, 11, budget), ck.ring_fits(x.shape, budget, ring_bytes)))
+        geometries.add((window.tile_shape(9, 11, budget), ck.ring_fits(x.shape, budget, ring_bytes)))
         d, q = ck.decisions(x, bits, budget, ring_bytes)
         np.testing.assert_array_equal(d, want_bits)
         np.testing.assert_array_equal(q, want_q)
@@ -585,7 +585,7 @@ def test_countctx_ring_window_any_depth(T):
     """The ring keeps min(T, 3) planes per (n, c), the plane being coded overwriting t - 3's
     (one plane in all for T = 1): every depth and tiny planes (1 x 1, one row, one column) code
     and decode the same as the tile path."""
-    from spikecodec.codecs import _countctx_kernels as ck
+    from spikecodec.codecs.kernels import countctx as ck
 
     for hw in [(1, 1), (1, 5), (4, 1), (3, 4)]:
         x = correlated((T, 2, 3) + hw, 0.4, 2, seed=90 + T + hw[1])

@@ -176,9 +176,9 @@ def _table_file(name: str) -> list[int]:
 
 @pytest.mark.parametrize("name", ["stretch", "squash", "rate"])
 def test_ctxmix_tables_match_the_files_and_the_formulas(name):
-    from spikecodec.codecs import _ctxmix_kernels
+    from spikecodec.codecs.kernels import ctxmix
 
-    kernel = [int(v) for v in getattr(_ctxmix_kernels, name.upper())]
+    kernel = [int(v) for v in getattr(ctxmix, name.upper())]
     expected = _formulas()[name]
     assert len(expected) == {"stretch": 4096, "squash": 4095, "rate": 1024}[name]
     assert _table_file(name) == expected
@@ -237,6 +237,64 @@ def test_compact_vectors_cover_both_checks_and_a_stated_height():
     assert len(sizes) > 1 and all(size < 256 for size, _ in sizes)  # CRC-16 checks
     sizes, _ = _payload_sizes("compact-streamed")
     assert [stated for _, stated in sizes].count(True) == 1
+
+
+# -- the version-1.4 (mix) vectors hold what they are named for -------------------------------------
+
+MIX_CODED = ["mix-spikes", "mix-counts2", "mix-counts4", "mix-counts8", "mix-chunks", "mix-hashed", "compact-mix",
+             "prior-mix-named", "prior-mix-embedded"]
+
+
+def _mix_geometry(name):
+    T, _, C, H, W = np.load(SPEC / MANIFEST["valid"][name]["npy"]).shape
+    bits = json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())["array"]["bits"]
+    return T, C, H, W, bits
+
+
+@pytest.mark.parametrize("name", MIX_CODED)
+def test_mix_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.10: each of these holds at least one coded payload (not the packed elements)."""
+    sizes, packed = _payload_sizes(name)
+    assert json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())["encode"]["codec"] == "mix"
+    assert any(size < b for (size, _), b in zip(sizes, packed))
+
+
+def test_mix_packed_holds_a_packed_payload():
+    sizes, packed = _payload_sizes("mix-packed")
+    assert all(size == b for (size, _), b in zip(sizes, packed))
+
+
+def test_mix_vectors_reach_history_groups_chunks_and_escapes():
+    T, C, H, W, bits = _mix_geometry("mix-spikes")
+    assert T >= 3 and C >= 6 and C % 4 != 1  # p2 and the history; two groups of channels: lines of D, E
+    assert _mix_geometry("mix-counts8")[4] == 8 and _mix_geometry("mix-counts4")[4] == 4
+    sizes, _ = _payload_sizes("mix-chunks")
+    assert len(sizes) >= 3
+    assert len(_payload_sizes("compact-mix")[0]) > 1
+
+
+def test_mix_hashed_hashes_tables_c_and_g():
+    """FORMAT.md 9.4.10: positions above 2^18 make hb = 22 and tables C and G hashed; 8-bit
+    counts hash G even at hb = 16."""
+    from spikecodec.codecs.kernels import mix
+
+    T, C, H, W, bits = _mix_geometry("mix-hashed")
+    pc = min(T, 4) * C * H * W
+    assert pc > 1 << 18 and mix.hash_bits(T, C, H, W) == 22
+    counts, sizes = mix.context_counts(T, C, H, W, bits), mix.table_sizes(T, C, H, W, bits)
+    assert counts[2] > sizes[2] and counts[6] > sizes[6]  # C, G hashed
+    assert counts[0] == sizes[0] and counts[1] == sizes[1] and counts[5] == sizes[5]  # A, B, F direct
+    T, C, H, W, bits = _mix_geometry("mix-counts8")
+    assert mix.hash_bits(T, C, H, W) == 16
+    counts, sizes = mix.context_counts(T, C, H, W, bits), mix.table_sizes(T, C, H, W, bits)
+    assert counts[6] > sizes[6] and counts[2] == sizes[2]
+
+
+def test_mix_shares_the_ctxmix_tables():
+    from spikecodec.codecs.kernels import ctxmix, mix
+
+    for name in ("STRETCH", "SQUASH", "RATE"):
+        assert [int(v) for v in getattr(mix, name)] == [int(v) for v in getattr(ctxmix, name)]
 
 
 # -- recovery (FORMAT.md 10) -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Compiled (numba) loops of the ``countctx`` codec (FORMAT.md 9.4.7): adaptive model + rANS coder.
 
 Imported lazily (numba compiles on first use), never by ``import spikecodec``. The model's
-arithmetic is exact integers (the probability through :func:`._kernels._blend`, exact), so
+arithmetic is exact integers (the probability through :func:`.counters.blend`, exact), so
 encoder and decoder compute the same probability for every decision on any machine.
 
 Layout of the work (the same for encoder and decoder, so they cannot disagree on a context):
@@ -9,7 +9,7 @@ the contexts of a plane come from a window of zero-padded planes, (H + 2) x (W +
 neighbours outside the plane read as zeros without a bounds check. Normally (:func:`ring_fits`)
 the window is a *ring*: every (n, c) keeps its last min(T, 3) decoded planes, padded, and the
 plane being coded overwrites the one of t - 3 (read first), so no plane is ever copied. Else
-each plane is coded in tiles (:func:`._kernels.tile_shape`: the whole plane unless it is huge,
+each plane is coded in tiles (:func:`.window.tile_shape`: the whole plane unless it is huge,
 so a hostile file's huge plane costs a constant, not a table per position) and, for a tile,
 :func:`_load_tile` copies what its contexts need from earlier planes into a small window of
 slots. Either way :func:`_plane_ctx` turns the window into the context parts that do not depend
@@ -22,29 +22,12 @@ plane of its output while that plane is not yet decoded (C <= 256; a table other
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from .._kernel_cache import use_writable_cache
-
-use_writable_cache()  # before numba is imported: a read-only install still compiles
-
-from numba import njit  # noqa: E402
-
-from ._kernels import (
-    LIMIT,
-    LOW,
-    ONE,
-    TILE,
-    U,
-    _blend,
-    _bumped,
-    _decode_bit,
-    _next_counters,
-    _opaque,
-    _pick,
-    _rans_encode,
-    _start,
-    tile_shape,
-)
+from .counters import blend, bumped, next_counters, prior_tables
+from .ops import U, opaque, pick
+from .rans import LOW, decode_bit, encode_words, start
+from .window import TILE, tile_shape
 
 PRIOR = 8  # weight of the shared estimate in the channel-group estimate, in counts
 NHS = 53  # history states of FORMAT.md 9.4.7
@@ -55,17 +38,16 @@ KL = 2 * NHS * 4 * 4  # level contexts (levels 1 and 2)
 # 4 vl + vu.
 K_HS, K_LEFT, K_UP, K_NB, K_DIAG, K_PF = 192, 48, 96, 12, 6, 1
 L_HS, L_VL, L_VU, LEVEL2 = 16, 4, 1, KL // 2
-INV_PRIOR8 = PRIOR / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 8 / (cn + 8)
-INV_ONE8 = float(ONE) / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 2**24 / (cn + 8)
+INV_PRIOR8, INV_ONE8 = prior_tables(PRIOR)  # 8 / (cn + 8), 2**24 / (cn + 8): see .counters
 SLOTS = 5  # window slots of a tile: v(t-1), v(t-2), S(t-3), pf, the plane being coded
 CUR = 4
 RING_BYTES = 1 << 24  # most memory of the ring window (16 MiB); larger chunks load per tile
 
 
 @njit(inline="always", cache=True)
-def _prob(cv, sv):
+def prob(cv, sv):
     """q = P(1) * 2**24 from packed counters (FORMAT.md 9.4.7: prior weight 8; exact)."""
-    return _blend(cv, sv, INV_PRIOR8, INV_ONE8)
+    return blend(cv, sv, INV_PRIOR8, INV_ONE8)
 
 
 @njit(cache=True, nogil=True)
@@ -296,8 +278,8 @@ def _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
                             out_c[U(i)] = np.uint64(sg[U(gs + k)]) | (np.uint64(ss[U(k)]) << np.uint64(32))
                             out_bits[U(i)] = s
                             i += 1
-                            sg[U(gs + k)] = _bumped(sg[U(gs + k)], s)
-                            ss[U(k)] = _bumped(ss[U(k)], s)
+                            sg[U(gs + k)] = bumped(sg[U(gs + k)], s)
+                            ss[U(k)] = bumped(ss[U(k)], s)
                             if s and bits > 1:
                                 kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(win[U(i0 - rw + w)])
                                 for lev in range(1, 3):
@@ -305,8 +287,8 @@ def _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
                                     out_c[U(i)] = np.uint64(lg[U(gl + kl)]) | (np.uint64(ls[U(kl)]) << np.uint64(32))
                                     out_bits[U(i)] = b
                                     i += 1
-                                    lg[U(gl + kl)] = _bumped(lg[U(gl + kl)], b)
-                                    ls[U(kl)] = _bumped(ls[U(kl)], b)
+                                    lg[U(gl + kl)] = bumped(lg[U(gl + kl)], b)
+                                    ls[U(kl)] = bumped(ls[U(kl)], b)
                                     if not b:
                                         break
                                     kl += LEVEL2
@@ -317,8 +299,8 @@ def _model_pass(x, bits, budget, ring_bytes, sg, ss, lg, ls, eg, es):
                                         out_c[U(i)] = np.uint64(eg[U(ge + node)]) | (np.uint64(es[U(node)]) << np.uint64(32))
                                         out_bits[U(i)] = b
                                         i += 1
-                                        eg[U(ge + node)] = _bumped(eg[U(ge + node)], b)
-                                        es[U(node)] = _bumped(es[U(node)], b)
+                                        eg[U(ge + node)] = bumped(eg[U(ge + node)], b)
+                                        es[U(node)] = bumped(es[U(node)], b)
                                         node = 2 * node + b
                             vl = min(val, 3)
                             win[U(i0 + w)] = vl
@@ -338,7 +320,7 @@ def encode(x, bits):
 def encode_with(x, bits, sg, ss, lg, ls, eg, es):
     """:func:`encode` from the counter tables given (a prior's copy), which it updates."""
     d, counters = _model_pass(x, bits, TILE, RING_BYTES, sg, ss, lg, ls, eg, es)
-    return _rans_encode(d, counters, True, INV_PRIOR8, INV_ONE8)
+    return encode_words(d, counters, True, INV_PRIOR8, INV_ONE8)
 
 
 @njit(cache=True, nogil=True)
@@ -349,7 +331,7 @@ def decisions(x, bits, budget, ring_bytes=RING_BYTES):
     q = np.empty(d.size, np.uint32)
     for i in range(d.size):
         v = np.uint64(counters[i])
-        q[i] = _prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))
+        q[i] = prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))
     return d, q
 
 
@@ -406,7 +388,7 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
                         k = _sig_ctx(win, pk, j0, i0 - rw) + K_LEFT * np.int64(vl != 0)
                         cv = np.int64(sg[U(gs + k)])
                         sv = np.int64(ss[U(k)])
-                        q = _prob(cv, sv)
+                        q = prob(cv, sv)
                         for w in range(L):
                             n0 = _sig_ctx(win, pk, j0 + w + 1, i0 - rw + w + 1)  # past the row's end: in range, unused
                             n1 = n0 + K_LEFT
@@ -415,31 +397,31 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
                                 # the next context of a zero (the likelier) is prepared ahead: its
                                 # counters as they will be after this update, and its probability.
                                 # The branch of a nonzero loads the other after its update.
-                                u0 = _bumped(cv, 0)
-                                v0 = _bumped(sv, 0)
-                                same0 = _opaque(-np.int64(n0 == k))
-                                a0 = _pick(same0, np.int64(sg[U(gs + n0)]), u0)
-                                b0 = _pick(same0, np.int64(ss[U(n0)]), v0)
-                                q0 = _prob(a0, b0)
+                                u0 = bumped(cv, 0)
+                                v0 = bumped(sv, 0)
+                                same0 = opaque(-np.int64(n0 == k))
+                                a0 = pick(same0, np.int64(sg[U(gs + n0)]), u0)
+                                b0 = pick(same0, np.int64(ss[U(n0)]), v0)
+                                q0 = prob(a0, b0)
                             else:
                                 # Both possible next significance contexts (this element 0 / 1)
                                 # and their counters as they will be after this decision's update,
                                 # then their probabilities: the serial chain is bit -> select -> bit.
-                                u0, v0, u1, v1, a0, b0, a1, b1 = _next_counters(
+                                u0, v0, u1, v1, a0, b0, a1, b1 = next_counters(
                                     cv, sv, k, n0, n1, np.int64(sg[U(gs + n0)]), np.int64(ss[U(n0)]),
                                     np.int64(sg[U(gs + n1)]), np.int64(ss[U(n1)]))
-                                q0 = _prob(a0, b0)
-                                q1 = _prob(a1, b1)
-                            s, state = _decode_bit(state, q)
+                                q0 = prob(a0, b0)
+                                q1 = prob(a1, b1)
+                            s, state = decode_bit(state, q)
                             if state < np.uint64(LOW) and pos > 0:
                                 pos -= 1
                                 state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                             s = np.int64(s)
-                            m = _opaque(-s)
+                            m = opaque(-s)
                             v = s
                             if not mag:
-                                sg[U(gs + k)] = _pick(m, u0, u1)
-                                ss[U(k)] = _pick(m, v0, v1)
+                                sg[U(gs + k)] = pick(m, u0, u1)
+                                ss[U(k)] = pick(m, v0, v1)
                             elif s == 0:
                                 sg[U(gs + k)] = u0
                                 ss[U(k)] = v0
@@ -448,12 +430,12 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
                                 sv = b0
                                 q = q0
                             else:
-                                sg[U(gs + k)] = _bumped(cv, 1)
-                                ss[U(k)] = _bumped(sv, 1)
+                                sg[U(gs + k)] = bumped(cv, 1)
+                                ss[U(k)] = bumped(sv, 1)
                                 k = n1
                                 cv = np.int64(sg[U(gs + n1)])
                                 sv = np.int64(ss[U(n1)])
-                                q = _prob(cv, sv)
+                                q = prob(cv, sv)
                                 if count:
                                     if in_x:
                                         xf[U(fe)] += 1
@@ -462,34 +444,34 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
                                 kl = hl[U(j0 + w)] + L_VL * vl + L_VU * np.int64(win[U(i0 - rw + w)])
                                 # Both levels' probabilities at once: the second's is ready when
                                 # the first decision is decoded.
-                                ql2 = _prob(lg[U(gl + kl + LEVEL2)], ls[U(kl + LEVEL2)])
-                                lv, state = _decode_bit(state, _prob(lg[U(gl + kl)], ls[U(kl)]))
+                                ql2 = prob(lg[U(gl + kl + LEVEL2)], ls[U(kl + LEVEL2)])
+                                lv, state = decode_bit(state, prob(lg[U(gl + kl)], ls[U(kl)]))
                                 if state < np.uint64(LOW) and pos > 0:
                                     pos -= 1
                                     state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                                 lv = np.int64(lv)
-                                lg[U(gl + kl)] = _bumped(lg[U(gl + kl)], lv)
-                                ls[U(kl)] = _bumped(ls[U(kl)], lv)
+                                lg[U(gl + kl)] = bumped(lg[U(gl + kl)], lv)
+                                ls[U(kl)] = bumped(ls[U(kl)], lv)
                                 v += lv
                                 if lv:
-                                    lv, state = _decode_bit(state, ql2)
+                                    lv, state = decode_bit(state, ql2)
                                     if state < np.uint64(LOW) and pos > 0:
                                         pos -= 1
                                         state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                                     lv = np.int64(lv)
-                                    lg[U(gl + kl + LEVEL2)] = _bumped(lg[U(gl + kl + LEVEL2)], lv)
-                                    ls[U(kl + LEVEL2)] = _bumped(ls[U(kl + LEVEL2)], lv)
+                                    lg[U(gl + kl + LEVEL2)] = bumped(lg[U(gl + kl + LEVEL2)], lv)
+                                    ls[U(kl + LEVEL2)] = bumped(ls[U(kl + LEVEL2)], lv)
                                     v += lv
                                 if esc and v == 3:  # escape e = x - 3, MSB first
                                     node = 1
                                     for d in range(bits):
-                                        b, state = _decode_bit(state, _prob(eg[U(ge + node)], es[U(node)]))
+                                        b, state = decode_bit(state, prob(eg[U(ge + node)], es[U(node)]))
                                         if state < np.uint64(LOW) and pos > 0:
                                             pos -= 1
                                             state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                                         b = np.int64(b)
-                                        eg[U(ge + node)] = _bumped(eg[U(ge + node)], b)
-                                        es[U(node)] = _bumped(es[U(node)], b)
+                                        eg[U(ge + node)] = bumped(eg[U(ge + node)], b)
+                                        es[U(node)] = bumped(es[U(node)], b)
                                         node = 2 * node + b
                                     v = 3 + node - (1 << bits)
                                     if v > top:
@@ -505,10 +487,10 @@ def _decode_all(words, state, pos, xf, shape, strides, win, ringed, pk, hl, fire
                             e += sW
                             fe += sW
                             if not mag:
-                                k = _pick(m, n0, n1)
-                                cv = _pick(m, a0, a1)
-                                sv = _pick(m, b0, b1)
-                                q = _pick(m, q0, q1)
+                                k = pick(m, n0, n1)
+                                cv = pick(m, a0, a1)
+                                sv = pick(m, b0, b1)
+                                q = pick(m, q0, q1)
     return state, pos, 0
 
 
@@ -547,7 +529,7 @@ def decode_tiled_with(words, xf, shape, strides, bits, budget, ring_bytes, sg, s
     prepare only the value for a zero (see :func:`_decode_all`): fewer instructions per element
     (decoding about 1.2x as fast on the benchmark's 2- and 4-bit counts), the same bytes."""
     T, N, C, H, W = shape
-    state, pos = _start(words)
+    state, pos = start(words)
     if pos < 0:
         return 1
     TR, TL = tile_shape(H, W, budget)

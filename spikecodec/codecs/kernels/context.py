@@ -1,159 +1,48 @@
-"""Compiled (numba) loops of the ``order0`` and ``context`` codecs: adaptive model + rANS coder.
+"""The model of the ``order0`` and ``context`` codecs (FORMAT.md 9.4.4, 9.4.5): compiled (numba)
+encoder and decoder, the ``context`` decoder with speculation. ``order0`` is this model with
+every context 0 (``contextual`` False); ``ctxlanes`` codes each lane with it (:mod:`.lanes`).
 
-Imported lazily by the codecs (numba compiles on first use), never by ``import spikecodec``.
 The normative description is FORMAT.md section 9.4; this module is its reference
-implementation. All model arithmetic is integer, so encoder and decoder (on any machine) compute
-the same probability for every binary decision.
+implementation. All model arithmetic is integer (:mod:`.counters`), so encoder and decoder (on
+any machine) compute the same probability for every binary decision; the decisions are coded by
+the rANS coder (:mod:`.rans`).
 
 Model (per chunk, state reset at the start of every chunk). Every element ``x`` of the canonical
 (T, N, C, H, W) view, in C order, is coded as binary decisions:
 
-* the significance bit ``s = x > 0`` with context ``k`` (:func:`_sig_ctx`; always 0 for
-  ``order0``) and channel group ``g = c mod G`` (``G = min(C, 256)``);
+* the significance bit ``s = x > 0`` with context ``k`` (:func:`.window.plane_ctx`,
+  :func:`.window.row_ctx` and the left neighbour; always 0 for ``order0``) and channel group
+  ``g = c mod G`` (``G = min(C, 256)``);
 * for ``bits > 1`` and ``s = 1``: the ``bits`` bits of ``m = x - 1``, MSB first, each with
   context ``b * 2**bits + node`` where ``node`` is the binary-tree node (1, then
-  ``2 * node + bit``) and ``b`` the bucket of :func:`_mag_ctx` (the neuron's two previous values
-  and its left and upper neighbours' values; always 0 for ``order0``), per channel group
+  ``2 * node + bit``) and ``b`` the bucket of the neuron's two previous values and its left and
+  upper neighbours' values (always 0 for ``order0``), per channel group
   ``c mod mag_groups(C, bits)``.
 
 P(bit = 1) = ``q / 2**24`` with ``q`` from two adaptive integer counters per decision, a shared
-one ``(g1, gn)`` per context and a per-channel-group one ``(c1, cn)`` (see :func:`_prob`).
-
-The coder is constriction's ``AnsCoder<u32, u64>`` at precision 24, step for step (the test
-suite checks byte equality with constriction on the same symbols and weights):
-
-    encode (decisions taken in reverse order), bit with weight w and left cumulative c
-    (bit 0: w = 2**24 - q, c = 0; bit 1: w = q, c = 2**24 - q):
-        if state >> 40 >= w: emit the low 32 bits of state as a word; state >>= 32
-        state = ((state // w) << 24) | (state % w + c)
-    finish: append the low word of state, then the high word if non-zero (nothing if state = 0)
-
-    decode: state = last word (must be non-zero), then (state << 32) | the word before it
-        if that is still < 2**32; per decision: z = state & (2**24 - 1); bit = z >= 2**24 - q;
-        state = (state >> 24) * w + (z - c); if state < 2**32 and words remain:
-        state = (state << 32) | next word (words are read from the end towards the start).
-    A well-formed stream ends with every word read and state = 0.
+one ``(g1, gn)`` per context and a per-channel-group one ``(c1, cn)`` (see :func:`prob`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from .._kernel_cache import use_writable_cache
+from .counters import blend, bumped, next_counters, prior_tables
+from .ops import U, opaque, pick
+from .rans import LOW, decode_bit, encode_steps, encode_words, finish, start
+from .window import TILE, load_tile, load_window, plane_ctx, row_ctx, tile_shape, window_planes
 
-use_writable_cache()  # before numba is imported: a read-only install still compiles
-
-from llvmlite import ir  # noqa: E402
-from numba import njit, types
-from numba.extending import intrinsic
-
-PREC = 24
-ONE = 1 << PREC
-MASK = ONE - 1
-LOW = 1 << 32
 PRIOR = 4  # weight of the shared estimate in the channel estimate, in counts
-LIMIT = 1024  # counters are halved when their total reaches this
 MAX_GROUPS = 256
 NSIG = 1024  # significance contexts of ``context``
-N1 = 1 << 16  # a counter pair is one uint32: c1 (ones) in the low half, cn (total) in the high
-
-# Exact integer division by reciprocals, fused. _prob computes qg = floor(A / (2 gn + 2)) with
-# A = (2 g1 + 1) 2**24 and q = floor((c1 2**24 + 4 qg) / (cn + 4)), both true quotients below
-# 2**24, as qg = floor(fma(2 g1 + 1, KT, BIAS)) and q = trunc(fma(qg, I4, fma(c1, OI, BIAS))) with
-# the rounded reciprocals KT = 2**24 / (2 gn + 2), I4 = 4 / (cn + 4), OI = 2**24 / (cn + 4)
-# (relative error <= 2**-53 each). Every rounding then moves a quotient by at most 2**-29, so the
-# computed value is the true quotient + BIAS within 2**-27. A true quotient with divisor d <= 2048
-# is an integer or has its fractional part in [1/d, 1 - 1/d] (>= 2**-11 from an integer), so with
-# BIAS = 2**-12 the floor / truncation is exactly the integer quotient of FORMAT.md 9.4.2; the
-# test suite checks every (g1, gn) pair against integer division. The clamp q in [1, 2**24 - 1]
-# of the format never acts: qg >= 2**24 / 2048, so q >= 4 * 8192 / 1027 > 31, and q < 2**24
-# since c1 <= cn and qg < 2**24. Integer division is slow and sits on the decoder's serial chain;
-# this is a table load, two fused multiply-adds, a rounding and a conversion.
-KT_SCALE = float(ONE) / (2.0 * np.arange(LIMIT, dtype=np.float64) + 2.0)  # 2**24 / (2 gn + 2)
-INV_PRIOR = PRIOR / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 4 / (cn + 4)
-INV_ONE = float(ONE) / (np.arange(LIMIT, dtype=np.float64) + PRIOR)  # 2**24 / (cn + 4)
-BIAS = 2.0**-12
-U16 = np.uint64(16)
-U = np.uint64  # unsigned array indices: numba then skips its negative-index handling
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c rounded once (llvm.fma: one instruction where the CPU has FMA)."""
-    sig = types.float64(types.float64, types.float64, types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)
-
-    return sig, codegen
-
-
-@intrinsic
-def _opaque(typingctx, x):
-    """``x`` unchanged, but hidden from the optimiser (an empty asm statement). Used on the
-    decoder's bit mask so that LLVM keeps the branch-free selects as written: otherwise it turns
-    them into branches on the decoded bit (mispredicted) or moves work shared by both candidates
-    after the select, back onto the serial chain."""
-    sig = types.int64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
-        return builder.asm(fnty, "", "=r,0", list(args), side_effect=False)
-
-    return sig, codegen
+INV_PRIOR, INV_ONE = prior_tables(PRIOR)  # 4 / (cn + 4), 2**24 / (cn + 4): see .counters
 
 
 @njit(inline="always", cache=True)
-def _blend(cv, sv, inv_prior, inv_one):
-    """q = P(1) * 2**24 of one decision from its packed channel-group counts ``cv`` = (c1, cn)
-    and shared counts ``sv`` = (g1, gn), with the prior's reciprocal tables ``inv_prior`` =
-    PRIOR / (cn + PRIOR) and ``inv_one`` = 2**24 / (cn + PRIOR) (exact, see above; the argument
-    holds for any PRIOR that keeps cn + PRIOR <= 2048)."""
-    cv = np.uint64(cv)
-    sv = np.uint64(sv)
-    qg = np.floor(_fma(np.float64(2 * (sv & np.uint64(0xFFFF)) + np.uint64(1)), KT_SCALE[sv >> U16], BIAS))
-    cn = cv >> U16
-    return np.int64(_fma(qg, inv_prior[cn], _fma(np.float64(cv & np.uint64(0xFFFF)), inv_one[cn], BIAS)))
-
-
-@njit(inline="always", cache=True)
-def _prob(cv, sv):
-    """q of FORMAT.md 9.4.2 (PRIOR = 4) from packed counters: :func:`_blend`."""
-    return _blend(cv, sv, INV_PRIOR, INV_ONE)
-
-
-@njit(inline="always", cache=True)
-def _bumped(v, bit):
-    """Packed counter pair ``v`` after counting decision ``bit``; both halves halved at LIMIT.
-    Loops write ``tab[i] = _bumped(tab[i], bit)`` out: a helper that takes the array, even
-    inlined, can leave numba's reference-count calls (atomic, through a call) in the loop."""
-    v = np.int64(v) + N1 + bit
-    if v >= LIMIT * N1:
-        v = ((((v >> 16) + 1) >> 1) << 16) | (((v & 0xFFFF) + 1) >> 1)
-    return v
-
-
-@njit(inline="always", cache=True)
-def _pick(m, a, b):
-    """``a`` if mask ``m`` is 0, ``b`` if it is -1 (all ones), without a branch."""
-    return a ^ ((a ^ b) & m)
-
-
-@njit(inline="always", cache=True)
-def _next_counters(cv, sv, k, n0, n1, g0, s0, g1, s1):
-    """For a decoder that prepares the next decision before this one is decoded: the packed
-    counters (``cv``, ``sv``) of this decision's context ``k`` after its update, (u0, v0) if
-    its bit is 0 and (u1, v1) if 1, and those of the next decision's context for either bit,
-    ``n0`` or ``n1``: the table values (g0, s0) / (g1, s1) loaded before this update, or the
-    updated ones where that context is ``k`` itself. Returns (u0, v0, u1, v1, a0, b0, a1, b1).
-    Callers pass loaded values, not the tables (see :func:`_bumped`)."""
-    u0 = _bumped(cv, 0)
-    v0 = _bumped(sv, 0)
-    u1 = _bumped(cv, 1)
-    v1 = _bumped(sv, 1)
-    same0 = _opaque(-np.int64(n0 == k))
-    same1 = _opaque(-np.int64(n1 == k))
-    return u0, v0, u1, v1, _pick(same0, g0, u0), _pick(same0, s0, v0), _pick(same1, g1, u1), _pick(same1, s1, v1)
+def prob(cv, sv):
+    """q of FORMAT.md 9.4.2 (PRIOR = 4) from packed counters: :func:`.counters.blend`."""
+    return blend(cv, sv, INV_PRIOR, INV_ONE)
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +63,7 @@ def counter_dims(C, bits, contextual):
 
 
 @njit(cache=True, nogil=True)
-def _new_counters(C, bits, contextual):
+def new_counters(C, bits, contextual):
     """Fresh (all-zero) counter tables of one chunk, as encoder and decoder both start
     (FORMAT.md 9.4.2), each a flat uint32 array of packed (ones, total) pairs: significance group
     table (index g * ks + k) and shared table (k), magnitude group table (gm * km + kk) and
@@ -185,183 +74,10 @@ def _new_counters(C, bits, contextual):
             np.zeros(GM * km, np.uint32), np.zeros(km, np.uint32))
 
 
-@njit(inline="always", cache=True)
-def _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, ho):
-    """The part of the significance contexts (FORMAT.md 9.4.5) of one H x W plane that comes from
-    earlier planes, ``64 hs + 4 nb + pc``: ``hist[ho + j]`` for the element at padded index ``p0 + j``.
-
-    ``sp`` is the flat significance array of shape (T, N, C, H + 2, W + 2): the chunk padded by
-    one zero row/column on each side of H and W; ``p0`` is the flat index of the plane's first
-    element in it, ``st`` the T stride, ``rw`` the row stride (W + 2), ``cs`` the channel stride.
-    One loop over the plane's rows as stored, padding columns included (computed, never used),
-    so that it vectorises even for narrow planes; terms that do not exist (t < 3, c = 0) read
-    some in-range byte and weigh it 0. Unsigned indices: no negative-index handling."""
-    hs0 = (1 << min(t, 3)) - 1
-    m1 = 1 if t >= 1 else 0
-    m2 = 2 if t >= 2 else 0
-    m3 = 4 if t >= 3 else 0
-    nbm = 4 if t >= 1 else 0
-    o1 = st if t >= 1 else 0
-    o2 = 2 * st if t >= 2 else o1
-    o3 = 3 * st if t >= 3 else o2
-    pcm = 1 if c > 0 else 0
-    oc = cs if c > 0 else 0
-    for j in range(H * rw - 2):
-        u = U(p0 + j)
-        b = u - U(o1)
-        hs = hs0 + m1 * np.int64(sp[b]) + m2 * np.int64(sp[u - U(o2)]) + m3 * np.int64(sp[u - U(o3)])
-        cnt = (np.int64(sp[b - U(rw + 1)]) + sp[b - U(rw)] + sp[b - U(rw - 1)] + sp[b - U(1)]
-               + sp[b + U(1)] + sp[b + U(rw - 1)] + sp[b + U(rw)] + sp[b + U(rw + 1)])
-        hist[U(ho + j)] = 64 * hs + nbm * ((cnt > 0) + (cnt > 2) + (cnt > 5)) + pcm * np.int64(sp[u - U(oc)])
-
-
-@njit(cache=True, nogil=True)
-def window_planes(T, C, contextual):
-    """Padded planes in the decoder's context window (:func:`_load_window`): the plane being
-    decoded, those of t - 1 .. t - 3 that exist and, with several channels, the previous one."""
-    if not contextual:
-        return 1
-    return 1 + min(T - 1, 3) + (1 if C > 1 else 0)
-
-
-@njit(cache=True, nogil=True)
-def _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, top):
-    """Fill the decoder's context window ``sp`` for the plane whose first element is ``xf[e0]``.
-
-    The window holds ``top + 1`` padded (H + 2) x (W + 2) planes laid out so that the strides of
-    :func:`_plane_ctx` are ``st`` = one plane and ``cs`` = ``top`` planes: slot ``top`` is the plane
-    being decoded (written as it goes), ``top - k`` the same neuron plane at t - k (k <= 3, copied
-    from the decoded values as significance bits), slot 0 the previous channel's plane at t (the
-    plane just decoded, copied from slot ``top``). Padding entries are never written, so stay 0.
-    This keeps the decoder's working memory at a few planes instead of a padded copy of the chunk."""
-    rw = W + 2
-    P = (H + 2) * rw
-    if c > 0:
-        cur = U(top * P)
-        for j in range(P):
-            sp[U(j)] = sp[cur + U(j)]
-    for k in range(1, min(t, 3) + 1):
-        src = U(e0 - k * xs)
-        dst = U((top - k) * P + rw + 1)
-        for h in range(H):
-            for w in range(W):
-                sp[dst + U(h * rw + w)] = xf[src + U(h * sH + w * sW)] != 0
-
-
-TILE = 1 << 16  # padded elements of one decoder tile: bounds the decoder's working memory
-
-
-@njit(cache=True, nogil=True)
-def tile_shape(H, W, budget):
-    """(rows, columns) of the tiles the decoder splits each H x W plane into, so that a padded
-    tile, (rows + 2) x (columns + 2), holds at most ``budget`` (>= 9) elements: the whole plane
-    if it fits (every real tensor; the window then keeps its zero padding and nothing else
-    changes), else blocks of whole rows, else pieces of one row. A tile's context tables and
-    window slots scale with the tile, not the plane, so a file declaring one huge plane or one
-    huge row costs its output plus a constant."""
-    if (H + 2) * (W + 2) <= budget:
-        return H, W
-    if 3 * (W + 2) <= budget:
-        return budget // (W + 2) - 2, W
-    return 1, budget // 3 - 2
-
-
-@njit(cache=True, nogil=True)
-def _load_tile(xf, sp, e0, t, c, H, W, xs, cstride, sH, sW, top, h0, R, w0, L, rw, P):
-    """:func:`_load_window` for a tile of ``R`` rows from ``h0`` and ``L`` columns from ``w0``
-    of the plane whose first element is ``xf[e0]`` (slots of ``P`` elements, row stride ``rw``;
-    ``xs``, ``cstride``, ``sH``, ``sW``: the output's T, C, H and W strides).
-    Unlike a whole plane, a tile's ring (the rows and columns around it) holds neighbours or,
-    at the plane's edge, zeros, so it is written every time: slots ``top - k`` (t - k) and 0
-    (previous channel, from the output) in full, the current slot's row above the tile."""
-    for k in range(0, min(t, 3) + 1):
-        if k == 0:
-            if c == 0:
-                continue
-            src = e0 - cstride  # channel c - 1, same t and n
-            dst = 0
-        else:
-            src = e0 - k * xs
-            dst = (top - k) * P
-        for r in range(-1, R + 1):
-            h = h0 + r
-            for q in range(-1, L + 1):
-                v = np.uint8(0)
-                if 0 <= h < H and 0 <= w0 + q < W:
-                    v = np.uint8(xf[U(src + h * sH + (w0 + q) * sW)] != 0)
-                sp[U(dst + (r + 1) * rw + q + 1)] = v
-    dst = top * P
-    h = h0 - 1
-    for q in range(-1, L + 1):
-        v = np.uint8(0)
-        if h >= 0 and 0 <= w0 + q < W:
-            v = np.uint8(xf[U(e0 + h * sH + (w0 + q) * sW)] != 0)
-        sp[U(dst + q + 1)] = v
-
-
-@njit(inline="always", cache=True)
-def _row_ctx(sp, hist, rk, i0, h0, W, rw, r0):
-    """Significance contexts ``rk[r0 + w]`` of one row of W elements (padded index ``i0``,
-    ``hist`` offset ``h0``), all but the ``left`` term (16 left), which the sequential loop adds
-    as it goes: ``hist`` plus the previous row's ``32 up + 2 diag``."""
-    up = U(i0 - rw)
-    for w in range(W):
-        j = up + U(w)
-        rk[U(r0 + w)] = hist[U(h0 + w)] + 32 * np.int64(sp[j]) + 2 * np.int64(sp[j - U(1)] | sp[j + U(1)])
-
-
-@njit(cache=True, nogil=True)
-def _finish(words, m, state):
-    if state != 0:
-        words[m] = np.uint32(state & 0xFFFFFFFF)
-        m += 1
-        if state >> np.uint64(32):
-            words[m] = np.uint32(state >> np.uint64(32))
-            m += 1
-    return words[:m]
-
-
-@njit(cache=True, nogil=True)
-def _rans_encode(bits, src, counted, inv_prior, inv_one):
-    """rANS-encode binary decisions ``bits`` in reverse order; returns uint32 words. ``src[i]`` is
-    the decision's q (P(1) = q / 2**24), or with ``counted`` its packed counters
-    ``cv | sv << 32`` (see :func:`_model_pass`), turned into q here by :func:`_blend` with the
-    prior's tables ``inv_prior``, ``inv_one``: this loop waits on its division's latency, which
-    leaves room for the probability arithmetic."""
-    words = np.empty(bits.size + 2, np.uint32)
-    m, state = _rans_steps(bits, src, counted, inv_prior, inv_one, words, 0, np.uint64(0))
-    return _finish(words, m, state)
-
-
-@njit(inline="always", cache=True)
-def _rans_steps(bits, src, counted, inv_prior, inv_one, words, m, state):
-    """The loop of :func:`_rans_encode` from coder state ``state`` with ``m`` words emitted so
-    far; returns (m, state): the decisions before ``bits`` can continue the same stream."""
-    for i in range(bits.size - 1, -1, -1):
-        v = np.uint64(src[U(i)])
-        one = np.uint64(_blend(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32), inv_prior, inv_one)) if counted else v
-        zero = np.uint64(ONE) - one
-        msk = np.uint64(0) - np.uint64(bits[U(i)])  # all ones for a 1 (branch-free select)
-        wt = zero ^ ((zero ^ one) & msk)
-        cum = zero & msk
-        if (state >> np.uint64(64 - PREC)) >= wt:
-            words[U(m)] = np.uint32(state & np.uint64(0xFFFFFFFF))
-            m += 1
-            state >>= np.uint64(32)
-        state = ((state // wt) << np.uint64(PREC)) | (state % wt + cum)
-    return m, state
-
-
-@njit(cache=True, nogil=True)
-def encode_decisions(bits, q):
-    """rANS-encode binary decisions ``bits`` with P(1) = ``q[i] / 2**24``; returns uint32 words."""
-    return _rans_encode(bits, q, False, INV_PRIOR, INV_ONE)
-
-
 @njit(cache=True, nogil=True)
 def encode(x, bits, contextual):
     """The rANS words of the (T, N, C, H, W) array ``x`` (the codecs' encoder)."""
-    _, _, _, _, sg, ss, mg, ms = _new_counters(x.shape[2], bits, contextual)
+    _, _, _, _, sg, ss, mg, ms = new_counters(x.shape[2], bits, contextual)
     return encode_with(x, bits, contextual, sg, ss, mg, ms)
 
 
@@ -386,7 +102,7 @@ def encode_with(x, bits, contextual, sg, ss, mg, ms):
     bounds = _pieces(x, bits, 4 * (sg.size + ss.size + mg.size + ms.size))
     if bounds.size == 2:
         d, counters, _ = _model_pass(x, bits, contextual, False, sg, ss, mg, ms, 0)
-        return _rans_encode(d, counters, True, INV_PRIOR, INV_ONE)
+        return encode_words(d, counters, True, INV_PRIOR, INV_ONE)
     return _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds)
 
 
@@ -608,9 +324,9 @@ def _encode_pieces(x, bits, contextual, sg, ss, mg, ms, bounds):
         d, counters, _ = _piece_pass(xc, bits, contextual, sg, ss, mg, ms, bounds[p], bounds[p + 1])
         if p == npieces - 1:
             _tables_to(snaps[npieces], sg, ss, mg, ms)  # the state at the chunk's end
-        m, state = _rans_steps(d, counters, True, INV_PRIOR, INV_ONE, words, m, state)
+        m, state = encode_steps(d, counters, True, INV_PRIOR, INV_ONE, words, m, state)
     _tables_from(snaps[npieces], sg, ss, mg, ms)
-    return _finish(words, m, state)
+    return finish(words, m, state)
 
 
 @njit(cache=True, nogil=True)
@@ -618,12 +334,12 @@ def model_decisions(x, bits, contextual, with_ctx):
     """Every binary decision of the (T, N, C, H, W) array ``x``, its probability ``q`` and (only
     ``with_ctx``) its full context id, in coding order (diagnostics and tests; :func:`encode`
     computes q inside its coder loop). Returns (bits uint8, q uint32, context id int32)."""
-    _, _, _, _, sg, ss, mg, ms = _new_counters(x.shape[2], bits, contextual)
+    _, _, _, _, sg, ss, mg, ms = new_counters(x.shape[2], bits, contextual)
     d, counters, ctx = _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, 0)
     q = np.empty(d.size, np.uint32)
     for i in range(d.size):
         v = np.uint64(counters[i])
-        q[i] = _prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))
+        q[i] = prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32))
     return d, q, ctx
 
 
@@ -631,7 +347,7 @@ def model_decisions(x, bits, contextual, with_ctx):
 def _model_pass(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip):
     """The encoder's forward pass: every binary decision of the (T, N, C, H, W) array ``x``, the
     packed counters its probability comes from, ``cv | sv << 32`` (channel-group pair, shared
-    pair; :func:`_prob`), and its full context id (channel group included), in coding order.
+    pair; :func:`prob`), and its full context id (channel group included), in coding order.
     Returns (decision bits uint8, counters uint64, context id int32); the ids only ``with_ctx``
     (else an empty array), as the encoder does not need them.
 
@@ -692,11 +408,11 @@ def _model_span(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip, cskip, c_of
                 gbase = ((c + c_off) % G) * ks
                 p0 = ((t * N + n) * C + c) * cs + rw + 1
                 if contextual:
-                    _plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, 0)
+                    plane_ctx(sp, hist, p0, t, c, H, W, st, rw, cs, 0)
                 for h in range(H):
                     i0 = p0 + h * rw
                     if contextual:
-                        _row_ctx(sp, hist, rk, i0, h * rw, W, rw, 0)
+                        row_ctx(sp, hist, rk, i0, h * rw, W, rw, 0)
                     row_info = (((c + c_off) % GM) << 32) | (min(t, 1) << 56) | ((t > 1) << 57) | ((h > 0) << 58)
                     left = 0
                     for w in range(W):
@@ -707,8 +423,8 @@ def _model_span(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip, cskip, c_of
                         out_bits[U(i)] = s
                         if with_ctx:
                             out_k[U(i)] = gbase + k
-                        sg[gk] = _bumped(sg[gk], s)
-                        ss[U(k)] = _bumped(ss[U(k)], s)
+                        sg[gk] = bumped(sg[gk], s)
+                        ss[U(k)] = bumped(ss[U(k)], s)
                         sp[U(i0 + w)] = s
                         left = s
                         if mb:
@@ -742,39 +458,11 @@ def _model_span(x, bits, contextual, with_ctx, sg, ss, mg, ms, skip, cskip, c_of
             out_bits[i] = bit
             if with_ctx:
                 out_k[i] = G * ks + gbase + kk
-            mg[gbase + kk] = _bumped(mg[gbase + kk], bit)
-            ms[kk] = _bumped(ms[kk], bit)
+            mg[gbase + kk] = bumped(mg[gbase + kk], bit)
+            ms[kk] = bumped(ms[kk], bit)
             node = 2 * node + bit
             i += 1
     return out_bits, out_c, out_k
-
-
-@njit(cache=True, nogil=True)
-def _start(words):
-    """Initial (state, next word index); index -1 flags a stream whose last word is zero."""
-    pos = words.size
-    if pos == 0:
-        return np.uint64(0), 0
-    state = np.uint64(words[pos - 1])
-    if state == 0:
-        return state, -1
-    pos -= 1
-    if pos > 0 and state < np.uint64(LOW):
-        state = (state << np.uint64(32)) | np.uint64(words[pos - 1])
-        pos -= 1
-    return state, pos
-
-
-@njit(inline="always", cache=True)
-def _decode_bit(state, q):
-    """One rANS decoding step without a data-dependent branch: (bit, new state before refill)."""
-    one = np.uint64(q)
-    zero = np.uint64(ONE) - one
-    z = state & np.uint64(MASK)
-    bit = np.uint64(z >= zero)
-    msk = np.uint64(0) - bit
-    wt = zero ^ ((zero ^ one) & msk)
-    return bit, (state >> np.uint64(PREC)) * wt + (z - (zero & msk))
 
 
 @njit(inline="always", cache=True)
@@ -783,7 +471,7 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
     (LLVM then drops the magnitude code, keeping the hot loop's registers) and True otherwise.
     Everything on the per-element path is written out here (no array-taking helpers, no slices:
     either costs atomic reference-count updates). ``sp`` is the context window of
-    :func:`_load_window`; with ``tiled`` (inlined once, for huge planes), of :func:`_load_tile`,
+    :func:`load_window`; with ``tiled`` (inlined once, for huge planes), of :func:`load_tile`,
     each plane then decoded in tiles of ``TR`` x ``TL`` (:func:`tile_shape`). ``xf``, ``shape``
     and ``strides``: the output (:func:`decode_tiled`). Returns (state, pos, status)."""
     T, N, C, H, W = shape
@@ -817,40 +505,40 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
                     L = min(TL, W - w0) if tiled else W
                     if contextual:
                         if not tiled:
-                            _load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, wtop)
+                            load_window(xf, sp, e0, t, c, H, W, xs, sH, sW, wtop)
                         else:
-                            _load_tile(xf, sp, e0, t, c, H, W, xs, sC, sH, sW, wtop, h0, R, w0, L, rw, st)
-                        _plane_ctx(sp, hist, p0, t, c, R, L, st, rw, cs, 0)
+                            load_tile(xf, sp, e0, t, c, H, W, xs, sC, sH, sW, wtop, h0, R, w0, L, rw, st)
+                        plane_ctx(sp, hist, p0, t, c, R, L, st, rw, cs, 0)
                     for hh in range(R):
                         h = h0 + hh
                         i0 = p0 + hh * rw
                         e = e0 + h * sH + w0 * sW
                         if contextual:
-                            _row_ctx(sp, hist, rk, i0, hh * rw, L, rw, 0)
+                            row_ctx(sp, hist, rk, i0, hh * rw, L, rw, 0)
                         k = rk[0]
                         if tiled and w0 > 0:  # a row piece after the first: its left neighbour is decoded
                             k += lmul * np.int64(xf[U(e - sW)] != 0)
                         cv = np.int64(sg[U(gbase + k)])
                         sv = np.int64(ss[U(k)])
-                        q = _prob(cv, sv)
+                        q = prob(cv, sv)
                         for w in range(L):
                             # Both possible next contexts (this bit = 0 / 1) and their counters as
                             # they will be after this decision's update, then their probabilities.
                             n0 = rk[U(w + 1)]
                             n1 = n0 + lmul
-                            u0, v0, u1, v1, a0, b0, a1, b1 = _next_counters(
+                            u0, v0, u1, v1, a0, b0, a1, b1 = next_counters(
                                 cv, sv, k, n0, n1, np.int64(sg[U(gbase + n0)]), np.int64(ss[U(n0)]),
                                 np.int64(sg[U(gbase + n1)]), np.int64(ss[U(n1)]))
-                            q0 = _prob(a0, b0)
-                            q1 = _prob(a1, b1)
-                            s, state = _decode_bit(state, q)
+                            q0 = prob(a0, b0)
+                            q1 = prob(a1, b1)
+                            s, state = decode_bit(state, q)
                             if state < np.uint64(LOW) and pos > 0:
                                 pos -= 1
                                 state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                             s = np.int64(s)
-                            m = _opaque(-s)
-                            sg[U(gbase + k)] = _pick(m, u0, u1)
-                            ss[U(k)] = _pick(m, v0, v1)
+                            m = opaque(-s)
+                            sg[U(gbase + k)] = pick(m, u0, u1)
+                            ss[U(k)] = pick(m, v0, v1)
                             sp[U(i0 + w)] = s
                             xf[U(e)] = s
                             if mag and s:
@@ -868,31 +556,31 @@ def _decode_all(words, state, pos, xf, shape, strides, sp, hist, rk, sg, ss, mg,
                                         base += 64 * min(np.int64(xf[U(e - sH)]), 3)
                                     base <<= bits
                                 node = 1
-                                qm = _prob(mg[U(mbase + base + 1)], ms[U(base + 1)])
+                                qm = prob(mg[U(mbase + base + 1)], ms[U(base + 1)])
                                 for d in range(bits):
                                     kc = base + 2 * node
                                     last = d == bits - 1  # no children: read in-range, unused
                                     kc = base if last else kc
-                                    qm0 = _prob(mg[U(mbase + kc)], ms[U(kc)])
-                                    qm1 = _prob(mg[U(mbase + kc + 1)], ms[U(kc + 1)])
-                                    bit, state = _decode_bit(state, qm)
+                                    qm0 = prob(mg[U(mbase + kc)], ms[U(kc)])
+                                    qm1 = prob(mg[U(mbase + kc + 1)], ms[U(kc + 1)])
+                                    bit, state = decode_bit(state, qm)
                                     if state < np.uint64(LOW) and pos > 0:
                                         pos -= 1
                                         state = (state << np.uint64(32)) | np.uint64(words[U(pos)])
                                     bit = np.int64(bit)
-                                    mg[U(mbase + base + node)] = _bumped(mg[U(mbase + base + node)], bit)
-                                    ms[U(base + node)] = _bumped(ms[U(base + node)], bit)
+                                    mg[U(mbase + base + node)] = bumped(mg[U(mbase + base + node)], bit)
+                                    ms[U(base + node)] = bumped(ms[U(base + node)], bit)
                                     node = 2 * node + bit
-                                    qm = _pick(_opaque(-bit), qm0, qm1)
+                                    qm = pick(opaque(-bit), qm0, qm1)
                                 v = node - (1 << bits) + 1  # m + 1
                                 if v > top:
                                     return state, pos, 2
                                 xf[U(e)] = v
                             e += sW
-                            k = _pick(m, n0, n1)
-                            cv = _pick(m, a0, a1)
-                            sv = _pick(m, b0, b1)
-                            q = _pick(m, q0, q1)
+                            k = pick(m, n0, n1)
+                            cv = pick(m, a0, a1)
+                            sv = pick(m, b0, b1)
+                            q = pick(m, q0, q1)
     return state, pos, 0
 
 
@@ -911,7 +599,7 @@ def decode_into_with(words, xf, shape, strides, bits, contextual, sg, ss, mg, ms
 @njit(cache=True, nogil=True)
 def decode_tiled(words, xf, shape, strides, bits, contextual, budget):
     """:func:`decode_tiled_with` from zero counters."""
-    _, _, _, _, sg, ss, mg, ms = _new_counters(shape[2], bits, contextual)
+    _, _, _, _, sg, ss, mg, ms = new_counters(shape[2], bits, contextual)
     return decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, ss, mg, ms)
 
 
@@ -933,7 +621,7 @@ def decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, s
     counters as they will be after this decision's update (a candidate context equal to this one
     takes this one's updated counters), then picks one without a branch. Same model, same bytes."""
     T, N, C, H, W = shape
-    state, pos = _start(words)
+    state, pos = start(words)
     if pos < 0:
         return 1
     G, GM, ks, km = counter_dims(C, bits, contextual)
@@ -954,48 +642,3 @@ def decode_tiled_with(words, xf, shape, strides, bits, contextual, budget, sg, s
     if pos != 0 or state != 0:
         return 1
     return 0
-
-
-@njit(cache=True, nogil=True)
-def ideal_bits(bits_arr, q):
-    """Adaptive code length sum(-log2 P(decision)) of a decision sequence (diagnostics)."""
-    tot = 0.0
-    for i in range(bits_arr.size):
-        p = q[i] / ONE
-        tot -= np.log2(p if bits_arr[i] else 1.0 - p)
-    return tot
-
-
-@njit(cache=True, nogil=True)
-def channel_histogram(x, levels):
-    """``counts[c, v]``: how many elements of channel ``c`` of the C-contiguous (T, N, C, H, W)
-    uint8 array ``x`` equal ``v``, for ``v < levels``; every element must be below ``levels``
-    (the caller passes its maximum + 1). One pass, no transposed copy: the ``auto`` codec's
-    order-0 size estimate, which a numpy transpose and per-channel bincount made a fifth of its
-    encoding time. Two values (1-bit chunks) are counted by summing, which vectorises; more go
-    through two tables."""
-    T, N, C, H, W = x.shape
-    counts = np.zeros((C, levels), np.int64)
-    pair = np.zeros((C if levels > 2 else 0, levels), np.int64)
-    xf = x.ravel()
-    plane = H * W
-    e = 0
-    for _ in range(T * N):
-        for c in range(C):
-            if levels <= 2:
-                ones = 0
-                for j in range(plane):
-                    ones += np.int64(xf[U(e + j)])
-                counts[c, 0] += plane - ones
-                if levels == 2:
-                    counts[c, 1] += ones
-            else:  # two tables, even and odd elements: halves the chain of repeated increments
-                for j in range(0, plane - 1, 2):
-                    counts[c, xf[U(e + j)]] += 1
-                    pair[c, xf[U(e + j + 1)]] += 1
-                if plane & 1:
-                    counts[c, xf[U(e + plane - 1)]] += 1
-            e += plane
-    if levels > 2:
-        counts += pair
-    return counts

@@ -32,12 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from .._kernel_cache import use_writable_cache
-
-use_writable_cache()  # before numba is imported: a read-only install still compiles
-
-from numba import njit  # noqa: E402
+from numba import njit
 
 # -- The three integer tables (FORMAT.md 9.4.9) ----------------------------------------------------
 

@@ -5,8 +5,8 @@ A ``context`` decoder is one long serial chain per decision (state -> bit -> nex
 counters -> probability -> next bit), so a core runs it far below its throughput. Four
 independent streams, one decision of each in turn, give the core four chains to overlap. Each
 lane's bytes are exactly those of the ``context`` codec on its quarter of the channels
-(:mod:`._kernels`, whose helpers these loops reuse), so the slow path of the codec, and any
-other decoder, can decode a lane on its own.
+(:mod:`.context`, whose model, window and coder these loops reuse), so the slow path of the
+codec, and any other decoder, can decode a lane on its own.
 
 The fast loops here cover 1-bit chunks whose channel count is a multiple of 4 (every lane
 then has the same shape, so the lanes advance together). Their contexts come from a zero-padded
@@ -22,28 +22,13 @@ unrolls the four-iteration lane loop they stay in registers, and the step is wri
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from .._kernel_cache import use_writable_cache
-
-use_writable_cache()  # before numba is imported: a read-only install still compiles
-
-from numba import njit  # noqa: E402
-
-from ._kernels import (
-    LOW,
-    ONE,
-    PREC,
-    TILE,
-    U,
-    _bumped,
-    _decode_bit,
-    _new_counters,
-    counter_dims,
-    _plane_ctx,
-    _prob,
-    _row_ctx,
-    _start,
-)
+from .context import counter_dims, new_counters, prob
+from .counters import ONE, PREC, bumped
+from .ops import U
+from .rans import LOW, decode_bit, start
+from .window import TILE, plane_ctx, row_ctx
 
 NL = 4  # lanes of the fast loops
 
@@ -76,9 +61,9 @@ def fast_decode(C, H, W, bits):
 @njit(cache=True, nogil=True)
 def new_lane_counters(C):
     """The four lanes' fresh significance counters: each lane's group and shared tables
-    (:func:`._kernels._new_counters` of its C / 4 channels; lane l's at ``l * SG`` and ``l * ks``).
+    (:func:`.context.new_counters` of its C / 4 channels; lane l's at ``l * SG`` and ``l * ks``).
     Returns (ks, SG, sg, ss)."""
-    _, _, ks, _, sg1, _, _, _ = _new_counters(C // NL, 1, True)
+    _, _, ks, _, sg1, _, _, _ = new_counters(C // NL, 1, True)
     SG = sg1.size
     return ks, SG, np.zeros(NL * SG, np.uint32), np.zeros(NL * ks, np.uint32)
 
@@ -97,7 +82,7 @@ def _new_lane_state(T, N, C, H, W):
 def _model_pass4(x, sg, ss):
     """The encoder's forward pass over the four lanes of the 1-bit (T, N, C, H, W) array ``x``:
     per lane, every decision bit and the packed counters its probability comes from (as
-    :func:`._kernels._model_pass`, whose ``context`` model each lane is), lane-major."""
+    :func:`.context._model_pass`, whose ``context`` model each lane is), lane-major."""
     T, N, C, H, W = x.shape
     Cb = C // NL
     G, _, ks, _ = counter_dims(C // NL, 1, True)
@@ -122,12 +107,12 @@ def _model_pass4(x, sg, ss):
                 p0 = ((t * N + n) * C + j) * cs + rw + 1
                 e0 = ((t * N + n) * C + j) * H * W
                 for ln in range(NL):  # a lane's first channel has no previous channel (c = j)
-                    _plane_ctx(sp, hist, p0 + ln * lane_p, t, j, H, W, st, rw, cs, ln * HR)
+                    plane_ctx(sp, hist, p0 + ln * lane_p, t, j, H, W, st, rw, cs, ln * HR)
                 for h in range(H):
                     i0 = p0 + h * rw
                     eh = e0 + h * W
                     for ln in range(NL):
-                        _row_ctx(sp, hist, rk, i0 + ln * lane_p, ln * HR + h * rw, W, rw, ln * RK)
+                        row_ctx(sp, hist, rk, i0 + ln * lane_p, ln * HR + h * rw, W, rw, ln * RK)
                     f0 = f1 = f2 = f3 = 0  # each lane's left neighbour, rotated below
                     for w in range(W):
                         for ln in range(NL):
@@ -139,8 +124,8 @@ def _model_pass4(x, sg, ss):
                             b = ss[sk]
                             cnt[ln, U(i)] = np.uint64(a) | (np.uint64(b) << np.uint64(32))
                             dec[ln, U(i)] = s
-                            sg[gk] = _bumped(a, s)
-                            ss[sk] = _bumped(b, s)
+                            sg[gk] = bumped(a, s)
+                            ss[sk] = bumped(b, s)
                             sp[U(i0 + ln * lane_p + w)] = s
                             f0, f1, f2, f3 = f1, f2, f3, s
                         i += 1
@@ -157,7 +142,7 @@ def encode4(x):
 @njit(cache=True, nogil=True)
 def encode4_with(x, sg, ss):
     """The ``ctxlanes`` words of the 1-bit (T, N, C, H, W) array ``x`` (C a multiple of 4): the
-    four lanes' word counts, then their rANS words (:func:`._kernels._rans_encode`, four
+    four lanes' word counts, then their rANS words (:func:`.rans.encode_words`, four
     streams interleaved so that their divisions overlap)."""
     dec, cnt = _model_pass4(x, sg, ss)
     per = dec.shape[1]
@@ -167,7 +152,7 @@ def encode4_with(x, sg, ss):
     for i in range(per - 1, -1, -1):
         for ln in range(NL):
             v = np.uint64(cnt[ln, U(i)])
-            one = np.uint64(_prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32)))
+            one = np.uint64(prob(v & np.uint64(0xFFFFFFFF), v >> np.uint64(32)))
             zero = np.uint64(ONE) - one
             msk = np.uint64(0) - np.uint64(dec[ln, U(i)])
             wt = zero ^ ((zero ^ one) & msk)
@@ -210,7 +195,7 @@ def decode4_into(words, offs, xf, shape, strides):
 @njit(cache=True, nogil=True)
 def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
     """Decode the four lanes of a 1-bit (T, N, C, H, W) chunk (:func:`fast_decode`) into the
-    flat uint8 buffer ``xf`` with element strides ``strides`` (as :func:`._kernels.decode_tiled`).
+    flat uint8 buffer ``xf`` with element strides ``strides`` (as :func:`.context.decode_tiled`).
     Lane l's stream is ``words[offs[l]:offs[l + 1]]``. Returns 0, or 1 for a malformed stream
     (a zero last word, words or state left over at a lane's end).
 
@@ -223,7 +208,7 @@ def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
     z0 = z1 = z2 = z3 = np.uint64(0)
     r0 = r1 = r2 = r3 = 0  # read positions (the next word is words[r - 1])
     for ln in range(NL):
-        z, r = _start(words[offs[ln]:offs[ln + 1]])
+        z, r = start(words[offs[ln]:offs[ln + 1]])
         if r < 0:
             return 1
         z0, z1, z2, z3 = z1, z2, z3, z
@@ -246,12 +231,12 @@ def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
                 p0 = ((t * N + n) * C + j) * cs + rw + 1
                 e0 = t * xs + n * sN + j * sC
                 for ln in range(NL):
-                    _plane_ctx(sp, hist, p0 + ln * lane_p, t, j, H, W, st, rw, cs, ln * HR)
+                    plane_ctx(sp, hist, p0 + ln * lane_p, t, j, H, W, st, rw, cs, ln * HR)
                 for h in range(H):
                     i0 = p0 + h * rw
                     eh = e0 + h * sH
                     for ln in range(NL):
-                        _row_ctx(sp, hist, rk, i0 + ln * lane_p, ln * HR + h * rw, W, rw, ln * RK)
+                        row_ctx(sp, hist, rk, i0 + ln * lane_p, ln * HR + h * rw, W, rw, ln * RK)
                     k0, k1, k2, k3 = rk[0], rk[RK], rk[2 * RK], rk[3 * RK]
                     for w in range(W):
                         for ln in range(NL):
@@ -259,13 +244,13 @@ def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
                             sk = U(ln * ks + k0)
                             cv = np.int64(sg[gk])
                             sv = np.int64(ss[sk])
-                            bit, z0 = _decode_bit(z0, _prob(cv, sv))
+                            bit, z0 = decode_bit(z0, prob(cv, sv))
                             if z0 < np.uint64(LOW) and r0 > b0:
                                 r0 -= 1
                                 z0 = (z0 << np.uint64(32)) | np.uint64(words[U(r0)])
                             s = np.int64(bit)
-                            sg[gk] = _bumped(cv, s)
-                            ss[sk] = _bumped(sv, s)
+                            sg[gk] = bumped(cv, s)
+                            ss[sk] = bumped(sv, s)
                             sp[U(i0 + ln * lane_p + w)] = s
                             xf[U(eh + ln * lane_e + w * sW)] = s
                             k0, k1, k2, k3 = k1, k2, k3, rk[U(ln * RK + w + 1)] + 16 * s

@@ -9,12 +9,7 @@ use (numba compiles then, and caches).
 from __future__ import annotations
 
 import numpy as np
-
-from .._kernel_cache import use_writable_cache
-
-use_writable_cache()  # before numba is imported: a read-only install still compiles
-
-from numba import njit  # noqa: E402
+from numba import njit
 
 
 @njit(cache=True, nogil=True)
@@ -42,7 +37,6 @@ def _transpose_in_place(buf, shape, source_strides):
             buf[j] = buf[src]
             done[src >> 3] |= 1 << (src & 7)
             j = src
-
 
 def transpose_in_place(buf: np.ndarray, permuted_shape: tuple[int, ...], perm: tuple[int, ...]) -> None:
     """``buf`` (flat, C-contiguous) holds an array of ``permuted_shape`` whose axis ``k`` is axis

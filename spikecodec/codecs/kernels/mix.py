@@ -1,0 +1,442 @@
+"""Compiled (numba) loops of the ``mix`` codec (FORMAT.md 9.4.10): five adaptive context models,
+two of them keyed by the channels already coded at this pixel, mixed in the logistic domain and
+arithmetic coded, one sample at a time.
+
+Integer arithmetic only: the STRETCH, SQUASH and RATE tables, the state words and the binary
+arithmetic coder are those of ``ctxmix`` (FORMAT.md 9.4.9, :mod:`.ctxmix`), so encoder and
+decoder agree on every probability on every machine.
+
+Order: sample by sample (n), and within a sample t, h, w, c - channels last, so a pixel's
+channel vector is coded in one run; the models keep what they learn from sample to sample.
+Memory beyond the tables is one sample's history bytes. Per significance decision (x > 0):
+
+* A, *neighbourhood*: (channel group, t) x 12 causal neighbours (left, up, up-left, up-right;
+  t-1 at the pixel, its right, below, left, up and next channel; channels c-1, c-2 here);
+* B, *history*: (channel group, t) x the neuron's last 7 steps x 4 neighbours;
+* C, *position*: (t, h, w, c) x 4 neighbours - what one network emits where;
+* D, *pixel vector*: (channel group, t) and the significances of channels 0 .. c-1 at this
+  pixel (a running hash);
+* E, *pixel pair*: D's context and the whole vector of the pixel to the left.
+
+Here t stands for tp = min(t, min(T, 4) - 1): steps from the fourth on share their states.
+FORMAT.md 9.4.10 gives every key exactly.
+
+D and E are hashed by groups of 4 channels: the context at a group's first channel picks a line
+of 16 states, the group's spikes so far one state in it (one cache line per 4 decisions, not 4).
+The models' stretched probabilities are summed with weights chosen by (channel group, t, own
+t-1, own t-2, up, left); multi-bit elements then code their level and escape decisions with two
+models (F by the neighbours' values, G by position), as ``ctxmix`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .ctxmix import RATE, SQUASH, STRETCH
+
+# The same tables in narrower types: a quarter of the cache lines (values unchanged).
+STRETCH16 = STRETCH.astype(np.int16)
+SQUASH16 = SQUASH.astype(np.int16)
+RATE32 = RATE.astype(np.int32)
+
+HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+VECTOR_MUL = np.uint64(0x100000001B3)  # the pixel vector's running hash: (v + bit + 1) * this
+LEFT_MUL = np.uint64(0x2545F4914F6CDD1D)  # combines the left pixel's vector with this one's
+TPOS = 4  # timesteps told apart (t >= 3 share one)
+GROUPS_CAP = 64  # channel groups: c mod min(C, 64) (bounds tables A, B, F and the weights)
+TABLE_CAP_BITS = 22  # tables A, B, F: direct up to 2**22 contexts, else hashed into 2**22
+LEARNING_RATE = 14  # mixer: err = ((bit << 12) - p) * LEARNING_RATE
+WEIGHT_LIMIT = 1 << 20  # weights stay within +-16.0 (16.16 fixed point)
+SIG_INIT = 19661  # 0.3: the initial weight of each significance model
+MAG_INIT = 32768  # 0.5: the initial weight of each magnitude model
+SIG_MODELS = 5
+MAG_MODELS = 2
+SETS_PER_GROUP = 16  # significance weight sets per (channel group, t): own t-1, t-2, up, left
+
+
+@njit(cache=True, nogil=True)
+def groups(C):
+    return max(1, min(C, GROUPS_CAP))
+
+
+@njit(cache=True, nogil=True)
+def mag_nodes(bits):
+    """Magnitude decision nodes: the two level decisions and the escape tree's 2**bits - 1."""
+    return (1 << bits) + 1 if bits > 1 else 0
+
+
+@njit(cache=True, nogil=True)
+def hash_bits(T, C, H, W):
+    """Size (log2 of entries) of tables D and E, and the cap of C and G: log2 of the positions
+    (rounded up) + 6, within 16 .. 22."""
+    positions = min(T, TPOS) * C * H * W
+    k = 0
+    while (1 << k) < positions:
+        k += 1
+    return min(TABLE_CAP_BITS, max(16, k + 6))
+
+
+@njit(cache=True, nogil=True)
+def context_counts(T, C, H, W, bits):
+    """Contexts of each table, in order A, B, C, D, E (significance), F, G (magnitude); D and E
+    are always hashed (given as -1)."""
+    tp = min(T, TPOS)
+    g = groups(C)
+    nn = mag_nodes(bits)
+    pc = tp * C * H * W
+    return np.array([g * tp * 4096, g * tp * 4096, pc * 16, -1, -1, g * tp * nn * 256, pc * nn * 4], np.int64)
+
+
+@njit(cache=True, nogil=True)
+def table_sizes(T, C, H, W, bits):
+    """Entries of each table: its context count up to its cap (2**22 for A, B, F; 2**hash_bits
+    for C, G); D and E 2**hash_bits. Every size but G's is a multiple of 16, so D's and E's
+    lines of 16 states start at multiples of 16."""
+    k = context_counts(T, C, H, W, bits)
+    hb = 1 << hash_bits(T, C, H, W)
+    cap = 1 << TABLE_CAP_BITS
+    return np.array([min(k[0], cap), min(k[1], cap), min(k[2], hb), hb, hb, min(k[5], cap), min(k[6], hb)], np.int64)
+
+
+def weight_count(T: int, C: int, H: int, W: int, bits: int) -> int:
+    """Significance sets (channel groups x t x 16) x (5 models + bias), magnitude sets
+    (nodes x 4) x (2 models + bias)."""
+    return int(groups(C)) * min(T, TPOS) * SETS_PER_GROUP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * (MAG_MODELS + 1)
+
+
+def initial_weights(T: int, C: int, H: int, W: int, bits: int) -> np.ndarray:
+    """Each model input weighs SIG_INIT (significance) or MAG_INIT (magnitude), each bias 0."""
+    w = np.zeros(weight_count(T, C, H, W, bits), np.int32)
+    nsig = int(groups(C)) * min(T, TPOS) * SETS_PER_GROUP * (SIG_MODELS + 1)
+    w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
+    w[nsig:].reshape(-1, MAG_MODELS + 1)[:, :MAG_MODELS] = MAG_INIT
+    return w
+
+
+@njit(inline="always", cache=True)
+def _slot(key, shift, offset):
+    """Index of context ``key`` of a table at ``offset``: the key itself when the table holds
+    every context (``shift`` 0), else the top 64 - ``shift`` bits of key * HASH_MUL (mod 2**64)."""
+    if shift == 0:
+        return offset + key
+    return offset + np.int64((np.uint64(key) * HASH_MUL) >> np.uint64(shift))
+
+
+@njit(inline="always", cache=True)
+def _sig(x, t, n, c, h, w, inside):
+    """Significance of x[t, n, c, h, w] when ``inside`` (the caller checked the bounds), else 0."""
+    return np.int64(x[t, n, c, h, w] != 0) if inside else np.int64(0)
+
+
+@njit(inline="always", cache=True)
+def _val3(x, t, n, c, h, w, inside):
+    """min(x[t, n, c, h, w], 3) when ``inside``, else 0."""
+    return min(np.int64(x[t, n, c, h, w]), 3) if inside else np.int64(0)
+
+
+@njit(inline="always", cache=True)
+def _stretched(s):
+    return np.int64(STRETCH16[((np.int64(s) >> 10) ^ (1 << 21)) >> 10])
+
+
+@njit(inline="always", cache=True)
+def _updated(s, bit):
+    s = np.int64(s)
+    n = s & 1023
+    p = (s >> 10) ^ (1 << 21)
+    p += (((bit << 22) - p) * np.int64(RATE32[n])) >> 16
+    if n < 1023:
+        n += 1
+    return np.uint32(((p ^ (1 << 21)) << 10) | n)
+
+
+@njit(inline="always", cache=True)
+def _clamped(w):
+    return max(-WEIGHT_LIMIT, min(WEIGHT_LIMIT, w))
+
+
+@njit(inline="always", cache=True)
+def _mag_decide(cs, out, data, encoding, bit, tabs, wts, i0, i1, wm, journal, jidx, jval):
+    """One magnitude decision: mix tables ``i0``, ``i1`` with the weights at ``wm``, code ``bit``
+    (encoding) or decode it with the coder state ``cs`` = [low, high, code, read position, bytes
+    shifted, journal entries], update; returns the bit."""
+    s0 = _stretched(tabs[i0])
+    s1 = _stretched(tabs[i1])
+    d = (np.int64(wts[wm]) * s0 + np.int64(wts[wm + 1]) * s1 + np.int64(wts[wm + 2]) * 256) >> 16
+    if d > 2047:
+        d = 2047
+    elif d < -2047:
+        d = -2047
+    p = np.int64(SQUASH16[d + 2047])
+    low = cs[0]
+    high = cs[1]
+    r = high - low
+    mid = low + (r >> 12) * p + (((r & 0xFFF) * p) >> 12)
+    if not encoding:
+        bit = 1 if cs[2] <= mid else 0
+    if bit:
+        high = mid
+    else:
+        low = mid + 1
+    while ((low ^ high) & 0xFF000000) == 0:
+        if encoding:
+            out[cs[4]] = np.uint8(high >> 24)
+        else:
+            cs[2] = ((cs[2] << 8) & 0xFFFFFFFF) | (np.int64(data[cs[3]]) if cs[3] < data.size else 0xFF)
+            cs[3] += 1
+        cs[4] += 1
+        low = (low << 8) & 0xFFFFFFFF
+        high = ((high << 8) & 0xFFFFFFFF) | 0xFF
+    cs[0] = low
+    cs[1] = high
+    err = ((bit << 12) - p) * LEARNING_RATE
+    wts[wm] = _clamped(np.int64(wts[wm]) + ((s0 * err) >> 16))
+    wts[wm + 1] = _clamped(np.int64(wts[wm + 1]) + ((s1 * err) >> 16))
+    wts[wm + 2] = _clamped(np.int64(wts[wm + 2]) + ((256 * err) >> 16))
+    if journal:
+        jidx[cs[5]] = i0
+        jval[cs[5]] = tabs[i0]
+        jidx[cs[5] + 1] = i1
+        jval[cs[5] + 1] = tabs[i1]
+        cs[5] += 2
+    tabs[i0] = _updated(tabs[i0], bit)
+    tabs[i1] = _updated(tabs[i1], bit)
+    return bit
+
+
+@njit(cache=True, nogil=True)
+def _code(x, bits, tabs, wts, out, data, encoding, journal):
+    """Code the canonical (T, N, C, H, W) uint8 array ``x``: read from it when ``encoding``
+    (bytes to ``out``), else decoded from ``data`` into it. ``tabs`` / ``wts`` are the model
+    state, updated in place (table writes undone at the end with ``journal``). Returns (bytes
+    shifted out, low, high, status): status 0 ok, 2 a decoded value above 2**bits - 1."""
+    T, N, C, H, W = x.shape
+    tpos = min(T, TPOS)
+    g = groups(C)
+    nn = mag_nodes(bits)
+    top = (1 << bits) - 1
+    counts = context_counts(T, C, H, W, bits)
+    sizes = table_sizes(T, C, H, W, bits)
+    offs = np.zeros(8, np.int64)
+    for m in range(7):
+        offs[m + 1] = offs[m] + sizes[m]
+    shifts = np.zeros(7, np.int64)  # 0: indexed directly; else 64 - log2(entries): hashed
+    for m in range(7):
+        if counts[m] != sizes[m]:
+            shifts[m] = 64 - (TABLE_CAP_BITS if m in (0, 1, 5) else hash_bits(T, C, H, W))
+    sh0, sh1, sh2, sh3, sh4, sh5, sh6 = shifts[0], shifts[1], shifts[2], shifts[3], shifts[4], shifts[5], shifts[6]  # tables A .. G
+    mag_w0 = g * tpos * SETS_PER_GROUP * (SIG_MODELS + 1)
+    hist = np.ones((H, W, C), np.uint8)  # one sample's: 1, then the last min(t, 7) significances
+    jcap = x.size * (SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)) if journal else 0
+    jidx = np.empty(jcap, np.int64)
+    jval = np.empty(jcap, np.uint32)
+    jn = 0
+    low = np.int64(0)
+    high = np.int64(0xFFFFFFFF)
+    code = np.int64(0)
+    rpos = 0
+    shifted = 0
+    if not encoding:
+        for k in range(4):
+            code = (code << 8) | (np.int64(data[k]) if k < data.size else 0xFF)
+        rpos = 4
+    cs = np.zeros(6, np.int64)  # the coder and journal state, for the magnitude decisions
+    line3 = 0
+    line4 = 0
+    group_node = 1
+    here = np.uint64(0)
+    status = 0
+    for n in range(N):
+        hist[:] = 1
+        for t in range(T):
+            tp = min(t, tpos - 1)
+            for h in range(H):
+                for w in range(W):
+                    # Neighbours are read from x itself (the decoder has written every causal
+                    # one): no scratch copy, whose padding would cost a multiple of a thin plane.
+                    has_l = w > 0
+                    has_r = w + 1 < W
+                    has_u = h > 0
+                    has_d = h + 1 < H
+                    left_vector = here if has_l else np.uint64(0)  # the left pixel's whole vector
+                    here = np.uint64(0)
+                    for c in range(C):
+                        cg = c % g
+                        ct = cg * tpos + tp
+                        le = _sig(x, t, n, c, h, w - 1, has_l)
+                        up = _sig(x, t, n, c, h - 1, w, has_u)
+                        ul = _sig(x, t, n, c, h - 1, w - 1, has_u and has_l)
+                        ur = _sig(x, t, n, c, h - 1, w + 1, has_u and has_r)
+                        p1 = _sig(x, t - 1, n, c, h, w, t > 0)
+                        p2 = _sig(x, t - 2, n, c, h, w, t > 1)
+                        c1 = _sig(x, t, n, c - 1, h, w, c > 0)
+                        c2 = _sig(x, t, n, c - 2, h, w, c > 1)
+                        pr = _sig(x, t - 1, n, c, h, w + 1, t > 0 and has_r)
+                        pd = _sig(x, t - 1, n, c, h + 1, w, t > 0 and has_d)
+                        pl = _sig(x, t - 1, n, c, h, w - 1, t > 0 and has_l)
+                        pu = _sig(x, t - 1, n, c, h - 1, w, t > 0 and has_u)
+                        pn = _sig(x, t - 1, n, c + 1, h, w, t > 0 and c + 1 < C)
+                        hs = np.int64(hist[h, w, c])
+                        pos = ((tp * H + h) * W + w) * C + c
+                        near = (le | up << 1 | ul << 2 | ur << 3 | p1 << 4 | c1 << 5 | pr << 6 | pd << 7
+                                | c2 << 8 | pn << 9 | pl << 10 | pu << 11)
+                        i0 = _slot(ct * 4096 + near, sh0, offs[0])
+                        i1 = _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, offs[1])
+                        i2 = _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, offs[2])
+                        if c & 3 == 0:
+                            # A group of 4 channels shares one line of 16 states per model: its
+                            # start's context picks the line, the group's bits so far the state.
+                            line3 = offs[3] + (np.int64(((here + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh3 + 4)) << 4)
+                            line4 = offs[4] + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh4 + 4)) << 4)
+                            group_node = 1
+                        i3 = line3 + group_node
+                        i4 = line4 + group_node
+                        s0 = _stretched(tabs[i0])
+                        s1 = _stretched(tabs[i1])
+                        s2 = _stretched(tabs[i2])
+                        s3 = _stretched(tabs[i3])
+                        s4 = _stretched(tabs[i4])
+                        wi = ((ct * SETS_PER_GROUP) + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1)
+                        dot = (np.int64(wts[wi]) * s0 + np.int64(wts[wi + 1]) * s1 + np.int64(wts[wi + 2]) * s2
+                               + np.int64(wts[wi + 3]) * s3 + np.int64(wts[wi + 4]) * s4 + np.int64(wts[wi + 5]) * 256) >> 16
+                        if dot > 2047:
+                            dot = 2047
+                        elif dot < -2047:
+                            dot = -2047
+                        p = np.int64(SQUASH16[dot + 2047])
+                        r = high - low
+                        mid = low + (r >> 12) * p + (((r & 0xFFF) * p) >> 12)
+                        v = np.int64(x[t, n, c, h, w]) if encoding else 0
+                        if encoding:
+                            bit = 1 if v else 0
+                        else:
+                            bit = 1 if code <= mid else 0
+                        if bit:
+                            high = mid
+                        else:
+                            low = mid + 1
+                        while ((low ^ high) & 0xFF000000) == 0:
+                            if encoding:
+                                out[shifted] = np.uint8(high >> 24)
+                            else:
+                                code = ((code << 8) & 0xFFFFFFFF) | (np.int64(data[rpos]) if rpos < data.size else 0xFF)
+                                rpos += 1
+                            shifted += 1
+                            low = (low << 8) & 0xFFFFFFFF
+                            high = ((high << 8) & 0xFFFFFFFF) | 0xFF
+                        err = ((bit << 12) - p) * LEARNING_RATE
+                        wts[wi] = _clamped(np.int64(wts[wi]) + ((s0 * err) >> 16))
+                        wts[wi + 1] = _clamped(np.int64(wts[wi + 1]) + ((s1 * err) >> 16))
+                        wts[wi + 2] = _clamped(np.int64(wts[wi + 2]) + ((s2 * err) >> 16))
+                        wts[wi + 3] = _clamped(np.int64(wts[wi + 3]) + ((s3 * err) >> 16))
+                        wts[wi + 4] = _clamped(np.int64(wts[wi + 4]) + ((s4 * err) >> 16))
+                        wts[wi + 5] = _clamped(np.int64(wts[wi + 5]) + ((256 * err) >> 16))
+                        if journal:
+                            jidx[jn] = i0
+                            jval[jn] = tabs[i0]
+                            jidx[jn + 1] = i1
+                            jval[jn + 1] = tabs[i1]
+                            jidx[jn + 2] = i2
+                            jval[jn + 2] = tabs[i2]
+                            jidx[jn + 3] = i3
+                            jval[jn + 3] = tabs[i3]
+                            jidx[jn + 4] = i4
+                            jval[jn + 4] = tabs[i4]
+                            jn += 5
+                        tabs[i0] = _updated(tabs[i0], bit)
+                        tabs[i1] = _updated(tabs[i1], bit)
+                        tabs[i2] = _updated(tabs[i2], bit)
+                        tabs[i3] = _updated(tabs[i3], bit)
+                        tabs[i4] = _updated(tabs[i4], bit)
+                        hn = (hs << 1) | bit
+                        hist[h, w, c] = (hn & 127) | 128 if hn >= 256 else hn
+                        here = (here + np.uint64(bit + 1)) * VECTOR_MUL
+                        group_node = 2 * group_node + bit
+                        value = bit
+                        if bit and bits > 1:
+                            # Levels (x > 1, x > 2), then from 3 an escape tree of ``bits`` decisions.
+                            v1 = _val3(x, t - 1, n, c, h, w, t > 0)
+                            near = (v1 | _val3(x, t - 2, n, c, h, w, t > 1) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
+                                    | _val3(x, t, n, c, h - 1, w, has_u) << 6)
+                            cs[0] = low
+                            cs[1] = high
+                            cs[2] = code
+                            cs[3] = rpos
+                            cs[4] = shifted
+                            cs[5] = jn
+                            for node in range(2):
+                                b = _mag_decide(cs, out, data, encoding, 1 if v > value else 0, tabs, wts,
+                                                _slot((ct * nn + node) * 256 + near, sh5, offs[5]),
+                                                _slot((pos * nn + node) * 4 + v1, sh6, offs[6]),
+                                                mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval)
+                                if b == 0:
+                                    break
+                                value += 1
+                            if value == 3 and bits > 2:
+                                tree = 1
+                                for k in range(bits - 1, -1, -1):
+                                    node = 1 + tree
+                                    b = _mag_decide(cs, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
+                                                    _slot((ct * nn + node) * 256 + near, sh5, offs[5]),
+                                                    _slot((pos * nn + node) * 4 + v1, sh6, offs[6]),
+                                                    mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval)
+                                    tree = 2 * tree + b
+                                value = 3 + tree - (1 << bits)
+                                if value > top:
+                                    status = 2
+                            low = cs[0]
+                            high = cs[1]
+                            code = cs[2]
+                            rpos = cs[3]
+                            shifted = cs[4]
+                            jn = cs[5]
+                        if not encoding:
+                            x[t, n, c, h, w] = value
+                        if status:
+                            break
+                    if status:
+                        break
+                if status:
+                    break
+            if status:
+                break
+        if status:
+            break
+    if journal:
+        for i in range(jn - 1, -1, -1):
+            tabs[jidx[i]] = jval[i]
+    return shifted, low, high, status
+
+
+def max_payload_bytes(size: int, bits: int) -> int:
+    """Bound on the coder's output for ``size`` elements: at most 12 bits a decision, plus 5."""
+    per_element = 1 + ((2 + bits) if bits > 1 else 0)
+    return (size * per_element * 12 + 7) // 8 + 5
+
+
+@njit(cache=True, nogil=True)
+def encode(x, bits, tabs, wts, out, journal):
+    """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
+    their count."""
+    n, low, high, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
+    if high != 0xFFFFFFFF:
+        out[n] = np.uint8(low >> 24)
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def decode_into(data, x, bits, tabs, wts, journal):
+    """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x``. Returns the status: 0 ok, 1
+    the payload is not exactly what the encoder makes of the decoded values, 2 a decoded value
+    above 2**bits - 1."""
+    n, low, high, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal)
+    if status:
+        return status
+    if high != 0xFFFFFFFF:
+        if data.size != n + 1 or np.int64(data[n]) != low >> 24:
+            return 1
+    elif data.size != n:
+        return 1
+    return 0

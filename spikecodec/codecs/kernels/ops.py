@@ -1,0 +1,43 @@
+"""Low-level numba helpers shared by the kernels: unsigned indices, a fused multiply-add, a
+value hidden from the optimiser, and a branch-free select."""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+U = np.uint64  # unsigned array indices: numba then skips its negative-index handling
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction where the CPU has FMA)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@intrinsic
+def opaque(typingctx, x):
+    """``x`` unchanged, but hidden from the optimiser (an empty asm statement). Used on the
+    decoder's bit mask so that LLVM keeps the branch-free selects as written: otherwise it turns
+    them into branches on the decoded bit (mispredicted) or moves work shared by both candidates
+    after the select, back onto the serial chain."""
+    sig = types.int64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
+        return builder.asm(fnty, "", "=r,0", list(args), side_effect=False)
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def pick(m, a, b):
+    """``a`` if mask ``m`` is 0, ``b`` if it is -1 (all ones), without a branch."""
+    return a ^ ((a ^ b) & m)
