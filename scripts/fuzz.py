@@ -41,7 +41,7 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     # numba-compiled kernels must not be instrumented (numba compiles from their bytecode).
-    with atheris.instrument_imports(include=["spikecodec", "spikecodec_cli"], exclude=["spikecodec.codecs._kernels", "spikecodec._packing_kernels"]):
+    with atheris.instrument_imports(include=["spikecodec", "spikecodec_cli"], exclude=["spikecodec.codecs.kernels", "spikecodec._packing_kernels"]):
         import spikecodec  # noqa: F401
         import spikecodec.codecs.auto  # noqa: F401
         import spikecodec_cli.main  # noqa: F401
