@@ -1213,7 +1213,7 @@ def _params(spec: dict) -> dict:
 def tables() -> dict[str, list[int]]:
     """The integer tables of ``ctxmix`` (FORMAT.md 9.4.9): STRETCH[0..4095], SQUASH(d) for
     d = -2047..2047, RATE[0..1023]."""
-    from spikecodec.codecs.kernels import ctxmix as k
+    from spikecodec.codecs.kernels import binary as k
 
     return {"stretch": [int(v) for v in k.STRETCH], "squash": [int(v) for v in k.SQUASH], "rate": [int(v) for v in k.RATE]}
 

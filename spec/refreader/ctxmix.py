@@ -16,6 +16,42 @@ HALF = 1 << 21
 LIM = 1 << 20
 
 
+class ByteDecoder:
+    """The binary arithmetic decoder of 9.4.9 over one payload (bytes past its end read as 0xFF)."""
+
+    def __init__(self, payload):
+        self.data = bytes(payload)
+        self.low, self.high, self.pos, self.shifted = 0, M32, 4, 0
+        self.code = 0
+        for i in range(4):
+            self.code = (self.code << 8) | self.byte(i)
+
+    def byte(self, i):
+        return self.data[i] if i < len(self.data) else 0xFF
+
+    def __call__(self, p12):
+        """The next bit, P(1) = p12 / 4096."""
+        r = self.high - self.low
+        mid = self.low + (r >> 12) * p12 + (((r & 0xFFF) * p12) >> 12)
+        if self.code <= mid:
+            y, self.high = 1, mid
+        else:
+            y, self.low = 0, mid + 1
+        while not (self.low ^ self.high) & 0xFF000000:
+            self.low = (self.low << 8) & M32
+            self.high = ((self.high << 8) & M32) | 0xFF
+            self.code = ((self.code << 8) & M32) | self.byte(self.pos)
+            self.pos += 1
+            self.shifted += 1
+        return y
+
+    def ends_as_encoded(self):
+        """The payload is exactly E bytes (high = 2^32 - 1 at the end) or E + 1 ending in low >> 24."""
+        if self.high == M32:
+            return len(self.data) == self.shifted
+        return len(self.data) == self.shifted + 1 and self.data[-1] == self.low >> 24
+
+
 def check_tables(spec_dir):
     """The formulas of 9.4.9 against the tables listed in spec/tables/; returns mismatches."""
     out = []
@@ -60,30 +96,7 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
     mag_base = 5 * (512 + PS)
     top = (1 << bits) - 1
 
-    data = bytes(payload)
-    plen = len(data)
-    code = 0
-    for i in range(4):
-        code = (code << 8) | (data[i] if i < plen else 0xFF)
-    st = {"low": 0, "high": M32, "code": code, "pos": 4, "shifted": 0}
-
-    def coder(p12):
-        low, high, code = st["low"], st["high"], st["code"]
-        r = high - low
-        mid = low + (r >> 12) * p12 + (((r & 0xFFF) * p12) >> 12)
-        if code <= mid:
-            y, high = 1, mid
-        else:
-            y, low = 0, mid + 1
-        while not (low ^ high) & 0xFF000000:
-            low = (low << 8) & M32
-            high = ((high << 8) & M32) | 0xFF
-            pos = st["pos"]
-            code = ((code << 8) & M32) | (data[pos] if pos < plen else 0xFF)
-            st["pos"] = pos + 1
-            st["shifted"] += 1
-        st["low"], st["high"], st["code"] = low, high, code
-        return y
+    coder = ByteDecoder(payload)
 
     def slot(m, key):
         return (key * GOLD & M64) >> 42 if hashed[m] else key
@@ -187,7 +200,6 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
                                             raise Problem("symbol-above-top", offset,
                                                           f"ctxmix: value {x} does not fit {bits}-bit elements")
                         xs[t * sT + nbase + (c * H + h) * W + w] = x
-    want = st["shifted"] + (0 if st["high"] == M32 else 1)
-    if plen != want or (st["high"] != M32 and data[-1] != st["low"] >> 24):
+    if not coder.ends_as_encoded():
         raise Problem("ctxmix-end", offset, "ctxmix: corrupt payload (it does not end as the encoder ends it)")
     return np.array(xs, dtype=np.uint8).reshape(dims)

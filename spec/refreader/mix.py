@@ -3,7 +3,7 @@ with the channels of a pixel innermost."""
 import numpy as np
 
 from .common import Problem, packed_size, unpack
-from .ctxmix import GOLD, HALF, LIM, M32, M64, RATE, SQUASH, STRETCH
+from .ctxmix import GOLD, HALF, LIM, M64, RATE, SQUASH, STRETCH, ByteDecoder
 from .priors import mix_sizes
 
 PMUL = 0x100000001B3
@@ -40,30 +40,7 @@ def decode_mix(payload, dims, bits, tables, offset):
     def slot(m, key):
         return key if direct[m] else ((key * GOLD) & M64) >> (64 - zbits[m])
 
-    data = bytes(payload)
-    plen = len(data)
-    code = 0
-    for i in range(4):
-        code = (code << 8) | (data[i] if i < plen else 0xFF)
-    st = {"low": 0, "high": M32, "code": code, "pos": 4, "shifted": 0}
-
-    def coder(p12):
-        low, high, code = st["low"], st["high"], st["code"]
-        r = high - low
-        mid = low + (r >> 12) * p12 + (((r & 0xFFF) * p12) >> 12)
-        if code <= mid:
-            y, high = 1, mid
-        else:
-            y, low = 0, mid + 1
-        while not (low ^ high) & 0xFF000000:
-            low = (low << 8) & M32
-            high = ((high << 8) & M32) | 0xFF
-            pos = st["pos"]
-            code = ((code << 8) & M32) | (data[pos] if pos < plen else 0xFF)
-            st["pos"] = pos + 1
-            st["shifted"] += 1
-        st["low"], st["high"], st["code"] = low, high, code
-        return y
+    coder = ByteDecoder(payload)
 
     def decide(models, base):
         """models: [(table, index)], base: the weight set's first weight; the decoded bit."""
@@ -170,7 +147,6 @@ def decode_mix(payload, dims, bits, tables, offset):
                                             raise Problem("symbol-above-top", offset,
                                                           f"mix: value {x} does not fit {bits}-bit elements")
                         xs[t * sT + nbase + hi] = x
-    want = st["shifted"] + (0 if st["high"] == M32 else 1)
-    if plen != want or (st["high"] != M32 and data[-1] != st["low"] >> 24):
+    if not coder.ends_as_encoded():
         raise Problem("mix-end", offset, "mix: corrupt payload (it does not end as the encoder ends it)")
     return np.array(xs, dtype=np.uint8).reshape(dims)

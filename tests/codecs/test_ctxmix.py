@@ -11,6 +11,7 @@ import pytest
 
 import spikecodec
 from spikecodec.codecs import ChunkSpec, get_codec
+from spikecodec.codecs.kernels import binary as B
 from spikecodec.codecs.kernels import ctxmix as K
 from spikecodec.elements import pack
 from spikecodec.errors import FormatError
@@ -26,24 +27,24 @@ def spikes(shape, rate=0.3, seed=0):
 
 
 def test_tables_follow_their_formulas():
-    assert K.STRETCH[0] == -2047 and K.STRETCH.size == 4096 and K.SQUASH.size == 4095
+    assert B.STRETCH[0] == -2047 and B.STRETCH.size == 4096 and B.SQUASH.size == 4095
     for i in range(1, 4096):
-        assert K.STRETCH[i] == min(2047, max(-2047, math.floor(256 * math.log(i / (4096 - i)) + 0.5)))
+        assert B.STRETCH[i] == min(2047, max(-2047, math.floor(256 * math.log(i / (4096 - i)) + 0.5)))
     for d in range(-2047, 2048):
-        assert K.SQUASH[d + 2047] == min(4095, max(1, math.floor(4096 / (1 + math.exp(-d / 256)) + 0.5)))
-    assert list(K.RATE[:3]) == [43690, 26214, 18724] and all(K.RATE[n] == 131072 // (2 * n + 3) for n in range(1024))
+        assert B.SQUASH[d + 2047] == min(4095, max(1, math.floor(4096 / (1 + math.exp(-d / 256)) + 0.5)))
+    assert list(B.RATE[:3]) == [43690, 26214, 18724] and all(B.RATE[n] == 131072 // (2 * n + 3) for n in range(1024))
 
 
 def test_a_fresh_state_is_one_half_and_updates_as_specified():
     s = np.uint32(0)
-    assert K._stretched(s) == 0
-    s1 = K._updated(s, 1)  # p = 2**21 + floor(2**21 * 43690 / 2**16), n = 1
+    assert B.stretched(s) == 0
+    s1 = B.updated(s, 1)  # p = 2**21 + floor(2**21 * 43690 / 2**16), n = 1
     p = ((int(s1) >> 10) ^ (1 << 21))
     assert int(s1) & 1023 == 1 and p == (1 << 21) + ((1 << 21) * 43690 >> 16)
     for bit in (0, 1):  # p stays inside 0 .. 2**22 - 1 however long one value repeats
         s = np.uint32(0)
         for _ in range(5000):
-            s = K._updated(s, bit)
+            s = B.updated(s, bit)
         p = (int(s) >> 10) ^ (1 << 21)
         assert 0 <= p < 1 << 22 and int(s) & 1023 == 1023
 

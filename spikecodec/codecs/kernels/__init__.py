@@ -15,9 +15,11 @@ each other, in this order (lower first):
 * :mod:`.context` - the ``order0`` / ``context`` model (9.4.4, 9.4.5): encoder, decoder.
 * :mod:`.lanes` - ``ctxlanes`` (9.4.8): four ``context`` streams in lockstep.
 * :mod:`.countctx` - the ``countctx`` model (9.4.7): encoder, decoder.
-* :mod:`.ctxmix` - ``ctxmix`` (9.4.9): context mixing and its binary arithmetic coder.
-* :mod:`.mix` - ``mix`` (9.4.10): context mixing sample by sample, on ``ctxmix``'s tables and
-  coder.
+* :mod:`.binary` - the binary arithmetic coder with byte output, its state words and integer
+  tables (9.4.9), shared by the two context-mixing codecs.
+* :mod:`.ctxmix` - ``ctxmix`` (9.4.9): context mixing of position, neighbourhood and history.
+* :mod:`.mix` - ``mix`` (9.4.10): context mixing sample by sample, channels innermost, with the
+  pixel-vector models.
 * :mod:`.histogram` - ``auto``'s order-0 size estimate (9.4.6).
 * :mod:`.transpose` - in-place transpose for decoders whose output has no canonical view.
 

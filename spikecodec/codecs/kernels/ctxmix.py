@@ -21,49 +21,21 @@ kernels take it as arrays and update it in place. ``journal`` decoders and encod
 table writes at the end of the chunk, so a chunk coded from a large prior costs its decisions,
 not a copy of the prior.
 
-The coder: a 32-bit interval [low, high], split at ``mid = low + (range >> 12) * p +
-(((range & 0xFFF) * p) >> 12)``; a 1 keeps [low, mid], a 0 [mid + 1, high]; while the top bytes
-of low and high agree, that byte is output. The end: nothing when high is 0xFFFFFFFF, else the
-top byte of low. The decoder reads bytes past the end of the payload as 0xFF.
+The tables, the state words and the coder are :mod:`.binary`'s, shared with ``mix``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-# -- The three integer tables (FORMAT.md 9.4.9) ----------------------------------------------------
-
-
-def _stretch_table() -> np.ndarray:
-    """STRETCH[i] = round(256 ln(i / (4096 - i))) for i in 1..4095, clipped to +-2047; STRETCH[0] =
-    -2047. No exact value lies within 1e-7 of a rounding boundary, so double precision suffices."""
-    out = np.empty(4096, np.int64)
-    out[0] = -2047
-    for i in range(1, 4096):
-        out[i] = min(2047, max(-2047, math.floor(256.0 * math.log(i / (4096 - i)) + 0.5)))
-    return out
-
-
-def _squash_table() -> np.ndarray:
-    """SQUASH[d + 2047] = round(4096 / (1 + e^(-d / 256))) for d in -2047..2047, clipped to 1..4095."""
-    d = np.arange(-2047, 2048)
-    return np.array([min(4095, max(1, math.floor(4096.0 / (1.0 + math.exp(-v / 256.0)) + 0.5))) for v in d], np.int64)
-
-
-STRETCH = _stretch_table()
-SQUASH = _squash_table()
-RATE = np.array([131072 // (2 * n + 3) for n in range(1024)], np.int64)  # floor(2**16 / (n + 1.5))
+from .binary import clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
 
 # -- Model constants -------------------------------------------------------------------------------
 TABLE_CAP_BITS = 22
 TABLE_CAP = 1 << TABLE_CAP_BITS
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
-COUNT_LIMIT = 1023  # a state's count stops here: its rate stays at 2**16 / 1024.5
 LEARNING_RATE = 6  # mixer: err = ((bit << 12) - p) * LEARNING_RATE
-WEIGHT_LIMIT = 1 << 20  # mixer weights stay within +-16.0 (16.16 fixed point)
 SIG_MODELS = 4
 MAG_MODELS = 2
 SIG_SETS = 512  # significance weight sets chosen by (c mod 16, min(t, 3), own t-1, up, left) ...
@@ -146,44 +118,6 @@ def _position_set(pos, count):
 
 
 @njit(inline="always", cache=True)
-def _stretched(s):
-    """STRETCH of a state's 12-bit probability. A state word is ((p XOR 2**21) << 10) | count,
-    p the 22-bit probability of a 1: an all-zero word is p = 1/2, count 0."""
-    return STRETCH[((np.int64(s) >> 10) ^ (1 << 21)) >> 10]
-
-
-@njit(inline="always", cache=True)
-def _updated(s, bit):
-    """State word ``s`` after a decision ``bit``: p += ((bit << 22) - p) * RATE[n] >> 16 (floor),
-    n += 1 up to COUNT_LIMIT."""
-    s = np.int64(s)
-    n = s & 1023
-    p = (s >> 10) ^ (1 << 21)
-    p += (((bit << 22) - p) * RATE[n]) >> 16
-    if n < COUNT_LIMIT:
-        n += 1
-    return np.uint32(((p ^ (1 << 21)) << 10) | n)
-
-
-@njit(inline="always", cache=True)
-def _squash(d):
-    if d > 2047:
-        d = 2047
-    elif d < -2047:
-        d = -2047
-    return SQUASH[d + 2047]
-
-
-@njit(inline="always", cache=True)
-def _clamp_weight(w):
-    if w > WEIGHT_LIMIT:
-        return WEIGHT_LIMIT
-    if w < -WEIGHT_LIMIT:
-        return -WEIGHT_LIMIT
-    return w
-
-
-@njit(inline="always", cache=True)
 def _sig(x, t, n, c, h, w, T, C, H, W):
     """Significance (value > 0) of element (t, n, c, h, w) of ``x``; 0 outside the array."""
     if t < 0 or c < 0 or c >= C or h < 0 or h >= H or w < 0 or w >= W:
@@ -199,65 +133,6 @@ def _val3(x, t, n, c, h, w, H, W):
     return min(np.int64(x[t, n, c, h, w]), 3)
 
 
-# -- The coder -------------------------------------------------------------------------------------
-# Coder state, passed around as a small int64 array: [low, high, code, pos, shifted].
-LOW, HIGH, CODE, POS, SHIFTED = 0, 1, 2, 3, 4
-
-
-@njit(inline="always", cache=True)
-def _split(low, high, p):
-    r = high - low
-    return low + (r >> 12) * p + (((r & 0xFFF) * p) >> 12)
-
-
-@njit(inline="always", cache=True)
-def _encode_bit(st, out, bit, p):
-    """Code ``bit`` with P(1) = p / 4096 (1 <= p <= 4095); bytes go to ``out`` (always large
-    enough: the caller bounds it)."""
-    low = st[LOW]
-    high = st[HIGH]
-    mid = _split(low, high, p)
-    if bit:
-        high = mid
-    else:
-        low = mid + 1
-    while ((low ^ high) & 0xFF000000) == 0:
-        out[st[SHIFTED]] = np.uint8(high >> 24)
-        st[SHIFTED] += 1
-        low = (low << 8) & 0xFFFFFFFF
-        high = ((high << 8) & 0xFFFFFFFF) | 0xFF
-    st[LOW] = low
-    st[HIGH] = high
-
-
-@njit(inline="always", cache=True)
-def _next_byte(data, pos):
-    return np.int64(data[pos]) if pos < data.size else 0xFF
-
-
-@njit(inline="always", cache=True)
-def _decode_bit(st, data, p):
-    low = st[LOW]
-    high = st[HIGH]
-    code = st[CODE]
-    mid = _split(low, high, p)
-    bit = 1 if code <= mid else 0
-    if bit:
-        high = mid
-    else:
-        low = mid + 1
-    while ((low ^ high) & 0xFF000000) == 0:
-        low = (low << 8) & 0xFFFFFFFF
-        high = ((high << 8) & 0xFFFFFFFF) | 0xFF
-        code = ((code << 8) & 0xFFFFFFFF) | _next_byte(data, st[POS])
-        st[POS] += 1
-        st[SHIFTED] += 1
-    st[LOW] = low
-    st[HIGH] = high
-    st[CODE] = code
-    return bit
-
-
 # -- One decision: predict, code, update -----------------------------------------------------------
 
 
@@ -269,34 +144,31 @@ def _decide(st, out, data, encoding, bit, tabs, idx, nm, wts, wa, wb, jidx, jval
     states and both weight sets. Table writes are journalled while ``jn[0] >= 0``. Returns the bit."""
     dot = np.int64(wts[wa + nm]) * 256
     for m in range(nm):
-        dot += np.int64(wts[wa + m]) * _stretched(tabs[idx[m]])
+        dot += np.int64(wts[wa + m]) * stretched(tabs[idx[m]])
     if wb >= 0:
         dot2 = np.int64(wts[wb + nm]) * 256
         for m in range(nm):
-            dot2 += np.int64(wts[wb + m]) * _stretched(tabs[idx[m]])
+            dot2 += np.int64(wts[wb + m]) * stretched(tabs[idx[m]])
         dot = (dot + dot2) >> 1
-    p = _squash(dot >> 16)
-    if encoding:
-        _encode_bit(st, out, bit, p)
-    else:
-        bit = _decode_bit(st, data, p)
+    p = squashed(dot >> 16)
+    bit = code_bit(st, out, data, encoding, bit, p)
     err = ((bit << 12) - p) * LEARNING_RATE
     for m in range(nm):
         i = idx[m]
         s = tabs[i]
-        step = (_stretched(s) * err) >> 16
-        wts[wa + m] = _clamp_weight(np.int64(wts[wa + m]) + step)
+        step = (stretched(s) * err) >> 16
+        wts[wa + m] = clamped_weight(np.int64(wts[wa + m]) + step)
         if wb >= 0:
-            wts[wb + m] = _clamp_weight(np.int64(wts[wb + m]) + step)
+            wts[wb + m] = clamped_weight(np.int64(wts[wb + m]) + step)
         if jn[0] >= 0:
             jidx[jn[0]] = i
             jval[jn[0]] = s
             jn[0] += 1
-        tabs[i] = _updated(s, bit)
+        tabs[i] = updated(s, bit)
     step = (256 * err) >> 16
-    wts[wa + nm] = _clamp_weight(np.int64(wts[wa + nm]) + step)
+    wts[wa + nm] = clamped_weight(np.int64(wts[wa + nm]) + step)
     if wb >= 0:
-        wts[wb + nm] = _clamp_weight(np.int64(wts[wb + nm]) + step)
+        wts[wb + nm] = clamped_weight(np.int64(wts[wb + nm]) + step)
     return bit
 
 
@@ -315,14 +187,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     g = groups(C)
     nn = mag_nodes(bits)
     top = (1 << bits) - 1
-    st = np.zeros(5, np.int64)
-    st[HIGH] = 0xFFFFFFFF
-    if not encoding:
-        code = 0
-        for k in range(4):
-            code = (code << 8) | _next_byte(data, k)
-        st[CODE] = code
-        st[POS] = 4
+    st = start(data, encoding)
     idx = np.zeros(4, np.int64)
     per_element = SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)
     jcap = x.size * per_element if journal else 0
@@ -429,11 +294,7 @@ def encode(x, bits, tabs, wts, out, journal):
     """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
     their count."""
     st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
-    n = st[SHIFTED]
-    if st[HIGH] != 0xFFFFFFFF:
-        out[n] = np.uint8(st[LOW] >> 24)
-        n += 1
-    return n
+    return finish(st, out)
 
 
 @njit(cache=True, nogil=True)
@@ -444,10 +305,4 @@ def decode_into(data, x, bits, tabs, wts, journal):
     st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal)
     if status:
         return status
-    n = st[SHIFTED]
-    if st[HIGH] != 0xFFFFFFFF:
-        if data.size != n + 1 or np.int64(data[n]) != st[LOW] >> 24:
-            return 1
-    elif data.size != n:
-        return 1
-    return 0
+    return 0 if ends_as_encoded(st, data) else 1

@@ -3,7 +3,7 @@ two of them keyed by the channels already coded at this pixel, mixed in the logi
 arithmetic coded, one sample at a time.
 
 Integer arithmetic only: the STRETCH, SQUASH and RATE tables, the state words and the binary
-arithmetic coder are those of ``ctxmix`` (FORMAT.md 9.4.9, :mod:`.ctxmix`), so encoder and
+arithmetic coder are :mod:`.binary`'s, shared with ``ctxmix`` (FORMAT.md 9.4.9), so encoder and
 decoder agree on every probability on every machine.
 
 Order: sample by sample (n), and within a sample t, h, w, c - channels last, so a pixel's
@@ -33,12 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .ctxmix import RATE, SQUASH, STRETCH
-
-# The same tables in narrower types: a quarter of the cache lines (values unchanged).
-STRETCH16 = STRETCH.astype(np.int16)
-SQUASH16 = SQUASH.astype(np.int16)
-RATE32 = RATE.astype(np.int32)
+from .binary import clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
 
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 VECTOR_MUL = np.uint64(0x100000001B3)  # the pixel vector's running hash: (v + bit + 1) * this
@@ -47,7 +42,6 @@ TPOS = 4  # timesteps told apart (t >= 3 share one)
 GROUPS_CAP = 64  # channel groups: c mod min(C, 64) (bounds tables A, B, F and the weights)
 TABLE_CAP_BITS = 22  # tables A, B, F: direct up to 2**22 contexts, else hashed into 2**22
 LEARNING_RATE = 14  # mixer: err = ((bit << 12) - p) * LEARNING_RATE
-WEIGHT_LIMIT = 1 << 20  # weights stay within +-16.0 (16.16 fixed point)
 SIG_INIT = 19661  # 0.3: the initial weight of each significance model
 MAG_INIT = 32768  # 0.5: the initial weight of each magnitude model
 SIG_MODELS = 5
@@ -136,72 +130,26 @@ def _val3(x, t, n, c, h, w, inside):
 
 
 @njit(inline="always", cache=True)
-def _stretched(s):
-    return np.int64(STRETCH16[((np.int64(s) >> 10) ^ (1 << 21)) >> 10])
-
-
-@njit(inline="always", cache=True)
-def _updated(s, bit):
-    s = np.int64(s)
-    n = s & 1023
-    p = (s >> 10) ^ (1 << 21)
-    p += (((bit << 22) - p) * np.int64(RATE32[n])) >> 16
-    if n < 1023:
-        n += 1
-    return np.uint32(((p ^ (1 << 21)) << 10) | n)
-
-
-@njit(inline="always", cache=True)
-def _clamped(w):
-    return max(-WEIGHT_LIMIT, min(WEIGHT_LIMIT, w))
-
-
-@njit(inline="always", cache=True)
-def _mag_decide(cs, out, data, encoding, bit, tabs, wts, i0, i1, wm, journal, jidx, jval):
+def _mag_decide(st, out, data, encoding, bit, tabs, wts, i0, i1, wm, journal, jidx, jval, jn):
     """One magnitude decision: mix tables ``i0``, ``i1`` with the weights at ``wm``, code ``bit``
-    (encoding) or decode it with the coder state ``cs`` = [low, high, code, read position, bytes
-    shifted, journal entries], update; returns the bit."""
-    s0 = _stretched(tabs[i0])
-    s1 = _stretched(tabs[i1])
-    d = (np.int64(wts[wm]) * s0 + np.int64(wts[wm + 1]) * s1 + np.int64(wts[wm + 2]) * 256) >> 16
-    if d > 2047:
-        d = 2047
-    elif d < -2047:
-        d = -2047
-    p = np.int64(SQUASH16[d + 2047])
-    low = cs[0]
-    high = cs[1]
-    r = high - low
-    mid = low + (r >> 12) * p + (((r & 0xFFF) * p) >> 12)
-    if not encoding:
-        bit = 1 if cs[2] <= mid else 0
-    if bit:
-        high = mid
-    else:
-        low = mid + 1
-    while ((low ^ high) & 0xFF000000) == 0:
-        if encoding:
-            out[cs[4]] = np.uint8(high >> 24)
-        else:
-            cs[2] = ((cs[2] << 8) & 0xFFFFFFFF) | (np.int64(data[cs[3]]) if cs[3] < data.size else 0xFF)
-            cs[3] += 1
-        cs[4] += 1
-        low = (low << 8) & 0xFFFFFFFF
-        high = ((high << 8) & 0xFFFFFFFF) | 0xFF
-    cs[0] = low
-    cs[1] = high
+    (encoding) or decode it, update; table writes journalled at ``jn[0]`` when ``journal``.
+    Returns the bit."""
+    s0 = stretched(tabs[i0])
+    s1 = stretched(tabs[i1])
+    p = squashed((np.int64(wts[wm]) * s0 + np.int64(wts[wm + 1]) * s1 + np.int64(wts[wm + 2]) * 256) >> 16)
+    bit = code_bit(st, out, data, encoding, bit, p)
     err = ((bit << 12) - p) * LEARNING_RATE
-    wts[wm] = _clamped(np.int64(wts[wm]) + ((s0 * err) >> 16))
-    wts[wm + 1] = _clamped(np.int64(wts[wm + 1]) + ((s1 * err) >> 16))
-    wts[wm + 2] = _clamped(np.int64(wts[wm + 2]) + ((256 * err) >> 16))
+    wts[wm] = clamped_weight(np.int64(wts[wm]) + ((s0 * err) >> 16))
+    wts[wm + 1] = clamped_weight(np.int64(wts[wm + 1]) + ((s1 * err) >> 16))
+    wts[wm + 2] = clamped_weight(np.int64(wts[wm + 2]) + ((256 * err) >> 16))
     if journal:
-        jidx[cs[5]] = i0
-        jval[cs[5]] = tabs[i0]
-        jidx[cs[5] + 1] = i1
-        jval[cs[5] + 1] = tabs[i1]
-        cs[5] += 2
-    tabs[i0] = _updated(tabs[i0], bit)
-    tabs[i1] = _updated(tabs[i1], bit)
+        jidx[jn[0]] = i0
+        jval[jn[0]] = tabs[i0]
+        jidx[jn[0] + 1] = i1
+        jval[jn[0] + 1] = tabs[i1]
+        jn[0] += 2
+    tabs[i0] = updated(tabs[i0], bit)
+    tabs[i1] = updated(tabs[i1], bit)
     return bit
 
 
@@ -209,8 +157,8 @@ def _mag_decide(cs, out, data, encoding, bit, tabs, wts, i0, i1, wm, journal, ji
 def _code(x, bits, tabs, wts, out, data, encoding, journal):
     """Code the canonical (T, N, C, H, W) uint8 array ``x``: read from it when ``encoding``
     (bytes to ``out``), else decoded from ``data`` into it. ``tabs`` / ``wts`` are the model
-    state, updated in place (table writes undone at the end with ``journal``). Returns (bytes
-    shifted out, low, high, status): status 0 ok, 2 a decoded value above 2**bits - 1."""
+    state, updated in place (table writes undone at the end with ``journal``). Returns (coder
+    state, status): status 0 ok, 2 a decoded value above 2**bits - 1."""
     T, N, C, H, W = x.shape
     tpos = min(T, TPOS)
     g = groups(C)
@@ -231,17 +179,8 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     jcap = x.size * (SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
-    jn = 0
-    low = np.int64(0)
-    high = np.int64(0xFFFFFFFF)
-    code = np.int64(0)
-    rpos = 0
-    shifted = 0
-    if not encoding:
-        for k in range(4):
-            code = (code << 8) | (np.int64(data[k]) if k < data.size else 0xFF)
-        rpos = 4
-    cs = np.zeros(6, np.int64)  # the coder and journal state, for the magnitude decisions
+    jn = np.zeros(1, np.int64)  # journal entries written
+    st = start(data, encoding)
     line3 = 0
     line4 = 0
     group_node = 1
@@ -292,63 +231,42 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                             group_node = 1
                         i3 = line3 + group_node
                         i4 = line4 + group_node
-                        s0 = _stretched(tabs[i0])
-                        s1 = _stretched(tabs[i1])
-                        s2 = _stretched(tabs[i2])
-                        s3 = _stretched(tabs[i3])
-                        s4 = _stretched(tabs[i4])
+                        s0 = stretched(tabs[i0])
+                        s1 = stretched(tabs[i1])
+                        s2 = stretched(tabs[i2])
+                        s3 = stretched(tabs[i3])
+                        s4 = stretched(tabs[i4])
                         wi = ((ct * SETS_PER_GROUP) + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1)
                         dot = (np.int64(wts[wi]) * s0 + np.int64(wts[wi + 1]) * s1 + np.int64(wts[wi + 2]) * s2
                                + np.int64(wts[wi + 3]) * s3 + np.int64(wts[wi + 4]) * s4 + np.int64(wts[wi + 5]) * 256) >> 16
-                        if dot > 2047:
-                            dot = 2047
-                        elif dot < -2047:
-                            dot = -2047
-                        p = np.int64(SQUASH16[dot + 2047])
-                        r = high - low
-                        mid = low + (r >> 12) * p + (((r & 0xFFF) * p) >> 12)
+                        p = squashed(dot)
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
-                        if encoding:
-                            bit = 1 if v else 0
-                        else:
-                            bit = 1 if code <= mid else 0
-                        if bit:
-                            high = mid
-                        else:
-                            low = mid + 1
-                        while ((low ^ high) & 0xFF000000) == 0:
-                            if encoding:
-                                out[shifted] = np.uint8(high >> 24)
-                            else:
-                                code = ((code << 8) & 0xFFFFFFFF) | (np.int64(data[rpos]) if rpos < data.size else 0xFF)
-                                rpos += 1
-                            shifted += 1
-                            low = (low << 8) & 0xFFFFFFFF
-                            high = ((high << 8) & 0xFFFFFFFF) | 0xFF
+                        bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
                         err = ((bit << 12) - p) * LEARNING_RATE
-                        wts[wi] = _clamped(np.int64(wts[wi]) + ((s0 * err) >> 16))
-                        wts[wi + 1] = _clamped(np.int64(wts[wi + 1]) + ((s1 * err) >> 16))
-                        wts[wi + 2] = _clamped(np.int64(wts[wi + 2]) + ((s2 * err) >> 16))
-                        wts[wi + 3] = _clamped(np.int64(wts[wi + 3]) + ((s3 * err) >> 16))
-                        wts[wi + 4] = _clamped(np.int64(wts[wi + 4]) + ((s4 * err) >> 16))
-                        wts[wi + 5] = _clamped(np.int64(wts[wi + 5]) + ((256 * err) >> 16))
+                        wts[wi] = clamped_weight(np.int64(wts[wi]) + ((s0 * err) >> 16))
+                        wts[wi + 1] = clamped_weight(np.int64(wts[wi + 1]) + ((s1 * err) >> 16))
+                        wts[wi + 2] = clamped_weight(np.int64(wts[wi + 2]) + ((s2 * err) >> 16))
+                        wts[wi + 3] = clamped_weight(np.int64(wts[wi + 3]) + ((s3 * err) >> 16))
+                        wts[wi + 4] = clamped_weight(np.int64(wts[wi + 4]) + ((s4 * err) >> 16))
+                        wts[wi + 5] = clamped_weight(np.int64(wts[wi + 5]) + ((256 * err) >> 16))
                         if journal:
-                            jidx[jn] = i0
-                            jval[jn] = tabs[i0]
-                            jidx[jn + 1] = i1
-                            jval[jn + 1] = tabs[i1]
-                            jidx[jn + 2] = i2
-                            jval[jn + 2] = tabs[i2]
-                            jidx[jn + 3] = i3
-                            jval[jn + 3] = tabs[i3]
-                            jidx[jn + 4] = i4
-                            jval[jn + 4] = tabs[i4]
-                            jn += 5
-                        tabs[i0] = _updated(tabs[i0], bit)
-                        tabs[i1] = _updated(tabs[i1], bit)
-                        tabs[i2] = _updated(tabs[i2], bit)
-                        tabs[i3] = _updated(tabs[i3], bit)
-                        tabs[i4] = _updated(tabs[i4], bit)
+                            j = jn[0]
+                            jidx[j] = i0
+                            jval[j] = tabs[i0]
+                            jidx[j + 1] = i1
+                            jval[j + 1] = tabs[i1]
+                            jidx[j + 2] = i2
+                            jval[j + 2] = tabs[i2]
+                            jidx[j + 3] = i3
+                            jval[j + 3] = tabs[i3]
+                            jidx[j + 4] = i4
+                            jval[j + 4] = tabs[i4]
+                            jn[0] = j + 5
+                        tabs[i0] = updated(tabs[i0], bit)
+                        tabs[i1] = updated(tabs[i1], bit)
+                        tabs[i2] = updated(tabs[i2], bit)
+                        tabs[i3] = updated(tabs[i3], bit)
+                        tabs[i4] = updated(tabs[i4], bit)
                         hn = (hs << 1) | bit
                         hist[h, w, c] = (hn & 127) | 128 if hn >= 256 else hn
                         here = (here + np.uint64(bit + 1)) * VECTOR_MUL
@@ -359,17 +277,11 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                             v1 = _val3(x, t - 1, n, c, h, w, t > 0)
                             near = (v1 | _val3(x, t - 2, n, c, h, w, t > 1) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
                                     | _val3(x, t, n, c, h - 1, w, has_u) << 6)
-                            cs[0] = low
-                            cs[1] = high
-                            cs[2] = code
-                            cs[3] = rpos
-                            cs[4] = shifted
-                            cs[5] = jn
                             for node in range(2):
-                                b = _mag_decide(cs, out, data, encoding, 1 if v > value else 0, tabs, wts,
+                                b = _mag_decide(st, out, data, encoding, 1 if v > value else 0, tabs, wts,
                                                 _slot((ct * nn + node) * 256 + near, sh5, offs[5]),
                                                 _slot((pos * nn + node) * 4 + v1, sh6, offs[6]),
-                                                mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval)
+                                                mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
                                 if b == 0:
                                     break
                                 value += 1
@@ -377,20 +289,14 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                                 tree = 1
                                 for k in range(bits - 1, -1, -1):
                                     node = 1 + tree
-                                    b = _mag_decide(cs, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
+                                    b = _mag_decide(st, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
                                                     _slot((ct * nn + node) * 256 + near, sh5, offs[5]),
                                                     _slot((pos * nn + node) * 4 + v1, sh6, offs[6]),
-                                                    mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval)
+                                                    mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
                                     tree = 2 * tree + b
                                 value = 3 + tree - (1 << bits)
                                 if value > top:
                                     status = 2
-                            low = cs[0]
-                            high = cs[1]
-                            code = cs[2]
-                            rpos = cs[3]
-                            shifted = cs[4]
-                            jn = cs[5]
                         if not encoding:
                             x[t, n, c, h, w] = value
                         if status:
@@ -404,9 +310,9 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
         if status:
             break
     if journal:
-        for i in range(jn - 1, -1, -1):
+        for i in range(jn[0] - 1, -1, -1):
             tabs[jidx[i]] = jval[i]
-    return shifted, low, high, status
+    return st, status
 
 
 def max_payload_bytes(size: int, bits: int) -> int:
@@ -419,11 +325,8 @@ def max_payload_bytes(size: int, bits: int) -> int:
 def encode(x, bits, tabs, wts, out, journal):
     """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
     their count."""
-    n, low, high, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
-    if high != 0xFFFFFFFF:
-        out[n] = np.uint8(low >> 24)
-        n += 1
-    return n
+    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
+    return finish(st, out)
 
 
 @njit(cache=True, nogil=True)
@@ -431,12 +334,7 @@ def decode_into(data, x, bits, tabs, wts, journal):
     """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x``. Returns the status: 0 ok, 1
     the payload is not exactly what the encoder makes of the decoded values, 2 a decoded value
     above 2**bits - 1."""
-    n, low, high, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal)
+    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal)
     if status:
         return status
-    if high != 0xFFFFFFFF:
-        if data.size != n + 1 or np.int64(data[n]) != low >> 24:
-            return 1
-    elif data.size != n:
-        return 1
-    return 0
+    return 0 if ends_as_encoded(st, data) else 1
