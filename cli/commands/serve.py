@@ -41,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-streams-per-client", type=positive_int, default=64, metavar="N", help="open streams per token (default 64)")
     p.add_argument("--idle-timeout", type=float, default=30.0, metavar="S", help="close streams silent this long with nothing in flight (default 30)")
     p.add_argument("--threads", type=positive_int, metavar="N", help="torch threads for the cloud half (default: torch's)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="model worker processes (default $SPIKECODEC_SERVE_WORKERS, else 1 on up to 2 cores, 2 on more)")
     p.add_argument("-q", "--quiet", action="store_true", help="no start-up line")
     p.set_defaults(run=run, own_signals=True)
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     _, info = load_model(args.model)
     config = ServeConfig(model=info["model"], tokens=tokens, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                          max_streams_per_client=args.max_streams_per_client, idle_timeout=args.idle_timeout,
-                         torch_threads=args.threads)
+                         torch_threads=args.threads, workers=args.workers)
     if not args.quiet:
         scheme = "wss" if args.tls_cert else "ws"
         auth = f"{len(tokens)} token(s)" if tokens else "no token"

@@ -323,8 +323,8 @@ def test_sigterm_drains_then_exits(tmp_path, spikes):
     (tmp_path / "tokens").write_text(f"# tokens\n{TOKEN}\n")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "serve", "--port", str(port), "--token-file", str(tmp_path / "tokens"),
-                             "--max-batch", "256", "--max-wait-ms", "500"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "1"})
+                             "--max-batch", "256", "--max-wait-ms", "500", "--workers", "1"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "2"})  # the flag wins over the environment
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -335,7 +335,7 @@ def test_sigterm_drains_then_exits(tmp_path, spikes):
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "slow"
                 time.sleep(0.2)
         workers = children(proc.pid)
-        assert len(workers) == 1  # the model worker process
+        assert len(workers) == 1  # the model worker process: --workers 1
         header, messages, end = stream_messages(spikes[:12])
         client = ServeClient(f"127.0.0.1:{port}", token=TOKEN, header=header)
         for i in range(12):
