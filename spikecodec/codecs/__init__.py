@@ -14,7 +14,7 @@ from .mix import PixelMixing
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
-# with the pixel-vector models, 10-37% under paq9a on spikes of networks it was not tuned on
+# with the pixel-vector models, 8-37% under paq9a on spikes of networks it was not tuned on
 # (benchmarks/results/peers.md). ``auto`` is the fast choice.
 DEFAULT_CODEC = "mix"
 

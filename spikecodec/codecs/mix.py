@@ -8,9 +8,9 @@ position model, and two *pixel vector* models keyed by the spikes of the channel
 at the same pixel (and, for one, the whole vector of the pixel to its left) - a layer's channels
 at one pixel are features of one receptive field, and coding them jointly is most of what a
 general-purpose compressor finds in a channels-last byte order. Coding runs sample by sample,
-channels innermost. The models learn across samples: chunks of many samples (the default chunk of this codec is about
-8M elements) or a prior pay off. A payload of exactly the chunk's bit-packed size holds the
-packed elements instead.
+channels innermost. The models learn across samples: chunks of many samples (this codec's
+default chunk holds about 8M elements) or a prior pay off. A payload of exactly the chunk's
+bit-packed size holds the packed elements instead.
 """
 
 from __future__ import annotations
@@ -26,5 +26,5 @@ class PixelMixing(ContextMixing):
     format_minor = 4
     kernels_module = "spikecodec.codecs.kernels.mix"
     #: Default chunks of this codec hold about this many elements: its models learn across
-    #: samples, and chunks of 1M elements cost 5-8% against one of 5M (benchmarks/results/entropy.md).
+    #: samples, and chunks of 1M elements cost 5-8% against one of 5M (benchmarks/results/mix_design.md).
     chunk_elements = 1 << 23

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from ..codecs import DEFAULT_CODEC, ChunkSpec, Pipeline
+from ..codecs import DEFAULT_CODEC, ChunkSpec, Codec, Pipeline
 from ..codecs.registry import CodecLike
 from ..elements import as_elements
 from ..errors import FormatError
@@ -29,7 +29,7 @@ from .records import (
 RECORDS = ("classic", "compact")
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
-TARGET_CHUNK_ELEMENTS = 1 << 20  # default chunks hold about this many elements (or the codec's) ...
+TARGET_CHUNK_ELEMENTS = Codec.chunk_elements  # default chunks hold about this many elements (or the codec's) ...
 MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # ... and never more than this, if it can be helped
 
 
