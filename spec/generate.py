@@ -572,10 +572,11 @@ def _invalid_priors_named(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int
     return out
 
 
-def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
-    out = {}
-    base = valid["ctxmix-spikes"]
-    h, start, _ = _parts(base)
+def _invalid_payload_lengths(valid: dict[str, bytes], cid: str) -> dict[str, tuple[bytes, int, str]]:
+    """The context-mixing codecs' (9.4.9, 9.4.10) length rules broken in ``cid``'s spikes vector:
+    a payload one byte longer than the packed elements, and a coded payload with a byte after it."""
+    base = valid[f"{cid}-spikes"]
+    start = _parts(base)[1]
     with spikecodec.open(base) as r:
         packed = r.chunk_spec(0).packed_nbytes
 
@@ -586,10 +587,16 @@ def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
         assert len(payload) + 1 < packed
         return origin, extent, spikes, payload + b"\x00" if i == 0 else payload
 
+    out = {}
     body, ents = _rebuild_chunks(base, too_long)
-    out["ctxmix-payload-too-long"] = (_finish(body, ents), start, "longer than the chunk packed")
+    out[f"{cid}-payload-too-long"] = (_finish(body, ents), start, "longer than the chunk packed")
     body, ents = _rebuild_chunks(base, extra_byte)
-    out["ctxmix-corrupt-end"] = (_finish(body, ents), start, "corrupt payload")
+    out[f"{cid}-corrupt-end"] = (_finish(body, ents), start, "corrupt payload")
+    return out
+
+
+def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out = _invalid_payload_lengths(valid, "ctxmix")
 
     def flip_first(i, origin, extent, spikes, payload):  # decodes to an escape value above 15
         return origin, extent, spikes, bytes([payload[0] ^ 0x01]) + payload[1:] if i == 0 else payload
@@ -604,18 +611,9 @@ def _invalid_mix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     """Version 1.4, ``mix`` (FORMAT.md 9.4.10): a payload longer than the packed elements, coded
     payloads that do not end as the encoder ends them (one byte more; the final byte changed),
     and one that decodes to an escape value above 2^bits - 1."""
-    out = {}
+    out = _invalid_payload_lengths(valid, "mix")
     base = valid["mix-spikes"]
-    _, start, _ = _parts(base)
-    with spikecodec.open(base) as r:
-        packed = r.chunk_spec(0).packed_nbytes
-
-    def too_long(i, origin, extent, spikes, payload):  # one byte more than the packed size
-        return origin, extent, spikes, payload + b"\x00" * (packed + 1 - len(payload)) if i == 0 else payload
-
-    def extra_byte(i, origin, extent, spikes, payload):  # a coded payload and one byte after it
-        assert len(payload) + 1 < packed
-        return origin, extent, spikes, payload + b"\x00" if i == 0 else payload
+    start = _parts(base)[1]
 
     def last_byte(i, origin, extent, spikes, payload):
         # The last byte made 0xFF, what a decoder reads past the end: the chunk decodes (to other
@@ -625,10 +623,6 @@ def _invalid_mix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
         assert payload[-1] != 0xFF
         return origin, extent, spikes, payload[:-1] + b"\xff" if i == 0 else payload
 
-    body, ents = _rebuild_chunks(base, too_long)
-    out["mix-payload-too-long"] = (_finish(body, ents), start, "longer than the chunk packed")
-    body, ents = _rebuild_chunks(base, extra_byte)
-    out["mix-corrupt-end"] = (_finish(body, ents), start, "corrupt payload")
     body, ents = _rebuild_chunks(base, last_byte)
     out["mix-corrupt-last-byte"] = (_finish(body, ents), start, "corrupt payload")
 

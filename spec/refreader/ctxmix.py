@@ -52,6 +52,25 @@ class ByteDecoder:
         return len(self.data) == self.shifted + 1 and self.data[-1] == self.low >> 24
 
 
+def neighbour_readers(xs, nbase, sT, sCc, C, H, W):
+    """S and V of 9.4.9 / 9.4.10 over sample ``nbase`` of the flat decoded values ``xs``:
+    S(t, c, h, w) the significance, 0 outside the chunk; V(t, c, h, w) min(value, 3), 0 for
+    t, h or w below 0."""
+
+    def S(tt, cc, hh, ww):
+        if tt < 0 or cc < 0 or cc >= C or hh < 0 or hh >= H or ww < 0 or ww >= W:
+            return 0
+        return 1 if xs[tt * sT + nbase + cc * sCc + hh * W + ww] else 0
+
+    def V(tt, cc, hh, ww):
+        if tt < 0 or hh < 0 or ww < 0:
+            return 0
+        v = xs[tt * sT + nbase + cc * sCc + hh * W + ww]
+        return v if v < 3 else 3
+
+    return S, V
+
+
 def check_tables(spec_dir):
     """The formulas of 9.4.9 against the tables listed in spec/tables/; returns mismatches."""
     out = []
@@ -143,16 +162,7 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
         for n in range(N):
             nbase = n * sN
 
-            def S(tt, cc, hh, ww):
-                if tt < 0 or cc < 0 or cc >= C or hh < 0 or hh >= H or ww < 0 or ww >= W:
-                    return 0
-                return 1 if xs[tt * sT + nbase + cc * sCc + hh * W + ww] else 0
-
-            def V(tt, cc, hh, ww):
-                if tt < 0 or hh < 0 or ww < 0:
-                    return 0
-                v = xs[tt * sT + nbase + cc * sCc + hh * W + ww]
-                return v if v < 3 else 3
+            S, V = neighbour_readers(xs, nbase, sT, sCc, C, H, W)
 
             for c in range(C):
                 cg = c % G

@@ -3,7 +3,7 @@ with the channels of a pixel innermost."""
 import numpy as np
 
 from .common import Problem, packed_size, unpack
-from .ctxmix import GOLD, HALF, LIM, M64, RATE, SQUASH, STRETCH, ByteDecoder
+from .ctxmix import GOLD, HALF, LIM, M64, RATE, SQUASH, STRETCH, ByteDecoder, neighbour_readers
 from .priors import mix_sizes
 
 PMUL = 0x100000001B3
@@ -78,16 +78,7 @@ def decode_mix(payload, dims, bits, tables, offset):
         nbase = n * sN
         hist = [1] * (C * H * W)
 
-        def S(tt, cc, hh, ww):
-            if tt < 0 or cc < 0 or cc >= C or hh < 0 or hh >= H or ww < 0 or ww >= W:
-                return 0
-            return 1 if xs[tt * sT + nbase + cc * sCc + hh * W + ww] else 0
-
-        def V(tt, cc, hh, ww):
-            if tt < 0 or hh < 0 or ww < 0:
-                return 0
-            v = xs[tt * sT + nbase + cc * sCc + hh * W + ww]
-            return v if v < 3 else 3
+        S, V = neighbour_readers(xs, nbase, sT, sCc, C, H, W)
 
         for t in range(T):
             tp = min(t, 3)
