@@ -71,6 +71,24 @@ def neighbour_readers(xs, nbase, sT, sCc, C, H, W):
     return S, V
 
 
+def decode_magnitude(mag, bits, top, offset, cid):
+    """A significant element's value from its level and escape decisions (9.4.7, 9.4.9):
+    ``mag(node)`` decodes the decision at that node; a value above ``top`` is refused."""
+    x = 1
+    if mag(0):
+        x = 2
+        if mag(1):
+            x = 3
+            if bits > 2:
+                tree = 1
+                for _ in range(bits):
+                    tree = 2 * tree + mag(1 + tree)
+                x = 3 + tree - (1 << bits)
+                if x > top:
+                    raise Problem("symbol-above-top", offset, f"{cid}: value {x} does not fit {bits}-bit elements")
+    return x
+
+
 def check_tables(spec_dir):
     """The formulas of 9.4.9 against the tables listed in spec/tables/; returns mismatches."""
     out = []
@@ -197,18 +215,7 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
                                       (sF, slot(5, (cg * NN + node) * 256 + fctx))]
                                 return decide(mm, (mag_base + 3 * (node * 4 + v1),))
 
-                            if mag(0):
-                                x = 2
-                                if mag(1):
-                                    x = 3
-                                    if bits > 2:
-                                        tree = 1
-                                        for _ in range(bits):
-                                            tree = 2 * tree + mag(1 + tree)
-                                        x = 3 + tree - (1 << bits)
-                                        if x > top:
-                                            raise Problem("symbol-above-top", offset,
-                                                          f"ctxmix: value {x} does not fit {bits}-bit elements")
+                            x = decode_magnitude(mag, bits, top, offset, "ctxmix")
                         xs[t * sT + nbase + (c * H + h) * W + w] = x
     if not coder.ends_as_encoded():
         raise Problem("ctxmix-end", offset, "ctxmix: corrupt payload (it does not end as the encoder ends it)")

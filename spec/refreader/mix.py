@@ -3,7 +3,7 @@ with the channels of a pixel innermost."""
 import numpy as np
 
 from .common import Problem, packed_size, unpack
-from .ctxmix import GOLD, HALF, LIM, M64, RATE, SQUASH, STRETCH, ByteDecoder, neighbour_readers
+from .ctxmix import GOLD, HALF, LIM, M64, RATE, SQUASH, STRETCH, ByteDecoder, decode_magnitude, neighbour_readers
 from .priors import mix_sizes
 
 PMUL = 0x100000001B3
@@ -125,18 +125,7 @@ def decode_mix(payload, dims, bits, tables, offset):
                                       (sG, slot(6, (pos * NN + node) * 4 + v1))]
                                 return decide(mm, nsig + 3 * (node * 4 + v1))
 
-                            if mag(0):
-                                x = 2
-                                if mag(1):
-                                    x = 3
-                                    if bits > 2:
-                                        tree = 1
-                                        for _ in range(bits):
-                                            tree = 2 * tree + mag(1 + tree)
-                                        x = 3 + tree - (1 << bits)
-                                        if x > top:
-                                            raise Problem("symbol-above-top", offset,
-                                                          f"mix: value {x} does not fit {bits}-bit elements")
+                            x = decode_magnitude(mag, bits, top, offset, "mix")
                         xs[t * sT + nbase + hi] = x
     if not coder.ends_as_encoded():
         raise Problem("mix-end", offset, "mix: corrupt payload (it does not end as the encoder ends it)")
