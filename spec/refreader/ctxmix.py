@@ -89,6 +89,40 @@ def decode_magnitude(mag, bits, top, offset, cid):
     return x
 
 
+def mixed_decision(coder, wts, models, sets, learning_rate):
+    """One decision of 9.4.9 / 9.4.10: models [(table, index)] mixed by the weight sets starting
+    at the offsets ``sets`` (two are averaged), decoded, then the weights and states updated."""
+    ps, qs = [], []
+    for table, i in models:
+        p = (table[i] >> 10) ^ HALF
+        ps.append(p)
+        qs.append(STRETCH[p >> 10])
+    nm = len(models)
+    total = 0
+    for base in sets:
+        dot = 256 * wts[base + nm]
+        for j in range(nm):
+            dot += wts[base + j] * qs[j]
+        total += dot
+    d = total if len(sets) == 1 else total >> 1
+    e = d >> 16
+    p12 = SQUASH[(-2047 if e < -2047 else 2047 if e > 2047 else e) + 2047]
+    y = coder(p12)
+    err = ((y << 12) - p12) * learning_rate
+    for base in sets:
+        for j in range(nm):
+            v = wts[base + j] + ((qs[j] * err) >> 16)
+            wts[base + j] = -LIM if v < -LIM else LIM if v > LIM else v
+        v = wts[base + nm] + ((256 * err) >> 16)
+        wts[base + nm] = -LIM if v < -LIM else LIM if v > LIM else v
+    for (table, i), p in zip(models, ps):
+        s = table[i]
+        n = s & 1023
+        p2 = p + ((((y << 22) - p) * RATE[n]) >> 16)
+        table[i] = ((p2 ^ HALF) << 10) | (n + 1 if n < 1023 else 1023)
+    return y
+
+
 def check_tables(spec_dir):
     """The formulas of 9.4.9 against the tables listed in spec/tables/; returns mismatches."""
     out = []
@@ -139,36 +173,7 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
         return (key * GOLD & M64) >> 42 if hashed[m] else key
 
     def decide(models, sets):
-        """models: [(table, index)], sets: weight offsets; returns the decoded bit."""
-        ps, qs = [], []
-        for table, i in models:
-            p = (table[i] >> 10) ^ HALF
-            ps.append(p)
-            qs.append(STRETCH[p >> 10])
-        nm = len(models)
-        total = 0
-        for base in sets:
-            dot = 256 * wts[base + nm]
-            for j in range(nm):
-                dot += wts[base + j] * qs[j]
-            total += dot
-        d = total if len(sets) == 1 else total >> 1
-        e = d >> 16
-        p12 = SQUASH[(-2047 if e < -2047 else 2047 if e > 2047 else e) + 2047]
-        y = coder(p12)
-        err = ((y << 12) - p12) * 6
-        for base in sets:
-            for j in range(nm):
-                v = wts[base + j] + ((qs[j] * err) >> 16)
-                wts[base + j] = -LIM if v < -LIM else LIM if v > LIM else v
-            v = wts[base + nm] + ((256 * err) >> 16)
-            wts[base + nm] = -LIM if v < -LIM else LIM if v > LIM else v
-        for (table, i), p in zip(models, ps):
-            s = table[i]
-            n = s & 1023
-            p2 = p + ((((y << 22) - p) * RATE[n]) >> 16)
-            table[i] = ((p2 ^ HALF) << 10) | (n + 1 if n < 1023 else 1023)
-        return y
+        return mixed_decision(coder, wts, models, sets, 6)
 
     sA, sB, sC, sD = states[:4]
     sE, sF = (states[4], states[5]) if NN else (None, None)

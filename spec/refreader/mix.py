@@ -3,7 +3,7 @@ with the channels of a pixel innermost."""
 import numpy as np
 
 from .common import Problem, packed_size, unpack
-from .ctxmix import GOLD, HALF, LIM, M64, RATE, SQUASH, STRETCH, ByteDecoder, decode_magnitude, neighbour_readers
+from .ctxmix import GOLD, M64, ByteDecoder, decode_magnitude, mixed_decision, neighbour_readers
 from .priors import mix_sizes
 
 PMUL = 0x100000001B3
@@ -43,31 +43,7 @@ def decode_mix(payload, dims, bits, tables, offset):
     coder = ByteDecoder(payload)
 
     def decide(models, base):
-        """models: [(table, index)], base: the weight set's first weight; the decoded bit."""
-        ps, qs = [], []
-        for table, i in models:
-            p = (table[i] >> 10) ^ HALF
-            ps.append(p)
-            qs.append(STRETCH[p >> 10])
-        nm = len(models)
-        dot = 256 * wts[base + nm]
-        for j in range(nm):
-            dot += wts[base + j] * qs[j]
-        d = dot >> 16
-        p12 = SQUASH[(-2047 if d < -2047 else 2047 if d > 2047 else d) + 2047]
-        y = coder(p12)
-        err = ((y << 12) - p12) * 14
-        for j in range(nm):
-            v = wts[base + j] + ((qs[j] * err) >> 16)
-            wts[base + j] = -LIM if v < -LIM else LIM if v > LIM else v
-        v = wts[base + nm] + ((256 * err) >> 16)
-        wts[base + nm] = -LIM if v < -LIM else LIM if v > LIM else v
-        for (table, i), p in zip(models, ps):
-            s = table[i]
-            n = s & 1023
-            p2 = p + ((((y << 22) - p) * RATE[n]) >> 16)
-            table[i] = ((p2 ^ HALF) << 10) | (n + 1 if n < 1023 else 1023)
-        return y
+        return mixed_decision(coder, wts, models, (base,), 14)
 
     sA, sB, sC, sD, sE, sF, sG = states
     xs = [0] * size  # canonical C order (T, N, C, H, W)
