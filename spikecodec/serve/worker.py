@@ -6,11 +6,13 @@ model work (the link decoder's per-message Python, the cloud half) take turns on
 server topped out near half the offline cloud half's rate. Here each has a core's worth of
 interpreter: the event loop only reads frames, checks auth and limits, batches and routes answers;
 the worker owns every stream's (stateful) link decoder and the model. torch is imported by the
-worker only.
+worker only. Inside the worker, decoding and the cloud half are two stages on two threads
+(:func:`serve_forever`): the next batch is decoded while torch runs this one, which took the
+server from 0.8x to about 1.0-1.1x the offline cloud half's rate on this 2-core machine.
 
 The wire between them (:class:`WorkerLink` on the server's side, :func:`main` here) carries
 length-prefixed frames, one kind byte then the body, answered in the order they were sent (the
-worker handles them one after the other):
+worker reads and decodes them one after the other, and answers them in that order):
 
 * ``O`` open a stream: sid (u32), then its header message; answered ``o``: close code (u16, 0 when
   accepted), then the refusal's reason (UTF-8);
@@ -31,13 +33,15 @@ import asyncio
 import collections
 import json
 import os
+import queue
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -323,6 +327,11 @@ class Model:
     def batch(self, body: bytes) -> bytes:
         """A ``B`` request: decode each message with its stream's decoder, run the decoded images
         through the cloud half together; the ``R`` answer's body."""
+        return self.answer(self.decode_batch(body))
+
+    def decode_batch(self, body: bytes) -> "DecodedBatch":
+        """A ``B`` request's first stage: each message decoded by its stream's decoder (the
+        streams' state lives here, so batches are decoded one after the other, in order)."""
         from ..errors import FormatError, LimitError
         from . import protocol as P
 
@@ -351,14 +360,30 @@ class Model:
                 refused.append([k, P.BAD_MESSAGE, f"bad message: {exc.message}"])
                 continue
             frames.append(f)
-        parts = [U32.pack(n), status.tobytes()]
-        if frames:
-            # Streams of one server share axes and model, so one decoder's run serves them all.
-            any_decoder = next(iter(decoders.values()))
-            parts.append(any_decoder.run(np.concatenate(frames)).float().numpy().astype("<f4", copy=False).tobytes())
-        if refused:
-            parts.append(json.dumps(refused).encode())
+        # Streams of one server share axes and model, so one decoder's run serves them all.
+        run = next(iter(decoders.values())).run if frames else None
+        return DecodedBatch(status, frames, refused, run)
+
+    @staticmethod
+    def answer(decoded: "DecodedBatch") -> bytes:
+        """A ``B`` request's second stage: the cloud half on the decoded images; the ``R`` answer's body."""
+        parts = [U32.pack(len(decoded.status)), decoded.status.tobytes()]
+        if decoded.frames:
+            assert decoded.run is not None
+            parts.append(decoded.run(np.concatenate(decoded.frames)).float().numpy().astype("<f4", copy=False).tobytes())
+        if decoded.refused:
+            parts.append(json.dumps(decoded.refused).encode())
         return b"".join(parts)
+
+
+class DecodedBatch(NamedTuple):
+    """A batch between the worker's two stages: per-image statuses, the answered images' frames,
+    the refused ones' ``[position, close code, reason]``, and the cloud half to run them through."""
+
+    status: np.ndarray
+    frames: list[np.ndarray]
+    refused: list[list[Any]]
+    run: Callable[[np.ndarray], Any] | None
 
 
 def die_with_parent(parent: int) -> None:
@@ -379,20 +404,60 @@ def send_frame(sock: socket.socket, kind: bytes, body: bytes) -> None:
 
 
 def serve_forever(sock: socket.socket, model: Model) -> None:
-    """Answer requests until the socket closes."""
-    while True:
+    """Answer requests until the socket closes, in two stages on two threads: this one reads the
+    requests and decodes each batch's messages (the streams' state lives here); the other runs
+    the cloud half and sends the answers, in the order the requests came. Decoding batch k+1 (the
+    link decoders' Python and kernels) overlaps the cloud half of batch k (torch, which releases
+    the GIL), so the worker uses more than one core when the machine has one to spare."""
+    answers: queue.Queue = queue.Queue(maxsize=2)  # bounded: decoding runs at most two batches ahead
+    failure: list[BaseException] = []
+
+    def model_stage() -> None:
         try:
-            kind, body = read_frame_blocking(sock)
-        except (EOFError, ConnectionError):
-            return
-        if kind == b"B":
-            send_frame(sock, b"R", model.batch(body))
-        elif kind == b"O":
-            send_frame(sock, b"o", model.open(body))
-        elif kind == b"C":
-            model.close(body)
-        else:
-            raise RuntimeError(f"unknown request {kind!r}")
+            while (item := answers.get()) is not None:
+                kind, payload = item
+                send_frame(sock, kind, model.answer(payload) if kind == b"R" else payload)
+        except BaseException as exc:  # a closed socket or a bug: the reading side stops too
+            failure.append(exc)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    sender = threading.Thread(target=model_stage, name="cloud-half", daemon=True)
+    sender.start()
+
+    def hand_over(item: tuple[bytes, Any] | None) -> bool:
+        while sender.is_alive():
+            try:
+                answers.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        while not failure:
+            try:
+                kind, body = read_frame_blocking(sock)
+            except (EOFError, ConnectionError, OSError):
+                return
+            if kind == b"B":
+                ok = hand_over((b"R", model.decode_batch(body)))
+            elif kind == b"O":
+                ok = hand_over((b"o", model.open(body)))
+            elif kind == b"C":
+                model.close(body)
+                ok = True
+            else:
+                raise RuntimeError(f"unknown request {kind!r}")
+            if not ok:
+                return
+    finally:
+        hand_over(None)
+        sender.join()
+        if failure and not isinstance(failure[0], (BrokenPipeError, ConnectionResetError)):
+            raise failure[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

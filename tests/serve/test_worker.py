@@ -4,10 +4,15 @@ skipped, and other streams in the same batch are answered as offline."""
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import numpy as np
+import pytest
 
 from spikecodec.serve import protocol as P
-from spikecodec.serve.worker import OK, OPEN_ANSWER, REFUSED, SKIPPED, U32, Model, pack_batch, unpack_batch, unpack_results
+from spikecodec.serve.worker import (OK, OPEN_ANSWER, REFUSED, SKIPPED, U32, Model, pack_batch, read_frame_blocking, send_frame,
+                                     serve_forever, unpack_batch, unpack_results)
 
 from serve_helpers import offline_logits, stream_messages
 
@@ -39,3 +44,67 @@ def test_worker_batch_refuses_then_skips_a_failed_stream(spikes):
     model.close(U32.pack(2))
     status, logits, refused = unpack_results(model.batch(pack_batch([2], [b_messages[0]])), model.classes)
     assert status == [SKIPPED] and logits.shape == (0, model.classes) and refused == {}
+
+
+def _request(sock, kind: bytes, body: bytes) -> None:
+    send_frame(sock, kind, body)
+
+
+def test_serve_forever_answers_in_request_order_across_its_two_stages(spikes):
+    """Opens, batches and closes sent back to back: decoding runs ahead of the cloud half, yet
+    every answer comes back in the order of the requests, and the logits are the offline ones."""
+    model = Model(None, 1)
+    model.warm_up()
+    header, messages, end = stream_messages(spikes[:4])
+    ours, theirs = socket.socketpair()
+    server = threading.Thread(target=serve_forever, args=(theirs, model), daemon=True)
+    server.start()
+    _request(ours, b"O", U32.pack(5) + header)
+    for m in messages:  # four one-image batches in a row, none waited for
+        _request(ours, b"B", pack_batch([5], [m]))
+    _request(ours, b"C", U32.pack(5))
+    _request(ours, b"O", U32.pack(6) + header)  # the same stream again, from its start
+    _request(ours, b"B", pack_batch([6, 6], messages[:2]))
+    kinds, bodies = zip(*(read_frame_blocking(ours) for _ in range(7)))
+    assert kinds == (b"o", b"R", b"R", b"R", b"R", b"o", b"R")
+    want = offline_logits(header, messages, end)
+    got = [unpack_results(b, model.classes) for b in bodies[1:5]]
+    assert all(status == [OK] for status, _, _ in got)
+    np.testing.assert_allclose(np.concatenate([logits for _, logits, _ in got]), want, rtol=0, atol=1e-5)
+    status, logits, _ = unpack_results(bodies[6], model.classes)
+    assert status == [OK, OK]
+    np.testing.assert_allclose(logits, want[:2], rtol=0, atol=1e-5)
+    ours.close()  # the server side ends: serve_forever returns
+    server.join(30)
+    assert not server.is_alive()
+
+
+def test_serve_forever_stops_and_raises_when_the_cloud_half_fails(spikes, monkeypatch):
+    model = Model(None, 1)
+    model.warm_up()
+    header, messages, _ = stream_messages(spikes[:2])
+
+    def broken(decoded):
+        raise RuntimeError("the cloud half broke")
+
+    monkeypatch.setattr(model, "answer", broken)
+    ours, theirs = socket.socketpair()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            serve_forever(theirs, model)
+        except BaseException as exc:
+            failure.append(exc)
+
+    server = threading.Thread(target=run, daemon=True)
+    server.start()
+    _request(ours, b"O", U32.pack(1) + header)
+    assert read_frame_blocking(ours)[0] == b"o"
+    _request(ours, b"B", pack_batch([1], messages[:1]))
+    server.join(30)
+    assert not server.is_alive()
+    assert len(failure) == 1 and str(failure[0]) == "the cloud half broke"
+    ours.settimeout(5)
+    with pytest.raises(EOFError):  # no answer: the worker's socket is shut, and the server sees it exit
+        read_frame_blocking(ours)
