@@ -12,7 +12,7 @@ from ..errors import CliError, about
 from ..images import read_labels
 from ..io_formats import display_name
 from ..progress import bar
-from .common import add_limit_options, add_prior_option, load_model, load_priors, read_limits
+from .common import add_limit_options, add_prior_option, load_priors, model_name, read_limits
 
 HELP = "run the cloud half of a model on a spike stream and write class predictions"
 EPILOG = """\
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
     if args.model is not None:
-        load_model(args.model)  # an unknown --model is reported before the stream is read
+        model_name(args.model)  # an unknown --model is reported before the stream is read
     priors = load_priors(args.prior)
     labels = None
     if args.labels is not None:

@@ -89,6 +89,18 @@ def load_priors(paths: Sequence[str] | None) -> list[Any]:
     return priors
 
 
+def model_name(name: str | None) -> str:
+    """The shipped model ``name`` names (default: the default reference), checked without loading
+    it (nor torch); an unknown name is the fault of the option naming it."""
+    from spikecodec.models.reference import DEFAULT_REFERENCE, reference_path
+
+    try:
+        reference_path(name)
+    except KeyError as exc:
+        raise CliError("--model", describe(exc), 2) from None
+    return name or DEFAULT_REFERENCE
+
+
 def load_model(name: str | None) -> tuple[Any, dict[str, Any]]:
     """A shipped model and its metadata; an unknown name is the fault of the option naming it."""
     from spikecodec.models.coinference import load_split

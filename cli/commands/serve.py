@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import CliError, about
-from .common import load_model, positive_int
+from .common import model_name, positive_int
 
 HELP = "serve a model's cloud half to edge clients over WebSockets (batched, authenticated)"
 EPILOG = """\
@@ -69,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
 
         with about(args.tls_cert):  # a bad certificate or key is reported before the model loads
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
-    _, info = load_model(args.model)
-    config = ServeConfig(model=info["model"], tokens=tokens, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
+    model = model_name(args.model)  # loaded by the model worker only: this process never imports torch
+    config = ServeConfig(model=model, tokens=tokens, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                          max_streams_per_client=args.max_streams_per_client, idle_timeout=args.idle_timeout,
                          torch_threads=args.threads, workers=args.workers)
     if not args.quiet:
         scheme = "wss" if args.tls_cert else "ws"
         auth = f"{len(tokens)} token(s)" if tokens else "no token"
-        print(f"spikecodec serve: {info['model']} cloud half at {scheme}://{args.host}:{args.port}/v1/stream ({auth}); "
+        print(f"spikecodec serve: {model} cloud half at {scheme}://{args.host}:{args.port}/v1/stream ({auth}); "
               f"batches of up to {args.max_batch}, {args.max_wait_ms:g} ms wait", file=sys.stderr, flush=True)
     try:
         run_server(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)

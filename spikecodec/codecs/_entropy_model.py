@@ -10,6 +10,7 @@ payload is just the rANS words (FORMAT.md section 9.4).
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import numpy as np
@@ -33,6 +34,11 @@ def canonical_shape(shape: tuple[int, ...], axes: tuple[str, ...]) -> tuple[tupl
     Axes named T, C, H, W take those roles (extent 1 when absent); every other axis, in its
     order, is folded into N. The canonical array is ``chunk.transpose(perm).reshape(shape5)``.
     """
+    return _canonical_shape(tuple(shape), tuple(axes))
+
+
+@functools.lru_cache(maxsize=256)  # a stream's chunks share a few shapes; a message decoder asks per message
+def _canonical_shape(shape: tuple[int, ...], axes: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if len(axes) != len(shape):
         raise ValueError(f"{len(axes)} axis names for a rank-{len(shape)} chunk")
     pos = {a: i for i, a in enumerate(axes)}

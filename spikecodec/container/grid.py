@@ -158,6 +158,8 @@ class RowAssembler:
         t, h = self.tiling, self.tiling.header
         if self.row is None:
             self.limits.check_bytes(spec.shape[0] * math.prod(h.frame_shape), f"the row at row {t.last_row_start}", offset)
+            if len(t.inner) == 1 and t.at_row_boundary and values.shape == (spec.shape[0], *h.frame_shape):
+                return values  # the chunk is the whole row (a one-image message): no copy
             self.row = np.empty((spec.shape[0], *h.frame_shape), np.uint8)
         inner = t.inner[(t.position - 1) % len(t.inner)]
         self.row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values
