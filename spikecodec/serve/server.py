@@ -114,7 +114,7 @@ class Session:
         self.client = client
         self.gone = False
         self.in_flight: collections.deque[Entry] = collections.deque()
-        self.added = asyncio.Event()  # set when an image is read, answers arrive, or reading ends
+        self.added = asyncio.Event()  # set when answers arrive or reading ends: the writer has work
         self.window = asyncio.Semaphore(window)
         self.reading_done = False
         self.reader_task: asyncio.Task | None = None
@@ -395,8 +395,9 @@ class CloudService:
                 await session.window.acquire()
                 entry = Entry(session, image_id, message, now)
                 await batcher.submit(entry)
+                # Not a reason to wake the writer: it waits for the oldest image's answer, and
+                # the batch that brings it sets ``added``.
                 session.in_flight.append(entry)
-                session.added.set()
         except asyncio.CancelledError:
             if session.timed_out:
                 return P.ProtocolError(P.TIMEOUT, f"no whole image frame within {cfg.idle_timeout:g} s")
