@@ -6,6 +6,7 @@ import math
 import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -184,18 +185,34 @@ def _check_total(h: Header, table: ChunkTable, per_row: int, offset: int) -> Non
         raise FormatError(f"chunks cover {rows} of the {h.shape[0]} rows the header declares", offset, code="rows-total")
 
 
-def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
-                 ) -> tuple[ChunkTable, FormatError | None, int]:
-    """Walk the chunk records from the start, checking each (:func:`~.records.read_record`).
+@dataclass
+class RecordWalk:
+    """What :func:`scan_records` found, in file order."""
 
-    Stops at the index (its magic or marker), at ``end``, or at the first record that is
-    incomplete or damaged. Returns the chunk table of the complete rows before that point, why
-    it stopped (``None`` when it reached the index cleanly, with whole rows) and where."""
+    entries: list[IndexEntry]  # one per record walked (a skipped record's states no spike count)
+    complete: int  # how many of them form whole rows
+    skipped: set[int]  # the entries whose records failed a check and were stepped over by their size
+    stop: FormatError | None  # why the walk ended early: a record (``at_record``), or a row left incomplete
+    at_record: bool
+    at_index: bool  # it ended at the index's magic or marker
+    pos: int  # where it ended
+    per_row: int  # chunks in a row
+
+
+def scan_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None,
+                 skip: Callable[[FormatError], bool] | None = None) -> RecordWalk:
+    """Walk the chunk records from the start, checking each (:func:`~.records.read_record`), up to
+    the index (its magic or marker), ``end``, or the first record that is incomplete or damaged.
+    ``skip(problem)``, when given, sees each record's problem and says whether to step over the
+    record by its stated size (a validator that reports a failed CRC and goes on) or stop there.
+    Every walk of records without the index (recovery, validation) is this one."""
     tiling = Tiling(h)
     entries: list[IndexEntry] = []
+    skipped: set[int] = set()
     complete = 0
     cursor = BufferedCursor(src, data_start, end)
     stop: FormatError | None = None
+    at_index = at_record = False
     while tiling.inner and cursor.pos < cursor.end:
         at = cursor.pos
         at_index, first = records.at_end(cursor)
@@ -205,16 +222,33 @@ def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout,
         try:
             record = read_record(records, cursor, len(entries), tiling.place, first)
         except FormatError as exc:
-            stop = exc
-            cursor.pos = at
-            break
-        entries.append(record.entry(tiling.last_row_start))
+            if skip is None or not skip(exc):
+                stop, at_record = exc, True
+                cursor.pos = at
+                break
+            head = records.read_head(SourceCursor(src, at), at)
+            # Its stated spike count is not trusted (it may not fit the table's int64): none stated.
+            entries.append(IndexEntry(at, head.size, tiling.last_row_start, head.height, None))
+            skipped.add(len(entries) - 1)
+            cursor.pos = at + head.size
+        else:
+            entries.append(record.entry(tiling.last_row_start))
         if tiling.at_row_boundary:
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
         stop = FormatError("the chunks end inside a row", cursor.pos, code="row-incomplete")
+    return RecordWalk(entries, complete, skipped, stop, at_record, at_index, cursor.pos, len(tiling.inner))
+
+
+def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
+                 ) -> tuple[ChunkTable, FormatError | None, int]:
+    """:func:`scan_records` for a reader: the chunk table of the complete rows before the first
+    problem, the problem (``None`` when the walk reached the index cleanly, with whole rows) and
+    where the complete rows end (the walk's end when there was no problem)."""
+    walk = scan_records(src, h, data_start, records, end)
+    entries, complete = walk.entries, walk.complete
     pos = entries[complete - 1].offset + entries[complete - 1].size if complete else data_start
-    return ChunkTable.of(entries[:complete]), stop, pos if stop is not None else cursor.pos
+    return ChunkTable.of(entries[:complete]), walk.stop, pos if walk.stop is not None else walk.pos
 
 
 def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[ChunkTable, FormatError | None]:

@@ -11,9 +11,9 @@ from ..errors import FormatError, LimitError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
 from ..prior import as_priors
 from ..problem_codes import CODES, SEVERITIES
-from .grid import Tiling, chunk_spec, inner_origins
+from .grid import chunk_spec, inner_origins
 from .header import Header, bind_prior, extensions_minor, parse_header, parse_preamble
-from .reader import BufferedCursor, BytesCursor, _rows, decode_record, read_indexed
+from .reader import BytesCursor, _rows, decode_record, read_indexed, scan_records
 from .records import (
     ChunkTable,
     IndexEntry,
@@ -263,48 +263,26 @@ class _Checker:
     def walk(self, src, h: Header, data_start: int, records, index_error: FormatError) -> tuple[list, set[int], int]:
         """Walk the records from the start (FORMAT.md 10, recovery step 1), reporting each
         record's problem; one that fails only its CRC (or check) is skipped by its size."""
-        tiling = Tiling(h)
-        entries: list[IndexEntry] = []
-        bad: set[int] = set()
-        complete = 0
-        cursor = BufferedCursor(src, data_start)
-        stopped = at_index = False
-        while tiling.inner and cursor.pos < cursor.end:
-            at = cursor.pos
-            at_index, first = records.at_end(cursor)
-            if at_index or not first:
-                cursor.pos = at
-                break
-            try:
-                record = read_record(records, cursor, len(entries), tiling.place, first)
-            except FormatError as exc:
-                self.add(exc)
-                if exc.code not in _SKIPPABLE:
-                    stopped = True
-                    cursor.pos = at
-                    break
-                head = records.read_head(SourceCursor(src, at), at)
-                # Its stated spike count is not trusted (it may not fit the table's int64): none stated.
-                entries.append(IndexEntry(at, head.size, tiling.last_row_start, head.height, None))
-                bad.add(len(entries) - 1)
-                cursor.pos = at + head.size
-            else:
-                entries.append(record.entry(tiling.last_row_start))
-            if tiling.at_row_boundary:
-                complete = len(entries)
-        if not stopped and not tiling.at_row_boundary:
-            self.add(FormatError("the chunks end inside a row", cursor.pos, code="row-incomplete"))
-        if records.compact and at_index and not stopped and (index_error.offset or 0) < cursor.pos:
+
+        def skip(problem: FormatError) -> bool:
+            self.add(problem)
+            return problem.code in _SKIPPABLE
+
+        walk = scan_records(src, h, data_start, records, skip=skip)
+        if walk.stop is not None and not walk.at_record:  # a record's problem was reported by skip()
+            self.add(walk.stop)
+        entries, complete = walk.entries, walk.complete
+        if records.compact and walk.at_index and not walk.at_record and (index_error.offset or 0) < walk.pos:
             # The index's own reading stopped at a record: check the index the walk reached.
-            pos = cursor.pos
+            pos = walk.pos
             try:
                 count, rows, _ = read_compact_index(SourceCursor(src, pos), pos)
-                walked = _rows(ChunkTable.of(entries[:complete]), len(tiling.inner))
+                walked = _rows(ChunkTable.of(entries[:complete]), walk.per_row)
                 if count != len(entries) or rows != walked:
                     raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(entries)}", pos, code="index-count")
             except FormatError as exc:
                 self.add(exc)
-        return entries, bad, complete
+        return entries, walk.skipped, complete
 
     # -- the whole file ------------------------------------------------------------------------------
     def run(self) -> None:

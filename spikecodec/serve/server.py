@@ -61,10 +61,10 @@ WORKERS_ENV = "SPIKECODEC_SERVE_WORKERS"  # the worker count when ServeConfig.wo
 
 def default_workers() -> int:
     """Model worker processes when none are configured: $SPIKECODEC_SERVE_WORKERS, else 1 on up to
-    2 cores and 2 on more. A worker spends about twice the event loop's CPU per image, so two can
-    keep one event loop busy, but on 2 cores the event loop (and, in the benchmark, the clients)
-    need one: there a second worker answered more only when nothing else ran on the machine, and
-    less, by more, when other jobs did (benchmarks/results/serve.md has a row of each)."""
+    2 cores and 2 on more. A worker spends about five times the event loop's CPU per image and
+    runs on two threads (decoding beside the cloud half), so on 2 cores one worker already uses
+    what the event loop (and, in the benchmark, the clients) leave; a second one there adds
+    processes, not cores (benchmarks/results/serve.md has a row of each)."""
     value = os.environ.get(WORKERS_ENV, "").strip()
     if not value:
         return 2 if (os.cpu_count() or 1) > 2 else 1
