@@ -321,19 +321,9 @@ def free_port() -> int:
 def test_sigterm_drains_then_exits(tmp_path, spikes):
     """The real command under SIGTERM: in-flight images answered, the stream closed with 1001, exit 0."""
     (tmp_path / "tokens").write_text(f"# tokens\n{TOKEN}\n")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "serve", "--port", str(port), "--token-file", str(tmp_path / "tokens"),
-                             "--max-batch", "256", "--max-wait-ms", "500", "--workers", "1"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "2"})  # the flag wins over the environment
+    proc, port = serve_command("--token-file", str(tmp_path / "tokens"), "--max-batch", "256", "--max-wait-ms", "500", "--workers", "1",
+                               env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "2"})  # the flag wins over the environment
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "slow"
-                time.sleep(0.2)
         workers = children(proc.pid)
         assert len(workers) == 1  # the model worker process: --workers 1
         header, messages, end = stream_messages(spikes[:12])
@@ -356,6 +346,25 @@ def test_sigterm_drains_then_exits(tmp_path, spikes):
             proc.wait()
 
 
+def serve_command(*options: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
+    """The real ``spikecodec serve`` on a free loopback port, once its /healthz answers."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "serve", "--port", str(port), *options], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                why = proc.stderr.read() if proc.poll() is not None else "no answer within 60 s"
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"spikecodec serve did not start: {why}")
+            time.sleep(0.2)
+
+
 def children(pid: int) -> list[int]:
     """The child processes of ``pid`` (Linux)."""
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -372,18 +381,8 @@ def alive(pid: int) -> bool:
 def test_killed_server_leaves_no_worker(tmp_path):
     """SIGKILL leaves the server no time to stop its workers: the kernel ends them (no orphan).
     The server's default worker count (1 on up to 2 cores, 2 on more)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "spikecodec", "serve", "--port", str(port), "-q"], cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+    proc, port = serve_command("-q")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "slow"
-                time.sleep(0.2)
         workers = children(proc.pid)
         assert len(workers) == (2 if (os.cpu_count() or 1) > 2 else 1)
         proc.kill()
