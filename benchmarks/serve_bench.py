@@ -22,7 +22,8 @@ its own process; the clients are asyncio WebSocket connections in this process, 
   must equal the offline ones, every bad one must be refused with its close code and reason.
 
 Peak memory is the VmHWM of the server process plus that of each model worker process (a bound
-on their combined peak). This 2-core machine is shared by other jobs and runs server and
+on their combined peak). Each served run also gives the CPU time (user + system, from /proc) that
+the server's event loop process, its worker processes and the clients' process spent per image. This 2-core machine is shared by other jobs and runs server and
 clients together: compare figures within one run.
 
     .venv/bin/python benchmarks/serve_bench.py [--clients 32] [--images 500] [--max-batch 64] [--max-wait-ms 5]
@@ -317,6 +318,33 @@ def server_peak_mib(pid: int) -> tuple[float, list[float]]:
     return peak_rss_mib(pid), [peak_rss_mib(w) for w in worker_pids(pid)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid``, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_load(proc: subprocess.Popen, port: int, info: dict, streams, classes: int, rate: float | None = None,
+                  extra=()) -> tuple[list[dict], float, list, dict[str, float]]:
+    """:func:`run_load`, and the CPU time each side spent on it, in microseconds per image: the
+    server's event loop process, its model worker processes together, and this process (the
+    clients)."""
+    workers = worker_pids(proc.pid)
+    before = [cpu_seconds(proc.pid), sum(map(cpu_seconds, workers))]
+    mine = os.times()
+    results, elapsed, bad = asyncio.run(run_load(port, info, streams, classes, rate=rate, extra=extra))
+    now = os.times()
+    after = [cpu_seconds(proc.pid), sum(map(cpu_seconds, workers))]
+    per_image = 1e6 / sum(len(m) for _, m, _ in streams)
+    cpu = {"server": (after[0] - before[0]) * per_image, "workers": (after[1] - before[1]) * per_image,
+           "clients": (now.user + now.system - mine.user - mine.system) * per_image}
+    return results, elapsed, bad, cpu
+
+
+def cpu_cell(cpu: dict[str, float]) -> str:
+    return f"{cpu['server']:.0f} / {cpu['workers']:.0f} / {cpu['clients']:.0f}"
+
+
 def start_server(args, tmp: Path, workers: int = 1) -> tuple[subprocess.Popen, int]:
     import urllib.request
 
@@ -369,10 +397,10 @@ def main() -> None:
                 asyncio.run(run_load(port, info, streams[:4], classes))
                 best = 0.0
                 for _ in range(2):
-                    run, elapsed, _ = asyncio.run(run_load(port, info, streams, classes))
+                    run, elapsed, _, cpu = measured_load(proc, port, info, streams, classes)
                     if total / elapsed > best:
                         best, other = total / elapsed, {"workers": args.other_workers, "images_per_s": total / elapsed,
-                                                        "ok": check(run, expected), **latency_ms(run)}
+                                                        "ok": check(run, expected), **latency_ms(run), "cpu_us_per_image": cpu}
             finally:
                 proc.terminate()
                 proc.wait(60)
@@ -384,17 +412,18 @@ def main() -> None:
             rate, sat_ok = 0.0, args.clients
             for _ in range(2):
                 offline_64 = max(offline_64, offline(streams, args.max_batch, passes=1)[1])
-                run, elapsed, _ = asyncio.run(run_load(port, info, streams, classes))
+                run, elapsed, _, cpu = measured_load(proc, port, info, streams, classes)
                 sat_ok = min(sat_ok, check(run, expected))
                 if total / elapsed > rate:
-                    rate, sat = total / elapsed, run
+                    rate, sat, sat_cpu = total / elapsed, run, cpu
             offline_rate = max(offline_256, offline_64)
             loads = {}
             for frac in (0.5, 0.9):
-                res, took, _ = asyncio.run(run_load(port, info, streams, classes, rate=frac * rate))
-                loads[frac] = {"offered": frac * rate, "achieved": total / took, "ok": check(res, expected), **latency_ms(res)}
+                res, took, _, cpu = measured_load(proc, port, info, streams, classes, rate=frac * rate)
+                loads[frac] = {"offered": frac * rate, "achieved": total / took, "ok": check(res, expected), **latency_ms(res),
+                               "cpu_us_per_image": cpu}
             before = metrics(port)
-            faulty, fault_elapsed, bad = asyncio.run(run_load(port, info, streams, classes, extra=fault_clients(port, info, streams)))
+            faulty, fault_elapsed, bad, fault_cpu = measured_load(proc, port, info, streams, classes, extra=fault_clients(port, info, streams))
             after = metrics(port)
             fault_ok = check(faulty, expected)
             health = json.loads(__import__("urllib.request").request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
@@ -420,7 +449,7 @@ def main() -> None:
         "clients": args.clients, "images_per_client": args.images, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
         "offline_images_per_s": offline_rate, "offline_batch_256_images_per_s": offline_256,
         f"offline_batch_{args.max_batch}_images_per_s": offline_64, "served_images_per_s": rate, "ratio": rate / offline_rate,
-        "saturation_streams_exact": sat_ok, "server_torch_threads": args.threads, "loads": {str(k): v for k, v in loads.items()},
+        "saturation_streams_exact": sat_ok, "saturation_cpu_us_per_image": sat_cpu, "faults_cpu_us_per_image": fault_cpu, "server_torch_threads": args.threads, "loads": {str(k): v for k, v in loads.items()},
         "faults": {"streams_exact": fault_ok, "images_per_s": total / fault_elapsed, "bad_clients": bad_rows, "errors_counted": errors},
         "mean_batch": metric(after, "spikecodec_serve_batch_size_sum") / batches if batches else 0.0,
         "peak_rss_mib_server_and_workers": peak, "peak_rss_mib_server": peak_server, "peak_rss_mib_workers": peak_workers,
@@ -437,28 +466,31 @@ def main() -> None:
         f"{args.workers} model worker process{'es' if args.workers != 1 else ''} (decoding and the cloud half), the clients in another process, all on "
         f"loopback; {results['machine']}.",
         "",
-        "| run | images/s | vs offline | exact streams | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        f"| offline `cloud --batch 256` (decode + cloud half; best of 1 and 2 torch threads) | {offline_256:,.0f} | {offline_256 / offline_rate:.2f}x | - | - | - | - |",
-        f"| offline `cloud --batch {args.max_batch}` (as above) | {offline_64:,.0f} | {offline_64 / offline_rate:.2f}x | - | - | - | - |",
+        "| run | images/s | vs offline | exact streams | p50 ms | p95 ms | p99 ms | CPU us/image: server / workers / clients |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+        f"| offline `cloud --batch 256` (decode + cloud half; best of 1 and 2 torch threads) | {offline_256:,.0f} | {offline_256 / offline_rate:.2f}x | - | - | - | - | {1e6 / offline_256:.0f} (one process) |",
+        f"| offline `cloud --batch {args.max_batch}` (as above) | {offline_64:,.0f} | {offline_64 / offline_rate:.2f}x | - | - | - | - | {1e6 / offline_64:.0f} (one process) |",
         f"| served, saturated ({WINDOW} in flight per client) | {rate:,.0f} | {rate / offline_rate:.2f}x | {sat_ok}/{args.clients} | "
-        f"{latency_ms(sat)['p50']:.1f} | {latency_ms(sat)['p95']:.1f} | {latency_ms(sat)['p99']:.1f} |",
+        f"{latency_ms(sat)['p50']:.1f} | {latency_ms(sat)['p95']:.1f} | {latency_ms(sat)['p99']:.1f} | {cpu_cell(sat_cpu)} |",
     ]
     if other is not None:
         lines.append(f"| served, saturated, {other['workers']} worker process{'es' if other['workers'] != 1 else ''} | {other['images_per_s']:,.0f} | "
-                     f"{other['images_per_s'] / offline_rate:.2f}x | {other['ok']}/{args.clients} | {other['p50']:.1f} | {other['p95']:.1f} | {other['p99']:.1f} |")
+                     f"{other['images_per_s'] / offline_rate:.2f}x | {other['ok']}/{args.clients} | {other['p50']:.1f} | {other['p95']:.1f} | {other['p99']:.1f} | "
+                     f"{cpu_cell(other['cpu_us_per_image'])} |")
     for frac, v in loads.items():
         lines.append(f"| served, {frac:.0%} load ({v['offered']:,.0f} images/s offered) | {v['achieved']:,.0f} | "
-                     f"{v['achieved'] / offline_rate:.2f}x | {v['ok']}/{args.clients} | {v['p50']:.1f} | {v['p95']:.1f} | {v['p99']:.1f} |")
+                     f"{v['achieved'] / offline_rate:.2f}x | {v['ok']}/{args.clients} | {v['p50']:.1f} | {v['p95']:.1f} | {v['p99']:.1f} | "
+                     f"{cpu_cell(v['cpu_us_per_image'])} |")
     lines.append(f"| served, saturated, with the bad clients below | {total / fault_elapsed:,.0f} | "
                  f"{total / fault_elapsed / offline_rate:.2f}x | {fault_ok}/{args.clients} | {latency_ms(faulty)['p50']:.1f} | "
-                 f"{latency_ms(faulty)['p95']:.1f} | {latency_ms(faulty)['p99']:.1f} |")
+                 f"{latency_ms(faulty)['p95']:.1f} | {latency_ms(faulty)['p99']:.1f} | {cpu_cell(fault_cpu)} |")
     lines += [
         "",
         "vs offline: against the faster offline row (the baseline). "
         "Exact streams: every image answered once, in the client's order, with the offline class and logits (within 1e-5). "
         "Latency: send to answer, as the client sees it. Mean batch over the whole run "
-        f"{results['mean_batch']:.1f} images.",
+        f"{results['mean_batch']:.1f} images. CPU: user + system time of each process over the run, per image "
+        "(offline: wall time per image of its one process); two cores give 2,000,000 us a second in all.",
         "",
         "Bad clients during the last run (the server's close code and reason):",
         "",
