@@ -7,8 +7,9 @@ server topped out near half the offline cloud half's rate. Here each has a core'
 interpreter: the event loop only reads frames, checks auth and limits, batches and routes answers;
 the worker owns every stream's (stateful) link decoder and the model. torch is imported by the
 worker only. Inside the worker, decoding and the cloud half are two stages on two threads
-(:func:`serve_forever`): the next batch is decoded while torch runs this one, which took the
-server from 0.8x to about 1.0-1.1x the offline cloud half's rate on this 2-core machine.
+(:func:`serve_forever`): the next batch is decoded while torch runs this one (on this 2-core
+machine, with the benchmark's clients beside it, 0.73-0.88x the offline cloud half's rate in
+three runs, from 0.58-0.85x with one thread).
 
 The wire between them (:class:`WorkerLink` on the server's side, :func:`main` here) carries
 length-prefixed frames, one kind byte then the body, answered in the order they were sent (the
