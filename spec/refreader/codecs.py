@@ -5,7 +5,7 @@ import re
 import numpy as np
 import zstandard
 
-from .common import Problem, packed_size, unpack
+from .common import Problem, packed_limit, packed_size, unpack
 from .ctxmix import decode_ctxmix
 from .mix import decode_mix
 from .priors import bind
@@ -86,11 +86,7 @@ def _uses_model(cid, payload, n, bits, offset):
     """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7 - 9.4.10),
     raising their problems; whether it then starts it."""
     if cid in ("ctxmix", "mix"):
-        B = packed_size(n, bits)
-        if len(payload) > B:
-            raise Problem(f"{cid}-too-long", offset, f"{cid}: payload of {len(payload)} bytes is longer than "
-                          f"the chunk packed ({B})")
-        return len(payload) < B
+        return len(payload) < packed_limit(cid, payload, n, bits, offset)
     if len(payload) % 4:
         raise Problem("rans-partial-word", offset, f"{cid}: payload is not a whole number of 32-bit words")
     if cid == "countctx":

@@ -117,6 +117,16 @@ def packed_size(n, bits):
     return (n * bits + 7) // 8
 
 
+def packed_limit(cid, payload, n, bits, offset):
+    """9.4.9, 9.4.10: a ctxmix or mix payload is at most its n elements packed (`<cid>-too-long`);
+    exactly that many bytes are the packed elements. Returns that size."""
+    size = packed_size(n, bits)
+    if len(payload) > size:
+        raise Problem(f"{cid}-too-long", offset, f"{cid}: payload of {len(payload)} bytes is longer than "
+                      f"the chunk packed ({size} bytes)")
+    return size
+
+
 def unpack(payload, n, bits, offset):
     """Section 8: MSB-first packing of n elements of `bits` bits; exact size, zero padding."""
     size = packed_size(n, bits)

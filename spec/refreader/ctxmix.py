@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .common import Problem, packed_size, unpack
+from .common import Problem, packed_limit, unpack
 from .priors import ctxmix_sizes
 
 STRETCH = [-2047] + [max(-2047, min(2047, round(256 * math.log(i / (4096 - i))))) for i in range(1, 4096)]
@@ -137,12 +137,8 @@ def check_tables(spec_dir):
 def decode_ctxmix(payload, dims, bits, tables, offset):
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    B = packed_size(size, bits)
-    if len(payload) == B:
+    if len(payload) == packed_limit("ctxmix", payload, size, bits, offset):
         return unpack(payload, size, bits, offset).reshape(dims)
-    if len(payload) > B:
-        raise Problem("ctxmix-too-long", offset, f"ctxmix: payload of {len(payload)} bytes is longer than "
-                      f"the chunk packed ({B} bytes)")
     K, Z, nweights = ctxmix_sizes(T, C, H, W, bits)
     hashed = [k > 1 << 22 for k in K]
     if tables is None:

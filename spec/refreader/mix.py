@@ -2,7 +2,7 @@
 with the channels of a pixel innermost."""
 import numpy as np
 
-from .common import Problem, packed_size, unpack
+from .common import Problem, packed_limit, unpack
 from .ctxmix import GOLD, M64, ByteDecoder, decode_magnitude, mixed_decision, neighbour_readers
 from .priors import mix_sizes
 
@@ -13,12 +13,8 @@ LMUL = 0x2545F4914F6CDD1D
 def decode_mix(payload, dims, bits, tables, offset):
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    B = packed_size(size, bits)
-    if len(payload) == B:
+    if len(payload) == packed_limit("mix", payload, size, bits, offset):
         return unpack(payload, size, bits, offset).reshape(dims)
-    if len(payload) > B:
-        raise Problem("mix-too-long", offset, f"mix: payload of {len(payload)} bytes is longer than "
-                      f"the chunk packed ({B} bytes)")
     K, Z, zbits, hb, nweights = mix_sizes(T, C, H, W, bits)
     TP = min(T, 4)
     G = max(1, min(C, 64))
