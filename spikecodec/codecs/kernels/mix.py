@@ -8,7 +8,9 @@ decoder agree on every probability on every machine.
 
 Order: sample by sample (n), and within a sample t, h, w, c - channels last, so a pixel's
 channel vector is coded in one run; the models keep what they learn from sample to sample.
-Memory beyond the tables is one sample's history bytes. Per significance decision (x > 0):
+Memory beyond the tables is one sample's history bytes and two zero-padded significance planes
+(this step's and the last, (H + 2) (W + 2) (C + 3) bytes each), from which every neighbour is
+one load at a fixed offset. Per significance decision (x > 0):
 
 * A, *neighbourhood*: (channel group, t) x 12 causal neighbours (left, up, up-left, up-right;
   t-1 at the pixel, its right, below, left, up and next channel; channels c-1, c-2 here);
@@ -34,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from .binary import clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
+from .ops import U
 
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 VECTOR_MUL = np.uint64(0x100000001B3)  # the pixel vector's running hash: (v + bit + 1) * this
@@ -118,12 +121,6 @@ def _slot(key, shift, offset):
 
 
 @njit(inline="always", cache=True)
-def _sig(x, t, n, c, h, w, inside):
-    """Significance of x[t, n, c, h, w] when ``inside`` (the caller checked the bounds), else 0."""
-    return np.int64(x[t, n, c, h, w] != 0) if inside else np.int64(0)
-
-
-@njit(inline="always", cache=True)
 def _val3(x, t, n, c, h, w, inside):
     """min(x[t, n, c, h, w], 3) when ``inside``, else 0."""
     return min(np.int64(x[t, n, c, h, w]), 3) if inside else np.int64(0)
@@ -174,8 +171,17 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
         if counts[m] != sizes[m]:
             shifts[m] = 64 - (TABLE_CAP_BITS if m in (0, 1, 5) else hash_bits(T, C, H, W))
     sh0, sh1, sh2, sh3, sh4, sh5, sh6 = shifts[0], shifts[1], shifts[2], shifts[3], shifts[4], shifts[5], shifts[6]  # tables A .. G
+    o0, o1, o2, o3, o4 = offs[0], offs[1], offs[2], offs[3], offs[4]
     mag_w0 = g * tpos * SETS_PER_GROUP * (SIG_MODELS + 1)
-    hist = np.ones((H, W, C), np.uint8)  # one sample's: 1, then the last min(t, 7) significances
+    # Significance of this step and the step before, channels last and zero-padded (a row and a
+    # column on each side, two channels before and one after), so that every neighbour is one
+    # unconditional load at a fixed offset. Causal reads of this step only reach positions this
+    # step has written; the step before is zero at t = 0.
+    sw = C + 3
+    sh = (W + 2) * sw
+    plane = (H + 2) * sh
+    sig = np.zeros(2 * plane, np.uint8)
+    hist = np.ones(H * W * C, np.uint8)  # one sample's: 1, then the last min(t, 7) significances
     jcap = x.size * (SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
@@ -188,94 +194,104 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     status = 0
     for n in range(N):
         hist[:] = 1
+        sig[:] = 0
         for t in range(T):
             tp = min(t, tpos - 1)
+            cur = U((t & 1) * plane)
+            prv = U(((t + 1) & 1) * plane)
+            t1 = t > 0
+            t2 = t > 1
             for h in range(H):
                 for w in range(W):
-                    # Neighbours are read from x itself (the decoder has written every causal
-                    # one): no scratch copy, whose padding would cost a multiple of a thin plane.
                     has_l = w > 0
-                    has_r = w + 1 < W
                     has_u = h > 0
-                    has_d = h + 1 < H
                     left_vector = here if has_l else np.uint64(0)  # the left pixel's whole vector
                     here = np.uint64(0)
+                    pix = U((h + 1) * sh + (w + 1) * sw + 2)
+                    bc = cur + pix  # this step's channel 0 at this pixel
+                    bp = prv + pix
+                    hw = U((h * W + w) * C)
+                    pos0 = ((tp * H + h) * W + w) * C
                     for c in range(C):
+                        cu = U(c)
                         cg = c % g
                         ct = cg * tpos + tp
-                        le = _sig(x, t, n, c, h, w - 1, has_l)
-                        up = _sig(x, t, n, c, h - 1, w, has_u)
-                        ul = _sig(x, t, n, c, h - 1, w - 1, has_u and has_l)
-                        ur = _sig(x, t, n, c, h - 1, w + 1, has_u and has_r)
-                        p1 = _sig(x, t - 1, n, c, h, w, t > 0)
-                        p2 = _sig(x, t - 2, n, c, h, w, t > 1)
-                        c1 = _sig(x, t, n, c - 1, h, w, c > 0)
-                        c2 = _sig(x, t, n, c - 2, h, w, c > 1)
-                        pr = _sig(x, t - 1, n, c, h, w + 1, t > 0 and has_r)
-                        pd = _sig(x, t - 1, n, c, h + 1, w, t > 0 and has_d)
-                        pl = _sig(x, t - 1, n, c, h, w - 1, t > 0 and has_l)
-                        pu = _sig(x, t - 1, n, c, h - 1, w, t > 0 and has_u)
-                        pn = _sig(x, t - 1, n, c + 1, h, w, t > 0 and c + 1 < C)
-                        hs = np.int64(hist[h, w, c])
-                        pos = ((tp * H + h) * W + w) * C + c
+                        i = bc + cu
+                        j = bp + cu
+                        le = np.int64(sig[i - U(sw)])
+                        up = np.int64(sig[i - U(sh)])
+                        ul = np.int64(sig[i - U(sh + sw)])
+                        ur = np.int64(sig[i - U(sh - sw)])
+                        c1 = np.int64(sig[i - U(1)])
+                        c2 = np.int64(sig[i - U(2)])
+                        p1 = np.int64(sig[j])
+                        pr = np.int64(sig[j + U(sw)])
+                        pd = np.int64(sig[j + U(sh)])
+                        pl = np.int64(sig[j - U(sw)])
+                        pu = np.int64(sig[j - U(sh)])
+                        pn = np.int64(sig[j + U(1)])
+                        hs = np.int64(hist[hw + cu])
+                        p2 = (hs >> 1) & 1 if t2 else np.int64(0)
+                        pos = pos0 + c
                         near = (le | up << 1 | ul << 2 | ur << 3 | p1 << 4 | c1 << 5 | pr << 6 | pd << 7
                                 | c2 << 8 | pn << 9 | pl << 10 | pu << 11)
-                        i0 = _slot(ct * 4096 + near, sh0, offs[0])
-                        i1 = _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, offs[1])
-                        i2 = _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, offs[2])
+                        i0 = _slot(ct * 4096 + near, sh0, o0)
+                        i1 = _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, o1)
+                        i2 = _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, o2)
                         if c & 3 == 0:
                             # A group of 4 channels shares one line of 16 states per model: its
                             # start's context picks the line, the group's bits so far the state.
-                            line3 = offs[3] + (np.int64(((here + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh3 + 4)) << 4)
-                            line4 = offs[4] + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh4 + 4)) << 4)
+                            line3 = o3 + (np.int64(((here + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh3 + 4)) << 4)
+                            line4 = o4 + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh4 + 4)) << 4)
                             group_node = 1
                         i3 = line3 + group_node
                         i4 = line4 + group_node
-                        s0 = stretched(tabs[i0])
-                        s1 = stretched(tabs[i1])
-                        s2 = stretched(tabs[i2])
-                        s3 = stretched(tabs[i3])
-                        s4 = stretched(tabs[i4])
-                        wi = ((ct * SETS_PER_GROUP) + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1)
-                        dot = (np.int64(wts[wi]) * s0 + np.int64(wts[wi + 1]) * s1 + np.int64(wts[wi + 2]) * s2
-                               + np.int64(wts[wi + 3]) * s3 + np.int64(wts[wi + 4]) * s4 + np.int64(wts[wi + 5]) * 256) >> 16
+                        s0 = stretched(tabs[U(i0)])
+                        s1 = stretched(tabs[U(i1)])
+                        s2 = stretched(tabs[U(i2)])
+                        s3 = stretched(tabs[U(i3)])
+                        s4 = stretched(tabs[U(i4)])
+                        wi = U(((ct * SETS_PER_GROUP) + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1))
+                        dot = (np.int64(wts[wi]) * s0 + np.int64(wts[wi + U(1)]) * s1 + np.int64(wts[wi + U(2)]) * s2
+                               + np.int64(wts[wi + U(3)]) * s3 + np.int64(wts[wi + U(4)]) * s4 + np.int64(wts[wi + U(5)]) * 256) >> 16
                         p = squashed(dot)
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
                         bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
                         err = ((bit << 12) - p) * LEARNING_RATE
                         wts[wi] = clamped_weight(np.int64(wts[wi]) + ((s0 * err) >> 16))
-                        wts[wi + 1] = clamped_weight(np.int64(wts[wi + 1]) + ((s1 * err) >> 16))
-                        wts[wi + 2] = clamped_weight(np.int64(wts[wi + 2]) + ((s2 * err) >> 16))
-                        wts[wi + 3] = clamped_weight(np.int64(wts[wi + 3]) + ((s3 * err) >> 16))
-                        wts[wi + 4] = clamped_weight(np.int64(wts[wi + 4]) + ((s4 * err) >> 16))
-                        wts[wi + 5] = clamped_weight(np.int64(wts[wi + 5]) + ((256 * err) >> 16))
+                        wts[wi + U(1)] = clamped_weight(np.int64(wts[wi + U(1)]) + ((s1 * err) >> 16))
+                        wts[wi + U(2)] = clamped_weight(np.int64(wts[wi + U(2)]) + ((s2 * err) >> 16))
+                        wts[wi + U(3)] = clamped_weight(np.int64(wts[wi + U(3)]) + ((s3 * err) >> 16))
+                        wts[wi + U(4)] = clamped_weight(np.int64(wts[wi + U(4)]) + ((s4 * err) >> 16))
+                        wts[wi + U(5)] = clamped_weight(np.int64(wts[wi + U(5)]) + ((256 * err) >> 16))
                         if journal:
-                            j = jn[0]
-                            jidx[j] = i0
-                            jval[j] = tabs[i0]
-                            jidx[j + 1] = i1
-                            jval[j + 1] = tabs[i1]
-                            jidx[j + 2] = i2
-                            jval[j + 2] = tabs[i2]
-                            jidx[j + 3] = i3
-                            jval[j + 3] = tabs[i3]
-                            jidx[j + 4] = i4
-                            jval[j + 4] = tabs[i4]
-                            jn[0] = j + 5
-                        tabs[i0] = updated(tabs[i0], bit)
-                        tabs[i1] = updated(tabs[i1], bit)
-                        tabs[i2] = updated(tabs[i2], bit)
-                        tabs[i3] = updated(tabs[i3], bit)
-                        tabs[i4] = updated(tabs[i4], bit)
+                            jj = jn[0]
+                            jidx[jj] = i0
+                            jval[jj] = tabs[i0]
+                            jidx[jj + 1] = i1
+                            jval[jj + 1] = tabs[i1]
+                            jidx[jj + 2] = i2
+                            jval[jj + 2] = tabs[i2]
+                            jidx[jj + 3] = i3
+                            jval[jj + 3] = tabs[i3]
+                            jidx[jj + 4] = i4
+                            jval[jj + 4] = tabs[i4]
+                            jn[0] = jj + 5
+                        tabs[U(i0)] = updated(tabs[U(i0)], bit)
+                        tabs[U(i1)] = updated(tabs[U(i1)], bit)
+                        tabs[U(i2)] = updated(tabs[U(i2)], bit)
+                        tabs[U(i3)] = updated(tabs[U(i3)], bit)
+                        tabs[U(i4)] = updated(tabs[U(i4)], bit)
                         hn = (hs << 1) | bit
-                        hist[h, w, c] = (hn & 127) | 128 if hn >= 256 else hn
+                        hist[hw + cu] = (hn & 127) | 128 if hn >= 256 else hn
+                        sig[i] = bit
                         here = (here + np.uint64(bit + 1)) * VECTOR_MUL
                         group_node = 2 * group_node + bit
                         value = bit
                         if bit and bits > 1:
                             # Levels (x > 1, x > 2), then from 3 an escape tree of ``bits`` decisions.
-                            v1 = _val3(x, t - 1, n, c, h, w, t > 0)
-                            near = (v1 | _val3(x, t - 2, n, c, h, w, t > 1) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
+                            v1 = _val3(x, t - 1, n, c, h, w, t1)
+                            near = (v1 | _val3(x, t - 2, n, c, h, w, t2) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
                                     | _val3(x, t, n, c, h - 1, w, has_u) << 6)
                             for node in range(2):
                                 b = _mag_decide(st, out, data, encoding, 1 if v > value else 0, tabs, wts,
