@@ -201,6 +201,38 @@ VALID["prior-mix-embedded"] = {
     "encode": {"codec": "mix", "chunk": [3, 1], "prior": "priors/mix.prior", "embed_prior": True},
 }
 
+# Added after 1.4 was published, where an implementation of 9.4.10 written from FORMAT.md alone
+# passed every vector above with misreadings that these catch: all-zero chunks (the coder ends
+# with high = 2^32 - 1 and writes no final byte; 3 elements whose coding, 0 bytes, is shorter than
+# their packed byte); T = 12 (tp capped at 3, the history byte wrapping after step 8); C = 80
+# (channel groups wrap at 64); 8-bit counts with G TP = 64 (table F hashed); the canonical view
+# of merged and reordered axes, of rank 3, and of an empty axis; embedded priors: a 1-bit one (no
+# magnitude tables) serving chunks of T = 6, and one whose weights lie at and beyond the clamp.
+VALID["mix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 60}, "encode": {"codec": "mix", "chunk": [4]}}
+VALID["mix-zeros-tiny"] = {"array": {"shape": [1, 1, 3, 1, 1], "bits": 1, "rate": 0.0, "seed": 61}, "encode": {"codec": "mix"}}
+VALID["mix-long-t"] = {"array": {"shape": [12, 3, 4, 3, 3], "bits": 1, "rate": 0.35, "seed": 62, "correlated": True}, "encode": {"codec": "mix", "chunk": [12]}}
+VALID["mix-wide-c"] = {"array": {"shape": [2, 2, 80, 2, 2], "bits": 1, "rate": 0.3, "seed": 63, "correlated": True}, "encode": {"codec": "mix", "chunk": [2]}}
+VALID["mix-f-hashed"] = {"array": {"shape": [4, 2, 16, 2, 2], "bits": 8, "rate": 0.4, "seed": 64, "correlated": True}, "encode": {"codec": "mix", "chunk": [4]}}
+VALID["mix-merged-axes"] = {
+    "array": {"shape": [2, 3, 2, 3, 4, 5], "bits": 1, "rate": 0.3, "seed": 65, "correlated": True},
+    "encode": {"codec": "mix", "axes": ["N", "C", "T", "S", "H", "W"], "chunk": [2]},
+}
+VALID["mix-rank3"] = {"array": {"shape": [3, 6, 5], "bits": 2, "rate": 0.3, "seed": 66, "correlated": True}, "encode": {"codec": "mix", "axes": ["N", "W", "C"]}}
+VALID["mix-empty-axis"] = {"array": {"shape": [2, 0, 4, 3, 3], "bits": 1, "rate": 0.0, "seed": 67}, "encode": {"codec": "mix", "chunk": [1]}}
+PRIORS["mix-bits1"] = {"codec": "mix", "array": {"shape": [4, 10, 4, 3, 3], "bits": 1, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [4, 1]}
+VALID["prior-mix-bits1-long-t"] = {
+    "array": {"shape": [6, 3, 4, 3, 3], "bits": 1, "rate": 0.3, "seed": 68, "correlated": True},
+    "encode": {"codec": "mix", "chunk": [6, 1], "prior": "priors/mix-bits1.prior", "embed_prior": True},
+}
+# Priors made from another prior's tables (not trained): written once, read from their file ever after.
+DERIVED_PRIORS: dict[str, str] = {
+    "mix-extreme-weights": "the mix prior with its weights set, in turn, to 2^20, -2^20, 2^20 + 1, -2^20 - 1, 2^31 - 1 and -2^31",
+}
+VALID["prior-mix-extreme-weights"] = {
+    "array": {**PRIORS["mix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 69},
+    "encode": {"codec": "mix", "chunk": [3, 1], "prior": "priors/mix-extreme-weights.prior", "embed_prior": True},
+}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -218,23 +250,39 @@ def get_prior(rel: str) -> spikecodec.Prior:
 
 
 def ensure_priors(write: bool) -> dict[str, spikecodec.Prior]:
-    """Each prior of PRIORS: read from its file when it exists (it is never trained again),
-    else trained now and, with ``write``, saved and read back."""
+    """Each prior of PRIORS and DERIVED_PRIORS: read from its file when it exists (it is never
+    made again), else made now and, with ``write``, saved and read back."""
     out = {}
-    for codec, recipe in PRIORS.items():
-        rel = f"priors/{codec}.prior"
+    for name in [*PRIORS, *DERIVED_PRIORS]:
+        rel = f"priors/{name}.prior"
         path = prior_file(rel)
         if not path.exists():
-            prior = spikecodec.train_prior(make_array(recipe["array"]), codec, chunk=tuple(recipe["chunk"]),
-                                           bits=recipe["array"]["bits"], info={"conformance": f"spec/generate.py PRIORS[{codec!r}]"})
+            prior = _derived_prior(name) if name in DERIVED_PRIORS else _trained_prior(name)
             if write:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(prior.data)
                 _loaded_priors.pop(rel, None)
             else:
                 _loaded_priors[rel] = prior
-        out[codec] = get_prior(rel)
+        out[name] = get_prior(rel)
     return out
+
+
+def _trained_prior(name: str) -> spikecodec.Prior:
+    recipe = PRIORS[name]
+    codec = recipe.get("codec", name)
+    return spikecodec.train_prior(make_array(recipe["array"]), codec, chunk=tuple(recipe["chunk"]),
+                                  bits=recipe["array"]["bits"], info={"conformance": f"spec/generate.py PRIORS[{name!r}]"})
+
+
+def _derived_prior(name: str) -> spikecodec.Prior:
+    assert name == "mix-extreme-weights"
+    base = get_prior("priors/mix.prior")
+    weights = base.tables["weights"].copy()
+    extremes = np.array([1 << 20, -(1 << 20), (1 << 20) + 1, -(1 << 20) - 1, (1 << 31) - 1, -(1 << 31)], np.int64)
+    weights[:] = extremes[np.arange(weights.size) % extremes.size]
+    return spikecodec.Prior(base.codec, dict(base.geometry), {**base.tables, "weights": weights},
+                            {"conformance": f"spec/generate.py DERIVED_PRIORS[{name!r}]"})
 
 
 def make_array(recipe: dict) -> np.ndarray:
@@ -303,7 +351,7 @@ def _crc(b: bytes) -> bytes:
 
 
 def _parts(data: bytes):
-    with spikecodec.open(data, priors=[get_prior(f"priors/{codec}.prior") for codec in PRIORS]) as r:
+    with spikecodec.open(data, priors=[get_prior(f"priors/{name}.prior") for name in [*PRIORS, *DERIVED_PRIORS]]) as r:
         return r.header, r._data_start, list(r.entries)
 
 
@@ -471,6 +519,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_issue23(valid))
     out.update(_invalid_check_order(valid))
     out.update(_invalid_mix(valid))
+    out.update(_invalid_mix_outside_reading(valid))
     return out
 
 
@@ -644,6 +693,67 @@ def _invalid_mix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     return out
 
 
+def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Added after 1.4 was published (see the valid mix vectors of that time): the end rule both
+    ways (a final byte after a coding that ends without one; a final byte other than low >> 24
+    that decodes to the same values), an escape above 255 in 8-bit elements, a mix prior's
+    geometry against a short last row, a mix codec naming and embedding a ctxmix prior, and an
+    embedded prior whose file is damaged."""
+    from spikecodec.codecs.kernels import mix as kernels
+
+    out: dict[str, tuple[bytes, int, str]] = {}
+    zeros = valid["mix-zeros"]
+    start = _parts(zeros)[1]
+    body, ents = _rebuild_chunks(zeros, lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
+    out["mix-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
+
+    base = valid["mix-wide-c"]  # one chunk, the whole T, N, C, H, W array, with such a final byte
+    start = _parts(base)[1]
+    canon = make_array(VALID["mix-wide-c"]["array"])
+    payloads: list[bytes] = []
+    _rebuild_chunks(base, lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
+    payload = payloads[0]
+
+    def decodes_same(p: bytes) -> bool:  # the kernel's values for payload p, ignoring its end check
+        T, N, C, H, W = canon.shape
+        tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
+        got = np.zeros_like(canon)
+        kernels.decode_into(np.frombuffer(p, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
+        return bool(np.array_equal(got, canon))
+
+    assert decodes_same(payload)
+    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and decodes_same(payload[:-1] + bytes([b])))
+    body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
+    out["mix-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
+
+    cbase = valid["mix-counts8"]
+    cstart = _parts(cbase)[1]
+    for at in range(64):  # the first byte whose low bit flipped decodes to an escape above 255
+        body, ents = _rebuild_chunks(cbase, lambda i, o, e, s, p, at=at: (o, e, s, p[:at] + bytes([p[at] ^ 0x01]) + p[at + 1:] if i == 0 else p))
+        data = _finish(body, ents)
+        try:
+            spikecodec.decode(data)
+        except spikecodec.FormatError as error:
+            if error.code == "symbol-above-top":
+                out["mix-value-too-large-8bit"] = (data, cstart, "does not fit 8-bit elements")
+                break
+    assert "mix-value-too-large-8bit" in out
+
+    data, short_at = _short_last_row(valid["prior-mix-embedded"])
+    out["mix-prior-short-row"] = (data, short_at, "was trained for chunks with")
+    ctxmix = get_prior("priors/ctxmix.prior")
+    out["mix-prior-of-ctxmix"] = (
+        _raw_header(valid["prior-mix-embedded"], codecs=[(b"mix", json.dumps({"prior": ctxmix.digest}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", ctxmix.data)]), 16, "cannot serve codec 'mix'")
+    # An embedded prior file's own problem (here its CRC) is the header's, at 16 (section 10 step 3.6).
+    broken = bytearray(get_prior("priors/mix.prior").data)
+    broken[-1] ^= 0x01
+    out["prior-embedded-file-crc"] = (
+        _raw_header(valid["prior-mix-embedded"], codecs=[(b"mix", json.dumps({"prior": hashlib.sha256(broken).hexdigest()}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", bytes(broken))]), 16, "the embedded prior, at its byte")
+    return out
+
+
 # -- issue 23: codec errors, record and index structure, reserved fields --------------------------
 
 
@@ -802,6 +912,25 @@ def _raw_header(data: bytes, *, shape=None, chunk=None, axes=None, codecs=None, 
     return _relocate(data, pre + body + _crc(pre + body))
 
 
+def _short_last_row(embedded: bytes) -> tuple[bytes, int]:
+    """``embedded`` (one row of chunks of T = 3 along axis 0, one sample each, coded from an
+    embedded ctxmix or mix prior with T = 3) with a last row of height 1 added: its chunks have
+    T = 1, so min(T, 4) differs from the prior's T. Each is a 1-byte payload, shorter than the
+    packed elements, so coded. Returns (file, offset of the first added record)."""
+    h, start, ents = _parts(embedded)
+    assert h.shape[0] == 3 and h.chunk_shape == (3, 1)
+    head = encode_header(Header(**{**h.__dict__, "shape": (4, *h.shape[1:])}))
+    shift = len(head) - start
+    body = bytearray(head + embedded[start : ents[-1].offset + ents[-1].size])
+    moved = [IndexEntry(e.offset + shift, e.size, e.row_start, e.row_length, e.spike_count) for e in ents]
+    short_at = len(body)
+    for n in range(h.shape[1]):
+        record = b"".join(encode_chunk((3, n), (1, 1), 0, b"\x00"))
+        moved.append(IndexEntry(len(body), len(record), 3, 1, 0))
+        body += record
+    return _finish(bytes(body), moved), short_at
+
+
 def _invalid_check_order(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     out: dict[str, tuple[bytes, int, str]] = {}
     base = valid["spikes-raw"]  # rank 5, k = 1, codec raw
@@ -831,18 +960,8 @@ def _invalid_check_order(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int,
     out["prior-tables-misfit-embedded"] = (
         _raw_header(named, codecs=[(b"context", json.dumps({"prior": hashlib.sha256(bad).hexdigest()}, separators=(",", ":")).encode())],
                     extensions=[(1, b"prior", bad)]), 16, "do not fit geometry")
-    embedded = valid["prior-ctxmix-embedded"]  # shape [3, 3, 2, 4, 4], chunk [3, 1]: one row of 3 chunks, T = 3
-    h, start, ents = _parts(embedded)
-    head = encode_header(Header(**{**h.__dict__, "shape": (4, *h.shape[1:])}))
-    shift = len(head) - start
-    body = bytearray(head + embedded[start : ents[-1].offset + ents[-1].size])
-    moved = [IndexEntry(e.offset + shift, e.size, e.row_start, e.row_length, e.spike_count) for e in ents]
-    short_at = len(body)
-    for n in range(3):  # a last row of height 1 (T = 1): any payload shorter than the packed 8 bytes is coded
-        record = b"".join(encode_chunk((3, n), (1, 1), 0, b"\x00"))
-        moved.append(IndexEntry(len(body), len(record), 3, 1, 0))
-        body += record
-    out["prior-geometry-short-row"] = (_finish(bytes(body), moved), short_at, "was trained for chunks with")
+    data, short_at = _short_last_row(valid["prior-ctxmix-embedded"])  # shape [3, 3, 2, 4, 4], chunk [3, 1]
+    out["prior-geometry-short-row"] = (data, short_at, "was trained for chunks with")
 
     def chunk0(data: bytes, new_payload) -> bytes:
         body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
@@ -1110,6 +1229,12 @@ INVALID_CODES = {
     "compact-record-past-index": "compact-check",
     "mix-payload-too-long": "mix-too-long",
     "mix-corrupt-end": "mix-end",
+    "mix-extra-final-byte": "mix-end",
+    "mix-final-byte-not-low": "mix-end",
+    "mix-value-too-large-8bit": "symbol-above-top",
+    "mix-prior-short-row": "prior-mismatch",
+    "mix-prior-of-ctxmix": "prior-mismatch",
+    "prior-embedded-file-crc": "prior-file-crc",
     "mix-corrupt-last-byte": "mix-end",
     "mix-value-too-large": "symbol-above-top",
 }
@@ -1148,9 +1273,10 @@ def main() -> int:
     priors = ensure_priors(args.write)
     valid_bytes = {}
     manifest: dict = {"format_version": list(spikecodec.FORMAT_VERSION), "valid": {}, "invalid": {}, "priors": {}, "invalid_priors": {}, "tables": {}}
-    for codec, prior in priors.items():
-        manifest["priors"][codec] = {"prior": f"vectors/priors/{codec}.prior", "codec": prior.codec, "geometry": prior.geometry,
-                                     "sha256": prior.digest, "trained_on": PRIORS[codec]}
+    for name, prior in priors.items():
+        made = {"trained_on": PRIORS[name]} if name in PRIORS else {"derived": DERIVED_PRIORS[name]}
+        manifest["priors"][name] = {"prior": f"vectors/priors/{name}.prior", "codec": prior.codec, "geometry": prior.geometry,
+                                    "sha256": prior.digest, **made}
     for name, spec in VALID.items():
         arr = make_array(spec["array"])
         data = build_valid(spec, arr)

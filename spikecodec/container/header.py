@@ -384,7 +384,13 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != digest:
             raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset, code="prior-embedded-digest")
-        prior = find_prior(digest, given, search=False) or parse_prior(embedded, "the embedded prior")
+        prior = find_prior(digest, given, search=False)
+        if prior is None:
+            try:
+                prior = parse_prior(embedded)
+            except FormatError as exc:  # a problem of the header (FORMAT.md 10 step 3.6); its byte in the prior is said
+                at = "" if exc.offset is None else f", at its byte {exc.offset}"
+                raise FormatError(f"the embedded prior{at}: {exc.message}", offset, code=exc.code) from None
         remember_prior(prior)
     else:
         prior = find_prior(digest, given)

@@ -107,9 +107,10 @@ def test_vectors_match_what_the_generator_builds():
 # -- priors (FORMAT.md 14) ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("codec", sorted(MANIFEST["priors"]))
-def test_prior_file_is_what_the_manifest_says(codec):
-    entry = MANIFEST["priors"][codec]
+@pytest.mark.parametrize("name", sorted(MANIFEST["priors"]))
+def test_prior_file_is_what_the_manifest_says(name):
+    entry = MANIFEST["priors"][name]
+    codec = entry["codec"]
     data = (SPEC / entry["prior"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     prior = spikecodec.load_prior(SPEC / entry["prior"])
