@@ -207,7 +207,8 @@ VALID["prior-mix-embedded"] = {
 # their packed byte); T = 12 (tp capped at 3, the history byte wrapping after step 8); C = 80
 # (channel groups wrap at 64); 8-bit counts with G TP = 64 (table F hashed); the canonical view
 # of merged and reordered axes, of rank 3, and of an empty axis; embedded priors: a 1-bit one (no
-# magnitude tables) serving chunks of T = 6, and one whose weights lie at and beyond the clamp.
+# magnitude tables) serving chunks of T = 6, and one whose weights lie beyond the clamp (accepted as stored;
+# its chunks, coded so badly from such weights, are stored packed).
 VALID["mix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 60}, "encode": {"codec": "mix", "chunk": [4]}}
 VALID["mix-zeros-tiny"] = {"array": {"shape": [1, 1, 3, 1, 1], "bits": 1, "rate": 0.0, "seed": 61}, "encode": {"codec": "mix"}}
 VALID["mix-long-t"] = {"array": {"shape": [12, 3, 4, 3, 3], "bits": 1, "rate": 0.35, "seed": 62, "correlated": True}, "encode": {"codec": "mix", "chunk": [12]}}
