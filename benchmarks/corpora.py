@@ -65,6 +65,11 @@ CORPORA_SPEC = {
     "res6-layer2-counts": ("res6-fmnist-t6", "layer2", 500, 3,
                            "trained ResNet T=6, layer2 spikes counted in bins of 3 steps (2-bit, T=2 bins)"),
     "res6-layer3": ("res6-fmnist-t6", "layer3", 350, 0, "trained ResNet T=6, output of layer3"),
+    # Added 2026-12-05, after res6-layer3 had been looked at for a model change: layers no design
+    # has seen, held out for the next one (other widths, 128 channels, 28 x 28 planes, T = 2).
+    "mbv2-last": ("mbv2-mnist-t4", "last", 200, 0, "trained MobileNetV2, its last 1x1 conv's LIF (128 channels)"),
+    "res6-layer1": ("res6-fmnist-t6", "layer1", 90, 0, "trained ResNet T=6, output of layer1 (28 x 28 planes)"),
+    "ref-layer2": ("snn-resnet-fmnist", "layer2", 400, 0, "reference ResNet, output of layer2"),
 }
 
 
