@@ -34,6 +34,11 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def out_of_memory(exc: MemoryError) -> str:
+    """One line for a failed allocation (numpy's message says how much it wanted)."""
+    return f"out of memory: {exc} (lower --max-bytes, or free memory)" if str(exc) else "out of memory (lower --max-bytes, or free memory)"
+
+
 # What bad input, bad options or a bad file system raise; anything else is a bug and shows a traceback.
 EXPECTED = (FormatError, ValueError, OSError, KeyError, IndexError, EOFError, RecursionError, pickle.UnpicklingError)
 
@@ -47,5 +52,7 @@ def about(file: str) -> Iterator[None]:
         raise
     except LimitError as exc:  # not a bad file: over the limits this run was given (exit 3)
         raise CliError(file, describe(exc), LIMIT_EXIT) from exc
+    except MemoryError as exc:  # within --max-bytes, but more than this machine (or ulimit -v) gives
+        raise CliError(file, out_of_memory(exc)) from exc
     except EXPECTED as exc:
         raise CliError(file, describe(exc)) from exc

@@ -12,7 +12,7 @@ import spikecodec
 
 from .atomic import terminate_cleanly
 from .commands import COMMANDS
-from .errors import EXPECTED, CliError, describe
+from .errors import EXPECTED, CliError, describe, out_of_memory
 
 EPILOG = """\
 examples:
@@ -90,6 +90,9 @@ def _run(args: argparse.Namespace) -> int:
         return exc.code
     except EXPECTED as exc:  # expected failures not attributed to a file by the command
         error(describe(exc))
+        return 1
+    except MemoryError as exc:  # an allocation outside any file's block (see errors.about)
+        error(out_of_memory(exc))
         return 1
     except KeyboardInterrupt:
         error("interrupted")

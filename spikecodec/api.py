@@ -85,6 +85,8 @@ def save(
     options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, prior=prior,
                    embed_prior=embed_prior, records=records)
     if not isinstance(file, (str, os.PathLike)):
+        if not callable(getattr(file, "write", None)):
+            raise TypeError(f"file must be a path or a binary file object, got {type(file).__name__}")
         _write(file, array, **options)
         return
     with output_file(file) as f:

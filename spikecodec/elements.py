@@ -93,7 +93,10 @@ def count_spikes(values: np.ndarray, bits: int) -> int:
 def to_numpy(array: Any) -> np.ndarray:
     """A numpy view of ``array``; torch tensors are accepted without importing torch."""
     if hasattr(array, "detach") and hasattr(array, "numpy"):  # torch.Tensor, duck-typed
-        array = array.detach().cpu().numpy()
+        try:
+            array = array.detach().cpu().numpy()
+        except (RuntimeError, NotImplementedError) as exc:  # a meta or sparse tensor, an unsupported dtype
+            raise TypeError(f"cannot read the tensor's values as a numpy array: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     return np.asarray(array)
 
 

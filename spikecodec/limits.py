@@ -8,6 +8,7 @@ cost, in memory and in work, unless the caller raises it - one object taken by e
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 MAX_RANK = 8
@@ -85,6 +86,8 @@ class Budget:
 def as_limits(max_bytes: "int | ReadLimits | None" = None, limits: "ReadLimits | None" = None) -> ReadLimits:
     """The limits a reader was given: ``limits`` when given, else the defaults with ``max_bytes``."""
     if limits is not None:
+        if not isinstance(limits, ReadLimits):
+            raise TypeError(f"limits must be a ReadLimits, got {type(limits).__name__}")
         return limits
     if isinstance(max_bytes, ReadLimits):
         return max_bytes
@@ -104,3 +107,17 @@ def checked_product(values, limit: int, what: str) -> int:
         if total > limit:
             raise OverflowError(f"{what} exceeds {limit}")
     return total
+
+
+def count_option(value: object, name: str, minimum: int = 0) -> int:
+    """An option that counts something (``workers``, ``cache_bytes``): an integer (Python or
+    numpy, not a bool) of at least ``minimum``, else a ValueError naming the option."""
+    if not isinstance(value, bool):
+        try:
+            number = operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+        else:
+            if number >= minimum:
+                return number
+    raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r:.40}")

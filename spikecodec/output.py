@@ -15,6 +15,7 @@ write (spike files, priors, decoded arrays, plots): :func:`output_file`, :func:`
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import stat
@@ -167,6 +168,8 @@ def _stdout() -> CheckedWriter:
         fd = out.fileno()
     except (OSError, ValueError, AttributeError):
         raise OutputError("standard output is closed") from None
+    if os.isatty(fd):  # binary data would garble the terminal, as gzip and zstd refuse to
+        raise OutputError("standard output is a terminal: redirect it to a file or pipe it on (the data is binary)")
     return CheckedWriter(fd, "<stdout>")
 
 
@@ -184,8 +187,8 @@ def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
         mode = os.stat(target).st_mode
     except FileNotFoundError:
         mode = None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise OutputError(f"{os.fspath(path)} is a directory")
+    if mode is not None and stat.S_ISDIR(mode):  # strerror alone for a caller that names the file itself
+        raise OutputError(errno.EISDIR, "is a directory: name a file in it", os.fspath(path))
     if mode is not None and not stat.S_ISREG(mode):
         if stat.S_ISSOCK(mode):
             raise OutputError(f"{os.fspath(path)} is a socket: connect to it and write to the connection (- for stdout)")

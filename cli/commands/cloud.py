@@ -10,9 +10,9 @@ import numpy as np
 from ..atomic import STDIO, output_file, refuse_inputs
 from ..errors import CliError, about
 from ..images import read_labels
-from ..io_formats import display_name
+from ..io_formats import binary_stdin, display_name
 from ..progress import bar
-from .common import add_limit_options, add_prior_option, load_priors, model_name, read_limits
+from .common import add_limit_options, add_prior_option, load_priors, model_name, read_limits, seconds
 
 HELP = "run the cloud half of a model on a spike stream and write class predictions"
 EPILOG = """\
@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="NAME", help="the shipped model to run (default: the one the stream names)")
     p.add_argument("--labels", metavar="FILE", help="true labels (IDX or .npy); prints the accuracy")
     p.add_argument("--batch", type=int, default=256, metavar="N", help="most images the cloud half runs at once (default 256)")
-    p.add_argument("--wait", type=float, default=0.0, metavar="S", help="seconds to wait for a file that is still being written to grow")
+    p.add_argument("--wait", type=seconds, default=0.0, metavar="S", help="seconds to wait for a file that is still being written to grow")
     add_prior_option(p, "a prior file the stream may name (repeatable)")
     add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from spikecodec.models.coinference import CloudStream
 
     with about(name):
-        cloud = CloudStream(sys.stdin.buffer if args.input == STDIO else args.input, args.model, wait=args.wait,
+        cloud = CloudStream(binary_stdin() if args.input == STDIO else args.input, args.model, wait=args.wait,
                             priors=priors, batch_size=args.batch, limits=read_limits(args))
     with cloud:
         total = cloud.spikes.length or 0

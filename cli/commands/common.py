@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
 
 from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
+from ..io_formats import binary_stdin
 from ..progress import bar
 
 BLOCK_ELEMENTS = 1 << 22  # frames are streamed in blocks of about this many elements
@@ -28,7 +28,7 @@ def open_spike(name: str, *, recover: bool = False, priors: Any = None,
                limits: ReadLimits | None = None) -> tuple[spikecodec.SpikeReader, int]:
     """Open a spike file (``-``: stdin, read whole since a reader needs the trailer); also its size."""
     if name == STDIO:
-        data = sys.stdin.buffer.read()
+        data = binary_stdin().read()
         return spikecodec.open(data, recover=recover, priors=priors, limits=limits), len(data)
     reader = spikecodec.open(name, recover=recover, priors=priors, limits=limits)
     return reader, os.path.getsize(name)
@@ -45,9 +45,20 @@ def parse_size(text: str) -> int:
         value = float(t[: len(t) - len(unit)])
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a size like 1073741824, 512M or 2G, got {text!r}") from None
-    if value < 0 or value != value:
+    if not 0 <= value < float("inf"):  # negative, NaN, or inf (1e400): int() of it raised OverflowError
         raise argparse.ArgumentTypeError(f"expected a non-negative size, got {text!r}")
     return int(value * SIZE_UNITS[unit])
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds as :func:`spikecodec.container.stream.wait_seconds`
+    takes it (at least 0; ``inf``: as long as it takes; never NaN)."""
+    from spikecodec.container.stream import wait_seconds
+
+    try:
+        return wait_seconds(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds of at least 0, got {text!r}") from None
 
 
 def positive_int(text: str) -> int:
@@ -163,7 +174,7 @@ def parse_axes(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     names = axis_names(text)
-    if not all(names):
+    if not names or not all(names):
         raise CliError("--axes", f"empty axis name in {text!r}", 2)
     return names
 

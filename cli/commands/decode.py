@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         reader, _ = open_spike(args.input, priors=priors, limits=read_limits(args))
     with reader:
         axes = reader.axes
-        if args.select:
+        if args.select is not None:  # --select '' is an error, not the whole file
             key, axes = parse_select(args.select, reader.axes)
             with about(name):  # a bad file: exit 1; over --max-bytes: exit 3
                 try:

@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
             rows, damage = _rows_before_damage(reader)
         if damage is not None and rows == 0:
             raise CliError(name, f"nothing to recover: the first row of chunks is damaged ({describe(damage)})")
+        if reader.recovered and rows == 0:  # cut before its first complete row: an empty file is no recovery
+            stop = describe(reader.walk_error or reader.index_error)
+            raise CliError(name, f"nothing to recover: no complete row of chunks ({stop})")
         shape = (rows, *reader.shape[1:])
         try:
             write_spike(
@@ -105,7 +108,7 @@ class _RowReader:
         self.rows: np.ndarray | None = None
 
     def frames(self, a: int, b: int) -> np.ndarray:
-        if not (self.lo <= a and b <= self.hi):  # the rows that hold frames a..b
+        if self.rows is None or not (self.lo <= a and b <= self.hi):  # the rows that hold frames a..b
             self.rows = None  # dropped before the next are decoded
             lo = int(self.starts[np.searchsorted(self.starts, a, "right") - 1])
             hi = int(self.starts[np.searchsorted(self.starts, b, "left")])

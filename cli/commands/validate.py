@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from typing import Any, Iterable, Iterator
 
@@ -13,7 +14,7 @@ import spikecodec
 
 from ..atomic import STDIO
 from ..errors import LIMIT_EXIT, describe
-from ..io_formats import display_name
+from ..io_formats import binary_stdin, display_name
 from .common import add_limit_options, add_prior_option, load_priors, read_limits
 
 HELP = "check spike files against the format; exit 0 if all conform, 1 if any does not"
@@ -72,8 +73,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def spike_files(folder: str) -> Iterator[str]:
-    """Every ``*.spk`` file below ``folder``, sorted by path; links to folders are not entered
-    and links to files outside the folder not followed."""
+    """Every ``*.spk`` file below ``folder``, sorted by path; links to folders are not entered,
+    links to files outside the folder not followed, and a FIFO, socket or device named .spk
+    skipped (a FIFO nobody writes to would block the whole scan)."""
     root = os.path.realpath(folder)
     found = []
     for top, dirs, files in os.walk(folder, followlinks=False):
@@ -87,6 +89,13 @@ def spike_files(folder: str) -> Iterator[str]:
                 if os.path.commonpath([root, target]) != root:
                     print(f"spikecodec: note: {path}: a link out of {folder}, not followed", file=sys.stderr)
                     continue
+            try:
+                regular = stat.S_ISREG(os.stat(path).st_mode)
+            except OSError:  # a broken link or a loop: checked, and reported as unreadable
+                regular = True
+            if not regular:
+                print(f"spikecodec: note: {path}: not a regular file, not read", file=sys.stderr)
+                continue
             found.append(path)
     return iter(sorted(found))
 
@@ -120,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(UNREADABLE)
             continue
         try:
-            report = spikecodec.validate(sys.stdin.buffer.read() if path == STDIO else path, priors=priors, limits=limits)
+            report = spikecodec.validate(binary_stdin().read() if path == STDIO else path, priors=priors, limits=limits)
         except OSError as exc:  # nothing to check: the file cannot even be read
             results.append({"file": name, "ok": False, "error": describe(exc), "problems": []})
             print(f"spikecodec: error: {name}: {describe(exc)}", file=sys.stderr)

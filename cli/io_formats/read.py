@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from typing import Any
 
 import spikecodec
@@ -17,6 +16,7 @@ from .checks import (
     SIDE_BYTES,
     STDIO,
     array_text,
+    binary_stdin,
     check_size,
     file_format,
     limit_error,
@@ -45,7 +45,7 @@ class _Prefixed:
 def _read_stdin(key: str | None, max_bytes: int) -> Loaded:
     """.npy from stdin, read in bounded pieces after its header was checked (an .npz is also
     taken, read whole up to a bound)."""
-    stream = sys.stdin.buffer
+    stream = binary_stdin()
     head = stream.read(8)
     if head[:4] == b"PK\x03\x04":
         bound = max_bytes + SIDE_BYTES + 2 * MAX_NPY_HEADER

@@ -7,6 +7,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..limits import count_option
+
 # Enough for a few rows of typical feature chunks; a reader of a small file never reaches it.
 DEFAULT_CACHE_BYTES = 16 << 20
 
@@ -16,7 +18,7 @@ class ChunkCache:
     (h5py's chunk cache, ``rdcc_nbytes``, is the model). Safe to share between threads."""
 
     def __init__(self, limit: int):
-        self.limit = limit
+        self.limit = count_option(limit, "cache_bytes")
         self._items: OrderedDict[int, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()

@@ -115,7 +115,10 @@ def axis_names(axes: "Sequence[str] | str | None") -> tuple[str, ...] | None:
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return _JSON_ENCODER.encode(obj).encode()
+    try:
+        return _JSON_ENCODER.encode(obj).encode()
+    except RecursionError:  # metadata nested thousands deep: a value error, not a crash
+        raise ValueError("metadata nests too deeply to be written as JSON") from None
 
 
 def encode_header(h: Header) -> bytes:

@@ -37,7 +37,7 @@ from .grid import RowAssembler, Tiling, chunk_spec
 from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
-from .writer import SpikeWriter
+from .writer import SpikeWriter, whole_numbers
 
 LINK_CODEC = "ctxmix"
 
@@ -79,7 +79,7 @@ class LinkEncoder:
         bits: int = 1,
     ):
         self._sink = _Capture()
-        frame_shape = tuple(int(s) for s in frame_shape)
+        frame_shape = whole_numbers(frame_shape, "frame_shape")
         if axes is None and len(frame_shape) == 4:
             axes = ("N", "T", "C", "H", "W")
         self._writer = SpikeWriter(self._sink, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,

@@ -15,7 +15,7 @@ from numpy.typing import DTypeLike
 from .. import layout
 from ..codecs import ChunkSpec
 from ..errors import FormatError
-from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
+from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
 from .chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache
@@ -531,11 +531,14 @@ class SpikeReader:
         threads (the compiled coders release the GIL). ``progress``, when given, is called in
         the calling thread with the elements each decoded chunk filled."""
         self._check_open()
+        workers = count_option(workers, "workers", 1)
         nbytes = math.prod(self.shape)
         try:
             self.limits.check_bytes(nbytes, "the array")
         except FormatError as exc:
             raise exc.located(self.name) from None
+        if out is not None and not isinstance(out, np.ndarray):
+            raise TypeError(f"out= must be a numpy array, got {type(out).__name__}")
         if out is None:
             # Not zeroed: read_indexed/walk_chunks checked that the chunks tile the array, and
             # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
@@ -651,6 +654,8 @@ class SpikeReader:
                             "open the file by path, or from its bytes")
         if self._closed:
             raise ValueError(f"{self.name}: a closed reader cannot be pickled")
+        if self._src.from_pipe:  # the pipe it names was read to its end: it goes as its bytes
+            return {**self._reopen, "source": bytes(self._src.view_at(0, self._src.size))}
         return dict(self._reopen)
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import threading
 from typing import BinaryIO
 
@@ -15,7 +17,9 @@ class Source:
 
     A path is read with ``os.pread`` (safe from many threads); a seekable file object from the
     position it had when handed over (a spike file may sit inside a larger stream); an unseekable
-    one (pipe, socket) is read to its end first, since a reader needs the trailer.
+    one (pipe, socket) is read to its end first, since a reader needs the trailer. So is a path
+    that names a pipe (``<(cat x.spk)``, a named pipe); a path that names a directory or a device
+    is refused (a device's size says nothing about what it holds, and /dev/zero never ends).
     """
 
     def __init__(self, source: Openable):
@@ -24,13 +28,31 @@ class Source:
         self._buf: memoryview | None = None
         self._lock = threading.Lock()
         self.name = "<bytes>"
+        self.from_pipe = False  # a path naming a pipe, read whole: it cannot be opened again
         if isinstance(source, (bytes, bytearray, memoryview)):
             self._buf = memoryview(source).cast("B")
             self.size = len(self._buf)
         elif isinstance(source, (str, os.PathLike)):
             self.name = os.fspath(source)
-            self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-            self.size = os.fstat(self._fd).st_size
+            fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.name)
+                if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                    with os.fdopen(fd, "rb", closefd=False) as f:
+                        self._buf = memoryview(f.read())
+                    self.size = len(self._buf)
+                    self.from_pipe = True
+                    os.close(fd)
+                    return
+                if not stat.S_ISREG(mode):
+                    raise OSError(errno.ENODEV, "not a regular file or a pipe (a device)", self.name)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            self.size = os.fstat(fd).st_size
         elif hasattr(source, "read"):
             self.name = str(getattr(source, "name", "<stream>"))
             if _seekable(source):

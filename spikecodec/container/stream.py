@@ -28,6 +28,13 @@ from .records import index_size, parse_index, parse_index_head, parse_trailer, r
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
 
 
+def wait_seconds(wait: object) -> float:
+    """``wait`` checked: a number of seconds, at least 0 (``inf``: as long as it takes), never NaN."""
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0:  # NaN fails >= too
+        raise ValueError(f"wait must be a number of seconds of at least 0, got {wait!r:.40}")
+    return float(wait)
+
+
 class _Sequential:
     """The ``read_at`` of :class:`~spikecodec.container.source.Source`, for forward reads only.
 
@@ -43,7 +50,7 @@ class _Sequential:
         self.file = file
         self.name = str(getattr(file, "name", "<stream>"))
         self.pos = 0
-        self.wait = wait
+        self.wait = wait_seconds(wait)
         self._buf = bytearray()
         self._raw = None
         if not _seekable(file) and hasattr(file, "fileno"):
@@ -59,8 +66,10 @@ class _Sequential:
             raise ValueError(f"a stream is read forward only (at {self.pos}, asked for {offset})")
         return self.read(n)
 
-    def read(self, n: int) -> bytes:
-        """``n`` bytes (fewer only where the stream ends)."""
+    def read(self, n: int, wait: float | None = None) -> bytes:
+        """``n`` bytes (fewer only where the stream ends); a regular file at its end is waited on
+        for ``wait`` seconds (default: the stream's) to grow."""
+        wait = self.wait if wait is None else wait
         if self._raw is not None:
             while len(self._buf) < n:
                 part = self._raw.read(max(n - len(self._buf), self.RAW_READ))
@@ -82,7 +91,7 @@ class _Sequential:
                 continue
             now = time.monotonic()
             waited_since = now if waited_since is None else waited_since
-            if now - waited_since >= self.wait:
+            if now - waited_since >= wait:
                 break  # the end: the caller reports what is missing
             time.sleep(POLL_SECONDS)
         data = b"".join(parts)
@@ -122,12 +131,13 @@ class SpikeStream:
     def __init__(self, file: str | os.PathLike | bytes | BinaryIO, *, wait: float = 0.0,
                  priors: Iterable[PriorLike] | PriorLike | None = None, max_bytes: int | None = None,
                  limits: ReadLimits | None = None):
+        wait = wait_seconds(wait)  # before a file is opened that a bad option would leave open
+        self.limits = as_limits(max_bytes, limits)
         if isinstance(file, (bytes, bytearray, memoryview)):
             file = io.BytesIO(bytes(file))
         self._owned = isinstance(file, (str, os.PathLike))
         f: BinaryIO = open(file, "rb") if self._owned else file  # type: ignore[assignment]
         self._src = _Sequential(f, wait)
-        self.limits = as_limits(max_bytes, limits)
         try:
             pre, body, crc = _header_bytes(self._src)  # type: ignore[arg-type]
             self.header = parse_header(pre, body, crc)
@@ -246,7 +256,7 @@ class SpikeStream:
         index_at, index_nbytes = parse_trailer(tail, at + size)
         if (index_at, index_nbytes) != (at, size):
             raise FormatError(f"trailer points to an index at {index_at}, not {at}", at + size, code="trailer-index")
-        if self._src.read(1):
+        if self._src.read(1, wait=0):  # a writer that wrote its trailer is done: nothing to wait for
             raise FormatError("bytes after the trailer", at + size + layout.TRAILER_SIZE, code="bytes-after-trailer")
         if self.length is not None and self.rows_read != self.length:
             raise FormatError(f"chunks cover {self.rows_read} of the {self.length} rows the header declares", at, code="rows-total")

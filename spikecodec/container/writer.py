@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import os
 from typing import Any, BinaryIO, Iterator, Sequence
 
@@ -52,14 +53,28 @@ def default_chunk(shape: Sequence[int], target: int = TARGET_CHUNK_ELEMENTS) -> 
     return (1, max(1, min(shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // max(inner, 1))))
 
 
+def whole_numbers(values: Any, what: str) -> tuple[int, ...]:
+    """``values`` (an int or a sequence of them: Python or numpy integers) as a tuple of ints.
+    Anything else is a TypeError, never rounded or parsed: ``2.5`` is not 2, and the string
+    ``"12"`` is not the sizes (1, 2)."""
+    items = (values,) if isinstance(values, (int, np.integer)) else values
+    if isinstance(items, (str, bytes)) or not isinstance(items, (Sequence, np.ndarray)):
+        raise TypeError(f"{what} must be an integer or a sequence of integers, got {type(values).__name__} {values!r:.40}")
+    out = []
+    for v in items:
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{what} must hold integers, got {v!r}")
+        try:
+            out.append(operator.index(v))
+        except TypeError:
+            raise TypeError(f"{what} must hold integers, got {type(v).__name__} {v!r:.40}") from None
+    return tuple(out)
+
+
 def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None],
                     target: int = TARGET_CHUNK_ELEMENTS) -> tuple[int, ...]:
     known = [s if s is not None else 1 for s in shape]
-    if chunk is None:
-        chunk = default_chunk(known, target)
-    elif isinstance(chunk, (int, np.integer)):
-        chunk = (int(chunk),)
-    chunk = tuple(int(c) for c in chunk)
+    chunk = default_chunk(known, target) if chunk is None else whole_numbers(chunk, "chunk")
     if not 1 <= len(chunk) <= len(shape):
         raise ValueError(f"chunk {chunk} must give sizes for 1..{len(shape)} leading axes")
     if any(c < 1 for c in chunk):

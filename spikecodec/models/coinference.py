@@ -87,7 +87,7 @@ def load_split(name: str | None = None) -> tuple[Any, dict[str, Any]]:
 
     from .checkpoint import load_model, read_checkpoint
 
-    name = name or DEFAULT_REFERENCE
+    name = DEFAULT_REFERENCE if name is None else name
     path = reference_path(name)
     config = read_checkpoint(path)["config"]
     model = load_model(path)

@@ -28,9 +28,9 @@ def load_reference(name: str | None = None):
 
 def reference_path(name: str | None = None) -> Path:
     """The checkpoint of the shipped model `name` (default: the default reference); KeyError if none."""
-    name = name or DEFAULT_REFERENCE
+    name = DEFAULT_REFERENCE if name is None else name  # "" names no model: not the default
     path = REFERENCE_DIR / f"{name}.pt"
-    if "/" in name or "\\" in name or not path.exists():
+    if not name or "/" in name or "\\" in name or not path.is_file():
         known = ", ".join(r["name"] for r in list_references())
         raise KeyError(f"no reference model {name!r} (shipped: {known})")
     return path

@@ -403,3 +403,97 @@ def test_recover_keeps_the_rows_before_a_damaged_chunk(tmp_path: Path, spikes: n
     assert "rows from there on are dropped" in proc.stderr.decode()
     assert ("CRC mismatch" in proc.stderr.decode()) == (damage == "payload-bit")  # resealed: the payload is caught
     np.testing.assert_array_equal(spikecodec.load(tmp_path / "r.spk"), spikes[:4])
+
+
+def test_recover_of_a_file_cut_before_its_first_complete_row_says_so(tmp_path: Path, spikes: np.ndarray) -> None:
+    # Cut at or inside the first record, recover crashed on a TypeError; a complete empty file
+    # (nothing to decode) crashed the same way.
+    data = spikecodec.encode(spikes, chunk=1)
+    with spikecodec.open(data) as r:
+        first = r.entries[0]
+    for cut in (first.offset, first.offset + 7):
+        (tmp_path / "cut.spk").write_bytes(data[:cut])
+        one_line_error(sc("recover", tmp_path / "cut.spk", "-o", tmp_path / "r.spk"), "cut.spk", "nothing to recover")
+        assert not (tmp_path / "r.spk").exists() and no_temp_files(tmp_path)
+    spikecodec.save(tmp_path / "empty.spk", np.zeros((0, 3), np.uint8))
+    ok("recover", tmp_path / "empty.spk", "-o", tmp_path / "r.spk")
+    assert spikecodec.load(tmp_path / "r.spk").shape == (0, 3)
+
+
+def test_spike_files_named_by_a_pipe_path_are_read_and_devices_refused(tmp_path: Path, spikes: np.ndarray) -> None:
+    # `decode <(cat x.spk)` and named pipes were read as files of 0 bytes ("file is 0 bytes").
+    spikecodec.save(tmp_path / "x.spk", spikes)
+    cli = f"{sys.executable} -m spikecodec"
+    proc = subprocess.run(["bash", "-c", f"{cli} decode <(cat {tmp_path / 'x.spk'}) -o {tmp_path / 'y.npy'} -q && "
+                                         f"{cli} validate -q <(cat {tmp_path / 'x.spk'})"], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), spikes)
+    one_line_error(sc("inspect", "/dev/null"), "/dev/null", "not a regular file or a pipe")
+
+
+def test_empty_axes_and_bad_wait_are_usage_errors(tmp_path: Path, spikes: np.ndarray) -> None:
+    # --axes '' fell back to the default axes; --wait nan waited for ever, --wait -1 was taken.
+    np.save(tmp_path / "x.npy", spikes)
+    one_line_error(sc("encode", tmp_path / "x.npy", "-o", tmp_path / "x.spk", "--axes", ""), "--axes", code=2)
+    for wait in ("nan", "-1", "soon"):
+        one_line_error(sc("cloud", tmp_path / "x.spk", "--wait", wait), "--wait", code=2)
+    assert not (tmp_path / "x.spk").exists()
+
+
+def test_running_out_of_memory_is_one_line(tmp_path: Path) -> None:
+    # A file declaring 2 GiB, read with --max-bytes raised over what `ulimit -v` leaves: numpy's
+    # MemoryError came out as a traceback.
+    import resource
+    import struct
+    import zlib
+
+    data = bytearray(spikecodec.encode(np.zeros((2, 3, 4, 5, 5), np.uint8), chunk=1))
+    struct.pack_into("<4Q", data, 16 + 4 + 8, 1 << 15, 1 << 15, 1, 1)  # shape[1:]: 2 x 2^30 elements
+    h = int.from_bytes(data[12:16], "little")
+    data[16 + h:20 + h] = zlib.crc32(bytes(data[: 16 + h])).to_bytes(4, "little")  # only the shape is off
+    (tmp_path / "big.spk").write_bytes(bytes(data))
+
+    def small_address_space() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2_000_000_000, 2_000_000_000))
+
+    proc = subprocess.run([sys.executable, "-m", "spikecodec", "decode", str(tmp_path / "big.spk"), "-o",
+                           str(tmp_path / "x.npy"), "--max-bytes", "8G"], capture_output=True, timeout=120,
+                          preexec_fn=small_address_space)
+    one_line_error(proc, "big.spk", "out of memory")
+    assert not (tmp_path / "x.npy").exists() and no_temp_files(tmp_path)
+
+
+def test_option_values_that_were_taken_or_crashed(tmp_path: Path, spikes: np.ndarray) -> None:
+    # --max-bytes inf (or 1e400) was a traceback (int of an infinite float); --select '' decoded
+    # the whole file; -o DIR named the directory twice.
+    spikecodec.save(tmp_path / "x.spk", spikes)
+    for size in ("inf", "1e400", "nan"):
+        one_line_error(sc("decode", tmp_path / "x.spk", "-o", tmp_path / "y.npy", "--max-bytes", size), "--max-bytes", code=2)
+    one_line_error(sc("decode", tmp_path / "x.spk", "-o", tmp_path / "y.npy", "--select", ""), "--select", code=2)
+    assert not (tmp_path / "y.npy").exists()
+    (tmp_path / "d").mkdir()
+    line = one_line_error(sc("recover", tmp_path / "x.spk", "-o", tmp_path / "d"), "is a directory")
+    assert line.count(str(tmp_path / "d")) == 1, line
+
+
+def test_binary_data_is_neither_read_from_nor_written_to_a_terminal(tmp_path: Path, spikes: np.ndarray) -> None:
+    # `encode -` with no file piped in waited for typing; `decode x.spk -o -` unredirected
+    # poured binary into the terminal.
+    import pty
+
+    spikecodec.save(tmp_path / "x.spk", spikes)
+    np.save(tmp_path / "x.npy", spikes)
+    main_fd, terminal = pty.openpty()
+    try:
+        cases = [(("encode", "-", "-o", tmp_path / "y.spk"), "standard input is a terminal"),
+                 (("decode", "-", "-o", tmp_path / "y.npy"), "standard input is a terminal"),
+                 (("decode", tmp_path / "x.spk", "-o", "-"), "standard output is a terminal"),
+                 (("encode", tmp_path / "x.npy", "-o", "-"), "standard output is a terminal")]
+        for args, fragment in cases:
+            proc = subprocess.run([sys.executable, "-m", "spikecodec", *map(str, args)], stdin=terminal, stdout=terminal,
+                                  stderr=subprocess.PIPE, timeout=60)
+            one_line_error(proc, fragment)
+    finally:
+        os.close(main_fd)
+        os.close(terminal)
+    assert not (tmp_path / "y.spk").exists() and not (tmp_path / "y.npy").exists()

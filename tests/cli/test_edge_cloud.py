@@ -158,3 +158,12 @@ def test_models_lists_the_shipped_references(capsys) -> None:
     if "end_to_end" in ref:  # measured by scripts/models/measure_reference.py
         assert f"{100 * ref['end_to_end']['accuracy']:.2f}%" in line
         assert f"{ref['end_to_end']['file_bytes_per_image']:.1f}" in line
+
+
+def test_an_empty_model_name_is_no_model(tmp_path: Path, sample, capsys) -> None:
+    # `--model ''` silently ran the default model.
+    images, _ = sample
+    np.save(tmp_path / "x.npy", images[:2])
+    one_line_error(*run_cli(capsys, "edge", "--images", tmp_path / "x.npy", "-o", tmp_path / "x.spk", "--model", "")[::2],
+                   2, "--model", "no reference model ''")
+    assert not (tmp_path / "x.spk").exists()

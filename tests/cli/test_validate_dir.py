@@ -199,3 +199,15 @@ def test_integration_errors_carry_codes():
     with pytest.raises(spikecodec.FormatError) as info:
         codec.decode(message[:-1])
     assert info.value.code is not None and info.value.code in spikecodec.problem_codes.CODES
+
+
+def test_a_fifo_in_a_folder_is_skipped_not_waited_on(tmp_path, data):
+    # `validate FOLDER` opened a FIFO named *.spk and waited for a writer for ever.
+    import subprocess
+    import sys
+
+    (tmp_path / "a.spk").write_bytes(data)
+    os.mkfifo(tmp_path / "b.spk")
+    proc = subprocess.run([sys.executable, "-m", "spikecodec", "validate", str(tmp_path)], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "b.spk: not a regular file" in proc.stderr.decode() and "a.spk: OK" in proc.stdout.decode()

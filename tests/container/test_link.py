@@ -61,3 +61,10 @@ def test_bad_messages_are_refused_for_what_they_are(prior):
     dec.decode(messages[0])
     with pytest.raises(FormatError, match="the stream ended after"):
         dec.end(enc.end())  # four records were sent, one decoded
+
+
+@pytest.mark.parametrize("shape", [(2.5, 4), "24", (2, True)])
+def test_frame_shapes_are_integers(shape):
+    # (2.5, 4) made a stream of (2, 4) frames.
+    with pytest.raises(TypeError, match="frame_shape"):
+        LinkEncoder(shape)

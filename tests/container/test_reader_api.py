@@ -262,3 +262,44 @@ def test_package_is_marked_typed():
     from importlib.resources import files
 
     assert files("spikecodec").joinpath("py.typed").is_file()
+
+
+# -- what a reader is given -----------------------------------------------------------------------
+def test_a_path_naming_a_pipe_is_read_whole_and_a_device_is_refused(path, spikes):
+    # A pipe's path (`<(cat x.spk)`, a named pipe) was read as a file of 0 bytes.
+    import os
+    import threading
+
+    data = open(path, "rb").read()
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        os.write(write_end, data)
+        os.close(write_end)
+
+    threading.Thread(target=feed).start()
+    try:
+        with spikecodec.open(f"/proc/self/fd/{read_end}") as r:
+            np.testing.assert_array_equal(r.read(), spikes)
+            np.testing.assert_array_equal(pickle.loads(pickle.dumps(r)).read(), spikes)  # its bytes, not the spent pipe
+    finally:
+        os.close(read_end)
+    with pytest.raises(OSError, match="not a regular file or a pipe"):
+        spikecodec.open("/dev/null")
+
+
+@pytest.mark.parametrize("options", [{"workers": 0}, {"workers": -1}, {"workers": 1.5}, {"workers": "2"}, {"workers": True}])
+def test_bad_worker_counts_are_refused(path, options):
+    # They were taken as 1 worker.
+    with pytest.raises(ValueError, match="workers"):
+        spikecodec.load(path, **options)
+
+
+def test_bad_reader_options_are_type_or_value_errors(path, spikes):
+    for cache in (-1, "x", 1.5):  # "x" failed later, on a partial read, comparing int with str
+        with pytest.raises(ValueError, match="cache_bytes"):
+            spikecodec.open(path, cache_bytes=cache)
+    with pytest.raises(TypeError, match="ReadLimits"):  # was an AttributeError
+        spikecodec.load(path, limits={"max_bytes": 1})
+    with spikecodec.open(path) as r, pytest.raises(TypeError, match="numpy array"):  # was an AttributeError
+        r.read(out=[0] * spikes.size)

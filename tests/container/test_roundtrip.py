@@ -291,3 +291,32 @@ def test_default_chunks_follow_the_codecs_target():
     with spikecodec.open(spikecodec.encode(x, codec="mix")) as r:
         assert r.chunk_shape == (2,) and len(r.entries) == 1  # all of it: under 8M elements
     assert spikecodec.codecs.get_codec("mix").chunk_elements == 1 << 23
+
+
+@pytest.mark.parametrize("chunk", ["12", 2.5, [1.0], True])
+def test_chunk_sizes_are_integers_never_parsed_or_rounded(chunk):
+    # chunk="12" was taken as the sizes (1, 2), chunk=2.5 as 2.
+    array = np.zeros((20, 30), np.uint8)
+    with pytest.raises(TypeError, match="chunk"):
+        spikecodec.encode(array, chunk=chunk)
+    with spikecodec.open(spikecodec.encode(array, chunk=np.array([4, 6]))) as r:
+        assert r.chunk_shape == (4, 6)
+
+
+def test_programming_mistakes_are_type_or_value_errors(tmp_path):
+    array = np.zeros((2, 3), np.uint8)
+    for target in (None, 3, b"x.spk"):  # each was an AttributeError
+        with pytest.raises(TypeError, match="path or a binary file object"):
+            spikecodec.save(target, array)
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = node = {}
+    with pytest.raises(ValueError, match="nests too deeply"):  # was a RecursionError
+        spikecodec.encode(array, metadata=deep)
+
+
+def test_a_tensor_without_values_is_a_type_error():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="tensor"):  # was a NotImplementedError
+        spikecodec.encode(torch.empty(2, 3, device="meta"))

@@ -52,3 +52,17 @@ def test_truncated_or_damaged_streams_raise(frames: np.ndarray) -> None:
     bad[len(data) // 2] ^= 0xFF
     with pytest.raises(spikecodec.FormatError):
         list(SpikeStream(bytes(bad)))
+
+
+def test_a_finished_file_is_not_waited_on_and_wait_is_checked(tmp_path, frames: np.ndarray) -> None:
+    # After the trailer, the check for more bytes waited `wait` seconds (for ever with inf).
+    import time
+
+    spikecodec.save(tmp_path / "x.spk", frames, codec="raw")
+    start = time.monotonic()
+    with SpikeStream(tmp_path / "x.spk", wait=60) as s:
+        assert np.array_equal(np.concatenate(list(s)), frames)
+    assert time.monotonic() - start < 30
+    for wait in (-1, float("nan"), "1", None):
+        with pytest.raises(ValueError, match="wait"):
+            SpikeStream(tmp_path / "x.spk", wait=wait)
