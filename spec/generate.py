@@ -677,21 +677,22 @@ def _invalid_mix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     out["mix-corrupt-last-byte"] = (_finish(body, ents), start, "corrupt payload")
 
     cbase = valid["mix-counts4"]
-    cstart = _parts(cbase)[1]
-    for at in range(64):  # the first byte whose low bit flipped decodes to an escape above 15
-        def flip(i, origin, extent, spikes, payload, at=at):
-            return origin, extent, spikes, payload[:at] + bytes([payload[at] ^ 0x01]) + payload[at + 1:] if i == 0 else payload
+    out["mix-value-too-large"] = (_escape_above_top(cbase), _parts(cbase)[1], "does not fit 4-bit elements")
+    return out
 
-        body, ents = _rebuild_chunks(cbase, flip)
+
+def _escape_above_top(base: bytes) -> bytes:
+    """``base`` with the low bit of one byte of its first chunk's payload flipped: the first
+    such byte after which the chunk decodes to an escape above 2^bits - 1 (symbol-above-top)."""
+    for at in range(64):
+        body, ents = _rebuild_chunks(base, lambda i, o, e, s, p, at=at: (o, e, s, p[:at] + bytes([p[at] ^ 0x01]) + p[at + 1:] if i == 0 else p))
         data = _finish(body, ents)
         try:
             spikecodec.decode(data)
         except spikecodec.FormatError as error:
             if error.code == "symbol-above-top":
-                out["mix-value-too-large"] = (data, cstart, "does not fit 4-bit elements")
-                break
-    assert "mix-value-too-large" in out
-    return out
+                return data
+    raise AssertionError("no flip of the first 64 bytes decodes to a value above top")
 
 
 def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
@@ -728,17 +729,7 @@ def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[byt
     out["mix-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
 
     cbase = valid["mix-counts8"]
-    cstart = _parts(cbase)[1]
-    for at in range(64):  # the first byte whose low bit flipped decodes to an escape above 255
-        body, ents = _rebuild_chunks(cbase, lambda i, o, e, s, p, at=at: (o, e, s, p[:at] + bytes([p[at] ^ 0x01]) + p[at + 1:] if i == 0 else p))
-        data = _finish(body, ents)
-        try:
-            spikecodec.decode(data)
-        except spikecodec.FormatError as error:
-            if error.code == "symbol-above-top":
-                out["mix-value-too-large-8bit"] = (data, cstart, "does not fit 8-bit elements")
-                break
-    assert "mix-value-too-large-8bit" in out
+    out["mix-value-too-large-8bit"] = (_escape_above_top(cbase), _parts(cbase)[1], "does not fit 8-bit elements")
 
     data, short_at = _short_last_row(valid["prior-mix-embedded"])
     out["mix-prior-short-row"] = (data, short_at, "was trained for chunks with")
