@@ -192,12 +192,23 @@ with terminate_cleanly(), atomic_path(sys.argv[1]) as tmp:
 """
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_a_signal_during_compiled_code_ends_the_process_promptly(tmp_path: Path):
     """The main thread sees a signal only between bytecodes; inside a long kernel the watchdog
     thread removes the temporary file and ends the process itself."""
     proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(tmp_path / "out.bin")], stdout=subprocess.PIPE)
     tmp = proc.stdout.readline().decode().strip()
     assert Path(tmp).exists()
+    # Signal only once the child is spinning in the kernel: sent between its print and the call,
+    # the signal is the main thread's (a KeyboardInterrupt), which on a loaded machine happened.
+    spun_from, deadline = _cpu_seconds(proc.pid), time.monotonic() + 30
+    while _cpu_seconds(proc.pid) - spun_from < 0.3 and time.monotonic() < deadline:
+        time.sleep(0.02)
     start = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
