@@ -225,6 +225,17 @@ VALID["prior-mix-bits1-long-t"] = {
     "array": {"shape": [6, 3, 4, 3, 3], "bits": 1, "rate": 0.3, "seed": 68, "correlated": True},
     "encode": {"codec": "mix", "chunk": [6, 1], "prior": "priors/mix-bits1.prior", "embed_prior": True},
 }
+# Added after an outside implementation of 9.4.9 and of compact records (5.2) passed every vector
+# above with misreadings these catch: ctxmix over T = 10 (tp and the history capped), C = 260
+# (channel groups wrap at 256), a plane of exactly 2^16 positions (ps direct), packed payloads of
+# transposed axes for ctxmix and mix (unpacked in the chunk's C order, not the canonical one), and
+# compact records of payloads of 256 and 255 bytes (CRC-32 from P = 256, CRC-16 below).
+VALID["ctxmix-long-t"] = {"array": {"shape": [10, 2, 3, 4, 4], "bits": 2, "rate": 0.3, "seed": 70, "correlated": True}, "encode": {"codec": "ctxmix", "chunk": [10]}}
+VALID["ctxmix-wide-c"] = {"array": {"shape": [2, 1, 260, 3, 3], "bits": 2, "rate": 0.3, "seed": 71, "correlated": True}, "encode": {"codec": "ctxmix", "chunk": [2]}}
+VALID["ctxmix-pc-65536"] = {"array": {"shape": [1, 1, 1, 256, 256], "bits": 1, "rate": 0.1, "seed": 72}, "encode": {"codec": "ctxmix"}}
+VALID["ctxmix-packed-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 73}, "encode": {"codec": "ctxmix", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
+VALID["mix-packed-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 74}, "encode": {"codec": "mix", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
+VALID["compact-check-boundary"] = {"array": {"shape": [1, 4088], "bits": 1, "rate": 0.5, "seed": 75}, "encode": {"codec": "raw", "axes": ["T", "F"], "chunk": [1, 2048], "records": "compact"}}
 # Priors made from another prior's tables (not trained): written once, read from their file ever after.
 DERIVED_PRIORS: dict[str, str] = {
     "mix-extreme-weights": "the mix prior with its weights set, in turn, to 2^20, -2^20, 2^20 + 1, -2^20 - 1, 2^31 - 1 and -2^31",
@@ -654,6 +665,24 @@ def _invalid_ctxmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     cbase = valid["ctxmix-counts4"]
     body, ents = _rebuild_chunks(cbase, flip_first)
     out["ctxmix-value-too-large"] = (_finish(body, ents), _parts(cbase)[1], "does not fit 4-bit elements")
+
+    # Added later: the end rule both ways on a coded chunk - a 0xFF byte appended (it decodes the
+    # same, as bytes past the end read as 0xFF: only the length rule rejects it), and the final
+    # byte changed to the first other value that the end rule rejects.
+    base = valid["ctxmix-spikes"]
+    start = _parts(base)[1]
+    body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p + b"\xff" if i == 0 else p))
+    out["ctxmix-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
+    for b in range(256):
+        body, ents = _rebuild_chunks(base, lambda i, o, e, s, p, b=b: (o, e, s, p[:-1] + bytes([b]) if i == 0 and p[-1] != b else p))
+        data = _finish(body, ents)
+        try:
+            spikecodec.decode(data)
+        except spikecodec.FormatError as error:
+            if error.code == "ctxmix-end":
+                out["ctxmix-final-byte-not-low"] = (data, start, "corrupt payload")
+                break
+    assert "ctxmix-final-byte-not-low" in out
     return out
 
 
@@ -1188,6 +1217,8 @@ INVALID_CODES = {
     "ctxmix-payload-too-long": "ctxmix-too-long",
     "ctxmix-corrupt-end": "ctxmix-end",
     "ctxmix-value-too-large": "symbol-above-top",
+    "ctxmix-extra-final-byte": "ctxmix-end",
+    "ctxmix-final-byte-not-low": "ctxmix-end",
     "order0-value-too-large": "symbol-above-top",
     "context-last-word-zero": "rans-final-state",
     "auto-bad-mode": "auto-mode",

@@ -115,6 +115,10 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
             raise Problem("auto-mode", offset, f"auto: unknown mode {mode}")
         cid, cfg, payload = ("raw", "order0", "context")[mode], {}, payload[1:]
         return decode_array(cid, cfg, payload, shape, axes, bits, None, offset)
+    if cid in ("ctxmix", "mix") and len(payload) == packed_limit(cid, payload, n, bits, offset):
+        # 9.4.9, 9.4.10: exactly B bytes are the packed elements of section 8, in the chunk's own
+        # C order (not the canonical view's), and start no model.
+        return unpack(payload, n, bits, offset).reshape(shape)
     perm, dims = canonical(shape, axes)
     tables = None
     if "prior" in cfg and _uses_model(cid, payload, n, bits, offset):

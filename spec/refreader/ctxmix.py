@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .common import Problem, packed_limit, unpack
+from .common import Problem
 from .priors import ctxmix_sizes
 
 STRETCH = [-2047] + [max(-2047, min(2047, round(256 * math.log(i / (4096 - i))))) for i in range(1, 4096)]
@@ -135,10 +135,10 @@ def check_tables(spec_dir):
 
 
 def decode_ctxmix(payload, dims, bits, tables, offset):
+    """A coded payload (shorter than the packed elements, which codecs.decode_array unpacks in the
+    chunk's own order) of the canonical view ``dims``."""
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    if len(payload) == packed_limit("ctxmix", payload, size, bits, offset):
-        return unpack(payload, size, bits, offset).reshape(dims)
     K, Z, nweights = ctxmix_sizes(T, C, H, W, bits)
     hashed = [k > 1 << 22 for k in K]
     if tables is None:

@@ -2,7 +2,7 @@
 with the channels of a pixel innermost."""
 import numpy as np
 
-from .common import Problem, packed_limit, unpack
+from .common import Problem
 from .ctxmix import GOLD, M64, ByteDecoder, decode_magnitude, mixed_decision, neighbour_readers
 from .priors import mix_sizes
 
@@ -11,10 +11,10 @@ LMUL = 0x2545F4914F6CDD1D
 
 
 def decode_mix(payload, dims, bits, tables, offset):
+    """A coded payload (shorter than the packed elements, which codecs.decode_array unpacks in the
+    chunk's own order) of the canonical view ``dims``."""
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    if len(payload) == packed_limit("mix", payload, size, bits, offset):
-        return unpack(payload, size, bits, offset).reshape(dims)
     K, Z, zbits, hb, nweights = mix_sizes(T, C, H, W, bits)
     TP = min(T, 4)
     G = max(1, min(C, 64))
