@@ -605,6 +605,20 @@ def _invalid_compact(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
     overlong = list(recs)  # record 2's size field as two bytes, the second 0x00
     overlong[2] = record(2, bytes([v | 0x80, 0x00]), payload2)
     out["compact-varint-overlong"] = (_compact_file(head, overlong, len(recs), rows), at[2], "not minimally encoded")
+    # Added later (an outside implementation passed every vector above without these checks): a
+    # stated height of 0, and a compact index with a CRC that holds but an end byte of 01, or a
+    # rows count one short.
+    zero = list(recs)
+    zero[2] = record(2, varint(2 * len(payload2) + 2) + varint(0), payload2)
+    out["compact-height-zero"] = (_compact_file(head, zero, len(recs), rows), at[2], "row height 0 is outside")
+    body = head + b"".join(recs)
+
+    def with_index(index: bytes) -> bytes:
+        index += _crc(index)
+        return body + index + encode_trailer(len(body), len(index))
+
+    out["compact-index-end-byte"] = (with_index(b"\x01" + varint(len(recs)) + varint(rows)), len(body), "end-of-records marker")
+    out["compact-index-rows"] = (with_index(b"\x00" + varint(len(recs)) + varint(rows - 1)), len(body), f"in {rows - 1} rows")
     new_head = encode_header(Header(**{**h.__dict__, "extensions": (Extension("compact-records", b"\x00", True),)}))
     out["compact-extension-data"] = (
         _compact_file(new_head, _compact_records(new_head, h, chunks), len(recs), rows),
@@ -1250,6 +1264,9 @@ INVALID_CODES = {
     "compact-index-varint-overlong": "varint-overlong",
     "compact-zero-before-index": "index-end",
     "compact-record-past-index": "compact-check",
+    "compact-height-zero": "compact-height",
+    "compact-index-end-byte": "index-end-marker",
+    "compact-index-rows": "index-count",
     "mix-payload-too-long": "mix-too-long",
     "mix-corrupt-end": "mix-end",
     "mix-extra-final-byte": "mix-end",
