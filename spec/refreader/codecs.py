@@ -83,10 +83,11 @@ def zstd_decode(data, bound, offset):
 
 
 def _uses_model(cid, payload, n, bits, offset):
-    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7 - 9.4.10),
-    raising their problems; whether it then starts it."""
+    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7, 9.4.8),
+    raising their problems; whether it then starts it. A ctxmix or mix payload reaches here only
+    coded: decode_array has applied its length rule (9.4.9, 9.4.10) and unpacked a packed one."""
     if cid in ("ctxmix", "mix"):
-        return len(payload) < packed_limit(cid, payload, n, bits, offset)
+        return True
     if len(payload) % 4:
         raise Problem("rans-partial-word", offset, f"{cid}: payload is not a whole number of 32-bit words")
     if cid == "countctx":
