@@ -94,6 +94,14 @@ def read_npy_header(f: Any, kinds: str = NUMERIC_KINDS, what: str = "the array")
     return NpyHeader(tuple(shape), bool(fortran), dtype, 8 + len(raw) + length)
 
 
+def trailing_data(offset: int, extra: int | None = None) -> ValueError:
+    """A .npy ends with its data: more bytes after it (two files joined, a second array appended)
+    would be dropped without a word, so they are refused."""
+    count = "more bytes" if extra is None else f"{extra} more bytes"
+    return ValueError(f"{count} after the array's data ends at byte {offset}: a .npy file ends "
+                      "with its data (two files joined?)")
+
+
 def _array_from(f: Any, h: NpyHeader, what: str) -> np.ndarray:
     """Read the data of an already checked header from a stream."""
     out = np.empty(h.nbytes, np.uint8)
@@ -114,6 +122,8 @@ def load_npy(path: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, *, mmap: boo
         held = os.fstat(f.fileno()).st_size - h.offset
         if held < h.nbytes:
             raise ValueError(f"truncated: {array_text(h.shape, h.dtype)} needs {h.nbytes} bytes of data, the file holds {max(held, 0)}")
+        if held > h.nbytes:
+            raise trailing_data(h.offset + h.nbytes, held - h.nbytes)
         if h.nbytes == 0:
             return np.zeros(h.shape, h.dtype, order="F" if h.fortran else "C")
         if not mmap:

@@ -26,7 +26,7 @@ from .checks import (
 )
 from .checks import _KEYED
 from .hdf5 import _read_h5
-from .npy import _read_npz, load_npy, read_npy_header, _array_from
+from .npy import _read_npz, load_npy, read_npy_header, trailing_data, _array_from
 from .torch_files import _read_torch
 
 class _Prefixed:
@@ -59,7 +59,10 @@ def _read_stdin(key: str | None, max_bytes: int) -> Loaded:
     f = _Prefixed(head, stream)
     h = read_npy_header(f)
     check_size(array_text(h.shape, h.dtype), h.nbytes, max_bytes)
-    return Loaded(_array_from(f, h, "stdin"))
+    array = _array_from(f, h, "stdin")
+    if f.read(1):
+        raise trailing_data(h.offset + h.nbytes)
+    return Loaded(array)
 
 
 # --- reading an input --------------------------------------------------------------------------------

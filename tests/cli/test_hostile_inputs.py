@@ -222,6 +222,7 @@ NPY_CASES: dict[str, tuple[bytes, tuple[str, ...]]] = {
     "huge void": (npy_bytes((2,), "|V4294967296"), ("corrupt .npy header",)),
     "subarray dtype": (npy_bytes((2,), [("", "<i4", (1 << 20, 1 << 20))]), ("corrupt .npy header",)),
     "truncated data": (npy_bytes((100,), data=bytes(10)), ("truncated", "needs 100 bytes")),
+    "two files joined": (npy_bytes((10,), data=bytes(10)) * 2, ("after the array's data ends at byte", "two files joined")),
     "header not a dict": (npy_bytes(None, header="[1, 2, 3]"), ("corrupt .npy header",)),
     "header not python": (npy_bytes(None, header="{'descr': __import__('os').system('id')}"), ("corrupt .npy header",)),
     "deep nesting": (npy_bytes(None, header="(" * 5000 + ")" * 5000), ("corrupt .npy header",)),
@@ -245,7 +246,8 @@ def test_npy_headers(case: str, tmp_path: Path, capsys) -> None:
     refused(capsys, tmp_path, ["edge", "--images", path, "-o", tmp_path / "feats.spk"], str(path))
 
 
-@pytest.mark.parametrize("case", ["2^40 bytes", "truncated data", "object array", "huge header length", "deep nesting", "empty"])
+@pytest.mark.parametrize("case", ["2^40 bytes", "truncated data", "object array", "huge header length", "deep nesting", "empty",
+                                  "two files joined"])
 def test_npy_on_stdin(case: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(NPY_CASES[case][0])))
     encode_refused(capsys, tmp_path, "-", "<stdin>", *NPY_CASES[case][1][:1])
