@@ -244,6 +244,53 @@ VALID["prior-mix-extreme-weights"] = {
     "array": {**PRIORS["mix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 69},
     "encode": {"codec": "mix", "chunk": [3, 1], "prior": "priors/mix-extreme-weights.prior", "embed_prior": True},
 }
+# Added after a second round of the outside implementation of 9.4.9 and of compact records: chunks
+# coded from a ctxmix prior, where the tables' layout and the prior's values matter. A prior of
+# T = min(6, 4) = 4 serving chunks of T = 6 (trained); a chunk of a short last row, whose geometry
+# is not the prior's, stored packed (no model starts: the prior is not checked against it); and
+# priors made by hand (DERIVED_PRIORS): weights beyond the clamp, a first significance decision
+# whose two dot products sum to -1 (floor(-1 / 2) = -1, not 0), a plane of more than 2^16
+# positions (512 + 2^16 significance sets), and model A of exactly 2^22 keys (direct, not hashed).
+PRIORS["ctxmix-long-t"] = {"codec": "ctxmix", "array": {"shape": [6, 10, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True},
+                           "chunk": [6, 1]}
+VALID["prior-ctxmix-long-t"] = {
+    "array": {"shape": [6, 3, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 80, "correlated": True},
+    "encode": {"codec": "ctxmix", "chunk": [6, 1], "prior": "priors/ctxmix-long-t.prior", "embed_prior": True},
+}
+VALID["prior-ctxmix-packed-short-row"] = {  # the last row (T = 1) as the packed elements, the rows before coded
+    "array": {"shape": [4, 3, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 81, "correlated": True},
+    "encode": {"codec": "ctxmix", "chunk": [3, 1], "prior": "priors/ctxmix.prior", "embed_prior": True},
+    "packed_last_row": True,
+}
+DERIVED_PRIORS["ctxmix-extreme-weights"] = (
+    "the ctxmix prior's geometry; every state p = 2^21 - 2^14 (a prediction of -4) with n = 5; each significance set's "
+    "model weights 2^20 + 50000 (A), 19661 or -2^20 - 30000 (B, in even and odd sets), 2^20 + 70000 (C), 19661 (D); "
+    "each magnitude set's 2^20 + 40000 (E), -2^20 - 20000 (F); every bias 0")
+DERIVED_PRIORS["ctxmix-odd-sum"] = (
+    "the ctxmix prior's geometry; fresh tables but model A's states, each p = 2^21 + 2^11 (a prediction of 1), and "
+    "the A weight of each position set, -19662: a first significance decision has dot(a) + dot(b) = 19661 - 19662 = -1")
+DERIVED_PRIORS["ctxmix-hashed"] = (
+    "geometry bits 1, T 1, C 1, H 260, W 260 (PC = 67600 > 2^16); fresh tables but the bias weight of position set i, "
+    "4096 ((i mod 7) - 3)")
+DERIVED_PRIORS["ctxmix-a-direct"] = (
+    "geometry bits 1, T 1, C 1, H 64, W 64 (K_A = 4096 * 1024 = 2^22, direct); fresh tables but model A's states of "
+    "keys 1024 pos (no neighbour fired), each p = 2^16 (a prediction of -1061) with n = 30")
+VALID["prior-ctxmix-extreme-weights"] = {
+    "array": {"shape": [3, 2, 2, 4, 4], "bits": 2, "rate": 0.05, "seed": 82},
+    "encode": {"codec": "ctxmix", "chunk": [3], "prior": "priors/ctxmix-extreme-weights.prior", "embed_prior": True},
+}
+VALID["prior-ctxmix-odd-sum"] = {
+    "array": {"shape": [3, 3, 2, 4, 4], "bits": 2, "rate": 0.05, "seed": 83},
+    "encode": {"codec": "ctxmix", "chunk": [3], "prior": "priors/ctxmix-odd-sum.prior", "embed_prior": True},
+}
+VALID["prior-ctxmix-hashed"] = {
+    "array": {"shape": [1, 1, 1, 260, 260], "bits": 1, "rate": 0.1, "seed": 84},
+    "encode": {"codec": "ctxmix", "axes": ["T", "N", "C", "H", "W"], "prior": "priors/ctxmix-hashed.prior"},
+}
+VALID["prior-ctxmix-a-direct"] = {
+    "array": {"shape": [1, 1, 1, 64, 64], "bits": 1, "rate": 0.05, "seed": 85},
+    "encode": {"codec": "ctxmix", "axes": ["T", "N", "C", "H", "W"], "prior": "priors/ctxmix-a-direct.prior"},
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -288,13 +335,63 @@ def _trained_prior(name: str) -> spikecodec.Prior:
 
 
 def _derived_prior(name: str) -> spikecodec.Prior:
+    info = {"conformance": f"spec/generate.py DERIVED_PRIORS[{name!r}]"}
+    if name.startswith("ctxmix-"):
+        return _derived_ctxmix_prior(name, info)
     assert name == "mix-extreme-weights"
     base = get_prior("priors/mix.prior")
     weights = base.tables["weights"].copy()
     extremes = np.array([1 << 20, -(1 << 20), (1 << 20) + 1, -(1 << 20) - 1, (1 << 31) - 1, -(1 << 31)], np.int64)
     weights[:] = extremes[np.arange(weights.size) % extremes.size]
-    return spikecodec.Prior(base.codec, dict(base.geometry), {**base.tables, "weights": weights},
-                            {"conformance": f"spec/generate.py DERIVED_PRIORS[{name!r}]"})
+    return spikecodec.Prior(base.codec, dict(base.geometry), {**base.tables, "weights": weights}, info)
+
+
+def _ctxmix_state(p: int, n: int) -> int:
+    """A ctxmix state word (FORMAT.md 9.4.9) of probability p (in units of 2^-22) and count n."""
+    return ((p ^ (1 << 21)) << 10) | n
+
+
+def _derived_ctxmix_prior(name: str, info: dict) -> spikecodec.Prior:
+    """The ctxmix priors of DERIVED_PRIORS, made from fresh tables (9.4.9: the tables of models
+    A .. F one after another; the 512 context sets and the position sets of 5 weights, then the
+    magnitude sets of 3)."""
+    from spikecodec.codecs.kernels import binary
+    from spikecodec.codecs.kernels import ctxmix as kernels
+
+    geometry = {"ctxmix-hashed": {"bits": 1, "T": 1, "C": 1, "H": 260, "W": 260},
+                "ctxmix-a-direct": {"bits": 1, "T": 1, "C": 1, "H": 64, "W": 64}}.get(name) or dict(get_prior("priors/ctxmix.prior").geometry)
+    T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
+    codec = spikecodec.get_codec("ctxmix")
+    tables = codec.fresh_tables(geometry)
+    states, weights = tables["states"].copy(), tables["weights"].astype(np.int64)
+    sizes = [int(z) for z in kernels.table_sizes(T, C, H, W, bits)]
+    nsig = 512 + kernels.position_sets(T, C, H, W)
+    sig = weights[: 5 * nsig].reshape(nsig, 5)
+    mag = weights[5 * nsig :].reshape(-1, 3)
+    if name == "ctxmix-extreme-weights":
+        p = (1 << 21) - (1 << 14)
+        assert binary.STRETCH[p >> 10] == -4
+        states[:] = _ctxmix_state(p, 5)
+        sig[:, 0] = (1 << 20) + 50000
+        sig[:, 1] = np.where(np.arange(nsig) % 2, -(1 << 20) - 30000, 19661)
+        sig[:, 2] = (1 << 20) + 70000
+        mag[:, 0] = (1 << 20) + 40000
+        mag[:, 1] = -(1 << 20) - 20000
+    elif name == "ctxmix-odd-sum":
+        p = (1 << 21) + (1 << 11)
+        assert binary.STRETCH[p >> 10] == 1 and binary.STRETCH[(1 << 21) >> 10] == 0
+        states[: sizes[0]] = _ctxmix_state(p, 0)
+        sig[512:, 0] = -19662
+    elif name == "ctxmix-hashed":
+        sig[512:, 4] = 4096 * (np.arange(nsig - 512) % 7 - 3)
+    elif name == "ctxmix-a-direct":
+        assert T * C * H * W * 1024 == sizes[0] == 1 << 22
+        p = 1 << 16
+        assert binary.STRETCH[p >> 10] == -1061
+        states[: sizes[0] : 1024] = _ctxmix_state(p, 30)
+    else:
+        raise AssertionError(name)
+    return spikecodec.Prior("ctxmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
 
 
 def make_array(recipe: dict) -> np.ndarray:
@@ -330,6 +427,8 @@ def build_valid(spec: dict, array: np.ndarray) -> bytes:
                 if t in flush_after:
                     w.flush()
         return buf.getvalue()
+    if spec.get("packed_last_row"):
+        return _with_packed_last_row(spec, array)
     data = spikecodec.encode(array, bits=spec["array"]["bits"], **_chunk_arg(spec["encode"]))
     if "extensions" not in spec:
         return data
@@ -338,6 +437,32 @@ def build_valid(spec: dict, array: np.ndarray) -> bytes:
     exts = tuple(Extension(e["name"], bytes.fromhex(e["data_hex"]), e["required"]) for e in spec["extensions"])
     new_head = encode_header(Header(**{**header.__dict__, "extensions": exts}))
     return _relocate(data, new_head)
+
+
+def _with_packed_last_row(spec: dict, array: np.ndarray) -> bytes:
+    """``encode``'s file of every row but the last (shorter than ``chunk[0]``), with that row
+    added as classic records whose payloads are the packed elements (FORMAT.md 8), as an
+    encoder writes a chunk whose coding does not pay - or that its prior, made for the other
+    rows' geometry, cannot code."""
+    bits, params = spec["array"]["bits"], _chunk_arg(spec["encode"])
+    height = array.shape[0] % params["chunk"][0]
+    assert height and "records" not in params
+    data = spikecodec.encode(array[:-height], bits=bits, **params)
+    h, start, ents = _parts(data)
+    head = encode_header(Header(**{**h.__dict__, "shape": tuple(array.shape)}))
+    shift = len(head) - start
+    body = bytearray(head + data[start : ents[-1].offset + ents[-1].size])
+    moved = [IndexEntry(e.offset + shift, e.size, e.row_start, e.row_length, e.spike_count) for e in ents]
+    row = array.shape[0] - height
+    inner = [range(0, array.shape[a], h.chunk_shape[a]) for a in range(1, h.chunk_rank)]
+    for corner in np.ndindex(*[len(r) for r in inner]):
+        origin = (row, *[r[i] for r, i in zip(inner, corner)])
+        extent = (height, *[min(h.chunk_shape[a + 1], array.shape[a + 1] - o) for a, o in enumerate(origin[1:])])
+        part = array[tuple(slice(o, o + e) for o, e in zip(origin, extent))]
+        record = b"".join(encode_chunk(origin, extent, int(part.sum()), spikecodec.elements.pack(part, bits)))
+        moved.append(IndexEntry(len(body), len(record), row, height, int(part.sum())))
+        body += record
+    return _finish(bytes(body), moved)
 
 
 def _relocate(data: bytes, new_head: bytes) -> bytes:
@@ -532,6 +657,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_check_order(valid))
     out.update(_invalid_mix(valid))
     out.update(_invalid_mix_outside_reading(valid))
+    out.update(_invalid_outside_second_round(valid))
     return out
 
 
@@ -786,6 +912,68 @@ def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[byt
     out["prior-embedded-file-crc"] = (
         _raw_header(valid["prior-mix-embedded"], codecs=[(b"mix", json.dumps({"prior": hashlib.sha256(broken).hexdigest()}, separators=(",", ":")).encode())],
                     extensions=[(1, b"prior", bytes(broken))]), 16, "the embedded prior, at its byte")
+    return out
+
+
+def _invalid_outside_second_round(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Added with the valid vectors of the second round (see them above): a ctxmix payload one
+    byte longer than the packed elements in the short last row of a prior's file (the length is
+    checked before the prior's geometry); compact records whose head breaks a rule before the
+    rest does - a stated height of chunk_shape[0] with the check left as it was, a size of P =
+    2^40 that also runs past the file's end, a 10-byte size (2^63 + 1: the payload bound, not
+    the varint's length), 10 bytes of value 2^64 + 1, and 11 bytes whose first 10 already
+    exceed 2^64 (too long, whatever the value); compact indexes checked in the order of section
+    10 step 5 - an overlong count with the CRC left as it was (the varints first), a wrong CRC
+    and one byte more than the index holds (the CRC before the size), a count varint that the
+    trailer's index_size cuts (read on, into the trailer: there it is overlong) - and a size
+    field of 0 after the first of a row's two records (the row is incomplete where the walk
+    ends, before the index is found elsewhere)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    base = valid["prior-ctxmix-packed-short-row"]
+    _, _, ents = _parts(base)
+    short = next(i for i, e in enumerate(ents) if e.row_length == 1)
+    body, new_ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == short else p))
+    out["prior-ctxmix-too-long-short-row"] = (_finish(body, new_ents), ents[short].offset, "longer than the chunk packed")
+
+    head, h, chunks = _compact_parts(valid["compact-streamed"])  # rows of 2, 1 (flushed), 2
+    recs = _compact_records(head, h, chunks)
+    rows = _rows(chunks)
+    at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
+    full = h.chunk_shape[0]
+    size_field = varint(2 * len(chunks[1][2]) + 2)
+    assert recs[1][: len(size_field) + 1] == size_field + varint(1)  # record 1 states its height, 1
+    stale = list(recs)
+    stale[1] = size_field + varint(full) + recs[1][len(size_field) + 1 :]
+    out["compact-height-before-check"] = (_compact_file(head, stale, len(recs), rows), at[1], f"row height {full} is outside")
+    last = recs[2]
+    assert last[0] < 0x80 and not (last[0] - 1) & 1  # a one-byte size field, no height
+    for name, field, problem in (
+        ("compact-payload-size-huge", varint(2 * (1 << 40) + 1), "exceeds the cap"),
+        ("compact-varint-10-bytes", b"\x81" + b"\x80" * 8 + b"\x01", "exceeds the cap"),
+        ("compact-varint-too-large", b"\x81" + b"\x80" * 8 + b"\x02", "is above 2**64 - 1"),
+        ("compact-varint-too-long", b"\x81" + b"\x80" * 8 + b"\x82\x01", "is longer than 10 bytes"),
+    ):
+        out[name] = (_compact_file(head, [*recs[:2], field + last[1:]], len(recs), rows), at[2], problem)
+
+    body = head + b"".join(recs)
+    index = encode_compact_index(len(recs), rows)
+    assert index[1] == len(recs) < 0x80
+    overlong = index[:1] + bytes([0x80 | len(recs), 0x00]) + index[2:]  # the CRC is the minimal index's
+    out["compact-index-varint-stale-crc"] = (body + overlong + encode_trailer(len(body), len(overlong)), len(body),
+                                             "not minimally encoded")
+    bad_crc = index[:-4] + bytes(4) + b"\x00"
+    assert index[-4:] != bytes(4)
+    out["compact-index-crc-before-size"] = (body + bad_crc + encode_trailer(len(body), len(bad_crc)), len(body) + len(index) - 4,
+                                            "index CRC mismatch")
+    cut = index[:1] + bytes([0x80 | len(recs)])  # the trailer's first bytes go on: 0x87 (0x80 + its low byte), 0x00
+    assert 0x80 <= len(body) < 0x100
+    out["compact-index-varint-past-size"] = (body + cut + encode_trailer(len(body), len(cut)), len(body), "not minimally encoded")
+
+    head, h, chunks = _compact_parts(valid["compact-check-boundary"])  # one row of two chunks
+    recs = _compact_records(head, h, chunks)
+    assert len(recs) == 2 and _compact_file(head, recs, 2, _rows(chunks)) == valid["compact-check-boundary"]
+    out["compact-zero-inside-row"] = (_compact_file(head, [recs[0], b"\x00" + recs[1]], 2, _rows(chunks)), len(head) + len(recs[0]),
+                                      "end inside a row")
     return out
 
 
@@ -1277,6 +1465,16 @@ INVALID_CODES = {
     "prior-embedded-file-crc": "prior-file-crc",
     "mix-corrupt-last-byte": "mix-end",
     "mix-value-too-large": "symbol-above-top",
+    "prior-ctxmix-too-long-short-row": "ctxmix-too-long",
+    "compact-height-before-check": "compact-height",
+    "compact-payload-size-huge": "payload-size",
+    "compact-varint-10-bytes": "payload-size",
+    "compact-varint-too-large": "varint-too-large",
+    "compact-varint-too-long": "varint-too-long",
+    "compact-index-varint-stale-crc": "varint-overlong",
+    "compact-index-crc-before-size": "index-crc",
+    "compact-index-varint-past-size": "varint-overlong",
+    "compact-zero-inside-row": "row-incomplete",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).

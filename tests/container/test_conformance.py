@@ -361,3 +361,37 @@ def test_issue23_valid_vectors_reach_their_rules():
     assert heights[0] < r.chunk_shape[0] and heights[1] == r.chunk_shape[0] and len(heights) > 2  # flushed short mid-stream
     with spikecodec.open((SPEC / MANIFEST["valid"]["empty-inner-axis"]["spk"]).read_bytes()) as r:
         assert len(r.entries) == 0 and r.shape == (3, 0, 4)  # G = 0: no chunk, shape[0] from the header
+
+
+# -- the ctxmix prior vectors of the outside implementation's second round hold what they are named for
+
+
+def _prior_of(name):
+    (path,) = MANIFEST["valid"][name]["priors"]
+    return spikecodec.load_prior(SPEC / path)
+
+
+@pytest.mark.parametrize("name", ["prior-ctxmix-long-t", "prior-ctxmix-packed-short-row", "prior-ctxmix-extreme-weights",
+                                  "prior-ctxmix-odd-sum", "prior-ctxmix-hashed", "prior-ctxmix-a-direct"])
+def test_ctxmix_prior_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.9: each of these codes at least one chunk from its prior (a model starts)."""
+    sizes, packed = _payload_sizes(name)
+    assert any(size < b for (size, _), b in zip(sizes, packed))
+
+
+def test_ctxmix_prior_vectors_reach_their_rules():
+    from spikecodec.codecs.kernels import ctxmix
+
+    T = np.load(SPEC / MANIFEST["valid"]["prior-ctxmix-long-t"]["npy"]).shape[0]
+    assert T > 4 and _prior_of("prior-ctxmix-long-t").geometry["T"] == 4  # min(T, 4)
+    sizes, packed = _payload_sizes("prior-ctxmix-packed-short-row")  # the last row, of height 1, packed
+    with spikecodec.open((SPEC / MANIFEST["valid"]["prior-ctxmix-packed-short-row"]["spk"]).read_bytes()) as r:
+        heights = list(r.entries.row_length)
+    assert _prior_of("prior-ctxmix-packed-short-row").geometry["T"] == 3 and heights[-1] == 1
+    assert all((size == b) == (height == 1) for (size, _), b, height in zip(sizes, packed, heights))
+    weights = _prior_of("prior-ctxmix-extreme-weights").tables["weights"]
+    assert (np.abs(weights.astype(np.int64)) > 1 << 20).any()  # beyond the clamp, used as stored
+    g = _prior_of("prior-ctxmix-hashed").geometry
+    assert min(g["T"], 4) * g["C"] * g["H"] * g["W"] > 1 << 16  # 512 + 2^16 significance sets
+    g = _prior_of("prior-ctxmix-a-direct").geometry
+    assert ctxmix.context_counts(g["T"], g["C"], g["H"], g["W"], g["bits"])[0] == 1 << 22  # K_A = 2^22: direct
