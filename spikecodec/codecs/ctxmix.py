@@ -24,10 +24,6 @@ from .base import ChunkSpec
 from .trainable import TrainableCodec
 
 
-
-MIX = "mix"  # the subclass with pixel-vector models (mix.py): its problems have codes of their own
-
-
 class ContextMixing(TrainableCodec):
     """Context mixing of position, neighbourhood and history models (parameter: ``prior``)."""
 
@@ -36,6 +32,10 @@ class ContextMixing(TrainableCodec):
     #: The module of the compiled loops, loaded on first use (numba): a subclass with other
     #: models and the same interface (``mix``) names its own.
     kernels_module = "spikecodec.codecs.kernels.ctxmix"
+    #: Problem codes (FORMAT.md appendix A) of a payload longer than the packed chunk, and of one
+    #: that does not end as the encoder ends it: each codec's section names its own.
+    too_long_code = "ctxmix-too-long"
+    end_code = "ctxmix-end"
     GEOMETRY = ("bits", "T", "C", "H", "W")
 
     def geometry(self, spec: ChunkSpec) -> dict[str, int]:
@@ -109,7 +109,7 @@ class ContextMixing(TrainableCodec):
         size = len(data)
         if size > spec.packed_nbytes:
             raise FormatError(f"{self.codec_id}: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})",
-                              code="mix-too-long" if self.codec_id == MIX else "ctxmix-too-long")
+                              code=self.too_long_code)
         if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.9)
             values = np.empty(spec.shape, np.uint8)
             count = unpack_into(data, values, spec.bits)
@@ -123,7 +123,7 @@ class ContextMixing(TrainableCodec):
             raise FormatError(f"{self.codec_id}: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
         if status:
             raise FormatError(f"{self.codec_id}: corrupt payload (its length or last byte is not what the decoded values code to)",
-                              code="mix-end" if self.codec_id == MIX else "ctxmix-end")
+                              code=self.end_code)
         if canon is not view:
             out[...] = from_canonical(canon, spec.shape, spec.axes)
         return int(np.count_nonzero(canon)) if spec.bits == 1 else int(canon.sum(dtype=np.uint64))

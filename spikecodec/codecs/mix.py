@@ -25,6 +25,8 @@ class PixelMixing(ContextMixing):
     codec_id = "mix"
     format_minor = 4
     kernels_module = "spikecodec.codecs.kernels.mix"
+    too_long_code = "mix-too-long"
+    end_code = "mix-end"
     #: Default chunks of this codec hold about this many elements: its models learn across
     #: samples, and chunks of 1M elements cost 5-8% against one of 5M (benchmarks/results/mix_design.md).
     chunk_elements = 1 << 23
