@@ -291,6 +291,41 @@ VALID["prior-ctxmix-a-direct"] = {
     "array": {"shape": [1, 1, 1, 64, 64], "bits": 1, "rate": 0.05, "seed": 85},
     "encode": {"codec": "ctxmix", "axes": ["T", "N", "C", "H", "W"], "prior": "priors/ctxmix-a-direct.prior"},
 }
+# Added after the outside implementation of 9.4.10 was run again with the vectors above: two of
+# its misreadings still passed, both only visible in chunks coded from a prior whose values
+# matter. Priors made by hand for mix: weights beyond the clamp in every set a chunk of sparse
+# counts uses (each update's result is clamped to 2^20 or -2^20: a reader that never clamps, or
+# that clamps the prior's weights before their first use, decodes other bits), and 8-bit
+# elements with G TP = 64 (table F hashed) whose F states are set, at the hashed slots of the
+# keys the chunk's level and escape decisions use, to the bit each decision codes (a reader
+# that hashes F another way reads fresh states there). And weights that rest at the clamp's bound,
+# 2^20, while the mixer's sum stays near 0 (the bound is inclusive: a reader that clamps to
+# 2^20 - 1, or to the 21-bit range -2^20 .. 2^20 - 1, codes other probabilities).
+DERIVED_PRIORS["mix-clamp-update"] = (
+    "the mix prior's geometry; every state p = 2^21 - 2^14 (a prediction of -4) with n = 5; each significance set's "
+    "model weights 2^20 + 50000 (A), 19661 or -2^20 - 30000 (B, in even and odd sets), 2^20 + 70000 (C), 19661 (D), "
+    "-2^20 - 10000 (E); each magnitude set's 2^20 + 40000 (F), -2^20 - 20000 (G); every bias 0")
+DERIVED_PRIORS["mix-f-hashed"] = (
+    "geometry bits 8, T 4, C 16, H 2, W 2 (K_F = 64 x 257 x 256 > 2^22: F hashed); fresh tables but the F states at "
+    "the hashed slots of the keys of the level and escape decisions of VALID['prior-mix-f-hashed']'s array, each "
+    "p = 2^22 - 2^18 (a decision of 1) or 2^18 (of 0), the bit the slot's first decision codes, with n = 20")
+DERIVED_PRIORS["mix-clamp-bound"] = (
+    "the mix prior's geometry; every state p = 968 x 2^10 (a prediction of -300) with n = 1023 (the slowest rate); each "
+    "significance set's model weights 2^20 + 50000 (A, C), -2^20 + 2000 (B, D), 0 (E); each magnitude set's 2^20 + 50000 (F), "
+    "-2^20 + 2000 (G); every bias 0: A and C rest at 2^20 after their first update while d stays near 0, so a clamp "
+    "to 2^20 - 1 shifts d's sum by -q_A - q_C, often across a multiple of 2^16")
+VALID["prior-mix-clamp-update"] = {
+    "array": {"shape": [3, 4, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 86},
+    "encode": {"codec": "mix", "chunk": [3], "prior": "priors/mix-clamp-update.prior", "embed_prior": True},
+}
+VALID["prior-mix-clamp-bound"] = {
+    "array": {"shape": [3, 16, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 88},
+    "encode": {"codec": "mix", "chunk": [3], "prior": "priors/mix-clamp-bound.prior", "embed_prior": True},
+}
+VALID["prior-mix-f-hashed"] = {
+    "array": {"shape": [4, 1, 16, 2, 2], "bits": 8, "rate": 0.4, "seed": 87, "correlated": True},
+    "encode": {"codec": "mix", "axes": ["T", "N", "C", "H", "W"], "chunk": [4], "prior": "priors/mix-f-hashed.prior"},
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -338,6 +373,8 @@ def _derived_prior(name: str) -> spikecodec.Prior:
     info = {"conformance": f"spec/generate.py DERIVED_PRIORS[{name!r}]"}
     if name.startswith("ctxmix-"):
         return _derived_ctxmix_prior(name, info)
+    if name in ("mix-clamp-update", "mix-clamp-bound", "mix-f-hashed"):
+        return _derived_mix_prior(name, info)
     assert name == "mix-extreme-weights"
     base = get_prior("priors/mix.prior")
     weights = base.tables["weights"].copy()
@@ -392,6 +429,84 @@ def _derived_ctxmix_prior(name: str, info: dict) -> spikecodec.Prior:
     else:
         raise AssertionError(name)
     return spikecodec.Prior("ctxmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
+
+
+def _mix_f_keys(x: np.ndarray, bits: int) -> list[tuple[int, int]]:
+    """(key, bit) of table F (FORMAT.md 9.4.10) of every level and escape decision of the
+    canonical (T, N, C, H, W) array ``x``, in coding order."""
+    T, N, C, H, W = x.shape
+    TP, G, NN = min(T, 4), max(1, min(C, 64)), (1 << bits) + 1
+
+    def v(t, n, c, h, w):
+        return min(int(x[t, n, c, h, w]), 3) if t >= 0 and h >= 0 and w >= 0 else 0
+
+    out = []
+    for n, t, h, w, c in np.ndindex(N, T, H, W, C):
+        value = int(x[t, n, c, h, w])
+        if not value:
+            continue
+        ct = (c % G) * TP + min(t, 3)
+        near = v(t - 1, n, c, h, w) + 4 * v(t - 2, n, c, h, w) + 16 * v(t, n, c, h, w - 1) + 64 * v(t, n, c, h - 1, w)
+        decisions = [(0, int(value > 1))] + ([(1, int(value > 2))] if value > 1 else [])
+        if value > 2 and bits > 2:
+            tree = 1
+            for k in range(bits - 1, -1, -1):
+                y = ((value - 3) >> k) & 1
+                decisions.append((1 + tree, y))
+                tree = 2 * tree + y
+        out += [((ct * NN + node) * 256 + near, y) for node, y in decisions]
+    return out
+
+
+def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
+    """The mix priors of DERIVED_PRIORS, made from fresh tables (9.4.10: the tables of models
+    A .. G one after another; the significance sets of 6 weights, then the magnitude sets of 3)."""
+    from spikecodec.codecs.kernels import binary
+    from spikecodec.codecs.kernels import mix as kernels
+
+    geometry = {"mix-f-hashed": {"bits": 8, "T": 4, "C": 16, "H": 2, "W": 2}}.get(name) or dict(get_prior("priors/mix.prior").geometry)
+    T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
+    tables = spikecodec.get_codec("mix").fresh_tables(geometry)
+    states, weights = tables["states"].copy(), tables["weights"].astype(np.int64)
+    sizes = [int(z) for z in kernels.table_sizes(T, C, H, W, bits)]
+    counts = [int(k) for k in kernels.context_counts(T, C, H, W, bits)]
+    nsig = int(kernels.groups(C)) * min(T, 4) * 16
+    sig = weights[: 6 * nsig].reshape(nsig, 6)
+    mag = weights[6 * nsig :].reshape(-1, 3)
+    if name == "mix-clamp-update":
+        p = (1 << 21) - (1 << 14)
+        assert binary.STRETCH[p >> 10] == -4
+        states[:] = _ctxmix_state(p, 5)
+        sig[:, 0] = (1 << 20) + 50000
+        sig[:, 1] = np.where(np.arange(nsig) % 2, -(1 << 20) - 30000, 19661)
+        sig[:, 2] = (1 << 20) + 70000
+        sig[:, 4] = -(1 << 20) - 10000
+        mag[:, 0] = (1 << 20) + 40000
+        mag[:, 1] = -(1 << 20) - 20000
+    elif name == "mix-clamp-bound":
+        p = 968 << 10
+        assert binary.STRETCH[p >> 10] == -300 and binary.COUNT_LIMIT == 1023
+        states[:] = _ctxmix_state(p, 1023)
+        sig[:, 0] = sig[:, 2] = (1 << 20) + 50000
+        sig[:, 1] = sig[:, 3] = -(1 << 20) + 2000
+        sig[:, 4] = 0
+        mag[:, 0] = (1 << 20) + 50000
+        mag[:, 1] = -(1 << 20) + 2000
+    elif name == "mix-f-hashed":
+        assert counts[5] > sizes[5] == 1 << 22  # F hashed into 2^22 entries
+        f0 = sum(sizes[:5])
+        recipe = VALID["prior-mix-f-hashed"]
+        assert recipe["encode"]["axes"] == ["T", "N", "C", "H", "W"] and recipe["array"]["bits"] == bits
+        x = make_array(recipe["array"])
+        assert list(x.shape) == [T, 1, C, H, W]
+        first: dict[int, int] = {}
+        for key, y in _mix_f_keys(x, bits):
+            first.setdefault(((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42, y)
+        for slot, y in first.items():
+            states[f0 + slot] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
+    else:
+        raise AssertionError(name)
+    return spikecodec.Prior("mix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
 
 
 def make_array(recipe: dict) -> np.ndarray:

@@ -395,3 +395,86 @@ def test_ctxmix_prior_vectors_reach_their_rules():
     assert min(g["T"], 4) * g["C"] * g["H"] * g["W"] > 1 << 16  # 512 + 2^16 significance sets
     g = _prior_of("prior-ctxmix-a-direct").geometry
     assert ctxmix.context_counts(g["T"], g["C"], g["H"], g["W"], g["bits"])[0] == 1 << 22  # K_A = 2^22: direct
+
+
+# -- the mix prior vectors of the outside implementation's third round hold what they are named for
+
+
+def _decode_mix_chunk(name, states, weights):
+    """Decode the one chunk of valid vector ``name`` (codec mix, classic records, axes T, N, C, H,
+    W) from the tables ``states`` and ``weights``: (status of kernels.mix.decode_into, array)."""
+    from spikecodec.codecs.kernels import mix
+
+    entry = MANIFEST["valid"][name]
+    data = (SPEC / entry["spk"]).read_bytes()
+    expected = np.load(SPEC / entry["npy"])
+    bits = json.loads((SPEC / entry["params"]).read_text())["array"]["bits"]
+    with spikecodec.open(data, priors=_priors(entry)) as r:
+        (e,) = r.entries
+        head = 16 + 16 * r.header.chunk_rank
+    payload = np.frombuffer(data[e.offset + head : e.offset + e.size - 4], np.uint8)
+    x = np.zeros(expected.shape, np.uint8)
+    status = mix.decode_into(payload, x, bits, states.astype(np.uint32), weights.astype(np.int32), False)
+    return status, x
+
+
+@pytest.mark.parametrize("name", ["prior-mix-clamp-update", "prior-mix-clamp-bound", "prior-mix-f-hashed"])
+def test_mix_prior_vectors_code_their_chunks_and_their_priors_matter(name):
+    """FORMAT.md 9.4.10: each codes its chunk from its prior (a model starts), and decodes to its
+    array from the prior's tables as stored - and not from the altered tables of a misreading."""
+    sizes, packed = _payload_sizes(name)
+    assert all(size < b for (size, _), b in zip(sizes, packed))
+    prior = _prior_of(name)
+    states, weights = prior.tables["states"], prior.tables["weights"]
+    status, x = _decode_mix_chunk(name, states, weights)
+    assert status == 0 and np.array_equal(x, np.load(SPEC / MANIFEST["valid"][name]["npy"]))
+    if name == "prior-mix-clamp-bound":  # (the bound's misreadings are inside the kernel: see the outside mutants)
+        return
+    if name == "prior-mix-clamp-update":  # the weights clamped before their first use
+        altered = (states, np.clip(weights.astype(np.int64), -(1 << 20), 1 << 20))
+    else:  # table F read elsewhere: fresh states where the chunk's keys hash to
+        from spikecodec.codecs.kernels import mix
+
+        g = prior.geometry
+        sizes = mix.table_sizes(g["T"], g["C"], g["H"], g["W"], g["bits"])
+        f0 = int(sizes[:5].sum())
+        fresh = states.copy()
+        fresh[f0 : f0 + int(sizes[5])] = 0
+        altered = (fresh, weights)
+    status, x = _decode_mix_chunk(name, *altered)
+    assert status != 0 or not np.array_equal(x, np.load(SPEC / MANIFEST["valid"][name]["npy"]))
+
+
+def test_mix_prior_vectors_reach_their_rules():
+    from spikecodec.codecs.kernels import mix
+
+    prior = _prior_of("prior-mix-clamp-update")
+    g = prior.geometry
+    nsig = int(mix.groups(g["C"])) * min(g["T"], 4) * 16
+    weights = prior.tables["weights"].astype(np.int64)
+    sig, mag = weights[: 6 * nsig].reshape(-1, 6), weights[6 * nsig :].reshape(-1, 3)
+    assert (sig[:, 0] > 1 << 20).all() and (sig[:, 2] > 1 << 20).all() and (sig[:, 4] < -(1 << 20)).all()
+    assert (mag[:, 0] > 1 << 20).all() and (mag[:, 1] < -(1 << 20)).all()  # beyond the clamp in every set
+
+    prior = _prior_of("prior-mix-clamp-bound")
+    g = prior.geometry
+    nsig = int(mix.groups(g["C"])) * min(g["T"], 4) * 16
+    weights = prior.tables["weights"].astype(np.int64)
+    sig, mag = weights[: 6 * nsig].reshape(-1, 6), weights[6 * nsig :].reshape(-1, 3)
+    assert (sig[:, [0, 2]] > 1 << 20).all() and (sig[:, [1, 3]] > -(1 << 20)).all() and (mag[:, 0] > 1 << 20).all()
+    assert ((prior.tables["states"] & 1023) == 1023).all()  # the slowest rate: the predictions stay near -300
+
+    prior = _prior_of("prior-mix-f-hashed")
+    g = prior.geometry
+    T, C, H, W, bits = g["T"], g["C"], g["H"], g["W"], g["bits"]
+    counts, sizes = mix.context_counts(T, C, H, W, bits), mix.table_sizes(T, C, H, W, bits)
+    assert bits == 8 and counts[5] > sizes[5] == 1 << 22  # G TP NN 256 > 2^22: F hashed
+    f0 = int(sizes[:5].sum())
+    states = prior.tables["states"].astype(np.int64)
+    assert not states[:f0].any() and not states[f0 + int(sizes[5]) :].any()  # only F is not fresh
+    table_f = states[f0 : f0 + int(sizes[5])]
+    array = np.load(SPEC / MANIFEST["valid"]["prior-mix-f-hashed"]["npy"])
+    keys = sorted({key for key, _ in generate._mix_f_keys(array, bits)})
+    slots = {((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42 for key in keys}
+    assert set(np.flatnonzero(table_f).tolist()) == slots  # set exactly at the slots the chunk's keys hash to
+    assert sum(bool(table_f[key]) for key in keys if key < table_f.size) < len(keys) // 10  # not where they'd index directly
