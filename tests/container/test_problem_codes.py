@@ -50,6 +50,10 @@ def _raise_sites() -> tuple[list[str], set[str]]:
     for path in _sources():
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                # a codec's codes as class attributes (``end_code = "mix-end"``), raised as code=self.end_code
+                if any(isinstance(t, ast.Name) and t.id.endswith("_code") for t in node.targets):
+                    used.add(node.value.value)
             if not isinstance(node, ast.Call):
                 continue
             code = next((k.value for k in node.keywords if k.arg == "code"), None)
