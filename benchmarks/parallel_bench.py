@@ -30,9 +30,10 @@ from timing import best_times  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = [  # (tensor, bits, codec, images per chunk)
+    ("l1", 1, "winmix", 16),
+    ("l2", 1, "winmix", 16),
+    ("l1", 2, "winmix", 16),
     ("l1", 1, "mix", 16),
-    ("l2", 1, "mix", 16),
-    ("l1", 2, "mix", 16),
     ("l1", 1, "auto", 16),
     ("l1", 1, "ctxmix", 16),
     ("l2", 1, "auto", 16),

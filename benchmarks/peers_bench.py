@@ -54,8 +54,8 @@ AXES = "TNCHW"
 # Axis orders tried for the peers (the array is T, N, C, H, W): T-first or T-last, channels
 # before or after the pixels, samples outermost or inside T.
 ORDERS = ["TNCHW", "NTCHW", "NCTHW", "NCHWT", "NHWCT", "NHWTC", "TNHWC", "NTHWC"]
-CODECS_1BIT = ["mix", "auto", "context", "ctxlanes", "ctxmix"]
-CODECS_COUNTS = ["mix", "auto", "context", "ctxlanes", "ctxmix", "countctx"]
+CODECS_1BIT = ["winmix", "mix", "auto", "context", "ctxlanes", "ctxmix"]
+CODECS_COUNTS = ["winmix", "mix", "auto", "context", "ctxlanes", "ctxmix", "countctx"]
 REPEATS = 3
 PAQ_PYTHON = "/usr/bin/python3"
 

@@ -327,6 +327,68 @@ VALID["prior-mix-f-hashed"] = {
     "encode": {"codec": "mix", "axes": ["T", "N", "C", "H", "W"], "chunk": [4], "prior": "priors/mix-f-hashed.prior"},
 }
 
+# Added with format 1.5: the optional ``winmix`` codec (FORMAT.md 9.4.11). Spikes with T = 4 and
+# C = 8 (two groups of 4 channels: the lines of E, X and Y); counts of 2, 4 and 8 bits (the escape
+# tree; 8-bit with G TP = 64, so table F is hashed); a chunk whose coding does not pay (packed);
+# several chunks; a plane of more than 2^18 positions (hb = 22, tables C and G hashed); C = 260
+# (channel groups wrap at 256; keyX and keyY carry c + 1 and c + 2 past 255 into run's bits) and
+# C = 80 (groups that wrap at 64 in mix but not here); T = 12 (tp capped, the history wrapping);
+# chunks of 49152 significance decisions (the learning rate recomputed at each of 48 multiples of
+# 1024: 42, 41 from D = 1024, 40 from D = 38912; D, rate and run start afresh in the second
+# chunk); all-zero chunks (no final byte; 0 bytes); merged and reordered axes, coded and packed;
+# one sample a compact record; chunks coded from a prior, named and embedded; a prior of
+# T = min(6, 4) = 4 serving chunks of T = 6; a prior made by hand whose X states hold counts of
+# every confidence and whose significance sets' bias weights differ by confidence.
+VALID["winmix-spikes"] = {"array": {"shape": [4, 6, 8, 5, 5], "bits": 1, "rate": 0.3, "seed": 90, "correlated": True}, "encode": {"codec": "winmix", "chunk": [4]}}
+VALID["winmix-counts2"] = {"array": {"shape": [3, 6, 6, 4, 4], "bits": 2, "rate": 0.3, "seed": 91, "correlated": True}, "encode": {"codec": "winmix", "chunk": [3]}}
+VALID["winmix-counts4"] = {"array": {"shape": [3, 6, 6, 4, 4], "bits": 4, "rate": 0.3, "seed": 92, "correlated": True}, "encode": {"codec": "winmix", "chunk": [3]}}
+VALID["winmix-counts8"] = {"array": {"shape": [4, 2, 16, 2, 2], "bits": 8, "rate": 0.4, "seed": 93, "correlated": True}, "encode": {"codec": "winmix", "chunk": [4]}}
+VALID["winmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 94}, "encode": {"codec": "winmix", "chunk": [1]}}
+VALID["winmix-chunks"] = {"array": {"shape": [3, 8, 6, 5, 5], "bits": 1, "rate": 0.2, "seed": 95, "correlated": True}, "encode": {"codec": "winmix", "chunk": [3, 2]}}
+VALID["winmix-hashed"] = {
+    "array": {"shape": [1, 1, 1, 512, 513], "bits": 2, "rate": 0.01, "seed": 96},
+    "encode": {"codec": "winmix", "axes": ["T", "N", "C", "H", "W"]},
+}
+VALID["winmix-wide-c"] = {"array": {"shape": [2, 1, 300, 3, 3], "bits": 2, "rate": 0.05, "seed": 97, "correlated": True}, "encode": {"codec": "winmix", "chunk": [2]}}
+VALID["winmix-mid-c"] = {"array": {"shape": [2, 2, 80, 2, 2], "bits": 1, "rate": 0.3, "seed": 98, "correlated": True}, "encode": {"codec": "winmix", "chunk": [2]}}
+VALID["winmix-long-t"] = {"array": {"shape": [12, 3, 4, 3, 3], "bits": 1, "rate": 0.35, "seed": 99, "correlated": True}, "encode": {"codec": "winmix", "chunk": [12]}}
+VALID["winmix-rate"] = {"array": {"shape": [4, 24, 16, 8, 8], "bits": 1, "rate": 0.2, "seed": 100, "correlated": True}, "encode": {"codec": "winmix", "chunk": [4, 12]}}
+VALID["winmix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 101}, "encode": {"codec": "winmix", "chunk": [4]}}
+VALID["winmix-zeros-tiny"] = {"array": {"shape": [1, 1, 3, 1, 1], "bits": 1, "rate": 0.0, "seed": 102}, "encode": {"codec": "winmix"}}
+VALID["winmix-merged-axes"] = {
+    "array": {"shape": [2, 3, 2, 3, 4, 5], "bits": 1, "rate": 0.15, "seed": 103, "correlated": True},
+    "encode": {"codec": "winmix", "axes": ["N", "C", "T", "S", "H", "W"], "chunk": [2]},
+}
+VALID["winmix-packed-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 104}, "encode": {"codec": "winmix", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
+VALID["compact-winmix"] = {
+    "array": {"shape": [3, 4, 8, 6, 6], "bits": 1, "rate": 0.15, "seed": 105, "correlated": True},
+    "encode": {"codec": "winmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+}
+PRIORS["winmix"] = {"array": {"shape": [3, 10, 4, 2, 2], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]}
+VALID["prior-winmix-named"] = {
+    "array": {**PRIORS["winmix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 106},
+    "encode": {"codec": "winmix", "chunk": [3, 1], "prior": "priors/winmix.prior"},
+}
+VALID["prior-winmix-embedded"] = {
+    "array": {**PRIORS["winmix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 107},
+    "encode": {"codec": "winmix", "chunk": [3, 1], "prior": "priors/winmix.prior", "embed_prior": True},
+}
+PRIORS["winmix-long-t"] = {"codec": "winmix", "array": {"shape": [6, 10, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True},
+                           "chunk": [6, 1]}
+VALID["prior-winmix-long-t"] = {
+    "array": {"shape": [6, 3, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 108, "correlated": True},
+    "encode": {"codec": "winmix", "chunk": [6, 1], "prior": "priors/winmix-long-t.prior", "embed_prior": True},
+}
+DERIVED_PRIORS["winmix-conf"] = (
+    "the winmix prior's geometry; fresh tables but every state of table X, entry i, p = 2^21 + 2^17 ((i mod 5) - 2) with "
+    "n = 0, 1, 2, 3, 11 or 12 for i mod 6 = 0 .. 5 (conf 0, 1, 1, 2, 2, 3: each bound of conf from both sides); each "
+    "significance set's bias weight 10240 (2 conf - 3), "
+    "conf = (set mod 64) div 16 (d moved by -120, -40, 40, 120)")
+VALID["prior-winmix-conf"] = {
+    "array": {"shape": [3, 4, 4, 2, 2], "bits": 2, "rate": 0.2, "seed": 109, "correlated": True},
+    "encode": {"codec": "winmix", "chunk": [3], "prior": "priors/winmix-conf.prior", "embed_prior": True},
+}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -375,6 +437,8 @@ def _derived_prior(name: str) -> spikecodec.Prior:
         return _derived_ctxmix_prior(name, info)
     if name in ("mix-clamp-update", "mix-clamp-bound", "mix-f-hashed"):
         return _derived_mix_prior(name, info)
+    if name == "winmix-conf":
+        return _derived_winmix_prior(name, info)
     assert name == "mix-extreme-weights"
     base = get_prior("priors/mix.prior")
     weights = base.tables["weights"].copy()
@@ -507,6 +571,30 @@ def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
     else:
         raise AssertionError(name)
     return spikecodec.Prior("mix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
+
+
+def _derived_winmix_prior(name: str, info: dict) -> spikecodec.Prior:
+    """The winmix prior of DERIVED_PRIORS, made from fresh tables (9.4.11: the tables A, B, C, E,
+    F, G, W, X, Y one after another; 64 TP significance sets of 8 weights, then the magnitude sets
+    of 3)."""
+    from spikecodec.codecs.kernels import winmix as kernels
+
+    assert name == "winmix-conf"
+    geometry = dict(get_prior("priors/winmix.prior").geometry)
+    T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
+    tables = spikecodec.get_codec("winmix").fresh_tables(geometry)
+    states, weights = tables["states"].copy(), tables["weights"].astype(np.int64)
+    sizes = [int(z) for z in kernels.table_sizes(T, C, H, W, bits)]
+    x0 = sum(sizes[:7])
+    i = np.arange(sizes[7], dtype=np.int64)
+    p = (1 << 21) + (1 << 17) * (i % 5 - 2)
+    n = np.array([0, 1, 2, 3, 11, 12], np.int64)[i % 6]
+    states[x0 : x0 + sizes[7]] = (((p ^ (1 << 21)) << 10) | n).astype(np.uint32)
+    nsig = min(T, 4) * 64
+    sig = weights[: 8 * nsig].reshape(nsig, 8)
+    conf = (np.arange(nsig) % 64) // 16
+    sig[:, 7] = 10240 * (2 * conf - 3)
+    return spikecodec.Prior("winmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
 
 
 def make_array(recipe: dict) -> np.ndarray:
@@ -773,6 +861,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_mix(valid))
     out.update(_invalid_mix_outside_reading(valid))
     out.update(_invalid_outside_second_round(valid))
+    out.update(_invalid_winmix(valid))
     return out
 
 
@@ -1027,6 +1116,52 @@ def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[byt
     out["prior-embedded-file-crc"] = (
         _raw_header(valid["prior-mix-embedded"], codecs=[(b"mix", json.dumps({"prior": hashlib.sha256(broken).hexdigest()}, separators=(",", ":")).encode())],
                     extensions=[(1, b"prior", bytes(broken))]), 16, "the embedded prior, at its byte")
+    return out
+
+
+def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.5, ``winmix`` (FORMAT.md 9.4.11; its problems are mix's): a payload one byte
+    longer than the packed elements; coded payloads that do not end as the encoder ends them (a
+    byte after a coded payload; a final byte after a coding that ends without one; a final byte
+    other than low >> 24 that decodes to the same values); escapes above 15 and 255; a winmix
+    prior's geometry against a short last row; a winmix codec naming and embedding a mix prior."""
+    from spikecodec.codecs.kernels import winmix as kernels
+
+    out = _invalid_payload_lengths(valid, "winmix")
+    zeros = valid["winmix-zeros"]
+    start = _parts(zeros)[1]
+    body, ents = _rebuild_chunks(zeros, lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
+    out["winmix-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
+
+    base = valid["winmix-long-t"]  # one chunk, the whole T, N, C, H, W array, with a final byte
+    start = _parts(base)[1]
+    canon = make_array(VALID["winmix-long-t"]["array"])
+    payloads: list[bytes] = []
+    _rebuild_chunks(base, lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
+    payload = payloads[0]
+
+    def decodes_same(p: bytes) -> bool:  # the kernel's values for payload p, ignoring its end check
+        T, N, C, H, W = canon.shape
+        tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
+        got = np.zeros_like(canon)
+        kernels.decode_into(np.frombuffer(p, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
+        return bool(np.array_equal(got, canon))
+
+    assert decodes_same(payload)
+    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and decodes_same(payload[:-1] + bytes([b])))
+    body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
+    out["winmix-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
+
+    for cname, bits in (("winmix-counts4", 4), ("winmix-counts8", 8)):
+        cbase = valid[cname]
+        out[f"winmix-value-too-large-{bits}bit"] = (_escape_above_top(cbase), _parts(cbase)[1], f"does not fit {bits}-bit elements")
+
+    data, short_at = _short_last_row(valid["prior-winmix-embedded"])
+    out["winmix-prior-short-row"] = (data, short_at, "was trained for chunks with")
+    mix = get_prior("priors/mix.prior")
+    out["winmix-prior-of-mix"] = (
+        _raw_header(valid["prior-winmix-embedded"], codecs=[(b"winmix", json.dumps({"prior": mix.digest}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", mix.data)]), 16, "cannot serve codec 'winmix'")
     return out
 
 
@@ -1590,6 +1725,14 @@ INVALID_CODES = {
     "compact-index-crc-before-size": "index-crc",
     "compact-index-varint-past-size": "varint-overlong",
     "compact-zero-inside-row": "row-incomplete",
+    "winmix-payload-too-long": "mix-too-long",
+    "winmix-corrupt-end": "mix-end",
+    "winmix-extra-final-byte": "mix-end",
+    "winmix-final-byte-not-low": "mix-end",
+    "winmix-value-too-large-4bit": "symbol-above-top",
+    "winmix-value-too-large-8bit": "symbol-above-top",
+    "winmix-prior-short-row": "prior-mismatch",
+    "winmix-prior-of-mix": "prior-mismatch",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).

@@ -117,12 +117,13 @@ def packed_size(n, bits):
     return (n * bits + 7) // 8
 
 
-def packed_limit(cid, payload, n, bits, offset):
-    """9.4.9, 9.4.10: a ctxmix or mix payload is at most its n elements packed (`<cid>-too-long`);
-    exactly that many bytes are the packed elements. Returns that size."""
+def packed_limit(cid, payload, n, bits, offset, prefix=None):
+    """9.4.9 - 9.4.11: a ctxmix, mix or winmix payload is at most its n elements packed
+    (`<prefix>-too-long`, the prefix `cid`'s own but `mix` for winmix); exactly that many bytes
+    are the packed elements. Returns that size."""
     size = packed_size(n, bits)
     if len(payload) > size:
-        raise Problem(f"{cid}-too-long", offset, f"{cid}: payload of {len(payload)} bytes is longer than "
+        raise Problem(f"{prefix or cid}-too-long", offset, f"{cid}: payload of {len(payload)} bytes is longer than "
                       f"the chunk packed ({size} bytes)")
     return size
 

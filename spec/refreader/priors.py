@@ -120,22 +120,40 @@ def ctxmix_sizes(T, C, H, W, bits):
     return K, [min(k, 1 << 22) for k in K], (512 + PS) * 5 + NN * 4 * 3
 
 
-def mix_sizes(T, C, H, W, bits):
-    """Of FORMAT.md 9.4.10 for one geometry: the key counts K_m of models A..G (None for the
-    line-indexed D, E), the entries Z_m, the bits z_m a hashed key keeps, hb, and the weight
-    count."""
+def _mix_common(T, C, H, W, bits, groups_cap):
+    """TP, G, NN, PC and hb of FORMAT.md 9.4.10 (groups_cap 64) or 9.4.11 (256)."""
     TP = min(T, 4)
-    G = max(1, min(C, 64))
+    G = max(1, min(C, groups_cap))
     NN = 0 if bits == 1 else (1 << bits) + 1
     PC = TP * C * H * W
     k = 0
     while (1 << k) < PC:
         k += 1
-    hb = min(22, max(16, k + 6))
+    return TP, G, NN, PC, min(22, max(16, k + 6))
+
+
+def _entries(K, zbits):
+    """Z_m: a key count capped at 2^z_m, or 2^z_m for a line-indexed table (K_m None)."""
+    return [1 << zb if k_m is None else min(k_m, 1 << zb) for k_m, zb in zip(K, zbits)]
+
+
+def mix_sizes(T, C, H, W, bits):
+    """Of FORMAT.md 9.4.10 for one geometry: the key counts K_m of models A..G (None for the
+    line-indexed D, E), the entries Z_m, the bits z_m a hashed key keeps, hb, and the weight
+    count."""
+    TP, G, NN, PC, hb = _mix_common(T, C, H, W, bits, 64)
     K = [G * TP * 4096, G * TP * 4096, PC * 16, None, None, G * TP * NN * 256, PC * NN * 4]
     zbits = [22, 22, hb, hb, hb, 22, hb]
-    Z = [1 << zb if k_m is None else min(k_m, 1 << zb) for k_m, zb in zip(K, zbits)]
-    return K, Z, zbits, hb, 96 * G * TP + 12 * NN
+    return K, _entries(K, zbits), zbits, hb, 96 * G * TP + 12 * NN
+
+
+def winmix_sizes(T, C, H, W, bits):
+    """Of FORMAT.md 9.4.11 for one geometry, as mix_sizes: tables A, B, C, E, F, G, W, X, Y (E,
+    X, Y line-indexed: K None; W direct, at most 2^22 keys; X, Y of 2^20 entries)."""
+    TP, G, NN, PC, hb = _mix_common(T, C, H, W, bits, 256)
+    K = [G * TP * 4096, G * TP * 4096, PC * 16, None, G * TP * NN * 256, PC * NN * 4, G * TP * 4096, None, None]
+    zbits = [22, 22, hb, hb, 22, hb, 22, 20, 20]
+    return K, _entries(K, zbits), zbits, hb, 512 * TP + 12 * NN
 
 
 def expected_layout(codec, geometry):
@@ -156,13 +174,15 @@ def expected_layout(codec, geometry):
     if codec == "ctxmix":
         _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
-    if codec == "mix":
-        _, Z, _, _, weights = mix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
+    if codec in ("mix", "winmix"):
+        sizes = mix_sizes if codec == "mix" else winmix_sizes
+        _, Z, _, _, weights = sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
     raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
 
 
-GEOMETRY = {"ctxmix": ("bits", "T", "C", "H", "W"), "mix": ("bits", "T", "C", "H", "W")}
+MIXING = ("ctxmix", "mix", "winmix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
+GEOMETRY = {codec: ("bits", "T", "C", "H", "W") for codec in MIXING}
 
 
 def check_prior(prior, codec, offset=None):
@@ -184,7 +204,7 @@ def check_prior(prior, codec, offset=None):
     for name, kind, count in want:
         arr = np.frombuffer(prior.data, dtype="<u4" if kind == "u32" else "<i4", count=count, offset=start)
         start += 4 * count
-        if codec not in ("ctxmix", "mix"):
+        if codec not in MIXING:
             n, ones = arr >> 16, arr & 0xFFFF
             if (n >= 1024).any() or (ones > n).any():
                 raise Problem("prior-mismatch", offset, f"table {name} holds a counter outside the model's range")

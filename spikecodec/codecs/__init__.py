@@ -11,12 +11,13 @@ from .countctx import CountContext
 from .ctxlanes import ContextLanes
 from .ctxmix import ContextMixing
 from .mix import PixelMixing
+from .winmix import WindowMixing
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
-# with the pixel-vector models, 8-37% under paq9a on spikes of networks it was not tuned on
+# with window models, 12-37% under paq9a on spikes of networks it was not tuned on
 # (benchmarks/results/peers.md). ``auto`` is the fast choice.
-DEFAULT_CODEC = "mix"
+DEFAULT_CODEC = "winmix"
 
 register_codec(Raw)
 register_codec(Zstd)
@@ -27,6 +28,7 @@ register_codec(CountContext)
 register_codec(ContextLanes)
 register_codec(ContextMixing)
 register_codec(PixelMixing)
+register_codec(WindowMixing)
 
 __all__ = [
     "DEFAULT_CODEC",
@@ -38,6 +40,7 @@ __all__ = [
     "PixelMixing",
     "Raw",
     "TrainableCodec",
+    "WindowMixing",
     "Zstd",
     "get_codec",
     "register_codec",

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import layout
 from ..api import encode as _encode
-from ..codecs.registry import Pipeline
+from ..codecs.registry import Pipeline, registered_codecs
 from ..container.link import LinkDecoder, LinkEncoder, parse_header_message
 from ..container.reader import SpikeReader
 from ..container.writer import default_axes
@@ -87,8 +87,8 @@ class SpikeParams:
         if prior_digest is not None and not is_digest(prior_digest):
             raise ValueError(f"{who}: prior_digest must be 64 lowercase hex digits, got {prior_digest!r}")
         if (prior is not None or prior_digest is not None) and not getattr(pipeline.array_codec, "trainable", False):
-            raise ValueError(f"{who}: codec {codec!r} takes no prior (trainable ones: ctxmix, context, countctx, "
-                             "ctxlanes, order0)")
+            trainable = ", ".join(sorted(k for k, c in registered_codecs().items() if getattr(c, "trainable", False)))
+            raise ValueError(f"{who}: codec {codec!r} takes no prior (trainable ones: {trainable})")
         self.codec, self.axes, self.bits, self.prior = codec, axes, bits, prior
         if prior is not None and prior_digest is None:
             prior_digest = _load_prior_file(prior, None, who).digest  # the encoder's side: the file must be there

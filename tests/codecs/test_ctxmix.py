@@ -1,4 +1,4 @@
-"""``ctxmix`` (FORMAT.md 9.4.9) and ``mix`` (9.4.10, the same arithmetic with other models): the pinned tables, the coder's end rule, the packed fallback,
+"""``ctxmix`` (FORMAT.md 9.4.9), ``mix`` and ``winmix`` (9.4.10, 9.4.11, the same arithmetic with other models): the pinned tables, the coder's end rule, the packed fallback,
 hashed tables, and coding from a prior (journalled working tables, shared across threads)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from spikecodec.elements import pack
 from spikecodec.errors import FormatError
 
 AXES = ("T", "N", "C", "H", "W")
-MIXERS = ["ctxmix", "mix"]  # the context-mixing codecs: one coder, payload rule and prior mechanism
+MIXERS = ["ctxmix", "mix", "winmix"]  # the context-mixing codecs: one coder, payload rule and prior mechanism
 
 
 def spikes(shape, rate=0.3, seed=0):
@@ -116,19 +116,21 @@ def test_hashed_tables_round_trip(shape):
     np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x)
 
 
+@pytest.mark.parametrize("codec_id", ["mix", "winmix"])
 @pytest.mark.parametrize("shape", [(1, 1, 4, 300, 300), (1, 2, 3, 5, 7)])
-def test_mix_hashed_and_direct_tables_round_trip(shape):
-    """Model C's keys exceed 2**hash_bits at 4 x 300 x 300 positions (hashed), and D's and E's
-    lines serve channel groups that end mid-group (3 channels)."""
-    from spikecodec.codecs.kernels import mix as M
+def test_mix_hashed_and_direct_tables_round_trip(codec_id, shape):
+    """Model C's keys exceed 2**hash_bits at 4 x 300 x 300 positions (hashed), and the lines
+    (mix's D and E; winmix's E, X and Y) serve channel groups that end mid-group (3 channels)."""
+    from spikecodec._kernel_cache import load_kernels
 
+    M = load_kernels(get_codec(codec_id).kernels_module)
     T, N, C, H, W = shape
     counts, sizes = M.context_counts(T, C, H, W, 2), M.table_sizes(T, C, H, W, 2)
-    assert (counts[2] > sizes[2]) == (shape[2] == 4) and all(n % 16 == 0 for n in sizes[:6])
+    assert (counts[2] > sizes[2]) == (shape[2] == 4) and all(n % 16 == 0 for n in sizes[:4])
     rng = np.random.default_rng(5)
     x = np.where(rng.random(shape) < 0.2, rng.integers(1, 4, shape), 0).astype(np.uint8)
     spec = ChunkSpec(shape, AXES, 2)
-    codec = get_codec("mix")
+    codec = get_codec(codec_id)
     np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x)
 
 

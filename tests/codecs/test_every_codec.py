@@ -21,6 +21,7 @@ FROZEN = {
     "ctxlanes": "7835ae7cd05529f311b46dcc75d999d5227642c6e6857104a78b199ad267aaad",
     "ctxmix": "7028bb36500ab9d6bae34fe12daa1c1fdeea3fd12f61cc79db2c93b49536cae8",
     "mix": "ca820836613c3b79ee704b7fa9e59bb23a477c28510e18d145eb3933fdd51aa1",
+    "winmix": "b072e9961fcf281cf4b9e6feb6e28a1ddb69fd70f729397f657a05fe1173b8bc",
 }
 
 
@@ -52,7 +53,7 @@ def _one_geometry(seed: int, count: int, bits: int) -> list[tuple[np.ndarray, Ch
     return out
 
 
-TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix"]
+TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix"]
 
 
 @pytest.mark.parametrize("bits", [1, 2])

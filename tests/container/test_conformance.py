@@ -400,10 +400,13 @@ def test_ctxmix_prior_vectors_reach_their_rules():
 # -- the mix prior vectors of the outside implementation's third round hold what they are named for
 
 
-def _decode_mix_chunk(name, states, weights):
-    """Decode the one chunk of valid vector ``name`` (codec mix, classic records, axes T, N, C, H,
-    W) from the tables ``states`` and ``weights``: (status of kernels.mix.decode_into, array)."""
-    from spikecodec.codecs.kernels import mix
+def _decode_mix_chunk(name, states, weights, codec="mix"):
+    """Decode the one chunk of valid vector ``name`` (codec mix or ``codec``, classic records, axes
+    T, N, C, H, W) from the tables ``states`` and ``weights``: (status of the kernel's
+    decode_into, array)."""
+    import importlib
+
+    mix = importlib.import_module(f"spikecodec.codecs.kernels.{codec}")
 
     entry = MANIFEST["valid"][name]
     data = (SPEC / entry["spk"]).read_bytes()
@@ -478,3 +481,76 @@ def test_mix_prior_vectors_reach_their_rules():
     slots = {((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42 for key in keys}
     assert set(np.flatnonzero(table_f).tolist()) == slots  # set exactly at the slots the chunk's keys hash to
     assert sum(bool(table_f[key]) for key in keys if key < table_f.size) < len(keys) // 10  # not where they'd index directly
+
+
+# -- the version-1.5 (winmix) vectors hold what they are named for ----------------------------------
+
+WINMIX_CODED = ["winmix-spikes", "winmix-counts2", "winmix-counts4", "winmix-counts8", "winmix-chunks", "winmix-hashed",
+                "winmix-wide-c", "winmix-mid-c", "winmix-long-t", "winmix-rate", "winmix-merged-axes", "compact-winmix",
+                "prior-winmix-named", "prior-winmix-embedded", "prior-winmix-long-t", "prior-winmix-conf"]
+
+
+@pytest.mark.parametrize("name", WINMIX_CODED)
+def test_winmix_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.11: each of these holds at least one coded payload (not the packed elements)."""
+    sizes, packed = _payload_sizes(name)
+    assert json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())["encode"]["codec"] == "winmix"
+    assert any(size < b for (size, _), b in zip(sizes, packed))
+
+
+def test_winmix_packed_vectors_hold_packed_payloads():
+    for name in ("winmix-packed", "winmix-packed-transposed"):
+        sizes, packed = _payload_sizes(name)
+        assert all(size == b for (size, _), b in zip(sizes, packed)), name
+    params = json.loads((SPEC / MANIFEST["valid"]["winmix-packed-transposed"]["params"]).read_text())["encode"]
+    assert params["axes"][0] != "T"  # the chunk's own order is not the canonical view's
+
+
+def test_winmix_vectors_reach_their_rules():
+    """Hashed tables, channel groups, steps, the learning rate's changes, all-zero endings."""
+    from spikecodec.codecs.kernels import mix, winmix
+
+    T, C, H, W, bits = _mix_geometry("winmix-hashed")
+    assert min(T, 4) * C * H * W > 1 << 18 and mix.hash_bits(T, C, H, W) == 22
+    counts, sizes = winmix.context_counts(T, C, H, W, bits), winmix.table_sizes(T, C, H, W, bits)
+    assert counts[2] > sizes[2] and counts[5] > sizes[5]  # C, G hashed
+    T, C, H, W, bits = _mix_geometry("winmix-counts8")
+    counts, sizes = winmix.context_counts(T, C, H, W, bits), winmix.table_sizes(T, C, H, W, bits)
+    assert bits == 8 and counts[4] > sizes[4] == 1 << 22  # G TP NN 256 > 2^22: F hashed
+    assert _mix_geometry("winmix-counts4")[4] == 4 and _mix_geometry("winmix-counts2")[4] == 2
+    assert _mix_geometry("winmix-wide-c")[1] > 256 + 4  # groups wrap at 256; more than one group of 4 past 255
+    assert 64 < _mix_geometry("winmix-mid-c")[1] <= 256  # mix's groups would wrap, winmix's do not
+    assert _mix_geometry("winmix-long-t")[0] > 8  # tp capped at 3, the history wraps
+    assert len(_payload_sizes("winmix-chunks")[0]) >= 3 and len(_payload_sizes("compact-winmix")[0]) > 1
+    # Each chunk of winmix-rate codes more than 38912 significance decisions: rate 42, 41 from D =
+    # 1024, 40 from D = 38 x 1024 (14 + floor(28 2^20 / (2^20 + D))).
+    assert 14 + (28 << 20) // ((1 << 20) + 1024) == 41 and 14 + (28 << 20) // ((1 << 20) + 37 * 1024) == 41
+    assert 14 + (28 << 20) // ((1 << 20) + 38 * 1024) == 40
+    params = json.loads((SPEC / MANIFEST["valid"]["winmix-rate"]["params"]).read_text())
+    shape, chunk = params["array"]["shape"], params["encode"]["chunk"]
+    per_chunk = int(np.prod(chunk + shape[len(chunk):]))
+    assert per_chunk > 38 * 1024 and shape[1] // chunk[1] >= 2 and shape[1] % chunk[1] == 0
+    assert [size for size, _ in _payload_sizes("winmix-zeros")[0]] == [1]  # ends without a final byte
+    assert [size for size, _ in _payload_sizes("winmix-zeros-tiny")[0]] == [0]
+    assert np.load(SPEC / MANIFEST["valid"]["prior-winmix-long-t"]["npy"]).shape[0] == 6
+    assert _prior_of("prior-winmix-long-t").geometry["T"] == 4
+
+
+def test_winmix_conf_prior_holds_every_confidence_and_matters():
+    """prior-winmix-conf: table X's counts give conf 0 .. 3, each bound reached from both sides;
+    the chunk decodes from the prior as stored, and not with X's counts read as 0 (conf 0)."""
+    from spikecodec.codecs.kernels import winmix
+
+    prior = _prior_of("prior-winmix-conf")
+    g = prior.geometry
+    sizes = winmix.table_sizes(g["T"], g["C"], g["H"], g["W"], g["bits"])
+    x0 = int(sizes[:7].sum())
+    states = prior.tables["states"]
+    assert set(np.unique(states[x0 : x0 + int(sizes[7])] & 1023).tolist()) == {0, 1, 2, 3, 11, 12}
+    status, x = _decode_mix_chunk("prior-winmix-conf", states, prior.tables["weights"], "winmix")
+    expected = np.load(SPEC / MANIFEST["valid"]["prior-winmix-conf"]["npy"])
+    assert status == 0 and np.array_equal(x, expected)
+    fresh = states.copy()
+    fresh[x0 : x0 + int(sizes[7])] &= ~np.uint32(1023)
+    status, x = _decode_mix_chunk("prior-winmix-conf", fresh, prior.tables["weights"], "winmix")
+    assert status != 0 or not np.array_equal(x, expected)

@@ -101,7 +101,7 @@ def test_binding_checks_codec_layout_and_values(prior: Prior):
         get_codec("context").with_prior(Prior("context", counts.geometry, bad))
 
 
-@pytest.mark.parametrize("codec", ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix"])
+@pytest.mark.parametrize("codec", ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix"])
 def test_every_trainable_codec_codes_from_a_prior(codec, tmp_path: Path):
     train, test = samples(120, 1), samples(30, 2)
     p = spikecodec.train_prior(train, codec, axes="NTCHW", chunk=1)
@@ -113,7 +113,7 @@ def test_every_trainable_codec_codes_from_a_prior(codec, tmp_path: Path):
     np.testing.assert_array_equal(spikecodec.decode(embedded), test)
     assert len(embedded) > len(named) + len(p.data) - 10
     with spikecodec.open(embedded) as r:
-        assert r.prior.digest == p.digest and r.embeds_prior and r.version == ((1, 4) if codec == "mix" else (1, 3))
+        assert r.prior.digest == p.digest and r.embeds_prior and r.version == (1, {"mix": 4, "winmix": 5}.get(codec, 3))
         assert r.codec == [{"id": codec, "prior": p.digest}]
 
 

@@ -96,8 +96,8 @@ def test_import_does_not_import_torch():
 def test_axes_metadata_and_defaults():
     a = np.zeros((2, 3, 4, 5, 6), np.uint8)
     with spikecodec.open(spikecodec.encode(a)) as r:
-        assert r.axes == ("T", "N", "C", "H", "W") and r.codec == [{"id": "mix"}]
-        assert r.version == (1, 4)
+        assert r.axes == ("T", "N", "C", "H", "W") and r.codec == [{"id": "winmix"}]
+        assert r.version == (1, 5)
     with spikecodec.open(spikecodec.encode(a[0, 0], axes="CHW", metadata={"m": [1.5, None, "x"]})) as r:
         assert r.axes == ("C", "H", "W") and r.metadata == {"m": [1.5, None, "x"]}
 
@@ -268,10 +268,11 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
 @pytest.mark.parametrize("codec, options, minor", [
     ("raw", {}, 0), ("zstd", {}, 0), ("auto", {}, 0), ("countctx", {}, 1), ("ctxlanes", {}, 2), ("ctxmix", {}, 3),
     ("raw", {"records": "compact"}, 3), ("context", {"prior": "train"}, 3), ("mix", {}, 4), ("mix", {"prior": "train"}, 4),
+    ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5),
 ])
 def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
     """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
-    ctxmix, compact records and priors 1.3, mix 1.4."""
+    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5."""
     x = np.ones((2, 3, 4), np.uint8)
     if options.get("prior") == "train":
         options = {"prior": spikecodec.train_prior(x, codec)}
@@ -279,18 +280,18 @@ def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor)
     assert data[9] == minor
     with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 4)
+    assert spikecodec.FORMAT_VERSION == (1, 5)
 
 
 def test_default_chunks_follow_the_codecs_target():
     """A writer given no chunk shape blocks samples by the codec's ``chunk_elements``: about 1M
-    elements for most codecs, 8M for ``mix``, whose models learn across samples (FORMAT.md 13)."""
+    elements for most codecs, 8M for ``mix`` and ``winmix``, whose models learn across samples (FORMAT.md 13)."""
     x = np.zeros((2, 64, 16, 28, 28), np.uint8)  # 1.6M elements, 25,088 a sample
     with spikecodec.open(spikecodec.encode(x, codec="auto")) as r:
         assert r.chunk_shape == (2, (1 << 20) // 25088)
     with spikecodec.open(spikecodec.encode(x, codec="mix")) as r:
         assert r.chunk_shape == (2,) and len(r.entries) == 1  # all of it: under 8M elements
-    assert spikecodec.codecs.get_codec("mix").chunk_elements == 1 << 23
+    assert spikecodec.codecs.get_codec("mix").chunk_elements == spikecodec.codecs.get_codec("winmix").chunk_elements == 1 << 23
 
 
 @pytest.mark.parametrize("chunk", ["12", 2.5, [1.0], True])

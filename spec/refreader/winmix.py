@@ -1,0 +1,95 @@
+"""winmix (FORMAT.md 9.4.11): mix (9.4.10) without its model D, with three window models (the
+last 12 channels at a pixel; two 16-bit slices of the last 64 significance decisions of the
+chunk) and one set of mixer weights for every channel, whose learning rate decays."""
+import numpy as np
+
+from .common import Problem
+from .ctxmix import GOLD, M64, ByteDecoder, mixed_decision, neighbour_readers
+from .mix import line_e, magnitude, neighbourhood, next_here, next_hist, slotter, start_tables
+from .priors import winmix_sizes
+
+
+def run_line(run, lo, c, salt):
+    """lineX (lo 0, salt 1) or lineY (lo 16, salt 2): 16 bits of `run` from bit lo, times 256,
+    plus c + salt, hashed to its top 16 bits, times 16."""
+    key = ((((run >> lo) & 0xFFFF) * 256) + c + salt) & M64
+    return 16 * (((key * GOLD) & M64) >> 48)
+
+
+def confidence(state):
+    """conf: 0 .. 3 from a state word's count n: n = 0, n < 3, n < 12, more."""
+    n = state & 1023
+    return 0 if n == 0 else 1 if n < 3 else 2 if n < 12 else 3
+
+
+def decode_winmix(payload, dims, bits, tables, offset):
+    """A coded payload (shorter than the packed elements, which codecs.decode_array unpacks in the
+    chunk's own order) of the canonical view ``dims``."""
+    T, N, C, H, W = dims
+    size = T * N * C * H * W
+    K, Z, zbits, hb, nweights = winmix_sizes(T, C, H, W, bits)
+    TP = min(T, 4)
+    G = max(1, min(C, 256))
+    NN = 0 if bits == 1 else (1 << bits) + 1
+    nsig = 512 * TP
+    states, wts = start_tables(tables, Z, [19661] * 7 + [0], 64 * TP, NN)
+    assert len(wts) == nweights
+    slot = slotter(K, Z, zbits)
+    coder = ByteDecoder(payload)
+    sA, sB, sC, sE, sF, sG, sW, sX, sY = states
+    xs = [0] * size  # canonical C order (T, N, C, H, W)
+    sT, sN, sCc = N * C * H * W, C * H * W, H * W
+    run = 0  # the last 64 significance decisions of the chunk, the last in bit 0
+    D, rate = 0, 42  # significance decisions coded so far; the significance sets' learning rate
+
+    for n in range(N):
+        nbase = n * sN
+        hist = [1] * (C * H * W)
+
+        S, V = neighbour_readers(xs, nbase, sT, sCc, C, H, W)
+
+        for t in range(T):
+            tp = min(t, 3)
+            for h in range(H):
+                here = 0
+                for w in range(W):
+                    left = here if w > 0 else 0
+                    here = recent = 0
+                    lineE = lineX = lineY = r = 0
+                    for c in range(C):
+                        ct = (c % G) * TP + tp
+                        le, up, p1, p2, c1, pr, near = neighbourhood(S, t, c, h, w)
+                        pos = ((tp * H + h) * W + w) * C + c
+                        hi = (c * H + h) * W + w
+                        hs = hist[hi]
+                        if c % 4 == 0:
+                            lineE = line_e(left, here, ct, hb)
+                            lineX = run_line(run, 0, c, 1)
+                            lineY = run_line(run, 16, c, 2)
+                            r = 1
+                        conf = confidence(sX[lineX + r])
+                        models = [
+                            (sA, slot(0, ct * 4096 + near)),
+                            (sB, slot(1, (ct * 256 + hs) * 16 + le + 2 * up + 4 * c1 + 8 * pr)),
+                            (sC, slot(2, pos * 16 + le + 2 * up + 4 * p1 + 8 * c1)),
+                            (sE, lineE + r),
+                            (sW, ct * 4096 + recent),
+                            (sX, lineX + r),
+                            (sY, lineY + r),
+                        ]
+                        x = mixed_decision(coder, wts, models, (8 * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),), rate)
+                        run = ((run << 1) | x) & M64
+                        D += 1
+                        if D % 1024 == 0:
+                            rate = 14 + (28 << 20) // ((1 << 20) + D)
+                        recent = ((recent << 1) | x) & 4095
+                        hist[hi] = next_hist(hs, x)
+                        here = next_here(here, x)
+                        r = 2 * r + x
+                        if x and bits > 1:
+                            x = magnitude(coder, wts, V, sF, lambda key: slot(4, key), sG, lambda key: slot(5, key),
+                                          t, c, h, w, ct, pos, NN, nsig, bits, offset, "winmix")
+                        xs[t * sT + nbase + hi] = x
+    if not coder.ends_as_encoded():
+        raise Problem("mix-end", offset, "winmix: corrupt payload (it does not end as the encoder ends it)")
+    return np.array(xs, dtype=np.uint8).reshape(dims)

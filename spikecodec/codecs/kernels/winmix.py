@@ -1,0 +1,339 @@
+"""Compiled (numba) loops of the ``winmix`` codec (FORMAT.md 9.4.11): ``mix``'s models (9.4.10)
+less D, with three *window* models of the last significances coded, and one mixer shared by
+every channel.
+
+Why (benchmarks/results/mix_design.md section 7): ``mix`` keys every table and weight set by
+(channel group, t), so each step and channel learns alone; on a layer of many channels at few
+pixels (a MobileNetV2's last 1x1 convolution) that left it 44% larger than paq9a, whose contexts
+are strings of recent bits seen across all steps and channels. Here:
+
+* W, *recent channels*: (channel group, t) x the significances of the last 12 channels coded at
+  this pixel (c-1 .. c-12; 0 before channel 0), a direct table;
+* X and Y, *running windows*: (16 bits of the last 64 significances coded in the chunk, in
+  coding order across pixels, steps and samples; the channel) - bits 0..15 for X, 16..31 for Y -
+  hashed into 2**20 states each and read in lines of 16, one line per 4 channels as E's;
+* one set of mixer weights chosen by (t, X's confidence, own t-1, t-2, up, left), shared by all
+  channels; its learning rate starts high and decays with the decisions coded.
+
+A, B, C, E, F and G, the history, the significance planes and the coder are ``mix``'s
+(:mod:`.mix`), with channel groups up to 256 instead of 64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .binary import clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
+from .mix import (
+    HASH_MUL,
+    LEFT_MUL,
+    MAG_INIT,
+    MAG_MODELS,
+    SIG_INIT,
+    TABLE_CAP_BITS,
+    TPOS,
+    VECTOR_MUL,
+    _mag_decide,
+    _slot,
+    _val3,
+    hash_bits,
+    mag_nodes,
+    max_payload_bytes,  # noqa: F401 (part of this module's interface)
+)
+from .ops import U
+
+GROUPS_CAP = 256  # channel groups: c mod min(C, 256) (tables A, B, F, W stay within 2**22)
+RECENT = 12  # channels of model W's window
+RUN_BITS = 20  # log2 of the entries of tables X and Y
+SIG_MODELS = 7  # A, B, C, E, W, X, Y
+SETS_PER_STEP = 64  # significance weight sets per t: X's confidence (4) x own t-1, t-2, up, left
+RATE_BASE = 14  # the mixer's learning rate: RATE_BASE + RATE_EXTRA 2**20 / (2**20 + d) ...
+RATE_EXTRA = 28
+RATE_EVERY = 1024  # ... recomputed each time d, the significance decisions coded, is a multiple of this
+
+
+@njit(cache=True, nogil=True)
+def groups(C):
+    return max(1, min(C, GROUPS_CAP))
+
+
+@njit(cache=True, nogil=True)
+def context_counts(T, C, H, W, bits):
+    """Contexts of each table, in order A, B, C, E (significance), F, G (magnitude), W, X, Y
+    (significance); E, X and Y are always hashed (given as -1)."""
+    tp = min(T, TPOS)
+    g = groups(C)
+    nn = mag_nodes(bits)
+    pc = tp * C * H * W
+    return np.array([g * tp * 4096, g * tp * 4096, pc * 16, -1, g * tp * nn * 256, pc * nn * 4, g * tp << RECENT, -1, -1],
+                    np.int64)
+
+
+@njit(cache=True, nogil=True)
+def table_sizes(T, C, H, W, bits):
+    """Entries of each table: its context count up to its cap (2**22 for A, B, F; 2**hash_bits
+    for C, G); E 2**hash_bits; W its count (at most 256 x 4 x 4096 = 2**22); X and Y 2**20. E's,
+    X's and Y's lines of 16 states start at multiples of 16."""
+    k = context_counts(T, C, H, W, bits)
+    hb = 1 << hash_bits(T, C, H, W)
+    cap = 1 << TABLE_CAP_BITS
+    run = 1 << RUN_BITS
+    return np.array([min(k[0], cap), min(k[1], cap), min(k[2], hb), hb, min(k[4], cap), min(k[5], hb), k[6], run, run], np.int64)
+
+
+def weight_count(T: int, C: int, H: int, W: int, bits: int) -> int:
+    """Significance sets (t x 64) x (7 models + bias), magnitude sets (nodes x 4) x (2 models +
+    bias)."""
+    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * (MAG_MODELS + 1)
+
+
+def initial_weights(T: int, C: int, H: int, W: int, bits: int) -> np.ndarray:
+    """Each model input weighs SIG_INIT (significance) or MAG_INIT (magnitude), each bias 0."""
+    w = np.zeros(weight_count(T, C, H, W, bits), np.int32)
+    nsig = min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1)
+    w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
+    w[nsig:].reshape(-1, MAG_MODELS + 1)[:, :MAG_MODELS] = MAG_INIT
+    return w
+
+
+@njit(inline="always", cache=True)
+def _run_line(run, lo, c, salt, offset):
+    """The line of 16 states of a running-window table at ``offset``: 16 bits of ``run`` from bit
+    ``lo``, with the channel, hashed into 2**RUN_BITS / 16 lines."""
+    key = ((run >> np.uint64(lo)) & np.uint64(0xFFFF)) * np.uint64(256) + np.uint64(c) + np.uint64(salt)
+    return offset + (np.int64((key * HASH_MUL) >> np.uint64(64 - RUN_BITS + 4)) << 4)
+
+
+@njit(inline="always", cache=True)
+def _confidence(state):
+    """0 .. 3 from a state's count: unseen, under 3, under 12, more."""
+    n = np.int64(state) & 1023
+    return 0 if n == 0 else (1 if n < 3 else (2 if n < 12 else 3))
+
+
+@njit(cache=True, nogil=True)
+def _code(x, bits, tabs, wts, out, data, encoding, journal):
+    """Code the canonical (T, N, C, H, W) uint8 array ``x``: read from it when ``encoding``
+    (bytes to ``out``), else decoded from ``data`` into it. ``tabs`` / ``wts`` are the model
+    state, updated in place (table writes undone at the end with ``journal``). Returns (coder
+    state, status): status 0 ok, 2 a decoded value above 2**bits - 1."""
+    T, N, C, H, W = x.shape
+    tpos = min(T, TPOS)
+    g = groups(C)
+    nn = mag_nodes(bits)
+    top = (1 << bits) - 1
+    counts = context_counts(T, C, H, W, bits)
+    sizes = table_sizes(T, C, H, W, bits)
+    offs = np.zeros(10, np.int64)
+    for m in range(9):
+        offs[m + 1] = offs[m] + sizes[m]
+    shifts = np.zeros(6, np.int64)  # 0: indexed directly; else 64 - log2(entries): hashed
+    for m in range(6):
+        if counts[m] != sizes[m]:
+            shifts[m] = 64 - (TABLE_CAP_BITS if m in (0, 1, 4) else hash_bits(T, C, H, W))
+    sh0, sh1, sh2, sh3, sh4, sh5 = shifts[0], shifts[1], shifts[2], shifts[3], shifts[4], shifts[5]  # A, B, C, E, F, G
+    o0, o1, o2, o3, o6, o7, o8 = offs[0], offs[1], offs[2], offs[3], offs[6], offs[7], offs[8]
+    mag_w0 = tpos * SETS_PER_STEP * (SIG_MODELS + 1)
+    # Significance of this step and the step before, channels last and zero-padded, as in mix.
+    sw = C + 3
+    sh = (W + 2) * sw
+    plane = (H + 2) * sh
+    sig = np.zeros(2 * plane, np.uint8)
+    hist = np.ones(H * W * C, np.uint8)  # one sample's: 1, then the last min(t, 7) significances
+    jcap = x.size * (SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)) if journal else 0
+    jidx = np.empty(jcap, np.int64)
+    jval = np.empty(jcap, np.uint32)
+    jn = np.zeros(1, np.int64)  # journal entries written
+    st = start(data, encoding)
+    line_e = 0
+    line_x = 0
+    line_y = 0
+    group_node = 1
+    here = np.uint64(0)
+    run = np.uint64(0)  # the last 64 significances coded in this chunk, the last lowest
+    decided = 0  # significance decisions coded in this chunk
+    rate = RATE_BASE + RATE_EXTRA
+    status = 0
+    for n in range(N):
+        hist[:] = 1
+        sig[:] = 0
+        for t in range(T):
+            tp = min(t, tpos - 1)
+            cur = U((t & 1) * plane)
+            prv = U(((t + 1) & 1) * plane)
+            t1 = t > 0
+            t2 = t > 1
+            for h in range(H):
+                for w in range(W):
+                    has_l = w > 0
+                    has_u = h > 0
+                    left_vector = here if has_l else np.uint64(0)  # the left pixel's whole vector
+                    here = np.uint64(0)
+                    recent = 0  # the last RECENT significances at this pixel, the last lowest
+                    pix = U((h + 1) * sh + (w + 1) * sw + 2)
+                    bc = cur + pix  # this step's channel 0 at this pixel
+                    bp = prv + pix
+                    hw = U((h * W + w) * C)
+                    pos0 = ((tp * H + h) * W + w) * C
+                    for c in range(C):
+                        cu = U(c)
+                        ct = (c % g) * tpos + tp
+                        i = bc + cu
+                        j = bp + cu
+                        le = np.int64(sig[i - U(sw)])
+                        up = np.int64(sig[i - U(sh)])
+                        ul = np.int64(sig[i - U(sh + sw)])
+                        ur = np.int64(sig[i - U(sh - sw)])
+                        c1 = np.int64(sig[i - U(1)])
+                        c2 = np.int64(sig[i - U(2)])
+                        p1 = np.int64(sig[j])
+                        pr = np.int64(sig[j + U(sw)])
+                        pd = np.int64(sig[j + U(sh)])
+                        pl = np.int64(sig[j - U(sw)])
+                        pu = np.int64(sig[j - U(sh)])
+                        pn = np.int64(sig[j + U(1)])
+                        hs = np.int64(hist[hw + cu])
+                        p2 = (hs >> 1) & 1 if t2 else np.int64(0)
+                        pos = pos0 + c
+                        near = (le | up << 1 | ul << 2 | ur << 3 | p1 << 4 | c1 << 5 | pr << 6 | pd << 7
+                                | c2 << 8 | pn << 9 | pl << 10 | pu << 11)
+                        ia = _slot(ct * 4096 + near, sh0, o0)
+                        ib = _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, o1)
+                        ic = _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, o2)
+                        if c & 3 == 0:
+                            # A group of 4 channels shares one line of 16 states per model: its
+                            # start's context picks the line, the group's bits so far the state.
+                            line_e = o3 + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh3 + 4)) << 4)
+                            line_x = _run_line(run, 0, c, 1, o7)
+                            line_y = _run_line(run, 16, c, 2, o8)
+                            group_node = 1
+                        ie = line_e + group_node
+                        iw = o6 + (ct << RECENT) + recent
+                        ix = line_x + group_node
+                        iy = line_y + group_node
+                        va = tabs[U(ia)]
+                        vb = tabs[U(ib)]
+                        vc = tabs[U(ic)]
+                        ve = tabs[U(ie)]
+                        vw = tabs[U(iw)]
+                        vx = tabs[U(ix)]
+                        vy = tabs[U(iy)]
+                        sa = stretched(va)
+                        sb = stretched(vb)
+                        sc = stretched(vc)
+                        se = stretched(ve)
+                        sv = stretched(vw)
+                        sx = stretched(vx)
+                        sy = stretched(vy)
+                        wi = U((tp * SETS_PER_STEP + _confidence(vx) * 16 + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1))
+                        dot = (np.int64(wts[wi]) * sa + np.int64(wts[wi + U(1)]) * sb + np.int64(wts[wi + U(2)]) * sc
+                               + np.int64(wts[wi + U(3)]) * se + np.int64(wts[wi + U(4)]) * sv + np.int64(wts[wi + U(5)]) * sx
+                               + np.int64(wts[wi + U(6)]) * sy + np.int64(wts[wi + U(7)]) * 256) >> 16
+                        p = squashed(dot)
+                        v = np.int64(x[t, n, c, h, w]) if encoding else 0
+                        bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
+                        err = ((bit << 12) - p) * rate
+                        wts[wi] = clamped_weight(np.int64(wts[wi]) + ((sa * err) >> 16))
+                        wts[wi + U(1)] = clamped_weight(np.int64(wts[wi + U(1)]) + ((sb * err) >> 16))
+                        wts[wi + U(2)] = clamped_weight(np.int64(wts[wi + U(2)]) + ((sc * err) >> 16))
+                        wts[wi + U(3)] = clamped_weight(np.int64(wts[wi + U(3)]) + ((se * err) >> 16))
+                        wts[wi + U(4)] = clamped_weight(np.int64(wts[wi + U(4)]) + ((sv * err) >> 16))
+                        wts[wi + U(5)] = clamped_weight(np.int64(wts[wi + U(5)]) + ((sx * err) >> 16))
+                        wts[wi + U(6)] = clamped_weight(np.int64(wts[wi + U(6)]) + ((sy * err) >> 16))
+                        wts[wi + U(7)] = clamped_weight(np.int64(wts[wi + U(7)]) + ((256 * err) >> 16))
+                        if journal:
+                            jj = jn[0]
+                            jidx[jj] = ia
+                            jval[jj] = va
+                            jidx[jj + 1] = ib
+                            jval[jj + 1] = vb
+                            jidx[jj + 2] = ic
+                            jval[jj + 2] = vc
+                            jidx[jj + 3] = ie
+                            jval[jj + 3] = ve
+                            jidx[jj + 4] = iw
+                            jval[jj + 4] = vw
+                            jidx[jj + 5] = ix
+                            jval[jj + 5] = vx
+                            jidx[jj + 6] = iy
+                            jval[jj + 6] = vy
+                            jn[0] = jj + 7
+                        tabs[U(ia)] = updated(va, bit)
+                        tabs[U(ib)] = updated(vb, bit)
+                        tabs[U(ic)] = updated(vc, bit)
+                        tabs[U(ie)] = updated(ve, bit)
+                        tabs[U(iw)] = updated(vw, bit)
+                        tabs[U(ix)] = updated(vx, bit)
+                        tabs[U(iy)] = updated(vy, bit)
+                        run = (run << np.uint64(1)) | np.uint64(bit)
+                        decided += 1
+                        if decided % RATE_EVERY == 0:
+                            rate = RATE_BASE + (RATE_EXTRA << 20) // ((1 << 20) + decided)
+                        recent = ((recent << 1) | bit) & ((1 << RECENT) - 1)
+                        hn = (hs << 1) | bit
+                        hist[hw + cu] = (hn & 127) | 128 if hn >= 256 else hn
+                        sig[i] = bit
+                        here = (here + np.uint64(bit + 1)) * VECTOR_MUL
+                        group_node = 2 * group_node + bit
+                        value = bit
+                        if bit and bits > 1:
+                            # Levels (x > 1, x > 2), then from 3 an escape tree of ``bits`` decisions.
+                            v1 = _val3(x, t - 1, n, c, h, w, t1)
+                            near = (v1 | _val3(x, t - 2, n, c, h, w, t2) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
+                                    | _val3(x, t, n, c, h - 1, w, has_u) << 6)
+                            for node in range(2):
+                                b = _mag_decide(st, out, data, encoding, 1 if v > value else 0, tabs, wts,
+                                                _slot((ct * nn + node) * 256 + near, sh4, offs[4]),
+                                                _slot((pos * nn + node) * 4 + v1, sh5, offs[5]),
+                                                mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
+                                if b == 0:
+                                    break
+                                value += 1
+                            if value == 3 and bits > 2:
+                                tree = 1
+                                for k in range(bits - 1, -1, -1):
+                                    node = 1 + tree
+                                    b = _mag_decide(st, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
+                                                    _slot((ct * nn + node) * 256 + near, sh4, offs[4]),
+                                                    _slot((pos * nn + node) * 4 + v1, sh5, offs[5]),
+                                                    mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
+                                    tree = 2 * tree + b
+                                value = 3 + tree - (1 << bits)
+                                if value > top:
+                                    status = 2
+                        if not encoding:
+                            x[t, n, c, h, w] = value
+                        if status:
+                            break
+                    if status:
+                        break
+                if status:
+                    break
+            if status:
+                break
+        if status:
+            break
+    if journal:
+        for i in range(jn[0] - 1, -1, -1):
+            tabs[jidx[i]] = jval[i]
+    return st, status
+
+
+@njit(cache=True, nogil=True)
+def encode(x, bits, tabs, wts, out, journal):
+    """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
+    their count."""
+    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
+    return finish(st, out)
+
+
+@njit(cache=True, nogil=True)
+def decode_into(data, x, bits, tabs, wts, journal):
+    """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x``. Returns the status: 0 ok, 1
+    the payload is not exactly what the encoder makes of the decoded values, 2 a decoded value
+    above 2**bits - 1."""
+    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal)
+    if status:
+        return status
+    return 0 if ends_as_encoded(st, data) else 1
