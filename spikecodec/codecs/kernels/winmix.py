@@ -39,7 +39,7 @@ from .mix import (
     _val3,
     hash_bits,
     mag_nodes,
-    max_payload_bytes,  # noqa: F401 (part of this module's interface)
+    max_payload_bytes,
 )
 from .ops import U
 
@@ -51,6 +51,9 @@ SETS_PER_STEP = 64  # significance weight sets per t: X's confidence (4) x own t
 RATE_BASE = 14  # the mixer's learning rate: RATE_BASE + RATE_EXTRA 2**20 / (2**20 + d) ...
 RATE_EXTRA = 28
 RATE_EVERY = 1024  # ... recomputed each time d, the significance decisions coded, is a multiple of this
+
+__all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
+           "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
 
 
 @njit(cache=True, nogil=True)
