@@ -1,6 +1,6 @@
 """winmix (FORMAT.md 9.4.11): mix (9.4.10) without its model D, with three window models (the
 last 12 channels at a pixel; two 16-bit slices of the last 64 significance decisions of the
-chunk) and one set of mixer weights for every channel, whose learning rate decays."""
+chunk) and significance weight sets shared by all channels, whose learning rate decays."""
 import numpy as np
 
 from .common import Problem
@@ -40,7 +40,7 @@ def decode_winmix(payload, dims, bits, tables, offset):
     xs = [0] * size  # canonical C order (T, N, C, H, W)
     sT, sN, sCc = N * C * H * W, C * H * W, H * W
     run = 0  # the last 64 significance decisions of the chunk, the last in bit 0
-    D, rate = 0, 42  # significance decisions coded so far; the significance sets' learning rate
+    done, rate = 0, 42  # significance decisions coded so far; the significance sets' learning rate
 
     for n in range(N):
         nbase = n * sN
@@ -79,9 +79,9 @@ def decode_winmix(payload, dims, bits, tables, offset):
                         ]
                         x = mixed_decision(coder, wts, models, (8 * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),), rate)
                         run = ((run << 1) | x) & M64
-                        D += 1
-                        if D % 1024 == 0:
-                            rate = 14 + (28 << 20) // ((1 << 20) + D)
+                        done += 1
+                        if done % 1024 == 0:
+                            rate = 14 + (28 << 20) // ((1 << 20) + done)
                         recent = ((recent << 1) | x) & 4095
                         hist[hi] = next_hist(hs, x)
                         here = next_here(here, x)
