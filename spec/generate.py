@@ -388,6 +388,14 @@ VALID["prior-winmix-conf"] = {
     "array": {"shape": [3, 4, 4, 2, 2], "bits": 2, "rate": 0.2, "seed": 109, "correlated": True},
     "encode": {"codec": "winmix", "chunk": [3], "prior": "priors/winmix-conf.prior", "embed_prior": True},
 }
+# Added after the outside implementation of 9.4.11: the winmix twin of prior-ctxmix-packed-short-row,
+# chunks coded from the winmix prior (T = min(3, 4) = 3) but the short last row (T = 1, not the
+# prior's geometry) stored packed: no model starts, so the prior is not checked against it.
+VALID["prior-winmix-packed-short-row"] = {  # the last row (T = 1) as the packed elements, the rows before coded
+    "array": {**PRIORS["winmix"]["array"], "shape": [4, 3, 4, 2, 2], "seed": 110},
+    "encode": {"codec": "winmix", "chunk": [3, 1], "prior": "priors/winmix.prior", "embed_prior": True},
+    "packed_last_row": True,
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -1162,6 +1170,26 @@ def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     out["winmix-prior-of-mix"] = (
         _raw_header(valid["prior-winmix-embedded"], codecs=[(b"winmix", json.dumps({"prior": mix.digest}, separators=(",", ":")).encode())],
                     extensions=[(1, b"prior", mix.data)]), 16, "cannot serve codec 'winmix'")
+
+    # Added after the outside implementation of 9.4.11: as ctxmix-extra-final-byte, a 0xFF byte
+    # appended to a coded payload (still shorter than B). It decodes to the same values, as bytes
+    # past the end read as 0xFF: only the exact-end rule rejects it.
+    base = valid["winmix-spikes"]
+    start = _parts(base)[1]
+    with spikecodec.open(base) as r:
+        packed = r.chunk_spec(0).packed_nbytes
+    first: list[bytes] = []
+    _rebuild_chunks(base, lambda i, o, e, s, p: (first.append(bytes(p)) if i == 0 else None, (o, e, s, p))[1])
+    assert len(first[0]) + 1 < packed
+    canon = make_array(VALID["winmix-spikes"]["array"])[: VALID["winmix-spikes"]["encode"]["chunk"][0]]
+    T, N, C, H, W = canon.shape
+    for p in (first[0], first[0] + b"\xff"):  # the kernel's values, ignoring its end check
+        tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
+        got = np.zeros_like(canon)
+        kernels.decode_into(np.frombuffer(p, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
+        assert np.array_equal(got, canon)
+    body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p + b"\xff" if i == 0 else p))
+    out["winmix-trailing-ff"] = (_finish(body, ents), start, "corrupt payload")
     return out
 
 
@@ -1733,6 +1761,7 @@ INVALID_CODES = {
     "winmix-value-too-large-8bit": "symbol-above-top",
     "winmix-prior-short-row": "prior-mismatch",
     "winmix-prior-of-mix": "prior-mismatch",
+    "winmix-trailing-ff": "mix-end",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).
