@@ -39,7 +39,7 @@ from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import SpikeWriter, whole_numbers
 
-LINK_CODEC = "ctxmix"
+LINK_CODEC = "ctxmix"  # the link's codec (edge, LinkEncoder, the models' shipped priors): one image a message from a prior codes smallest with it
 
 
 class _Capture(list):

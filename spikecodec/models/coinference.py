@@ -38,7 +38,7 @@ import numpy as np
 
 from ..codecs import get_codec
 from ..codecs.registry import CodecLike
-from ..container.link import LinkDecoder, LinkEncoder
+from ..container.link import LINK_CODEC, LinkDecoder, LinkEncoder
 from ..container.stream import SpikeStream
 from ..container.writer import SpikeWriter
 from ..limits import ReadLimits
@@ -49,7 +49,6 @@ EDGE_AXES = ("N", "T", "C", "H", "W")  # a row of the stream is an image
 MODEL_AXES = ("T", "N", "C", "H", "W")  # what the networks' halves take and return
 DEFAULT_BATCH = 1  # images per chunk (message): one at a time, as a real link sends them
 CLOUD_BATCH = 256  # most images the cloud half runs at once (fewer when no more have arrived)
-LINK_CODEC = "ctxmix"
 LINK_RECORDS = "compact"
 SHIPPED = "shipped"  # prior=SHIPPED: the model's shipped prior for the codec, when there is one
 
