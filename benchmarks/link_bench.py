@@ -96,7 +96,7 @@ def latency(spikes: np.ndarray, batch: int, count: int, prior) -> dict[str, floa
 
 
 GAIN_TRAIN = 20000
-GAIN_CODECS = ("order0", "context", "countctx", "ctxlanes", "ctxmix")
+GAIN_CODECS = ("order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix")
 
 
 def prior_gains(train: np.ndarray, test: np.ndarray) -> dict[str, dict[str, float]]:
