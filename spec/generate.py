@@ -21,6 +21,7 @@ import json
 import struct
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -1076,6 +1077,37 @@ def _escape_above_top(base: bytes) -> bytes:
     raise AssertionError("no flip of the first 64 bytes decodes to a value above top")
 
 
+def _decodes_as(kernels: ModuleType, payload: bytes, canon: np.ndarray) -> bool:
+    """Whether a mix-family kernel module decodes the 1-bit ``payload`` from fresh tables to the
+    canonical array ``canon``, its end check ignored (its status is not read)."""
+    T, N, C, H, W = canon.shape
+    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
+    got = np.zeros_like(canon)
+    kernels.decode_into(np.frombuffer(payload, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
+    return bool(np.array_equal(got, canon))
+
+
+def _end_rule_vectors(valid: dict[str, bytes], codec: str, kernels: ModuleType, zeros: str, base: str) -> dict[str, tuple[bytes, int, str]]:
+    """The end rule of a mix-family codec both ways: ``{codec}-extra-final-byte`` (a final byte
+    after the coding of ``zeros``, which ends without one) and ``{codec}-final-byte-not-low`` (the
+    one-chunk vector ``base``'s final byte replaced by another that decodes to the same values)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    start = _parts(valid[zeros])[1]
+    body, ents = _rebuild_chunks(valid[zeros], lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
+    out[f"{codec}-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
+
+    start = _parts(valid[base])[1]
+    canon = make_array(VALID[base]["array"])
+    payloads: list[bytes] = []
+    _rebuild_chunks(valid[base], lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
+    payload = payloads[0]
+    assert _decodes_as(kernels, payload, canon)
+    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and _decodes_as(kernels, payload[:-1] + bytes([b]), canon))
+    body, ents = _rebuild_chunks(valid[base], lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
+    out[f"{codec}-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
+    return out
+
+
 def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     """Added after 1.4 was published (see the valid mix vectors of that time): the end rule both
     ways (a final byte after a coding that ends without one; a final byte other than low >> 24
@@ -1084,30 +1116,8 @@ def _invalid_mix_outside_reading(valid: dict[str, bytes]) -> dict[str, tuple[byt
     embedded prior whose file is damaged."""
     from spikecodec.codecs.kernels import mix as kernels
 
-    out: dict[str, tuple[bytes, int, str]] = {}
-    zeros = valid["mix-zeros"]
-    start = _parts(zeros)[1]
-    body, ents = _rebuild_chunks(zeros, lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
-    out["mix-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
-
-    base = valid["mix-wide-c"]  # one chunk, the whole T, N, C, H, W array, with such a final byte
-    start = _parts(base)[1]
-    canon = make_array(VALID["mix-wide-c"]["array"])
-    payloads: list[bytes] = []
-    _rebuild_chunks(base, lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
-    payload = payloads[0]
-
-    def decodes_same(p: bytes) -> bool:  # the kernel's values for payload p, ignoring its end check
-        T, N, C, H, W = canon.shape
-        tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
-        got = np.zeros_like(canon)
-        kernels.decode_into(np.frombuffer(p, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
-        return bool(np.array_equal(got, canon))
-
-    assert decodes_same(payload)
-    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and decodes_same(payload[:-1] + bytes([b])))
-    body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
-    out["mix-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
+    # mix-wide-c: one chunk, the whole T, N, C, H, W array, with such a final byte
+    out = _end_rule_vectors(valid, "mix", kernels, "mix-zeros", "mix-wide-c")
 
     cbase = valid["mix-counts8"]
     out["mix-value-too-large-8bit"] = (_escape_above_top(cbase), _parts(cbase)[1], "does not fit 8-bit elements")
@@ -1136,29 +1146,8 @@ def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     from spikecodec.codecs.kernels import winmix as kernels
 
     out = _invalid_payload_lengths(valid, "winmix")
-    zeros = valid["winmix-zeros"]
-    start = _parts(zeros)[1]
-    body, ents = _rebuild_chunks(zeros, lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
-    out["winmix-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
-
-    base = valid["winmix-long-t"]  # one chunk, the whole T, N, C, H, W array, with a final byte
-    start = _parts(base)[1]
-    canon = make_array(VALID["winmix-long-t"]["array"])
-    payloads: list[bytes] = []
-    _rebuild_chunks(base, lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
-    payload = payloads[0]
-
-    def decodes_same(p: bytes) -> bool:  # the kernel's values for payload p, ignoring its end check
-        T, N, C, H, W = canon.shape
-        tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
-        got = np.zeros_like(canon)
-        kernels.decode_into(np.frombuffer(p, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
-        return bool(np.array_equal(got, canon))
-
-    assert decodes_same(payload)
-    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and decodes_same(payload[:-1] + bytes([b])))
-    body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
-    out["winmix-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
+    # winmix-long-t: one chunk, the whole T, N, C, H, W array, with a final byte
+    out.update(_end_rule_vectors(valid, "winmix", kernels, "winmix-zeros", "winmix-long-t"))
 
     for cname, bits in (("winmix-counts4", 4), ("winmix-counts8", 8)):
         cbase = valid[cname]
@@ -1182,12 +1171,7 @@ def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     _rebuild_chunks(base, lambda i, o, e, s, p: (first.append(bytes(p)) if i == 0 else None, (o, e, s, p))[1])
     assert len(first[0]) + 1 < packed
     canon = make_array(VALID["winmix-spikes"]["array"])[: VALID["winmix-spikes"]["encode"]["chunk"][0]]
-    T, N, C, H, W = canon.shape
-    for p in (first[0], first[0] + b"\xff"):  # the kernel's values, ignoring its end check
-        tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
-        got = np.zeros_like(canon)
-        kernels.decode_into(np.frombuffer(p, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
-        assert np.array_equal(got, canon)
+    assert _decodes_as(kernels, first[0], canon) and _decodes_as(kernels, first[0] + b"\xff", canon)
     body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p + b"\xff" if i == 0 else p))
     out["winmix-trailing-ff"] = (_finish(body, ents), start, "corrupt payload")
     return out
