@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from .binary import clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
-from .ops import U
+from .ops import U, prefetch
 
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 VECTOR_MUL = np.uint64(0x100000001B3)  # the pixel vector's running hash: (v + bit + 1) * this
@@ -118,6 +118,26 @@ def _slot(key, shift, offset):
     if shift == 0:
         return offset + key
     return offset + np.int64((np.uint64(key) * HASH_MUL) >> np.uint64(shift))
+
+
+@njit(inline="always", cache=True)
+def pixel_line(here, ct, shift, offset):
+    """Start of model D's line of 16 states: (this pixel's channels so far ``here``, ``ct``)
+    hashed to the top 64 - ``shift`` - 4 bits."""
+    return offset + (np.int64(((here + np.uint64(ct)) * HASH_MUL) >> np.uint64(shift + 4)) << 4)
+
+
+@njit(inline="always", cache=True)
+def pair_line(left_vector, here, ct, shift, offset):
+    """Start of the pixel-pair model's line of 16 states (``mix``'s E, ``winmix``'s E): (the
+    left pixel's vector, ``here``, ``ct``) hashed to the top 64 - ``shift`` - 4 bits."""
+    return offset + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(shift + 4)) << 4)
+
+
+@njit(inline="always", cache=True)
+def next_here(here, bit):
+    """``here`` (the hash of a pixel's channels coded so far) after one more decision ``bit``."""
+    return (here + np.uint64(bit + 1)) * VECTOR_MUL
 
 
 @njit(inline="always", cache=True)
@@ -241,9 +261,17 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                         if c & 3 == 0:
                             # A group of 4 channels shares one line of 16 states per model: its
                             # start's context picks the line, the group's bits so far the state.
-                            line3 = o3 + (np.int64(((here + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh3 + 4)) << 4)
-                            line4 = o4 + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh4 + 4)) << 4)
+                            line3 = pixel_line(here, ct, sh3, o3)
+                            line4 = pair_line(left_vector, here, ct, sh4, o4)
                             group_node = 1
+                        elif c & 3 == 3 and c + 1 < C:
+                            # The next group's lines of D and E for either value of this decision,
+                            # fetched while it is coded: otherwise their cache misses (tables
+                            # read at random) lie on the serial chain between decisions.
+                            ctn = ((c + 1) % g) * tpos + tp
+                            for b in range(2):
+                                prefetch(tabs, U(pixel_line(next_here(here, b), ctn, sh3, o3)))
+                                prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh4, o4)))
                         i3 = line3 + group_node
                         i4 = line4 + group_node
                         s0 = stretched(tabs[U(i0)])
@@ -285,7 +313,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                         hn = (hs << 1) | bit
                         hist[hw + cu] = (hn & 127) | 128 if hn >= 256 else hn
                         sig[i] = bit
-                        here = (here + np.uint64(bit + 1)) * VECTOR_MUL
+                        here = next_here(here, bit)
                         group_node = 2 * group_node + bit
                         value = bit
                         if bit and bits > 1:

@@ -1,11 +1,12 @@
 """Low-level numba helpers shared by the kernels: unsigned indices, a fused multiply-add, a
-value hidden from the optimiser, and a branch-free select."""
+value hidden from the optimiser, a branch-free select and a cache prefetch hint."""
 
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 U = np.uint64  # unsigned array indices: numba then skips its negative-index handling
@@ -41,3 +42,23 @@ def opaque(typingctx, x):
 def pick(m, a, b):
     """``a`` if mask ``m`` is 0, ``b`` if it is -1 (all ones), without a branch."""
     return a ^ ((a ^ b) & m)
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Ask the CPU to bring the cache line of ``arr[idx]`` in (llvm.prefetch: a read, kept in
+    every cache level). A hint only: it changes no value and cannot fault, whatever ``idx``."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]], wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(pointer, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -27,21 +27,21 @@ from numba import njit
 from .binary import clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
 from .mix import (
     HASH_MUL,
-    LEFT_MUL,
     MAG_INIT,
     MAG_MODELS,
     SIG_INIT,
     TABLE_CAP_BITS,
     TPOS,
-    VECTOR_MUL,
     _mag_decide,
     _slot,
     _val3,
+    next_here,
+    pair_line,
     hash_bits,
     mag_nodes,
     max_payload_bytes,
 )
-from .ops import U
+from .ops import U, prefetch
 
 GROUPS_CAP = 256  # channel groups: c mod min(C, 256) (tables A, B, F, W stay within 2**22)
 RECENT = 12  # channels of model W's window
@@ -207,10 +207,20 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                         if c & 3 == 0:
                             # A group of 4 channels shares one line of 16 states per model: its
                             # start's context picks the line, the group's bits so far the state.
-                            line_e = o3 + (np.int64((((left_vector * LEFT_MUL + here) * VECTOR_MUL + np.uint64(ct)) * HASH_MUL) >> np.uint64(sh3 + 4)) << 4)
+                            line_e = pair_line(left_vector, here, ct, sh3, o3)
                             line_x = _run_line(run, 0, c, 1, o7)
                             line_y = _run_line(run, 16, c, 2, o8)
                             group_node = 1
+                        elif c & 3 == 3 and c + 1 < C:
+                            # The next group's lines of E, X and Y for either value of this
+                            # decision (Y's does not depend on it), fetched while it is coded:
+                            # otherwise their cache misses (tables of 2**20 states and more, read
+                            # at random) lie on the serial chain between decisions.
+                            ctn = ((c + 1) % g) * tpos + tp
+                            for b in range(2):
+                                prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh3, o3)))
+                                prefetch(tabs, U(_run_line((run << np.uint64(1)) | np.uint64(b), 0, c + 1, 1, o7)))
+                            prefetch(tabs, U(_run_line(run << np.uint64(1), 16, c + 1, 2, o8)))
                         ie = line_e + group_node
                         iw = o6 + (ct << RECENT) + recent
                         ix = line_x + group_node
@@ -277,7 +287,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                         hn = (hs << 1) | bit
                         hist[hw + cu] = (hn & 127) | 128 if hn >= 256 else hn
                         sig[i] = bit
-                        here = (here + np.uint64(bit + 1)) * VECTOR_MUL
+                        here = next_here(here, bit)
                         group_node = 2 * group_node + bit
                         value = bit
                         if bit and bits > 1:
