@@ -81,11 +81,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except BrokenPipeError:
-        # The reader of our stdout went away (`spikecodec decode x.spk -o - | head`): stop quietly,
-        # and point stdout at /dev/null so that the interpreter's final flush does not complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return _reader_gone()
     except CliError as exc:
+        if isinstance(exc.__cause__, BrokenPipeError):  # a command that names its output's errors (encode, edge, recover)
+            return _reader_gone()
         error(str(exc))
         return exc.code
     except EXPECTED as exc:  # expected failures not attributed to a file by the command
@@ -97,6 +96,13 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return 130
+
+
+def _reader_gone() -> int:
+    """The reader of our stdout (or FIFO) went away (`spikecodec decode x.spk -o - | head`): stop
+    quietly, and point stdout at /dev/null so that the interpreter's final flush does not complain."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":

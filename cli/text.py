@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 
@@ -20,3 +21,18 @@ def element_text(bits: int) -> str:
 
 def axes_text(axes: Sequence[str]) -> str:
     return "".join(axes) if all(len(a) == 1 for a in axes) else ",".join(axes)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text: an argument or file name of other bytes holds the
+    surrogates Python decodes them to, which no UTF-8 (JSON) text can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def path_text(path: str) -> str:
+    """A file name as text for metadata (UTF-8 JSON): bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")

@@ -151,7 +151,7 @@ def _write(
         # bits asked for); a value that does not fit takes the write back and redoes it below,
         # where as_elements picks the element type or names the offending value.
         try:
-            write_array(file, np.ascontiguousarray(arr), bits or 1, codec=pipeline, **options)
+            write_array(file, np.ascontiguousarray(arr), 1 if bits is None else bits, codec=pipeline, **options)
             return
         except ElementRangeError:
             restart()

@@ -8,6 +8,7 @@ occupies bits ``[i*b, (i+1)*b)`` counted from the MSB of byte 0, as ``np.packbit
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -90,12 +91,28 @@ def count_spikes(values: np.ndarray, bits: int) -> int:
     return int(np.count_nonzero(values)) if bits == 1 else int(values.sum(dtype=np.uint64))
 
 
+def element_bits(bits: object) -> int:
+    """``bits`` checked as an element type: 1, 2, 4 or 8, a Python or numpy integer (never a
+    bool or a float), else a ValueError."""
+    if not isinstance(bits, (bool, np.bool_)):
+        try:
+            value = operator.index(bits)  # type: ignore[arg-type]
+        except TypeError:
+            value = None
+        if value in ELEMENT_BITS:
+            return value
+    raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r:.40}")
+
+
 def to_numpy(array: Any) -> np.ndarray:
     """A numpy view of ``array``; torch tensors are accepted without importing torch."""
     if hasattr(array, "detach") and hasattr(array, "numpy"):  # torch.Tensor, duck-typed
         try:
-            array = array.detach().cpu().numpy()
-        except (RuntimeError, NotImplementedError) as exc:  # a meta or sparse tensor, an unsupported dtype
+            tensor = array.detach().cpu()
+            if str(tensor.dtype) == "torch.bfloat16":  # numpy has none; float32 holds every bfloat16 exactly
+                tensor = tensor.float()
+            array = tensor.numpy()
+        except (RuntimeError, NotImplementedError, TypeError) as exc:  # a meta or sparse tensor, an unsupported dtype
             raise TypeError(f"cannot read the tensor's values as a numpy array: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     return np.asarray(array)
 
@@ -112,8 +129,8 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     of the first one: nothing is ever truncated silently.
     """
     arr = to_numpy(array)
-    if bits is not None and bits not in ELEMENT_BITS:
-        raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
+    if bits is not None:
+        bits = element_bits(bits)
     if arr.dtype == np.bool_:  # 0/1 by construction: no range check needed
         values = np.asarray(arr.view(np.uint8), order="C")
         return values, bits or 1

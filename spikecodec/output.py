@@ -60,6 +60,14 @@ def resolve_target(path: str | os.PathLike) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def _refuse_folder_name(path: str | os.PathLike) -> None:
+    """A name ending in a slash names a folder: ``realpath`` drops the slash, which made
+    ``-o new/`` write a file named ``new`` (and ``-o file/`` replace ``file``)."""
+    name = os.fspath(path)
+    if name.endswith(("/", os.sep)) and not os.path.isdir(name):
+        raise OutputError(errno.ENOTDIR, "ends in '/' but is no folder: name a file", name)
+
+
 def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]) -> None:
     """Raise :class:`OutputError` when ``output`` is one of ``inputs`` (the same file, by
     device and inode, or the same resolved path): writing it would destroy what is read."""
@@ -182,6 +190,7 @@ def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
     if os.fspath(path) == STDIO:
         yield _stdout()  # type: ignore[misc]
         return
+    _refuse_folder_name(path)
     target = resolve_target(path)
     try:
         mode = os.stat(target).st_mode
@@ -208,6 +217,7 @@ def output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
     place as :func:`output_file` would write it: for a device or FIFO the finished file's bytes
     are copied through it."""
     refuse_inputs(path, inputs)
+    _refuse_folder_name(path)
     target = resolve_target(path)
     try:
         mode = os.stat(target).st_mode

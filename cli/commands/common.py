@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any, Callable, Sequence
 
@@ -20,6 +19,7 @@ from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
 from ..io_formats import binary_stdin
 from ..progress import bar
+from ..text import is_utf8
 
 BLOCK_ELEMENTS = 1 << 22  # frames are streamed in blocks of about this many elements
 
@@ -199,6 +199,10 @@ def parse_meta(items: Sequence[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError("--meta", f"expected key=value, got {item!r} (put INPUT before --meta)", 2)
+        if not is_utf8(item):  # bytes of another encoding in the argument: metadata is UTF-8 JSON
+            raise CliError("--meta", f"{ascii(item)} is not UTF-8 text", 2)
+        if key in meta:  # as in any JSON text of the format (json_text): the last one silently won
+            raise CliError("--meta", f"a key appears twice: {key!r}", 2)
         try:
             meta[key] = strict_json(value)
         except ValueError as exc:
@@ -219,8 +223,8 @@ def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLi
         codec = DEFAULT_CODEC
     elif text.lstrip().startswith(("{", "[")):
         try:
-            codec = json.loads(text)
-        except ValueError as exc:
+            codec = strict_json(text)
+        except ValueError as exc:  # deep nesting included (json.loads raised RecursionError)
             raise CliError("--codec", f"bad JSON: {exc}", 2) from None
     else:
         stages = [s.strip() for s in text.split(",")]

@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def parse_select(text: str, axes: tuple[str, ...]) -> tuple[tuple[int | slice, ...], tuple[str, ...]]:
     """``t=0:2,n=5`` -> an index tuple for the reader, and the axes that remain after it."""
     key: list[int | slice] = [slice(None)] * len(axes)
+    chosen: set[int] = set()
     for part in text.split(","):
         name, sep, spec = (s.strip() for s in part.partition("="))
         if not sep:
@@ -58,10 +59,13 @@ def parse_select(text: str, axes: tuple[str, ...]) -> tuple[tuple[int | slice, .
         matches = [i for i, a in enumerate(axes) if a == name] or [i for i, a in enumerate(axes) if a.lower() == name.lower()]
         if len(matches) != 1:
             raise CliError("--select", f"no axis {name!r} (the file's axes: {', '.join(axes)})", 2)
+        if matches[0] in chosen:  # t=0,t=1 took the last one silently
+            raise CliError("--select", f"axis {axes[matches[0]]!r} is selected twice", 2)
+        chosen.add(matches[0])
         try:
             if ":" in spec:
                 bounds = [int(b) if b.strip() else None for b in spec.split(":")]
-                if len(bounds) > 3:
+                if len(bounds) > 3 or bounds[2:] == [0]:  # a step of 0 is no slice
                     raise ValueError
                 key[matches[0]] = slice(*bounds)
             else:
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
                 array = _read_all(reader, args.quiet, args.threads)
         metadata, bits = reader.metadata, reader.bits
     if args.dtype != "uint8":
+        with about(name):  # the result beside the uint8 it is made from, within --max-bytes as spikecodec.load(dtype=) counts it
+            read_limits(args).check_bytes(array.size * (np.dtype(args.dtype).itemsize + 1), f"the array as {args.dtype}")
         array = array.astype(args.dtype)
     with about(out):
         write_array(args.output, array, axes, metadata, bits, inputs=[args.input])

@@ -13,6 +13,7 @@ from ..errors import CliError, about, describe
 from ..images import read_images
 from ..io_formats import display_name
 from ..progress import bar
+from ..text import path_text
 from .common import add_limit_options, add_prior_option, load_model, parse_codec, parse_meta
 
 HELP = "run a model's edge half on images and write its spikes, one message per image"
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if len(images) == 0:
             raise ValueError("holds no images")
     out = display_name(args.output, "<stdout>")
-    metadata = {"source": os.path.basename(os.path.normpath(src)), **meta}
+    metadata = {"source": path_text(os.path.basename(os.path.normpath(src))), **meta}
     try:
         with output_file(args.output, [src]) as f, bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
             n = edge_write(images, f, info["model"], batch_size=args.batch, codec=codec, prior=used,

@@ -8,8 +8,8 @@ from typing import Any
 
 from spikecodec import stats
 
-from ..atomic import output_path, refuse_inputs
-from ..errors import about
+from ..atomic import STDIO, output_path, refuse_inputs
+from ..errors import CliError, about
 from ..io_formats import display_name
 from ..progress import bar
 from ..report import render
@@ -91,6 +91,8 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool, with_stats
 
 def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
+    if args.plot == STDIO:  # was written to a file named "-"; standard output carries the report
+        raise CliError("--plot", "needs a file name: '-' would be standard output, which carries the report", 2)
     if args.plot:
         with about(args.plot):  # before any work: the plot must not overwrite the input
             refuse_inputs(args.plot, [args.input])

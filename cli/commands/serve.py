@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise CliError("--port", f"expected a port from 1 to 65535, got {args.port}", 2)
-    if args.max_wait_ms < 0 or args.idle_timeout <= 0:
-        raise CliError("--max-wait-ms" if args.max_wait_ms < 0 else "--idle-timeout", "expected a positive number", 2)
+    if not args.max_wait_ms >= 0 or not args.idle_timeout > 0:  # written so that NaN (taken before: batches waited for ever) fails too
+        raise CliError("--idle-timeout" if args.max_wait_ms >= 0 else "--max-wait-ms", "expected a positive number", 2)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CliError("--tls-cert" if args.tls_key is None else "--tls-key", "TLS needs both --tls-cert and --tls-key", 2)
     tokens = None

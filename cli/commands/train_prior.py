@@ -8,6 +8,7 @@ import sys
 from ..atomic import output_file
 from ..errors import about
 from ..io_formats import display_name, file_format, read_input, split_key
+from ..text import path_text
 from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_limits
 
 HELP = "train a prior (a codec's starting state) on sample spikes"
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         with about(display_name(name)):
             samples.append(read_input(name, max_bytes=args.max_bytes).array)
-    info = {"samples": [display_name(s) for s in args.samples], **info}
+    info = {"samples": [path_text(display_name(s)) for s in args.samples], **info}
     with about(", ".join(args.samples)):  # over --max-bytes: exit 3, as every command
         prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info, priors=priors,
                                        limits=read_limits(args))

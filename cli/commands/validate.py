@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 import spikecodec
 
 from ..atomic import STDIO
-from ..errors import LIMIT_EXIT, describe
+from ..errors import LIMIT_EXIT, CliError, describe
 from ..io_formats import binary_stdin, display_name
 from .common import add_limit_options, add_prior_option, load_priors, read_limits
 
@@ -115,6 +115,8 @@ def _expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.files.count(STDIO) > 1:  # the second read found stdin empty: reported as a file that does not conform
+        raise CliError(STDIO, "standard input can be read once: name it once", 2)
     priors = load_priors(args.prior)
     limits = read_limits(args)
     results: list[dict[str, Any]] = []

@@ -52,7 +52,8 @@ def _write_h5(target: Any, array: np.ndarray, axes: tuple[str, ...], metadata: d
     import h5py
 
     with h5py.File(target, "w") as f:
-        options = {"compression": "gzip", "shuffle": True} if array.size else {}
+        # A 0-d array (every axis selected by one index) is a scalar dataset, which takes no filters.
+        options = {"compression": "gzip", "shuffle": True} if array.ndim and array.size else {}
         ds = f.create_dataset(DATASET, data=array, **options)
         ds.attrs["axes"] = np.array(axes, dtype=h5py.string_dtype())
         # HDF5 attributes have no nested JSON types; the metadata object is kept exact as JSON text.

@@ -54,6 +54,7 @@ class Source:
             self._fd = fd
             self.size = os.fstat(fd).st_size
         elif hasattr(source, "read"):
+            binary_file(source, "rb")
             self.name = str(getattr(source, "name", "<stream>"))
             if _seekable(source):
                 self._file = source
@@ -105,6 +106,15 @@ class Source:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def binary_file(file: BinaryIO, mode: str) -> BinaryIO:
+    """``file``, a file object the caller gave; one opened in text mode (``open(p)``,
+    ``io.StringIO``, ``sys.stdin``) is a TypeError saying so, not a decoding error from its reads
+    or writes."""
+    if isinstance(file, io.TextIOBase):
+        raise TypeError(f"expected a binary file object, got a text one ({type(file).__name__}): open it with {mode!r}")
+    return file
 
 
 def _seekable(f) -> bool:

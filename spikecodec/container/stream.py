@@ -23,6 +23,7 @@ from ..prior import PriorLike, as_priors
 from .grid import RowAssembler, Tiling
 from .header import Header, bind_prior, parse_header
 from .reader import _header_bytes, decode_record
+from .source import binary_file
 from .records import index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
@@ -136,7 +137,7 @@ class SpikeStream:
         if isinstance(file, (bytes, bytearray, memoryview)):
             file = io.BytesIO(bytes(file))
         self._owned = isinstance(file, (str, os.PathLike))
-        f: BinaryIO = open(file, "rb") if self._owned else file  # type: ignore[assignment]
+        f: BinaryIO = open(file, "rb") if self._owned else binary_file(file, "rb")  # type: ignore[arg-type]
         self._src = _Sequential(f, wait)
         try:
             pre, body, crc = _header_bytes(self._src)  # type: ignore[arg-type]

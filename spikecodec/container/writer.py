@@ -11,12 +11,13 @@ import numpy as np
 
 from ..codecs import DEFAULT_CODEC, ChunkSpec, Codec, Pipeline
 from ..codecs.registry import CodecLike
-from ..elements import as_elements
+from ..elements import as_elements, element_bits
 from ..errors import FormatError
-from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK
+from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, axis_names, extensions_minor, header_bytes
+from .source import binary_file
 from .records import (
     ClassicRecords,
     CompactRecords,
@@ -139,10 +140,10 @@ class SpikeWriter:
         self._axes = axis_names(axes)
         self._chunk = chunk
         self._metadata = dict(metadata or {})
-        self._bits = bits
-        self._length = length
+        self._bits = element_bits(bits)
+        self._length = None if length is None else count_option(length, "length")
         self._owns = isinstance(file, (str, os.PathLike))
-        self._file: BinaryIO = open(file, "wb") if self._owns else file  # type: ignore[assignment]
+        self._file: BinaryIO = open(file, "wb") if self._owns else binary_file(file, "wb")  # type: ignore[arg-type]
         self._pos = 0
         self._header: Header | None = None
         self._pending: list[np.ndarray] = []  # blocks of frames (each with a leading axis) not yet in a row

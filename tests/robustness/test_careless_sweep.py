@@ -1,0 +1,222 @@
+"""What a careless or hostile user still got wrong answers to (a sweep of the command line and the
+library by kind of mistake): each case is now one clear error - a usage error naming the option
+for a bad option, a TypeError or ValueError saying what was expected for a bad argument - or
+the right result, never a traceback, a silently different selection or a file named "-"."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec_cli.main import main
+
+SPIKES = (np.random.default_rng(5).random((3, 2, 4, 5, 5)) < 0.3).astype(np.uint8)
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def usage_error(args: list[object], option: str, *fragments: str) -> str:
+    code, _, err = run(*args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"spikecodec: error: {option}: "), (code, err)
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, err)
+    return lines[0]
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    np.save(tmp_path / "x.npy", SPIKES)
+    spikecodec.save(tmp_path / "x.spk", SPIKES, chunk=1, codec="raw")
+    return tmp_path
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def test_decode_a_single_element_to_h5(work: Path) -> None:
+    # Every axis selected by one index gives a 0-d array: HDF5 refused the compression filters
+    # of a scalar dataset, and the TypeError came out as a traceback.
+    h5py = pytest.importorskip("h5py")
+    code, _, err = run("decode", work / "x.spk", "-o", work / "one.h5", "--select", "t=1,n=0,c=3,h=2,w=4", "-q")
+    assert code == 0, err
+    with h5py.File(work / "one.h5") as f:
+        assert f["spikes"][()] == SPIKES[1, 0, 3, 2, 4] and f["spikes"].shape == ()
+
+
+def test_select_refuses_an_axis_twice_and_a_zero_step(work: Path) -> None:
+    # t=0,t=1 decoded t=1 alone (the last one won, silently); a step of 0 was blamed on the file
+    # (exit 1, "x.spk: slice step cannot be zero").
+    usage_error(["decode", work / "x.spk", "-o", work / "o.npy", "--select", "t=0,t=1"], "--select", "'T' is selected twice")
+    usage_error(["decode", work / "x.spk", "-o", work / "o.npy", "--select", "T=0,t=0:2"], "--select", "selected twice")
+    usage_error(["decode", work / "x.spk", "-o", work / "o.npy", "--select", "t=0:2:0"], "--select", "'0:2:0'")
+    assert not (work / "o.npy").exists()
+    code, _, err = run("decode", work / "x.spk", "-o", work / "o.npy", "--select", "t=::-1,n=1", "-q")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(work / "o.npy"), SPIKES[::-1, 1])
+
+
+def test_decode_dtype_counts_against_max_bytes_as_the_library_does(work: Path) -> None:
+    # spikecodec.load(dtype=float32, max_bytes=N) counts the float32 result beside its uint8;
+    # `decode --dtype float32 --max-bytes N` counted the uint8 alone and made 5x the bytes.
+    spikecodec.save(work / "k.spk", np.ones((10, 100, 10), np.uint8), codec="raw")
+    with pytest.raises(spikecodec.LimitError):
+        spikecodec.load(work / "k.spk", dtype=np.float32, max_bytes=10_000)
+    for select in ([], ["--select", "t=0:10"]):
+        code, _, err = run("decode", work / "k.spk", "-o", work / "k.npy", "--dtype", "float32", "--max-bytes", "10000", *select)
+        assert code == 3 and "the array as float32 decodes to 50000 bytes" in err, err
+    assert not (work / "k.npy").exists()
+    code, _, err = run("decode", work / "k.spk", "-o", work / "k.npy", "--dtype", "float32", "--max-bytes", "50000", "-q")
+    assert code == 0 and np.load(work / "k.npy").dtype == np.float32, err
+
+
+def test_codec_json_is_parsed_as_strictly_as_every_json_text(work: Path) -> None:
+    # Deep nesting was a RecursionError blamed on no option (exit 1); NaN was taken by json.loads.
+    usage_error(["encode", work / "x.npy", "-o", work / "o.spk", "--codec", "[" * 100_000], "--codec", "nested too deeply")
+    usage_error(["encode", work / "x.npy", "-o", work / "o.spk", "--codec", '{"id": "zstd", "level": NaN}'], "--codec", "NaN")
+    usage_error(["encode", work / "x.npy", "-o", work / "o.spk", "--codec", '{"id": "zstd", "id": "raw"}'], "--codec", "twice")
+    assert not (work / "o.spk").exists()
+    code, _, err = run("encode", work / "x.npy", "-o", work / "o.spk", "--codec", '{"id": "zstd", "level": 3}', "-q")
+    assert code == 0, err
+
+
+def test_meta_that_is_not_utf8_is_the_options_fault(work: Path) -> None:
+    # `--meta $'name=\xff'`: Python reads the byte as a surrogate, which no JSON text can hold;
+    # the failure was blamed on the input file (exit 1).
+    line = usage_error(["encode", work / "x.npy", "-o", work / "o.spk", "--meta", "name=caf\udce9"], "--meta", "not UTF-8")
+    assert "x.npy" not in line and not (work / "o.spk").exists()
+
+
+def test_meta_keys_given_twice_are_refused(work: Path) -> None:
+    # `--meta split=3 split=4` kept split=4 silently; a repeated key is refused in every JSON text.
+    usage_error(["encode", work / "x.npy", "-o", work / "o.spk", "--meta", "split=3", "model=m", "split=4"], "--meta",
+                "appears twice: 'split'")
+    assert not (work / "o.spk").exists()
+
+
+def test_file_names_that_are_not_utf8_go_into_metadata_replaced(work: Path) -> None:
+    # train-prior keeps its samples' names in the prior: a name of non-UTF-8 bytes made the
+    # write fail ("'utf-8' codec can't encode character '\udcff'"), blamed on the output.
+    name = work / os.fsdecode(b"caf\xe9.spk")
+    spikecodec.save(name, SPIKES, chunk=1)
+    code, _, err = run("train-prior", name, "-o", work / "p.prior", "-q")
+    assert code == 0, err
+    prior = spikecodec.prior.load_prior(work / "p.prior")
+    assert prior.info["samples"] == [str(work / "caf\ufffd.spk")]
+
+
+def test_plot_to_dash_is_refused(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `inspect x.spk --plot -` wrote the PNG to a file named "-" in the working folder.
+    monkeypatch.chdir(work)
+    usage_error(["inspect", "x.spk", "--plot", "-"], "--plot", "standard output")
+    assert not (work / "-").exists()
+
+
+def test_an_output_name_ending_in_a_slash_is_a_folder(work: Path) -> None:
+    # `-o new/` wrote a file named "new" (realpath drops the slash); `-o x.npy/` replaced x.npy.
+    for args in (["encode", work / "x.npy", "-o", f"{work / 'new'}/"], ["decode", work / "x.spk", "-o", f"{work / 'x.npy'}/"],
+                 ["inspect", work / "x.spk", "--plot", f"{work / 'plot'}/"]):
+        code, _, err = run(*args)
+        assert code in (1, 2) and len(err.strip().splitlines()) == 1 and "/: " in err, err
+    assert not (work / "new").exists() and not (work / "plot").exists()
+    np.testing.assert_array_equal(np.load(work / "x.npy"), SPIKES)
+    with pytest.raises(OSError, match="ends in '/' but is no folder"):
+        spikecodec.save(f"{work / 'x.npy'}/", SPIKES)
+    np.testing.assert_array_equal(np.load(work / "x.npy"), SPIKES)
+    assert not [p for p in work.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("option", ["--max-wait-ms", "--idle-timeout"])
+def test_serve_refuses_nan_times(option: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NaN passed the `< 0` / `<= 0` checks: the server started, and its batches never timed out.
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr("spikecodec.serve.server.run_server", started)
+    usage_error(["serve", "--port", "18765", option, "nan"], option, "positive number")
+
+
+def test_stdin_named_twice_is_refused(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `validate - -` reported the second read of stdin (empty) as a file that does not conform.
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((work / "x.spk").read_bytes())))
+    usage_error(["validate", "-", work / "x.spk", "-"], "-", "read once")
+
+
+@pytest.mark.parametrize("command", ["encode", "recover"])
+def test_a_reader_that_goes_away_is_quiet_for_every_command(work: Path, command: str) -> None:
+    # `spikecodec encode x.npy -o - | head -c 10`: decode stopped quietly, but encode, recover
+    # and edge (which name their output's errors themselves) printed "<stdout>: Broken pipe".
+    big = (np.random.default_rng(1).random((4, 64, 16, 16, 16)) < 0.2).astype(np.uint8)  # 128 KiB raw: more than a pipe holds
+    np.save(work / "big.npy", big)
+    spikecodec.save(work / "big.spk", big, chunk=1, codec="raw")
+    args = {"encode": ["encode", work / "big.npy", "-o", "-", "--codec", "raw"], "recover": ["recover", work / "big.spk", "-o", "-"]}
+    proc = subprocess.Popen([sys.executable, "-m", "spikecodec", *map(str, args[command])], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and err == b"", err
+
+
+# --- the library ---------------------------------------------------------------------------------
+
+
+def test_text_mode_file_objects_are_a_type_error_saying_so(work: Path) -> None:
+    # Reading one raised UnicodeDecodeError ("can't decode byte 0x8a"), writing one TypeError
+    # ("write() argument must be str, not bytes").
+    with open(work / "x.spk") as text:
+        for read in (spikecodec.load, spikecodec.open, spikecodec.SpikeStream, spikecodec.validate):
+            with pytest.raises(TypeError, match="a text one .*open it with 'rb'"):
+                read(text)
+    with open(work / "t.spk", "w") as text:
+        with pytest.raises(TypeError, match="open it with 'wb'"):
+            spikecodec.save(text, SPIKES)
+    for sink in (io.StringIO(), open(work / "t.spk", "w")):
+        with sink, pytest.raises(TypeError, match="open it with 'wb'"):
+            spikecodec.SpikeWriter(sink)
+    assert (work / "t.spk").stat().st_size == 0
+    with open(work / "x.spk", "rb") as binary:  # binary ones still work
+        np.testing.assert_array_equal(spikecodec.load(binary), SPIKES)
+
+
+@pytest.mark.parametrize("bits", [0, 2.0, True, "2"])
+def test_element_bits_are_checked_as_integers(bits: object) -> None:
+    # 2.0 was a TypeError ("unsupported operand type(s) for <<"), 0 was taken as 1 bit.
+    with pytest.raises(ValueError, match="element bits must be one of"):
+        spikecodec.encode(SPIKES, bits=bits)
+    with pytest.raises(ValueError, match="element bits must be one of"):
+        spikecodec.SpikeWriter(io.BytesIO(), bits=bits)
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(SPIKES, bits=np.int64(2))), SPIKES)
+
+
+def test_writer_length_is_a_count() -> None:
+    # length=1.5 was struct.error ("required argument is not an integer"); True was one frame.
+    for length in (1.5, True, -1, "3"):
+        with pytest.raises(ValueError, match="length must be an integer of at least 0"):
+            spikecodec.SpikeWriter(io.BytesIO(), length=length)
+    buf = io.BytesIO()
+    with spikecodec.SpikeWriter(buf, length=np.int32(3)) as w:
+        w.write_frames(SPIKES)
+    np.testing.assert_array_equal(spikecodec.decode(buf.getvalue()), SPIKES)
+
+
+def test_bfloat16_tensors_encode() -> None:
+    # "torch tensors work too", but a bfloat16 one raised TypeError (numpy has no bfloat16).
+    torch = pytest.importorskip("torch")
+    tensor = torch.from_numpy(SPIKES).to(torch.bfloat16)
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(tensor)), SPIKES)
+    with pytest.raises(ValueError, match="not a whole number"):
+        spikecodec.encode(tensor / 2)
