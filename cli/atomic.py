@@ -10,7 +10,8 @@ from spikecodec.output import (
     refuse_inputs,
     terminate_cleanly,
     write_file,
+    written_through,
 )
 
 __all__ = ["STDIO", "OutputError", "atomic_path", "binary_output", "output_file", "output_path", "refuse_inputs",
-           "terminate_cleanly", "write_file"]
+           "terminate_cleanly", "write_file", "written_through"]

@@ -179,7 +179,8 @@ def read_images(source: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.n
 
 def read_labels(source: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
     """Integer class labels (N,) from an IDX file or a .npy file, none larger than ``max_bytes``
-    (counted as the int64 array they are returned as)."""
+    (counted as the int64 array they are returned as); a negative one is refused (see
+    :func:`check_labels`: the number of classes is known once the model is)."""
     if source.lower().endswith(".npy"):
         labels = load_npy(source, max_bytes, mmap=False)
     else:
@@ -187,4 +188,16 @@ def read_labels(source: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.n
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"holds {labels.dtype} {labels.shape}; expected integer labels (N,)")
     check_size(f"{len(labels)} labels as int64", 8 * len(labels), max_bytes)
+    check_labels(labels)  # before the cast: a uint64 label over 2**63 would turn negative
     return labels.astype(np.int64)
+
+
+def check_labels(labels: np.ndarray, classes: int | None = None) -> None:
+    """Refuse a label that names no class (negative, or ``classes`` or more), by its index and
+    value: the accuracy against it would be silently wrong."""
+    top = np.iinfo(np.int64).max if classes is None else classes - 1
+    bad = (labels < 0) | (labels > top)
+    if bad.any():
+        i = int(np.argmax(bad))
+        within = f"in [0, {classes})" if classes is not None else "(0 or more)"
+        raise ValueError(f"labels[{i}] is {labels[i].item()}: labels are class numbers {within}")

@@ -105,7 +105,10 @@ def element_bits(bits: object) -> int:
 
 
 def to_numpy(array: Any) -> np.ndarray:
-    """A numpy view of ``array``; torch tensors are accepted without importing torch."""
+    """A numpy view of ``array``; torch tensors are accepted without importing torch. A masked
+    array is refused: np.asarray drops its mask, and the values under it would be coded."""
+    if isinstance(array, np.ma.MaskedArray):
+        raise TypeError("a masked array's masked values would be coded as they are: fill it first, e.g. a.filled(0)")
     if hasattr(array, "detach") and hasattr(array, "numpy"):  # torch.Tensor, duck-typed
         try:
             tensor = array.detach().cpu()
@@ -155,3 +158,16 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     if bits is None:
         bits = next(b for b in ELEMENT_BITS if top < (1 << b))
     return values, bits
+
+
+def elements_as(values: np.ndarray, bits: int, dtype: Any) -> np.ndarray:
+    """Decoded elements (uint8, ``bits`` wide) as ``dtype`` (bool, an integer or a float type).
+    A type that cannot hold every value of the element type - bool for counts, int8 for 8-bit
+    counts - is checked: a value it cannot hold raises ``OverflowError``, never wraps or turns
+    a count into "any spike"."""
+    want = np.dtype(dtype)
+    top = 1 if want.kind == "b" else int(np.iinfo(want).max) if want.kind in "iu" else None
+    if top is not None and top < (1 << bits) - 1 and values.size and int(values.max()) > top:
+        hint = " (bool holds 1-bit spikes: read counts as an integer type)" if want.kind == "b" else ""
+        raise OverflowError(f"values up to {int(values.max())} do not fit {want}{hint}")
+    return values if want == values.dtype else values.astype(want)

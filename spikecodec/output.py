@@ -60,6 +60,16 @@ def resolve_target(path: str | os.PathLike) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def written_through(path: str | os.PathLike) -> bool:
+    """True for a device or FIFO (a symbolic link followed): written through, never replaced, and
+    named without an extension that says a format (``/dev/null``, a named pipe)."""
+    try:
+        mode = os.stat(resolve_target(path)).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
+
+
 def _refuse_folder_name(path: str | os.PathLike) -> None:
     """A name ending in a slash names a folder: ``realpath`` drops the slash, which made
     ``-o new/`` write a file named ``new`` (and ``-o file/`` replace ``file``)."""

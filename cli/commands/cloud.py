@@ -9,8 +9,8 @@ import numpy as np
 
 from ..atomic import STDIO, output_file, refuse_inputs
 from ..errors import CliError, about
-from ..images import read_labels
-from ..io_formats import binary_stdin, display_name
+from ..images import check_labels, read_labels
+from ..io_formats import array_format, binary_stdin, display_name
 from ..progress import bar
 from .common import add_limit_options, add_prior_option, load_priors, model_name, read_limits, seconds
 
@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
-    if args.output is not None and args.output != STDIO and not args.output.lower().endswith(".npy"):
+    if args.output is not None and args.output != STDIO and array_format(args.output) != "npy":
         raise CliError(args.output, "predictions are written as .npy", 2)
     if args.output is not None:
         with about(args.output):  # before any work: the output must not be an input
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         cloud = CloudStream(binary_stdin() if args.input == STDIO else args.input, args.model, wait=args.wait,
                             priors=priors, batch_size=args.batch, limits=read_limits(args))
     with cloud:
+        if labels is not None:  # before any image runs: labels of no class of this model make the accuracy wrong
+            with about(args.labels):
+                check_labels(labels, cloud.model.classes)
         total = cloud.spikes.length or 0
         predictions = []
         with about(name), bar(total, "cloud", args.quiet, unit="img", long_work=2000) as progress:

@@ -17,7 +17,7 @@ from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
 
 from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
-from ..io_formats import binary_stdin
+from ..io_formats import OUTPUT_FORMATS, binary_stdin, file_format
 from ..progress import bar
 from ..text import is_utf8
 
@@ -212,6 +212,13 @@ def parse_meta(items: Sequence[str] | None) -> dict[str, Any]:
     return meta
 
 
+def refuse_array_output(output: str, command: str, hint: str = "to write an array file use `spikecodec decode`") -> None:
+    """A command that writes a spike file refuses an OUT named as an array file (.npy, .npz, .pt,
+    .h5) before any work: the spike file under that name would be no such file."""
+    if output != STDIO and file_format(output) in OUTPUT_FORMATS:
+        raise CliError(output, f"{command} writes a spike file (.spk); {hint}", 2)
+
+
 def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLike]:
     """``zstd``, ``raw,zstd`` (a pipeline) or JSON (``{"id": "zstd", "level": 19}``); ``--level``
     sets the level of the last stage. Checked against the codec registry before any work."""
@@ -229,13 +236,17 @@ def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLi
     else:
         stages = [s.strip() for s in text.split(",")]
         codec = stages if len(stages) > 1 else stages[0]
-    if level is not None:
-        stages = list(codec) if isinstance(codec, list) else [codec]
-        last = stages[-1]
-        stages[-1] = {**(last if isinstance(last, dict) else {"id": last}), "level": level}
-        codec = stages if len(stages) > 1 else stages[0]
     try:
         Pipeline.from_user(codec)
     except (ValueError, TypeError) as exc:
         raise CliError("--codec", str(exc), 2) from None
+    if level is not None:  # checked by the same registry, after the codec itself: a codec without a level is --level's error
+        stages = list(codec) if isinstance(codec, list) else [codec]
+        last = stages[-1]
+        stages[-1] = {**(last if isinstance(last, dict) else {"id": last}), "level": level}
+        codec = stages if len(stages) > 1 else stages[0]
+        try:
+            Pipeline.from_user(codec)
+        except (ValueError, TypeError) as exc:
+            raise CliError("--level", str(exc), 2) from None
     return codec

@@ -13,6 +13,7 @@ from ..io_formats import display_name, output_format, write_array
 from ..progress import bar
 from ..text import axes_text
 from spikecodec import SpikeReader
+from spikecodec.elements import elements_as
 
 from .common import add_limit_options, add_prior_option, load_priors, open_spike, positive_int, read_limits
 
@@ -102,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype != "uint8":
         with about(name):  # the result beside the uint8 it is made from, within --max-bytes as spikecodec.load(dtype=) counts it
             read_limits(args).check_bytes(array.size * (np.dtype(args.dtype).itemsize + 1), f"the array as {args.dtype}")
-        array = array.astype(args.dtype)
+        try:  # as spikecodec.load(dtype=) converts: a type that cannot hold the values is refused
+            array = elements_as(array, bits, args.dtype)
+        except OverflowError as exc:
+            raise CliError("--dtype", f"{name}: {exc}", 2) from None
     with about(out):
         write_array(args.output, array, axes, metadata, bits, inputs=[args.input])
     if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer

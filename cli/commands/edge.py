@@ -11,10 +11,10 @@ import numpy as np
 from ..atomic import STDIO, output_file
 from ..errors import CliError, about, describe
 from ..images import read_images
-from ..io_formats import display_name
+from ..io_formats import array_format, display_name
 from ..progress import bar
 from ..text import path_text
-from .common import add_limit_options, add_prior_option, load_model, parse_codec, parse_meta
+from .common import add_limit_options, add_prior_option, load_model, parse_codec, parse_meta, refuse_array_output
 
 HELP = "run a model's edge half on images and write its spikes, one message per image"
 EPILOG = """\
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     for option, given in (("--token-file", args.token_file), ("--tls-ca", args.tls_ca)):
         if given is not None:
             raise CliError(option, "only with --connect", 2)
+    refuse_array_output(args.output, "edge", "predictions (.npy) come with --connect, or from `spikecodec cloud`")
     codec = parse_codec(args.codec or LINK_CODEC, args.level)
     meta = parse_meta(args.meta)
     _, info = load_model(args.model)
@@ -127,7 +128,7 @@ def run_connected(args: argparse.Namespace) -> int:
                             ("--prior", args.prior), ("--embed-prior", args.embed_prior), ("--meta", args.meta)) if v]
     if given:
         raise CliError(given[0], "not with --connect (the server takes one image per message, coded from its model's prior)", 2)
-    if args.output != STDIO and not args.output.lower().endswith(".npy"):
+    if args.output != STDIO and array_format(args.output) != "npy":
         raise CliError(args.output, "with --connect, OUT is the predictions, written as .npy", 2)
     try:
         parse_address(args.connect)

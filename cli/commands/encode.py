@@ -11,9 +11,9 @@ from spikecodec.elements import as_elements
 
 from ..atomic import STDIO
 from ..errors import CliError, about, describe
-from ..io_formats import OUTPUT_FORMATS, display_name, file_format, read_input, split_key
+from ..io_formats import display_name, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
-from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, write_spike
+from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, refuse_array_output, write_spike
 
 HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
 EPILOG = """\
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
     axes = parse_axes(args.axes)
     chunk = parse_chunk(args.chunk)
     meta = parse_meta(args.meta)
-    if args.output != STDIO and file_format(args.output) in OUTPUT_FORMATS:
-        raise CliError(args.output, "encode writes a spike file (.spk); to write an array file use `spikecodec decode`", 2)
+    refuse_array_output(args.output, "encode")
     name = display_name(args.input)
     with about(name):
         loaded = read_input(args.input, max_bytes=args.max_bytes)

@@ -11,7 +11,7 @@ from spikecodec import FormatError, LimitError, SpikeReader
 
 from ..errors import CliError, about, describe
 from ..io_formats import display_name
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, write_spike
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, refuse_array_output, write_spike
 
 HELP = "rewrite a truncated or damaged spike file as a complete one (everything complete is kept)"
 EPILOG = """\
@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
     out = display_name(args.output, "<stdout>")
+    refuse_array_output(args.output, "recover")
     with about(name):
         reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior), limits=read_limits(args))
     with reader:

@@ -40,9 +40,10 @@ from .checks import (
 from .npy import load_npy, read_npy_header
 from .read import read_input
 from .stored import parse_axes, parse_bits, parse_metadata
-from .write import output_format, write_array
+from .write import array_format, output_format, write_array
 
 __all__ = [
+    "array_format",
     "READ_PIECE",
     "read_into",
     "DATASET",

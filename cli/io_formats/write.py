@@ -9,13 +9,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import output_file
+from ..atomic import output_file, written_through
 from .checks import DATASET, OUTPUT_FORMATS, file_format
 
 
-def output_format(path: str) -> str:
-    """The format of a decode output; ``-`` (stdout) is .npy."""
+def array_format(path: str) -> str | None:
+    """The format of an array output by its extension (None if none); ``-`` (stdout) is .npy, and
+    so is a device or FIFO that no extension names (``-o /dev/null``, a named pipe), written through."""
     fmt = file_format(path)
+    return "npy" if fmt is None and written_through(path) else fmt
+
+
+def output_format(path: str) -> str:
+    """The format of a decode output (:func:`array_format`); an unknown one is a ValueError."""
+    fmt = array_format(path)
     if fmt not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output format (expected .{', .'.join(OUTPUT_FORMATS)}, or - for .npy on stdout)")
     return fmt

@@ -11,6 +11,7 @@ size allows: the container hands them the bound.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -69,6 +70,13 @@ class Codec(ABC):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Codec":
         """Rebuild from :meth:`get_config`; unknown or invalid parameters raise ``ValueError``."""
+        params = inspect.signature(cls).parameters.values()  # the constructor's keywords: the codec's parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            takes = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            unknown = [k for k in config if k not in takes]
+            if unknown:
+                have = f"its parameters: {', '.join(takes)}" if takes else "it has none"
+                raise ValueError(f"codec {cls.codec_id!r}: bad parameters {config!r}: no parameter {unknown[0]!r} ({have})")
         try:
             return cls(**config)
         except TypeError as exc:  # unexpected keyword

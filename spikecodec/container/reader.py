@@ -14,6 +14,7 @@ from numpy.typing import DTypeLike
 
 from .. import layout
 from ..codecs import ChunkSpec
+from ..elements import elements_as
 from ..errors import FormatError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option
 from ..codecs import Pipeline
@@ -295,12 +296,10 @@ def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None
         except FormatError as exc:
             raise exc.located(r.name) from None
         values = r.read(workers=workers)
-        if want.kind == "b":
-            return values != 0
-        if want.kind in "iu" and r.bits == 8 and np.iinfo(want).max < 255:
-            if values.size and values.max() > np.iinfo(want).max:
-                raise OverflowError(f"{r.name}: values up to {int(values.max())} do not fit {want}")
-        return values.astype(want)
+        try:
+            return elements_as(values, r.bits, want)
+        except OverflowError as exc:
+            raise OverflowError(f"{r.name}: {exc}") from None
 
 
 class SpikeReader:

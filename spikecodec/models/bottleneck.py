@@ -104,6 +104,11 @@ class SplitModel(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
+    @property
+    def classes(self) -> int:
+        """How many classes the logits of :meth:`cloud` score (labels are 0 .. classes - 1)."""
+        return self.backbone.head.fc.out_features
+
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W) / (N, C, H, W) or float in [0, 1] -> normalised float (N, C, H, W)."""
         if isinstance(images, np.ndarray) and not images.flags.writeable:

@@ -220,3 +220,97 @@ def test_bfloat16_tensors_encode() -> None:
     np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(tensor)), SPIKES)
     with pytest.raises(ValueError, match="not a whole number"):
         spikecodec.encode(tensor / 2)
+
+
+# --- second sweep --------------------------------------------------------------------------------
+
+
+def test_level_for_a_codec_without_one_is_the_level_options_fault(work: Path) -> None:
+    # --level with winmix (or raw) showed Python's "__init__() got an unexpected keyword argument"
+    # under --codec; the registry now names the parameter and the codec's own, for the API too.
+    args = ["encode", work / "x.npy", "-o", work / "y.spk"]
+    usage_error([*args, "--codec", "winmix", "--level", "3"], "--level", "codec 'winmix'", "no parameter 'level'", "prior")
+    usage_error([*args, "--codec", "raw", "--level", "3"], "--level", "codec 'raw'", "no parameter 'level'")
+    usage_error([*args, "--codec", "zstd", "--level", "30"], "--level", "-7..22")
+    usage_error([*args, "--codec", '{"id": "zstd", "speed": 1}', "--level", "3"], "--codec", "no parameter 'speed'")
+    assert not (work / "y.spk").exists()
+    with pytest.raises(ValueError, match="codec 'winmix': bad parameters .* no parameter 'level' \\(its parameters: prior\\)"):
+        spikecodec.encode(SPIKES, codec={"id": "winmix", "level": 3})
+    assert run(*args, "--codec", "raw,zstd", "--level", "5", "-q")[0] == 0
+
+
+def test_cloud_refuses_labels_of_no_class(work: Path) -> None:
+    # Labels of -1 or 10 (of 10 classes) were compared as they were: a silently wrong accuracy.
+    pytest.importorskip("torch")
+    from spikecodec.models.coinference import edge_encode
+
+    data = Path(spikecodec.__file__).parent / "data"
+    images, labels = np.load(data / "fmnist_sample_images.npy")[:3], np.load(data / "fmnist_sample_labels.npy")[:3].astype(np.int64)
+    (work / "e.spk").write_bytes(edge_encode(images))
+    for index, value in ((1, -1), (2, 10), (0, 2**63 + 5)):
+        bad = labels.astype(np.uint64 if value > 0 else np.int64)
+        bad[index] = value
+        np.save(work / "l.npy", bad)
+        code, out, err = run("cloud", work / "e.spk", "-o", work / "p.npy", "--labels", work / "l.npy", "-q")
+        lines = err.strip().splitlines()
+        assert code == 1 and len(lines) == 1 and f"l.npy: labels[{index}] is {value}: labels are class numbers" in lines[0], err
+        assert not (work / "p.npy").exists()
+    np.save(work / "l.npy", labels[:2])
+    code, _, err = run("cloud", work / "e.spk", "--labels", work / "l.npy", "-q")
+    assert code == 1 and "2 labels for 3 images" in err, err
+    np.save(work / "l.npy", labels)
+    code, out, err = run("cloud", work / "e.spk", "--labels", work / "l.npy", "-q")
+    assert code == 0 and "accuracy" in out, err
+
+
+def test_bool_is_refused_for_counts_it_cannot_hold(work: Path) -> None:
+    # dtype=bool turned counts into "any spike" (3 -> True) while int8 refused a count of 200.
+    counts = np.array([[0, 1], [3, 0]], np.uint8)
+    spikecodec.save(work / "c.spk", counts, codec="raw")
+    with pytest.raises(OverflowError, match="c.spk: values up to 3 do not fit bool"):
+        spikecodec.load(work / "c.spk", dtype=bool)
+    usage_error(["decode", work / "c.spk", "-o", work / "c.npy", "--dtype", "bool"], "--dtype", "c.spk", "do not fit bool")
+    assert not (work / "c.npy").exists()
+    np.testing.assert_array_equal(spikecodec.load(work / "x.spk", dtype=bool), SPIKES.astype(bool))  # 1-bit spikes
+    spikecodec.save(work / "w.spk", counts.clip(0, 1), bits=2, codec="raw")  # 2-bit elements of 0 and 1 fit
+    np.testing.assert_array_equal(spikecodec.load(work / "w.spk", dtype=bool), counts.astype(bool))
+
+
+def test_masked_arrays_are_refused(work: Path) -> None:
+    # np.asarray dropped the mask: the values under it were coded as spikes.
+    masked = np.ma.masked_array(SPIKES * 7, mask=SPIKES == 1)
+    for call in (lambda: spikecodec.save(work / "m.spk", masked), lambda: spikecodec.encode(masked)):
+        with pytest.raises(TypeError, match=r"masked array.*a\.filled\(0\)"):
+            call()
+    assert not (work / "m.spk").exists()
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(masked.filled(0))), masked.filled(0))
+
+
+def test_recover_and_edge_refuse_an_array_name_as_encode_does(work: Path) -> None:
+    # They wrote a spike file under a .npy name (edge: without --connect), which encode refuses.
+    np.save(work / "im.npy", np.zeros((1, 28, 28), np.uint8))
+    for args in (["recover", work / "x.spk", "-o", work / "r.npy"], ["encode", work / "x.npy", "-o", work / "r.npy"],
+                 ["edge", "--images", work / "im.npy", "-o", work / "r.npy"], ["recover", work / "x.spk", "-o", work / "r.h5"]):
+        code, _, err = run(*args)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "writes a spike file (.spk)" in lines[0], (args, err)
+        assert not (work / "r.npy").exists() and not (work / "r.h5").exists()
+
+
+def test_decode_writes_through_a_device_or_fifo_as_npy(work: Path) -> None:
+    # README: a device or FIFO is written through; decode -o /dev/null was "unknown output format".
+    code, _, err = run("decode", work / "x.spk", "-o", os.devnull, "-q")
+    assert code == 0, err
+    import threading
+
+    fifo = work / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    code, _, err = run("decode", work / "x.spk", "-o", fifo, "-q")
+    reader.join(10)
+    assert code == 0 and got, err
+    np.testing.assert_array_equal(np.load(io.BytesIO(got[0])), SPIKES)
+    usage = run("decode", work / "x.spk", "-o", work / "x.txt")
+    assert usage[0] == 2 and "unknown output format" in usage[2]
