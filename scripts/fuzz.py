@@ -4,7 +4,10 @@
 
 Targets: ``decode`` (spikecodec.decode), ``open`` (spikecodec.open(recover=True) and slicing),
 ``validate`` (spikecodec.validate), ``cli`` (the command line's validate, inspect, decode and
-recover, run in-process through spikecodec_cli.main.main; hostile.exercise_cli). Seeds are the valid conformance vectors; the custom mutator
+recover, run in-process through spikecodec_cli.main.main; hostile.exercise_cli), ``prior``
+(prior files: parsed, then used to code a small array, named and embedded;
+hostile.exercise_prior, seeded with the conformance priors and mutated in content by
+hostile.mutate_prior). Seeds are the valid conformance vectors; the custom mutator
 mixes libFuzzer's byte-level mutations with the structure-aware ones of
 tests/robustness/hostile.py (bit flips, truncations, splices, huge length/count/offset/shape
 fields, duplicated/reordered chunks, hostile metadata), usually re-sealing CRCs so that the
@@ -31,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "robustness"))
 FUZZ_DIR = ROOT / "runs" / "fuzz"
-TARGETS = ("decode", "open", "validate", "cli")
+TARGETS = ("decode", "open", "validate", "cli", "prior")
 MEMORY_LIMIT = 4 << 30  # address-space cap per fuzzing process: a leak fails loudly, not the machine
 
 
@@ -54,10 +57,13 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
     def run(data: bytes) -> None:
         if target == "cli":
             hostile.exercise_cli(data, workdir)
+        elif target == "prior":
+            hostile.exercise_prior(data)
         else:
             hostile.exercise(data, target)
 
-    seeds = list(hostile.valid_vectors().values())
+    seeds = list(_seeds(target).values())
+    prior_codecs = tuple(sorted({name.split("-")[0] for name in hostile.valid_priors()}))
     for seed in seeds:  # compile/load the numba kernels before libFuzzer starts timing inputs
         run(seed)
 
@@ -84,11 +90,21 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
         rng = random.Random(seed)
         if rng.random() < 0.35:
             return atheris.Mutate(data, max_size)
-        out = hostile.mutate(data, rng, rng.choice(seeds))
+        if target == "prior":
+            out = hostile.mutate_prior(data, rng, prior_codecs)
+        else:
+            out = hostile.mutate(data, rng, rng.choice(seeds))
         return out[:max_size]
 
     atheris.Setup([sys.argv[0], *libfuzzer_args], test_one_input, custom_mutator=mutator)
     atheris.Fuzz()
+
+
+def _seeds(target: str) -> dict[str, bytes]:
+    """The valid inputs a campaign starts from: conformance priors or vectors."""
+    import hostile
+
+    return hostile.valid_priors() if target == "prior" else hostile.valid_vectors()
 
 
 def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
@@ -98,10 +114,8 @@ def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
     crashes = out / "crashes"
     corpus.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
-    import hostile
-
-    for name, data in hostile.valid_vectors().items():
-        (corpus / f"seed-{name}.spk").write_bytes(data)
+    for name, data in _seeds(target).items():
+        (corpus / f"seed-{name}.{'prior' if target == 'prior' else 'spk'}").write_bytes(data)
     args = [
         str(corpus),
         f"-runs={runs}",

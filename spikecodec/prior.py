@@ -29,6 +29,7 @@ import os
 import re
 import struct
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -253,8 +254,11 @@ def search_dirs() -> list[Path]:
     return dirs
 
 
-_found: dict[str, Prior] = {}
+_found: dict[str, Prior] = {}  # read from the search folders: as many as their files
+_embedded: OrderedDict[str, Prior] = OrderedDict()  # met embedded in files, the most recently used last
 _found_lock = threading.Lock()
+EMBEDDED_KEPT_BYTES = 64 << 20  # tables of the embedded priors kept parsed: re-reading a file skips
+# the parse, and a reader of files that each embed another prior holds a few, not every one it met
 
 
 def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) -> Prior | None:
@@ -267,6 +271,9 @@ def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) ->
     with _found_lock:
         if digest in _found:
             return _found[digest]
+        if digest in _embedded:
+            _embedded.move_to_end(digest)
+            return _embedded[digest]
     if not search:
         return None
     for folder in search_dirs():
@@ -283,9 +290,13 @@ def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) ->
 
 
 def remember_prior(prior: Prior) -> None:
-    """Keep ``prior`` for :func:`find_prior` in this process (an embedded prior, parsed once)."""
+    """Keep ``prior``, an embedded one, for :func:`find_prior` in this process; the least
+    recently used are forgotten (parsed again if met again) beyond EMBEDDED_KEPT_BYTES of tables."""
     with _found_lock:
-        _found.setdefault(prior.digest, prior)
+        _embedded[prior.digest] = prior
+        _embedded.move_to_end(prior.digest)
+        while sum(p.nbytes for p in _embedded.values()) > EMBEDDED_KEPT_BYTES:
+            _embedded.popitem(last=False)
 
 
 def as_priors(priors: Iterable[PriorLike] | PriorLike | None) -> list[Prior]:

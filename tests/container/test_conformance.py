@@ -35,6 +35,7 @@ def _priors(entry):
 def no_known_priors(monkeypatch):
     """No prior found but those given: none remembered from other files, no search folders."""
     monkeypatch.setattr(spikecodec.prior, "_found", {})
+    monkeypatch.setattr(spikecodec.prior, "_embedded", spikecodec.prior.OrderedDict())
     monkeypatch.setattr(spikecodec.prior, "search_dirs", lambda: [])
 
 

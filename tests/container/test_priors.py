@@ -125,6 +125,25 @@ def test_prior_found_on_the_search_path(prior: Prior, tmp_path: Path, monkeypatc
     np.testing.assert_array_equal(spikecodec.decode(data), samples(3, 5))
 
 
+def test_embedded_priors_met_are_kept_within_a_budget(prior: Prior, monkeypatch: pytest.MonkeyPatch):
+    # Every embedded prior a process decoded used to stay parsed for its lifetime: a reader of
+    # files that each embed another prior grew without bound (found by scripts/fuzz.py prior).
+    monkeypatch.setattr(spikecodec.prior, "_embedded", spikecodec.prior.OrderedDict())
+    monkeypatch.setattr(spikecodec.prior, "EMBEDDED_KEPT_BYTES", 2 * prior.nbytes + prior.nbytes // 2)
+    x = samples(2, 7)
+    digests = []
+    for i in range(5):  # five priors alike but for one weight: five digests
+        tables = {k: v.copy() for k, v in prior.tables.items()}
+        tables["weights"][0] += i + 1
+        other = Prior(prior.codec, prior.geometry, tables, prior.info)
+        data = spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=other, embed_prior=True)
+        np.testing.assert_array_equal(spikecodec.decode(data), x)
+        digests.append(other.digest)
+    kept = spikecodec.prior._embedded
+    assert list(kept) == digests[-2:]  # the two most recent, within the budget
+    assert sum(p.nbytes for p in kept.values()) <= spikecodec.prior.EMBEDDED_KEPT_BYTES
+
+
 def test_a_prior_for_other_chunks_is_refused_before_writing(prior: Prior):
     with pytest.raises(ValueError, match="trained for chunks with"):
         spikecodec.encode(samples(3, shape=(2, 4, 5, 6)), codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)

@@ -190,6 +190,7 @@ def test_prior_round_trips_by_path_and_by_digest(model_spikes, tmp_path, monkeyp
     moved.mkdir()
     shutil.move(path, moved / "renamed.prior")
     monkeypatch.setattr(spikecodec.prior, "_found", {})  # forget the priors this process has read
+    monkeypatch.setattr(spikecodec.prior, "_embedded", spikecodec.prior.OrderedDict())
     monkeypatch.setattr(_core, "_priors", {})
     twin = numcodecs.get_codec(json.loads(json.dumps(codec.get_config())))
     with pytest.raises(spikecodec.FormatError, match="SPIKECODEC_PRIOR_PATH"):

@@ -430,3 +430,92 @@ def exercise_cli(data: bytes, workdir: Path, max_bytes: int = FUZZ_MAX_BYTES) ->
         for name in ("x.npy", "x.spk"):
             (workdir / name).unlink(missing_ok=True)
     return outcome
+
+
+# --- Hostile priors (FORMAT.md 14) ----------------------------------------------------------
+
+PRIOR_VALUES_U32 = (0, 1, 1023, 1024, 1 << 20, 1 << 21, 1 << 22, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
+PRIOR_VALUES_I32 = (0, -1, 1 << 20, (1 << 20) + 1, -(1 << 20), -(1 << 20) - 1, 0x7FFFFFFF, -0x80000000)
+
+
+def valid_priors() -> dict[str, bytes]:
+    """Every valid conformance prior file, by name."""
+    return {p.stem: p.read_bytes() for p in sorted((SPEC / "vectors" / "priors").glob("*.prior"))}
+
+
+def mutate_prior(data: bytes, rng: random.Random, codecs: tuple[str, ...] = ()) -> bytes:
+    """A prior file with its *content* changed - table values set to extremes or noise, a
+    geometry entry changed, the codec swapped, a table cut or grown, tables reordered or renamed -
+    and re-sealed by the library's own writer, so that the change reaches the checks that run when
+    the prior is used, not the file's CRC. Bytes that are no prior come back byte-mutated."""
+    import numpy as np
+
+    from spikecodec.errors import FormatError
+    from spikecodec.prior import Prior, parse_prior
+
+    try:
+        prior = parse_prior(data)
+    except FormatError:
+        return mutate(data, rng)
+    tables = {k: v.copy() for k, v in prior.tables.items()}
+    geometry, codec = dict(prior.geometry), prior.codec
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        kind = rng.random()
+        name = rng.choice(list(tables))
+        table = tables[name]
+        if kind < 0.45 and table.size:
+            extremes = PRIOR_VALUES_U32 if table.dtype.kind == "u" else PRIOR_VALUES_I32
+            info = np.iinfo(table.dtype)
+            for i in (rng.randrange(table.size) for _ in range(rng.choice((1, 3, 50)))):
+                table[i] = rng.choice(extremes) if rng.random() < 0.6 else rng.randint(int(info.min), int(info.max))
+        elif kind < 0.6 and geometry:
+            key = rng.choice(list(geometry))
+            geometry[key] = rng.choice((0, 1, 2 * geometry[key], geometry[key] + 1, max(0, geometry[key] - 1), 255, 257, 1 << 31, 1 << 40))
+        elif kind < 0.7:
+            codec = rng.choice((*codecs, "raw", "zstd", "auto", "no-such-codec"))
+        elif kind < 0.8:
+            tables[name] = table[: rng.randrange(table.size + 1)] if rng.random() < 0.5 else np.concatenate([table, table[: rng.randrange(1, 20)]])
+        elif kind < 0.9:
+            items = list(tables.items())
+            rng.shuffle(items)
+            tables = dict(items)
+        else:
+            tables[name + "x" if rng.random() < 0.5 else name.upper()] = tables.pop(name)
+    try:
+        return Prior(codec, geometry, tables, dict(prior.info)).data
+    except ValueError:  # the writer refuses it (a description too long): a byte mutation instead
+        return mutate(data, rng)
+
+
+def exercise_prior(data: bytes, seed: int = 0) -> str:
+    """Parse ``data`` as a prior file and, if it parses, code a small array with it - named, and
+    embedded in the file - and decode that back. Returns "ok", "rejected" (the file) or "refused"
+    (the prior does not fit its codec or the array); each must be a FormatError or, from
+    ``encode``, a ValueError saying so. Anything else propagates (a bug), and so does a decode
+    that differs from what was encoded."""
+    import numpy as np
+
+    import spikecodec
+    from spikecodec.prior import parse_prior
+
+    try:
+        prior = parse_prior(data)
+    except spikecodec.FormatError:
+        return "rejected"
+    g = prior.geometry
+    C = g.get("C", 2)
+    if not isinstance(C, int) or not 0 < C <= 64:
+        C = 2
+    T, H, W = (min(max(g.get(k, 3), 1), 8) for k in ("T", "H", "W"))
+    bits = g.get("bits", 1) if g.get("bits") in (1, 2, 4, 8) else 1
+    x = np.random.default_rng(seed).integers(0, 1 << bits, (T, 2, C, H, W), dtype=np.uint8)
+    outcome = "ok"
+    for embed in (False, True):
+        try:
+            coded = spikecodec.encode(x, codec=prior.codec, prior=prior, embed_prior=embed, bits=bits)
+        except ValueError:  # FormatError included: a prior for another codec or geometry, or bad values
+            outcome = "refused"
+            continue
+        y = spikecodec.decode(coded, priors=None if embed else [prior])
+        assert np.array_equal(y, x), f"{prior.codec} prior {g}: decoded array differs"
+    return outcome
