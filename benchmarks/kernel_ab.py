@@ -1,0 +1,112 @@
+"""A/B speed of one codec's kernels: the working tree against another commit, bytes checked equal.
+
+    .venv/bin/python benchmarks/kernel_ab.py --base HEAD~1 --codec winmix [--rounds 2] [--out FILE.md]
+
+For a change meant to make a kernel faster without changing what it writes (the bytes of a
+published codec never change): each corpus of runs/corpora (benchmarks/corpora.py), a quarter of
+its samples in one chunk, is encoded and decoded by both source trees, in separate processes run
+in turn (A, B, A, B, ...) so that the shared machine's drift falls on both; each process reports
+the best of 4 calls per corpus in CPU time, and the table gives the median over the rounds and
+the ratio A / B. Any difference in the bytes written stops the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT / "runs" / "corpora"
+CALLS = 4  # per corpus and process: the best is kept
+
+
+def measure(tree: str, codec: str, names: list[str]) -> dict[str, dict]:
+    """Run in a child process whose ``spikecodec`` is the one in ``tree``."""
+    sys.path.insert(0, tree)
+    import numpy as np
+
+    import spikecodec
+
+    assert Path(spikecodec.__file__).resolve().is_relative_to(Path(tree).resolve()), spikecodec.__file__
+    out = {}
+    for name in names:
+        full = np.load(CORPORA / f"{name}.npy", mmap_mode="r")
+        bits = int(json.loads((CORPORA / f"{name}.json").read_text()).get("bits", 1))
+        x = np.ascontiguousarray(full[:, : max(1, full.shape[1] // 4)])
+        data = spikecodec.encode(x, codec=codec, bits=bits, chunk=x.shape)  # compiles, or loads the kernels' cache
+        spikecodec.decode(data)
+        enc, dec = [], []
+        for _ in range(CALLS):
+            t0 = time.process_time()
+            data = spikecodec.encode(x, codec=codec, bits=bits, chunk=x.shape)
+            enc.append(time.process_time() - t0)
+            t0 = time.process_time()
+            y = spikecodec.decode(data)
+            dec.append(time.process_time() - t0)
+        if not np.array_equal(y, x):
+            raise SystemExit(f"{tree}: {name} does not decode to what was encoded")
+        out[name] = {"elements": x.size, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                     "enc": x.size / min(enc) / 1e6, "dec": x.size / min(dec) / 1e6}
+    return out
+
+
+def export(rev: str, into: Path) -> str:
+    """``spikecodec/`` as it is at ``rev``, unpacked under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "spikecodec"], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return str(into)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(measure(sys.argv[2], sys.argv[3], sys.argv[4:])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", required=True, help="the commit to compare the working tree with (B)")
+    parser.add_argument("--codec", default="winmix")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--corpora", nargs="*", default=None, help="names in runs/corpora (default: all)")
+    parser.add_argument("--out", type=Path, help="also write the table here (markdown)")
+    args = parser.parse_args()
+    names = args.corpora or sorted(p.stem for p in CORPORA.glob("*.npy"))
+    if not names:
+        raise SystemExit("no corpora: run `python benchmarks/corpora.py train && python benchmarks/corpora.py build` first")
+    started = time.strftime("%Y-%m-%d %H:%M")
+    with tempfile.TemporaryDirectory(prefix="kernel-ab-") as tmp:
+        trees = {"A": str(ROOT), "B": export(args.base, Path(tmp))}
+        runs: dict[str, list[dict]] = {"A": [], "B": []}
+        for _ in range(args.rounds):
+            for side, tree in trees.items():
+                child = subprocess.run([sys.executable, __file__, "--child", tree, args.codec, *names],
+                                       check=True, capture_output=True, text=True)
+                runs[side].append(json.loads(child.stdout.splitlines()[-1]))
+    lines = [f"A/B of `{args.codec}`: A = working tree, B = {args.base}; `python benchmarks/kernel_ab.py --base {args.base} "
+             f"--codec {args.codec} --rounds {args.rounds}`, {started}; M elements/s, median of {args.rounds} rounds "
+             f"(each the best of {CALLS} calls, CPU time), a quarter of each corpus in one chunk.", "",
+             "| corpus | bytes (A = B) | A enc / dec | B enc / dec | A / B enc | A / B dec |", "|---|---:|---|---|---:|---:|"]
+    for name in names:
+        shas = {r[name]["sha256"] for side in runs for r in runs[side]}
+        if len(shas) != 1:
+            raise SystemExit(f"{name}: the two trees write different bytes")
+        med = {side: {k: statistics.median(r[name][k] for r in runs[side]) for k in ("enc", "dec")} for side in runs}
+        a, b = med["A"], med["B"]
+        lines.append(f"| {name} | {runs['A'][0][name]['bytes']:,} | {a['enc']:.1f} / {a['dec']:.1f} | {b['enc']:.1f} / {b['dec']:.1f} "
+                     f"| {a['enc'] / b['enc']:.2f} | {a['dec'] / b['dec']:.2f} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        args.out.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
