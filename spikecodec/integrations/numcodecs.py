@@ -48,7 +48,7 @@ from numcodecs.compat import ensure_contiguous_ndarray_like, ensure_ndarray_like
 from .. import layout
 from ..container.reader import BytesCursor
 from ..container.records import read_varint, varint
-from ..elements import ELEMENT_BITS, as_elements
+from ..elements import ELEMENT_BITS, as_elements, to_numpy
 from ..errors import FormatError, LimitError
 from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_RANK
 from ._core import DTYPE_KEY, SpikeParams, chunk_dtype_name
@@ -109,7 +109,7 @@ class SpikeCodec(Codec):
         """One chunk (a bool or uint8 array of any shape; a bytes-like object is a 1-D uint8
         chunk) as the bytes of a spike file, or of a chunk message (``framing``)."""
         arr = buf if isinstance(buf, np.ndarray) else ensure_ndarray_like(buf)
-        arr = np.asarray(arr)
+        arr = to_numpy(arr)  # a masked array is refused there: its mask would be dropped
         if self._params.framing == "message":
             return self._encode_message(arr)
         metadata = {DTYPE_KEY: "bool"} if arr.dtype == np.dtype(bool) else None

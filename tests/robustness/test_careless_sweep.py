@@ -279,7 +279,11 @@ def test_bool_is_refused_for_counts_it_cannot_hold(work: Path) -> None:
 def test_masked_arrays_are_refused(work: Path) -> None:
     # np.asarray dropped the mask: the values under it were coded as spikes.
     masked = np.ma.masked_array(SPIKES * 7, mask=SPIKES == 1)
-    for call in (lambda: spikecodec.save(work / "m.spk", masked), lambda: spikecodec.encode(masked)):
+    from spikecodec.integrations.numcodecs import SpikeCodec
+
+    calls = (lambda: spikecodec.save(work / "m.spk", masked), lambda: spikecodec.encode(masked), lambda: SpikeCodec().encode(masked),
+             lambda: SpikeCodec(framing="message").encode(masked))
+    for call in calls:
         with pytest.raises(TypeError, match=r"masked array.*a\.filled\(0\)"):
             call()
     assert not (work / "m.spk").exists()
