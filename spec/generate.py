@@ -97,6 +97,12 @@ for _case, _shape, _bits, _chunk, _rate in (("spikes", [3, 3, 8, 7, 7], 1, [3, 2
         "encode": {"codec": "ctxlanes", "chunk": _chunk},
     }
 
+# Added later (format unchanged): lanes of more than 256 channels (C = 1032: four lanes of 258,
+# 5 x 5 planes, so the lockstep coder runs), whose channel groups wrap within the lane (j mod G,
+# FORMAT.md 9.4.2). The lockstep coder indexed group j itself, past its lane's table.
+VALID["ctxlanes-wide-lanes"] = {"array": {"shape": [2, 1, 1032, 5, 5], "bits": 1, "rate": 0.3, "seed": 17, "correlated": True},
+                                "encode": {"codec": "ctxlanes", "chunk": [2]}}
+
 # Added with format 1.3: the optional ``ctxmix`` codec (FORMAT.md 9.4.9) on the countctx arrays;
 # a chunk whose coding does not pay (the payload is the packed elements); a plane large enough
 # that model A's contexts (and the position weight sets) are hashed.

@@ -155,3 +155,13 @@ def test_empty_entropy_coded_chunk_with_a_huge_axis_is_quick():
     assert not spikecodec.validate(data).ok
     assert time.perf_counter() - start < 5
     assert spikecodec.decode(spikecodec.encode(np.zeros((3, 2, 0), np.uint8), codec="context")).shape == (3, 2, 0)
+
+
+def test_ctxlanes_lanes_of_more_than_256_channels_stay_in_their_tables():
+    # Found by the fuzzer (a segmentation fault): a ctxlanes chunk of C = 1032 (lanes of 258
+    # channels) made the lockstep decoder index channel group 258 of a 256-group table, past the
+    # end of the counters; the encoder did the same on any such array. Groups wrap (j mod G).
+    data = (hostile.ROOT / "tests" / "robustness" / "regression-ctxlanes-wide-lanes.spk").read_bytes()
+    assert hostile.exercise(data) == "rejected"
+    x = (np.random.default_rng(3).random((2, 2, 2048, 5, 5)) < 0.3).astype(np.uint8)
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(x, codec="ctxlanes", axes="TNCHW")), x)

@@ -103,7 +103,7 @@ def _model_pass4(x, sg, ss):
     for t in range(T):
         for n in range(N):
             for j in range(Cb):  # channel j of every lane (channel l * Cb + j of the chunk)
-                gb = j * ks
+                gb = (j % G) * ks  # its channel group, j mod G (FORMAT.md 9.4.2): lanes of over 256 channels wrap
                 p0 = ((t * N + n) * C + j) * cs + rw + 1
                 e0 = ((t * N + n) * C + j) * H * W
                 for ln in range(NL):  # a lane's first channel has no previous channel (c = j)
@@ -227,7 +227,7 @@ def decode4_into_with(words, offs, xf, shape, strides, sg, ss):
     for t in range(T):
         for n in range(N):
             for j in range(Cb):
-                gb = j * ks
+                gb = (j % G) * ks  # channel group j mod G, as the encoder
                 p0 = ((t * N + n) * C + j) * cs + rw + 1
                 e0 = t * xs + n * sN + j * sC
                 for ln in range(NL):
