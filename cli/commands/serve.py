@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-batch", type=positive_int, default=64, metavar="N", help="most images per batch (default 64)")
     p.add_argument("--max-wait-ms", type=float, default=5.0, metavar="W", help="longest an image waits for its batch (default 5)")
     p.add_argument("--max-streams-per-client", type=positive_int, default=64, metavar="N", help="open streams per token (default 64)")
-    p.add_argument("--idle-timeout", type=float, default=30.0, metavar="S", help="close streams silent this long with nothing in flight (default 30)")
+    p.add_argument("--idle-timeout", type=float, default=30.0, metavar="S",
+                   help="close streams silent this long with nothing in flight, and cut connections that read nothing this long (default 30)")
     p.add_argument("--threads", type=positive_int, metavar="N", help="torch threads for the cloud half (default: torch's)")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="model worker processes (default $SPIKECODEC_SERVE_WORKERS, else 1 on up to 2 cores, 2 on more)")

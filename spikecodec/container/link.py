@@ -22,6 +22,7 @@ session) is refused, never decoded wrongly::
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Iterable, Sequence
 
@@ -174,7 +175,11 @@ class LinkDecoder:
         """The frames of one chunk message, (rows, *frame_shape), its records checked in order."""
         h = self.header
         cursor = BytesCursor(message, self._pos)
-        tiling = self._tiling
+        # The decoder's place (in the chunk grid, in records and rows) moves only once the whole
+        # message has decoded: a refused message leaves it where it was, so the intact message
+        # sent again decodes, in its place, instead of being refused or put in another's.
+        tiling = copy.copy(self._tiling)
+        records_read, rows_read = self.records_read, self.rows_read
         assembler = RowAssembler(tiling, self.limits)
         budget = Budget(self.limits)  # the rows of one message together, not only each row, within max_bytes
         rows: list[np.ndarray] = []
@@ -182,31 +187,30 @@ class LinkDecoder:
         while cursor.pos < end:
             at = cursor.pos
             try:
-                record = read_record(self._records, cursor, self.records_read, tiling.place)
+                record = read_record(self._records, cursor, records_read, tiling.place)
             except FormatError as exc:
-                raise self._explain(exc, message, at) from None
+                raise self._explain(exc, message, at, records_read) from None
             spec = tiling.last_spec
             if assembler.row is None:  # a row starts: it is allocated now
                 budget.spend(spec.shape[0] * math.prod(h.frame_shape), f"the row at row {tiling.last_row_start}", at)  # type: ignore[union-attr]
-            values = decode_record(self._pipeline, record, spec, self.records_read, self.limits)  # type: ignore[arg-type]
-            self.records_read += 1
+            values = decode_record(self._pipeline, record, spec, records_read, self.limits)  # type: ignore[arg-type]
+            records_read += 1
             row = assembler.add(values, spec, at)  # type: ignore[arg-type]
             if row is not None:
                 rows.append(row)
-                self.rows_read += row.shape[0]
+                rows_read += row.shape[0]
         if assembler.row is not None:
             raise FormatError("message ends inside a row of chunks", cursor.pos, code="row-incomplete")
-        self._pos = end
+        self._tiling, self.records_read, self.rows_read, self._pos = tiling, records_read, rows_read, end
         if not rows:  # an empty message (no frames were encoded)
             return np.zeros((0, *h.frame_shape), np.uint8)
         return np.concatenate(rows) if len(rows) != 1 else rows[0]
 
-    def _explain(self, exc: FormatError, message: bytes, at: int) -> FormatError:
-        """A record that fails its check: say whether it is another place's record of this
+    def _explain(self, exc: FormatError, message: bytes, at: int, want: int) -> FormatError:
+        """Record ``want`` fails its check: say whether it is another place's record of this
         stream (out of order), else that it is damaged or foreign."""
         if "check mismatch" not in exc.message or not isinstance(self._records, CompactRecords):
             return exc
-        want = self.records_read
         for ordinal in range(max(0, want - 64), want + 65):
             if ordinal == want:
                 continue

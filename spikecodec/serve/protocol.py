@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..json_text import strict_json
+
 PATH = "/v1/stream"
 MAGIC = b"SPKS"
 VERSION = 1
@@ -97,7 +99,7 @@ def _untag(frame: bytes, what: str, code: int) -> dict[str, Any]:
     if frame[4] != VERSION:
         raise ProtocolError(code, f"protocol version {frame[4]}; this side speaks version {VERSION}")
     try:
-        obj = json.loads(frame[5:].decode())
+        obj = strict_json(frame[5:].decode())  # the project's JSON rules: nesting too deep is a ValueError too
     except (UnicodeDecodeError, ValueError):
         raise ProtocolError(code, f"the {what} is not UTF-8 JSON") from None
     if not isinstance(obj, dict):
@@ -126,6 +128,11 @@ class Hello:
             raise ProtocolError(BAD_HELLO, "the hello names no model")
         if prior is not None and not isinstance(prior, str):
             raise ProtocolError(BAD_HELLO, "the hello's prior is not a digest string")
+        for name, value in (("token", token), ("model", model), ("prior", prior)):
+            try:  # JSON may escape a lone surrogate (\ud800), which is no text: it has no UTF-8
+                (value or "").encode()
+            except UnicodeEncodeError:
+                raise ProtocolError(BAD_HELLO, f"the hello's {name} is not Unicode text (a lone surrogate)") from None
         return cls(token, model, prior)
 
 

@@ -46,7 +46,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import protocol as P
 from .batcher import Batcher
@@ -86,8 +86,9 @@ class ServeConfig:
     max_message_bytes: int = 4096  # an image's chunk message (a coded image is ~30 bytes)
     max_header_bytes: int = 65536  # the header message (a header is a few hundred bytes; no embedded prior)
     max_streams_per_client: int = 64  # open streams per token (per address without tokens)
-    idle_timeout: float = 30.0  # a stream with nothing in flight that sends no whole frame for this long is closed
-    handshake_timeout: float = 10.0  # for the hello and the header
+    idle_timeout: float = 30.0  # a stream with nothing in flight that sends no whole frame for this long is closed;
+    # a connection that reads nothing of what the server has to write for this long is cut
+    handshake_timeout: float = 10.0  # for a request (the WebSocket upgrade), then for the hello and the header
     drain_timeout: float = 30.0  # on SIGTERM, longest wait for in-flight images
     torch_threads: int | None = None  # torch's intra-op threads for the cloud half, per worker (None: torch's default)
     workers: int | None = None  # model worker processes, each with its own streams (None: default_workers())
@@ -295,7 +296,7 @@ class CloudService:
             self.metrics.streams_opened.inc()
             self.streams.add(session)  # before any await: a drain from now on waits for this stream
             self.metrics.streams.inc()
-            await ws.send_bytes(P.encode_ready(self.ready_info()))
+            await self._send(ws, P.encode_ready(self.ready_info()))
             await self._serve(ws, session)
         except P.ProtocolError as exc:
             if exc.code != P.GOING_AWAY:
@@ -441,15 +442,24 @@ class CloudService:
                 received.append(entry.received)
             if ids:
                 try:
-                    await ws.send_bytes(P.encode_answers(ids, np.array(classes), np.stack(logits)))
-                except (OSError, RuntimeError) as exc:  # the connection is gone
+                    await self._send(ws, P.encode_answers(ids, np.array(classes), np.stack(logits)))
+                except ClientGone:
                     session.gone = True
-                    raise ClientGone(None) from exc
+                    raise
                 now = time.monotonic()
                 self.metrics.images.inc(len(ids))
                 self.metrics.observe_latencies(now, received)
             if failure is not None:
                 raise failure
+
+    @staticmethod
+    async def _send(ws: WebSocket, data: bytes) -> None:
+        """Send a binary frame; ClientGone when the connection is gone (uvicorn's OSError comes
+        through Starlette as WebSocketDisconnect)."""
+        try:
+            await ws.send_bytes(data)
+        except (OSError, RuntimeError, WebSocketDisconnect) as exc:
+            raise ClientGone(None) from exc
 
     async def _receive(self, ws: WebSocket, limit: int, timeout: float, what: str) -> bytes:
         """The next binary frame, at most ``limit`` bytes, within ``timeout`` seconds."""
@@ -544,13 +554,79 @@ def create_app(config: ServeConfig) -> tuple[Starlette, CloudService]:
     return app, service
 
 
+def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
+    """uvicorn's HTTP and WebSocket (websockets-sansio) protocols with the per-connection limits a
+    hostile client calls for and uvicorn lacks:
+
+    * a connection that has sent no whole request (the WebSocket upgrade included) within
+      ``handshake_timeout`` seconds of connecting, or of its last answer, is closed: uvicorn
+      waits for ever, so a few thousand silent connections took every file descriptor (slowloris);
+    * a WebSocket peer that does not read what the server writes is not read either: each ping is
+      answered with a pong whatever the buffer holds, so a client that sent pings and never read
+      grew the server's buffer without bound;
+    * a frame (an answer, a close) that cannot be written for ``idle_timeout`` seconds because
+      the peer reads nothing ends the connection: a close frame could not reach it, and the
+      stream was held for ever.
+    """
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    request_timeout, write_timeout = config.handshake_timeout, config.idle_timeout
+
+    class HTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._deadline = self.loop.call_later(request_timeout, self._check_request)
+
+        def _check_request(self) -> None:
+            transport = self.transport
+            if transport.is_closing() or transport.get_protocol() is not self:  # closed, or now a WebSocket
+                return
+            if self.cycle is None or self.cycle.response_complete:  # no request came whole in time
+                transport.close()
+            else:  # a request is being answered
+                self._deadline = self.loop.call_later(request_timeout, self._check_request)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._deadline.cancel()
+            super().connection_lost(exc)
+
+    class WebSocketProtocol(WebSocketsSansIOProtocol):
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            self.transport.pause_reading()
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if not self.read_paused:  # else the app resumes reading when it takes the frame waiting
+                self.transport.resume_reading()
+
+        async def receive(self) -> Any:
+            message = await super().receive()
+            if not self.writable.is_set():  # uvicorn resumed reading: not while the peer reads nothing
+                self.transport.pause_reading()
+            return message
+
+        async def send(self, message: Any) -> None:
+            if not self.writable.is_set():
+                try:
+                    await asyncio.wait_for(self.writable.wait(), write_timeout)
+                except TimeoutError:
+                    self.transport.abort()  # connection_lost follows: the send raises ClientDisconnected
+            await super().send(message)
+
+    return HTTPProtocol, WebSocketProtocol
+
+
 def uvicorn_config(app: Starlette, config: ServeConfig, host: str, port: int, *, tls_cert: str | None = None,
                    tls_key: str | None = None, log_level: str = "warning") -> Any:
     """uvicorn's settings for the app: its WebSocket frames capped at the largest message the
-    protocol allows, TLS when given a certificate."""
+    protocol allows, its connections guarded (:func:`guarded_protocols`), TLS when given a
+    certificate."""
     import uvicorn
 
-    return uvicorn.Config(app, host=host, port=port, ws="websockets-sansio", lifespan="on", log_level=log_level,
+    http, ws = guarded_protocols(config)
+    return uvicorn.Config(app, host=host, port=port, http=http, ws=ws, lifespan="on", log_level=log_level,
                           ws_max_size=max(config.max_header_bytes, config.max_message_bytes + P.ID.size, P.HELLO_MAX_BYTES),
                           ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5)
 
