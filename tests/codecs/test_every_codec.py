@@ -70,3 +70,21 @@ def test_codec_contract_with_a_prior(codec_id, bits):
     with_prior = sum(len(codec.encode(x, s)) for x, s in test)
     without = sum(len(get_codec(codec_id).encode(x, s)) for x, s in test)
     assert with_prior < without, (with_prior, without)
+
+
+# Channel counts at the group caps (64 for mix's groups, 256 for context's, and lanes of 256 and
+# 257 channels for ctxlanes), planes of one pixel and of more rows than a tile, T past the
+# position cap: the encoder and the decoder stay inside their tables (ctxlanes once did not past
+# 1024 channels: a segmentation fault), and the array comes back.
+EDGE_SHAPES = [(2, 1, 1028, 5, 5), (2, 1, 1024, 5, 5), (1, 2, 257, 1, 3), (1, 1, 65, 2, 2), (9, 1, 4, 1, 1), (1, 1, 2, 70, 3)]
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("codec_id", sorted(FROZEN))
+def test_round_trip_at_the_edges_of_the_tables(codec_id, bits):
+    for i, shape in enumerate(EDGE_SHAPES):
+        rng = np.random.default_rng(i)
+        x = ((rng.random(shape) < 0.3) * rng.integers(1, 1 << bits, shape)).astype(np.uint8)
+        codec = get_codec(codec_id)
+        spec = ChunkSpec(shape, ("T", "N", "C", "H", "W"), bits)
+        np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x, err_msg=f"{codec_id} {shape}")
