@@ -22,7 +22,7 @@ EPILOG = """\
 examples:
   spikecodec decode spikes.spk -o spikes.npy
   spikecodec decode spikes.spk -o first_two_steps.h5 --select t=0:2,n=5
-  spikecodec decode spikes.spk -o - --dtype float32 | python -c 'import numpy, sys; print(numpy.load(sys.stdin.buffer).mean())'
+  spikecodec decode spikes.spk -o - --dtype float32 | python -c 'import io, numpy, sys; print(numpy.load(io.BytesIO(sys.stdin.buffer.read())).mean())'
 
 OUT is .npy, .npz (array `spikes`, with `axes` and `metadata` as JSON), .pt (a tensor), .h5 (dataset
 `spikes`; the axes, metadata as JSON text and element bits are its attributes) or - (.npy on stdout).

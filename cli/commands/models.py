@@ -9,7 +9,7 @@ HELP = "list the shipped reference models (accuracy, split, spike shape, bytes p
 EPILOG = """\
 examples:
   spikecodec models
-  spikecodec models --json | jq '.[0].file_bytes_per_image'
+  spikecodec models --json | jq '.[0].end_to_end.file_bytes_per_image'
 
 Accuracy is top-1 on the model's whole test set through the command line (`edge`, then `cloud`);
 bytes/image is the size of that spike stream (the defaults: one image per message, ctxmix from

@@ -22,7 +22,7 @@ EPILOG = """\
 examples:
   spikecodec validate spikes.spk
   spikecodec validate *.spk --json
-  spikecodec validate runs/            (every *.spk file below the folder)
+  spikecodec validate runs/            # every *.spk file below the folder
   curl -s https://host/x.spk | spikecodec validate -
 
 A FILE that is a folder stands for every *.spk file below it, in sorted order (links to
