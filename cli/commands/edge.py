@@ -65,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikecodec.models.coinference import LINK_CODEC, SHIPPED, as_images, edge_write, resolve_prior
+    from spikecodec.models.coinference import LINK_CODEC, SHIPPED, as_images, edge_write, resolve_prior, stream_metadata
 
     if args.batch < 1:
         raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
@@ -78,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     codec = parse_codec(args.codec or LINK_CODEC, args.level)
     meta = parse_meta(args.meta)
     _, info = load_model(args.model)
+    try:  # before any work: a key of the model's own would misname the stream's producer
+        stream_metadata(info, meta)
+    except ValueError as exc:
+        raise CliError("--meta", str(exc), 2) from None
     if args.prior is None:
         prior = SHIPPED
     elif args.prior == ["none"]:

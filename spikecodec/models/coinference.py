@@ -160,7 +160,7 @@ def edge_write(
     else:
         batches, length = images, None
     count = 0
-    meta = {**info, **(metadata or {})}
+    meta = stream_metadata(info, metadata)
     used = resolve_prior(prior, info["model"], codec)
     with SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length,
                      prior=used, embed_prior=embed_prior and used is not None, records=records) as w:
@@ -188,6 +188,16 @@ def edge_encode(images: Any, model: str | None = None, **options: Any) -> bytes:
     return buf.getvalue()
 
 
+def stream_metadata(info: dict[str, Any], metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """A stream's metadata: the model's own (``info``: model, split, neuron, shapes), which the
+    cloud half reads to pick its model and check the spikes, plus the caller's ``metadata``. A key
+    of the model's given another value is a ValueError: the stream would misname its producer."""
+    clash = next((k for k, v in (metadata or {}).items() if k in info and v != info[k]), None)
+    if clash is not None:
+        raise ValueError(f"metadata key {clash!r} is the model's own ({info[clash]!r}): choose another key")
+    return {**info, **(metadata or {})}
+
+
 class EdgeEncoder:
     """The edge half as a message maker, for a transport of your own: ``header`` once, then
     ``encode(images)`` per image or batch (one message: run through the edge half, coded), then
@@ -198,7 +208,7 @@ class EdgeEncoder:
         self.net, self.info = load_split(model)
         used = resolve_prior(prior, self.info["model"], codec)
         self.link = LinkEncoder(self.info["code_shape"], codec=codec, prior=used, embed_prior=embed_prior and used is not None,
-                                axes=EDGE_AXES, metadata={**self.info, **(metadata or {})})
+                                axes=EDGE_AXES, metadata=stream_metadata(self.info, metadata))
         self.header: bytes = self.link.header
 
     def encode(self, images: Any) -> bytes:

@@ -107,6 +107,23 @@ def test_meta_keys_given_twice_are_refused(work: Path) -> None:
     assert not (work / "o.spk").exists()
 
 
+def test_edge_meta_cannot_rename_the_model(work: Path) -> None:
+    # `edge --meta model=x` replaced the model's own key in the stream's metadata: `cloud` then
+    # looked for a model named x ("unknown model") or, given a shipped name, ran the wrong one.
+    images = np.random.default_rng(1).integers(0, 256, (2, 28, 28), dtype=np.uint8)
+    np.save(work / "img.npy", images)
+    usage_error(["edge", "--images", work / "img.npy", "-o", work / "e.spk", "--meta", "model=other"], "--meta",
+                "'model' is the model's own")
+    assert not (work / "e.spk").exists()
+    code, _, err = run("edge", "--images", work / "img.npy", "-o", work / "e.spk", "--meta", "site=lab", "-q")
+    assert code == 0, err
+    assert spikecodec.open(work / "e.spk").metadata["site"] == "lab"
+    with pytest.raises(ValueError, match="'split' is the model's own"):
+        from spikecodec.models.coinference import EdgeEncoder
+
+        EdgeEncoder(metadata={"split": "elsewhere"})
+
+
 def test_file_names_that_are_not_utf8_go_into_metadata_replaced(work: Path) -> None:
     # train-prior keeps its samples' names in the prior: a name of non-UTF-8 bytes made the
     # write fail ("'utf-8' codec can't encode character '\udcff'"), blamed on the output.
