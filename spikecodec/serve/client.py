@@ -11,13 +11,16 @@ messages of your own, get each image's class and logits back, in order.
     with ServeClient("server:8000", token="...", header=enc.header) as client:
         result = client.predict_messages(enc.encode(s) for s in spikes)
 
-Blocking (``websockets``' synchronous client). One client is one stream; use one per camera or
-thread. A refused or failed stream raises :class:`ServeError` with the server's close code and
+Blocking: each call runs ``websockets``' asyncio client on an event loop of the client's own, in
+the calling thread. (Its threaded client reads a TLS socket in one thread while writing it in
+another; OpenSSL objects are not safe for that, and connects failed now and then with "[SSL]
+internal error".) One client is one stream; use one per camera or thread. A refused or failed stream raises :class:`ServeError` with the server's close code and
 reason and the answers received before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 from dataclasses import dataclass
@@ -95,8 +98,8 @@ class ServeClient:
 
     def __init__(self, address: str, *, token: str | None = None, model: str | None = None, header: bytes | None = None,
                  tls_ca: str | None = None, tls: bool = False, timeout: float = 30.0):
-        from websockets.exceptions import ConnectionClosed
-        from websockets.sync.client import connect
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
         host, port = parse_address(address)
         self.edge = None
@@ -118,16 +121,24 @@ class ServeClient:
         self._expected: list[int] = []  # ids sent and not answered yet, in order
         self._next = 0
         self.bytes_sent = 0  # chunk messages' bytes, not counting ids and WebSocket framing
+        self._loop = asyncio.new_event_loop()
+        self.ws = None
         try:
-            self.ws = connect(f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}{P.PATH}", ssl=context,
-                              open_timeout=timeout, compression=None, proxy=None, max_size=1 << 20, max_queue=None,
-                              **direct_connection(connect))
-        except OSError as exc:
-            raise ConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+            # No keepalive pings from here: the loop runs only inside this client's calls, so a
+            # pong could wait in the socket past its deadline while the caller computes.
+            self.ws = self._run(connect(f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}{P.PATH}", ssl=context,
+                                        open_timeout=timeout, compression=None, proxy=None, max_size=1 << 20, max_queue=None,
+                                        ping_interval=None))
+        except (OSError, InvalidHandshake, ConnectionClosed) as exc:  # refused, TLS failures, not a WebSocket server
+            self._loop.close()
+            raise ConnectionError(f"cannot connect to {address}: {getattr(exc, 'strerror', None) or exc}") from exc
+        except BaseException:
+            self._loop.close()
+            raise
         try:
             try:
-                self.ws.send(P.Hello(token, model, prior).encode())
-                self.ws.send(bytes(header))
+                self._run(self.ws.send(P.Hello(token, model, prior).encode()))
+                self._run(self.ws.send(bytes(header)))
             except ConnectionClosed:
                 pass  # the server refused the hello already: _recv raises its reason
             self.ready = P.parse_ready(self._recv())
@@ -141,7 +152,7 @@ class ServeClient:
         from websockets.exceptions import ConnectionClosed
 
         try:
-            data = self.ws.recv(timeout=self.timeout)
+            data = self._run(asyncio.wait_for(self.ws.recv(), self.timeout))  # cancelling recv() loses nothing
         except ConnectionClosed as exc:
             close = exc.rcvd
             raise ServeError(close.code if close else 1006, close.reason if close else "connection lost",
@@ -158,7 +169,7 @@ class ServeClient:
         from websockets.exceptions import ConnectionClosed
 
         try:
-            self.ws.send(P.encode_image(image_id, message))
+            self._run(self.ws.send(P.encode_image(image_id, message)))
         except ConnectionClosed:
             while True:  # the server closed the stream: take the answers before the close, then raise its reason
                 self.receive()
@@ -222,8 +233,18 @@ class ServeClient:
         """End the stream (close code 1000)."""
         from websockets.exceptions import ConnectionClosed
 
-        with contextlib.suppress(ConnectionClosed):  # closed by the server already
-            self.ws.close()
+        if self._loop.is_closed():
+            return
+        try:
+            with contextlib.suppress(ConnectionClosed, OSError):  # closed by the server already, or reset
+                if self.ws is not None:
+                    self._run(self.ws.close())
+        finally:
+            self._loop.close()
+
+    def _run(self, work: Any) -> Any:
+        """Run ``work`` (a coroutine or awaitable) on the client's event loop until it is done."""
+        return self._loop.run_until_complete(work)
 
     def __enter__(self) -> "ServeClient":
         return self

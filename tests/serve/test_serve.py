@@ -467,6 +467,22 @@ def test_tls(tmp_path, spikes, images, capsys):
     assert np.array_equal(np.load(tmp_path / "p.npy"), np.load(tmp_path / "p2.npy"))
 
 
+def test_client_uses_its_socket_from_one_thread(tmp_path, spikes):
+    # websockets' threaded client read the TLS socket in a thread of its own while the caller
+    # wrote it; OpenSSL objects are not safe for that, and a connect failed now and then with
+    # "[SSL] internal error" (seen in tests/cli/test_help_examples.py). The client starts no thread.
+    import threading
+
+    cert, key = self_signed(tmp_path)
+    header, messages, end = stream_messages(spikes[:3])
+    with serve(tls=(cert, key)) as running:
+        before = set(threading.enumerate())
+        with ServeClient(running.address, token=TOKEN, header=header, tls_ca=cert) as client:
+            started = set(threading.enumerate()) - before
+            check_against_offline(client.predict_messages(messages), range(3), header, messages, end)
+        assert started == set(), started
+
+
 def one_line(capsys, code: int, want: int, *fragments: str) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == want and len(err) == 1 and err[0].startswith("spikecodec: error: "), err
