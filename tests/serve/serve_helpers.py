@@ -4,14 +4,18 @@ port, in a thread of its own; streams of test images, and the offline cloud half
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
+from spikecodec.serve import protocol as P
 from spikecodec.serve.server import CloudService, ServeConfig, create_app, draining_server, uvicorn_config
 
 TOKEN = "s3cret-token-for-tests"
@@ -94,3 +98,29 @@ def offline_logits(header: bytes, messages: list[bytes], end: bytes) -> np.ndarr
     from spikecodec.models.coinference import cloud_logits
 
     return cloud_logits(header + b"".join(messages) + end).float().numpy()
+
+
+def masked_frame(payload: bytes, declared: int | None = None) -> bytes:
+    """A client's binary WebSocket frame of ``payload`` (its length field says ``declared``)."""
+    n = len(payload) if declared is None else declared
+    head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def raw_stream(address: str, start: tuple[bytes, bytes]) -> tuple[socket.socket, bytes]:
+    """A TCP connection past the WebSocket upgrade that has sent ``start`` (the hello and the header
+    frames), and what came after the upgrade's answer."""
+    host, port = address.split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {P.PATH} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = sock.recv(4096)
+        assert chunk, f"the server closed the connection during the upgrade: {got!r}"
+        got += chunk
+    assert b" 101 " in got.split(b"\r\n")[0]
+    sock.sendall(masked_frame(start[0]) + masked_frame(start[1]))
+    return sock, got.split(b"\r\n\r\n", 1)[1]

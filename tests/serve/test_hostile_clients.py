@@ -5,7 +5,6 @@ the server keeps serving the others, and what one client can make the server hol
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
@@ -21,8 +20,8 @@ from spikecodec.errors import FormatError
 from spikecodec.serve import protocol as P
 from spikecodec.serve.server import ServeConfig
 
-from serve_helpers import IMAGES, TOKEN, serve, stream_messages
-from test_serve import check_against_offline, close_of, good_client, hello, masked_frame, open_raw
+from serve_helpers import IMAGES, TOKEN, masked_frame, raw_stream, serve, stream_messages
+from test_serve import check_against_offline, close_of, good_client, hello, open_raw
 
 HANDSHAKE = 1.0  # seconds: this file's server gives a client this long for the upgrade, the hello and the header
 
@@ -39,24 +38,6 @@ def stream_start(spikes) -> tuple[bytes, bytes]:
     """A hello and a header, made before connecting: making them loads the model, which may take
     longer than this file's handshake timeout."""
     return hello(), stream_messages(spikes[:1])[0]
-
-
-def raw_stream(address: str, start: tuple[bytes, bytes]) -> tuple[socket.socket, bytes]:
-    """A TCP connection past the WebSocket upgrade, the hello and the header (test_serve's
-    raw_connection, with them made beforehand), and what came after the upgrade's answer."""
-    host, port = address.split(":")
-    sock = socket.create_connection((host, int(port)), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {P.PATH} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    got = b""
-    while b"\r\n\r\n" not in got:
-        chunk = sock.recv(4096)
-        assert chunk, got
-        got += chunk
-    assert b" 101 " in got.split(b"\r\n")[0]
-    sock.sendall(masked_frame(start[0]) + masked_frame(start[1]))
-    return sock, got.split(b"\r\n\r\n", 1)[1]
 
 
 def errors(server, kind: str) -> float:

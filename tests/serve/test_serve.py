@@ -25,7 +25,7 @@ from spikecodec.serve import protocol as P
 from spikecodec.serve.server import ServeConfig
 from spikecodec_cli.main import main
 
-from serve_helpers import IMAGES, TOKEN, metric_value, offline_logits, serve, stream_messages
+from serve_helpers import IMAGES, TOKEN, masked_frame, metric_value, offline_logits, raw_stream, serve, stream_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -185,31 +185,7 @@ def test_truncated_message_answers_the_images_before_it(server, spikes):
 
 def raw_connection(address: str, spikes: np.ndarray) -> tuple[socket.socket, bytes]:
     """A TCP connection past the WebSocket upgrade, the hello and the header (ready frame read)."""
-    import base64
-
-    host, port = address.split(":")
-    sock = socket.create_connection((host, int(port)), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {P.PATH} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    got = b""
-    while b"\r\n\r\n" not in got:
-        chunk = sock.recv(4096)
-        assert chunk, f"the server closed the connection during the upgrade: {got!r}"
-        got += chunk
-    assert b" 101 " in got.split(b"\r\n")[0]
-    header, _, _ = stream_messages(spikes[:1])
-    for frame in (hello(), header):
-        sock.sendall(masked_frame(frame))
-    return sock, got.split(b"\r\n\r\n", 1)[1]
-
-
-def masked_frame(payload: bytes, declared: int | None = None) -> bytes:
-    """A client's binary WebSocket frame of ``payload`` (its length field says ``declared``)."""
-    n = len(payload) if declared is None else declared
-    head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return raw_stream(address, (hello(), stream_messages(spikes[:1])[0]))
 
 
 def test_client_killed_mid_message_and_slow_client(server, spikes):
