@@ -178,6 +178,9 @@ VALID["streamed-flush"] = {
     "stream": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [3, 1], "flush_after": [0, 4]},
 }
 VALID["empty-inner-axis"] = {"array": {"shape": [3, 0, 4], "bits": 1, "rate": 0.0, "seed": 40}, "encode": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [1, 1]}}
+# An extent of 0 makes the element count 0 whatever the others (FORMAT.md 3.2): 2 x 2^40 x 0 is
+# empty, not over the element limit (the library refused it, stopping at a partial product).
+VALID["empty-huge-extent"] = {"array": {"shape": [2, 1 << 40, 0], "bits": 1, "rate": 0.0, "seed": 41}, "encode": {"codec": "raw", "axes": ["T", "N", "F"], "chunk": [1]}}
 
 # Added with format 1.4: the optional ``mix`` codec (FORMAT.md 9.4.10). Spikes with T = 4 (the
 # history and p2 matter) and C = 8 (two groups of 4 channels: the lines of D and E); counts of 2,
@@ -877,6 +880,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_mix_outside_reading(valid))
     out.update(_invalid_outside_second_round(valid))
     out.update(_invalid_winmix(valid))
+    out.update(_invalid_outside_third_round(valid))
     return out
 
 
@@ -1501,6 +1505,21 @@ def _invalid_check_order(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int,
                                         len(body) - len(last), "check mismatch")
     return out
 
+def _invalid_outside_third_round(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Where the library accepted what FORMAT.md forbids (found reading the spec as an outside
+    implementer would): a skippable frame read as a zstd frame (9.3), a prior parameter of null
+    (14), an integer literal beyond a double in the metadata (1)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    zbase = valid["spikes-zstd"]
+    skippable = struct.pack("<II", 0x184D2A50, 4) + b"abcd"
+    body, ents = _rebuild_chunks(zbase, lambda i, o, e, s, p: (o, e, s, skippable + bytes(p) if i == 0 else p))
+    out["zstd-skippable-frame"] = (_finish(body, ents), _parts(zbase)[1], "not a zstd frame")
+    out["prior-null"] = (_raw_header(valid["context-history"], codecs=[(b"context", b'{"prior":null}')]), 16, "prior is null")
+    out["metadata-integer-past-double"] = (_set_metadata_raw(valid["spikes-raw"], b'{"a":1' + b"0" * 400 + b"}"), 16,
+                                           "too large for a double")
+    return out
+
+
 # -- recovery (FORMAT.md 10) ----------------------------------------------------------------------
 # Each returns (bytes, the array recovery gives, offset and text of the problem a reader that does
 # not recover reports). Every one of these files MUST be rejected by a plain read.
@@ -1717,6 +1736,9 @@ INVALID_CODES = {
     "ctxlanes-partial-word": "rans-partial-word",
     "ctxlanes-too-long": "rans-too-long",
     "zstd-content-size-before-trailing-bytes": "zstd-frame",
+    "zstd-skippable-frame": "zstd-frame",
+    "prior-null": "codec-pipeline",
+    "metadata-integer-past-double": "json-invalid",
     "compact-index-varint-overlong": "varint-overlong",
     "compact-zero-before-index": "index-end",
     "compact-record-past-index": "compact-check",

@@ -2,7 +2,7 @@
 headers, prior files, the command line's --meta and the metadata kept beside decoded arrays.
 
 Refused: NaN and infinities (also a number beyond a double, such as 1e999, which Python would
-read as infinity), a repeated key, a byte-order mark, and nesting too deep for the parser. The
+read as infinity, or an integer as large), a repeated key, a byte-order mark, and nesting too deep for the parser. The
 errors are ValueError with the reason; each caller says what and where.
 """
 
@@ -37,9 +37,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _double_integer(text: str) -> int:
+    value = int(text)
+    if abs(value) >= _DOUBLE_LIMIT:  # 1 followed by 400 zeros: a number too large for a double, as 1e999
+        raise ValueError(f"the number {text[:24]} is too large for a double")
+    return value
+
+
+_DOUBLE_LIMIT = 2**1024 - 2**970  # the least integer that rounds to infinity as a double
+
 # One decoder for every text (json.loads with hooks would build a new one per call).
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
-                            parse_float=_finite_float)
+                            parse_float=_finite_float, parse_int=_double_integer)
 
 
 def strict_json(text: str) -> Any:

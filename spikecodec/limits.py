@@ -100,7 +100,11 @@ def payload_cap(packed_nbytes: int) -> int:
 
 
 def checked_product(values, limit: int, what: str) -> int:
-    """Product of non-negative ints, raising ``OverflowError`` as soon as it exceeds ``limit``."""
+    """Product of non-negative ints, raising ``OverflowError`` as soon as it exceeds ``limit``.
+    A zero among them makes it 0 wherever it stands (FORMAT.md 3.2: shape (2, 2**40, 0) is empty)."""
+    values = tuple(values)
+    if 0 in values:
+        return 0
     total = 1
     for v in values:
         total *= v

@@ -62,7 +62,12 @@ def geometry(codec, dims, bits):
     return {"bits": bits, "C": C}
 
 
+ZSTD_MAGIC = bytes([0x28, 0xB5, 0x2F, 0xFD])  # RFC 8878 3.1.1; a skippable frame is not a Zstandard frame
+
+
 def zstd_decode(data, bound, offset):
+    if bytes(data[:4]) != ZSTD_MAGIC:
+        raise Problem("zstd-frame", offset, "not a Zstandard frame (its magic number)")
     try:
         params = zstandard.get_frame_parameters(data)
     except zstandard.ZstdError as error:

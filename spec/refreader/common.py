@@ -86,8 +86,17 @@ def parse_json(raw, offset, what):
             raise ValueError(f"{token} is infinite")
         return value
 
+    def integer(token):  # an integer literal beyond a double's range is a number too large, too
+        value = int(token)
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"{token[:24]}... is too large for a double") from None
+        return value
+
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number)
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number,
+                           parse_int=integer)
     except (ValueError, RecursionError) as error:
         raise bad(str(error)) from None
     if not isinstance(value, dict):

@@ -54,8 +54,8 @@ def load_prior(blob, where=None):
     if not isinstance(codec, str) or not isinstance(geometry, dict) or not isinstance(info, dict):
         fail("prior-file-description", 16, "codec, geometry or info of the wrong type")
     for key, value in geometry.items():
-        if type(value) is not int or value < 0:
-            fail("prior-file-description", 16, f"geometry {key} is not a non-negative integer")
+        if type(value) is not int or not 0 <= value < 1 << 62:
+            fail("prior-file-description", 16, f"geometry {key} is not an integer 0 .. 2^62 - 1")
     if not isinstance(tables, list) or not tables:
         fail("prior-file-description", 16, "tables is not a non-empty list")
     layout = []
@@ -64,7 +64,8 @@ def load_prior(blob, where=None):
         if not isinstance(table, dict) or set(table) != {"name", "type", "count"}:
             fail("prior-file-description", 16, "a table entry without exactly name, type, count")
         name, kind, count = table["name"], table["type"], table["count"]
-        if not isinstance(name, str) or kind not in ("u32", "i32") or type(count) is not int or count < 0:
+        if not isinstance(name, str) or kind not in ("u32", "i32") or type(count) is not int \
+                or not 0 <= count < 1 << 62:
             fail("prior-file-description", 16, f"bad table entry {table}")
         layout.append((name, kind, count))
         need += 4 * count
@@ -75,6 +76,8 @@ def load_prior(blob, where=None):
         fail("prior-file-table-data", 16 + J, f"table data size {Z} does not end the file at its CRC")
     frame = blob[24 + J:24 + J + Z]
     try:
+        if frame[:4] != bytes([0x28, 0xB5, 0x2F, 0xFD]):  # a skippable frame is not a Zstandard frame
+            raise zstandard.ZstdError("not a Zstandard frame's magic number")
         params = zstandard.get_frame_parameters(frame)
     except zstandard.ZstdError as error:
         fail("prior-file-table-data", 24 + J, f"table data is not a Zstandard frame: {error}")

@@ -115,8 +115,8 @@ class Pipeline:
             # Small chunks keep the one-shot path (~1 us less; their copy is a constant).
             if out is None:
                 out = np.empty(spec.shape, np.uint8)
-            if out.shape == spec.shape and out.dtype == np.uint8 and out.flags.c_contiguous:
-                codecs[1].decode_into(payload, memoryview(out.reshape(-1)))
+            if out.shape == spec.shape and out.dtype == np.uint8 and out.flags.c_contiguous \
+                    and codecs[1].decode_into(payload, memoryview(out.reshape(-1)), spec.max_payload):
                 return out, count_spikes(out, 8)
         data = payload
         for c in codecs[:0:-1]:  # the bytes codecs, last first

@@ -56,6 +56,14 @@ class TrainableCodec(ArrayCodec):
     def get_config(self) -> dict[str, Any]:
         return {"prior": self.prior_id} if self.prior_id else {}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "TrainableCodec":
+        # FORMAT.md 14: the parameter is a digest or absent; JSON null is neither (None is the
+        # constructor's "no prior", which a config says by leaving the key out).
+        if "prior" in config and config["prior"] is None:
+            raise ValueError(f"codec {cls.codec_id!r}: prior is null (a config without a prior leaves the key out)")
+        return super().from_config(config)  # type: ignore[return-value]
+
     def minor_needed(self) -> int:
         return max(self.format_minor, PRIOR_MINOR if self.prior_id else 0)
 

@@ -9,6 +9,8 @@ import zstandard
 from ..errors import FormatError
 from .base import BytesCodec
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 3.1.1
+
 
 class Zstd(BytesCodec):
     """One zstd frame with its content size recorded. ``level``: -7 (fastest) to 22."""
@@ -37,12 +39,14 @@ class Zstd(BytesCodec):
         return out
 
 
-    def decode_into(self, data: bytes | memoryview, out: memoryview) -> None:
-        """Decompress straight into ``out`` (bytes), which the frame must fill exactly: no
-        decompressed copy beside the destination (8-bit raw elements are their packed bytes)."""
-        size = _content_size(data, len(out))
+    def decode_into(self, data: bytes | memoryview, out: memoryview, max_size: int) -> bool:
+        """Decompress straight into ``out`` (bytes) when the frame's content size is its length: no
+        decompressed copy beside the destination (8-bit raw elements are their packed bytes). False,
+        with nothing written, when the sizes differ: the one-shot path then reports what FORMAT.md
+        9.3 says in its order (a valid frame of another size is the next stage's ``packed-size``)."""
+        size = _content_size(data, max_size)
         if size != len(out):
-            raise FormatError(f"zstd: frame decompresses to {size} bytes, the chunk packs to {len(out)}", code="zstd-content-size")
+            return False
         if _frame_end(data) != len(data):  # what the one-shot decoder's allow_extra_data=False checks
             raise _diagnose(data, zstandard.ZstdError("not exactly one frame"))
         filled = 0
@@ -57,10 +61,13 @@ class Zstd(BytesCodec):
             raise _diagnose(data, exc) from None
         if filled != size:
             raise FormatError(f"zstd: frame decompressed to {filled} bytes, its header says {size}", code="zstd-content-size")
+        return True
 
 
 def _content_size(data: bytes | memoryview, max_size: int) -> int:
     """The content size the frame records, checked against ``max_size`` before allocating."""
+    if bytes(data[:4]) != ZSTD_MAGIC:  # a skippable frame parses too, its length read as a content size
+        raise FormatError("zstd: not a zstd frame (its magic number)", code="zstd-frame")
     try:
         params = zstandard.get_frame_parameters(data)
     except zstandard.ZstdError as exc:

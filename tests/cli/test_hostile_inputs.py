@@ -369,6 +369,7 @@ def npz_cases() -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
         "metadata NaN": (np.array('{"a": NaN}'), "NaN is not JSON"),
         "metadata Infinity": (np.array('{"a": -Infinity}'), "-Infinity is not JSON"),
         "metadata 1e999": (np.array('{"a": 1e999}'), "too large for a double"),
+        "metadata integer past a double": (np.array('{"a": 1' + "0" * 400 + '}'), "too large for a double"),
         "metadata invalid": (np.array('{"a": '), "not valid JSON"),
         "metadata deep": (np.array('{"a": ' + "[" * 10_000 + "]" * 10_000 + "}"), "nests too deeply"),
         "metadata 100 deep": (np.array('{"a": ' + "[" * 100 + "]" * 100 + "}"), "nests too deeply"),

@@ -169,3 +169,30 @@ def test_headers_seen_before_share_nothing_mutable_and_are_checked_by_their_exac
     for i in range(header_module._CACHED_HEADERS + 5):  # the cache stays bounded
         spikecodec.decode(spikecodec.encode(a, codec="raw", metadata={"i": i}))
     assert len(header_module._header_cache) <= header_module._CACHED_HEADERS
+
+
+def test_zstd_straight_into_the_output_reports_what_the_one_shot_path_does():
+    # 8-bit [raw, zstd] chunks of 2^20 elements or more decompress straight into the output. A
+    # frame of another content size was `zstd-content-size` there (bounded by the chunk's size),
+    # `packed-size` on the one-shot path and in FORMAT.md 9.3; a skippable frame before the
+    # frame was read as a frame of its length on both.
+    import struct
+
+    import zstandard
+
+    from spikecodec.codecs.registry import DIRECT_MIN
+
+    for n in (1000, DIRECT_MIN):
+        spec = ChunkSpec((1, n), ("T", "N"), 8)
+        pipeline = Pipeline(["raw", "zstd"])
+        short = zstandard.ZstdCompressor(write_content_size=True).compress(bytes(n - 1))
+        with pytest.raises(FormatError) as got:
+            pipeline.decode(short, spec)
+        assert got.value.code == "packed-size", (n, got.value.code)
+        good = zstandard.ZstdCompressor(write_content_size=True).compress(bytes(range(256)) * (n // 256) + bytes(n % 256))
+        skippable = struct.pack("<II", 0x184D2A50, 4) + b"abcd"
+        with pytest.raises(FormatError) as got:
+            pipeline.decode(skippable + good, spec)
+        assert got.value.code == "zstd-frame", (n, got.value.code)
+        out, _ = pipeline.decode(good, spec)
+        assert out.tobytes() == zstandard.ZstdDecompressor().decompress(good)

@@ -266,6 +266,7 @@ HOSTILE_METADATA = (
     b'{"k":"\xff\xfe\xfd"}',
     b'{"__reduce__":["os.system",["echo pwned"]],"py/object":"os.system"}',
     b'{"n":1e999999}',
+    b'{"n":1' + b"0" * 400 + b"}",
     b'{"n":' + b"9" * 5000 + b"}",
     b'{"a":1,"a":2}',
     b"\xef\xbb\xbf{}",
