@@ -12,7 +12,7 @@ from .codecs import DEFAULT_CODEC
 from .codecs.registry import CodecLike, Pipeline
 from .container.chunk_cache import DEFAULT_CACHE_BYTES
 from .container.reader import SpikeReader, read_array
-from .container.source import Openable
+from .container.source import Openable, binary_file
 from .container.writer import write_array
 from .elements import ElementRangeError, as_elements, to_numpy
 from .limits import ReadLimits
@@ -86,9 +86,7 @@ def save(
     options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, prior=prior,
                    embed_prior=embed_prior, records=records)
     if not isinstance(file, (str, os.PathLike)):
-        if not callable(getattr(file, "write", None)):
-            raise TypeError(f"file must be a path or a binary file object, got {type(file).__name__}")
-        _write(file, array, **options)
+        _write(binary_file(file, "wb"), array, **options)
         return
     with output_file(file) as f:
         if f.seekable():

@@ -141,7 +141,7 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             idx = _first_index(bad)
-            raise ValueError(f"value {arr[idx]!r} at index {idx} is not a whole number of spikes")
+            raise ValueError(f"value {arr[idx].item()!r} at index {idx} is not a whole number of spikes")
     elif arr.dtype.kind not in "iu":
         raise ValueError(f"expected a numeric or boolean array, got dtype {arr.dtype}")
     limit = (1 << (bits or 8)) - 1

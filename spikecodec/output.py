@@ -120,6 +120,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
             fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
         except PermissionError:
             raise OutputError(f"cannot write a temporary file in {directory} (not writable): the output would not be atomic") from None
+        except (FileNotFoundError, NotADirectoryError) as exc:  # named for the target, not the temporary file
+            raise OutputError(exc.errno, f"{exc.strerror} (the folder {directory} is missing)", os.fspath(path)) from None
         with _Temporaries.lock:
             _Temporaries.paths.add(tmp)
     except BaseException:

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import threading
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from .. import layout
 from ..codecs.registry import CodecLike, Pipeline
+from ..elements import to_numpy
 from ..errors import FormatError
 from ..limits import Budget, ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
@@ -88,6 +91,7 @@ class LinkEncoder:
         self._writer._start(frame_shape)
         self.header: bytes = self._sink.take()
         self.frame_shape = frame_shape
+        self._lock = threading.Lock()  # one message at a time: a message holds its own frames only
 
     @property
     def messages(self) -> int:
@@ -97,18 +101,20 @@ class LinkEncoder:
     def encode(self, frames: Any) -> bytes:
         """The message for one frame (shaped ``frame_shape``) or several (a leading axis): their
         chunks' records, written out now (a partial chunk too)."""
-        values = np.asarray(frames) if not hasattr(frames, "detach") else frames
-        if tuple(values.shape) == self.frame_shape:
-            self._writer.append(values)
-        else:
-            self._writer.write_frames(values)
-        self._writer.flush()
-        return self._sink.take()
+        values = to_numpy(frames)  # the one conversion: a masked array is refused, not unmasked
+        with self._lock:
+            if values.shape == self.frame_shape:
+                self._writer.append(values)
+            else:
+                self._writer.write_frames(values)
+            self._writer.flush()
+            return self._sink.take()
 
     def end(self) -> bytes:
         """The end message (index and trailer): the stream is complete."""
-        self._writer.close()
-        return self._sink.take()
+        with self._lock:
+            self._writer.close()
+            return self._sink.take()
 
     @classmethod
     def from_header(cls, header: bytes, *, prior: PriorLike | None = None) -> "LinkEncoder":
@@ -122,7 +128,7 @@ class LinkEncoder:
         that are not a header message, and ValueError for a header this version's encoder does
         not write byte for byte (classic records, a known length, another writer's): its
         messages would not be the stream's."""
-        data = bytes(header)
+        data = message_bytes(header, "header")
         h, _ = parse_header_message(data)
         if not any(e.name == COMPACT_EXTENSION for e in h.extensions):
             raise ValueError("the header is of a file of classic records; chunk messages are compact records")
@@ -146,13 +152,15 @@ class LinkDecoder:
 
     def __init__(self, header: bytes, *, priors: Iterable[PriorLike] | PriorLike | None = None,
                  max_bytes: int | None = None, limits: ReadLimits | None = None):
-        data = bytes(header)
+        data = message_bytes(header, "header")
         self.header, crc = parse_header_message(data)
         self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE)
         self._records = record_layout(self.header, crc)
         self._tiling = Tiling(self.header)
         self._pos = len(data)  # where the next message starts in the stream
         self.limits = as_limits(max_bytes, limits)
+        self._lock = threading.Lock()  # one message at a time: two threads took the same message as record n
+        self._ended = False
         self.records_read = 0
         self.rows_read = 0
 
@@ -173,6 +181,13 @@ class LinkDecoder:
 
     def decode(self, message: bytes) -> np.ndarray:
         """The frames of one chunk message, (rows, *frame_shape), its records checked in order."""
+        message = message_bytes(message, "message")
+        with self._lock:
+            if self._ended:  # not "record 0 ... expected record n (out of order)", which blames the message
+                raise ValueError("the stream has ended (its end message was checked): no message follows it")
+            return self._decode(message)
+
+    def _decode(self, message: bytes) -> np.ndarray:
         h = self.header
         cursor = BytesCursor(message, self._pos)
         # The decoder's place (in the chunk grid, in records and rows) moves only once the whole
@@ -227,6 +242,12 @@ class LinkDecoder:
 
     def end(self, message: bytes) -> None:
         """Check the end message: the stream is complete and nothing was lost."""
+        message = message_bytes(message, "end message")
+        with self._lock:
+            self._end(message)
+            self._ended = True
+
+    def _end(self, message: bytes) -> None:
         cursor = BytesCursor(message, self._pos)
         count, rows, size = read_compact_index(cursor, self._pos)
         if (count, rows) != (self.records_read, self.rows_read):
@@ -236,6 +257,19 @@ class LinkDecoder:
             raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos, code="message-size")
         if parse_trailer(bytes(message[size:]), self._pos + size) != (self._pos, size):
             raise FormatError("the trailer does not point to the index before it", self._pos + size, code="trailer-index")
+
+
+def message_bytes(data: Any, what: str) -> bytes:
+    """A message as the bytes it holds: bytes, a bytearray, a memoryview or a uint8 array. Anything
+    else is a TypeError: ``bytes(n)`` of an int is n zero bytes (``LinkDecoder(10**10)`` asked for
+    10 GB), of a path its name, and a str has no bytes without an encoding."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)) or (isinstance(data, np.ndarray) and data.dtype == np.uint8):
+        return bytes(memoryview(data))
+    if isinstance(data, (str, os.PathLike)):
+        raise TypeError(f"the {what} must be the bytes received, not a {type(data).__name__} (read a file's bytes first)")
+    raise TypeError(f"the {what} must be bytes, a bytearray, a memoryview or a uint8 array, got {type(data).__name__}")
 
 
 def parse_header_message(data: bytes) -> tuple[Header, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from .records import (
     read_record,
     record_layout,
 )
-from .selection import checked_extent, normalize_key
+from .selection import checked_extent, normalize_key, selected_size, split_new_axes
 from .source import Openable, Source
 
 
@@ -284,8 +285,8 @@ def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None
                priors: Iterable[PriorLike] | PriorLike | None = None, limits: ReadLimits | None = None,
                dtype: DTypeLike = np.uint8, workers: int = 1) -> np.ndarray:
     """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return),
-    as ``dtype``, decoded on ``workers`` threads."""
-    want = np.dtype(dtype)
+    as ``dtype``, decoded on ``workers`` threads (``None``: as stored, uint8 - not numpy's float64)."""
+    want = np.dtype(np.uint8 if dtype is None else dtype)
     if want.kind not in "biuf":
         raise TypeError(f"spike files decode to bool, integer or float arrays, not {want}")
     with SpikeReader(source, recover=recover, max_bytes=max_bytes, limits=limits, priors=priors, _private=True) as r:
@@ -475,22 +476,42 @@ class SpikeReader:
         return f"<SpikeReader {self.name} shape={self.shape} axes={''.join(self.axes) if all(len(a) == 1 for a in self.axes) else self.axes} bits={self.bits}>"
 
     # -- reading ------------------------------------------------------------------------------
+    def chunk_index(self, i: object) -> int:
+        """``i`` checked as a chunk number in file order: an integer (Python or numpy, not a bool),
+        negative ones counting from the end as in a list, else an IndexError or TypeError."""
+        if isinstance(i, (bool, np.bool_)):
+            raise TypeError(f"a chunk number is an integer, not {type(i).__name__}")
+        try:
+            n = operator.index(i)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(f"a chunk number is an integer, not {type(i).__name__} {i!r:.40}") from None
+        count = len(self.entries)
+        if not -count <= n < count:
+            raise IndexError(f"chunk {n} is out of range: the file holds {count} chunks")
+        return n % count
+
     def chunk_spec(self, i: int) -> ChunkSpec:
         """What chunk ``i`` (file order) holds: its shape, axis names and element bits."""
+        return self._chunk_spec(self.chunk_index(i))
+
+    def chunk_origin(self, i: int) -> tuple[int, ...]:
+        """Where chunk ``i`` (file order) starts in the array."""
+        return self._chunk_origin(self.chunk_index(i))
+
+    def _chunk_spec(self, i: int) -> ChunkSpec:
         key = (int(self.entries.row_length[i]), i % self._per_row)
         spec = self._specs.get(key)
         if spec is None:  # rows mostly share one height: a few specs serve every chunk
             spec = self._specs[key] = chunk_spec(self.header, key[0], self._inner[key[1]])
         return spec
 
-    def chunk_origin(self, i: int) -> tuple[int, ...]:
-        """Where chunk ``i`` (file order) starts in the array."""
+    def _chunk_origin(self, i: int) -> tuple[int, ...]:
         return (int(self.entries.row_start[i]), *self._inner[i % self._per_row])
 
     def read_chunk(self, i: int) -> np.ndarray:
         """Decode chunk ``i`` (file order), checking its CRC, size, position and spike count."""
         self._check_open()
-        return self._read_into(i)
+        return self._read_into(self.chunk_index(i))
 
     def _chunk_values(self, i: int) -> np.ndarray:
         """Chunk ``i``'s elements, from the cache when a selection decoded it already."""
@@ -515,11 +536,11 @@ class SpikeReader:
 
     def _read_chunk(self, i: int, out: np.ndarray | None = None, origin: tuple[int, ...] | None = None) -> np.ndarray:
         e = self.entries[i]
-        spec = self.chunk_spec(i)
+        spec = self._chunk_spec(i)
         data = self._src.view_at(e.offset, e.size)
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset, code="record-truncated")
-        place = index_place(i, e, spec, origin or self.chunk_origin(i), self._chunk_rank)
+        place = index_place(i, e, spec, origin or self._chunk_origin(i), self._chunk_rank)
         record = read_record(self._records, BytesCursor(data, e.offset), i, place)
         return decode_record(self._pipeline, record, spec, i, self.limits, out)
 
@@ -531,6 +552,8 @@ class SpikeReader:
         the calling thread with the elements each decoded chunk filled."""
         self._check_open()
         workers = count_option(workers, "workers", 1)
+        if progress is not None and not callable(progress):  # found before any work, not after the first chunk
+            raise TypeError(f"progress must be callable (it is called with each chunk's elements), got {type(progress).__name__}")
         nbytes = math.prod(self.shape)
         try:
             self.limits.check_bytes(nbytes, "the array")
@@ -547,8 +570,8 @@ class SpikeReader:
         k = self._chunk_rank
 
         def one(i: int) -> int:
-            spec = self.chunk_spec(i)
-            origin = self.chunk_origin(i)
+            spec = self._chunk_spec(i)
+            origin = self._chunk_origin(i)
             self._read_into(i, out[tuple(slice(o, o + n) for o, n in zip(origin, spec.shape[:k]))], origin)
             return spec.size
 
@@ -564,9 +587,12 @@ class SpikeReader:
         return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        """numpy-style selection: ints, slices, ``...`` and integer (or boolean) arrays; only
-        the chunks the selection touches are decoded."""
+        """numpy-style selection: ints, slices, ``...``, ``None`` (``np.newaxis``) and integer
+        (or boolean) arrays; only the chunks the selection touches are decoded."""
         self._check_open()
+        key, expand = split_new_axes(key)
+        if expand is not None:
+            return expand(self[key], self.ndim)
         k = self.header.chunk_rank
         key = normalize_key(key, self.shape)
         box_lo, box_hi, local = [], [], []
@@ -600,7 +626,8 @@ class SpikeReader:
         for s in box_shape:
             nbytes *= s
         try:
-            self.limits.check_bytes(nbytes, "the selection")
+            # What is decoded (the box) and what is returned (repeated positions return more) both count.
+            self.limits.check_bytes(max(nbytes, selected_size(key, self.shape)), "the selection")
         except FormatError as exc:
             raise exc.located(self.name) from None
         # Not zeroed: the chunks tile the array, so those overlapping the box fill all of it
@@ -615,8 +642,8 @@ class SpikeReader:
         if nbytes:
             inner_size = math.prod(self.shape[k:])
             for i in self._chunks_overlapping(box_lo, box_hi):
-                origin = self.chunk_origin(i)
-                spec = self.chunk_spec(i)
+                origin = self._chunk_origin(i)
+                spec = self._chunk_spec(i)
                 ext = spec.shape[:k]
                 lo = [max(o, a) for o, a in zip(origin, box_lo)]
                 hi = [min(o + x, b) for o, x, b in zip(origin, ext, box_hi)]

@@ -27,6 +27,8 @@ class Source:
         self._file: BinaryIO | None = None
         self._buf: memoryview | None = None
         self._lock = threading.Lock()
+        self._reading = 0  # reads of the path's descriptor under way: close() leaves it to the last
+        self._close_fd: int | None = None
         self.name = "<bytes>"
         self.from_pipe = False  # a path naming a pipe, read whole: it cannot be opened again
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -70,7 +72,8 @@ class Source:
         """Re-read the size (a file that a writer is still appending to grows)."""
         if self._fd is not None:
             self.size = os.fstat(self._fd).st_size
-        elif self._file is not None:
+            return self.size
+        if self._file is not None:
             with self._lock:
                 self.size = self._file.seek(0, io.SEEK_END) - self._base
         return self.size
@@ -82,16 +85,28 @@ class Source:
             return b""
         if self._buf is not None:
             return bytes(self._buf[offset : offset + n])
-        if self._fd is not None:
-            parts = []
-            while n:
-                part = os.pread(self._fd, n, offset)
-                if not part:
-                    break
-                parts.append(part)
-                offset += len(part)
-                n -= len(part)
-            return b"".join(parts)
+        if self._file is None:  # a path: pread, from any thread, while the descriptor stays open
+            with self._lock:
+                fd = self._fd
+                if fd is None:  # closed by another thread since the reader checked: not a read of None
+                    raise ValueError(f"{self.name}: read from a closed spike file")
+                self._reading += 1
+            try:
+                parts = []
+                while n:
+                    part = os.pread(fd, n, offset)
+                    if not part:
+                        break
+                    parts.append(part)
+                    offset += len(part)
+                    n -= len(part)
+                return b"".join(parts)
+            finally:
+                with self._lock:
+                    self._reading -= 1
+                    if not self._reading and self._close_fd is not None:
+                        os.close(self._close_fd)
+                        self._close_fd = None
         with self._lock:
             self._file.seek(self._base + offset)
             return self._file.read(n)
@@ -103,17 +118,40 @@ class Source:
         return self.read_at(offset, n)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Close a path's descriptor: now, or when the reads under way in other threads end (it
+        is never closed under them, where its number could be reused by another file meanwhile)."""
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                if self._reading:
+                    self._close_fd = fd
+                else:
+                    os.close(fd)
 
 
 def binary_file(file: BinaryIO, mode: str) -> BinaryIO:
-    """``file``, a file object the caller gave; one opened in text mode (``open(p)``,
-    ``io.StringIO``, ``sys.stdin``) is a TypeError saying so, not a decoding error from its reads
-    or writes."""
+    """``file``, a file object the caller gave, checked for ``mode`` (``"rb"`` or ``"wb"``): one
+    opened in text mode (``open(p)``, ``io.StringIO``, ``sys.stdin``) or that is no file at all
+    (``None``, an int, an array) is a TypeError saying so; one that is closed, or not open for
+    ``mode`` (a file opened ``"rb"`` given to a writer) is a ValueError saying so - not a
+    decoding error, an ``UnsupportedOperation`` or an AttributeError from its first read or write."""
     if isinstance(file, io.TextIOBase):
         raise TypeError(f"expected a binary file object, got a text one ({type(file).__name__}): open it with {mode!r}")
+    method = "read" if "r" in mode else "write"
+    if not callable(getattr(file, method, None)):
+        raise TypeError(f"expected a path or a binary file object (with a {method} method), got {type(file).__name__}")
+    name = getattr(file, "name", None)
+    what = f"file {name!r}" if isinstance(name, (str, bytes)) else f"{type(file).__name__} file"
+    if getattr(file, "closed", False) is True:
+        raise ValueError(f"the {what} is closed")
+    able = getattr(file, "readable" if method == "read" else "writable", None)
+    if callable(able):
+        try:
+            ok = able()
+        except (OSError, ValueError):  # a file object that cannot say: its reads or writes will
+            ok = True
+        if ok is False:
+            raise ValueError(f"the {what} is not open for {'reading' if method == 'read' else 'writing'}: open it with {mode!r}")
     return file
 
 

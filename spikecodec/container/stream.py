@@ -153,6 +153,8 @@ class SpikeStream:
             raise
         self.rows_read = 0
         self.records_read = 0
+        self._rows_iter: Iterator[np.ndarray] | None = None
+        self._closed = False
 
     @property
     def name(self) -> str:
@@ -196,6 +198,16 @@ class SpikeStream:
         return self._src.ready()
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """The rows, read once: a second loop over the stream (after a ``break``) goes on where
+        the first stopped, as a file's lines do, instead of starting the tiling again at row 0 in
+        the middle of the bytes (a FormatError blaming the file)."""
+        if self._closed:
+            raise ValueError(f"{self.name}: the stream is closed")
+        if self._rows_iter is None:
+            self._rows_iter = self._located_rows()
+        return self._rows_iter
+
+    def _located_rows(self) -> Iterator[np.ndarray]:
         try:
             yield from self._rows()
         except FormatError as exc:
@@ -265,6 +277,7 @@ class SpikeStream:
 
     def close(self) -> None:
         """Close the file if the stream opened it (a file object handed in stays open)."""
+        self._closed = True
         if self._owned:
             self._src.file.close()
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import os
+import threading
+from collections.abc import Mapping
 from typing import Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
@@ -16,7 +19,7 @@ from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, axis_names, extensions_minor, header_bytes
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, _json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file
 from .records import (
     ClassicRecords,
@@ -58,6 +61,8 @@ def whole_numbers(values: Any, what: str) -> tuple[int, ...]:
     """``values`` (an int or a sequence of them: Python or numpy integers) as a tuple of ints.
     Anything else is a TypeError, never rounded or parsed: ``2.5`` is not 2, and the string
     ``"12"`` is not the sizes (1, 2)."""
+    if isinstance(values, np.ndarray) and values.ndim == 0:  # np.array(2): one integer, not "iteration over a 0-d array"
+        values = values[()]
     items = (values,) if isinstance(values, (int, np.integer)) else values
     if isinstance(items, (str, bytes)) or not isinstance(items, (Sequence, np.ndarray)):
         raise TypeError(f"{what} must be an integer or a sequence of integers, got {type(values).__name__} {values!r:.40}")
@@ -70,6 +75,52 @@ def whole_numbers(values: Any, what: str) -> tuple[int, ...]:
         except TypeError:
             raise TypeError(f"{what} must hold integers, got {type(v).__name__} {v!r:.40}") from None
     return tuple(out)
+
+
+def user_axes(axes: Any) -> tuple[str, ...] | None:
+    """Axis names as a user gives them (:func:`~.header.axis_names`: ``"TNCHW"``, ``"t,n,c,h,w"``
+    or a sequence of strings), checked to be strings: bytes iterated to their byte values
+    (``b"TNCHW"`` named the axes "84", "78", ...) and ints or None were made into names by str()."""
+    if axes is None or isinstance(axes, str):
+        return axis_names(axes)
+    if isinstance(axes, (bytes, bytearray, memoryview, Mapping)) or not hasattr(axes, "__iter__"):
+        raise TypeError(f"axes must be a string (\"TNCHW\") or a sequence of strings, got {type(axes).__name__} {axes!r:.40}")
+    names = list(axes)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"axis names must be strings, got {type(name).__name__} {name!r:.40}")
+    return axis_names(names)
+
+
+def user_metadata(metadata: Any) -> dict[str, Any]:
+    """``metadata`` checked as a header's JSON object before anything is written: a mapping
+    with string keys (json would make ``{1: 2}`` into ``{"1": 2}``: read back, another key)
+    whose values are JSON (no NaN, no lone surrogate, nothing nested too deeply or in a cycle)."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a dict (a JSON object), got {type(metadata).__name__} {metadata!r:.40}")
+    metadata = dict(metadata)
+    try:
+        _json_bytes(metadata)  # the header's own encoder: what it refuses, it refuses here first
+    except UnicodeError as exc:
+        raise ValueError(f"metadata holds text that is not valid Unicode (a lone surrogate?): {exc.object[exc.start:exc.end]!r:.40}") from None
+    except ValueError as exc:
+        hint = " (NaN and infinities are not JSON)" if "float" in str(exc) else ""
+        raise ValueError(f"metadata cannot be written as JSON: {exc}{hint}") from None
+    except TypeError as exc:  # a value the encoder does not know; keys of mixed types that do not sort
+        raise TypeError(f"metadata cannot be written as JSON: {exc}") from None
+    stack: list[Any] = [metadata]  # the encoder refused cycles and depth: this walk ends
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"metadata keys must be strings (JSON object keys), got {type(key).__name__} {key!r:.40}")
+                stack.append(item)
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return metadata
 
 
 def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None],
@@ -91,9 +142,12 @@ class SpikeWriter:
     """Write a spike file frame by frame: ``append(frame)`` adds one slice along axis 0.
 
     Works on any writable binary file object, unseekable ones included (pipes, sockets), or on a
-    path. A row of ``chunk[0]`` frames is encoded as soon as it is complete; ``flush()`` also
-    writes a partial row and flushes the file, after which everything appended so far survives
-    the writing process being killed (``spikecodec.open(path, recover=True)`` reads it).
+    path (a file there is replaced from the first frame on: a writer refused or closed before it
+    leaves the file as it was). Its methods may be called from several threads: each frame goes
+    in whole, in the order the calls take the writer's lock. A row of ``chunk[0]`` frames is
+    encoded as soon as it is complete; ``flush()`` also writes a partial row and flushes the
+    file, after which everything appended so far survives the writing process being killed
+    (``spikecodec.open(path, recover=True)`` reads it).
     ``close()`` (or leaving the ``with`` block) writes the index and trailer.
 
     ``chunk`` defaults to 1: each frame is a row of its own, sent as soon as it is appended.
@@ -137,13 +191,22 @@ class SpikeWriter:
         if records == "compact":
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
         self._records: ClassicRecords | CompactRecords | None = None
-        self._axes = axis_names(axes)
+        self._axes = user_axes(axes)
         self._chunk = chunk
-        self._metadata = dict(metadata or {})
+        self._metadata = user_metadata(metadata)
         self._bits = element_bits(bits)
         self._length = None if length is None else count_option(length, "length")
         self._owns = isinstance(file, (str, os.PathLike))
-        self._file: BinaryIO = open(file, "wb") if self._owns else binary_file(file, "wb")  # type: ignore[arg-type]
+        # A path is opened (and created) now but emptied only when the header is written: a
+        # writer refused before its first frame (axes that do not fit it, a closed writer with
+        # no frame) leaves a file that was there as it was, instead of empty.
+        # One it creates and writes no header to (closed with no frame) is removed again.
+        self._created: tuple[str, tuple[int, int]] | None = None
+        if self._owns:
+            self._file, self._created = _open_output(file)  # type: ignore[arg-type]
+        else:
+            self._file = binary_file(file, "wb")  # type: ignore[arg-type]
+        self._lock = threading.RLock()  # appends from several threads go in whole, one after another
         self._pos = 0
         self._header: Header | None = None
         self._pending: list[np.ndarray] = []  # blocks of frames (each with a leading axis) not yet in a row
@@ -161,11 +224,13 @@ class SpikeWriter:
         """Add one frame: a slice along axis 0, shaped like every other frame."""
         self._check_open()
         values, _ = as_elements(frame, self._bits)
-        if self._header is None:
-            self._start(values.shape)
-        elif values.shape != self._header.frame_shape:
-            raise ValueError(f"frame shaped {values.shape}, expected {self._header.frame_shape}")
-        self._buffer(values[None])
+        with self._lock:
+            self._check_open()
+            if self._header is None:
+                self._start(values.shape)
+            elif values.shape != self._header.frame_shape:
+                raise ValueError(f"frame shaped {values.shape}, expected {self._header.frame_shape}")
+            self._buffer(values[None])
 
     def write_frames(self, frames: Any) -> None:
         """Append several frames at once (``frames[i]`` is one frame); faster than a loop of append."""
@@ -173,7 +238,9 @@ class SpikeWriter:
         values, _ = as_elements(frames, self._bits)
         if values.ndim < 1:
             raise ValueError("frames need a leading axis")
-        self._write_checked(values)
+        with self._lock:
+            self._check_open()
+            self._write_checked(values)
 
     def _write_checked(self, values: np.ndarray) -> None:
         if self._header is None:
@@ -195,6 +262,10 @@ class SpikeWriter:
         """Keep frames for the row being filled; write the row once it is full."""
         if not len(block):
             return
+        if self._pending_rows + len(block) < self._header.chunk_shape[0]:  # type: ignore[union-attr]
+            # Kept past this call: a copy, not a view of the caller's array - a frame buffer the
+            # caller fills again for the next frame made every frame of the row the last one.
+            block = block.copy()
         self._pending.append(block)
         self._pending_rows += len(block)
         if self._pending_rows == self._header.chunk_shape[0]:  # type: ignore[union-attr]
@@ -209,12 +280,17 @@ class SpikeWriter:
 
     def flush(self) -> None:
         """Write any partial row and flush the file: all appended frames now survive a crash."""
-        self._check_open()
-        self._write_pending()
-        self._file.flush()
+        with self._lock:
+            self._check_open()
+            self._write_pending()
+            self._file.flush()
 
     def close(self) -> None:
         """Write the last row, the index and the trailer; close the file if this writer opened it."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._closed:
             return
         try:
@@ -224,15 +300,28 @@ class SpikeWriter:
             if self._length is not None and self._rows != self._length:
                 raise ValueError(f"{self._rows} frames written, but length={self._length} was declared")
             if self._records.compact:  # type: ignore[union-attr]
-                index = encode_compact_index(len(self._entries), self._rows)
+                # rows are what the records form (FORMAT.md 6.2): none without a record (G = 0)
+                index = encode_compact_index(len(self._entries), self._rows if self._entries else 0)
             else:
                 index = encode_index(self._entries)
             self._emit(index + encode_trailer(self._pos, len(index)))
             self._file.flush()
         finally:
-            self._closed = True
-            if self._owns:
-                self._file.close()
+            self._release()
+
+    def _release(self) -> None:
+        """Close the file if this writer opened it; remove it if the writer also created it and
+        wrote nothing to it (no frame came: no header), rather than leave an empty file behind."""
+        self._closed = True
+        if not self._owns or self._file.closed:
+            return
+        self._file.close()
+        if self._header is None and self._created is not None:
+            path, identity = self._created
+            with contextlib.suppress(OSError):
+                st = os.stat(path)
+                if (st.st_dev, st.st_ino) == identity:  # still the file it made, not one put there since
+                    os.unlink(path)
 
     def __enter__(self) -> "SpikeWriter":
         return self
@@ -248,9 +337,7 @@ class SpikeWriter:
         except Exception:
             pass
         finally:
-            self._closed = True
-            if self._owns and not self._file.closed:
-                self._file.close()
+            self._release()
 
     # -- internals ----------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -266,8 +353,16 @@ class SpikeWriter:
         axes = self._axes if self._axes is not None else default_axes(rank)
         if len(axes) != rank:
             raise ValueError(f"{len(axes)} axis names {axes} for an array of rank {rank}")
-        chunk = normalize_chunk(self._chunk, (length if length is not None else total, *frame_shape),
-                                self._pipeline.chunk_elements)
+        # The frames of a first write_frames() size a default chunk (write_array's whole array), but
+        # never cut a chunk the caller gave: a stream of unknown length fed one frame at a time
+        # by write_frames() had its chunk=4 made 1 by the first call's single frame.
+        rows = length if length is not None or self._chunk is not None else total
+        chunk = normalize_chunk(self._chunk, (rows, *frame_shape), self._pipeline.chunk_elements)
+        if length is None and 0 in frame_shape[: len(chunk) - 1]:
+            # No chunk at all (G = 0, FORMAT.md 4.2): a stream of unknown length counts its frames
+            # only in its records' rows, so it would read back with none.
+            raise ValueError(f"frames {frame_shape} are empty along a chunked axis, so no chunk records them: "
+                             f"give length= (the number of frames) or chunk only axis 0")
         header = Header(
             shape=shape,
             axes=tuple(axes),
@@ -290,6 +385,8 @@ class SpikeWriter:
             except FormatError as exc:
                 raise ValueError(exc.message) from None
         self._records = record_layout(header, data[-4:])
+        if self._owns and self._file.seekable():  # a file that was there: emptied now (see __init__)
+            self._file.truncate(0)
         self._emit(data)
 
     def _write_row(self, rows: np.ndarray) -> None:
@@ -314,6 +411,25 @@ class SpikeWriter:
         self._pos += len(data)
 
 
+def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[int, int]] | None]:
+    """A path a :class:`SpikeWriter` writes: opened for writing, created if new, not emptied; and,
+    when this call created it, its name and (device, inode)."""
+    flags = os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    created = None
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        fd = os.open(path, flags)
+    else:
+        st = os.fstat(fd)
+        created = (os.fspath(path), (st.st_dev, st.st_ino))
+    try:
+        return os.fdopen(fd, "wb"), created
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def row_chunks(h: Header, rows: np.ndarray) -> Iterator[tuple[tuple[int, ...], ChunkSpec, np.ndarray]]:
     """The chunks of one row of frames (FORMAT.md 4): (origin along axes 1.., spec, C-contiguous
     elements), in file order."""
@@ -329,7 +445,7 @@ def array_chunks(values: np.ndarray, bits: int, axes: Sequence[str] | str | None
     """The chunks :func:`write_array` would code ``values`` (checked elements) in, with their
     specs, in file order: what training a prior on an array sees."""
     rank = values.ndim
-    names = axis_names(axes) or default_axes(rank)
+    names = user_axes(axes) or default_axes(rank)
     if len(names) != rank:
         raise ValueError(f"{len(names)} axis names {names} for an array of rank {rank}")
     shape = values.shape

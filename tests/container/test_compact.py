@@ -127,3 +127,23 @@ def test_empty_arrays_and_a_stream_of_unknown_length():
         for frame in X[:5]:
             w.append(frame)
     np.testing.assert_array_equal(spikecodec.decode(buf.getvalue()), X[:5])
+
+
+def test_no_chunk_at_all_reads_back_with_its_frames():
+    # An inner chunked axis of extent 0 makes G = 0 (FORMAT.md 4.2): the compact index's rows are
+    # then 0 (6.2). The writer wrote shape[0] there, and no reader (the library's included) read
+    # the file; a stream of unknown length cannot count its frames at all, and is refused.
+    import io
+
+    x = np.zeros((3, 0, 4), np.uint8)
+    for records in ("classic", "compact"):
+        data = spikecodec.encode(x, codec="raw", chunk=[1, 1], records=records)
+        assert spikecodec.validate(data).ok
+        assert spikecodec.decode(data).shape == (3, 0, 4)
+        with spikecodec.SpikeWriter(buf := io.BytesIO(), codec="raw", chunk=[1, 1], records=records, axes="TNC", length=3) as w:
+            for frame in x:
+                w.append(frame)
+        assert spikecodec.decode(buf.getvalue()).shape == (3, 0, 4)
+        w = spikecodec.SpikeWriter(io.BytesIO(), codec="raw", chunk=[1, 1], records=records, axes="TNC")
+        with pytest.raises(ValueError, match="give length="):
+            w.append(x[0])
