@@ -11,6 +11,8 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
+import numpy as np
+
 MAX_RANK = 8
 MAX_HEADER_SIZE = 1 << 20  # bytes of header body
 MAX_AXIS_NAME = 16
@@ -46,8 +48,9 @@ class ReadLimits:
             value = getattr(self, name)
             if name == "max_work" and value is None:
                 continue
-            if type(value) is not int or value < 0:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            object.__setattr__(self, name, int(value))  # np.int64(5) as 5: sizes are Python ints below
 
     def check_bytes(self, nbytes: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` (a phrase: "the array", "chunk 3") decoding to ``nbytes``."""
@@ -111,6 +114,14 @@ def checked_product(values, limit: int, what: str) -> int:
         if total > limit:
             raise OverflowError(f"{what} exceeds {limit}")
     return total
+
+
+def flag_option(value: object, name: str) -> bool:
+    """A yes/no option (``recover``): True or False (numpy's too), else a TypeError naming the
+    option - ``recover="false"`` is a true string, and turned recovery on."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r:.40}")
 
 
 def count_option(value: object, name: str, minimum: int = 0) -> int:

@@ -235,6 +235,8 @@ def load_prior(source: PriorLike) -> Prior:
         return source
     if isinstance(source, (bytes, bytearray, memoryview)):
         return parse_prior(bytes(source))
+    if not isinstance(source, (str, os.PathLike)):  # os.fspath's "expected str, bytes or os.PathLike"
+        raise TypeError(f"a prior is a Prior, a path to a prior file or its bytes, got {type(source).__name__} {source!r:.40}")
     path = os.fspath(source)
     with open(path, "rb") as f:
         data = f.read(MAX_TABLE_BYTES + MAX_DESCRIPTION + 64)
@@ -305,6 +307,8 @@ def as_priors(priors: Iterable[PriorLike] | PriorLike | None) -> list[Prior]:
         return []
     if isinstance(priors, (Prior, str, os.PathLike, bytes, bytearray, memoryview)):
         priors = [priors]
+    if isinstance(priors, Mapping) or not isinstance(priors, Iterable):  # a dict's keys are no priors
+        raise TypeError(f"priors= is a prior (a Prior, a path or bytes) or a list of them, got {type(priors).__name__}")
     return [load_prior(p) for p in priors]
 
 

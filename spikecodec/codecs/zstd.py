@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import threading
 
 import zstandard
@@ -18,9 +19,13 @@ class Zstd(BytesCodec):
     codec_id = "zstd"
 
     def __init__(self, level: int = 3):
-        if isinstance(level, bool) or not isinstance(level, int) or not -7 <= level <= 22:
+        try:  # a Python or numpy integer, not a bool and not a float
+            number = None if isinstance(level, bool) or type(level).__name__ == "bool_" else operator.index(level)
+        except TypeError:
+            number = None
+        if number is None or not -7 <= number <= 22:
             raise ValueError(f"zstd level must be an integer in -7..22, got {level!r}")
-        self.level = level
+        self.level = number
 
     def get_config(self) -> dict:
         return {"level": self.level}

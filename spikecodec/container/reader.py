@@ -17,7 +17,7 @@ from .. import layout
 from ..codecs import ChunkSpec
 from ..elements import elements_as
 from ..errors import FormatError
-from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option
+from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
 from .chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache
@@ -334,6 +334,7 @@ class SpikeReader:
     ):
         # _private: the caller never hands this reader on (read_array), so the header and codec
         # pipeline may be the ones kept for headers seen before (parse_header_shared).
+        recover = flag_option(recover, "recover")
         given = as_priors(priors)
         reopenable = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview))
         self._reopen = dict(source=(bytes(source) if isinstance(source, (bytearray, memoryview)) else source) if reopenable else None,

@@ -410,3 +410,22 @@ def test_a_message_after_the_end_is_refused_as_such() -> None:
     with pytest.raises(ValueError, match="the stream has ended") as err:
         dec.decode(first)
     assert not isinstance(err.value, spikecodec.FormatError)
+
+
+def test_options_take_numpy_numbers_and_refuse_what_only_looks_like_a_value() -> None:
+    # max_bytes=np.int64(...) and a zstd level of np.int64 were refused while workers= took them;
+    # recover="false" is a true string and turned recovery on; priors=3, [None] and a dict
+    # failed inside os.fspath or iterated the dict's keys as paths.
+    from spikecodec.codecs import get_codec
+
+    data = spikecodec.encode(np.zeros((2, 3), np.uint8))
+    assert spikecodec.load(data, max_bytes=np.int64(1000)).shape == (2, 3)
+    assert get_codec({"id": "zstd", "level": np.int64(5)}).get_config() == {"level": 5}
+    for level in (True, 2.0, "3"):
+        with pytest.raises(ValueError, match="zstd level"):
+            get_codec({"id": "zstd", "level": level})
+    with pytest.raises(TypeError, match="recover must be True or False"):
+        spikecodec.load(data, recover="false")
+    for priors, message in ((3, "priors= is a prior"), ([None], "a prior is a Prior"), ({"a": 1}, "priors= is a prior")):
+        with pytest.raises(TypeError, match=message):
+            spikecodec.load(data, priors=priors)
