@@ -134,8 +134,10 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     arr = to_numpy(array)
     if bits is not None:
         bits = element_bits(bits)
-    if arr.dtype == np.bool_:  # 0/1 by construction: no range check needed
+    if arr.dtype == np.bool_:
         values = np.asarray(arr.view(np.uint8), order="C")
+        if values.size and int(values.max()) > 1:  # True stored as 2 or 255 (np.frombuffer, a view of other bytes)
+            values = np.not_equal(values, 0).view(np.uint8)
         return values, bits or 1
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections import OrderedDict
 from typing import Any, Mapping
@@ -23,13 +24,17 @@ from ..container.reader import SpikeReader
 from ..container.writer import default_axes
 from ..elements import ELEMENT_BITS
 from ..errors import FormatError, LimitError
+from ..limits import MAX_AXIS_NAME, MAX_RANK
 from ..prior import Prior, find_prior, is_digest, load_prior
+
+_AXIS_NAME = re.compile(r"[A-Za-z0-9_]{1,%d}\Z" % MAX_AXIS_NAME)
 
 #: The chunk dtypes the codecs take; a spike file's metadata says which one a chunk was
 #: (absent: uint8), so that a bool chunk decodes to bool.
 DTYPES = {"bool": np.dtype(bool), "uint8": np.dtype(np.uint8)}
 DTYPE_KEY = "dtype"
 SHAPE_KEY = "shape"  # only for a 0-d chunk, coded as one element
+ORDER_KEY = "order"  # "F" for a chunk given in Fortran order, decoded in that memory order again
 
 #: How a chunk is stored: ``"file"``, a complete spike file (its own header, index and CRCs:
 #: about 160 bytes, 240 with a prior); ``"message"``, one chunk message (FORMAT.md 5.2: the
@@ -46,6 +51,20 @@ def chunk_dtype_name(dtype: Any, who: str) -> str:
             return name
     raise ValueError(f"{who}: chunks must be bool (spikes) or uint8 (spike counts), got dtype {dt}; "
                      "convert them first (a count must fit the element type: 1, 2, 4 or 8 bits)")
+
+
+def clean_bool(array: np.ndarray) -> np.ndarray:
+    """``array`` with every bool element stored as the byte 0 or 1. numpy reads any non-zero
+    byte of a bool array as True, but such arrays exist (``np.frombuffer``, views of other
+    dtypes, C code), and the coders see a bool chunk's bytes: a byte of 2 or 255 made a chunk
+    whose spike file could not be read back, or a message refused as "value 2 does not fit".
+    Other dtypes are returned as they are."""
+    if array.dtype != np.dtype(bool) or array.size == 0:
+        return array
+    raw = array.view(np.uint8) if array.ndim else array.reshape(1).view(np.uint8).reshape(())
+    if int(raw.max()) <= 1:
+        return array
+    return np.not_equal(array, False)  # a fresh array of clean bools, same shape
 
 
 class SpikeParams:
@@ -79,6 +98,15 @@ class SpikeParams:
                 raise ValueError(f"{who}: axes must be a string such as 'TNCHW' or a list of axis names, got {axes!r}")
             if not names or len(set(names)) != len(names):
                 raise ValueError(f"{who}: axes {axes!r} must name each axis once")
+            # As a spike file's header takes them (FORMAT.md), checked here: else the codec was
+            # made (and a zarr array with it) and every chunk written failed.
+            bad = next((n for n in names if not _AXIS_NAME.match(n)), None)
+            if bad is not None:
+                raise ValueError(f"{who}: axis name {bad!r} is not 1-{MAX_AXIS_NAME} characters of [A-Za-z0-9_]")
+            if len(names) > MAX_RANK:
+                raise ValueError(f"{who}: axes {axes!r} name {len(names)} axes; a spike file holds at most {MAX_RANK}")
+        if isinstance(bits, np.integer) and not isinstance(bits, np.bool_):
+            bits = int(bits)  # e.g. from a numpy computation: kept as a JSON number
         if bits is not None and (type(bits) is not int or bits not in ELEMENT_BITS):
             raise ValueError(f"{who}: bits must be one of {ELEMENT_BITS} or None, got {bits!r}")
         if prior is not None and not isinstance(prior, (str, os.PathLike)):
@@ -123,6 +151,7 @@ class SpikeParams:
     def encode(self, array: np.ndarray, metadata: Mapping[str, Any] | None = None) -> bytes:
         """``array`` (bool or uint8, any rank) as the bytes of a spike file with compact records."""
         name = chunk_dtype_name(array.dtype, self.who)
+        array = clean_bool(array)
         meta = dict(metadata or {})
         if array.ndim == 0:
             meta[SHAPE_KEY] = []
@@ -234,7 +263,7 @@ class SpikeParams:
         and 0-d again if it was."""
         if dtype is None:
             dtype = metadata.get(DTYPE_KEY, "uint8") if isinstance(metadata, Mapping) else "uint8"
-        if dtype not in DTYPES:
+        if not isinstance(dtype, str) or dtype not in DTYPES:  # a list there was "unhashable type"
             raise FormatError(f"{self.who}: the chunk's metadata names dtype {dtype!r}, not one of {sorted(DTYPES)}", code="integration-framing")
         if metadata.get(SHAPE_KEY) == [] and values.shape == (1,):
             values = values.reshape(())
@@ -347,6 +376,19 @@ _MAX_FRAMINGS = 256
 
 _priors: dict[tuple[str | None, str], Prior] = {}
 _priors_lock = threading.Lock()
+
+
+def _new_locks_in_child() -> None:
+    """A forked child gets fresh locks: fork copies a lock that another thread of the parent
+    held at that moment (dask's threads, zarr's, a DataLoader started while they code chunks)
+    as held, and the child's first chunk then waited on it for ever."""
+    global _framings_lock, _priors_lock
+    _framings_lock = threading.Lock()
+    _priors_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_in_child)
 
 
 def _load_prior_file(path: str, digest: str | None, who: str) -> Prior:

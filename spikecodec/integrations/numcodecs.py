@@ -38,7 +38,7 @@ from __future__ import annotations
 import binascii
 import math
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import numcodecs
 import numpy as np
@@ -51,7 +51,7 @@ from ..container.records import read_varint, varint
 from ..elements import ELEMENT_BITS, as_elements, to_numpy
 from ..errors import FormatError, LimitError
 from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_RANK
-from ._core import DTYPE_KEY, SpikeParams, chunk_dtype_name
+from ._core import DTYPE_KEY, ORDER_KEY, SpikeParams, chunk_dtype_name, clean_bool
 
 __all__ = ["MESSAGE_TAG", "SpikeCodec"]
 
@@ -87,7 +87,10 @@ class SpikeCodec(Codec):
     small chunks): see the module; a configuration without it means ``"file"``.
 
     Chunks must be bool or uint8 (other dtypes raise ValueError); a bool chunk decodes to bool
-    (the spike file's metadata, or the message's first bytes, say so). A malformed payload raises
+    (the spike file's metadata, or the message's first bytes, say so). A chunk given in Fortran
+    order decodes in Fortran order again (zarr format 2 reads a compressor's or filter's output in
+    the array's memory order: an ``order="F"`` array read its chunks back transposed); the
+    spike file's metadata says so. Chunk messages have no room for it and refuse such a chunk. A malformed payload raises
     :class:`spikecodec.FormatError` (a ValueError) saying what is wrong.
     """
 
@@ -108,12 +111,17 @@ class SpikeCodec(Codec):
     def encode(self, buf: Any) -> bytes:
         """One chunk (a bool or uint8 array of any shape; a bytes-like object is a 1-D uint8
         chunk) as the bytes of a spike file, or of a chunk message (``framing``)."""
-        arr = buf if isinstance(buf, np.ndarray) else ensure_ndarray_like(buf)
-        arr = to_numpy(arr)  # a masked array is refused there: its mask would be dropped
+        arr = _chunk_array(buf, self._params.who)
+        fortran = arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous
         if self._params.framing == "message":
+            if fortran:  # a message has no room to say so; zarr v2 would read its values transposed
+                raise ValueError(f"{self._params.who}: framing='message' codes C-ordered chunks; this one is in "
+                                 "Fortran order (a zarr format 2 array of order='F'?): use order='C', or framing='file'")
             return self._encode_message(arr)
-        metadata = {DTYPE_KEY: "bool"} if arr.dtype == np.dtype(bool) else None
-        return self._params.encode(arr, metadata)
+        metadata = {DTYPE_KEY: "bool"} if arr.dtype == np.dtype(bool) else {}
+        if fortran:  # decoded into Fortran order again: zarr format 2 reads a chunk in its memory order
+            metadata[ORDER_KEY] = "F"
+        return self._params.encode(arr, metadata or None)
 
     def decode(self, buf: Any, out: Any = None) -> np.ndarray:
         """The chunk that :meth:`encode` coded in ``buf`` (any buffer), in its shape and dtype.
@@ -123,8 +131,19 @@ class SpikeCodec(Codec):
         if self._params.framing == "message":
             chunk = self._decode_message(data, _out_nbytes(out))
         else:
-            values, metadata = self._params.decode(data)
+            try:
+                values, metadata = self._params.decode(data)
+            except LimitError:
+                raise
+            except FormatError as exc:
+                if _first_byte(data) == MESSAGE_TAG:  # before: only "bad signature" or "too short"
+                    raise FormatError(f"{exc.message} (the chunk begins with {MESSAGE_TAG:02x}, as a chunk message "
+                                      "does: was it written with framing='message'?)", exc.offset, exc.where,
+                                      code=exc.code) from None
+                raise
             chunk = self._params.finish(values, metadata)
+            if isinstance(metadata, Mapping) and metadata.get(ORDER_KEY) == "F":
+                chunk = np.asfortranarray(chunk)
         if out is None:
             return chunk
         return _copy_into(chunk, out)
@@ -133,6 +152,7 @@ class SpikeCodec(Codec):
     def _encode_message(self, arr: np.ndarray) -> bytes:
         params = self._params
         name = chunk_dtype_name(arr.dtype, params.who)
+        arr = clean_bool(arr)
         coded = arr.shape or (1,)  # a 0-d chunk is coded as one element
         params.check_axes(coded)
         values, bits = as_elements(arr, params.bits)  # bits: the narrowest that holds the chunk, as a file's
@@ -183,12 +203,51 @@ class SpikeCodec(Codec):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "SpikeCodec":
+        who = "spikecodec (numcodecs)"
+        if not isinstance(config, Mapping):
+            raise TypeError(f"{who}: a configuration is a dict such as {{'id': 'spikecodec', 'codec': 'ctxmix'}}, "
+                            f"got {type(config).__name__}")
         config = dict(config)
-        config.pop("id", None)
+        codec_id = config.pop("id", cls.codec_id)
+        if codec_id != cls.codec_id:
+            raise ValueError(f"{who}: the configuration is for codec {codec_id!r}, not {cls.codec_id!r}")
+        unknown = sorted(str(k) for k in set(config) - _CONFIG_KEYS)
+        if unknown:
+            raise ValueError(f"{who}: unknown configuration keys {unknown} (known: {sorted(_CONFIG_KEYS)})")
         return cls(**config)
 
     def __repr__(self) -> str:
         return f"SpikeCodec({self._params!r})"
+
+
+#: The keys of a configuration besides ``id`` (SpikeCodec's parameters).
+_CONFIG_KEYS = frozenset({"codec", "axes", "bits", "prior", "prior_digest", "framing"})
+
+
+def _chunk_array(buf: Any, who: str) -> np.ndarray:
+    """A chunk as a numpy array: an array, or anything with ``__array__`` (a torch tensor, a
+    dask or zarr array: read there), or a buffer (a 1-D uint8 chunk). Anything else raises a
+    TypeError saying what was given; a masked array is refused (its mask would be dropped)."""
+    if isinstance(buf, np.ndarray) or hasattr(buf, "__array__") or (hasattr(buf, "detach") and hasattr(buf, "numpy")):
+        arr = to_numpy(buf)
+    else:
+        try:
+            arr = ensure_ndarray_like(buf)
+        except (TypeError, ValueError):
+            raise TypeError(f"{who}: a chunk must be a numpy array (or a tensor, or a buffer), got "
+                            f"{type(buf).__name__}") from None
+        arr = to_numpy(arr)
+    if arr.dtype == np.dtype(object):
+        raise TypeError(f"{who}: a chunk must be a numpy array of bool or uint8, got {type(buf).__name__} of objects")
+    return arr
+
+
+def _first_byte(data: Any) -> int | None:
+    try:
+        view = memoryview(data)
+        return view.cast("B")[0] if view.nbytes and view.c_contiguous else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _out_nbytes(out: Any) -> int | None:
@@ -212,7 +271,7 @@ def _copy_into(chunk: np.ndarray, out: Any) -> Any:
             if out.size != chunk.size or not (out.flags.c_contiguous or out.flags.f_contiguous):
                 raise ValueError(f"spikecodec (numcodecs): out= has shape {out.shape}, the decoded chunk is "
                                  f"{chunk.shape} ({chunk.dtype})")
-            np.copyto(out.reshape(-1, order="A"), chunk.reshape(-1), casting="no")
+            np.copyto(out.reshape(-1, order="A"), chunk.reshape(-1, order="A"), casting="no")  # memory order, as zarr 2
             return out
         np.copyto(out, chunk, casting="no")
         return out
@@ -223,7 +282,7 @@ def _copy_into(chunk: np.ndarray, out: Any) -> Any:
     if view.readonly or not view.contiguous or view.nbytes != chunk.nbytes:
         raise ValueError(f"spikecodec (numcodecs): out= is a {'read-only ' if view.readonly else ''}buffer of "
                          f"{view.nbytes} bytes, the decoded chunk is {chunk.dtype} {chunk.shape} ({chunk.nbytes} bytes)")
-    np.frombuffer(view.cast("B"), np.uint8)[...] = chunk.reshape(-1).view(np.uint8)
+    np.frombuffer(view.cast("B"), np.uint8)[...] = chunk.reshape(-1, order="A").view(np.uint8)  # memory order
     return out
 
 

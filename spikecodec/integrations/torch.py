@@ -11,8 +11,8 @@
 
 Each file's sample count is read from its header when the dataset is made; the files are opened
 again, lazily, in each process that reads items (a DataLoader worker, forked or spawned), so the
-dataset pickles as its paths. Importing this module imports torch; ``import spikecodec`` and
-``import spikecodec.integrations`` do not.
+dataset pickles as its paths (made absolute when it is made). Importing this module imports
+torch; ``import spikecodec`` and ``import spikecodec.integrations`` do not.
 """
 
 from __future__ import annotations
@@ -54,19 +54,30 @@ class SpikeDataset(Dataset):
                  transform: Callable[[torch.Tensor], Any] | None = None,
                  priors: PriorLike | Iterable[PriorLike] | None = None, *, dtype: torch.dtype | None = None,
                  cache_bytes: int = DEFAULT_CACHE_BYTES):
-        if isinstance(files, (str, os.PathLike)):
+        if isinstance(files, (str, bytes, os.PathLike)):
             files = [files]
-        self.files = [os.fspath(f) for f in files]
+        try:
+            files = list(files)
+        except TypeError:
+            raise TypeError(f"SpikeDataset: files must be a path or a sequence of paths, got {type(files).__name__}") from None
+        # A path as bytes is a path (the reader would take bytes for a file's contents). Made
+        # absolute: the files are opened later, lazily, in each process - after a chdir, a
+        # relative path named another file there (or none), read as these files' samples.
+        self.files = [os.path.abspath(os.fsdecode(_path(f))) for f in files]
         if not self.files:
             raise ValueError("SpikeDataset: no files given")
         if dtype is not None and not isinstance(dtype, torch.dtype):
             raise TypeError(f"SpikeDataset: dtype must be a torch dtype, got {dtype!r}")
+        whole = isinstance(cache_bytes, (int, np.integer)) or (isinstance(cache_bytes, float) and cache_bytes.is_integer())
+        if isinstance(cache_bytes, (bool, np.bool_)) or not whole or cache_bytes < 0:
+            raise ValueError(f"SpikeDataset: cache_bytes must be a whole number of bytes (0 or more), got {cache_bytes!r}")
         self.transform = transform
         self.dtype = dtype
         self.cache_bytes = int(cache_bytes)
         # Kept as bytes and paths (a Prior object carries per-thread state that does not pickle).
         self._prior_sources = [p.data for p in as_priors(priors)] if priors is not None else []
         self.axes: list[int] = []  # the sample axis of each file
+        self._axis_names: list[str] = []  # its name there
         self.counts: list[int] = []
         self.sample_shapes: list[tuple[int, ...]] = []
         self._blocks: list[int] = []  # samples per cached block, each file
@@ -75,6 +86,7 @@ class SpikeDataset(Dataset):
             with SpikeReader(path, priors=given) as r:
                 ax = _sample_axis(axis, r.axes, path)
                 self.axes.append(ax)
+                self._axis_names.append(r.axes[ax])
                 self.counts.append(r.shape[ax])
                 self.sample_shapes.append(r.shape[:ax] + r.shape[ax + 1:])
                 self._blocks.append(r.chunk_shape[ax] if ax < len(r.chunk_shape) else max(r.shape[ax], 1))
@@ -86,7 +98,7 @@ class SpikeDataset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         n = len(self)
-        i = int(index)
+        i = _item_index(index)
         if i < 0:
             i += n
         if not 0 <= i < n:
@@ -114,8 +126,25 @@ class SpikeDataset(Dataset):
         if reader is None:
             if "priors" not in local:
                 local["priors"] = self._priors()
-            reader = local["readers"][f] = SpikeReader(self.files[f], priors=local["priors"])
+            reader = SpikeReader(self.files[f], priors=local["priors"])
+            self._check_unchanged(reader, f)
+            local["readers"][f] = reader
         return reader
+
+    def _check_unchanged(self, reader: SpikeReader, f: int) -> None:
+        """ValueError (the reader closed) unless the file opened in this process holds the
+        samples the dataset counted when it was made (or more: a file appended to): a file
+        replaced in between by a shorter one, or one of other samples, read past its end - an
+        IndexError deep in numpy - or gave items of another shape than the dataset's."""
+        ax = self.axes[f]
+        shape = tuple(reader.shape)
+        now = (shape[ax], shape[:ax] + shape[ax + 1:]) if ax < len(shape) else None
+        name = self.__dict__.get("_axis_names", reader.axes)[f]  # (a dataset pickled before it kept them)
+        if now is None or now[0] < self.counts[f] or now[1] != self.sample_shapes[f] or reader.axes[ax] != name:
+            reader.close()
+            said = (f"{now[0]} samples of {now[1]}" if now is not None else f"shape {shape}")
+            raise ValueError(f"SpikeDataset: {self.files[f]} changed since the dataset was made: it held "
+                             f"{self.counts[f]} samples of {self.sample_shapes[f]}, now {said}; make the dataset again")
 
     def _sample(self, f: int, j: int) -> np.ndarray:
         local = self._state()
@@ -144,8 +173,15 @@ class SpikeDataset(Dataset):
         """Close this process's open files (they reopen on the next item)."""
         local, self._local = self._local, None
         if local is not None and local["pid"] == os.getpid():
-            for reader in local["readers"].values():
-                reader.close()
+            # Under the readers' lock, and forgotten there: a thread reading an item meanwhile
+            # (a prefetching thread) raised "read from a closed spike file".
+            with local["lock"]:
+                readers = list(local["readers"].values())
+                local["readers"].clear()
+                local["cache"].clear()
+                local["bytes"] = 0
+                for reader in readers:
+                    reader.close()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -154,6 +190,31 @@ class SpikeDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"<SpikeDataset {len(self)} samples from {len(self.files)} file(s)>"
+
+
+def _path(f: Any) -> str | bytes:
+    if not isinstance(f, (str, bytes, os.PathLike)):
+        raise TypeError(f"SpikeDataset: a file must be given as a path, got {type(f).__name__}")
+    return os.fspath(f)
+
+
+def _item_index(index: Any) -> int:
+    """``index`` as an int: an integer (Python, numpy, or a one-element integer tensor); a bool,
+    a float, a string, a slice or a list raise TypeError. ``int()`` took 2.7 as item 2 and "3" as
+    item 3, and a slice failed inside ``int()``."""
+    if isinstance(index, (bool, np.bool_)) or (isinstance(index, torch.Tensor) and index.dtype == torch.bool):
+        raise TypeError(f"SpikeDataset: an item's index is an integer, got the bool {index!r}")
+    if isinstance(index, (int, np.integer)):
+        return int(index)
+    if isinstance(index, torch.Tensor) and index.numel() == 1 and not index.is_floating_point() and not index.is_complex():
+        return int(index.item())
+    if isinstance(index, np.ndarray) and index.size == 1 and index.dtype.kind in "iu":
+        return int(index.reshape(()).item())
+    what = type(index).__name__
+    if isinstance(index, (slice, list, tuple, range)) or (isinstance(index, (np.ndarray, torch.Tensor)) and index.ndim):
+        raise TypeError(f"SpikeDataset: an item's index is one integer, got a {what}; for several items use "
+                        "torch.utils.data.Subset or a DataLoader")
+    raise TypeError(f"SpikeDataset: an item's index is an integer, got {what} {index!r:.40}")
 
 
 def _sample_axis(axis: int | str, axes: Sequence[str], path: str) -> int:

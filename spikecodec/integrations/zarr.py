@@ -53,8 +53,9 @@ from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
-from ..errors import FormatError
-from ._core import DTYPES, MessageFraming, SpikeParams, chunk_dtype_name
+from .. import layout
+from ..errors import FormatError, LimitError
+from ._core import MessageFraming, SpikeParams, chunk_dtype_name, clean_bool
 
 if TYPE_CHECKING:
     from typing import Self
@@ -151,16 +152,20 @@ class SpikeZarrCodec(ArrayBytesCodec):
         chunks of ``array_spec`` (zarr calls this when it makes the array's metadata, and the
         sharding codec for its inner chunks). A header, once made, is kept: the stored chunks
         were coded against it. Where none can be made for that shape, the codec with file framing."""
+        native = array_spec.dtype.to_native_dtype() if hasattr(array_spec.dtype, "to_native_dtype") else array_spec.dtype
+        # Checked here too: inside zarr's sharding codec this codec's validate() is never called,
+        # and an int16 array or axes of another rank were accepted, every write then failing
+        # (message framing: "this codec has none", of the header). No chunk of such an array can
+        # have been written, so refusing it when it is opened loses nothing.
+        name = chunk_dtype_name(native, _WHO)  # bool or uint8, else ValueError
+        if self.axes is not None and len(self.axes) != max(len(array_spec.shape), 1):
+            raise ValueError(f"{_WHO}: axes {self.axes!r} name {len(self.axes)} axes, the array has "
+                             f"{len(array_spec.shape)}")  # its chunks have its rank, sharded or not
         if self.framing != "message" or self.header is not None:
             return self
-        native = array_spec.dtype.to_native_dtype() if hasattr(array_spec.dtype, "to_native_dtype") else array_spec.dtype
-        if np.dtype(native) not in DTYPES.values():
-            return self  # validate() refuses the dtype, saying what is taken
         params = self._params
-        bits = params.header_bits(chunk_dtype_name(native, _WHO))  # a missing prior raises here
+        bits = params.header_bits(name)  # a missing prior raises here
         shape = tuple(array_spec.shape) or (1,)  # a 0-d array's chunk is coded as one element
-        if params.axes is not None and len(params.axes) != len(shape):
-            return self  # validate() refuses the axes
         try:
             header = params.make_header(shape, bits)
         except ValueError:
@@ -191,11 +196,17 @@ class SpikeZarrCodec(ArrayBytesCodec):
         arr = np.asarray(chunk_array.as_numpy_array())
         messages = self._messages
         shape = arr.shape or (1,)
-        if messages is not None and messages.fits(shape):
-            chunk_dtype_name(arr.dtype, _WHO)
-            data = messages.encode(arr.reshape(shape).view(np.uint8))
-        else:
-            data = self._params.encode(arr)
+        try:
+            if messages is not None and messages.fits(shape):
+                chunk_dtype_name(arr.dtype, _WHO)
+                data = messages.encode(clean_bool(arr).reshape(shape).view(np.uint8))
+            else:
+                data = self._params.encode(arr)
+        except ValueError as exc:
+            hint = _fill_value_hint(chunk_spec, self.bits if messages is None else messages.bits)
+            if hint and type(exc) is ValueError and "does not fit" in str(exc):
+                raise ValueError(f"{exc}{hint}") from None
+            raise
         return chunk_spec.prototype.buffer.from_bytes(data)
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
@@ -209,7 +220,17 @@ class SpikeZarrCodec(ArrayBytesCodec):
         else:
             # A chunk decodes to its shape's bytes, never more: a hostile one is refused before it allocates.
             limit = max(math.prod(want), 1)
-            values, metadata = params.decode(chunk_bytes.as_numpy_array(), max_bytes=limit)
+            data = chunk_bytes.as_numpy_array()
+            try:
+                values, metadata = params.decode(data, max_bytes=limit)
+            except LimitError:
+                raise
+            except FormatError as exc:
+                if messages is None and bytes(data[: len(layout.SIGNATURE)]) != layout.SIGNATURE:
+                    raise FormatError(f"{exc.message} (the chunk is not a spike file: was the array written with "
+                                      "framing='message', and its configuration has lost the header?)", exc.offset,
+                                      exc.where, code=exc.code) from None
+                raise
             chunk = params.finish(values, metadata, dtype)
         if chunk.shape != want:
             raise FormatError(f"{_WHO}: the chunk decodes to shape {chunk.shape}, the array's chunks are {want}", code="decoded-shape")
@@ -220,6 +241,20 @@ class SpikeZarrCodec(ArrayBytesCodec):
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         return await asyncio.to_thread(self._decode_sync, chunk_bytes, chunk_spec)
+
+
+def _fill_value_hint(chunk_spec: ArraySpec, bits: int | None) -> str:
+    """What to add to a "does not fit" error when the array's fill value is itself over the
+    element type: zarr fills the unwritten part of a chunk with it, so a chunk written in part
+    cannot be coded however small the values written."""
+    try:
+        fill = int(np.asarray(chunk_spec.fill_value).item())
+    except (TypeError, ValueError):
+        return ""
+    if bits is None or fill < (1 << bits):
+        return ""
+    return (f" (the array's fill_value {fill} does not fit the {bits}-bit element type: zarr writes it into "
+            "every chunk written in part; make the array with a fill_value that fits, or a wider bits=)")
 
 
 def _header_text(header: str | bytes) -> str:

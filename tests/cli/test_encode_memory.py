@@ -54,7 +54,7 @@ def test_plain_npy_of_zeros_file_and_stdin(tmp_path: Path) -> None:
 
 
 def test_stride_zero_torch_tensor(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     n = 1 << 24  # 16 MiB once materialised, from one stored byte
     torch.save(torch.zeros(1, dtype=torch.uint8).expand(n), tmp_path / "x.pt")
     torch.save(torch.zeros(10, dtype=torch.uint8), tmp_path / "tiny.pt")

@@ -32,7 +32,7 @@ from spikecodec_cli.images import read_images, read_labels, read_png_folder
 from spikecodec_cli.io_formats import read_input
 from spikecodec_cli.main import main
 
-h5py = pytest.importorskip("h5py")
+import h5py  # noqa: E402
 
 SECRET = "TOPSECRET-c0ffee-do-not-disclose"
 LIMIT = DEFAULT_MAX_DECODED_BYTES
@@ -193,7 +193,9 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch")  # imported once for the module (it is slow to import)
+    import torch  # imported once for the module (it is slow to import)
+
+    return torch
 
 
 @pytest.fixture

@@ -66,3 +66,13 @@ def test_element_type_inference_and_inputs():
     assert values.dtype == np.uint8 and bits == 1 and values.tolist() == [[1, 0]]
     with pytest.raises(ValueError, match="one of"):
         as_elements(np.array([0]), 3)
+
+
+def test_bool_arrays_with_true_stored_as_any_byte_are_spikes():
+    # numpy reads any non-zero byte of a bool array as True (np.frombuffer, views of other bytes);
+    # encode() gave "a value above 1 does not fit the 1-bit element type" for such an array.
+    import spikecodec
+
+    x = np.frombuffer(b"\x00\x02\xff\x01\x00\x80", bool).reshape(2, 3)
+    for codec in ("raw", "winmix", "context"):
+        np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(x, codec=codec)), x.astype(np.uint8))

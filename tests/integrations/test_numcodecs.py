@@ -51,6 +51,10 @@ def check_numcodec(codec: SpikeCodec, chunks: list[np.ndarray], corruptions: int
     assert type(twin) is SpikeCodec and twin == codec and twin.get_config() == codec.get_config()
     rng = np.random.default_rng(0)
     for i, x in enumerate(chunks):
+        if codec.framing == "message" and x.ndim > 1 and x.flags.f_contiguous and not x.flags.c_contiguous:
+            with pytest.raises(ValueError, match="Fortran order"):  # no room to say so: zarr 2 would read it transposed
+                codec.encode(x)
+            continue
         enc = codec.encode(x)
         if codec.framing == "file":
             assert isinstance(enc, bytes) and enc[:4] == b"\x8aSPK"  # a spike file
@@ -66,7 +70,7 @@ def check_numcodec(codec: SpikeCodec, chunks: list[np.ndarray], corruptions: int
         np.testing.assert_array_equal(out, x)
         raw = bytearray(x.nbytes)
         twin.decode(enc, out=raw)
-        assert bytes(raw) == np.ascontiguousarray(x).tobytes()
+        assert bytes(raw) == x.tobytes(order="A")  # in the chunk's memory order, as zarr format 2 reads it
         if i % 4:
             continue
         bad = [enc[:-1], enc[: len(enc) // 2], enc + b"\x00", enc + b"\xff" * 4, b"", b"\x8aSPK", enc[16:]]

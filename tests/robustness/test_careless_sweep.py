@@ -50,7 +50,7 @@ def work(tmp_path: Path) -> Path:
 def test_decode_a_single_element_to_h5(work: Path) -> None:
     # Every axis selected by one index gives a 0-d array: HDF5 refused the compression filters
     # of a scalar dataset, and the TypeError came out as a traceback.
-    h5py = pytest.importorskip("h5py")
+    import h5py
     code, _, err = run("decode", work / "x.spk", "-o", work / "one.h5", "--select", "t=1,n=0,c=3,h=2,w=4", "-q")
     assert code == 0, err
     with h5py.File(work / "one.h5") as f:
@@ -232,7 +232,7 @@ def test_writer_length_is_a_count() -> None:
 
 def test_bfloat16_tensors_encode() -> None:
     # "torch tensors work too", but a bfloat16 one raised TypeError (numpy has no bfloat16).
-    torch = pytest.importorskip("torch")
+    import torch
     tensor = torch.from_numpy(SPIKES).to(torch.bfloat16)
     np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(tensor)), SPIKES)
     with pytest.raises(ValueError, match="not a whole number"):
@@ -258,7 +258,6 @@ def test_level_for_a_codec_without_one_is_the_level_options_fault(work: Path) ->
 
 def test_cloud_refuses_labels_of_no_class(work: Path) -> None:
     # Labels of -1 or 10 (of 10 classes) were compared as they were: a silently wrong accuracy.
-    pytest.importorskip("torch")
     from spikecodec.models.coinference import edge_encode
 
     data = Path(spikecodec.__file__).parent / "data"
