@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import spikecodec
-from spikecodec.codecs import ChunkSpec, get_codec
+from spikecodec.codecs import ChunkSpec, Pipeline, get_codec
+from spikecodec.errors import FormatError
 
 from codec_contract import check_codec, contract_chunks
 
@@ -88,3 +89,17 @@ def test_round_trip_at_the_edges_of_the_tables(codec_id, bits):
         codec = get_codec(codec_id)
         spec = ChunkSpec(shape, ("T", "N", "C", "H", "W"), bits)
         np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x, err_msg=f"{codec_id} {shape}")
+
+
+@pytest.mark.parametrize("codec", ["ctxmix", "mix", "winmix"])
+def test_a_short_garbage_payload_stops_when_its_end_check_cannot_pass(codec):
+    # Once the decoder has shifted out more bytes than the payload holds, FORMAT.md 9.4.9's end
+    # check cannot pass: decoding stops there, with the same problem. Before, a 214-byte file
+    # declaring 63M elements (found by scripts/fuzz.py decode) decoded them all, for 5 s.
+    spec = ChunkSpec((4, 1, 8, 64, 64), ("T", "N", "C", "H", "W"), 1)
+    payload = bytes(np.random.default_rng(0).integers(0, 256, 40, dtype=np.uint8))
+    out = np.full(spec.shape, 0xEE, np.uint8)
+    with pytest.raises(FormatError) as got:
+        Pipeline([codec]).decode(payload, spec, out=out)
+    assert got.value.code in ("ctxmix-end", "mix-end")
+    assert (out == 0xEE).mean() > 0.8, "decoded on past the point where the payload was known bad"
