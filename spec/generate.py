@@ -1517,6 +1517,41 @@ def _invalid_outside_third_round(valid: dict[str, bytes]) -> dict[str, tuple[byt
     out["prior-null"] = (_raw_header(valid["context-history"], codecs=[(b"context", b'{"prior":null}')]), 16, "prior is null")
     out["metadata-integer-past-double"] = (_set_metadata_raw(valid["spikes-raw"], b'{"a":1' + b"0" * 400 + b"}"), 16,
                                            "too large for a double")
+
+    # Section 10's order where a file breaks two rules (the first one found is reported):
+    # classic records are read - checked, then decoded - one after another (step 7), so a
+    # padding problem in record 0 comes before a bad CRC in record 1; a record's CRC comes before
+    # the spike count its decoding would check; with G = 0 the first index entry, or the first
+    # compact record, is empty-array-chunks before anything else about it; a spike count an
+    # entry cannot hold (2^62) is the record's index-record-mismatch, not an index problem.
+    base = spikecodec.encode(np.array([[1, 0, 1], [0, 1, 1]], np.uint8), codec="raw", chunk=[1])  # 5 padding bits a record
+    start = _parts(base)[1]
+
+    def padded_then_bad_crc(i, o, e, sc, p):
+        return o, e, sc, bytes(p[:-1]) + bytes([p[-1] | 1]) if i == 0 else p
+
+    body, ents = _rebuild_chunks(base, padded_then_bad_crc)
+    second = ents[1].offset
+    b = bytearray(_finish(body, ents))
+    b[second + ents[1].size - 1] ^= 0xFF  # record 1's CRC
+    out["read-in-order-padding-before-next-crc"] = (bytes(b), start, "padding")
+    body, ents = _rebuild_chunks(base, lambda i, o, e, sc, p: (o, e, 10**6 if i == 0 else sc, p))
+    b = bytearray(_finish(body, [IndexEntry(x.offset, x.size, x.row_start, x.row_length, x.spike_count) for x in ents]))
+    b[start + ents[0].size - 1] ^= 0xFF  # record 0's CRC, its spike count impossible too
+    out["crc-before-impossible-spike-count"] = (bytes(b), start, "CRC")
+    body, ents = _rebuild_chunks(base, lambda i, o, e, sc, p: (o, e, sc, p))
+    ents[1] = IndexEntry(ents[1].offset, ents[1].size, ents[1].row_start, ents[1].row_length, 1 << 62)
+    out["entry-spike-count-2-62"] = (_finish(body, ents), ents[1].offset, "spike count")
+    empty = valid["empty-inner-axis"]  # shape [3, 0, 4], chunk [1, 1]: G = 0
+    head = empty[: _parts(empty)[1]]
+    record = b"".join(encode_chunk([0, 0], [1, 0], 0, b""))
+    body = head + record
+    out["empty-array-entry-first"] = (_finish(body, [IndexEntry(len(head) + 1, len(record), 0, 1, 0)]), len(body),
+                                      "may hold no chunks")
+    cempty = spikecodec.encode(np.zeros((3, 0, 4), np.uint8), codec="raw", chunk=[1, 1], records="compact")
+    chead = cempty[: _parts(cempty)[1]]
+    crec = b"".join(CompactRecords(tag=chead[-4:], row_height=1).build(0, (0,), (1,), 0, b""))
+    out["empty-array-compact-record"] = (_compact_file(chead, [crec], 1, 1), len(chead), "may hold no chunks")
     return out
 
 
@@ -1739,6 +1774,11 @@ INVALID_CODES = {
     "zstd-skippable-frame": "zstd-frame",
     "prior-null": "codec-pipeline",
     "metadata-integer-past-double": "json-invalid",
+    "read-in-order-padding-before-next-crc": "padding-bits",
+    "crc-before-impossible-spike-count": "chunk-crc",
+    "entry-spike-count-2-62": "index-record-mismatch",
+    "empty-array-entry-first": "empty-array-chunks",
+    "empty-array-compact-record": "empty-array-chunks",
     "compact-index-varint-overlong": "varint-overlong",
     "compact-zero-before-index": "index-end",
     "compact-record-past-index": "compact-check",

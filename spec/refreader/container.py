@@ -341,17 +341,9 @@ def read_records(data, hdr):
         if expected != io:
             raise Problem("index-end", io, "the last chunk does not end where the index starts")
         rows.finish(io)
-        for off, sz, rs, rl, sc, j in entries:
-            P, rsc, origin, extent = classic_head(data, off, hdr)
-            o, x = hdr.chunk_place(j)
-            if origin != [rs] + o or extent != [rl] + x:
-                raise Problem("index-record-mismatch", off, f"chunk origin {origin} extent {extent} is not "
-                              "where the index puts it")
-            if rsc != sc or 16 + 16 * k + P + 4 != sz:
-                raise Problem("index-record-mismatch", off, "chunk spike count or size is not the index's")
-            classic_tail(data, off, hdr, P, rl, j)
-            records.append(Record(off, rs, rl, j, off + 16 + 16 * k, P, sc))
-        return rows, records
+        # Step 7: each record is read - its head, place and CRC checked, then decoded - before the
+        # next one is read, so the records' checks run when they are decoded (classic_record).
+        return rows, [(off, sz, rs, rl, sc, j) for off, sz, rs, rl, sc, j in entries]
     if isz < 1 or data[io] != 0:
         raise Problem("index-end-marker", io, "the compact index does not start with 00")
     m, p = read_varint(data, io + 1, io)
@@ -376,6 +368,20 @@ def read_records(data, hdr):
                       f"{len(records)} and {sum(h for _, h in rows.rows)}")
     rows.finish(io)
     return rows, records
+
+
+def classic_record(data, hdr, entry):
+    """Step 7's checks of the classic record an index entry locates; its Record."""
+    off, sz, rs, rl, sc, j = entry
+    P, rsc, origin, extent = classic_head(data, off, hdr)
+    o, x = hdr.chunk_place(j)
+    if origin != [rs] + o or extent != [rl] + x:
+        raise Problem("index-record-mismatch", off, f"chunk origin {origin} extent {extent} is not "
+                      "where the index puts it")
+    if rsc != sc or 16 + 16 * hdr.k + P + 4 != sz:
+        raise Problem("index-record-mismatch", off, "chunk spike count or size is not the index's")
+    classic_tail(data, off, hdr, P, rl, j)
+    return Record(off, rs, rl, j, off + 16 + 16 * hdr.k, P, sc)
 
 
 def _decode(data, hdr, rec):
@@ -403,7 +409,10 @@ def read(data, priors=None):
     data = memoryview(bytes(data))
     hdr = parse_header(data, priors or {})
     rows, records = read_records(data, hdr)
-    decoded = [(rec, _decode(data, hdr, rec)) for rec in records]
+    decoded = []
+    for rec in records:  # compact records were walked (checked) in step 5; classic ones are read now
+        rec = rec if isinstance(rec, Record) else classic_record(data, hdr, rec)
+        decoded.append((rec, _decode(data, hdr, rec)))
     if rows.G >= 1:
         length = rows.total
     else:

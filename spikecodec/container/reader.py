@@ -124,7 +124,7 @@ def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout)
     if not _tiles(fields, h, len(inner), data_start, index_offset):
         _first_index_problem(fields, h, data_start, index_offset)  # raises, saying where
         raise FormatError("the index does not describe the chunks", index_offset, code="index-end")  # pragma: no cover
-    return ChunkTable(fields.view(np.int64))  # every field is below 2**62 (checked): the same values
+    return ChunkTable(fields.view(np.int64))  # places below 2**62 (checked); a spike count past 2**63 reads negative and matches no record
 
 
 def _tiles(fields: np.ndarray, h: Header, per_row: int, data_start: int, index_offset: int) -> bool:
@@ -133,7 +133,7 @@ def _tiles(fields: np.ndarray, h: Header, per_row: int, data_start: int, index_o
     m = len(fields)
     if m == 0:
         return h.shape[0] in (None, 0) or per_row == 0
-    if per_row == 0 or m % per_row or int(fields.max()) >= 1 << 62:
+    if per_row == 0 or m % per_row or int(fields[:, :4].max()) >= 1 << 62:  # spike counts: checked against each record
         return False
     offset, size, row_start, row_length = (fields[:, j].view(np.int64) for j in range(4))
     if offset[0] != data_start or int(offset[-1]) + int(size[-1]) != index_offset:
@@ -158,14 +158,14 @@ def _first_index_problem(fields: np.ndarray, h: Header, data_start: int, index_o
     pos = data_start
     min_size = layout.chunk_header_size(h.chunk_rank) + layout.CRC_SIZE
     for i, (offset, size, row_start, row_length, _) in enumerate(fields.tolist()):
+        if not tiling.inner:  # first, at the index (FORMAT.md 10 step 5): G = 0 admits no entry at all
+            raise FormatError("the array has an empty axis, so the file may hold no chunks", index_offset, code="empty-array-chunks")
         if offset != pos:
             kind = "overlaps the previous one" if offset < pos else "leaves a gap after the previous one"
             raise FormatError(f"index entry {i}: chunk at {offset} {kind} (expected {pos})", index_offset,
                               code="index-overlap" if offset < pos else "index-gap")
         if size < min_size:
             raise FormatError(f"index entry {i}: chunk size {size} is below the minimum {min_size}", index_offset, code="index-entry-size")
-        if not tiling.inner:
-            raise FormatError("the array has an empty axis, so the file may hold no chunks", offset, code="empty-array-chunks")
         tiling.advance_row(row_start, row_length, index_offset)
         pos += size
     if pos != index_offset:
@@ -215,7 +215,7 @@ def scan_records(src: Source, h: Header, data_start: int, records: RecordLayout,
     cursor = BufferedCursor(src, data_start, end)
     stop: FormatError | None = None
     at_index = at_record = False
-    while tiling.inner and cursor.pos < cursor.end:
+    while cursor.pos < cursor.end:  # with G = 0 (FORMAT.md 4.2) any record is empty-array-chunks, from place()
         at = cursor.pos
         at_index, first = records.at_end(cursor)
         if at_index or not first:

@@ -269,10 +269,6 @@ def read_record(records: RecordLayout, cursor: Cursor, ordinal: int, place, firs
     at = cursor.pos - len(first)
     head = records.read_head(cursor, at, first)
     spec = place(head, at)
-    if head.spike_count is not None and head.spike_count > spec.size * ((1 << spec.bits) - 1):
-        # Checked here, not only after decoding: recovery walks records without decoding them.
-        raise FormatError(f"chunk states {head.spike_count} spikes, more than its {spec.size} elements hold",
-                          at, code="spike-count")
     if head.payload_size > spec.max_payload:
         raise FormatError(f"chunk payload size {head.payload_size} exceeds the cap {spec.max_payload}", at, code="payload-size")
     rest = cursor.read(head.payload_size + head.check_size)
@@ -280,6 +276,11 @@ def read_record(records: RecordLayout, cursor: Cursor, ordinal: int, place, firs
         raise FormatError("file ends inside a chunk", at, code="record-truncated")
     view = memoryview(rest)
     records.verify(head, view[: head.payload_size], bytes(view[head.payload_size :]), ordinal, at)
+    if head.spike_count is not None and head.spike_count > spec.size * ((1 << spec.bits) - 1):
+        # The count decoding would check (FORMAT.md 10 step 7), after the CRC as there; checked
+        # here too because recovery walks records without decoding them.
+        raise FormatError(f"chunk states {head.spike_count} spikes, more than its {spec.size} elements hold",
+                          at, code="spike-count")
     return Record(at, head, view[: head.payload_size])
 
 

@@ -57,8 +57,11 @@ def test_one_message_per_image_with_the_shipped_prior(images: np.ndarray, refere
     cloud.end(edge.end())
     assert torch.allclose(torch.cat(got), expected, atol=1e-5)
     plain = EdgeEncoder(prior=None)
+    other = plain.encode(images[0])
     with pytest.raises(spikecodec.FormatError, match="from another stream"):
-        cloud.decode(plain.encode(images[0]))  # a message of another stream (no prior) is refused
+        CloudDecoder(edge.header).decode(other)  # a message of another stream (no prior) is refused
+    with pytest.raises(ValueError, match="the stream has ended"):  # nothing follows the end message
+        cloud.decode(other)
 
 
 def test_bad_images_and_mismatched_spikes_raise(images: np.ndarray) -> None:
