@@ -21,6 +21,7 @@ reason and the answers received before it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ssl
 from dataclasses import dataclass
@@ -243,8 +244,16 @@ class ServeClient:
             self._loop.close()
 
     def _run(self, work: Any) -> Any:
-        """Run ``work`` (a coroutine or awaitable) on the client's event loop until it is done."""
-        return self._loop.run_until_complete(work)
+        """Run ``work`` (a coroutine or awaitable) on the client's event loop until it is done: in
+        this thread, or - called from inside a running event loop (a notebook, an async app),
+        where no other loop may run - in a helper thread while this one waits. Either way one
+        thread at a time uses the socket."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.run_until_complete(work)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spikecodec-client") as pool:
+            return pool.submit(self._loop.run_until_complete, work).result()
 
     def __enter__(self) -> "ServeClient":
         return self

@@ -494,3 +494,17 @@ def test_import_spikecodec_imports_no_server_stack():
     code = "import sys, spikecodec.serve.server; print(sorted(m for m in ('torch', 'ray') if m in sys.modules))"
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert got.stdout.strip() == "[]"
+
+
+def test_client_works_inside_a_running_event_loop(server, spikes):
+    # A notebook (or an async app) runs an event loop in the caller's thread, where the client's
+    # own loop cannot run: the client then runs it in a helper thread while the caller waits.
+    import asyncio
+
+    header, messages, end = stream_messages(spikes[:3])
+
+    async def inside() -> object:
+        with ServeClient(server.address, token=TOKEN, header=header) as client:
+            return client.predict_messages(messages)
+
+    check_against_offline(asyncio.run(inside()), range(3), header, messages, end)
