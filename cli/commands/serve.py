@@ -39,6 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-batch", type=positive_int, default=64, metavar="N", help="most images per batch (default 64)")
     p.add_argument("--max-wait-ms", type=float, default=5.0, metavar="W", help="longest an image waits for its batch (default 5)")
     p.add_argument("--max-streams-per-client", type=positive_int, default=64, metavar="N", help="open streams per token (default 64)")
+    p.add_argument("--max-connections", type=positive_int, default=4096, metavar="N",
+                   help="open connections, all clients together; past it a new one is answered 503 (default 4096)")
     p.add_argument("--idle-timeout", type=float, default=30.0, metavar="S",
                    help="close streams silent this long with nothing in flight, and cut connections that read nothing this long (default 30)")
     p.add_argument("--threads", type=positive_int, metavar="N", help="torch threads for the cloud half (default: torch's)")
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
     model = model_name(args.model)  # loaded by the model worker only: this process never imports torch
     config = ServeConfig(model=model, tokens=tokens, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
-                         max_streams_per_client=args.max_streams_per_client, idle_timeout=args.idle_timeout,
+                         max_streams_per_client=args.max_streams_per_client, max_connections=args.max_connections,
+                         idle_timeout=args.idle_timeout,
                          torch_threads=args.threads, workers=args.workers)
     if not args.quiet:
         scheme = "wss" if args.tls_cert else "ws"

@@ -86,6 +86,7 @@ class ServeConfig:
     max_message_bytes: int = 4096  # an image's chunk message (a coded image is ~30 bytes)
     max_header_bytes: int = 65536  # the header message (a header is a few hundred bytes; no embedded prior)
     max_streams_per_client: int = 64  # open streams per token (per address without tokens)
+    max_connections: int = 4096  # open connections, all clients together (keep the process's file limit above it)
     idle_timeout: float = 30.0  # a stream with nothing in flight that sends no whole frame for this long is closed;
     # a connection that reads nothing of what the server has to write for this long is cut
     handshake_timeout: float = 10.0  # for a request (the WebSocket upgrade), then for the hello and the header
@@ -554,10 +555,15 @@ def create_app(config: ServeConfig) -> tuple[Starlette, CloudService]:
     return app, service
 
 
+BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 29\r\nconnection: close\r\n\r\ntoo many connections, retry\r\n"
+
+
 def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
     """uvicorn's HTTP and WebSocket (websockets-sansio) protocols with the per-connection limits a
     hostile client calls for and uvicorn lacks:
 
+    * past ``max_connections`` open connections a new one is answered 503 and closed (uvicorn's
+      ``limit_concurrency`` answers HTTP requests only, never a WebSocket upgrade);
     * a connection that has sent no whole request (the WebSocket upgrade included) within
       ``handshake_timeout`` seconds of connecting, or of its last answer, is closed: uvicorn
       waits for ever, so a few thousand silent connections took every file descriptor (slowloris);
@@ -571,12 +577,16 @@ def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-    request_timeout, write_timeout = config.handshake_timeout, config.idle_timeout
+    request_timeout, write_timeout, most = config.handshake_timeout, config.idle_timeout, config.max_connections
 
     class HTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._deadline = self.loop.call_later(request_timeout, self._check_request)
+            if len(self.server_state.connections) > most:  # this one counted: uvicorn caps HTTP requests, not upgrades
+                log.warning("spikecodec serve: %d connections open, the most allowed (--max-connections): one refused", most)
+                transport.write(BUSY)
+                transport.close()
 
         def _check_request(self) -> None:
             transport = self.transport

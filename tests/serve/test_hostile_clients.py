@@ -249,6 +249,29 @@ def test_many_connections_more_than_workers_each_answered(server, spikes):
         check_against_offline(result, ids, header, messages, end)
 
 
+def test_connections_past_the_limit_are_answered_busy(spikes):
+    # Before: no cap on connections at all (uvicorn's limit_concurrency never applies to a
+    # WebSocket upgrade): a client opening thousands took every file descriptor. Past
+    # max_connections a new one is answered 503 and closed; one freed is usable again.
+    config = ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=HANDSHAKE,
+                         workers=1, max_connections=2)
+    with serve(config) as running:
+        host, port = running.address.split(":")
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+        time.sleep(0.2)  # both accepted
+        with socket.create_connection((host, int(port)), timeout=10) as third:
+            answer = b""
+            while chunk := third.recv(1024):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"too many connections" in answer, answer
+        for sock in held:
+            sock.close()
+        time.sleep(0.2)
+        out: dict = {}
+        good_client(running.address, spikes[:3], out, 0)
+        check_against_offline(*out[0])
+
+
 # -- the per-message API --------------------------------------------------------------------------
 
 
