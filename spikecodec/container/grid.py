@@ -23,10 +23,17 @@ class InnerGrid(Sequence[tuple[int, ...]]):
 
     def __init__(self, h: Header):
         self._ranges = [range(0, h.shape[i], h.chunk_shape[i]) for i in range(1, h.chunk_rank)]  # type: ignore[arg-type]
-        self._len = math.prod(len(r) for r in self._ranges)
+        # The chunks of a row, a Python int: with an unchunked axis of extent 0 (no element, so no
+        # element limit) a header may declare more than len() can return (2**63), so every
+        # reader asks for this count, never len().
+        self.count: int = math.prod(len(r) for r in self._ranges)
+        self._len = self.count
 
     def __len__(self) -> int:
         return self._len
+
+    def __bool__(self) -> bool:
+        return self.count > 0
 
     def __getitem__(self, i: int) -> tuple[int, ...]:  # type: ignore[override]
         if not 0 <= i < self._len:
@@ -136,7 +143,7 @@ class Tiling:
         if spec is None:  # rows mostly share one height: one spec per place in the row
             spec = self.specs[key] = chunk_spec(h, height, self.inner[self.position])
         self.position += 1
-        if self.position == len(self.inner):
+        if self.position == self.inner.count:
             self.position = 0
             self.row_start += height
         return spec
@@ -158,10 +165,10 @@ class RowAssembler:
         t, h = self.tiling, self.tiling.header
         if self.row is None:
             self.limits.check_bytes(spec.shape[0] * math.prod(h.frame_shape), f"the row at row {t.last_row_start}", offset)
-            if len(t.inner) == 1 and t.at_row_boundary and values.shape == (spec.shape[0], *h.frame_shape):
+            if t.inner.count == 1 and t.at_row_boundary and values.shape == (spec.shape[0], *h.frame_shape):
                 return values  # the chunk is the whole row (a one-image message): no copy
             self.row = np.empty((spec.shape[0], *h.frame_shape), np.uint8)
-        inner = t.inner[(t.position - 1) % len(t.inner)]
+        inner = t.inner[(t.position - 1) % t.inner.count]
         self.row[(slice(None), *(slice(o, o + n) for o, n in zip(inner, spec.shape[1 : h.chunk_rank])))] = values
         if not t.at_row_boundary:
             return None

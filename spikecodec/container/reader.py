@@ -114,14 +114,14 @@ def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout)
             raise stop
         if pos != index_offset:
             raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", pos, code="index-end")
-        if count != len(table) or rows != _rows(table, len(inner)):
+        if count != len(table) or rows != _rows(table, inner.count):
             raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(table)}", index_offset, code="index-count")
-        _check_total(h, table, len(inner), index_offset)
+        _check_total(h, table, inner.count, index_offset)
         return table
     if index_offset < data_start or index_offset + index_nbytes != end or index_nbytes < index_size(0):
         raise FormatError(f"trailer points to an index at {index_offset} of {index_nbytes} bytes, not ending at the trailer", end, code="trailer-index")
     fields = parse_index(src.read_at(index_offset, index_nbytes), index_offset)
-    if not _tiles(fields, h, len(inner), data_start, index_offset):
+    if not _tiles(fields, h, inner.count, data_start, index_offset):
         _first_index_problem(fields, h, data_start, index_offset)  # raises, saying where
         raise FormatError("the index does not describe the chunks", index_offset, code="index-end")  # pragma: no cover
     return ChunkTable(fields.view(np.int64))  # places below 2**62 (checked); a spike count past 2**63 reads negative and matches no record
@@ -239,7 +239,7 @@ def scan_records(src: Source, h: Header, data_start: int, records: RecordLayout,
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
         stop = FormatError("the chunks end inside a row", cursor.pos, code="row-incomplete")
-    return RecordWalk(entries, complete, skipped, stop, at_record, at_index, cursor.pos, len(tiling.inner))
+    return RecordWalk(entries, complete, skipped, stop, at_record, at_index, cursor.pos, tiling.inner.count)
 
 
 def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
@@ -372,7 +372,7 @@ class SpikeReader:
         h = self.header
         self._chunk_rank = h.chunk_rank
         self._inner = inner_origins(h)
-        self._per_row = len(self._inner)
+        self._per_row = self._inner.count
         self._row_starts = self.entries.row_start[:: self._per_row] if self._per_row else np.zeros(0, np.int64)
         self._specs: dict[tuple[int, int], ChunkSpec] = {}  # by (row height, place in the row)
         if self._per_row:

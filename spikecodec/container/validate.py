@@ -295,7 +295,7 @@ class _Checker:
         records = record_layout(h, crc)
         entries, bad, complete = self.table(src, h, data_start, records)
         inner = inner_origins(h)
-        per_row = len(inner)
+        per_row = inner.count
         kept = entries if isinstance(entries, ChunkTable) else ChunkTable.of(entries[:complete])
         length = _rows(kept, per_row) if per_row else (h.shape[0] or 0)
         shape = (length, *h.frame_shape)
@@ -320,7 +320,7 @@ class _Checker:
     def chunk(self, src, h: Header, records, pipeline, e: IndexEntry, i: int, inner) -> None:
         """Read chunk ``i`` where its entry says, check it against the entry, decode it."""
         k = h.chunk_rank
-        key = (e.row_length, i % len(inner))
+        key = (e.row_length, i % inner.count)
         spec = self._specs.get(key)
         if spec is None:  # rows mostly share one height: a few specs serve every chunk
             spec = self._specs[key] = chunk_spec(h, e.row_length, inner[key[1]])

@@ -165,3 +165,14 @@ def test_ctxlanes_lanes_of_more_than_256_channels_stay_in_their_tables():
     assert hostile.exercise(data) == "rejected"
     x = (np.random.default_rng(3).random((2, 2, 2048, 5, 5)) < 0.3).astype(np.uint8)
     np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(x, codec="ctxlanes", axes="TNCHW")), x)
+
+
+@pytest.mark.parametrize("name", ["regression-row-of-2-63-chunks.spk", "regression-row-of-2-63-chunks-indexed.spk"])
+def test_rows_of_more_chunks_than_len_can_count_are_refused_not_an_overflow(name):
+    # Found by scripts/fuzz.py open (OverflowError "cannot fit 'int' into an index-sized
+    # integer"): an axis of extent 0 outside the chunked ones makes the element count 0, so a
+    # header may declare more than 2**63 chunks a row, which len() cannot return. Readers count
+    # them as a Python int (InnerGrid.count); such a file is refused with its problem.
+    data = (hostile.ROOT / "tests" / "robustness" / name).read_bytes()
+    assert hostile.exercise(data) == "rejected"
+    assert hostile.exercise(data, "open") == "rejected"
