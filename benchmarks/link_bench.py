@@ -16,6 +16,7 @@ LinkDecoder.decode: model state, coding, framing and checks; not the network hal
 process of their own (without torch) on this shared 2-core machine.
 
     .venv/bin/python benchmarks/link_bench.py [--images N] [--timed N]
+    .venv/bin/python benchmarks/link_bench.py --targets   # issue 20's three figures only (~1 min), nothing written
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from spikecodec import LinkDecoder, LinkEncoder  # noqa: E402
 from spikecodec.elements import pack  # noqa: E402
 from spikecodec.models import load_reference, shipped_prior  # noqa: E402
 from spikecodec.models.data import load_fashion_mnist  # noqa: E402
-from spikecodec.models.reference import list_references  # noqa: E402
+from spikecodec.models.reference import DEFAULT_REFERENCE, list_references  # noqa: E402
 
 BATCHES = (1, 8, 64, 1000)
 TARGET_BYTES, TARGET_RATIO, TARGET_US = 30.0, 1.05, 200.0  # issue 20, one image per message
@@ -144,12 +145,33 @@ def peers(spikes: np.ndarray, batch: int, dictionary: zstandard.ZstdCompressionD
     return {"packed": packed / n, "zstd19": z19 / n, "zstd19_dict": zd / n}
 
 
+def print_targets(images: int | None, timed: int) -> None:
+    """Issue 20's targets for the default reference model, measured as the full run does."""
+    name = DEFAULT_REFERENCE
+    prior = shipped_prior(name)
+    test = edge_spikes(name, "test", images)
+    per_message, _ = stream_bytes(test, 1, prior=prior)
+    one_batch, _ = stream_bytes(test, len(test), prior=prior)
+    timing, _ = timed_in_a_clean_process(name, test, timed)
+    t = timing[1]
+    print(f"{name}, {len(test)} test images: {per_message / len(test):.2f} bytes/image one per message "
+          f"(target <= {TARGET_BYTES:g}), {one_batch / len(test):.2f} in one batch, ratio {per_message / one_batch:.3f} "
+          f"(target <= {TARGET_RATIO}); encode + decode per message {t['both_us']:.0f} us median, "
+          f"{t['both_p90_us']:.0f} us p90 (target <= {TARGET_US:g})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=None, help="test images (default: all)")
     ap.add_argument("--timed", type=int, default=2000, help="messages timed per setting")
     ap.add_argument("--out", default=str(HERE / "results" / "link.md"))
+    ap.add_argument("--targets", action="store_true",
+                    help="print issue 20's figures for the default model (bytes/image one per message and in one batch, "
+                         "latency of one image per message) by the same functions, and write nothing")
     args = ap.parse_args()
+    if args.targets:
+        print_targets(args.images, args.timed)
+        return
     results = {"machine": f"{platform.machine()}, 2 cores shared", "models": {}}
     lines = [
         "# The link, image by image: bytes per image and per-message latency",
