@@ -114,7 +114,9 @@ def axis_names(axes: "Sequence[str] | str | None") -> tuple[str, ...] | None:
     return tuple(str(a) for a in axes)
 
 
-def _json_bytes(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as the JSON text a header holds (FORMAT.md 1: UTF-8, no NaN); ValueError for what
+    it cannot hold. The writer checks a user's metadata with it before writing anything."""
     try:
         return _JSON_ENCODER.encode(obj).encode()
     except RecursionError:  # metadata nested thousands deep: a value error, not a crash
@@ -132,8 +134,8 @@ def encode_header(h: Header) -> bytes:
             shape=[UNKNOWN_EXTENT if s is None else s for s in h.shape],
             chunk_shape=list(h.chunk_shape),
             axes=list(h.axes),
-            codecs=[dict(id=c["id"], config=_json_bytes({k: v for k, v in c.items() if k != "id"})) for c in h.codecs],
-            metadata=_json_bytes(h.metadata),
+            codecs=[dict(id=c["id"], config=json_bytes({k: v for k, v in c.items() if k != "id"})) for c in h.codecs],
+            metadata=json_bytes(h.metadata),
             extensions=[dict(flags=int(e.required), name=e.name, data=e.data) for e in h.extensions],
         )
     )
@@ -153,8 +155,8 @@ def header_bytes(h: Header) -> bytes:
     """:func:`check_header` then :func:`encode_header`: what a writer emits (raises FormatError
     or ValueError on a header that a reader would refuse)."""
     try:
-        key = (h.shape, h.axes, h.bits, h.chunk_shape, tuple(_json_bytes(c) for c in h.codecs),
-               _json_bytes(h.metadata), h.extensions, h.minor)
+        key = (h.shape, h.axes, h.bits, h.chunk_shape, tuple(json_bytes(c) for c in h.codecs),
+               json_bytes(h.metadata), h.extensions, h.minor)
     except (TypeError, ValueError):  # not JSON: check_header says what is wrong
         check_header(h)
         return encode_header(h)

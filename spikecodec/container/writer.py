@@ -19,7 +19,7 @@ from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, _json_bytes, axis_names, extensions_minor, header_bytes
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file
 from .records import (
     ClassicRecords,
@@ -102,7 +102,7 @@ def user_metadata(metadata: Any) -> dict[str, Any]:
         raise TypeError(f"metadata must be a dict (a JSON object), got {type(metadata).__name__} {metadata!r:.40}")
     metadata = dict(metadata)
     try:
-        _json_bytes(metadata)  # the header's own encoder: what it refuses, it refuses here first
+        json_bytes(metadata)  # the header's own encoder: what it refuses, it refuses here first
     except UnicodeError as exc:
         raise ValueError(f"metadata holds text that is not valid Unicode (a lone surrogate?): {exc.object[exc.start:exc.end]!r:.40}") from None
     except ValueError as exc:

@@ -13,10 +13,11 @@ messages of your own, get each image's class and logits back, in order.
 
 Blocking: each call runs ``websockets``' asyncio client on an event loop of the client's own, in
 the calling thread (in a helper thread, while the caller waits, when the caller's thread runs an
-event loop already: a notebook). (Its threaded client reads a TLS socket in one thread while writing it in
-another; OpenSSL objects are not safe for that, and connects failed now and then with "[SSL]
-internal error".) One client is one stream; use one per camera or thread. A refused or failed stream raises :class:`ServeError` with the server's close code and
-reason and the answers received before it.
+event loop already: a notebook). Its threaded client reads a TLS socket in one thread while
+writing it in another; OpenSSL objects are not safe for that, and connects failed now and then
+with "[SSL] internal error". One client is one stream; use one per camera or thread. A refused or
+failed stream raises :class:`ServeError` with the server's close code and reason and the answers
+received before it.
 """
 
 from __future__ import annotations
