@@ -124,6 +124,15 @@ def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
+def clean_bools(array: np.ndarray) -> np.ndarray:
+    """``array`` itself, unless it is a bool array storing True as a byte other than 1 (numpy
+    reads any non-zero byte as True: ``np.frombuffer``, views of other bytes): then a copy whose
+    bytes are 0 and 1, the values a bool chunk's bytes are coded as."""
+    if array.dtype != np.bool_ or array.size == 0 or int(array.view(np.uint8).max()) <= 1:
+        return array
+    return np.not_equal(array, False)
+
+
 def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     """Check that ``array`` holds valid element values and return it as C-contiguous uint8.
 
@@ -135,10 +144,7 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     if bits is not None:
         bits = element_bits(bits)
     if arr.dtype == np.bool_:
-        values = np.asarray(arr.view(np.uint8), order="C")
-        if values.size and int(values.max()) > 1:  # True stored as 2 or 255 (np.frombuffer, a view of other bytes)
-            values = np.not_equal(values, 0).view(np.uint8)
-        return values, bits or 1
+        return np.asarray(clean_bools(arr).view(np.uint8), order="C"), bits or 1
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():

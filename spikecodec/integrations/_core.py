@@ -22,7 +22,7 @@ from ..codecs.registry import Pipeline, registered_codecs
 from ..container.link import LinkDecoder, LinkEncoder, parse_header_message
 from ..container.reader import SpikeReader
 from ..container.writer import default_axes
-from ..elements import ELEMENT_BITS
+from ..elements import ELEMENT_BITS, clean_bools
 from ..errors import FormatError, LimitError
 from ..limits import MAX_AXIS_NAME, MAX_RANK
 from ..prior import Prior, find_prior, is_digest, load_prior
@@ -51,20 +51,6 @@ def chunk_dtype_name(dtype: Any, who: str) -> str:
             return name
     raise ValueError(f"{who}: chunks must be bool (spikes) or uint8 (spike counts), got dtype {dt}; "
                      "convert them first (a count must fit the element type: 1, 2, 4 or 8 bits)")
-
-
-def clean_bool(array: np.ndarray) -> np.ndarray:
-    """``array`` with every bool element stored as the byte 0 or 1. numpy reads any non-zero
-    byte of a bool array as True, but such arrays exist (``np.frombuffer``, views of other
-    dtypes, C code), and the coders see a bool chunk's bytes: a byte of 2 or 255 made a chunk
-    whose spike file could not be read back, or a message refused as "value 2 does not fit".
-    Other dtypes are returned as they are."""
-    if array.dtype != np.dtype(bool) or array.size == 0:
-        return array
-    raw = array.view(np.uint8) if array.ndim else array.reshape(1).view(np.uint8).reshape(())
-    if int(raw.max()) <= 1:
-        return array
-    return np.not_equal(array, False)  # a fresh array of clean bools, same shape
 
 
 class SpikeParams:
@@ -151,7 +137,7 @@ class SpikeParams:
     def encode(self, array: np.ndarray, metadata: Mapping[str, Any] | None = None) -> bytes:
         """``array`` (bool or uint8, any rank) as the bytes of a spike file with compact records."""
         name = chunk_dtype_name(array.dtype, self.who)
-        array = clean_bool(array)
+        array = clean_bools(array)
         meta = dict(metadata or {})
         if array.ndim == 0:
             meta[SHAPE_KEY] = []

@@ -51,7 +51,7 @@ from ..container.records import read_varint, varint
 from ..elements import ELEMENT_BITS, as_elements, to_numpy
 from ..errors import FormatError, LimitError
 from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_RANK
-from ._core import DTYPE_KEY, ORDER_KEY, SpikeParams, chunk_dtype_name, clean_bool
+from ._core import DTYPE_KEY, ORDER_KEY, SpikeParams, chunk_dtype_name
 
 __all__ = ["MESSAGE_TAG", "SpikeCodec"]
 
@@ -152,7 +152,6 @@ class SpikeCodec(Codec):
     def _encode_message(self, arr: np.ndarray) -> bytes:
         params = self._params
         name = chunk_dtype_name(arr.dtype, params.who)
-        arr = clean_bool(arr)
         coded = arr.shape or (1,)  # a 0-d chunk is coded as one element
         params.check_axes(coded)
         values, bits = as_elements(arr, params.bits)  # bits: the narrowest that holds the chunk, as a file's

@@ -54,8 +54,9 @@ from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
 from .. import layout
+from ..elements import clean_bools
 from ..errors import FormatError, LimitError
-from ._core import MessageFraming, SpikeParams, chunk_dtype_name, clean_bool
+from ._core import MessageFraming, SpikeParams, chunk_dtype_name
 
 if TYPE_CHECKING:
     from typing import Self
@@ -199,7 +200,7 @@ class SpikeZarrCodec(ArrayBytesCodec):
         try:
             if messages is not None and messages.fits(shape):
                 chunk_dtype_name(arr.dtype, _WHO)
-                data = messages.encode(clean_bool(arr).reshape(shape).view(np.uint8))
+                data = messages.encode(clean_bools(arr).reshape(shape).view(np.uint8))
             else:
                 data = self._params.encode(arr)
         except ValueError as exc:

@@ -140,6 +140,14 @@ def finish(st, out):
     return n
 
 
+@njit(inline="always", cache=True)
+def cannot_end(st, data):
+    """Whether a decoding has shifted out more bytes than ``data`` holds: E only grows, so its
+    end check (:func:`ends_as_encoded`, FORMAT.md 9.4.9) can no longer pass and the decoder may
+    stop, rather than decode the rest of a chunk a short payload cannot hold."""
+    return st[SHIFTED] > data.size
+
+
 @njit(cache=True, nogil=True)
 def ends_as_encoded(st, data):
     """Whether a decoded payload is exactly what the encoder makes of the decoded values: its

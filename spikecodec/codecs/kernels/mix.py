@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import SHIFTED, clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
+from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
 from .ops import U, prefetch
 
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -347,9 +347,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                             break
                     if status:
                         break
-                if not encoding and st[SHIFTED] > data.size:
-                    # More bytes shifted out than the payload holds: its end check (FORMAT.md
-                    # 9.4.9) cannot pass, so a hostile chunk's declared size is not decoded.
+                if not encoding and cannot_end(st, data):
                     status = 1
                 if status:
                     break
