@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..container.reader import SpikeReader
+from ..limits import count_option
 from ..prior import Prior, PriorLike, as_priors
 
 __all__ = ["SpikeDataset"]
@@ -68,12 +69,9 @@ class SpikeDataset(Dataset):
             raise ValueError("SpikeDataset: no files given")
         if dtype is not None and not isinstance(dtype, torch.dtype):
             raise TypeError(f"SpikeDataset: dtype must be a torch dtype, got {dtype!r}")
-        whole = isinstance(cache_bytes, (int, np.integer)) or (isinstance(cache_bytes, float) and cache_bytes.is_integer())
-        if isinstance(cache_bytes, (bool, np.bool_)) or not whole or cache_bytes < 0:
-            raise ValueError(f"SpikeDataset: cache_bytes must be a whole number of bytes (0 or more), got {cache_bytes!r}")
+        self.cache_bytes = count_option(cache_bytes, "SpikeDataset: cache_bytes")  # as the readers' cache_bytes
         self.transform = transform
         self.dtype = dtype
-        self.cache_bytes = int(cache_bytes)
         # Kept as bytes and paths (a Prior object carries per-thread state that does not pickle).
         self._prior_sources = [p.data for p in as_priors(priors)] if priors is not None else []
         self.axes: list[int] = []  # the sample axis of each file
