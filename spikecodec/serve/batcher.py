@@ -2,12 +2,17 @@
 the model worker together, up to ``max_batch`` at a time, never waiting longer than ``max_wait``
 for a batch to fill.
 
+Batches are filled round-robin over the streams with images waiting, one image from each in
+turn, so a stream that sends a backlog does not hold back the others: a stream's next image
+leaves in the next batch formed whenever fewer than ``max_batch`` streams are waiting (with a
+first-come queue it waited behind every image the busy streams had queued).
+
 The model work runs in another process (:mod:`spikecodec.serve.worker`); this side only forms the
 batches and hands each to ``dispatch``, which sends it at once and returns an awaitable for its
 completion. Up to ``depth`` batches are in flight together, so the worker has the next batch
 waiting while it runs one (it never idles on the event loop's turnaround), and batches are sent
-in the order they were formed, which keeps each stream's images in their order (a link decoder is
-stateful).
+in the order they were formed; together with each stream's images leaving in their order, that
+keeps a stream's images in order (a link decoder is stateful).
 
 Backpressure: :meth:`Batcher.submit` waits while the queue is full, so a reader stops reading
 its socket and TCP pushes back on the client, instead of the server buffering without bound.
@@ -16,9 +21,10 @@ its socket and TCP pushes back on the client, instead of the server buffering wi
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Awaitable, Callable, Generic, Hashable, TypeVar
 
 Item = TypeVar("Item")
 log = logging.getLogger("spikecodec.serve")
@@ -29,8 +35,10 @@ class Batcher(Generic[Item]):
     send it before returning (batches leave in the order they were formed) and deliver the items'
     results itself. Start it with :meth:`run` as a task of the event loop that owns it.
 
-    ``on_batch(size)`` is called (in the loop) after each batch completes; ``max_queue`` bounds the
-    items waiting; ``depth`` bounds the batches in flight."""
+    Items are submitted under a key (a stream); a batch takes one item of each waiting key in
+    turn, and each key's items in the order submitted. ``on_batch(size)`` is called (in the
+    loop) after each batch completes; ``max_queue`` bounds the items waiting, all keys together;
+    ``depth`` bounds the batches in flight."""
 
     def __init__(self, dispatch: Callable[[list[Item]], Awaitable[None]], *, max_batch: int = 64, max_wait: float = 0.005,
                  max_queue: int = 4096, depth: int = 2, on_batch: Callable[[int], None] | None = None):
@@ -39,47 +47,77 @@ class Batcher(Generic[Item]):
         self.dispatch = dispatch
         self.max_batch = max_batch
         self.max_wait = max_wait
-        self.queue: asyncio.Queue[tuple[Item, float]] = asyncio.Queue(max_queue)
         self.on_batch = on_batch
         self.depth = depth
         self.in_flight = 0
+        self._waiting: dict[Hashable, collections.deque[tuple[Item, float]]] = {}  # key -> its items, oldest first
+        self._turns: collections.deque[Hashable] = collections.deque()  # keys with items, next to give one first
+        self._count = 0
+        self._space = asyncio.Semaphore(max_queue)  # wakes blocked submitters first come, first served
+        self._arrived = asyncio.Event()
         self._slots: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task] = set()
 
-    async def submit(self, item: Item) -> None:
-        """Queue ``item``, waiting while the queue is full."""
-        queue = self.queue
-        if queue.full():
-            await queue.put((item, time.monotonic()))
+    @property
+    def waiting(self) -> int:
+        """Items submitted and not yet in a batch."""
+        return self._count
+
+    async def submit(self, item: Item, key: Hashable = None) -> None:
+        """Queue ``item`` behind ``key``'s earlier items, waiting while the queue is full."""
+        await self._space.acquire()
+        items = self._waiting.get(key)
+        if items is None:
+            items = self._waiting[key] = collections.deque()
+            self._turns.append(key)
+        items.append((item, time.monotonic()))
+        self._count += 1
+        self._arrived.set()
+
+    def _take(self) -> tuple[Item, float]:
+        """The next item in turn (one is waiting): the first key's oldest; that key goes last."""
+        key = self._turns.popleft()
+        items = self._waiting[key]
+        taken = items.popleft()
+        if items:
+            self._turns.append(key)
         else:
-            queue.put_nowait((item, time.monotonic()))
+            del self._waiting[key]
+        self._count -= 1
+        self._space.release()
+        return taken
+
+    async def _wait_for_item(self) -> None:
+        while not self._count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     @property
     def idle(self) -> bool:
         """Nothing queued and no batch in flight."""
-        return self.queue.empty() and not self.in_flight
+        return not self._count and not self.in_flight
 
     async def run(self) -> None:
         """Collect and dispatch batches until cancelled."""
         self._slots = slots = asyncio.Semaphore(self.depth)
-        queue = self.queue
         while True:
-            first = await queue.get()
+            await self._wait_for_item()
             # Wait for a slot before filling the batch: while the worker is busy, images pile up
-            # in the queue and the next batch leaves as full as the backlog allows.
+            # and the next batch leaves as full (and as shared between streams) as the backlog allows.
             await slots.acquire()
-            batch = [first[0]]
-            deadline = first[1] + self.max_wait  # from the first item's arrival: a backlog leaves at once
+            item, arrived = self._take()
+            batch = [item]
+            deadline = arrived + self.max_wait  # from the first item's arrival: a backlog leaves at once
             while len(batch) < self.max_batch:
-                if not queue.empty():
-                    batch.append(queue.get_nowait()[0])
+                if self._count:
+                    batch.append(self._take()[0])
                     continue
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 try:
                     async with asyncio.timeout(left):
-                        batch.append((await queue.get())[0])
+                        await self._wait_for_item()
                 except TimeoutError:
                     break
             self.in_flight += 1

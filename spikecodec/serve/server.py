@@ -396,7 +396,7 @@ class CloudService:
                 image_id, message = P.parse_image(data)
                 await session.window.acquire()
                 entry = Entry(session, image_id, message, now)
-                await batcher.submit(entry)
+                await batcher.submit(entry, session.sid)
                 # Not a reason to wake the writer: it waits for the oldest image's answer, and
                 # the batch that brings it sets ``added``.
                 session.in_flight.append(entry)
@@ -515,7 +515,7 @@ class CloudService:
 
     def queued(self) -> int:
         """Images waiting for a worker, all shards together."""
-        return sum(shard.batcher.queue.qsize() for shard in self.shards if shard.batcher is not None)
+        return sum(shard.batcher.waiting for shard in self.shards if shard.batcher is not None)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
