@@ -2,17 +2,25 @@
 headers, prior files, the command line's --meta and the metadata kept beside decoded arrays.
 
 Refused: NaN and infinities (also a number beyond a double, such as 1e999, which Python would
-read as infinity, or an integer as large), a repeated key, a byte-order mark, and nesting too deep for the parser. The
-errors are ValueError with the reason; each caller says what and where.
+read as infinity, or an integer as large), a repeated key, a byte-order mark, and arrays and
+objects nested more than MAX_DEPTH deep. The errors are ValueError with the reason; each caller
+says what and where.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
-__all__ = ["TooDeep", "strict_json"]
+import numpy as np
+
+__all__ = ["MAX_DEPTH", "TooDeep", "nesting_depth", "strict_json"]
+
+MAX_DEPTH = 512  # FORMAT.md 1: the deepest nesting of arrays and objects a reader takes (a fixed
+# limit, so that whether a text is valid does not depend on the parser's stack)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 
 
 class TooDeep(ValueError):
@@ -51,10 +59,22 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant
                             parse_float=_finite_float, parse_int=_double_integer)
 
 
+def nesting_depth(text: str) -> int:
+    """How deeply the arrays and objects of JSON ``text`` nest (an object alone: 1), counting
+    the brackets outside its strings."""
+    if text.count("[") + text.count("{") <= 1:
+        return int("[" in text or "{" in text)
+    marks = np.frombuffer(_STRING.sub("", text).encode("utf-8", "surrogatepass"), np.uint8)
+    steps = np.isin(marks, (ord("["), ord("{"))).astype(np.int64) - np.isin(marks, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def strict_json(text: str) -> Any:
     """The value of JSON ``text`` under FORMAT.md 1's rules; ValueError says what is wrong."""
     if text.startswith("\ufeff"):
         raise ValueError("a byte-order mark starts it")
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+        raise TooDeep(f"arrays and objects nested more than {MAX_DEPTH} deep")
     try:
         return _DECODER.decode(text)
     except RecursionError:

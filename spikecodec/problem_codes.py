@@ -62,7 +62,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "extension-data": ("3.2", "the compact-records extension carries no data"),
     "prior-extension-unneeded": ("3.2", "a prior extension only when the array codec names a prior"),
     # Chunking (4)
-    "chunk-extent": ("4.1", "a chunk's extent on axes 1..k-1 is the grid's"),
+    "chunk-extent": ("4.1", "a chunk's extent on axes 1..k-1 is the grid's (reported by recovery's walk, section 10; reading with the index reports `index-record-mismatch`)"),
     "row-height": ("4.1", "a row's height is 1 .. chunk_shape[0]"),
     "row-height-differs": ("4.2", "every chunk of a row has the row's height"),
     "chunk-order": ("4.2", "chunks follow each other row by row, in C order of their origins"),
@@ -73,7 +73,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     # Chunk records (5)
     "record-truncated": ("5", "the file holds the whole chunk record"),
     "payload-size": ("5", "a chunk's payload size is at most 2 B + 65536"),
-    "payload-undecodable": ("5", "the payload decodes through the pipeline to exactly the chunk's shape"),
+    "payload-undecodable": ("5", "the payload decodes through the pipeline to exactly the chunk's shape (for a failure that no rule of section 9 codes: an implementation's safety net; no conforming reader of a vector reports it)"),
     "spike-count": ("5", "a classic record's decoded values sum to its spike_count"),
     "record-magic": ("5.1", "a classic record starts with the magic SPKC"),
     "chunk-crc": ("5.1", "a classic record's CRC is the CRC-32 of its bytes before it"),
@@ -110,11 +110,11 @@ _TABLE: dict[str, tuple[str, str]] = {
     "zstd-frame": ("9.3", "the payload is exactly one whole, valid Zstandard frame"),
     "zstd-no-content-size": ("9.3", "the frame header records its content size"),
     "zstd-content-too-large": ("9.3", "the frame's content size is within the section 5 bound"),
-    "zstd-content-size": ("9.3", "the frame decodes to its content size, the chunk's packed size"),
+    "zstd-content-size": ("9.3", "retired: a frame that decodes to another size than its content size is `zstd-frame` (9.3); not reported"),
     "zstd-trailing-bytes": ("9.3", "nothing follows the frame"),
     "rans-partial-word": ("9.4.4", "an rANS payload is a whole number of 32-bit words"),
     "rans-too-long": ("9.4.4", "an rANS payload has at most size * (1 + bits) + 2 words"),
-    "rans-final-state": ("9.4.3", "the decoder ends with every word read and the state 0"),
+    "rans-final-state": ("9.4.3", "the last word is not 0, and the decoder ends with every word read and the state 0"),
     "auto-empty": ("9.4.6", "an auto payload holds its mode byte"),
     "auto-mode": ("9.4.6", "the auto mode is 0, 1 or 2"),
     "lanes-word-counts": ("9.4.8", "the lane word counts are there and add up to the payload"),
@@ -149,6 +149,9 @@ _TABLE: dict[str, tuple[str, str]] = {
 }
 
 CODES: dict[str, ProblemCode] = {code: ProblemCode(*entry) for code, entry in _TABLE.items()}
+
+# Published codes that no check reports any more (a code keeps its meaning, so it is not reused).
+RETIRED = frozenset({"zstd-content-size"})
 
 # The severities a validation problem has: non-conformance, a conforming-so-far file that the
 # reader's limits stopped, and a remark that does not make the file non-conforming.

@@ -87,7 +87,7 @@ def zstd_decode(data, bound, offset):
     if dobj.unused_data:
         raise Problem("zstd-trailing-bytes", offset, "bytes after the end of the frame")
     if len(out) != size:
-        raise Problem("zstd-content-size", offset, f"frame decodes to {len(out)} bytes, not {size}")
+        raise Problem("zstd-frame", offset, f"frame decodes to {len(out)} bytes, not {size}")
     return out
 
 

@@ -59,7 +59,8 @@ class _NotObject(Exception):
 
 def parse_json(raw, offset, what):
     """JSON of FORMAT.md section 1: UTF-8 without BOM, one object, no repeated key, no NaN or
-    infinity (a number too large for a double counts as infinity). Problems at `offset`."""
+    infinity (a number too large for a double counts as infinity), nested at most 512 deep.
+    Problems at `offset`."""
     def bad(detail):
         return Problem("json-invalid", offset, f"{what} is not valid JSON ({detail})")
 
@@ -70,6 +71,26 @@ def parse_json(raw, offset, what):
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise bad(f"not UTF-8: {error}") from None
+
+    depth = deepest = 0  # arrays and objects nest at most 512 deep (FORMAT.md 1)
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > 512:
+        raise bad(f"arrays and objects nested {deepest} deep, more than 512")
 
     def pairs(items):
         keys = [key for key, _ in items]

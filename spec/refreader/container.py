@@ -438,10 +438,11 @@ def recover(data, priors=None):
                 if size - pos >= 4 and data[pos:pos + 4] == b"SPKI":
                     break
                 P, sc, origin, extent = classic_head(data, pos, hdr)
+                if rows.G and origin[1:] != hdr.chunk_place(rows.j)[0]:  # the origin first, on every axis
+                    raise Problem("chunk-order", pos, "chunk is not where section 4.2 puts the next one")
                 start, j = rows.place(origin[0], extent[0], pos)
-                o, x = hdr.chunk_place(j)
-                if origin[1:] != o or extent[1:] != x:
-                    raise Problem("chunk-extent", pos, "chunk is not where section 4 puts it")
+                if extent[1:] != hdr.chunk_place(j)[1]:
+                    raise Problem("chunk-extent", pos, "chunk's extent is not the grid's (section 4.1)")
                 end = classic_tail(data, pos, hdr, P, extent[0], j)
                 rec = Record(pos, start, extent[0], j, pos + 16 + 16 * k, P, sc)
                 pos = end

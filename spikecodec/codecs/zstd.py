@@ -40,7 +40,7 @@ class Zstd(BytesCodec):
         except zstandard.ZstdError as exc:
             raise _diagnose(data, exc) from None
         if len(out) != size:
-            raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}", code="zstd-content-size")
+            raise FormatError(f"zstd: frame decompressed to {len(out)} bytes, its header says {size}", code="zstd-frame")
         return out
 
 
@@ -65,7 +65,7 @@ class Zstd(BytesCodec):
         except zstandard.ZstdError as exc:
             raise _diagnose(data, exc) from None
         if filled != size:
-            raise FormatError(f"zstd: frame decompressed to {filled} bytes, its header says {size}", code="zstd-content-size")
+            raise FormatError(f"zstd: frame decompressed to {filled} bytes, its header says {size}", code="zstd-frame")
         return True
 
 

@@ -16,7 +16,7 @@ from construct import ConstructError
 from .. import layout
 from ..codecs import Pipeline
 from ..errors import FormatError
-from ..json_text import strict_json
+from ..json_text import MAX_DEPTH, nesting_depth, strict_json
 from ..prior import PRIOR_PATH_ENV, Prior, find_prior, parse_prior, remember_prior
 from ..limits import (
     ELEMENT_BITS,
@@ -118,9 +118,12 @@ def json_bytes(obj: Any) -> bytes:
     """``obj`` as the JSON text a header holds (FORMAT.md 1: UTF-8, no NaN); ValueError for what
     it cannot hold. The writer checks a user's metadata with it before writing anything."""
     try:
-        return _JSON_ENCODER.encode(obj).encode()
+        text = _JSON_ENCODER.encode(obj)
     except RecursionError:  # metadata nested thousands deep: a value error, not a crash
         raise ValueError("metadata nests too deeply to be written as JSON") from None
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+        raise ValueError(f"metadata nests too deeply (arrays and objects at most {MAX_DEPTH} deep, FORMAT.md 1)")
+    return text.encode()
 
 
 def encode_header(h: Header) -> bytes:

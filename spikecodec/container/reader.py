@@ -131,8 +131,8 @@ def _tiles(fields: np.ndarray, h: Header, per_row: int, data_start: int, index_o
     """Whether the index's entries tile the file and the array exactly (FORMAT.md 4, 6), checked
     on whole columns: the common case costs no Python loop however many chunks there are."""
     m = len(fields)
-    if m == 0:
-        return h.shape[0] in (None, 0) or per_row == 0
+    if m == 0:  # no record: the index starts at D (FORMAT.md 10 step 5), nothing between
+        return index_offset == data_start and (h.shape[0] in (None, 0) or per_row == 0)
     if per_row == 0 or m % per_row or int(fields[:, :4].max()) >= 1 << 62:  # spike counts: checked against each record
         return False
     offset, size, row_start, row_length = (fields[:, j].view(np.int64) for j in range(4))

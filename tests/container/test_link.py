@@ -68,3 +68,25 @@ def test_frame_shapes_are_integers(shape):
     # (2.5, 4) made a stream of (2, 4) frames.
     with pytest.raises(TypeError, match="frame_shape"):
         LinkEncoder(shape)
+
+
+def test_an_end_message_short_of_a_known_length_is_rows_total():
+    """A header of known length (another writer's): an end message whose counts match what was
+    decoded but whose rows fall short of shape[0] is refused as the file would be (FORMAT.md 11)."""
+    from spikecodec.container.records import encode_compact_index, encode_trailer
+
+    frames = FRAMES[:3]
+    data = spikecodec.encode(frames, codec="raw", chunk=[1], records="compact")
+    H = int.from_bytes(data[12:16], "little")
+    header = data[: 16 + H + 4]
+    dec = LinkDecoder(header)
+    record = 1 + 49 + 2  # a raw chunk of 392 spikes: its size varint (v = 99), 49 packed bytes, a CRC-16
+    pos = len(header)
+    for i in range(2):
+        np.testing.assert_array_equal(dec.decode(data[pos : pos + record]), frames[i : i + 1])
+        pos += record
+    index = encode_compact_index(2, 2)
+    end = index + encode_trailer(pos, len(index))
+    with pytest.raises(FormatError) as info:
+        dec.end(end)
+    assert info.value.code == "rows-total" and info.value.offset == pos

@@ -321,3 +321,32 @@ def test_a_tensor_without_values_is_a_type_error():
     import torch
     with pytest.raises(TypeError, match="tensor"):  # was a NotImplementedError
         spikecodec.encode(torch.empty(2, 3, device="meta"))
+
+
+@pytest.mark.parametrize("depth", [511, 512, 513])
+def test_json_nests_at_most_512_deep_for_writer_and_reader(depth):
+    """FORMAT.md 1: a fixed depth (the parser's stack decided before: about 990 levels passed or
+    failed with the caller's stack), the same for the writer, the reader and the reference reader."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "spec"))
+    from refreader.common import Problem, parse_json
+
+    from spikecodec.json_text import strict_json
+
+    meta: dict = {}
+    node = meta
+    for _ in range(depth - 2):  # the metadata object is depth 1, and the header's text is that object
+        node["a"] = node = {}
+    node["a"] = []  # the innermost: an array
+    text = '{"m":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    if depth <= 512:
+        assert strict_json(text) and parse_json(text.encode(), 16, "x")
+        spikecodec.decode(spikecodec.encode(np.zeros(2, np.uint8), metadata=meta))
+    else:
+        with pytest.raises(ValueError, match="512"):
+            strict_json(text)
+        with pytest.raises(Problem):
+            parse_json(text.encode(), 16, "x")
+        with pytest.raises(ValueError, match="nests too deeply"):
+            spikecodec.encode(np.zeros(2, np.uint8), metadata=meta)
