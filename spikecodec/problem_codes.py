@@ -66,7 +66,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "row-height": ("4.1", "a row's height is 1 .. chunk_shape[0]"),
     "row-height-differs": ("4.2", "every chunk of a row has the row's height"),
     "chunk-order": ("4.2", "chunks follow each other row by row, in C order of their origins"),
-    "row-past-shape": ("4.2", "rows end at or before a known shape[0]"),
+    "row-past-shape": ("4.2", "rows end at or before a known shape[0], or 2^62 - 1 when it is unknown"),
     "row-incomplete": ("4.2", "a file holds every chunk of every row: none ends inside a row"),
     "rows-total": ("4.2", "the rows cover exactly a known shape[0]"),
     "empty-array-chunks": ("4.2", "an array with an empty axis holds no chunks"),

@@ -220,9 +220,10 @@ class Rows:
                 raise Problem(start_code, offset, f"chunk at row {row_start} is out of order (expected {self.total})")
             if not 1 <= height <= hdr.chunk_shape[0]:
                 raise Problem("row-height", offset, f"chunk height {height} is outside 1..{hdr.chunk_shape[0]}")
-            if hdr.shape[0] != UNKNOWN and self.total + height > hdr.shape[0]:
+            end = hdr.shape[0] if hdr.shape[0] != UNKNOWN else 2**62 - 1  # 4.1: the extent limit, for an unknown length
+            if self.total + height > end:
                 raise Problem("row-past-shape", offset, f"row {self.total}..{self.total + height} passes past "
-                              f"shape[0] = {hdr.shape[0]}")
+                              f"shape[0] = {end}")
             self.start, self.height = self.total, height
             self.total += height
             self.rows.append((self.start, height))

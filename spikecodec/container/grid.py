@@ -10,7 +10,7 @@ import numpy as np
 
 from ..codecs import ChunkSpec
 from ..errors import FormatError
-from ..limits import ReadLimits
+from ..limits import MAX_EXTENT, ReadLimits
 from .header import Header
 
 
@@ -133,8 +133,10 @@ class Tiling:
         if self.position == 0:
             if not 1 <= height <= h.chunk_shape[0]:
                 raise FormatError(f"chunk height {height} is outside 1..{h.chunk_shape[0]}", offset, code="row-height")
-            if h.shape[0] is not None and self.row_start + height > h.shape[0]:
-                raise FormatError(f"chunk reaches row {self.row_start + height}, past shape[0] = {h.shape[0]}", offset, code="row-past-shape")
+            end = h.shape[0] if h.shape[0] is not None else MAX_EXTENT  # FORMAT.md 4.1: rows of an unknown length too
+            if self.row_start + height > end:
+                raise FormatError(f"chunk reaches row {self.row_start + height}, past " + (f"shape[0] = {end}" if h.shape[0] is not None
+                                  else "the extent limit 2^62 - 1 of a stream of unknown length"), offset, code="row-past-shape")
             self.row_length = height
         elif height != self.row_length:
             raise FormatError(f"chunk height {height} differs from its row's {self.row_length}", offset, code="row-height-differs")
