@@ -176,3 +176,14 @@ def test_rows_of_more_chunks_than_len_can_count_are_refused_not_an_overflow(name
     data = (hostile.ROOT / "tests" / "robustness" / name).read_bytes()
     assert hostile.exercise(data) == "rejected"
     assert hostile.exercise(data, "open") == "rejected"
+
+
+def test_rows_of_a_stream_of_unknown_length_end_within_the_extent_limit():
+    # Found by scripts/fuzz.py validate (OverflowError converting the chunk table to int64): a
+    # compact stream of unknown length whose chunks hold no element (an axis of extent 0) stated
+    # rows of 1.8e19, which validation, stepping over records that fail only their check, added
+    # up past 2**63. Rows end at or before 2**62 - 1 (FORMAT.md 4.1): row-past-shape.
+    data = (hostile.ROOT / "tests" / "robustness" / "regression-rows-past-2-62-unknown-length.spk").read_bytes()
+    assert hostile.exercise(data, "validate") == "rejected"
+    report = spikecodec.validate(data)
+    assert "row-past-shape" in [p.code for p in report.problems]
