@@ -407,6 +407,85 @@ VALID["prior-winmix-packed-short-row"] = {  # the last row (T = 1) as the packed
     "packed_last_row": True,
 }
 
+# Added after the outside implementations of 9.4.4 - 9.4.11 were run again with every vector above:
+# rules that none of them made matter (mutating the rule still decoded every vector).
+# winmix (9.4.11): the twins of prior-mix-clamp-update and prior-mix-clamp-bound, priors made by hand
+# whose weights lie beyond the clamp in every set a chunk of sparse counts uses (each update's
+# result is clamped; the weights' first use is as stored) or rest at its bound 2^20 while d stays
+# near 0 (a reader that never clamps, clamps to 2^20 - 1 or to -2^20 .. 2^20 - 1 decodes other
+# bits); and table F hashed, of 8-bit elements (G TP = 64) and of 4-bit ones (C = 241, so
+# G TP = 964 and G TP 17 x 256 > 2^22, the fewest channels that hash F there), whose prior's F states
+# are set at the hashed slots of the chunk's keys (fresh tables hold no state a reader that hashes
+# F another way, such as key mod Z_F, could miss: these do).
+DERIVED_PRIORS["winmix-clamp-update"] = (
+    "the winmix prior's geometry; every state p = 2^21 - 2^14 (a prediction of -4) with n = 5; each significance set's "
+    "model weights 2^20 + 50000 (A), 19661 or -2^20 - 30000 (B, in even and odd sets), 2^20 + 70000 (C), 19661 (E), "
+    "2^20 + 10000 (W), 2^20 + 60000 (X), -2^20 - 40000 (Y); each magnitude set's 2^20 + 40000 (F), -2^20 - 20000 (G); "
+    "every bias 0")
+DERIVED_PRIORS["winmix-clamp-bound"] = (
+    "the winmix prior's geometry; every state p = 968 x 2^10 (a prediction of -300) with n = 1023 (the slowest rate); "
+    "each significance set's model weights 2^20 + 50000 (A, C), -2^20 + 2000 (B, E), 0 (W, X, Y); each magnitude set's "
+    "2^20 + 50000 (F), -2^20 + 2000 (G); every bias 0: A and C rest at 2^20 after their first update while d stays "
+    "near 0, so a clamp to 2^20 - 1 shifts d's sum by -q_A - q_C, often across a multiple of 2^16")
+DERIVED_PRIORS["winmix-f-hashed"] = (
+    "geometry bits 8, T 4, C 16, H 2, W 2 (K_F = 64 x 257 x 256 > 2^22: F hashed); fresh tables but the F states at "
+    "the hashed slots of the keys of the level and escape decisions of VALID['prior-winmix-f-hashed']'s array, each "
+    "p = 2^22 - 2^18 (a decision of 1) or 2^18 (of 0), the bit the slot's first decision codes, with n = 20")
+DERIVED_PRIORS["winmix-f-hashed-bits4"] = (
+    "geometry bits 4, T 4, C 241, H 2, W 2 (K_F = 241 x 4 x 17 x 256 > 2^22: F hashed); fresh tables but the F states "
+    "at the hashed slots of the keys of the level and escape decisions of VALID['prior-winmix-f-hashed-bits4']'s array, "
+    "each p = 2^22 - 2^18 (a decision of 1) or 2^18 (of 0), the bit the slot's first decision codes, with n = 20")
+VALID["prior-winmix-clamp-update"] = {
+    "array": {"shape": [3, 4, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 111},
+    "encode": {"codec": "winmix", "chunk": [3], "prior": "priors/winmix-clamp-update.prior", "embed_prior": True},
+}
+VALID["prior-winmix-clamp-bound"] = {
+    "array": {"shape": [3, 16, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 112},
+    "encode": {"codec": "winmix", "chunk": [3], "prior": "priors/winmix-clamp-bound.prior", "embed_prior": True},
+}
+VALID["prior-winmix-f-hashed"] = {
+    "array": {"shape": [4, 1, 16, 2, 2], "bits": 8, "rate": 0.4, "seed": 113, "correlated": True},
+    "encode": {"codec": "winmix", "axes": ["T", "N", "C", "H", "W"], "chunk": [4], "prior": "priors/winmix-f-hashed.prior"},
+}
+VALID["prior-winmix-f-hashed-bits4"] = {
+    "array": {"shape": [4, 1, 241, 2, 2], "bits": 4, "rate": 0.4, "seed": 114, "correlated": True},
+    "encode": {"codec": "winmix", "axes": ["T", "N", "C", "H", "W"], "chunk": [4], "prior": "priors/winmix-f-hashed-bits4.prior"},
+}
+# ctxmix (9.4.9): 8-bit elements, C = 64 and PC = 64 x 66 x 66 > 2^18 positions, so that tables B
+# (PC 16 keys), E (PC 257 x 4) and F (64 x 257 x 256) are hashed as well as A and the position sets
+# (C, of exactly 2^22 keys, and D stay direct), from a prior whose B, E and F states are set at the
+# hashed slots of the chunk's keys (a reader that hashes one of them another way reads other states).
+DERIVED_PRIORS["ctxmix-hashed-bef"] = (
+    "geometry bits 8, T 1, C 64, H 66, W 66 (PC = 278784 > 2^18: A, B, E and F hashed, C and D direct); fresh tables "
+    "but the states of B, E and F at the hashed slots of the keys of VALID['prior-ctxmix-hashed-bef']'s array (B of "
+    "its significance decisions, E and F of its level and escape decisions), each p = 2^22 - 2^18 (a decision of 1) "
+    "or 2^18 (of 0), the bit the slot's first decision codes, with n = 20")
+VALID["prior-ctxmix-hashed-bef"] = {
+    "array": {"shape": [1, 1, 64, 66, 66], "bits": 8, "rate": 0.05, "seed": 115},
+    "encode": {"codec": "ctxmix", "axes": ["T", "N", "C", "H", "W"], "prior": "priors/ctxmix-hashed-bef.prior"},
+}
+# The context family (9.4.4 - 9.4.8): an entropy coder's payload through zstd (the pipeline run
+# backwards, 9.1); priors embedded in the header, for order0, context, countctx and ctxlanes; compact
+# records (5.2) of context, countctx and ctxlanes payloads (of 256 bytes or more: CRC-32, and fewer:
+# CRC-16); countctx of C = 300 (channel groups wrap at 256); auto storing chunks of transposed axes
+# raw (mode 0: the packed elements in the chunk's own C order, not the canonical view's).
+VALID["context-zstd"] = {
+    "array": {"shape": [3, 3, 4, 6, 6], "bits": 1, "rate": 0.3, "seed": 116, "correlated": True},
+    "encode": {"codec": ["context", {"id": "zstd", "level": 3}], "chunk": [3, 2]},
+}
+for _codec in ("order0", "context", "countctx", "ctxlanes"):
+    VALID[f"prior-{_codec}-embedded"] = {
+        "array": {**PRIORS[_codec]["array"], "shape": [3, 3, *PRIORS[_codec]["array"]["shape"][2:]], "seed": 117},
+        "encode": {"codec": _codec, "chunk": [3, 1], "prior": f"priors/{_codec}.prior", "embed_prior": True},
+    }
+for _codec, _bits, _rate in (("context", 1, 0.3), ("countctx", 2, 0.15), ("ctxlanes", 1, 0.3)):
+    VALID[f"compact-{_codec}"] = {
+        "array": {"shape": [3, 5, 8, 8, 8], "bits": _bits, "rate": _rate, "seed": 118, "correlated": True},
+        "encode": {"codec": _codec, "chunk": [3, 2], "records": "compact"},
+    }
+VALID["countctx-c300"] = {"array": {"shape": [2, 1, 300, 2, 2], "bits": 2, "rate": 0.3, "seed": 119, "correlated": True}, "encode": {"codec": "countctx", "chunk": [2]}}
+VALID["auto-raw-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 120}, "encode": {"codec": "auto", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -455,7 +534,7 @@ def _derived_prior(name: str) -> spikecodec.Prior:
         return _derived_ctxmix_prior(name, info)
     if name in ("mix-clamp-update", "mix-clamp-bound", "mix-f-hashed"):
         return _derived_mix_prior(name, info)
-    if name == "winmix-conf":
+    if name.startswith("winmix-"):
         return _derived_winmix_prior(name, info)
     assert name == "mix-extreme-weights"
     base = get_prior("priors/mix.prior")
@@ -478,7 +557,8 @@ def _derived_ctxmix_prior(name: str, info: dict) -> spikecodec.Prior:
     from spikecodec.codecs.kernels import ctxmix as kernels
 
     geometry = {"ctxmix-hashed": {"bits": 1, "T": 1, "C": 1, "H": 260, "W": 260},
-                "ctxmix-a-direct": {"bits": 1, "T": 1, "C": 1, "H": 64, "W": 64}}.get(name) or dict(get_prior("priors/ctxmix.prior").geometry)
+                "ctxmix-a-direct": {"bits": 1, "T": 1, "C": 1, "H": 64, "W": 64},
+                "ctxmix-hashed-bef": {"bits": 8, "T": 1, "C": 64, "H": 66, "W": 66}}.get(name) or dict(get_prior("priors/ctxmix.prior").geometry)
     T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
     codec = spikecodec.get_codec("ctxmix")
     tables = codec.fresh_tables(geometry)
@@ -508,16 +588,31 @@ def _derived_ctxmix_prior(name: str, info: dict) -> spikecodec.Prior:
         p = 1 << 16
         assert binary.STRETCH[p >> 10] == -1061
         states[: sizes[0] : 1024] = _ctxmix_state(p, 30)
+    elif name == "ctxmix-hashed-bef":
+        counts = [int(k) for k in kernels.context_counts(T, C, H, W, bits)]
+        keys = {1: T * C * H * W * 16, 4: T * C * H * W * ((1 << bits) + 1) * 4, 5: min(C, 256) * ((1 << bits) + 1) * 256}
+        assert all(keys[m] > sizes[m] == 1 << 22 for m in keys) and sizes[2] == 1 << 22 and T * C * H * W > 1 << 18
+        assert all(counts[m] == keys[m] for m in keys)
+        recipe = VALID["prior-ctxmix-hashed-bef"]
+        assert recipe["encode"]["axes"] == ["T", "N", "C", "H", "W"] and recipe["array"]["bits"] == bits
+        x = make_array(recipe["array"])
+        assert list(x.shape) == [T, 1, C, H, W]
+        first: dict[int, int] = {}
+        for m, key, y in _ctxmix_bef_keys(x, bits):
+            first.setdefault(sum(sizes[:m]) + (((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42), y)
+        for entry, y in first.items():
+            states[entry] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
     else:
         raise AssertionError(name)
     return spikecodec.Prior("ctxmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
 
 
-def _mix_f_keys(x: np.ndarray, bits: int) -> list[tuple[int, int]]:
+def _mix_f_keys(x: np.ndarray, bits: int, groups_cap: int = 64) -> list[tuple[int, int]]:
     """(key, bit) of table F (FORMAT.md 9.4.10) of every level and escape decision of the
-    canonical (T, N, C, H, W) array ``x``, in coding order."""
+    canonical (T, N, C, H, W) array ``x``, in coding order; ``groups_cap`` 256 for winmix's F
+    (9.4.11: G = max(1, min(C, 256)))."""
     T, N, C, H, W = x.shape
-    TP, G, NN = min(T, 4), max(1, min(C, 64)), (1 << bits) + 1
+    TP, G, NN = min(T, 4), max(1, min(C, groups_cap)), (1 << bits) + 1
 
     def v(t, n, c, h, w):
         return min(int(x[t, n, c, h, w]), 3) if t >= 0 and h >= 0 and w >= 0 else 0
@@ -537,6 +632,42 @@ def _mix_f_keys(x: np.ndarray, bits: int) -> list[tuple[int, int]]:
                 decisions.append((1 + tree, y))
                 tree = 2 * tree + y
         out += [((ct * NN + node) * 256 + near, y) for node, y in decisions]
+    return out
+
+
+def _ctxmix_bef_keys(x: np.ndarray, bits: int) -> list[tuple[int, int, int]]:
+    """(model, key, bit) of tables B (1), E (4) and F (5) of FORMAT.md 9.4.9 of every decision of
+    the canonical (T, N, C, H, W) array ``x`` (B of the significance decisions, E and F of the level
+    and escape ones), in coding order (t, n, c, h, w)."""
+    T, N, C, H, W = x.shape
+    G, NN = max(1, min(C, 256)), (1 << bits) + 1 if bits > 1 else 0
+    xi = x.astype(np.int64)
+
+    def s(t, n, c, h, w):
+        return int(t >= 0 and 0 <= c < C and 0 <= h < H and 0 <= w < W and xi[t, n, c, h, w] > 0)
+
+    def v(t, n, c, h, w):
+        return min(int(xi[t, n, c, h, w]), 3) if t >= 0 and h >= 0 and w >= 0 else 0
+
+    out = []
+    for t, n, c, h, w in np.ndindex(T, N, C, H, W):
+        value, tp = int(xi[t, n, c, h, w]), min(t, 3)
+        pos = ((tp * C + c) * H + h) * W + w
+        out.append((1, pos * 16 + s(t, n, c, h, w - 1) + 2 * s(t, n, c, h - 1, w) + 4 * s(t - 1, n, c, h, w) + 8 * s(t, n, c - 1, h, w),
+                    int(value > 0)))
+        if not value or bits == 1:
+            continue
+        v1 = v(t - 1, n, c, h, w)
+        f = v1 + 4 * v(t - 2, n, c, h, w) + 16 * v(t, n, c, h, w - 1) + 64 * v(t, n, c, h - 1, w)
+        decisions = [(0, int(value > 1))] + ([(1, int(value > 2))] if value > 1 else [])
+        if value > 2 and bits > 2:
+            tree = 1
+            for k in range(bits - 1, -1, -1):
+                y = ((value - 3) >> k) & 1
+                decisions.append((1 + tree, y))
+                tree = 2 * tree + y
+        for node, y in decisions:
+            out += [(4, (pos * NN + node) * 4 + v1, y), (5, ((c % G) * NN + node) * 256 + f, y)]
     return out
 
 
@@ -592,17 +723,60 @@ def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
 
 
 def _derived_winmix_prior(name: str, info: dict) -> spikecodec.Prior:
-    """The winmix prior of DERIVED_PRIORS, made from fresh tables (9.4.11: the tables A, B, C, E,
+    """The winmix priors of DERIVED_PRIORS, made from fresh tables (9.4.11: the tables A, B, C, E,
     F, G, W, X, Y one after another; 64 TP significance sets of 8 weights, then the magnitude sets
     of 3)."""
     from spikecodec.codecs.kernels import winmix as kernels
 
-    assert name == "winmix-conf"
-    geometry = dict(get_prior("priors/winmix.prior").geometry)
+    geometry = {"winmix-f-hashed": {"bits": 8, "T": 4, "C": 16, "H": 2, "W": 2},
+                "winmix-f-hashed-bits4": {"bits": 4, "T": 4, "C": 241, "H": 2, "W": 2}}.get(name) or dict(get_prior("priors/winmix.prior").geometry)
     T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
     tables = spikecodec.get_codec("winmix").fresh_tables(geometry)
     states, weights = tables["states"].copy(), tables["weights"].astype(np.int64)
     sizes = [int(z) for z in kernels.table_sizes(T, C, H, W, bits)]
+    if name != "winmix-conf":
+        from spikecodec.codecs.kernels import binary
+
+        nsig = min(T, 4) * 64
+        sig = weights[: 8 * nsig].reshape(nsig, 8)  # A, B, C, E, W, X, Y, bias
+        mag = weights[8 * nsig :].reshape(-1, 3)  # F, G, bias
+        if name == "winmix-clamp-update":
+            p = (1 << 21) - (1 << 14)
+            assert binary.STRETCH[p >> 10] == -4
+            states[:] = _ctxmix_state(p, 5)
+            sig[:, 0] = (1 << 20) + 50000
+            sig[:, 1] = np.where(np.arange(nsig) % 2, -(1 << 20) - 30000, 19661)
+            sig[:, 2] = (1 << 20) + 70000
+            sig[:, 4] = (1 << 20) + 10000
+            sig[:, 5] = (1 << 20) + 60000
+            sig[:, 6] = -(1 << 20) - 40000
+            mag[:, 0] = (1 << 20) + 40000
+            mag[:, 1] = -(1 << 20) - 20000
+        elif name == "winmix-clamp-bound":
+            p = 968 << 10
+            assert binary.STRETCH[p >> 10] == -300 and binary.COUNT_LIMIT == 1023
+            states[:] = _ctxmix_state(p, 1023)
+            sig[:, 0] = sig[:, 2] = (1 << 20) + 50000
+            sig[:, 1] = sig[:, 3] = -(1 << 20) + 2000
+            sig[:, 4:7] = 0
+            mag[:, 0] = (1 << 20) + 50000
+            mag[:, 1] = -(1 << 20) + 2000
+        elif name in ("winmix-f-hashed", "winmix-f-hashed-bits4"):
+            counts = [int(k) for k in kernels.context_counts(T, C, H, W, bits)]
+            assert counts[4] > sizes[4] == 1 << 22  # F hashed into 2^22 entries
+            f0 = sum(sizes[:4])
+            recipe = VALID[f"prior-{name}"]
+            assert recipe["encode"]["axes"] == ["T", "N", "C", "H", "W"] and recipe["array"]["bits"] == bits
+            x = make_array(recipe["array"])
+            assert list(x.shape) == [T, 1, C, H, W]
+            first: dict[int, int] = {}
+            for key, y in _mix_f_keys(x, bits, groups_cap=256):
+                first.setdefault(((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42, y)
+            for slot, y in first.items():
+                states[f0 + slot] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
+        else:
+            raise AssertionError(name)
+        return spikecodec.Prior("winmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
     x0 = sum(sizes[:7])
     i = np.arange(sizes[7], dtype=np.int64)
     p = (1 << 21) + (1 << 17) * (i % 5 - 2)
