@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import zstandard
 
 import spikecodec
 from spikecodec import layout
@@ -1055,6 +1056,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_outside_second_round(valid))
     out.update(_invalid_winmix(valid))
     out.update(_invalid_outside_third_round(valid))
+    out.update(_invalid_outside_fourth_round(valid))
     return out
 
 
@@ -1729,6 +1731,40 @@ def _invalid_outside_third_round(valid: dict[str, bytes]) -> dict[str, tuple[byt
     return out
 
 
+def _zstd_frame_window_log(content: bytes, window_log: int) -> bytes:
+    """A zstd frame of ``content`` in one raw block, with a Window_Descriptor of ``window_log``
+    (Exponent = window_log - 10, Mantissa 0) and a 4-byte content size (RFC 8878 3.1.1.1)."""
+    descriptor = bytes([(window_log - 10) << 3])
+    block = ((len(content) << 3) | 1).to_bytes(3, "little")  # last block, raw
+    return b"\x28\xb5\x2f\xfd" + bytes([0x80]) + descriptor + struct.pack("<I", len(content)) + block + content
+
+
+def _invalid_outside_fourth_round(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """What three clean-room implementations of FORMAT.md found the text left open, now rules:
+    a classic file of no record has its index at D (10 step 5); rows of a stream of unknown
+    length end at or before 2^62 - 1 (4.1); JSON nests at most 512 deep (1); a zstd window log
+    above 31 is not a valid frame (9.3)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    empty = valid["empty-inner-axis"]  # shape [3, 0, 4], chunk [1, 1]: G = 0, no record
+    head = empty[: _parts(empty)[1]]
+    out["no-record-bytes-before-index"] = (_finish(head + b"JUNK", []), len(head) + 4, "index starts")
+    classic = spikecodec.encode(np.zeros((2, 0), np.uint8), codec="raw", chunk=[1])  # chunks of no element
+    tall = _raw_header(classic, shape=[(1 << 64) - 1, 0], chunk=[1 << 62], extensions=[(1, b"compact-records", b"")])
+    chead = tall[: 16 + struct.unpack_from("<I", tall, 12)[0] + 4]  # the header alone (its records were classic)
+    rec = b"".join(CompactRecords(tag=chead[-4:], row_height=1 << 62).build(0, (0,), (1 << 62,), 0, b""))
+    out["stream-rows-past-2-62"] = (_compact_file(chead, [rec], 1, 1 << 62), len(chead), "extent limit")
+    out["metadata-nested-513"] = (_set_metadata_raw(valid["spikes-raw"], b'{"a":' + b"[" * 512 + b"]" * 512 + b"}"), 16,
+                                  "nested")
+    zbase = valid["spikes-zstd"]
+
+    def window_log_32(i, o, e, s, p):
+        return o, e, s, _zstd_frame_window_log(zstandard.ZstdDecompressor().decompress(bytes(p)), 32) if i == 0 else p
+
+    body, ents = _rebuild_chunks(zbase, window_log_32)
+    out["zstd-window-log-32"] = (_finish(body, ents), _parts(zbase)[1], "zstd")
+    return out
+
+
 # -- recovery (FORMAT.md 10) ----------------------------------------------------------------------
 # Each returns (bytes, the array recovery gives, offset and text of the problem a reader that does
 # not recover reports). Every one of these files MUST be rejected by a plain read.
@@ -1948,6 +1984,10 @@ INVALID_CODES = {
     "zstd-skippable-frame": "zstd-frame",
     "prior-null": "codec-pipeline",
     "metadata-integer-past-double": "json-invalid",
+    "no-record-bytes-before-index": "index-end",
+    "stream-rows-past-2-62": "row-past-shape",
+    "metadata-nested-513": "json-invalid",
+    "zstd-window-log-32": "zstd-frame",
     "read-in-order-padding-before-next-crc": "padding-bits",
     "crc-before-impossible-spike-count": "chunk-crc",
     "entry-spike-count-2-62": "index-record-mismatch",
