@@ -74,7 +74,7 @@ def strict_json(text: str) -> Any:
     if text.startswith("\ufeff"):
         raise ValueError("a byte-order mark starts it")
     if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
-        raise TooDeep(f"arrays and objects nested more than {MAX_DEPTH} deep")
+        raise TooDeep(f"nested too deeply (arrays and objects more than {MAX_DEPTH} deep)")
     try:
         return _DECODER.decode(text)
     except RecursionError:
