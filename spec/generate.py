@@ -67,6 +67,16 @@ VALID: dict[str, dict] = {
         "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 10},
         "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [1]},
     },
+    # A stream given no chunk shape and no axis names (the writer's defaults: chunk [1], T N C), and
+    # a stream of frames with an empty axis (G = 0: no chunk at all), which no vector wrote before.
+    "streamed-default-chunk": {
+        "array": {"shape": [3, 2, 5], "bits": 1, "rate": 0.4, "seed": 115},
+        "stream": {"codec": "raw", "flush_after": []},
+    },
+    "streamed-empty-inner-axis": {
+        "array": {"shape": [2, 0, 3], "bits": 1, "rate": 0.0, "seed": 116},
+        "stream": {"codec": "raw", "axes": ["T", "N", "F"], "flush_after": [0]},
+    },
     "optional-extension": {
         "array": {"shape": [2, 3, 4], "bits": 1, "rate": 0.3, "seed": 11},
         "encode": {"codec": "raw", "axes": ["T", "N", "F"]},
