@@ -1775,6 +1775,86 @@ def _invalid_outside_fourth_round(valid: dict[str, bytes]) -> dict[str, tuple[by
     return out
 
 
+# -- messages (FORMAT.md 11) ----------------------------------------------------------------------
+# A stream as a receiver gets it over its own transport, message by message: each vector is the
+# messages in the order delivered (vectors/messages/NAME.msgs: each a u32 length, then its bytes),
+# the header message first and, when "end", the end message last; a receiver checks each on
+# arrival and reports the first problem at its offset in the concatenated stream (or none), and
+# the rows it decoded before it are NAME.npy.
+
+
+def _messages_blob(messages: list[bytes]) -> bytes:
+    return b"".join(struct.pack("<I", len(m)) + m for m in messages)
+
+
+def _link_stream(frame_shape, frames, batches, **options) -> tuple[bytes, list[bytes], bytes]:
+    """(header, chunk messages, end message) of ``frames`` sent in messages of ``batches`` frames."""
+    enc = spikecodec.LinkEncoder(frame_shape, **options)
+    messages, at = [], 0
+    for n in batches:
+        messages.append(enc.encode(frames[at : at + n]))
+        at += n
+    return enc.header, messages, enc.end()
+
+
+def _received(messages: list[bytes], end: bool) -> tuple[np.ndarray | None, int | None, str | None]:
+    """What the library's LinkDecoder makes of the messages: the rows decoded before the first
+    problem, its offset and its code and message (None: none)."""
+    try:
+        dec = spikecodec.LinkDecoder(messages[0])
+    except spikecodec.FormatError as exc:  # no header: no rows
+        return None, exc.offset, f"{exc.code}: {exc.message}"
+    rows: list[np.ndarray] = []
+    try:
+        for m in messages[1 : len(messages) - 1 if end else len(messages)]:
+            rows.append(dec.decode(m))
+        if end:
+            dec.end(messages[-1])
+    except spikecodec.FormatError as exc:
+        got = np.concatenate(rows) if rows else np.zeros((0, *dec.frame_shape), np.uint8)
+        return got, exc.offset, f"{exc.code}: {exc.message}"
+    return np.concatenate(rows), None, None
+
+
+def _first_compact_record(message: bytes) -> int:
+    """The length of the first compact record of ``message`` (5.2: a one-byte size field and a
+    payload under 256 bytes, so a CRC-16 check)."""
+    v = message[0]
+    assert v < 0x80 and not (v - 1) & 1 and (v - 1) >> 1 < 256
+    return 1 + ((v - 1) >> 1) + 2
+
+
+def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, int | None, str | None, str | None]]:
+    """(messages, whether the last is the end message, rows decoded before the problem, the
+    problem's offset, a phrase of it and its code) of every message vector."""
+    rng = np.random.default_rng(117)
+    frames = (rng.random((5, 2, 3, 4, 4)) < 0.3).astype(np.uint8)
+    header, msgs, end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix")
+    other_header, other, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", metadata={"camera": 2})
+    split_header, split, split_end = _link_stream(frames.shape[1:], frames, [1, 1], codec="raw", chunk=(1, 1))
+    cases = {
+        "stream": ([header, *msgs, end], True, "", None),
+        "without-end": ([header, *msgs[:2]], False, "", None),  # a receiver that has not yet had the end
+        "reordered": ([header, msgs[0], msgs[2], msgs[1]], False, "out of order", "compact-check"),
+        "replayed": ([header, msgs[0], msgs[0]], False, "out of order", "compact-check"),
+        "other-stream": ([header, other[0]], False, "another", "compact-check"),
+        "truncated": ([header, msgs[0], msgs[1][:-1]], False, "ends inside", "record-truncated"),
+        "byte-after-records": ([header, msgs[0] + b"\0"], False, "end", "records-end-early"),
+        "row-split": ([split_header, split[0][: _first_compact_record(split[0])]], False, "inside a row", "row-incomplete"),
+        "end-early": ([header, *msgs[:3], end], True, "ended after", "index-count"),
+        "end-extra-byte": ([header, *msgs, end + b"\0"], True, "end message is", "message-size"),
+        "header-extra-byte": ([header + b"\0", *msgs], False, "header message is", "message-size"),
+        "end-bad-trailer-crc": ([header, *msgs, end[:-8] + bytes([end[-8] ^ 1]) + end[-7:]], True, "CRC", "trailer-crc"),
+    }
+    out = {}
+    for name, (messages, is_end, phrase, code) in cases.items():
+        rows, offset, message = _received(messages, is_end)
+        assert (offset is None) == (phrase == "") and (message is None or phrase in message), (name, message)
+        assert message is None or message.startswith(f"{code}: "), (name, message)  # the library's code is the case's
+        out[f"messages-{name}"] = (messages, is_end, rows, offset, phrase or None, code)
+    return out
+
+
 # -- recovery (FORMAT.md 10) ----------------------------------------------------------------------
 # Each returns (bytes, the array recovery gives, offset and text of the problem a reader that does
 # not recover reports). Every one of these files MUST be rejected by a plain read.
@@ -2107,6 +2187,19 @@ def main() -> int:
             buf = io.BytesIO()
             np.save(buf, recovered)
             _put(VECTORS / "recover" / f"{name}.npy", buf.getvalue(), args.force)
+    manifest["messages"] = {}
+    for name, (messages, is_end, rows, offset, problem, code) in message_vectors().items():
+        manifest["messages"][name] = {"msgs": f"vectors/messages/{name}.msgs", "end": is_end, "offset": offset,
+                                      "problem": problem, "code": code}
+        if rows is not None:  # the rows decoded before the problem (none without a header)
+            manifest["messages"][name]["npy"] = f"vectors/messages/{name}.npy"
+        if args.write:
+            (VECTORS / "messages").mkdir(exist_ok=True)
+            _put(VECTORS / "messages" / f"{name}.msgs", _messages_blob(messages), args.force)
+            if rows is not None:
+                buf = io.BytesIO()
+                np.save(buf, rows)
+                _put(VECTORS / "messages" / f"{name}.npy", buf.getvalue(), args.force)
     for name, (data, stage, offset, problem) in invalid_priors().items():
         manifest["invalid_priors"][name] = {"prior": f"vectors/invalid-priors/{name}.prior", "stage": stage, "offset": offset, "problem": problem}
         if stage == "load":

@@ -7,6 +7,7 @@ import numpy as np
 
 from .common import Problem
 from .container import read, recover
+from .messages import receive
 from .ctxmix import check_tables
 from .priors import bind, load_prior
 
@@ -105,12 +106,39 @@ def check_tables_entry(root, name, entry):
     return f"{name}: formula and listed table differ" if name in bad else None
 
 
+def split_messages(blob):
+    """The messages of a ``.msgs`` file: each a u32 little-endian length, then its bytes."""
+    out, pos = [], 0
+    while pos < len(blob):
+        n = int.from_bytes(blob[pos:pos + 4], "little")
+        out.append(blob[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
+def check_messages(root, entry):
+    messages = split_messages(_bytes(root, entry["msgs"]))
+    got, problem = receive(messages, entry["end"], _priors(root, entry.get("priors")))
+    if entry["code"] is None and problem is not None:
+        return f"refused with {problem.code} at {problem.offset}: {problem.message}"
+    if entry["code"] is not None:
+        if problem is None:
+            return f"received, expected {entry['code']} at {entry['offset']}"
+        if problem.code != entry["code"] or problem.offset != entry["offset"]:
+            return (f"refused with {problem.code} at {problem.offset}, expected {entry['code']} at "
+                    f"{entry['offset']}: {problem.message}")
+    if got is None:
+        return None if "npy" not in entry else "no header, but rows expected"
+    return _same(got, np.load(os.path.join(root, entry["npy"])))
+
+
 CHECKS = {
     "valid": check_valid,
     "invalid": check_invalid,
     "recover": check_recover,
     "priors": check_prior,
     "invalid_priors": check_invalid_prior,
+    "messages": check_messages,
 }
 
 

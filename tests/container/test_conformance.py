@@ -80,6 +80,8 @@ def test_manifest_lists_every_vector_on_disk():
     named = {p for e in MANIFEST["valid"].values() for p in e.get("priors", [])}
     assert named <= {e["prior"] for e in MANIFEST["priors"].values()}
     assert {e["file"] for e in MANIFEST["tables"].values()} == {str(p.relative_to(SPEC)) for p in (SPEC / "tables").iterdir()}
+    messages = {e[k] for e in MANIFEST["messages"].values() for k in ("msgs", "npy") if k in e}
+    assert messages == {str(p.relative_to(SPEC)) for p in (SPEC / "vectors" / "messages").iterdir()}
 
 
 def test_vectors_match_what_the_generator_builds():
@@ -555,3 +557,35 @@ def test_winmix_conf_prior_holds_every_confidence_and_matters():
     fresh[x0 : x0 + int(sizes[7])] &= ~np.uint32(1023)
     status, x = _decode_mix_chunk("prior-winmix-conf", fresh, prior.tables["weights"], "winmix")
     assert status != 0 or not np.array_equal(x, expected)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["messages"]))
+def test_message_vector_is_received_as_the_manifest_says(name):
+    """FORMAT.md 11: LinkDecoder, given the messages in the order delivered, decodes the rows the
+    manifest's array holds and refuses the first bad message with the manifest's code, at its
+    offset in the concatenated stream; a refused message decodes nothing."""
+    entry = MANIFEST["messages"][name]
+    blob = (SPEC / entry["msgs"]).read_bytes()
+    messages, pos = [], 0
+    while pos < len(blob):
+        n = int.from_bytes(blob[pos : pos + 4], "little")
+        messages.append(blob[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    rows, problem = [], None
+    try:
+        dec = spikecodec.LinkDecoder(messages[0])
+        for m in messages[1 : len(messages) - 1 if entry["end"] else len(messages)]:
+            rows.append(dec.decode(m))
+        if entry["end"]:
+            dec.end(messages[-1])
+    except spikecodec.FormatError as exc:
+        problem = exc
+    if entry["code"] is None:
+        assert problem is None
+    else:
+        assert problem is not None and (problem.code, problem.offset) == (entry["code"], entry["offset"]), problem
+        assert entry["problem"] in problem.message
+    if "npy" in entry:
+        expected = np.load(SPEC / entry["npy"])
+        got = np.concatenate(rows) if rows else np.zeros((0, *dec.frame_shape), np.uint8)
+        np.testing.assert_array_equal(got, expected)

@@ -24,7 +24,7 @@ def test_vector(check):
 
 def test_manifest_sections_are_all_checked():
     sections = {s for s, _, _ in CASES}
-    assert {"valid", "invalid", "recover", "priors", "invalid_priors", "tables"} <= sections
+    assert {"valid", "invalid", "recover", "priors", "invalid_priors", "messages", "tables"} <= sections
 
 
 def test_command_line_imports_nothing_of_the_library():
@@ -55,6 +55,8 @@ def test_every_rejection_in_the_manifest_names_its_code():
     for section in ("invalid", "recover"):
         for name, entry in manifest[section].items():
             assert isinstance(entry.get("code"), str) and "offset" in entry, (section, name)
+    for name, entry in manifest["messages"].items():  # a receiver's first problem, or none
+        assert (entry["code"] is None) == (entry["offset"] is None), name
     for name, entry in manifest["invalid_priors"].items():
         if entry["stage"] == "load":
             assert isinstance(entry.get("code"), str) and isinstance(entry["offset"], int), name
