@@ -1832,6 +1832,11 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
     header, msgs, end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix")
     other_header, other, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", metadata={"camera": 2})
     split_header, split, split_end = _link_stream(frames.shape[1:], frames, [1, 1], codec="raw", chunk=(1, 1))
+    base = rng.random((2, 4, 7, 7)) < 0.1
+    big = (base[None] ^ (rng.random((6, 2, 4, 7, 7)) < 0.05)).astype(np.uint8)
+    coded_header, coded, coded_end = _link_stream(big.shape[1:], big, [1, 2, 1, 2], codec="ctxmix")
+    packed = (big[0].size + 7) // 8
+    assert all(_first_compact_record(m) - 3 < packed for m in coded)  # every record coded, not stored packed
     cases = {
         "stream": ([header, *msgs, end], True, "", None),
         "without-end": ([header, *msgs[:2]], False, "", None),  # a receiver that has not yet had the end
@@ -1845,6 +1850,10 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         "end-extra-byte": ([header, *msgs, end + b"\0"], True, "end message is", "message-size"),
         "header-extra-byte": ([header + b"\0", *msgs], False, "header message is", "message-size"),
         "end-bad-trailer-crc": ([header, *msgs, end[:-8] + bytes([end[-8] ^ 1]) + end[-7:]], True, "CRC", "trailer-crc"),
+        "end-empty": ([header, *msgs, b""], True, "marker", "index-end-marker"),
+        # Chunks that ctxmix codes (those above are too small: stored packed), then one replayed.
+        "coded": ([coded_header, *coded, coded_end], True, "", None),
+        "coded-replayed": ([coded_header, coded[0], coded[1], coded[1]], False, "out of order", "compact-check"),
     }
     out = {}
     for name, (messages, is_end, phrase, code) in cases.items():

@@ -124,7 +124,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "mix-too-long": ("9.4.10", "a mix payload is at most the chunk's packed size"),
     "mix-end": ("9.4.10", "a coded mix payload ends exactly as the encoder ends it"),
     # Streams and messages (11)
-    "stream-unfinished": ("11", "a stream goes on to its index and trailer"),
+    "stream-unfinished": ("11", "a stream goes on to its index and trailer (a sequential reader of a file from a pipe or socket, whose input ended; a message receiver, which cannot tell a stream still under way from one abandoned, does not report it)"),
     "message-size": ("11", "a message holds exactly its part of the file"),
     "integration-framing": ("11", "a chunk an integration (numcodecs, zarr) frames has its framing's tag and element type (the integration's rule)"),
     # Limits (12)

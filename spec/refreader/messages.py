@@ -41,8 +41,8 @@ def _chunk_message(data, message, hdr, rows, ordinal):
 def _end_message(data, message, hdr, rows, ordinal):
     pos = len(data)
     stream = memoryview(bytes(data) + bytes(message))
-    if len(message) < 1 or stream[pos] != 0:
-        raise Problem("index-end-marker" if len(message) else "index-truncated", pos, "no compact index")
+    if len(message) < 1 or stream[pos] != 0:  # an empty message has no marker either
+        raise Problem("index-end-marker", pos, "no compact index")
     m, p = read_varint(stream, pos + 1, pos)
     total, p = read_varint(stream, p, pos)
     if p + 4 > len(stream):

@@ -244,6 +244,8 @@ class LinkDecoder:
         """Check the end message: the stream is complete and nothing was lost."""
         message = message_bytes(message, "end message")
         with self._lock:
+            if self._ended:  # the receiver's state, not a problem of the message (FORMAT.md 11)
+                raise ValueError("the stream has ended (its end message was checked): no message follows it")
             self._end(message)
             self._ended = True
 

@@ -410,6 +410,9 @@ def test_a_message_after_the_end_is_refused_as_such() -> None:
     with pytest.raises(ValueError, match="the stream has ended") as err:
         dec.decode(first)
     assert not isinstance(err.value, spikecodec.FormatError)
+    with pytest.raises(ValueError, match="the stream has ended") as err:  # the end again was accepted again
+        dec.end(last)
+    assert not isinstance(err.value, spikecodec.FormatError)
 
 
 def test_options_take_numpy_numbers_and_refuse_what_only_looks_like_a_value() -> None:
