@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_DEPTH", "TooDeep", "nesting_depth", "strict_json"]
+__all__ = ["MAX_DEPTH", "TooDeep", "nesting_depth", "strict_json", "too_deep"]
 
 MAX_DEPTH = 512  # FORMAT.md 1: the deepest nesting of arrays and objects a reader takes (a fixed
 # limit, so that whether a text is valid does not depend on the parser's stack)
@@ -69,11 +69,17 @@ def nesting_depth(text: str) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
+def too_deep(text: str) -> bool:
+    """Whether JSON ``text`` nests arrays and objects more than MAX_DEPTH deep (FORMAT.md 1): the
+    one test of the rule, for the reader here and the writer (header.json_bytes)."""
+    return text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH
+
+
 def strict_json(text: str) -> Any:
     """The value of JSON ``text`` under FORMAT.md 1's rules; ValueError says what is wrong."""
     if text.startswith("\ufeff"):
         raise ValueError("a byte-order mark starts it")
-    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+    if too_deep(text):
         raise TooDeep(f"nested too deeply (arrays and objects more than {MAX_DEPTH} deep)")
     try:
         return _DECODER.decode(text)

@@ -16,7 +16,7 @@ from construct import ConstructError
 from .. import layout
 from ..codecs import Pipeline
 from ..errors import FormatError
-from ..json_text import MAX_DEPTH, nesting_depth, strict_json
+from ..json_text import MAX_DEPTH, strict_json, too_deep
 from ..prior import PRIOR_PATH_ENV, Prior, find_prior, parse_prior, remember_prior
 from ..limits import (
     ELEMENT_BITS,
@@ -121,7 +121,7 @@ def json_bytes(obj: Any) -> bytes:
         text = _JSON_ENCODER.encode(obj)
     except RecursionError:  # metadata nested thousands deep: a value error, not a crash
         raise ValueError("metadata nests too deeply to be written as JSON") from None
-    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+    if too_deep(text):
         raise ValueError(f"metadata nests too deeply (arrays and objects at most {MAX_DEPTH} deep, FORMAT.md 1)")
     return text.encode()
 
