@@ -3,7 +3,9 @@
     .venv/bin/python scripts/fuzz.py decode --runs 300000 --time 1800
 
 Targets: ``decode`` (spikecodec.decode), ``open`` (spikecodec.open(recover=True) and slicing),
-``validate`` (spikecodec.validate), ``cli`` (the command line's validate, inspect, decode and
+``validate`` (spikecodec.validate), ``link`` (message streams fed to a LinkDecoder, going on
+past refused messages; a stream taken whole must concatenate to a file that decodes to the same
+rows: hostile.exercise_link, seeded with the message vectors), ``cli`` (the command line's validate, inspect, decode and
 recover, run in-process through spikecodec_cli.main.main; hostile.exercise_cli), ``prior``
 (prior files: parsed, then used to code a small array, named and embedded;
 hostile.exercise_prior, seeded with the conformance priors and mutated in content by
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "robustness"))
 FUZZ_DIR = ROOT / "runs" / "fuzz"
-TARGETS = ("decode", "open", "validate", "cli", "prior")
+TARGETS = ("decode", "open", "validate", "link", "cli", "prior")
 MEMORY_LIMIT = 4 << 30  # address-space cap per fuzzing process: a leak fails loudly, not the machine
 
 
@@ -59,6 +61,8 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
             hostile.exercise_cli(data, workdir)
         elif target == "prior":
             hostile.exercise_prior(data)
+        elif target == "link":
+            hostile.exercise_link(data)
         else:
             hostile.exercise(data, target)
 
@@ -92,6 +96,8 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
             return atheris.Mutate(data, max_size)
         if target == "prior":
             out = hostile.mutate_prior(data, rng, prior_codecs)
+        elif target == "link":
+            out = hostile.mutate_messages(data, rng, rng.choice(seeds))
         else:
             out = hostile.mutate(data, rng, rng.choice(seeds))
         return out[:max_size]
@@ -104,6 +110,8 @@ def _seeds(target: str) -> dict[str, bytes]:
     """The valid inputs a campaign starts from: conformance priors or vectors."""
     import hostile
 
+    if target == "link":
+        return hostile.valid_message_streams()
     return hostile.valid_priors() if target == "prior" else hostile.valid_vectors()
 
 
@@ -115,7 +123,7 @@ def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
     corpus.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
     for name, data in _seeds(target).items():
-        (corpus / f"seed-{name}.{'prior' if target == 'prior' else 'spk'}").write_bytes(data)
+        (corpus / f"seed-{name}.{ {'prior': 'prior', 'link': 'msgs'}.get(target, 'spk') }").write_bytes(data)
     args = [
         str(corpus),
         f"-runs={runs}",

@@ -521,3 +521,94 @@ def exercise_prior(data: bytes, seed: int = 0) -> str:
         y = spikecodec.decode(coded, priors=None if embed else [prior])
         assert np.array_equal(y, x), f"{prior.codec} prior {g}: decoded array differs"
     return outcome
+
+
+# -- message streams (FORMAT.md 11): what a hostile peer sends a LinkDecoder -----------------------
+# A fuzz input is one flags byte (bit 0: the last message is the end message), then messages,
+# each a u32 little-endian length and its bytes (a length past the input takes what is left).
+
+
+def valid_message_streams() -> dict[str, bytes]:
+    """The message vectors (spec/vectors/messages) as fuzz inputs."""
+    manifest = json.loads((SPEC / "manifest.json").read_text())
+    return {name: bytes([int(e["end"])]) + (SPEC / e["msgs"]).read_bytes() for name, e in sorted(manifest["messages"].items())}
+
+
+def split_messages(data: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos + 4 <= len(data):
+        n = int.from_bytes(data[pos : pos + 4], "little")
+        out.append(data[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
+def join_messages(end: bool, messages: list[bytes]) -> bytes:
+    return bytes([int(end)]) + b"".join(len(m).to_bytes(4, "little") + m for m in messages)
+
+
+def mutate_messages(data: bytes, rng: random.Random, other: bytes | None = None) -> bytes:
+    """A message-level mutation: drop, repeat, swap, cut, splice in another stream's message, flip
+    bits (re-sealing nothing: a record's check covers its place), or flip the end flag."""
+    end, messages = bool(data[:1] and data[0] & 1), split_messages(data[1:])
+    if not messages:
+        return data
+    i = rng.randrange(len(messages))
+    kind = rng.randrange(7)
+    if kind == 0 and len(messages) > 1:
+        del messages[i]
+    elif kind == 1:
+        messages.insert(i, messages[i])
+    elif kind == 2 and len(messages) > 2:
+        j = rng.randrange(1, len(messages))
+        messages[i], messages[j] = messages[j], messages[i]
+    elif kind == 3:
+        messages[i] = messages[i][: rng.randrange(len(messages[i]) + 1)]
+    elif kind == 4 and other:
+        theirs = split_messages(other[1:])
+        if theirs:
+            messages[i] = rng.choice(theirs)
+    elif kind == 5 and messages[i]:
+        m = bytearray(messages[i])
+        m[rng.randrange(len(m))] ^= 1 << rng.randrange(8)
+        messages[i] = bytes(m)
+    else:
+        end = not end
+    return join_messages(end, messages)
+
+
+def exercise_link(data: bytes, max_bytes: int = FUZZ_MAX_BYTES) -> str:
+    """Feed a message stream to a LinkDecoder, going on past refused messages as a receiver
+    does. Returns "ok" (every message taken) or "rejected"; anything but FormatError is a bug.
+    When every message was taken and the last was the end, the concatenation is a conforming
+    file that decodes to exactly the rows received."""
+    import numpy as np
+
+    import spikecodec
+
+    end, messages = bool(data[:1] and data[0] & 1), split_messages(data[1:])
+    if not messages:
+        return "rejected"
+    try:
+        dec = spikecodec.LinkDecoder(messages[0], max_bytes=max_bytes)
+    except spikecodec.FormatError:
+        return "rejected"
+    rows, refused = [], False
+    for m in messages[1 : len(messages) - 1 if end and len(messages) > 1 else len(messages)]:
+        try:
+            rows.append(dec.decode(m))
+        except spikecodec.FormatError:
+            refused = True
+    if not end or len(messages) < 2:
+        return "rejected" if refused else "ok"
+    try:
+        dec.end(messages[-1])
+    except spikecodec.FormatError:
+        return "rejected"
+    if refused:
+        return "rejected"
+    whole = spikecodec.decode(b"".join(messages), limits=_limits(max_bytes, None))
+    got = np.concatenate(rows) if rows else np.zeros((0, *dec.frame_shape), np.uint8)
+    if whole.shape != got.shape or not np.array_equal(whole, got):
+        raise AssertionError(f"the messages decoded to {got.shape}, their concatenation to {whole.shape}")
+    return "ok"
