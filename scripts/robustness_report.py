@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python scripts/robustness_report.py [--fuzz-runs 400000] [--kills 200]
 
-1. Fuzzing: runs scripts/fuzz.py for each target (decode, open, validate, cli, prior) to ``--fuzz-runs``
+1. Fuzzing: runs scripts/fuzz.py for each target (decode, open, validate, link, cli, prior) to ``--fuzz-runs``
    executions, unless ``--fuzz-runs 0``, which reuses the statistics of the last campaign in
    runs/fuzz/<target>.json.
 2. Crash safety: ``--kills`` streaming writers SIGKILLed at random moments (tests/robustness/crash.py),
@@ -55,7 +55,7 @@ FIXED = [  # distinct failures the fuzzers and property tests found, each fixed 
 
 
 def run_fuzz(runs: int) -> None:
-    for target in ("decode", "open", "validate", "cli", "prior"):
+    for target in ("decode", "open", "validate", "link", "cli", "prior"):
         subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz.py"), target, "--runs", str(runs), "--time", "3600"], check=False)
 
 
