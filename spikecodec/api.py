@@ -116,7 +116,7 @@ def open(file: Openable, *, recover: bool = False, max_bytes: int | None = None,
     ``priors``: the prior (object, path or bytes; or several) a file coded from a prior it does
     not embed names; shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.
     ``limits``: what one read may cost (:class:`~spikecodec.limits.ReadLimits`: decoded bytes,
-    and work per stored byte; default 1 GiB and 65536); ``max_bytes`` sets the first alone. A
+    and work per stored byte; default 1 GiB, and no work limit); ``max_bytes`` sets the first alone. A
     read over them raises :class:`~spikecodec.errors.LimitError` before allocating.
     ``cache_bytes``: decoded chunks kept for selections that take part of a chunk (default
     16 MiB; 0 keeps none). The reader pickles, and may be shared between threads."""
