@@ -3,7 +3,8 @@ write (spike files, priors, decoded arrays, plots): :func:`output_file`, :func:`
 
 * A regular file (or a new one) is written beside the target under a temporary name, synced,
   and renamed over it: a reader sees the old file or the new one, never half of one. It keeps
-  the mode (and, for root, the owner) the file had.
+  the mode (and, for root, the owner) the file had. A file the caller could not open for
+  writing (read-only, for a user other than root) is refused, as ``open(path, "wb")`` would be.
 * A symbolic link is followed: its target is replaced and the link stays.
 * A device, a FIFO or a socket is written through, never replaced (``-o /dev/null``,
   ``-o /dev/stdout``, a named pipe a reader waits on).
@@ -110,6 +111,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         old = None
     except OSError as exc:
         raise OutputError(f"cannot reach {target}: {exc.strerror}") from None
+    if old is not None and not os.access(target, os.W_OK):  # as open() for writing would: a rename ignores the file's mode
+        raise OutputError(errno.EACCES, "is not writable (read-only): not replaced", os.fspath(path))
     # An interrupt that landed after mkstemp made the file but before the ``try`` below could
     # remove it would leave it behind (SIGTERM raises KeyboardInterrupt at the next bytecode; a
     # test that sends it the moment the file appears hit that window under load). Interrupts

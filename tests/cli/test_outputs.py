@@ -214,3 +214,23 @@ def test_a_signal_during_compiled_code_ends_the_process_promptly(tmp_path: Path)
     proc.wait(timeout=20)
     assert proc.returncode == 128 + signal.SIGTERM and time.monotonic() - start < 5
     assert not Path(tmp).exists() and not (tmp_path / "out.bin").exists()
+
+
+def test_a_file_the_caller_cannot_write_is_refused_not_replaced(work: Path, monkeypatch):
+    # A rename ignores the file's mode: save() replaced a read-only file that open(path, "wb")
+    # (np.save, cp as a user) refuses. The check is os.access, so root - who may open any file
+    # for writing, and runs this suite - still replaces it; a user is refused. Here the user's
+    # answer is simulated.
+    target = work / "kept.spk"
+    target.write_bytes(b"precious")
+    target.chmod(0o444)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if os.fspath(p) == str(target) and mode == os.W_OK
+                        else real_access(p, mode, **kw))
+    with pytest.raises(OSError, match="not writable"):
+        spikecodec.save(target, np.zeros((2, 3), np.uint8))
+    assert target.read_bytes() == b"precious"
+    assert not [p for p in work.iterdir() if p.name.endswith(".tmp")]
+    code, _, err = run("encode", work / "in.npy", "-o", target, "-q")
+    one_line(code, err, 1, "not writable")
+    assert target.read_bytes() == b"precious"
