@@ -106,6 +106,13 @@ class Tiling:
     def at_row_boundary(self) -> bool:
         return self.position == 0
 
+    def check_rows_total(self, offset: int) -> None:
+        """After the last chunk: with G >= 1, the rows cover a known ``shape[0]`` exactly
+        (FORMAT.md 4.2, ``rows-total``)."""
+        known = self.header.shape[0]
+        if known is not None and self.inner and self.row_start != known:
+            raise FormatError(f"chunks cover {self.row_start} of the {known} rows the header declares", offset, code="rows-total")
+
     def expected_origin(self) -> tuple[int, ...]:
         return (self.row_start, *self.inner[self.position])
 

@@ -255,9 +255,7 @@ class LinkDecoder:
         if (count, rows) != (self.records_read, self.rows_read):
             raise FormatError(f"the stream ended after {count} records in {rows} rows; "
                               f"{self.records_read} in {self.rows_read} were decoded", self._pos, code="index-count")
-        known = self.header.shape[0]
-        if self._tiling.inner and known is not None and self._tiling.row_start != known:
-            raise FormatError(f"the stream ended after {self._tiling.row_start} of its {known} rows", self._pos, code="rows-total")
+        self._tiling.check_rows_total(self._pos)
         if len(message) != size + layout.TRAILER_SIZE:
             raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos, code="message-size")
         if parse_trailer(bytes(message[size:]), self._pos + size) != (self._pos, size):

@@ -172,8 +172,7 @@ def _first_index_problem(fields: np.ndarray, h: Header, data_start: int, index_o
         raise FormatError(f"chunks end at {pos} but the index starts at {index_offset}", index_offset, code="index-end")
     if not tiling.at_row_boundary:
         raise FormatError("the index ends inside a row of chunks", index_offset, code="row-incomplete")
-    if h.shape[0] is not None and tiling.inner and tiling.row_start != h.shape[0]:
-        raise FormatError(f"chunks cover {tiling.row_start} of the {h.shape[0]} rows the header declares", index_offset, code="rows-total")
+    tiling.check_rows_total(index_offset)
 
 
 def _rows(table: ChunkTable, per_row: int) -> int:
