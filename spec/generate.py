@@ -608,14 +608,27 @@ def _derived_ctxmix_prior(name: str, info: dict) -> spikecodec.Prior:
         assert recipe["encode"]["axes"] == ["T", "N", "C", "H", "W"] and recipe["array"]["bits"] == bits
         x = make_array(recipe["array"])
         assert list(x.shape) == [T, 1, C, H, W]
-        first: dict[int, int] = {}
-        for m, key, y in _ctxmix_bef_keys(x, bits):
-            first.setdefault(sum(sizes[:m]) + (((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42), y)
-        for entry, y in first.items():
-            states[entry] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
+        _seed_first_bits(states, ((sum(sizes[:m]) + _slot22(key), y) for m, key, y in _ctxmix_bef_keys(x, bits)))
     else:
         raise AssertionError(name)
     return spikecodec.Prior("ctxmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
+
+
+def _slot22(key: int) -> int:
+    """The entry of a table hashed into 2^22 entries that ``key`` selects (9.4.9: the top 22 bits
+    of key * 0x9E3779B97F4A7C15 mod 2^64)."""
+    return ((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42
+
+
+def _seed_first_bits(states: np.ndarray, entries) -> None:
+    """Set each state entry of ``entries`` ((entry, bit) in coding order) to a confident state
+    (p = 2^22 - 2^18 or 2^18, n = 20) for the bit its first decision codes: a prior whose hashed
+    table matters only where the hash puts the chunk's keys."""
+    first: dict[int, int] = {}
+    for entry, y in entries:
+        first.setdefault(entry, y)
+    for entry, y in first.items():
+        states[entry] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
 
 
 def _mix_f_keys(x: np.ndarray, bits: int, groups_cap: int = 64) -> list[tuple[int, int]]:
@@ -723,11 +736,7 @@ def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
         assert recipe["encode"]["axes"] == ["T", "N", "C", "H", "W"] and recipe["array"]["bits"] == bits
         x = make_array(recipe["array"])
         assert list(x.shape) == [T, 1, C, H, W]
-        first: dict[int, int] = {}
-        for key, y in _mix_f_keys(x, bits):
-            first.setdefault(((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42, y)
-        for slot, y in first.items():
-            states[f0 + slot] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
+        _seed_first_bits(states, ((f0 + _slot22(key), y) for key, y in _mix_f_keys(x, bits)))
     else:
         raise AssertionError(name)
     return spikecodec.Prior("mix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
@@ -780,11 +789,7 @@ def _derived_winmix_prior(name: str, info: dict) -> spikecodec.Prior:
             assert recipe["encode"]["axes"] == ["T", "N", "C", "H", "W"] and recipe["array"]["bits"] == bits
             x = make_array(recipe["array"])
             assert list(x.shape) == [T, 1, C, H, W]
-            first: dict[int, int] = {}
-            for key, y in _mix_f_keys(x, bits, groups_cap=256):
-                first.setdefault(((key * 0x9E3779B97F4A7C15) % (1 << 64)) >> 42, y)
-            for slot, y in first.items():
-                states[f0 + slot] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
+            _seed_first_bits(states, ((f0 + _slot22(key), y) for key, y in _mix_f_keys(x, bits, groups_cap=256)))
         else:
             raise AssertionError(name)
         return spikecodec.Prior("winmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
