@@ -59,7 +59,9 @@ def encode(
 def decode(data: bytes | bytearray | memoryview, *, max_bytes: int | None = None,
            priors: Priors = None, limits: ReadLimits | None = None, dtype: DTypeLike = np.uint8,
            workers: int = 1) -> np.ndarray:
-    """Decode the bytes of a spike file to an array (options: see :func:`load` and :func:`open`)."""
+    """Decode the bytes of a spike file (bytes, a bytearray, a memoryview or an mmap, read in
+    place) to an array; options: see :func:`load` and :func:`open`. A str is taken as a path,
+    as :func:`load` takes it."""
     return read_array(data, max_bytes=max_bytes, priors=priors, limits=limits, dtype=dtype, workers=workers)
 
 

@@ -27,6 +27,11 @@ class ElementRangeError(ValueError):
     """A value does not fit the element type it is being packed at."""
 
 
+class DTypeOverflowError(ValueError, OverflowError):
+    """A decoded value does not fit the dtype asked for: a ValueError, as every refusal of a
+    reader's arguments is, and an OverflowError, as numpy's own."""
+
+
 _PACKING = "spikecodec._packing_kernels"  # loaded on first use: numba compiles then (and caches)
 
 
@@ -149,7 +154,7 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             idx = _first_index(bad)
-            raise ValueError(f"value {arr[idx].item()!r} at index {idx} is not a whole number of spikes")
+            raise ElementRangeError(f"value {arr[idx].item()!r} at index {idx} is not a whole number of spikes")
     elif arr.dtype.kind not in "iu":
         raise ValueError(f"expected a numeric or boolean array, got dtype {arr.dtype}")
     limit = (1 << (bits or 8)) - 1
@@ -159,7 +164,7 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         bad = (arr < 0) | (arr > limit)
         idx = _first_index(bad)
         kind = f"{bits}-bit" if bits else "8-bit (the widest)"
-        raise ValueError(
+        raise ElementRangeError(
             f"value {arr[idx].item()!r} at index {idx} does not fit the {kind} element type (0..{limit})"
         )
     values = np.asarray(arr, dtype=np.uint8, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
@@ -172,10 +177,10 @@ def elements_as(values: np.ndarray, bits: int, dtype: Any) -> np.ndarray:
     """Decoded elements (uint8, ``bits`` wide) as ``dtype`` (bool, an integer or a float type).
     A type that cannot hold every value of the element type - bool for counts, int8 for 8-bit
     counts - is checked: a value it cannot hold raises ``OverflowError``, never wraps or turns
-    a count into "any spike"."""
+    a count into "any spike" (:class:`DTypeOverflowError`, a ValueError)."""
     want = np.dtype(dtype)
     top = 1 if want.kind == "b" else int(np.iinfo(want).max) if want.kind in "iu" else None
     if top is not None and top < (1 << bits) - 1 and values.size and int(values.max()) > top:
         hint = " (bool holds 1-bit spikes: read counts as an integer type)" if want.kind == "b" else ""
-        raise OverflowError(f"values up to {int(values.max())} do not fit {want}{hint}")
+        raise DTypeOverflowError(f"values up to {int(values.max())} do not fit {want}{hint}")
     return values if want == values.dtype else values.astype(want)

@@ -46,6 +46,8 @@ def _finite_float(text: str) -> float:
 
 
 def _double_integer(text: str) -> int:
+    if len(text) > 400:  # past 309 digits every integer is beyond a double; int() of one over 4300 digits fails, saying so in Python's terms
+        raise ValueError(f"the number {text[:24]}... ({len(text)} digits) is too large for a double")
     value = int(text)
     if abs(value) >= _DOUBLE_LIMIT:  # 1 followed by 400 zeros: a number too large for a double, as 1e999
         raise ValueError(f"the number {text[:24]} is too large for a double")

@@ -87,10 +87,14 @@ class Budget:
 
 
 def as_limits(max_bytes: "int | ReadLimits | None" = None, limits: "ReadLimits | None" = None) -> ReadLimits:
-    """The limits a reader was given: ``limits`` when given, else the defaults with ``max_bytes``."""
+    """The limits a reader was given: ``limits``, or the defaults with ``max_bytes``. Both at once
+    is a TypeError: one of them would be dropped without a word (``ReadLimits`` holds both)."""
     if limits is not None:
         if not isinstance(limits, ReadLimits):
             raise TypeError(f"limits must be a ReadLimits, got {type(limits).__name__}")
+        if max_bytes is not None:
+            raise TypeError("give max_bytes= or limits=, not both: "
+                            "limits=ReadLimits(max_bytes=..., max_work=...) sets both limits")
         return limits
     if isinstance(max_bytes, ReadLimits):
         return max_bytes

@@ -75,6 +75,8 @@ def _refuse_folder_name(path: str | os.PathLike) -> None:
     """A name ending in a slash names a folder: ``realpath`` drops the slash, which made
     ``-o new/`` write a file named ``new`` (and ``-o file/`` replace ``file``)."""
     name = os.fspath(path)
+    if not name:  # realpath("") is the working folder
+        raise OutputError(errno.ENOENT, "an empty name names no file", name)
     if name.endswith(("/", os.sep)) and not os.path.isdir(name):
         raise OutputError(errno.ENOTDIR, "ends in '/' but is no folder: name a file", name)
 

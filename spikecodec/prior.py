@@ -30,6 +30,7 @@ import re
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +40,7 @@ import numpy as np
 import zstandard
 
 from .errors import FormatError
-from .json_text import strict_json
+from .json_text import MAX_DEPTH, strict_json, too_deep
 from .layout import crc32
 
 SIGNATURE = b"\x8aSPP\r\n\x1a\n"
@@ -68,6 +69,7 @@ class Prior:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _description(self)  # a prior that could not be saved is refused when made, not when first used
         for name, table in self.tables.items():
             table.setflags(write=False)  # shared by every chunk and thread that codes from it
 
@@ -131,25 +133,53 @@ def _canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _encode(prior: Prior) -> bytes:
+def _description(prior: Prior) -> tuple[bytes, list[dict[str, Any]]]:
+    """The prior file's JSON description (FORMAT.md 14) and its table layout; ValueError or
+    TypeError saying which field cannot be written."""
+    if not isinstance(prior.codec, str):
+        raise TypeError(f"a prior's codec is a codec id (str), got {type(prior.codec).__name__}")
+    for what in ("geometry", "tables", "info"):
+        if not isinstance(getattr(prior, what), dict):
+            raise TypeError(f"a prior's {what} is a dict, got {type(getattr(prior, what)).__name__}")
     layout = []
     for name, table in prior.tables.items():
-        kind = {np.dtype("<u4"): "u32", np.dtype("<i4"): "i32"}.get(table.dtype.newbyteorder("<"))
+        kind = {np.dtype("<u4"): "u32", np.dtype("<i4"): "i32"}.get(table.dtype.newbyteorder("<")) if isinstance(table, np.ndarray) else None
         if kind is None or table.ndim != 1:
-            raise ValueError(f"prior table {name!r} must be a 1-D uint32 or int32 array, got {table.dtype} {table.shape}")
+            got = f"{table.dtype} {table.shape}" if isinstance(table, np.ndarray) else type(table).__name__
+            raise TypeError(f"prior table {name!r} must be a 1-D uint32 or int32 numpy array, got {got}")
         layout.append({"name": name, "type": kind, "count": int(table.size)})
-    description = _canonical_json({"codec": prior.codec, "geometry": prior.geometry, "tables": layout, "info": prior.info})
+    try:
+        description = _canonical_json({"codec": prior.codec, "geometry": prior.geometry, "tables": layout, "info": prior.info})
+    except RecursionError:
+        raise ValueError(f"a prior's info is nested more than {MAX_DEPTH} deep (FORMAT.md 1)") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a prior's geometry and info must be JSON (FORMAT.md 1): {exc}") from None
+    if too_deep(description.decode()):
+        raise ValueError(f"a prior's info is nested more than {MAX_DEPTH} deep (FORMAT.md 1)")
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"prior description is {len(description)} bytes, over {MAX_DESCRIPTION}")
+    return description, layout
+
+
+def _encode(prior: Prior) -> bytes:
+    description, layout = _description(prior)
     raw = b"".join(np.ascontiguousarray(t, _DTYPES[e["type"]]).tobytes() for t, e in zip(prior.tables.values(), layout))
     frame = zstandard.ZstdCompressor(level=19, write_content_size=True, write_checksum=False).compress(raw)
     body = _HEAD.pack(SIGNATURE, MAJOR_VERSION, MINOR_VERSION, 0, len(description)) + description + len(frame).to_bytes(8, "little") + frame
     return body + crc32(body).to_bytes(4, "little")
 
 
-def parse_prior(data: bytes, where: str | None = None) -> Prior:
+LayoutCheck = Callable[[str, dict[str, int], list[tuple[str, np.dtype, int]]], None]
+
+
+def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | None = None) -> Prior:
     """Check and parse a prior file's bytes (FORMAT.md 14); raise :class:`FormatError` saying
-    what is wrong and at which byte. Sizes are checked before anything is allocated."""
+    what is wrong and at which byte. Sizes are checked before anything is allocated.
+
+    ``expect(codec, geometry, layout)``, when given, is called before the tables are
+    decompressed, with the described layout ((name, type, entries) of each table); a ValueError
+    from it (a prior that cannot serve the caller's codec) is raised as it is, so that a prior
+    declaring tables far larger than its codec's costs nothing to refuse."""
 
     def fail(message: str, offset: int | None, code: str) -> FormatError:
         return FormatError(message, offset, where, code=code)
@@ -190,6 +220,8 @@ def parse_prior(data: bytes, where: str | None = None) -> Prior:
         total += 4 * entry["count"]
         if total > MAX_TABLE_BYTES:
             raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
+    if expect is not None:
+        expect(codec, geometry, [(e["name"], _DTYPES[e["type"]], e["count"]) for e in layout])
     at += jsize
     zsize = int.from_bytes(data[at : at + 8], "little")
     if at + 8 + zsize + 4 != len(data):
@@ -215,7 +247,7 @@ def parse_prior(data: bytes, where: str | None = None) -> Prior:
         if entry["name"] in tables:
             raise fail(f"description: table {entry['name']!r} appears twice", _HEAD.size, code="prior-file-description")
         tables[entry["name"]] = np.frombuffer(raw, _DTYPES[entry["type"]], entry["count"], pos).astype(
-            _DTYPES[entry["type"]].newbyteorder("="))
+            _DTYPES[entry["type"]].newbyteorder("="), copy=False)  # views of the one buffer on a little-endian machine
         pos += n
     prior = Prior(codec, geometry, tables, info)
     prior.__dict__["data"] = data  # its bytes are its identity: never re-encode them

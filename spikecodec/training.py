@@ -10,6 +10,7 @@ chunking and element type) starts each chunk exactly where that stream's statist
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from .codecs import ChunkSpec, get_codec
 from .codecs.registry import CodecLike, registered_codecs
 from .container.reader import SpikeReader
+from .container.source import IN_MEMORY
 from .container.writer import array_chunks
 from .elements import as_elements, to_numpy
 from .limits import ReadLimits
@@ -30,7 +32,7 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
                   ) -> Iterator[tuple[np.ndarray, ChunkSpec]]:
     """Each sample's chunks with their specs, in order: a spike file's as stored, an array's as
     :func:`spikecodec.encode` would cut it (``axes``, ``chunk``, ``bits`` as there)."""
-    if isinstance(samples, (str, os.PathLike)):
+    if isinstance(samples, (str, os.PathLike, *IN_MEMORY)):  # a spike file, by path or as its bytes
         with SpikeReader(samples, priors=priors, limits=limits) as r:
             for i in range(len(r.entries)):
                 yield r.read_chunk(i), r.chunk_spec(i)
@@ -41,6 +43,9 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
             raise ValueError("a sample array needs at least one axis")
         yield from array_chunks(values, b, axes, chunk)
         return
+    if isinstance(samples, Mapping) or not isinstance(samples, Iterable):
+        raise TypeError("samples are spike arrays, spike files (paths or their bytes) or an iterable of them, "
+                        f"got {type(samples).__name__}")
     for sample in samples:
         yield from sample_chunks(sample, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits)
 

@@ -143,9 +143,19 @@ class TrainableCodec(ArrayCodec):
         """Raise ValueError unless ``tables`` are laid out as :meth:`fresh_tables` makes them for
         ``geometry`` (names, order, types, sizes) and hold only reachable values: a prior's
         tables are indexed without bounds checks by the compiled loops."""
+        if any(v.ndim != 1 for v in tables.values()):
+            raise ValueError(f"{self.codec_id}: prior tables must be 1-D")
+        self.check_layout(self.codec_id, geometry, [(k, v.dtype, v.size) for k, v in tables.items()])
+        self.check_values(tables)
+
+    def check_layout(self, codec: str, geometry: dict[str, int], layout: list[tuple[str, np.dtype, int]]) -> None:
+        """Raise ValueError unless a prior of ``codec`` for ``geometry`` with tables ``layout``
+        ((name, type, entries) each) can serve this codec: what :func:`~spikecodec.prior.parse_prior`
+        asks before it decompresses a prior's tables."""
+        if codec != self.codec_id:
+            raise ValueError(f"a prior of codec {codec!r} cannot serve codec {self.codec_id!r}")
         check_geometry(self.codec_id, geometry, self.GEOMETRY)
         want = [(k, np.dtype(t).str, (n,)) for k, t, n in self.table_layout(geometry)]
-        got = [(k, np.dtype(v.dtype).str, v.shape) for k, v in tables.items()]
+        got = [(k, np.dtype(t).str, (n,)) for k, t, n in layout]
         if got != want:
             raise ValueError(f"{self.codec_id}: prior tables {got} do not fit geometry {geometry} (want {want})")
-        self.check_values(tables)

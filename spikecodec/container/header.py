@@ -394,11 +394,13 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
             raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset, code="prior-embedded-digest")
         prior = find_prior(digest, given, search=False)
         if prior is None:
-            try:
-                prior = parse_prior(embedded)
+            try:  # its layout is checked against the codec before its tables are decompressed
+                prior = parse_prior(embedded, expect=pipeline.array_codec.check_layout)  # type: ignore[attr-defined]
             except FormatError as exc:  # a problem of the header (FORMAT.md 10 step 3.6); its byte in the prior is said
                 at = "" if exc.offset is None else f", at its byte {exc.offset}"
                 raise FormatError(f"the embedded prior{at}: {exc.message}", offset, code=exc.code) from None
+            except ValueError as exc:  # as with_prior below says it
+                raise FormatError(str(exc), offset, code="prior-mismatch") from None
         remember_prior(prior)
     else:
         prior = find_prior(digest, given)

@@ -116,6 +116,10 @@ class LinkEncoder:
             self._writer.close()
             return self._sink.take()
 
+    def __reduce__(self) -> Any:
+        raise TypeError("a LinkEncoder is a live stream's place and does not pickle or copy: "
+                        "LinkEncoder.from_header(header) starts a new one for that header")
+
     @classmethod
     def from_header(cls, header: bytes, *, prior: PriorLike | None = None) -> "LinkEncoder":
         """A fresh encoder (its first chunk message is record 0) for the stream whose header
@@ -163,6 +167,10 @@ class LinkDecoder:
         self._ended = False
         self.records_read = 0
         self.rows_read = 0
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a LinkDecoder is a live stream's place and does not pickle or copy: "
+                        "make one in each receiving process from the header message")
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
@@ -224,6 +232,10 @@ class LinkDecoder:
     def _explain(self, exc: FormatError, message: bytes, at: int, want: int) -> FormatError:
         """Record ``want`` fails its check: say whether it is another place's record of this
         stream (out of order), else that it is damaged or foreign."""
+        if at == self._pos and message.startswith(layout.SIGNATURE):  # what the record fields made of it says nothing
+            return FormatError(f"the message is a stream header, not a chunk message ({exc.message}): "
+                               "a header goes to LinkDecoder(header) once, before the stream's messages",
+                               at, code=exc.code, section=exc.section)
         if "check mismatch" not in exc.message or not isinstance(self._records, CompactRecords):
             return exc
         for ordinal in range(max(0, want - 64), want + 65):

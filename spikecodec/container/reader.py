@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import operator
 import os
@@ -15,7 +16,7 @@ from numpy.typing import DTypeLike
 
 from .. import layout
 from ..codecs import ChunkSpec
-from ..elements import elements_as
+from ..elements import DTypeOverflowError, elements_as
 from ..errors import FormatError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option
 from ..codecs import Pipeline
@@ -38,7 +39,9 @@ from .records import (
     record_layout,
 )
 from .selection import checked_extent, normalize_key, selected_size, split_new_axes
-from .source import Openable, Source
+from .source import IN_MEMORY, Openable, Source
+
+_BUFFER = object()  # a reader's reopen source for a bytearray, memoryview or mmap: its bytes when pickled
 
 
 def read_header(src: Source) -> tuple[Header, int]:
@@ -298,8 +301,8 @@ def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None
         values = r.read(workers=workers)
         try:
             return elements_as(values, r.bits, want)
-        except OverflowError as exc:
-            raise OverflowError(f"{r.name}: {exc}") from None
+        except DTypeOverflowError as exc:
+            raise DTypeOverflowError(f"{r.name}: {exc}") from None
 
 
 class SpikeReader:
@@ -335,8 +338,10 @@ class SpikeReader:
         # pipeline may be the ones kept for headers seen before (parse_header_shared).
         recover = flag_option(recover, "recover")
         given = as_priors(priors)
-        reopenable = isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview))
-        self._reopen = dict(source=(bytes(source) if isinstance(source, (bytearray, memoryview)) else source) if reopenable else None,
+        # What a pickle reopens: a path or bytes as given; a buffer (bytearray, memoryview, mmap) as
+        # its bytes, taken when pickled (a copy now would double the memory of every such read).
+        reopenable = isinstance(source, (str, os.PathLike, bytes)) or isinstance(source, IN_MEMORY)
+        self._reopen = dict(source=(_absolute(source) if isinstance(source, (str, os.PathLike, bytes)) else _BUFFER) if reopenable else None,
                             recover=recover, limits=as_limits(max_bytes, limits), priors=given, cache_bytes=cache_bytes)
         self._src = Source(source)
         self._closer = weakref.finalize(self, self._src.close)  # a reader dropped unclosed frees its file
@@ -680,19 +685,54 @@ class SpikeReader:
                             "open the file by path, or from its bytes")
         if self._closed:
             raise ValueError(f"{self.name}: a closed reader cannot be pickled")
-        if self._src.from_pipe:  # the pipe it names was read to its end: it goes as its bytes
+        if self._src.from_pipe or self._reopen["source"] is _BUFFER:  # a pipe read to its end, or a buffer: as its bytes
             return {**self._reopen, "source": bytes(self._src.view_at(0, self._src.size))}
-        return dict(self._reopen)
+        return {**self._reopen, "file_as_opened": self._file_as_opened()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
+        opened = state.pop("file_as_opened", None)
         self.__init__(state.pop("source"), **state)  # type: ignore[misc]
+        if opened is not None and not self._same_file(opened):
+            self.close()
+            raise ValueError(f"{self.name}: the file changed since the reader was pickled (its size, header, chunks or "
+                             "last bytes differ): a reader in another process would read other data; open it anew")
+
+    def _file_as_opened(self) -> dict[str, Any]:
+        """What a reopened reader compares (see :meth:`_same_file`): the file's size, header CRC,
+        chunk table and last bytes, all at hand or one small read."""
+        table = self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)
+        return {"size": self._src.size, "header_crc": self._src.read_at(self._data_start - layout.CRC_SIZE, layout.CRC_SIZE),
+                "chunks": len(table), "table": hashlib.sha256(table.columns.tobytes()).hexdigest(),
+                "tail": self._src.read_at(max(0, self._src.size - 64), 64)}
+
+    def _same_file(self, opened: dict[str, Any]) -> bool:
+        """Whether this reader's file is the one another reader pickled: the same, or for a
+        reader that recovers a file still being written, one that only grew."""
+        now = self._file_as_opened()
+        if now["header_crc"] != opened["header_crc"]:
+            return False
+        if self._reopen["recover"] and now["size"] >= opened["size"] and now["chunks"] >= opened["chunks"]:
+            table = self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)
+            return hashlib.sha256(table.columns[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
+        return now == opened
 
     def __enter__(self) -> "SpikeReader":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _absolute(source: str | os.PathLike | bytes) -> str | os.PathLike | bytes:
+    """A path as a reopened reader finds it from any working folder (a worker's, or this
+    process's after os.chdir); bytes as they are."""
+    if isinstance(source, bytes):
+        return source
+    try:
+        return os.path.abspath(source)
+    except OSError:  # the working folder is gone: the path as given
+        return source
 
 
 class _NoPool:

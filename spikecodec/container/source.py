@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import io
+import mmap
 import os
 import stat
 import threading
 from typing import BinaryIO
 
-Openable = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+Openable = str | os.PathLike | bytes | bytearray | memoryview | mmap.mmap | BinaryIO
+IN_MEMORY = (bytes, bytearray, memoryview, mmap.mmap)  # sources read in place
 
 
 class Source:
@@ -31,8 +33,11 @@ class Source:
         self._close_fd: int | None = None
         self.name = "<bytes>"
         self.from_pipe = False  # a path naming a pipe, read whole: it cannot be opened again
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            self._buf = memoryview(source).cast("B")
+        if isinstance(source, IN_MEMORY):  # read in place, not copied (an mmap too: it has no seekable())
+            view = memoryview(source)
+            if not view.c_contiguous:
+                raise TypeError("the file's bytes must be contiguous (a memoryview of a strided view is not): pass bytes(view)")
+            self._buf = view.cast("B")
             self.size = len(self._buf)
         elif isinstance(source, (str, os.PathLike)):
             self.name = os.fspath(source)

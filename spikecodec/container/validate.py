@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import layout
+from ..codecs import ChunkSpec
 from ..errors import FormatError, LimitError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits
 from ..prior import as_priors
@@ -25,7 +26,7 @@ from .records import (
     record_layout,
 )
 from .selection import checked_extent
-from .source import Openable, Source
+from .source import IN_MEMORY, Openable, Source
 
 
 @dataclass(frozen=True)
@@ -303,8 +304,10 @@ class _Checker:
         if checked_extent(shape) > MAX_TOTAL_ELEMENTS:  # e.g. (0, 2**62, 2**62): 0 elements
             self.add(FormatError(f"shape {shape} is too large for numpy even though it is empty", code="numpy-shape"))
             return
+        # The chunks of a last row that ends early are decoded too, though outside ``shape``.
+        partial = sum(self.elements(h, entries[i], i, inner) for i in range(complete, len(entries)) if i not in bad)
         try:  # every chunk is decoded: they count together, and a file over the cap is refused before any work
-            self.limits.check_bytes(math.prod(shape), "the whole file")
+            self.limits.check_bytes(math.prod(shape) + partial, "the whole file")
         except LimitError as exc:
             self.add(exc, f"{exc.message}; its chunks were not checked")
             return
@@ -317,14 +320,26 @@ class _Checker:
                 self.add(exc)
             self.report.chunks_checked += 1
 
-    def chunk(self, src, h: Header, records, pipeline, e: IndexEntry, i: int, inner) -> None:
-        """Read chunk ``i`` where its entry says, check it against the entry, decode it."""
-        k = h.chunk_rank
+    def spec(self, h: Header, e: IndexEntry, i: int, inner) -> ChunkSpec:
+        """Chunk ``i``'s spec, from its entry's row height and its place in the row."""
         key = (e.row_length, i % inner.count)
         spec = self._specs.get(key)
         if spec is None:  # rows mostly share one height: a few specs serve every chunk
             spec = self._specs[key] = chunk_spec(h, e.row_length, inner[key[1]])
-        want = (e.row_start, *inner[key[1]])
+        return spec
+
+    def elements(self, h: Header, e: IndexEntry, i: int, inner) -> int:
+        """The elements chunk ``i`` decodes to (0 for an entry with no spec: chunk() reports it)."""
+        try:
+            return math.prod(self.spec(h, e, i, inner).shape)
+        except FormatError:
+            return 0
+
+    def chunk(self, src, h: Header, records, pipeline, e: IndexEntry, i: int, inner) -> None:
+        """Read chunk ``i`` where its entry says, check it against the entry, decode it."""
+        k = h.chunk_rank
+        spec = self.spec(h, e, i, inner)
+        want = (e.row_start, *inner[i % inner.count])
         data = src.view_at(e.offset, e.size)
         if len(data) != e.size:
             raise FormatError(f"file ends inside chunk {i}", e.offset, code="record-truncated")
@@ -341,6 +356,6 @@ def _data_start(src) -> int:
 
 
 def _name(source: Openable) -> str:
-    if isinstance(source, (bytes, bytearray, memoryview)):
+    if isinstance(source, IN_MEMORY):
         return "<bytes>"
     return str(getattr(source, "name", source))

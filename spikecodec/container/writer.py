@@ -6,6 +6,7 @@ import contextlib
 import math
 import operator
 import os
+import stat
 import threading
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Iterator, Sequence
@@ -215,6 +216,9 @@ class SpikeWriter:
         self._rows = 0
         self._closed = False
 
+    def __reduce__(self) -> Any:
+        raise TypeError("a SpikeWriter writes an open file and does not pickle or copy")
+
     @property
     def frames_written(self) -> int:
         """Frames appended so far, buffered ones included."""
@@ -385,7 +389,7 @@ class SpikeWriter:
             except FormatError as exc:
                 raise ValueError(exc.message) from None
         self._records = record_layout(header, data[-4:])
-        if self._owns and self._file.seekable():  # a file that was there: emptied now (see __init__)
+        if self._owns and _regular(self._file):  # a file that was there: emptied now (see __init__); a device is written through
             self._file.truncate(0)
         self._emit(data)
 
@@ -416,6 +420,8 @@ def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[in
     when this call created it, its name and (device, inode)."""
     flags = os.O_WRONLY | getattr(os, "O_BINARY", 0)
     created = None
+    if os.path.islink(path) and not os.path.exists(path):  # a dangling link: its target is created, as open(path, "wb") does
+        path = os.path.realpath(path)
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
@@ -428,6 +434,15 @@ def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[in
     except BaseException:
         os.close(fd)
         raise
+
+
+def _regular(file: BinaryIO) -> bool:
+    """Whether ``file`` is a regular file (not a device such as /dev/null, which says it is
+    seekable but cannot be truncated)."""
+    try:
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def row_chunks(h: Header, rows: np.ndarray) -> Iterator[tuple[tuple[int, ...], ChunkSpec, np.ndarray]]:

@@ -7,12 +7,13 @@ Nothing here imports numcodecs, zarr or torch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import threading
 from collections import OrderedDict
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ..codecs.registry import Pipeline, registered_codecs
 from ..container.link import LinkDecoder, LinkEncoder, parse_header_message
 from ..container.reader import SpikeReader
 from ..container.writer import default_axes
-from ..elements import ELEMENT_BITS, clean_bools
+from ..elements import ELEMENT_BITS, ElementRangeError, clean_bools
 from ..errors import FormatError, LimitError
 from ..limits import MAX_AXIS_NAME, MAX_RANK
 from ..prior import Prior, find_prior, is_digest, load_prior
@@ -146,8 +147,9 @@ class SpikeParams:
         if name == "bool":
             array = array.view(np.uint8)
         prior = self.resolve_prior(required=True)
-        return _encode(array, codec=self.codec, axes=self.axes, bits=self.bits, prior=prior, records="compact",
-                       metadata=meta or None)
+        with values_of_a_chunk(self.who, array.shape):
+            return _encode(array, codec=self.codec, axes=self.axes, bits=self.bits, prior=prior, records="compact",
+                           metadata=meta or None)
 
     def decode(self, data: Any, max_bytes: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """The uint8 array of a spike file's bytes (any buffer) and its metadata; a malformed
@@ -310,7 +312,8 @@ class MessageFraming:
         except ValueError as exc:
             raise ValueError(f"{self.params.who}: cannot code chunks for the stored header ({exc}); this array is "
                              "read-only to this version of spikecodec") from None
-        return encoder.encode(values)
+        with values_of_a_chunk(self.params.who, values.shape):
+            return encoder.encode(values)
 
     def decode(self, data: Any, shape: tuple[int, ...], hint: str = "", start: int = 0) -> np.ndarray:
         """The uint8 chunk of ``shape`` that the chunk message ``data`` (any buffer) holds. A
@@ -353,6 +356,16 @@ def _local(offset: int | None, skip: int) -> int | None:
     """A stream offset as one into the caller's bytes (``skip``: the header's length less where
     the message begins in them)."""
     return None if offset is None else max(offset - skip, 0)
+
+
+@contextlib.contextmanager
+def values_of_a_chunk(who: str, shape: tuple[int, ...]) -> Iterator[None]:
+    """A value that does not fit the element type is named by its index in the chunk, which the
+    caller (zarr, numcodecs) does not know as such: said so, with the codec's name."""
+    try:
+        yield
+    except ElementRangeError as exc:
+        raise ElementRangeError(f"{who}: {exc} (the index is within the chunk being coded, of shape {tuple(shape)})") from None
 
 
 _framings: OrderedDict[tuple, MessageFraming] = OrderedDict()

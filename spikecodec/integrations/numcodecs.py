@@ -51,7 +51,7 @@ from ..container.records import read_varint, varint
 from ..elements import ELEMENT_BITS, as_elements, to_numpy
 from ..errors import FormatError, LimitError
 from ..limits import DEFAULT_MAX_DECODED_BYTES, MAX_RANK
-from ._core import DTYPE_KEY, ORDER_KEY, SpikeParams, chunk_dtype_name
+from ._core import DTYPE_KEY, ORDER_KEY, SpikeParams, chunk_dtype_name, values_of_a_chunk
 
 __all__ = ["MESSAGE_TAG", "SpikeCodec"]
 
@@ -154,7 +154,8 @@ class SpikeCodec(Codec):
         name = chunk_dtype_name(arr.dtype, params.who)
         coded = arr.shape or (1,)  # a 0-d chunk is coded as one element
         params.check_axes(coded)
-        values, bits = as_elements(arr, params.bits)  # bits: the narrowest that holds the chunk, as a file's
+        with values_of_a_chunk(params.who, arr.shape):
+            values, bits = as_elements(arr, params.bits)  # bits: the narrowest that holds the chunk, as a file's
         head = bytes([MESSAGE_TAG]) + varint(8 * arr.ndim + 2 * ELEMENT_BITS.index(bits) + (name == "bool"))
         head += b"".join(varint(n) for n in arr.shape)
         if values.size == 0:

@@ -79,9 +79,11 @@ class SpikeDataset(Dataset):
         self.counts: list[int] = []
         self.sample_shapes: list[tuple[int, ...]] = []
         self._blocks: list[int] = []  # samples per cached block, each file
+        self._opened: list[dict[str, Any]] = []  # each file as the dataset counted it (SpikeReader._same_file)
         given = self._priors()  # parsed once for every file
         for path in self.files:
             with SpikeReader(path, priors=given) as r:
+                self._opened.append(r._file_as_opened())
                 ax = _sample_axis(axis, r.axes, path)
                 self.axes.append(ax)
                 self._axis_names.append(r.axes[ax])
@@ -143,6 +145,11 @@ class SpikeDataset(Dataset):
             said = (f"{now[0]} samples of {now[1]}" if now is not None else f"shape {shape}")
             raise ValueError(f"SpikeDataset: {self.files[f]} changed since the dataset was made: it held "
                              f"{self.counts[f]} samples of {self.sample_shapes[f]}, now {said}; make the dataset again")
+        opened = self.__dict__.get("_opened")
+        if opened is not None and not reader._same_file(opened[f]):  # of the same shape, other samples
+            reader.close()
+            raise ValueError(f"SpikeDataset: {self.files[f]} changed since the dataset was made (its size, header, "
+                             "chunks or last bytes differ): its samples are another file's; make the dataset again")
 
     def _sample(self, f: int, j: int) -> np.ndarray:
         local = self._state()
@@ -165,7 +172,7 @@ class SpikeDataset(Dataset):
                     local["bytes"] -= old.nbytes
             else:
                 local["cache"].move_to_end(key)
-            return np.take(block, j - lo, axis=ax)  # a copy: the cache keeps its block
+            return np.asarray(np.take(block, j - lo, axis=ax))  # a copy: the cache keeps its block (a 0-d array, not a scalar, of a 1-D one)
 
     def close(self) -> None:
         """Close this process's open files (they reopen on the next item)."""

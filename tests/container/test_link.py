@@ -59,8 +59,25 @@ def test_bad_messages_are_refused_for_what_they_are(prior):
         LinkDecoder(enc.header[:-1], priors=prior)
     dec = LinkDecoder(enc.header, priors=prior)
     dec.decode(messages[0])
+    with pytest.raises(FormatError, match="the message is a stream header, not a chunk message"):
+        dec.decode(enc.header)
     with pytest.raises(FormatError, match="the stream ended after"):
         dec.end(enc.end())  # four records were sent, one decoded
+
+
+def test_live_stream_objects_refuse_pickling_saying_why(prior, tmp_path):
+    import copy
+    import pickle
+
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    with spikecodec.SpikeWriter(tmp_path / "w.spk") as writer:
+        for obj, match in ((enc, "LinkEncoder.from_header"), (LinkDecoder(enc.header, priors=prior), "each receiving process"),
+                           (writer, "writes an open file")):
+            with pytest.raises(TypeError, match=match):
+                pickle.dumps(obj)
+            with pytest.raises(TypeError, match=match):
+                copy.copy(obj)
+        writer.append(FRAMES[0])
 
 
 @pytest.mark.parametrize("shape", [(2.5, 4), "24", (2, True)])

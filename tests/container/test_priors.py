@@ -164,8 +164,34 @@ def test_training_on_a_spike_file_uses_its_chunks(tmp_path: Path):
     path = tmp_path / "train.spk"
     spikecodec.save(path, samples(50, 3), axes="NTCHW", chunk=1, codec="ctxmix")
     from_file = spikecodec.train_prior(str(path), "ctxmix")
+    from_bytes = spikecodec.train_prior(path.read_bytes(), "ctxmix")  # a file's bytes, as decode takes them
     from_array = spikecodec.train_prior(samples(50, 3), "ctxmix", axes="NTCHW", chunk=1)
-    assert from_file.digest == from_array.digest
+    assert from_file.digest == from_array.digest == from_bytes.digest
+
+
+@pytest.mark.parametrize("samples_given", [5, {"a": np.ones((3, 4))}, None])
+def test_training_refuses_what_is_no_sample_by_saying_what_samples_are(samples_given):
+    with pytest.raises(TypeError, match="samples are spike arrays, spike files"):
+        spikecodec.train_prior(samples_given, "ctxmix")
+
+
+def test_a_prior_that_could_not_be_saved_is_refused_when_made(prior: Prior):
+    g, t = prior.geometry, prior.tables
+    with pytest.raises(TypeError, match="prior table 'a' must be a 1-D uint32 or int32 numpy array, got list"):
+        Prior("ctxmix", g, {"a": [1, 2]})
+    with pytest.raises(TypeError, match="must be a 1-D uint32 or int32 numpy array, got float64"):
+        Prior("ctxmix", g, {"a": np.zeros(3)})
+    with pytest.raises(TypeError, match="info is a dict"):
+        Prior("ctxmix", g, t, [1])
+    with pytest.raises(ValueError, match="must be JSON"):
+        Prior("ctxmix", g, t, {"x": float("nan")})
+    with pytest.raises(ValueError, match="must be JSON"):
+        spikecodec.train_prior(samples(3), "ctxmix", axes="NTCHW", chunk=1, info={"x": {1, 2}})
+    deep: list = []
+    for _ in range(600):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested more than 512 deep"):
+        Prior("ctxmix", g, t, {"x": deep})
 
 
 def test_held_out_samples_choose_how_hard_the_prior_is():
@@ -177,3 +203,31 @@ def test_held_out_samples_choose_how_hard_the_prior_is():
     assert p.info["soften"] > 0 and len(p.info["held_out_bytes"]) == get_codec("order0").SOFTEN_LEVELS + 2
     shared = spikecodec.train_prior(samples(100), "ctxmix", axes="NTCHW", chunk=1)
     assert shared.info["soften"] <= 2
+
+
+def test_an_embedded_prior_that_cannot_serve_its_codec_is_refused_before_its_tables_are_decompressed(monkeypatch):
+    # A 33 KB file whose embedded prior declared 1 GiB of tables took 2 GiB and 10 s to open:
+    # the tables were decompressed (and copied) before their layout was compared with the codec's.
+    import hashlib
+    import zlib
+
+    from spikecodec.container.header import Extension, Header, encode_header
+    from spikecodec.prior import _HEAD, MAJOR_VERSION, SIGNATURE
+
+    description = json.dumps({"codec": "ctxmix", "geometry": {"bits": 1, "T": 1, "C": 4, "H": 4, "W": 4},
+                              "tables": [{"name": "states", "type": "u32", "count": 1 << 24}], "info": {}}).encode()
+    frame = zstandard.ZstdCompressor(level=1, write_content_size=True).compress(bytes(4 << 24))
+    body = _HEAD.pack(SIGNATURE, MAJOR_VERSION, 0, 0, len(description)) + description + len(frame).to_bytes(8, "little") + frame
+    prior_file = body + zlib.crc32(body).to_bytes(4, "little")
+    digest = hashlib.sha256(prior_file).hexdigest()
+    header = encode_header(Header(shape=(None, 1, 4, 4, 4), axes=tuple("NTCHW"), bits=1, chunk_shape=(1,),
+                                  codecs=({"id": "ctxmix", "prior": digest},), metadata={},
+                                  extensions=(Extension("prior", prior_file, True),), minor=5))
+
+    def no_decompression(*args, **kwargs):
+        raise AssertionError("the tables were decompressed")
+
+    monkeypatch.setattr("spikecodec.prior.zstandard.ZstdDecompressor", no_decompression)
+    with pytest.raises(FormatError, match="do not fit geometry") as caught:
+        spikecodec.LinkDecoder(header)
+    assert caught.value.code == "prior-mismatch"

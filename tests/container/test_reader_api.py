@@ -47,6 +47,59 @@ def test_pickled_reader_reopens_and_reads_the_same(path, spikes, how):
         np.testing.assert_array_equal(clone[:], spikes)
 
 
+@pytest.mark.parametrize("how", ["bytearray", "memoryview", "mmap"])
+def test_a_buffer_is_read_in_place_and_pickles_as_its_bytes(path, spikes, how):
+    import mmap
+
+    with open(path, "rb") as f:
+        data = f.read()
+        buffer = {"bytearray": lambda: bytearray(data), "memoryview": lambda: memoryview(bytearray(data)),
+                  "mmap": lambda: mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)}[how]()
+    with spikecodec.open(buffer) as r:
+        assert r._src._buf.obj is buffer or r._src._buf.obj is getattr(buffer, "obj", None)  # no copy
+        np.testing.assert_array_equal(r[:], spikes)
+        clone = pickle.loads(pickle.dumps(r))
+    with clone:
+        np.testing.assert_array_equal(clone[:], spikes)
+    np.testing.assert_array_equal(spikecodec.decode(buffer), spikes)
+    with pytest.raises(TypeError, match="must be contiguous"):
+        spikecodec.decode(memoryview(data)[::2])
+
+
+def test_a_pickled_reader_reopens_the_same_file_from_any_folder_or_refuses_a_changed_one(tmp_path, spikes, monkeypatch):
+    # Before: the path was kept as given, so a worker in another folder (or after os.chdir) read
+    # another file of that name; and a file rewritten after pickling was read as it now is
+    # (dask's processes scheduler returned a (2, 4) block of a (6, 4) array).
+    for folder, values in (("a", spikes), ("b", 1 - spikes)):
+        (tmp_path / folder).mkdir()
+        spikecodec.save(tmp_path / folder / "x.spk", values)
+    monkeypatch.chdir(tmp_path / "a")
+    r = spikecodec.open("x.spk")
+    data = pickle.dumps(r)
+    monkeypatch.chdir(tmp_path / "b")
+    with pickle.loads(data) as clone:
+        np.testing.assert_array_equal(clone[:], spikes)
+    for rewrite in (1 - spikes, spikes[:2]):  # same shape, other values; shorter
+        spikecodec.save(tmp_path / "a" / "x.spk", rewrite, codec="raw")
+        with pytest.raises(ValueError, match="the file changed since the reader was pickled"):
+            pickle.loads(data)
+    r.close()
+
+
+def test_a_pickled_recovering_reader_reads_on_in_a_file_that_grew(tmp_path, spikes):
+    path = tmp_path / "growing.spk"
+    w = spikecodec.SpikeWriter(path)
+    w.write_frames(spikes[:2])
+    w.flush()
+    with spikecodec.open(path, recover=True) as r:
+        data = pickle.dumps(r)
+    w.write_frames(spikes[2:4])
+    w.flush()
+    with pickle.loads(data) as clone:
+        np.testing.assert_array_equal(clone[:2], spikes[:2])
+    w.close()
+
+
 def test_reader_of_a_file_object_refuses_pickling_with_a_clear_error(path):
     with open(path, "rb") as f, spikecodec.open(f) as r:
         with pytest.raises(TypeError, match="open the file by path"):
@@ -221,8 +274,18 @@ def test_load_dtype_counts_against_the_byte_limit_and_refuses_bad_types(path, sp
     with pytest.raises(TypeError, match="not <U1"):
         spikecodec.load(path, dtype="U1")
     counts = spikecodec.encode(np.array([[200, 3]], np.uint8))
-    with pytest.raises(OverflowError, match="200"):
-        spikecodec.decode(counts, dtype=np.int8)
+    for error in (OverflowError, ValueError):  # a ValueError, as every refusal of the arguments
+        with pytest.raises(error, match="200"):
+            spikecodec.decode(counts, dtype=np.int8)
+
+
+def test_max_bytes_beside_limits_is_refused_not_dropped(path):
+    limits = spikecodec.ReadLimits(max_work=1000)
+    for call in (spikecodec.load, spikecodec.open, spikecodec.validate):
+        with pytest.raises(TypeError, match="not both"):
+            call(path, max_bytes=10, limits=limits)
+    with pytest.raises(TypeError, match="not both"):
+        spikecodec.SpikeStream(path, max_bytes=10, limits=limits)
 
 
 # -- API polish -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import pickle
 import warnings
 
 import numcodecs
@@ -267,13 +268,27 @@ def test_a_file_replaced_before_workers_start_is_a_clear_error_in_the_loader(spi
             list(loader)
 
 
-def test_a_file_appended_to_still_reads(spike_file):
-    # Guards the check above: a file grown since (the same samples and more) still reads.
+@pytest.mark.parametrize("rewrite", ["same shape, other samples", "the same samples and more"])
+def test_a_file_rewritten_with_samples_of_the_same_shape_is_a_clear_error(spike_file, rewrite):
+    # Before: a file replaced by one of the same shape was read silently, its samples another
+    # file's, though the docs promised a ValueError; a file rewritten longer was read as the
+    # samples counted, which the dataset cannot know without reading them.
     path, x = spike_file
     ds = SpikeDataset(path)
-    spikecodec.save(path, np.concatenate([x, x], axis=1), codec="raw")
-    np.testing.assert_array_equal(ds[6].numpy(), x[:, 6])
-    assert len(ds) == 7
+    spikecodec.save(path, 1 - x if rewrite.startswith("same shape") else np.concatenate([x, x], axis=1), codec="raw")
+    with pytest.raises(ValueError, match=r"changed since the dataset was made \(its size, header"):
+        ds[6]
+
+
+def test_an_unchanged_file_reads_in_a_fresh_process_and_a_one_axis_file_gives_0d_items(spike_file, tmp_path):
+    path, x = spike_file
+    clone = pickle.loads(pickle.dumps(SpikeDataset(path)))  # opens the file anew, checks it against the dataset's count
+    np.testing.assert_array_equal(clone[6].numpy(), x[:, 6])
+    one_axis = tmp_path / "n.spk"
+    spikecodec.save(one_axis, np.array([0, 1, 1, 0], np.uint8), axes="N")
+    for cache_bytes in (0, 1 << 20):  # the cached block's item was a numpy scalar: torch.from_numpy refused it
+        item = SpikeDataset(one_axis, cache_bytes=cache_bytes)[1]
+        assert item.shape == () and int(item) == 1
 
 
 def test_close_while_another_thread_reads_an_item(spike_file, monkeypatch):
@@ -402,3 +417,19 @@ def test_zarr_format_2_order_f_reads_back_what_was_written(tmp_path, role):
     back = codec.decode(codec.encode(f))
     np.testing.assert_array_equal(back, a)
     assert back.flags.f_contiguous
+
+
+@pytest.mark.parametrize("framing", ["file", "message"])
+def test_a_value_that_does_not_fit_is_named_within_its_chunk(framing):
+    # Before: "value 4 at index (1, 2) does not fit ..." for a value written at (3, 5): an index
+    # within the chunk, not said to be one, with no codec named.
+    from spikecodec.integrations.zarr import SpikeZarrCodec
+
+    z = zarr.create_array(zarr.storage.MemoryStore(), shape=(4, 6), chunks=(2, 3), dtype="uint8",
+                          serializer=SpikeZarrCodec(bits=2, framing=framing), compressors=None)
+    values = np.zeros((4, 6), np.uint8)
+    values[3, 5] = 4
+    with pytest.raises(ValueError, match=r"spikecodec \(zarr\): value 4 at index \(1, 2\) .* within the chunk being coded, of shape \(2, 3\)"):
+        z[...] = values
+    with pytest.raises(ValueError, match=r"spikecodec \(numcodecs\): value 4 at index \(3, 5\) .* of shape \(4, 6\)"):
+        SpikeCodec(bits=2, framing=framing).encode(values)

@@ -334,3 +334,23 @@ def test_decode_writes_through_a_device_or_fifo_as_npy(work: Path) -> None:
     np.testing.assert_array_equal(np.load(io.BytesIO(got[0])), SPIKES)
     usage = run("decode", work / "x.spk", "-o", work / "x.txt")
     assert usage[0] == 2 and "unknown output format" in usage[2]
+
+
+def test_spike_writer_writes_through_a_device_and_a_dangling_link(work: Path) -> None:
+    # /dev/null says it is seekable, and its truncation failed with a bare "[Errno 22]"; a
+    # dangling link was "No such file" where save() and open(path, "wb") create its target.
+    with spikecodec.SpikeWriter(os.devnull) as w:
+        w.append(SPIKES[0])
+    link = work / "link.spk"
+    link.symlink_to("made.spk")
+    with spikecodec.SpikeWriter(link) as w:
+        w.append(SPIKES[0])
+    assert link.is_symlink() and (work / "made.spk").is_file()
+    np.testing.assert_array_equal(spikecodec.load(link), SPIKES[:1])
+
+
+def test_an_empty_output_name_is_no_file(work: Path) -> None:
+    with pytest.raises(OSError, match="an empty name names no file"):
+        spikecodec.save("", SPIKES)
+    code, _, err = run("encode", work / "x.npy", "-o", "")
+    assert code != 0 and "empty name" in err and len(err.strip().splitlines()) == 1, err

@@ -208,3 +208,17 @@ def test_hostile_message_streams_are_refused_message_by_message():
             data = hostile.mutate_messages(data, rng, rng.choice(values))
         outcomes.add(hostile.exercise_link(data))
     assert outcomes == {"ok", "rejected"}
+
+
+def test_validate_counts_the_chunks_of_a_last_row_cut_short_against_max_bytes():
+    # A 734-byte cut of a file of one row of 12 chunks of 32 MiB decoded 11 of them under
+    # max_bytes=64 MiB: the whole-file check counted complete rows only.
+    data = spikecodec.encode(np.zeros((1, 12, 1, 4096, 8192), np.uint8), codec="context", chunk=(1, 1))
+    index_at = int.from_bytes(data[-24:-16], "little")
+    report = spikecodec.validate(data[: index_at - 3], max_bytes=64 << 20)
+    assert [p.code for p in report.problems][-1] == "limit-bytes" and report.chunks_checked == 0, report
+    small = spikecodec.encode(np.zeros((1, 3, 1, 16, 16), np.uint8), codec="context", chunk=(1, 1))
+    cut = small[: int.from_bytes(small[-24:-16], "little") - 3]  # the third chunk is cut: two are decoded
+    within = spikecodec.validate(cut, max_bytes=2 * 256)
+    assert within.chunks_checked == 2 and "limit-bytes" not in [p.code for p in within.problems], within
+    assert "limit-bytes" in [p.code for p in spikecodec.validate(cut, max_bytes=2 * 256 - 1).problems]
