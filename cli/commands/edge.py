@@ -142,6 +142,11 @@ def run_connected(args: argparse.Namespace) -> int:
     if args.token_file is not None:
         with about(args.token_file):
             token = read_tokens(args.token_file)[0]
+    if args.tls_ca is not None:  # its problems are the file's, said before the server is named
+        import ssl
+
+        with about(args.tls_ca):
+            ssl.create_default_context(cafile=args.tls_ca)
     _, info = load_model(args.model)
     src = args.images
     with about(src):

@@ -23,7 +23,9 @@ clients run through the cloud half together: up to --max-batch at once, none wai
 gives Prometheus metrics. SIGTERM or Ctrl-C: in-flight images are answered, new ones refused,
 then the server stops (a second signal stops it at once).
 
---token-file: one token a line; a client must present one of them (compared in constant time).
+--token-file: one token a line (blank lines and lines starting with # skipped, surrounding spaces
+removed); a client must present one of them (compared in constant time). The file is read once, at
+start: restart the server to change the tokens.
 Without it the server accepts anyone and so listens only on a loopback address.
 """
 
@@ -56,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise CliError("--port", f"expected a port from 1 to 65535, got {args.port}", 2)
-    if not args.max_wait_ms >= 0 or not args.idle_timeout > 0:  # written so that NaN (taken before: batches waited for ever) fails too
-        raise CliError("--idle-timeout" if args.max_wait_ms >= 0 else "--max-wait-ms", "expected a positive number", 2)
+    if not 0 < args.idle_timeout < float("inf"):  # written so that NaN fails too
+        raise CliError("--idle-timeout", "expected a positive number of seconds", 2)
+    if not 0 <= args.max_wait_ms / 1000 < args.idle_timeout:  # NaN and inf too: a batch that waits for ever answers no client
+        raise CliError("--max-wait-ms", f"expected a number of ms from 0 to under --idle-timeout ({args.idle_timeout:g} s), "
+                       f"got {args.max_wait_ms:g}", 2)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CliError("--tls-cert" if args.tls_key is None else "--tls-key", "TLS needs both --tls-cert and --tls-key", 2)
     tokens = None

@@ -54,7 +54,7 @@ from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
 from .. import layout
-from ..elements import clean_bools
+from ..elements import ElementRangeError, clean_bools
 from ..errors import FormatError, LimitError
 from ._core import MessageFraming, SpikeParams, chunk_dtype_name
 
@@ -205,8 +205,8 @@ class SpikeZarrCodec(ArrayBytesCodec):
                 data = self._params.encode(arr)
         except ValueError as exc:
             hint = _fill_value_hint(chunk_spec, self.bits if messages is None else messages.bits)
-            if hint and type(exc) is ValueError and "does not fit" in str(exc):
-                raise ValueError(f"{exc}{hint}") from None
+            if hint and isinstance(exc, ElementRangeError) and "does not fit" in str(exc):
+                raise ElementRangeError(f"{exc}{hint}") from None
             raise
         return chunk_spec.prototype.buffer.from_bytes(data)
 

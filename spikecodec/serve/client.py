@@ -117,7 +117,11 @@ class ServeClient:
             raise ValueError("the header's metadata names no model: pass model=")
         context = None
         if tls or tls_ca is not None:
-            context = ssl.create_default_context(cafile=tls_ca)
+            try:
+                context = ssl.create_default_context(cafile=tls_ca)
+            except (OSError, ssl.SSLError) as exc:  # the file's problem, said as such (not the server's address)
+                raise ValueError(f"tls_ca {tls_ca!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        timeout = _seconds(timeout)
         scheme = "wss" if context is not None else "ws"
         self.timeout = timeout
         self.answered: list[Predictions] = []
@@ -161,8 +165,9 @@ class ServeClient:
             raise ServeError(close.code if close else 1006, close.reason if close else "connection lost",
                              Predictions.join(self.answered, getattr(self, "classes", 1))) from None
         except TimeoutError:
-            raise ServeError(P.TIMEOUT, f"no answer from the server within {self.timeout:g} s",
-                             Predictions.join(self.answered, getattr(self, "classes", 1))) from None
+            raise ClientTimeout(P.TIMEOUT, f"no answer from the server within {self.timeout:g} s (this client's timeout; "
+                                "the stream was not closed by the server)",
+                                Predictions.join(self.answered, getattr(self, "classes", 1))) from None
         if isinstance(data, str):
             raise ServeError(P.PROTOCOL, "the server sent a text frame")
         return data
@@ -171,6 +176,11 @@ class ServeClient:
         """Send one image's chunk message under the client's ``image_id`` (0 <= id < 2**64)."""
         from websockets.exceptions import ConnectionClosed
 
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer)) or not 0 <= image_id < 1 << 64:
+            raise ValueError(f"an image id is an integer 0 <= id < 2**64, got {image_id!r:.40}")
+        if not isinstance(message, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a chunk message is bytes (LinkEncoder.encode's), got {type(message).__name__}")
+        image_id = int(image_id)
         try:
             self._run(self.ws.send(P.encode_image(image_id, message)))
         except ConnectionClosed:
@@ -214,10 +224,8 @@ class ServeClient:
             self.receive()
         return Predictions.join(self.answered[start:], self.classes)
 
-    def _ids(self, ids: Iterable[int] | None) -> Iterator[int]:
-        if ids is not None:
-            yield from ids
-            return
+    def _counted_ids(self) -> Iterator[int]:
+        """0, 1, 2, ... over the client's life."""
         while True:
             yield self._next
             self._next += 1
@@ -225,12 +233,12 @@ class ServeClient:
     def predict_messages(self, messages: Iterable[bytes], ids: Iterable[int] | None = None) -> Predictions:
         """Send chunk messages (one image each) and return their predictions; ``ids`` default to
         0, 1, 2, ... counted over the client's life."""
-        return self._pipeline(zip(self._ids(ids), messages), self.send)
+        return self._pipeline(_pairs(ids, messages, self._counted_ids), self.send)
 
     def predict(self, images: Any, ids: Iterable[int] | None = None) -> Predictions:
         """Run ``images`` (uint8 (N, H, W) or (N, C, H, W), or an iterable of single images)
         through the edge half here, one message each, and return their predictions."""
-        return self._pipeline(zip(self._ids(ids), iter(images)), self.send_image)
+        return self._pipeline(_pairs(ids, images, self._counted_ids), self.send_image)
 
     def close(self) -> None:
         """End the stream (close code 1000)."""
@@ -262,3 +270,39 @@ class ServeClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ClientTimeout(ServeError):
+    """No answer came within the client's ``timeout``: the client gave up, the server did not
+    close the stream (a ServeError, as before, with the answers that did come)."""
+
+    def __str__(self) -> str:
+        return f"{self.reason} (code {self.code})"
+
+
+def _pairs(ids: Iterable[int] | None, items: Iterable[Any], counted: Any) -> Iterator[tuple[int, Any]]:
+    """(id, item) for each item: ``ids`` given must number the items exactly (zip stopped at the
+    shorter, so images past the ids were dropped without a word); else ``counted()``'s."""
+    it = iter(items)
+    if ids is None:
+        yield from zip(counted(), it)
+        return
+    ids = list(ids)
+    for image_id in ids:
+        try:
+            item = next(it)
+        except StopIteration:
+            raise ValueError(f"more ids ({len(ids)}) than images") from None
+        yield image_id, item
+    if next(it, _END) is not _END:
+        raise ValueError(f"fewer ids ({len(ids)}) than images: every image needs an id")
+
+
+def _seconds(timeout: Any) -> float:
+    """A timeout in seconds: a finite number above 0."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError(f"timeout must be a number of seconds above 0, got {timeout!r:.40}")
+    return float(timeout)
+
+
+_END = object()

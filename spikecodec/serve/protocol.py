@@ -185,9 +185,9 @@ def parse_answers(frame: bytes, classes: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def read_tokens(path: str) -> list[str]:
-    """The tokens of a token file: one a line; blank lines and lines starting with # ignored.
-    ValueError for a file that holds none."""
-    with open(path, encoding="utf-8") as f:
+    """The tokens of a token file: one a line; blank lines and lines starting with # ignored,
+    a UTF-8 byte-order mark (an editor's) too. ValueError for a file that holds none."""
+    with open(path, encoding="utf-8-sig") as f:
         tokens = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
     if not tokens:
         raise ValueError("holds no token (one a line)")

@@ -249,8 +249,9 @@ class CloudService:
         if hello.model != served:
             raise P.ProtocolError(P.WRONG_MODEL, f"this server runs model {served!r}, not {hello.model!r}")
         if hello.prior is not None and hello.prior != self.prior_digest:
-            have = self.prior_digest[:12] if self.prior_digest is not None else "none"
-            raise P.ProtocolError(P.WRONG_MODEL, f"prior {hello.prior[:12]} is not served here (the model's prior: {have}, or none)")
+            have = self.prior_digest if self.prior_digest is not None else "none"
+            raise P.ProtocolError(P.WRONG_MODEL, f"prior {hello.prior[:80]!r} is not served here (the model's prior: {have}, "
+                                  "its whole digest in lowercase hex, or none)")
 
     async def open_stream(self, header: bytes, hello: P.Hello, client: str) -> Session:
         """A session whose decoder the worker has made from ``header``, or BAD_HEADER / BAD_SHAPE
@@ -302,6 +303,9 @@ class CloudService:
         except P.ProtocolError as exc:
             if exc.code != P.GOING_AWAY:
                 self.metrics.errors.labels(exc.kind).inc()
+                peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"  # one line a refused client; its own text escaped and cut
+                log.warning("spikecodec serve: %s (%s) refused: %d %s: %s", peer, client or "not authenticated",
+                            exc.code, exc.kind, ascii(exc.reason[:200])[1:-1])
             await self._close(ws, exc.code, exc.reason)
         except ClientGone as exc:
             if exc.code not in (P.NORMAL, P.GOING_AWAY):
@@ -602,6 +606,21 @@ def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
             super().connection_lost(exc)
 
     class WebSocketProtocol(WebSocketsSansIOProtocol):
+        def send_receive_event_to_app(self) -> None:
+            # A text frame that is not UTF-8: uvicorn closes with 1007 as here, but logs a
+            # traceback, which any peer could make without a token, once per connection.
+            if self.curr_msg_data_type == "text" and not self.close_sent:
+                try:
+                    b"".join(self.frames).decode()
+                except UnicodeDecodeError:
+                    self.frames = []
+                    log.warning("spikecodec serve: %s refused: a text frame that is not UTF-8 (the protocol's frames are binary)",
+                                ":".join(map(str, self.client or ("?",))))
+                    self.conn.send_close(1007, "a text frame that is not UTF-8: the protocol's frames are binary")
+                    self.handle_parser_exception()
+                    return
+            super().send_receive_event_to_app()
+
         def pause_writing(self) -> None:
             super().pause_writing()
             self.transport.pause_reading()

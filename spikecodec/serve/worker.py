@@ -303,6 +303,9 @@ class Model:
             raise P.ProtocolError(P.BAD_SHAPE, str(exc)) from None
         if decoder.link.axes != self.axes:
             raise P.ProtocolError(P.BAD_SHAPE, f"axes {''.join(decoder.link.axes)}; the server takes {''.join(self.axes)} streams")
+        chunk = decoder.link.header.chunk_shape
+        if len(chunk) != 1:  # a record per image at most: the work of a message is then an image's, whatever its codec
+            raise P.ProtocolError(P.BAD_HEADER, f"chunks {chunk} split images: chunks here are whole images (LinkEncoder's chunk=1)")
         return decoder
 
     def open(self, body: bytes) -> bytes:

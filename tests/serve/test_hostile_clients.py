@@ -324,3 +324,75 @@ def test_messages_of_the_wrong_kind_are_refused():
     for data in (b"", messages[0], whole_file):  # not a header message
         with pytest.raises(FormatError):
             LinkDecoder(data)
+
+
+# -- what the serve probe found -------------------------------------------------------------------
+
+
+def test_a_header_whose_chunks_split_images_is_refused(server):
+    # Before: a legal header of one-element winmix chunks made each ~1.3 KB message cost the
+    # shared worker about 0.2 s (4,000 times an image's work), and 64 of them held every other
+    # stream's images for 10 s. A chunk is now a whole image or more: one record an image.
+    from spikecodec.models.coinference import load_split
+
+    _, info = load_split()
+    split = LinkEncoder(info["code_shape"], codec="winmix", chunk=(1, 1, 1, 1, 1), metadata=info).header
+    code, reason = close_of(open_raw(server.address, [hello(prior=None), split]))
+    assert code == P.BAD_HEADER and "whole images" in reason, (code, reason)
+
+
+def test_a_text_frame_that_is_not_utf8_is_refused_in_one_log_line(server, caplog):
+    # Before: uvicorn logged a six-line traceback for each such connection, no token needed.
+    import base64
+    import logging
+
+    host, port = server.address.split(":")
+    with caplog.at_level(logging.INFO), socket.create_connection((host, int(port)), timeout=10) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET {P.PATH} HTTP/1.1\r\nHost: {server.address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += sock.recv(4096)
+        mask = os.urandom(4)
+        sock.sendall(bytes([0x81, 0x81]) + mask + bytes([0xFF ^ mask[0]]))  # a text frame of one byte, 0xFF
+        data = got.split(b"\r\n\r\n", 1)[1]
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    assert [(op, struct.unpack(">H", body[:2])[0]) for op, body in server_frames(data) if op == 8] == [(8, 1007)]
+    said = [r.getMessage() for r in caplog.records]
+    assert not any("Traceback" in m or r.exc_info for m, r in zip(said, caplog.records)), said
+    assert any("a text frame that is not UTF-8" in m for m in said), said
+
+
+def test_every_refused_client_is_one_log_line(server, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="spikecodec.serve"):
+        code, reason = close_of(open_raw(server.address, [P.Hello("wrong", "snn-resnet-fmnist", None).encode()]))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any("refused" in r.getMessage() for r in caplog.records):
+            time.sleep(0.05)
+    assert code == P.UNAUTHORIZED
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1 and "4001" in lines[0] and "wrong token" in lines[0] and "127.0.0.1:" in lines[0], lines
+
+
+def test_client_ids_must_number_the_images_and_be_in_range(server, spikes):
+    from spikecodec.serve import ServeClient
+
+    header, messages, _ = stream_messages(spikes[:5])
+    with ServeClient(server.address, token=TOKEN, header=header) as client:
+        with pytest.raises(ValueError, match="fewer ids"):  # before: 2 predictions for 5 images, no error
+            client.predict_messages(messages, ids=[10, 11])
+    with ServeClient(server.address, token=TOKEN, header=header) as client:
+        for bad in (-1, 1 << 64, 1.5, "3", True):  # before: struct.error
+            with pytest.raises(ValueError, match="an image id is an integer"):
+                client.send(bad, messages[0])
+        with pytest.raises(TypeError, match="a chunk message is bytes"):  # before: bytes(5) sent five zero bytes
+            client.send(0, 5)
+        result = client.predict_messages(messages, ids=[np.uint64(7), 8, 9, 10, 11])
+        assert list(result.ids) == [7, 8, 9, 10, 11]
