@@ -264,6 +264,8 @@ def _out_nbytes(out: Any) -> int | None:
 
 def _copy_into(chunk: np.ndarray, out: Any) -> Any:
     if isinstance(out, np.ndarray):
+        if not out.flags.writeable:
+            raise ValueError(f"spikecodec (numcodecs): out= is a read-only array ({out.dtype} {out.shape})")
         if out.dtype != chunk.dtype:
             raise ValueError(f"spikecodec (numcodecs): out= has dtype {out.dtype}, the decoded chunk is "
                              f"{chunk.dtype} {chunk.shape}")

@@ -55,6 +55,7 @@ from zarr.registry import register_codec
 
 from .. import layout
 from ..elements import ElementRangeError, clean_bools
+from ..limits import MAX_RANK
 from ..errors import FormatError, LimitError
 from ._core import MessageFraming, SpikeParams, chunk_dtype_name
 
@@ -162,6 +163,8 @@ class SpikeZarrCodec(ArrayBytesCodec):
         if self.axes is not None and len(self.axes) != max(len(array_spec.shape), 1):
             raise ValueError(f"{_WHO}: axes {self.axes!r} name {len(self.axes)} axes, the array has "
                              f"{len(array_spec.shape)}")  # its chunks have its rank, sharded or not
+        if len(array_spec.shape) > MAX_RANK:  # no chunk of it could be written (a spike file has at most 8 axes)
+            raise ValueError(f"{_WHO}: arrays of rank {len(array_spec.shape)} exceed the format's {MAX_RANK} axes")
         if self.framing != "message" or self.header is not None:
             return self
         params = self._params

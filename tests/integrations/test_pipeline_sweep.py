@@ -433,3 +433,20 @@ def test_a_value_that_does_not_fit_is_named_within_its_chunk(framing):
         z[...] = values
     with pytest.raises(ValueError, match=r"spikecodec \(numcodecs\): value 4 at index \(3, 5\) .* of shape \(4, 6\)"):
         SpikeCodec(bits=2, framing=framing).encode(values)
+
+
+def test_an_array_no_chunk_of_which_could_be_written_is_refused_when_made_and_a_read_only_out_said_so():
+    # Before: rank 9 was accepted at creation (quietly framing="file") and every write failed;
+    # decode(out=read-only) raised numpy's "assignment destination is read-only".
+    from spikecodec.integrations.zarr import SpikeZarrCodec
+
+    for framing in FRAMINGS:
+        with pytest.raises(ValueError, match="rank 9 exceed the format's 8 axes"):
+            zarr.create_array(zarr.storage.MemoryStore(), shape=(1,) * 9, dtype="bool",
+                              serializer=SpikeZarrCodec(framing=framing), compressors=None)
+    codec = SpikeCodec()
+    chunk = np.ones((2, 3), np.uint8)
+    out = np.empty_like(chunk)
+    out.setflags(write=False)
+    with pytest.raises(ValueError, match=r"spikecodec \(numcodecs\): out= is a read-only array"):
+        codec.decode(codec.encode(chunk), out=out)
