@@ -21,6 +21,13 @@ class CliError(Exception):
         super().__init__(f"{file}: {message}" if file else message)
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (a newline, a terminal escape, a byte that is no
+    UTF-8 in a file name): an error line stays one line, and a name found in someone else's folder
+    cannot drive the terminal."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def describe(exc: BaseException) -> str:
     """The problem without the file name (the caller adds it once)."""
     if isinstance(exc, FormatError):

@@ -12,7 +12,7 @@ import spikecodec
 
 from .atomic import terminate_cleanly
 from .commands import COMMANDS
-from .errors import EXPECTED, CliError, describe, out_of_memory
+from .errors import EXPECTED, CliError, describe, out_of_memory, printable
 
 EPILOG = """\
 examples:
@@ -65,11 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def error(message: str) -> None:
-    print(f"spikecodec: error: {message}", file=sys.stderr)
+    print(f"spikecodec: error: {printable(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
+    if sys.stderr is None:  # closed (2>&-): print(file=None) writes to stdout, which may be the data (-o -)
+        sys.stderr = open(os.devnull, "w")
     args = build_parser().parse_args(argv)
     if getattr(args, "own_signals", False):  # `serve` drains on SIGTERM itself instead of unwinding at once
         return _run(args)

@@ -85,5 +85,29 @@ def strict_json(text: str) -> Any:
         raise TooDeep(f"nested too deeply (arrays and objects more than {MAX_DEPTH} deep)")
     try:
         return _DECODER.decode(text)
-    except RecursionError:
-        raise TooDeep("nested too deeply") from None
+    except RecursionError:  # within MAX_DEPTH, but the caller's own stack was deep: a thread starts at depth 0
+        return _decode_on_a_fresh_stack(text)
+
+
+def _decode_on_a_fresh_stack(text: str) -> Any:
+    """``text`` decoded in a thread of its own, whose Python stack starts empty: whether a text
+    nested at most MAX_DEPTH deep is read must not depend on how deep the caller is."""
+    import threading
+
+    got: list[Any] = []
+
+    def decode() -> None:
+        try:
+            got.append(("value", _DECODER.decode(text)))
+        except BaseException as exc:  # handed to the caller's thread
+            got.append(("error", exc))
+
+    worker = threading.Thread(target=decode, name="spikecodec-json")
+    worker.start()
+    worker.join()
+    kind, result = got[0]
+    if kind == "error":
+        if isinstance(result, RecursionError):
+            raise TooDeep("nested too deeply") from None
+        raise result
+    return result

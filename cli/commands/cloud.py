@@ -12,7 +12,7 @@ from ..errors import CliError, about
 from ..images import check_labels, read_labels
 from ..io_formats import array_format, binary_stdin, display_name
 from ..progress import bar
-from .common import add_limit_options, add_prior_option, load_priors, model_name, read_limits, seconds
+from .common import add_limit_options, add_prior_option, load_priors, model_name, read_limits, seconds, read_files
 
 HELP = "run the cloud half of a model on a spike stream and write class predictions"
 EPILOG = """\
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(args.output, "predictions are written as .npy", 2)
     if args.output is not None:
         with about(args.output):  # before any work: the output must not be an input
-            refuse_inputs(args.output, [args.input] + ([args.labels] if args.labels else []))
+            refuse_inputs(args.output, read_files(args, args.input))
     if args.batch < 1:
         raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
     if args.model is not None:

@@ -89,6 +89,23 @@ def add_prior_option(parser: Any, help: str = "a prior file the spike file may n
     parser.add_argument("--prior", metavar="FILE", action="append", help=help)
 
 
+def stdin_once(names: Sequence[str]) -> None:
+    """A usage error when ``-`` (standard input) is named more than once: the second read found
+    it empty, and said so as if it were an empty file."""
+    if list(names).count(STDIO) > 1:
+        raise CliError(STDIO, "standard input can be read once: name it once", 2)
+
+
+def read_files(args: Any, *named: str) -> list[str]:
+    """Every file a command reads - ``named`` (its inputs), and the files its options name
+    (--prior, --labels, --token-file, --tls-ca) - for the check that its output is none of them:
+    an output naming the --prior file replaced the prior, and the file written needed it."""
+    files = [n for n in named if n is not None]
+    files += [p for p in getattr(args, "prior", None) or () if p != "none"]
+    files += [f for f in (getattr(args, o, None) for o in ("labels", "token_file", "tls_ca")) if isinstance(f, str)]
+    return files
+
+
 def load_priors(paths: Sequence[str] | None) -> list[Any]:
     """The priors named by --prior, each read and checked (a bad one is that file's error)."""
     from spikecodec.prior import load_prior

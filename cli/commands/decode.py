@@ -15,7 +15,7 @@ from ..text import axes_text
 from spikecodec import SpikeReader
 from spikecodec.elements import elements_as
 
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, positive_int, read_limits
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, positive_int, read_limits, read_files
 
 HELP = "decode a spike file to .npy, .npz, .pt or .h5"
 EPILOG = """\
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         except OverflowError as exc:
             raise CliError("--dtype", f"{name}: {exc}", 2) from None
     with about(out):
-        write_array(args.output, array, axes, metadata, bits, inputs=[args.input])
+        write_array(args.output, array, axes, metadata, bits, inputs=read_files(args, args.input))
     if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
         print(f"{out}: {array.shape} {axes_text(axes)} {array.dtype}", file=sys.stderr)
     return 0

@@ -14,7 +14,7 @@ from ..images import read_images
 from ..io_formats import array_format, display_name
 from ..progress import bar
 from ..text import path_text
-from .common import add_limit_options, add_prior_option, load_model, parse_codec, parse_meta, refuse_array_output
+from .common import add_limit_options, add_prior_option, load_model, parse_codec, parse_meta, refuse_array_output, read_files
 
 HELP = "run a model's edge half on images and write its spikes, one message per image"
 EPILOG = """\
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     out = display_name(args.output, "<stdout>")
     metadata = {"source": path_text(os.path.basename(os.path.normpath(src))), **meta}
     try:
-        with output_file(args.output, [src]) as f, bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
+        with output_file(args.output, read_files(args, src)) as f, bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
             n = edge_write(images, f, info["model"], batch_size=args.batch, codec=codec, prior=used,
                            embed_prior=args.embed_prior, metadata=metadata, progress=progress.update)
     except OSError as exc:
@@ -169,7 +169,7 @@ def run_connected(args: argparse.Namespace) -> int:
         raise CliError(where, describe(exc)) from exc
     out = display_name(args.output, "<stdout>")
     with about(out):
-        _save_npy(args.output, result.classes.astype(np.int64), [src])
+        _save_npy(args.output, result.classes.astype(np.int64), read_files(args, src))
     if not args.quiet:
         print(f"{out}: {len(result)} images -> {info['model']} edge half here -> cloud half at {where}; "
               f"{sent} bytes of messages = {sent / len(result):.1f} bytes/image", file=sys.stderr)

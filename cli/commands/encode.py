@@ -13,7 +13,7 @@ from ..atomic import STDIO
 from ..errors import CliError, about, describe
 from ..io_formats import display_name, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
-from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, refuse_array_output, write_spike
+from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, refuse_array_output, write_spike, read_files
 
 HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
 EPILOG = """\
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             prior=priors[0] if priors else None,
             embed_prior=args.embed_prior,
             records=args.records,
-            inputs=[split_key(args.input)[0]],
+            inputs=read_files(args, split_key(args.input)[0]),
         )
     except OSError as exc:
         raise CliError(out, describe(exc)) from exc

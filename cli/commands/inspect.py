@@ -8,12 +8,12 @@ from typing import Any
 
 from spikecodec import stats
 
-from ..atomic import STDIO, output_path, refuse_inputs
+from ..atomic import STDIO, output_path, refuse_inputs, written_through
 from ..errors import CliError, about
 from ..io_formats import display_name
 from ..progress import bar
 from ..report import render
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, read_files
 
 HELP = "show a spike file's header, chunks, compression and (with --stats) firing rates"
 EPILOG = """\
@@ -93,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
     if args.plot == STDIO:  # was written to a file named "-"; standard output carries the report
         raise CliError("--plot", "needs a file name: '-' would be standard output, which carries the report", 2)
+    if args.plot and not args.plot.lower().endswith(".png") and not written_through(args.plot):
+        # A PNG under any name replaced a .spk or .npy named by mistake, and was no PDF named .pdf.
+        raise CliError("--plot", f"draws a PNG: name the file .png, not {args.plot!r}", 2)
     if args.plot:
         with about(args.plot):  # before any work: the plot must not overwrite the input
-            refuse_inputs(args.plot, [args.input])
+            refuse_inputs(args.plot, read_files(args, args.input))
     with about(name):
         reader, size = open_spike(args.input, priors=load_priors(args.prior), limits=read_limits(args))
         with reader:

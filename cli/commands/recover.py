@@ -11,7 +11,7 @@ from spikecodec import FormatError, LimitError, SpikeReader
 
 from ..errors import CliError, about, describe
 from ..io_formats import display_name
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, refuse_array_output, write_spike
+from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, refuse_array_output, write_spike, read_files
 
 HELP = "rewrite a truncated or damaged spike file as a complete one (everything complete is kept)"
 EPILOG = """\
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 prior=reader.prior,
                 embed_prior=reader.embeds_prior,
                 records=reader.records,
-                inputs=[args.input],
+                inputs=read_files(args, args.input),
             )
         except OSError as exc:
             raise CliError(out, describe(exc)) from exc

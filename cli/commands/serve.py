@@ -82,13 +82,15 @@ def run(args: argparse.Namespace) -> int:
                          max_streams_per_client=args.max_streams_per_client, max_connections=args.max_connections,
                          idle_timeout=args.idle_timeout,
                          torch_threads=args.threads, workers=args.workers)
-    if not args.quiet:
-        scheme = "wss" if args.tls_cert else "ws"
-        auth = f"{len(tokens)} token(s)" if tokens else "no token"
-        print(f"spikecodec serve: {model} cloud half at {scheme}://{args.host}:{args.port}/v1/stream ({auth}); "
-              f"batches of up to {args.max_batch}, {args.max_wait_ms:g} ms wait", file=sys.stderr, flush=True)
+    def listening() -> None:  # once the port is bound: a port in use is then the only line
+        if not args.quiet:
+            scheme = "wss" if args.tls_cert else "ws"
+            auth = f"{len(tokens)} token(s)" if tokens else "no token"
+            print(f"spikecodec serve: {model} cloud half at {scheme}://{args.host}:{args.port}/v1/stream ({auth}); "
+                  f"batches of up to {args.max_batch}, {args.max_wait_ms:g} ms wait", file=sys.stderr, flush=True)
+
     try:
-        run_server(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key)
+        run_server(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key, listening=listening)
     except OSError as exc:  # the port is taken, the certificate unreadable
         raise CliError(f"{args.host}:{args.port}", exc.strerror or str(exc)) from exc
     return 0

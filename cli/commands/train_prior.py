@@ -9,7 +9,7 @@ from ..atomic import output_file
 from ..errors import about
 from ..io_formats import display_name, file_format, read_input, split_key
 from ..text import path_text
-from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_limits
+from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_files, read_limits, stdin_once
 
 HELP = "train a prior (a codec's starting state) on sample spikes"
 EPILOG = """\
@@ -46,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import spikecodec
 
+    stdin_once(args.samples)
     axes, chunk, info = parse_axes(args.axes), parse_chunk(args.chunk), parse_meta(args.meta)
     priors = load_priors(args.prior)
     samples = []
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info, priors=priors,
                                        limits=read_limits(args))
     with about(args.output):
-        with output_file(args.output, [split_key(s)[0] for s in args.samples]) as f:
+        with output_file(args.output, read_files(args, *(split_key(s)[0] for s in args.samples))) as f:
             f.write(prior.data)
     if not args.quiet:
         print(f"{args.output}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "

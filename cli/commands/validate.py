@@ -13,9 +13,9 @@ from typing import Any, Iterable, Iterator
 import spikecodec
 
 from ..atomic import STDIO
-from ..errors import LIMIT_EXIT, CliError, describe
+from ..errors import LIMIT_EXIT, describe, printable
 from ..io_formats import binary_stdin, display_name
-from .common import add_limit_options, add_prior_option, load_priors, read_limits
+from .common import add_limit_options, add_prior_option, load_priors, read_limits, stdin_once
 
 HELP = "check spike files against the format; exit 0 if all conform, 1 if any does not"
 EPILOG = """\
@@ -87,14 +87,14 @@ def spike_files(folder: str) -> Iterator[str]:
             if os.path.islink(path):
                 target = os.path.realpath(path)
                 if os.path.commonpath([root, target]) != root:
-                    print(f"spikecodec: note: {path}: a link out of {folder}, not followed", file=sys.stderr)
+                    print(f"spikecodec: note: {printable(path)}: a link out of {printable(folder)}, not followed", file=sys.stderr)
                     continue
             try:
                 regular = stat.S_ISREG(os.stat(path).st_mode)
             except OSError:  # a broken link or a loop: checked, and reported as unreadable
                 regular = True
             if not regular:
-                print(f"spikecodec: note: {path}: not a regular file, not read", file=sys.stderr)
+                print(f"spikecodec: note: {printable(path)}: not a regular file, not read", file=sys.stderr)
                 continue
             found.append(path)
     return iter(sorted(found))
@@ -115,8 +115,7 @@ def _expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.files.count(STDIO) > 1:  # the second read found stdin empty: reported as a file that does not conform
-        raise CliError(STDIO, "standard input can be read once: name it once", 2)
+    stdin_once(args.files)
     priors = load_priors(args.prior)
     limits = read_limits(args)
     results: list[dict[str, Any]] = []
@@ -124,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     items = list(_expand(args.files))
     batch = len(items) > 1 or any(p != STDIO and os.path.isdir(p) for p in args.files)
     for path, empty in items:
-        name = display_name(path)
+        name = printable(display_name(path))
         if empty is not None:
             print(f"spikecodec: error: {name}: {empty}", file=sys.stderr)
             results.append({"file": name, "ok": False, "error": empty, "problems": []})

@@ -92,7 +92,9 @@ class Pipeline:
         """The same pipeline with its array codec coding from ``prior`` (a trainable codec only)."""
         first = self.codecs[0]
         if not getattr(first, "trainable", False):
-            raise ValueError(f"codec {first.codec_id!r} has no model state for a prior (trainable codecs: "
+            stages = ",".join(c.codec_id for c in self.codecs)
+            raise ValueError(f"codec {first.codec_id!r}{f' (the first stage of {stages})' if len(self.codecs) > 1 else ''} "
+                             f"has no model state for a prior (trainable codecs: "
                              f"{', '.join(sorted(k for k, c in _REGISTRY.items() if c.trainable))})")
         pipeline = Pipeline([first.with_prior(prior), *self.codecs[1:]])  # type: ignore[attr-defined]
         return pipeline

@@ -77,9 +77,7 @@ class TrainableCodec(ArrayCodec):
         """This codec coding from ``prior`` (None: from zero). A prior of another codec raises
         ``ValueError``; its geometry is checked against each chunk."""
         if prior is not None:
-            if prior.codec != self.codec_id:
-                raise ValueError(f"a prior of codec {prior.codec!r} cannot serve codec {self.codec_id!r}")
-            self.check_tables(prior.tables, prior.geometry)
+            self.check_tables(prior)
         codec = type(self)(prior.digest if prior is not None else None)
         codec._prior = prior
         return codec
@@ -139,21 +137,22 @@ class TrainableCodec(ArrayCodec):
         """Raise ValueError for a table value the model can never reach (a codec whose every
         value is a valid state checks nothing)."""
 
-    def check_tables(self, tables: dict[str, np.ndarray], geometry: dict[str, int]) -> None:
-        """Raise ValueError unless ``tables`` are laid out as :meth:`fresh_tables` makes them for
-        ``geometry`` (names, order, types, sizes) and hold only reachable values: a prior's
-        tables are indexed without bounds checks by the compiled loops."""
-        if any(v.ndim != 1 for v in tables.values()):
+    def check_tables(self, prior: Prior) -> None:
+        """Raise ValueError unless ``prior`` is this codec's and its tables are laid out as
+        :meth:`fresh_tables` makes them for its geometry (names, order, types, sizes) and hold only
+        reachable values: a prior's tables are indexed without bounds checks by the compiled loops."""
+        if any(v.ndim != 1 for v in prior.tables.values()):
             raise ValueError(f"{self.codec_id}: prior tables must be 1-D")
-        self.check_layout(self.codec_id, geometry, [(k, v.dtype, v.size) for k, v in tables.items()])
-        self.check_values(tables)
+        self.check_layout(prior.codec, prior.geometry, [(k, v.dtype, v.size) for k, v in prior.tables.items()])
+        self.check_values(prior.tables)
 
     def check_layout(self, codec: str, geometry: dict[str, int], layout: list[tuple[str, np.dtype, int]]) -> None:
         """Raise ValueError unless a prior of ``codec`` for ``geometry`` with tables ``layout``
         ((name, type, entries) each) can serve this codec: what :func:`~spikecodec.prior.parse_prior`
         asks before it decompresses a prior's tables."""
         if codec != self.codec_id:
-            raise ValueError(f"a prior of codec {codec!r} cannot serve codec {self.codec_id!r}")
+            raise ValueError(f"a prior of codec {codec!r} cannot serve codec {self.codec_id!r} "
+                             f"(code with codec {codec!r}, or train a prior for {self.codec_id!r})")
         check_geometry(self.codec_id, geometry, self.GEOMETRY)
         want = [(k, np.dtype(t).str, (n,)) for k, t, n in self.table_layout(geometry)]
         got = [(k, np.dtype(t).str, (n,)) for k, t, n in layout]

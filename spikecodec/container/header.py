@@ -240,12 +240,24 @@ def _remember(cache: dict, key: Any, value: Any) -> None:
 
 
 def _fresh_json(value: Any) -> Any:
-    """A copy of a parsed JSON value that shares no dict or list with it."""
-    if type(value) is dict:
-        return {k: _fresh_json(v) for k, v in value.items()} if value else {}
-    if type(value) is list:
-        return [_fresh_json(v) for v in value]
-    return value  # str, int, float, bool, None: immutable
+    """A copy of a parsed JSON value that shares no dict or list with it. Not recursive: metadata
+    nested 511 deep, which a reader takes (FORMAT.md 1), ran past Python's recursion limit here."""
+    if type(value) not in (dict, list):
+        return value  # str, int, float, bool, None: immutable
+    root: Any = {} if type(value) is dict else []
+    todo = [(value, root)]
+    while todo:
+        source, copy = todo.pop()
+        for key, item in (source.items() if type(source) is dict else enumerate(source)):
+            if type(item) in (dict, list):
+                item_copy: Any = {} if type(item) is dict else []
+                todo.append((item, item_copy))
+                item = item_copy
+            if type(copy) is dict:
+                copy[key] = item
+            else:
+                copy.append(item)
+    return root
 
 
 def _parse_header(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pipeline]:

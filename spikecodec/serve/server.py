@@ -39,7 +39,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import numpy as np
 from starlette.applications import Starlette
@@ -701,10 +701,13 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, *, tls_cert: str | None = None,
-               tls_key: str | None = None, log_level: str = "warning") -> None:
-    """Serve until SIGTERM / SIGINT (then drain and stop). OSError when (host, port) cannot be bound."""
+               tls_key: str | None = None, log_level: str = "warning", listening: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM / SIGINT (then drain and stop). OSError when (host, port) cannot be bound;
+    ``listening`` is called once it is (a line saying the server runs, never before it does)."""
     sock = listen(host, port)
     try:
+        if listening is not None:
+            listening()
         app, service = create_app(config)
         uv = uvicorn_config(app, config, host, port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level)
         draining_server(uv, service).run(sockets=[sock])

@@ -147,7 +147,7 @@ def test_an_output_name_ending_in_a_slash_is_a_folder(work: Path) -> None:
     for args in (["encode", work / "x.npy", "-o", f"{work / 'new'}/"], ["decode", work / "x.spk", "-o", f"{work / 'x.npy'}/"],
                  ["inspect", work / "x.spk", "--plot", f"{work / 'plot'}/"]):
         code, _, err = run(*args)
-        assert code in (1, 2) and len(err.strip().splitlines()) == 1 and "/: " in err, err
+        assert code in (1, 2) and len(err.strip().splitlines()) == 1 and ("/: " in err or "name the file .png" in err), err
     assert not (work / "new").exists() and not (work / "plot").exists()
     np.testing.assert_array_equal(np.load(work / "x.npy"), SPIKES)
     with pytest.raises(OSError, match="ends in '/' but is no folder"):
@@ -163,7 +163,10 @@ def test_serve_refuses_nan_times(option: str, monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("the server was started")
 
     monkeypatch.setattr("spikecodec.serve.server.run_server", started)
-    usage_error(["serve", "--port", "18765", option, "nan"], option, "positive number")
+    usage_error(["serve", "--port", "18765", option, "nan"], option, "positive number" if option == "--idle-timeout" else "from 0 to under")
+    if option == "--max-wait-ms":  # nor one that a batch waits past every client's timeout
+        usage_error(["serve", "--port", "18765", option, "inf"], option, "from 0 to under --idle-timeout")
+        usage_error(["serve", "--port", "18765", option, "40000"], option, "from 0 to under --idle-timeout (30 s)")
 
 
 def test_stdin_named_twice_is_refused(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -354,3 +357,54 @@ def test_an_empty_output_name_is_no_file(work: Path) -> None:
         spikecodec.save("", SPIKES)
     code, _, err = run("encode", work / "x.npy", "-o", "")
     assert code != 0 and "empty name" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_output_naming_the_prior_is_refused_as_any_input(work: Path) -> None:
+    # Before: `encode a.npy -o p.prior --prior p.prior` replaced the prior with a spike file that
+    # needed it to decode: both were lost. decode, recover, train-prior and inspect --plot too.
+    code, _, err = run("train-prior", work / "x.npy", "-o", work / "p.prior", "-q")
+    assert code == 0, err
+    prior = (work / "p.prior").read_bytes()
+    code, _, err = run("encode", work / "x.npy", "-o", work / "e.spk", "--codec", "ctxmix", "--prior", work / "p.prior", "-q")
+    assert code == 0, err
+    for name in ("p.npy", "p.spk", "p.prior", "p.png"):
+        (work / name).write_bytes(prior)
+    for args in (["encode", work / "x.npy", "-o", work / "p.prior", "--codec", "ctxmix", "--prior", work / "p.prior"],
+                 ["decode", work / "e.spk", "-o", work / "p.npy", "--prior", work / "p.npy"],
+                 ["recover", work / "e.spk", "-o", work / "p.spk", "--prior", work / "p.spk"],
+                 ["train-prior", work / "e.spk", "-o", work / "p.prior", "--prior", work / "p.prior"],
+                 ["inspect", work / "e.spk", "--plot", work / "p.png", "--prior", work / "p.png"]):
+        code, _, err = run(*args)
+        assert code == 1 and "is also an input" in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert all((work / n).read_bytes() == prior for n in ("p.npy", "p.spk", "p.prior", "p.png"))
+
+
+def test_metadata_nested_as_deep_as_a_reader_takes_reads_back_from_any_depth(work: Path) -> None:
+    # Before: a header copy recursed two frames a level, so a file with metadata 500 deep (the
+    # writer takes 511) failed decode, inspect and validate with "maximum recursion depth".
+    deep = "[" * 511 + "]" * 511
+    code, _, err = run("encode", work / "x.npy", "-o", work / "deep.spk", "--meta", f"a={deep}", "-q")
+    assert code == 0, err
+    for args in (["decode", work / "deep.spk", "-o", work / "d.npy", "-q"], ["inspect", work / "deep.spk"],
+                 ["validate", work / "deep.spk"]):
+        code, _, err = run(*args)
+        assert code == 0, (args, err)
+
+    def from_deep_in_a_stack(n: int) -> bool:  # a caller 600 frames deep: the JSON parser's own recursion
+        return from_deep_in_a_stack(n - 1) if n else spikecodec.validate(work / "deep.spk").ok
+    assert from_deep_in_a_stack(600)
+
+
+def test_plot_names_a_png_and_error_lines_escape_control_characters(work: Path) -> None:
+    (work / "other.npy").write_bytes(b"keep")
+    code, _, err = run("inspect", work / "x.spk", "--plot", work / "other.npy")
+    assert code == 2 and "name the file .png" in err and (work / "other.npy").read_bytes() == b"keep", err
+    bad = work / "bad\nname\x1b[31m.npy"
+    bad.write_bytes(b"junk")
+    code, _, err = run("encode", bad, "-o", work / "y.spk")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "\\n" in err and "\\x1b" in err and "\x1b" not in err, err
+
+
+def test_standard_input_named_twice_by_train_prior_is_a_usage_error(work: Path) -> None:
+    code, _, err = run("train-prior", "-", "-", "-o", work / "t.prior")
+    assert code == 2 and "standard input can be read once" in err, err

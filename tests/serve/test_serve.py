@@ -483,6 +483,8 @@ def test_command_line_errors(server, tmp_path, images, capsys):
     one_line(capsys, main(["serve", "--port", str(port), "--token-file", str(tmp_path / "empty")]), 1, "holds no token")
     one_line(capsys, main(["serve", "--port", str(port), "--tls-cert", x]), 2, "--tls-key")
     one_line(capsys, main(["serve", "--port", server.address.split(":")[1], "-q"]), 1, "in use")
+    # Without -q too: the "cloud half at ws://..." line came before the bind, saying it ran.
+    one_line(capsys, main(["serve", "--port", server.address.split(":")[1]]), 1, "in use")
     assert not (tmp_path / "p.npy").exists()
 
 
