@@ -340,7 +340,7 @@ class SpikeReader:
         given = as_priors(priors)
         # What a pickle reopens: a path or bytes as given; a buffer (bytearray, memoryview, mmap) as
         # its bytes, taken when pickled (a copy now would double the memory of every such read).
-        reopenable = isinstance(source, (str, os.PathLike, bytes)) or isinstance(source, IN_MEMORY)
+        reopenable = isinstance(source, (str, os.PathLike, *IN_MEMORY))
         self._reopen = dict(source=(_absolute(source) if isinstance(source, (str, os.PathLike, bytes)) else _BUFFER) if reopenable else None,
                             recover=recover, limits=as_limits(max_bytes, limits), priors=given, cache_bytes=cache_bytes)
         self._src = Source(source)
@@ -701,10 +701,13 @@ class SpikeReader:
     def _file_as_opened(self) -> dict[str, Any]:
         """What a reopened reader compares (see :meth:`_same_file`): the file's size, header CRC,
         chunk table and last bytes, all at hand or one small read."""
-        table = self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)
+        columns = self._table_columns()
         return {"size": self._src.size, "header_crc": self._src.read_at(self._data_start - layout.CRC_SIZE, layout.CRC_SIZE),
-                "chunks": len(table), "table": hashlib.sha256(table.columns.tobytes()).hexdigest(),
+                "chunks": len(columns), "table": hashlib.sha256(columns.tobytes()).hexdigest(),
                 "tail": self._src.read_at(max(0, self._src.size - 64), 64)}
+
+    def _table_columns(self) -> np.ndarray:
+        return (self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)).columns
 
     def _same_file(self, opened: dict[str, Any]) -> bool:
         """Whether this reader's file is the one another reader pickled: the same, or for a
@@ -713,8 +716,7 @@ class SpikeReader:
         if now["header_crc"] != opened["header_crc"]:
             return False
         if self._reopen["recover"] and now["size"] >= opened["size"] and now["chunks"] >= opened["chunks"]:
-            table = self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)
-            return hashlib.sha256(table.columns[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
+            return hashlib.sha256(self._table_columns()[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
         return now == opened
 
     def __enter__(self) -> "SpikeReader":

@@ -111,6 +111,22 @@ def masked_frame(payload: bytes, declared: int | None = None) -> bytes:
 def raw_stream(address: str, start: tuple[bytes, bytes]) -> tuple[socket.socket, bytes]:
     """A TCP connection past the WebSocket upgrade that has sent ``start`` (the hello and the header
     frames), and what came after the upgrade's answer."""
+    sock, after = upgraded(address)
+    sock.sendall(masked_frame(start[0]) + masked_frame(start[1]))
+    return sock, after
+
+
+def read_to_the_end(sock: socket.socket, data: bytes = b"") -> bytes:
+    """``data`` and all the server sends until it closes the connection."""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def upgraded(address: str) -> tuple[socket.socket, bytes]:
+    """A TCP connection past the WebSocket upgrade, and what came after the upgrade's answer."""
     host, port = address.split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -122,5 +138,4 @@ def raw_stream(address: str, start: tuple[bytes, bytes]) -> tuple[socket.socket,
         assert chunk, f"the server closed the connection during the upgrade: {got!r}"
         got += chunk
     assert b" 101 " in got.split(b"\r\n")[0]
-    sock.sendall(masked_frame(start[0]) + masked_frame(start[1]))
     return sock, got.split(b"\r\n\r\n", 1)[1]

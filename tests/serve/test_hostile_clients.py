@@ -20,7 +20,7 @@ from spikecodec.errors import FormatError
 from spikecodec.serve import protocol as P
 from spikecodec.serve.server import ServeConfig
 
-from serve_helpers import IMAGES, TOKEN, masked_frame, raw_stream, serve, stream_messages
+from serve_helpers import IMAGES, TOKEN, masked_frame, raw_stream, read_to_the_end, serve, stream_messages, upgraded
 from test_serve import check_against_offline, close_of, good_client, hello, open_raw
 
 HANDSHAKE = 1.0  # seconds: this file's server gives a client this long for the upgrade, the hello and the header
@@ -135,11 +135,7 @@ def test_gigabyte_frame_and_other_protocols_refused_at_once(server, stream_start
     sock, data = raw_stream(server.address, stream_start)
     with sock:  # a frame declaring 4 GiB: refused from its length field (1009), nothing allocated
         sock.sendall(bytes([0x82, 0x80 | 127]) + struct.pack(">Q", 4 << 30) + os.urandom(4) + b"\0" * 1000)
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_the_end(sock, data)
         assert [(op, struct.unpack(">H", body[:2])[0]) for op, body in server_frames(data) if op == 8] == [(8, 1009)]
     tls_hello = bytes.fromhex("16030100a5010000a10303") + os.urandom(32) + b"\x00\x00\x02\x13\x01\x01\x00"
     for junk in (b"\x00\xff" * 600 + b"\r\n\r\n", tls_hello, b"POST /v1/stream HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n"):
@@ -343,25 +339,13 @@ def test_a_header_whose_chunks_split_images_is_refused(server):
 
 def test_a_text_frame_that_is_not_utf8_is_refused_in_one_log_line(server, caplog):
     # Before: uvicorn logged a six-line traceback for each such connection, no token needed.
-    import base64
     import logging
 
-    host, port = server.address.split(":")
-    with caplog.at_level(logging.INFO), socket.create_connection((host, int(port)), timeout=10) as sock:
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall((f"GET {P.PATH} HTTP/1.1\r\nHost: {server.address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        got = b""
-        while b"\r\n\r\n" not in got:
-            got += sock.recv(4096)
+    sock, data = upgraded(server.address)
+    with caplog.at_level(logging.INFO), sock:
         mask = os.urandom(4)
         sock.sendall(bytes([0x81, 0x81]) + mask + bytes([0xFF ^ mask[0]]))  # a text frame of one byte, 0xFF
-        data = got.split(b"\r\n\r\n", 1)[1]
-        while True:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_the_end(sock, data)
     assert [(op, struct.unpack(">H", body[:2])[0]) for op, body in server_frames(data) if op == 8] == [(8, 1007)]
     said = [r.getMessage() for r in caplog.records]
     assert not any("Traceback" in m or r.exc_info for m, r in zip(said, caplog.records)), said
