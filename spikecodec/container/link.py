@@ -96,7 +96,7 @@ class LinkEncoder:
     @property
     def messages(self) -> int:
         """Chunk messages made so far."""
-        return len(self._writer._entries)
+        return self._writer.records_written
 
     def encode(self, frames: Any) -> bytes:
         """The message for one frame (shaped ``frame_shape``) or several (a leading axis): their

@@ -212,12 +212,18 @@ class SpikeWriter:
         self._header: Header | None = None
         self._pending: list[np.ndarray] = []  # blocks of frames (each with a leading axis) not yet in a row
         self._pending_rows = 0
-        self._entries: list[IndexEntry] = []
+        self._entries: list[IndexEntry] = []  # classic records: the index lists every one
+        self._written = 0  # records written; compact records need only this count: a stream of days keeps no list
         self._rows = 0
         self._closed = False
 
     def __reduce__(self) -> Any:
         raise TypeError("a SpikeWriter writes an open file and does not pickle or copy")
+
+    @property
+    def records_written(self) -> int:
+        """Chunk records written so far."""
+        return self._written
 
     @property
     def frames_written(self) -> int:
@@ -305,7 +311,7 @@ class SpikeWriter:
                 raise ValueError(f"{self._rows} frames written, but length={self._length} was declared")
             if self._records.compact:  # type: ignore[union-attr]
                 # rows are what the records form (FORMAT.md 6.2): none without a record (G = 0)
-                index = encode_compact_index(len(self._entries), self._rows if self._entries else 0)
+                index = encode_compact_index(self._written, self._rows if self._written else 0)
             else:
                 index = encode_index(self._entries)
             self._emit(index + encode_trailer(self._pos, len(index)))
@@ -404,8 +410,10 @@ class SpikeWriter:
             payload, spikes = self._pipeline.encode(values, spec)
             if len(payload) > spec.max_payload:
                 raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
-            record = self._records.build(len(self._entries), (self._rows, *inner), spec.shape[:k], spikes, payload)  # type: ignore[union-attr]
-            self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
+            record = self._records.build(self._written, (self._rows, *inner), spec.shape[:k], spikes, payload)  # type: ignore[union-attr]
+            if not self._records.compact:  # type: ignore[union-attr]
+                self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
+            self._written += 1
             for part in record:
                 self._emit(part)
         self._rows += height

@@ -107,3 +107,15 @@ def test_an_end_message_short_of_a_known_length_is_rows_total():
     with pytest.raises(FormatError) as info:
         dec.end(end)
     assert info.value.code == "rows-total" and info.value.offset == pos
+
+
+def test_a_long_stream_keeps_no_entry_per_message(prior):
+    # A compact stream's end message needs only the count of records and rows: the writer kept an
+    # index entry per message (about 100 bytes an image, without bound for a camera that streams for days).
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    dec = LinkDecoder(enc.header, priors=prior)
+    for frame in FRAMES[:120]:
+        dec.decode(enc.encode(frame))
+    assert enc.messages == 120 and enc._writer._entries == []
+    dec.end(enc.end())
+    assert dec.records_read == 120
