@@ -70,10 +70,19 @@ def run(args: argparse.Namespace) -> int:
                 check_labels(labels, cloud.model.classes)
         total = cloud.spikes.length or 0
         predictions = []
-        with about(name), bar(total, "cloud", args.quiet, unit="img", long_work=2000) as progress:
-            for logits in cloud:
-                predictions.append(logits.argmax(1).numpy())
-                progress.update(len(predictions[-1]))
+        try:
+            with about(name), bar(total, "cloud", args.quiet, unit="img", long_work=2000) as progress:
+                for logits in cloud:
+                    predictions.append(logits.argmax(1).numpy())
+                    progress.update(len(predictions[-1]))
+        except CliError as exc:  # a stream cut short: what arrived is predicted and written, then the error
+            if args.output is None or not predictions or isinstance(exc.__cause__, BrokenPipeError):
+                raise
+            received = np.concatenate(predictions)
+            with about(display_name(args.output, "<stdout>")):
+                _save_npy(args.output, received, read_files(args, args.input))
+            raise CliError(exc.file, f"{exc.message}; the predictions of the {len(received)} images before it are in "
+                           f"{display_name(args.output, '<stdout>')}", exc.code) from exc
         size = cloud.bytes_read
         model = cloud.info["model"]
     preds = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
@@ -82,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         out = display_name(args.output, "<stdout>")
         with about(out):
-            _save_npy(args.output, preds, [args.input] + ([args.labels] if args.labels else []))
+            _save_npy(args.output, preds, read_files(args, args.input))
     if not args.quiet or labels is not None:
         n = max(len(preds), 1)
         where = sys.stderr if args.output == STDIO else sys.stdout

@@ -26,7 +26,10 @@ examples:
 
 The output is a spike stream with axes N,T,C,H,W: a header, then one compact record per image
 (or per --batch N images), each written and flushed as soon as the edge half has run, then the
-index. `spikecodec cloud` reads it, also while it is being written. Records are coded by ctxmix
+index. To standard output (-o -) each record goes out as soon as it is made, so `edge -o - |
+spikecodec cloud -` predicts image by image; a file (-o FILE) is written beside its name and
+renamed into place when the edge ends (an earlier FILE is never half-replaced), so a `cloud`
+reading FILE meanwhile reads the earlier one. Records are coded by ctxmix
 from the model's shipped prior (trained on its training images only), so one image costs about
 what it costs inside a large batch; the stream names the prior by digest and the cloud finds
 the shipped one itself. --prior FILE uses another (`spikecodec train-prior`), --prior none

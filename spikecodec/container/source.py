@@ -160,6 +160,36 @@ def binary_file(file: BinaryIO, mode: str) -> BinaryIO:
     return file
 
 
+def write_all(file: BinaryIO, data: bytes) -> None:
+    """Write all of ``data`` to the caller's ``file``. A raw file object (an unbuffered socket
+    file with a timeout, a pipe's FileIO, an adapter) may take only part of it and say so by the
+    count it returns: the rest is written, and a write that takes nothing is an OSError, never
+    success with bytes missing (a receiver got 32 KB of 262 KB and a writer that said all went).
+    A raw file that would block (None) is an error too; another object returning None (a sink
+    of one's own, duck-typed) is taken to have written everything, as before."""
+    n = file.write(data)
+    if n is None:
+        if isinstance(file, io.RawIOBase):
+            raise BlockingIOError(errno.EAGAIN, "the file object is non-blocking and would block: nothing more was written")
+        return
+    rest = memoryview(data)[n:] if n < len(data) else None
+    while rest:
+        n = file.write(rest)
+        if n is None and not isinstance(file, io.RawIOBase):
+            return
+        if not n:
+            raise OSError(errno.EIO, f"short write: the file object took none of the last {len(rest)} bytes")
+        rest = rest[n:]
+
+
+def flush(file: BinaryIO) -> None:
+    """Flush the caller's ``file``; one without a flush method (a sink of one's own) has nothing
+    buffered to flush."""
+    method = getattr(file, "flush", None)
+    if callable(method):
+        method()
+
+
 def _seekable(f) -> bool:
     try:
         return bool(f.seekable())

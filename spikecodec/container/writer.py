@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import operator
 import os
@@ -10,6 +11,11 @@ import stat
 import threading
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Iterator, Sequence
+
+try:
+    import fcntl
+except ImportError:  # Windows has none: one writer a file is then the caller's care
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 
@@ -21,7 +27,7 @@ from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
-from .source import binary_file
+from .source import binary_file, flush, write_all
 from .records import (
     ClassicRecords,
     CompactRecords,
@@ -204,6 +210,7 @@ class SpikeWriter:
         # One it creates and writes no header to (closed with no frame) is removed again.
         self._created: tuple[str, tuple[int, int]] | None = None
         if self._owns:
+            self._path = file
             self._file, self._created = _open_output(file)  # type: ignore[arg-type]
         else:
             self._file = binary_file(file, "wb")  # type: ignore[arg-type]
@@ -293,7 +300,7 @@ class SpikeWriter:
         with self._lock:
             self._check_open()
             self._write_pending()
-            self._file.flush()
+            flush(self._file)
 
     def close(self) -> None:
         """Write the last row, the index and the trailer; close the file if this writer opened it."""
@@ -315,7 +322,7 @@ class SpikeWriter:
             else:
                 index = encode_index(self._entries)
             self._emit(index + encode_trailer(self._pos, len(index)))
-            self._file.flush()
+            flush(self._file)
         finally:
             self._release()
 
@@ -395,8 +402,8 @@ class SpikeWriter:
             except FormatError as exc:
                 raise ValueError(exc.message) from None
         self._records = record_layout(header, data[-4:])
-        if self._owns and _regular(self._file):  # a file that was there: emptied now (see __init__); a device is written through
-            self._file.truncate(0)
+        if self._owns and self._created is None and _regular(self._file):  # a file that was there: replaced now (see
+            self._file = _replace_in_place(self._file, self._path)           # __init__); a device is written through
         self._emit(data)
 
     def _write_row(self, rows: np.ndarray) -> None:
@@ -419,7 +426,7 @@ class SpikeWriter:
         self._rows += height
 
     def _emit(self, data: bytes) -> None:
-        self._file.write(data)
+        write_all(self._file, data)
         self._pos += len(data)
 
 
@@ -438,10 +445,46 @@ def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[in
         st = os.fstat(fd)
         created = (os.fspath(path), (st.st_dev, st.st_ino))
     try:
+        _lock_for_writing(fd, path)
         return os.fdopen(fd, "wb"), created
     except BaseException:
         os.close(fd)
         raise
+
+
+def _lock_for_writing(fd: int, path: str | os.PathLike) -> None:
+    """One SpikeWriter a file at a time (an advisory lock, which other SpikeWriters respect): two
+    on one path both reported success, and the file held one's frames, the other's gone, or
+    neither whole. A device or FIFO is written through, unlocked."""
+    if fcntl is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OSError(errno.EBUSY, "another SpikeWriter is writing this file", os.fspath(path)) from None
+
+
+def _replace_in_place(file: BinaryIO, path: str | os.PathLike) -> BinaryIO:
+    """A new file at ``path``, of ``file``'s mode, locked, in place of the existing ``file``
+    (closed): a reader or a SpikeStream following the old file keeps it (and is told its writer
+    did not finish), where one truncated and rewritten in place read the new session's frames
+    after the old one's as one stream."""
+    target = os.path.realpath(path)  # a symbolic link is kept, its target replaced
+    mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+    try:
+        os.unlink(target)
+    except PermissionError:  # a writable file in a folder that is not: emptied in place, as before
+        file.truncate(0)
+        return file
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+    try:
+        _lock_for_writing(fd, path)
+        new = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+    file.close()
+    return new
 
 
 def _regular(file: BinaryIO) -> bool:

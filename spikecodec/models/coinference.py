@@ -38,6 +38,7 @@ import numpy as np
 
 from ..codecs import get_codec
 from ..codecs.registry import CodecLike
+from ..errors import FormatError
 from ..container.link import LINK_CODEC, LinkDecoder, LinkEncoder
 from ..container.stream import SpikeStream
 from ..container.writer import SpikeWriter
@@ -312,7 +313,16 @@ class CloudStream:
         if self.spikes.axes[0] == "N":
             pending: list[np.ndarray] = []
             count = 0
-            for rows in self.spikes:
+            stream = iter(self.spikes)
+            while True:
+                try:
+                    rows = next(stream)
+                except StopIteration:
+                    break
+                except FormatError:  # a stream cut short: the images decoded before it are run first, then it is raised
+                    if pending:
+                        yield self._run(np.concatenate(pending))
+                    raise
                 pending.append(rows)
                 count += len(rows)
                 if count >= self.batch_size or not self.spikes.ready():

@@ -167,3 +167,19 @@ def test_an_empty_model_name_is_no_model(tmp_path: Path, sample, capsys) -> None
     one_line_error(*run_cli(capsys, "edge", "--images", tmp_path / "x.npy", "-o", tmp_path / "x.spk", "--model", "")[::2],
                    2, "--model", "no reference model ''")
     assert not (tmp_path / "x.spk").exists()
+
+
+def test_a_stream_cut_short_gives_the_predictions_of_what_arrived(tmp_path: Path, sample, capsys) -> None:
+    # Before: cloud wrote nothing when the stream broke, though every image before the break had run.
+    images, _ = sample
+    np.save(tmp_path / "x.npy", images[:6])
+    code, _, err = run_cli(capsys, "edge", "--images", tmp_path / "x.npy", "-o", tmp_path / "s.spk", "-q")
+    assert code == 0, err
+    data = (tmp_path / "s.spk").read_bytes()
+    whole = tmp_path / "whole.npy"
+    assert run_cli(capsys, "cloud", tmp_path / "s.spk", "-o", whole, "-q")[0] == 0
+    index_at = int.from_bytes(data[-24:-16], "little")
+    (tmp_path / "cut.spk").write_bytes(data[:index_at])  # every image, no end
+    code, _, err = run_cli(capsys, "cloud", tmp_path / "cut.spk", "-o", tmp_path / "p.npy", "-q")
+    one_line_error(code, err, 1, "no index", "the predictions of the 6 images before it are in")
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), np.load(whole))
