@@ -42,6 +42,7 @@ import zstandard
 from .errors import FormatError
 from .json_text import MAX_DEPTH, strict_json, too_deep
 from .layout import crc32
+from .zstd_frame import frame_problem
 
 SIGNATURE = b"\x8aSPP\r\n\x1a\n"
 MAJOR_VERSION = 1
@@ -220,8 +221,12 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
         total += 4 * entry["count"]
         if total > MAX_TABLE_BYTES:
             raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
+    mismatch = None
     if expect is not None:
-        expect(codec, geometry, [(e["name"], _DTYPES[e["type"]], e["count"]) for e in layout])
+        try:
+            expect(codec, geometry, [(e["name"], _DTYPES[e["type"]], e["count"]) for e in layout])
+        except ValueError as exc:  # raised after the file's own rules (FORMAT.md 10 step 3.6), its tables never held
+            mismatch = exc
     at += jsize
     zsize = int.from_bytes(data[at : at + 8], "little")
     if at + 8 + zsize + 4 != len(data):
@@ -233,6 +238,13 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
         raise fail(f"table data is not a zstd frame ({exc})", at + 8, code="prior-file-table-data") from None
     if params.content_size != total:
         raise fail(f"table data holds {params.content_size} bytes, the tables need {total}", at + 8, code="prior-file-table-data")
+    if mismatch is not None or total == 0:  # checked, not decompressed into memory (a frame of 0 bytes: see zstd_frame)
+        problem = frame_problem(frame, total)
+        if problem is not None:
+            raise fail(f"table data: {problem[1]}", at + 8, code="prior-file-table-data")
+        _distinct_names(layout, fail)
+        if mismatch is not None:
+            raise mismatch
     try:
         # allow_extra_data=False: bytes after the frame inside Z are refused (FORMAT.md 14), not skipped.
         raw = zstandard.ZstdDecompressor().decompress(frame, max_output_size=total, allow_extra_data=False)
@@ -240,18 +252,26 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
         raise fail(f"table data does not decompress ({exc})", at + 8, code="prior-file-table-data") from None
     if len(raw) != total:
         raise fail(f"table data decompresses to {len(raw)} bytes, expected {total}", at + 8, code="prior-file-table-data")
+    _distinct_names(layout, fail)
     tables = {}
     pos = 0
     for entry in layout:
         n = 4 * entry["count"]
-        if entry["name"] in tables:
-            raise fail(f"description: table {entry['name']!r} appears twice", _HEAD.size, code="prior-file-description")
         tables[entry["name"]] = np.frombuffer(raw, _DTYPES[entry["type"]], entry["count"], pos).astype(
             _DTYPES[entry["type"]].newbyteorder("="), copy=False)  # views of the one buffer on a little-endian machine
         pos += n
     prior = Prior(codec, geometry, tables, info)
     prior.__dict__["data"] = data  # its bytes are its identity: never re-encode them
     return prior
+
+
+def _distinct_names(layout: list[dict[str, Any]], fail: Callable[[str, int | None, str], FormatError]) -> None:
+    """The last of a prior file's rules (FORMAT.md 14): its tables' names are distinct."""
+    seen: set[str] = set()
+    for entry in layout:
+        if entry["name"] in seen:
+            raise fail(f"description: table {entry['name']!r} appears twice", _HEAD.size, "prior-file-description")
+        seen.add(entry["name"])
 
 
 def _is_count(v: Any) -> bool:

@@ -8,6 +8,7 @@ import threading
 import zstandard
 
 from ..errors import FormatError
+from ..zstd_frame import frame_end, frame_problem
 from .base import BytesCodec
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 3.1.1
@@ -35,6 +36,12 @@ class Zstd(BytesCodec):
 
     def decode(self, data: bytes | memoryview, max_size: int) -> bytes:
         size = _content_size(data, max_size)
+        if size == 0:  # the one-shot decoder returns b"" for such a frame without reading it
+            problem = frame_problem(data, 0)
+            if problem is not None:
+                trailing, reason = problem
+                raise FormatError(f"zstd: {reason}", code="zstd-trailing-bytes" if trailing else "zstd-frame")
+            return b""
         try:  # one shot into a buffer of the (checked) content size; nothing may follow the frame
             out = _decompressor().decompress(data, allow_extra_data=False)
         except zstandard.ZstdError as exc:
@@ -52,7 +59,7 @@ class Zstd(BytesCodec):
         size = _content_size(data, max_size)
         if size != len(out):
             return False
-        if _frame_end(data) != len(data):  # what the one-shot decoder's allow_extra_data=False checks
+        if frame_end(data) != len(data):  # what the one-shot decoder's allow_extra_data=False checks
             raise _diagnose(data, zstandard.ZstdError("not exactly one frame"))
         filled = 0
         try:
@@ -83,20 +90,6 @@ def _content_size(data: bytes | memoryview, max_size: int) -> int:
     if size > max_size:
         raise FormatError(f"zstd: frame would decompress to {size} bytes, more than the {max_size} allowed", code="zstd-content-too-large")
     return size
-
-
-def _frame_end(data: bytes | memoryview) -> int:
-    """Offset just past the frame that starts ``data`` (header, blocks, optional checksum), from
-    the block headers alone (RFC 8878 3.1.1); -1 if ``data`` ends inside a block header."""
-    pos = zstandard.frame_header_size(data)
-    view = memoryview(data)
-    while True:
-        if pos + 3 > len(view):
-            return -1
-        head = int.from_bytes(view[pos:pos + 3], "little")
-        pos += 3 + (1 if (head >> 1) & 3 == 1 else head >> 3)  # an RLE block stores one byte
-        if head & 1:  # last block
-            return pos + (4 if view[4] & 0x04 else 0)  # content checksum flag
 
 
 # Contexts are costly to create (a new one also touches fresh memory on its first frame) and are

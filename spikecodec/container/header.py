@@ -283,8 +283,13 @@ def _parse_header(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pipeline
         raise fail("reserved header field is not zero", code="header-reserved")
     try:
         b = layout.header_body_compiled().parse(body)
+        # A length field that runs past the body's end is read short by the parser, not refused:
+        # the fields as read must build the very bytes given (FORMAT.md 10 step 3.2).
+        whole = layout.header_body_compiled().build(b) == bytes(body)
     except (ConstructError, UnicodeDecodeError, struct.error) as exc:  # compiled parsers raise struct.error
         raise fail(f"malformed header body ({type(exc).__name__})", code="header-malformed") from None
+    if not whole:
+        raise fail("malformed header body (a length field runs past the body's end)", code="header-malformed")
     shape = tuple(None if (i == 0 and s == UNKNOWN_EXTENT) else s for i, s in enumerate(b.shape))
     if not 1 <= len(b.codecs) <= MAX_CODECS:
         raise fail(f"{len(b.codecs)} codecs; a pipeline has 1..{MAX_CODECS}", code="codec-count")

@@ -94,3 +94,20 @@ def test_zstd_decodes_into_a_buffer_as_strictly_as_one_shot():
     values, got = p.decode(payload, spec)
     np.testing.assert_array_equal(values.reshape(-1), x)
     assert got == count == int(x.sum())
+
+
+def test_a_zstd_frame_of_content_size_zero_is_checked_whole():
+    # python-zstandard's one-shot decoder returns b"" for a frame whose header says 0 bytes
+    # without reading it: damage, a cut or bytes after it were accepted (an all-zero chunk that
+    # order0 codes in 0 bytes makes such a frame). Found by differential testing against spec/refreader.
+    from spikecodec.codecs import get_codec
+    from spikecodec.errors import FormatError
+
+    zstd = get_codec("zstd")
+    frame = zstd.encode(b"")
+    assert zstd.decode(frame, 0) == b""
+    for payload, code in ((frame + b"junk", "zstd-trailing-bytes"), (frame + frame, "zstd-trailing-bytes"),
+                          (frame[:-1], "zstd-frame"), (frame[:4] + bytes([frame[4] | 0x03]) + frame[5:] + b"\0" * 4, "zstd-frame")):
+        with pytest.raises(FormatError) as caught:
+            zstd.decode(payload, 0)
+        assert caught.value.code == code, (payload.hex(), caught.value)

@@ -205,29 +205,63 @@ def test_held_out_samples_choose_how_hard_the_prior_is():
     assert shared.info["soften"] <= 2
 
 
-def test_an_embedded_prior_that_cannot_serve_its_codec_is_refused_before_its_tables_are_decompressed(monkeypatch):
-    # A 33 KB file whose embedded prior declared 1 GiB of tables took 2 GiB and 10 s to open:
-    # the tables were decompressed (and copied) before their layout was compared with the codec's.
+def _header_embedding_a_prior_of(table_bytes: int, damage: str = "") -> bytes:
+    """A stream header whose embedded ctxmix prior declares one table of ``table_bytes`` zero
+    bytes (which no ctxmix geometry lays out), its frame cut short with ``damage="cut"``."""
     import hashlib
+    import io
     import zlib
 
     from spikecodec.container.header import Extension, Header, encode_header
     from spikecodec.prior import _HEAD, MAJOR_VERSION, SIGNATURE
 
     description = json.dumps({"codec": "ctxmix", "geometry": {"bits": 1, "T": 1, "C": 4, "H": 4, "W": 4},
-                              "tables": [{"name": "states", "type": "u32", "count": 1 << 24}], "info": {}}).encode()
-    frame = zstandard.ZstdCompressor(level=1, write_content_size=True).compress(bytes(4 << 24))
+                              "tables": [{"name": "states", "type": "u32", "count": table_bytes // 4}], "info": {}}).encode()
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor(level=1).stream_writer(out, size=table_bytes, closefd=False) as w:
+        for _ in range(table_bytes >> 24):
+            w.write(bytes(1 << 24))
+    frame = out.getvalue()[: -2 if damage == "cut" else None]
     body = _HEAD.pack(SIGNATURE, MAJOR_VERSION, 0, 0, len(description)) + description + len(frame).to_bytes(8, "little") + frame
     prior_file = body + zlib.crc32(body).to_bytes(4, "little")
-    digest = hashlib.sha256(prior_file).hexdigest()
-    header = encode_header(Header(shape=(None, 1, 4, 4, 4), axes=tuple("NTCHW"), bits=1, chunk_shape=(1,),
-                                  codecs=({"id": "ctxmix", "prior": digest},), metadata={},
-                                  extensions=(Extension("prior", prior_file, True),), minor=5))
+    return encode_header(Header(shape=(None, 1, 4, 4, 4), axes=tuple("NTCHW"), bits=1, chunk_shape=(1,),
+                                codecs=({"id": "ctxmix", "prior": hashlib.sha256(prior_file).hexdigest()},), metadata={},
+                                extensions=(Extension("prior", prior_file, True),), minor=5))
 
-    def no_decompression(*args, **kwargs):
-        raise AssertionError("the tables were decompressed")
 
-    monkeypatch.setattr("spikecodec.prior.zstandard.ZstdDecompressor", no_decompression)
-    with pytest.raises(FormatError, match="do not fit geometry") as caught:
-        spikecodec.LinkDecoder(header)
-    assert caught.value.code == "prior-mismatch"
+def test_an_embedded_prior_that_cannot_serve_its_codec_is_refused_without_holding_its_tables(tmp_path):
+    # A 33 KB file whose embedded prior declared 1 GiB of tables took 2 GiB and 10 s to open: the
+    # tables were decompressed (and copied) before their layout was compared with the codec's. The
+    # file's own rules still come first (FORMAT.md 10 step 3.6): its frame is checked, counted, dropped.
+    import subprocess
+    import sys
+
+    (tmp_path / "h.bin").write_bytes(_header_embedding_a_prior_of(512 << 20))
+    probe = ("import resource, sys, spikecodec\n"
+             "data = open(sys.argv[1], 'rb').read()\n"
+             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "try:\n    spikecodec.LinkDecoder(data)\nexcept spikecodec.FormatError as exc:\n    print(exc.code)\n"
+             "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10)\n")
+    said = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "h.bin")], capture_output=True, text=True, check=True).stdout.split()
+    assert said[0] == "prior-mismatch" and int(said[1]) < 128, said  # MB more at its peak: 1 GiB before
+    with pytest.raises(FormatError) as caught:
+        spikecodec.LinkDecoder(_header_embedding_a_prior_of(16 << 20, damage="cut"))
+    assert caught.value.code == "prior-file-table-data", caught.value
+
+
+def test_a_mixing_prior_of_more_steps_than_its_tables_hold_is_refused_at_a_record_not_the_header():
+    # FORMAT.md 14: a ctxmix/mix/winmix prior's T above 4 passes the header's checks and matches no
+    # chunk; the library refused it at the header (offset 16), so a file in which no chunk starts
+    # a model - which conforms - was refused. Found by differential testing against spec/refreader.
+    from spikecodec.container.header import Extension, Header, encode_header
+    from spikecodec.container.records import encode_index, encode_trailer
+
+    trained = spikecodec.train_prior(samples(20, shape=(4, 3, 4, 4)), "mix", axes="NTCHW", chunk=1)
+    five = Prior("mix", {**trained.geometry, "T": 5}, dict(trained.tables))
+    header = encode_header(Header(shape=(8, 0), axes=("T", "N"), bits=1, chunk_shape=(4, 1),
+                                  codecs=({"id": "mix", "prior": five.digest},), metadata={},
+                                  extensions=(Extension("prior", five.data, True),), minor=5))
+    index = encode_index([])
+    empty = header + index + encode_trailer(len(header), len(index))  # G = 0: no record, no model started
+    assert spikecodec.validate(empty).ok
+    assert spikecodec.decode(empty).shape == (8, 0)

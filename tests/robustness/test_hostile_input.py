@@ -222,3 +222,27 @@ def test_validate_counts_the_chunks_of_a_last_row_cut_short_against_max_bytes():
     within = spikecodec.validate(cut, max_bytes=2 * 256)
     assert within.chunks_checked == 2 and "limit-bytes" not in [p.code for p in within.problems], within
     assert "limit-bytes" in [p.code for p in spikecodec.validate(cut, max_bytes=2 * 256 - 1).problems]
+
+
+def test_a_header_field_that_runs_past_the_body_is_malformed():
+    # The compiled parser read an extension's data short when its length ran past the body's end,
+    # and the file decoded (found by differential testing against spec/refreader, which refuses it).
+    import dataclasses
+    import zlib
+
+    from spikecodec.container.header import Extension, encode_header, parse_header
+
+    def parts(data: bytes) -> tuple[bytes, bytes, bytes]:
+        size = int.from_bytes(data[12:16], "little")
+        return data[:16], data[16:16 + size], data[16 + size:20 + size]
+
+    header = parse_header(*parts(spikecodec.encode(np.ones((2, 3), np.uint8), codec="raw")))
+    good = encode_header(dataclasses.replace(header, extensions=(*header.extensions, Extension("foo", b"abc", False))))
+    parse_header(*parts(good))  # an optional extension of 3 bytes, the body's last field
+    bad = bytearray(good)
+    end = 16 + int.from_bytes(good[12:16], "little")
+    bad[end - 7:end - 3] = (100).to_bytes(4, "little")  # its data length 3 -> 100, past the body's end
+    bad[end:end + 4] = zlib.crc32(bytes(bad[:end])).to_bytes(4, "little")
+    with pytest.raises(spikecodec.FormatError) as caught:
+        parse_header(*parts(bytes(bad)))
+    assert caught.value.code == "header-malformed" and caught.value.offset == 16, caught.value
