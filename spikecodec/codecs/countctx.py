@@ -42,6 +42,8 @@ class CountContext(AdaptiveCodec):
         return k.decisions(np.ascontiguousarray(canon), spec.bits, k.TILE)
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        if canon.size == 0:  # no decisions: the empty stream, as the decoder takes it (the kernel's tiling needs a plane)
+            return np.zeros(0, np.uint32)
         if tables is None:
             return load_kernels(KERNELS).encode(np.ascontiguousarray(canon), bits)
         return load_kernels(KERNELS).encode_with(np.ascontiguousarray(canon), bits, *tables.values())

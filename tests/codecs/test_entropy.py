@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import spikecodec
+
 from spikecodec.codecs import Auto, ChunkSpec, Context, Order0, get_codec
 from spikecodec.codecs.kernels import context, histogram, rans, window
 from spikecodec.codecs.countctx import CountContext
@@ -608,3 +610,11 @@ def test_countctx_decoder_keeps_channel_counts_in_its_output(C):
     x = correlated((3, 1, C, 3, 4), 0.3, 2, seed=60 + C)
     spec = ChunkSpec(x.shape, AXES[0], 2)
     np.testing.assert_array_equal(CountContext().decode(CountContext().encode(x, spec), spec), x)
+
+
+@pytest.mark.parametrize("codec", ["raw", "zstd", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix"])
+@pytest.mark.parametrize("axes", [("T", "H"), ("T", "W"), ("T", "C"), ("x", "W")])
+def test_every_codec_writes_a_chunk_with_an_empty_plane_axis(codec, axes):
+    # countctx raised ZeroDivisionError for an extent 0 on H or W (its kernel tiles planes).
+    data = spikecodec.encode(np.zeros((1, 0), np.uint8), codec=codec, axes=axes)
+    assert spikecodec.decode(data).shape == (1, 0) and spikecodec.validate(data).ok
