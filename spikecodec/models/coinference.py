@@ -230,14 +230,20 @@ class EdgeEncoder:
         return self.link.end()
 
 
-def _model_for(axes: tuple[str, ...], frame_shape: tuple[int, ...], metadata: dict[str, Any], model: str | None):
+def _model_for(axes: tuple[str, ...], frame_shape: tuple[int, ...], metadata: dict[str, Any], model: str | None,
+               bits: int = 1, length: int | None = None):
     """The shipped model a spike stream is for (``model``, else the one its metadata names), its
     info, and the permutation of the stream's axes to the model's T, N, C, H, W. A stream whose
-    spikes are not shaped like the model's code raises ``ValueError`` before anything runs."""
+    spikes are not shaped like the model's code (``length``: its axis 0, when known), or that
+    holds counts, not 1-bit spikes, raises ``ValueError`` before anything runs."""
     name = model or metadata.get("model")
     if not isinstance(name, str):
         raise ValueError("the file's metadata names no model (no 'model' field): name one (--model, model=)")
     net, info = load_split(name)
+    if bits != 1:  # counts 0..3, 0..15 or 0..255 run as spikes gave predictions, and no error
+        raise ValueError(f"the stream holds {bits}-bit spike counts; model {name!r} takes 1-bit spikes")
+    if axes and axes[0] == "T" and length is not None:
+        check_timesteps(length, info, name)
     if sorted(axes) != sorted(MODEL_AXES) or axes[0] not in ("N", "T"):
         raise ValueError(f"spikes with axes {''.join(axes)}; the cloud reads NTCHW or TNCHW files")
     perm = [axes.index(a) for a in MODEL_AXES]
@@ -248,6 +254,13 @@ def _model_for(axes: tuple[str, ...], frame_shape: tuple[int, ...], metadata: di
     if code != want:
         raise ValueError(f"spikes of {', '.join(code_axes)} = {tuple(code)} per image; model {name!r} takes {tuple(want)}")
     return net, info, perm
+
+
+def check_timesteps(steps: int, info: dict[str, Any], name: str) -> None:
+    """ValueError unless a stream whose rows are timesteps (T leads) holds the model's T of them:
+    the per-image shape leaves T out there, and T = 1 or 5 ran through a T = 2 network."""
+    if steps != info["code_shape"][0]:
+        raise ValueError(f"spikes of T = {steps} timesteps; model {name!r} takes T = {info['code_shape'][0]}")
 
 
 def _run_cloud(net: Any, block: np.ndarray, perm: list[int]) -> Any:
@@ -265,7 +278,8 @@ class CloudDecoder:
 
     def __init__(self, header: bytes, model: str | None = None, *, priors: Any = None, limits: ReadLimits | None = None):
         self.link = LinkDecoder(header, priors=priors, limits=limits)
-        self.model, self.info, self._perm = _model_for(self.link.axes, self.link.frame_shape, self.link.metadata, model)
+        self.model, self.info, self._perm = _model_for(self.link.axes, self.link.frame_shape, self.link.metadata, model,
+                                                       self.link.header.bits)
         if self.link.axes[0] != "N":
             raise ValueError("a message stream has one image (N) per row: axes N, T, C, H, W")
 
@@ -303,7 +317,8 @@ class CloudStream:
         self.spikes = SpikeStream(source, wait=wait, priors=priors, limits=limits)
         self.batch_size = batch_size
         try:
-            self.model, self.info, self._perm = _model_for(self.spikes.axes, self.spikes.frame_shape, self.spikes.metadata, model)
+            self.model, self.info, self._perm = _model_for(self.spikes.axes, self.spikes.frame_shape, self.spikes.metadata, model,
+                                                           self.spikes.bits, self.spikes.length)
         except BaseException:
             self.spikes.close()
             raise
@@ -332,6 +347,7 @@ class CloudStream:
                 yield self._run(np.concatenate(pending))
         else:  # rows are timesteps: the cloud needs all of them
             rows = list(self.spikes)
+            check_timesteps(sum(len(r) for r in rows), self.info, self.info["model"])
             yield self._run(np.concatenate(rows) if rows else np.zeros((0, *self.spikes.frame_shape), np.uint8))
 
     def _run(self, block: np.ndarray) -> Any:

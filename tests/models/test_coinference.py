@@ -120,3 +120,36 @@ def test_cloud_runs_while_the_edge_is_still_writing(tmp_path: Path, images: np.n
     assert [len(b) for b in batches] == [4, 4, 4]
     with torch.inference_mode():
         assert torch.allclose(torch.cat(batches), reference(images), atol=1e-5)
+
+
+def test_the_cloud_refuses_counts_and_a_wrong_number_of_timesteps(images: np.ndarray) -> None:
+    # Both ran through the network and gave predictions with no error: 2-bit counts as spikes
+    # (accuracy 0.54), and a T-first stream of T = 1 or 5 for a T = 2 model (the per-image shape
+    # left T out).
+    meta = {"model": "snn-resnet-fmnist"}
+    spikes = spikecodec.decode(edge_encode(images[:4]))  # (N, T, C, H, W)
+    counts = spikecodec.LinkEncoder((2, 4, 7, 7), bits=2, metadata=meta)
+    with pytest.raises(ValueError, match="2-bit spike counts; model 'snn-resnet-fmnist' takes 1-bit spikes"):
+        CloudDecoder(counts.header)
+    with pytest.raises(ValueError, match="2-bit spike counts"):
+        cloud_logits(spikecodec.encode(spikes * 3, axes="NTCHW", metadata=meta))
+    by_step = np.ascontiguousarray(spikes.transpose(1, 0, 2, 3, 4))  # (T, N, C, H, W)
+    for steps in (1, 3):
+        data = spikecodec.encode(np.concatenate([by_step, by_step])[:steps], axes="TNCHW", metadata=meta)
+        with pytest.raises(ValueError, match=f"T = {steps} timesteps; model 'snn-resnet-fmnist' takes T = 2"):
+            cloud_logits(data)
+    np.testing.assert_array_equal(cloud_logits(spikecodec.encode(by_step, axes="TNCHW", metadata=meta)).argmax(1).numpy(),
+                                  cloud_logits(spikecodec.encode(spikes, axes="NTCHW", metadata=meta)).argmax(1).numpy())
+
+
+def test_the_networks_take_pixels_at_their_type_s_scale_only(images: np.ndarray, reference) -> None:
+    # int16 or bool pixels of 0..255, and floats of 0..255, were read as if in [0, 1]: wrong
+    # spikes, wrong classes, no error.
+    with torch.inference_mode():
+        want = reference.edge(images[:3])
+        np.testing.assert_array_equal(reference.edge(torch.as_tensor(images[:3]).float() / 255).numpy(), want.numpy())
+        for bad, said in ((images[:3].astype(np.int16), "images of torch.int16"), (images[:3] > 0, "images of torch.bool"),
+                          (images[:3].astype(np.float32), "outside \\[0, 1\\]"), (np.full((1, 28, 28), np.nan, np.float32), "NaN"),
+                          (np.repeat(images[:3, None], 3, 1), "images shaped \\(3, 3, 28, 28\\)")):
+            with pytest.raises(ValueError, match=said):
+                reference.edge(bad)

@@ -21,7 +21,7 @@ def _stem_split(tiny_config, spiking: bool):
 
 def test_snn_edge_energy_matches_hand_computation(tiny_config):
     model = _stem_split(tiny_config, spiking=True)
-    images = torch.rand(10, 1, 8, 8) * 3  # strong input, so the stem fires
+    images = (torch.rand(10, 1, 8, 8) < 0.5).float()  # strong input (pixels 0 or 1, the ends of [0, 1]), so the stem fires
     rows = edge_energy(model, images, EnergyCosts(e_mac_pj=4.6, e_ac_pj=0.9), batch_size=4)
     assert [r.name for r in rows] == ["backbone.stages.stem.conv", "unit.encoder.0.conv"]
     stem, enc = rows
