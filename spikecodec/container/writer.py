@@ -307,6 +307,18 @@ class SpikeWriter:
         with self._lock:
             self._close()
 
+    def abandon(self) -> None:
+        """Stop without the index and trailer: what was flushed stays, as a writer that crashed
+        leaves it (``open(recover=True)`` and ``spikecodec recover`` read it), so that no reader
+        takes a stream its source broke off for a finished one. Frames not yet flushed are dropped."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._header is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    flush(self._file)
+            self._release()
+
     def _close(self) -> None:
         if self._closed:
             return

@@ -163,8 +163,9 @@ def edge_write(
     count = 0
     meta = stream_metadata(info, metadata)
     used = resolve_prior(prior, info["model"], codec)
-    with SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length,
-                     prior=used, embed_prior=embed_prior and used is not None, records=records) as w:
+    w = SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length,
+                    prior=used, embed_prior=embed_prior and used is not None, records=records)
+    try:
         for batch in batches:
             batch = as_images(batch, info["input_shape"])
             with torch.inference_mode():
@@ -176,6 +177,10 @@ def edge_write(
                 progress(len(batch))
         if count == 0:
             raise ValueError("no images to encode")
+    except BaseException:  # a source that broke off (or a batch refused): the stream is left unfinished, not ended
+        w.abandon()        # as complete - a reader says its writer did not finish; recover reads what was flushed
+        raise
+    w.close()
     return count
 
 

@@ -153,3 +153,23 @@ def test_the_networks_take_pixels_at_their_type_s_scale_only(images: np.ndarray,
                           (np.repeat(images[:3, None], 3, 1), "images shaped \\(3, 3, 28, 28\\)")):
             with pytest.raises(ValueError, match=said):
                 reference.edge(bad)
+
+
+def test_an_edge_whose_source_breaks_off_leaves_its_stream_unfinished(tmp_path: Path, images: np.ndarray) -> None:
+    # Before: the stream was ended as complete (index and trailer) with the images so far: a reader
+    # could not tell a camera that died from a finished run.
+    def camera():
+        yield images[:2]
+        raise RuntimeError("the camera died")
+
+    path = tmp_path / "half.spk"
+    with pytest.raises(RuntimeError, match="camera died"):
+        edge_write(camera(), path)
+    with pytest.raises(spikecodec.FormatError, match="did not finish"):
+        spikecodec.open(path)
+    with spikecodec.open(path, recover=True) as r:
+        assert r.shape[0] == 2  # what was flushed is kept
+    with pytest.raises(ValueError):
+        edge_write([images[:2], images[:2].astype(np.float64)], tmp_path / "refused.spk")  # a batch refused
+    with pytest.raises(spikecodec.FormatError, match="did not finish"):
+        spikecodec.open(tmp_path / "refused.spk")
