@@ -42,7 +42,7 @@ from ..errors import FormatError
 from ..container.link import LINK_CODEC, LinkDecoder, LinkEncoder
 from ..container.stream import SpikeStream
 from ..container.writer import SpikeWriter
-from ..limits import ReadLimits
+from ..limits import ReadLimits, count_option
 from ..prior import Prior, PriorLike, load_prior
 from .reference import DEFAULT_REFERENCE, REFERENCE_DIR, reference_path
 
@@ -152,8 +152,7 @@ def edge_write(
     import torch
 
     net, info = load_split(model)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    batch_size = count_option(batch_size, "batch_size", 1)
     if hasattr(images, "shape"):  # one array: the whole length is known and goes in the header
         images = as_images(images, info["input_shape"])
         batches: Iterable[Any] = (images[a : a + batch_size] for a in range(0, len(images), batch_size))
@@ -198,6 +197,8 @@ def stream_metadata(info: dict[str, Any], metadata: dict[str, Any] | None) -> di
     """A stream's metadata: the model's own (``info``: model, split, neuron, shapes), which the
     cloud half reads to pick its model and check the spikes, plus the caller's ``metadata``. A key
     of the model's given another value is a ValueError: the stream would misname its producer."""
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata is a dict (a JSON object), got {type(metadata).__name__}")
     clash = next((k for k, v in (metadata or {}).items() if k in info and v != info[k]), None)
     if clash is not None:
         raise ValueError(f"metadata key {clash!r} is the model's own ({info[clash]!r}): choose another key")
@@ -244,7 +245,12 @@ def _model_for(axes: tuple[str, ...], frame_shape: tuple[int, ...], metadata: di
     name = model or metadata.get("model")
     if not isinstance(name, str):
         raise ValueError("the file's metadata names no model (no 'model' field): name one (--model, model=)")
-    net, info = load_split(name)
+    try:
+        net, info = load_split(name)
+    except KeyError as exc:  # a name the stream gave (remote data): a stream that does not fit, as the others
+        if model is not None:
+            raise
+        raise ValueError(f"the stream's metadata names model {name!r}: {exc.args[0]}") from None
     if bits != 1:  # counts 0..3, 0..15 or 0..255 run as spikes gave predictions, and no error
         raise ValueError(f"the stream holds {bits}-bit spike counts; model {name!r} takes 1-bit spikes")
     if axes and axes[0] == "T" and length is not None:

@@ -173,3 +173,15 @@ def test_an_edge_whose_source_breaks_off_leaves_its_stream_unfinished(tmp_path: 
         edge_write([images[:2], images[:2].astype(np.float64)], tmp_path / "refused.spk")  # a batch refused
     with pytest.raises(spikecodec.FormatError, match="did not finish"):
         spikecodec.open(tmp_path / "refused.spk")
+
+
+def test_a_stream_naming_an_unknown_model_and_bad_edge_options_are_value_or_type_errors(images: np.ndarray) -> None:
+    # Before: KeyError (a stream's own text, remote data), AttributeError and a '<' TypeError.
+    spikes = spikecodec.decode(edge_encode(images[:2]))
+    with pytest.raises(ValueError, match="the stream's metadata names model 'nope'"):
+        cloud_logits(spikecodec.encode(spikes, axes="NTCHW", metadata={"model": "nope"}))
+    with pytest.raises(TypeError, match="metadata is a dict"):
+        edge_encode(images[:2], metadata="camera3")
+    for batch_size in ("3", 0, 1.5):
+        with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
+            edge_encode(images[:2], batch_size=batch_size)
