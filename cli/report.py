@@ -41,7 +41,8 @@ def render(report: dict[str, Any]) -> str:
     if r["spikes"] is None:
         lines.append("spikes          not stated by compact records (--stats decodes and counts them)")
     else:
-        lines += [f"spikes          {r['spikes']} in {size['elements']} elements", f"{unit:<15} {rate['overall']:.4f} overall"]
+        overall = "none (no elements)" if rate["overall"] is None else f"{rate['overall']:.4f} overall"
+        lines += [f"spikes          {r['spikes']} in {size['elements']} elements", f"{unit:<15} {overall}"]
     if rate.get("per_timestep"):
         lines.append(f"  per {rate['time_axis']:<10} {_rates(rate['per_timestep'])}")
     if rate.get("per_channel"):

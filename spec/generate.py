@@ -134,6 +134,13 @@ VALID["compact-streamed"] = {
     "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 23},
     "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [2], "records": "compact"},
 }
+# Version 1.6: the stream-id extension (FORMAT.md 3.2), the last of the header's extensions, its
+# required bit clear; readers skip it, and it makes the header CRC (so every record's check) its own.
+VALID["compact-stream-id"] = {
+    "array": {"shape": [4, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 121},
+    "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [1], "flush_after": [], "records": "compact",
+               "stream_id": "000102030405060708090a0b0c0d0e0f"},
+}
 VALID["compact-ctxmix-crc32"] = {
     "array": {"shape": [1, 1, 8, 24, 24], "bits": 1, "rate": 0.3, "seed": 22},
     "encode": {"codec": "ctxmix", "chunk": [1], "records": "compact"},
@@ -823,6 +830,8 @@ def _chunk_arg(params: dict) -> dict:
         p["chunk"] = tuple(p["chunk"])
     if "prior" in p:  # a prior file, relative to spec/vectors
         p["prior"] = get_prior(p["prior"])
+    if "stream_id" in p:  # the stream-id extension's 16 bytes, as hex
+        p["stream_id"] = bytes.fromhex(p["stream_id"])
     return p
 
 
@@ -1072,6 +1081,59 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_winmix(valid))
     out.update(_invalid_outside_third_round(valid))
     out.update(_invalid_outside_fourth_round(valid))
+    out.update(_invalid_end_before_top(valid))
+    return out
+
+
+def _invalid_end_before_top(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.6 (an outside implementation of 9.4.9 found three readings of "MAY stop"): the end
+    check is due before each element, not during one. A short coded payload whose last element's
+    decisions take E past the payload's length and decode a value above the top is
+    ``symbol-above-top`` (a decoder checking E at every byte shifted out reported ``ctxmix-end`` /
+    ``mix-end``). Found by search: the first random short payload of one 4-bit chunk of
+    4 x 1 x 3 x 5 x 5 that decodes above the top with E past the payload's length."""
+    sys.path.insert(0, str(HERE))
+    from refreader.common import Problem
+    from refreader.container import read as reference_read
+    from refreader.ctxmix import ByteDecoder
+
+    def top_past_end(data: bytes) -> bool:
+        """Whether the reference reader finds a value above the top while E is past the end."""
+        coders: list = []
+        decide = ByteDecoder.__call__
+
+        def watched(self, p12):
+            coders[:] = [self]
+            return decide(self, p12)
+
+        ByteDecoder.__call__ = watched
+        try:
+            reference_read(data)
+        except Problem as problem:
+            return problem.code == "symbol-above-top" and coders[0].shifted > len(coders[0].data)
+        finally:
+            ByteDecoder.__call__ = decide
+        return False
+
+    out = {}
+    for codec in ("ctxmix", "mix", "winmix"):
+        data = spikecodec.encode(np.zeros((4, 1, 3, 5, 5), np.uint8), codec=codec, bits=4)
+        rng = np.random.default_rng(161)
+        found = None
+        for _ in range(5000):
+            payload = rng.integers(0, 256, int(rng.integers(1, 12)), np.uint8).tobytes()
+            body, ents = _rebuild_chunks(data, lambda i, o, e, s, p, payload=payload: (o, e, s, payload))
+            candidate = _finish(body, ents)
+            try:
+                spikecodec.decode(candidate)
+                continue
+            except spikecodec.FormatError as error:
+                if error.code != "symbol-above-top" or not top_past_end(candidate):
+                    continue
+            found = candidate
+            break
+        assert found is not None, codec
+        out[f"{codec}-top-past-end"] = (found, _parts(data)[1], "does not fit 4-bit elements")
     return out
 
 
@@ -1793,8 +1855,9 @@ def _messages_blob(messages: list[bytes]) -> bytes:
 
 
 def _link_stream(frame_shape, frames, batches, **options) -> tuple[bytes, list[bytes], bytes]:
-    """(header, chunk messages, end message) of ``frames`` sent in messages of ``batches`` frames."""
-    enc = spikecodec.LinkEncoder(frame_shape, **options)
+    """(header, chunk messages, end message) of ``frames`` sent in messages of ``batches`` frames
+    (without a stream id unless ``stream_id`` gives one: a vector's bytes are fixed)."""
+    enc = spikecodec.LinkEncoder(frame_shape, **{"stream_id": False, **options})
     messages, at = [], 0
     for n in batches:
         messages.append(enc.encode(frames[at : at + n]))
@@ -1840,6 +1903,9 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
     base = rng.random((2, 4, 7, 7)) < 0.1
     big = (base[None] ^ (rng.random((6, 2, 4, 7, 7)) < 0.05)).astype(np.uint8)
     coded_header, coded, coded_end = _link_stream(big.shape[1:], big, [1, 2, 1, 2], codec="ctxmix")
+    # Two sessions of the same options, each with its stream id (version 1.6): only the ids differ.
+    session_header, session, session_end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=bytes(range(16)))
+    _, other_session, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=bytes(range(16, 32)))
     packed = (big[0].size + 7) // 8
     assert all(_first_compact_record(m) - 3 < packed for m in coded)  # every record coded, not stored packed
     cases = {
@@ -1859,6 +1925,8 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         # Chunks that ctxmix codes (those above are too small: stored packed), then one replayed.
         "coded": ([coded_header, *coded, coded_end], True, "", None),
         "coded-replayed": ([coded_header, coded[0], coded[1], coded[1]], False, "out of order", "compact-check"),
+        "session": ([session_header, *session, session_end], True, "", None),
+        "other-session": ([session_header, session[0], other_session[1]], False, "another", "compact-check"),
     }
     out = {}
     for name, (messages, is_end, phrase, code) in cases.items():
@@ -2055,6 +2123,9 @@ INVALID_CODES = {
     "ctxmix-payload-too-long": "ctxmix-too-long",
     "ctxmix-corrupt-end": "ctxmix-end",
     "ctxmix-value-too-large": "symbol-above-top",
+    "ctxmix-top-past-end": "symbol-above-top",
+    "mix-top-past-end": "symbol-above-top",
+    "winmix-top-past-end": "symbol-above-top",
     "ctxmix-extra-final-byte": "ctxmix-end",
     "ctxmix-final-byte-not-low": "ctxmix-end",
     "order0-value-too-large": "symbol-above-top",

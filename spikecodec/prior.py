@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import zstandard
 
-from .errors import FormatError
+from .errors import FormatError, LimitError
 from .json_text import MAX_DEPTH, strict_json, too_deep
 from .layout import crc32
 from .zstd_frame import frame_problem
@@ -103,6 +103,18 @@ class Prior:
         if work is None:
             work = local.work = WorkingTables(self)
         return work
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the threads' scratch copies (a ``threading.local`` does not pickle: a
+        prior that had coded a chunk, and every reader holding it, failed to go to a process)."""
+        state = dict(self.__dict__)
+        state.pop("_local", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for table in self.tables.values():
+            table.setflags(write=False)
 
     def __repr__(self) -> str:
         return f"<Prior {self.codec} {self.digest[:12]} geometry={self.geometry} {self.nbytes} bytes>"
@@ -173,14 +185,16 @@ def _encode(prior: Prior) -> bytes:
 LayoutCheck = Callable[[str, dict[str, int], list[tuple[str, np.dtype, int]]], None]
 
 
-def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | None = None) -> Prior:
+def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | None = None,
+                max_bytes: int | None = None) -> Prior:
     """Check and parse a prior file's bytes (FORMAT.md 14); raise :class:`FormatError` saying
     what is wrong and at which byte. Sizes are checked before anything is allocated.
 
     ``expect(codec, geometry, layout)``, when given, is called before the tables are
     decompressed, with the described layout ((name, type, entries) of each table); a ValueError
     from it (a prior that cannot serve the caller's codec) is raised as it is, so that a prior
-    declaring tables far larger than its codec's costs nothing to refuse."""
+    declaring tables far larger than its codec's costs nothing to refuse. ``max_bytes``: a
+    reader's limit (ReadLimits) on the tables, refused as a LimitError before they are held."""
 
     def fail(message: str, offset: int | None, code: str) -> FormatError:
         return FormatError(message, offset, where, code=code)
@@ -221,6 +235,9 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
         total += 4 * entry["count"]
         if total > MAX_TABLE_BYTES:
             raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
+    if max_bytes is not None and total > max_bytes:  # a legal prior of ~350 MB in a 3 KB header
+        raise LimitError(f"its tables take {total} bytes, over max_bytes={max_bytes} (raise it: max_bytes=, --max-bytes)",
+                         at, where, code="limit-bytes")
     mismatch = None
     if expect is not None:
         try:
@@ -316,18 +333,17 @@ EMBEDDED_KEPT_BYTES = 64 << 20  # tables of the embedded priors kept parsed: re-
 
 
 def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) -> Prior | None:
-    """The prior whose digest is ``digest``: among ``given``, else one this process has read
-    already, else (with ``search``) in :func:`search_dirs` (files named ``*.prior``; each is
-    read once per process). None when there is none."""
+    """The prior whose digest is ``digest``: among ``given``, else one read from the search
+    folders already, else (with ``search``) in :func:`search_dirs` (files named ``*.prior``; each
+    is read once per process). None when there is none. Priors met embedded in other files are
+    not among them (:func:`embedded_prior` keeps those): whether a file that only names its
+    prior reads must not depend on which files this process read before (FORMAT.md 14)."""
     for prior in given:
         if prior.digest == digest:
             return prior
     with _found_lock:
         if digest in _found:
             return _found[digest]
-        if digest in _embedded:
-            _embedded.move_to_end(digest)
-            return _embedded[digest]
     if not search:
         return None
     for folder in search_dirs():
@@ -343,8 +359,18 @@ def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) ->
     return None
 
 
+def embedded_prior(digest: str) -> Prior | None:
+    """The embedded prior of that digest parsed already in this process (:func:`remember_prior`),
+    or None: a file that embeds it need not parse it again."""
+    with _found_lock:
+        if digest in _embedded:
+            _embedded.move_to_end(digest)
+            return _embedded[digest]
+    return None
+
+
 def remember_prior(prior: Prior) -> None:
-    """Keep ``prior``, an embedded one, for :func:`find_prior` in this process; the least
+    """Keep ``prior``, an embedded one, for :func:`embedded_prior` in this process; the least
     recently used are forgotten (parsed again if met again) beyond EMBEDDED_KEPT_BYTES of tables."""
     with _found_lock:
         _embedded[prior.digest] = prior

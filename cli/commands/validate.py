@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_report(name: str, report: spikecodec.ValidationReport, quiet: bool, batch: bool) -> None:
     """One line for the file (for a file with problems, only in a batch: alone, its problem
     lines say it), then one for each problem."""
-    errors = sum(p.severity == "error" for p in report.problems)
+    errors = sum(p.severity == "error" for p in report.problems) + report.problems_omitted
     if report.ok:
         if not quiet:
             print(f"{name}: OK ({report.chunks_checked} chunks, shape {tuple(report.shape or ())})")
@@ -171,3 +171,5 @@ def _print_report(name: str, report: spikecodec.ValidationReport, quiet: bool, b
         where = f"at byte {p.offset}: " if p.offset is not None else ""
         kind = {"limit": "over a limit: ", "warning": "warning: "}.get(p.severity, "")
         print(f"{name}: {where}{kind}{p.message}")
+    if report.problems_omitted:
+        print(report.omitted_line())

@@ -45,6 +45,10 @@ class ByteDecoder:
             self.shifted += 1
         return y
 
+    def cannot_end(self):
+        """E, only growing, is past the payload's length: the end check cannot pass (9.4.9)."""
+        return self.shifted > len(self.data)
+
     def ends_as_encoded(self):
         """The payload is exactly E bytes (high = 2^32 - 1 at the end) or E + 1 ending in low >> 24."""
         if self.high == M32:
@@ -187,6 +191,8 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
                 cg = c % G
                 for h in range(H):
                     for w in range(W):
+                        if coder.cannot_end():  # checked before each element (9.4.9)
+                            raise Problem("ctxmix-end", offset, "ctxmix: corrupt payload (it does not end as the encoder ends it)")
                         le, up = S(t, c, h, w - 1), S(t, c, h - 1, w)
                         ul, ur = S(t, c, h - 1, w - 1), S(t, c, h - 1, w + 1)
                         p1, c1, c2, pn = S(t - 1, c, h, w), S(t, c - 1, h, w), S(t, c - 2, h, w), S(t - 1, c + 1, h, w)

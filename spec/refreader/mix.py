@@ -110,6 +110,8 @@ def decode_mix(payload, dims, bits, tables, offset):
                     here = 0
                     lineD = lineE = r = 0
                     for c in range(C):
+                        if coder.cannot_end():  # checked before each element (9.4.9, 9.4.10)
+                            raise Problem("mix-end", offset, "mix: corrupt payload (it does not end as the encoder ends it)")
                         ct = (c % G) * TP + tp
                         le, up, p1, p2, c1, pr, near = neighbourhood(S, t, c, h, w)
                         pos = ((tp * H + h) * W + w) * C + c

@@ -57,6 +57,8 @@ def decode_winmix(payload, dims, bits, tables, offset):
                     here = recent = 0
                     lineE = lineX = lineY = r = 0
                     for c in range(C):
+                        if coder.cannot_end():  # checked before each element (9.4.9, 9.4.11)
+                            raise Problem("mix-end", offset, "winmix: corrupt payload (it does not end as the encoder ends it)")
                         ct = (c % G) * TP + tp
                         le, up, p1, p2, c1, pr, near = neighbourhood(S, t, c, h, w)
                         pos = ((tp * H + h) * W + w) * C + c

@@ -15,9 +15,9 @@ from construct import ConstructError
 
 from .. import layout
 from ..codecs import Pipeline
-from ..errors import FormatError
+from ..errors import FormatError, LimitError
 from ..json_text import MAX_DEPTH, strict_json, too_deep
-from ..prior import PRIOR_PATH_ENV, Prior, find_prior, parse_prior, remember_prior
+from ..prior import PRIOR_PATH_ENV, Prior, embedded_prior, find_prior, parse_prior, remember_prior
 from ..limits import (
     ELEMENT_BITS,
     MAX_AXIS_NAME,
@@ -373,7 +373,7 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
     for e in h.extensions:
         if not 0 < len(e.name) <= MAX_EXTENSION_NAME or not e.name.isascii():
             raise fail(f"extension name {e.name!r} is not 1..{MAX_EXTENSION_NAME} ASCII characters", code="extension-name")
-        if e.name not in KNOWN_EXTENSIONS:
+        if e.name not in KNOWN_EXTENSIONS or e.name in RULELESS_EXTENSIONS:
             if e.required:
                 raise fail(f"required extension {e.name!r} is not understood by this reader", code="extension-unknown-required")
             continue
@@ -390,7 +390,10 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
 
 PRIOR_EXTENSION = "prior"  # a prior file embedded in the header (FORMAT.md 14)
 COMPACT_EXTENSION = "compact-records"  # the file's chunks are compact records (FORMAT.md 5.2)
-KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3}  # name -> the minor version defining it
+STREAM_ID_EXTENSION = "stream-id"  # random bytes that make a stream's header its own (FORMAT.md 3.2)
+STREAM_ID_SIZE = 16
+KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3, STREAM_ID_EXTENSION: 6}  # name -> the minor version defining it
+RULELESS_EXTENSIONS = {STREAM_ID_EXTENSION}  # read as unknown ones are (FORMAT.md 3.2): no rule for readers
 
 
 def extensions_minor(extensions: Iterable[Extension]) -> int:
@@ -398,10 +401,12 @@ def extensions_minor(extensions: Iterable[Extension]) -> int:
     return max((KNOWN_EXTENSIONS.get(e.name, 0) for e in extensions), default=0)
 
 
-def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offset: int | None = None) -> Pipeline:
+def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offset: int | None = None,
+               max_bytes: int | None = None) -> Pipeline:
     """``pipeline`` coding from the prior its array codec names (FORMAT.md 14): the one embedded
     in the header, else one of ``given``, else one found by :func:`~spikecodec.prior.find_prior`.
-    A file naming a prior that none of those holds raises FormatError naming the digest."""
+    A file naming a prior that none of those holds raises FormatError naming the digest; an
+    embedded one whose tables take more than ``max_bytes`` (the reader's limit), a LimitError."""
     digest = getattr(pipeline.array_codec, "prior_id", None)
     if not digest:
         return pipeline
@@ -410,9 +415,15 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
         if hashlib.sha256(embedded).hexdigest() != digest:
             raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset, code="prior-embedded-digest")
         prior = find_prior(digest, given, search=False)
+        if prior is None and (prior := embedded_prior(digest)) is not None and max_bytes is not None and prior.nbytes > max_bytes:
+            # parsed for another file already, refused as parse_prior refuses it: the same for every reader
+            raise LimitError(f"the embedded prior: its tables take {prior.nbytes} bytes, over max_bytes={max_bytes} "
+                             "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
         if prior is None:
             try:  # its layout is checked against the codec before its tables are decompressed
-                prior = parse_prior(embedded, expect=pipeline.array_codec.check_layout)  # type: ignore[attr-defined]
+                prior = parse_prior(embedded, expect=pipeline.array_codec.check_layout, max_bytes=max_bytes)  # type: ignore[attr-defined]
+            except LimitError as exc:
+                raise LimitError(f"the embedded prior: {exc.message}", offset, code=exc.code) from None
             except FormatError as exc:  # a problem of the header (FORMAT.md 10 step 3.6); its byte in the prior is said
                 at = "" if exc.offset is None else f", at its byte {exc.offset}"
                 raise FormatError(f"the embedded prior{at}: {exc.message}", offset, code=exc.code) from None

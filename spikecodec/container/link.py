@@ -7,7 +7,9 @@ messages are the pieces of a spike file written with compact records (FORMAT.md 
 trailer). Concatenated they are a valid spike file, so a receiver may also just append them to
 a file. Each chunk message checks itself: a CRC over the stream's header and the message's
 place in it, so a damaged, truncated, reordered or foreign message (another model, prior or
-session) is refused, never decoded wrongly::
+session: each encoder's header holds a random ``stream-id`` of its own) is refused rather than
+decoded wrongly (a 16-bit check lets about one random corruption in 65,536 through; FORMAT.md
+5.2)::
 
     enc = LinkEncoder((2, 4, 7, 7), prior="snn-resnet-fmnist.prior", metadata={"camera": 3})
     send(enc.header)                          # once per session
@@ -38,7 +40,7 @@ from ..limits import Budget, ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from ..codecs import ChunkSpec
 from .grid import RowAssembler, Tiling, chunk_spec
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_preamble
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import SpikeWriter, whole_numbers
@@ -68,6 +70,11 @@ class LinkEncoder:
     Options as :class:`~spikecodec.SpikeWriter` (``codec`` default ``ctxmix``, ``prior``,
     ``embed_prior``, ``axes`` default N + the frame's T, C, H, W, ``chunk`` default 1 frame per
     message, ``metadata``, ``bits``); records are compact. ``header`` is the header message.
+
+    ``stream_id``: True (default) draws 16 random bytes, so that two encoders made with the same
+    options (two cameras of one model) still make streams whose messages cannot be taken for each
+    other's; 16 bytes of your own give a reproducible header; False writes none (the header of
+    spikecodec 1.5 and earlier, the same for every encoder of these options).
     """
 
     def __init__(
@@ -81,13 +88,17 @@ class LinkEncoder:
         chunk: int | Sequence[int] = 1,
         metadata: dict[str, Any] | None = None,
         bits: int = 1,
+        stream_id: bytes | bool = True,
     ):
         self._sink = _Capture()
+        if stream_id is True:
+            stream_id = os.urandom(STREAM_ID_SIZE)
         frame_shape = whole_numbers(frame_shape, "frame_shape")
         if axes is None and len(frame_shape) == 4:
             axes = ("N", "T", "C", "H", "W")
         self._writer = SpikeWriter(self._sink, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,
-                                   prior=prior, embed_prior=embed_prior, records="compact")
+                                   prior=prior, embed_prior=embed_prior, records="compact",
+                                   stream_id=None if stream_id is False else stream_id)
         self._writer._start(frame_shape)
         self.header: bytes = self._sink.take()
         self.frame_shape = frame_shape
@@ -102,6 +113,9 @@ class LinkEncoder:
         """The message for one frame (shaped ``frame_shape``) or several (a leading axis): their
         chunks' records, written out now (a partial chunk too)."""
         values = to_numpy(frames)  # the one conversion: a masked array is refused, not unmasked
+        if values.shape != self.frame_shape and values.shape[1:] != self.frame_shape:
+            raise ValueError(f"got an array shaped {values.shape}; this stream's frames are shaped {self.frame_shape}, "
+                             f"several of them ({', '.join(['n', *map(str, self.frame_shape)])})")
         with self._lock:
             if values.shape == self.frame_shape:
                 self._writer.append(values)
@@ -113,6 +127,8 @@ class LinkEncoder:
     def end(self) -> bytes:
         """The end message (index and trailer): the stream is complete."""
         with self._lock:
+            if self._writer._closed:
+                raise ValueError("the stream has ended already: its end message was made by an earlier end()")
             self._writer.close()
             return self._sink.take()
 
@@ -139,9 +155,11 @@ class LinkEncoder:
         if h.shape[0] is not None:
             raise ValueError(f"the header is of a file of known length {h.shape[0]}; a link stream's length is unknown")
         pipeline = bind_prior(h, h.pipeline(), as_priors(prior), layout.PREAMBLE_SIZE)
+        stream_id = next((e.data for e in h.extensions if e.name == STREAM_ID_EXTENSION), False)
         encoder = cls(h.frame_shape, codec=h.pipeline(), prior=getattr(pipeline.array_codec, "prior", None),
                       embed_prior=any(e.name == PRIOR_EXTENSION for e in h.extensions), axes=h.axes,
-                      chunk=h.chunk_shape, metadata=h.metadata, bits=h.bits)
+                      chunk=h.chunk_shape, metadata=h.metadata, bits=h.bits,
+                      stream_id=stream_id if len(stream_id or b"") == STREAM_ID_SIZE else False)
         if encoder.header != data:
             raise ValueError("this version of spikecodec does not write that header byte for byte (another "
                              "version's or writer's): messages coded for it would not decode with it")
@@ -157,12 +175,13 @@ class LinkDecoder:
     def __init__(self, header: bytes, *, priors: Iterable[PriorLike] | PriorLike | None = None,
                  max_bytes: int | None = None, limits: ReadLimits | None = None):
         data = message_bytes(header, "header")
+        limits = as_limits(max_bytes, limits)
         self.header, crc = parse_header_message(data)
-        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE)
+        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE, limits.max_bytes)
         self._records = record_layout(self.header, crc)
         self._tiling = Tiling(self.header)
         self._pos = len(data)  # where the next message starts in the stream
-        self.limits = as_limits(max_bytes, limits)
+        self.limits = limits
         self._lock = threading.Lock()  # one message at a time: two threads took the same message as record n
         self._ended = False
         self.records_read = 0

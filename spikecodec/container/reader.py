@@ -42,6 +42,7 @@ from .selection import checked_extent, normalize_key, selected_size, split_new_a
 from .source import IN_MEMORY, Openable, Source
 
 _BUFFER = object()  # a reader's reopen source for a bytearray, memoryview or mmap: its bytes when pickled
+RECORD_CRCS_COMPARED = 64  # records whose CRC (or check) a reopened reader compares with the file it was opened on
 
 
 def read_header(src: Source) -> tuple[Header, int]:
@@ -127,7 +128,7 @@ def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout)
     if not _tiles(fields, h, inner.count, data_start, index_offset):
         _first_index_problem(fields, h, data_start, index_offset)  # raises, saying where
         raise FormatError("the index does not describe the chunks", index_offset, code="index-end")  # pragma: no cover
-    return ChunkTable(fields.view(np.int64))  # places below 2**62 (checked); a spike count past 2**63 reads negative and matches no record
+    return ChunkTable(fields.view(np.int64))  # places below 2**62 (checked); spike counts as their u64 bits
 
 
 def _tiles(fields: np.ndarray, h: Header, per_row: int, data_start: int, index_offset: int) -> bool:
@@ -356,7 +357,7 @@ class SpikeReader:
             else:
                 self.header = parse_header(pre, body, crc)
                 self._pipeline = self.header.pipeline()
-            self._pipeline = bind_prior(self.header, self._pipeline, given, layout.PREAMBLE_SIZE)
+            self._pipeline = bind_prior(self.header, self._pipeline, given, layout.PREAMBLE_SIZE, self.limits.max_bytes)
             self._records = record_layout(self.header, crc)
             self.index_error: FormatError | None = None
             self.walk_error: FormatError | None = None
@@ -698,13 +699,19 @@ class SpikeReader:
             raise ValueError(f"{self.name}: the file changed since the reader was pickled (its size, header, chunks or "
                              "last bytes differ): a reader in another process would read other data; open it anew")
 
-    def _file_as_opened(self) -> dict[str, Any]:
+    def _file_as_opened(self, chunks: int | None = None) -> dict[str, Any]:
         """What a reopened reader compares (see :meth:`_same_file`): the file's size, header CRC,
-        chunk table and last bytes, all at hand or one small read."""
+        chunk table, last bytes and the CRCs (checks) of up to RECORD_CRCS_COMPARED records
+        spread over the first ``chunks`` (default all): a file written again with chunks of the
+        same sizes and spike counts (raw or packed chunks have fixed sizes) differs in those."""
         columns = self._table_columns()
+        chunks = len(columns) if chunks is None else chunks
+        sampled = np.unique(np.linspace(0, chunks - 1, min(chunks, RECORD_CRCS_COMPARED)).astype(np.int64)) if chunks else []
+        record_ends = [int(columns[i, 0] + columns[i, 1]) for i in sampled]
         return {"size": self._src.size, "header_crc": self._src.read_at(self._data_start - layout.CRC_SIZE, layout.CRC_SIZE),
                 "chunks": len(columns), "table": hashlib.sha256(columns.tobytes()).hexdigest(),
-                "tail": self._src.read_at(max(0, self._src.size - 64), 64)}
+                "tail": self._src.read_at(max(0, self._src.size - 64), 64),
+                "record_crcs": b"".join(self._src.read_at(end - 2, 2) for end in record_ends)}
 
     def _table_columns(self) -> np.ndarray:
         return (self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)).columns
@@ -716,7 +723,8 @@ class SpikeReader:
         if now["header_crc"] != opened["header_crc"]:
             return False
         if self._reopen["recover"] and now["size"] >= opened["size"] and now["chunks"] >= opened["chunks"]:
-            return hashlib.sha256(self._table_columns()[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
+            return (hashlib.sha256(self._table_columns()[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
+                    and self._file_as_opened(opened["chunks"])["record_crcs"] == opened["record_crcs"])
         return now == opened
 
     def __enter__(self) -> "SpikeReader":

@@ -34,16 +34,23 @@ class IndexEntry(NamedTuple):
 
 class ChunkTable(Sequence[IndexEntry]):
     """Where every chunk lies, as five int64 columns (offset, size, row_start, row_length,
-    spike_count; -1: not stated): 40 bytes a chunk, so a reader of millions of chunks stays
-    small. Indexing gives :class:`IndexEntry` values."""
+    spike_count): 40 bytes a chunk, so a reader of millions of chunks stays small. Indexing gives
+    :class:`IndexEntry` values. ``counts_stated``: whether the records state spike counts
+    (classic), for all of them or (an array) chunk by chunk; the column holds each stated count's
+    u64 bits, so a count of 2**63 or more (which no chunk holds, but a file may state) reads
+    back as stated."""
 
-    def __init__(self, columns: np.ndarray):
+    def __init__(self, columns: np.ndarray, counts_stated: bool | np.ndarray = True):
         self.columns = np.ascontiguousarray(columns, np.int64).reshape(-1, 5)
+        self.counts_stated = counts_stated
         self.offset, self.size, self.row_start, self.row_length, self.spike_count = self.columns.T
 
     @classmethod
     def of(cls, entries: Sequence[IndexEntry]) -> "ChunkTable":
-        return cls(np.array([(*e[:4], -1 if e.spike_count is None else e.spike_count) for e in entries], np.int64))
+        stated = np.array([e.spike_count is not None for e in entries], bool)
+        rows = [(*e[:4], 0 if e.spike_count is None else _signed64(e.spike_count)) for e in entries]
+        alike = bool(stated.all()) or not stated.any()  # a file's records all state it or none
+        return cls(np.array(rows, np.int64).reshape(-1, 5), bool(stated.all()) if alike else stated)
 
     def __len__(self) -> int:
         return self.columns.shape[0]
@@ -51,12 +58,24 @@ class ChunkTable(Sequence[IndexEntry]):
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        offset, size, row_start, row_length, spikes = self.columns[i].tolist()
-        return IndexEntry(offset, size, row_start, row_length, None if spikes < 0 else spikes)
+        i = range(len(self))[i]  # a negative index counts from the end, as for the stated flags
+        return self._entry(i, self.columns[i].tolist())
 
     def __iter__(self) -> Iterator[IndexEntry]:
-        for row in self.columns.tolist():
-            yield IndexEntry(*row[:4], None if row[4] < 0 else row[4])
+        for i, row in enumerate(self.columns.tolist()):
+            yield self._entry(i, row)
+
+    def _entry(self, i: int, row: list[int]) -> IndexEntry:
+        stated = self.counts_stated if isinstance(self.counts_stated, bool) else self.counts_stated[i]
+        return IndexEntry(*row[:4], (row[4] & _U64) if stated else None)
+
+
+_U64 = (1 << 64) - 1
+
+
+def _signed64(value: int) -> int:
+    """The int64 of ``value``'s u64 bits."""
+    return value - (1 << 64) if value >> 63 else value
 
 
 class Cursor(Protocol):
@@ -226,8 +245,9 @@ class CompactRecords:
             height, raw = read_varint(cursor, at, "a record's row height")
             head += raw
             if not 1 <= height < self.row_height:
-                raise FormatError(f"record row height {height} is outside 1..{self.row_height - 1} "
-                                  f"(a full row of {self.row_height} is not stated)", at, code="compact-height")
+                allowed = ("the stream's rows, which are 1 high (never shorter; a full row's height is not stated)"
+                           if self.row_height == 1 else f"1..{self.row_height - 1} (a full row of {self.row_height} is not stated)")
+                raise FormatError(f"record row height {height} is outside {allowed}", at, code="compact-height")
         return RecordHead(head, payload_size, check_size(payload_size), height, None, None, None)
 
     def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
@@ -276,11 +296,8 @@ def read_record(records: RecordLayout, cursor: Cursor, ordinal: int, place, firs
         raise FormatError("file ends inside a chunk", at, code="record-truncated")
     view = memoryview(rest)
     records.verify(head, view[: head.payload_size], bytes(view[head.payload_size :]), ordinal, at)
-    if head.spike_count is not None and head.spike_count > spec.size * ((1 << spec.bits) - 1):
-        # The count decoding would check (FORMAT.md 10 step 7), after the CRC as there; checked
-        # here too because recovery walks records without decoding them.
-        raise FormatError(f"chunk states {head.spike_count} spikes, more than its {spec.size} elements hold",
-                          at, code="spike-count")
+    # A spike count above what the chunk can hold is found by decoding (FORMAT.md 10 step 7: the
+    # codec's own problems come first), as any count the values do not sum to.
     return Record(at, head, view[: head.payload_size])
 
 

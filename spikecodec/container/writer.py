@@ -26,7 +26,7 @@ from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
+from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file, flush, write_all
 from .records import (
     ClassicRecords,
@@ -168,6 +168,9 @@ class SpikeWriter:
     file names it by digest, and holds its bytes too with ``embed_prior=True`` (else the reader
     must be given it). ``records="compact"`` writes compact chunk records (FORMAT.md 5.2): a few
     bytes of framing instead of tens, for streams of small chunks such as one image's spikes.
+    ``stream_id`` (16 bytes, best drawn at random: ``os.urandom(16)``) makes this stream's header,
+    and so the check of each compact record, its own: records of another stream whose options are
+    the same fail their check instead of reading as this stream's (FORMAT.md 3.2, ``stream-id``).
     """
 
     def __init__(
@@ -183,6 +186,7 @@ class SpikeWriter:
         prior: PriorLike | None = None,
         embed_prior: bool = False,
         records: str = "classic",
+        stream_id: bytes | None = None,
     ):
         self._pipeline = Pipeline.from_user(codec)
         if records not in RECORDS:
@@ -197,6 +201,11 @@ class SpikeWriter:
             raise ValueError("embed_prior=True needs a prior")
         if records == "compact":
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
+        if stream_id is not None:
+            if not isinstance(stream_id, (bytes, bytearray)) or len(stream_id) != STREAM_ID_SIZE:
+                raise TypeError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})), got "
+                                f"{type(stream_id).__name__}" + (f" of {len(stream_id)}" if isinstance(stream_id, (bytes, bytearray)) else ""))
+            self._extensions.append(Extension(STREAM_ID_EXTENSION, bytes(stream_id), required=False))
         self._records: ClassicRecords | CompactRecords | None = None
         self._axes = user_axes(axes)
         self._chunk = chunk

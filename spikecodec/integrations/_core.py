@@ -207,7 +207,7 @@ class SpikeParams:
         axes = self.axes if self.axes is not None else default_axes(len(shape))
         try:
             return LinkEncoder(shape[1:], codec=self.codec, prior=prior, axes=axes, chunk=(shape[0],), bits=bits,
-                               metadata=dict(metadata or {})).header
+                               metadata=dict(metadata or {}), stream_id=False).header  # one framing per chunk shape
         except FormatError as exc:
             raise ValueError(f"{self.who}: chunks shaped {shape} cannot be coded as messages ({exc.message})") from None
         except ValueError as exc:

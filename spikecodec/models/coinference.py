@@ -110,7 +110,7 @@ def as_images(images: Any, input_shape: list[int]) -> np.ndarray:
     of the model's input shape; anything else raises ``ValueError`` saying what was expected."""
     if hasattr(images, "detach"):  # a torch tensor
         images = images.detach().cpu().numpy()
-    images = np.asarray(images)
+    images = np.ascontiguousarray(images)  # torch takes no negative strides (images[::-1])
     given = images.shape
     c, h, w = input_shape
     want = f"uint8 images (N, {h}, {w})" + (" or" if c == 1 else ", i.e.") + f" (N, {c}, {h}, {w})"

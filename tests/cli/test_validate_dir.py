@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +213,25 @@ def test_a_fifo_in_a_folder_is_skipped_not_waited_on(tmp_path, data):
     proc = subprocess.run([sys.executable, "-m", "spikecodec", "validate", str(tmp_path)], capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert "b.spk: not a regular file" in proc.stderr.decode() and "a.spk: OK" in proc.stdout.decode()
+
+
+def test_a_file_of_very_many_damaged_records_is_reported_in_bounded_memory(tmp_path):
+    # Every problem was kept: a 3 MB file of a million records each failing its check held a
+    # million problems (1 GB; `validate --json` printed 270 MB). The first MAX_PROBLEMS are kept.
+    from spikecodec.container.validate import MAX_PROBLEMS
+
+    x = np.zeros((MAX_PROBLEMS + 300, 8), np.uint8)
+    data = spikecodec.encode(x, codec="raw", chunk=1, records="compact")
+    entries = _entries(data)
+    bad = bytearray(data)
+    for e in entries:
+        bad[e.offset + e.size - 1] ^= 1
+    report = spikecodec.validate(bytes(bad))
+    assert len(report.problems) == MAX_PROBLEMS and report.problems_omitted == 300
+    assert {p.code for p in report.problems} == {"compact-check"} and not report.ok and not report.conforming_so_far
+    assert report.to_dict()["problems_omitted"] == 300
+    assert str(report).endswith(f"... and 300 more problems (the first {MAX_PROBLEMS} are listed)")
+    path = tmp_path / "bad.spk"
+    path.write_bytes(bytes(bad))
+    run = subprocess.run([sys.executable, "-m", "spikecodec", "validate", str(path)], capture_output=True, text=True)
+    assert run.returncode == 1 and run.stdout.count("\n") == MAX_PROBLEMS + 1 and "300 more problems" in run.stdout

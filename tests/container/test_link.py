@@ -65,6 +65,52 @@ def test_bad_messages_are_refused_for_what_they_are(prior):
         dec.end(enc.end())  # four records were sent, one decoded
 
 
+def test_two_sessions_of_the_same_options_do_not_take_each_others_messages(prior):
+    # Two cameras of one model on one broker: same options, so the same header but for the random
+    # stream id each encoder draws (FORMAT.md 3.2). Without it, record n of one session decoded
+    # as record n of the other, no error.
+    a, b = LinkEncoder(FRAMES.shape[1:], prior=prior), LinkEncoder(FRAMES.shape[1:], prior=prior)
+    assert a.header != b.header
+    dec = LinkDecoder(a.header, priors=prior)
+    with pytest.raises(FormatError, match="from another stream") as info:
+        dec.decode(b.encode(FRAMES[1]))
+    assert info.value.code == "compact-check"
+    np.testing.assert_array_equal(dec.decode(a.encode(FRAMES[0])), FRAMES[:1])  # its own still reads
+    c = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    with spikecodec.open(c.header + c.encode(FRAMES[1]) + c.end(), priors=prior) as r:
+        assert r.header.minor == 6 and [e.name for e in r.header.extensions][-1] == "stream-id"
+    # A fixed id gives a reproducible header; False the header of 1.5 (one for all encoders).
+    fixed = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=bytes(16)).header for _ in range(2)]
+    plain = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=False).header for _ in range(2)]
+    assert fixed[0] == fixed[1] != plain[0] == plain[1]
+    with spikecodec.open(plain[0] + LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=False).end(), priors=prior) as r:
+        assert r.header.minor == 3 and [e.name for e in r.header.extensions] == ["compact-records"]
+    # A restarted encoder for a header is that stream's: it keeps the id.
+    again = LinkEncoder.from_header(a.header, prior=prior)
+    assert again.header == a.header
+    np.testing.assert_array_equal(LinkDecoder(a.header, priors=prior).decode(again.encode(FRAMES[2])), FRAMES[2:3])
+    for bad in (b"short", 16, "0" * 16):
+        with pytest.raises(TypeError, match="stream_id is 16 bytes"):
+            LinkEncoder(FRAMES.shape[1:], stream_id=bad)
+
+
+def test_careless_calls_are_told_what_the_stream_takes():
+    enc = LinkEncoder((2, 4, 7, 7))
+    for shape in [(2, 4, 7, 6), (4, 7, 7), (3, 2, 4, 7, 6), (1, 1, 2, 4, 7, 7)]:
+        with pytest.raises(ValueError, match=rf"shaped \({shape[0]}, .*this stream's frames are shaped \(2, 4, 7, 7\)"):
+            enc.encode(np.zeros(shape, np.uint8))
+    dec = LinkDecoder(enc.header)
+    np.testing.assert_array_equal(dec.decode(enc.encode(FRAMES[0])), FRAMES[:1])  # nothing was written for them
+    end = enc.end()
+    with pytest.raises(ValueError, match="ended already"):
+        enc.end()
+    dec.end(end)
+    # A message of a stream of 2-frame rows stating a short row, in a stream of 1-frame rows.
+    two = LinkEncoder((2, 4, 7, 7), chunk=2, stream_id=False)
+    with pytest.raises(FormatError, match=r"row height 1 is outside the stream's rows, which are 1 high"):
+        LinkDecoder(LinkEncoder((2, 4, 7, 7), stream_id=False).header).decode(two.encode(FRAMES[0]))
+
+
 def test_live_stream_objects_refuse_pickling_saying_why(prior, tmp_path):
     import copy
     import pickle

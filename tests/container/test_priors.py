@@ -144,6 +144,42 @@ def test_embedded_priors_met_are_kept_within_a_budget(prior: Prior, monkeypatch:
     assert sum(p.nbytes for p in kept.values()) <= spikecodec.prior.EMBEDDED_KEPT_BYTES
 
 
+def test_a_file_naming_its_prior_does_not_read_by_one_met_embedded_before(prior: Prior, monkeypatch: pytest.MonkeyPatch):
+    # FORMAT.md 14: a named prior is given to the reader. Whether a file reads must not depend on
+    # what the process read before: an embedded prior once met used to serve later files naming it.
+    monkeypatch.setattr(spikecodec.prior, "_found", {})
+    monkeypatch.setattr(spikecodec.prior, "_embedded", spikecodec.prior.OrderedDict())
+    monkeypatch.setattr(spikecodec.prior, "search_dirs", lambda: [])
+    x = samples(3, 5)
+    embedding = spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=prior, embed_prior=True)
+    naming = spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
+    np.testing.assert_array_equal(spikecodec.decode(embedding), x)
+    assert prior.digest in spikecodec.prior._embedded  # kept: the embedding file reads again without parsing
+    with pytest.raises(FormatError, match=f"coded with prior {prior.digest}, which was not given") as info:
+        spikecodec.decode(naming)
+    assert info.value.code == "prior-missing"
+    assert spikecodec.validate(naming).problems[0].code == "prior-missing"
+    np.testing.assert_array_equal(spikecodec.decode(naming, priors=prior), x)
+
+
+def test_a_prior_that_has_coded_and_its_readers_pickle(prior: Prior):
+    # Its threads' scratch copies (a threading.local) went into the pickle: after one chunk a
+    # prior, and a reader given it, could not go to a process pool or a spawned DataLoader.
+    import copy
+    import pickle
+
+    x = samples(3, 5)
+    data = spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
+    with spikecodec.open(data, priors=prior) as r:
+        np.testing.assert_array_equal(r[:], x)
+        again = pickle.loads(pickle.dumps(r))
+    np.testing.assert_array_equal(again[:], x)
+    twin = pickle.loads(pickle.dumps(prior))
+    assert twin.digest == prior.digest and copy.deepcopy(prior).digest == prior.digest
+    assert not any(t.flags.writeable for t in twin.tables.values())
+    assert spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=twin) == data
+
+
 def test_a_prior_for_other_chunks_is_refused_before_writing(prior: Prior):
     with pytest.raises(ValueError, match="trained for chunks with"):
         spikecodec.encode(samples(3, shape=(2, 4, 5, 6)), codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
@@ -265,3 +301,22 @@ def test_a_mixing_prior_of_more_steps_than_its_tables_hold_is_refused_at_a_recor
     empty = header + index + encode_trailer(len(header), len(index))  # G = 0: no record, no model started
     assert spikecodec.validate(empty).ok
     assert spikecodec.decode(empty).shape == (8, 0)
+
+
+def test_an_embedded_prior_counts_against_the_readers_max_bytes(prior: Prior, monkeypatch: pytest.MonkeyPatch):
+    # A legal prior of large tables (up to ~350 MB for ctxlanes) embedded in a header of a few KB
+    # was decompressed whatever max_bytes said: a LinkDecoder(max_bytes=1000) of a hostile
+    # client's header took 358 MB. (Priors given, or found in the search folders, are not counted.)
+    monkeypatch.setattr(spikecodec.prior, "_found", {})
+    monkeypatch.setattr(spikecodec.prior, "_embedded", spikecodec.prior.OrderedDict())
+    x = samples(2, 7)
+    data = spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=prior, embed_prior=True)
+    header = spikecodec.LinkEncoder(x.shape[1:], prior=prior, embed_prior=True).header
+    small = prior.nbytes - 1
+    for _ in range(2):  # the second time the prior is one this process parsed already: refused alike
+        for read in (lambda: spikecodec.open(data, max_bytes=small), lambda: spikecodec.decode(data, max_bytes=small),
+                     lambda: spikecodec.SpikeStream(data, max_bytes=small), lambda: spikecodec.LinkDecoder(header, max_bytes=small)):
+            with pytest.raises(spikecodec.LimitError, match=f"the embedded prior: its tables take {prior.nbytes} bytes, over max_bytes={small}"):
+                read()
+        assert spikecodec.validate(data, max_bytes=small).problems[0].code == "limit-bytes"
+        np.testing.assert_array_equal(spikecodec.decode(data, max_bytes=prior.nbytes + x.nbytes), x)

@@ -170,3 +170,42 @@ def test_cli_validate_json_prints_codes(tmp_path: Path):
     assert proc.returncode == 3, proc.stderr  # a limit, not non-conformance
     problems = json.loads(proc.stdout)["files"][0]["problems"]
     assert [(p["code"], p["severity"]) for p in problems] == [("limit-bytes", "limit")]
+
+
+def _classic_file_stating(spike_count: int, *, damage_payload: bool) -> bytes:
+    """A one-chunk classic order0 file whose record and index both state ``spike_count``
+    (CRCs sealed), its payload whole or with its last word cleared (a rANS end the codec rejects)."""
+    sys.path.insert(0, str(ROOT / "tests" / "robustness"))
+    from hostile import parse, seal, set_field
+
+    data = spikecodec.encode(np.ones((3, 5), np.uint8), codec="order0", chunk=(3, 5))
+    p = parse(data)
+    (off, size), = p.chunks
+    data = set_field(data, off + 8, 8, spike_count)
+    if damage_payload:
+        data = set_field(data, off + size - 8, 4, 0)  # the payload's last word: 0 is no final rANS word
+    return seal(data)
+
+
+@pytest.mark.parametrize("damage_payload", [False, True])
+@pytest.mark.parametrize("spike_count", [16, 1 << 63, (1 << 64) - 1])
+def test_a_spike_count_no_chunk_holds_is_found_by_decoding_as_the_spec_orders(spike_count, damage_payload):
+    # FORMAT.md 10 step 7: the payload's decoding (the codec's own rejections) before the spike
+    # count. The library checked a count above the chunk's 15 elements before decoding, and read
+    # one of 2**63 or more from the index as "not stated" (index-record-mismatch, "None").
+    sys.path.insert(0, str(SPEC))
+    from refreader.common import Problem as RefProblem
+    from refreader.container import read as reference_read
+
+    data = _classic_file_stating(spike_count, damage_payload=damage_payload)
+    with pytest.raises(RefProblem) as ref:
+        reference_read(data)
+    want = "rans-final-state" if damage_payload else "spike-count"
+    assert ref.value.code == want
+    report = spikecodec.validate(data)
+    assert [(q.code, q.offset) for q in report.problems[:1]] == [(want, ref.value.offset)]
+    with pytest.raises(FormatError) as got:
+        spikecodec.decode(data)
+    assert got.value.code == want and "None" not in str(got.value)
+    with spikecodec.open(data) as r:  # the index's count reads back as stated
+        assert r.entries[0].spike_count == spike_count

@@ -100,6 +100,25 @@ def test_a_pickled_recovering_reader_reads_on_in_a_file_that_grew(tmp_path, spik
     w.close()
 
 
+def test_a_pickled_reader_refuses_a_file_written_again_with_chunks_of_the_same_sizes_and_counts(tmp_path):
+    # raw chunks have fixed sizes: a permutation of each chunk's values keeps every size and
+    # spike count, so the chunk table (and size and header) were the same and the new values
+    # were read as the old ones - also by a recovering reader, whose first chunks must not change.
+    rng = np.random.default_rng(8)
+    x = (rng.random((6, 4, 32)) < 0.3).astype(np.uint8)
+    shuffled = x[:, :, rng.permutation(32)]
+    for recover in (False, True):
+        path = tmp_path / f"same-sizes-{recover}.spk"
+        spikecodec.save(path, x, codec="raw", chunk=(1,), metadata={"tail": "0" * 64})  # the same last 64 bytes too
+        with spikecodec.open(path, recover=recover) as r:
+            data = pickle.dumps(r)
+        spikecodec.save(path, shuffled, codec="raw", chunk=(1,), metadata={"tail": "0" * 64})
+        with spikecodec.open(path) as r:
+            assert r.entries[:] == spikecodec.open(spikecodec.encode(x, codec="raw", chunk=(1,), metadata={"tail": "0" * 64})).entries[:]
+        with pytest.raises(ValueError, match="the file changed since the reader was pickled"):
+            pickle.loads(data)
+
+
 def test_reader_of_a_file_object_refuses_pickling_with_a_clear_error(path):
     with open(path, "rb") as f, spikecodec.open(f) as r:
         with pytest.raises(TypeError, match="open the file by path"):

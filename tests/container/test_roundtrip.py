@@ -268,19 +268,25 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
 @pytest.mark.parametrize("codec, options, minor", [
     ("raw", {}, 0), ("zstd", {}, 0), ("auto", {}, 0), ("countctx", {}, 1), ("ctxlanes", {}, 2), ("ctxmix", {}, 3),
     ("raw", {"records": "compact"}, 3), ("context", {"prior": "train"}, 3), ("mix", {}, 4), ("mix", {"prior": "train"}, 4),
-    ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5),
+    ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5), ("raw", {"stream_id": bytes(16)}, 6),
 ])
 def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
     """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
-    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5."""
+    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6."""
     x = np.ones((2, 3, 4), np.uint8)
     if options.get("prior") == "train":
         options = {"prior": spikecodec.train_prior(x, codec)}
-    data = spikecodec.encode(x, codec=codec, **options)
+    if "stream_id" in options:  # a writer's option (LinkEncoder draws one)
+        buf = io.BytesIO()
+        with spikecodec.SpikeWriter(buf, codec=codec, **options) as w:
+            w.write_frames(x)
+        data = buf.getvalue()
+    else:
+        data = spikecodec.encode(x, codec=codec, **options)
     assert data[9] == minor
     with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 5)
+    assert spikecodec.FORMAT_VERSION == (1, 6)
 
 
 def test_default_chunks_follow_the_codecs_target():
@@ -350,3 +356,54 @@ def test_json_nests_at_most_512_deep_for_writer_and_reader(depth):
             parse_json(text.encode(), 16, "x")
         with pytest.raises(ValueError, match="nests too deeply"):
             spikecodec.encode(np.zeros(2, np.uint8), metadata=meta)
+
+
+def _reference_depth(text: str) -> int:
+    """The nesting depth as the reference reader counts it (spec/refreader/common.parse_json):
+    a character machine that knows strings and their escapes."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def test_json_depth_is_counted_as_the_reference_reader_counts_it_in_linear_time():
+    # A regex over the strings took time quadratic in an unclosed run of escaped quotes: a
+    # 64 KB header of 600 "[" and such a run cost 33 s, a 1 MiB one hours (before this counted
+    # linearly, this test ran for hours).
+    from spikecodec.json_text import nesting_depth, strict_json
+
+    rng = np.random.default_rng(5)
+    outside = ["[", "]", "{", "}", ",", ":", "a", "é"]
+    inside = ["a", "[", "{", "]", "}", "\\\\", '\\"', "é", "\\u005b"]  # a backslash only in strings, as in JSON
+    for _ in range(3000):
+        parts = []
+        for _ in range(int(rng.integers(0, 16))):
+            if rng.random() < 0.3:
+                parts.append('"' + "".join(rng.choice(inside, int(rng.integers(0, 5)))) + '"')
+            else:
+                parts.append(str(rng.choice(outside)))
+        if rng.random() < 0.2:  # a string that never closes
+            parts.append('"' + "".join(rng.choice(inside, int(rng.integers(0, 5)))))
+        text = "".join(parts)
+        assert nesting_depth(text) == _reference_depth(text), text
+    for text in ['["a\\"]"]', '["a\\\\"]', '[{"k":"[[[\\\\\\"]]"}]', '"\\\\\\\\"[[', '[' * 3 + '"' + '\\"' * 5]:
+        assert nesting_depth(text) == _reference_depth(text), text
+    hostile = "[" * 600 + '"' + '\\"' * (1 << 19)  # 1 MiB: the largest header
+    assert nesting_depth(hostile) == 600
+    with pytest.raises(ValueError, match="nested too deeply"):
+        strict_json(hostile)

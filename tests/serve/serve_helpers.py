@@ -82,12 +82,13 @@ def serve(config: ServeConfig | None = None, *, tls: tuple[str, str] | None = No
 
 
 def stream_messages(spikes: np.ndarray) -> tuple[bytes, list[bytes], bytes]:
-    """A fresh stream of the spikes: its header message, one chunk message per image, the end message."""
+    """A fresh stream of the spikes: its header message, one chunk message per image, the end
+    message. Every such stream has one stream id, so one's header serves another's messages."""
     from spikecodec.container.link import LinkEncoder
     from spikecodec.models.coinference import load_split, shipped_prior
 
     _, info = load_split()
-    enc = LinkEncoder(info["code_shape"], prior=shipped_prior(info["model"]), metadata=info)
+    enc = LinkEncoder(info["code_shape"], prior=shipped_prior(info["model"]), metadata=info, stream_id=bytes(16))
     messages = [enc.encode(s) for s in spikes]
     return enc.header, messages, enc.end()
 

@@ -143,8 +143,9 @@ def finish(st, out):
 @njit(inline="always", cache=True)
 def cannot_end(st, data):
     """Whether a decoding has shifted out more bytes than ``data`` holds: E only grows, so its
-    end check (:func:`ends_as_encoded`, FORMAT.md 9.4.9) can no longer pass and the decoder may
-    stop, rather than decode the rest of a chunk a short payload cannot hold."""
+    end check (:func:`ends_as_encoded`, FORMAT.md 9.4.9) can no longer pass. Checked before each
+    element (a MUST since format 1.6, so every decoder reports the same problem), it also spares
+    decoding the rest of a chunk a short payload cannot hold."""
     return st[SHIFTED] > data.size
 
 

@@ -207,6 +207,9 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                 cg = c % g
                 for h in range(H):
                     for w in range(W):
+                        if not encoding and cannot_end(st, data):  # before each element (FORMAT.md 9.4.9)
+                            status = 1
+                            break
                         le = _sig(x, t, n, c, h, w - 1, T, C, H, W)
                         up = _sig(x, t, n, c, h - 1, w, T, C, H, W)
                         ul = _sig(x, t, n, c, h - 1, w - 1, T, C, H, W)
@@ -269,8 +272,6 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                                 break
                         if not encoding:
                             x[t, n, c, h, w] = value
-                    if not encoding and cannot_end(st, data):
-                        status = 1
                     if status:
                         break
                 if status:

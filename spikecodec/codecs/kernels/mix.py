@@ -233,6 +233,9 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                     hw = U((h * W + w) * C)
                     pos0 = ((tp * H + h) * W + w) * C
                     for c in range(C):
+                        if not encoding and cannot_end(st, data):  # before each element (FORMAT.md 9.4.9, 9.4.10)
+                            status = 1
+                            break
                         cu = U(c)
                         cg = c % g
                         ct = cg * tpos + tp
@@ -347,8 +350,6 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                             break
                     if status:
                         break
-                if not encoding and cannot_end(st, data):
-                    status = 1
                 if status:
                     break
             if status:

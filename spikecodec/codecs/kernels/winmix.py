@@ -180,6 +180,9 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                     hw = U((h * W + w) * C)
                     pos0 = ((tp * H + h) * W + w) * C
                     for c in range(C):
+                        if not encoding and cannot_end(st, data):  # before each element (FORMAT.md 9.4.9, 9.4.11)
+                            status = 1
+                            break
                         cu = U(c)
                         ct = (c % g) * tpos + tp
                         i = bc + cu
@@ -319,8 +322,6 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                             x[t, n, c, h, w] = value
                         if status:
                             break
-                    if not encoding and cannot_end(st, data):
-                        status = 1
                     if status:
                         break
                 if status:
