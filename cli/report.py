@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from .errors import printable
 from .text import axes_text, element_text, pipeline_text
 
 MAX_LISTED = 16  # longer rate lists are summarised
@@ -27,7 +28,7 @@ def render(report: dict[str, Any]) -> str:
     size, rate = r["size"], r["firing_rate"]
     unit = "spike rate" if r["bits"] == 1 else "mean count per element"
     lines = [
-        f"file            {r['file']}",
+        f"file            {printable(r['file'])}",
         f"format version  {r['format_version']}",
         f"shape           {tuple(r['shape'])}  axes {axes_text(r['axes'])}",
         f"element type    {element_text(r['bits'])}",

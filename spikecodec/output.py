@@ -89,6 +89,14 @@ def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]
     out = resolve_target(output)
     for item in inputs:
         if os.fspath(item) == STDIO:
+            # Standard input redirected from a file: that file, which /dev/stdin or its own
+            # name as the output would replace.
+            try:
+                held, there = os.fstat(0), os.stat(out)
+            except (OSError, ValueError):  # no standard input, or no output file yet
+                continue
+            if stat.S_ISREG(held.st_mode) and (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino):
+                raise OutputError("is also an input (standard input is read from it): refusing to overwrite it")
             continue
         src = resolve_target(item)
         same = src == out

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from ..atomic import STDIO, output_file, refuse_inputs
-from ..errors import CliError, about
+from ..errors import CliError, about, printable
 from ..images import check_labels, read_labels
 from ..io_formats import array_format, binary_stdin, display_name
 from ..progress import bar
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet or labels is not None:
         n = max(len(preds), 1)
         where = sys.stderr if args.output == STDIO else sys.stdout
-        print(f"{name}: {len(preds)} images through the {model} cloud half; stream {size} bytes = {size / n:.1f} bytes/image", file=where)
+        print(f"{printable(name)}: {len(preds)} images through the {model} cloud half; stream {size} bytes = {size / n:.1f} bytes/image", file=where)
         if labels is not None:
             right = int((preds == labels).sum())
             print(f"accuracy {right / n:.4f} ({right} of {len(preds)})", file=where)

@@ -41,13 +41,18 @@ def parse_size(text: str) -> int:
     """``1073741824``, ``512M``, ``2G`` (binary units, an optional trailing B or iB)."""
     t = text.strip().lower().removesuffix("ib").removesuffix("b")
     unit = t[-1:] if t[-1:] in SIZE_UNITS else ""
+    number = t[: len(t) - len(unit)]
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
     try:
-        value = float(t[: len(t) - len(unit)])
+        value: int | float = int(number) if number.isdigit() else float(number)  # digits exactly, at any length
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size like 1073741824, 512M or 2G, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a size like 1073741824, 512M or 2G, got {shown}") from None
     if not 0 <= value < float("inf"):  # negative, NaN, or inf (1e400): int() of it raised OverflowError
-        raise argparse.ArgumentTypeError(f"expected a non-negative size, got {text!r}")
-    return int(value * SIZE_UNITS[unit])
+        raise argparse.ArgumentTypeError(f"expected a non-negative size, got {shown}")
+    size = value * SIZE_UNITS[unit]
+    if size != int(size):  # 1.5 was taken as 1 without a word (0.5G is 512M: whole)
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown}")
+    return int(size)
 
 
 def seconds(text: str) -> float:

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from ..atomic import STDIO
-from ..errors import CliError, about
+from ..errors import CliError, about, printable
 from ..io_formats import display_name, output_format, write_array
 from ..progress import bar
 from ..text import axes_text
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     with about(out):
         write_array(args.output, array, axes, metadata, bits, inputs=read_files(args, args.input))
     if not args.quiet and args.output != STDIO:  # in a pipe the data is the whole answer
-        print(f"{out}: {array.shape} {axes_text(axes)} {array.dtype}", file=sys.stderr)
+        print(f"{printable(out)}: {array.shape} {axes_text(axes)} {array.dtype}", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from ..atomic import STDIO, output_file
-from ..errors import CliError, about, describe
+from ..errors import CliError, about, describe, printable
 from ..images import read_images
 from ..io_formats import array_format, display_name
 from ..progress import bar
@@ -112,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(out, describe(exc)) from exc
     except ValueError as exc:  # codec parameters or a prior that do not fit
         raise CliError(src, describe(exc)) from exc
-    if not args.quiet and args.output != STDIO:
+    if not args.quiet and args.output != STDIO and os.path.isfile(args.output):  # a device or FIFO has no size to tell
         size = os.path.getsize(args.output)
         shape = "x".join(map(str, info["code_shape"]))
         how = f"prior {used.digest[:12]}" if used is not None else "no prior"
         print(
-            f"{out}: {n} images -> {info['model']} edge half (split {info['split']}) -> spikes {shape} (TCHW) each, "
+            f"{printable(out)}: {n} images -> {info['model']} edge half (split {info['split']}) -> spikes {shape} (TCHW) each, "
             f"{args.batch} per message, {how}; {size} bytes = {size / n:.1f} bytes/image",
             file=sys.stderr,
         )
@@ -174,6 +174,6 @@ def run_connected(args: argparse.Namespace) -> int:
     with about(out):
         _save_npy(args.output, result.classes.astype(np.int64), read_files(args, src))
     if not args.quiet:
-        print(f"{out}: {len(result)} images -> {info['model']} edge half here -> cloud half at {where}; "
+        print(f"{printable(out)}: {len(result)} images -> {info['model']} edge half here -> cloud half at {where}; "
               f"{sent} bytes of messages = {sent / len(result):.1f} bytes/image", file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ import spikecodec
 from spikecodec.elements import as_elements
 
 from ..atomic import STDIO
-from ..errors import CliError, about, describe
+from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
 from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, refuse_array_output, write_spike, read_files
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         size = os.path.getsize(args.output)
         with spikecodec.open(args.output, priors=priors) as r:  # the pipeline as stored (e.g. what auto chose)
             print(
-                f"{out}: {values.shape} {axes_text(r.axes)}, {element_text(bits)}, {pipeline_text(r.codec)}, "
-                f"{size} bytes = {8 * size / max(values.size, 1):.3f} bit/element",
+                f"{printable(out)}: {values.shape} {axes_text(r.axes)}, {element_text(bits)}, {pipeline_text(r.codec)}, "
+                f"{size} bytes" + (f" = {8 * size / values.size:.3f} bit/element" if values.size else " (no elements)"),
                 file=sys.stderr,
             )
     return 0

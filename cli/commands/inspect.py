@@ -91,6 +91,8 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool, with_stats
 
 def run(args: argparse.Namespace) -> int:
     name = display_name(args.input)
+    if args.plot == "":
+        raise CliError("--plot", "an empty name names no file", 2)
     if args.plot == STDIO:  # was written to a file named "-"; standard output carries the report
         raise CliError("--plot", "needs a file name: '-' would be standard output, which carries the report", 2)
     if args.plot and not args.plot.lower().endswith(".png") and not written_through(args.plot):

@@ -9,7 +9,7 @@ import numpy as np
 
 from spikecodec import FormatError, LimitError, SpikeReader
 
-from ..errors import CliError, about, describe
+from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name
 from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, refuse_array_output, write_spike, read_files
 
@@ -75,13 +75,13 @@ def run(args: argparse.Namespace) -> int:
             if reader.recovered:
                 why = describe(reader.index_error)
                 stop = f"; the walk stopped {describe(reader.walk_error)}" if reader.walk_error else ""
-                print(f"{name}: {why}{stop}", file=sys.stderr)
+                print(f"{printable(name)}: {why}{stop}", file=sys.stderr)
             if damage is not None:
-                print(f"{name}: {describe(damage)}; the rows from there on are dropped", file=sys.stderr)
+                print(f"{printable(name)}: {describe(damage)}; the rows from there on are dropped", file=sys.stderr)
             if reader.recovered or damage is not None:
-                print(f"{out}: recovered {rows} rows, shape {shape}", file=sys.stderr)
+                print(f"{printable(out)}: recovered {rows} rows, shape {shape}", file=sys.stderr)
             else:
-                print(f"{out}: {name} was complete; copied {rows} rows, shape {shape}", file=sys.stderr)
+                print(f"{printable(out)}: {printable(name)} was complete; copied {rows} rows, shape {shape}", file=sys.stderr)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..atomic import output_file
-from ..errors import about
+from ..errors import about, printable
 from ..io_formats import display_name, file_format, read_input, split_key
 from ..text import path_text
 from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_files, read_limits, stdin_once
@@ -64,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
         with output_file(args.output, read_files(args, *(split_key(s)[0] for s in args.samples))) as f:
             f.write(prior.data)
     if not args.quiet:
-        print(f"{args.output}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "
+        print(f"{printable(args.output)}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "
               f"{prior.info['chunks']} chunks, {len(prior.data)} bytes", file=sys.stderr)
     return 0

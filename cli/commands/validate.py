@@ -75,10 +75,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def spike_files(folder: str) -> Iterator[str]:
     """Every ``*.spk`` file below ``folder``, sorted by path; links to folders are not entered,
     links to files outside the folder not followed, and a FIFO, socket or device named .spk
-    skipped (a FIFO nobody writes to would block the whole scan)."""
+    skipped (a FIFO nobody writes to would block the whole scan). A folder below it that cannot be
+    listed is a note; ``folder`` itself, the OSError saying why."""
     root = os.path.realpath(folder)
     found = []
-    for top, dirs, files in os.walk(folder, followlinks=False):
+    unlisted: list[OSError] = []
+    for top, dirs, files in os.walk(folder, followlinks=False, onerror=unlisted.append):
         dirs.sort()
         for name in files:
             if not name.endswith(".spk"):
@@ -97,6 +99,10 @@ def spike_files(folder: str) -> Iterator[str]:
                 print(f"spikecodec: note: {printable(path)}: not a regular file, not read", file=sys.stderr)
                 continue
             found.append(path)
+    for exc in unlisted:
+        if exc.filename is not None and os.path.realpath(exc.filename) == root:
+            raise exc
+        print(f"spikecodec: note: {printable(str(exc.filename))}: cannot list it ({exc.strerror}), not read", file=sys.stderr)
     return iter(sorted(found))
 
 
@@ -105,7 +111,12 @@ def _expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
     for path in paths:
         if path != STDIO and os.path.isdir(path):
             empty = True
-            for file in spike_files(path):
+            try:
+                files = spike_files(path)
+            except OSError as exc:
+                yield path, f"cannot list this folder: {exc.strerror}"
+                continue
+            for file in files:
                 empty = False
                 yield file, None
             if empty:

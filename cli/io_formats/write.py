@@ -52,7 +52,11 @@ def write_array(path: str, array: np.ndarray, axes: tuple[str, ...], metadata: d
             # On a pipe numpy writes in pieces with write() (not ndarray.tofile), so a closed pipe is a BrokenPipeError.
             np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
         else:
-            np.savez_compressed(f, **{DATASET: array, "axes": np.array(axes, dtype=str), "metadata": np.array(json.dumps(metadata))})
+            # Into memory too: numpy's zip writer takes a file object without seek() (a FIFO, a
+            # device) for a path name (a TypeError traceback).
+            image = io.BytesIO()
+            np.savez_compressed(image, **{DATASET: array, "axes": np.array(axes, dtype=str), "metadata": np.array(json.dumps(metadata))})
+            f.write(image.getbuffer())
 
 
 def _write_h5(target: Any, array: np.ndarray, axes: tuple[str, ...], metadata: dict[str, Any], bits: int) -> None:

@@ -55,6 +55,7 @@ COMMANDS = {
     "decode": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".npy", ["in.spk"]),
     "decode-h5": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".h5", ["in.spk"]),
     "decode-pt": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".pt", ["in.spk"]),
+    "decode-npz": (lambda d, out: ["decode", d / "in.spk", "-o", out, "-q"], ".npz", ["in.spk"]),
     "recover": (lambda d, out: ["recover", d / "in.spk", "-o", out, "-q"], ".spk", ["in.spk"]),
     "train-prior": (lambda d, out: ["train-prior", d / "train.spk", "-o", out, "-q"], ".prior", ["train.spk"]),
     "inspect-plot": (lambda d, out: ["inspect", d / "in.spk", "--plot", out], ".png", ["in.spk"]),
@@ -234,3 +235,68 @@ def test_a_file_the_caller_cannot_write_is_refused_not_replaced(work: Path, monk
     code, _, err = run("encode", work / "in.npy", "-o", target, "-q")
     one_line(code, err, 1, "not writable")
     assert target.read_bytes() == b"precious"
+
+
+def test_standard_input_read_from_a_file_is_an_input_for_the_output_check(work: Path):
+    # `encode - -o /dev/stdin < keep.npy` replaced keep.npy, then failed reading its summary.
+    keep = work / "named-as-output.spk"  # .npy bytes under a name encode may write
+    keep.write_bytes((work / "in.npy").read_bytes())
+    before = keep.read_bytes()
+    for out in ("/dev/stdin", str(keep)):
+        with open(keep, "rb") as stdin:
+            done = subprocess.run([sys.executable, "-m", "spikecodec", "encode", "-", "-o", out], stdin=stdin,
+                                  capture_output=True, text=True, cwd=work)
+        assert done.returncode == 1 and "standard input is read from it" in done.stderr, done.stderr
+        assert keep.read_bytes() == before
+    with open(keep, "rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "spikecodec", "encode", "-", "-o", "other.spk"], stdin=stdin,
+                              capture_output=True, text=True, cwd=work)
+    assert done.returncode == 0, done.stderr
+
+
+def test_summary_lines_escape_control_characters_in_names(work: Path):
+    # Error lines escaped them; the lines saying what was written did not: a newline split the
+    # line, and a name could send terminal escapes.
+    odd = work / "x\n\x1b[31mRED\u202e.spk"
+    code, out, err = run("encode", work / "in.npy", "-o", odd)
+    assert code == 0 and len(err.strip().splitlines()) == 1 and "\\x1b[31mRED\\u202e.spk:" in err and "\x1b" not in err
+    for args in (["decode", odd, "-o", work / "y\n.npy"], ["recover", odd, "-o", work / "z\n.spk"]):
+        code, out, err = run(*args)
+        assert code == 0 and "\n" not in err.strip() and "\\n" in err, err
+    code, out, err = run("inspect", odd)
+    assert code == 0 and "file            " + str(work) + "/x\\n\\x1b[31mRED\\u202e.spk" in out
+
+
+def test_a_folder_that_cannot_be_listed_is_said_so(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # `validate DIR` of a folder its user cannot list said "no .spk file in this folder".
+    (work / "sub").mkdir()
+    spikecodec.save(work / "sub" / "a.spk", SPIKES)
+    real = os.scandir
+
+    def refusing(path="."):
+        if os.path.basename(os.fspath(path)) in ("locked", "sub"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    (work / "locked").mkdir()
+    monkeypatch.setattr(os, "scandir", refusing)
+    code, out, err = run("validate", work / "locked")
+    one_line(code, err, 2, "locked: cannot list this folder: Permission denied")
+    code, out, err = run("validate", work)
+    assert code == 0 and "sub: cannot list it (Permission denied), not read" in err
+
+
+def test_sizes_are_whole_and_an_empty_plot_name_is_refused(work: Path):
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "spikecodec", "decode", "in.spk", "-o", "o.npy", *args],
+                              capture_output=True, text=True, cwd=work)
+
+    for option in ("--max-bytes", "--max-work"):
+        done = cli(option, "1.5")
+        assert done.returncode == 2 and "expected a whole number, got '1.5'" in done.stderr  # was taken as 1
+    done = cli("--max-bytes", "9" * 5000)
+    assert done.returncode == 2 and len(done.stderr) < 1000  # the value is not echoed in full
+    code, _, err = run("decode", work / "in.spk", "-o", work / "o.npy", "--max-bytes", "0.5G")
+    assert code == 0, err
+    code, _, err = run("inspect", work / "in.spk", "--plot", "")
+    one_line(code, err, 2, "--plot: an empty name names no file")
