@@ -22,7 +22,7 @@ def draw(path: str, report: dict[str, Any], raster: np.ndarray, raster_label: st
     fig.suptitle(f"{report['file']}: shape {tuple(report['shape'])}, overall {unit} {rate['overall']:.3f}")
 
     ax = axs[0]
-    t = np.arange(len(rate["per_timestep"]))
+    t = np.arange(len(rate["per_timestep"])) * rate.get("timestep_bin", 1)  # a long axis comes in bins
     ax.plot(t, rate["per_timestep"], marker="o" if len(t) <= 64 else None)
     ax.axhline(rate["overall"], color="grey", linestyle="--", linewidth=1, label="overall")
     ax.set_xlabel(f"{rate['time_axis']} (timestep)")
@@ -34,13 +34,14 @@ def draw(path: str, report: dict[str, Any], raster: np.ndarray, raster_label: st
 
     if rate["per_channel"]:
         ax = axs[1]
-        c = np.arange(len(rate["per_channel"]))
-        ax.bar(c, rate["per_channel"], width=0.9)
+        step = rate.get("channel_bin", 1)
+        c = np.arange(len(rate["per_channel"])) * step
+        ax.bar(c, rate["per_channel"], width=0.9 * step)
         ax.axhline(rate["overall"], color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel(f"{rate['channel_axis']} (channel)")
         ax.set_ylabel(unit)
         ax.set_title(f"{unit} per channel")
-        ax.set_xlim(-0.5, len(c) - 0.5)
+        ax.set_xlim(-0.5 * step, len(c) * step - 0.5 * step)
 
     ax = axs[-1]
     image = ax.imshow(raster, aspect="auto", interpolation="nearest", cmap="Greys", origin="lower",

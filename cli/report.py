@@ -11,12 +11,13 @@ from .text import axes_text, element_text, pipeline_text
 MAX_LISTED = 16  # longer rate lists are summarised
 
 
-def _rates(values: Sequence[float]) -> str:
+def _rates(values: Sequence[float], binned: int = 1) -> str:
+    each = f", each the mean of {binned} consecutive indices" if binned > 1 else ""
     if len(values) <= MAX_LISTED:
-        return " ".join(f"{v:.4f}" for v in values)
+        return " ".join(f"{v:.4f}" for v in values) + (f" ({each[2:]})" if each else "")
     lo, hi = min(values), max(values)
     head = " ".join(f"{v:.4f}" for v in values[:8])
-    return f"{head} ... ({len(values)} values, min {lo:.4f}, max {hi:.4f})"
+    return f"{head} ... ({len(values)} values{each}, min {lo:.4f}, max {hi:.4f})"
 
 
 def _ratio(x: float | None) -> str:
@@ -45,9 +46,9 @@ def render(report: dict[str, Any]) -> str:
         overall = "none (no elements)" if rate["overall"] is None else f"{rate['overall']:.4f} overall"
         lines += [f"spikes          {r['spikes']} in {size['elements']} elements", f"{unit:<15} {overall}"]
     if rate.get("per_timestep"):
-        lines.append(f"  per {rate['time_axis']:<10} {_rates(rate['per_timestep'])}")
+        lines.append(f"  per {rate['time_axis']:<10} {_rates(rate['per_timestep'], rate.get('timestep_bin', 1))}")
     if rate.get("per_channel"):
-        lines.append(f"  per {rate['channel_axis']:<10} {_rates(rate['per_channel'])}")
+        lines.append(f"  per {rate['channel_axis']:<10} {_rates(rate['per_channel'], rate.get('channel_bin', 1))}")
     if r["spikes"] is not None and "per_timestep" not in rate:
         lines.append("  (from the index; --stats for the rates per timestep and channel)")
     bpe = size["bits_per_element"]

@@ -29,6 +29,12 @@ class Rates:
     channel_axis: int | None = None  # axis named C, when there is one
     per_channel: list[float] = field(default_factory=list)
     per_chunk: list[int] = field(default_factory=list)  # spikes of each chunk, in file order
+    time_bin: int = 1  # indices of the time axis that each per_timestep value averages (see MAX_RATES)
+    channel_bin: int = 1
+
+
+MAX_RATES = 4096  # values of per_timestep or per_channel at most: a longer axis is averaged in bins of
+# consecutive indices (the rates of an axis of 2**24 timesteps, one value each, took 1 GB to report)
 
 
 def _find_axis(axes: tuple[str, ...], name: str) -> int | None:
@@ -49,7 +55,9 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
     if t_axis is None and len(shape) > 0:
         t_axis = 0
     c_axis = _find_axis(axes, "C")
-    sums = {a: np.zeros(shape[a], np.float64) for a in {t_axis, c_axis} if a is not None}
+    elements = math.prod(shape)
+    bins = {a: -(-shape[a] // MAX_RATES) for a in {t_axis, c_axis} if a is not None and elements}
+    sums = {a: np.zeros(-(-shape[a] // b), np.float64) for a, b in bins.items()}
     total = 0
     per_chunk = []
     # Every chunk is decoded: they count together, and a file over the cap is refused before any work.
@@ -62,16 +70,17 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
         for a, acc in sums.items():
             start = origin[a] if a < len(origin) else 0
             others = tuple(j for j in range(values.ndim) if j != a)
-            acc[start : start + values.shape[a]] += values.sum(axis=others, dtype=np.uint64)
+            along = values.sum(axis=others, dtype=np.uint64)
+            np.add.at(acc, (start + np.arange(along.size)) // bins[a], along)
         if progress is not None:
             progress(values.size)
         del values  # before the next chunk is decoded: one chunk held at a time
-    elements = math.prod(shape)
 
     def per(a: int | None) -> list[float]:
         if a is None or elements == 0:
             return []
-        return (sums[a] / (elements // shape[a])).tolist()
+        indices = np.minimum(bins[a], shape[a] - np.arange(sums[a].size) * bins[a])  # the last bin may be short
+        return (sums[a] / (indices * (elements // shape[a]))).tolist()
 
     return Rates(
         elements=elements,
@@ -82,6 +91,8 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
         channel_axis=c_axis,
         per_channel=per(c_axis),
         per_chunk=per_chunk,
+        time_bin=bins.get(t_axis, 1) if t_axis is not None else 1,
+        channel_bin=bins.get(c_axis, 1) if c_axis is not None else 1,
     )
 
 
@@ -140,21 +151,24 @@ def chunk_table(reader: SpikeReader, spikes: list[int] | None = None, chunks: It
     return rows
 
 
-def raster(reader: SpikeReader, max_neurons: int = 256) -> tuple[np.ndarray, str]:
+def raster(reader: SpikeReader, max_neurons: int = 256, max_steps: int = MAX_RATES) -> tuple[np.ndarray, str]:
     """A (neurons x time) slice for a spike raster, and a label saying what was sampled.
 
-    Time is axis 0. With an N (sample) axis at position 1 only sample 0 is shown; the remaining
-    axes are flattened into neurons, of which at most ``max_neurons`` evenly spaced are kept.
+    Time is axis 0, its first ``max_steps`` shown. With an N (sample) axis at position 1 only
+    sample 0 is shown; the remaining axes are flattened into neurons, of which at most
+    ``max_neurons`` evenly spaced are kept.
     """
+    steps = min(reader.shape[0], max_steps) if reader.ndim else 0
+    first = f"timesteps 0..{steps - 1} of {reader.shape[0]}, " if reader.ndim and steps < reader.shape[0] else ""
     if reader.ndim == 1:
-        return reader[:].reshape(1, -1), "the only neuron"
+        return reader[:steps].reshape(1, -1), first + "the only neuron"
     n_axis = _find_axis(reader.axes, "N")
-    label = ""
+    label = first
     if n_axis == 1 and reader.ndim >= 3 and reader.shape[1] > 0:
-        values = reader[:, 0]
-        label = "sample 0, "
+        values = reader[:steps, 0]
+        label += "sample 0, "
     else:
-        values = reader[...]
+        values = reader[:steps]
     flat = values.reshape(values.shape[0], -1)
     m = flat.shape[1]
     step = max(1, math.ceil(m / max_neurons))

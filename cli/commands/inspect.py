@@ -76,8 +76,10 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool, with_stats
             "overall": rates.overall,
             "time_axis": reader.axes[rates.time_axis] if rates.time_axis is not None else None,
             "per_timestep": rates.per_timestep,
+            "timestep_bin": rates.time_bin,
             "channel_axis": reader.axes[rates.channel_axis] if rates.channel_axis is not None else None,
             "per_channel": rates.per_channel,
+            "channel_bin": rates.channel_bin,
         }
         per_chunk = rates.per_chunk
     else:

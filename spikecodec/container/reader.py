@@ -555,7 +555,9 @@ class SpikeReader:
         """The whole array: every chunk decoded straight into place (into ``out`` when given: a
         writable uint8 array of the file's shape). ``workers`` > 1 decodes chunks on that many
         threads (the compiled coders release the GIL). ``progress``, when given, is called in
-        the calling thread with the elements each decoded chunk filled."""
+        the calling thread with the elements each decoded chunk filled. When a chunk fails,
+        ``out`` holds the chunks decoded before the error (on several threads, in any order):
+        treat it as undefined."""
         self._check_open()
         workers = count_option(workers, "workers", 1)
         if progress is not None and not callable(progress):  # found before any work, not after the first chunk
