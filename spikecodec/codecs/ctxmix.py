@@ -126,6 +126,11 @@ class ContextMixing(TrainableCodec):
         return out[:n].tobytes()
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        if self._prior is not None and self._prior.geometry != self.geometry(spec):
+            # A chunk its prior was not made for (a short last row, a row flushed early, an edge
+            # chunk): its packed elements, which start no model (FORMAT.md 9.4.9, 13
+            # packed_last_row). A writer refuses a prior that fits none of a file's full chunks.
+            return pack(chunk, spec.bits)
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         payload = self._encode_canonical(canon, spec, *self._tables(spec))
         if len(payload) >= spec.packed_nbytes:  # coding did not pay: the packed elements

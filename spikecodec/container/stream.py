@@ -22,7 +22,7 @@ from ..limits import ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from .grid import RowAssembler, Tiling
 from .header import Header, bind_prior, parse_header
-from .reader import _header_bytes, decode_record
+from .reader import BytesCursor, _header_bytes, decode_record
 from .source import binary_file
 from .records import index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
@@ -99,16 +99,33 @@ class _Sequential:
         self.pos += len(data)
         return data
 
-    def ready(self) -> bool:
-        """Whether a read would find bytes now (or the end) without waiting for a writer."""
-        if self._buf:
-            return True
+    def peek(self, n: int) -> bytes | None:
+        """Up to ``n`` bytes from the read position that are there now (a pipe's waiting bytes are
+        taken into the buffer, a file's read without moving), not consumed; None when the stream
+        cannot say (bytes in memory, a file object of another kind: reads never wait on them)."""
         try:
             if self._raw is not None:
-                return bool(select.select([self._raw.fileno()], [], [], 0)[0])
-            return os.fstat(self.file.fileno()).st_size > self.file.tell()
+                while len(self._buf) < n and select.select([self._raw.fileno()], [], [], 0)[0]:
+                    part = self._raw.read(max(n - len(self._buf), self.RAW_READ))
+                    if not part:  # the end: what is buffered is all
+                        break
+                    self._buf += part
+                return bytes(self._buf[:n])
+            if self.wait == 0:  # a read does not wait for the file to grow: it ends where the file ends
+                return None
+            return os.pread(self.file.fileno(), n, self.file.tell())
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-            return True  # bytes in memory, or a file object that cannot say: as if there were more
+            return None
+
+    def holds(self, n: int) -> bool:
+        """Whether ``n`` bytes from the read position are there now (or the stream cannot say)."""
+        if self._raw is not None:
+            there = self.peek(n)
+            return there is None or len(there) >= n
+        try:
+            return self.wait == 0 or os.fstat(self.file.fileno()).st_size - self.file.tell() >= n
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return True
 
 
 def _seekable(f) -> bool:
@@ -154,6 +171,8 @@ class SpikeStream:
         self.rows_read = 0
         self.records_read = 0
         self._rows_iter: Iterator[np.ndarray] | None = None
+        self._tiling: Tiling | None = None  # the rows' tiling, once reading started (ready() reads its place)
+        self._records_head_bytes = getattr(self._records, "head_size", 2 * 10)  # a head's bytes at most (compact: 2 varints)
         self._closed = False
 
     @property
@@ -192,10 +211,30 @@ class SpikeStream:
         return self.header.metadata
 
     def ready(self) -> bool:
-        """Whether more of the stream has arrived (bytes in memory: always; a file that a writer
-        is still appending to: when it has grown past what was read; a pipe or socket: when
-        bytes are waiting). A consumer that batches rows runs what it has when this is False."""
-        return self._src.ready()
+        """Whether the next row has wholly arrived, or the stream's end: whether the next step of
+        the loop would give it without waiting for a writer (bytes in memory: always; a file a
+        writer is still appending to, a pipe or a socket: when every record of the row is
+        there). A consumer that batches rows runs what it has when this is False; a row that is
+        partly there counts as not arrived (its images would wait on the rest)."""
+        tiling = self._tiling or Tiling(self.header)
+        pos = 0
+        for _ in range(max(1, tiling.inner.count - tiling.position)):
+            head = self._src.peek(pos + self._records_head_bytes)
+            if head is None:
+                return True
+            cursor = BytesCursor(head, 0)
+            cursor.read(pos)
+            at_index, first = self._records.at_end(cursor)
+            if at_index or not tiling.inner:
+                return True  # the index: the end, read without waiting (its own bytes are few)
+            try:
+                record = self._records.read_head(cursor, pos, first)
+            except FormatError as exc:  # cut short: not there yet; anything else is refused on reading
+                return exc.code not in ("record-truncated", "varint-truncated")
+            pos += record.size
+            if not self._src.holds(pos):
+                return False
+        return True
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """The rows, read once: a second loop over the stream (after a ``break``) goes on where
@@ -215,7 +254,7 @@ class SpikeStream:
 
     def _rows(self) -> Iterator[np.ndarray]:
         h: Header = self.header
-        tiling = Tiling(h)
+        tiling = self._tiling = Tiling(h)
         rows = RowAssembler(tiling, self.limits)
         cursor = self._src
         while tiling.inner:

@@ -160,3 +160,65 @@ def test_short_writes_of_a_raw_file_object_are_written_on_and_a_sink_without_flu
     np.testing.assert_array_equal(spikecodec.decode(b"".join(sink.parts)), x[:1])
     with pytest.raises(OSError, match="short write"):
         spikecodec.save(Stuck(), x, codec="raw")
+
+
+@pytest.mark.parametrize("records", ["compact", "classic"])
+@pytest.mark.parametrize("medium", ["pipe", "file"])
+def test_ready_means_the_next_whole_row_is_there(tmp_path, records: str, medium: str) -> None:
+    # ready() said True as soon as any byte of the next record had come, so a consumer batching
+    # rows (CloudStream) went on to read, and the images it held waited for the rest of a record
+    # stalled mid-way. Rows here are two chunks (a row is there when both records are).
+    import os
+
+    x = (np.random.default_rng(2).random((3, 4, 6)) < 0.4).astype(np.uint8)
+    buf = io.BytesIO()
+    with spikecodec.SpikeWriter(buf, codec="raw", chunk=(1, 2), records=records) as w:
+        for frame in x:
+            w.append(frame)
+            w.flush()
+    data = buf.getvalue()
+    with spikecodec.open(data) as r:
+        ends = [e.offset + e.size for e in r.entries]  # records 0, 1: row 0; 2, 3: row 1; ...
+    head = ends[0] - r.entries[0].size
+    if medium == "pipe":
+        rfd, wfd = os.pipe()
+        reader = os.fdopen(rfd, "rb")
+        send = lambda b: os.write(wfd, b)  # noqa: E731
+    else:
+        path = tmp_path / "growing.spk"
+        path.write_bytes(b"")
+        sink = open(path, "ab", buffering=0)
+        reader = open(path, "rb")
+        send = sink.write
+    sent = 0
+
+    def upto(n: int) -> None:
+        nonlocal sent
+        send(data[sent:n])
+        sent = n
+
+    upto(head)
+    stream = SpikeStream(reader, wait=5)
+    assert not stream.ready()
+    upto(ends[0] + 1)  # one record and a byte of the next of the row
+    assert not stream.ready()
+    upto(ends[1])
+    assert stream.ready()
+    rows = iter(stream)
+    np.testing.assert_array_equal(next(rows), x[:1])
+    assert not stream.ready()
+    upto(ends[3] - 1)  # all of row 1 but its last byte
+    assert not stream.ready()
+    upto(ends[3])
+    assert stream.ready()
+    np.testing.assert_array_equal(next(rows), x[1:2])
+    upto(len(data))
+    assert stream.ready()
+    np.testing.assert_array_equal(next(rows), x[2:3])
+    assert stream.ready()  # the index: the end, there
+    if medium == "pipe":
+        os.close(wfd)  # (the stream reads on to the pipe's end: nothing may follow the trailer)
+    else:
+        sink.close()
+    assert list(rows) == []
+    reader.close()
