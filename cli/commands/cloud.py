@@ -93,12 +93,12 @@ def run(args: argparse.Namespace) -> int:
         with about(out):
             _save_npy(args.output, preds, read_files(args, args.input))
     if not args.quiet or labels is not None:
-        n = max(len(preds), 1)
         where = sys.stderr if args.output == STDIO else sys.stdout
-        print(f"{printable(name)}: {len(preds)} images through the {model} cloud half; stream {size} bytes = {size / n:.1f} bytes/image", file=where)
+        per_image = f" = {size / len(preds):.1f} bytes/image" if len(preds) else ""
+        print(f"{printable(name)}: {len(preds)} images through the {model} cloud half; stream {size} bytes{per_image}", file=where)
         if labels is not None:
             right = int((preds == labels).sum())
-            print(f"accuracy {right / n:.4f} ({right} of {len(preds)})", file=where)
+            print(f"accuracy {right / max(len(preds), 1):.4f} ({right} of {len(preds)})", file=where)
     return 0
 
 

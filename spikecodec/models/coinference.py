@@ -82,7 +82,9 @@ def load_split(name: str | None = None) -> tuple[Any, dict[str, Any]]:
     """The shipped model ``name`` (default: the default reference) and what its spike files say
     about it: ``{"model", "split", "neuron": {"tau", "v_th", "T"}, "code_shape", "input_shape"}``,
     ``code_shape`` being one image's spikes (T, C, H, W) and ``input_shape`` one image (C, H, W).
-    Unknown names raise ``KeyError``."""
+    Unknown names raise ``KeyError``. The model is cached, one object shared by every helper here
+    (``EdgeEncoder().net`` too), each of which puts it in eval mode before running it: train a
+    copy (``copy.deepcopy``), not it."""
     import torch
 
     from .checkpoint import load_model, read_checkpoint
@@ -168,7 +170,7 @@ def edge_write(
         for batch in batches:
             batch = as_images(batch, info["input_shape"])
             with torch.inference_mode():
-                spikes = net.edge(batch)
+                spikes = net.eval().edge(batch)  # eval: the cached net is shared (see load_split)
             w.write_frames(spikes.to(torch.uint8).transpose(0, 1).numpy())
             w.flush()
             count += len(batch)
@@ -228,7 +230,7 @@ class EdgeEncoder:
         single = array.ndim == 2 or (array.ndim == 3 and c > 1 and array.shape == (c, h, w))
         batch = as_images(array[None] if single else array, self.info["input_shape"])
         with torch.inference_mode():
-            spikes = self.net.edge(batch)
+            spikes = self.net.eval().edge(batch)
         return self.link.encode(spikes.to(torch.uint8).transpose(0, 1).numpy())
 
     def end(self) -> bytes:
@@ -279,7 +281,7 @@ def _run_cloud(net: Any, block: np.ndarray, perm: list[int]) -> Any:
 
     spikes = np.ascontiguousarray(block.transpose(perm))
     with torch.inference_mode():
-        return net.cloud(spikes)
+        return net.eval().cloud(spikes)
 
 
 class CloudDecoder:
@@ -388,4 +390,7 @@ def cloud_logits(source: str | os.PathLike | bytes | BinaryIO, model: str | None
     import torch
 
     with CloudStream(source, model, priors=priors) as cloud:
-        return torch.cat(list(cloud))
+        parts = list(cloud)
+        if not parts:  # a stream of no images: no logits, of the model's classes
+            parts = [cloud._run(np.zeros((0, *cloud.spikes.frame_shape), np.uint8))]
+        return torch.cat(parts)

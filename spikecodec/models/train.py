@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .bottleneck import SplitModel
-from .checkpoint import load_model, read_checkpoint, save_checkpoint
+from .checkpoint import load_model, plain, read_checkpoint, save_checkpoint
 from .data import batches
 from .energy import EdgeEnergyMeter, edge_energy, is_spiking, relative_energy
 from .factory import build_model
@@ -37,6 +37,12 @@ class Phase:
     lr: float
     trainable: str = "all"
     unit: dict | None = None  # replaces config["unit"] from this phase on (e.g. identity -> spiking)
+
+    def __post_init__(self) -> None:
+        if self.trainable not in ("all", "unit"):  # "Unit" trained the whole backbone, no error
+            raise ValueError(f"phase {self.name!r}: trainable is 'all' or 'unit', got {self.trainable!r}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"phase {self.name!r}: epochs is a count (0 skips the phase), got {self.epochs!r}")
 
 
 @dataclass
@@ -86,6 +92,10 @@ def seed_everything(seed: int) -> torch.Generator:
 @torch.no_grad()
 def evaluate(model: SplitModel, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
     """Top-1 accuracy in float32 through the full split path cloud(edge(x))."""
+    if labels.ndim != 1 or len(images) != len(labels):  # (N, 1) labels broadcast to an N x N table
+        raise ValueError(f"{len(images)} images and labels shaped {tuple(labels.shape)}: one label each, a 1-D tensor")
+    if not len(labels):
+        raise ValueError("no images to evaluate")
     was_training = model.training
     model.eval()
     correct = 0
@@ -225,6 +235,25 @@ def _build_phase_model(config: dict, phase: Phase, previous: SplitModel | None) 
     return model, config
 
 
+def _check_resumable(resume: dict, config: dict, settings: TrainSettings, last: Path) -> None:
+    """A run resumes with the settings and config it was started with: the weights, optimizer and
+    schedule come back from ``last``, so changed ones were ignored without a word (and written
+    into the next checkpoint, which then contradicted its weights), and a longer phase crashed in
+    the schedule. Phases after the one it stopped in may be added or changed."""
+    was = resume.get("settings", {})
+    now = plain(asdict(settings), "settings")
+    changed = sorted(k for k in set(was) | set(now) if k != "phases" and was.get(k) != now.get(k))
+    upto = resume.get("phase", 0) + 1
+    if was.get("phases", [])[:upto] != now["phases"][:upto]:
+        changed.append("phases")
+    started = resume.get("start_config")
+    if started is not None and started != plain(config, "config"):
+        changed.append("config")
+    if changed:
+        raise ValueError(f"{last} is a run started with other {', '.join(changed)}: resume it with the same ones, "
+                         "or train in another folder")
+
+
 def fit(
     config: dict,
     settings: TrainSettings,
@@ -235,10 +264,19 @@ def fit(
 ) -> SplitModel:
     """Run all phases, checkpointing after every epoch; resumes from run_dir/last.pt if present."""
     run_dir = Path(run_dir)
+    if settings.batch_size < 1 or not any(p.epochs for p in settings.phases):
+        raise ValueError(f"nothing to train: batch_size {settings.batch_size}, phases of {[p.epochs for p in settings.phases]} epochs")
+    if settings.energy_weight > 0 and not config.get("neuron", {}).get("spiking", True):
+        raise ValueError("energy_weight > 0 needs a spiking network: an ANN's edge energy is its own reference")
+    if not len(train_data[1]) or not len(test_data[1]):
+        raise ValueError(f"{len(train_data[1])} training and {len(test_data[1])} test images: both are needed")
     generator = seed_everything(settings.seed)
     last = run_dir / "last.pt"
     resume = read_checkpoint(last) if last.exists() else None
+    if resume is not None:
+        _check_resumable(resume, config, settings, last)
     model = None
+    start_config = resume.get("start_config", config) if resume else config  # the config the run began with
     history = resume["history"] if resume else []
     best = max((h["test_acc"] for h in history if h["unit"] != "identity"), default=0.0)
     show = sys.stderr.isatty()
@@ -286,7 +324,7 @@ def fit(
             if is_spiking(model):  # on (up to) 1000 test images, as energy_table.py counts
                 record["edge_energy_vs_ann"] = round(relative_energy(edge_energy(model, test_data[0][:1000])), 5)
             history.append(record)
-            state = dict(phase=p_index, epoch=epoch, history=history, settings=asdict(settings),
+            state = dict(phase=p_index, epoch=epoch, history=history, settings=asdict(settings), start_config=start_config,
                          optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                          generator=generator.get_state(), torch_rng=torch.get_rng_state())
             save_checkpoint(last, model, config, **state)

@@ -186,3 +186,25 @@ def test_a_stream_naming_an_unknown_model_and_bad_edge_options_are_value_or_type
     for batch_size in ("3", 0, 1.5):
         with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
             edge_encode(images[:2], batch_size=batch_size)
+
+
+def test_the_shared_cached_net_runs_in_eval_mode_whatever_a_caller_did(images: np.ndarray) -> None:
+    # EdgeEncoder().net is the one cached model every helper uses: a caller's .train() on it
+    # changed 7 of 8 later predictions (batch-norm statistics of the batch), with no error.
+    from spikecodec.models import cloud_logits
+
+    before = cloud_logits(edge_encode(images[:8]))
+    net = EdgeEncoder().net
+    try:
+        net.train()
+        after = cloud_logits(edge_encode(images[:8]))
+    finally:
+        net.eval()
+    assert torch.equal(before, after)
+
+
+def test_a_stream_of_no_images_gives_no_logits() -> None:
+    from spikecodec.models import cloud_logits
+
+    edge = EdgeEncoder()
+    assert tuple(cloud_logits(edge.header + edge.end()).shape) == (0, 10)  # torch.cat of no tensors before

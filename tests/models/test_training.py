@@ -214,3 +214,65 @@ def test_init_from_keeps_the_neuron_parameters_of_the_new_config(tmp_path, fmnis
     assert lifs and all(float(m.v_th) == 0.75 and float(m.surrogate_width) == 1.0 for m in lifs)
     source = read_checkpoint(tmp_path / "first" / "last.pt")["model"]
     assert torch.equal(model.state_dict()["backbone.stages.stem.conv.weight"], source["backbone.stages.stem.conv.weight"])
+
+
+def test_a_checkpoint_holds_paths_and_numpy_scalars_as_plain_values(tmp_path, tiny_config):
+    # A Path in the settings (init_from=REFERENCE_DIR / ...) went into last.pt as a pickled
+    # PosixPath, which weights_only loading refuses: every resume point was unreadable.
+    import numpy as np
+
+    config = tiny_config()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, build_model(config), config, settings={"init_from": tmp_path / "x.pt", "w": np.float64(0.5)},
+                    table=np.arange(3))
+    got = read_checkpoint(path)
+    assert got["settings"] == {"init_from": str(tmp_path / "x.pt"), "w": 0.5} and got["table"].tolist() == [0, 1, 2]
+    with pytest.raises(TypeError, match="a object does not go into a weights-only checkpoint|does not go into"):
+        save_checkpoint(path, build_model(config), config, odd=object())
+    with pytest.raises(IsADirectoryError):
+        save_checkpoint(tmp_path, build_model(config), config)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_run_resumes_only_with_the_settings_and_config_it_began_with(tmp_path, fmnist_test, tiny_config):
+    # Resuming with another lr, weight decay or tau kept the old ones (they come back from the
+    # checkpoint) and wrote the new ones into last.pt; one more epoch crashed in the schedule.
+    data = (fmnist_test[0][:64], fmnist_test[1][:64])
+    settings = TrainSettings(batch_size=64, bf16=False, phases=end_to_end(2))
+
+    def crash(line: str) -> None:
+        raise _Interrupt(line)
+
+    with pytest.raises(_Interrupt):
+        fit(tiny_config(), settings, data, data, tmp_path, log=crash)
+    for other, what in ((TrainSettings(batch_size=64, bf16=False, phases=end_to_end(3)), "phases"),
+                        (TrainSettings(batch_size=64, bf16=False, weight_decay=0.5, phases=end_to_end(2)), "weight_decay")):
+        with pytest.raises(ValueError, match=f"started with other {what}"):
+            fit(tiny_config(), other, data, data, tmp_path)
+    changed = tiny_config()
+    changed["neuron"] = {**changed["neuron"], "tau": 0.9}
+    with pytest.raises(ValueError, match="started with other config"):
+        fit(changed, settings, data, data, tmp_path)
+    fit(tiny_config(), settings, data, data, tmp_path, log=lambda line: None)  # the same: it resumes
+    assert [h["epoch"] for h in read_checkpoint(tmp_path / "last.pt")["history"]] == [1, 2]
+
+
+def test_careless_training_inputs_are_refused(fmnist_test, tiny_config):
+    model = build_model(tiny_config())
+    x, y = fmnist_test[0][:16], fmnist_test[1][:16]
+    for labels in (fmnist_test[1][:32], y[:, None], y[:8]):  # half the accuracy; an N x N table; an IndexError
+        with pytest.raises(ValueError, match="one label each"):
+            evaluate(model, x, labels)
+    with pytest.raises(ValueError, match="no images"):
+        evaluate(model, x[:0], y[:0])
+    with pytest.raises(ValueError, match="trainable is 'all' or 'unit'"):
+        Phase("p", 1, 1e-3, "Unit")  # trained the whole network
+    with pytest.raises(ValueError, match="epochs is a count"):
+        Phase("p", -1, 1e-3)
+    ann = {**tiny_config(), "neuron": {**tiny_config()["neuron"], "spiking": False}}
+    with pytest.raises(ValueError, match="needs a spiking network"):
+        fit(ann, TrainSettings(bf16=False, energy_weight=0.01, phases=end_to_end(1)), (x, y), (x, y), "unused")
+    with pytest.raises(ValueError, match="nothing to train"):
+        fit(tiny_config(), TrainSettings(batch_size=0, phases=end_to_end(1)), (x, y), (x, y), "unused")
+    with pytest.raises(ValueError, match="both are needed"):
+        fit(tiny_config(), TrainSettings(phases=end_to_end(1)), (x, y), (x[:0], y[:0]), "unused")
