@@ -342,6 +342,25 @@ DERIVED_PRIORS["mix-clamp-bound"] = (
     "significance set's model weights 2^20 + 50000 (A, C), -2^20 + 2000 (B, D), 0 (E); each magnitude set's 2^20 + 50000 (F), "
     "-2^20 + 2000 (G); every bias 0: A and C rest at 2^20 after their first update while d stays near 0, so a clamp "
     "to 2^20 - 1 shifts d's sum by -q_A - q_C, often across a multiple of 2^16")
+# Added after an outside implementation of 9.4.10 - 9.4.11 clamped the low side to -2^20 + 1 and
+# still passed every vector: the mirror of mix-clamp-bound, whose A and C rest at -2^20.
+DERIVED_PRIORS["mix-clamp-bound-low"] = (
+    "the mix prior's geometry; every state p = 968 x 2^10 (a prediction of -300) with n = 1023; each significance set's "
+    "model weights -2^20 - 50000 (A, C), 2^20 - 2000 (B, D), 0 (E); each magnitude set's -2^20 - 50000 (F), "
+    "2^20 - 2000 (G); every bias 0: A and C rest at -2^20 after their first update while d stays near 0, so a clamp "
+    "to -2^20 + 1 shifts d's sum by q_A + q_C")
+DERIVED_PRIORS["winmix-clamp-bound-low"] = (
+    "the winmix prior's geometry; every state p = 968 x 2^10 (a prediction of -300) with n = 1023; each significance "
+    "set's model weights -2^20 - 50000 (A, C), 2^20 - 2000 (B, E), 0 (W, X, Y); each magnitude set's -2^20 - 50000 (F), "
+    "2^20 - 2000 (G); every bias 0 (the mirror of winmix-clamp-bound)")
+VALID["prior-mix-clamp-bound-low"] = {
+    "array": {"shape": [3, 16, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 122},
+    "encode": {"codec": "mix", "chunk": [3], "prior": "priors/mix-clamp-bound-low.prior", "embed_prior": True},
+}
+VALID["prior-winmix-clamp-bound-low"] = {
+    "array": {"shape": [3, 16, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 123},
+    "encode": {"codec": "winmix", "chunk": [3], "prior": "priors/winmix-clamp-bound-low.prior", "embed_prior": True},
+}
 VALID["prior-mix-clamp-update"] = {
     "array": {"shape": [3, 4, 4, 2, 2], "bits": 2, "rate": 0.05, "seed": 86},
     "encode": {"codec": "mix", "chunk": [3], "prior": "priors/mix-clamp-update.prior", "embed_prior": True},
@@ -550,7 +569,7 @@ def _derived_prior(name: str) -> spikecodec.Prior:
     info = {"conformance": f"spec/generate.py DERIVED_PRIORS[{name!r}]"}
     if name.startswith("ctxmix-"):
         return _derived_ctxmix_prior(name, info)
-    if name in ("mix-clamp-update", "mix-clamp-bound", "mix-f-hashed"):
+    if name in ("mix-clamp-update", "mix-clamp-bound", "mix-clamp-bound-low", "mix-f-hashed"):
         return _derived_mix_prior(name, info)
     if name.startswith("winmix-"):
         return _derived_winmix_prior(name, info)
@@ -736,6 +755,13 @@ def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
         sig[:, 4] = 0
         mag[:, 0] = (1 << 20) + 50000
         mag[:, 1] = -(1 << 20) + 2000
+    elif name == "mix-clamp-bound-low":
+        states[:] = _ctxmix_state(968 << 10, 1023)
+        sig[:, 0] = sig[:, 2] = -(1 << 20) - 50000
+        sig[:, 1] = sig[:, 3] = (1 << 20) - 2000
+        sig[:, 4] = 0
+        mag[:, 0] = -(1 << 20) - 50000
+        mag[:, 1] = (1 << 20) - 2000
     elif name == "mix-f-hashed":
         assert counts[5] > sizes[5] == 1 << 22  # F hashed into 2^22 entries
         f0 = sum(sizes[:5])
@@ -788,6 +814,13 @@ def _derived_winmix_prior(name: str, info: dict) -> spikecodec.Prior:
             sig[:, 4:7] = 0
             mag[:, 0] = (1 << 20) + 50000
             mag[:, 1] = -(1 << 20) + 2000
+        elif name == "winmix-clamp-bound-low":
+            states[:] = _ctxmix_state(968 << 10, 1023)
+            sig[:, 0] = sig[:, 2] = -(1 << 20) - 50000
+            sig[:, 1] = sig[:, 3] = (1 << 20) - 2000
+            sig[:, 4:7] = 0
+            mag[:, 0] = -(1 << 20) - 50000
+            mag[:, 1] = (1 << 20) - 2000
         elif name in ("winmix-f-hashed", "winmix-f-hashed-bits4"):
             counts = [int(k) for k in kernels.context_counts(T, C, H, W, bits)]
             assert counts[4] > sizes[4] == 1 << 22  # F hashed into 2^22 entries
