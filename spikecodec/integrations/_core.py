@@ -162,6 +162,11 @@ class SpikeParams:
         prior = self.resolve_prior(required=False)
         try:
             with SpikeReader(view, priors=prior, max_bytes=max_bytes) as reader:
+                if max_bytes is not None and math.prod(reader.shape) > max_bytes:  # said as what it is, not as
+                    # a limit to raise (no zarr user passes max_bytes: it is the array's chunk)
+                    raise FormatError(f"{self.who}: the chunk holds an array of shape {reader.shape}, more than the "
+                                      f"{max_bytes} elements of the array's chunks (was the store's metadata edited, "
+                                      "or is the chunk another array's?)", code="decoded-shape")
                 return reader.read(), reader.metadata
         except FormatError as exc:
             self.raise_missing_prior(prior, exc)
@@ -171,9 +176,15 @@ class SpikeParams:
         """Raise a FormatError saying where the prior was looked for when ``exc`` is a decoder's
         missing the configuration's prior (``prior``: what :meth:`resolve_prior` found)."""
         if self.prior_digest is not None and prior is None and self.prior_digest in str(exc):
-            raise FormatError(f"{self.who}: the chunk was coded with prior {self.prior_digest}, found neither at "
-                              f"{self.prior!r} nor on spikecodec's search path (put the prior file in a folder of "
-                              f"$SPIKECODEC_PRIOR_PATH)", code="prior-missing") from exc
+            there = f"not at {self.prior!r}"
+            if self.prior is not None:
+                try:
+                    there = f"the file at {self.prior!r} is another prior, {load_prior(self.prior).digest}"
+                except (OSError, ValueError):
+                    pass  # missing or no prior: "not at"
+            raise FormatError(f"{self.who}: the chunk was coded with prior {self.prior_digest}: {there}, and it is not "
+                              f"on spikecodec's search path (put the prior file in a folder of $SPIKECODEC_PRIOR_PATH)",
+                              code="prior-missing") from exc
 
     def check_axes(self, shape: tuple[int, ...]) -> None:
         """ValueError unless ``axes`` (when given) name as many axes as a chunk of ``shape`` has."""

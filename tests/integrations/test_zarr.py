@@ -192,3 +192,22 @@ def test_pickles_with_its_configuration_only():
     twin = pickle.loads(pickle.dumps(codec))
     assert twin == codec and hash(twin) == hash(codec)
     assert spike_zarr.CODEC_NAME == "spikecodec"
+
+
+def test_a_chunk_larger_than_the_arrays_chunks_is_said_to_be_so(tmp_path):
+    # A chunk grid edited by hand: the refusal said "over max_bytes=20 (raise it: max_bytes=,
+    # --max-bytes)", advice a zarr user cannot take and that would not help.
+    import warnings
+
+    warnings.simplefilter("ignore")
+    path = tmp_path / "edited.zarr"
+    a = np.random.default_rng(0).random((2, 8, 5)) < 0.4
+    z = zarr.create_array(str(path), shape=a.shape, chunks=(2, 4, 5), dtype=bool, serializer=SpikeZarrCodec(codec="auto", framing="file"),
+                          compressors=None)
+    z[...] = a
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["chunk_grid"]["configuration"]["chunk_shape"] = [2, 2, 5]
+    (path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(spikecodec.FormatError, match=r"the chunk holds an array of shape \(2, 4, 5\), more than the 20 elements of the array's chunks") as info:
+        zarr.open_array(str(path))[...]
+    assert info.value.code == "decoded-shape"
