@@ -51,19 +51,64 @@ def make_config(**overrides) -> dict:
     return config
 
 
+BUILDERS = {"resnet": spiking_resnet, "mobilenet": spiking_mobilenet_v2}
+UNITS = ("spiking", "identity", "bottlenet", "bottlenetpp")
+
+
+def check_config(config: dict) -> None:
+    """ValueError saying which key of ``config`` is missing or wrong (a bare KeyError or a
+    TypeError from deep in torch before; timesteps = -1 built a model of T = 1)."""
+    def count(key: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"config {key} is a positive integer, got {value!r}")
+
+    missing = [k for k in ("backbone", "neuron", "timesteps", "in_channels", "num_classes", "image_size", "split", "unit",
+                           "mean", "std") if k not in config]
+    if missing:
+        raise ValueError(f"config lacks {', '.join(missing)} (make_config() gives every key)")
+    for key in ("timesteps", "in_channels", "num_classes", "image_size"):
+        count(key, config[key])
+    backbone, unit, neuron = config["backbone"], config["unit"], config["neuron"]
+    if not isinstance(backbone, dict) or backbone.get("arch") not in BUILDERS:
+        raise ValueError(f"config backbone: arch is one of {sorted(BUILDERS)}, got {backbone!r}")
+    if not isinstance(unit, dict) or unit.get("kind") not in UNITS:
+        raise ValueError(f"config unit: kind is one of {list(UNITS)}, got {unit!r}")
+    if unit["kind"] != "identity":
+        count("unit channels", unit.get("channels"))
+        count("unit stride", unit.get("stride", 1))
+    if not isinstance(neuron, dict) or not set(neuron) <= set(NeuronSpec.__dataclass_fields__):
+        raise ValueError(f"config neuron: keys of {sorted(NeuronSpec.__dataclass_fields__)}, got {neuron!r}")
+    spec = NeuronSpec(**neuron)
+    if spec.spiking and not (0 < spec.tau <= 1 and spec.v_th > 0 and spec.surrogate_width > 0):
+        raise ValueError(f"config neuron: 0 < tau <= 1, v_th > 0 and surrogate_width > 0, got {neuron!r}")
+    for key in ("mean", "std"):
+        values = config[key]
+        if not isinstance(values, list) or len(values) != config["in_channels"] or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"config {key} is a list of {config['in_channels']} numbers (one per input channel), got {values!r}")
+    if not all(v > 0 for v in config["std"]):
+        raise ValueError(f"config std values are positive, got {config['std']!r}")
+    encoding = config.get("encoding", {"kind": "direct"})
+    if not isinstance(encoding, dict) or "kind" not in encoding:
+        raise ValueError(f"config encoding is an object with a kind, got {encoding!r}")
+
+
 def build_backbone(config: dict) -> StagedBackbone:
+    check_config(config)
     spec = NeuronSpec(**config["neuron"])
     options = dict(config["backbone"])
     arch = options.pop("arch")
-    builders = {"resnet": spiking_resnet, "mobilenet": spiking_mobilenet_v2}
-    return builders[arch](
-        in_channels=config["in_channels"],
-        num_classes=config["num_classes"],
-        timesteps=config["timesteps"] if spec.spiking else 1,
-        spec=spec,
-        encoding=build_encoding(config),
-        **options,
-    )
+    try:
+        return BUILDERS[arch](
+            in_channels=config["in_channels"],
+            num_classes=config["num_classes"],
+            timesteps=config["timesteps"] if spec.spiking else 1,
+            spec=spec,
+            encoding=build_encoding(config),
+            **options,
+        )
+    except (KeyError, TypeError) as exc:  # an unknown layout or block, an option the builder does not take
+        raise ValueError(f"config backbone {config['backbone']!r}: {exc}") from None
 
 
 def build_encoding(config: dict) -> ThermometerEncoding | LevelEncoding | None:

@@ -276,3 +276,21 @@ def test_careless_training_inputs_are_refused(fmnist_test, tiny_config):
         fit(tiny_config(), TrainSettings(batch_size=0, phases=end_to_end(1)), (x, y), (x, y), "unused")
     with pytest.raises(ValueError, match="both are needed"):
         fit(tiny_config(), TrainSettings(phases=end_to_end(1)), (x, y), (x[:0], y[:0]), "unused")
+
+
+@pytest.mark.parametrize("override, said", [
+    ({"backbone": {"arch": "vgg", "layout": "narrow"}}, "arch is one of"),  # KeyError: 'vgg' before
+    ({"backbone": {"arch": "resnet", "layout": "tiny"}}, "config backbone"),
+    ({"encoding": {}}, "encoding is an object with a kind"),
+    ({"unit": {"kind": "spiking"}}, "unit channels is a positive integer"),  # a TypeError in torch
+    ({"timesteps": -1}, "timesteps is a positive integer"),  # built a T = 1 model
+    ({"timesteps": 2.0}, "timesteps is a positive integer"),
+    ({"neuron": {"tau": 2.0}}, "0 < tau <= 1"),
+    ({"std": [0]}, "std values are positive"),
+    ({"mean": [0.1, 0.2]}, "mean is a list of 1 numbers"),  # refused every image later
+])
+def test_config_mistakes_are_value_errors_naming_the_key(override, said):
+    from spikecodec.models.factory import make_config
+
+    with pytest.raises(ValueError, match=said):
+        build_model(make_config(**override))
