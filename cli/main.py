@@ -73,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:  # closed (2>&-): print(file=None) writes to stdout, which may be the data (-o -)
         sys.stderr = open(os.devnull, "w")
     args = build_parser().parse_args(argv)
+    if sys.stdout is None and getattr(args, "report_on_stdout", False) and not getattr(args, "quiet", False):
+        # (>&-): print() would drop the report and exit 0; -q asks for the exit status above all
+        error("standard output is closed: the report has nowhere to go")
+        return 1
     if getattr(args, "own_signals", False):  # `serve` drains on SIGTERM itself instead of unwinding at once
         return _run(args)
     with terminate_cleanly():

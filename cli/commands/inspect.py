@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="list every chunk in the table")
     p.add_argument("--plot", metavar="PNG", help="draw firing rates and a spike raster to this PNG (needs matplotlib; implies --stats)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, report_on_stdout=True)  # its report is what it makes: a closed stdout is an error
 
 
 def build_report(reader: Any, name: str, file_size: int, quiet: bool, with_stats: bool = True,

@@ -23,7 +23,7 @@ bytes). * marks the default model; "prior" names the model's shipped prior.
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print every model's stored metadata as JSON")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, report_on_stdout=True)  # its report is what it makes: a closed stdout is an error
 
 
 def _shape(shape: list) -> str:

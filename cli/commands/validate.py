@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_prior_option(p)
     add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, report_on_stdout=True)  # its report is what it makes: a closed stdout is an error
 
 
 def spike_files(folder: str) -> Iterator[str]:

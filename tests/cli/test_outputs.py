@@ -300,3 +300,15 @@ def test_sizes_are_whole_and_an_empty_plot_name_is_refused(work: Path):
     assert code == 0, err
     code, _, err = run("inspect", work / "in.spk", "--plot", "")
     one_line(code, err, 2, "--plot: an empty name names no file")
+
+
+def test_a_report_to_a_closed_standard_output_is_an_error(work: Path):
+    # inspect, validate and models printed into a closed stdout (>&-) and exited 0: the report lost.
+    for args in (["inspect", "in.spk"], ["validate", "in.spk"], ["models"]):
+        done = subprocess.run([sys.executable, "-m", "spikecodec", *args], stdout=subprocess.DEVNULL, capture_output=False,
+                              stderr=subprocess.PIPE, text=True, cwd=work, close_fds=True,
+                              preexec_fn=lambda: os.close(1))
+        assert done.returncode == 1 and "standard output is closed" in done.stderr, (args, done.stderr)
+    done = subprocess.run([sys.executable, "-m", "spikecodec", "validate", "-q", "in.spk"], stderr=subprocess.PIPE, text=True,
+                          cwd=work, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0, done.stderr  # -q: the exit status is the answer
