@@ -208,3 +208,13 @@ def test_a_stream_of_no_images_gives_no_logits() -> None:
 
     edge = EdgeEncoder()
     assert tuple(cloud_logits(edge.header + edge.end()).shape) == (0, 10)  # torch.cat of no tensors before
+
+
+def test_the_cloud_half_called_directly_refuses_another_t_and_counts(images: np.ndarray, reference) -> None:
+    with torch.inference_mode():
+        code = reference.edge(images[:4])
+        for bad, said in ((code[:1], r"T=2, N, C, H, W\), got \(1,"), (torch.cat([code, code[:1]]), "got \\(3,"),
+                          (code * 3, "0 and 1")):
+            with pytest.raises(ValueError, match=said):
+                reference.cloud(bad)
+        assert reference.cloud(code).shape == (4, 10)
