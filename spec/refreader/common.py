@@ -57,22 +57,10 @@ class _NotObject(Exception):
     pass
 
 
-def parse_json(raw, offset, what):
-    """JSON of FORMAT.md section 1: UTF-8 without BOM, one object, no repeated key, no NaN or
-    infinity (a number too large for a double counts as infinity), nested at most 512 deep.
-    Problems at `offset`."""
-    def bad(detail):
-        return Problem("json-invalid", offset, f"{what} is not valid JSON ({detail})")
-
-    raw = bytes(raw)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise bad("byte-order mark")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise bad(f"not UTF-8: {error}") from None
-
-    depth = deepest = 0  # arrays and objects nest at most 512 deep (FORMAT.md 1)
+def json_depth(text):
+    """How deeply the arrays and objects of JSON ``text`` nest, counting the brackets outside its
+    strings (a string never closed runs to the end)."""
+    depth = deepest = 0
     in_string = escaped = False
     for ch in text:
         if in_string:
@@ -89,6 +77,25 @@ def parse_json(raw, offset, what):
             deepest = max(deepest, depth)
         elif ch in "]}":
             depth -= 1
+    return deepest
+
+
+def parse_json(raw, offset, what):
+    """JSON of FORMAT.md section 1: UTF-8 without BOM, one object, no repeated key, no NaN or
+    infinity (a number too large for a double counts as infinity), nested at most 512 deep.
+    Problems at `offset`."""
+    def bad(detail):
+        return Problem("json-invalid", offset, f"{what} is not valid JSON ({detail})")
+
+    raw = bytes(raw)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise bad("byte-order mark")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise bad(f"not UTF-8: {error}") from None
+
+    deepest = json_depth(text)  # arrays and objects nest at most 512 deep (FORMAT.md 1)
     if deepest > 512:
         raise bad(f"arrays and objects nested {deepest} deep, more than 512")
 

@@ -358,34 +358,16 @@ def test_json_nests_at_most_512_deep_for_writer_and_reader(depth):
             spikecodec.encode(np.zeros(2, np.uint8), metadata=meta)
 
 
-def _reference_depth(text: str) -> int:
-    """The nesting depth as the reference reader counts it (spec/refreader/common.parse_json):
-    a character machine that knows strings and their escapes."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 def test_json_depth_is_counted_as_the_reference_reader_counts_it_in_linear_time():
     # A regex over the strings took time quadratic in an unclosed run of escaped quotes: a
     # 64 KB header of 600 "[" and such a run cost 33 s, a 1 MiB one hours (before this counted
     # linearly, this test ran for hours).
+    from pathlib import Path
+
     from spikecodec.json_text import nesting_depth, strict_json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "spec"))
+    from refreader.common import json_depth as _reference_depth
 
     rng = np.random.default_rng(5)
     outside = ["[", "]", "{", "}", ",", ":", "a", "é"]
