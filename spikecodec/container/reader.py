@@ -382,6 +382,8 @@ class SpikeReader:
         self._specs: dict[tuple[int, int], ChunkSpec] = {}  # by (row height, place in the row)
         if self._per_row:
             length = _rows(self.entries, self._per_row)
+        elif self.recovered:  # FORMAT.md 10, recovery: the kept rows' heights, and an array of no chunks keeps none
+            length = 0
         else:
             length = h.shape[0] or 0
         self.shape: tuple[int, ...] = (length, *h.frame_shape)

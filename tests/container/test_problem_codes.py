@@ -209,3 +209,17 @@ def test_a_spike_count_no_chunk_holds_is_found_by_decoding_as_the_spec_orders(sp
     assert got.value.code == want and "None" not in str(got.value)
     with spikecodec.open(data) as r:  # the index's count reads back as stated
         assert r.entries[0].spike_count == spike_count
+
+
+def test_recovering_an_array_of_no_chunks_keeps_no_rows_as_the_spec_says():
+    # FORMAT.md 10, recovery: the recovered array's axis 0 is the sum of the kept rows' heights
+    # (0 here: an array with an empty axis has no chunks). The library gave the header's shape[0].
+    sys.path.insert(0, str(SPEC))
+    from refreader.container import recover as reference_recover
+
+    whole = spikecodec.encode(np.zeros((5, 0, 3), np.uint8), codec="raw", chunk=(1, 1))  # axis 1 chunked: G = 0
+    cut = whole[:-5]  # no trailer
+    with spikecodec.open(cut, recover=True) as r:
+        assert r.recovered and r.shape == (0, 0, 3) == reference_recover(cut).shape
+    with spikecodec.open(whole) as r:
+        assert r.shape == (5, 0, 3)  # read whole, the header's length stands
