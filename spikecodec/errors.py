@@ -56,8 +56,9 @@ class FormatError(ValueError):
 class LimitError(FormatError):
     """A read would cost more than the reader's limits allow (:class:`~spikecodec.limits.ReadLimits`):
     the file may well conform, and reads with higher limits. A :class:`FormatError`, so that
-    callers guarding against bad files catch it too. Its code is ``limit-bytes`` (the default)
-    or ``limit-work``; its ``severity`` is ``"limit"``."""
+    callers guarding against bad files catch it too. Its code is ``limit-bytes`` (the default),
+    ``limit-work``, or ``numpy-shape`` (a conforming shape numpy cannot hold, even empty); its
+    ``severity`` is ``"limit"``."""
 
     severity = "limit"
 

@@ -17,7 +17,7 @@ from numpy.typing import DTypeLike
 from .. import layout
 from ..codecs import ChunkSpec
 from ..elements import DTypeOverflowError, elements_as
-from ..errors import FormatError
+from ..errors import FormatError, LimitError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
@@ -389,7 +389,7 @@ class SpikeReader:
         self.shape: tuple[int, ...] = (length, *h.frame_shape)
         if checked_extent(self.shape) > MAX_TOTAL_ELEMENTS:  # e.g. (0, 2**62, 2**62): 0 elements
             self._src.close()
-            raise FormatError(f"shape {self.shape} is too large for numpy even though it is empty", where=self.name, code="numpy-shape")
+            raise LimitError(f"shape {self.shape} is too large for numpy even though it is empty", where=self.name, code="numpy-shape")
 
     # -- what the file says -------------------------------------------------------------------
     @property

@@ -320,7 +320,7 @@ class _Checker:
         shape = (length, *h.frame_shape)
         self.report.shape = shape
         if checked_extent(shape) > MAX_TOTAL_ELEMENTS:  # e.g. (0, 2**62, 2**62): 0 elements
-            self.add(FormatError(f"shape {shape} is too large for numpy even though it is empty", code="numpy-shape"))
+            self.add(LimitError(f"shape {shape} is too large for numpy even though it is empty", code="numpy-shape"))
             return
         # The chunks of a last row that ends early are decoded too, though outside ``shape``.
         partial = sum(self.elements(h, entries[i], i, inner) for i in range(complete, len(entries)) if i not in bad)
