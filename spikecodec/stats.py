@@ -71,7 +71,10 @@ def firing_rates(reader: SpikeReader, progress: Callable[[int], Any] | None = No
             start = origin[a] if a < len(origin) else 0
             others = tuple(j for j in range(values.ndim) if j != a)
             along = values.sum(axis=others, dtype=np.uint64)
-            np.add.at(acc, (start + np.arange(along.size)) // bins[a], along)
+            if bins[a] == 1:  # one value an index: a slice (np.add.at made inspect --stats of many chunks 40% slower)
+                acc[start : start + along.size] += along
+            else:
+                np.add.at(acc, (start + np.arange(along.size)) // bins[a], along)
         if progress is not None:
             progress(values.size)
         del values  # before the next chunk is decoded: one chunk held at a time
@@ -169,7 +172,7 @@ def raster(reader: SpikeReader, max_neurons: int = 256, max_steps: int = MAX_RAT
         label += "sample 0, "
     else:
         values = reader[:steps]
-    flat = values.reshape(values.shape[0], -1)
+    flat = values.reshape(values.shape[0], math.prod(values.shape[1:]))  # (-1 cannot be inferred for 0 elements)
     m = flat.shape[1]
     step = max(1, math.ceil(m / max_neurons))
     picked = flat[:, ::step]

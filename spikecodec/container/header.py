@@ -396,9 +396,10 @@ KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3, STREAM_ID_EXTENSIO
 RULELESS_EXTENSIONS = {STREAM_ID_EXTENSION}  # read as unknown ones are (FORMAT.md 3.2): no rule for readers
 
 
-def extensions_minor(extensions: Iterable[Extension]) -> int:
-    """The lowest format minor version that defines every known extension of a header."""
-    return max((KNOWN_EXTENSIONS.get(e.name, 0) for e in extensions), default=0)
+def extensions_minor(extensions: Iterable[Extension], ruleless: bool = True) -> int:
+    """The lowest format minor version that defines every known extension of a header (without
+    ``ruleless``: of those a reader must know; readers of every 1.x version read a stream-id)."""
+    return max((KNOWN_EXTENSIONS.get(e.name, 0) for e in extensions if ruleless or e.name not in RULELESS_EXTENSIONS), default=0)
 
 
 def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offset: int | None = None,

@@ -91,8 +91,10 @@ class LinkEncoder:
         stream_id: bytes | bool = True,
     ):
         self._sink = _Capture()
-        if stream_id is True:
+        if stream_id is True or (isinstance(stream_id, np.bool_) and stream_id):
             stream_id = os.urandom(STREAM_ID_SIZE)
+        elif stream_id is False or stream_id is None or isinstance(stream_id, np.bool_):  # None too: no id
+            stream_id = False
         frame_shape = whole_numbers(frame_shape, "frame_shape")
         if axes is None and len(frame_shape) == 4:
             axes = ("N", "T", "C", "H", "W")
@@ -261,7 +263,9 @@ class LinkDecoder:
             if ordinal == want:
                 continue
             try:
-                read_record(self._records, BytesCursor(message, at), ordinal, lambda head, at: self._any_spec(head))
+                # the failing record, where it lies in the message (not the message's first)
+                read_record(self._records, BytesCursor(memoryview(message)[at - self._pos :], at), ordinal,
+                            lambda head, at: self._any_spec(head))
             except FormatError:
                 continue
             return FormatError(f"message is record {ordinal} of this stream, expected record {want} (out of order)", at, code="compact-check")

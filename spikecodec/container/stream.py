@@ -24,7 +24,7 @@ from .grid import RowAssembler, Tiling
 from .header import Header, bind_prior, parse_header
 from .reader import BytesCursor, _header_bytes, decode_record
 from .source import binary_file
-from .records import index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
+from .records import MAX_VARINT, index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
 
@@ -53,6 +53,7 @@ class _Sequential:
         self.pos = 0
         self.wait = wait_seconds(wait)
         self._buf = bytearray()
+        self._ended = False  # a pipe or socket seen at its end (its writer closed)
         self._raw = None
         if not _seekable(file) and hasattr(file, "fileno"):
             raw = getattr(file, "raw", None)
@@ -99,30 +100,47 @@ class _Sequential:
         self.pos += len(data)
         return data
 
-    def peek(self, n: int) -> bytes | None:
-        """Up to ``n`` bytes from the read position that are there now (a pipe's waiting bytes are
-        taken into the buffer, a file's read without moving), not consumed; None when the stream
-        cannot say (bytes in memory, a file object of another kind: reads never wait on them)."""
+    def _fill(self, n: int) -> None:
+        """Take a pipe's waiting bytes into the buffer until it holds ``n`` (or none are waiting)."""
+        while len(self._buf) < n and select.select([self._raw.fileno()], [], [], 0)[0]:  # type: ignore[union-attr]
+            part = self._raw.read(max(n - len(self._buf), self.RAW_READ))  # type: ignore[union-attr]
+            if not part:  # the end: what is buffered is all
+                self._ended = True
+                break
+            self._buf += part
+
+    def peek(self, offset: int, n: int) -> bytes | None:
+        """Up to ``n`` bytes from ``offset`` past the read position that are there now (a pipe's
+        waiting bytes are taken into the buffer, a file's read without moving), not consumed;
+        None when the stream cannot say (bytes in memory, a file object of another kind: reads
+        never wait on them)."""
         try:
             if self._raw is not None:
-                while len(self._buf) < n and select.select([self._raw.fileno()], [], [], 0)[0]:
-                    part = self._raw.read(max(n - len(self._buf), self.RAW_READ))
-                    if not part:  # the end: what is buffered is all
-                        break
-                    self._buf += part
-                return bytes(self._buf[:n])
+                self._fill(offset + n)
+                return bytes(self._buf[offset : offset + n])  # only these bytes: a row of many records is walked in linear time
             if self.wait == 0:  # a read does not wait for the file to grow: it ends where the file ends
                 return None
-            return os.pread(self.file.fileno(), n, self.file.tell())
+            return os.pread(self.file.fileno(), n, self.file.tell() + offset)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return None
 
+    def ends_after(self, n: int) -> bool:
+        """Whether ``n`` bytes are there and, for a pipe or socket, its writer closed after them
+        (or more bytes came): reading ``n`` bytes and then looking for more would not wait."""
+        try:
+            if self._raw is not None:
+                self._fill(n + 1)
+                return len(self._buf) > n or (len(self._buf) == n and self._ended)
+        except (OSError, ValueError):
+            return True
+        return self.holds(n)
+
     def holds(self, n: int) -> bool:
         """Whether ``n`` bytes from the read position are there now (or the stream cannot say)."""
-        if self._raw is not None:
-            there = self.peek(n)
-            return there is None or len(there) >= n
         try:
+            if self._raw is not None:
+                self._fill(n)
+                return len(self._buf) >= n
             return self.wait == 0 or os.fstat(self.file.fileno()).st_size - self.file.tell() >= n
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return True
@@ -211,22 +229,23 @@ class SpikeStream:
         return self.header.metadata
 
     def ready(self) -> bool:
-        """Whether the next row has wholly arrived, or the stream's end: whether the next step of
-        the loop would give it without waiting for a writer (bytes in memory: always; a file a
-        writer is still appending to, a pipe or a socket: when every record of the row is
-        there). A consumer that batches rows runs what it has when this is False; a row that is
-        partly there counts as not arrived (its images would wait on the rest)."""
+        """Whether the next row has wholly arrived: whether the next step of the loop would give
+        it without waiting for a writer (bytes in memory: always; a file a writer is still
+        appending to, a pipe or a socket: when every record of the row is there). A consumer that
+        batches rows runs what it has when this is False; a row that is partly there counts as
+        not arrived (its images would wait on the rest), and so does the stream's end until its
+        index and trailer are there and, on a pipe or socket, the writer closed (nothing may
+        follow the trailer, so reading the end waits for that)."""
         tiling = self._tiling or Tiling(self.header)
         pos = 0
         for _ in range(max(1, tiling.inner.count - tiling.position)):
-            head = self._src.peek(pos + self._records_head_bytes)
+            head = self._src.peek(pos, self._records_head_bytes)
             if head is None:
                 return True
-            cursor = BytesCursor(head, 0)
-            cursor.read(pos)
+            cursor = BytesCursor(head, pos)
             at_index, first = self._records.at_end(cursor)
             if at_index or not tiling.inner:
-                return True  # the index: the end, read without waiting (its own bytes are few)
+                return self._end_arrived(pos)
             try:
                 record = self._records.read_head(cursor, pos, first)
             except FormatError as exc:  # cut short: not there yet; anything else is refused on reading
@@ -235,6 +254,24 @@ class SpikeStream:
             if not self._src.holds(pos):
                 return False
         return True
+
+    def _end_arrived(self, pos: int) -> bool:
+        """Whether the index starting ``pos`` bytes on, its trailer and the stream's end are there."""
+        if self._records.compact:
+            head = self._src.peek(pos, 1 + 2 * MAX_VARINT + layout.CRC_SIZE)
+            try:
+                _, _, size = read_compact_index(BytesCursor(head or b"", pos), pos)
+            except FormatError as exc:
+                return exc.code not in ("index-truncated", "varint-truncated")  # cut short: not there yet
+        else:
+            head = self._src.peek(pos, layout.INDEX_HEAD_SIZE) or b""
+            if len(head) < layout.INDEX_HEAD_SIZE:
+                return False
+            try:
+                size = index_size(parse_index_head(head, pos))
+            except FormatError:
+                return True  # refused on reading, at once
+        return self._src.ends_after(pos + size + layout.TRAILER_SIZE)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """The rows, read once: a second loop over the stream (after a ``break``) goes on where

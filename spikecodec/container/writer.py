@@ -202,10 +202,14 @@ class SpikeWriter:
         if records == "compact":
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
         if stream_id is not None:
-            if not isinstance(stream_id, (bytes, bytearray)) or len(stream_id) != STREAM_ID_SIZE:
+            try:
+                stream_id = bytes(memoryview(stream_id))  # bytes, bytearray, a memoryview or array of bytes
+            except TypeError:
                 raise TypeError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})), got "
-                                f"{type(stream_id).__name__}" + (f" of {len(stream_id)}" if isinstance(stream_id, (bytes, bytearray)) else ""))
-            self._extensions.append(Extension(STREAM_ID_EXTENSION, bytes(stream_id), required=False))
+                                f"{type(stream_id).__name__}") from None
+            if len(stream_id) != STREAM_ID_SIZE:
+                raise ValueError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})), got {len(stream_id)}")
+            self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))
         self._records: ClassicRecords | CompactRecords | None = None
         self._axes = user_axes(axes)
         self._chunk = chunk

@@ -137,6 +137,7 @@ def edge_write(
     records: str = LINK_RECORDS,
     metadata: dict[str, Any] | None = None,
     progress: Any = None,
+    stream_id: bytes | bool = True,
 ) -> int:
     """Run the edge half of ``model`` on ``images`` and write its spikes to ``file``, a chunk of
     ``batch_size`` images (default one) at a time, each flushed at once: a reader of ``file``
@@ -146,7 +147,10 @@ def edge_write(
     queue). ``codec`` (default ``ctxmix``) codes from ``prior``: the model's shipped prior by
     default, None for none, or a prior object or file (``embed_prior`` puts it in the header).
     ``records``: compact (default) or classic chunk records. ``metadata`` is added to the
-    model's. ``progress(n)`` is called after each batch of n images. Returns the image count.
+    model's. ``progress(n)`` is called after each batch of n images. ``stream_id``: as
+    :class:`~spikecodec.LinkEncoder`'s (compact records: True draws 16 random bytes, so that two
+    cameras' streams of one model cannot be spliced into each other unnoticed). Returns the
+    image count.
 
     >>> with open("feats.spk", "wb") as f:
     ...     edge_write(images, f)
@@ -164,8 +168,11 @@ def edge_write(
     count = 0
     meta = stream_metadata(info, metadata)
     used = resolve_prior(prior, info["model"], codec)
+    if stream_id is True:
+        stream_id = os.urandom(16) if records == "compact" else False  # classic records do not check their stream
     w = SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length,
-                    prior=used, embed_prior=embed_prior and used is not None, records=records)
+                    prior=used, embed_prior=embed_prior and used is not None, records=records,
+                    stream_id=None if stream_id is False else stream_id)
     try:
         for batch in batches:
             batch = as_images(batch, info["input_shape"])

@@ -15,7 +15,9 @@ Config keys (all JSON types):
 from __future__ import annotations
 
 import copy
+import numbers
 
+import numpy as np
 import torch
 
 from .backbone import StagedBackbone
@@ -59,7 +61,7 @@ def check_config(config: dict) -> None:
     """ValueError saying which key of ``config`` is missing or wrong (a bare KeyError or a
     TypeError from deep in torch before; timesteps = -1 built a model of T = 1)."""
     def count(key: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:  # np.int64 too
             raise ValueError(f"config {key} is a positive integer, got {value!r}")
 
     missing = [k for k in ("backbone", "neuron", "timesteps", "in_channels", "num_classes", "image_size", "split", "unit",
@@ -83,8 +85,8 @@ def check_config(config: dict) -> None:
         raise ValueError(f"config neuron: 0 < tau <= 1, v_th > 0 and surrogate_width > 0, got {neuron!r}")
     for key in ("mean", "std"):
         values = config[key]
-        if not isinstance(values, list) or len(values) != config["in_channels"] or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != config["in_channels"] or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
             raise ValueError(f"config {key} is a list of {config['in_channels']} numbers (one per input channel), got {values!r}")
     if not all(v > 0 for v in config["std"]):
         raise ValueError(f"config std values are positive, got {config['std']!r}")

@@ -520,3 +520,11 @@ def test_rates_of_a_long_axis_are_averaged_in_at_most_max_rates_bins(tmp_path: P
     path = tmp_path / "long.spk"
     path.write_bytes(spikecodec.encode(x, axes="TCW"))
     assert "each the mean of 3 consecutive indices" in ok("inspect", path, "--stats").stdout.decode()
+
+
+def test_inspect_plot_of_an_empty_array(tmp_path: Path) -> None:
+    # numpy's "cannot reshape array of size 0 into shape (0,newaxis)", exit 1, before.
+    path = tmp_path / "empty.spk"
+    path.write_bytes(spikecodec.encode(np.zeros((0, 4), np.uint8)))
+    proc = ok("inspect", path, "--stats", "--plot", tmp_path / "e.png")
+    assert (tmp_path / "e.png").stat().st_size > 0, proc.stderr

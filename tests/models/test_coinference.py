@@ -44,7 +44,8 @@ def test_one_message_per_image_with_the_shipped_prior(images: np.ndarray, refere
     """The link's defaults: one image per compact record, ctxmix from the model's shipped prior;
     per-message calls for a transport of one's own give the same logits as the model."""
     data = edge_encode(images)
-    assert edge_encode(images[::-1]) == edge_encode(images[::-1].copy())  # negative strides: torch took none
+    assert edge_encode(images[::-1], stream_id=bytes(16)) == edge_encode(images[::-1].copy(), stream_id=bytes(16))  # torch took no negative strides
+    assert edge_encode(images[:2]) != edge_encode(images[:2])  # each stream its own id
     with spikecodec.open(data) as r:
         assert r.records == "compact" and r.chunk_shape == (1,) and len(r.entries) == 12
         assert r.prior.digest == shipped_prior().digest and r.codec[0]["id"] == "ctxmix"

@@ -294,3 +294,14 @@ def test_config_mistakes_are_value_errors_naming_the_key(override, said):
 
     with pytest.raises(ValueError, match=said):
         build_model(make_config(**override))
+
+
+def test_configs_of_tuples_and_numpy_numbers_build_as_before():
+    # check_config first refused what built before: a tuple mean, numpy scalars and arrays.
+    import numpy as np
+
+    from spikecodec.models.factory import make_config
+
+    model = build_model(make_config(mean=(0.28,), std=np.array([0.35], np.float32), timesteps=np.int64(2),
+                                    unit={"kind": "spiking", "channels": np.int64(4), "stride": 1}))
+    assert model.backbone.timesteps == 2
