@@ -38,6 +38,8 @@ def render(report: dict[str, Any]) -> str:
         *([f"prior           {r['prior']['digest']} ({'embedded' if r['prior']['embedded'] else 'named'}, "
            f"{r['prior']['bytes']} bytes)"] if r.get("prior") else []),
         f"metadata        {json.dumps(r['metadata'], sort_keys=True) if r['metadata'] else '(none)'}",
+        *([f"extensions      {', '.join(printable(e['name']) + (' ' + e['hex'] if e.get('hex') else '') for e in r['extensions'])}"]
+          if r.get("extensions") else []),
         "",
     ]
     if r["spikes"] is None:

@@ -65,6 +65,10 @@ def build_report(reader: Any, name: str, file_size: int, quiet: bool, with_stats
         "prior": ({"digest": reader.prior.digest, "embedded": reader.embeds_prior, "bytes": len(reader.prior.data)}
                   if reader.prior is not None else None),
         "metadata": reader.metadata,
+        # the header's extensions: their names, and the data of those whose data is short (a stream id)
+        "extensions": [{"name": e.name, "required": e.required, "bytes": len(e.data),
+                        **({"hex": e.data.hex()} if e.name != "prior" and len(e.data) <= 64 else {})}
+                       for e in reader.header.extensions],
         "chunk_count": count,
         "size": size,
     }
