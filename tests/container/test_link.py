@@ -182,3 +182,14 @@ def test_a_long_stream_keeps_no_entry_per_message(prior):
     assert enc.messages == 120 and enc._writer._entries == []
     dec.end(enc.end())
     assert dec.records_read == 120
+
+
+def test_a_damaged_later_record_of_a_message_is_the_one_explained():
+    # _explain tried the message's first record at the failing record's place: "message is
+    # record 0 of this stream, expected record 1 (out of order)" for a damaged second record.
+    enc = LinkEncoder((2, 4, 7, 7), codec="raw", stream_id=bytes(16))
+    message = bytearray(enc.encode(FRAMES[:2]))  # two records, one a frame
+    message[-1] ^= 1  # the second record's check
+    with pytest.raises(FormatError, match="record 1 fails its check") as info:
+        LinkDecoder(enc.header).decode(bytes(message))
+    assert "out of order" not in str(info.value)
