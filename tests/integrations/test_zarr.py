@@ -174,10 +174,12 @@ def test_a_damaged_chunk_is_an_error(sample_spikes, tmp_path):
     chunk.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="check mismatch"):  # spikecodec.FormatError
         zarr.open_array(tmp_path / "x")[...]
-    # A well-formed spike file that decodes to more than a chunk: refused before it allocates.
+    # A well-formed spike file that decodes to more than a chunk: refused before it allocates, as
+    # what it is (not as a max_bytes to raise, which a zarr user cannot).
     chunk.write_bytes(spikecodec.encode(np.zeros((4, 4000, 32, 7, 7), np.uint8), records="compact"))
-    with pytest.raises(spikecodec.LimitError):
+    with pytest.raises(spikecodec.FormatError, match="more than the 25088 elements of the array's chunks") as info:
         zarr.open_array(tmp_path / "x")[...]
+    assert info.value.code == "decoded-shape"
     # One of the right size but another shape: refused too.
     chunk.write_bytes(spikecodec.encode(np.zeros((4, 32, 4, 7, 7), np.uint8), records="compact"))
     with pytest.raises(spikecodec.FormatError, match=r"decodes to shape \(4, 32, 4, 7, 7\)"):
