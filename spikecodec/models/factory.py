@@ -54,7 +54,8 @@ def make_config(**overrides) -> dict:
 
 
 BUILDERS = {"resnet": spiking_resnet, "mobilenet": spiking_mobilenet_v2}
-UNITS = ("spiking", "identity", "bottlenet", "bottlenetpp")
+UNIT_CLASSES = {"spiking": SpikingBottleneck, "identity": IdentityUnit, "bottlenet": BottleNetUnit, "bottlenetpp": BottleNetPPUnit}
+UNITS = tuple(UNIT_CLASSES)
 
 
 def check_config(config: dict) -> None:

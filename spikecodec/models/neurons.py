@@ -65,6 +65,8 @@ class MultiStepLIF(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map input currents (T, N, ...) to spikes (T, N, ...) of 0.0 / 1.0."""
+        if not x.is_floating_point():  # integer currents: tau and v_th cast to int were 0
+            x = x.float()
         tau = self.tau.to(x.dtype)
         v_th = self.v_th.to(x.dtype)
         width = float(self.surrogate_width)

@@ -24,7 +24,7 @@ from .bottleneck import SplitModel
 from .checkpoint import load_model, plain, read_checkpoint, save_checkpoint
 from .data import batches
 from .energy import EdgeEnergyMeter, edge_energy, is_spiking, relative_energy
-from .factory import build_model
+from .factory import UNIT_CLASSES, build_model
 from .neurons import MultiStepLIF
 
 
@@ -198,7 +198,8 @@ def load_initial_weights(model: SplitModel, checkpoint: str | Path) -> None:
     """Copy a checkpoint's backbone weights and BN statistics into `model` (same backbone only),
     and its bottleneck unit too when the model's is the same (fine-tuning a trained model).
     The neurons keep the parameters `model` was built with."""
-    weights = read_checkpoint(checkpoint)["model"]
+    saved = read_checkpoint(checkpoint)
+    weights = saved["model"]
     state = model.state_dict()
 
     def part(prefix: str, d: dict) -> dict:
@@ -214,7 +215,9 @@ def load_initial_weights(model: SplitModel, checkpoint: str | Path) -> None:
     if mismatched or len(source) != len(target):
         raise ValueError(f"{checkpoint}: backbone does not match the model's ({len(mismatched)} tensors differ)")
     unit_source, unit_target = part("unit.", weights), part("unit.", state)
-    if unit_target and unit_source.keys() == unit_target.keys() and all(
+    kind = saved.get("config", {}).get("unit", {}).get("kind")
+    same_kind = type(model.unit) is UNIT_CLASSES.get(kind)  # a BottleNet unit's tensors can fit a BottleNet++ one
+    if same_kind and unit_target and unit_source.keys() == unit_target.keys() and all(
             unit_source[k].shape == v.shape for k, v in unit_target.items()):
         source.update(unit_source)
     # The neurons' tau, V_th and surrogate width come from the new config, not the checkpoint.

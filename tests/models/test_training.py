@@ -305,3 +305,19 @@ def test_configs_of_tuples_and_numpy_numbers_build_as_before():
     model = build_model(make_config(mean=(0.28,), std=np.array([0.35], np.float32), timesteps=np.int64(2),
                                     unit={"kind": "spiking", "channels": np.int64(4), "stride": 1}))
     assert model.backbone.timesteps == 2
+
+
+def test_integer_currents_and_a_unit_of_another_kind(tmp_path, tiny_config):
+    # MultiStepLIF cast tau and v_th to the input's integer type (both 0): other spikes than for
+    # the same currents as floats. load_initial_weights copied a BottleNet unit into a BottleNet++
+    # one whenever the names and shapes fitted.
+    lif = MultiStepLIF()
+    assert torch.equal(lif(torch.tensor([[-2], [1]])), lif(torch.tensor([[-2.0], [1.0]])))
+    plain = {"kind": "bottlenet", "channels": 4, "stride": 1}
+    ann = {"spiking": False, "tau": 0.25, "v_th": 0.5, "surrogate_width": 0.5, "detach_reset": False}
+    source = build_model(tiny_config(unit=plain, neuron=ann))
+    save_checkpoint(tmp_path / "b.pt", source, tiny_config(unit=plain, neuron=ann))
+    target = build_model(tiny_config(unit={**plain, "kind": "bottlenetpp"}, neuron=ann))
+    before = {k: v.clone() for k, v in target.unit.state_dict().items()}
+    load_initial_weights(target, tmp_path / "b.pt")
+    assert all(torch.equal(before[k], v) for k, v in target.unit.state_dict().items())
