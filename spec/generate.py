@@ -134,6 +134,13 @@ VALID["compact-streamed"] = {
     "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 23},
     "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [2], "records": "compact"},
 }
+# The writer's default chunk shape when the array has more than P = 2^20 elements (FORMAT.md 13,
+# "chunk shape"): [S, floor(P / (S I))] = [2, 524] over axes 1.. of 600 and 1000 (no vector had
+# a default of two axes). Sparse spikes: the .npy is 1.2 MB, which git stores compressed.
+VALID["default-chunk-two-axes"] = {
+    "array": {"shape": [2, 600, 1000], "bits": 1, "rate": 0.01, "seed": 124},
+    "encode": {"codec": "zstd"},
+}
 # Version 1.6: the stream-id extension (FORMAT.md 3.2), the last of the header's extensions, its
 # required bit clear; readers skip it, and it makes the header CRC (so every record's check) its own.
 VALID["compact-stream-id"] = {
