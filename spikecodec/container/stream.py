@@ -190,7 +190,7 @@ class SpikeStream:
         self.records_read = 0
         self._rows_iter: Iterator[np.ndarray] | None = None
         self._tiling: Tiling | None = None  # the rows' tiling, once reading started (ready() reads its place)
-        self._records_head_bytes = getattr(self._records, "head_size", 2 * 10)  # a head's bytes at most (compact: 2 varints)
+        self._records_head_bytes = getattr(self._records, "head_size", 2 * MAX_VARINT)  # a head's bytes at most (compact: 2 varints)
         self._closed = False
 
     @property
