@@ -728,6 +728,24 @@ def _ctxmix_bef_keys(x: np.ndarray, bits: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def _rest_at_the_clamp(states: np.ndarray, sig: np.ndarray, mag: np.ndarray, side: int) -> None:
+    """The clamp-bound priors of mix and winmix (DERIVED_PRIORS), ``side`` 1 for the bound 2^20
+    and -1 for -2^20: every state a prediction of -300 at the slowest rate; in each significance
+    set (its weights one row of ``sig``, the bias last) the first and third models at
+    side (2^20 + 50000), the second and fourth at -side (2^20 - 2000), the others 0; in each
+    magnitude set F at side (2^20 + 50000), G at -side (2^20 - 2000)."""
+    from spikecodec.codecs.kernels import binary
+
+    p = 968 << 10
+    assert binary.STRETCH[p >> 10] == -300 and binary.COUNT_LIMIT == 1023
+    states[:] = _ctxmix_state(p, 1023)
+    sig[:, 0] = sig[:, 2] = side * ((1 << 20) + 50000)
+    sig[:, 1] = sig[:, 3] = -side * ((1 << 20) - 2000)
+    sig[:, 4:-1] = 0
+    mag[:, 0] = side * ((1 << 20) + 50000)
+    mag[:, 1] = -side * ((1 << 20) - 2000)
+
+
 def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
     """The mix priors of DERIVED_PRIORS, made from fresh tables (9.4.10: the tables of models
     A .. G one after another; the significance sets of 6 weights, then the magnitude sets of 3)."""
@@ -753,22 +771,8 @@ def _derived_mix_prior(name: str, info: dict) -> spikecodec.Prior:
         sig[:, 4] = -(1 << 20) - 10000
         mag[:, 0] = (1 << 20) + 40000
         mag[:, 1] = -(1 << 20) - 20000
-    elif name == "mix-clamp-bound":
-        p = 968 << 10
-        assert binary.STRETCH[p >> 10] == -300 and binary.COUNT_LIMIT == 1023
-        states[:] = _ctxmix_state(p, 1023)
-        sig[:, 0] = sig[:, 2] = (1 << 20) + 50000
-        sig[:, 1] = sig[:, 3] = -(1 << 20) + 2000
-        sig[:, 4] = 0
-        mag[:, 0] = (1 << 20) + 50000
-        mag[:, 1] = -(1 << 20) + 2000
-    elif name == "mix-clamp-bound-low":
-        states[:] = _ctxmix_state(968 << 10, 1023)
-        sig[:, 0] = sig[:, 2] = -(1 << 20) - 50000
-        sig[:, 1] = sig[:, 3] = (1 << 20) - 2000
-        sig[:, 4] = 0
-        mag[:, 0] = -(1 << 20) - 50000
-        mag[:, 1] = (1 << 20) - 2000
+    elif name in ("mix-clamp-bound", "mix-clamp-bound-low"):
+        _rest_at_the_clamp(states, sig, mag, -1 if name.endswith("-low") else 1)
     elif name == "mix-f-hashed":
         assert counts[5] > sizes[5] == 1 << 22  # F hashed into 2^22 entries
         f0 = sum(sizes[:5])
@@ -812,22 +816,8 @@ def _derived_winmix_prior(name: str, info: dict) -> spikecodec.Prior:
             sig[:, 6] = -(1 << 20) - 40000
             mag[:, 0] = (1 << 20) + 40000
             mag[:, 1] = -(1 << 20) - 20000
-        elif name == "winmix-clamp-bound":
-            p = 968 << 10
-            assert binary.STRETCH[p >> 10] == -300 and binary.COUNT_LIMIT == 1023
-            states[:] = _ctxmix_state(p, 1023)
-            sig[:, 0] = sig[:, 2] = (1 << 20) + 50000
-            sig[:, 1] = sig[:, 3] = -(1 << 20) + 2000
-            sig[:, 4:7] = 0
-            mag[:, 0] = (1 << 20) + 50000
-            mag[:, 1] = -(1 << 20) + 2000
-        elif name == "winmix-clamp-bound-low":
-            states[:] = _ctxmix_state(968 << 10, 1023)
-            sig[:, 0] = sig[:, 2] = -(1 << 20) - 50000
-            sig[:, 1] = sig[:, 3] = (1 << 20) - 2000
-            sig[:, 4:7] = 0
-            mag[:, 0] = -(1 << 20) - 50000
-            mag[:, 1] = (1 << 20) - 2000
+        elif name in ("winmix-clamp-bound", "winmix-clamp-bound-low"):
+            _rest_at_the_clamp(states, sig, mag, -1 if name.endswith("-low") else 1)
         elif name in ("winmix-f-hashed", "winmix-f-hashed-bits4"):
             counts = [int(k) for k in kernels.context_counts(T, C, H, W, bits)]
             assert counts[4] > sizes[4] == 1 << 22  # F hashed into 2^22 entries
