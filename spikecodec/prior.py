@@ -185,6 +185,13 @@ def _encode(prior: Prior) -> bytes:
 LayoutCheck = Callable[[str, dict[str, int], list[tuple[str, np.dtype, int]]], None]
 
 
+def check_table_bytes(total: int, max_bytes: int | None, offset: int | None = None, where: str | None = None) -> None:
+    """LimitError when a prior's tables (``total`` bytes) exceed a reader's ``max_bytes``."""
+    if max_bytes is not None and total > max_bytes:
+        raise LimitError(f"its tables take {total} bytes, over max_bytes={max_bytes} (raise it: max_bytes=, --max-bytes)",
+                         offset, where, code="limit-bytes")
+
+
 def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | None = None,
                 max_bytes: int | None = None) -> Prior:
     """Check and parse a prior file's bytes (FORMAT.md 14); raise :class:`FormatError` saying
@@ -235,9 +242,7 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
         total += 4 * entry["count"]
         if total > MAX_TABLE_BYTES:
             raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
-    if max_bytes is not None and total > max_bytes:  # a legal prior of ~350 MB in a 3 KB header
-        raise LimitError(f"its tables take {total} bytes, over max_bytes={max_bytes} (raise it: max_bytes=, --max-bytes)",
-                         at, where, code="limit-bytes")
+    check_table_bytes(total, max_bytes, at, where)  # a legal prior of ~350 MB in a 3 KB header
     mismatch = None
     if expect is not None:
         try:
@@ -259,8 +264,8 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
         problem = frame_problem(frame, total)
         if problem is not None:
             raise fail(f"table data: {problem[1]}", at + 8, code="prior-file-table-data")
-        _distinct_names(layout, fail)
         if mismatch is not None:
+            _distinct_names(layout, fail)  # the file's last rule, before the codec's
             raise mismatch
     try:
         # allow_extra_data=False: bytes after the frame inside Z are refused (FORMAT.md 14), not skipped.

@@ -17,7 +17,7 @@ from .. import layout
 from ..codecs import Pipeline
 from ..errors import FormatError, LimitError
 from ..json_text import MAX_DEPTH, strict_json, too_deep
-from ..prior import PRIOR_PATH_ENV, Prior, embedded_prior, find_prior, parse_prior, remember_prior
+from ..prior import PRIOR_PATH_ENV, Prior, check_table_bytes, embedded_prior, find_prior, parse_prior, remember_prior
 from ..limits import (
     ELEMENT_BITS,
     MAX_AXIS_NAME,
@@ -416,20 +416,18 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
         if hashlib.sha256(embedded).hexdigest() != digest:
             raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset, code="prior-embedded-digest")
         prior = find_prior(digest, given, search=False)
-        if prior is None and (prior := embedded_prior(digest)) is not None and max_bytes is not None and prior.nbytes > max_bytes:
-            # parsed for another file already, refused as parse_prior refuses it: the same for every reader
-            raise LimitError(f"the embedded prior: its tables take {prior.nbytes} bytes, over max_bytes={max_bytes} "
-                             "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
-        if prior is None:
-            try:  # its layout is checked against the codec before its tables are decompressed
+        try:
+            if prior is None and (prior := embedded_prior(digest)) is not None:
+                check_table_bytes(prior.nbytes, max_bytes)  # parsed for another file already: refused alike
+            if prior is None:  # its layout is checked against the codec before its tables are decompressed
                 prior = parse_prior(embedded, expect=pipeline.array_codec.check_layout, max_bytes=max_bytes)  # type: ignore[attr-defined]
-            except LimitError as exc:
-                raise LimitError(f"the embedded prior: {exc.message}", offset, code=exc.code) from None
-            except FormatError as exc:  # a problem of the header (FORMAT.md 10 step 3.6); its byte in the prior is said
-                at = "" if exc.offset is None else f", at its byte {exc.offset}"
-                raise FormatError(f"the embedded prior{at}: {exc.message}", offset, code=exc.code) from None
-            except ValueError as exc:  # as with_prior below says it
-                raise FormatError(str(exc), offset, code="prior-mismatch") from None
+        except LimitError as exc:
+            raise LimitError(f"the embedded prior: {exc.message}", offset, code=exc.code) from None
+        except FormatError as exc:  # a problem of the header (FORMAT.md 10 step 3.6); its byte in the prior is said
+            at = "" if exc.offset is None else f", at its byte {exc.offset}"
+            raise FormatError(f"the embedded prior{at}: {exc.message}", offset, code=exc.code) from None
+        except ValueError as exc:  # as with_prior below says it
+            raise FormatError(str(exc), offset, code="prior-mismatch") from None
         remember_prior(prior)
     else:
         prior = find_prior(digest, given)
