@@ -91,16 +91,11 @@ class LinkEncoder:
         stream_id: bytes | bool = True,
     ):
         self._sink = _Capture()
-        if stream_id is True or (isinstance(stream_id, np.bool_) and stream_id):
-            stream_id = os.urandom(STREAM_ID_SIZE)
-        elif stream_id is False or stream_id is None or isinstance(stream_id, np.bool_):  # None too: no id
-            stream_id = False
         frame_shape = whole_numbers(frame_shape, "frame_shape")
         if axes is None and len(frame_shape) == 4:
             axes = ("N", "T", "C", "H", "W")
         self._writer = SpikeWriter(self._sink, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,
-                                   prior=prior, embed_prior=embed_prior, records="compact",
-                                   stream_id=None if stream_id is False else stream_id)
+                                   prior=prior, embed_prior=embed_prior, records="compact", stream_id=stream_id)
         self._writer._start(frame_shape)
         self.header: bytes = self._sink.take()
         self.frame_shape = frame_shape

@@ -168,9 +168,10 @@ class SpikeWriter:
     file names it by digest, and holds its bytes too with ``embed_prior=True`` (else the reader
     must be given it). ``records="compact"`` writes compact chunk records (FORMAT.md 5.2): a few
     bytes of framing instead of tens, for streams of small chunks such as one image's spikes.
-    ``stream_id`` (16 bytes, best drawn at random: ``os.urandom(16)``) makes this stream's header,
-    and so the check of each compact record, its own: records of another stream whose options are
-    the same fail their check instead of reading as this stream's (FORMAT.md 3.2, ``stream-id``).
+    ``stream_id`` (16 bytes, or True to draw them at random) makes this stream's header, and so
+    the check of each compact record, its own: records of another stream whose options are the
+    same fail their check instead of reading as this stream's (FORMAT.md 3.2, ``stream-id``).
+    None or False: no id.
     """
 
     def __init__(
@@ -186,7 +187,7 @@ class SpikeWriter:
         prior: PriorLike | None = None,
         embed_prior: bool = False,
         records: str = "classic",
-        stream_id: bytes | None = None,
+        stream_id: bytes | bool | None = None,
     ):
         self._pipeline = Pipeline.from_user(codec)
         if records not in RECORDS:
@@ -201,14 +202,8 @@ class SpikeWriter:
             raise ValueError("embed_prior=True needs a prior")
         if records == "compact":
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
+        stream_id = stream_id_bytes(stream_id)
         if stream_id is not None:
-            try:
-                stream_id = bytes(memoryview(stream_id))  # bytes, bytearray, a memoryview or array of bytes
-            except TypeError:
-                raise TypeError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})), got "
-                                f"{type(stream_id).__name__}") from None
-            if len(stream_id) != STREAM_ID_SIZE:
-                raise ValueError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})), got {len(stream_id)}")
             self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))
         self._records: ClassicRecords | CompactRecords | None = None
         self._axes = user_axes(axes)
@@ -475,6 +470,21 @@ def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[in
     except BaseException:
         os.close(fd)
         raise
+
+
+def stream_id_bytes(stream_id: object) -> bytes | None:
+    """The stream-id extension's data for a writer's ``stream_id=``: True (numpy's too) draws
+    16 random bytes; None or False, none; else any buffer of exactly 16 bytes."""
+    if isinstance(stream_id, (bool, np.bool_)) or stream_id is None:
+        return os.urandom(STREAM_ID_SIZE) if stream_id else None
+    try:
+        data = bytes(memoryview(stream_id))  # bytes, bytearray, a memoryview or array of bytes
+    except TypeError:
+        raise TypeError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})) or True, got "
+                        f"{type(stream_id).__name__}") from None
+    if len(data) != STREAM_ID_SIZE:
+        raise ValueError(f"stream_id is {STREAM_ID_SIZE} bytes (os.urandom({STREAM_ID_SIZE})), got {len(data)}")
+    return data
 
 
 def _lock_for_writing(fd: int, path: str | os.PathLike) -> None:
