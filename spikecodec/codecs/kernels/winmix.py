@@ -32,8 +32,9 @@ from .mix import (
     SIG_INIT,
     TABLE_CAP_BITS,
     TPOS,
+    _mag_decide,
     _slot,
-    code_magnitude,
+    _val3,
     next_here,
     pair_line,
     hash_bits,
@@ -164,10 +165,13 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
             tp = min(t, tpos - 1)
             cur = U((t & 1) * plane)
             prv = U(((t + 1) & 1) * plane)
+            t1 = t > 0
             t2 = t > 1
             for h in range(H):
                 for w in range(W):
-                    left_vector = here if w > 0 else np.uint64(0)  # the left pixel's whole vector
+                    has_l = w > 0
+                    has_u = h > 0
+                    left_vector = here if has_l else np.uint64(0)  # the left pixel's whole vector
                     here = np.uint64(0)
                     recent = 0  # the last RECENT significances at this pixel, the last lowest
                     pix = U((h + 1) * sh + (w + 1) * sw + 2)
@@ -290,10 +294,30 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                         group_node = 2 * group_node + bit
                         value = bit
                         if bit and bits > 1:
-                            value = code_magnitude(st, out, data, encoding, x, v, t, n, c, h, w, bits, ct, pos, nn, tabs, wts,
-                                                   sh4, offs[4], sh5, offs[5], mag_w0, journal, jidx, jval, jn)
-                            if value > top:
-                                status = 2
+                            # Levels (x > 1, x > 2), then from 3 an escape tree of ``bits`` decisions.
+                            v1 = _val3(x, t - 1, n, c, h, w, t1)
+                            near = (v1 | _val3(x, t - 2, n, c, h, w, t2) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
+                                    | _val3(x, t, n, c, h - 1, w, has_u) << 6)
+                            for node in range(2):
+                                b = _mag_decide(st, out, data, encoding, 1 if v > value else 0, tabs, wts,
+                                                _slot((ct * nn + node) * 256 + near, sh4, offs[4]),
+                                                _slot((pos * nn + node) * 4 + v1, sh5, offs[5]),
+                                                mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
+                                if b == 0:
+                                    break
+                                value += 1
+                            if value == 3 and bits > 2:
+                                tree = 1
+                                for k in range(bits - 1, -1, -1):
+                                    node = 1 + tree
+                                    b = _mag_decide(st, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
+                                                    _slot((ct * nn + node) * 256 + near, sh4, offs[4]),
+                                                    _slot((pos * nn + node) * 4 + v1, sh5, offs[5]),
+                                                    mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
+                                    tree = 2 * tree + b
+                                value = 3 + tree - (1 << bits)
+                                if value > top:
+                                    status = 2
                         if not encoding:
                             x[t, n, c, h, w] = value
                         if status:
