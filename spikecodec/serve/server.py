@@ -277,13 +277,14 @@ class CloudService:
     async def stream(self, ws: WebSocket) -> None:
         """One client's stream, from the hello to the close."""
         await ws.accept()
-        client = None
+        client = None  # the identity once its stream is counted against it
+        who = None  # the identity once the hello is authenticated (for the log of a refusal)
         session = None
         try:
             hello = P.Hello.parse(await self._receive(ws, P.HELLO_MAX_BYTES, self.config.handshake_timeout, "hello"))
+            who = self.authenticate(hello, ws.client.host if ws.client else "?")
             if self.broken is not None:
                 raise P.ProtocolError(P.INTERNAL, self.broken)
-            who = self.authenticate(hello, ws.client.host if ws.client else "?")
             self.check_model(hello)
             if self.per_client[who] >= self.config.max_streams_per_client:
                 raise P.ProtocolError(P.TOO_MANY_STREAMS, f"{self.config.max_streams_per_client} streams already open for this client")
@@ -304,7 +305,7 @@ class CloudService:
             if exc.code != P.GOING_AWAY:
                 self.metrics.errors.labels(exc.kind).inc()
                 peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"  # one line a refused client; its own text escaped and cut
-                log.warning("spikecodec serve: %s (%s) refused: %d %s: %s", peer, client or "not authenticated",
+                log.warning("spikecodec serve: %s (%s) refused: %d %s: %s", peer, who or "not authenticated",
                             exc.code, exc.kind, ascii(exc.reason[:200])[1:-1])
             await self._close(ws, exc.code, exc.reason)
         except ClientGone as exc:
@@ -559,6 +560,8 @@ def create_app(config: ServeConfig) -> tuple[Starlette, CloudService]:
     return app, service
 
 
+FRAGMENTS_MAX = 1024  # frames of one WebSocket message (a client library sends one)
+CONTROLS_MAX = 256  # pings and pongs a client may send between two messages
 BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 29\r\nconnection: close\r\n\r\ntoo many connections, retry\r\n"
 
 
@@ -606,7 +609,44 @@ def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
             super().connection_lost(exc)
 
     class WebSocketProtocol(WebSocketsSansIOProtocol):
+        controls = 0  # pings and pongs since the last whole message
+
+        def _refuse(self, code: int, reason: str) -> None:
+            """Close with ``code`` and stop reading the connection now."""
+            self.frames = []
+            log.warning("spikecodec serve: %s refused: %s", ":".join(map(str, self.client or ("?",))), reason)
+            self.conn.send_close(code, reason)
+            self.handle_parser_exception()
+
+        # A peer flooding frames that carry nothing - a message's empty continuations, pings -
+        # held the event loop, and so every stream, for as long as it sent (uvicorn keeps each
+        # fragment and answers each ping; its size cap counts payload bytes only).
+        def handle_cont(self, event: Any) -> None:
+            if self.close_sent:
+                return
+            if len(self.frames) >= FRAGMENTS_MAX:
+                self._refuse(1009, f"a message in more than {FRAGMENTS_MAX} frames")
+                return
+            super().handle_cont(event)
+
+        def handle_ping(self) -> None:
+            if self.close_sent:
+                return
+            self.controls += 1
+            if self.controls > CONTROLS_MAX:
+                self._refuse(1008, f"more than {CONTROLS_MAX} pings and pongs between two messages")
+                return
+            super().handle_ping()
+
+        def handle_pong(self, event: Any) -> None:
+            self.controls += 1
+            if self.controls > CONTROLS_MAX and not self.close_sent:
+                self._refuse(1008, f"more than {CONTROLS_MAX} pings and pongs between two messages")
+                return
+            super().handle_pong(event)
+
         def send_receive_event_to_app(self) -> None:
+            self.controls = 0
             # A text frame that is not UTF-8: uvicorn closes with 1007 as here, but logs a
             # traceback, which any peer could make without a token, once per connection.
             if self.curr_msg_data_type == "text" and not self.close_sent:

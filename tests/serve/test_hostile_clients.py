@@ -233,6 +233,39 @@ def test_ping_flood_of_a_client_that_never_reads_is_bounded(server, spikes, stre
         assert not server.service.streams
 
 
+@pytest.mark.parametrize("kind", ["empty fragments", "pings"])
+def test_a_flood_of_frames_that_carry_nothing_is_cut_and_the_others_go_on(server, spikes, kind, caplog):
+    """Without a token: a message's empty continuation frames (6 bytes each), or pings, sent as
+    fast as a socket takes them, held the event loop - and every other stream - for as long as
+    they came (10 clients' 40 images each: 0.6 s alone, 25 s beside the flood), and uvicorn kept
+    every empty fragment. Now the connection is closed at the 1025th fragment or 257th ping."""
+    import logging
+
+    mask = b"\0\0\0\0"
+    if kind == "empty fragments":
+        start, frame, reason = bytes([0x02, 0x81]) + mask + b"\0", bytes([0x00, 0x80]) + mask, "more than 1024 frames"
+    else:
+        start, frame, reason = b"", bytes([0x89, 0x80]) + mask, "more than 256 pings"
+    sock, _ = upgraded(server.address)
+    with caplog.at_level(logging.INFO), sock:
+        sock.sendall(start)
+        begun = time.monotonic()
+        cut = False
+        try:
+            for _ in range(200):  # 6 MB: the flood went on for as long as it was sent
+                sock.sendall(frame * 5000)
+            while sock.recv(65536):
+                pass
+            cut = True
+        except OSError:  # reset: the server closed the connection while frames were still coming
+            cut = True
+        assert cut and time.monotonic() - begun < 10
+    assert any(reason in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+    out: dict = {}
+    good_client(server.address, spikes[:IMAGES], out, 0)
+    check_against_offline(*out[0])
+
+
 def test_many_connections_more_than_workers_each_answered(server, spikes):
     out: dict = {}
     threads = [threading.Thread(target=good_client, args=(server.address, spikes[k : k + 5], out, k)) for k in range(8)]
@@ -363,6 +396,20 @@ def test_every_refused_client_is_one_log_line(server, caplog):
     assert code == P.UNAUTHORIZED
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(lines) == 1 and "4001" in lines[0] and "wrong token" in lines[0] and "127.0.0.1:" in lines[0], lines
+
+
+def test_a_refused_client_whose_token_was_accepted_is_logged_by_its_token(server, caplog):
+    # Refused for its model after its token was accepted, it was logged "(not authenticated)".
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="spikecodec.serve"):
+        code, _ = close_of(open_raw(server.address, [P.Hello(TOKEN, "another-model", None).encode()]))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any("refused" in r.getMessage() for r in caplog.records):
+            time.sleep(0.05)
+    assert code == P.WRONG_MODEL
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1 and "(token 0)" in lines[0] and "4003" in lines[0], lines
 
 
 def test_client_ids_must_number_the_images_and_be_in_range(server, spikes):
