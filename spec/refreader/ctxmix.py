@@ -180,7 +180,7 @@ def decode_ctxmix(payload, dims, bits, tables, offset):
     xs = [0] * size
     sT, sN, sCc = N * C * H * W, C * H * W, H * W
 
-    for t in range(T):
+    for t in range(T if size else 0):  # no elements, no decisions (its other extents may be 2^40)
         tp = min(t, 3)
         for n in range(N):
             nbase = n * sN

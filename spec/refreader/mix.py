@@ -95,7 +95,7 @@ def decode_mix(payload, dims, bits, tables, offset):
     xs = [0] * size  # canonical C order (T, N, C, H, W)
     sT, sN, sCc = N * C * H * W, C * H * W, H * W
 
-    for n in range(N):
+    for n in range(N if size else 0):  # no elements, no decisions (its other extents may be 2^40)
         nbase = n * sN
         hist = [1] * (C * H * W)
 

@@ -127,7 +127,7 @@ def decode_context(payload, dims, bits, codec, tables, offset):
     xs = [0] * size
     ss = [0] * size
     idx = 0
-    for t in range(T):
+    for t in range(T if size else 0):  # no elements, no decisions (its other extents may be 2^40)
         for n in range(N):
             for c in range(C):
                 g, gm = c % G, c % Gm
@@ -201,7 +201,7 @@ def decode_countctx(payload, dims, bits, tables, offset):
     sT, sC = N * C * H * W, H * W
     xs = [0] * size
     idx = 0
-    for t in range(T):
+    for t in range(T if size else 0):  # no elements, no decisions (its other extents may be 2^40)
         for n in range(N):
             for c in range(C):
                 g = c % G

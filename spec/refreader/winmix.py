@@ -42,7 +42,7 @@ def decode_winmix(payload, dims, bits, tables, offset):
     run = 0  # the last 64 significance decisions of the chunk, the last in bit 0
     done, rate = 0, 42  # significance decisions coded so far; the significance sets' learning rate
 
-    for n in range(N):
+    for n in range(N if size else 0):  # no elements, no decisions (its other extents may be 2^40)
         nbase = n * sN
         hist = [1] * (C * H * W)
 

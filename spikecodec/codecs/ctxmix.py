@@ -126,6 +126,8 @@ class ContextMixing(TrainableCodec):
         return out[:n].tobytes()
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        if spec.packed_nbytes == 0:  # no elements: the empty payload, as the kernel ends it (it still
+            return b""               # walked the other axes: a chunk of shape (2, 2**40, 0) never ended)
         if self._prior is not None and self._prior.geometry != self.geometry(spec):
             # A chunk its prior was not made for (a short last row, a row flushed early, an edge
             # chunk): its packed elements, which start no model (FORMAT.md 9.4.9, 13

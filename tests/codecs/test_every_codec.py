@@ -103,3 +103,19 @@ def test_a_short_garbage_payload_stops_when_its_end_check_cannot_pass(codec):
         Pipeline([codec]).decode(payload, spec, out=out)
     assert got.value.code in ("ctxmix-end", "mix-end")
     assert (out == 0xEE).mean() > 0.8, "decoded on past the point where the payload was known bad"
+
+
+@pytest.mark.parametrize("codec_id", sorted(FROZEN))
+def test_an_empty_array_of_huge_extents_codes_without_walking_them(codec_id):
+    """No elements, no decisions: the context-mixing encoders still walked the other axes, so
+    ``encode(np.zeros((2, 2**40, 0)), codec="mix")`` never returned (a shape FORMAT.md 4.2 allows)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "spec"))
+    from refreader import read  # the spec's reader too: it walked them as well
+
+    for shape, axes in (((2, 2**40, 0), "TNC"), ((2, 2**40, 0, 3, 3), "TNCHW")):
+        data = spikecodec.encode(np.zeros(shape, np.uint8), codec=codec_id, axes=axes, chunk=[1])
+        assert spikecodec.decode(data).shape == shape
+        assert read(data, {}).shape == shape
