@@ -7,11 +7,12 @@ from spikecodec.output import (
     binary_output,
     output_file,
     output_path,
+    reads_back,
     refuse_inputs,
     terminate_cleanly,
     write_file,
     written_through,
 )
 
-__all__ = ["STDIO", "OutputError", "atomic_path", "binary_output", "output_file", "output_path", "refuse_inputs",
+__all__ = ["STDIO", "OutputError", "atomic_path", "binary_output", "output_file", "output_path", "reads_back", "refuse_inputs",
            "terminate_cleanly", "write_file", "written_through"]

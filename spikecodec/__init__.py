@@ -14,6 +14,7 @@ from .container.writer import SpikeWriter
 from .errors import FormatError, LimitError
 from .layout import MAJOR_VERSION, MINOR_VERSION
 from .limits import ReadLimits
+from .output import OutputError
 from .prior import Prior, load_prior
 from .training import train_prior
 
@@ -26,6 +27,7 @@ __all__ = [
     "LimitError",
     "LinkDecoder",
     "LinkEncoder",
+    "OutputError",
     "Prior",
     "Problem",
     "ReadLimits",

@@ -25,6 +25,11 @@ import tempfile
 import threading
 from typing import BinaryIO, Iterator, Sequence
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: no advisory locks there
+    fcntl = None  # type: ignore[assignment]
+
 STDIO = "-"
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE_SECONDS = 0.5  # a signal not handled by the main thread within this is handled by force
@@ -61,14 +66,40 @@ def resolve_target(path: str | os.PathLike) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def named_descriptor(path: str | os.PathLike) -> int | None:
+    """The descriptor of this process that ``path`` names - ``/dev/stdout`` (1), ``/dev/stderr``
+    (2), ``/dev/fd/N``, ``/proc/self/fd/N`` - or None. Such an output is written to the
+    descriptor as it is (a shell's ``>>`` appends, a pipe is written), never replaced: following
+    the link instead had replaced the file standard output was redirected to."""
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        return None
+    fixed = {"/dev/stdout": 1, "/dev/stderr": 2}
+    if name in fixed:
+        return fixed[name]
+    for folder in ("/dev/fd/", "/proc/self/fd/", f"/proc/{os.getpid()}/fd/"):
+        if name.startswith(folder) and name[len(folder):].isdigit() and name[len(folder):].isascii():
+            return int(name[len(folder):])
+    return None
+
+
 def written_through(path: str | os.PathLike) -> bool:
-    """True for a device or FIFO (a symbolic link followed): written through, never replaced, and
-    named without an extension that says a format (``/dev/null``, a named pipe)."""
+    """True for a device or FIFO (a symbolic link followed), or a descriptor of this process
+    (:func:`named_descriptor`): written through, never replaced, and named without an extension
+    that says a format (``/dev/null``, a named pipe, ``/dev/stdout``)."""
+    if named_descriptor(path) is not None:
+        return True
     try:
         mode = os.stat(resolve_target(path)).st_mode
     except (OSError, ValueError):
         return False
     return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
+
+
+def reads_back(path: str | os.PathLike) -> bool:
+    """Whether an output written to ``path`` is a regular file that can be read back (for a
+    summary of it): not standard output, a descriptor, a device or a FIFO."""
+    return os.fspath(path) != STDIO and not written_through(path) and os.path.isfile(path)
 
 
 def _refuse_folder_name(path: str | os.PathLike) -> None:
@@ -107,6 +138,32 @@ def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]
             raise OutputError(f"is also an input ({os.fspath(item)}): refusing to overwrite it")
 
 
+def lock_for_writing(fd: int, path: str | os.PathLike) -> None:
+    """One SpikeWriter a file at a time (an advisory lock on its descriptor ``fd``, which other
+    SpikeWriters respect, and :func:`atomic_path` too): two on one path both reported success,
+    and the file held one's frames, the other's gone, or neither whole. A device or FIFO is
+    written through, unlocked."""
+    if fcntl is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputError(errno.EBUSY, "another SpikeWriter is writing this file", os.fspath(path)) from None
+
+
+def _refuse_locked(target: str, path: str | os.PathLike) -> None:
+    """OutputError when a SpikeWriter holds ``target``: replacing it (``save`` onto the path a
+    writer streams to) had sent the writer's later frames to a file no one could open."""
+    try:
+        fd = os.open(target, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return  # unreadable: the rename's own checks speak for it
+    try:
+        lock_for_writing(fd, path)
+    finally:
+        os.close(fd)  # the lock, if taken, goes with it
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``'s target; on success it replaces the target,
@@ -123,6 +180,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         raise OutputError(f"cannot reach {target}: {exc.strerror}") from None
     if old is not None and not os.access(target, os.W_OK):  # as open() for writing would: a rename ignores the file's mode
         raise OutputError(errno.EACCES, "is not writable (read-only): not replaced", os.fspath(path))
+    if old is not None and stat.S_ISREG(old.st_mode):
+        _refuse_locked(target, path)
     # An interrupt that landed after mkstemp made the file but before the ``try`` below could
     # remove it would leave it behind (SIGTERM raises KeyboardInterrupt at the next bytecode; a
     # test that sends it the moment the file appears hit that window under load). Interrupts
@@ -201,9 +260,33 @@ def _stdout() -> CheckedWriter:
         fd = out.fileno()
     except (OSError, ValueError, AttributeError):
         raise OutputError("standard output is closed") from None
-    if os.isatty(fd):  # binary data would garble the terminal, as gzip and zstd refuse to
-        raise OutputError("standard output is a terminal: redirect it to a file or pipe it on (the data is binary)")
-    return CheckedWriter(fd, "<stdout>")
+    return _descriptor_writer(fd, "<stdout>", "standard output")
+
+
+def _descriptor_writer(fd: int, name: str, what: str) -> CheckedWriter:
+    """A checked writer to descriptor ``fd`` of this process, which must be open for writing and
+    not a terminal (binary data would garble it, as gzip and zstd refuse to)."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        raise OutputError(f"{what} is not open") from None
+    if os.isatty(fd):
+        raise OutputError(f"{what} is a terminal: redirect it to a file or pipe it on (the data is binary)")
+    return CheckedWriter(fd, name)
+
+
+def descriptor_output(path: str | os.PathLike) -> CheckedWriter | None:
+    """A writer to the descriptor an output path names - ``-`` (standard output) or
+    :func:`named_descriptor`'s - or None for any other path."""
+    if os.fspath(path) == STDIO:
+        return _stdout()
+    fd = named_descriptor(path)
+    if fd is None:
+        return None
+    if fd in (1, 2):  # what Python buffered for it goes first
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            (sys.stdout if fd == 1 else sys.stderr).flush()
+    return _descriptor_writer(fd, os.fspath(path), f"descriptor {fd}")
 
 
 @contextlib.contextmanager
@@ -212,8 +295,9 @@ def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
     ``-``; a device, FIFO or socket written through; otherwise an atomically replaced file
     (symbolic links followed). ``inputs``: files the output must not be."""
     refuse_inputs(path, inputs)
-    if os.fspath(path) == STDIO:
-        yield _stdout()  # type: ignore[misc]
+    through = descriptor_output(path)
+    if through is not None:
+        yield through  # type: ignore[misc]
         return
     _refuse_folder_name(path)
     target = resolve_target(path)
@@ -248,7 +332,7 @@ def output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
         mode = os.stat(target).st_mode
     except FileNotFoundError:
         mode = None
-    if mode is None or stat.S_ISREG(mode):
+    if named_descriptor(path) is None and (mode is None or stat.S_ISREG(mode)):
         with atomic_path(target) as tmp:
             yield tmp
         return

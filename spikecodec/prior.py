@@ -171,7 +171,12 @@ def _description(prior: Prior) -> tuple[bytes, list[dict[str, Any]]]:
         raise ValueError(f"a prior's info is nested more than {MAX_DEPTH} deep (FORMAT.md 1)")
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"prior description is {len(description)} bytes, over {MAX_DESCRIPTION}")
+    _check_description(description, 0, _cannot_write)  # what the reader refuses is never written
     return description, layout
+
+
+def _cannot_write(message: str, offset: int | None, code: str) -> ValueError:
+    return ValueError(f"this prior cannot be written (FORMAT.md 14): {message}")
 
 
 def _encode(prior: Prior) -> bytes:
@@ -221,27 +226,7 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
     if crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
         raise fail("prior CRC mismatch", len(data) - 4, code="prior-file-crc")
     at = _HEAD.size
-    try:
-        desc = strict_json(data[at : at + jsize].decode("utf-8"))  # FORMAT.md 14: section 1's JSON
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise fail(f"description is not valid JSON ({exc})", at, code="prior-file-description") from None
-    if not isinstance(desc, dict) or set(desc) != {"codec", "geometry", "tables", "info"}:
-        raise fail("description must be an object with exactly the keys codec, geometry, tables, info", at, code="prior-file-description")
-    codec, geometry, layout, info = desc["codec"], desc["geometry"], desc["tables"], desc["info"]
-    if not isinstance(codec, str) or not isinstance(info, dict):
-        raise fail("description: codec must be a string and info an object", at, code="prior-file-description")
-    if not isinstance(geometry, dict) or not all(_is_count(v) for v in geometry.values()):
-        raise fail("description: geometry must map names to non-negative integers", at, code="prior-file-description")
-    total = 0
-    if not isinstance(layout, list) or not layout:
-        raise fail("description: tables must be a non-empty list", at, code="prior-file-description")
-    for entry in layout:
-        if not (isinstance(entry, dict) and set(entry) == {"name", "type", "count"} and isinstance(entry["name"], str)
-                and entry["type"] in _DTYPES and _is_count(entry["count"])):
-            raise fail(f"description: bad table entry {entry!r}", at, code="prior-file-description")
-        total += 4 * entry["count"]
-        if total > MAX_TABLE_BYTES:
-            raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
+    codec, geometry, layout, info, total = _check_description(data[at : at + jsize], at, fail)
     check_table_bytes(total, max_bytes, at, where)  # a legal prior of ~350 MB in a 3 KB header
     mismatch = None
     if expect is not None:
@@ -285,6 +270,35 @@ def parse_prior(data: bytes, where: str | None = None, expect: LayoutCheck | Non
     prior = Prior(codec, geometry, tables, info)
     prior.__dict__["data"] = data  # its bytes are its identity: never re-encode them
     return prior
+
+
+def _check_description(text: bytes, at: int, fail: Callable[[str, int | None, str], Exception]
+                       ) -> tuple[str, dict[str, int], list[dict[str, Any]], dict[str, Any], int]:
+    """The rules of a prior file's description (FORMAT.md 14), for the reader (``fail`` makes its
+    FormatError at byte ``at``) and the writer, which checks what it made: (codec, geometry,
+    table layout, info, bytes of the tables)."""
+    try:
+        desc = strict_json(text.decode("utf-8"))  # FORMAT.md 14: section 1's JSON
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise fail(f"description is not valid JSON ({exc})", at, code="prior-file-description") from None
+    if not isinstance(desc, dict) or set(desc) != {"codec", "geometry", "tables", "info"}:
+        raise fail("description must be an object with exactly the keys codec, geometry, tables, info", at, code="prior-file-description")
+    codec, geometry, layout, info = desc["codec"], desc["geometry"], desc["tables"], desc["info"]
+    if not isinstance(codec, str) or not isinstance(info, dict):
+        raise fail("description: codec must be a string and info an object", at, code="prior-file-description")
+    if not isinstance(geometry, dict) or not all(_is_count(v) for v in geometry.values()):
+        raise fail("description: geometry must map names to non-negative integers", at, code="prior-file-description")
+    total = 0
+    if not isinstance(layout, list) or not layout:
+        raise fail("description: tables must be a non-empty list", at, code="prior-file-description")
+    for entry in layout:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "type", "count"} and isinstance(entry["name"], str)
+                and entry["type"] in _DTYPES and _is_count(entry["count"])):
+            raise fail(f"description: bad table entry {entry!r}", at, code="prior-file-description")
+        total += 4 * entry["count"]
+        if total > MAX_TABLE_BYTES:
+            raise fail(f"tables exceed {MAX_TABLE_BYTES} bytes", at, code="prior-file-tables-size")
+    return codec, geometry, layout, info, total
 
 
 def _distinct_names(layout: list[dict[str, Any]], fail: Callable[[str, int | None, str], FormatError]) -> None:

@@ -24,7 +24,7 @@ from .elements import as_elements, to_numpy
 from .limits import ReadLimits
 from .prior import Prior, PriorLike
 
-Sample = Any  # an array (numpy or torch), a spike file's path, or an iterable of those
+Sample = Any  # an array (numpy or torch), a spike file (its path, bytes or binary file object), or an iterable of those
 
 
 def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits: int | None = None,
@@ -32,7 +32,7 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
                   ) -> Iterator[tuple[np.ndarray, ChunkSpec]]:
     """Each sample's chunks with their specs, in order: a spike file's as stored, an array's as
     :func:`spikecodec.encode` would cut it (``axes``, ``chunk``, ``bits`` as there)."""
-    if isinstance(samples, (str, os.PathLike, *IN_MEMORY)):  # a spike file, by path or as its bytes
+    if isinstance(samples, (str, os.PathLike, *IN_MEMORY)) or hasattr(samples, "read"):  # a spike file: path, bytes, file object
         with SpikeReader(samples, priors=priors, limits=limits) as r:
             for i in range(len(r.entries)):
                 yield r.read_chunk(i), r.chunk_spec(i)
@@ -72,6 +72,8 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
     >>> prior = spikecodec.train_prior("train-spikes.spk")          # chunks as the file holds them
     >>> spikecodec.save("feats.spk", spikes, codec="ctxmix", prior=prior)
     """
+    if info is not None and not isinstance(info, Mapping):  # refused before the training, not after it
+        raise TypeError(f"info is a dict stored with the prior, got {type(info).__name__}")
     trainer = get_codec(codec)
     if not trainer.trainable:
         trainable = ", ".join(sorted(k for k, c in registered_codecs().items() if c.trainable))

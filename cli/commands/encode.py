@@ -9,7 +9,7 @@ import sys
 import spikecodec
 from spikecodec.elements import as_elements
 
-from ..atomic import STDIO
+from ..atomic import reads_back
 from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # options that do not fit this array (axes, chunk, codec parameters)
         raise CliError(name, describe(exc)) from exc
     # In a pipe the data is the whole answer; a FIFO or device cannot be read back for the summary.
-    if not args.quiet and args.output != STDIO and os.path.isfile(args.output):
+    if not args.quiet and reads_back(args.output):  # a pipe, device or FIFO has no size to tell
         size = os.path.getsize(args.output)
         with spikecodec.open(args.output, priors=priors) as r:  # the pipeline as stored (e.g. what auto chose)
             print(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from ..elements import count_spikes
+from ..limits import codec_id_problem
 from .base import ArrayCodec, BytesCodec, ChunkSpec, Codec
 from .raw import Raw
 
@@ -22,6 +23,11 @@ DIRECT_MIN = 1 << 20  # elements of an 8-bit chunk from which zstd decompresses 
 
 def register_codec(cls: type[Codec]) -> type[Codec]:
     """Make ``cls`` available under ``cls.codec_id`` (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Codec)):
+        raise TypeError(f"register_codec takes a Codec subclass (ArrayCodec or BytesCodec), got {cls!r:.60}")
+    problem = codec_id_problem(getattr(cls, "codec_id", None))
+    if problem is not None:  # an id no header can hold stays out of the registry
+        raise ValueError(f"{cls.__name__}: {problem}")
     existing = _REGISTRY.get(cls.codec_id)
     if existing is not None and existing is not cls:
         raise ValueError(f"codec id {cls.codec_id!r} is already registered to {existing.__name__}")

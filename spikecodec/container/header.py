@@ -22,7 +22,7 @@ from ..limits import (
     ELEMENT_BITS,
     MAX_AXIS_NAME,
     MAX_CHUNK_ELEMENTS,
-    MAX_CODEC_ID,
+    codec_id_problem,
     MAX_CODECS,
     MAX_EXTENSION_NAME,
     MAX_EXTENSIONS,
@@ -123,6 +123,10 @@ def json_bytes(obj: Any) -> bytes:
         raise ValueError("metadata nests too deeply to be written as JSON") from None
     if too_deep(text):
         raise ValueError(f"metadata nests too deeply (arrays and objects at most {MAX_DEPTH} deep, FORMAT.md 1)")
+    try:
+        strict_json(text)  # what a reader refuses is never written (an integer beyond a double: 10**400)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (FORMAT.md 1)") from None
     return text.encode()
 
 
@@ -362,8 +366,9 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
     if not 1 <= len(h.codecs) <= MAX_CODECS:
         raise fail(f"{len(h.codecs)} codecs; a pipeline has 1..{MAX_CODECS}", code="codec-count")
     for c in h.codecs:
-        if not 0 < len(c["id"]) <= MAX_CODEC_ID or not c["id"].isascii():
-            raise fail(f"codec id {c['id']!r} is not 1..{MAX_CODEC_ID} ASCII characters", code="codec-id")
+        problem = codec_id_problem(c["id"])
+        if problem is not None:
+            raise fail(problem, code="codec-id")
     try:
         pipeline = Pipeline(h.codecs)
     except ValueError as exc:

@@ -38,7 +38,7 @@ from .records import (
     read_record,
     record_layout,
 )
-from .selection import checked_extent, normalize_key, selected_size, split_new_axes
+from .selection import checked_extent, empty_ellipsis_at, normalize_key, selected_size, split_new_axes
 from .source import IN_MEMORY, Openable, Source
 
 _BUFFER = object()  # a reader's reopen source for a bytearray, memoryview or mmap: its bytes when pickled
@@ -604,6 +604,7 @@ class SpikeReader:
         if expand is not None:
             return expand(self[key], self.ndim)
         k = self.header.chunk_rank
+        empty_ellipsis = empty_ellipsis_at(key, self.ndim)
         key = normalize_key(key, self.shape)
         box_lo, box_hi, local = [], [], []
         for i, sel in enumerate(key[:k]):
@@ -667,7 +668,10 @@ class SpikeReader:
         if filled != nbytes:
             raise FormatError(f"{self.name}: the chunks cover {filled} of the {nbytes} elements selected", code="rows-total")
         # np.require keeps a 0-d result 0-d (ascontiguousarray would make it 1-d).
-        return np.require(box[tuple(local) + tuple(key[k:])], requirements="C")
+        picks = tuple(local) + tuple(key[k:])
+        if empty_ellipsis is not None:
+            picks = picks[:empty_ellipsis] + (Ellipsis,) + picks[empty_ellipsis:]
+        return np.require(box[picks], requirements="C")
 
     def _chunks_overlapping(self, lo: list[int], hi: list[int]) -> list[int]:
         if not self._per_row:

@@ -66,6 +66,15 @@ def normalize_key(key: Any, shape: tuple[int, ...]) -> list[int | slice | np.nda
     return out
 
 
+def empty_ellipsis_at(key: Any, ndim: int) -> int | None:
+    """Where in ``key`` (no ``None`` left in it) a ``...`` standing for no axes is, else None.
+    numpy takes it as separating the index arrays around it (their axes then come first), so
+    the normalized key, which has no ``...``, gets it back there when it is applied."""
+    parts = key if isinstance(key, tuple) else (key,)
+    at = [i for i, k in enumerate(parts) if k is Ellipsis]
+    return at[0] if len(at) == 1 and len(parts) - 1 == ndim else None
+
+
 def selected_size(key: list[int | slice | np.ndarray], shape: tuple[int, ...]) -> int:
     """Elements a normalized ``key`` selects: the slices' lengths times the size the position
     arrays broadcast to (numpy's rule), so that a read is limited by what it returns as well as
@@ -96,7 +105,8 @@ def split_new_axes(key: Any) -> tuple[Any, Any]:
     parts = key if isinstance(key, tuple) else (key,)
     if not any(k is None for k in parts):
         return key, None
-    if any(isinstance(k, (list, np.ndarray)) or hasattr(k, "__array__") or hasattr(k, "detach") for k in parts):
+    if any(isinstance(k, (list, np.ndarray)) or (not isinstance(k, np.generic) and (hasattr(k, "__array__") or hasattr(k, "detach")))
+           for k in parts):  # a numpy scalar (np.int64(0)) is an int here, not an index array
         raise TypeError("np.newaxis (None) beside an index array: select first, then add the axis (r[key][None])")
     rest = tuple(k for k in parts if k is not None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import mmap
+import operator
 import os
 import stat
 import threading
@@ -172,6 +173,7 @@ def write_all(file: BinaryIO, data: bytes) -> None:
         if isinstance(file, io.RawIOBase):
             raise BlockingIOError(errno.EAGAIN, "the file object is non-blocking and would block: nothing more was written")
         return
+    n = _byte_count(n, len(data))
     rest = memoryview(data)[n:] if n < len(data) else None
     while rest:
         n = file.write(rest)
@@ -179,7 +181,19 @@ def write_all(file: BinaryIO, data: bytes) -> None:
             return
         if not n:
             raise OSError(errno.EIO, f"short write: the file object took none of the last {len(rest)} bytes")
-        rest = rest[n:]
+        rest = rest[_byte_count(n, len(rest)):]
+
+
+def _byte_count(n: object, size: int) -> int:
+    """What a file object's write() of ``size`` bytes returned, checked: a count of 0 .. size
+    (-1, as a C-style sink says it failed, had looped for ever)."""
+    try:
+        count = operator.index(n)
+    except TypeError:
+        raise TypeError(f"the file object's write() returned {n!r:.40}, not a byte count") from None
+    if not 0 <= count <= size:
+        raise OSError(errno.EIO, f"the file object's write() of {size} bytes returned {count}")
+    return count
 
 
 def flush(file: BinaryIO) -> None:

@@ -9,6 +9,7 @@ start before the sending side ends.
 from __future__ import annotations
 
 import io
+import math
 import os
 import select
 import time
@@ -31,9 +32,12 @@ POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting
 
 def wait_seconds(wait: object) -> float:
     """``wait`` checked: a number of seconds, at least 0 (``inf``: as long as it takes), never NaN."""
-    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0:  # NaN fails >= too
-        raise ValueError(f"wait must be a number of seconds of at least 0, got {wait!r:.40}")
-    return float(wait)
+    if isinstance(wait, (bool, np.bool_)) or not isinstance(wait, (int, float, np.integer, np.floating)) or not wait >= 0:
+        raise ValueError(f"wait must be a number of seconds of at least 0, got {wait!r:.40}")  # NaN fails >= too
+    try:
+        return float(wait)
+    except OverflowError:  # an int past a double's range (10**400): as long as it takes
+        return math.inf
 
 
 class _Sequential:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
 import operator
 import os
@@ -12,18 +11,14 @@ import threading
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Iterator, Sequence
 
-try:
-    import fcntl
-except ImportError:  # Windows has none: one writer a file is then the caller's care
-    fcntl = None  # type: ignore[assignment]
-
 import numpy as np
 
 from ..codecs import DEFAULT_CODEC, ChunkSpec, Codec, Pipeline
 from ..codecs.registry import CodecLike
 from ..elements import as_elements, element_bits
 from ..errors import FormatError
-from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option
+from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
+from ..output import descriptor_output, lock_for_writing
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
@@ -155,7 +150,9 @@ class SpikeWriter:
     encoded as soon as it is complete; ``flush()`` also writes a partial row and flushes the
     file, after which everything appended so far survives the writing process being killed
     (``spikecodec.open(path, recover=True)`` reads it).
-    ``close()`` (or leaving the ``with`` block) writes the index and trailer.
+    ``close()`` (or leaving the ``with`` block) writes the index and trailer; an exception that
+    leaves the block (Ctrl-C too) flushes the frames appended, then abandons the stream
+    (:meth:`abandon`): its readers see it unfinished, and ``recover=True`` reads every frame.
 
     ``chunk`` defaults to 1: each frame is a row of its own, sent as soon as it is appended.
     ``chunk=T`` (or ``(T, samples)``) waits for T frames, and lets the entropy coders use each
@@ -193,6 +190,7 @@ class SpikeWriter:
         if records not in RECORDS:
             raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
         self._extensions: list[Extension] = []
+        embed_prior = flag_option(embed_prior, "embed_prior")  # "false" is a string, and true
         if prior is not None:
             loaded = load_prior(prior)
             self._pipeline = self._pipeline.with_prior(loaded)
@@ -211,6 +209,9 @@ class SpikeWriter:
         self._metadata = user_metadata(metadata)
         self._bits = element_bits(bits)
         self._length = None if length is None else count_option(length, "length")
+        through = descriptor_output(file) if isinstance(file, (str, os.PathLike)) else None
+        if through is not None:  # "-" or /dev/stdout: written through, as save() writes them
+            file = through
         self._owns = isinstance(file, (str, os.PathLike))
         # A path is opened (and created) now but emptied only when the header is written: a
         # writer refused before its first frame (axes that do not fit it, a closed writer with
@@ -367,14 +368,16 @@ class SpikeWriter:
         if exc_type is None:
             self.close()
             return
-        # On an error in the caller's block, keep every complete frame: finish the file if we can.
+        # An error in the caller's block (Ctrl-C included) broke the stream off: every frame appended
+        # is flushed, so that recovery reads it, but no index or trailer is written, so that no
+        # reader - a socket's receiver above all - takes the stream for a finished one.
         try:
-            if self._header is not None:
-                self.close()
+            if self._header is not None and not self._closed:
+                self.flush()
         except Exception:
             pass
         finally:
-            self._release()
+            self.abandon()
 
     # -- internals ----------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -465,7 +468,7 @@ def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[in
         st = os.fstat(fd)
         created = (os.fspath(path), (st.st_dev, st.st_ino))
     try:
-        _lock_for_writing(fd, path)
+        lock_for_writing(fd, path)
         return os.fdopen(fd, "wb"), created
     except BaseException:
         os.close(fd)
@@ -487,18 +490,6 @@ def stream_id_bytes(stream_id: object) -> bytes | None:
     return data
 
 
-def _lock_for_writing(fd: int, path: str | os.PathLike) -> None:
-    """One SpikeWriter a file at a time (an advisory lock, which other SpikeWriters respect): two
-    on one path both reported success, and the file held one's frames, the other's gone, or
-    neither whole. A device or FIFO is written through, unlocked."""
-    if fcntl is None or not stat.S_ISREG(os.fstat(fd).st_mode):
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise OSError(errno.EBUSY, "another SpikeWriter is writing this file", os.fspath(path)) from None
-
-
 def _replace_in_place(file: BinaryIO, path: str | os.PathLike) -> BinaryIO:
     """A new file at ``path``, of ``file``'s mode, locked, in place of the existing ``file``
     (closed): a reader or a SpikeStream following the old file keeps it (and is told its writer
@@ -513,7 +504,7 @@ def _replace_in_place(file: BinaryIO, path: str | os.PathLike) -> BinaryIO:
         return file
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
-        _lock_for_writing(fd, path)
+        lock_for_writing(fd, path)
         new = os.fdopen(fd, "wb")
     except BaseException:
         os.close(fd)

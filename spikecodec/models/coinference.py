@@ -121,6 +121,9 @@ def as_images(images: Any, input_shape: list[int]) -> np.ndarray:
     if images.ndim == 3 and c == 1:
         images = images[:, None]
     if images.ndim != 4 or images.shape[1:] != (c, h, w):
+        if images.ndim == 4 and images.shape[2:] == (h, w) and images.shape[1] != c:
+            raise ValueError(f"got {given[0]} images of {given[1]} channels{' (RGB)' if given[1] == 3 else ''}; the model "
+                             f"takes {c}-channel{' (grayscale)' if c == 1 else ''} {want}")
         raise ValueError(f"got an array shaped {given}; the model takes {want}")
     return images
 
