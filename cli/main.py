@@ -47,7 +47,17 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> "typing.NoReturn":
         command = self.prog.removeprefix("spikecodec").strip()
         where = f"{command}: " if command else ""
+        seen = getattr(self, "_words", ())
+        greedy = [a.option_strings[0] for a in self._actions
+                  if a.nargs in ("+", "*") and any(o in seen for o in a.option_strings)]
+        if greedy and message.startswith("the following arguments are required"):
+            # `encode -o x.spk --meta a=1 spikes.npy`, in the usage line's order: --meta took the input too
+            message += f" ({', '.join(greedy)} takes every word after it: put the input before it, or end it with --)"
         self.exit(2, f"spikecodec: error: {where}{message} (see `{self.prog} --help`)\n")
+
+    def parse_known_args(self, args: typing.Any = None, namespace: typing.Any = None) -> typing.Any:
+        self._words = list(sys.argv[1:] if args is None else args)  # for error(): which options were given
+        return super().parse_known_args(args, namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,8 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def parse_select(text: str, axes: tuple[str, ...]) -> tuple[tuple[int | slice, ...], tuple[str, ...]]:
-    """``t=0:2,n=5`` -> an index tuple for the reader, and the axes that remain after it."""
+def parse_select(text: str, axes: tuple[str, ...], shape: tuple[int, ...]) -> tuple[tuple[int | slice, ...], tuple[str, ...]]:
+    """``t=0:2,n=5`` -> an index tuple for the reader (an index checked against ``shape``, and
+    named by its axis), and the axes that remain after it."""
     key: list[int | slice] = [slice(None)] * len(axes)
     chosen: set[int] = set()
     for part in text.split(","):
@@ -73,6 +74,9 @@ def parse_select(text: str, axes: tuple[str, ...]) -> tuple[tuple[int | slice, .
                 key[matches[0]] = int(spec)
         except ValueError:
             raise CliError("--select", f"bad index {spec!r} for axis {name!r}", 2) from None
+        n = shape[matches[0]]
+        if n is not None and isinstance(key[matches[0]], int) and not -n <= key[matches[0]] < n:  # numpy's said "axis 0"
+            raise CliError("--select", f"index {spec} is out of bounds for axis {axes[matches[0]]} of size {n}", 2)
     kept = tuple(a for a, k in zip(axes, key) if isinstance(k, slice))
     return tuple(key), kept
 
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     with reader:
         axes = reader.axes
         if args.select is not None:  # --select '' is an error, not the whole file
-            key, axes = parse_select(args.select, reader.axes)
+            key, axes = parse_select(args.select, reader.axes, reader.shape)
             with about(name):  # a bad file: exit 1; over --max-bytes: exit 3
                 try:
                     array = reader[key]

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..atomic import STDIO, output_file
+from ..atomic import STDIO, output_file, reads_back
 from ..errors import CliError, about, describe, printable
 from ..images import read_images
 from ..io_formats import array_format, display_name
@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=1, metavar="N", help="images per message (chunk); default 1")
     p.add_argument("--codec", metavar="ID", help="codec id or pipeline (default ctxmix)")
     p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")
-    add_prior_option(p, "the prior to code from: a prior file, or 'none' (default: the model's shipped prior)")
+    add_prior_option(p, "the prior to code from: a prior file, or 'none' (default: the model's shipped prior, which is for the default codec, ctxmix: another --codec codes without one)")
     p.add_argument("--embed-prior", action="store_true", help="put the prior in the stream's header")
     p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="more metadata (values that parse as JSON keep their type)")
     p.add_argument("--connect", metavar="HOST:PORT", help="send to a `spikecodec serve` server; OUT gets its predictions (.npy)")
@@ -112,13 +112,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(out, describe(exc)) from exc
     except ValueError as exc:  # codec parameters or a prior that do not fit
         raise CliError(src, describe(exc)) from exc
-    if not args.quiet and args.output != STDIO and os.path.isfile(args.output):  # a device or FIFO has no size to tell
+    if not args.quiet and reads_back(args.output):  # a pipe, device or FIFO has no size to tell
         size = os.path.getsize(args.output)
         shape = "x".join(map(str, info["code_shape"]))
         how = f"prior {used.digest[:12]}" if used is not None else "no prior"
         print(
             f"{printable(out)}: {n} images -> {info['model']} edge half (split {info['split']}) -> spikes {shape} (TCHW) each, "
-            f"{args.batch} per message, {how}; {size} bytes = {size / n:.1f} bytes/image",
+            f"{min(args.batch, n)} per message, {how}; {size} bytes = {size / n:.1f} bytes/image",
             file=sys.stderr,
         )
     return 0
@@ -134,7 +134,8 @@ def run_connected(args: argparse.Namespace) -> int:
     given = [o for o, v in (("--batch", args.batch != 1), ("--codec", args.codec), ("--level", args.level),
                             ("--prior", args.prior), ("--embed-prior", args.embed_prior), ("--meta", args.meta)) if v]
     if given:
-        raise CliError(given[0], "not with --connect (the server takes one image per message, coded from its model's prior)", 2)
+        raise CliError(given[0], "not with --connect: the client sends each image as one message, coded by the server's "
+                       "model's link (ctxmix from its prior), with the model's own metadata", 2)
     if args.output != STDIO and array_format(args.output) != "npy":
         raise CliError(args.output, "with --connect, OUT is the predictions, written as .npy", 2)
     try:

@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spikecodec.serve.protocol import read_tokens
-    from spikecodec.serve.server import LOOPBACK, ServeConfig, run_server
+    from spikecodec.serve.server import LOOPBACK, ServeConfig, default_workers, run_server
 
     if not 0 < args.port < 65536:
         raise CliError("--port", f"expected a port from 1 to 65535, got {args.port}", 2)
@@ -76,7 +76,16 @@ def run(args: argparse.Namespace) -> int:
         import ssl
 
         with about(args.tls_cert):  # a bad certificate or key is reported before the model loads
-            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+            try:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
+            except ssl.SSLError as exc:  # OpenSSL's own words ("[SSL] PEM lib") say neither which file nor what
+                raise ValueError(f"--tls-cert and --tls-key are not a PEM certificate and its private key ({exc.reason or exc})") from None
+    if args.workers is None:  # the environment's worker count, checked before the server says it is serving
+        try:
+            default_workers()
+        except ValueError as exc:
+            name, _, problem = str(exc).partition(": ")  # SPIKECODEC_SERVE_WORKERS='abc': expected ...
+            raise CliError(name, problem, 2) from None
     model = model_name(args.model)  # loaded by the model worker only: this process never imports torch
     config = ServeConfig(model=model, tokens=tokens, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
                          max_streams_per_client=args.max_streams_per_client, max_connections=args.max_connections,

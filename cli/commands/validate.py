@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": status == 0, "files": results, "summary": summary}, indent=2))
     elif batch and not args.quiet:
-        print(f"{summary['files']} files: {summary['conforming']} conform, {summary['not_conforming']} do not, "
+        print(f"{summary['files']} file{'' if summary['files'] == 1 else 's'}: {summary['conforming']} conform, {summary['not_conforming']} do not, "
               f"{summary['over_limit']} over a limit, {summary['unreadable']} unreadable")
     return status
 

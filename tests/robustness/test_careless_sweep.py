@@ -408,3 +408,47 @@ def test_plot_names_a_png_and_error_lines_escape_control_characters(work: Path) 
 def test_standard_input_named_twice_by_train_prior_is_a_usage_error(work: Path) -> None:
     code, _, err = run("train-prior", "-", "-", "-o", work / "t.prior")
     assert code == 2 and "standard input can be read once" in err, err
+
+
+# -- what a new user following the docs met (an outside probe of README, docs/ and --help) ---------
+
+
+def parser_error(*args: object) -> str:
+    """The one line argparse's own refusal prints (exit status 2)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main([str(a) for a in args])
+    assert exit_.value.code == 2
+    return err.getvalue().strip()
+
+
+def test_an_input_after_meta_gets_the_hint_to_end_meta(work: Path) -> None:
+    line = parser_error("encode", "-o", work / "q.spk", "--meta", "model=resnet18", work / "x.npy")
+    assert "required: INPUT" in line and "--meta takes every word after it" in line and "end it with --" in line, line
+    assert "--meta" not in parser_error("encode", "-o", work / "q.spk")  # no --meta given: no hint about it
+    assert run("encode", "-o", work / "q.spk", "--meta", "model=resnet18", "--", work / "x.npy")[0] == 0
+
+
+def test_select_out_of_bounds_names_the_axis_the_user_named(work: Path) -> None:
+    code, _, err = run("decode", work / "x.spk", "-o", work / "d.npy", "--select", "t=9")
+    assert code == 2 and "--select: index 9 is out of bounds for axis T of size 3" in err, err
+
+
+def test_validate_of_one_file_says_one_file(work: Path) -> None:
+    (work / "empty").mkdir()
+    code, out, _ = run("validate", work / "empty")
+    assert code != 0 and "1 file:" in out and "1 files" not in out, out
+
+
+def test_rgb_images_for_a_grayscale_model_are_named_as_such() -> None:
+    from spikecodec.models.coinference import as_images
+
+    with pytest.raises(ValueError, match=r"got 3 images of 3 channels \(RGB\); the model takes 1-channel \(grayscale\)"):
+        as_images(np.zeros((3, 3, 28, 28), np.uint8), [1, 28, 28])
+
+
+def test_a_bad_worker_count_in_the_environment_is_refused_before_serving(work: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "spikecodec", "serve", "--port", "1"], capture_output=True, text=True,
+                          env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "abc"}, timeout=60)
+    assert done.returncode == 2 and "serving" not in done.stderr and "cloud half at" not in done.stderr
+    assert done.stderr.strip().endswith("SPIKECODEC_SERVE_WORKERS='abc': expected a positive number of worker processes")
