@@ -1,6 +1,6 @@
 """Regenerate results/robustness.md and results/robustness.json (issue 6).
 
-    nice -n 10 .venv/bin/python scripts/robustness_report.py [--fuzz-runs 400000] [--kills 200]
+    nice -n 10 .venv/bin/python scripts/robustness_report.py [--fuzz-runs 400000] [--fuzz-seconds 3600] [--kills 200]
 
 1. Fuzzing: runs scripts/fuzz.py for each target (decode, open, validate, link, cli, prior) to ``--fuzz-runs``
    executions, unless ``--fuzz-runs 0``, which reuses the statistics of the last campaign in
@@ -54,9 +54,10 @@ FIXED = [  # distinct failures the fuzzers and property tests found, each fixed 
 ]
 
 
-def run_fuzz(runs: int) -> None:
+def run_fuzz(runs: int, seconds: int) -> None:
     for target in ("decode", "open", "validate", "link", "cli", "prior"):
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz.py"), target, "--runs", str(runs), "--time", "3600"], check=False)
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "fuzz.py"), target, "--runs", str(runs), "--time", str(seconds)],
+                       check=False)
 
 
 def fuzz_stats(fuzz_dir: Path) -> list[dict]:
@@ -229,6 +230,7 @@ def write_report(fuzz: list[dict], kills: dict, mem: dict, commits: dict) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fuzz-runs", type=int, default=400_000, help="executions per target; 0 reuses runs/fuzz/")
+    parser.add_argument("--fuzz-seconds", type=int, default=3600, help="the most each target may run (whichever of the two ends first)")
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--save-kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
@@ -237,7 +239,7 @@ def main() -> None:
     parser.add_argument("--crash-from", type=Path, help="a robustness.json whose crash-safety section to reuse")
     args = parser.parse_args()
     if args.fuzz_runs:
-        run_fuzz(args.fuzz_runs)
+        run_fuzz(args.fuzz_runs, args.fuzz_seconds)
     if args.crash_from:
         previous = json.loads(args.crash_from.read_text())
         kills = previous["crash_safety"]
