@@ -53,7 +53,12 @@ class OneLineParser(argparse.ArgumentParser):
         if greedy and message.startswith("the following arguments are required"):
             # `encode -o x.spk --meta a=1 spikes.npy`, in the usage line's order: --meta took the input too
             message += f" ({', '.join(greedy)} takes every word after it: put the input before it, or end it with --)"
-        self.exit(2, f"spikecodec: error: {where}{message} (see `{self.prog} --help`)\n")
+        help_of = self.prog
+        if not command and message.startswith("unrecognized arguments"):  # argparse reports them at the top
+            commands = {name for a in self._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices}
+            named = [w for w in getattr(self, "_words", ()) if w in commands]
+            help_of = f"{self.prog} {named[0]}" if named else self.prog
+        self.exit(2, f"spikecodec: error: {where}{message} (see `{help_of} --help`)\n")
 
     def parse_known_args(self, args: typing.Any = None, namespace: typing.Any = None) -> typing.Any:
         self._words = list(sys.argv[1:] if args is None else args)  # for error(): which options were given

@@ -134,8 +134,9 @@ def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]
         if not same:
             with contextlib.suppress(OSError):
                 same = os.path.samefile(src, out)
-        if same:
-            raise OutputError(f"is also an input ({os.fspath(item)}): refusing to overwrite it")
+        if same:  # the input's own name only where it differs (a link, another spelling)
+            also = "" if os.fspath(item) == os.fspath(output) else f" ({os.fspath(item)})"
+            raise OutputError(f"is also an input{also}: refusing to overwrite it")
 
 
 def lock_for_writing(fd: int, path: str | os.PathLike) -> None:

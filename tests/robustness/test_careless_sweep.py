@@ -452,3 +452,13 @@ def test_a_bad_worker_count_in_the_environment_is_refused_before_serving(work: P
                           env={**os.environ, "SPIKECODEC_SERVE_WORKERS": "abc"}, timeout=60)
     assert done.returncode == 2 and "serving" not in done.stderr and "cloud half at" not in done.stderr
     assert done.stderr.strip().endswith("SPIKECODEC_SERVE_WORKERS='abc': expected a positive number of worker processes")
+
+
+def test_a_misspelt_option_points_to_its_command_s_help(work: Path) -> None:
+    line = parser_error("encode", work / "x.npy", "-o", work / "y.spk", "--cdec", "zstd")
+    assert line.endswith("(see `spikecodec encode --help`)"), line
+
+
+def test_an_output_that_is_an_input_is_named_once(work: Path) -> None:
+    code, _, err = run("cloud", work / "x.spk", "-o", work / "x.npy", "--labels", work / "x.npy")
+    assert code != 0 and err.count("x.npy") == 1 and "is also an input: refusing to overwrite it" in err, err
