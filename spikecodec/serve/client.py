@@ -23,6 +23,7 @@ received before it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import ssl
@@ -53,9 +54,13 @@ class Predictions:
                    np.concatenate([p.logits for p in parts]))
 
 
+ANSWERED_KEPT = 1 << 16  # images whose answers a client keeps for ServeError.answered
+
+
 class ServeError(Exception):
     """The server refused or ended the stream: ``code`` (docs/serve.md), ``reason``, and the
-    ``answered`` predictions that arrived before."""
+    ``answered`` predictions that arrived before (those of the last ANSWERED_KEPT images at
+    least)."""
 
     def __init__(self, code: int, reason: str, answered: Predictions | None = None):
         self.code = code
@@ -124,7 +129,8 @@ class ServeClient:
         timeout = _seconds(timeout)
         scheme = "wss" if context is not None else "ws"
         self.timeout = timeout
-        self.answered: list[Predictions] = []
+        self.answered: collections.deque[Predictions] = collections.deque()  # the last ANSWERED_KEPT images' answers
+        self._answered_images = 0
         self._expected: list[int] = []  # ids sent and not answered yet, in order
         self._next = 0
         self.bytes_sent = 0  # chunk messages' bytes, not counting ids and WebSocket framing
@@ -204,11 +210,14 @@ class ServeClient:
             raise ServeError(P.PROTOCOL, f"answers for ids {list(part.ids)[:4]}..., expected {want[:4]}...")
         del self._expected[: len(part)]
         self.answered.append(part)
+        self._answered_images += len(part)
+        while self._answered_images - len(self.answered[0]) >= ANSWERED_KEPT:  # a client of days kept every answer
+            self._answered_images -= len(self.answered.popleft())
         return part
 
     def _pipeline(self, sends: Iterator[tuple[int, Any]], send: Any) -> Predictions:
         """Send while fewer than ``window`` images wait for answers, else receive."""
-        start = len(self.answered)
+        mine = []
         pending = iter(sends)
         exhausted = False
         while True:
@@ -221,8 +230,8 @@ class ServeClient:
                 send(image_id, item)
             if not self._expected:
                 break
-            self.receive()
-        return Predictions.join(self.answered[start:], self.classes)
+            mine.append(self.receive())
+        return Predictions.join(mine, self.classes)
 
     def _counted_ids(self) -> Iterator[int]:
         """0, 1, 2, ... over the client's life."""
