@@ -9,6 +9,7 @@ occupies bits ``[i*b, (i+1)*b)`` counted from the MSB of byte 0, as ``np.packbit
 from __future__ import annotations
 
 import operator
+import sys
 from typing import Any
 
 import numpy as np
@@ -112,7 +113,8 @@ def element_bits(bits: object) -> int:
 def to_numpy(array: Any) -> np.ndarray:
     """A numpy view of ``array``; torch tensors are accepted without importing torch. A masked
     array is refused: np.asarray drops its mask, and the values under it would be coded."""
-    if isinstance(array, np.ma.MaskedArray):
+    masked = sys.modules.get("numpy.ma")  # numpy imports it on first use: np.ma would import it here, under a lock a fork could strand
+    if masked is not None and isinstance(array, masked.MaskedArray):
         raise TypeError("a masked array's masked values would be coded as they are: fill it first, e.g. a.filled(0)")
     if hasattr(array, "detach") and hasattr(array, "numpy"):  # torch.Tensor, duck-typed
         try:
