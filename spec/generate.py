@@ -15,6 +15,7 @@ spec/tables/ lists the integer tables of ``ctxmix`` (FORMAT.md 9.4.9).
 from __future__ import annotations
 
 import argparse
+import binascii
 import hashlib
 import io
 import json
@@ -132,7 +133,7 @@ VALID["ctxmix-hashed"] = {
 # (CRC-16 checks).
 VALID["compact-streamed"] = {
     "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 23},
-    "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [2], "records": "compact"},
+    "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [2], "records": "compact-unkeyed"},
 }
 # The writer's default chunk shape when the array has more than P = 2^20 elements (FORMAT.md 13,
 # "chunk shape"): [S, floor(P / (S I))] = [2, 524] over axes 1.. of 600 and 1000 (no vector had
@@ -145,16 +146,16 @@ VALID["default-chunk-two-axes"] = {
 # required bit clear; readers skip it, and it makes the header CRC (so every record's check) its own.
 VALID["compact-stream-id"] = {
     "array": {"shape": [4, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 121},
-    "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [1], "flush_after": [], "records": "compact",
+    "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [1], "flush_after": [], "records": "compact-unkeyed",
                "stream_id": "000102030405060708090a0b0c0d0e0f"},
 }
 VALID["compact-ctxmix-crc32"] = {
     "array": {"shape": [1, 1, 8, 24, 24], "bits": 1, "rate": 0.3, "seed": 22},
-    "encode": {"codec": "ctxmix", "chunk": [1], "records": "compact"},
+    "encode": {"codec": "ctxmix", "chunk": [1], "records": "compact-unkeyed"},
 }
 VALID["compact-ctxmix-small"] = {
     "array": {"shape": [6, 2, 4, 6, 6], "bits": 1, "rate": 0.3, "seed": 24, "correlated": True},
-    "encode": {"codec": "ctxmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+    "encode": {"codec": "ctxmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact-unkeyed"},
 }
 # Priors (FORMAT.md 14): one per trainable codec, in spec/vectors/priors/CODEC.prior. Each was
 # trained once, by ``train_prior`` on the array recipe below (another seed than the vectors'),
@@ -177,7 +178,7 @@ VALID["prior-ctxmix-embedded"] = {  # the header holds the prior file
 }
 VALID["prior-ctxmix-compact"] = {  # one sample a record, compact, from a named prior
     "array": {"shape": [3, 4, 2, 4, 4], "bits": 2, "rate": 0.3, "seed": 18, "correlated": True},
-    "encode": {"codec": "ctxmix", "chunk": [3, 1], "prior": "priors/ctxmix.prior", "records": "compact"},
+    "encode": {"codec": "ctxmix", "chunk": [3, 1], "prior": "priors/ctxmix.prior", "records": "compact-unkeyed"},
 }
 
 # Issue 23: rules no vector above reaches. Histories at t >= 3 (T = 5 in one chunk); counters
@@ -224,7 +225,7 @@ VALID["mix-hashed"] = {
 }
 VALID["compact-mix"] = {
     "array": {"shape": [3, 4, 8, 6, 6], "bits": 1, "rate": 0.15, "seed": 57, "correlated": True},
-    "encode": {"codec": "mix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+    "encode": {"codec": "mix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact-unkeyed"},
 }
 PRIORS["mix"] = {"array": {"shape": [3, 10, 4, 2, 2], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]}
 VALID["prior-mix-named"] = {
@@ -270,7 +271,7 @@ VALID["ctxmix-wide-c"] = {"array": {"shape": [2, 1, 260, 3, 3], "bits": 2, "rate
 VALID["ctxmix-pc-65536"] = {"array": {"shape": [1, 1, 1, 256, 256], "bits": 1, "rate": 0.1, "seed": 72}, "encode": {"codec": "ctxmix"}}
 VALID["ctxmix-packed-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 73}, "encode": {"codec": "ctxmix", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
 VALID["mix-packed-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 74}, "encode": {"codec": "mix", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
-VALID["compact-check-boundary"] = {"array": {"shape": [1, 4088], "bits": 1, "rate": 0.5, "seed": 75}, "encode": {"codec": "raw", "axes": ["T", "F"], "chunk": [1, 2048], "records": "compact"}}
+VALID["compact-check-boundary"] = {"array": {"shape": [1, 4088], "bits": 1, "rate": 0.5, "seed": 75}, "encode": {"codec": "raw", "axes": ["T", "F"], "chunk": [1, 2048], "records": "compact-unkeyed"}}
 # Priors made from another prior's tables (not trained): written once, read from their file ever after.
 DERIVED_PRIORS: dict[str, str] = {
     "mix-extreme-weights": "the mix prior with its weights set, in turn, to 2^20, -2^20, 2^20 + 1, -2^20 - 1, 2^31 - 1 and -2^31",
@@ -416,7 +417,7 @@ VALID["winmix-merged-axes"] = {
 VALID["winmix-packed-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 104}, "encode": {"codec": "winmix", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
 VALID["compact-winmix"] = {
     "array": {"shape": [3, 4, 8, 6, 6], "bits": 1, "rate": 0.15, "seed": 105, "correlated": True},
-    "encode": {"codec": "winmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+    "encode": {"codec": "winmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact-unkeyed"},
 }
 PRIORS["winmix"] = {"array": {"shape": [3, 10, 4, 2, 2], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]}
 VALID["prior-winmix-named"] = {
@@ -525,10 +526,25 @@ for _codec in ("order0", "context", "countctx", "ctxlanes"):
 for _codec, _bits, _rate in (("context", 1, 0.3), ("countctx", 2, 0.15), ("ctxlanes", 1, 0.3)):
     VALID[f"compact-{_codec}"] = {
         "array": {"shape": [3, 5, 8, 8, 8], "bits": _bits, "rate": _rate, "seed": 118, "correlated": True},
-        "encode": {"codec": _codec, "chunk": [3, 2], "records": "compact"},
+        "encode": {"codec": _codec, "chunk": [3, 2], "records": "compact-unkeyed"},
     }
 VALID["countctx-c300"] = {"array": {"shape": [2, 1, 300, 2, 2], "bits": 2, "rate": 0.3, "seed": 119, "correlated": True}, "encode": {"codec": "countctx", "chunk": [2]}}
 VALID["auto-raw-transposed"] = {"array": {"shape": [2, 3, 4, 4], "bits": 1, "rate": 0.5, "seed": 120}, "encode": {"codec": "auto", "axes": ["N", "T", "H", "W"], "chunk": [2]}}
+# Version 1.7: keyed checks (FORMAT.md 5.2, the keyed-checks extension): compact records whose
+# check is the CRC of their bytes XOR a BLAKE2b key of the header CRC and the ordinal - small
+# chunks (2-byte checks), payloads of 256 and 255 bytes (4- and 2-byte), and a stream with an id
+# and a flushed short row.
+VALID["keyed-ctxmix-small"] = {
+    "array": {"shape": [6, 2, 4, 6, 6], "bits": 1, "rate": 0.3, "seed": 125, "correlated": True},
+    "encode": {"codec": "ctxmix", "axes": ["N", "T", "C", "H", "W"], "chunk": [1], "records": "compact"},
+}
+VALID["keyed-check-boundary"] = {"array": {"shape": [1, 4088], "bits": 1, "rate": 0.5, "seed": 126},
+                                 "encode": {"codec": "raw", "axes": ["T", "F"], "chunk": [1, 2048], "records": "compact"}}
+VALID["keyed-stream-id"] = {
+    "array": {"shape": [5, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 127},
+    "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [2], "flush_after": [2], "records": "compact",
+               "stream_id": "101112131415161718191a1b1c1d1e1f"},
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -1112,6 +1128,36 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_outside_third_round(valid))
     out.update(_invalid_outside_fourth_round(valid))
     out.update(_invalid_end_before_top(valid))
+    out.update(_invalid_keyed(valid))
+    return out
+
+
+def _invalid_keyed(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.7, keyed checks (FORMAT.md 5.2, 3.2): a flipped payload bit and two swapped
+    records (a keyed check fails there too); records checked as before 1.7 under a header that
+    keys them (a reader that skips the extension takes them); the extension with data, and in a
+    file of classic records."""
+    out = {}
+    head, h, chunks = _compact_parts(valid["keyed-ctxmix-small"])
+    recs = _compact_records(head, h, chunks, keyed=True)
+    rows = _rows(chunks)
+    assert _compact_file(head, recs, len(recs), rows) == valid["keyed-ctxmix-small"]
+    at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
+    flipped = list(recs)
+    r1 = bytearray(recs[1])
+    assert r1[0] < 0x80 and not (r1[0] - 1) & 1  # a one-byte size field, no height
+    r1[1] ^= 0x01
+    flipped[1] = bytes(r1)
+    out["keyed-check-mismatch"] = (_compact_file(head, flipped, len(recs), rows), at[1], "check mismatch")
+    out["keyed-records-swapped"] = (_compact_file(head, [recs[1], recs[0], *recs[2:]], len(recs), rows), at[0], "check mismatch")
+    unkeyed = _compact_records(head, h, chunks, keyed=False)
+    out["keyed-records-unkeyed"] = (_compact_file(head, unkeyed, len(recs), rows), at[0], "check mismatch")
+    with_data = tuple(Extension(e.name, b"\x00" if e.name == "keyed-checks" else e.data, e.required) for e in h.extensions)
+    new_head = encode_header(Header(**{**h.__dict__, "extensions": with_data}))
+    out["keyed-extension-data"] = (_compact_file(new_head, _compact_records(new_head, h, chunks, keyed=True), len(recs), rows),
+                                   layout.PREAMBLE_SIZE, "carries no data")
+    out["keyed-checks-classic"] = (_set_header(valid["ctxmix-spikes"], extensions=(Extension("keyed-checks", b"", True),)),
+                                   layout.PREAMBLE_SIZE, "compact records")
     return out
 
 
@@ -1183,9 +1229,10 @@ def _compact_parts(data: bytes) -> tuple[bytes, Header, list[tuple[int, int, byt
     return data[:start], h, out
 
 
-def _compact_records(head: bytes, h: Header, chunks: list[tuple[int, int, bytes]]) -> list[bytes]:
-    """Each chunk as the compact record of its ordinal, checked against ``head``'s CRC."""
-    records = CompactRecords(tag=head[-4:], row_height=h.chunk_shape[0])
+def _compact_records(head: bytes, h: Header, chunks: list[tuple[int, int, bytes]], keyed: bool = False) -> list[bytes]:
+    """Each chunk as the compact record of its ordinal, checked against ``head``'s CRC (with keyed
+    checks, FORMAT.md 5.2, when ``keyed``)."""
+    records = CompactRecords(tag=head[-4:], row_height=h.chunk_shape[0], keyed=keyed)
     return [b"".join(records.build(i, (row,), (height,), 0, payload)) for i, (row, height, payload) in enumerate(chunks)]
 
 
@@ -1831,7 +1878,7 @@ def _invalid_outside_third_round(valid: dict[str, bytes]) -> dict[str, tuple[byt
     body = head + record
     out["empty-array-entry-first"] = (_finish(body, [IndexEntry(len(head) + 1, len(record), 0, 1, 0)]), len(body),
                                       "may hold no chunks")
-    cempty = spikecodec.encode(np.zeros((3, 0, 4), np.uint8), codec="raw", chunk=[1, 1], records="compact")
+    cempty = spikecodec.encode(np.zeros((3, 0, 4), np.uint8), codec="raw", chunk=[1, 1], records="compact-unkeyed")
     chead = cempty[: _parts(cempty)[1]]
     crec = b"".join(CompactRecords(tag=chead[-4:], row_height=1).build(0, (0,), (1,), 0, b""))
     out["empty-array-compact-record"] = (_compact_file(chead, [crec], 1, 1), len(chead), "may hold no chunks")
@@ -1887,7 +1934,7 @@ def _messages_blob(messages: list[bytes]) -> bytes:
 def _link_stream(frame_shape, frames, batches, **options) -> tuple[bytes, list[bytes], bytes]:
     """(header, chunk messages, end message) of ``frames`` sent in messages of ``batches`` frames
     (without a stream id unless ``stream_id`` gives one: a vector's bytes are fixed)."""
-    enc = spikecodec.LinkEncoder(frame_shape, **{"stream_id": False, **options})
+    enc = spikecodec.LinkEncoder(frame_shape, **{"stream_id": False, "records": "compact-unkeyed", **options})
     messages, at = [], 0
     for n in batches:
         messages.append(enc.encode(frames[at : at + n]))
@@ -1914,6 +1961,21 @@ def _received(messages: list[bytes], end: bool) -> tuple[np.ndarray | None, int 
     return np.concatenate(rows), None, None
 
 
+def _colliding_stream_ids(frame_shape) -> tuple[bytes, bytes]:
+    """The first two stream ids (SHA-256 of 0, 1, 2, ... cut to 16 bytes) whose ctxmix link headers
+    have header CRCs A and B with CRC-16/XMODEM(A XOR B) = 0: under the checks of versions 1.3 - 1.6
+    (a CRC over the header CRC, the ordinal and the record) every record of either stream then
+    passes in the other, whatever its bytes."""
+    seen: dict[int, bytes] = {}
+    for i in range(1 << 20):
+        sid = hashlib.sha256(i.to_bytes(8, "little")).digest()[:16]
+        tag = spikecodec.LinkEncoder(frame_shape, codec="ctxmix", stream_id=sid).header[-4:]
+        got = seen.setdefault(binascii.crc_hqx(tag, 0), sid)
+        if got is not sid:
+            return got, sid
+    raise AssertionError("no colliding pair")
+
+
 def _first_compact_record(message: bytes) -> int:
     """The length of the first compact record of ``message`` (5.2: a one-byte size field and a
     payload under 256 bytes, so a CRC-16 check)."""
@@ -1936,6 +1998,11 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
     # Two sessions of the same options, each with its stream id (version 1.6): only the ids differ.
     session_header, session, session_end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=bytes(range(16)))
     _, other_session, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=bytes(range(16, 32)))
+    keyed_header, keyed, keyed_end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=bytes(range(32, 48)),
+                                                  records="compact")
+    id_a, id_b = _colliding_stream_ids(frames.shape[1:])
+    collide_a = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=id_a, records="compact")
+    collide_b = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=id_b, records="compact")
     packed = (big[0].size + 7) // 8
     assert all(_first_compact_record(m) - 3 < packed for m in coded)  # every record coded, not stored packed
     cases = {
@@ -1957,6 +2024,11 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         "coded-replayed": ([coded_header, coded[0], coded[1], coded[1]], False, "out of order", "compact-check"),
         "session": ([session_header, *session, session_end], True, "", None),
         "other-session": ([session_header, session[0], other_session[1]], False, "another", "compact-check"),
+        # Version 1.7, keyed checks: a session, and a message of another session whose header CRC
+        # collides with this one's under the checks of 1.3 - 1.6 (there, every message of either
+        # passes in the other), refused.
+        "keyed-session": ([keyed_header, *keyed, keyed_end], True, "", None),
+        "keyed-colliding-session": ([collide_a[0], collide_a[1][0], collide_b[1][1]], False, "another", "compact-check"),
     }
     out = {}
     for name, (messages, is_end, phrase, code) in cases.items():
@@ -2233,6 +2305,11 @@ INVALID_CODES = {
     "winmix-prior-short-row": "prior-mismatch",
     "winmix-prior-of-mix": "prior-mismatch",
     "winmix-trailing-ff": "mix-end",
+    "keyed-check-mismatch": "compact-check",
+    "keyed-records-swapped": "compact-check",
+    "keyed-records-unkeyed": "compact-check",
+    "keyed-extension-data": "extension-data",
+    "keyed-checks-classic": "keyed-checks-classic",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).

@@ -59,7 +59,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "extension-unknown-required": ("3.2", "every required extension is one the reader knows"),
     "extension-not-required": ("3.2", "a known extension has its required bit set"),
     "extension-repeated": ("3.2", "a known extension appears at most once"),
-    "extension-data": ("3.2", "the compact-records extension carries no data"),
+    "extension-data": ("3.2", "the compact-records and keyed-checks extensions carry no data"),
+    "keyed-checks-classic": ("3.2", "the keyed-checks extension only goes with compact records"),
     "prior-extension-unneeded": ("3.2", "a prior extension only when the array codec names a prior"),
     # Chunking (4)
     "chunk-extent": ("4.1", "a chunk's extent on axes 1..k-1 is the grid's (reported by recovery's walk, section 10; reading with the index reports `index-record-mismatch`)"),
@@ -82,7 +83,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "varint-too-large": ("5.2", "a varint's value is below 2^64"),
     "varint-too-long": ("5.2", "a varint is at most 10 bytes"),
     "compact-height": ("5.2", "a stated row height is 1 .. chunk_shape[0] - 1"),
-    "compact-check": ("5.2", "a compact record's check covers the header CRC, its ordinal and its bytes"),
+    "compact-check": ("5.2", "a compact record's check covers the header CRC, its ordinal and its bytes (keyed by them from 1.7)"),
     "records-end-early": ("5.2", "no end of records where a record is expected"),
     # Index (6)
     "index-magic": ("6.1", "the index starts with the magic SPKI"),

@@ -154,7 +154,7 @@ def parse_header(data, priors):
         ids.append(raw.decode("ascii"))
     codecs = list(zip(ids, configs))
     check_pipeline(codecs)
-    known = ("compact-records", "prior")
+    known = ("compact-records", "prior", "keyed-checks")
     names = [raw.decode("ascii") for _, raw, _ in exts]
     for flags, raw, data_ in exts:  # extension by extension, each through every rule
         name = raw.decode("ascii")
@@ -168,8 +168,10 @@ def parse_header(data, priors):
             raise bad("extension-not-required", f"extension {name} lacks its required bit")
         if names.count(name) > 1:
             raise bad("extension-repeated", f"extension {name} appears more than once")
-        if name == "compact-records" and data_:
-            raise bad("extension-data", "the compact-records extension carries no data")
+        if name in ("compact-records", "keyed-checks") and data_:
+            raise bad("extension-data", f"the {name} extension carries no data")
+    if "keyed-checks" in names and "compact-records" not in names:
+        raise bad("keyed-checks-classic", "keyed-checks without compact-records")
     ext = {name: data_ for (_, _, data_), name in zip(exts, names) if name in known}
     array_id, array_cfg = codecs[0]
     if "prior" in ext and "prior" not in array_cfg:
@@ -189,6 +191,7 @@ def parse_header(data, priors):
     hdr.rank, hdr.bits, hdr.k = r, bits, k
     hdr.shape, hdr.chunk_shape, hdr.axes, hdr.codecs = shape, chunk_shape, axes, codecs
     hdr.compact = "compact-records" in ext
+    hdr.keyed = "keyed-checks" in ext
     return hdr
 
 
@@ -268,8 +271,13 @@ def compact_record(data, pos, hdr, rows, ordinal, end_code="records-end-early"):
     check = 2 if P < 256 else 4
     if p + P + check > len(data):
         raise Problem("record-truncated", pos, "the file ends inside the record")
-    covered = hdr.header_crc + ordinal.to_bytes(8, "little") + bytes(data[pos:p + P])
-    want = crc16_xmodem(covered) if P < 256 else crc32(covered)
+    place = hdr.header_crc + ordinal.to_bytes(8, "little")
+    if hdr.keyed:  # 1.7: the CRC of the record's bytes, XOR the first bytes of BLAKE2b of its place
+        crc = crc16_xmodem(bytes(data[pos:p + P])) if P < 256 else crc32(bytes(data[pos:p + P]))
+        want = crc ^ int.from_bytes(hashlib.blake2b(place, digest_size=check).digest(), "little")
+    else:
+        covered = place + bytes(data[pos:p + P])
+        want = crc16_xmodem(covered) if P < 256 else crc32(covered)
     if u(data, p + P, check) != want:
         raise Problem("compact-check", pos, "compact record check mismatch")
     return Record(pos, start, height, j, p, P), p + P + check

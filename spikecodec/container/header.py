@@ -386,8 +386,11 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
             raise fail(f"extension {e.name!r} must be marked required", code="extension-not-required")
         if sum(x.name == e.name for x in h.extensions) > 1:
             raise fail(f"extension {e.name!r} appears more than once", code="extension-repeated")
-        if e.name == COMPACT_EXTENSION and e.data:
+        if e.name in (COMPACT_EXTENSION, KEYED_EXTENSION) and e.data:
             raise fail(f"extension {e.name!r} carries no data", code="extension-data")
+    names = {e.name for e in h.extensions}
+    if KEYED_EXTENSION in names and COMPACT_EXTENSION not in names:
+        raise fail(f"extension {KEYED_EXTENSION!r} keys compact records' checks, and the file has none", code="keyed-checks-classic")
     if any(e.name == PRIOR_EXTENSION for e in h.extensions) and not getattr(pipeline.array_codec, "prior_id", None):
         raise fail(f"extension {PRIOR_EXTENSION!r} holds a prior, but codec {pipeline.array_codec.codec_id!r} names none", code="prior-extension-unneeded")
     return pipeline
@@ -397,7 +400,8 @@ PRIOR_EXTENSION = "prior"  # a prior file embedded in the header (FORMAT.md 14)
 COMPACT_EXTENSION = "compact-records"  # the file's chunks are compact records (FORMAT.md 5.2)
 STREAM_ID_EXTENSION = "stream-id"  # random bytes that make a stream's header its own (FORMAT.md 3.2)
 STREAM_ID_SIZE = 16
-KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3, STREAM_ID_EXTENSION: 6}  # name -> the minor version defining it
+KEYED_EXTENSION = "keyed-checks"  # compact records' checks keyed by stream and place (FORMAT.md 5.2, version 1.7)
+KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3, STREAM_ID_EXTENSION: 6, KEYED_EXTENSION: 7}  # name -> the minor version defining it
 RULELESS_EXTENSIONS = {STREAM_ID_EXTENSION}  # read as unknown ones are (FORMAT.md 3.2): no rule for readers
 
 

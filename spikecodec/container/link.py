@@ -40,7 +40,7 @@ from ..limits import Budget, ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from ..codecs import ChunkSpec
 from .grid import RowAssembler, Tiling, chunk_spec
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
+from .header import COMPACT_EXTENSION, KEYED_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import SpikeWriter, whole_numbers
@@ -89,13 +89,17 @@ class LinkEncoder:
         metadata: dict[str, Any] | None = None,
         bits: int = 1,
         stream_id: bytes | bool = True,
+        records: str = "compact",
     ):
+        if records not in ("compact", "compact-unkeyed"):
+            raise ValueError(f"a link's records are compact: records must be 'compact' or 'compact-unkeyed' (for readers "
+                             f"before format 1.7), got {records!r:.40}")
         self._sink = _Capture()
         frame_shape = whole_numbers(frame_shape, "frame_shape")
         if axes is None and len(frame_shape) == 4:
             axes = ("N", "T", "C", "H", "W")
         self._writer = SpikeWriter(self._sink, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,
-                                   prior=prior, embed_prior=embed_prior, records="compact", stream_id=stream_id)
+                                   prior=prior, embed_prior=embed_prior, records=records, stream_id=stream_id)
         self._writer._start(frame_shape)
         self.header: bytes = self._sink.take()
         self.frame_shape = frame_shape
@@ -136,8 +140,11 @@ class LinkEncoder:
     @classmethod
     def from_header(cls, header: bytes, *, prior: PriorLike | None = None) -> "LinkEncoder":
         """A fresh encoder (its first chunk message is record 0) for the stream whose header
-        message is ``header``, so that messages coded now decode with ``LinkDecoder(header)``
-        however the options that made the header were given, or would be made by a later version.
+        message is ``header``, so that messages coded now decode with a new
+        ``LinkDecoder(header)`` however the options that made the header were given, or would be
+        made by a later version. Not for a producer resuming a stream mid-way: a decoder still in
+        the stream refuses its first messages and then takes the later ones as the earlier
+        session's (same header, same places); a restarted producer starts a new stream.
 
         The options (codec pipeline, axes, chunking, element type, metadata, embedded prior) are
         read from the header; a prior the header names but does not embed is ``prior``, else one
@@ -156,7 +163,8 @@ class LinkEncoder:
         encoder = cls(h.frame_shape, codec=h.pipeline(), prior=getattr(pipeline.array_codec, "prior", None),
                       embed_prior=any(e.name == PRIOR_EXTENSION for e in h.extensions), axes=h.axes,
                       chunk=h.chunk_shape, metadata=h.metadata, bits=h.bits,
-                      stream_id=stream_id if len(stream_id or b"") == STREAM_ID_SIZE else False)
+                      stream_id=stream_id if len(stream_id or b"") == STREAM_ID_SIZE else False,
+                      records="compact" if any(e.name == KEYED_EXTENSION for e in h.extensions) else "compact-unkeyed")
         if encoder.header != data:
             raise ValueError("this version of spikecodec does not write that header byte for byte (another "
                              "version's or writer's): messages coded for it would not decode with it")

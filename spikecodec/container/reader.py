@@ -464,8 +464,11 @@ class SpikeReader:
 
     @property
     def records(self) -> str:
-        """The chunk record layout: ``classic`` or ``compact`` (FORMAT.md 5)."""
-        return "compact" if self._records.compact else "classic"
+        """The chunk record layout: ``classic``, ``compact`` or, for compact records whose checks
+        are not keyed (format 1.3-1.6), ``compact-unkeyed`` (FORMAT.md 5), as writers take it."""
+        if not self._records.compact:
+            return "classic"
+        return "compact" if self._records.keyed else "compact-unkeyed"
 
     @property
     def version(self) -> tuple[int, int]:

@@ -10,6 +10,7 @@ walks them: the random-access reader, recovery, the stream reader and the valida
 from __future__ import annotations
 
 import binascii
+import hashlib
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple, Protocol, Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from .. import layout
 from ..errors import FormatError
-from .header import COMPACT_EXTENSION, Header
+from .header import COMPACT_EXTENSION, KEYED_EXTENSION, Header
 
 
 class IndexEntry(NamedTuple):
@@ -205,12 +206,25 @@ def check_size(payload_size: int) -> int:
     return 2 if payload_size < SHORT_PAYLOAD else 4
 
 
-def compact_check(tag: bytes, ordinal: int, head: bytes, payload, width: int) -> bytes:
-    """CRC-16/XMODEM (``width`` 2) or CRC-32 (4) of tag, ordinal (u64), head and payload."""
-    prefix = tag + ordinal.to_bytes(8, "little")
+def compact_check(tag: bytes, ordinal: int, head: bytes, payload, width: int, keyed: bool = False) -> bytes:
+    """CRC-16/XMODEM (``width`` 2) or CRC-32 (4) of tag, ordinal (u64), head and payload; ``keyed``
+    (the keyed-checks extension, FORMAT.md 5.2): the CRC of head and payload alone, XORed with
+    the first ``width`` bytes of BLAKE2b of tag and ordinal. A CRC is linear, so with the tag and
+    ordinal inside it whether a record of another stream or place passes depended on the two
+    streams or places only, never on the record: 1 pair of streams in 65,536 took each other's
+    every record, and record 70,691 of any stream passed as record 0. Keyed, each record has its
+    own chance, 2^-16 (2^-32)."""
+    place = tag + ordinal.to_bytes(8, "little")
+    if keyed:
+        if width == 2:
+            crc = binascii.crc_hqx(payload, binascii.crc_hqx(head, 0)).to_bytes(2, "little")
+        else:
+            crc = layout.crc32(head, payload).to_bytes(4, "little")
+        key = hashlib.blake2b(place, digest_size=width).digest()
+        return bytes(a ^ b for a, b in zip(crc, key))
     if width == 2:
-        return binascii.crc_hqx(payload, binascii.crc_hqx(head, binascii.crc_hqx(prefix, 0))).to_bytes(2, "little")
-    return layout.crc32(prefix, head, payload).to_bytes(4, "little")
+        return binascii.crc_hqx(payload, binascii.crc_hqx(head, binascii.crc_hqx(place, 0))).to_bytes(2, "little")
+    return layout.crc32(place, head, payload).to_bytes(4, "little")
 
 
 class CompactRecords:
@@ -221,15 +235,16 @@ class CompactRecords:
 
     compact = True
 
-    def __init__(self, tag: bytes, row_height: int):
+    def __init__(self, tag: bytes, row_height: int, keyed: bool = False):
         self.tag = tag
         self.row_height = row_height
+        self.keyed = keyed
 
     def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
         height = extent[0]
         flag = int(height != self.row_height)
         head = varint(2 * len(payload) + flag + 1) + (varint(height) if flag else b"")
-        return [head, payload, compact_check(self.tag, ordinal, head, payload, check_size(len(payload)))]
+        return [head, payload, compact_check(self.tag, ordinal, head, payload, check_size(len(payload)), self.keyed)]
 
     def at_end(self, cursor: Cursor) -> tuple[bool, bytes]:
         first = cursor.read(1)
@@ -253,7 +268,7 @@ class CompactRecords:
     def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
         if len(check) != head.check_size:
             raise FormatError("file ends inside a record", at, code="record-truncated")
-        if compact_check(self.tag, ordinal, head.head, payload, head.check_size) != check:
+        if compact_check(self.tag, ordinal, head.head, payload, head.check_size, self.keyed) != check:
             raise FormatError(f"record {ordinal} check mismatch (damaged, out of order, or from another stream)", at, code="compact-check")
 
 
@@ -263,7 +278,7 @@ RecordLayout = ClassicRecords | CompactRecords
 def record_layout(h: Header, header_crc: bytes) -> RecordLayout:
     """The record layout a header declares (the ``compact-records`` extension, FORMAT.md 5.2)."""
     if any(e.name == COMPACT_EXTENSION for e in h.extensions):
-        return CompactRecords(header_crc, h.chunk_shape[0])
+        return CompactRecords(header_crc, h.chunk_shape[0], any(e.name == KEYED_EXTENSION for e in h.extensions))
     return ClassicRecords(h.chunk_rank)
 
 

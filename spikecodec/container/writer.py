@@ -21,7 +21,7 @@ from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
 from ..output import descriptor_output, lock_for_writing
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
+from .header import COMPACT_EXTENSION, KEYED_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file, flush, write_all
 from .records import (
     ClassicRecords,
@@ -33,7 +33,7 @@ from .records import (
     encode_trailer,
 )
 
-RECORDS = ("classic", "compact")
+RECORDS = ("classic", "compact", "compact-unkeyed")
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
 TARGET_CHUNK_ELEMENTS = Codec.chunk_elements  # default chunks hold about this many elements (or the codec's) ...
@@ -164,7 +164,9 @@ class SpikeWriter:
     trainable codec (``ctxmix``, ``context``, ...) start every chunk from that trained state; the
     file names it by digest, and holds its bytes too with ``embed_prior=True`` (else the reader
     must be given it). ``records="compact"`` writes compact chunk records (FORMAT.md 5.2): a few
-    bytes of framing instead of tens, for streams of small chunks such as one image's spikes.
+    bytes of framing instead of tens, for streams of small chunks such as one image's spikes,
+    each checked by a check keyed by its stream and place (format 1.7); ``"compact-unkeyed"``
+    writes them as versions 1.3-1.6 do, for readers of those versions.
     ``stream_id`` (16 bytes, or True to draw them at random) makes this stream's header, and so
     the check of each compact record, its own: records of another stream whose options are the
     same fail their check instead of reading as this stream's (FORMAT.md 3.2, ``stream-id``).
@@ -198,8 +200,10 @@ class SpikeWriter:
                 self._extensions.append(Extension(PRIOR_EXTENSION, loaded.data, required=True))
         elif embed_prior:
             raise ValueError("embed_prior=True needs a prior")
-        if records == "compact":
+        if records != "classic":
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
+        if records == "compact":
+            self._extensions.append(Extension(KEYED_EXTENSION, b"", required=True))
         stream_id = stream_id_bytes(stream_id)
         if stream_id is not None:
             self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))

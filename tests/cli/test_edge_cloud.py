@@ -125,7 +125,7 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path: Path, sample
     cases = [
         (("--images", tmp_path / "small.npy"), 1, "shaped (12, 20, 20)", "(N, 28, 28)"),
         (("--images", tmp_path / "float.npy"), 1, "float32"),
-        (("--images", tmp_path / "rgb.npy"), 1, "(12, 3, 28, 28)"),
+        (("--images", tmp_path / "rgb.npy"), 1, "12 images of 3 channels (RGB)", "1-channel (grayscale)"),
         (("--images", tmp_path / "empty"), 1, "no .png images"),
         (("--images", tmp_path / "cut.gz"), 1, "cut.gz", "corrupt gzip"),
         (("--images", tmp_path / "short-idx3-ubyte"), 1, "corrupt IDX", "12x28x28"),

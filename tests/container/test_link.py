@@ -78,13 +78,13 @@ def test_two_sessions_of_the_same_options_do_not_take_each_others_messages(prior
     np.testing.assert_array_equal(dec.decode(a.encode(FRAMES[0])), FRAMES[:1])  # its own still reads
     c = LinkEncoder(FRAMES.shape[1:], prior=prior)
     with spikecodec.open(c.header + c.encode(FRAMES[1]) + c.end(), priors=prior) as r:
-        assert r.header.minor == 6 and [e.name for e in r.header.extensions][-1] == "stream-id"
+        assert r.header.minor == 7 and [e.name for e in r.header.extensions][-1] == "stream-id"
     # A fixed id gives a reproducible header; False the header of 1.5 (one for all encoders).
     fixed = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=bytes(16)).header for _ in range(2)]
     plain = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=False).header for _ in range(2)]
     assert fixed[0] == fixed[1] != plain[0] == plain[1]
     with spikecodec.open(plain[0] + LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=False).end(), priors=prior) as r:
-        assert r.header.minor == 3 and [e.name for e in r.header.extensions] == ["compact-records"]
+        assert r.header.minor == 7 and [e.name for e in r.header.extensions] == ["compact-records", "keyed-checks"]
     # A restarted encoder for a header is that stream's: it keeps the id.
     again = LinkEncoder.from_header(a.header, prior=prior)
     assert again.header == a.header
@@ -101,7 +101,7 @@ def test_two_sessions_of_the_same_options_do_not_take_each_others_messages(prior
     # validator's minor-too-low warning is only for what the file's codecs and other extensions need.
     from spikecodec.layout import crc32
 
-    d = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    d = LinkEncoder(FRAMES.shape[1:], prior=prior, records="compact-unkeyed")  # keyed checks would need 1.7
     data = bytearray(d.header + d.end())  # no record: no check covers the header CRC changed below
     end = 16 + int.from_bytes(data[12:16], "little")
     for minor, warned in ((5, False), (3, False), (2, True)):

@@ -97,3 +97,48 @@ def _rewritten(header: bytes, old: bytes, new: bytes) -> bytes:
     body = body.replace(field, len(new).to_bytes(4, "little") + new)
     pre = header[: layout.PREAMBLE_SIZE - 4] + len(body).to_bytes(4, "little")
     return pre + body + layout.crc32(pre, body).to_bytes(4, "little")
+
+
+# -- keyed checks (format 1.7) and resuming a producer ---------------------------------------------
+
+
+def test_a_check_is_keyed_by_stream_and_place_not_linear_in_them():
+    """Before 1.7 a compact record's check was one CRC over header CRC, ordinal and bytes: linear,
+    so record 70,691 of any stream passed as record 0 whatever its bytes, and two streams whose
+    header CRCs A, B have CRC-16(A XOR B) = 0 took each other's every record."""
+    import binascii
+    import hashlib
+
+    from spikecodec.container.records import compact_check
+
+    tag, head, payload = bytes(4), b"\x05", b"\xab\xcd"
+    assert compact_check(tag, 0, head, payload, 2) == compact_check(tag, 70691, head, payload, 2)  # the old check
+    assert compact_check(tag, 0, head, payload, 2, keyed=True) != compact_check(tag, 70691, head, payload, 2, keyed=True)
+    seen: dict[int, bytes] = {}
+    for i in range(1 << 20):  # two tags that the old check cannot tell apart
+        t = hashlib.sha256(i.to_bytes(8, "little")).digest()[:4]
+        other = seen.setdefault(binascii.crc_hqx(t, 0), t)
+        if other is not t:
+            break
+    rng = np.random.default_rng(3)
+    same_old = same_keyed = 0
+    for ordinal in range(200):
+        body = rng.bytes(20)
+        same_old += compact_check(t, ordinal, head, body, 2) == compact_check(other, ordinal, head, body, 2)
+        same_keyed += compact_check(t, ordinal, head, body, 2, keyed=True) == compact_check(other, ordinal, head, body, 2, keyed=True)
+    assert same_old == 200 and same_keyed <= 1
+
+
+def test_link_streams_are_keyed_and_unkeyed_ones_still_read():
+    frames = (np.random.default_rng(4).random((3, 2, 3, 4, 4)) < 0.3).astype(np.uint8)
+    for records, minor in (("compact", 7), ("compact-unkeyed", 6)):
+        enc = LinkEncoder(frames.shape[1:], records=records)
+        dec = LinkDecoder(enc.header)
+        assert np.array_equal(np.concatenate([dec.decode(enc.encode(f[None])) for f in frames]), frames)
+        again = LinkEncoder.from_header(enc.header)  # keeps the header's checks
+        data = again.header + b"".join(again.encode(f[None]) for f in frames) + again.end()
+        assert data.startswith(enc.header) and np.array_equal(spikecodec.decode(data), frames)
+        with spikecodec.open(data) as r:
+            assert r.records == records and r.version == (1, minor)
+    with pytest.raises(ValueError, match="records must be"):
+        LinkEncoder((2, 3), records="classic")

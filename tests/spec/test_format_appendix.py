@@ -30,7 +30,7 @@ def appendix_tables() -> list[list[tuple[int, str]]]:
 
 def test_appendix_b_is_what_the_library_writes():
     classic = spikecodec.encode(A, codec="raw", axes="TN")
-    compact = spikecodec.encode(A, codec="raw", chunk=[1], records="compact", axes="TN")
+    compact = spikecodec.encode(A, codec="raw", chunk=[1], records="compact-unkeyed", axes="TN")
     assert (len(classic), len(compact)) == (188, 131)
     tables = appendix_tables()
     assert len(tables) == 2 and len(tables[0]) >= 15 and len(tables[1]) >= 4
