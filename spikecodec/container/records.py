@@ -216,12 +216,9 @@ def compact_check(tag: bytes, ordinal: int, head: bytes, payload, width: int, ke
     own chance, 2^-16 (2^-32)."""
     place = tag + ordinal.to_bytes(8, "little")
     if keyed:
-        if width == 2:
-            crc = binascii.crc_hqx(payload, binascii.crc_hqx(head, 0)).to_bytes(2, "little")
-        else:
-            crc = layout.crc32(head, payload).to_bytes(4, "little")
-        key = hashlib.blake2b(place, digest_size=width).digest()
-        return bytes(a ^ b for a, b in zip(crc, key))
+        crc = binascii.crc_hqx(payload, binascii.crc_hqx(head, 0)) if width == 2 else layout.crc32(head, payload)
+        key = int.from_bytes(hashlib.blake2b(place, digest_size=width).digest(), "little")
+        return (crc ^ key).to_bytes(width, "little")
     if width == 2:
         return binascii.crc_hqx(payload, binascii.crc_hqx(head, binascii.crc_hqx(place, 0))).to_bytes(2, "little")
     return layout.crc32(place, head, payload).to_bytes(4, "little")
