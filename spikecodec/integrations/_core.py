@@ -99,6 +99,8 @@ class SpikeParams:
         if prior is not None and not isinstance(prior, (str, os.PathLike)):
             raise ValueError(f"{who}: prior must be the path of a prior file, got {type(prior).__name__}")
         prior = os.fspath(prior) if prior is not None else None
+        if prior is not None and prior_digest is None:  # a codec made now (a stored one has its digest): kept
+            prior = os.path.abspath(prior)  # absolute, so that a store written here reads from any folder
         if prior_digest is not None and not is_digest(prior_digest):
             raise ValueError(f"{who}: prior_digest must be 64 lowercase hex digits, got {prior_digest!r}")
         if (prior is not None or prior_digest is not None) and not getattr(pipeline.array_codec, "trainable", False):

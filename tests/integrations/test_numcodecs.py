@@ -255,3 +255,20 @@ def test_pickles():
     codec = SpikeCodec(codec="ctxmix", axes="TNCHW", bits=1)
     assert pickle.loads(pickle.dumps(codec)) == codec
     assert repr(codec) == "SpikeCodec(codec='ctxmix', axes='TNCHW', bits=1)"
+
+
+def test_a_relative_prior_path_is_kept_absolute(tmp_path, monkeypatch):
+    """A store written with prior='priors/x.prior' kept that path as given: it read only from the
+    folder it was written in (an outside probe of zarr pipelines)."""
+    from spikecodec.integrations.numcodecs import SpikeCodec
+
+    (tmp_path / "priors").mkdir()
+    shutil.copy(spikecodec.__path__[0] + "/models/reference/snn-resnet-fmnist.prior", tmp_path / "priors" / "p.prior")
+    monkeypatch.chdir(tmp_path)
+    codec = SpikeCodec(codec="ctxmix", axes="TNCHW", prior="priors/p.prior")
+    assert codec.get_config()["prior"] == str(tmp_path / "priors" / "p.prior")
+    chunk = (np.random.default_rng(0).random((2, 3, 4, 7, 7)) < 0.4)
+    data = codec.encode(chunk)
+    monkeypatch.chdir("/")
+    again = SpikeCodec.from_config(codec.get_config())
+    assert (again.decode(data).reshape(chunk.shape) == chunk).all()
