@@ -154,13 +154,21 @@ def lock_for_writing(fd: int, path: str | os.PathLike) -> None:
 
 def _refuse_locked(target: str, path: str | os.PathLike) -> None:
     """OutputError when a SpikeWriter holds ``target``: replacing it (``save`` onto the path a
-    writer streams to) had sent the writer's later frames to a file no one could open."""
+    writer streams to) had sent the writer's later frames to a file no one could open. A shared
+    lock is asked for: it fails only beside an exclusive one (a writer's), not beside another
+    program's shared lock."""
+    if fcntl is None:
+        return
     try:
         fd = os.open(target, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError:
         return  # unreadable: the rename's own checks speak for it
     try:
-        lock_for_writing(fd, path)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputError(errno.EBUSY, "a SpikeWriter (or a process it forked) is writing this file", os.fspath(path)) from None
+    except OSError:
+        pass
     finally:
         os.close(fd)  # the lock, if taken, goes with it
 
@@ -271,6 +279,8 @@ def _descriptor_writer(fd: int, name: str, what: str) -> CheckedWriter:
         os.fstat(fd)
     except OSError:
         raise OutputError(f"{what} is not open") from None
+    if fcntl is not None and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+        raise OutputError(f"{what} is open for reading only")
     if os.isatty(fd):
         raise OutputError(f"{what} is a terminal: redirect it to a file or pipe it on (the data is binary)")
     return CheckedWriter(fd, name)

@@ -54,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike stream to write, or - (stdout)")
     p.add_argument("--model", metavar="NAME", help="the shipped model (default: the default reference; see `spikecodec models`)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="images per message (chunk); default 1")
+    p.add_argument("--records", choices=("compact", "compact-unkeyed"), default="compact",
+                   help="compact records with keyed checks (format 1.7, the default), or unkeyed for a cloud of format 1.3-1.6")
     p.add_argument("--codec", metavar="ID", help="codec id or pipeline (default ctxmix)")
     p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")
     add_prior_option(p, "the prior to code from: a prior file, or 'none' (default: the model's shipped prior, which is for the default codec, ctxmix: another --codec codes without one)")
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with output_file(args.output, read_files(args, src)) as f, bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
             n = edge_write(images, f, info["model"], batch_size=args.batch, codec=codec, prior=used,
-                           embed_prior=args.embed_prior, metadata=metadata, progress=progress.update)
+                           embed_prior=args.embed_prior, metadata=metadata, progress=progress.update, records=args.records)
     except OSError as exc:
         raise CliError(out, describe(exc)) from exc
     except ValueError as exc:  # codec parameters or a prior that do not fit

@@ -151,8 +151,9 @@ class SpikeWriter:
     file, after which everything appended so far survives the writing process being killed
     (``spikecodec.open(path, recover=True)`` reads it).
     ``close()`` (or leaving the ``with`` block) writes the index and trailer; an exception that
-    leaves the block (Ctrl-C too) flushes the frames appended, then abandons the stream
-    (:meth:`abandon`): its readers see it unfinished, and ``recover=True`` reads every frame.
+    leaves the block (Ctrl-C too; not a generator's close or ``sys.exit(0)``, which finish it)
+    flushes the frames appended, then abandons the stream (:meth:`abandon`): its readers see it
+    unfinished, and ``recover=True`` reads every frame.
 
     ``chunk`` defaults to 1: each frame is a row of its own, sent as soon as it is appended.
     ``chunk=T`` (or ``(T, samples)``) waits for T frames, and lets the entropy coders use each
@@ -192,6 +193,8 @@ class SpikeWriter:
         if records not in RECORDS:
             raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
         self._extensions: list[Extension] = []
+        if embed_prior is None or (type(embed_prior) is int and embed_prior in (0, 1)):  # as before 1.7's check
+            embed_prior = bool(embed_prior)
         embed_prior = flag_option(embed_prior, "embed_prior")  # "false" is a string, and true
         if prior is not None:
             loaded = load_prior(prior)
@@ -369,7 +372,8 @@ class SpikeWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
+        if exc_type is None or issubclass(exc_type, GeneratorExit) or (
+                issubclass(exc_type, SystemExit) and exc.code in (None, 0)):  # a consumer closed, a clean exit: finished
             self.close()
             return
         # An error in the caller's block (Ctrl-C included) broke the stream off: every frame appended

@@ -207,20 +207,23 @@ class SpikeParams:
         trained = prior.geometry.get("bits") if prior is not None and isinstance(prior.geometry, dict) else None
         return trained if trained in ELEMENT_BITS else 8
 
-    def make_header(self, shape: tuple[int, ...], bits: int, metadata: Mapping[str, Any] | None = None) -> bytes:
+    def make_header(self, shape: tuple[int, ...], bits: int, metadata: Mapping[str, Any] | None = None,
+                    records: str = "compact") -> bytes:
         """The header message for chunks shaped ``shape`` (rank 1 or more, no extent 0) of
         ``bits``-bit elements, with ``metadata``: a :class:`~spikecodec.container.link.LinkEncoder`'s
         with this configuration's codec, prior and axes (spikecodec's default for the rank when
         None), whose frames are ``shape[1:]`` and whose rows hold ``shape[0]`` of them, so that a
         chunk is one row (one record, whatever its size: it must hold at most 2^31 elements).
         Raises ValueError when such chunks cannot be coded (too large, a prior trained for other
-        chunks, axes of another rank); a missing prior raises ValueError too."""
+        chunks, axes of another rank); a missing prior raises ValueError too. ``records``: the
+        header's record checks (a header derived anew for every chunk keeps those it had when
+        its chunks were written: ``compact-unkeyed``)."""
         self.check_axes(shape)
         prior = self.resolve_prior(required=True)
         axes = self.axes if self.axes is not None else default_axes(len(shape))
         try:
             return LinkEncoder(shape[1:], codec=self.codec, prior=prior, axes=axes, chunk=(shape[0],), bits=bits,
-                               metadata=dict(metadata or {}), stream_id=False).header  # one framing per chunk shape
+                               metadata=dict(metadata or {}), stream_id=False, records=records).header  # one framing per chunk shape
         except FormatError as exc:
             raise ValueError(f"{self.who}: chunks shaped {shape} cannot be coded as messages ({exc.message})") from None
         except ValueError as exc:
@@ -252,7 +255,10 @@ class SpikeParams:
             if header is not None:
                 _derived.move_to_end(key)
         if header is None:
-            header = self.make_header(tuple(shape), bits, {DTYPE_KEY: "bool"} if dtype_name == "bool" else None)
+            # Never stored, so made as chunks written by format 1.3 - 1.6 were: keyed checks here would
+            # make every chunk written before unreadable (a stored zarr header may be keyed).
+            header = self.make_header(tuple(shape), bits, {DTYPE_KEY: "bool"} if dtype_name == "bool" else None,
+                                      records="compact-unkeyed")
             with _framings_lock:
                 _derived[key] = header
                 while len(_derived) > _MAX_FRAMINGS:

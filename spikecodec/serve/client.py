@@ -23,7 +23,6 @@ received before it.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import ssl
@@ -129,7 +128,7 @@ class ServeClient:
         timeout = _seconds(timeout)
         scheme = "wss" if context is not None else "ws"
         self.timeout = timeout
-        self.answered: collections.deque[Predictions] = collections.deque()  # the last ANSWERED_KEPT images' answers
+        self.answered: list[Predictions] = []  # the answers of the last ANSWERED_KEPT images at least
         self._answered_images = 0
         self._expected: list[int] = []  # ids sent and not answered yet, in order
         self._next = 0
@@ -211,8 +210,12 @@ class ServeClient:
         del self._expected[: len(part)]
         self.answered.append(part)
         self._answered_images += len(part)
-        while self._answered_images - len(self.answered[0]) >= ANSWERED_KEPT:  # a client of days kept every answer
-            self._answered_images -= len(self.answered.popleft())
+        if self._answered_images >= 2 * ANSWERED_KEPT:  # a client of days kept every answer; trimmed now and then
+            drop = 0
+            while self._answered_images - len(self.answered[drop]) >= ANSWERED_KEPT:
+                self._answered_images -= len(self.answered[drop])
+                drop += 1
+            del self.answered[:drop]
         return part
 
     def _pipeline(self, sends: Iterator[tuple[int, Any]], send: Any) -> Predictions:

@@ -561,7 +561,8 @@ def create_app(config: ServeConfig) -> tuple[Starlette, CloudService]:
 
 
 FRAGMENTS_MAX = 1024  # frames of one WebSocket message (a client library sends one)
-CONTROLS_MAX = 256  # pings and pongs a client may send between two messages
+CONTROLS_MAX = 256  # pings and pongs a client may send ...
+CONTROLS_SECONDS = 10.0  # ... in this long (keepalive sends one every 20 s)
 BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 29\r\nconnection: close\r\n\r\ntoo many connections, retry\r\n"
 
 
@@ -609,7 +610,8 @@ def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
             super().connection_lost(exc)
 
     class WebSocketProtocol(WebSocketsSansIOProtocol):
-        controls = 0  # pings and pongs since the last whole message
+        controls = 0  # pings and pongs since controls_since
+        controls_since = 0.0
 
         def _refuse(self, code: int, reason: str) -> None:
             """Close with ``code`` and stop reading the connection now."""
@@ -629,24 +631,28 @@ def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
                 return
             super().handle_cont(event)
 
-        def handle_ping(self) -> None:
-            if self.close_sent:
-                return
+        def _too_many_controls(self) -> bool:
+            """Count a ping or pong; past CONTROLS_MAX in CONTROLS_SECONDS, refuse the connection."""
+            now = self.loop.time()
+            if now - self.controls_since > CONTROLS_SECONDS:
+                self.controls, self.controls_since = 0, now
             self.controls += 1
-            if self.controls > CONTROLS_MAX:
-                self._refuse(1008, f"more than {CONTROLS_MAX} pings and pongs between two messages")
+            if self.controls > CONTROLS_MAX and not self.close_sent:
+                self._refuse(1008, f"more than {CONTROLS_MAX} pings and pongs in {CONTROLS_SECONDS:g} s")
+                return True
+            return False
+
+        def handle_ping(self) -> None:
+            if self.close_sent or self._too_many_controls():
                 return
             super().handle_ping()
 
         def handle_pong(self, event: Any) -> None:
-            self.controls += 1
-            if self.controls > CONTROLS_MAX and not self.close_sent:
-                self._refuse(1008, f"more than {CONTROLS_MAX} pings and pongs between two messages")
+            if self._too_many_controls():
                 return
             super().handle_pong(event)
 
         def send_receive_event_to_app(self) -> None:
-            self.controls = 0
             # A text frame that is not UTF-8: uvicorn closes with 1007 as here, but logs a
             # traceback, which any peer could make without a token, once per connection.
             if self.curr_msg_data_type == "text" and not self.close_sent:

@@ -140,7 +140,7 @@ def test_save_onto_a_path_a_spike_writer_holds_is_refused(tmp_path):
     path = tmp_path / "held.spk"
     with spikecodec.SpikeWriter(path, codec="raw") as w:
         w.append(FRAME)
-        with pytest.raises(OutputError, match="another SpikeWriter"):
+        with pytest.raises(OutputError, match="a SpikeWriter .* is writing this file"):
             spikecodec.save(path, np.zeros((5, 2, 3), np.uint8), codec="raw")
         w.append(FRAME)
     assert spikecodec.load(path).shape == (2, 2, 3)
@@ -176,3 +176,47 @@ def test_yes_no_and_seconds_options_take_what_they_say():
     for wait in (10**400, np.int64(1), np.float64(0.5)):
         with spikecodec.SpikeStream(data, wait=wait) as s:
             assert np.array_equal(np.concatenate(list(s)), FRAME[None])
+
+
+def test_a_consumer_closed_or_a_clean_exit_still_finishes_the_file(tmp_path):
+    """Only an error abandons the stream: a generator closed by its consumer (GeneratorExit) and
+    sys.exit(0) leave the block as a finished stream, as before."""
+    path = tmp_path / "gen.spk"
+
+    def sink():
+        with spikecodec.SpikeWriter(path, codec="raw") as w:
+            while True:
+                w.append((yield))
+
+    consumer = sink()
+    next(consumer)
+    for _ in range(3):
+        consumer.send(FRAME)
+    consumer.close()
+    assert spikecodec.load(path).shape == (3, 2, 3)
+    code = ("import sys, numpy as np, spikecodec\nwith spikecodec.SpikeWriter(sys.argv[1], codec='raw') as w:\n"
+            "    w.append(np.ones((2, 3), np.uint8))\n    sys.exit(0)")
+    subprocess.run([*PYTHON, code, str(tmp_path / "exit.spk")], check=True)
+    assert spikecodec.load(tmp_path / "exit.spk").shape == (1, 2, 3)
+
+
+def test_another_program_s_shared_lock_does_not_stop_save(tmp_path):
+    import fcntl
+
+    path = tmp_path / "shared.spk"
+    spikecodec.save(path, FRAME[None], codec="raw")
+    with open(path, "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_SH)  # a reader's lock, not a SpikeWriter's
+        spikecodec.save(path, np.zeros((2, 2, 3), np.uint8), codec="raw")
+    assert spikecodec.load(path).shape == (2, 2, 3)
+
+
+def test_a_descriptor_open_for_reading_only_is_said_so(tmp_path):
+    (tmp_path / "in.bin").write_bytes(b"x")
+    fd = os.open(tmp_path / "in.bin", os.O_RDONLY)
+    try:
+        with pytest.raises(OutputError, match=f"descriptor {fd} is open for reading only"):
+            spikecodec.save(f"/dev/fd/{fd}", FRAME, codec="raw")
+    finally:
+        os.close(fd)
+    assert (tmp_path / "in.bin").read_bytes() == b"x"

@@ -5,6 +5,7 @@ the server keeps serving the others, and what one client can make the server hol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -264,6 +265,29 @@ def test_a_flood_of_frames_that_carry_nothing_is_cut_and_the_others_go_on(server
     out: dict = {}
     good_client(server.address, spikes[:IMAGES], out, 0)
     check_against_offline(*out[0])
+
+
+def test_pings_at_a_keepalive_pace_never_end_a_stream(server, spikes, stream_start, monkeypatch):
+    """The ping cap counts per time, not per message: an idle client whose keepalive pinged
+    (one in 20 s) was cut after 256 pings, 85 minutes in. Here the cap is 5 in 0.3 s."""
+    from spikecodec.serve import server as S
+
+    monkeypatch.setattr(S, "CONTROLS_MAX", 5)
+    monkeypatch.setattr(S, "CONTROLS_SECONDS", 0.3)
+    sock, _ = raw_stream(server.address, stream_start)
+    with sock:
+        ping = bytes([0x89, 0x80]) + b"\0\0\0\0"
+        for _ in range(4):  # 4 pings a window, 4 windows: 16 in all, never 6 in one
+            sock.sendall(ping * 4)
+            time.sleep(0.4)
+        sock.settimeout(0.5)
+        data = b""
+        with contextlib.suppress(TimeoutError, socket.timeout):
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert not [op for op, _ in server_frames(data) if op == 8], "the stream was closed"
+        sock.sendall(ping * 7)  # then 7 in one window: refused
+        assert [struct.unpack(">H", body[:2])[0] for op, body in server_frames(read_to_the_end(sock)) if op == 8] == [1008]
 
 
 def test_many_connections_more_than_workers_each_answered(server, spikes):
