@@ -1138,18 +1138,10 @@ def _invalid_keyed(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]
     keys them (a reader that skips the extension takes them); the extension with data, and in a
     file of classic records."""
     out = {}
-    head, h, chunks = _compact_parts(valid["keyed-ctxmix-small"])
-    recs = _compact_records(head, h, chunks, keyed=True)
-    rows = _rows(chunks)
-    assert _compact_file(head, recs, len(recs), rows) == valid["keyed-ctxmix-small"]
-    at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
-    flipped = list(recs)
-    r1 = bytearray(recs[1])
-    assert r1[0] < 0x80 and not (r1[0] - 1) & 1  # a one-byte size field, no height
-    r1[1] ^= 0x01
-    flipped[1] = bytes(r1)
-    out["keyed-check-mismatch"] = (_compact_file(head, flipped, len(recs), rows), at[1], "check mismatch")
-    out["keyed-records-swapped"] = (_compact_file(head, [recs[1], recs[0], *recs[2:]], len(recs), rows), at[0], "check mismatch")
+    head, h, chunks, recs, rows, at = _rebuilt_compact(valid["keyed-ctxmix-small"], keyed=True)
+    flipped, swapped = _bit_flipped_and_swapped(head, recs, rows)
+    out["keyed-check-mismatch"] = (flipped, at[1], "check mismatch")
+    out["keyed-records-swapped"] = (swapped, at[0], "check mismatch")
     unkeyed = _compact_records(head, h, chunks, keyed=False)
     out["keyed-records-unkeyed"] = (_compact_file(head, unkeyed, len(recs), rows), at[0], "check mismatch")
     with_data = tuple(Extension(e.name, b"\x00" if e.name == "keyed-checks" else e.data, e.required) for e in h.extensions)
@@ -1246,29 +1238,38 @@ def _rows(chunks: list[tuple[int, int, bytes]]) -> int:
     return sum({row: height for row, height, _ in chunks}.values())
 
 
-def _invalid_compact(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
-    out = {}
-    head, h, chunks = _compact_parts(valid["compact-ctxmix-small"])
-    recs = _compact_records(head, h, chunks)
+def _rebuilt_compact(data: bytes, keyed: bool = False):
+    """A compact-record file taken apart and its records rebuilt (checked to give ``data`` back):
+    (header bytes, header, chunks, records, rows, where each record starts and the records end)."""
+    head, h, chunks = _compact_parts(data)
+    recs = _compact_records(head, h, chunks, keyed=keyed)
     rows = _rows(chunks)
-    assert _compact_file(head, recs, len(recs), rows) == valid["compact-ctxmix-small"]
+    assert _compact_file(head, recs, len(recs), rows) == data
     at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
+    return head, h, chunks, recs, rows, at
 
-    flipped = list(recs)  # a payload bit of record 1 flipped, its check as it was
+
+def _bit_flipped_and_swapped(head: bytes, recs: list[bytes], rows: int) -> tuple[bytes, bytes]:
+    """The file with a payload bit of record 1 flipped (its check as it was), and with records 0
+    and 1 swapped (each record's check is valid for the other's ordinal only)."""
+    flipped = list(recs)
     r1 = bytearray(recs[1])
     assert r1[0] < 0x80 and not (r1[0] - 1) & 1  # a one-byte size field, no height
     r1[1] ^= 0x01  # its size field is one byte: the payload starts at byte 1
     flipped[1] = bytes(r1)
-    out["compact-check-mismatch"] = (_compact_file(head, flipped, len(recs), rows), at[1], "check mismatch")
-    swapped = [recs[1], recs[0], *recs[2:]]  # each record's check is valid for the other's ordinal
-    out["compact-records-swapped"] = (_compact_file(head, swapped, len(recs), rows), at[0], "check mismatch")
+    return (_compact_file(head, flipped, len(recs), rows),
+            _compact_file(head, [recs[1], recs[0], *recs[2:]], len(recs), rows))
+
+
+def _invalid_compact(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    out = {}
+    head, h, chunks, recs, rows, at = _rebuilt_compact(valid["compact-ctxmix-small"])
+    flipped, swapped = _bit_flipped_and_swapped(head, recs, rows)
+    out["compact-check-mismatch"] = (flipped, at[1], "check mismatch")
+    out["compact-records-swapped"] = (swapped, at[0], "check mismatch")
     out["compact-index-count"] = (_compact_file(head, recs, len(recs) + 1, rows), at[-1], "the index counts")
 
-    head, h, chunks = _compact_parts(valid["compact-streamed"])  # rows of 2, 1 (flushed), 2
-    recs = _compact_records(head, h, chunks)
-    rows = _rows(chunks)
-    assert _compact_file(head, recs, len(recs), rows) == valid["compact-streamed"]
-    at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
+    head, h, chunks, recs, rows, at = _rebuilt_compact(valid["compact-streamed"])  # rows of 2, 1 (flushed), 2
     tag, full = head[-4:], h.chunk_shape[0]
 
     def record(ordinal: int, size_field: bytes, payload: bytes) -> bytes:
