@@ -7,6 +7,7 @@ import os
 import sys
 
 import numpy as np
+from spikecodec.container.writer import COMPACT_RECORDS
 
 from ..atomic import STDIO, output_file, reads_back
 from ..errors import CliError, about, describe, printable
@@ -54,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike stream to write, or - (stdout)")
     p.add_argument("--model", metavar="NAME", help="the shipped model (default: the default reference; see `spikecodec models`)")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="images per message (chunk); default 1")
-    p.add_argument("--records", choices=("compact", "compact-unkeyed"), default="compact",
+    p.add_argument("--records", choices=COMPACT_RECORDS, default="compact",
                    help="compact records with keyed checks (format 1.7, the default), or unkeyed for a cloud of format 1.3-1.6")
     p.add_argument("--codec", metavar="ID", help="codec id or pipeline (default ctxmix)")
     p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")

@@ -7,6 +7,7 @@ import os
 import sys
 
 import spikecodec
+from spikecodec.container.writer import RECORDS
 from spikecodec.elements import as_elements
 
 from ..atomic import reads_back
@@ -48,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--meta", metavar="KEY=VALUE", nargs="+", action="extend", help="metadata; values that parse as JSON keep their type (numbers, true, [1,2])")
     add_prior_option(p, "a prior file to code from (trainable codecs)")
     p.add_argument("--embed-prior", action="store_true", help="put the prior in the file's header")
-    p.add_argument("--records", choices=("classic", "compact", "compact-unkeyed"), default="classic",
+    p.add_argument("--records", choices=RECORDS, default="classic",
                    help="chunk record layout (default classic; compact-unkeyed: compact records as format 1.3-1.6 readers take them)")
     add_limit_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")

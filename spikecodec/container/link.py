@@ -43,7 +43,7 @@ from .grid import RowAssembler, Tiling, chunk_spec
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
-from .writer import SpikeWriter, whole_numbers
+from .writer import COMPACT_RECORDS, SpikeWriter, whole_numbers
 
 LINK_CODEC = "ctxmix"  # the link's codec (edge, LinkEncoder, the models' shipped priors): one image a message from a prior codes smallest with it
 
@@ -91,7 +91,7 @@ class LinkEncoder:
         stream_id: bytes | bool = True,
         records: str = "compact",
     ):
-        if records not in ("compact", "compact-unkeyed"):
+        if records not in COMPACT_RECORDS:
             raise ValueError(f"a link's records are compact: records must be 'compact' or 'compact-unkeyed' (for readers "
                              f"before format 1.7), got {records!r:.40}")
         self._sink = _Capture()

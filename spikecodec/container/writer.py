@@ -33,7 +33,8 @@ from .records import (
     encode_trailer,
 )
 
-RECORDS = ("classic", "compact", "compact-unkeyed")
+COMPACT_RECORDS = ("compact", "compact-unkeyed")  # keyed checks (format 1.7), or those of 1.3 - 1.6
+RECORDS = ("classic", *COMPACT_RECORDS)
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
 TARGET_CHUNK_ELEMENTS = Codec.chunk_elements  # default chunks hold about this many elements (or the codec's) ...

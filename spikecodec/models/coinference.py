@@ -41,7 +41,7 @@ from ..codecs.registry import CodecLike
 from ..errors import FormatError
 from ..container.link import LINK_CODEC, LinkDecoder, LinkEncoder
 from ..container.stream import SpikeStream
-from ..container.writer import SpikeWriter
+from ..container.writer import COMPACT_RECORDS, SpikeWriter
 from ..limits import ReadLimits, count_option
 from ..prior import Prior, PriorLike, load_prior
 from .reference import DEFAULT_REFERENCE, REFERENCE_DIR, reference_path
@@ -171,7 +171,7 @@ def edge_write(
     count = 0
     meta = stream_metadata(info, metadata)
     used = resolve_prior(prior, info["model"], codec)
-    if not records.startswith("compact") and stream_id is True:
+    if records not in COMPACT_RECORDS and stream_id is True:
         stream_id = None  # classic records do not check their stream: a drawn id would only make the file 1.6
     w = SpikeWriter(file, codec=codec, axes=EDGE_AXES, chunk=batch_size, metadata=meta, length=length,
                     prior=used, embed_prior=embed_prior and used is not None, records=records, stream_id=stream_id)
