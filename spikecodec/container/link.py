@@ -20,6 +20,10 @@ decoded wrongly (a 16-bit check lets about one random corruption in 65,536 throu
     dec = LinkDecoder(receive())              # the header message
     for message in messages:
         frames = dec.decode(message)          # (1, T, C, H, W)
+
+A transport that loses or reorders messages sends each one's number (``enc.next_record`` before
+``enc.encode``) and the receiver decodes with ``dec.decode(message, record=number)``: lost
+messages are skipped, late ones decoded once, and a decoder may join mid-stream (FORMAT.md 11).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import COMPACT_RECORDS, SpikeWriter, whole_numbers
 
+MAX_GAPS = 4096  # runs of skipped records a LinkDecoder remembers, so that late messages can fill them
 LINK_CODEC = "ctxmix"  # the link's codec (edge, LinkEncoder, the models' shipped priors): one image a message from a prior codes smallest with it
 
 
@@ -104,10 +109,19 @@ class LinkEncoder:
         self.header: bytes = self._sink.take()
         self.frame_shape = frame_shape
         self._lock = threading.Lock()  # one message at a time: a message holds its own frames only
+        self._messages = 0
 
     @property
     def messages(self) -> int:
         """Chunk messages made so far."""
+        return self._messages
+
+    @property
+    def next_record(self) -> int:
+        """The stream's number (ordinal) of the next message's first record: sent beside the
+        message by a transport that numbers its messages, it lets ``LinkDecoder.decode(message,
+        record=...)`` go on after lost messages. With one frame a message (the default) it is
+        the number of chunk messages made so far."""
         return self._writer.records_written
 
     def encode(self, frames: Any) -> bytes:
@@ -123,6 +137,7 @@ class LinkEncoder:
             else:
                 self._writer.write_frames(values)
             self._writer.flush()
+            self._messages += 1
             return self._sink.take()
 
     def end(self) -> bytes:
@@ -189,8 +204,11 @@ class LinkDecoder:
         self.limits = limits
         self._lock = threading.Lock()  # one message at a time: two threads took the same message as record n
         self._ended = False
-        self.records_read = 0
-        self.rows_read = 0
+        self.records_read = 0  # the next record in order: every record before it was decoded or skipped
+        self.rows_read = 0  # rows decoded
+        self._gaps: list[list[int]] = []  # [first, end) ordinals skipped and not received since, oldest first
+        self._forgotten = 0  # skipped records whose gaps were dropped past MAX_GAPS
+        self._numbered = False  # a message was given its record number: records may be skipped (lost)
 
     def __reduce__(self) -> Any:
         raise TypeError("a LinkDecoder is a live stream's place and does not pickle or copy: "
@@ -211,22 +229,89 @@ class LinkDecoder:
         """The stream header's JSON metadata."""
         return self.header.metadata
 
-    def decode(self, message: bytes) -> np.ndarray:
-        """The frames of one chunk message, (rows, *frame_shape), its records checked in order."""
-        message = message_bytes(message, "message")
-        with self._lock:
-            if self._ended:  # not "record 0 ... expected record n (out of order)", which blames the message
-                raise ValueError("the stream has ended (its end message was checked): no message follows it")
-            return self._decode(message)
+    @property
+    def records_skipped(self) -> int:
+        """Records passed over by ``decode(..., record=)`` and not received since: lost (or still
+        on their way)."""
+        return self._forgotten + sum(b - a for a, b in self._gaps)
 
-    def _decode(self, message: bytes) -> np.ndarray:
+    def decode(self, message: bytes, *, record: int | None = None) -> np.ndarray:
+        """The frames of one chunk message, (rows, *frame_shape), its records checked in order.
+
+        ``record``: the stream's number (ordinal, from 0) of the message's first record, for a
+        transport that numbers its messages. With LinkEncoder's default of one frame a message, a
+        message is one record, so this is the message's number (``LinkEncoder.next_record`` gives
+        it before each ``encode``). Left out, the message must be the next in order. Given, the
+        message is checked as that record, so the records between the last decoded and it are
+        skipped (lost messages: the decoder goes on after them, or joins a stream mid-way) and a
+        skipped one arriving late is still decoded, once. A record decoded already is refused
+        (ValueError), as is one that does not start a row of chunks."""
+        message = message_bytes(message, "message")
+        if record is not None:
+            record = self._record_number(record)
+        with self._lock:
+            if self._ended and (record is None or record >= self.records_read):
+                # not "record 0 ... expected record n (out of order)", which blames the message
+                raise ValueError("the stream has ended (its end message was checked): no message follows it")
+            if record is not None:
+                self._numbered = True
+            if record is None or record == self.records_read:
+                return self._decode(message)
+            if record > self.records_read:
+                first = self.records_read
+                frames = self._decode(message, record)
+                self._add_gap(first, record)
+                return frames
+            return self._decode_late(message, record)
+
+    def _record_number(self, record: Any) -> int:
+        if isinstance(record, (bool, np.bool_)) or not isinstance(record, (int, np.integer)):
+            raise TypeError(f"record must be an int (the ordinal of the message's first record), got {type(record).__name__}")
+        record = int(record)
+        if not 0 <= record < 1 << 63:  # so that every record of a message has a u64 ordinal (FORMAT.md 5.2)
+            raise ValueError(f"record must be an ordinal from 0 to 2**63 - 1, got {record}")
+        per_row = len(self._tiling.inner)
+        if per_row > 1 and record % per_row:
+            raise ValueError(f"record {record} does not start a row of chunks: a message holds whole rows, "
+                             f"{per_row} records each, so its first record is a multiple of {per_row}")
+        return record
+
+    def _add_gap(self, first: int, end: int) -> None:
+        self._gaps.append([first, end])
+        if len(self._gaps) > MAX_GAPS:  # bounded memory: the oldest gap can no longer be filled
+            a, b = self._gaps.pop(0)
+            self._forgotten += b - a
+
+    def _decode_late(self, message: bytes, record: int) -> np.ndarray:
+        """A message for records before the decoder's place: decoded if they were skipped and
+        have not arrived since; the decoder's place stays."""
+        gap = next((g for g in self._gaps if g[0] <= record < g[1]), None)
+        if gap is None:
+            raise ValueError(f"record {record} was decoded already (the decoder is at record {self.records_read}): "
+                             f"a repeated message is not decoded twice")
+        place = self._tiling, self.records_read, self.rows_read, self._pos
+        frames = self._decode(message, record)  # moves the place past the message: put back below
+        end = self.records_read
+        self._tiling, self.records_read, self._pos = place[0], place[1], place[3]
+        if end == record:  # no record (an empty message)
+            return frames
+        if end > gap[1]:
+            self.rows_read = place[2]
+            raise ValueError(f"the message holds records {record} to {end - 1}, but records from {gap[1]} on were decoded "
+                             f"already: a repeated message is not decoded twice")
+        self._gaps.remove(gap)
+        self._gaps.extend(g for g in ([gap[0], record], [end, gap[1]]) if g[0] < g[1])
+        self._gaps.sort()
+        return frames
+
+    def _decode(self, message: bytes, record: int | None = None) -> np.ndarray:
         h = self.header
         cursor = BytesCursor(message, self._pos)
         # The decoder's place (in the chunk grid, in records and rows) moves only once the whole
         # message has decoded: a refused message leaves it where it was, so the intact message
         # sent again decodes, in its place, instead of being refused or put in another's.
         tiling = copy.copy(self._tiling)
-        records_read, rows_read = self.records_read, self.rows_read
+        records_read, rows_read = self.records_read if record is None else record, self.rows_read
         assembler = RowAssembler(tiling, self.limits)
         budget = Budget(self.limits)  # the rows of one message together, not only each row, within max_bytes
         rows: list[np.ndarray] = []
@@ -279,7 +364,10 @@ class LinkDecoder:
         return chunk_spec(self.header, head.height, self._tiling.inner[0])
 
     def end(self, message: bytes) -> None:
-        """Check the end message: the stream is complete and nothing was lost."""
+        """Check the end message: the stream is complete and nothing was lost, or, once records
+        were skipped (``decode(..., record=)``), that none followed those decoded or skipped:
+        ``records_skipped`` then says how many never arrived (their rows and bytes are unknown,
+        so the end message's row count and offset are taken as they are)."""
         message = message_bytes(message, "end message")
         with self._lock:
             if self._ended:  # the receiver's state, not a problem of the message (FORMAT.md 11)
@@ -290,14 +378,26 @@ class LinkDecoder:
     def _end(self, message: bytes) -> None:
         cursor = BytesCursor(message, self._pos)
         count, rows, size = read_compact_index(cursor, self._pos)
-        if (count, rows) != (self.records_read, self.rows_read):
+        # Numbered messages (decode(..., record=)): the last ones may be lost too.
+        tail = count - self.records_read if self._numbered and count > self.records_read else 0
+        skipped = self.records_skipped > 0 or tail > 0
+        if skipped and count < self.records_read:
+            raise FormatError(f"the stream ended after {count} records; {self.records_read} were decoded or skipped",
+                              self._pos, code="index-count")
+        if not skipped and (count, rows) != (self.records_read, self.rows_read):
             raise FormatError(f"the stream ended after {count} records in {rows} rows; "
                               f"{self.records_read} in {self.rows_read} were decoded", self._pos, code="index-count")
-        self._tiling.check_rows_total(self._pos)
+        if not skipped:
+            self._tiling.check_rows_total(self._pos)
         if len(message) != size + layout.TRAILER_SIZE:
             raise FormatError(f"end message is {len(message)} bytes, expected {size + layout.TRAILER_SIZE}", self._pos, code="message-size")
-        if parse_trailer(bytes(message[size:]), self._pos + size) != (self._pos, size):
+        index_offset, index_size = parse_trailer(bytes(message[size:]), self._pos + size)
+        # With messages lost, the index lies further into the stream than the bytes received.
+        if index_size != size or index_offset < self._pos or (not skipped and index_offset != self._pos):
             raise FormatError("the trailer does not point to the index before it", self._pos + size, code="trailer-index")
+        if tail:
+            self._add_gap(self.records_read, count)
+            self.records_read = count
 
 
 def message_bytes(data: Any, what: str) -> bytes:

@@ -305,9 +305,10 @@ class CloudDecoder:
         if self.link.axes[0] != "N":
             raise ValueError("a message stream has one image (N) per row: axes N, T, C, H, W")
 
-    def decode(self, message: bytes) -> Any:
-        """Logits (images, classes) of the images in ``message``."""
-        return self.run(self.link.decode(message))
+    def decode(self, message: bytes, *, record: int | None = None) -> Any:
+        """Logits (images, classes) of the images in ``message``; ``record`` as in
+        :meth:`spikecodec.LinkDecoder.decode` (the message's number, to go on after lost ones)."""
+        return self.run(self.link.decode(message, record=record))
 
     def run(self, frames: np.ndarray) -> Any:
         """Logits (images, classes) of decoded frames, as ``self.link.decode`` gives them; frames of

@@ -193,3 +193,100 @@ def test_a_damaged_later_record_of_a_message_is_the_one_explained():
     with pytest.raises(FormatError, match="record 1 fails its check") as info:
         LinkDecoder(enc.header).decode(bytes(message))
     assert "out of order" not in str(info.value)
+
+
+def numbered(enc, frames):
+    """(record number, message) of each frame, as a transport that numbers messages carries them."""
+    out = []
+    for frame in frames:
+        number = enc.next_record
+        out.append((number, enc.encode(frame)))
+    return out
+
+
+def test_numbered_messages_go_on_after_losses_and_fill_late_ones_once(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:12])
+    end = enc.end()
+    assert [n for n, _ in sent] == list(range(12)) and enc.messages == 12
+    dec = LinkDecoder(enc.header, priors=prior)
+    for n in (0, 1, 4, 5, 3, 8, 9):  # 2, 6, 7 lost or late; 3 arrives after 4 and 5
+        np.testing.assert_array_equal(dec.decode(sent[n][1], record=n), FRAMES[n][None])
+    assert dec.records_read == 10 and dec.records_skipped == 3
+    np.testing.assert_array_equal(dec.decode(sent[6][1], record=6), FRAMES[6][None])  # late, in its gap
+    assert dec.records_skipped == 2 and dec.rows_read == 8
+    for n in (6, 9, 0):
+        with pytest.raises(ValueError, match=f"record {n} was decoded already"):
+            dec.decode(sent[n][1], record=n)
+    with pytest.raises(FormatError, match="message is record 7 of this stream, expected record 2") as info:
+        dec.decode(sent[7][1], record=2)  # a wrong number: refused, and the gap stays open
+    assert info.value.code == "compact-check" and dec.records_skipped == 2
+    dec.end(end)  # 10 and 11 never came: counted as skipped, not a damaged end
+    assert dec.records_read == 12 and dec.records_skipped == 4
+    np.testing.assert_array_equal(dec.decode(sent[11][1], record=11), FRAMES[11][None])  # still late after the end
+    with pytest.raises(ValueError, match="the stream has ended"):
+        dec.decode(sent[11][1])
+    assert dec.records_skipped == 3
+
+
+def test_a_decoder_joins_a_stream_mid_way(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:6])
+    end = enc.end()
+    dec = LinkDecoder(enc.header, priors=prior)
+    with pytest.raises(FormatError, match="expected record 0"):
+        dec.decode(sent[4][1])  # unnumbered, a message must be the next in order
+    np.testing.assert_array_equal(dec.decode(sent[4][1], record=4), FRAMES[4][None])
+    np.testing.assert_array_equal(dec.decode(sent[5][1]), FRAMES[5][None])  # then in order without numbers
+    dec.end(end)
+    assert dec.records_skipped == 4
+
+
+def test_unnumbered_messages_still_end_at_a_loss(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:3])
+    end = enc.end()
+    strict, lenient = LinkDecoder(enc.header, priors=prior), LinkDecoder(enc.header, priors=prior)
+    for n, message in sent[:2]:  # the last message is lost
+        strict.decode(message)
+        lenient.decode(message, record=n)
+    with pytest.raises(FormatError, match="ended after 3 records in 3 rows; 2 in 2 were decoded") as info:
+        strict.end(end)
+    assert info.value.code == "index-count"
+    with pytest.raises(FormatError, match="expected record 2"):
+        strict.decode(sent[0][1])  # a message after the loss: refused in order, as before
+    lenient.end(end)  # a receiver that numbers messages takes the loss as one
+    assert lenient.records_skipped == 1
+
+
+def test_a_numbered_end_message_is_checked_in_full_when_nothing_was_lost(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:3])
+    other = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    for frame in FRAMES[:2]:
+        other.encode(frame)
+    dec = LinkDecoder(enc.header, priors=prior)
+    for n, message in sent:
+        dec.decode(message, record=n)
+    with pytest.raises(FormatError, match="ended after 2 records in 2 rows; 3 in 3 were decoded") as info:
+        dec.end(other.end())
+    assert info.value.code == "index-count"
+    dec.end(enc.end())
+    assert dec.records_skipped == 0
+
+
+def test_record_numbers_are_checked(prior):
+    tiled = LinkEncoder(FRAMES.shape[1:], prior=None, chunk=(1, 1, 4, 7, 7))  # two records a frame (T split)
+    sent = numbered(tiled, FRAMES[:3])
+    assert [n for n, _ in sent] == [0, 2, 4] and tiled.messages == 3
+    dec = LinkDecoder(tiled.header)
+    with pytest.raises(ValueError, match="record 3 does not start a row of chunks: .* a multiple of 2"):
+        dec.decode(sent[2][1], record=3)
+    np.testing.assert_array_equal(dec.decode(sent[2][1], record=4), FRAMES[2][None])
+    np.testing.assert_array_equal(dec.decode(sent[0][1], record=0), FRAMES[0][None])
+    assert dec.records_skipped == 2
+    for bad, kind in ((True, TypeError), ("4", TypeError), (1.0, TypeError), (-2, ValueError), (1 << 63, ValueError)):
+        with pytest.raises(kind, match="record must be"):
+            dec.decode(sent[1][1], record=bad)
+    np.testing.assert_array_equal(dec.decode(sent[1][1], record=np.int64(2)), FRAMES[1][None])
+    assert dec.records_skipped == 0

@@ -579,6 +579,32 @@ def mutate_messages(data: bytes, rng: random.Random, other: bytes | None = None)
     return join_messages(end, messages)
 
 
+def _exercise_numbered(header: bytes, taken: list, data: bytes, max_bytes: int) -> None:
+    """The messages taken in order, given their record numbers and fed last first (each but the
+    first late, filling the gap the first left), decode to the same frames; then each again, and
+    under numbers drawn from ``data``, is refused with FormatError or ValueError, never taken twice."""
+    import numpy as np
+
+    import spikecodec
+
+    dec = spikecodec.LinkDecoder(header, max_bytes=max_bytes)
+    for number, message, frames in reversed(taken):
+        got = dec.decode(message, record=number)
+        if got.shape != frames.shape or not np.array_equal(got, frames):
+            raise AssertionError(f"record {number} decoded to {got.shape} numbered, to {frames.shape} in order")
+    if dec.records_skipped:
+        raise AssertionError(f"{dec.records_skipped} records still skipped after every message arrived")
+    draws = iter(data[1:] * 2)
+    for number, message, _ in taken:
+        for record in (number, next(draws, 0) + number):
+            try:
+                dec.decode(message, record=record)
+            except (spikecodec.FormatError, ValueError):
+                continue
+            if record <= number:
+                raise AssertionError(f"record {number} was taken twice")
+
+
 def exercise_link(data: bytes, max_bytes: int = FUZZ_MAX_BYTES) -> str:
     """Feed a message stream to a LinkDecoder, going on past refused messages as a receiver
     does. Returns "ok" (every message taken) or "rejected"; anything but FormatError is a bug.
@@ -596,11 +622,17 @@ def exercise_link(data: bytes, max_bytes: int = FUZZ_MAX_BYTES) -> str:
     except spikecodec.FormatError:
         return "rejected"
     rows, refused = [], False
+    taken = []  # (record number, message, frames) of each message taken with records
     for m in messages[1 : len(messages) - 1 if end and len(messages) > 1 else len(messages)]:
         try:
+            number = dec.records_read
             rows.append(dec.decode(m))
+            if dec.records_read > number:
+                taken.append((number, m, rows[-1]))
         except spikecodec.FormatError:
             refused = True
+    if data[:1] and data[0] & 2:
+        _exercise_numbered(messages[0], taken, data, max_bytes)
     if not end or len(messages) < 2:
         return "rejected" if refused else "ok"
     try:
