@@ -21,9 +21,9 @@ decoded wrongly (a 16-bit check lets about one random corruption in 65,536 throu
     for message in messages:
         frames = dec.decode(message)          # (1, T, C, H, W)
 
-A transport that loses or reorders messages sends each one's number (``enc.next_record`` before
-``enc.encode``) and the receiver decodes with ``dec.decode(message, record=number)``: lost
-messages are skipped, late ones decoded once, and a decoder may join mid-stream (FORMAT.md 11).
+A transport that loses or reorders messages sends each one's number (``number, message =
+enc.numbered(spikes)``) and the receiver decodes with ``dec.decode(message, record=number)``:
+lost messages are skipped, late ones decoded once, and a decoder may join mid-stream (FORMAT.md 11).
 """
 
 from __future__ import annotations
@@ -118,27 +118,36 @@ class LinkEncoder:
 
     @property
     def next_record(self) -> int:
-        """The stream's number (ordinal) of the next message's first record: sent beside the
-        message by a transport that numbers its messages, it lets ``LinkDecoder.decode(message,
-        record=...)`` go on after lost messages. With one frame a message (the default) it is
-        the number of chunk messages made so far."""
+        """The stream's number (ordinal) of the next message's first record; with one frame a
+        message (the default) the number of chunk messages made so far. An encoder shared by
+        threads numbers its messages with :meth:`numbered`."""
         return self._writer.records_written
+
+    def numbered(self, frames: Any) -> tuple[int, bytes]:
+        """(record number, message) for ``frames``, as :meth:`encode`, the number taken under the
+        same lock: sent beside the message by a transport that numbers its messages, it lets
+        ``LinkDecoder.decode(message, record=number)`` go on after lost ones."""
+        with self._lock:
+            return self._writer.records_written, self._encode(frames)
 
     def encode(self, frames: Any) -> bytes:
         """The message for one frame (shaped ``frame_shape``) or several (a leading axis): their
         chunks' records, written out now (a partial chunk too)."""
+        with self._lock:
+            return self._encode(frames)
+
+    def _encode(self, frames: Any) -> bytes:
         values = to_numpy(frames)  # the one conversion: a masked array is refused, not unmasked
         if values.shape != self.frame_shape and values.shape[1:] != self.frame_shape:
             raise ValueError(f"got an array shaped {values.shape}; this stream's frames are shaped {self.frame_shape}, "
                              f"several of them ({', '.join(['n', *map(str, self.frame_shape)])})")
-        with self._lock:
-            if values.shape == self.frame_shape:
-                self._writer.append(values)
-            else:
-                self._writer.write_frames(values)
-            self._writer.flush()
-            self._messages += 1
-            return self._sink.take()
+        if values.shape == self.frame_shape:
+            self._writer.append(values)
+        else:
+            self._writer.write_frames(values)
+        self._writer.flush()
+        self._messages += 1
+        return self._sink.take()
 
     def end(self) -> bytes:
         """The end message (index and trailer): the stream is complete."""
@@ -209,6 +218,7 @@ class LinkDecoder:
         self._gaps: list[list[int]] = []  # [first, end) ordinals skipped and not received since, oldest first
         self._forgotten = 0  # skipped records whose gaps were dropped past MAX_GAPS
         self._numbered = False  # a message was given its record number: records may be skipped (lost)
+        self._forgotten_below = 0  # the end of the last run of skipped records forgotten past MAX_GAPS
 
     def __reduce__(self) -> Any:
         raise TypeError("a LinkDecoder is a live stream's place and does not pickle or copy: "
@@ -231,21 +241,25 @@ class LinkDecoder:
 
     @property
     def records_skipped(self) -> int:
-        """Records passed over by ``decode(..., record=)`` and not received since: lost (or still
-        on their way)."""
+        """Records passed over by ``decode(..., record=)`` and not received since: lost, still
+        on their way, or before the record a decoder joined at. Runs of them past the last
+        :data:`MAX_GAPS` stay counted."""
         return self._forgotten + sum(b - a for a, b in self._gaps)
 
     def decode(self, message: bytes, *, record: int | None = None) -> np.ndarray:
         """The frames of one chunk message, (rows, *frame_shape), its records checked in order.
 
         ``record``: the stream's number (ordinal, from 0) of the message's first record, for a
-        transport that numbers its messages. With LinkEncoder's default of one frame a message, a
-        message is one record, so this is the message's number (``LinkEncoder.next_record`` gives
-        it before each ``encode``). Left out, the message must be the next in order. Given, the
-        message is checked as that record, so the records between the last decoded and it are
-        skipped (lost messages: the decoder goes on after them, or joins a stream mid-way) and a
-        skipped one arriving late is still decoded, once. A record decoded already is refused
-        (ValueError), as is one that does not start a row of chunks."""
+        transport that numbers its messages (:meth:`LinkEncoder.numbered` gives a message with its
+        number; with one frame a message it counts the messages from 0). Left out, the message
+        must be the next in order. Given, the message is checked as that record (FORMAT.md 11):
+        the records between the last decoded and it are skipped (lost messages: the decoder goes
+        on after them, or joins a stream mid-way), and a skipped record arriving late is still
+        decoded, once, even after the end message - as long as it lies in one of the last
+        :data:`MAX_GAPS` runs of skipped records. A record decoded already, one the decoder no
+        longer remembers as skipped, and one that does not start a row of chunks are refused
+        (ValueError: the receiver's state, not a problem of the message). An empty message holds
+        no record and changes nothing."""
         message = message_bytes(message, "message")
         if record is not None:
             record = self._record_number(record)
@@ -253,16 +267,37 @@ class LinkDecoder:
             if self._ended and (record is None or record >= self.records_read):
                 # not "record 0 ... expected record n (out of order)", which blames the message
                 raise ValueError("the stream has ended (its end message was checked): no message follows it")
-            if record is not None:
+            if not message:
+                return np.zeros((0, *self.header.frame_shape), np.uint8)
+            if record is None:
+                record = self.records_read
+            else:
                 self._numbered = True
-            if record is None or record == self.records_read:
-                return self._decode(message)
-            if record > self.records_read:
-                first = self.records_read
-                frames = self._decode(message, record)
-                self._add_gap(first, record)
+            gap = None
+            if record < self.records_read:
+                gap = next((g for g in self._gaps if g[0] <= record < g[1]), None)
+                if gap is None:
+                    forgotten = " or skipped before the runs of skipped records it remembers" if record < self._forgotten_below else ""
+                    raise ValueError(f"record {record} was decoded already{forgotten} (the decoder is at record "
+                                     f"{self.records_read}): a repeated message is not decoded twice")
+            frames, end, tiling = self._decode(message, record)
+            if gap is not None and end > gap[1]:
+                raise ValueError(f"the message holds records {record} to {end - 1}, but records from {gap[1]} on were decoded "
+                                 f"already: a repeated message is not decoded twice")
+            # The message is taken: the decoder's place moves (a late message's rows and bytes
+            # count, so that once every skipped record has arrived the end is checked in full).
+            self._pos += len(message)
+            self.rows_read += frames.shape[0]
+            if gap is not None:
+                self._tiling.row_start += frames.shape[0]
+                self._gaps.remove(gap)
+                self._gaps.extend(g for g in ([gap[0], record], [end, gap[1]]) if g[0] < g[1])
+                self._gaps.sort()
                 return frames
-            return self._decode_late(message, record)
+            if record > self.records_read:
+                self._add_gap(self.records_read, record)
+            self._tiling, self.records_read = tiling, end
+            return frames
 
     def _record_number(self, record: Any) -> int:
         if isinstance(record, (bool, np.bool_)) or not isinstance(record, (int, np.integer)):
@@ -281,37 +316,17 @@ class LinkDecoder:
         if len(self._gaps) > MAX_GAPS:  # bounded memory: the oldest gap can no longer be filled
             a, b = self._gaps.pop(0)
             self._forgotten += b - a
+            self._forgotten_below = b
 
-    def _decode_late(self, message: bytes, record: int) -> np.ndarray:
-        """A message for records before the decoder's place: decoded if they were skipped and
-        have not arrived since; the decoder's place stays."""
-        gap = next((g for g in self._gaps if g[0] <= record < g[1]), None)
-        if gap is None:
-            raise ValueError(f"record {record} was decoded already (the decoder is at record {self.records_read}): "
-                             f"a repeated message is not decoded twice")
-        place = self._tiling, self.records_read, self.rows_read, self._pos
-        frames = self._decode(message, record)  # moves the place past the message: put back below
-        end = self.records_read
-        self._tiling, self.records_read, self._pos = place[0], place[1], place[3]
-        if end == record:  # no record (an empty message)
-            return frames
-        if end > gap[1]:
-            self.rows_read = place[2]
-            raise ValueError(f"the message holds records {record} to {end - 1}, but records from {gap[1]} on were decoded "
-                             f"already: a repeated message is not decoded twice")
-        self._gaps.remove(gap)
-        self._gaps.extend(g for g in ([gap[0], record], [end, gap[1]]) if g[0] < g[1])
-        self._gaps.sort()
-        return frames
-
-    def _decode(self, message: bytes, record: int | None = None) -> np.ndarray:
+    def _decode(self, message: bytes, record: int) -> tuple[np.ndarray, int, Tiling]:
+        """Check and decode ``message`` as starting at ``record``; returns its frames, the
+        record after its last and the tiling after it. Changes nothing of the decoder's: a
+        refused message leaves it where it was, so the intact message sent again decodes, in
+        its place, instead of being refused or put in another's."""
         h = self.header
         cursor = BytesCursor(message, self._pos)
-        # The decoder's place (in the chunk grid, in records and rows) moves only once the whole
-        # message has decoded: a refused message leaves it where it was, so the intact message
-        # sent again decodes, in its place, instead of being refused or put in another's.
         tiling = copy.copy(self._tiling)
-        records_read, rows_read = self.records_read if record is None else record, self.rows_read
+        records_read = record
         assembler = RowAssembler(tiling, self.limits)
         budget = Budget(self.limits)  # the rows of one message together, not only each row, within max_bytes
         rows: list[np.ndarray] = []
@@ -330,13 +345,11 @@ class LinkDecoder:
             row = assembler.add(values, spec, at)  # type: ignore[arg-type]
             if row is not None:
                 rows.append(row)
-                rows_read += row.shape[0]
         if assembler.row is not None:
             raise FormatError("message ends inside a row of chunks", cursor.pos, code="row-incomplete")
-        self._tiling, self.records_read, self.rows_read, self._pos = tiling, records_read, rows_read, end
-        if not rows:  # an empty message (no frames were encoded)
-            return np.zeros((0, *h.frame_shape), np.uint8)
-        return np.concatenate(rows) if len(rows) != 1 else rows[0]
+        frames = (np.zeros((0, *h.frame_shape), np.uint8) if not rows  # an empty message (no frames were encoded)
+                  else np.concatenate(rows) if len(rows) != 1 else rows[0])
+        return frames, records_read, tiling
 
     def _explain(self, exc: FormatError, message: bytes, at: int, want: int) -> FormatError:
         """Record ``want`` fails its check: say whether it is another place's record of this
@@ -364,10 +377,14 @@ class LinkDecoder:
         return chunk_spec(self.header, head.height, self._tiling.inner[0])
 
     def end(self, message: bytes) -> None:
-        """Check the end message: the stream is complete and nothing was lost, or, once records
-        were skipped (``decode(..., record=)``), that none followed those decoded or skipped:
-        ``records_skipped`` then says how many never arrived (their rows and bytes are unknown,
-        so the end message's row count and offset are taken as they are)."""
+        """Check the end message: the stream is complete and nothing was lost.
+
+        A decoder given record numbers (``decode(..., record=)``) takes the records after the
+        last it received as skipped too, and while any record is skipped it checks less (their
+        rows and bytes are unknown): that the end message's count of records is at least the
+        records decoded or skipped, not its rows, and that the index lies at least as far into
+        the stream as the bytes received. ``records_skipped`` then says how many never arrived;
+        an end message of another stream of the same options with more records would pass."""
         message = message_bytes(message, "end message")
         with self._lock:
             if self._ended:  # the receiver's state, not a problem of the message (FORMAT.md 11)

@@ -231,6 +231,15 @@ class EdgeEncoder:
 
     def encode(self, images: Any) -> bytes:
         """The message for one image (H, W) / (C, H, W), or a batch of them."""
+        return self.link.encode(self._spikes(images))
+
+    def numbered(self, images: Any) -> tuple[int, bytes]:
+        """(record number, message) for ``images``, as ``LinkEncoder.numbered``: for a transport
+        that numbers its messages (``CloudDecoder.decode(message, record=number)``)."""
+        return self.link.numbered(self._spikes(images))
+
+    def _spikes(self, images: Any) -> np.ndarray:
+        """The edge half's spikes of one image or a batch, (N, T, C, H, W) uint8."""
         import torch
 
         array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
@@ -240,7 +249,7 @@ class EdgeEncoder:
         batch = as_images(array[None] if single else array, self.info["input_shape"])
         with torch.inference_mode():
             spikes = self.net.eval().edge(batch)
-        return self.link.encode(spikes.to(torch.uint8).transpose(0, 1).numpy())
+        return spikes.to(torch.uint8).transpose(0, 1).numpy()
 
     def end(self) -> bytes:
         """The end message: the stream is complete."""

@@ -200,7 +200,8 @@ def numbered(enc, frames):
     out = []
     for frame in frames:
         number = enc.next_record
-        out.append((number, enc.encode(frame)))
+        out.append(enc.numbered(frame))
+        assert out[-1][0] == number
     return out
 
 
@@ -289,4 +290,82 @@ def test_record_numbers_are_checked(prior):
         with pytest.raises(kind, match="record must be"):
             dec.decode(sent[1][1], record=bad)
     np.testing.assert_array_equal(dec.decode(sent[1][1], record=np.int64(2)), FRAMES[1][None])
+    assert dec.records_skipped == 0
+
+
+def test_numbered_messages_reordered_but_all_received_end_in_full(prior):
+    # Late messages count their rows and bytes: once every skipped record has arrived, the end
+    # message is checked as for a stream read in order (it was refused as pointing elsewhere).
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:5])
+    end = enc.end()
+    dec = LinkDecoder(enc.header, priors=prior)
+    for n in (0, 2, 1, 4, 3):
+        dec.decode(sent[n][1], record=n)
+    assert dec.records_skipped == 0 and dec.rows_read == 5
+    bad = bytearray(end)
+    bad[-20] ^= 1  # the trailer's index offset, its CRC fixed up: an end that points elsewhere
+    bad[-8:-4] = spikecodec.layout.crc32(bytes(bad[-24:-8])).to_bytes(4, "little")
+    with pytest.raises(FormatError, match="does not point to the index") as info:
+        dec.end(bytes(bad))
+    assert info.value.code == "trailer-index"
+    dec.end(end)
+    data = enc.header + b"".join(m for _, m in sent)
+    damaged = bytearray(sent[1][1])
+    damaged[1] ^= 4
+    dec = LinkDecoder(enc.header, priors=prior)
+    for n in (0, 2, 1):
+        dec.decode(sent[n][1], record=n)
+    with pytest.raises(FormatError) as info:
+        dec.decode(bytes(damaged), record=3)
+    assert info.value.offset == len(enc.header) + sum(len(m) for _, m in sent[:3])  # the bytes received, late ones too
+    assert len(data) > info.value.offset
+
+
+def test_an_empty_numbered_message_changes_nothing(prior):
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    first = enc.numbered(FRAMES[0])
+    empty = enc.numbered(FRAMES[:0])
+    second = enc.numbered(FRAMES[1])
+    assert empty == (1, b"") and second[0] == 1
+    dec = LinkDecoder(enc.header, priors=prior)
+    dec.decode(first[1], record=0)
+    assert dec.decode(b"", record=10**6).shape == (0, 2, 4, 7, 7)  # a wrong number on no record: nothing moves
+    dec.decode(second[1], record=1)
+    assert dec.decode(empty[1], record=empty[0]).shape[0] == 0  # arriving after its successor
+    dec.end(enc.end())
+    assert dec.records_skipped == 0
+
+
+def test_late_records_past_the_remembered_gaps_are_refused_as_such(prior, monkeypatch):
+    monkeypatch.setattr(spikecodec.container.link, "MAX_GAPS", 2)
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:8])
+    dec = LinkDecoder(enc.header, priors=prior)
+    for n in (0, 2, 4, 6):  # gaps 1, 3, 5: the first is forgotten
+        dec.decode(sent[n][1], record=n)
+    assert dec.records_skipped == 3
+    with pytest.raises(ValueError, match="record 1 was decoded already or skipped before the runs of skipped records it remembers"):
+        dec.decode(sent[1][1], record=1)
+    dec.decode(sent[3][1], record=3)
+    with pytest.raises(ValueError, match=r"record 0 was decoded already or skipped before .* \(the decoder is at record 7\)"):
+        dec.decode(sent[0][1], record=0)
+    assert dec.records_skipped == 2
+
+
+def test_an_encoder_shared_by_threads_numbers_each_message_with_its_own_record(prior):
+    import threading
+
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    got = []
+    threads = [threading.Thread(target=lambda part: got.extend((*enc.numbered(f), f) for f in part), args=(FRAMES[i:80:4],))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(n for n, _, _ in got) == list(range(80))
+    dec = LinkDecoder(enc.header, priors=prior)
+    for n, message, frame in sorted(got, key=lambda item: -item[0]):  # last first: every other one late
+        np.testing.assert_array_equal(dec.decode(message, record=n), frame[None])
     assert dec.records_skipped == 0

@@ -64,6 +64,15 @@ def test_one_message_per_image_with_the_shipped_prior(images: np.ndarray, refere
         CloudDecoder(edge.header).decode(other)  # a message of another stream (no prior) is refused
     with pytest.raises(ValueError, match="the stream has ended"):  # nothing follows the end message
         cloud.decode(other)
+    numbered = EdgeEncoder()  # over a transport that numbers messages: image 1 lost
+    sent = [numbered.numbered(image) for image in images[:4]]
+    assert [n for n, _ in sent] == [0, 1, 2, 3]
+    cloud = CloudDecoder(numbered.header)
+    got = {n: cloud.decode(sent[n][1], record=n) for n in (0, 2, 3)}
+    cloud.end(numbered.end())
+    assert cloud.link.records_skipped == 1
+    for n, logits in got.items():
+        assert torch.allclose(logits, expected[n : n + 1], atol=1e-5)
 
 
 def test_bad_images_and_mismatched_spikes_raise(images: np.ndarray) -> None:
