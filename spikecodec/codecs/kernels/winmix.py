@@ -50,6 +50,7 @@ SIG_MODELS = 7  # A, B, C, E, W, X, Y
 SETS_PER_STEP = 64  # significance weight sets per t: X's confidence (4) x own t-1, t-2, up, left
 RATE_BASE = 14  # the mixer's learning rate: RATE_BASE + RATE_EXTRA 2**20 / (2**20 + d) ...
 RATE_EXTRA = 28
+FAR_STATES = 1 << 19  # states of tables A and B (4 bytes each) from which their reads are prefetched
 RATE_EVERY = 1024  # ... recomputed each time d, the significance decisions coded, is a multiple of this
 
 __all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
@@ -138,6 +139,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     sh0, sh1, sh2, sh3, sh4, sh5 = shifts[0], shifts[1], shifts[2], shifts[3], shifts[4], shifts[5]  # A, B, C, E, F, G
     o0, o1, o2, o3, o6, o7, o8 = offs[0], offs[1], offs[2], offs[3], offs[6], offs[7], offs[8]
     mag_w0 = tpos * SETS_PER_STEP * (SIG_MODELS + 1)
+    far = offs[2] > FAR_STATES  # tables A and B past what a core's cache holds: prefetch them
     # Significance of this step and the step before, channels last and zero-padded, as in mix.
     sw = C + 3
     sh = (W + 2) * sw
@@ -224,6 +226,23 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                                 prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh3, o3)))
                                 prefetch(tabs, U(_run_line((run << np.uint64(1)) | np.uint64(b), 0, c + 1, 1, o7)))
                             prefetch(tabs, U(_run_line(run << np.uint64(1), 16, c + 1, 2, o8)))
+                        if far and c + 1 < C:
+                            # Tables A, B and W of the next channel for either value of this
+                            # decision, fetched while it is coded: read at random, they outgrow
+                            # the caches on many channels. Only bit 5 of A's context (c1) and W's
+                            # last bit depend on the decision; B's two states share a line.
+                            ctn = ((c + 1) % g) * tpos + tp
+                            k = i + U(1)
+                            m = j + U(1)
+                            near_n = (np.int64(sig[k - U(sw)]) | np.int64(sig[k - U(sh)]) << 1 | np.int64(sig[k - U(sh + sw)]) << 2
+                                      | np.int64(sig[k - U(sh - sw)]) << 3 | np.int64(sig[m]) << 4 | np.int64(sig[m + U(sw)]) << 6
+                                      | np.int64(sig[m + U(sh)]) << 7 | c1 << 8 | np.int64(sig[m + U(1)]) << 9
+                                      | np.int64(sig[m - U(sw)]) << 10 | np.int64(sig[m - U(sh)]) << 11)
+                            prefetch(tabs, U(_slot(ctn * 4096 + near_n, sh0, o0)))
+                            prefetch(tabs, U(_slot(ctn * 4096 + (near_n | 32), sh0, o0)))
+                            prefetch(tabs, U(_slot((ctn * 256 + np.int64(hist[hw + cu + U(1)])) * 16
+                                                   + (np.int64(sig[k - U(sw)]) | np.int64(sig[k - U(sh)]) << 1), sh1, o1)))
+                            prefetch(tabs, U(o6 + (ctn << RECENT) + ((recent << 1) & ((1 << RECENT) - 1))))
                         ie = line_e + group_node
                         iw = o6 + (ct << RECENT) + recent
                         ix = line_x + group_node
