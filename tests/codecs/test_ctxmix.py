@@ -235,3 +235,22 @@ def test_small_chunks_without_a_prior_share_one_zeroed_table_set_and_leave_it_ze
     assert getattr(module._ZEROED, "slot", None) is None  # forgotten, not used unclean
     monkeypatch.undo()
     np.testing.assert_array_equal(codec.decode(payload, spec), x[:, :1])
+
+
+@pytest.mark.parametrize("codec_id", MIXERS)
+def test_only_small_chunks_are_journalled_whatever_came_before(codec_id):
+    # A thread keeps zeroed states for the chunks that are small next to them (journalled, undone
+    # after each); a large chunk of that geometry coded next took them too, journalling millions
+    # of writes: twice as slow as fresh states (peers_bench warms each codec up on a small chunk).
+    from spikecodec.codecs.ctxmix import JOURNAL_RATIO
+
+    codec = get_codec(codec_id)
+    small, large = spikes((2, 1, 8, 6, 6)), spikes((2, 64, 8, 6, 6))
+    small_spec, large_spec = ChunkSpec(small.shape, AXES, 1), ChunkSpec(large.shape, AXES, 1)
+    states, _, journal = codec._tables(small_spec)
+    assert journal and small.size * JOURNAL_RATIO < states.size
+    kept = codec.encode(large, large_spec)
+    states_large, _, journal_large = codec._tables(large_spec)
+    assert not journal_large and states_large is not states and large.size * JOURNAL_RATIO >= states.size
+    assert codec._tables(small_spec)[0] is states  # the kept states are still there for small chunks
+    np.testing.assert_array_equal(codec.decode(kept, large_spec), large)
