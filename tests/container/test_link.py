@@ -205,6 +205,13 @@ def numbered(enc, frames):
     return out
 
 
+def numbered_stream(prior, count):
+    """(encoder, its numbered messages of the first ``count`` frames, its end message, a decoder)."""
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:count])
+    return enc, sent, enc.end(), LinkDecoder(enc.header, priors=prior)
+
+
 def test_numbered_messages_go_on_after_losses_and_fill_late_ones_once(prior):
     enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
     sent = numbered(enc, FRAMES[:12])
@@ -231,10 +238,7 @@ def test_numbered_messages_go_on_after_losses_and_fill_late_ones_once(prior):
 
 
 def test_a_decoder_joins_a_stream_mid_way(prior):
-    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
-    sent = numbered(enc, FRAMES[:6])
-    end = enc.end()
-    dec = LinkDecoder(enc.header, priors=prior)
+    enc, sent, end, dec = numbered_stream(prior, 6)
     with pytest.raises(FormatError, match="expected record 0"):
         dec.decode(sent[4][1])  # unnumbered, a message must be the next in order
     np.testing.assert_array_equal(dec.decode(sent[4][1], record=4), FRAMES[4][None])
@@ -296,10 +300,7 @@ def test_record_numbers_are_checked(prior):
 def test_numbered_messages_reordered_but_all_received_end_in_full(prior):
     # Late messages count their rows and bytes: once every skipped record has arrived, the end
     # message is checked as for a stream read in order (it was refused as pointing elsewhere).
-    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
-    sent = numbered(enc, FRAMES[:5])
-    end = enc.end()
-    dec = LinkDecoder(enc.header, priors=prior)
+    enc, sent, end, dec = numbered_stream(prior, 5)
     for n in (0, 2, 1, 4, 3):
         dec.decode(sent[n][1], record=n)
     assert dec.records_skipped == 0 and dec.rows_read == 5
