@@ -1962,6 +1962,31 @@ def _received(messages: list[bytes], end: bool) -> tuple[np.ndarray | None, int 
     return np.concatenate(rows), None, None
 
 
+def _received_numbered(messages: list[bytes], end: bool, records: list[int]) -> tuple[np.ndarray, int | None, str | None]:
+    """What a LinkDecoder given each chunk message's number makes of the messages: the rows of
+    the records it took before the first problem, in record order, and the problem (a message it
+    does not take, ValueError, is the receiver's state and no problem)."""
+    dec = spikecodec.LinkDecoder(messages[0])
+    taken: dict[int, np.ndarray] = {}
+    problem = None
+    try:
+        for m, k in zip(messages[1 : len(messages) - 1 if end else len(messages)], records):
+            try:
+                frames = dec.decode(m, record=k)
+            except ValueError as exc:
+                if isinstance(exc, spikecodec.FormatError):
+                    raise
+                continue
+            if len(frames):
+                taken[k] = frames
+        if end:
+            dec.end(messages[-1])
+    except spikecodec.FormatError as exc:
+        problem = exc
+    rows = np.concatenate([taken[k] for k in sorted(taken)]) if taken else np.zeros((0, *dec.frame_shape), np.uint8)
+    return rows, problem and problem.offset, problem and f"{problem.code}: {problem.message}"
+
+
 def _colliding_stream_ids(frame_shape) -> tuple[bytes, bytes]:
     """The first two stream ids (SHA-256 of 0, 1, 2, ... cut to 16 bytes) whose ctxmix link headers
     have header CRCs A and B with CRC-16/XMODEM(A XOR B) = 0: under the checks of versions 1.3 - 1.6
@@ -1985,9 +2010,10 @@ def _first_compact_record(message: bytes) -> int:
     return 1 + ((v - 1) >> 1) + 2
 
 
-def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, int | None, str | None, str | None]]:
+def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, int | None, str | None, str | None, list[int] | None]]:
     """(messages, whether the last is the end message, rows decoded before the problem, the
-    problem's offset, a phrase of it and its code) of every message vector."""
+    problem's offset, a phrase of it, its code, and each chunk message's record number when the
+    messages are numbered) of every message vector."""
     rng = np.random.default_rng(117)
     frames = (rng.random((5, 2, 3, 4, 4)) < 0.3).astype(np.uint8)
     header, msgs, end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix")
@@ -2031,12 +2057,31 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         "keyed-session": ([keyed_header, *keyed, keyed_end], True, "", None),
         "keyed-colliding-session": ([collide_a[0], collide_a[1][0], collide_b[1][1]], False, "another", "compact-check"),
     }
+    # Numbered messages (FORMAT.md 11): each chunk message given with its record number, one
+    # frame a message, keyed checks.
+    nh, nm, nend = _link_stream(big.shape[1:], big, [1] * 6, codec="ctxmix", stream_id=bytes(range(48, 64)), records="compact")
+    _, _, short_end = _link_stream(big.shape[1:], big, [1] * 2, codec="ctxmix", stream_id=bytes(range(64, 80)), records="compact")
+    numbered = {
+        "numbered-lost-and-late": ([nh, nm[0], nm[1], nm[3], nm[2], nm[5], nend], [0, 1, 3, 2, 5], True, "", None),
+        "numbered-joined": ([nh, nm[3], nm[4], nm[5], nend], [3, 4, 5], True, "", None),
+        "numbered-repeated": ([nh, nm[0], nm[1], nm[1], nm[0], nm[2], nm[3], nm[4], nm[5], nend], [0, 1, 1, 0, 2, 3, 4, 5],
+                              True, "", None),
+        "numbered-reordered-end": ([nh, nm[1], nm[0], nm[3], nm[2], nm[5], nm[4], nend], [1, 0, 3, 2, 5, 4], True, "", None),
+        "numbered-last-lost": ([nh, nm[0], nm[1], nend], [0, 1], True, "", None),
+        "numbered-wrong-number": ([nh, nm[0], nm[2]], [0, 1], False, "expected record 1", "compact-check"),
+        "numbered-end-fewer": ([nh, nm[0], nm[1], nm[3], short_end], [0, 1, 3], True, "ended after 2 records", "index-count"),
+    }
     out = {}
     for name, (messages, is_end, phrase, code) in cases.items():
         rows, offset, message = _received(messages, is_end)
         assert (offset is None) == (phrase == "") and (message is None or phrase in message), (name, message)
         assert message is None or message.startswith(f"{code}: "), (name, message)  # the library's code is the case's
-        out[f"messages-{name}"] = (messages, is_end, rows, offset, phrase or None, code)
+        out[f"messages-{name}"] = (messages, is_end, rows, offset, phrase or None, code, None)
+    for name, (messages, records, is_end, phrase, code) in numbered.items():
+        rows, offset, message = _received_numbered(messages, is_end, records)
+        assert (offset is None) == (phrase == "") and (message is None or phrase in message), (name, message)
+        assert message is None or message.startswith(f"{code}: "), (name, message)
+        out[f"messages-{name}"] = (messages, is_end, rows, offset, phrase or None, code, records)
     return out
 
 
@@ -2381,9 +2426,11 @@ def main() -> int:
             np.save(buf, recovered)
             _put(VECTORS / "recover" / f"{name}.npy", buf.getvalue(), args.force)
     manifest["messages"] = {}
-    for name, (messages, is_end, rows, offset, problem, code) in message_vectors().items():
+    for name, (messages, is_end, rows, offset, problem, code, records) in message_vectors().items():
         manifest["messages"][name] = {"msgs": f"vectors/messages/{name}.msgs", "end": is_end, "offset": offset,
                                       "problem": problem, "code": code}
+        if records is not None:  # each chunk message's record number (FORMAT.md 11, numbered messages)
+            manifest["messages"][name]["records"] = records
         if rows is not None:  # the rows decoded before the problem (none without a header)
             manifest["messages"][name]["npy"] = f"vectors/messages/{name}.npy"
         if args.write:

@@ -3,6 +3,8 @@ records, and the end message, each checked on arrival against what came before; 
 at its offset in the concatenated stream, as if the receiver read the file."""
 import copy
 
+import numpy as np
+
 from .common import Problem, crc32, read_varint, u
 from .container import UNKNOWN, Rows, _assemble, _decode, compact_record, parse_header
 
@@ -38,7 +40,11 @@ def _chunk_message(data, message, hdr, rows, ordinal):
     return records, rows, stream
 
 
-def _end_message(data, message, hdr, rows, ordinal):
+def _end_message(data, message, hdr, rows, ordinal, skipped=False, numbered=False):
+    """The end message against the records (``ordinal``) and rows received. With records
+    ``skipped`` - or, for ``numbered`` messages, when the end counts more records than came
+    (the last ones were lost) - its count against them as a lower bound, neither its rows nor
+    ``shape[0]``, and its trailer's index offset against the bytes received as a lower bound."""
     pos = len(data)
     stream = memoryview(bytes(data) + bytes(message))
     if len(message) < 1 or stream[pos] != 0:  # an empty message has no marker either
@@ -49,10 +55,13 @@ def _end_message(data, message, hdr, rows, ordinal):
         raise Problem("index-truncated", pos, "the message ends inside the index")
     if crc32(stream[pos:p]) != u(stream, p, 4):
         raise Problem("index-crc", p, "index CRC mismatch")
-    if m != ordinal or total != rows.total:
+    skipped = skipped or (numbered and m > ordinal)
+    if skipped and m < ordinal:
+        raise Problem("index-count", pos, f"the index counts {m} records; {ordinal} were received or skipped")
+    if not skipped and (m != ordinal or total != rows.total):
         raise Problem("index-count", pos, f"the index counts {m} records in {total} rows; {ordinal} in "
                       f"{rows.total} were received")
-    if rows.G >= 1 and hdr.shape[0] != UNKNOWN and rows.total != hdr.shape[0]:
+    if not skipped and rows.G >= 1 and hdr.shape[0] != UNKNOWN and rows.total != hdr.shape[0]:
         raise Problem("rows-total", pos, f"{rows.total} of the {hdr.shape[0]} rows were received")
     T = p + 4
     if len(stream) != T + 24:
@@ -61,7 +70,7 @@ def _end_message(data, message, hdr, rows, ordinal):
         raise Problem("trailer-magic", T, "no trailer")
     if crc32(stream[T:T + 16]) != u(stream, T + 16, 4):
         raise Problem("trailer-crc", T + 16, "trailer CRC mismatch")
-    if u(stream, T, 8) != pos or u(stream, T + 8, 8) != T - pos:
+    if u(stream, T, 8) < pos or (not skipped and u(stream, T, 8) != pos) or u(stream, T + 8, 8) != T - pos:
         raise Problem("trailer-index", T, "the trailer does not point to the index before it")
 
 
@@ -88,3 +97,41 @@ def receive(messages, end, priors=None):
     if hdr is None:
         return None, problem
     return _assemble(hdr, rows.total, decoded), problem
+
+
+def receive_numbered(messages, end, records, priors=None):
+    """Receive ``messages`` whose transport numbers them (section 11): chunk message i as
+    starting at record ``records[i]``. A record taken before, a number that does not start a row,
+    or an empty message is not taken (the receiver's state, no problem). Returns (the rows of the
+    records taken, in record order, as one array; the first Problem, or None)."""
+    priors = priors or {}
+    taken, problem, hdr = {}, None, None  # first record -> rows of its message
+    try:
+        hdr = _header(bytes(messages[0]), priors)
+        data, after_last, missing = memoryview(bytes(messages[0])), 0, set()
+        G = Rows(hdr).G
+        chunk_messages = messages[1:-1] if end else messages[1:]
+        for message, k in zip(chunk_messages, records):
+            if not message or (G and k % G) or (k < after_last and k not in missing):
+                continue
+            got, rows, stream = _chunk_message(data, message, hdr, Rows(hdr), k)  # a message starts a row
+            span = set(range(k, k + len(got)))
+            if k < after_last and not span <= missing:
+                continue
+            taken[k] = _assemble(hdr, rows.total, [(rec, _decode(stream, hdr, rec)) for rec in got])
+            data = stream
+            if k >= after_last:
+                missing |= set(range(after_last, k))
+                after_last = k + len(got)
+            missing -= span
+        if end:
+            state = Rows(hdr)
+            state.total = sum(len(rows) for rows in taken.values())
+            _end_message(data, messages[-1], hdr, state, after_last, bool(missing), numbered=True)
+    except Problem as exc:
+        problem = exc
+    if hdr is None:
+        return None, problem
+    if not taken:
+        return _assemble(hdr, 0, []), problem
+    return np.concatenate([taken[k] for k in sorted(taken)]), problem

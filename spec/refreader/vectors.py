@@ -7,7 +7,7 @@ import numpy as np
 
 from .common import Problem
 from .container import read, recover
-from .messages import receive
+from .messages import receive, receive_numbered
 from .ctxmix import check_tables
 from .priors import bind, load_prior
 
@@ -118,7 +118,10 @@ def split_messages(blob):
 
 def check_messages(root, entry):
     messages = split_messages(_bytes(root, entry["msgs"]))
-    got, problem = receive(messages, entry["end"], _priors(root, entry.get("priors")))
+    if "records" in entry:  # numbered messages (FORMAT.md 11)
+        got, problem = receive_numbered(messages, entry["end"], entry["records"], _priors(root, entry.get("priors")))
+    else:
+        got, problem = receive(messages, entry["end"], _priors(root, entry.get("priors")))
     if entry["code"] is None and problem is not None:
         return f"refused with {problem.code} at {problem.offset}: {problem.message}"
     if entry["code"] is not None:
