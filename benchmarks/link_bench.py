@@ -261,9 +261,10 @@ def main() -> None:
             "",
         ]
     lines += [
-        "Why one image costs a few bytes more than inside a batch: each message carries its size (1 byte), a",
-        "CRC-16 over the stream's header, its place and its bytes (2 bytes), and the coder's last byte; a",
-        "batch pays these once per message. The per-image model cost itself is within about 1% of the batch's.",
+        "Why one image costs a few bytes more than inside a batch: each message carries its size (1 byte), its",
+        "check (2 bytes: the CRC-16 of its bytes XOR a key drawn from the stream's header and its place, format",
+        "1.7), and the coder's last byte; a batch pays these once per message. The per-image model cost itself",
+        "is within about 1% of the batch's.",
         "",
     ]
     Path(args.out).write_text("\n".join(lines))
