@@ -28,13 +28,31 @@ from .base import ChunkSpec
 from .trainable import TrainableCodec
 
 
-# A chunk is coded from kept states, its writes journalled and undone after it, only when the
-# states outnumber its decisions this many times; else from fresh (or refreshed) ones. A decision
-# journals up to 7 states, 12 bytes each, in memory touched once, written and read back, where a
-# state costs 4 bytes to zero or copy: on winmix's states (5-11 M) the two ways cost the same at
-# about 100 states a decision, and at 8 (the ratio before) the journal took 1.3-1.9x as long.
-JOURNAL_RATIO = 100
-_ZEROED = threading.local()  # .slot: (codec id and geometry, zeroed states, initial weights) of this thread
+# How a chunk gets its states. Fresh ones (np.zeros) cost a page fault for every page the coding
+# touches: about 20 ms for a chunk of 1024 elements among tens of MB of states, whatever its
+# bytes, which a file of many small chunks multiplied into seconds per KB. So without a prior a
+# thread keeps the zeroed states of the last geometry it coded a chunk of (one whose states
+# outnumber its decisions KEEP_RATIO times or more: a large chunk of a new geometry takes fresh
+# ones, not kept), as it keeps a working copy of a prior's. A chunk coded on kept states either
+# journals its writes and undoes them after it - when the states outnumber the journal's entries
+# JOURNAL_RATIO times (entries of its significance decisions) - or leaves the states to be zeroed
+# (or copied from the prior) in one pass before their next use. Measured on this machine (ctxmix
+# on 8-bit, winmix on 1-bit chunks) the two ways cost the same at about 10 states an entry; the
+# journal used down to 8 states a decision before took winmix 1.3-2x as long, and fresh states
+# for every middling chunk took ctxmix 1.4-3x as long.
+KEEP_RATIO = 8
+JOURNAL_RATIO = 10
+
+
+class _KeptStates:
+    """A thread's zeroed states of one geometry (``key``), the initial weights, and whether a
+    chunk coded without a journal left them to be zeroed before their next use."""
+
+    def __init__(self, key: tuple, states: np.ndarray, weights: np.ndarray):
+        self.key, self.states, self.weights, self.dirty = key, states, weights, False
+
+
+_ZEROED = threading.local()  # .slot: this thread's _KeptStates
 
 
 @contextlib.contextmanager
@@ -45,7 +63,7 @@ def _zeroed_kept_clean(states: np.ndarray) -> Iterator[None]:
         yield
     except BaseException:
         slot = getattr(_ZEROED, "slot", None)
-        if slot is not None and slot[1] is states:
+        if slot is not None and slot.states is states:
             del _ZEROED.slot
         raise
 
@@ -98,25 +116,27 @@ class ContextMixing(TrainableCodec):
         """(states, weights, journal) to code one chunk from: with a prior, this thread's working
         copy of its states - journalled (the chunk's writes undone after it) when the chunk is
         small next to them, else refreshed before its next use - and a copy of its weights;
-        without one, fresh tables for a large chunk, and for a small one this thread's zeroed
-        states, journalled: fresh ones cost a page fault for every page a decision touches
-        (about 20 ms for a chunk of 1024 elements among tens of MB of states, whatever its
-        bytes), which a file of many small chunks multiplied into seconds per KB."""
+        without one, this thread's kept zeroed states, journalled or zeroed again in the same
+        way (KEEP_RATIO, JOURNAL_RATIO above), or fresh ones for a large chunk of another
+        geometry."""
         geometry = self.check_prior_fits(spec)
         decisions = spec.size * self._decisions_per_element(spec.bits)
         if self._prior is None:
             key = (self.codec_id, tuple(geometry.items()))
             slot = getattr(_ZEROED, "slot", None)
-            if slot is not None and slot[0] == key and decisions * JOURNAL_RATIO < slot[1].size:
-                return slot[1], slot[2].copy(), True
-            fresh = self.fresh_tables(geometry)
-            if decisions * JOURNAL_RATIO < fresh["states"].size:  # kept, one geometry a thread (the last one used)
-                _ZEROED.slot = (key, fresh["states"], fresh["weights"].copy())
-                return fresh["states"], fresh["weights"], True
-            return fresh["states"], fresh["weights"], False
+            if slot is None or slot.key != key:
+                fresh = self.fresh_tables(geometry)
+                if decisions * KEEP_RATIO >= fresh["states"].size:  # a large chunk: its own states, not kept
+                    return fresh["states"], fresh["weights"], False
+                slot = _ZEROED.slot = _KeptStates(key, fresh["states"], fresh["weights"])
+            if slot.dirty:
+                slot.states.fill(0)
+            journal = self._journal_entries(spec) * JOURNAL_RATIO < slot.states.size
+            slot.dirty = not journal
+            return slot.states, slot.weights.copy(), journal
         work = self._prior.working_tables()
         states = work.clean()["states"]
-        journal = decisions * JOURNAL_RATIO < states.size
+        journal = self._journal_entries(spec) * JOURNAL_RATIO < states.size
         if not journal:
             work.dirty = True
         return states, self._prior.tables["weights"].copy(), journal
@@ -173,6 +193,11 @@ class ContextMixing(TrainableCodec):
         if canon is not view:
             out[...] = from_canonical(canon, spec.shape, spec.axes)
         return int(np.count_nonzero(canon)) if spec.bits == 1 else int(canon.sum(dtype=np.uint64))
+
+    def _journal_entries(self, spec: ChunkSpec) -> int:
+        """The journal entries of a chunk's significance decisions: one a model and element (its
+        magnitude decisions, as many as its nonzero elements need, add fewer on spikes)."""
+        return spec.size * load_kernels(self.kernels_module).SIG_MODELS
 
     @staticmethod
     def _decisions_per_element(bits: int) -> int:

@@ -88,6 +88,13 @@ def clamped_weight(w):
 
 
 @njit(cache=True, nogil=True)
+def journal_entries(size, bits, sig_models, mag_models):
+    """The most table writes a kernel journals coding ``size`` elements of ``bits`` bits: each
+    significance model's, and each magnitude model's for the level and escape decisions."""
+    return size * (sig_models + (mag_models * (2 + bits) if bits > 1 else 0))
+
+
+@njit(cache=True, nogil=True)
 def start(data, encoding):
     """A coder state: the full interval, and for a decoder the payload's first 4 bytes as code."""
     st = np.zeros(5, np.int64)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
+from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched, updated
 
 # -- Model constants -------------------------------------------------------------------------------
 TABLE_CAP_BITS = 22
@@ -189,8 +189,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     top = (1 << bits) - 1
     st = start(data, encoding)
     idx = np.zeros(4, np.int64)
-    per_element = SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)
-    jcap = x.size * per_element if journal else 0
+    jcap = journal_entries(x.size, bits, SIG_MODELS, MAG_MODELS) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
     jn = np.zeros(1, np.int64)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
+from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched, updated
 from .mix import (
     HASH_MUL,
     MAG_INIT,
@@ -146,7 +146,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     plane = (H + 2) * sh
     sig = np.zeros(2 * plane, np.uint8)
     hist = np.ones(H * W * C, np.uint8)  # one sample's: 1, then the last min(t, 7) significances
-    jcap = x.size * (SIG_MODELS + (MAG_MODELS * (2 + bits) if bits > 1 else 0)) if journal else 0
+    jcap = journal_entries(x.size, bits, SIG_MODELS, MAG_MODELS) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
     jn = np.zeros(1, np.int64)  # journal entries written
