@@ -116,6 +116,6 @@ def _choose_softening(trainer: Any, geometry: dict[str, int], tables: dict[str, 
     costs = []
     for level in range(trainer.SOFTEN_LEVELS + 2):
         candidate = trainer.soften(tables, level) if level <= trainer.SOFTEN_LEVELS else trainer.fresh_tables(geometry)
-        codec = trainer.with_prior(Prior(trainer.codec_id, geometry, candidate))
+        codec = trainer.trial(Prior(trainer.codec_id, geometry, candidate))
         costs.append(sum(len(codec.encode(values, spec)) for values, spec in held))
     return int(np.argmin(costs)), costs

@@ -163,7 +163,7 @@ class AdaptiveCodec(TrainableCodec):
     def _chunk_tables(self, spec: ChunkSpec) -> dict[str, np.ndarray] | None:
         """A copy of the prior's tables for one chunk, or None to start from zero (the kernels
         then make their own: the bytes of a file without a prior never depend on this path)."""
-        if not self.prior_id or spec.size == 0:
+        if (self._prior is None and not self.prior_id) or spec.size == 0:  # (a trial codes from a prior it does not name)
             return None
         return self.start_tables(spec)
 

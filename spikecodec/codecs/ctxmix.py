@@ -103,10 +103,10 @@ class ContextMixing(TrainableCodec):
     def soften(self, tables: dict[str, np.ndarray], level: int) -> dict[str, np.ndarray]:
         """Each state's count capped at 1024 / 2**level - 1: its next updates move it faster."""
         states = tables["states"]
-        cap = (1024 >> level) - 1
-        n = states & 1023
-        return {"states": np.where(n > cap, (states & ~np.uint32(1023)) | np.uint32(cap), states).astype(np.uint32),
-                "weights": tables["weights"].copy()}
+        softened = np.bitwise_and(states, np.uint32(1023))
+        np.minimum(softened, np.uint32((1024 >> level) - 1), out=softened)
+        softened |= states & ~np.uint32(1023)
+        return {"states": softened, "weights": tables["weights"].copy()}
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)

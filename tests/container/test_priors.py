@@ -344,3 +344,23 @@ def test_a_short_row_its_prior_was_not_made_for_is_stored_packed(codec: str):
     np.testing.assert_array_equal(spikecodec.decode(buf.getvalue(), priors=prior), x)
     with pytest.raises(ValueError, match="was trained for chunks with"):  # a prior for none of the full chunks
         spikecodec.encode(x[:, :, :2], codec=codec, chunk=[4, 1], prior=prior)
+
+
+def test_training_trials_code_as_the_prior_does_without_its_digest(monkeypatch: pytest.MonkeyPatch):
+    # train_prior codes held-out chunks from each softening of its tables to pick one; each trial
+    # computed the candidate's digest (zstd-19 of its tables: 8 of them took 7.5 of 11 s for an
+    # 8-bit 16x8x8 ctxmix prior). Trials only count bytes, which the digest does not change.
+    import spikecodec.prior as prior_module
+
+    rng = np.random.default_rng(3)
+    x = ((rng.random((96, 4, 6, 6)) < 0.2) * rng.integers(1, 4, (96, 4, 6, 6))).astype(np.uint8)
+    encoded = []
+    real_encode = prior_module._encode
+    monkeypatch.setattr(prior_module, "_encode", lambda p: encoded.append(p) or real_encode(p))
+    trained = spikecodec.train_prior(x, "ctxmix", axes="TCHW", chunk=4, bits=2)
+    assert encoded == [] and len(trained.info["held_out_bytes"]) >= 2
+    codec = get_codec("ctxmix")
+    spec = spikecodec.codecs.ChunkSpec((4, 4, 6, 6), ("T", "C", "H", "W"), 2)
+    chunk = np.ascontiguousarray(x[:4])
+    assert codec.trial(trained).encode(chunk, spec) == codec.with_prior(trained).encode(chunk, spec)
+    assert codec.trial(trained).prior_id is None and len(encoded) == 1  # with_prior named it: one digest
