@@ -5,6 +5,7 @@ from spikecodec.output import (
     OutputError,
     atomic_path,
     binary_output,
+    interrupting_signal,
     output_file,
     output_path,
     reads_back,
@@ -14,5 +15,5 @@ from spikecodec.output import (
     written_through,
 )
 
-__all__ = ["STDIO", "OutputError", "atomic_path", "binary_output", "output_file", "output_path", "reads_back", "refuse_inputs",
+__all__ = ["STDIO", "OutputError", "atomic_path", "binary_output", "interrupting_signal", "output_file", "output_path", "reads_back", "refuse_inputs",
            "terminate_cleanly", "write_file", "written_through"]

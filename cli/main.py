@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import typing
 from typing import Sequence
 
 import spikecodec
 
-from .atomic import terminate_cleanly
+from .atomic import interrupting_signal, terminate_cleanly
 from .commands import COMMANDS
 from .errors import EXPECTED, CliError, describe, out_of_memory, printable
 
@@ -84,7 +85,8 @@ def error(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 3 a limit, 128 + the
+    signal that interrupted it: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
     if sys.stderr is None:  # closed (2>&-): print(file=None) writes to stdout, which may be the data (-o -)
         sys.stderr = open(os.devnull, "w")
     args = build_parser().parse_args(argv)
@@ -115,8 +117,9 @@ def _run(args: argparse.Namespace) -> int:
         error(out_of_memory(exc))
         return 1
     except KeyboardInterrupt:
-        error("interrupted")
-        return 130
+        signum = interrupting_signal()
+        error({signal.SIGTERM: "terminated (SIGTERM)", signal.SIGHUP: "hung up (SIGHUP)"}.get(signum, "interrupted"))
+        return 128 + signum  # as a shell reports a process a signal ended: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
 
 
 def _reader_gone() -> int:

@@ -387,6 +387,13 @@ class _Interrupts:
 
     deferred = False
     pending = False
+    signum = int(signal.SIGINT)  # the last signal that interrupted (a KeyboardInterrupt of its own: Ctrl-C)
+
+
+def interrupting_signal() -> int:
+    """The signal behind the last interrupt raised within :func:`terminate_cleanly` (SIGINT for
+    one Python raised itself): a command exits with 128 + it, as a shell reports a signal."""
+    return _Interrupts.signum
 
 
 def _defer_interrupts() -> None:
@@ -414,6 +421,7 @@ def terminate_cleanly() -> Iterator[None]:
     in its own process keeps its signal handling."""
 
     def handler(signum: int, frame: object) -> None:
+        _Interrupts.signum = int(signum)
         if _Interrupts.deferred:
             _Interrupts.pending = True
             return
