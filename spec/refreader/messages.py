@@ -108,22 +108,26 @@ def receive_numbered(messages, end, records, priors=None):
     taken, problem, hdr = {}, None, None  # first record -> rows of its message
     try:
         hdr = _header(bytes(messages[0]), priors)
-        data, after_last, missing = memoryview(bytes(messages[0])), 0, set()
+        data, after_last = memoryview(bytes(messages[0])), 0
+        missing = []  # runs [first, end) of records skipped and not received since
         G = Rows(hdr).G
         chunk_messages = messages[1:-1] if end else messages[1:]
         for message, k in zip(chunk_messages, records):
-            if not message or (G and k % G) or (k < after_last and k not in missing):
+            run = next((r for r in missing if r[0] <= k < r[1]), None)
+            if not message or (G and k % G) or (k < after_last and run is None):
                 continue
             got, rows, stream = _chunk_message(data, message, hdr, Rows(hdr), k)  # a message starts a row
-            span = set(range(k, k + len(got)))
-            if k < after_last and not span <= missing:
+            if run is not None and k + len(got) > run[1]:  # it holds records taken before
                 continue
             taken[k] = _assemble(hdr, rows.total, [(rec, _decode(stream, hdr, rec)) for rec in got])
             data = stream
-            if k >= after_last:
-                missing |= set(range(after_last, k))
+            if run is not None:
+                missing.remove(run)
+                missing += [r for r in ([run[0], k], [k + len(got), run[1]]) if r[0] < r[1]]
+            else:
+                if k > after_last:
+                    missing.append([after_last, k])
                 after_last = k + len(got)
-            missing -= span
         if end:
             state = Rows(hdr)
             state.total = sum(len(rows) for rows in taken.values())
