@@ -29,13 +29,13 @@ ELEMENT_BITS = (1, 2, 4, 8)
 DEFAULT_MAX_DECODED_BYTES = 1 << 30
 
 
-
 def codec_id_problem(codec_id: object) -> str | None:
     """Why ``codec_id`` cannot stand in a header (FORMAT.md 3.2: 1..MAX_CODEC_ID ASCII
     characters), or None: the one test, for the header's reader and the codec registry."""
     if not isinstance(codec_id, str) or not 0 < len(codec_id) <= MAX_CODEC_ID or not codec_id.isascii():
         return f"codec id {codec_id!r:.60} is not 1..{MAX_CODEC_ID} ASCII characters"
     return None
+
 
 @dataclass(frozen=True)
 class ReadLimits:

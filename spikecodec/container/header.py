@@ -84,6 +84,10 @@ class Header:
     def pipeline(self) -> Pipeline:
         return Pipeline(self.codecs)
 
+    def extension_data(self, name: str) -> bytes | None:
+        """The data of the extension ``name`` (``b""`` for one without data), None when absent."""
+        return next((e.data for e in self.extensions if e.name == name), None)
+
 
 def _plain(value: Any) -> Any:
     """numpy scalars and small arrays in metadata as the JSON values they stand for."""
@@ -388,10 +392,9 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
             raise fail(f"extension {e.name!r} appears more than once", code="extension-repeated")
         if e.name in (COMPACT_EXTENSION, KEYED_EXTENSION) and e.data:
             raise fail(f"extension {e.name!r} carries no data", code="extension-data")
-    names = {e.name for e in h.extensions}
-    if KEYED_EXTENSION in names and COMPACT_EXTENSION not in names:
+    if h.extension_data(KEYED_EXTENSION) is not None and h.extension_data(COMPACT_EXTENSION) is None:
         raise fail(f"extension {KEYED_EXTENSION!r} keys compact records' checks, and the file has none", code="keyed-checks-classic")
-    if any(e.name == PRIOR_EXTENSION for e in h.extensions) and not getattr(pipeline.array_codec, "prior_id", None):
+    if h.extension_data(PRIOR_EXTENSION) is not None and not getattr(pipeline.array_codec, "prior_id", None):
         raise fail(f"extension {PRIOR_EXTENSION!r} holds a prior, but codec {pipeline.array_codec.codec_id!r} names none", code="prior-extension-unneeded")
     return pipeline
 
@@ -420,7 +423,7 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
     digest = getattr(pipeline.array_codec, "prior_id", None)
     if not digest:
         return pipeline
-    embedded = next((e.data for e in h.extensions if e.name == PRIOR_EXTENSION), None)
+    embedded = h.extension_data(PRIOR_EXTENSION)
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != digest:
             raise FormatError(f"the embedded prior is not prior {digest} that codec {pipeline.array_codec.codec_id!r} names", offset, code="prior-embedded-digest")

@@ -178,17 +178,17 @@ class LinkEncoder:
         messages would not be the stream's."""
         data = message_bytes(header, "header")
         h, _ = parse_header_message(data)
-        if not any(e.name == COMPACT_EXTENSION for e in h.extensions):
+        if h.extension_data(COMPACT_EXTENSION) is None:
             raise ValueError("the header is of a file of classic records; chunk messages are compact records")
         if h.shape[0] is not None:
             raise ValueError(f"the header is of a file of known length {h.shape[0]}; a link stream's length is unknown")
         pipeline = bind_prior(h, h.pipeline(), as_priors(prior), layout.PREAMBLE_SIZE)
-        stream_id = next((e.data for e in h.extensions if e.name == STREAM_ID_EXTENSION), False)
+        stream_id = h.extension_data(STREAM_ID_EXTENSION)
         encoder = cls(h.frame_shape, codec=h.pipeline(), prior=getattr(pipeline.array_codec, "prior", None),
-                      embed_prior=any(e.name == PRIOR_EXTENSION for e in h.extensions), axes=h.axes,
+                      embed_prior=h.extension_data(PRIOR_EXTENSION) is not None, axes=h.axes,
                       chunk=h.chunk_shape, metadata=h.metadata, bits=h.bits,
                       stream_id=stream_id if len(stream_id or b"") == STREAM_ID_SIZE else False,
-                      records="compact" if any(e.name == KEYED_EXTENSION for e in h.extensions) else "compact-unkeyed")
+                      records="compact" if h.extension_data(KEYED_EXTENSION) is not None else "compact-unkeyed")
         if encoder.header != data:
             raise ValueError("this version of spikecodec does not write that header byte for byte (another "
                              "version's or writer's): messages coded for it would not decode with it")

@@ -460,7 +460,7 @@ class SpikeReader:
     @property
     def embeds_prior(self) -> bool:
         """Whether the file holds its prior in its header."""
-        return any(e.name == PRIOR_EXTENSION for e in self.header.extensions)
+        return self.header.extension_data(PRIOR_EXTENSION) is not None
 
     @property
     def records(self) -> str:

@@ -274,8 +274,8 @@ RecordLayout = ClassicRecords | CompactRecords
 
 def record_layout(h: Header, header_crc: bytes) -> RecordLayout:
     """The record layout a header declares (the ``compact-records`` extension, FORMAT.md 5.2)."""
-    if any(e.name == COMPACT_EXTENSION for e in h.extensions):
-        return CompactRecords(header_crc, h.chunk_shape[0], any(e.name == KEYED_EXTENSION for e in h.extensions))
+    if h.extension_data(COMPACT_EXTENSION) is not None:
+        return CompactRecords(header_crc, h.chunk_shape[0], h.extension_data(KEYED_EXTENSION) is not None)
     return ClassicRecords(h.chunk_rank)
 
 
