@@ -545,6 +545,40 @@ VALID["keyed-stream-id"] = {
     "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [2], "flush_after": [2], "records": "compact",
                "stream_id": "101112131415161718191a1b1c1d1e1f"},
 }
+# Version 1.8: the optional ``ctxfast`` codec (FORMAT.md 9.4.12): four sample lanes of equal
+# size (the lockstep coder), lanes of unequal size (N = 6: 1, 2, 1, 2 samples; N = 5: the last
+# lane longer), one lane (N = 1) and three (N = 3), counts of 2, 4 and 8 bits (the magnitude
+# stream), the previous channels c - 1 .. c - 5 (C = 9), channel groups that wrap (C = 300),
+# planes of one pixel and one row, all zeros, transposed axes, a prior named and embedded, and
+# compact records.
+for _case, _shape, _bits, _chunk, _rate in (
+        ("spikes", [3, 8, 9, 7, 7], 1, [3, 4], 0.3), ("unequal-lanes", [3, 6, 5, 4, 4], 1, [3], 0.3),
+        ("last-lane-longer", [2, 5, 4, 5, 3], 1, [2], 0.4), ("one-lane", [4, 1, 6, 6, 6], 1, [4], 0.3),
+        ("three-lanes", [2, 3, 7, 5, 5], 1, [2], 0.3), ("counts2", [3, 4, 6, 6, 6], 2, [3], 0.3),
+        ("counts4", [3, 5, 4, 5, 5], 4, [3], 0.3), ("counts8", [2, 4, 3, 4, 4], 8, [2], 0.3),
+        ("c300", [2, 4, 300, 2, 2], 1, [2], 0.3), ("pixels", [5, 6, 8, 1, 1], 2, [5], 0.3),
+        ("rows", [3, 4, 4, 1, 9], 1, [3], 0.3), ("zeros", [3, 4, 8, 7, 7], 1, [3], 0.0)):
+    VALID[f"ctxfast-{_case}"] = {
+        "array": {"shape": _shape, "bits": _bits, "rate": _rate, "seed": 128, "correlated": True},
+        "encode": {"codec": "ctxfast", "chunk": _chunk},
+    }
+VALID["ctxfast-transposed"] = {
+    "array": {"shape": [6, 3, 4, 5, 5], "bits": 1, "rate": 0.3, "seed": 129, "correlated": True},
+    "encode": {"codec": "ctxfast", "axes": ["N", "T", "C", "H", "W"], "chunk": [2]},
+}
+PRIORS["ctxfast"] = {"array": {"shape": [3, 30, 8, 6, 6], "bits": 2, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 4]}
+VALID["prior-ctxfast-named"] = {
+    "array": {**PRIORS["ctxfast"]["array"], "shape": [3, 6, 8, 6, 6], "seed": 130},
+    "encode": {"codec": "ctxfast", "chunk": [3, 1], "prior": "priors/ctxfast.prior"},
+}
+VALID["prior-ctxfast-embedded"] = {
+    "array": {**PRIORS["ctxfast"]["array"], "shape": [3, 6, 8, 6, 6], "seed": 131},
+    "encode": {"codec": "ctxfast", "chunk": [3, 5], "prior": "priors/ctxfast.prior", "embed_prior": True},
+}
+VALID["compact-ctxfast"] = {
+    "array": {"shape": [3, 6, 8, 8, 8], "bits": 1, "rate": 0.3, "seed": 132, "correlated": True},
+    "encode": {"codec": "ctxfast", "chunk": [3, 2], "records": "compact"},
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -1129,6 +1163,72 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_outside_fourth_round(valid))
     out.update(_invalid_end_before_top(valid))
     out.update(_invalid_keyed(valid))
+    out.update(_invalid_ctxfast(valid))
+    return out
+
+
+def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.8, ``ctxfast`` (FORMAT.md 9.4.12): each payload check in its order - a partial
+    word, too many words, too few for the stream counts, counts that do not add up, a lane and the
+    magnitude stream longer than their bounds, a damaged lane, a magnitude above the top, words
+    in a chunk without elements."""
+    out = {}
+
+    def chunk0(data: bytes, new_payload) -> bytes:
+        body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
+        return _finish(body, ents)
+
+    base = valid["ctxfast-spikes"]
+    start = _parts(base)[1]
+    with spikecodec.open(base) as r:
+        spec = r.chunk_spec(0)
+    longest = spec.size * 2 + 15  # bits = 1: size (1 + bits) + 15 words
+    out["ctxfast-partial-word"] = (chunk0(base, lambda p: p + b"\x00"), start, "not a whole number of 32-bit words")
+    out["ctxfast-too-long"] = (chunk0(base, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), start, "longer than any encoding")
+    out["ctxfast-too-few-words"] = (chunk0(base, lambda p: p[:12]), start, "payload shorter than its 4 stream word counts")
+
+    def count_plus_one(p: bytes) -> bytes:  # lane 0 claims one word more than follow
+        return struct.pack("<I", struct.unpack_from("<I", p)[0] + 1) + p[4:]
+
+    out["ctxfast-word-counts"] = (chunk0(base, count_plus_one), start, "stream word counts add up")
+
+    def long_lane(p: bytes) -> bytes:  # lane 0 padded past size_l + 2 words (and its count with it)
+        counts = struct.unpack_from("<4I", p)
+        lane = spec.size // 4
+        extra = lane + 3 - counts[0]
+        return struct.pack("<4I", counts[0] + extra, *counts[1:]) + p[16:16 + 4 * counts[0]] + bytes(4 * extra) + p[16 + 4 * counts[0]:]
+
+    out["ctxfast-lane-too-long"] = (chunk0(base, long_lane), start, "lane 0 is longer than any encoding")
+
+    def flip_lane_bit(p: bytes) -> bytes:  # lane 2's first word (read last)
+        counts = struct.unpack_from("<4I", p)
+        at = 16 + 4 * (counts[0] + counts[1])
+        return p[:at] + bytes([p[at] ^ 1]) + p[at + 1:]
+
+    out["ctxfast-corrupt-lane"] = (chunk0(base, flip_lane_bit), start, "corrupt stream")
+
+    cbase = valid["ctxfast-counts2"]
+    cstart = _parts(cbase)[1]
+    with spikecodec.open(cbase) as r:
+        cspec = r.chunk_spec(0)
+
+    def long_magnitudes(p: bytes) -> bytes:  # the magnitude stream past size * bits + 2 words
+        counts = struct.unpack_from("<5I", p)
+        extra = cspec.size * 2 + 3 - counts[4]
+        return struct.pack("<5I", *counts[:4], counts[4] + extra) + p[20:] + bytes(4 * extra)
+
+    out["ctxfast-magnitudes-too-long"] = (chunk0(cbase, long_magnitudes), cstart, "magnitude stream is longer")
+
+    from spikecodec.codecs.kernels import fast
+
+    first = spikecodec.decode(cbase)[: cspec.shape[0], : cspec.shape[1]]
+    wide = np.ascontiguousarray(first).copy()
+    wide.reshape(-1)[np.flatnonzero(wide.reshape(-1))[0]] = 4  # x = 4: m = 3, above the top level
+
+    def above_top(p: bytes) -> bytes:  # x = 4 coded as m = 3 in 2 bits: the top, which no element holds
+        return fast.encode(wide, 2).astype("<u4").tobytes()
+
+    out["ctxfast-value-too-large"] = (chunk0(cbase, above_top), cstart, "does not fit 2-bit elements")
     return out
 
 
@@ -2227,6 +2327,14 @@ def _set_metadata_raw(data: bytes, metadata: bytes | None = None, trailing: byte
 # The problem code (spikecodec/problem_codes.py, FORMAT.md appendix "Problem codes") a validator
 # reports for each invalid vector, at its offset; every invalid vector needs one.
 INVALID_CODES = {
+    "ctxfast-partial-word": "rans-partial-word",
+    "ctxfast-too-long": "rans-too-long",
+    "ctxfast-too-few-words": "lanes-word-counts",
+    "ctxfast-word-counts": "lanes-word-counts",
+    "ctxfast-lane-too-long": "lanes-too-long",
+    "ctxfast-corrupt-lane": "rans-final-state",
+    "ctxfast-magnitudes-too-long": "lanes-too-long",
+    "ctxfast-value-too-large": "symbol-above-top",
     "truncated": "trailer-magic",
     "empty-file": "preamble-truncated",
     "bad-signature": "preamble-magic",

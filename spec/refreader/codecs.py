@@ -6,15 +6,16 @@ import numpy as np
 import zstandard
 
 from .common import Problem, packed_limit, packed_size, unpack
+from .ctxfast import decode_ctxfast, lanes
 from .ctxmix import decode_ctxmix
 from .mix import decode_mix
 from .priors import bind
 from .rans import decode_context, decode_countctx, decode_ctxlanes
 from .winmix import decode_winmix
 
-ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix"}
+ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast"}
 BYTES = {"zstd"}
-PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix"}
+PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast"}
 # The context-mixing codecs (9.4.9 - 9.4.11): geometry T = min(T, 4), C, H, W; a payload of at most
 # the packed elements; the problem codes' prefix (winmix's problems are mix's, 9.4.11).
 MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix"}
@@ -91,8 +92,8 @@ def zstd_decode(data, bound, offset):
     return out
 
 
-def _uses_model(cid, payload, n, bits, offset):
-    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7, 9.4.8),
+def _uses_model(cid, payload, n, bits, dims, offset):
+    """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7, 9.4.8, 9.4.12),
     raising their problems; whether it then starts it. A ctxmix, mix or winmix payload reaches here
     only coded: decode_array has applied its length rule (9.4.9 - 9.4.11) and unpacked a packed one."""
     if cid in MIXING:
@@ -104,6 +105,9 @@ def _uses_model(cid, payload, n, bits, offset):
         bound = n * most + 2
     elif cid == "ctxlanes":
         bound = n * (1 + bits) + 12
+    elif cid == "ctxfast":  # R = L word counts and L lane streams, one more of each for bits > 1
+        R = len(lanes(dims[1])) - 1 + (bits > 1)
+        bound = n * (1 + bits) + 3 * R
     else:
         bound = n * (1 + bits) + 2
     if len(payload) // 4 > bound:
@@ -131,7 +135,7 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         return unpack(payload, n, bits, offset).reshape(shape)
     perm, dims = canonical(shape, axes)
     tables = None
-    if "prior" in cfg and _uses_model(cid, payload, n, bits, offset):
+    if "prior" in cfg and _uses_model(cid, payload, n, bits, dims, offset):
         # Section 14: the prior's geometry against the chunk's, once the payload's length checks
         # pass and only when the codec starts its model (a chunk with elements; ctxmix, mix, winmix: a
         # coded payload, not the packed elements).
@@ -143,6 +147,8 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         canon = decode_countctx(payload, dims, bits, tables, offset)
     elif cid == "ctxlanes":
         canon = decode_ctxlanes(payload, dims, bits, tables, offset)
+    elif cid == "ctxfast":
+        canon = decode_ctxfast(payload, dims, bits, tables, offset)
     elif cid == "mix":
         canon = decode_mix(payload, dims, bits, tables, offset)
     elif cid == "winmix":

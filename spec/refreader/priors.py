@@ -174,6 +174,8 @@ def expected_layout(codec, geometry):
         L = 4 if C % 4 == 0 else 2 if C % 2 == 0 else 1
         lane = _context_tables(C // L, bits, 1024, context_km("context", bits))
         return [(n, "u32", c * L) for n, c in lane]
+    if codec == "ctxfast":  # 9.4.12: context's four tables with Ks = 15360, shared by the lanes
+        return [(n, "u32", c) for n, c in _context_tables(C, bits, 15360, context_km("context", bits))]
     if codec == "ctxmix":
         _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]

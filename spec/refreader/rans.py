@@ -1,4 +1,5 @@
-"""The rANS-coded entropy coders of FORMAT.md 9.4.2 - 9.4.8: order0, context, countctx, ctxlanes.
+"""The rANS-coded entropy coders of FORMAT.md 9.4.2 - 9.4.8: order0, context, countctx, ctxlanes
+(ctxfast, 9.4.12, is in ctxfast.py and uses the helpers here).
 
 Each decoder takes a payload and the canonical view's dims (T, N, C, H, W) and returns the
 canonical uint8 array of that shape, or raises Problem.
@@ -43,6 +44,26 @@ class Counters:
             self.gn = (shared_init >> 16).astype(np.int64).tolist()
 
 
+def probability(t, gi, si, pw):
+    """9.4.2's q (PRIOR = pw) from group counter gi and shared counter si of Counters t."""
+    qg = ((2 * t.g1[si] + 1) << 24) // (2 * t.gn[si] + 2)
+    return ((t.c1[gi] << 24) + pw * qg) // (t.cn[gi] + pw)
+
+
+def update(t, gi, si, bit):
+    """9.4.2's update after a decision of value bit: the group counter, then the shared."""
+    c1, cn = t.c1[gi] + bit, t.cn[gi] + 1
+    if cn >= 1024:
+        cn = (cn + 1) >> 1
+        c1 = (c1 + 1) >> 1
+    t.c1[gi], t.cn[gi] = c1, cn
+    g1, gn = t.g1[si] + bit, t.gn[si] + 1
+    if gn >= 1024:
+        gn = (gn + 1) >> 1
+        g1 = (g1 + 1) >> 1
+    t.g1[si], t.gn[si] = g1, gn
+
+
 class RansDecoder:
     """9.4.3 decoding with the adaptive binary model of 9.4.2 (PRIOR = 4, or 8 for countctx)."""
 
@@ -61,10 +82,12 @@ class RansDecoder:
 
     def bit(self, t, gi, si):
         """Decode one decision with group counter gi and shared counter si of Counters t."""
-        c1, cn, g1, gn = t.c1[gi], t.cn[gi], t.g1[si], t.gn[si]
-        pw = self.pw
-        qg = ((2 * g1 + 1) << 24) // (2 * gn + 2)
-        q = ((c1 << 24) + pw * qg) // (cn + pw)
+        bit = self.decode(probability(t, gi, si, self.pw))
+        update(t, gi, si, bit)
+        return bit
+
+    def decode(self, q):
+        """One decision of 9.4.3 with P(bit = 1) = q / 2^24, its words read as needed."""
         x = self.x
         z = x & MASK24
         if z >= ONE - q:
@@ -77,18 +100,6 @@ class RansDecoder:
             x = (x << 32) | self.words[self.pos]
             self.pos -= 1
         self.x = x
-        c1 += bit
-        cn += 1
-        if cn >= 1024:
-            cn = (cn + 1) >> 1
-            c1 = (c1 + 1) >> 1
-        t.c1[gi], t.cn[gi] = c1, cn
-        g1 += bit
-        gn += 1
-        if gn >= 1024:
-            gn = (gn + 1) >> 1
-            g1 = (g1 + 1) >> 1
-        t.g1[si], t.gn[si] = g1, gn
         return bit
 
     def finish(self):

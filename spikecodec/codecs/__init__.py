@@ -12,6 +12,7 @@ from .ctxlanes import ContextLanes
 from .ctxmix import ContextMixing
 from .mix import PixelMixing
 from .winmix import WindowMixing
+from .ctxfast import FastContext
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
@@ -29,6 +30,7 @@ register_codec(ContextLanes)
 register_codec(ContextMixing)
 register_codec(PixelMixing)
 register_codec(WindowMixing)
+register_codec(FastContext)
 
 __all__ = [
     "DEFAULT_CODEC",

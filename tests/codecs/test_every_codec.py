@@ -23,6 +23,7 @@ FROZEN = {
     "ctxmix": "7028bb36500ab9d6bae34fe12daa1c1fdeea3fd12f61cc79db2c93b49536cae8",
     "mix": "ca820836613c3b79ee704b7fa9e59bb23a477c28510e18d145eb3933fdd51aa1",
     "winmix": "b072e9961fcf281cf4b9e6feb6e28a1ddb69fd70f729397f657a05fe1173b8bc",
+    "ctxfast": "e6000b0ebd8cc8b5ed1f9e04f89ad8eb9312a4b1e6dc5aed0b8a93c517b68b9d",
 }
 
 
@@ -54,7 +55,7 @@ def _one_geometry(seed: int, count: int, bits: int) -> list[tuple[np.ndarray, Ch
     return out
 
 
-TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix"]
+TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast"]
 
 
 @pytest.mark.parametrize("bits", [1, 2])

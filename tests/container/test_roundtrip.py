@@ -269,10 +269,11 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     ("raw", {}, 0), ("zstd", {}, 0), ("auto", {}, 0), ("countctx", {}, 1), ("ctxlanes", {}, 2), ("ctxmix", {}, 3),
     ("raw", {"records": "compact-unkeyed"}, 3), ("context", {"prior": "train"}, 3), ("mix", {}, 4), ("mix", {"prior": "train"}, 4),
     ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5), ("raw", {"stream_id": bytes(16)}, 6), ("raw", {"records": "compact"}, 7),
+    ("ctxfast", {}, 8), ("ctxfast", {"prior": "train"}, 8),
 ])
 def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
     """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
-    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6, keyed checks 1.7."""
+    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6, keyed checks 1.7, ctxfast 1.8."""
     x = np.ones((2, 3, 4), np.uint8)
     if options.get("prior") == "train":
         options = {"prior": spikecodec.train_prior(x, codec)}
@@ -286,7 +287,7 @@ def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor)
     assert data[9] == minor
     with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 7)
+    assert spikecodec.FORMAT_VERSION == (1, 8)
 
 
 def test_default_chunks_follow_the_codecs_target():

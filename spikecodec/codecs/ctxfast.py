@@ -1,0 +1,90 @@
+"""``ctxfast``: a wider ``context`` model coded in up to four sample lanes that share one set of
+counters, for speed (FORMAT.md 9.4.12; parameter ``prior``, FORMAT.md 14). Added in format
+version 1.8 (an optional codec); the fast mode.
+
+The significance context (15360 values) is ``context``'s (9.4.5) with the channels c - 2 .. c - 5
+at the same position and the upper diagonals as separate bits. The samples of a chunk are cut
+into L = min(4, N) blocks, each coded as its own rANS stream; the lanes advance in steps, one
+decision each, all read the counters as they stand at the step's start and then count their
+decisions in lane order, so four independent serial chains run side by side while every lane
+learns from all of them (:mod:`.kernels.fast`). Multi-bit magnitudes follow in one more stream,
+with ``context``'s magnitude model. Chunks of a single sample run as one lane.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernel_cache import load_kernels
+from ..errors import FormatError
+from ._entropy_model import AdaptiveCodec, flat_strides
+from .base import ChunkSpec
+
+KERNELS = "spikecodec.codecs.kernels.fast"  # loaded on first use (numba)
+
+
+class FastContext(AdaptiveCodec):
+    """The wide-context model in sample lanes sharing their counters (parameter: ``prior``)."""
+
+    codec_id = "ctxfast"
+    format_minor = 8
+    contextual = True
+    #: Default chunks hold about this many elements: the wide context learns from many samples.
+    #: On the benchmark's corpora (5M elements each) its significance costs 0.90-0.98 of
+    #: ``context``'s in one chunk, and 0.93-1.03 in chunks of 1M (benchmarks/results/ctxfast_design.md).
+    chunk_elements = 1 << 23
+
+    def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
+        k = load_kernels(KERNELS)
+        G, GM, km = k.counter_dims(geometry["C"], geometry["bits"])
+        sizes = (G * k.KS, k.KS, GM * km, km)
+        return [(n, np.dtype(np.uint32), size) for n, size in zip(self.TABLES, sizes)]
+
+    def decisions(self, chunk, spec, with_ctx: bool = True):  # type: ignore[override]
+        raise NotImplementedError("ctxfast has no per-decision diagnostics")
+
+    def _zero_tables(self, C: int, bits: int) -> dict[str, np.ndarray]:
+        """A chunk's fresh counters. Made here, not in the kernel: numpy's zeros are pages the
+        system zeroes as the model first touches them (a chunk of a few elements touches a few),
+        where the compiled allocator writes every byte of the 4 MB a 64-channel table holds."""
+        return {name: np.zeros(count, dtype) for name, dtype, count in self.table_layout({"C": C, "bits": bits})}
+
+    def _streams(self, N: int, bits: int) -> int:
+        """Streams of a chunk of N samples (at least one element): its lanes and, for multi-bit
+        elements, the magnitudes'."""
+        return min(4, N) + (1 if bits > 1 else 0)
+
+    def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        canon = np.ascontiguousarray(canon)
+        tables = tables or self._zero_tables(canon.shape[2], bits)
+        return load_kernels(KERNELS).encode_with(canon, bits, *tables.values())
+
+    def _max_words(self, spec: ChunkSpec) -> int:
+        # Every decision reads at most one word; each stream adds its count and two initial words.
+        return spec.size * self._max_decisions(spec.bits) + 3 * 5
+
+    def _decode_canonical(self, words: np.ndarray, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> int:
+        if canon.itemsize != 1 or min(canon.strides, default=0) < 0:
+            raise ValueError("decoding needs a uint8 view with non-negative strides")
+        if canon.size == 0:  # a chunk without elements has the empty payload
+            return 0 if words.size == 0 else 1
+        T, N, C, H, W = canon.shape
+        lanes = min(4, N)
+        count = self._streams(N, bits)
+        if words.size < count:
+            raise FormatError(f"ctxfast: payload shorter than its {count} stream word counts", code="lanes-word-counts")
+        sizes = words[:count].astype(np.int64)
+        offs = np.concatenate([[count], count + np.cumsum(sizes)]).astype(np.int64)
+        if offs[-1] != words.size:
+            raise FormatError(f"ctxfast: the stream word counts add up to {int(offs[-1] - count)} words, "
+                              f"the payload holds {words.size - count}", code="lanes-word-counts")
+        per_sample = T * C * H * W
+        starts = load_kernels(KERNELS).lane_starts(N)
+        for i in range(lanes):
+            if sizes[i] > (starts[i + 1] - starts[i]) * per_sample + 2:
+                raise FormatError(f"ctxfast: lane {i} is longer than any encoding of its samples", code="lanes-too-long")
+        if bits > 1 and sizes[lanes] > canon.size * bits + 2:
+            raise FormatError("ctxfast: the magnitude stream is longer than any encoding of the chunk", code="lanes-too-long")
+        flat, strides = flat_strides(canon)
+        tables = tables or self._zero_tables(C, bits)
+        return load_kernels(KERNELS).decode_into_with(words, offs, flat, canon.shape, strides, bits, *tables.values())

@@ -1,0 +1,647 @@
+"""Compiled (numba) loops of the ``ctxfast`` codec (FORMAT.md 9.4.12): a wider ``context`` model
+whose significance decisions are coded in up to four sample lanes sharing one set of counters.
+
+Why lanes of samples, with shared counters: a decoder of one adaptive stream is one serial chain
+per decision (state -> bit -> next context -> counters -> probability -> next bit), so a core
+runs it far below its throughput. ``ctxlanes`` (9.4.8) splits the channels into independent
+models; that gives four chains but costs the context across its lane boundaries and a quarter of
+what each model learns from. Here each lane is a block of samples, every context reads only its
+own sample, and all lanes share the counters, updated after each *step* (one decision of every
+lane) in lane order: the chains stay independent within a step, and the model learns from every
+sample as one stream would.
+
+The significance context (Ks = 15360) adds to ``context``'s the channels c - 2 .. c - 5 at the
+same position and the upper diagonals as separate bits (the 3-9% of a greedy context search,
+benchmarks/results/ctxfast_design.md). Multi-bit elements code their magnitudes after all
+significance, in one more stream, with ``context``'s magnitude model.
+
+All contexts come from a zero-padded significance copy of the chunk, shape
+(T, N, C, H + 2, W + 2): :func:`plane_part` computes the part from earlier planes for a whole
+plane, :func:`row_part` the previous row's, and the step loop adds ``left``. Memory beyond the
+output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element: 1.65 for 7 x 7
+planes, 9 for planes of one pixel), and in the encoder 4 bytes a decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .context import INV_ONE, INV_PRIOR, MAX_GROUPS, mag_groups, prob
+from .counters import ONE, PREC, bumped
+from .ops import U, prefetch
+from .rans import LOW, decode_bit, encode_words, finish, start
+
+KS = 15360  # significance contexts: 960 plane parts x 16 (up, ul, ur, left)
+NL = 4  # most lanes
+
+
+@njit(cache=True, nogil=True)
+def lane_count(N):
+    """Lanes of a chunk of N samples: min(4, N)."""
+    return min(NL, N)
+
+
+@njit(cache=True, nogil=True)
+def lane_starts(N):
+    """First sample of each lane, and N after the last: ``floor(l N / L)`` for l = 0 .. L."""
+    L = lane_count(N)
+    out = np.empty(L + 1, np.int64)
+    for ln in range(L + 1):
+        out[ln] = (ln * N) // L if L else 0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def counter_dims(C, bits):
+    """(G, GM, km): channel groups of the significance and magnitude tables, and the magnitude
+    contexts (those of ``context``, FORMAT.md 9.4.2 / 9.4.5)."""
+    km = (256 << bits) if bits > 1 else 1
+    return max(min(C, MAX_GROUPS), 1), mag_groups(C, bits), km
+
+
+@njit(cache=True, nogil=True)
+def new_tables(C, bits):
+    """Fresh (all-zero) counter tables: sig_group (G Ks), sig_shared (Ks), mag_group (GM km),
+    mag_shared (km)."""
+    G, GM, km = counter_dims(C, bits)
+    return (np.zeros(G * KS, np.uint32), np.zeros(KS, np.uint32),
+            np.zeros(GM * km, np.uint32), np.zeros(km, np.uint32))
+
+
+@njit(inline="always", cache=True)
+def plane_part(sp, hist, p0, t, c, H, W, st, rw, cs, ho):
+    """The part of the significance contexts of one H x W plane that comes from earlier planes,
+    ``16 (((((hs 4 + nb) 2 + p1) 2 + p2) 2 + p3) 2 + p45)``: ``hist[ho + j]`` for the element at
+    padded index ``p0 + j``. One loop over the plane's padded rows (padding columns computed,
+    never used) so that it vectorises; terms that do not exist (t < 3, c < 5) read an in-range
+    byte and weigh it 0."""
+    hs0 = (1 << min(t, 3)) - 1
+    m1 = 1 if t >= 1 else 0
+    m2 = 2 if t >= 2 else 0
+    m3 = 4 if t >= 3 else 0
+    nbm = 1 if t >= 1 else 0
+    o1 = st if t >= 1 else 0
+    o2 = 2 * st if t >= 2 else o1
+    o3 = 3 * st if t >= 3 else o2
+    q1 = 1 if c >= 1 else 0
+    q2 = 1 if c >= 2 else 0
+    q3 = 1 if c >= 3 else 0
+    q4 = 1 if c >= 4 else 0
+    q5 = 1 if c >= 5 else 0
+    c1 = cs if c >= 1 else 0
+    c2 = 2 * cs if c >= 2 else 0
+    c3 = 3 * cs if c >= 3 else 0
+    c4 = 4 * cs if c >= 4 else 0
+    c5 = 5 * cs if c >= 5 else 0
+    B = np.uint8  # the features in bytes (hs 4 + nb .. p2 <= 239): 32 elements a vector
+    bhs0, bm1, bm2, bm3, bnb = B(hs0), B(m1), B(m2), B(m3), B(nbm)
+    bq1, bq2, bq3, bq4, bq5 = B(q1), B(q2), B(q3), B(q4), B(q5)
+    for j in range(H * rw - 2):
+        u = U(p0 + j)
+        b = u - U(o1)
+        hs = bhs0 + bm1 * sp[b] + bm2 * sp[u - U(o2)] + bm3 * sp[u - U(o3)]
+        cnt = (sp[b - U(rw + 1)] + sp[b - U(rw)] + sp[b - U(rw - 1)] + sp[b - U(1)]
+               + sp[b + U(1)] + sp[b + U(rw - 1)] + sp[b + U(rw)] + sp[b + U(rw + 1)])
+        nb = bnb * (B(cnt > B(0)) + B(cnt > B(2)) + B(cnt > B(5)))
+        hi = ((hs * B(4) + nb) * B(2) + bq1 * sp[u - U(c1)]) * B(2) + bq2 * sp[u - U(c2)]
+        lo = bq3 * sp[u - U(c3)] * B(2) + ((bq4 * sp[u - U(c4)]) | (bq5 * sp[u - U(c5)]))
+        hist[U(ho + j)] = np.uint16(hi) * np.uint16(64) + np.uint16(lo) * np.uint16(16)
+
+
+@njit(inline="always", cache=True)
+def row_part(sp, hist, rk, i0, h0, W, rw, r0):
+    """Significance contexts ``rk[r0 + w]`` of one row of W elements (padded index ``i0``,
+    ``hist`` offset ``h0``) but for ``left``: ``hist`` plus the previous row's
+    ``8 up + 4 ul + 2 ur``."""
+    up = U(i0 - rw)
+    for w in range(W):
+        j = up + U(w)
+        rk[U(r0 + w)] = np.int64(hist[U(h0 + w)]) + 8 * np.int64(sp[j]) + 4 * np.int64(sp[j - U(1)]) + 2 * np.int64(sp[j + U(1)])
+
+
+@njit(inline="always", cache=True)
+def prefetch_plane(sg, ss, hist, ho, gb, H, W, rw):
+    """Ask for the counter lines one plane's decisions will read, as soon as its plane parts are
+    known: an element's 16 contexts (its up, ul, ur and left bits) are 64 aligned bytes of each
+    table, one cache line. A table of many channel groups outgrows the core's caches (15360
+    entries a group), and a plane's decisions would otherwise wait on each line in turn."""
+    for h in range(H):
+        for w in range(W):
+            part = U(hist[U(ho + h * rw + w)])
+            prefetch(sg, U(gb) + part)
+            prefetch(ss, part)
+
+
+@njit(cache=True, nogil=True)
+def _lane_planes(T, N, C, starts, ln):
+    """Planes (t, n, c) of lane ``ln``: T N_l C."""
+    return T * (starts[ln + 1] - starts[ln]) * C
+
+
+@njit(inline="always", cache=True)
+def _plane_origin(q, starts, ln, N, C, cs):
+    """(padded index of the first element, t, c) of lane ``ln``'s plane ``q`` (its C order)."""
+    Nl = starts[ln + 1] - starts[ln]
+    c = q % C
+    r = q // C
+    n = starts[ln] + r % Nl
+    t = r // Nl
+    return ((t * N + n) * C + c) * cs, t, c
+
+
+@njit(cache=True, nogil=True)
+def _model_pass(x, sg, ss):
+    """The encoder's forward pass over the lanes of the (T, N, C, H, W) array ``x``: per lane,
+    every significance bit and the packed counters its probability comes from (``cv | sv << 32``),
+    lane-major, with the step rule of FORMAT.md 9.4.12. Updates ``sg``, ``ss``."""
+    T, N, C, H, W = x.shape
+    L = lane_count(N)
+    starts = lane_starts(N)
+    G = max(min(C, MAX_GROUPS), 1)
+    rw = W + 2
+    cs = (H + 2) * rw
+    st = N * C * cs
+    sp = np.zeros(T * N * C * cs, np.uint8)
+    xf = x.ravel()
+    for q in range(T * N * C):  # the padded significance copy, filled up front: contexts are causal
+        for h in range(H):
+            for w in range(W):
+                sp[U(q * cs + (h + 1) * rw + w + 1)] = xf[U((q * H + h) * W + w)] != 0
+    P = H * W
+    per = np.zeros(L, np.int64)
+    most = 0
+    for ln in range(L):
+        per[ln] = _lane_planes(T, N, C, starts, ln) * P
+        most = max(most, _lane_planes(T, N, C, starts, ln))
+    qd = np.empty((L, max(per.max(), 1) if L else 1), np.uint32)  # per decision: q << 1 | bit
+    HR = H * rw
+    hist = np.zeros(NL * HR, np.uint16)
+    rk = np.zeros(NL * (W + 1), np.int64)
+    org = np.zeros(NL, np.int64)
+    kk = np.zeros(NL, np.int64)
+    bit = np.zeros(NL, np.int64)
+    left = np.zeros(NL, np.int64)
+    planes = np.zeros(NL, np.int64)  # a lane past its last plane takes no part in a step
+    for ln in range(L):
+        planes[ln] = _lane_planes(T, N, C, starts, ln)
+    q0 = 0
+    if L == NL:  # the planes all four lanes have: the lockstep loop
+        q0 = planes.min()
+        _model4(sp, hist, rk, org, qd, starts, q0, N, C, H, W, G, sg, ss)
+    for q in range(q0, most):
+        c = q % C
+        gb = (c % G) * KS
+        for ln in range(L):
+            if q >= planes[ln]:
+                continue
+            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
+            org[ln] = o + rw + 1
+            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
+            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
+        for h in range(H):
+            for ln in range(L):
+                if q >= planes[ln]:
+                    continue
+                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * (W + 1))
+                left[ln] = 0
+            i = q * P + h * W
+            for w in range(W):
+                for ln in range(L):
+                    if q >= planes[ln]:
+                        continue
+                    k = rk[U(ln * (W + 1) + w)] + left[ln]
+                    kk[ln] = k
+                    s = np.int64(sp[U(org[ln] + h * rw + w)])
+                    bit[ln] = s
+                    qd[ln, U(i)] = (prob(sg[U(gb + k)], ss[U(k)]) << 1) | s
+                    left[ln] = s
+                for ln in range(L):  # the step's updates, lane order, after all its reads
+                    if q >= planes[ln]:
+                        continue
+                    k = kk[ln]
+                    sg[U(gb + k)] = bumped(sg[U(gb + k)], bit[ln])
+                    ss[U(k)] = bumped(ss[U(k)], bit[ln])
+                i += 1
+    return qd, per
+
+
+@njit(cache=True, nogil=True)
+def _model4(sp, hist, rk, org, qd, starts, q_end, N, C, H, W, G, sg, ss):
+    """Planes 0 .. ``q_end`` - 1 of all four lanes of :func:`_model_pass`, in lockstep, each
+    step's four reads before its four updates."""
+    rw = W + 2
+    cs = (H + 2) * rw
+    st = N * C * cs
+    HR = H * rw
+    RK = W + 1
+    P = H * W
+    for q in range(q_end):
+        c = q % C
+        gb = U((c % G) * KS)
+        for ln in range(NL):
+            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
+            org[ln] = o + rw + 1
+            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
+            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
+        for h in range(H):
+            for ln in range(NL):
+                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * RK)
+            i0, i1, i2, i3 = U(org[0] + h * rw), U(org[1] + h * rw), U(org[2] + h * rw), U(org[3] + h * rw)
+            e = U(q * P + h * W)
+            for w in range(W):
+                l0 = np.int64(sp[i0 + U(w) - U(1)])
+                l1 = np.int64(sp[i1 + U(w) - U(1)])
+                l2 = np.int64(sp[i2 + U(w) - U(1)])
+                l3 = np.int64(sp[i3 + U(w) - U(1)])
+                k0 = U(rk[U(w)] + l0)
+                k1 = U(rk[U(RK + w)] + l1)
+                k2 = U(rk[U(2 * RK + w)] + l2)
+                k3 = U(rk[U(3 * RK + w)] + l3)
+                j0, j1, j2, j3 = gb + k0, gb + k1, gb + k2, gb + k3
+                s0 = np.int64(sp[i0 + U(w)])
+                s1 = np.int64(sp[i1 + U(w)])
+                s2 = np.int64(sp[i2 + U(w)])
+                s3 = np.int64(sp[i3 + U(w)])
+                qd[0, e] = (prob(sg[j0], ss[k0]) << 1) | s0
+                qd[1, e] = (prob(sg[j1], ss[k1]) << 1) | s1
+                qd[2, e] = (prob(sg[j2], ss[k2]) << 1) | s2
+                qd[3, e] = (prob(sg[j3], ss[k3]) << 1) | s3
+                sg[j0] = bumped(sg[j0], s0)
+                ss[k0] = bumped(ss[k0], s0)
+                sg[j1] = bumped(sg[j1], s1)
+                ss[k1] = bumped(ss[k1], s1)
+                sg[j2] = bumped(sg[j2], s2)
+                ss[k2] = bumped(ss[k2], s2)
+                sg[j3] = bumped(sg[j3], s3)
+                ss[k3] = bumped(ss[k3], s3)
+                e += U(1)
+
+
+@njit(cache=True, nogil=True)
+def _magnitudes(x, bits, mg, ms):
+    """The magnitude decisions of the multi-bit (T, N, C, H, W) array ``x``: every nonzero element
+    in C order, the bits of ``x - 1`` MSB first with ``context``'s buckets (FORMAT.md 9.4.5).
+    Returns (bits, packed counters); updates ``mg``, ``ms``."""
+    T, N, C, H, W = x.shape
+    GM = mag_groups(C, bits)
+    km = 256 << bits
+    xf = x.ravel()
+    nz = 0
+    for e in range(xf.size):
+        nz += xf[e] != 0
+    dec = np.empty(nz * bits, np.uint8)
+    cnt = np.empty(nz * bits, np.uint64)
+    P = H * W
+    NCP = N * C * P
+    i = 0
+    e = 0
+    for t in range(T):
+        for n in range(N):
+            for c in range(C):
+                gb = (c % GM) * km
+                for h in range(H):
+                    for w in range(W):
+                        v = np.int64(xf[U(e)])
+                        if v:
+                            b = 0
+                            if t >= 1:
+                                b += min(np.int64(xf[U(e - NCP)]), 3)
+                            if t >= 2:
+                                b += 4 * min(np.int64(xf[U(e - 2 * NCP)]), 3)
+                            if w >= 1:
+                                b += 16 * min(np.int64(xf[U(e - 1)]), 3)
+                            if h >= 1:
+                                b += 64 * min(np.int64(xf[U(e - W)]), 3)
+                            m = v - 1
+                            node = 1
+                            for j in range(bits - 1, -1, -1):
+                                d = (m >> j) & 1
+                                k = (b << bits) + node
+                                cnt[U(i)] = np.uint64(mg[U(gb + k)]) | (np.uint64(ms[U(k)]) << np.uint64(32))
+                                dec[U(i)] = d
+                                mg[U(gb + k)] = bumped(mg[U(gb + k)], d)
+                                ms[U(k)] = bumped(ms[U(k)], d)
+                                node = 2 * node + d
+                                i += 1
+                        e += 1
+    return dec, cnt
+
+
+@njit(cache=True, nogil=True)
+def _encode_lanes(qd, per):
+    """The lanes' rANS streams (FORMAT.md 9.4.3), lane l's decisions ``qd[l, :per[l]]`` (each
+    ``q << 1 | bit``). Each lane's decisions past the shortest lane's are coded alone first (each
+    stream runs backwards), then the rest of all four lanes in turn, one decision each, so that
+    the four division chains overlap (as :func:`.lanes.encode4_with`)."""
+    L = per.size
+    most = per.max()
+    words = np.empty((L, most + 2), np.uint32)
+    state = np.zeros(L, np.uint64)
+    used = np.zeros(L, np.int64)
+    low = per.min() if L == NL else 0
+    for ln in range(L):
+        z = np.uint64(0)
+        m = 0
+        for i in range(per[ln] - 1, low - 1, -1):
+            z, m = _put(z, m, words, ln, qd[ln, U(i)])
+        state[ln] = z
+        used[ln] = m
+    if L == NL:
+        z0, z1, z2, z3 = state[0], state[1], state[2], state[3]
+        m0, m1, m2, m3 = used[0], used[1], used[2], used[3]
+        for i in range(low - 1, -1, -1):
+            for ln in range(NL):
+                v = np.uint64(qd[ln, U(i)])
+                one = v >> np.uint64(1)
+                zero = np.uint64(ONE) - one
+                msk = np.uint64(0) - (v & np.uint64(1))
+                wt = zero ^ ((zero ^ one) & msk)
+                if (z0 >> np.uint64(64 - PREC)) >= wt:
+                    words[ln, U(m0)] = np.uint32(z0 & np.uint64(0xFFFFFFFF))
+                    m0 += 1
+                    z0 >>= np.uint64(32)
+                quo = z0 // wt
+                z0 = (quo << np.uint64(PREC)) | (z0 - quo * wt + (zero & msk))
+                z0, z1, z2, z3 = z1, z2, z3, z0
+                m0, m1, m2, m3 = m1, m2, m3, m0
+        state[0], state[1], state[2], state[3] = z0, z1, z2, z3
+        used[0], used[1], used[2], used[3] = m0, m1, m2, m3
+    streams = []
+    for ln in range(L):
+        streams.append(finish(words[ln], used[ln], state[ln]).copy())
+    return streams
+
+
+@njit(inline="always", cache=True)
+def _put(z, m, words, ln, v):
+    """One reverse rANS step of lane ``ln``'s decision ``v`` (``q << 1 | bit``): (state, words)."""
+    v = np.uint64(v)
+    one = v >> np.uint64(1)
+    zero = np.uint64(ONE) - one
+    msk = np.uint64(0) - (v & np.uint64(1))
+    wt = zero ^ ((zero ^ one) & msk)
+    if (z >> np.uint64(64 - PREC)) >= wt:
+        words[ln, U(m)] = np.uint32(z & np.uint64(0xFFFFFFFF))
+        m += 1
+        z >>= np.uint64(32)
+    quo = z // wt
+    return (quo << np.uint64(PREC)) | (z - quo * wt + (zero & msk)), m
+
+
+@njit(cache=True, nogil=True)
+def encode(x, bits):
+    """:func:`encode_with` from zero counters."""
+    sg, ss, mg, ms = new_tables(x.shape[2], bits)
+    return encode_with(x, bits, sg, ss, mg, ms)
+
+
+@njit(cache=True, nogil=True)
+def encode_with(x, bits, sg, ss, mg, ms):
+    """The ``ctxfast`` payload words of the (T, N, C, H, W) array ``x`` from the counter tables
+    given (a prior's copy), which it updates: the stream word counts, then the streams."""
+    if x.size == 0:
+        return np.zeros(0, np.uint32)
+    qd, per = _model_pass(x, sg, ss)
+    streams = _encode_lanes(qd, per)
+    if bits > 1:
+        md, mc = _magnitudes(x, bits, mg, ms)
+        streams.append(encode_words(md, mc, True, INV_PRIOR, INV_ONE))
+    R = len(streams)
+    total = R
+    for s in streams:
+        total += s.size
+    out = np.empty(total, np.uint32)
+    o = R
+    for r in range(R):
+        out[r] = streams[r].size
+        out[o:o + streams[r].size] = streams[r]
+        o += streams[r].size
+    return out
+
+
+@njit(cache=True, nogil=True)
+def decode_into(words, offs, xf, shape, strides, bits):
+    """:func:`decode_into_with` from zero counters."""
+    sg, ss, mg, ms = new_tables(shape[2], bits)
+    return decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms)
+
+
+@njit(cache=True, nogil=True)
+def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
+    """Decode a ``ctxfast`` chunk of (T, N, C, H, W) ``shape`` (at least one element) into the
+    flat uint8 buffer ``xf`` with element strides ``strides``. Stream r is
+    ``words[offs[r]:offs[r + 1]]`` (lanes, then the magnitudes for ``bits > 1``). Returns 0,
+    1 for a malformed stream (a zero last word, words or state left over at its end) or 2 for a
+    magnitude that does not fit ``bits``."""
+    T, N, C, H, W = shape
+    xs, sN, sC, sH, sW = strides
+    L = lane_count(N)
+    starts = lane_starts(N)
+    z = np.zeros(NL, np.uint64)
+    r = np.zeros(NL, np.int64)
+    first = np.zeros(NL, np.int64)
+    for ln in range(L):
+        s0, p = start(words[offs[ln]:offs[ln + 1]])
+        if p < 0:
+            return 1
+        z[ln] = s0
+        r[ln] = p + offs[ln]
+        first[ln] = offs[ln]
+    G = max(min(C, MAX_GROUPS), 1)
+    rw = W + 2
+    cs = (H + 2) * rw
+    st = N * C * cs
+    sp = np.zeros(T * N * C * cs, np.uint8)
+    HR = H * rw
+    hist = np.zeros(NL * HR, np.uint16)
+    rk = np.zeros(NL * (W + 1), np.int64)
+    org = np.zeros(NL, np.int64)
+    out = np.zeros(NL, np.int64)
+    kk = np.zeros(NL, np.int64)
+    bit = np.zeros(NL, np.int64)
+    left = np.zeros(NL, np.int64)
+    most = 0
+    for ln in range(L):
+        most = max(most, _lane_planes(T, N, C, starts, ln))
+    planes = np.zeros(NL, np.int64)  # a lane past its last plane takes no part in a step
+    for ln in range(L):
+        planes[ln] = _lane_planes(T, N, C, starts, ln)
+    q0 = 0
+    if L == NL:  # the planes all four lanes have: the lockstep loop, its state in registers
+        q0 = planes.min()
+        _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q0, N, C, H, W, G, strides, sg, ss)
+    for q in range(q0, most):
+        c = q % C
+        gb = (c % G) * KS
+        for ln in range(L):
+            if q >= planes[ln]:
+                continue
+            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
+            org[ln] = o + rw + 1
+            Nl = starts[ln + 1] - starts[ln]
+            n = starts[ln] + (q // C) % Nl
+            out[ln] = t * xs + n * sN + c * sC
+            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
+            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
+        for h in range(H):
+            for ln in range(L):
+                if q >= planes[ln]:
+                    continue
+                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * (W + 1))
+                left[ln] = 0
+            for w in range(W):
+                for ln in range(L):  # every read of the step before any update
+                    if q >= planes[ln]:
+                        continue
+                    k = rk[U(ln * (W + 1) + w)] + left[ln]
+                    kk[ln] = k
+                    b, zz = decode_bit(z[ln], prob(sg[U(gb + k)], ss[U(k)]))
+                    if zz < np.uint64(LOW) and r[ln] > first[ln]:
+                        r[ln] -= 1
+                        zz = (zz << np.uint64(32)) | np.uint64(words[U(r[ln])])
+                    z[ln] = zz
+                    bit[ln] = np.int64(b)
+                for ln in range(L):
+                    if q >= planes[ln]:
+                        continue
+                    k = kk[ln]
+                    s = bit[ln]
+                    sg[U(gb + k)] = bumped(sg[U(gb + k)], s)
+                    ss[U(k)] = bumped(ss[U(k)], s)
+                    sp[U(org[ln] + h * rw + w)] = s
+                    xf[U(out[ln] + h * sH + w * sW)] = s
+                    left[ln] = s
+    for ln in range(L):
+        if z[ln] != 0 or r[ln] != first[ln]:
+            return 1
+    if bits > 1:
+        return _decode_magnitudes(words[offs[L]:offs[L + 1]], xf, shape, strides, bits, mg, ms)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q_end, N, C, H, W, G, strides, sg, ss):
+    """Planes 0 .. ``q_end`` - 1 of all four lanes, in lockstep (:func:`decode_into_with`'s loop
+    with each lane's coder state, read position and left neighbour in scalars, rotated after
+    every decision so that the four chains overlap). Leaves the coder states in ``z``, ``r``."""
+    xs, sN, sC, sH, sW = strides
+    rw = W + 2
+    cs = (H + 2) * rw
+    st = N * C * cs
+    HR = H * rw
+    RK = W + 1
+    z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+    r0, r1, r2, r3 = r[0], r[1], r[2], r[3]
+    f0, f1, f2, f3 = first[0], first[1], first[2], first[3]
+    for q in range(q_end):
+        c = q % C
+        gb = U((c % G) * KS)
+        for ln in range(NL):
+            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
+            org[ln] = o + rw + 1
+            Nl = starts[ln + 1] - starts[ln]
+            n = starts[ln] + (q // C) % Nl
+            out[ln] = t * xs + n * sN + c * sC
+            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
+            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
+        for h in range(H):
+            for ln in range(NL):
+                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * RK)
+            i0, i1, i2, i3 = U(org[0] + h * rw), U(org[1] + h * rw), U(org[2] + h * rw), U(org[3] + h * rw)
+            e0, e1, e2, e3 = U(out[0] + h * sH), U(out[1] + h * sH), U(out[2] + h * sH), U(out[3] + h * sH)
+            l0 = l1 = l2 = l3 = 0
+            for w in range(W):
+                k0 = U(rk[U(w)] + l0)
+                k1 = U(rk[U(RK + w)] + l1)
+                k2 = U(rk[U(2 * RK + w)] + l2)
+                k3 = U(rk[U(3 * RK + w)] + l3)
+                j0, j1, j2, j3 = gb + k0, gb + k1, gb + k2, gb + k3
+                a0, a1, a2, a3 = sg[j0], sg[j1], sg[j2], sg[j3]
+                v0, v1, v2, v3 = ss[k0], ss[k1], ss[k2], ss[k3]
+                b0, z0 = decode_bit(z0, prob(a0, v0))
+                b1, z1 = decode_bit(z1, prob(a1, v1))
+                b2, z2 = decode_bit(z2, prob(a2, v2))
+                b3, z3 = decode_bit(z3, prob(a3, v3))
+                if z0 < np.uint64(LOW) and r0 > f0:
+                    r0 -= 1
+                    z0 = (z0 << np.uint64(32)) | np.uint64(words[U(r0)])
+                if z1 < np.uint64(LOW) and r1 > f1:
+                    r1 -= 1
+                    z1 = (z1 << np.uint64(32)) | np.uint64(words[U(r1)])
+                if z2 < np.uint64(LOW) and r2 > f2:
+                    r2 -= 1
+                    z2 = (z2 << np.uint64(32)) | np.uint64(words[U(r2)])
+                if z3 < np.uint64(LOW) and r3 > f3:
+                    r3 -= 1
+                    z3 = (z3 << np.uint64(32)) | np.uint64(words[U(r3)])
+                l0, l1, l2, l3 = np.int64(b0), np.int64(b1), np.int64(b2), np.int64(b3)
+                sg[j0] = bumped(sg[j0], l0)  # lane order, each from the table as it
+                ss[k0] = bumped(ss[k0], l0)  # stands: two lanes may share a counter
+                sg[j1] = bumped(sg[j1], l1)
+                ss[k1] = bumped(ss[k1], l1)
+                sg[j2] = bumped(sg[j2], l2)
+                ss[k2] = bumped(ss[k2], l2)
+                sg[j3] = bumped(sg[j3], l3)
+                ss[k3] = bumped(ss[k3], l3)
+                sp[i0 + U(w)] = l0
+                sp[i1 + U(w)] = l1
+                sp[i2 + U(w)] = l2
+                sp[i3 + U(w)] = l3
+                xf[e0 + U(w * sW)] = l0
+                xf[e1 + U(w * sW)] = l1
+                xf[e2 + U(w * sW)] = l2
+                xf[e3 + U(w * sW)] = l3
+    z[0], z[1], z[2], z[3] = z0, z1, z2, z3
+    r[0], r[1], r[2], r[3] = r0, r1, r2, r3
+
+
+@njit(cache=True, nogil=True)
+def _decode_magnitudes(words, xf, shape, strides, bits, mg, ms):
+    """Decode the magnitude stream into the significance bits already in ``xf`` (C order)."""
+    T, N, C, H, W = shape
+    xs, sN, sC, sH, sW = strides
+    state, r = start(words)
+    if r < 0:
+        return 1
+    GM = mag_groups(C, bits)
+    km = 256 << bits
+    top = (1 << bits) - 1
+    for t in range(T):
+        for n in range(N):
+            for c in range(C):
+                gb = (c % GM) * km
+                e0 = t * xs + n * sN + c * sC
+                for h in range(H):
+                    for w in range(W):
+                        e = e0 + h * sH + w * sW
+                        if xf[U(e)] == 0:
+                            continue
+                        b = 0
+                        if t >= 1:
+                            b += min(np.int64(xf[U(e - xs)]), 3)
+                        if t >= 2:
+                            b += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
+                        if w >= 1:
+                            b += 16 * min(np.int64(xf[U(e - sW)]), 3)
+                        if h >= 1:
+                            b += 64 * min(np.int64(xf[U(e - sH)]), 3)
+                        node = 1
+                        for _ in range(bits):
+                            k = (b << bits) + node
+                            cv = mg[U(gb + k)]
+                            sv = ms[U(k)]
+                            d, state = decode_bit(state, prob(cv, sv))
+                            if state < np.uint64(LOW) and r > 0:
+                                r -= 1
+                                state = (state << np.uint64(32)) | np.uint64(words[U(r)])
+                            mg[U(gb + k)] = bumped(cv, np.int64(d))
+                            ms[U(k)] = bumped(sv, np.int64(d))
+                            node = 2 * node + np.int64(d)
+                        m = node - (1 << bits)
+                        if m == top:
+                            return 2
+                        xf[U(e)] = m + 1
+    if state != 0 or r != 0:
+        return 1
+    return 0

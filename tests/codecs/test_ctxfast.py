@@ -1,0 +1,98 @@
+"""``ctxfast`` (FORMAT.md 9.4.12): sample lanes, the step rule, the wide context, and the spec's
+reader (written from FORMAT.md alone) decoding what the library encodes on geometries the
+conformance vectors do not hold."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec._kernel_cache import load_kernels
+from spikecodec.codecs import ChunkSpec, get_codec
+from spikecodec.errors import FormatError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "spec"))
+from refreader.codecs import decode_array  # noqa: E402
+from refreader.common import Problem  # noqa: E402
+
+FAST = "spikecodec.codecs.kernels.fast"
+AXES = ("T", "N", "C", "H", "W")
+
+
+def _spikes(shape, bits, rate, seed):
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(shape) < rate, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("N, starts", [(1, [0, 1]), (2, [0, 1, 2]), (3, [0, 1, 2, 3]), (4, [0, 1, 2, 3, 4]),
+                                       (5, [0, 1, 2, 3, 5]), (6, [0, 1, 3, 4, 6]), (9, [0, 2, 4, 6, 9])])
+def test_lanes_are_floor_l_n_over_l(N, starts):
+    assert load_kernels(FAST).lane_starts(N).tolist() == starts
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("shape", [(3, 6, 5, 4, 3), (2, 5, 7, 1, 6), (4, 1, 6, 3, 3), (1, 3, 2, 2, 2), (5, 9, 3, 1, 1),
+                                   (2, 4, 300, 1, 2)])
+def test_the_spec_reader_decodes_what_the_library_encodes(shape, bits):
+    """Unequal lanes (N = 5, 6, 9), one lane, three, counts, C past the group cap, planes of a
+    pixel: the reference reader of spec/ (independent of the kernels) gets the same array."""
+    codec = get_codec("ctxfast")
+    for seed, rate in ((1, 0.05), (2, 0.4)):
+        x = _spikes(shape, bits, rate, seed)
+        spec = ChunkSpec(shape, AXES, bits)
+        payload = codec.encode(x, spec)
+        np.testing.assert_array_equal(codec.decode(payload, spec), x)
+        np.testing.assert_array_equal(decode_array("ctxfast", {}, payload, shape, list(AXES), bits, None, 0), x)
+
+
+def test_lanes_count_a_step_after_all_its_reads():
+    """Counting each decision at once (not after the step) codes other bytes, which the spec's
+    reader refuses: the step rule is what both sides follow."""
+    k = load_kernels(FAST)
+    x = np.zeros((1, 4, 1, 1, 8), np.uint8)
+    x[:, :, :, :, ::2] = 1  # every lane at the same contexts in every step
+    spec = ChunkSpec(x.shape, AXES, 1)
+    payload = get_codec("ctxfast").encode(x, spec)
+    # The first step's four decisions all take the zero counters' q: the lanes' first words are equal.
+    counts = np.frombuffer(payload[:16], "<u4")
+    streams = np.split(np.frombuffer(payload[16:], "<u4"), np.cumsum(counts)[:-1])
+    assert all(np.array_equal(streams[0], s) for s in streams[1:])
+    tables = k.new_tables(1, 1)
+    assert k.encode_with(x, 1, *tables).tobytes() == payload
+
+
+def test_the_wide_context_reads_channels_c_minus_2_to_5():
+    """Channels that repeat the one two back: ``context`` sees only c - 1, ``ctxfast`` c - 2 too."""
+    rng = np.random.default_rng(3)
+    base = rng.random((4, 64, 2, 6, 6)) < 0.3
+    x = np.concatenate([base] * 8, axis=2).astype(np.uint8)  # channel c = channel c - 2
+    fast = spikecodec.encode(x, codec="ctxfast")
+    context = spikecodec.encode(x, codec="context")
+    assert len(fast) < 0.6 * len(context), (len(fast), len(context))
+
+
+@pytest.mark.parametrize("cut, code", [(lambda p: p[:-2], "rans-partial-word"), (lambda p: p[:8], "lanes-word-counts"),
+                                       (lambda p: p + b"\0\0\0\0", "lanes-word-counts")])
+def test_malformed_payloads_name_their_rule(cut, code):
+    x = _spikes((2, 4, 3, 4, 4), 1, 0.3, 4)
+    spec = ChunkSpec(x.shape, AXES, 1)
+    bad = cut(get_codec("ctxfast").encode(x, spec))
+    with pytest.raises(FormatError) as got:
+        get_codec("ctxfast").decode(bad, spec)
+    assert got.value.code == code
+    with pytest.raises(Problem) as ref:
+        decode_array("ctxfast", {}, bad, x.shape, list(AXES), 1, None, 0)
+    assert ref.value.code == code
+
+
+def test_a_chunk_without_elements_has_the_empty_payload():
+    spec = ChunkSpec((2, 0, 3, 4, 4), AXES, 2)
+    codec = get_codec("ctxfast")
+    assert codec.encode(np.zeros(spec.shape, np.uint8), spec) == b""
+    with pytest.raises(FormatError) as got:
+        codec.decode(b"\0\0\0\0", spec)
+    assert got.value.code == "rans-final-state"
