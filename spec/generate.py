@@ -1229,6 +1229,15 @@ def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
         return fast.encode(wide, 2).astype("<u4").tobytes()
 
     out["ctxfast-value-too-large"] = (chunk0(cbase, above_top), cstart, "does not fit 2-bit elements")
+
+    def above_top_and_lane_unfinished(p: bytes) -> bytes:  # lane 0 with a word it never reads
+        words = fast.encode(wide, 2)
+        words = np.concatenate([[words[0] + 1], words[1:5], [0xDEADBEEF], words[5:]]).astype(np.uint32)
+        return words.astype("<u4").tobytes()
+
+    # Found by an outside probe: the end checks come after the magnitude stream, so its value at
+    # the top is the problem (the library checked the lanes' ends first).
+    out["ctxfast-top-before-lane-end"] = (chunk0(cbase, above_top_and_lane_unfinished), cstart, "does not fit 2-bit elements")
     return out
 
 
@@ -2335,6 +2344,7 @@ INVALID_CODES = {
     "ctxfast-corrupt-lane": "rans-final-state",
     "ctxfast-magnitudes-too-long": "lanes-too-long",
     "ctxfast-value-too-large": "symbol-above-top",
+    "ctxfast-top-before-lane-end": "symbol-above-top",
     "truncated": "trailer-magic",
     "empty-file": "preamble-truncated",
     "bad-signature": "preamble-magic",

@@ -6,7 +6,7 @@ import numpy as np
 import zstandard
 
 from .common import Problem, packed_limit, packed_size, unpack
-from .ctxfast import decode_ctxfast, lanes
+from .ctxfast import decode_ctxfast
 from .ctxmix import decode_ctxmix
 from .mix import decode_mix
 from .priors import bind
@@ -105,9 +105,8 @@ def _uses_model(cid, payload, n, bits, dims, offset):
         bound = n * most + 2
     elif cid == "ctxlanes":
         bound = n * (1 + bits) + 12
-    elif cid == "ctxfast":  # R = L word counts and L lane streams, one more of each for bits > 1
-        R = len(lanes(dims[1])) - 1 + (bits > 1)
-        bound = n * (1 + bits) + 3 * R
+    elif cid == "ctxfast":  # at most 5 word counts and 5 streams' 2 initial words (9.4.12)
+        bound = n * (1 + bits) + 15
     else:
         bound = n * (1 + bits) + 2
     if len(payload) // 4 > bound:

@@ -19,7 +19,10 @@ All contexts come from a zero-padded significance copy of the chunk, shape
 (T, N, C, H + 2, W + 2): :func:`plane_part` computes the part from earlier planes for a whole
 plane, :func:`row_part` the previous row's, and the step loop adds ``left``. Memory beyond the
 output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element: 1.65 for 7 x 7
-planes, 9 for planes of one pixel), and in the encoder 4 bytes a decision.
+planes), and in the encoder 4 bytes a significance decision and 9 a magnitude decision (so up
+to 72 more an element of 8-bit counts). A decoder reads no more than one byte an element beside
+its output: planes that padding would more than double are decoded without it
+(:func:`decode_plain_into_with`).
 """
 
 from __future__ import annotations
@@ -421,6 +424,122 @@ def encode_with(x, bits, sg, ss, mg, ms):
 
 
 @njit(cache=True, nogil=True)
+def _open_streams(words, offs, L):
+    """Each lane's initial coder state and read position (FORMAT.md 9.4.3): (z, r, first, bad),
+    ``bad`` when a stream's last word is 0."""
+    z = np.zeros(NL, np.uint64)
+    r = np.zeros(NL, np.int64)
+    first = np.zeros(NL, np.int64)
+    for ln in range(L):
+        s0, p = start(words[offs[ln]:offs[ln + 1]])
+        if p < 0:
+            return z, r, first, True
+        z[ln] = s0
+        r[ln] = p + offs[ln]
+        first[ln] = offs[ln]
+    return z, r, first, False
+
+
+@njit(inline="always", cache=True)
+def _plain_context(su, e, t, c, h, w, sT, H, W, P):
+    """The significance context of FORMAT.md 9.4.12 of element ``e`` (C order, at t, c, h, w)
+    from the unpadded significances ``su``, each neighbour checked against the chunk's edges."""
+    hs = 0
+    if t >= 1:
+        hs = (1 << min(t, 3)) - 1 + su[e - sT]
+        if t >= 2:
+            hs += 2 * su[e - 2 * sT]
+        if t >= 3:
+            hs += 4 * su[e - 3 * sT]
+    nb = 0
+    if t >= 1:
+        cnt = 0
+        for dh in range(-1, 2):
+            for dw in range(-1, 2):
+                if (dh != 0 or dw != 0) and 0 <= h + dh < H and 0 <= w + dw < W:
+                    cnt += su[e - sT + dh * W + dw]
+        nb = (cnt > 0) + (cnt > 2) + (cnt > 5)
+    p1 = su[e - P] if c >= 1 else 0
+    p2 = su[e - 2 * P] if c >= 2 else 0
+    p3 = su[e - 3 * P] if c >= 3 else 0
+    p45 = 0
+    if c >= 4:
+        p45 = su[e - 4 * P]
+    if c >= 5:
+        p45 |= su[e - 5 * P]
+    up = ul = ur = 0
+    if h >= 1:
+        up = su[e - W]
+        if w >= 1:
+            ul = su[e - W - 1]
+        if w + 1 < W:
+            ur = su[e - W + 1]
+    left = su[e - 1] if w >= 1 else 0
+    plane = ((((hs * 4 + nb) * 2 + p1) * 2 + p2) * 2 + p3) * 2 + p45
+    return 16 * plane + 8 * up + 4 * ul + 2 * ur + left
+
+
+@njit(cache=True, nogil=True)
+def decode_plain_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
+    """:func:`decode_into_with` without the padded copy: the significances decoded so far in an
+    unpadded C-order array (one byte an element) and each context's neighbours checked against
+    the chunk's edges. For planes that padding would more than double (one row or column, or a
+    pixel: a padded copy of 1 x 1 planes is 9 bytes an element), so that a small file cannot ask
+    for many times its output; slower, and the same decisions."""
+    T, N, C, H, W = shape
+    xs, sN, sC, sH, sW = strides
+    L = lane_count(N)
+    starts = lane_starts(N)
+    z, r, first, bad = _open_streams(words, offs, L)
+    if bad:
+        return 1
+    G = max(min(C, MAX_GROUPS), 1)
+    P = H * W
+    sT = N * C * P
+    su = np.zeros(T * N * C * P, np.uint8)
+    per = np.zeros(NL, np.int64)
+    for ln in range(L):
+        per[ln] = _lane_planes(T, N, C, starts, ln) * P
+    kk = np.zeros(NL, np.int64)
+    bit = np.zeros(NL, np.int64)
+    at = np.zeros(NL, np.int64)
+    to = np.zeros(NL, np.int64)
+    for i in range(per.max()):
+        q = i // P
+        c = q % C
+        h = (i % P) // W
+        w = i % W
+        gb = (c % G) * KS
+        for ln in range(L):  # every read of the step before any update
+            if i >= per[ln]:
+                continue
+            Nl = starts[ln + 1] - starts[ln]
+            n = starts[ln] + (q // C) % Nl
+            t = q // (C * Nl)
+            e = ((t * N + n) * C + c) * P + h * W + w
+            k = _plain_context(su, e, t, c, h, w, sT, H, W, P)
+            kk[ln] = k
+            at[ln] = e
+            to[ln] = t * xs + n * sN + c * sC + h * sH + w * sW
+            b, zz = decode_bit(z[ln], prob(sg[U(gb + k)], ss[U(k)]))
+            if zz < np.uint64(LOW) and r[ln] > first[ln]:
+                r[ln] -= 1
+                zz = (zz << np.uint64(32)) | np.uint64(words[U(r[ln])])
+            z[ln] = zz
+            bit[ln] = np.int64(b)
+        for ln in range(L):
+            if i >= per[ln]:
+                continue
+            k = kk[ln]
+            s = bit[ln]
+            sg[U(gb + k)] = bumped(sg[U(gb + k)], s)
+            ss[U(k)] = bumped(ss[U(k)], s)
+            su[U(at[ln])] = s
+            xf[U(to[ln])] = s
+    return _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L)
+
+
+@njit(cache=True, nogil=True)
 def decode_into(words, offs, xf, shape, strides, bits):
     """:func:`decode_into_with` from zero counters."""
     sg, ss, mg, ms = new_tables(shape[2], bits)
@@ -435,19 +554,14 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     1 for a malformed stream (a zero last word, words or state left over at its end) or 2 for a
     magnitude that does not fit ``bits``."""
     T, N, C, H, W = shape
+    if (H + 2) * (W + 2) > 2 * H * W:  # padding would more than double the copy: without it
+        return decode_plain_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms)
     xs, sN, sC, sH, sW = strides
     L = lane_count(N)
     starts = lane_starts(N)
-    z = np.zeros(NL, np.uint64)
-    r = np.zeros(NL, np.int64)
-    first = np.zeros(NL, np.int64)
-    for ln in range(L):
-        s0, p = start(words[offs[ln]:offs[ln + 1]])
-        if p < 0:
-            return 1
-        z[ln] = s0
-        r[ln] = p + offs[ln]
-        first[ln] = offs[ln]
+    z, r, first, bad = _open_streams(words, offs, L)
+    if bad:
+        return 1
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
@@ -512,12 +626,23 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
                     sp[U(org[ln] + h * rw + w)] = s
                     xf[U(out[ln] + h * sH + w * sW)] = s
                     left[ln] = s
+    return _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L)
+
+
+@njit(cache=True, nogil=True)
+def _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L):
+    """After the lanes' significance: the magnitude stream (a value at the top is refused as
+    soon as it is decoded), then every stream's end check (FORMAT.md 9.4.12). Returns 0, 1 or 2
+    as :func:`decode_into_with`."""
+    status = 0
+    if bits > 1:
+        status = _decode_magnitudes(words[offs[L]:offs[L + 1]], xf, shape, strides, bits, mg, ms)
+        if status == 2:
+            return 2
     for ln in range(L):
         if z[ln] != 0 or r[ln] != first[ln]:
             return 1
-    if bits > 1:
-        return _decode_magnitudes(words[offs[L]:offs[L + 1]], xf, shape, strides, bits, mg, ms)
-    return 0
+    return status
 
 
 @njit(cache=True, nogil=True)
