@@ -97,7 +97,7 @@ def latency(spikes: np.ndarray, batch: int, count: int, prior) -> dict[str, floa
 
 
 GAIN_TRAIN = 20000
-GAIN_CODECS = ("order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix")
+GAIN_CODECS = ("order0", "context", "countctx", "ctxlanes", "ctxfast", "ctxmix", "mix", "winmix")
 
 
 def prior_gains(train: np.ndarray, test: np.ndarray) -> dict[str, dict[str, float]]:

@@ -10,7 +10,8 @@ import numpy as np
 
 from .common import Problem
 from .priors import context_km
-from .rans import Counters, RansDecoder, _neighbour_bucket, probability, update
+from .rans import (Counters, RansDecoder, _neighbour_bucket, decode_magnitude, magnitude_bucket, own_history,
+                   probability, update)
 
 KS = 15360  # significance contexts (9.4.12)
 
@@ -25,14 +26,7 @@ def _significance_context(ss, idx, t, c, h, w, sT, sC, H, W):
     """k of 9.4.12 (0 .. 15359) for the element at flat C-order index idx of the canonical
     view; ss holds the significances decoded so far (every neighbour used is of the same sample,
     so of the same lane, and precedes the element in that lane's C order)."""
-    if t == 0:
-        hs = 0
-    elif t == 1:
-        hs = 1 + ss[idx - sT]
-    elif t == 2:
-        hs = 3 + ss[idx - sT] + 2 * ss[idx - 2 * sT]
-    else:
-        hs = 7 + ss[idx - sT] + 2 * ss[idx - 2 * sT] + 4 * ss[idx - 3 * sT]
+    hs = own_history(ss, idx, t, sT)
     nb = _neighbour_bucket(ss, idx - sT, h, w, H, W) if t > 0 else 0
     p1 = ss[idx - sC] if c >= 1 else 0
     p2 = ss[idx - 2 * sC] if c >= 2 else 0
@@ -119,7 +113,7 @@ def decode_ctxfast(payload, dims, bits, tables, offset):
         km = context_km("context", bits)
         mag = Counters(Gm, km, tb.get("mag_group"), tb.get("mag_shared"))
         dec = decoders[L]
-        nbits, top_m = 1 << bits, (1 << bits) - 1
+        nbits = 1 << bits
         xs = list(ss)
         idx = 0
         for t in range(T):
@@ -129,25 +123,8 @@ def decode_ctxfast(payload, dims, bits, tables, offset):
                     for h in range(H):
                         for w in range(W):
                             if ss[idx]:
-                                b = 0
-                                if t >= 1:
-                                    b += min(xs[idx - sT], 3)
-                                if t >= 2:
-                                    b += 4 * min(xs[idx - 2 * sT], 3)
-                                if w >= 1:
-                                    b += 16 * min(xs[idx - 1], 3)
-                                if h >= 1:
-                                    b += 64 * min(xs[idx - W], 3)
-                                base = b * nbits
-                                node = 1
-                                for _ in range(bits):
-                                    kk = base + node
-                                    node = 2 * node + dec.bit(mag, gm * km + kk, kk)
-                                m = node - nbits
-                                if m == top_m:
-                                    raise Problem("symbol-above-top", offset,
-                                                  f"ctxfast: value {m + 1} does not fit {bits}-bit elements")
-                                xs[idx] = m + 1
+                                base = magnitude_bucket(xs, idx, t, h, w, sT, W) * nbits
+                                xs[idx] = decode_magnitude(dec, mag, gm * km, base, bits, "ctxfast", offset)
                             idx += 1
     for dec in decoders:  # every stream's end check after the chunk's last decision
         dec.finish()

@@ -64,6 +64,45 @@ def update(t, gi, si, bit):
     t.g1[si], t.gn[si] = g1, gn
 
 
+def decode_magnitude(dec, mag, group, base, bits, codec, offset):
+    """9.4.2's magnitude decisions of one element, bits of m = x - 1 MSB first at tree nodes with
+    contexts base + node (group entries at `group` + context): x, or symbol-above-top."""
+    node = 1
+    for _ in range(bits):
+        kk = base + node
+        node = 2 * node + dec.bit(mag, group + kk, kk)
+    m = node - (1 << bits)
+    if m == (1 << bits) - 1:
+        raise Problem("symbol-above-top", offset, f"{codec}: value {m + 1} does not fit {bits}-bit elements")
+    return m + 1
+
+
+def own_history(ss, idx, t, sT):
+    """9.4.5's hs (0 .. 14): the neuron's own last three significances with its position in time."""
+    if t == 0:
+        return 0
+    if t == 1:
+        return 1 + ss[idx - sT]
+    if t == 2:
+        return 3 + ss[idx - sT] + 2 * ss[idx - 2 * sT]
+    return 7 + ss[idx - sT] + 2 * ss[idx - 2 * sT] + 4 * ss[idx - 3 * sT]
+
+
+def magnitude_bucket(xs, idx, t, h, w, sT, W):
+    """9.4.5's magnitude bucket b of the element at flat index idx (values decoded so far in xs):
+    the neuron's two previous values and its left and upper neighbours', each clipped to 3."""
+    b = 0
+    if t >= 1:
+        b += min(xs[idx - sT], 3)
+    if t >= 2:
+        b += 4 * min(xs[idx - 2 * sT], 3)
+    if w >= 1:
+        b += 16 * min(xs[idx - 1], 3)
+    if h >= 1:
+        b += 64 * min(xs[idx - W], 3)
+    return b
+
+
 class RansDecoder:
     """9.4.3 decoding with the adaptive binary model of 9.4.2 (PRIOR = 4, or 8 for countctx)."""
 
@@ -132,7 +171,6 @@ def decode_context(payload, dims, bits, codec, tables, offset):
     sig = Counters(G, ks, tb.get("sig_group"), tb.get("sig_shared"))
     mag = Counters(Gm, km, tb.get("mag_group"), tb.get("mag_shared"))
     ctx = codec == "context"
-    top_m = (1 << bits) - 1
     nbits = 1 << bits
     sT, sC = N * C * H * W, H * W
     xs = [0] * size
@@ -146,14 +184,7 @@ def decode_context(payload, dims, bits, codec, tables, offset):
                     for w in range(W):
                         k = b = 0
                         if ctx:
-                            if t == 0:
-                                hs = 0
-                            elif t == 1:
-                                hs = 1 + ss[idx - sT]
-                            elif t == 2:
-                                hs = 3 + ss[idx - sT] + 2 * ss[idx - 2 * sT]
-                            else:
-                                hs = 7 + ss[idx - sT] + 2 * ss[idx - 2 * sT] + 4 * ss[idx - 3 * sT]
+                            hs = own_history(ss, idx, t, sT)
                             left = ss[idx - 1] if w > 0 else 0
                             up = diag = 0
                             if h > 0:
@@ -169,25 +200,8 @@ def decode_context(payload, dims, bits, codec, tables, offset):
                             x = 1
                             if bits > 1:
                                 if ctx:
-                                    b = 0
-                                    if t >= 1:
-                                        b += min(xs[idx - sT], 3)
-                                    if t >= 2:
-                                        b += 4 * min(xs[idx - 2 * sT], 3)
-                                    if w >= 1:
-                                        b += 16 * min(xs[idx - 1], 3)
-                                    if h >= 1:
-                                        b += 64 * min(xs[idx - W], 3)
-                                base = b * nbits
-                                node = 1
-                                for _ in range(bits):
-                                    kk = base + node
-                                    node = 2 * node + dec.bit(mag, gm * km + kk, kk)
-                                m = node - nbits
-                                if m == top_m:
-                                    raise Problem("symbol-above-top", offset,
-                                                  f"{codec}: value {m + 1} does not fit {bits}-bit elements")
-                                x = m + 1
+                                    b = magnitude_bucket(xs, idx, t, h, w, sT, W)
+                                x = decode_magnitude(dec, mag, gm * km, b * nbits, bits, codec, offset)
                             ss[idx] = 1
                         xs[idx] = x
                         idx += 1

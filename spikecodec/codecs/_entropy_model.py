@@ -105,6 +105,20 @@ def categorical_entropy_bits(counts: np.ndarray) -> float:
     return float(t.sum())
 
 
+def stream_offsets(words: np.ndarray, count: int, codec_id: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The word counts that open a payload of ``count`` rANS streams (``ctxlanes``, ``ctxfast``)
+    and the streams' offsets in ``words`` (``count + 1`` of them); ``lanes-word-counts`` when
+    the payload is shorter than its counts or they do not add up to the words after them."""
+    if words.size < count:
+        raise FormatError(f"{codec_id}: payload shorter than its {count} {what} word counts", code="lanes-word-counts")
+    sizes = words[:count].astype(np.int64)
+    offs = np.concatenate([[count], count + np.cumsum(sizes)]).astype(np.int64)
+    if offs[-1] != words.size:
+        raise FormatError(f"{codec_id}: the {what} word counts add up to {int(offs[-1] - count)} words, "
+                          f"the payload holds {words.size - count}", code="lanes-word-counts")
+    return sizes, offs
+
+
 class AdaptiveCodec(TrainableCodec):
     """An adaptive binary-decision model (``contextual`` selects the context function) + rANS.
 

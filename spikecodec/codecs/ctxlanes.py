@@ -18,7 +18,7 @@ import numpy as np
 
 from .._kernel_cache import load_kernels
 from ..errors import FormatError
-from ._entropy_model import CONTEXT, AdaptiveCodec, flat_strides, to_canonical
+from ._entropy_model import CONTEXT, AdaptiveCodec, flat_strides, stream_offsets, to_canonical
 from .base import ChunkSpec
 
 LANES = "spikecodec.codecs.kernels.lanes"  # loaded on first use (numba)
@@ -87,13 +87,7 @@ class ContextLanes(AdaptiveCodec):
         T, N, C, H, W = canon.shape
         blocks = lane_blocks(C)
         count = len(blocks)
-        if words.size < count:
-            raise FormatError(f"ctxlanes: payload shorter than its {count} lane word counts", code="lanes-word-counts")
-        sizes = words[:count].astype(np.int64)
-        offs = np.concatenate([[count], count + np.cumsum(sizes)]).astype(np.int64)
-        if offs[-1] != words.size:
-            raise FormatError(f"ctxlanes: the lane word counts add up to {int(offs[-1] - count)} words, "
-                              f"the payload holds {words.size - count}", code="lanes-word-counts")
+        sizes, offs = stream_offsets(words, count, "ctxlanes", "lane")
         lane_size = canon.size // count
         for i, n in enumerate(sizes):
             if n > lane_size * self._max_decisions(bits) + 2:

@@ -124,12 +124,12 @@ def test_the_unpadded_decoder_makes_the_same_decisions(shape, bits):
 
 
 def test_a_file_of_one_pixel_planes_decodes_in_about_its_output():
-    """A padded copy of 1 x 1 planes would be 9 bytes an element: a 200-byte file of 2**26
-    elements asked for 600 MB beside its 64 MB output."""
+    """A padded copy of 1 x 1 planes would be 9 bytes an element: a 231-byte file of 2**30
+    elements asked for 10 GB beside its 1 GB output (an outside probe)."""
     import tracemalloc
 
-    x = np.zeros((1, 1 << 26), np.uint8)
-    data = spikecodec.encode(x, codec="ctxfast", axes="TN", chunk=[1, 1 << 26])
+    x = np.zeros((1, 1 << 24), np.uint8)
+    data = spikecodec.encode(x, codec="ctxfast", axes="TN", chunk=[1, 1 << 24])
     assert len(data) < 300
     tracemalloc.start()
     y = spikecodec.decode(data)

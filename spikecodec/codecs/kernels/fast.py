@@ -143,28 +143,53 @@ def _lane_planes(T, N, C, starts, ln):
 
 
 @njit(inline="always", cache=True)
-def _plane_origin(q, starts, ln, N, C, cs):
-    """(padded index of the first element, t, c) of lane ``ln``'s plane ``q`` (its C order)."""
+def _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb):
+    """Lane ``ln``'s plane ``q`` (its C order over (t, n, c)): its plane parts into ``hist``
+    (lane ``ln``'s rows), their counter lines asked for; returns (padded index of its first
+    element, t, n)."""
+    rw = W + 2
     Nl = starts[ln + 1] - starts[ln]
     c = q % C
-    r = q // C
-    n = starts[ln] + r % Nl
-    t = r // Nl
-    return ((t * N + n) * C + c) * cs, t, c
+    n = starts[ln] + (q // C) % Nl
+    t = q // (C * Nl)
+    first = ((t * N + n) * C + c) * cs + rw + 1
+    plane_part(sp, hist, first, t, c, H, W, N * C * cs, rw, cs, ln * H * rw)
+    prefetch_plane(sg, ss, hist, ln * H * rw, gb, H, W, rw)
+    return first, t, n
+
+
+@njit(cache=True, nogil=True)
+def _lane_plane_counts(T, N, C, starts, L):
+    """Planes (t, n, c) of each of the L lanes, NL entries (0 past L): a lane past its last
+    plane takes no part in a step."""
+    planes = np.zeros(NL, np.int64)
+    for ln in range(L):
+        planes[ln] = _lane_planes(T, N, C, starts, ln)
+    return planes
+
+
+@njit(cache=True, nogil=True)
+def _lane_scratch(H, W):
+    """The lanes' working rows: plane parts (H (W + 2) a lane), row contexts (W + 1 a lane: one
+    past a row's end, never used), and per lane its plane's first element, the step's context
+    and bit, and its left neighbour."""
+    z = np.zeros(NL, np.int64)
+    return (np.zeros(NL * H * (W + 2), np.uint16), np.zeros(NL * (W + 1), np.int64), z, z.copy(), z.copy(), z.copy())
 
 
 @njit(cache=True, nogil=True)
 def _model_pass(x, sg, ss):
     """The encoder's forward pass over the lanes of the (T, N, C, H, W) array ``x``: per lane,
-    every significance bit and the packed counters its probability comes from (``cv | sv << 32``),
-    lane-major, with the step rule of FORMAT.md 9.4.12. Updates ``sg``, ``ss``."""
+    every significance decision as ``q << 1 | bit``, lane-major, with the step rule of
+    FORMAT.md 9.4.12, and each lane's decision count. Updates ``sg``, ``ss``."""
     T, N, C, H, W = x.shape
+    if (H + 2) * (W + 2) > 2 * H * W:  # as the decoder: planes that padding would more than double
+        return _model_pass_plain(x, sg, ss)
     L = lane_count(N)
     starts = lane_starts(N)
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    st = N * C * cs
     sp = np.zeros(T * N * C * cs, np.uint8)
     xf = x.ravel()
     for q in range(T * N * C):  # the padded significance copy, filled up front: contexts are causal
@@ -172,22 +197,12 @@ def _model_pass(x, sg, ss):
             for w in range(W):
                 sp[U(q * cs + (h + 1) * rw + w + 1)] = xf[U((q * H + h) * W + w)] != 0
     P = H * W
-    per = np.zeros(L, np.int64)
-    most = 0
-    for ln in range(L):
-        per[ln] = _lane_planes(T, N, C, starts, ln) * P
-        most = max(most, _lane_planes(T, N, C, starts, ln))
+    planes = _lane_plane_counts(T, N, C, starts, L)
+    per = planes[:L] * P
+    most = planes.max()
     qd = np.empty((L, max(per.max(), 1) if L else 1), np.uint32)  # per decision: q << 1 | bit
     HR = H * rw
-    hist = np.zeros(NL * HR, np.uint16)
-    rk = np.zeros(NL * (W + 1), np.int64)
-    org = np.zeros(NL, np.int64)
-    kk = np.zeros(NL, np.int64)
-    bit = np.zeros(NL, np.int64)
-    left = np.zeros(NL, np.int64)
-    planes = np.zeros(NL, np.int64)  # a lane past its last plane takes no part in a step
-    for ln in range(L):
-        planes[ln] = _lane_planes(T, N, C, starts, ln)
+    hist, rk, org, kk, bit, left = _lane_scratch(H, W)
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop
         q0 = planes.min()
@@ -198,10 +213,7 @@ def _model_pass(x, sg, ss):
         for ln in range(L):
             if q >= planes[ln]:
                 continue
-            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
-            org[ln] = o + rw + 1
-            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
-            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
+            org[ln], _, _ = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
         for h in range(H):
             for ln in range(L):
                 if q >= planes[ln]:
@@ -230,12 +242,52 @@ def _model_pass(x, sg, ss):
 
 
 @njit(cache=True, nogil=True)
+def _model_pass_plain(x, sg, ss):
+    """:func:`_model_pass` without the padded copy, as :func:`decode_plain_into_with` decodes:
+    contexts from the significances of ``x`` itself, each neighbour checked against the edges."""
+    T, N, C, H, W = x.shape
+    L = lane_count(N)
+    starts = lane_starts(N)
+    G = max(min(C, MAX_GROUPS), 1)
+    P = H * W
+    sT = N * C * P
+    su = np.minimum(x.ravel(), 1)
+    planes = _lane_plane_counts(T, N, C, starts, L)
+    per = planes[:L] * P
+    qd = np.empty((L, max(per.max(), 1) if L else 1), np.uint32)
+    kk = np.zeros(NL, np.int64)
+    bit = np.zeros(NL, np.int64)
+    for i in range(per.max() if L else 0):
+        q = i // P
+        c = q % C
+        h = (i % P) // W
+        w = i % W
+        gb = (c % G) * KS
+        for ln in range(L):  # every read of the step before any update
+            if i >= per[ln]:
+                continue
+            Nl = starts[ln + 1] - starts[ln]
+            e = ((q // (C * Nl) * N + starts[ln] + (q // C) % Nl) * C + c) * P + h * W + w
+            k = _plain_context(su, e, q // (C * Nl), c, h, w, sT, H, W, P)
+            s = np.int64(su[e])
+            kk[ln] = k
+            bit[ln] = s
+            qd[ln, U(i)] = (prob(sg[U(gb + k)], ss[U(k)]) << 1) | s
+        for ln in range(L):
+            if i >= per[ln]:
+                continue
+            k = kk[ln]
+            sg[U(gb + k)] = bumped(sg[U(gb + k)], bit[ln])
+            ss[U(k)] = bumped(ss[U(k)], bit[ln])
+    return qd, per
+
+
+@njit(cache=True, nogil=True)
 def _model4(sp, hist, rk, org, qd, starts, q_end, N, C, H, W, G, sg, ss):
     """Planes 0 .. ``q_end`` - 1 of all four lanes of :func:`_model_pass`, in lockstep, each
     step's four reads before its four updates."""
     rw = W + 2
     cs = (H + 2) * rw
-    st = N * C * cs
     HR = H * rw
     RK = W + 1
     P = H * W
@@ -243,10 +295,7 @@ def _model4(sp, hist, rk, org, qd, starts, q_end, N, C, H, W, G, sg, ss):
         c = q % C
         gb = U((c % G) * KS)
         for ln in range(NL):
-            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
-            org[ln] = o + rw + 1
-            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
-            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
+            org[ln], _, _ = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
         for h in range(H):
             for ln in range(NL):
                 row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * RK)
@@ -347,7 +396,10 @@ def _encode_lanes(qd, per):
         z = np.uint64(0)
         m = 0
         for i in range(per[ln] - 1, low - 1, -1):
-            z, m = _put(z, m, words, ln, qd[ln, U(i)])
+            z, word, emit = _rans_step(z, qd[ln, U(i)])
+            if emit:
+                words[ln, U(m)] = word
+                m += 1
         state[ln] = z
         used[ln] = m
     if L == NL:
@@ -355,17 +407,10 @@ def _encode_lanes(qd, per):
         m0, m1, m2, m3 = used[0], used[1], used[2], used[3]
         for i in range(low - 1, -1, -1):
             for ln in range(NL):
-                v = np.uint64(qd[ln, U(i)])
-                one = v >> np.uint64(1)
-                zero = np.uint64(ONE) - one
-                msk = np.uint64(0) - (v & np.uint64(1))
-                wt = zero ^ ((zero ^ one) & msk)
-                if (z0 >> np.uint64(64 - PREC)) >= wt:
-                    words[ln, U(m0)] = np.uint32(z0 & np.uint64(0xFFFFFFFF))
+                z0, word, emit = _rans_step(z0, qd[ln, U(i)])
+                if emit:
+                    words[ln, U(m0)] = word
                     m0 += 1
-                    z0 >>= np.uint64(32)
-                quo = z0 // wt
-                z0 = (quo << np.uint64(PREC)) | (z0 - quo * wt + (zero & msk))
                 z0, z1, z2, z3 = z1, z2, z3, z0
                 m0, m1, m2, m3 = m1, m2, m3, m0
         state[0], state[1], state[2], state[3] = z0, z1, z2, z3
@@ -377,19 +422,21 @@ def _encode_lanes(qd, per):
 
 
 @njit(inline="always", cache=True)
-def _put(z, m, words, ln, v):
-    """One reverse rANS step of lane ``ln``'s decision ``v`` (``q << 1 | bit``): (state, words)."""
+def _rans_step(z, v):
+    """One reverse rANS step (FORMAT.md 9.4.3) of decision ``v`` (``q << 1 | bit``) from state
+    ``z``: (new state, the word it emits, whether it emits one). Scalars only, so that the
+    lockstep loop keeps its four states in registers."""
     v = np.uint64(v)
     one = v >> np.uint64(1)
     zero = np.uint64(ONE) - one
     msk = np.uint64(0) - (v & np.uint64(1))
     wt = zero ^ ((zero ^ one) & msk)
-    if (z >> np.uint64(64 - PREC)) >= wt:
-        words[ln, U(m)] = np.uint32(z & np.uint64(0xFFFFFFFF))
-        m += 1
+    word = np.uint32(z & np.uint64(0xFFFFFFFF))
+    emit = (z >> np.uint64(64 - PREC)) >= wt
+    if emit:
         z >>= np.uint64(32)
     quo = z // wt
-    return (quo << np.uint64(PREC)) | (z - quo * wt + (zero & msk)), m
+    return (quo << np.uint64(PREC)) | (z - quo * wt + (zero & msk)), word, emit
 
 
 @njit(cache=True, nogil=True)
@@ -565,22 +612,12 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    st = N * C * cs
     sp = np.zeros(T * N * C * cs, np.uint8)
     HR = H * rw
-    hist = np.zeros(NL * HR, np.uint16)
-    rk = np.zeros(NL * (W + 1), np.int64)
-    org = np.zeros(NL, np.int64)
+    hist, rk, org, kk, bit, left = _lane_scratch(H, W)
     out = np.zeros(NL, np.int64)
-    kk = np.zeros(NL, np.int64)
-    bit = np.zeros(NL, np.int64)
-    left = np.zeros(NL, np.int64)
-    most = 0
-    for ln in range(L):
-        most = max(most, _lane_planes(T, N, C, starts, ln))
-    planes = np.zeros(NL, np.int64)  # a lane past its last plane takes no part in a step
-    for ln in range(L):
-        planes[ln] = _lane_planes(T, N, C, starts, ln)
+    planes = _lane_plane_counts(T, N, C, starts, L)
+    most = planes.max()
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop, its state in registers
         q0 = planes.min()
@@ -591,13 +628,8 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
         for ln in range(L):
             if q >= planes[ln]:
                 continue
-            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
-            org[ln] = o + rw + 1
-            Nl = starts[ln + 1] - starts[ln]
-            n = starts[ln] + (q // C) % Nl
+            org[ln], t, n = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
             out[ln] = t * xs + n * sN + c * sC
-            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
-            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
         for h in range(H):
             for ln in range(L):
                 if q >= planes[ln]:
@@ -621,8 +653,8 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
                         continue
                     k = kk[ln]
                     s = bit[ln]
-                    sg[U(gb + k)] = bumped(sg[U(gb + k)], s)
-                    ss[U(k)] = bumped(ss[U(k)], s)
+                    sg[U(gb + k)] = bumped(sg[U(gb + k)], s)  # written out: a helper taking the
+                    ss[U(k)] = bumped(ss[U(k)], s)  # tables costs reference counts (see .counters)
                     sp[U(org[ln] + h * rw + w)] = s
                     xf[U(out[ln] + h * sH + w * sW)] = s
                     left[ln] = s
@@ -653,7 +685,6 @@ def _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q_end, N, C
     xs, sN, sC, sH, sW = strides
     rw = W + 2
     cs = (H + 2) * rw
-    st = N * C * cs
     HR = H * rw
     RK = W + 1
     z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
@@ -663,13 +694,8 @@ def _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q_end, N, C
         c = q % C
         gb = U((c % G) * KS)
         for ln in range(NL):
-            o, t, _ = _plane_origin(q, starts, ln, N, C, cs)
-            org[ln] = o + rw + 1
-            Nl = starts[ln + 1] - starts[ln]
-            n = starts[ln] + (q // C) % Nl
+            org[ln], t, n = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
             out[ln] = t * xs + n * sN + c * sC
-            plane_part(sp, hist, org[ln], t, c, H, W, st, rw, cs, ln * HR)
-            prefetch_plane(sg, ss, hist, ln * HR, gb, H, W, rw)
         for h in range(H):
             for ln in range(NL):
                 row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * RK)
