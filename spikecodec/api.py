@@ -37,7 +37,7 @@ def encode(
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
     ``codec``: an id (``"winmix"``, the default, smallest; ``"mix"``, the 1.4 default, about 1.3x
-    faster; ``"ctxfast"``, the fast mode, 5-10x faster; ``"auto"``, about 7x faster; ``"context"``,
+    faster; ``"ctxfast"``, the fast mode, 4.5-9x faster; ``"auto"``, about 7x faster; ``"context"``,
     ``"ctxlanes"``, ``"countctx"``, ``"ctxmix"``, ``"order0"``, ``"zstd"``, ``"raw"``), a config
     (``{"id": "zstd", "level": 19}``) or a pipeline list. ``axes``: names, default T,N,C,H,W.
     ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so that the entropy

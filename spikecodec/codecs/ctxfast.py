@@ -10,8 +10,8 @@ decisions in lane order, so four independent serial chains run side by side whil
 learns from all of them (:mod:`.kernels.fast`). Multi-bit magnitudes follow in one more stream,
 with ``context``'s magnitude model. Chunks of a single sample run as one lane.
 
-Speed (benchmarks/results/peers.md, nine corpora of 7 x 7 to 28 x 28 planes): 0.66-1.0x
-``ctxlanes``' encoding and 0.74-1.04x its decoding speed, 5-8x and 7-10x ``winmix``'s. Planes
+Speed (benchmarks/results/peers.md, nine corpora of 7 x 7 to 28 x 28 planes): 0.64-1.10x
+``ctxlanes``' encoding and 0.70-1.00x its decoding speed, 4.5-6.3x and 6.5-9.0x ``winmix``'s. Planes
 that a zero border would more than double (a row, a pixel: tensors without H and W) are coded
 without one, by slower loops: on (4, 2000, 128) random spikes about 0.4x ``ctxlanes``' encoding
 and 0.8-1.0x its decoding speed.
