@@ -55,11 +55,6 @@ class FastContext(AdaptiveCodec):
         where the compiled allocator writes every byte of the 4 MB a 64-channel table holds."""
         return {name: np.zeros(count, dtype) for name, dtype, count in self.table_layout({"C": C, "bits": bits})}
 
-    def _streams(self, N: int, bits: int) -> int:
-        """Streams of a chunk of N samples (at least one element): its lanes and, for multi-bit
-        elements, the magnitudes'."""
-        return min(4, N) + (1 if bits > 1 else 0)
-
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         canon = np.ascontiguousarray(canon)
         tables = tables or self._zero_tables(canon.shape[2], bits)
@@ -75,11 +70,12 @@ class FastContext(AdaptiveCodec):
         if canon.size == 0:  # a chunk without elements has the empty payload
             return 0 if words.size == 0 else 1
         T, N, C, H, W = canon.shape
-        lanes = min(4, N)
-        count = self._streams(N, bits)
+        k = load_kernels(KERNELS)
+        lanes = k.lane_count(N)
+        count = lanes + (1 if bits > 1 else 0)  # the lanes' streams, then the magnitudes'
         sizes, offs = stream_offsets(words, count, "ctxfast", "stream")
         per_sample = T * C * H * W
-        starts = load_kernels(KERNELS).lane_starts(N)
+        starts = k.lane_starts(N)
         for i in range(lanes):
             if sizes[i] > (starts[i + 1] - starts[i]) * per_sample + 2:
                 raise FormatError(f"ctxfast: lane {i} is longer than any encoding of its samples", code="lanes-too-long")
@@ -87,4 +83,4 @@ class FastContext(AdaptiveCodec):
             raise FormatError("ctxfast: the magnitude stream is longer than any encoding of the chunk", code="lanes-too-long")
         flat, strides = flat_strides(canon)
         tables = tables or self._zero_tables(C, bits)
-        return load_kernels(KERNELS).decode_into_with(words, offs, flat, canon.shape, strides, bits, *tables.values())
+        return k.decode_into_with(words, offs, flat, canon.shape, strides, bits, *tables.values())

@@ -587,13 +587,6 @@ def decode_plain_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms
 
 
 @njit(cache=True, nogil=True)
-def decode_into(words, offs, xf, shape, strides, bits):
-    """:func:`decode_into_with` from zero counters."""
-    sg, ss, mg, ms = new_tables(shape[2], bits)
-    return decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms)
-
-
-@njit(cache=True, nogil=True)
 def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     """Decode a ``ctxfast`` chunk of (T, N, C, H, W) ``shape`` (at least one element) into the
     flat uint8 buffer ``xf`` with element strides ``strides``. Stream r is
