@@ -49,6 +49,22 @@ def test_the_spec_reader_decodes_what_the_library_encodes(shape, bits):
         np.testing.assert_array_equal(decode_array("ctxfast", {}, payload, shape, list(AXES), bits, None, 0), x)
 
 
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("shape", [(3, 6, 7, 5, 5), (4, 5, 12, 10, 3), (2, 4, 70, 6, 6), (5, 8, 2, 9, 11)])
+def test_the_spec_reader_decodes_the_lockstep_kernels(shape, bits):
+    """Planes that padding at most doubles take the kernels' four-lane lockstep loops, which
+    build contexts from parts a word at a time: W = 3 (the least room past a row), a time batch
+    ending inside the channels (C = 70), T past 3, C below 5, unequal lanes. The reference
+    reader gets the same array."""
+    codec = get_codec("ctxfast")
+    for seed, rate in ((3, 0.1), (4, 0.45)):
+        x = _spikes(shape, bits, rate, seed)
+        spec = ChunkSpec(shape, AXES, bits)
+        payload = codec.encode(x, spec)
+        np.testing.assert_array_equal(codec.decode(payload, spec), x)
+        np.testing.assert_array_equal(decode_array("ctxfast", {}, payload, shape, list(AXES), bits, None, 0), x)
+
+
 def test_lanes_count_a_step_after_all_its_reads():
     """Counting each decision at once (not after the step) codes other bytes, which the spec's
     reader refuses: the step rule is what both sides follow."""

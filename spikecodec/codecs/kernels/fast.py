@@ -16,8 +16,11 @@ benchmarks/results/ctxfast_design.md). Multi-bit elements code their magnitudes 
 significance, in one more stream, with ``context``'s magnitude model.
 
 All contexts come from a zero-padded significance copy of the chunk, shape
-(T, N, C, H + 2, W + 2): :func:`plane_part` computes the part from earlier planes for a whole
-plane, :func:`row_part` the previous row's, and the step loop adds ``left``. Memory beyond the
+(T, N, C, H + 2, W + 2). The four-lane lockstep loops (:func:`_model4`, :func:`_decode4`, most
+of the work) build a context from parts, each computed eight elements a word as soon as its
+inputs are known (:func:`time_part`); the loops for fewer lanes and a lane's last planes use
+:func:`plane_part` for a whole plane and :func:`row_part` for the previous row, and the step
+loop adds ``left``. Memory beyond the
 output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element: 1.65 for 7 x 7
 planes), and in the encoder 4 bytes a significance decision and 9 a magnitude decision (so up
 to 72 more an element of 8-bit counts). A decoder reads no more than one byte an element beside
@@ -32,7 +35,7 @@ from numba import njit
 
 from .context import INV_ONE, INV_PRIOR, MAX_GROUPS, mag_groups, prob
 from .counters import ONE, PREC, bumped
-from .ops import U, prefetch
+from .ops import U, load8, prefetch, store8
 from .rans import LOW, decode_bit, encode_words, finish, start
 
 KS = 15360  # significance contexts: 960 plane parts x 16 (up, ul, ur, left)
@@ -123,6 +126,115 @@ def row_part(sp, hist, rk, i0, h0, W, rw, r0):
         rk[U(r0 + w)] = np.int64(hist[U(h0 + w)]) + 8 * np.int64(sp[j]) + 4 * np.int64(sp[j - U(1)]) + 2 * np.int64(sp[j + U(1)])
 
 
+TIME_BATCH = 4096  # padded elements of time parts a lane computes at once: vectorised, in L1
+LSB = np.uint64(0x0101010101010101)  # bit 0 of each byte of a word
+
+# The lockstep loops (:func:`_model4`, :func:`_decode4`) split a significance context into
+# 256 x its *time part* ``hs 4 + nb`` (from earlier steps), its *channel part*
+# ``16 (8 p1 + 4 p2 + 2 p3 + p45)`` (from earlier planes of the sample) and its *row part*
+# ``8 up + 4 ul + 2 ur`` (from the row above), and compute each once its inputs are known, for a
+# batch of planes, a plane and a row at a time, eight elements a word: the significances are
+# 0 / 1 bytes and every sum stays below 256, so a byte never carries into the next (numba
+# widens a byte to 64 bits, so a loop over bytes takes eight times the work). The decision loop
+# then adds ``left``. Each word reads and writes up to 7 bytes past the last element:
+# the arrays leave room.
+
+
+@njit(inline="always", cache=True)
+def time_part(sp, tp, u0, count, t, st, rw, to):
+    """Time parts ``hs 4 + nb`` of the ``count`` elements from padded index ``u0`` (consecutive
+    planes of one (t, n), padding computed and never used) into ``tp[to + j]``. At t < 3 the
+    terms that do not exist read in-range bytes and weigh 0."""
+    m1 = np.uint64(1 if t >= 1 else 0)
+    m2 = np.uint64(2 if t >= 2 else 0)
+    m3 = np.uint64(4 if t >= 3 else 0)
+    nbm = np.uint64(1 if t >= 1 else 0)
+    hs0 = np.uint64((1 << min(t, 3)) - 1) * LSB
+    o1 = st if t >= 1 else 0
+    o2 = 2 * st if t >= 2 else o1
+    o3 = 3 * st if t >= 3 else o2
+    g0, g2, g5 = np.uint64(0x7F) * LSB, np.uint64(0x7D) * LSB, np.uint64(0x7A) * LSB  # x + g has bit 7 iff x > 0, 2, 5
+    seven = np.uint64(7)
+    for j in range(0, count, 8):
+        u = U(u0 + j)
+        b = u - U(o1)
+        hs = hs0 + m1 * load8(sp, b) + m2 * load8(sp, u - U(o2)) + m3 * load8(sp, u - U(o3))
+        cnt = (load8(sp, b - U(rw + 1)) + load8(sp, b - U(rw)) + load8(sp, b - U(rw - 1)) + load8(sp, b - U(1))
+               + load8(sp, b + U(1)) + load8(sp, b + U(rw - 1)) + load8(sp, b + U(rw)) + load8(sp, b + U(rw + 1)))
+        nb = (((cnt + g0) >> seven) & LSB) + (((cnt + g2) >> seven) & LSB) + (((cnt + g5) >> seven) & LSB)
+        store8(tp, U(to + j), hs * np.uint64(4) + nbm * nb)
+
+
+@njit(inline="always", cache=True)
+def channel_part(sp, lo, u0, count, c, cs, to):
+    """Channel parts of the ``count`` elements of one plane (channel ``c``) from padded index
+    ``u0`` into ``lo[to + j]``; channels before the first read in-range bytes and weigh 0."""
+    q1 = np.uint64(8 if c >= 1 else 0)
+    q2 = np.uint64(4 if c >= 2 else 0)
+    q3 = np.uint64(2 if c >= 3 else 0)
+    q4 = np.uint64(1 if c >= 4 else 0)
+    q5 = np.uint64(1 if c >= 5 else 0)
+    c1 = U(cs if c >= 1 else 0)
+    c2 = U(2 * cs if c >= 2 else 0)
+    c3 = U(3 * cs if c >= 3 else 0)
+    c4 = U(4 * cs if c >= 4 else 0)
+    c5 = U(5 * cs if c >= 5 else 0)
+    for j in range(0, count, 8):
+        u = U(u0 + j)
+        v = (q1 * load8(sp, u - c1) + q2 * load8(sp, u - c2) + q3 * load8(sp, u - c3)
+             + ((q4 * load8(sp, u - c4)) | (q5 * load8(sp, u - c5))))
+        store8(lo, U(to + j), v * np.uint64(16))
+
+
+@njit(inline="always", cache=True)
+def row_context(sp, lo, kb, u0, W, rw, lo0, kb0):
+    """Contexts but for ``left`` and the time part of one row of W elements (padded index
+    ``u0``): its channel parts ``lo[lo0 + w]`` plus its row parts, into ``kb[kb0 + w]``."""
+    for j in range(0, W, 8):
+        u = U(u0 + j) - U(rw)
+        v = (load8(lo, U(lo0 + j)) + np.uint64(8) * load8(sp, u) + np.uint64(4) * load8(sp, u - U(1))
+             + np.uint64(2) * load8(sp, u + U(1)))
+        store8(kb, U(kb0 + j), v)
+
+
+@njit(cache=True, nogil=True)
+def _lockstep_scratch(C, H, W):
+    """The lockstep loops' working arrays: (planes a time batch holds, the NL lanes' time parts
+    (a batch each), channel parts (a plane each, a row beyond for the prefetches) and row
+    contexts (a row each), and each lane's (t, n) block: its first padded index, t and n)."""
+    rw = W + 2
+    cs = (H + 2) * rw
+    nb = max(1, min(C, TIME_BATCH // cs))
+    return (nb, np.zeros(NL * nb * cs + 8, np.uint8), np.zeros(NL * (H + 1) * rw + 8, np.uint8),
+            np.zeros(NL * (W + 8), np.uint8), np.zeros(NL, np.int64), np.zeros(NL, np.int64), np.zeros(NL, np.int64))
+
+
+@njit(inline="always", cache=True)
+def _lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb):
+    """Lane bookkeeping at lockstep plane ``q`` (channel c = q % C in every lane): at c = 0
+    each lane enters its next (t, n) block; at the first plane of a time batch, the batch's
+    time parts; then the plane's channel parts. Returns the time-part offset of the plane."""
+    rw = W + 2
+    cs = (H + 2) * rw
+    c = q % C
+    if c == 0:
+        for ln in range(NL):
+            Nl = starts[ln + 1] - starts[ln]
+            t = q // (C * Nl)
+            n = starts[ln] + (q // C) % Nl
+            base[ln] = ((t * N + n) * C) * cs
+            tt[ln] = t
+            nn[ln] = n
+    if c % nb == 0:
+        c1 = min(c + nb, C)
+        for ln in range(NL):
+            time_part(sp, tp, base[ln] + c * cs + rw + 1, (c1 - 1 - c) * cs + (H - 1) * rw + W, tt[ln],
+                      N * C * cs, rw, ln * nb * cs)
+    for ln in range(NL):
+        channel_part(sp, lo, base[ln] + c * cs + rw + 1, (H - 1) * rw + W, c, cs, ln * (H + 1) * rw)
+    return (c % nb) * cs
+
+
 @njit(inline="always", cache=True)
 def prefetch_plane(sg, ss, hist, ho, gb, H, W, rw):
     """Ask for the counter lines one plane's decisions will read, as soon as its plane parts are
@@ -190,7 +302,7 @@ def _model_pass(x, sg, ss):
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    sp = np.zeros(T * N * C * cs, np.uint8)
+    sp = np.zeros(T * N * C * cs + 8, np.uint8)  # + 8: time_part reads words
     xf = x.ravel()
     for q in range(T * N * C):  # the padded significance copy, filled up front: contexts are causal
         for h in range(H):
@@ -206,7 +318,7 @@ def _model_pass(x, sg, ss):
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop
         q0 = planes.min()
-        _model4(sp, hist, rk, org, qd, starts, q0, N, C, H, W, G, sg, ss)
+        _model4(sp, qd, starts, q0, N, C, H, W, G, sg, ss)
     for q in range(q0, most):
         c = q % C
         gb = (c % G) * KS
@@ -283,38 +395,48 @@ def _model_pass_plain(x, sg, ss):
 
 
 @njit(cache=True, nogil=True)
-def _model4(sp, hist, rk, org, qd, starts, q_end, N, C, H, W, G, sg, ss):
+def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
     """Planes 0 .. ``q_end`` - 1 of all four lanes of :func:`_model_pass`, in lockstep, each
-    step's four reads before its four updates."""
+    step's four reads before its four updates. Contexts come in parts (see :func:`time_part`),
+    so a plane costs little of its own and small planes (7 x 7) run nearly as fast as large
+    ones. The counter line of the element a row below is asked for a row ahead (its time and
+    channel parts are known): a table of many channel groups outgrows the core's caches."""
     rw = W + 2
     cs = (H + 2) * rw
-    HR = H * rw
-    RK = W + 1
     P = H * W
+    nb, tp, lo, kb, base, tt, nn = _lockstep_scratch(C, H, W)
+    TB = U(nb * cs)
+    LB = U((H + 1) * rw)
+    KB = U(W + 8)
+    R = U(rw)
     for q in range(q_end):
         c = q % C
         gb = U((c % G) * KS)
-        for ln in range(NL):
-            org[ln], _, _ = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
+        po = U(_lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb))
+        f = U(c * cs + rw + 1)
+        a0, a1, a2, a3 = U(base[0]) + f, U(base[1]) + f, U(base[2]) + f, U(base[3]) + f
+        e = U(q * P)
         for h in range(H):
+            d0 = U(h * rw)
             for ln in range(NL):
-                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * RK)
-            i0, i1, i2, i3 = U(org[0] + h * rw), U(org[1] + h * rw), U(org[2] + h * rw), U(org[3] + h * rw)
-            e = U(q * P + h * W)
+                row_context(sp, lo, kb, U(base[ln]) + f + d0, W, rw, U(ln) * LB + d0, U(ln) * KB)
+            l0 = l1 = l2 = l3 = np.int64(0)
             for w in range(W):
-                l0 = np.int64(sp[i0 + U(w) - U(1)])
-                l1 = np.int64(sp[i1 + U(w) - U(1)])
-                l2 = np.int64(sp[i2 + U(w) - U(1)])
-                l3 = np.int64(sp[i3 + U(w) - U(1)])
-                k0 = U(rk[U(w)] + l0)
-                k1 = U(rk[U(RK + w)] + l1)
-                k2 = U(rk[U(2 * RK + w)] + l2)
-                k3 = U(rk[U(3 * RK + w)] + l3)
+                d = d0 + U(w)
+                t0 = po + d
+                prefetch(sg, gb + U(256) * U(tp[t0 + R]) + U(lo[d + R]))
+                prefetch(sg, gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R]))
+                prefetch(sg, gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R]))
+                prefetch(sg, gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R]))
+                k0 = U(256) * U(tp[t0]) + U(kb[U(w)]) + U(l0)
+                k1 = U(256) * U(tp[TB + t0]) + U(kb[KB + U(w)]) + U(l1)
+                k2 = U(256) * U(tp[2 * TB + t0]) + U(kb[2 * KB + U(w)]) + U(l2)
+                k3 = U(256) * U(tp[3 * TB + t0]) + U(kb[3 * KB + U(w)]) + U(l3)
                 j0, j1, j2, j3 = gb + k0, gb + k1, gb + k2, gb + k3
-                s0 = np.int64(sp[i0 + U(w)])
-                s1 = np.int64(sp[i1 + U(w)])
-                s2 = np.int64(sp[i2 + U(w)])
-                s3 = np.int64(sp[i3 + U(w)])
+                s0 = np.int64(sp[a0 + d])
+                s1 = np.int64(sp[a1 + d])
+                s2 = np.int64(sp[a2 + d])
+                s3 = np.int64(sp[a3 + d])
                 qd[0, e] = (prob(sg[j0], ss[k0]) << 1) | s0
                 qd[1, e] = (prob(sg[j1], ss[k1]) << 1) | s1
                 qd[2, e] = (prob(sg[j2], ss[k2]) << 1) | s2
@@ -327,6 +449,7 @@ def _model4(sp, hist, rk, org, qd, starts, q_end, N, C, H, W, G, sg, ss):
                 ss[k2] = bumped(ss[k2], s2)
                 sg[j3] = bumped(sg[j3], s3)
                 ss[k3] = bumped(ss[k3], s3)
+                l0, l1, l2, l3 = s0, s1, s2, s3
                 e += U(1)
 
 
@@ -605,7 +728,7 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    sp = np.zeros(T * N * C * cs, np.uint8)
+    sp = np.zeros(T * N * C * cs + 8, np.uint8)  # + 8: time_part reads words
     HR = H * rw
     hist, rk, org, kk, bit, left = _lane_scratch(H, W)
     out = np.zeros(NL, np.int64)
@@ -614,7 +737,7 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop, its state in registers
         q0 = planes.min()
-        _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q0, N, C, H, W, G, strides, sg, ss)
+        _decode4(words, xf, sp, z, r, first, starts, q0, N, C, H, W, G, strides, sg, ss)
     for q in range(q0, most):
         c = q % C
         gb = (c % G) * KS
@@ -671,42 +794,53 @@ def _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L):
 
 
 @njit(cache=True, nogil=True)
-def _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q_end, N, C, H, W, G, strides, sg, ss):
-    """Planes 0 .. ``q_end`` - 1 of all four lanes, in lockstep (:func:`decode_into_with`'s loop
-    with each lane's coder state, read position and left neighbour in scalars, rotated after
-    every decision so that the four chains overlap). Leaves the coder states in ``z``, ``r``."""
+def _decode4(words, xf, sp, z, r, first, starts, q_end, N, C, H, W, G, strides, sg, ss):
+    """Planes 0 .. ``q_end`` - 1 of all four lanes, in lockstep: :func:`_model4`'s contexts
+    and order, with each lane's coder state, read position and left neighbour in scalars so
+    that the four chains overlap. Leaves the coder states in ``z``, ``r``."""
     xs, sN, sC, sH, sW = strides
     rw = W + 2
     cs = (H + 2) * rw
-    HR = H * rw
-    RK = W + 1
+    nb, tp, lo, kb, base, tt, nn = _lockstep_scratch(C, H, W)
+    TB = U(nb * cs)
+    LB = U((H + 1) * rw)
+    KB = U(W + 8)
+    R = U(rw)
     z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
     r0, r1, r2, r3 = r[0], r[1], r[2], r[3]
     f0, f1, f2, f3 = first[0], first[1], first[2], first[3]
     for q in range(q_end):
         c = q % C
         gb = U((c % G) * KS)
-        for ln in range(NL):
-            org[ln], t, n = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
-            out[ln] = t * xs + n * sN + c * sC
+        po = U(_lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb))
+        f = U(c * cs + rw + 1)
+        a0, a1, a2, a3 = U(base[0]) + f, U(base[1]) + f, U(base[2]) + f, U(base[3]) + f
+        o0 = U(tt[0] * xs + nn[0] * sN + c * sC)
+        o1 = U(tt[1] * xs + nn[1] * sN + c * sC)
+        o2 = U(tt[2] * xs + nn[2] * sN + c * sC)
+        o3 = U(tt[3] * xs + nn[3] * sN + c * sC)
         for h in range(H):
+            d0 = U(h * rw)
             for ln in range(NL):
-                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * RK)
-            i0, i1, i2, i3 = U(org[0] + h * rw), U(org[1] + h * rw), U(org[2] + h * rw), U(org[3] + h * rw)
-            e0, e1, e2, e3 = U(out[0] + h * sH), U(out[1] + h * sH), U(out[2] + h * sH), U(out[3] + h * sH)
-            l0 = l1 = l2 = l3 = 0
+                row_context(sp, lo, kb, U(base[ln]) + f + d0, W, rw, U(ln) * LB + d0, U(ln) * KB)
+            l0 = l1 = l2 = l3 = np.int64(0)
+            e0, e1, e2, e3 = o0 + U(h * sH), o1 + U(h * sH), o2 + U(h * sH), o3 + U(h * sH)
             for w in range(W):
-                k0 = U(rk[U(w)] + l0)
-                k1 = U(rk[U(RK + w)] + l1)
-                k2 = U(rk[U(2 * RK + w)] + l2)
-                k3 = U(rk[U(3 * RK + w)] + l3)
+                d = d0 + U(w)
+                t0 = po + d
+                prefetch(sg, gb + U(256) * U(tp[t0 + R]) + U(lo[d + R]))
+                prefetch(sg, gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R]))
+                prefetch(sg, gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R]))
+                prefetch(sg, gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R]))
+                k0 = U(256) * U(tp[t0]) + U(kb[U(w)]) + U(l0)
+                k1 = U(256) * U(tp[TB + t0]) + U(kb[KB + U(w)]) + U(l1)
+                k2 = U(256) * U(tp[2 * TB + t0]) + U(kb[2 * KB + U(w)]) + U(l2)
+                k3 = U(256) * U(tp[3 * TB + t0]) + U(kb[3 * KB + U(w)]) + U(l3)
                 j0, j1, j2, j3 = gb + k0, gb + k1, gb + k2, gb + k3
-                a0, a1, a2, a3 = sg[j0], sg[j1], sg[j2], sg[j3]
-                v0, v1, v2, v3 = ss[k0], ss[k1], ss[k2], ss[k3]
-                b0, z0 = decode_bit(z0, prob(a0, v0))
-                b1, z1 = decode_bit(z1, prob(a1, v1))
-                b2, z2 = decode_bit(z2, prob(a2, v2))
-                b3, z3 = decode_bit(z3, prob(a3, v3))
+                b0, z0 = decode_bit(z0, prob(sg[j0], ss[k0]))
+                b1, z1 = decode_bit(z1, prob(sg[j1], ss[k1]))
+                b2, z2 = decode_bit(z2, prob(sg[j2], ss[k2]))
+                b3, z3 = decode_bit(z3, prob(sg[j3], ss[k3]))
                 if z0 < np.uint64(LOW) and r0 > f0:
                     r0 -= 1
                     z0 = (z0 << np.uint64(32)) | np.uint64(words[U(r0)])
@@ -728,10 +862,10 @@ def _decode4(words, xf, sp, hist, rk, org, out, z, r, first, starts, q_end, N, C
                 ss[k2] = bumped(ss[k2], l2)
                 sg[j3] = bumped(sg[j3], l3)
                 ss[k3] = bumped(ss[k3], l3)
-                sp[i0 + U(w)] = l0
-                sp[i1 + U(w)] = l1
-                sp[i2 + U(w)] = l2
-                sp[i3 + U(w)] = l3
+                sp[a0 + d] = l0
+                sp[a1 + d] = l1
+                sp[a2 + d] = l2
+                sp[a3 + d] = l3
                 xf[e0 + U(w * sW)] = l0
                 xf[e1 + U(w * sW)] = l1
                 xf[e2 + U(w * sW)] = l2
