@@ -53,7 +53,7 @@ class FastContext(AdaptiveCodec):
         """A chunk's fresh counters. Made here, not in the kernel: numpy's zeros are pages the
         system zeroes as the model first touches them (a chunk of a few elements touches a few),
         where the compiled allocator writes every byte of the 4 MB a 64-channel table holds."""
-        return {name: np.zeros(count, dtype) for name, dtype, count in self.table_layout({"C": C, "bits": bits})}
+        return self.fresh_tables({"C": C, "bits": bits})
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         canon = np.ascontiguousarray(canon)

@@ -29,6 +29,16 @@ PRIOR_MINOR = 3  # the format minor version that defines the ``prior`` parameter
 MAX_GEOMETRY = 1 << 31  # no count in a geometry exceeds a chunk's elements
 
 
+def aligned_zeros(count: int, dtype: np.dtype) -> np.ndarray:
+    """``np.zeros(count, dtype)`` starting on a 64-byte boundary (numpy's large arrays start 16
+    bytes into a page). The context models keep a context's 16 spatial variants in 64 bytes,
+    which are then one cache line, not two. Pages stay zeroed lazily, as numpy's."""
+    size = count * np.dtype(dtype).itemsize
+    buf = np.zeros(size + 64, np.uint8)
+    off = -buf.ctypes.data % 64
+    return buf[off:off + size].view(dtype)
+
+
 def check_geometry(codec_id: str, geometry: dict[str, int], keys: tuple[str, ...]) -> None:
     """Raise ValueError unless ``geometry`` has exactly ``keys``, element bits of the format and
     counts of 1 .. 2**31 (a chunk's most elements) - before any size is computed from them."""
@@ -104,7 +114,7 @@ class TrainableCodec(ArrayCodec):
     def fresh_tables(self, geometry: dict[str, int]) -> dict[str, np.ndarray]:
         """The model's tables before any decision, for ``geometry`` (all zero unless a codec
         says otherwise)."""
-        return {name: np.zeros(n, dtype) for name, dtype, n in self.table_layout(geometry)}
+        return {name: aligned_zeros(n, dtype) for name, dtype, n in self.table_layout(geometry)}
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
         """Run the model over ``chunk`` as the encoder would, updating ``tables`` in place."""

@@ -290,6 +290,37 @@ def _lane_scratch(H, W):
 
 
 @njit(cache=True, nogil=True)
+def padded_significance(x):
+    """The zero-padded significance copy of the (T, N, C, H, W) array ``x``, shape
+    (T, N, C, H + 2, W + 2) flat, and 8 bytes beyond (:func:`time_part` reads words). Rows are
+    copied a word at a time, each byte's bits folded into its bit 0; a row's last word writes
+    zeros past its end, over padding and the start of the next row, which is copied after it."""
+    T, N, C, H, W = x.shape
+    rw = W + 2
+    cs = (H + 2) * rw
+    sp = np.zeros(T * N * C * cs + 8, np.uint8)
+    xf = x.ravel()
+    n = xf.size
+    for r in range(T * N * C * H):  # row r of plane r // H
+        src = r * W
+        dst = (r // H) * cs + (r % H + 1) * rw + 1
+        if src + W + 8 > n:  # a word would read past the array: the last rows, byte by byte
+            for w in range(W):
+                sp[U(dst + w)] = xf[U(src + w)] != 0
+            continue
+        for j in range(0, W, 8):
+            v = load8(xf, U(src + j))
+            v |= v >> np.uint64(4)
+            v |= v >> np.uint64(2)
+            v |= v >> np.uint64(1)
+            v &= LSB
+            if j + 8 > W:  # keep the row's bytes only
+                v &= (np.uint64(1) << np.uint64(8 * (W - j))) - np.uint64(1)
+            store8(sp, U(dst + j), v)
+    return sp
+
+
+@njit(cache=True, nogil=True)
 def _model_pass(x, sg, ss):
     """The encoder's forward pass over the lanes of the (T, N, C, H, W) array ``x``: per lane,
     every significance decision as ``q << 1 | bit``, lane-major, with the step rule of
@@ -302,12 +333,7 @@ def _model_pass(x, sg, ss):
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    sp = np.zeros(T * N * C * cs + 8, np.uint8)  # + 8: time_part reads words
-    xf = x.ravel()
-    for q in range(T * N * C):  # the padded significance copy, filled up front: contexts are causal
-        for h in range(H):
-            for w in range(W):
-                sp[U(q * cs + (h + 1) * rw + w + 1)] = xf[U((q * H + h) * W + w)] != 0
+    sp = padded_significance(x)  # filled up front: contexts are causal
     P = H * W
     planes = _lane_plane_counts(T, N, C, starts, L)
     per = planes[:L] * P
@@ -399,8 +425,10 @@ def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
     """Planes 0 .. ``q_end`` - 1 of all four lanes of :func:`_model_pass`, in lockstep, each
     step's four reads before its four updates. Contexts come in parts (see :func:`time_part`),
     so a plane costs little of its own and small planes (7 x 7) run nearly as fast as large
-    ones. The counter line of the element a row below is asked for a row ahead (its time and
-    channel parts are known): a table of many channel groups outgrows the core's caches."""
+    ones. The counters of the element a row below are asked for a row ahead (its time and
+    channel parts are known): a table of many channel groups outgrows the core's caches. Its
+    16 contexts (up, ul, ur, left) are 64 bytes, one cache line where the table is aligned to
+    64 bytes (the codec's fresh tables are) and two where it is not (a prior's copy): both asked for."""
     rw = W + 2
     cs = (H + 2) * rw
     P = H * W
@@ -424,10 +452,18 @@ def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
             for w in range(W):
                 d = d0 + U(w)
                 t0 = po + d
-                prefetch(sg, gb + U(256) * U(tp[t0 + R]) + U(lo[d + R]))
-                prefetch(sg, gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R]))
-                prefetch(sg, gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R]))
-                prefetch(sg, gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R]))
+                v = gb + U(256) * U(tp[t0 + R]) + U(lo[d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
+                v = gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
+                v = gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
+                v = gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
                 k0 = U(256) * U(tp[t0]) + U(kb[U(w)]) + U(l0)
                 k1 = U(256) * U(tp[TB + t0]) + U(kb[KB + U(w)]) + U(l1)
                 k2 = U(256) * U(tp[2 * TB + t0]) + U(kb[2 * KB + U(w)]) + U(l2)
@@ -828,10 +864,18 @@ def _decode4(words, xf, sp, z, r, first, starts, q_end, N, C, H, W, G, strides, 
             for w in range(W):
                 d = d0 + U(w)
                 t0 = po + d
-                prefetch(sg, gb + U(256) * U(tp[t0 + R]) + U(lo[d + R]))
-                prefetch(sg, gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R]))
-                prefetch(sg, gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R]))
-                prefetch(sg, gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R]))
+                v = gb + U(256) * U(tp[t0 + R]) + U(lo[d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
+                v = gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
+                v = gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
+                v = gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R])
+                prefetch(sg, v)
+                prefetch(sg, v + U(15))
                 k0 = U(256) * U(tp[t0]) + U(kb[U(w)]) + U(l0)
                 k1 = U(256) * U(tp[TB + t0]) + U(kb[KB + U(w)]) + U(l1)
                 k2 = U(256) * U(tp[2 * TB + t0]) + U(kb[2 * KB + U(w)]) + U(l2)
