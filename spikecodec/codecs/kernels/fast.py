@@ -433,9 +433,10 @@ def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
     cs = (H + 2) * rw
     P = H * W
     nb, tp, lo, kb, base, tt, nn = _lockstep_scratch(C, H, W)
-    TB = U(nb * cs)
+    TB = U(nb * cs)  # lane l's part of tp, lo and kb starts at l TB, l LB and l KB
     LB = U((H + 1) * rw)
     KB = U(W + 8)
+    T2, T3, L2, L3, K2, K3 = TB + TB, TB + TB + TB, LB + LB, LB + LB + LB, KB + KB, KB + KB + KB  # unsigned: no index checks
     R = U(rw)
     for q in range(q_end):
         c = q % C
@@ -458,16 +459,16 @@ def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
                 v = gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R])
                 prefetch(sg, v)
                 prefetch(sg, v + U(15))
-                v = gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R])
+                v = gb + U(256) * U(tp[T2 + t0 + R]) + U(lo[L2 + d + R])
                 prefetch(sg, v)
                 prefetch(sg, v + U(15))
-                v = gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R])
+                v = gb + U(256) * U(tp[T3 + t0 + R]) + U(lo[L3 + d + R])
                 prefetch(sg, v)
                 prefetch(sg, v + U(15))
                 k0 = U(256) * U(tp[t0]) + U(kb[U(w)]) + U(l0)
                 k1 = U(256) * U(tp[TB + t0]) + U(kb[KB + U(w)]) + U(l1)
-                k2 = U(256) * U(tp[2 * TB + t0]) + U(kb[2 * KB + U(w)]) + U(l2)
-                k3 = U(256) * U(tp[3 * TB + t0]) + U(kb[3 * KB + U(w)]) + U(l3)
+                k2 = U(256) * U(tp[T2 + t0]) + U(kb[K2 + U(w)]) + U(l2)
+                k3 = U(256) * U(tp[T3 + t0]) + U(kb[K3 + U(w)]) + U(l3)
                 j0, j1, j2, j3 = gb + k0, gb + k1, gb + k2, gb + k3
                 s0 = np.int64(sp[a0 + d])
                 s1 = np.int64(sp[a1 + d])
@@ -838,9 +839,10 @@ def _decode4(words, xf, sp, z, r, first, starts, q_end, N, C, H, W, G, strides, 
     rw = W + 2
     cs = (H + 2) * rw
     nb, tp, lo, kb, base, tt, nn = _lockstep_scratch(C, H, W)
-    TB = U(nb * cs)
+    TB = U(nb * cs)  # lane l's part of tp, lo and kb starts at l TB, l LB and l KB
     LB = U((H + 1) * rw)
     KB = U(W + 8)
+    T2, T3, L2, L3, K2, K3 = TB + TB, TB + TB + TB, LB + LB, LB + LB + LB, KB + KB, KB + KB + KB  # unsigned: no index checks
     R = U(rw)
     z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
     r0, r1, r2, r3 = r[0], r[1], r[2], r[3]
@@ -870,16 +872,16 @@ def _decode4(words, xf, sp, z, r, first, starts, q_end, N, C, H, W, G, strides, 
                 v = gb + U(256) * U(tp[TB + t0 + R]) + U(lo[LB + d + R])
                 prefetch(sg, v)
                 prefetch(sg, v + U(15))
-                v = gb + U(256) * U(tp[2 * TB + t0 + R]) + U(lo[2 * LB + d + R])
+                v = gb + U(256) * U(tp[T2 + t0 + R]) + U(lo[L2 + d + R])
                 prefetch(sg, v)
                 prefetch(sg, v + U(15))
-                v = gb + U(256) * U(tp[3 * TB + t0 + R]) + U(lo[3 * LB + d + R])
+                v = gb + U(256) * U(tp[T3 + t0 + R]) + U(lo[L3 + d + R])
                 prefetch(sg, v)
                 prefetch(sg, v + U(15))
                 k0 = U(256) * U(tp[t0]) + U(kb[U(w)]) + U(l0)
                 k1 = U(256) * U(tp[TB + t0]) + U(kb[KB + U(w)]) + U(l1)
-                k2 = U(256) * U(tp[2 * TB + t0]) + U(kb[2 * KB + U(w)]) + U(l2)
-                k3 = U(256) * U(tp[3 * TB + t0]) + U(kb[3 * KB + U(w)]) + U(l3)
+                k2 = U(256) * U(tp[T2 + t0]) + U(kb[K2 + U(w)]) + U(l2)
+                k3 = U(256) * U(tp[T3 + t0]) + U(kb[K3 + U(w)]) + U(l3)
                 j0, j1, j2, j3 = gb + k0, gb + k1, gb + k2, gb + k3
                 b0, z0 = decode_bit(z0, prob(sg[j0], ss[k0]))
                 b1, z1 = decode_bit(z1, prob(sg[j1], ss[k1]))
