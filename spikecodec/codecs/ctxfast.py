@@ -49,15 +49,16 @@ class FastContext(AdaptiveCodec):
     def decisions(self, chunk, spec, with_ctx: bool = True):  # type: ignore[override]
         raise NotImplementedError("ctxfast has no per-decision diagnostics")
 
-    def _zero_tables(self, C: int, bits: int) -> dict[str, np.ndarray]:
-        """A chunk's fresh counters. Made here, not in the kernel: numpy's zeros are pages the
+    def _zero_tables(self, C: int, bits: int, elements: int) -> dict[str, np.ndarray]:
+        """A chunk's zero counters. Made here, not in the kernel: numpy's zeros are pages the
         system zeroes as the model first touches them (a chunk of a few elements touches a few),
-        where the compiled allocator writes every byte of the 4 MB a 64-channel table holds."""
-        return self.fresh_tables({"C": C, "bits": bits})
+        where the compiled allocator writes every byte of the 4 MB a 64-channel table holds; a
+        large chunk reuses its thread's (:meth:`chunk_tables`)."""
+        return self.chunk_tables({"C": C, "bits": bits}, elements)
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         canon = np.ascontiguousarray(canon)
-        tables = tables or self._zero_tables(canon.shape[2], bits)
+        tables = tables or self._zero_tables(canon.shape[2], bits, canon.size)
         return load_kernels(KERNELS).encode_with(canon, bits, *tables.values())
 
     def _max_words(self, spec: ChunkSpec) -> int:
@@ -82,5 +83,5 @@ class FastContext(AdaptiveCodec):
         if bits > 1 and sizes[lanes] > canon.size * bits + 2:
             raise FormatError("ctxfast: the magnitude stream is longer than any encoding of the chunk", code="lanes-too-long")
         flat, strides = flat_strides(canon)
-        tables = tables or self._zero_tables(C, bits)
+        tables = tables or self._zero_tables(C, bits, canon.size)
         return k.decode_into_with(words, offs, flat, canon.shape, strides, bits, *tables.values())

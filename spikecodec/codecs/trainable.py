@@ -15,6 +15,7 @@ from them: all zero, or the tables of a prior. One mechanism serves them all:
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +38,17 @@ def aligned_zeros(count: int, dtype: np.dtype) -> np.ndarray:
     buf = np.zeros(size + 64, np.uint8)
     off = -buf.ctypes.data % 64
     return buf[off:off + size].view(dtype)
+
+
+class _ThreadTables(threading.local):
+    """Each thread's reusable counter tables (see :meth:`TrainableCodec.chunk_tables`)."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.tables: dict[str, np.ndarray] = {}
+
+
+_THREAD_TABLES = _ThreadTables()
 
 
 def check_geometry(codec_id: str, geometry: dict[str, int], keys: tuple[str, ...]) -> None:
@@ -115,6 +127,27 @@ class TrainableCodec(ArrayCodec):
         """The model's tables before any decision, for ``geometry`` (all zero unless a codec
         says otherwise)."""
         return {name: aligned_zeros(n, dtype) for name, dtype, n in self.table_layout(geometry)}
+
+    def chunk_tables(self, geometry: dict[str, int], elements: int) -> dict[str, np.ndarray]:
+        """Zero tables for coding one chunk of ``elements``, which the caller may change and must
+        not keep past the chunk. A chunk with fewer elements than its tables have entries gets
+        :meth:`fresh_tables`: their pages are zeroed as the model first touches them, and a small
+        chunk touches few. A larger chunk touches most of them, and a first touch costs a page
+        fault (about 1-5 ms for 8 MB, measured: up to 1 ns an element of an 8M chunk), so it gets
+        this thread's tables of its last such chunk, filled with zeros again (warm: about 0.3 ms)."""
+        layout = self.table_layout(geometry)
+        if elements < sum(n for _, _, n in layout):
+            return self.fresh_tables(geometry)
+        key = (type(self), tuple((name, np.dtype(dtype).str, n) for name, dtype, n in layout))
+        cache = _THREAD_TABLES
+        if cache.key != key:
+            cache.key, cache.tables = None, {}  # the old tables go before the new are made
+            cache.tables = self.fresh_tables(geometry)
+            cache.key = key
+        else:
+            for table in cache.tables.values():
+                table.fill(0)
+        return cache.tables
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
         """Run the model over ``chunk`` as the encoder would, updating ``tables`` in place."""

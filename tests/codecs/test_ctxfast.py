@@ -153,3 +153,31 @@ def test_a_file_of_one_pixel_planes_decodes_in_about_its_output():
     tracemalloc.stop()
     assert peak < 2.5 * x.size, peak  # the output and the unpadded significances
     assert not y.any() and y.shape == x.shape
+
+
+def test_chunk_tables_are_zero_aligned_and_never_shared():
+    """A large chunk's zero tables are its thread's, reused: zero again however the last chunk
+    left them, and another thread's are others; a small chunk's are fresh. Every table starts
+    on a 64-byte boundary (a context's 16 counters in one cache line)."""
+    import threading
+
+    codec = get_codec("ctxfast")
+    geometry = {"C": 8, "bits": 2}
+    entries = sum(n for _, _, n in codec.table_layout(geometry))
+    big = codec.chunk_tables(geometry, entries)
+    assert all(t.ctypes.data % 64 == 0 and not t.any() for t in big.values())
+    for t in big.values():
+        t[:] = 7  # as a chunk's coding leaves them
+    again = codec.chunk_tables(geometry, entries)
+    assert all(a is b for a, b in zip(again.values(), big.values())) and not any(t.any() for t in again.values())
+    small = codec.chunk_tables(geometry, entries - 1)
+    assert all(s is not b and not s.any() and s.ctypes.data % 64 == 0 for s, b in zip(small.values(), big.values()))
+    other = []
+    thread = threading.Thread(target=lambda: other.append(codec.chunk_tables(geometry, entries)))
+    thread.start()
+    thread.join()
+    assert all(o is not b for o, b in zip(other[0].values(), big.values()))
+    x = _spikes((2, 6, 8, 5, 5), 2, 0.3, 9)  # a chunk coded after all this: from zero counters
+    spec = ChunkSpec(x.shape, AXES, 2)
+    assert codec.encode(x, spec) == get_codec("ctxfast").encode(x, spec)
+    np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x)
