@@ -277,8 +277,10 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
         values, count = pipeline.decode(record.payload, spec, out)
     except FormatError as exc:
         raise FormatError(f"chunk {ordinal}: {exc.message}", at, code=exc.code or "payload-undecodable") from None
-    except (ValueError, MemoryError, OverflowError) as exc:
+    except (ValueError, OverflowError) as exc:
         raise FormatError(f"chunk {ordinal}: payload does not decode ({exc})", at, code="payload-undecodable") from None
+    # A MemoryError goes on as itself: the chunk is within the limits (checked above), so this
+    # machine has less memory than they allow - not a fault of the file.
     if record.head.spike_count is not None and count != record.head.spike_count:
         raise FormatError(f"chunk {ordinal} holds {count} spikes, its header says {record.head.spike_count}", at, code="spike-count")
     return values

@@ -385,3 +385,19 @@ def test_bad_reader_options_are_type_or_value_errors(path, spikes):
         spikecodec.load(path, limits={"max_bytes": 1})
     with spikecodec.open(path) as r, pytest.raises(TypeError, match="numpy array"):  # was an AttributeError
         r.read(out=[0] * spikes.size)
+
+
+def test_a_machine_out_of_memory_is_not_a_bad_file(monkeypatch, spikes):
+    """A chunk within the reader's limits that this machine cannot allocate raises MemoryError:
+    it used to be reported as ``payload-undecodable``, a claim that the file is broken."""
+    from spikecodec.codecs.registry import get_codec
+
+    data = spikecodec.encode(spikes, codec="ctxfast")
+    codec = type(get_codec("ctxfast"))
+
+    def no_memory(self, *args, **kwargs):
+        raise MemoryError("Unable to allocate 3.1 GiB")
+
+    monkeypatch.setattr(codec, "_decode_canonical", no_memory)
+    with pytest.raises(MemoryError, match="3.1 GiB"):
+        spikecodec.decode(data)
