@@ -128,6 +128,25 @@ def as_images(images: Any, input_shape: list[int]) -> np.ndarray:
     return images
 
 
+#: Images the edge half runs through the network at once. Its activations take far more memory
+#: than its spikes (about 0.5 MB an image for the reference model), so a message of many images
+#: (``--batch 100000``) is computed in runs of this many: memory stays bounded whatever its size.
+EDGE_RUN = 256
+
+
+def edge_spikes(net: Any, images: Any) -> np.ndarray:
+    """The edge half's spikes of a batch of checked images (:func:`as_images`), (N, T, C, H, W)
+    uint8, computed :data:`EDGE_RUN` images at a time (the same spikes: every image is its own)."""
+    import torch
+
+    runs = []
+    with torch.inference_mode():
+        for a in range(0, max(len(images), 1), EDGE_RUN):
+            spikes = net.eval().edge(images[a : a + EDGE_RUN])  # eval: the cached net is shared (see load_split)
+            runs.append(spikes.to(torch.uint8).transpose(0, 1).numpy())
+    return runs[0] if len(runs) == 1 else np.concatenate(runs)
+
+
 def edge_write(
     images: Any,
     file: str | os.PathLike | BinaryIO,
@@ -158,8 +177,6 @@ def edge_write(
     >>> with open("feats.spk", "wb") as f:
     ...     edge_write(images, f)
     """
-    import torch
-
     net, info = load_split(model)
     batch_size = count_option(batch_size, "batch_size", 1)
     if hasattr(images, "shape"):  # one array: the whole length is known and goes in the header
@@ -178,9 +195,7 @@ def edge_write(
     try:
         for batch in batches:
             batch = as_images(batch, info["input_shape"])
-            with torch.inference_mode():
-                spikes = net.eval().edge(batch)  # eval: the cached net is shared (see load_split)
-            w.write_frames(spikes.to(torch.uint8).transpose(0, 1).numpy())
+            w.write_frames(edge_spikes(net, batch))
             w.flush()
             count += len(batch)
             if progress is not None:
@@ -240,16 +255,11 @@ class EdgeEncoder:
 
     def _spikes(self, images: Any) -> np.ndarray:
         """The edge half's spikes of one image or a batch, (N, T, C, H, W) uint8."""
-        import torch
-
         array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
         c, h, w = self.info["input_shape"]
         # One image is (H, W), or (C, H, W) for C > 1; (N, H, W) is a batch of one-channel images.
         single = array.ndim == 2 or (array.ndim == 3 and c > 1 and array.shape == (c, h, w))
-        batch = as_images(array[None] if single else array, self.info["input_shape"])
-        with torch.inference_mode():
-            spikes = self.net.eval().edge(batch)
-        return spikes.to(torch.uint8).transpose(0, 1).numpy()
+        return edge_spikes(self.net, as_images(array[None] if single else array, self.info["input_shape"]))
 
     def end(self) -> bytes:
         """The end message: the stream is complete."""

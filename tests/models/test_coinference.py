@@ -228,3 +228,23 @@ def test_the_cloud_half_called_directly_refuses_another_t_and_counts(images: np.
             with pytest.raises(ValueError, match=said):
                 reference.cloud(bad)
         assert reference.cloud(code).shape == (4, 10)
+
+
+def test_a_message_of_many_images_runs_the_network_a_few_at_a_time(images: np.ndarray, monkeypatch) -> None:
+    """``--batch 100000`` asked the network for 100000 images' activations at once (about
+    0.5 MB each): the edge half now runs EDGE_RUN images at a time, into the same message and bytes."""
+    from spikecodec.models import coinference
+
+    whole = edge_encode(images, batch_size=1000, stream_id=bytes(16))
+    seen = []
+    net = coinference.load_split(None)[0]
+    edge = type(net).edge
+    monkeypatch.setattr(type(net), "edge", lambda self, x: seen.append(len(x)) or edge(self, x))
+    monkeypatch.setattr(coinference, "EDGE_RUN", 5)
+    assert edge_encode(images, batch_size=1000, stream_id=bytes(16)) == whole
+    assert seen == [5, 5, 2]
+    with spikecodec.open(whole) as r:
+        assert len(r.entries) == 1  # one message
+    encoder = EdgeEncoder()
+    np.testing.assert_array_equal(spikecodec.decode(encoder.header + encoder.encode(images) + encoder.end()),
+                                  spikecodec.decode(whole))
