@@ -83,7 +83,9 @@ def save(
     A path is replaced atomically: the file is written beside it under a temporary name and
     renamed into place, so an existing file is never left half-written (it keeps its mode; a
     symbolic link's target is replaced; a device or FIFO is written through:
-    :mod:`spikecodec.output`).
+    :mod:`spikecodec.output`). A binary file object is written from its current position and
+    left as long as it was, as ``numpy.save`` does (a spike file may sit inside a larger one):
+    to replace a file through one, open it with ``"wb"``, not ``"r+b"``.
     """
     options = dict(codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits, prior=prior,
                    embed_prior=embed_prior, records=records)
