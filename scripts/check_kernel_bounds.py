@@ -1,0 +1,98 @@
+"""Run the ``ctxfast`` kernels with every memory access bounds-checked, on many chunk shapes.
+
+    NUMBA_BOUNDSCHECK=1 .venv/bin/python scripts/check_kernel_bounds.py
+
+The kernels read and write words of eight bytes past the ends of rows and planes
+(:func:`spikecodec.codecs.kernels.ops.load8`, ``store8``), which no bounds check sees. This script
+compiles a copy of spikecodec/codecs/kernels/fast.py whose ``load8`` / ``store8`` check their
+bounds, and with ``NUMBA_BOUNDSCHECK=1`` numba checks every other index too; then it encodes and
+decodes chunks of edge shapes (one lane to four, W = 3 and H = 3, 1 x 1 planes, C below 5 and past
+a time batch, 1- and 2-bit elements) and checks their bytes against the real kernels. Run it after
+changing a kernel that uses them; the unit tests cannot (numba reads the variable once, at import).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from spikecodec.codecs._entropy_model import stream_offsets  # noqa: E402
+from spikecodec.codecs.kernels import fast  # noqa: E402
+
+
+@njit(inline="always")
+def load8(arr, idx):
+    i = np.int64(idx)
+    if i < 0 or i + 8 > arr.size:
+        raise IndexError("load8 past the array")
+    v = np.uint64(0)
+    for b in range(8):
+        v |= np.uint64(arr[i + b]) << np.uint64(8 * b)
+    return v
+
+
+@njit(inline="always")
+def store8(arr, idx, value):
+    i = np.int64(idx)
+    if i < 0 or i + 8 > arr.size:
+        raise IndexError("store8 past the array")
+    for b in range(8):
+        arr[i + b] = np.uint8((value >> np.uint64(8 * b)) & np.uint64(255))
+
+
+def checked_module():
+    """fast.py compiled with this script's load8 / store8 (and without numba's on-disk cache)."""
+    source = (ROOT / "spikecodec/codecs/kernels/fast.py").read_text()
+    source = source.replace("from .ops import U, load8, prefetch, store8", "from .ops import U, prefetch\nfrom check_kernel_bounds import load8, store8")
+    source = source.replace("cache=True, ", "").replace(", cache=True", "")
+    for name in ("context", "counters", "ops", "rans"):
+        source = source.replace(f"from .{name} import", f"from spikecodec.codecs.kernels.{name} import")
+    assert "load8, store8" in source and "from ." not in source, "fast.py's imports changed: update this script"
+    path = Path(tempfile.mkdtemp()) / "fast_checked.py"
+    path.write_text(source)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    spec = importlib.util.spec_from_file_location("fast_checked", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    if os.environ.get("NUMBA_BOUNDSCHECK") != "1":
+        raise SystemExit("run with NUMBA_BOUNDSCHECK=1 (numba reads it once, at import)")
+    checked = checked_module()
+    rng = np.random.default_rng(1)
+    planes = ((1, 1), (3, 10), (10, 3), (4, 4), (5, 5), (7, 7), (2, 9), (9, 2), (6, 13), (16, 16))
+    count = 0
+    for T in (1, 2, 4):
+        for N in (1, 3, 4, 5, 7, 8):
+            for C in (1, 3, 5, 6, 70):
+                for H, W in planes:
+                    shape = (T, N, C, H, W)
+                    for bits in (1, 2):
+                        x = np.where(rng.random(shape) < 0.3, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
+                        words = checked.encode(x, bits)
+                        if not np.array_equal(words, fast.encode(x, bits)):
+                            raise SystemExit(f"{shape} {bits}-bit: the checked kernels code other bytes")
+                        streams = checked.lane_count(N) + (bits > 1)
+                        _, offs = stream_offsets(words, streams, "ctxfast", "stream")
+                        out = np.zeros(shape, np.uint8)
+                        tables = checked.new_tables(C, bits)
+                        status = checked.decode_into_with(words, offs, out.ravel(), shape, out.strides, bits, *tables)
+                        if status != 0 or not np.array_equal(out, x):
+                            raise SystemExit(f"{shape} {bits}-bit: does not decode (status {status})")
+                        count += 1
+    print(f"{count} chunks coded and decoded with every access checked: none out of bounds")
+
+
+if __name__ == "__main__":
+    main()
