@@ -379,6 +379,35 @@ def _model_pass(x, sg, ss):
     return qd, per
 
 
+@njit(inline="always", cache=True)
+def _next_block(tl, nq, blk, ob, starts, L, N, C, P, xs, sN):
+    """The unpadded loops' lanes after the last plane of a sample: each lane's next (t, n) - the
+    next sample of its block, or its first at t + 1 - its first element ``blk`` in C order and
+    its output offset ``ob`` (strides ``xs``, ``sN``). A lane past its end is never read again."""
+    for ln in range(L):
+        nq[ln] += 1
+        if nq[ln] == starts[ln + 1] - starts[ln]:
+            nq[ln] = 0
+            tl[ln] += 1
+        n = starts[ln] + nq[ln]
+        blk[ln] = (tl[ln] * N + n) * C * P
+        ob[ln] = tl[ln] * xs + n * sN
+
+
+@njit(cache=True, nogil=True)
+def _plain_lanes(starts, L, C, P, sN):
+    """The unpadded loops' lane positions at the first step: (t, place in the lane's samples,
+    first element, output offset) of each lane."""
+    tl = np.zeros(NL, np.int64)
+    nq = np.zeros(NL, np.int64)
+    blk = np.zeros(NL, np.int64)
+    ob = np.zeros(NL, np.int64)
+    for ln in range(L):
+        blk[ln] = starts[ln] * C * P
+        ob[ln] = starts[ln] * sN
+    return tl, nq, blk, ob
+
+
 @njit(cache=True, nogil=True)
 def _model_pass_plain(x, sg, ss):
     """:func:`_model_pass` without the padded copy, as :func:`decode_plain_into_with` decodes:
@@ -395,18 +424,14 @@ def _model_pass_plain(x, sg, ss):
     qd = np.empty((L, max(per.max(), 1) if L else 1), np.uint32)
     kk = np.zeros(NL, np.int64)
     bit = np.zeros(NL, np.int64)
+    tl, nq, blk, ob = _plain_lanes(starts, L, C, P, 0)
+    c = h = w = off = gb = 0  # the step's place in every lane's plane, and in its sample
     for i in range(per.max() if L else 0):
-        q = i // P
-        c = q % C
-        h = (i % P) // W
-        w = i % W
-        gb = (c % G) * KS
         for ln in range(L):  # every read of the step before any update
             if i >= per[ln]:
                 continue
-            Nl = starts[ln + 1] - starts[ln]
-            e = ((q // (C * Nl) * N + starts[ln] + (q // C) % Nl) * C + c) * P + h * W + w
-            k = _plain_context(su, e, q // (C * Nl), c, h, w, sT, H, W, P)
+            e = blk[ln] + off
+            k = _plain_context(su, e, tl[ln], c, h, w, sT, H, W, P)
             s = np.int64(su[e])
             kk[ln] = k
             bit[ln] = s
@@ -417,6 +442,18 @@ def _model_pass_plain(x, sg, ss):
             k = kk[ln]
             sg[U(gb + k)] = bumped(sg[U(gb + k)], bit[ln])
             ss[U(k)] = bumped(ss[U(k)], bit[ln])
+        off += 1  # the next step: counted on, no divisions
+        w += 1
+        if w == W:
+            w = 0
+            h += 1
+            if h == H:
+                h = 0
+                c += 1
+                if c == C:
+                    c = off = 0
+                    _next_block(tl, nq, blk, ob, starts, L, N, C, P, 0, 0)
+                gb = (c % G) * KS
     return qd, per
 
 
@@ -711,23 +748,17 @@ def decode_plain_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms
     bit = np.zeros(NL, np.int64)
     at = np.zeros(NL, np.int64)
     to = np.zeros(NL, np.int64)
+    tl, nq, blk, ob = _plain_lanes(starts, L, C, P, sN)
+    c = h = w = off = gb = 0  # the step's place in every lane's plane, and in its sample
     for i in range(per.max()):
-        q = i // P
-        c = q % C
-        h = (i % P) // W
-        w = i % W
-        gb = (c % G) * KS
         for ln in range(L):  # every read of the step before any update
             if i >= per[ln]:
                 continue
-            Nl = starts[ln + 1] - starts[ln]
-            n = starts[ln] + (q // C) % Nl
-            t = q // (C * Nl)
-            e = ((t * N + n) * C + c) * P + h * W + w
-            k = _plain_context(su, e, t, c, h, w, sT, H, W, P)
+            e = blk[ln] + off
+            k = _plain_context(su, e, tl[ln], c, h, w, sT, H, W, P)
             kk[ln] = k
             at[ln] = e
-            to[ln] = t * xs + n * sN + c * sC + h * sH + w * sW
+            to[ln] = ob[ln] + c * sC + h * sH + w * sW
             b, zz = decode_bit(z[ln], prob(sg[U(gb + k)], ss[U(k)]))
             if zz < np.uint64(LOW) and r[ln] > first[ln]:
                 r[ln] -= 1
@@ -743,6 +774,18 @@ def decode_plain_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms
             ss[U(k)] = bumped(ss[U(k)], s)
             su[U(at[ln])] = s
             xf[U(to[ln])] = s
+        off += 1  # the next step, as the encoder's
+        w += 1
+        if w == W:
+            w = 0
+            h += 1
+            if h == H:
+                h = 0
+                c += 1
+                if c == C:
+                    c = off = 0
+                    _next_block(tl, nq, blk, ob, starts, L, N, C, P, xs, sN)
+                gb = (c % G) * KS
     return _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L)
 
 
