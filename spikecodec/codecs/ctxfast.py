@@ -10,11 +10,13 @@ decisions in lane order, so four independent serial chains run side by side whil
 learns from all of them (:mod:`.kernels.fast`). Multi-bit magnitudes follow in one more stream,
 with ``context``'s magnitude model. Chunks of a single sample run as one lane.
 
-Speed (benchmarks/results/peers.md, nine corpora of 7 x 7 to 28 x 28 planes): 0.64-1.10x
-``ctxlanes``' encoding and 0.70-1.00x its decoding speed, 4.5-6.3x and 6.5-9.0x ``winmix``'s. Planes
-that a zero border would more than double (a row, a pixel: tensors without H and W) are coded
-without one, by slower loops: on (4, 2000, 128) random spikes about 0.4x ``ctxlanes``' encoding
-and 0.8-1.0x its decoding speed.
+Speed (benchmarks/results/peers.md, nine corpora of 7 x 7 to 28 x 28 planes): 0.79-1.15x
+``ctxlanes``' encoding and 0.95-1.14x its decoding speed (at or above both but on 128 channels of
+7 x 7, whose 8 MB of counters outgrow the core's caches), 6.0-8.2x and 6.5-10.8x ``winmix``'s.
+Planes that a zero border would more than double (a row, a pixel: tensors without H and W) are
+coded without one, by loops that check each neighbour against the edges: on (4, 2000, 128)
+random spikes about 1.1-1.2x ``ctxlanes``' encoding and 1.4-1.6x its decoding speed, on planes of
+one row of 8 about 0.4x and 0.5-0.7x.
 """
 
 from __future__ import annotations
