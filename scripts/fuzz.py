@@ -115,6 +115,16 @@ def _seeds(target: str) -> dict[str, bytes]:
     return hostile.valid_priors() if target == "prior" else hostile.valid_vectors()
 
 
+def _code_version() -> str:
+    """The commit the campaign fuzzes (short hash), marked when the library's files differ from it:
+    the report names it beside the target's numbers."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" with local changes" if git("status", "--porcelain", "--", "spikecodec", "cli") else "")
+
+
 def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
     """Run one target to ``runs`` executions or ``seconds``, whichever comes first; return stats."""
     out = FUZZ_DIR / target
@@ -139,6 +149,7 @@ def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
     if summary.exists():
         summary.unlink()
     started = time.time()
+    code = _code_version()
     # A numba cache of its own: kernels cached by another (uninstrumented or concurrent) process
     # failed to load under atheris ("No module named '<dynamic>'"), ending the campaign at its seeds.
     env = {**os.environ, "NUMBA_CACHE_DIR": str(out / "numba-cache")}
@@ -159,6 +170,7 @@ def campaign(target: str, runs: int, seconds: int, timeout: int) -> dict:
         "python": platform.python_version(),
         "atheris": _version("atheris"),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "code": code,
     }
     (FUZZ_DIR / f"{target}.json").write_text(json.dumps(stats, indent=2) + "\n")
     return stats
