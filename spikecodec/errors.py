@@ -57,7 +57,8 @@ class LimitError(FormatError):
     """A read would cost more than the reader's limits allow (:class:`~spikecodec.limits.ReadLimits`):
     the file may well conform, and reads with higher limits. A :class:`FormatError`, so that
     callers guarding against bad files catch it too. Its code is ``limit-bytes`` (the default),
-    ``limit-work``, or ``numpy-shape`` (a conforming shape numpy cannot hold, even empty); its
+    ``limit-work``, ``numpy-shape`` (a conforming shape numpy cannot hold, even empty) or
+    ``limit-memory`` (a chunk within the limits that this machine had no memory to decode); its
     ``severity`` is ``"limit"``."""
 
     severity = "limit"

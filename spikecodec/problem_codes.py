@@ -132,6 +132,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "limit-bytes": ("12", "a read decodes at most the reader's max_bytes (a reader's limit, not a format rule)"),
     "limit-work": ("12", "a chunk stands for at most max_work elements a stored byte (a reader's limit)"),
     "numpy-shape": ("12", "the array's shape is one numpy can represent (an implementation limit)"),
+    "limit-memory": ("12", "a chunk's decoding gets the memory it needs from the machine (an implementation limit, not a format rule)"),
     # Versions (13)
     "minor-too-low": ("13", "a writer sets minor to at least the lowest that defines every feature the file uses (a warning: readers accept the file)"),
     # Priors (14)

@@ -279,8 +279,9 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
         raise FormatError(f"chunk {ordinal}: {exc.message}", at, code=exc.code or "payload-undecodable") from None
     except (ValueError, OverflowError) as exc:
         raise FormatError(f"chunk {ordinal}: payload does not decode ({exc})", at, code="payload-undecodable") from None
-    # A MemoryError goes on as itself: the chunk is within the limits (checked above), so this
-    # machine has less memory than they allow - not a fault of the file.
+    except MemoryError as exc:  # within the limits (checked above): this machine gave less - not the file's fault
+        raise LimitError(f"chunk {ordinal}: out of memory decoding it ({exc or 'allocation failed'}); the file may conform: "
+                         "free memory, or read less at once", at, code="limit-memory") from None
     if record.head.spike_count is not None and count != record.head.spike_count:
         raise FormatError(f"chunk {ordinal} holds {count} spikes, its header says {record.head.spike_count}", at, code="spike-count")
     return values

@@ -387,17 +387,42 @@ def test_bad_reader_options_are_type_or_value_errors(path, spikes):
         r.read(out=[0] * spikes.size)
 
 
-def test_a_machine_out_of_memory_is_not_a_bad_file(monkeypatch, spikes):
-    """A chunk within the reader's limits that this machine cannot allocate raises MemoryError:
-    it used to be reported as ``payload-undecodable``, a claim that the file is broken."""
+def test_a_machine_out_of_memory_is_not_a_bad_file(monkeypatch, spikes, tmp_path):
+    """A chunk within the reader's limits that this machine cannot allocate is a limit
+    (``limit-memory``, the file may conform), not ``payload-undecodable`` (a broken file); and
+    ``validate`` of a folder goes on past it, saying which file went unchecked (it stopped there)."""
+    import subprocess
+    import sys
+
     from spikecodec.codecs.registry import get_codec
 
     data = spikecodec.encode(spikes, codec="ctxfast")
     codec = type(get_codec("ctxfast"))
+    original = codec._decode_canonical
 
     def no_memory(self, *args, **kwargs):
         raise MemoryError("Unable to allocate 3.1 GiB")
 
     monkeypatch.setattr(codec, "_decode_canonical", no_memory)
-    with pytest.raises(MemoryError, match="3.1 GiB"):
+    with pytest.raises(spikecodec.LimitError, match="out of memory.*3.1 GiB") as info:
         spikecodec.decode(data)
+    assert info.value.code == "limit-memory" and info.value.severity == "limit"
+    report = spikecodec.validate(data)
+    assert [(p.code, p.severity) for p in report.problems] == [("limit-memory", "limit")]
+    monkeypatch.setattr(codec, "_decode_canonical", original)
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "a.spk").write_bytes(spikecodec.encode(spikes, codec="context"))
+    (folder / "b.spk").write_bytes(data)
+    (folder / "c.spk").write_bytes(spikecodec.encode(spikes, codec="context"))
+    script = ("import sys, spikecodec.codecs.ctxfast as m\n"
+              "def no_memory(self, *a, **k): raise MemoryError('Unable to allocate 3.1 GiB')\n"
+              "m.FastContext._decode_canonical = no_memory\n"
+              "from spikecodec_cli.main import main\n"
+              f"sys.exit(main(['validate', {str(folder)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 3, said  # over a limit, not "does not conform" (1)
+    assert "b.spk" in said and "out of memory" in said and "Traceback" not in said
+    assert "3 files: 2 conform, 0 do not, 1 over a limit" in said, said
