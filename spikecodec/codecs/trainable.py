@@ -134,7 +134,10 @@ class TrainableCodec(ArrayCodec):
         :meth:`fresh_tables`: their pages are zeroed as the model first touches them, and a small
         chunk touches few. A larger chunk touches most of them, and a first touch costs a page
         fault (about 1-5 ms for 8 MB, measured: up to 1 ns an element of an 8M chunk), so it gets
-        this thread's tables of its last such chunk, filled with zeros again (warm: about 0.3 ms)."""
+        this thread's tables of its last such chunk, filled with zeros again (warm: about 0.3 ms).
+        For codecs whose fresh tables are all zero (that keep :meth:`fresh_tables`)."""
+        if type(self).fresh_tables is not TrainableCodec.fresh_tables:
+            raise TypeError(f"{self.codec_id}: chunk_tables refills with zeros; this codec's fresh tables are not all zero")
         layout = self.table_layout(geometry)
         if elements < sum(n for _, _, n in layout):
             return self.fresh_tables(geometry)

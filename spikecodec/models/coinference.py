@@ -129,7 +129,7 @@ def as_images(images: Any, input_shape: list[int]) -> np.ndarray:
 
 
 #: Images the edge half runs through the network at once. Its activations take far more memory
-#: than its spikes (about 0.5 MB an image for the reference model), so a message of many images
+#: than its spikes (the reference model's peak grew 508 MB for 1024 images), so a message of many images
 #: (``--batch 100000``) is computed in runs of this many: memory stays bounded whatever its size.
 EDGE_RUN = 256
 
