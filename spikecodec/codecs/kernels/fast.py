@@ -100,7 +100,8 @@ def plane_part(sp, hist, p0, t, c, H, W, st, rw, cs, ho):
     c3 = 3 * cs if c >= 3 else 0
     c4 = 4 * cs if c >= 4 else 0
     c5 = 5 * cs if c >= 5 else 0
-    B = np.uint8  # the features in bytes (hs 4 + nb .. p2 <= 239): 32 elements a vector
+    B = np.uint8  # the features fit bytes (hs 4 + nb .. p2 <= 239); numba still widens each to 64 bits (see
+    # time_part, which the lockstep loops use instead: eight elements a word)
     bhs0, bm1, bm2, bm3, bnb = B(hs0), B(m1), B(m2), B(m3), B(nbm)
     bq1, bq2, bq3, bq4, bq5 = B(q1), B(q2), B(q3), B(q4), B(q5)
     for j in range(H * rw - 2):
@@ -294,7 +295,9 @@ def padded_significance(x):
     """The zero-padded significance copy of the (T, N, C, H, W) array ``x``, shape
     (T, N, C, H + 2, W + 2) flat, and 8 bytes beyond (:func:`time_part` reads words). Rows are
     copied a word at a time, each byte's bits folded into its bit 0; a row's last word writes
-    zeros past its end, over padding and the start of the next row, which is copied after it."""
+    zeros past its end, over padding and the start of the next row, which is copied after it.
+    The mask that keeps a row's bytes takes them as the word's low bytes: little-endian, as
+    :func:`.ops.load8` says (x86-64 and ARM64)."""
     T, N, C, H, W = x.shape
     rw = W + 2
     cs = (H + 2) * rw
