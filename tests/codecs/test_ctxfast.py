@@ -56,11 +56,13 @@ def test_the_spec_reader_decodes_what_the_library_encodes(shape, bits):
 
 
 @pytest.mark.parametrize("bits", [1, 2])
-@pytest.mark.parametrize("shape", [(3, 6, 7, 5, 5), (4, 5, 12, 10, 3), (2, 4, 70, 6, 6), (5, 8, 2, 9, 11)])
+@pytest.mark.parametrize("shape", [(3, 6, 7, 5, 5), (4, 5, 12, 10, 3), (2, 4, 70, 6, 6), (5, 8, 2, 9, 11),
+                                   (4, 3, 70, 6, 6), (2, 1, 6, 5, 5)])
 def test_the_spec_reader_decodes_the_lockstep_kernels(shape, bits):
-    """Planes that padding at most doubles take the kernels' four-lane lockstep loops, which
-    build contexts from parts a word at a time: W = 3 (the least room past a row), a time batch
-    ending inside the channels (C = 70), T past 3, C below 5, unequal lanes."""
+    """Planes that padding at most doubles take the kernels' four-lane lockstep loops (and,
+    past the shortest lane or with fewer than four, their array-state twin), which build
+    contexts from parts a word at a time: W = 3 (the least room past a row), a time batch ending
+    inside the channels (C = 70), T past 3, C below 5, unequal lanes, three lanes and one."""
     _agrees_with_the_spec_reader(shape, bits, ((3, 0.1), (4, 0.45)))
 
 

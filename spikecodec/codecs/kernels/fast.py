@@ -16,11 +16,11 @@ benchmarks/results/ctxfast_design.md). Multi-bit elements code their magnitudes 
 significance, in one more stream, with ``context``'s magnitude model.
 
 All contexts come from a zero-padded significance copy of the chunk, shape
-(T, N, C, H + 2, W + 2). The four-lane lockstep loops (:func:`_model4`, :func:`_decode4`, most
-of the work) build a context from parts, each computed eight elements a word as soon as its
-inputs are known (:func:`time_part`); the loops for fewer lanes and a lane's last planes use
-:func:`plane_part` for a whole plane and :func:`row_part` for the previous row, and the step
-loop adds ``left``. Memory beyond the
+(T, N, C, H + 2, W + 2), built from parts, each computed eight elements a word as soon as its
+inputs are known (:func:`time_part`); the step loop adds ``left``. The four-lane lockstep loops
+(:func:`_model4`, :func:`_decode4`, most of the work) keep their state in scalars; the loops
+for fewer lanes and a lane's last planes take the same parts, their state in arrays. Memory
+beyond the
 output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element: 1.65 for 7 x 7
 planes), and in the encoder 4 bytes a significance decision and 9 a magnitude decision (so up
 to 72 more an element of 8-bit counts). A decoder reads no more than one byte an element beside
@@ -73,58 +73,6 @@ def new_tables(C, bits):
     G, GM, km = counter_dims(C, bits)
     return (np.zeros(G * KS, np.uint32), np.zeros(KS, np.uint32),
             np.zeros(GM * km, np.uint32), np.zeros(km, np.uint32))
-
-
-@njit(inline="always", cache=True)
-def plane_part(sp, hist, p0, t, c, H, W, st, rw, cs, ho):
-    """The part of the significance contexts of one H x W plane that comes from earlier planes,
-    ``16 (((((hs 4 + nb) 2 + p1) 2 + p2) 2 + p3) 2 + p45)``: ``hist[ho + j]`` for the element at
-    padded index ``p0 + j``. One loop over the plane's padded rows (padding columns computed,
-    never used) so that it vectorises; terms that do not exist (t < 3, c < 5) read an in-range
-    byte and weigh it 0."""
-    hs0 = (1 << min(t, 3)) - 1
-    m1 = 1 if t >= 1 else 0
-    m2 = 2 if t >= 2 else 0
-    m3 = 4 if t >= 3 else 0
-    nbm = 1 if t >= 1 else 0
-    o1 = st if t >= 1 else 0
-    o2 = 2 * st if t >= 2 else o1
-    o3 = 3 * st if t >= 3 else o2
-    q1 = 1 if c >= 1 else 0
-    q2 = 1 if c >= 2 else 0
-    q3 = 1 if c >= 3 else 0
-    q4 = 1 if c >= 4 else 0
-    q5 = 1 if c >= 5 else 0
-    c1 = cs if c >= 1 else 0
-    c2 = 2 * cs if c >= 2 else 0
-    c3 = 3 * cs if c >= 3 else 0
-    c4 = 4 * cs if c >= 4 else 0
-    c5 = 5 * cs if c >= 5 else 0
-    B = np.uint8  # the features fit bytes (hs 4 + nb .. p2 <= 239); numba still widens each to 64 bits (see
-    # time_part, which the lockstep loops use instead: eight elements a word)
-    bhs0, bm1, bm2, bm3, bnb = B(hs0), B(m1), B(m2), B(m3), B(nbm)
-    bq1, bq2, bq3, bq4, bq5 = B(q1), B(q2), B(q3), B(q4), B(q5)
-    for j in range(H * rw - 2):
-        u = U(p0 + j)
-        b = u - U(o1)
-        hs = bhs0 + bm1 * sp[b] + bm2 * sp[u - U(o2)] + bm3 * sp[u - U(o3)]
-        cnt = (sp[b - U(rw + 1)] + sp[b - U(rw)] + sp[b - U(rw - 1)] + sp[b - U(1)]
-               + sp[b + U(1)] + sp[b + U(rw - 1)] + sp[b + U(rw)] + sp[b + U(rw + 1)])
-        nb = bnb * (B(cnt > B(0)) + B(cnt > B(2)) + B(cnt > B(5)))
-        hi = ((hs * B(4) + nb) * B(2) + bq1 * sp[u - U(c1)]) * B(2) + bq2 * sp[u - U(c2)]
-        lo = bq3 * sp[u - U(c3)] * B(2) + ((bq4 * sp[u - U(c4)]) | (bq5 * sp[u - U(c5)]))
-        hist[U(ho + j)] = np.uint16(hi) * np.uint16(64) + np.uint16(lo) * np.uint16(16)
-
-
-@njit(inline="always", cache=True)
-def row_part(sp, hist, rk, i0, h0, W, rw, r0):
-    """Significance contexts ``rk[r0 + w]`` of one row of W elements (padded index ``i0``,
-    ``hist`` offset ``h0``) but for ``left``: ``hist`` plus the previous row's
-    ``8 up + 4 ul + 2 ur``."""
-    up = U(i0 - rw)
-    for w in range(W):
-        j = up + U(w)
-        rk[U(r0 + w)] = np.int64(hist[U(h0 + w)]) + 8 * np.int64(sp[j]) + 4 * np.int64(sp[j - U(1)]) + 2 * np.int64(sp[j + U(1)])
 
 
 TIME_BATCH = 4096  # padded elements of time parts a lane computes at once: vectorised, in L1
@@ -211,15 +159,18 @@ def _lockstep_scratch(C, H, W):
 
 
 @njit(inline="always", cache=True)
-def _lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb):
-    """Lane bookkeeping at lockstep plane ``q`` (channel c = q % C in every lane): at c = 0
-    each lane enters its next (t, n) block; at the first plane of a time batch, the batch's
-    time parts; then the plane's channel parts. Returns the time-part offset of the plane."""
+def _lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, L, planes, N, C, H, W, nb):
+    """Lane bookkeeping at plane ``q`` (channel c = q % C in every lane) of the L lanes that
+    have it (``planes``: each lane's count): at c = 0 each lane enters its next (t, n) block; at
+    the first plane of a time batch, the batch's time parts; then the plane's channel parts.
+    Returns the time-part offset of the plane."""
     rw = W + 2
     cs = (H + 2) * rw
     c = q % C
     if c == 0:
-        for ln in range(NL):
+        for ln in range(L):
+            if q >= planes[ln]:
+                continue
             Nl = starts[ln + 1] - starts[ln]
             t = q // (C * Nl)
             n = starts[ln] + (q // C) % Nl
@@ -228,47 +179,20 @@ def _lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb):
             nn[ln] = n
     if c % nb == 0:
         c1 = min(c + nb, C)
-        for ln in range(NL):
-            time_part(sp, tp, base[ln] + c * cs + rw + 1, (c1 - 1 - c) * cs + (H - 1) * rw + W, tt[ln],
-                      N * C * cs, rw, ln * nb * cs)
-    for ln in range(NL):
-        channel_part(sp, lo, base[ln] + c * cs + rw + 1, (H - 1) * rw + W, c, cs, ln * (H + 1) * rw)
+        for ln in range(L):
+            if q < planes[ln]:
+                time_part(sp, tp, base[ln] + c * cs + rw + 1, (c1 - 1 - c) * cs + (H - 1) * rw + W, tt[ln],
+                          N * C * cs, rw, ln * nb * cs)
+    for ln in range(L):
+        if q < planes[ln]:
+            channel_part(sp, lo, base[ln] + c * cs + rw + 1, (H - 1) * rw + W, c, cs, ln * (H + 1) * rw)
     return (c % nb) * cs
-
-
-@njit(inline="always", cache=True)
-def prefetch_plane(sg, ss, hist, ho, gb, H, W, rw):
-    """Ask for the counter lines one plane's decisions will read, as soon as its plane parts are
-    known: an element's 16 contexts (its up, ul, ur and left bits) are 64 aligned bytes of each
-    table, one cache line. A table of many channel groups outgrows the core's caches (15360
-    entries a group), and a plane's decisions would otherwise wait on each line in turn."""
-    for h in range(H):
-        for w in range(W):
-            part = U(hist[U(ho + h * rw + w)])
-            prefetch(sg, U(gb) + part)
-            prefetch(ss, part)
 
 
 @njit(cache=True, nogil=True)
 def _lane_planes(T, N, C, starts, ln):
     """Planes (t, n, c) of lane ``ln``: T N_l C."""
     return T * (starts[ln + 1] - starts[ln]) * C
-
-
-@njit(inline="always", cache=True)
-def _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb):
-    """Lane ``ln``'s plane ``q`` (its C order over (t, n, c)): its plane parts into ``hist``
-    (lane ``ln``'s rows), their counter lines asked for; returns (padded index of its first
-    element, t, n)."""
-    rw = W + 2
-    Nl = starts[ln + 1] - starts[ln]
-    c = q % C
-    n = starts[ln] + (q // C) % Nl
-    t = q // (C * Nl)
-    first = ((t * N + n) * C + c) * cs + rw + 1
-    plane_part(sp, hist, first, t, c, H, W, N * C * cs, rw, cs, ln * H * rw)
-    prefetch_plane(sg, ss, hist, ln * H * rw, gb, H, W, rw)
-    return first, t, n
 
 
 @njit(cache=True, nogil=True)
@@ -279,15 +203,6 @@ def _lane_plane_counts(T, N, C, starts, L):
     for ln in range(L):
         planes[ln] = _lane_planes(T, N, C, starts, ln)
     return planes
-
-
-@njit(cache=True, nogil=True)
-def _lane_scratch(H, W):
-    """The lanes' working rows: plane parts (H (W + 2) a lane), row contexts (W + 1 a lane: one
-    past a row's end, never used), and per lane its plane's first element, the step's context
-    and bit, and its left neighbour."""
-    z = np.zeros(NL, np.int64)
-    return (np.zeros(NL * H * (W + 2), np.uint16), np.zeros(NL * (W + 1), np.int64), z, z.copy(), z.copy(), z.copy())
 
 
 @njit(cache=True, nogil=True)
@@ -342,33 +257,39 @@ def _model_pass(x, sg, ss):
     per = planes[:L] * P
     most = planes.max()
     qd = np.empty((L, max(per.max(), 1) if L else 1), np.uint32)  # per decision: q << 1 | bit
-    HR = H * rw
-    hist, rk, org, kk, bit, left = _lane_scratch(H, W)
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop
         q0 = planes.min()
-        _model4(sp, qd, starts, q0, N, C, H, W, G, sg, ss)
+        _model4(sp, qd, starts, planes, q0, N, C, H, W, G, sg, ss)
+    # The rest (fewer lanes, or a lane's last planes; q0 starts a block): the same context parts,
+    # each lane's step state in arrays.
+    nb, tp, lo, kb, base, tt, nn = _lockstep_scratch(C, H, W)
+    kk, bit, left = np.zeros(NL, np.int64), np.zeros(NL, np.int64), np.zeros(NL, np.int64)
+    TB, LB, KB = nb * cs, (H + 1) * rw, W + 8
     for q in range(q0, most):
         c = q % C
         gb = (c % G) * KS
-        for ln in range(L):
-            if q >= planes[ln]:
-                continue
-            org[ln], _, _ = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
+        po = _lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, L, planes, N, C, H, W, nb)
+        f = c * cs + rw + 1
         for h in range(H):
             for ln in range(L):
                 if q >= planes[ln]:
                     continue
-                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * (W + 1))
+                row_context(sp, lo, kb, U(base[ln] + f + h * rw), W, rw, U(ln * LB + h * rw), U(ln * KB))
                 left[ln] = 0
             i = q * P + h * W
             for w in range(W):
+                d = h * rw + w
                 for ln in range(L):
                     if q >= planes[ln]:
                         continue
-                    k = rk[U(ln * (W + 1) + w)] + left[ln]
+                    t0 = U(ln * TB + po + d)
+                    v = U(gb) + U(256) * U(tp[t0 + U(rw)]) + U(lo[U(ln * LB + d + rw)])  # a row ahead
+                    prefetch(sg, v)
+                    prefetch(sg, v + U(15))
+                    k = 256 * np.int64(tp[t0]) + np.int64(kb[U(ln * KB + w)]) + left[ln]
                     kk[ln] = k
-                    s = np.int64(sp[U(org[ln] + h * rw + w)])
+                    s = np.int64(sp[U(base[ln] + f + d)])
                     bit[ln] = s
                     qd[ln, U(i)] = (prob(sg[U(gb + k)], ss[U(k)]) << 1) | s
                     left[ln] = s
@@ -461,7 +382,7 @@ def _model_pass_plain(x, sg, ss):
 
 
 @njit(cache=True, nogil=True)
-def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
+def _model4(sp, qd, starts, planes, q_end, N, C, H, W, G, sg, ss):
     """Planes 0 .. ``q_end`` - 1 of all four lanes of :func:`_model_pass`, in lockstep, each
     step's four reads before its four updates. Contexts come in parts (see :func:`time_part`),
     so a plane costs little of its own and small planes (7 x 7) run nearly as fast as large
@@ -481,7 +402,7 @@ def _model4(sp, qd, starts, q_end, N, C, H, W, G, sg, ss):
     for q in range(q_end):
         c = q % C
         gb = U((c % G) * KS)
-        po = U(_lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb))
+        po = U(_lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, NL, planes, N, C, H, W, nb))
         f = U(c * cs + rw + 1)
         a0, a1, a2, a3 = U(base[0]) + f, U(base[1]) + f, U(base[2]) + f, U(base[3]) + f
         e = U(q * P)
@@ -812,34 +733,39 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     rw = W + 2
     cs = (H + 2) * rw
     sp = np.zeros(T * N * C * cs + 8, np.uint8)  # + 8: time_part reads words
-    HR = H * rw
-    hist, rk, org, kk, bit, left = _lane_scratch(H, W)
-    out = np.zeros(NL, np.int64)
     planes = _lane_plane_counts(T, N, C, starts, L)
     most = planes.max()
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop, its state in registers
         q0 = planes.min()
-        _decode4(words, xf, sp, z, r, first, starts, q0, N, C, H, W, G, strides, sg, ss)
+        _decode4(words, xf, sp, z, r, first, starts, planes, q0, N, C, H, W, G, strides, sg, ss)
+    # The rest, as the encoder's (:func:`_model_pass`).
+    nb, tp, lo, kb, base, tt, nn = _lockstep_scratch(C, H, W)
+    kk, bit, left, out = np.zeros(NL, np.int64), np.zeros(NL, np.int64), np.zeros(NL, np.int64), np.zeros(NL, np.int64)
+    TB, LB, KB = nb * cs, (H + 1) * rw, W + 8
     for q in range(q0, most):
         c = q % C
         gb = (c % G) * KS
+        po = _lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, L, planes, N, C, H, W, nb)
+        f = c * cs + rw + 1
         for ln in range(L):
-            if q >= planes[ln]:
-                continue
-            org[ln], t, n = _enter_plane(sp, hist, sg, ss, q, starts, ln, N, C, H, W, cs, gb)
-            out[ln] = t * xs + n * sN + c * sC
+            out[ln] = tt[ln] * xs + nn[ln] * sN + c * sC
         for h in range(H):
             for ln in range(L):
                 if q >= planes[ln]:
                     continue
-                row_part(sp, hist, rk, org[ln] + h * rw, ln * HR + h * rw, W, rw, ln * (W + 1))
+                row_context(sp, lo, kb, U(base[ln] + f + h * rw), W, rw, U(ln * LB + h * rw), U(ln * KB))
                 left[ln] = 0
             for w in range(W):
+                d = h * rw + w
                 for ln in range(L):  # every read of the step before any update
                     if q >= planes[ln]:
                         continue
-                    k = rk[U(ln * (W + 1) + w)] + left[ln]
+                    t0 = U(ln * TB + po + d)
+                    v = U(gb) + U(256) * U(tp[t0 + U(rw)]) + U(lo[U(ln * LB + d + rw)])  # a row ahead
+                    prefetch(sg, v)
+                    prefetch(sg, v + U(15))
+                    k = 256 * np.int64(tp[t0]) + np.int64(kb[U(ln * KB + w)]) + left[ln]
                     kk[ln] = k
                     b, zz = decode_bit(z[ln], prob(sg[U(gb + k)], ss[U(k)]))
                     if zz < np.uint64(LOW) and r[ln] > first[ln]:
@@ -854,7 +780,7 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
                     s = bit[ln]
                     sg[U(gb + k)] = bumped(sg[U(gb + k)], s)  # written out: a helper taking the
                     ss[U(k)] = bumped(ss[U(k)], s)  # tables costs reference counts (see .counters)
-                    sp[U(org[ln] + h * rw + w)] = s
+                    sp[U(base[ln] + f + d)] = s
                     xf[U(out[ln] + h * sH + w * sW)] = s
                     left[ln] = s
     return _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L)
@@ -877,7 +803,7 @@ def _finish(words, offs, xf, shape, strides, bits, mg, ms, z, r, first, L):
 
 
 @njit(cache=True, nogil=True)
-def _decode4(words, xf, sp, z, r, first, starts, q_end, N, C, H, W, G, strides, sg, ss):
+def _decode4(words, xf, sp, z, r, first, starts, planes, q_end, N, C, H, W, G, strides, sg, ss):
     """Planes 0 .. ``q_end`` - 1 of all four lanes, in lockstep: :func:`_model4`'s contexts
     and order, with each lane's coder state, read position and left neighbour in scalars so
     that the four chains overlap. Leaves the coder states in ``z``, ``r``."""
@@ -896,7 +822,7 @@ def _decode4(words, xf, sp, z, r, first, starts, q_end, N, C, H, W, G, strides, 
     for q in range(q_end):
         c = q % C
         gb = U((c % G) * KS)
-        po = U(_lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, N, C, H, W, nb))
+        po = U(_lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, NL, planes, N, C, H, W, nb))
         f = U(c * cs + rw + 1)
         a0, a1, a2, a3 = U(base[0]) + f, U(base[1]) + f, U(base[2]) + f, U(base[3]) + f
         o0 = U(tt[0] * xs + nn[0] * sN + c * sC)
