@@ -1,10 +1,11 @@
 """A/B speed of one codec's kernels: the working tree against another commit, bytes checked equal.
 
-    .venv/bin/python benchmarks/kernel_ab.py --base HEAD~1 --codec winmix [--rounds 2] [--out FILE.md]
+    .venv/bin/python benchmarks/kernel_ab.py --base HEAD~1 --codec winmix [--rounds 2] [--whole] [--out FILE.md]
 
 For a change meant to make a kernel faster without changing what it writes (the bytes of a
 published codec never change): each corpus of runs/corpora (benchmarks/corpora.py), a quarter of
-its samples in one chunk, is encoded and decoded by both source trees, in separate processes run
+its samples in one chunk (``--whole``: all of it, in the codec's default chunks, as
+benchmarks/peers_bench.py codes it), is encoded and decoded by both source trees, in separate processes run
 in turn (A, B, A, B, ...) so that the shared machine's drift falls on both; each process reports
 the best of 4 calls per corpus in CPU time, and the table gives the median over the rounds and
 the ratio A / B. Any difference in the bytes written stops the run.
@@ -29,7 +30,7 @@ CORPORA = ROOT / "runs" / "corpora"
 CALLS = 4  # per corpus and process: the best is kept
 
 
-def measure(tree: str, codec: str, names: list[str]) -> dict[str, dict]:
+def measure(tree: str, codec: str, whole: bool, names: list[str]) -> dict[str, dict]:
     """Run in a child process whose ``spikecodec`` is the one in ``tree``."""
     sys.path.insert(0, tree)
     import numpy as np
@@ -41,13 +42,14 @@ def measure(tree: str, codec: str, names: list[str]) -> dict[str, dict]:
     for name in names:
         full = np.load(CORPORA / f"{name}.npy", mmap_mode="r")
         bits = int(json.loads((CORPORA / f"{name}.json").read_text()).get("bits", 1))
-        x = np.ascontiguousarray(full[:, : max(1, full.shape[1] // 4)])
-        data = spikecodec.encode(x, codec=codec, bits=bits, chunk=x.shape)  # compiles, or loads the kernels' cache
+        x = np.ascontiguousarray(full if whole else full[:, : max(1, full.shape[1] // 4)])
+        chunk = {} if whole else {"chunk": x.shape}
+        data = spikecodec.encode(x, codec=codec, bits=bits, **chunk)  # compiles, or loads the kernels' cache
         spikecodec.decode(data)
         enc, dec = [], []
         for _ in range(CALLS):
             t0 = time.process_time()
-            data = spikecodec.encode(x, codec=codec, bits=bits, chunk=x.shape)
+            data = spikecodec.encode(x, codec=codec, bits=bits, **chunk)
             enc.append(time.process_time() - t0)
             t0 = time.process_time()
             y = spikecodec.decode(data)
@@ -69,13 +71,14 @@ def export(rev: str, into: Path) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        print(json.dumps(measure(sys.argv[2], sys.argv[3], sys.argv[4:])))
+        print(json.dumps(measure(sys.argv[2], sys.argv[3], sys.argv[4] == "whole", sys.argv[5:])))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, help="the commit to compare the working tree with (B)")
     parser.add_argument("--codec", default="winmix")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--corpora", nargs="*", default=None, help="names in runs/corpora (default: all)")
+    parser.add_argument("--whole", action="store_true", help="each corpus whole, in the codec's default chunks")
     parser.add_argument("--out", type=Path, help="also write the table here (markdown)")
     args = parser.parse_args()
     names = args.corpora or sorted(p.stem for p in CORPORA.glob("*.npy"))
@@ -87,12 +90,14 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"A": [], "B": []}
         for _ in range(args.rounds):
             for side, tree in trees.items():
-                child = subprocess.run([sys.executable, __file__, "--child", tree, args.codec, *names],
+                child = subprocess.run([sys.executable, __file__, "--child", tree, args.codec,
+                                        "whole" if args.whole else "quarter", *names],
                                        check=True, capture_output=True, text=True)
                 runs[side].append(json.loads(child.stdout.splitlines()[-1]))
     lines = [f"A/B of `{args.codec}`: A = working tree, B = {args.base}; `python benchmarks/kernel_ab.py --base {args.base} "
-             f"--codec {args.codec} --rounds {args.rounds}`, {started}; M elements/s, median of {args.rounds} rounds "
-             f"(each the best of {CALLS} calls, CPU time), a quarter of each corpus in one chunk.", "",
+             f"--codec {args.codec} --rounds {args.rounds}{' --whole' if args.whole else ''}`, {started}; M elements/s, median of "
+             f"{args.rounds} rounds (each the best of {CALLS} calls, CPU time), "
+             f"{'each corpus whole, in default chunks' if args.whole else 'a quarter of each corpus in one chunk'}.", "",
              "| corpus | bytes (A = B) | A enc / dec | B enc / dec | A / B enc | A / B dec |", "|---|---:|---|---|---:|---:|"]
     for name in names:
         shas = {r[name]["sha256"] for side in runs for r in runs[side]}

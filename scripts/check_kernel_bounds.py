@@ -7,8 +7,9 @@ The kernels read and write words of eight bytes past the ends of rows and planes
 compiles a copy of spikecodec/codecs/kernels/fast.py whose ``load8`` / ``store8`` check their
 bounds, and with ``NUMBA_BOUNDSCHECK=1`` numba checks every other index too; then it encodes and
 decodes chunks of edge shapes (one lane to four, W = 3 and H = 3, 1 x 1 planes, C below 5 and past
-a time batch, 1- and 2-bit elements) and checks their bytes against the real kernels. Run it after
-changing a kernel that uses them; the unit tests cannot (numba reads the variable once, at import).
+a time batch, 1- and 2-bit elements; every other one in working memory of exactly `work_bytes`) and
+checks their bytes against the real kernels. Run it after changing a kernel that uses them; the
+unit tests cannot (numba reads the variable once, at import).
 """
 
 from __future__ import annotations
@@ -80,14 +81,17 @@ def main() -> None:
                     shape = (T, N, C, H, W)
                     for bits in (1, 2):
                         x = np.where(rng.random(shape) < 0.3, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
-                        words = checked.encode(x, bits)
+                        # Odd chunks code in working memory of exactly work_bytes (carved views), even ones in their own.
+                        work = np.empty(checked.work_bytes(*shape, True) if count % 2 else 0, np.uint8)
+                        words = checked.encode_with(x, bits, *checked.new_tables(C, bits), work)
                         if not np.array_equal(words, fast.encode(x, bits)):
                             raise SystemExit(f"{shape} {bits}-bit: the checked kernels code other bytes")
                         streams = checked.lane_count(N) + (bits > 1)
                         _, offs = stream_offsets(words, streams, "ctxfast", "stream")
                         out = np.zeros(shape, np.uint8)
                         tables = checked.new_tables(C, bits)
-                        status = checked.decode_into_with(words, offs, out.ravel(), shape, out.strides, bits, *tables)
+                        work = np.empty(checked.work_bytes(*shape, False) if count % 2 else 0, np.uint8)
+                        status = checked.decode_into_with(words, offs, out.ravel(), shape, out.strides, bits, *tables, work)
                         if status != 0 or not np.array_equal(out, x):
                             raise SystemExit(f"{shape} {bits}-bit: does not decode (status {status})")
                         count += 1

@@ -27,6 +27,7 @@ from .._kernel_cache import load_kernels
 from ..errors import FormatError
 from ._entropy_model import AdaptiveCodec, flat_strides, stream_offsets
 from .base import ChunkSpec
+from .workspace import scratch
 
 KERNELS = "spikecodec.codecs.kernels.fast"  # loaded on first use (numba)
 
@@ -61,7 +62,8 @@ class FastContext(AdaptiveCodec):
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
         canon = np.ascontiguousarray(canon)
         tables = tables or self._zero_tables(canon.shape[2], bits, canon.size)
-        return load_kernels(KERNELS).encode_with(canon, bits, *tables.values())
+        k = load_kernels(KERNELS)
+        return k.encode_with(canon, bits, *tables.values(), scratch(k.work_bytes(*canon.shape, True)))
 
     def _max_words(self, spec: ChunkSpec) -> int:
         # Every decision reads at most one word; each stream adds its count and two initial words.
@@ -86,4 +88,5 @@ class FastContext(AdaptiveCodec):
             raise FormatError("ctxfast: the magnitude stream is longer than any encoding of the chunk", code="lanes-too-long")
         flat, strides = flat_strides(canon)
         tables = tables or self._zero_tables(C, bits, canon.size)
-        return k.decode_into_with(words, offs, flat, canon.shape, strides, bits, *tables.values())
+        return k.decode_into_with(words, offs, flat, canon.shape, strides, bits, *tables.values(),
+                                  scratch(k.work_bytes(T, N, C, H, W, False)))

@@ -15,7 +15,6 @@ elements instead (when coding does not pay). Added in format version 1.3.
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Iterator
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from .._kernel_cache import load_kernels
 from ..elements import pack, unpack_into
 from ..errors import FormatError
+from . import workspace
 from ._entropy_model import canonical_shape, canonical_view, from_canonical, to_canonical
 from .base import ChunkSpec
 from .trainable import TrainableCodec
@@ -31,9 +31,9 @@ from .trainable import TrainableCodec
 # How a chunk gets its states. Fresh ones (np.zeros) cost a page fault for every page the coding
 # touches: about 20 ms for a chunk of 1024 elements among tens of MB of states, whatever its
 # bytes, which a file of many small chunks multiplied into seconds per KB. So without a prior a
-# thread keeps the zeroed states of the last geometry it coded a chunk of (one whose states
-# outnumber its decisions KEEP_RATIO times or more: a large chunk of a new geometry takes fresh
-# ones, not kept), as it keeps a working copy of a prior's. A chunk coded on kept states either
+# thread keeps the zeroed states of the last geometry it coded a chunk of (:mod:`.workspace`; one
+# whose states outnumber its decisions KEEP_RATIO times or more: a large chunk of a new geometry
+# takes fresh ones, not kept), as it keeps a working copy of a prior's. A chunk coded on kept states either
 # journals its writes and undoes them after it - when the states outnumber the journal's entries
 # JOURNAL_RATIO times (entries of its significance decisions) - or leaves the states to be zeroed
 # (or copied from the prior) in one pass before their next use. Measured on this machine (ctxmix
@@ -44,27 +44,14 @@ KEEP_RATIO = 8
 JOURNAL_RATIO = 10
 
 
-class _KeptStates:
-    """A thread's zeroed states of one geometry (``key``), the initial weights, and whether a
-    chunk coded without a journal left them to be zeroed before their next use."""
-
-    def __init__(self, key: tuple, states: np.ndarray, weights: np.ndarray):
-        self.key, self.states, self.weights, self.dirty = key, states, weights, False
-
-
-_ZEROED = threading.local()  # .slot: this thread's _KeptStates
-
-
 @contextlib.contextmanager
 def _zeroed_kept_clean(states: np.ndarray) -> Iterator[None]:
-    """A coding that did not end (its journal not undone) leaves the thread's zeroed states
+    """A coding that did not end (its journal not undone) leaves the thread's kept zeroed states
     forgotten, never used again unclean."""
     try:
         yield
     except BaseException:
-        slot = getattr(_ZEROED, "slot", None)
-        if slot is not None and slot.states is states:
-            del _ZEROED.slot
+        workspace.forget_tables(states)
         raise
 
 
@@ -123,17 +110,18 @@ class ContextMixing(TrainableCodec):
         decisions = spec.size * self._decisions_per_element(spec.bits)
         if self._prior is None:
             key = (self.codec_id, tuple(geometry.items()))
-            slot = getattr(_ZEROED, "slot", None)
-            if slot is None or slot.key != key:
+            slot = workspace.kept_tables(key)
+            if slot is None:
                 fresh = self.fresh_tables(geometry)
                 if decisions * KEEP_RATIO >= fresh["states"].size:  # a large chunk: its own states, not kept
                     return fresh["states"], fresh["weights"], False
-                slot = _ZEROED.slot = _KeptStates(key, fresh["states"], fresh["weights"])
+                slot = workspace.keep_tables(key, lambda: fresh)
+            states = slot.tables["states"]
             if slot.dirty:
-                slot.states.fill(0)
-            journal = self._journal_entries(spec) * JOURNAL_RATIO < slot.states.size
+                states.fill(0)
+            journal = self._journal_entries(spec) * JOURNAL_RATIO < states.size
             slot.dirty = not journal
-            return slot.states, slot.weights.copy(), journal
+            return states, slot.tables["weights"].copy(), journal
         work = self._prior.working_tables()
         states = work.clean()["states"]
         journal = self._journal_entries(spec) * JOURNAL_RATIO < states.size

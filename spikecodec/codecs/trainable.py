@@ -15,13 +15,13 @@ from them: all zero, or the tables of a prior. One mechanism serves them all:
 
 from __future__ import annotations
 
-import threading
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import FormatError
 from ..prior import Prior, describe_geometry, is_digest
+from . import workspace
 from .base import ArrayCodec, ChunkSpec
 
 PRIOR_MINOR = 3  # the format minor version that defines the ``prior`` parameter
@@ -38,17 +38,6 @@ def aligned_zeros(count: int, dtype: np.dtype) -> np.ndarray:
     buf = np.zeros(size + 64, np.uint8)
     off = -buf.ctypes.data % 64
     return buf[off:off + size].view(dtype)
-
-
-class _ThreadTables(threading.local):
-    """Each thread's reusable counter tables (see :meth:`TrainableCodec.chunk_tables`)."""
-
-    def __init__(self) -> None:
-        self.key: tuple | None = None
-        self.tables: dict[str, np.ndarray] = {}
-
-
-_THREAD_TABLES = _ThreadTables()
 
 
 def check_geometry(codec_id: str, geometry: dict[str, int], keys: tuple[str, ...]) -> None:
@@ -134,7 +123,8 @@ class TrainableCodec(ArrayCodec):
         :meth:`fresh_tables`: their pages are zeroed as the model first touches them, and a small
         chunk touches few. A larger chunk touches most of them, and a first touch costs a page
         fault (about 1-5 ms for 8 MB, measured: up to 1 ns an element of an 8M chunk), so it gets
-        this thread's tables of its last such chunk, filled with zeros again (warm: about 0.3 ms).
+        this thread's tables of its last such chunk (:mod:`.workspace`), filled with zeros again
+        (warm: about 0.3 ms).
         For codecs whose fresh tables are all zero (that keep :meth:`fresh_tables`)."""
         if type(self).fresh_tables is not TrainableCodec.fresh_tables:
             raise TypeError(f"{self.codec_id}: chunk_tables refills with zeros; this codec's fresh tables are not all zero")
@@ -142,15 +132,12 @@ class TrainableCodec(ArrayCodec):
         if elements < sum(n for _, _, n in layout):
             return self.fresh_tables(geometry)
         key = (type(self), tuple((name, np.dtype(dtype).str, n) for name, dtype, n in layout))
-        cache = _THREAD_TABLES
-        if cache.key != key:
-            cache.key, cache.tables = None, {}  # the old tables go before the new are made
-            cache.tables = self.fresh_tables(geometry)
-            cache.key = key
-        else:
-            for table in cache.tables.values():
+        slot = workspace.kept_tables(key) or workspace.keep_tables(key, lambda: self.fresh_tables(geometry))
+        if slot.dirty:
+            for table in slot.tables.values():
                 table.fill(0)
-        return cache.tables
+        slot.dirty = True  # the caller changes them
+        return slot.tables
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
         """Run the model over ``chunk`` as the encoder would, updating ``tables`` in place."""

@@ -79,7 +79,7 @@ def test_lanes_count_a_step_after_all_its_reads():
     streams = np.split(np.frombuffer(payload[16:], "<u4"), np.cumsum(counts)[:-1])
     assert all(np.array_equal(streams[0], s) for s in streams[1:])
     tables = k.new_tables(1, 1)
-    assert k.encode_with(x, 1, *tables).tobytes() == payload
+    assert k.encode_with(x, 1, *tables, np.empty(0, np.uint8)).tobytes() == payload
 
 
 def test_the_wide_context_reads_channels_c_minus_2_to_5():
@@ -134,7 +134,8 @@ def test_the_unpadded_decoder_makes_the_same_decisions(shape, bits):
             out = np.zeros(shape, np.uint8)
             flat, strides = flat_strides(out)
             tables = [np.zeros(n, dt) for _, dt, n in get_codec("ctxfast").table_layout({"C": shape[2], "bits": bits})]
-            got.append((decoder(payload, offs, flat, shape, strides, bits, *tables), out))
+            work = (np.empty(0, np.uint8),) if decoder is k.decode_into_with else ()
+            got.append((decoder(payload, offs, flat, shape, strides, bits, *tables, *work), out))
         assert got[0][0] == got[1][0]
         np.testing.assert_array_equal(got[0][1], got[1][1])
     assert got[0][0] != 0 and k.decode_into_with is not k.decode_plain_into_with
@@ -188,3 +189,50 @@ def test_chunk_tables_are_zero_aligned_and_never_shared():
     for t in big.values():
         t[:] = 7
     np.testing.assert_array_equal(codec.decode(payload, spec), x)
+
+
+@pytest.mark.parametrize("shape, bits", [((3, 6, 5, 7, 7), 1), ((2, 5, 3, 6, 4), 2), ((4, 9, 7, 8, 8), 1)])
+def test_kept_working_memory_is_never_read_before_written(shape, bits):
+    """The loops' padded copy and decisions in a thread's kept working memory, whatever an
+    earlier chunk left there, give the bytes and arrays of fresh memory (and of the spec's
+    reader); too small a buffer is not used."""
+    from spikecodec.codecs._entropy_model import flat_strides
+
+    k = load_kernels(FAST)
+    x = _spikes(shape, bits, 0.3, 11)
+    layout = get_codec("ctxfast").table_layout({"C": shape[2], "bits": bits})
+    T, N, C, H, W = shape
+    fresh = k.encode_with(x, bits, *[np.zeros(n, dt) for _, dt, n in layout], np.empty(0, np.uint8))
+    for need in (k.work_bytes(T, N, C, H, W, True), k.work_bytes(T, N, C, H, W, False)):
+        assert need > 0
+        for size in (need, need - 1, need + 100):
+            work = np.full(size, 0xA5, np.uint8)  # what another chunk left
+            words = k.encode_with(x, bits, *[np.zeros(n, dt) for _, dt, n in layout], work)
+            assert words.tobytes() == fresh.tobytes()
+            R = min(4, N) + (bits > 1)
+            offs = np.concatenate([[R], R + np.cumsum(words[:R].astype(np.int64))]).astype(np.int64)
+            out = np.zeros(shape, np.uint8)
+            flat, strides = flat_strides(out)
+            work[:] = 0x5A
+            assert k.decode_into_with(words, offs, flat, shape, strides, bits, *[np.zeros(n, dt) for _, dt, n in layout], work) == 0
+            np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(decode_array("ctxfast", {}, fresh.tobytes(), shape, list(AXES), bits, None, 0), x)
+
+
+def test_threads_keep_their_own_working_memory():
+    """:func:`spikecodec.codecs.workspace.scratch`: a thread's buffer is reused, never another
+    thread's, and none is kept above KEEP_BYTES."""
+    import threading
+
+    from spikecodec.codecs import workspace
+
+    a = workspace.scratch(1000)
+    b = workspace.scratch(500)
+    assert a.size == 1000 and b.size == 500 and np.shares_memory(a, b)
+    other = []
+    thread = threading.Thread(target=lambda: other.append(workspace.scratch(1000)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(other[0], a)
+    assert workspace.scratch(0).size == 0 and workspace.scratch(workspace.KEEP_BYTES + 1).size == 0
+    assert np.shares_memory(workspace.scratch(1000), a)  # a refused size leaves the kept buffer

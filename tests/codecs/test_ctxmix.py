@@ -203,6 +203,7 @@ def test_small_chunks_without_a_prior_share_one_zeroed_table_set_and_leave_it_ze
     # Now a small chunk codes into this thread's zeroed states, journalled; each chunk still
     # codes as it would from fresh tables (compared with coding it alone in a new thread).
     from spikecodec.codecs import ctxmix as module
+    from spikecodec.codecs import workspace
 
     x = np.minimum(np.random.default_rng(4).poisson(0.5, (4, 12, 64, 1, 1)), 255).astype(np.uint8)
     codec = get_codec(codec_id)
@@ -213,8 +214,8 @@ def test_small_chunks_without_a_prior_share_one_zeroed_table_set_and_leave_it_ze
     np.testing.assert_array_equal(spikecodec.decode(data), x)
     assert len(made) <= 1, len(made)  # 24 chunks coded, tables made once (none if this thread had them)
     spec = ChunkSpec((4, 1, 64, 1, 1), AXES, 8)
-    slot = module._ZEROED.slot
-    assert not slot.dirty and not slot.states.any(), "the zeroed states were left changed"
+    slot = workspace._KEPT.tables
+    assert not slot.dirty and not slot.tables["states"].any(), "the zeroed states were left changed"
     for n in range(x.shape[1]):
         payload = codec.encode(np.ascontiguousarray(x[:, n:n + 1]), spec)
         done: list[bytes] = []
@@ -232,7 +233,7 @@ def test_small_chunks_without_a_prior_share_one_zeroed_table_set_and_leave_it_ze
     payload = codec.encode(np.ascontiguousarray(x[:, :1]), spec)
     with pytest.raises(KeyboardInterrupt):
         codec.decode(payload, spec)
-    assert getattr(module._ZEROED, "slot", None) is None  # forgotten, not used unclean
+    assert workspace._KEPT.tables is None  # forgotten, not used unclean
     monkeypatch.undo()
     np.testing.assert_array_equal(codec.decode(payload, spec), x[:, :1])
 

@@ -206,9 +206,42 @@ def _lane_plane_counts(T, N, C, starts, L):
 
 
 @njit(cache=True, nogil=True)
-def padded_significance(x):
+def work_bytes(T, N, C, H, W, encoder):
+    """Bytes of working memory :func:`encode_with` (``encoder``) or :func:`decode_into_with`
+    takes from its ``work`` argument when it holds them: the zero-padded significance copy and,
+    for the encoder, its decisions (4 bytes each). 0 for planes coded without padding."""
+    if T * N * C * H * W == 0 or (H + 2) * (W + 2) > 2 * H * W:
+        return 0
+    n = _padded_bytes(T, N, C, H, W)
+    if encoder:
+        n += lane_count(N) * max(_lane_plane_counts(T, N, C, lane_starts(N), lane_count(N)).max() * H * W, 1) * 4
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _padded_bytes(T, N, C, H, W):
+    """Bytes of the padded copy, 8 beyond (:func:`time_part` reads words), rounded up to 64."""
+    return (T * N * C * (H + 2) * (W + 2) + 8 + 63) // 64 * 64
+
+
+@njit(cache=True, nogil=True)
+def _zeroed_copy(work, T, N, C, H, W):
+    """The padded copy's bytes, zero: the start of ``work`` when it holds them (a thread's kept
+    working memory, whose pages are already there: a fresh array's first touch costs a page
+    fault a page, some 15% of the coding time), else a new array."""
+    n = _padded_bytes(T, N, C, H, W)
+    if work.size >= n:
+        sp = work[:n]
+        sp[:] = 0
+        return sp
+    return np.zeros(n, np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def padded_significance(x, work):
     """The zero-padded significance copy of the (T, N, C, H, W) array ``x``, shape
-    (T, N, C, H + 2, W + 2) flat, and 8 bytes beyond (:func:`time_part` reads words). Rows are
+    (T, N, C, H + 2, W + 2) flat, and 8 bytes beyond (:func:`time_part` reads words), in
+    ``work`` when it holds it (:func:`_zeroed_copy`). Rows are
     copied a word at a time, each byte's bits folded into its bit 0; a row's last word writes
     zeros past its end, over padding and the start of the next row, which is copied after it.
     The mask that keeps a row's bytes takes them as the word's low bytes: little-endian, as
@@ -216,7 +249,7 @@ def padded_significance(x):
     T, N, C, H, W = x.shape
     rw = W + 2
     cs = (H + 2) * rw
-    sp = np.zeros(T * N * C * cs + 8, np.uint8)
+    sp = _zeroed_copy(work, T, N, C, H, W)
     xf = x.ravel()
     n = xf.size
     for r in range(T * N * C * H):  # row r of plane r // H
@@ -239,10 +272,11 @@ def padded_significance(x):
 
 
 @njit(cache=True, nogil=True)
-def _model_pass(x, sg, ss):
+def _model_pass(x, sg, ss, work):
     """The encoder's forward pass over the lanes of the (T, N, C, H, W) array ``x``: per lane,
     every significance decision as ``q << 1 | bit``, lane-major, with the step rule of
-    FORMAT.md 9.4.12, and each lane's decision count. Updates ``sg``, ``ss``."""
+    FORMAT.md 9.4.12, and each lane's decision count. Updates ``sg``, ``ss``; the padded copy
+    and the decisions are in ``work`` when it holds them (:func:`work_bytes`)."""
     T, N, C, H, W = x.shape
     if (H + 2) * (W + 2) > 2 * H * W:  # as the decoder: planes that padding would more than double
         return _model_pass_plain(x, sg, ss)
@@ -251,12 +285,17 @@ def _model_pass(x, sg, ss):
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    sp = padded_significance(x)  # filled up front: contexts are causal
+    sp = padded_significance(x, work)  # filled up front: contexts are causal
     P = H * W
     planes = _lane_plane_counts(T, N, C, starts, L)
     per = planes[:L] * P
     most = planes.max()
-    qd = np.empty((L, max(per.max(), 1) if L else 1), np.uint32)  # per decision: q << 1 | bit
+    m = max(per.max(), 1) if L else 1
+    o = _padded_bytes(T, N, C, H, W)
+    if work.size >= o + L * m * 4:
+        qd = work[o:o + L * m * 4].view(np.uint32).reshape((L, m))  # per decision: q << 1 | bit
+    else:
+        qd = np.empty((L, m), np.uint32)
     q0 = 0
     if L == NL:  # the planes all four lanes have: the lockstep loop
         q0 = planes.min()
@@ -564,16 +603,17 @@ def _rans_step(z, v):
 def encode(x, bits):
     """:func:`encode_with` from zero counters."""
     sg, ss, mg, ms = new_tables(x.shape[2], bits)
-    return encode_with(x, bits, sg, ss, mg, ms)
+    return encode_with(x, bits, sg, ss, mg, ms, np.empty(0, np.uint8))
 
 
 @njit(cache=True, nogil=True)
-def encode_with(x, bits, sg, ss, mg, ms):
+def encode_with(x, bits, sg, ss, mg, ms, work):
     """The ``ctxfast`` payload words of the (T, N, C, H, W) array ``x`` from the counter tables
-    given (a prior's copy), which it updates: the stream word counts, then the streams."""
+    given (a prior's copy), which it updates: the stream word counts, then the streams. ``work``:
+    uint8 working memory, used when it holds :func:`work_bytes` (else the loops allocate)."""
     if x.size == 0:
         return np.zeros(0, np.uint32)
-    qd, per = _model_pass(x, sg, ss)
+    qd, per = _model_pass(x, sg, ss, work)
     streams = _encode_lanes(qd, per)
     if bits > 1:
         md, mc = _magnitudes(x, bits, mg, ms)
@@ -714,9 +754,10 @@ def decode_plain_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms
 
 
 @njit(cache=True, nogil=True)
-def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
+def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms, work):
     """Decode a ``ctxfast`` chunk of (T, N, C, H, W) ``shape`` (at least one element) into the
-    flat uint8 buffer ``xf`` with element strides ``strides``. Stream r is
+    flat uint8 buffer ``xf`` with element strides ``strides``, its padded copy in ``work`` when
+    that holds :func:`work_bytes`. Stream r is
     ``words[offs[r]:offs[r + 1]]`` (lanes, then the magnitudes for ``bits > 1``). Returns 0,
     1 for a malformed stream (a zero last word, words or state left over at its end) or 2 for a
     magnitude that does not fit ``bits``."""
@@ -732,7 +773,7 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms):
     G = max(min(C, MAX_GROUPS), 1)
     rw = W + 2
     cs = (H + 2) * rw
-    sp = np.zeros(T * N * C * cs + 8, np.uint8)  # + 8: time_part reads words
+    sp = _zeroed_copy(work, T, N, C, H, W)
     planes = _lane_plane_counts(T, N, C, starts, L)
     most = planes.max()
     q0 = 0
