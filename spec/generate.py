@@ -545,6 +545,13 @@ VALID["keyed-stream-id"] = {
     "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [2], "flush_after": [2], "records": "compact",
                "stream_id": "101112131415161718191a1b1c1d1e1f"},
 }
+# Version 1.9: message ends (FORMAT.md 5.2, 11, the message-ends extension): the size field of a
+# compact record also says whether it ends a message (a flush); rows of 2, two flushed short rows.
+VALID["message-ends-stream"] = {
+    "array": {"shape": [6, 2, 3, 3], "bits": 1, "rate": 0.3, "seed": 128},
+    "stream": {"codec": "ctxmix", "axes": ["T", "N", "H", "W"], "chunk": [2], "flush_after": [2, 3], "records": "compact",
+               "message_ends": True, "stream_id": "202122232425262728292a2b2c2d2e2f"},
+}
 # Version 1.8: the optional ``ctxfast`` codec (FORMAT.md 9.4.12): four sample lanes of equal
 # size (the lockstep coder), lanes of unequal size (N = 6: 1, 2, 1, 2 samples; N = 5: the last
 # lane longer), one lane (N = 1) and three (N = 3), counts of 2, 4 and 8 bits (the magnitude
@@ -1258,6 +1265,14 @@ def _invalid_keyed(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]
     out["keyed-extension-data"] = (_compact_file(new_head, _compact_records(new_head, h, chunks, keyed=True), len(recs), rows),
                                    layout.PREAMBLE_SIZE, "carries no data")
     out["keyed-checks-classic"] = (_set_header(valid["ctxmix-spikes"], extensions=(Extension("keyed-checks", b"", True),)),
+                                   layout.PREAMBLE_SIZE, "compact records")
+    # Version 1.9: the message-ends extension with data, and in a file of classic records.
+    # (Only the header is replaced: a reader finds the problem there, before it looks further.)
+    h, start, _ = _parts(valid["message-ends-stream"])
+    ends_data = tuple(Extension(e.name, b"\x00" if e.name == "message-ends" else e.data, e.required) for e in h.extensions)
+    out["message-ends-extension-data"] = (encode_header(Header(**{**h.__dict__, "extensions": ends_data}))
+                                          + valid["message-ends-stream"][start:], layout.PREAMBLE_SIZE, "carries no data")
+    out["message-ends-classic"] = (_set_header(valid["ctxmix-spikes"], extensions=(Extension("message-ends", b"", True),)),
                                    layout.PREAMBLE_SIZE, "compact records")
     return out
 
@@ -2044,7 +2059,7 @@ def _messages_blob(messages: list[bytes]) -> bytes:
 def _link_stream(frame_shape, frames, batches, **options) -> tuple[bytes, list[bytes], bytes]:
     """(header, chunk messages, end message) of ``frames`` sent in messages of ``batches`` frames
     (without a stream id unless ``stream_id`` gives one: a vector's bytes are fixed)."""
-    enc = spikecodec.LinkEncoder(frame_shape, **{"stream_id": False, "records": "compact-unkeyed", **options})
+    enc = spikecodec.LinkEncoder(frame_shape, **{"stream_id": False, "records": "compact-unkeyed", "message_ends": False, **options})
     messages, at = [], 0
     for n in batches:
         messages.append(enc.encode(frames[at : at + n]))
@@ -2104,7 +2119,7 @@ def _colliding_stream_ids(frame_shape) -> tuple[bytes, bytes]:
     seen: dict[int, bytes] = {}
     for i in range(1 << 20):
         sid = hashlib.sha256(i.to_bytes(8, "little")).digest()[:16]
-        tag = spikecodec.LinkEncoder(frame_shape, codec="ctxmix", stream_id=sid).header[-4:]
+        tag = spikecodec.LinkEncoder(frame_shape, codec="ctxmix", stream_id=sid, message_ends=False).header[-4:]
         got = seen.setdefault(binascii.crc_hqx(tag, 0), sid)
         if got is not sid:
             return got, sid
@@ -2117,6 +2132,13 @@ def _first_compact_record(message: bytes) -> int:
     v = message[0]
     assert v < 0x80 and not (v - 1) & 1 and (v - 1) >> 1 < 256
     return 1 + ((v - 1) >> 1) + 2
+
+
+def _first_record_ending(message: bytes) -> int:
+    """As :func:`_first_compact_record`, in a stream with message ends (5.2: v = 4 P + 2 e + f + 1)."""
+    v = message[0]
+    assert v < 0x80 and not (v - 1) & 1 and not (v - 1) & 2 and (v - 1) >> 2 < 256  # no height, not the message's end
+    return 1 + ((v - 1) >> 2) + 2
 
 
 def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, int | None, str | None, str | None, list[int] | None]]:
@@ -2139,6 +2161,9 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
     id_a, id_b = _colliding_stream_ids(frames.shape[1:])
     collide_a = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=id_a, records="compact")
     collide_b = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="ctxmix", stream_id=id_b, records="compact")
+    # Version 1.9, message ends: messages of 2 and 3 frames (one record each, rows of one frame).
+    ends_header, ends, ends_end = _link_stream(frames.shape[1:], frames, [2, 3], codec="ctxmix", stream_id=bytes(range(80, 96)),
+                                               records="compact", message_ends=True)
     packed = (big[0].size + 7) // 8
     assert all(_first_compact_record(m) - 3 < packed for m in coded)  # every record coded, not stored packed
     cases = {
@@ -2165,6 +2190,12 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         # passes in the other), refused.
         "keyed-session": ([keyed_header, *keyed, keyed_end], True, "", None),
         "keyed-colliding-session": ([collide_a[0], collide_a[1][0], collide_b[1][1]], False, "another", "compact-check"),
+        # Version 1.9, message ends: a stream; its second message cut after its first record (every
+        # record's check passes: before 1.9 that read as one frame, no error); two messages sent as one.
+        "message-ends": ([ends_header, *ends, ends_end], True, "", None),
+        "message-ends-truncated": ([ends_header, ends[0], ends[1][: _first_record_ending(ends[1])]], False, "cut short",
+                                   "message-truncated"),
+        "message-ends-joined": ([ends_header, ends[0] + ends[1]], False, "two messages", "message-joined"),
     }
     # Numbered messages (FORMAT.md 11): each chunk message given with its record number, one
     # frame a message, keyed checks.
@@ -2474,6 +2505,8 @@ INVALID_CODES = {
     "keyed-records-unkeyed": "compact-check",
     "keyed-extension-data": "extension-data",
     "keyed-checks-classic": "keyed-checks-classic",
+    "message-ends-extension-data": "extension-data",
+    "message-ends-classic": "message-ends-classic",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).

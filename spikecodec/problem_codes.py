@@ -59,8 +59,9 @@ _TABLE: dict[str, tuple[str, str]] = {
     "extension-unknown-required": ("3.2", "every required extension is one the reader knows"),
     "extension-not-required": ("3.2", "a known extension has its required bit set"),
     "extension-repeated": ("3.2", "a known extension appears at most once"),
-    "extension-data": ("3.2", "the compact-records and keyed-checks extensions carry no data"),
+    "extension-data": ("3.2", "the compact-records, keyed-checks and message-ends extensions carry no data"),
     "keyed-checks-classic": ("3.2", "the keyed-checks extension only goes with compact records"),
+    "message-ends-classic": ("3.2", "the message-ends extension only goes with compact records"),
     "prior-extension-unneeded": ("3.2", "a prior extension only when the array codec names a prior"),
     # Chunking (4)
     "chunk-extent": ("4.1", "a chunk's extent on axes 1..k-1 is the grid's (reported by recovery's walk, section 10; reading with the index reports `index-record-mismatch`)"),
@@ -127,6 +128,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     # Streams and messages (11)
     "stream-unfinished": ("11", "a stream goes on to its index and trailer (a sequential reader of a file from a pipe or socket, whose input ended; a message receiver, which cannot tell a stream still under way from one abandoned, does not report it)"),
     "message-size": ("11", "a message holds exactly its part of the file"),
+    "message-truncated": ("11", "with message-ends, a chunk message's last record ends a message (else the message was cut short)"),
+    "message-joined": ("11", "with message-ends, no record but a chunk message's last ends a message (else two messages were sent as one)"),
     "integration-framing": ("11", "a chunk an integration (numcodecs, zarr) frames has its framing's tag and element type (the integration's rule)"),
     # Limits (12)
     "limit-bytes": ("12", "a read decodes at most the reader's max_bytes (a reader's limit, not a format rule)"),

@@ -154,7 +154,7 @@ def parse_header(data, priors):
         ids.append(raw.decode("ascii"))
     codecs = list(zip(ids, configs))
     check_pipeline(codecs)
-    known = ("compact-records", "prior", "keyed-checks")
+    known = ("compact-records", "prior", "keyed-checks", "message-ends")
     names = [raw.decode("ascii") for _, raw, _ in exts]
     for flags, raw, data_ in exts:  # extension by extension, each through every rule
         name = raw.decode("ascii")
@@ -168,10 +168,12 @@ def parse_header(data, priors):
             raise bad("extension-not-required", f"extension {name} lacks its required bit")
         if names.count(name) > 1:
             raise bad("extension-repeated", f"extension {name} appears more than once")
-        if name in ("compact-records", "keyed-checks") and data_:
+        if name in ("compact-records", "keyed-checks", "message-ends") and data_:
             raise bad("extension-data", f"the {name} extension carries no data")
     if "keyed-checks" in names and "compact-records" not in names:
         raise bad("keyed-checks-classic", "keyed-checks without compact-records")
+    if "message-ends" in names and "compact-records" not in names:
+        raise bad("message-ends-classic", "message-ends without compact-records")
     ext = {name: data_ for (_, _, data_), name in zip(exts, names) if name in known}
     array_id, array_cfg = codecs[0]
     if "prior" in ext and "prior" not in array_cfg:
@@ -192,6 +194,7 @@ def parse_header(data, priors):
     hdr.shape, hdr.chunk_shape, hdr.axes, hdr.codecs = shape, chunk_shape, axes, codecs
     hdr.compact = "compact-records" in ext
     hdr.keyed = "keyed-checks" in ext
+    hdr.message_ends = "message-ends" in ext
     return hdr
 
 
@@ -259,7 +262,9 @@ def compact_record(data, pos, hdr, rows, ordinal, end_code="records-end-early"):
         if end_code is None:
             return None
         raise Problem(end_code, pos, "end of records where a record is expected")
-    P, f = (v - 1) >> 1, (v - 1) & 1
+    P, f, e = (v - 1) >> 1, (v - 1) & 1, 0
+    if hdr.message_ends:  # 1.9: v = 4 P + 2 e + f + 1
+        P, e = (v - 1) >> 2, ((v - 1) >> 1) & 1
     height = hdr.chunk_shape[0]
     if f:
         height, p = read_varint(data, p, pos)
@@ -280,7 +285,9 @@ def compact_record(data, pos, hdr, rows, ordinal, end_code="records-end-early"):
         want = crc16_xmodem(covered) if P < 256 else crc32(covered)
     if u(data, p + P, check) != want:
         raise Problem("compact-check", pos, "compact record check mismatch")
-    return Record(pos, start, height, j, p, P), p + P + check
+    rec = Record(pos, start, height, j, p, P)
+    rec.ends_message = bool(e)
+    return rec, p + P + check
 
 
 def classic_head(data, pos, hdr):

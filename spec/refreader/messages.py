@@ -34,7 +34,11 @@ def _chunk_message(data, message, hdr, rows, ordinal):
     records, pos = [], start
     while pos < len(stream):
         rec, pos = compact_record(stream, pos, hdr, rows, ordinal + len(records))
+        if hdr.message_ends and rec.ends_message and pos < len(stream):
+            raise Problem("message-joined", pos, "a record that ends a message, and more of the message after it")
         records.append(rec)
+    if hdr.message_ends and records and not records[-1].ends_message:
+        raise Problem("message-truncated", len(stream), "the message's last record does not end a message")
     if rows.j != 0:
         raise Problem("row-incomplete", len(stream), "the message ends inside a row")
     return records, rows, stream

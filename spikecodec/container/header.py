@@ -390,10 +390,13 @@ def check_header(h: Header, offset: int | None = None) -> Pipeline:
             raise fail(f"extension {e.name!r} must be marked required", code="extension-not-required")
         if sum(x.name == e.name for x in h.extensions) > 1:
             raise fail(f"extension {e.name!r} appears more than once", code="extension-repeated")
-        if e.name in (COMPACT_EXTENSION, KEYED_EXTENSION) and e.data:
+        if e.name in (COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION) and e.data:
             raise fail(f"extension {e.name!r} carries no data", code="extension-data")
     if h.extension_data(KEYED_EXTENSION) is not None and h.extension_data(COMPACT_EXTENSION) is None:
         raise fail(f"extension {KEYED_EXTENSION!r} keys compact records' checks, and the file has none", code="keyed-checks-classic")
+    if h.extension_data(MESSAGE_ENDS_EXTENSION) is not None and h.extension_data(COMPACT_EXTENSION) is None:
+        raise fail(f"extension {MESSAGE_ENDS_EXTENSION!r} marks compact records that end a message, and the file has none",
+                   code="message-ends-classic")
     if h.extension_data(PRIOR_EXTENSION) is not None and not getattr(pipeline.array_codec, "prior_id", None):
         raise fail(f"extension {PRIOR_EXTENSION!r} holds a prior, but codec {pipeline.array_codec.codec_id!r} names none", code="prior-extension-unneeded")
     return pipeline
@@ -404,7 +407,9 @@ COMPACT_EXTENSION = "compact-records"  # the file's chunks are compact records (
 STREAM_ID_EXTENSION = "stream-id"  # random bytes that make a stream's header its own (FORMAT.md 3.2)
 STREAM_ID_SIZE = 16
 KEYED_EXTENSION = "keyed-checks"  # compact records' checks keyed by stream and place (FORMAT.md 5.2, version 1.7)
-KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3, STREAM_ID_EXTENSION: 6, KEYED_EXTENSION: 7}  # name -> the minor version defining it
+MESSAGE_ENDS_EXTENSION = "message-ends"  # compact records say which ends a message (FORMAT.md 5.2, 11, version 1.9)
+KNOWN_EXTENSIONS = {PRIOR_EXTENSION: 3, COMPACT_EXTENSION: 3, STREAM_ID_EXTENSION: 6, KEYED_EXTENSION: 7,
+                    MESSAGE_ENDS_EXTENSION: 9}  # name -> the minor version defining it
 RULELESS_EXTENSIONS = {STREAM_ID_EXTENSION}  # read as unknown ones are (FORMAT.md 3.2): no rule for readers
 
 

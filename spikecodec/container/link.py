@@ -44,7 +44,7 @@ from ..limits import Budget, ReadLimits, as_limits
 from ..prior import PriorLike, as_priors
 from ..codecs import ChunkSpec
 from .grid import RowAssembler, Tiling, chunk_spec
-from .header import COMPACT_EXTENSION, KEYED_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
+from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
 from .writer import COMPACT_RECORDS, SpikeWriter, whole_numbers
@@ -80,6 +80,11 @@ class LinkEncoder:
     options (two cameras of one model) still make streams whose messages cannot be taken for each
     other's; 16 bytes of your own give a reproducible header; False writes none (the header of
     spikecodec 1.5 and earlier, the same for every encoder of these options).
+
+    ``message_ends`` (default: with keyed checks, ``records="compact"``) marks each message's last
+    record (FORMAT.md 5.2, 11; format 1.9), so that a message of several records that the
+    transport cuts short at a record boundary, or two messages sent as one, is refused instead of
+    read as fewer or more frames. False writes the streams of format 1.7 - 1.8, for their readers.
     """
 
     def __init__(
@@ -95,6 +100,7 @@ class LinkEncoder:
         bits: int = 1,
         stream_id: bytes | bool = True,
         records: str = "compact",
+        message_ends: bool | None = None,
     ):
         if records not in COMPACT_RECORDS:
             raise ValueError(f"a link's records are compact: records must be 'compact' or 'compact-unkeyed' (for readers "
@@ -103,8 +109,11 @@ class LinkEncoder:
         frame_shape = whole_numbers(frame_shape, "frame_shape")
         if axes is None and len(frame_shape) == 4:
             axes = ("N", "T", "C", "H", "W")
+        if message_ends is None:
+            message_ends = records == "compact"
         self._writer = SpikeWriter(self._sink, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,
-                                   prior=prior, embed_prior=embed_prior, records=records, stream_id=stream_id)
+                                   prior=prior, embed_prior=embed_prior, records=records, stream_id=stream_id,
+                                   message_ends=message_ends)
         self._writer._start(frame_shape)
         self.header: bytes = self._sink.take()
         self.frame_shape = frame_shape
@@ -188,7 +197,8 @@ class LinkEncoder:
                       embed_prior=h.extension_data(PRIOR_EXTENSION) is not None, axes=h.axes,
                       chunk=h.chunk_shape, metadata=h.metadata, bits=h.bits,
                       stream_id=stream_id if len(stream_id or b"") == STREAM_ID_SIZE else False,
-                      records="compact" if h.extension_data(KEYED_EXTENSION) is not None else "compact-unkeyed")
+                      records="compact" if h.extension_data(KEYED_EXTENSION) is not None else "compact-unkeyed",
+                      message_ends=h.extension_data(MESSAGE_ENDS_EXTENSION) is not None)
         if encoder.header != data:
             raise ValueError("this version of spikecodec does not write that header byte for byte (another "
                              "version's or writer's): messages coded for it would not decode with it")
@@ -331,12 +341,17 @@ class LinkDecoder:
         budget = Budget(self.limits)  # the rows of one message together, not only each row, within max_bytes
         rows: list[np.ndarray] = []
         end = self._pos + len(message)
+        ends = False  # whether the last record read ends a message (message-ends)
         while cursor.pos < end:
             at = cursor.pos
             try:
                 record = read_record(self._records, cursor, records_read, tiling.place)
             except FormatError as exc:
                 raise self._explain(exc, message, at, records_read) from None
+            ends = record.head.ends_message
+            if ends and cursor.pos < end:
+                raise FormatError(f"record {records_read} ends a message, and {end - cursor.pos} more bytes follow it in this "
+                                  "one: two messages sent as one", cursor.pos, code="message-joined")
             spec = tiling.last_spec
             if assembler.row is None:  # a row starts: it is allocated now
                 budget.spend(spec.shape[0] * math.prod(h.frame_shape), f"the row at row {tiling.last_row_start}", at)  # type: ignore[union-attr]
@@ -345,6 +360,9 @@ class LinkDecoder:
             row = assembler.add(values, spec, at)  # type: ignore[arg-type]
             if row is not None:
                 rows.append(row)
+        if self._records.message_ends and cursor.pos > self._pos and not ends:
+            raise FormatError(f"the message ends after record {records_read - 1}, which does not end a message: "
+                              "the message was cut short", cursor.pos, code="message-truncated")
         if assembler.row is not None:
             raise FormatError("message ends inside a row of chunks", cursor.pos, code="row-incomplete")
         frames = (np.zeros((0, *h.frame_shape), np.uint8) if not rows  # an empty message (no frames were encoded)

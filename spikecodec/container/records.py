@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import layout
 from ..errors import FormatError
-from .header import COMPACT_EXTENSION, KEYED_EXTENSION, Header
+from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, Header
 
 
 class IndexEntry(NamedTuple):
@@ -111,6 +111,9 @@ class RecordHead(NamedTuple):
     origin: tuple[int, ...] | None
     extent: tuple[int, ...] | None
     spike_count: int | None
+    #: The record ends a message (compact records of a stream with the ``message-ends``
+    #: extension, FORMAT.md 5.2; False for every other record).
+    ends_message: bool = False
 
     @property
     def size(self) -> int:
@@ -124,14 +127,16 @@ class ClassicRecords:
     """Magic, payload size, spike count, origin, extent, payload, CRC-32."""
 
     compact = False
+    message_ends = False
 
     def __init__(self, chunk_rank: int):
         self.chunk_rank = chunk_rank
         self.head_size = layout.chunk_header_size(chunk_rank)
         self._struct = layout.chunk_header_struct(chunk_rank)
 
-    def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
-        """The record's parts (head, payload, CRC), kept apart so a large payload is never copied."""
+    def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes, ends_message: bool = False) -> list[bytes]:
+        """The record's parts (head, payload, CRC), kept apart so a large payload is never copied
+        (``ends_message``: classic records do not say it)."""
         head = self._struct.pack(layout.CHUNK_MAGIC, len(payload), spike_count, *origin, *extent)
         return [head, payload, layout.crc32(head, payload).to_bytes(4, "little")]
 
@@ -225,22 +230,29 @@ def compact_check(tag: bytes, ordinal: int, head: bytes, payload, width: int, ke
 
 
 class CompactRecords:
-    """varint (2 P + f + 1), [varint height if f], payload, CRC over tag + ordinal + all that.
+    """varint (2 P + f + 1, or 4 P + 2 e + f + 1 with message ends), [varint height if f],
+    payload, CRC over tag + ordinal + all that.
 
     ``tag`` is the file's header CRC as stored: a record checks only inside the stream it was
     written for, at the place it was written to."""
 
     compact = True
 
-    def __init__(self, tag: bytes, row_height: int, keyed: bool = False):
+    def __init__(self, tag: bytes, row_height: int, keyed: bool = False, message_ends: bool = False):
         self.tag = tag
         self.row_height = row_height
         self.keyed = keyed
+        #: The size field also says whether the record ends a message (the ``message-ends``
+        #: extension, version 1.9): ``v = 4 P + 2 e + f + 1`` instead of ``2 P + f + 1``.
+        self.message_ends = message_ends
 
-    def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes) -> list[bytes]:
+    def build(self, ordinal: int, origin, extent, spike_count: int, payload: bytes, ends_message: bool = False) -> list[bytes]:
         height = extent[0]
         flag = int(height != self.row_height)
-        head = varint(2 * len(payload) + flag + 1) + (varint(height) if flag else b"")
+        size = 2 * len(payload) + flag + 1
+        if self.message_ends:
+            size = 4 * len(payload) + 2 * int(ends_message) + flag + 1
+        head = varint(size) + (varint(height) if flag else b"")
         return [head, payload, compact_check(self.tag, ordinal, head, payload, check_size(len(payload)), self.keyed)]
 
     def at_end(self, cursor: Cursor) -> tuple[bool, bytes]:
@@ -252,6 +264,9 @@ class CompactRecords:
         if v == 0:
             raise FormatError("end of records where a record was expected", at, code="records-end-early")
         payload_size, flag = (v - 1) >> 1, (v - 1) & 1
+        ends = False
+        if self.message_ends:
+            payload_size, ends = payload_size >> 1, bool(payload_size & 1)
         height = self.row_height
         if flag:
             height, raw = read_varint(cursor, at, "a record's row height")
@@ -260,7 +275,7 @@ class CompactRecords:
                 allowed = ("the stream's rows, which are 1 high (never shorter; a full row's height is not stated)"
                            if self.row_height == 1 else f"1..{self.row_height - 1} (a full row of {self.row_height} is not stated)")
                 raise FormatError(f"record row height {height} is outside {allowed}", at, code="compact-height")
-        return RecordHead(head, payload_size, check_size(payload_size), height, None, None, None)
+        return RecordHead(head, payload_size, check_size(payload_size), height, None, None, None, ends)
 
     def verify(self, head: RecordHead, payload, check: bytes, ordinal: int, at: int) -> None:
         if len(check) != head.check_size:
@@ -275,7 +290,8 @@ RecordLayout = ClassicRecords | CompactRecords
 def record_layout(h: Header, header_crc: bytes) -> RecordLayout:
     """The record layout a header declares (the ``compact-records`` extension, FORMAT.md 5.2)."""
     if h.extension_data(COMPACT_EXTENSION) is not None:
-        return CompactRecords(header_crc, h.chunk_shape[0], h.extension_data(KEYED_EXTENSION) is not None)
+        return CompactRecords(header_crc, h.chunk_shape[0], h.extension_data(KEYED_EXTENSION) is not None,
+                              h.extension_data(MESSAGE_ENDS_EXTENSION) is not None)
     return ClassicRecords(h.chunk_rank)
 
 

@@ -21,7 +21,7 @@ from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
 from ..output import descriptor_output, lock_for_writing
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .header import COMPACT_EXTENSION, KEYED_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
+from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file, flush, write_all
 from .records import (
     ClassicRecords,
@@ -172,7 +172,10 @@ class SpikeWriter:
     ``stream_id`` (16 bytes, or True to draw them at random) makes this stream's header, and so
     the check of each compact record, its own: records of another stream whose options are the
     same fail their check instead of reading as this stream's (FORMAT.md 3.2, ``stream-id``).
-    None or False: no id.
+    None or False: no id. ``message_ends=True`` (compact records; format 1.9) marks the last record
+    of each flush as the end of a message, so that a receiver of the flushes as messages tells one
+    cut short at a record boundary (:class:`~spikecodec.LinkEncoder` sets it); the last record
+    written is then held back until the next record or flush says whether it ends one.
     """
 
     def __init__(
@@ -189,6 +192,7 @@ class SpikeWriter:
         embed_prior: bool = False,
         records: str = "classic",
         stream_id: bytes | bool | None = None,
+        message_ends: bool = False,
     ):
         self._pipeline = Pipeline.from_user(codec)
         if records not in RECORDS:
@@ -208,6 +212,10 @@ class SpikeWriter:
             self._extensions.append(Extension(COMPACT_EXTENSION, b"", required=True))
         if records == "compact":
             self._extensions.append(Extension(KEYED_EXTENSION, b"", required=True))
+        if flag_option(message_ends, "message_ends"):
+            if records == "classic":
+                raise ValueError("message_ends=True marks compact records: give records='compact'")
+            self._extensions.append(Extension(MESSAGE_ENDS_EXTENSION, b"", required=True))
         stream_id = stream_id_bytes(stream_id)
         if stream_id is not None:
             self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))
@@ -239,6 +247,7 @@ class SpikeWriter:
         self._entries: list[IndexEntry] = []  # classic records: the index lists every one
         self._written = 0  # records written; compact records need only this count: a stream of days keeps no list
         self._rows = 0
+        self._held: tuple | None = None  # with message_ends: the last record's build arguments, its end bit not yet known
         self._closed = False
 
     def __reduce__(self) -> Any:
@@ -317,6 +326,7 @@ class SpikeWriter:
         with self._lock:
             self._check_open()
             self._write_pending()
+            self._end_message()
             flush(self._file)
 
     def close(self) -> None:
@@ -333,6 +343,7 @@ class SpikeWriter:
                 return
             if self._header is not None:
                 with contextlib.suppress(OSError, ValueError):
+                    self._end_message()
                     flush(self._file)
             self._release()
 
@@ -343,6 +354,7 @@ class SpikeWriter:
             if self._header is None:
                 raise ValueError("no frame was appended: the frame shape is unknown, nothing to write")
             self._write_pending()
+            self._end_message()
             if self._length is not None and self._rows != self._length:
                 raise ValueError(f"{self._rows} frames written, but length={self._length} was declared")
             if self._records.compact:  # type: ignore[union-attr]
@@ -449,13 +461,25 @@ class SpikeWriter:
             payload, spikes = self._pipeline.encode(values, spec)
             if len(payload) > spec.max_payload:
                 raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
-            record = self._records.build(self._written, (self._rows, *inner), spec.shape[:k], spikes, payload)  # type: ignore[union-attr]
+            built = (self._written, (self._rows, *inner), spec.shape[:k], spikes, payload)
+            self._written += 1
+            if self._records.message_ends:  # type: ignore[union-attr]
+                self._end_message(False)  # the record before this one ends no message
+                self._held = built
+                continue
+            record = self._records.build(*built)  # type: ignore[union-attr]
             if not self._records.compact:  # type: ignore[union-attr]
                 self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
-            self._written += 1
             for part in record:
                 self._emit(part)
         self._rows += height
+
+    def _end_message(self, ends: bool = True) -> None:
+        """Write the record held back (``message_ends``), as the end of a message or not."""
+        if self._held is not None:
+            built, self._held = self._held, None
+            for part in self._records.build(*built, ends_message=ends):  # type: ignore[union-attr]
+                self._emit(part)
 
     def _emit(self, data: bytes) -> None:
         write_all(self._file, data)

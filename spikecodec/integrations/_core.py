@@ -223,7 +223,8 @@ class SpikeParams:
         axes = self.axes if self.axes is not None else default_axes(len(shape))
         try:
             return LinkEncoder(shape[1:], codec=self.codec, prior=prior, axes=axes, chunk=(shape[0],), bits=bits,
-                               metadata=dict(metadata or {}), stream_id=False, records=records).header  # one framing per chunk shape
+                               metadata=dict(metadata or {}), stream_id=False, records=records,
+                               message_ends=False).header  # one framing per chunk shape; a chunk is one record
         except FormatError as exc:
             raise ValueError(f"{self.who}: chunks shaped {shape} cannot be coded as messages ({exc.message})") from None
         except ValueError as exc:

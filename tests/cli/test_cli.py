@@ -534,6 +534,7 @@ def test_inspect_shows_the_header_extensions_and_a_stream_id(tmp_path: Path) -> 
     enc = spikecodec.LinkEncoder((2, 3), stream_id=bytes(range(16)))
     path = tmp_path / "link.spk"
     path.write_bytes(enc.header + enc.encode(np.zeros((2, 3), np.uint8)) + enc.end())
-    assert "extensions      compact-records, keyed-checks, stream-id 000102030405060708090a0b0c0d0e0f" in ok("inspect", path).stdout.decode()
+    assert ("extensions      compact-records, keyed-checks, message-ends, stream-id 000102030405060708090a0b0c0d0e0f"
+            in ok("inspect", path).stdout.decode())
     report = json.loads(ok("inspect", path, "--json").stdout)
     assert report["extensions"][-1] == {"name": "stream-id", "required": False, "bytes": 16, "hex": bytes(range(16)).hex()}

@@ -78,13 +78,13 @@ def test_two_sessions_of_the_same_options_do_not_take_each_others_messages(prior
     np.testing.assert_array_equal(dec.decode(a.encode(FRAMES[0])), FRAMES[:1])  # its own still reads
     c = LinkEncoder(FRAMES.shape[1:], prior=prior)
     with spikecodec.open(c.header + c.encode(FRAMES[1]) + c.end(), priors=prior) as r:
-        assert r.header.minor == 7 and [e.name for e in r.header.extensions][-1] == "stream-id"
+        assert r.header.minor == 9 and [e.name for e in r.header.extensions][-1] == "stream-id"
     # A fixed id gives a reproducible header; False the header of 1.5 (one for all encoders).
     fixed = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=bytes(16)).header for _ in range(2)]
     plain = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=False).header for _ in range(2)]
     assert fixed[0] == fixed[1] != plain[0] == plain[1]
     with spikecodec.open(plain[0] + LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=False).end(), priors=prior) as r:
-        assert r.header.minor == 7 and [e.name for e in r.header.extensions] == ["compact-records", "keyed-checks"]
+        assert r.header.minor == 9 and [e.name for e in r.header.extensions] == ["compact-records", "keyed-checks", "message-ends"]
     # A restarted encoder for a header is that stream's: it keeps the id.
     again = LinkEncoder.from_header(a.header, prior=prior)
     assert again.header == a.header
@@ -370,3 +370,89 @@ def test_an_encoder_shared_by_threads_numbers_each_message_with_its_own_record(p
     for n, message, frame in sorted(got, key=lambda item: -item[0]):  # last first: every other one late
         np.testing.assert_array_equal(dec.decode(message, record=n), frame[None])
     assert dec.records_skipped == 0
+
+
+def _record_ends(message: bytes) -> list[int]:
+    """The offset after each compact record of a message of a stream with message ends."""
+    from spikecodec.container.reader import BytesCursor
+    from spikecodec.container.records import read_varint
+
+    cursor, ends = BytesCursor(message, 0), []
+    while cursor.pos < len(message):
+        v, _ = read_varint(cursor, cursor.pos, "a size")
+        size = (v - 1) >> 2
+        if (v - 1) & 1:
+            read_varint(cursor, cursor.pos, "a height")
+        cursor.read(size + (2 if size < 256 else 4))
+        ends.append(cursor.pos)
+    return ends
+
+
+@pytest.mark.parametrize("codec, chunk", [("ctxmix", 1), ("raw", 1), ("context", (1, 2)), ("ctxmix", 2)])
+def test_a_message_cut_at_a_record_boundary_or_joined_to_the_next_is_refused(codec, chunk):
+    # A message of several records whose transport dropped its tail at a record boundary passed
+    # every record's check: it decoded as fewer frames, no error (an outside probe), and the next
+    # message was then blamed as out of order. With message ends (format 1.9) each message's last
+    # record says so; the refused message leaves the decoder where it was.
+    enc = LinkEncoder(FRAMES.shape[1:], codec=codec, chunk=chunk)
+    assert enc.header[9] == 9 and b"message-ends" in enc.header
+    first, second = enc.encode(FRAMES[:3]), enc.encode(FRAMES[3:5])
+    ends = _record_ends(first)
+    assert len(ends) >= 2 and ends[-1] == len(first)
+    for numbered in (False, True):
+        dec = LinkDecoder(enc.header)
+        for cut in ends[:-1]:
+            with pytest.raises(FormatError, match="cut short") as info:
+                dec.decode(first[:cut], **({"record": 0} if numbered else {}))
+            assert info.value.code == "message-truncated" and info.value.offset == len(enc.header) + cut
+        with pytest.raises(FormatError, match="two messages sent as one") as info:
+            dec.decode(first + second, **({"record": 0} if numbered else {}))
+        assert info.value.code == "message-joined" and info.value.offset == len(enc.header) + len(first)
+        np.testing.assert_array_equal(dec.decode(first, **({"record": 0} if numbered else {})), FRAMES[:3])
+        np.testing.assert_array_equal(dec.decode(second, **({"record": len(ends)} if numbered else {})), FRAMES[3:5])
+    end = enc.end()
+    dec.end(end)
+    data = enc.header + first + second + end  # still a file, which every reader reads
+    np.testing.assert_array_equal(spikecodec.decode(data), FRAMES[:5])
+    assert spikecodec.validate(data).ok
+
+
+def test_message_ends_follow_the_records_option_and_the_header():
+    """Keyed records (the default) mark message ends; unkeyed ones (for readers of 1.3 - 1.6) and
+    message_ends=False (1.7 - 1.8) do not, and there a cut message still reads short, as before;
+    from_header keeps what the header says; a classic file cannot mark them."""
+    for options, minor, marked in (({}, 9, True), ({"message_ends": False}, 7, False),
+                                   ({"records": "compact-unkeyed"}, 3, False), ({"records": "compact-unkeyed", "message_ends": True}, 9, True)):
+        enc = LinkEncoder(FRAMES.shape[1:], codec="raw", stream_id=False, **options)
+        assert enc.header[9] == minor and (b"message-ends" in enc.header) == marked, options
+        assert LinkEncoder.from_header(enc.header).header == enc.header
+        message = enc.encode(FRAMES[:2])
+        cut = message[: len(message) // 2]
+        if marked:
+            with pytest.raises(FormatError, match="cut short"):
+                LinkDecoder(enc.header).decode(cut)
+        else:
+            np.testing.assert_array_equal(LinkDecoder(enc.header).decode(cut), FRAMES[:1])
+    with pytest.raises(ValueError, match="compact"):
+        spikecodec.SpikeWriter(__import__("io").BytesIO(), message_ends=True)
+
+
+def test_a_writer_with_message_ends_loses_no_flushed_frame():
+    """The last record is held back until the next record or a flush says whether it ends a
+    message: a flush, an error in the with block and close all write it."""
+    import io
+
+    for leave in ("flush", "error", "close"):
+        buf = io.BytesIO()
+        try:
+            with spikecodec.SpikeWriter(buf, codec="raw", records="compact", message_ends=True, chunk=2) as w:
+                w.write_frames(FRAMES[:4])  # two full rows: the second record held
+                if leave == "flush":
+                    w.flush()
+                    assert len(buf.getvalue()) and spikecodec.open(buf.getvalue(), recover=True).read().shape[0] == 4
+                if leave == "error":
+                    raise KeyError("the caller's")
+        except KeyError:
+            pass
+        with spikecodec.open(buf.getvalue(), recover=True) as r:
+            np.testing.assert_array_equal(r.read(), FRAMES[:4])

@@ -269,15 +269,16 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     ("raw", {}, 0), ("zstd", {}, 0), ("auto", {}, 0), ("countctx", {}, 1), ("ctxlanes", {}, 2), ("ctxmix", {}, 3),
     ("raw", {"records": "compact-unkeyed"}, 3), ("context", {"prior": "train"}, 3), ("mix", {}, 4), ("mix", {"prior": "train"}, 4),
     ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5), ("raw", {"stream_id": bytes(16)}, 6), ("raw", {"records": "compact"}, 7),
-    ("ctxfast", {}, 8), ("ctxfast", {"prior": "train"}, 8),
+    ("ctxfast", {}, 8), ("ctxfast", {"prior": "train"}, 8), ("raw", {"records": "compact", "message_ends": True}, 9),
 ])
 def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
     """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
-    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6, keyed checks 1.7, ctxfast 1.8."""
+    ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6, keyed checks 1.7, ctxfast 1.8,
+    message ends 1.9."""
     x = np.ones((2, 3, 4), np.uint8)
     if options.get("prior") == "train":
         options = {"prior": spikecodec.train_prior(x, codec)}
-    if "stream_id" in options:  # a writer's option (LinkEncoder draws one)
+    if "stream_id" in options or "message_ends" in options:  # writers' options (LinkEncoder draws a stream id)
         buf = io.BytesIO()
         with spikecodec.SpikeWriter(buf, codec=codec, **options) as w:
             w.write_frames(x)
@@ -287,7 +288,7 @@ def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor)
     assert data[9] == minor
     with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 8)
+    assert spikecodec.FORMAT_VERSION == (1, 9)
 
 
 def test_default_chunks_follow_the_codecs_target():

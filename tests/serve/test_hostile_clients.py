@@ -341,7 +341,7 @@ def first_record_only(header: bytes, message: bytes) -> bytes:
         try:
             LinkDecoder(header).decode(message[:cut])
         except FormatError as exc:
-            if exc.code == "row-incomplete":
+            if exc.code in ("row-incomplete", "message-truncated"):  # the latter with message ends (1.9)
                 return message[:cut]
     raise AssertionError("no record boundary")
 
@@ -357,7 +357,7 @@ def test_refused_message_leaves_the_decoder_where_it_was(damage):
     dec = LinkDecoder(enc.header)
     with pytest.raises(FormatError) as info:
         dec.decode(bad(messages[0]))
-    assert info.value.code in ("compact-check", "record-truncated", "row-incomplete")
+    assert info.value.code in ("compact-check", "record-truncated", "row-incomplete", "message-truncated")
     assert (dec.records_read, dec.rows_read) == (0, 0)
     for message, frame in zip(messages, frames):
         assert np.array_equal(dec.decode(message), frame[None])
