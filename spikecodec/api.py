@@ -14,7 +14,7 @@ from .container.chunk_cache import DEFAULT_CACHE_BYTES
 from .container.reader import SpikeReader, read_array
 from .container.source import Openable, binary_file
 from .container.writer import write_array
-from .elements import ElementRangeError, as_elements, to_numpy
+from .elements import ElementRangeError, as_elements, contiguous_uint8, to_numpy
 from .limits import ReadLimits
 from .output import output_file
 from .prior import PriorLike
@@ -153,7 +153,7 @@ def _write(
         # bits asked for); a value that does not fit takes the write back and redoes it below,
         # where as_elements picks the element type or names the offending value.
         try:
-            write_array(file, np.ascontiguousarray(arr), 1 if bits is None else bits, codec=pipeline, **options)
+            write_array(file, contiguous_uint8(arr), 1 if bits is None else bits, codec=pipeline, **options)
             return
         except ElementRangeError:
             restart()

@@ -140,6 +140,17 @@ def clean_bools(array: np.ndarray) -> np.ndarray:
     return np.not_equal(array, False)
 
 
+def contiguous_uint8(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as C-contiguous uint8 (a 0-d array stays 0-d), or a MemoryError that says why the
+    copy does not fit, where numpy's says "Unable to allocate 1.00 TiB" of a zero-stride view."""
+    try:
+        return np.asarray(arr, dtype=np.uint8, order="C")
+    except MemoryError:
+        view = " (a view with zero strides, as np.broadcast_to makes, repeats one value; coding writes each element)" if 0 in arr.strides else ""
+        raise MemoryError(f"the array of shape {arr.shape} takes {arr.size} bytes as uint8 elements, "
+                          f"more than this machine can allocate{view}") from None
+
+
 def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     """Check that ``array`` holds valid element values and return it as C-contiguous uint8.
 
@@ -169,7 +180,7 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         raise ElementRangeError(
             f"value {arr[idx].item()!r} at index {idx} does not fit the {kind} element type (0..{limit})"
         )
-    values = np.asarray(arr, dtype=np.uint8, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+    values = contiguous_uint8(arr)
     if bits is None:
         bits = next(b for b in ELEMENT_BITS if top < (1 << b))
     return values, bits

@@ -428,6 +428,7 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
     digest = getattr(pipeline.array_codec, "prior_id", None)
     if not digest:
         return pipeline
+    given = list(given)
     embedded = h.extension_data(PRIOR_EXTENSION)
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != digest:
@@ -449,7 +450,9 @@ def bind_prior(h: Header, pipeline: Pipeline, given: Iterable[Prior] = (), offse
     else:
         prior = find_prior(digest, given)
         if prior is None:
-            raise FormatError(f"coded with prior {digest}, which was not given "
+            others = sorted({p.digest[:12] for p in given})
+            among = f"; the priors given are others ({', '.join(others[:4])}{', ...' if len(others) > 4 else ''})" if others else ""
+            raise FormatError(f"coded with prior {digest}, which was not given{among} "
                               f"(pass it: priors=..., --prior FILE, or a folder in ${PRIOR_PATH_ENV})", offset, code="prior-missing")
     try:
         return pipeline.with_prior(prior)

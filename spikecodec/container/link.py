@@ -146,6 +146,8 @@ class LinkEncoder:
             return self._encode(frames)
 
     def _encode(self, frames: Any) -> bytes:
+        if self._writer._closed:  # not the writer's "closed": the user ended the stream
+            raise ValueError("the stream has ended (end() made its end message): no message follows it")
         values = to_numpy(frames)  # the one conversion: a masked array is refused, not unmasked
         if values.shape != self.frame_shape and values.shape[1:] != self.frame_shape:
             raise ValueError(f"got an array shaped {values.shape}; this stream's frames are shaped {self.frame_shape}, "

@@ -99,13 +99,47 @@ class BytesCursor:
         return bytes(out) if len(out) <= 64 else out  # small pieces (heads) as bytes, payloads as views
 
 
+TRAILER_SCAN = 64 << 20  # bytes before the end searched for a trailer that stray bytes follow
+
+
+def trailer_before_stray_bytes(src: Source, data_start: int) -> int | None:
+    """Where a good trailer ends, when stray bytes follow it: one whose CRC checks and whose
+    index ends where it starts (looked for in the last TRAILER_SCAN bytes)."""
+    size = src.size
+    lo = max(data_start + layout.TRAILER_SIZE - 4, size - TRAILER_SCAN)
+    tail = src.read_at(lo, size - lo)
+    at = len(tail) - 4
+    while True:
+        at = tail.rfind(layout.TRAILER_MAGIC, 0, at + 3)
+        if at < 0:
+            return None
+        end = lo + at + 4
+        if end < size:
+            try:
+                index_offset, index_nbytes = parse_trailer(src.read_at(end - layout.TRAILER_SIZE, layout.TRAILER_SIZE), end - layout.TRAILER_SIZE)
+            except FormatError:
+                pass
+            else:
+                if data_start <= index_offset and index_offset + index_nbytes == end - layout.TRAILER_SIZE:
+                    return end
+        at -= 1
+
+
+
 def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout) -> ChunkTable:
     """The chunk table of the index the trailer points to, checked to tile the file exactly
     and the array (FORMAT.md 4, 6). Compact records are walked (their index holds only totals)."""
     end = src.size - layout.TRAILER_SIZE
     if end < data_start:
         raise FormatError("no trailer: the file is truncated or its writer did not finish", src.size, code="trailer-magic")
-    index_offset, index_nbytes = parse_trailer(src.read_at(end, layout.TRAILER_SIZE), end)
+    try:
+        index_offset, index_nbytes = parse_trailer(src.read_at(end, layout.TRAILER_SIZE), end)
+    except FormatError as exc:
+        good = trailer_before_stray_bytes(src, data_start) if exc.code == "trailer-magic" else None
+        if good is None:
+            raise
+        raise FormatError(f"no trailer at the end of the file: {src.size - good} bytes follow the trailer at "
+                          f"{good - layout.TRAILER_SIZE} (appended to a finished file?)", exc.offset, code=exc.code) from None
     inner = inner_origins(h)
     if records.compact:
         if not data_start <= index_offset < end or index_offset + index_nbytes != end:

@@ -14,13 +14,12 @@ from ..prior import as_priors
 from ..problem_codes import CODES, SEVERITIES
 from .grid import chunk_spec, inner_origins
 from .header import Header, bind_prior, extensions_minor, parse_header, parse_preamble
-from .reader import BytesCursor, _rows, decode_record, read_indexed, scan_records
+from .reader import BytesCursor, _rows, decode_record, read_indexed, scan_records, trailer_before_stray_bytes
 from .records import (
     ChunkTable,
     IndexEntry,
     index_place,
     SourceCursor,
-    parse_trailer,
     read_compact_index,
     read_record,
     record_layout,
@@ -157,8 +156,6 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
 # Record problems found after the record's place was accepted and its size is known: the walk
 # skips such a record and goes on with the next one.
 _SKIPPABLE = {"chunk-crc", "compact-check", "spike-count"}
-# How far back from the end of a file a trailer followed by stray bytes is looked for.
-_TRAILER_SCAN = 64 << 20
 
 
 class _Prefix:
@@ -250,35 +247,13 @@ class _Checker:
         except FormatError as exc:
             index_error = exc
         if index_error.code == "trailer-magic":
-            end = self._trailer_before_stray_bytes(src, data_start)
+            end = trailer_before_stray_bytes(src, data_start)
             if end is not None:
                 self.add(index_error, f"no trailer at the end of the file: {src.size - end} bytes follow the trailer at {end - layout.TRAILER_SIZE}")
                 self.add(FormatError(f"{src.size - end} bytes after the trailer", end, code="bytes-after-trailer"))
                 return self.table(_Prefix(self.src, end), h, data_start, records)
         self.add(index_error)
         return self.walk(src, h, data_start, records, index_error)
-
-    def _trailer_before_stray_bytes(self, src, data_start: int) -> int | None:
-        """Where a good trailer ends, when stray bytes follow it: one whose CRC checks and whose
-        index ends where it starts (looked for in the last _TRAILER_SCAN bytes)."""
-        size = src.size
-        lo = max(data_start + layout.TRAILER_SIZE - 4, size - _TRAILER_SCAN)
-        tail = src.read_at(lo, size - lo)
-        at = len(tail) - 4
-        while True:
-            at = tail.rfind(layout.TRAILER_MAGIC, 0, at + 3)
-            if at < 0:
-                return None
-            end = lo + at + 4
-            if end < size:
-                try:
-                    index_offset, index_nbytes = parse_trailer(src.read_at(end - layout.TRAILER_SIZE, layout.TRAILER_SIZE), end - layout.TRAILER_SIZE)
-                except FormatError:
-                    pass
-                else:
-                    if data_start <= index_offset and index_offset + index_nbytes == end - layout.TRAILER_SIZE:
-                        return end
-            at -= 1
 
     def walk(self, src, h: Header, data_start: int, records, index_error: FormatError) -> tuple[list, set[int], int]:
         """Walk the records from the start (FORMAT.md 10, recovery step 1), reporting each

@@ -52,7 +52,9 @@ def default_chunk(shape: Sequence[int], target: int = TARGET_CHUNK_ELEMENTS) -> 
     axis 0 at a time only when a single sample across all timesteps is too large."""
     target = min(target, MAX_DEFAULT_CHUNK_ELEMENTS)
     rows = max(shape[0], 1)
-    if len(shape) == 1 or math.prod(shape) <= target:
+    # The chunk's elements, not the array's: an empty array of shape (0, 2**40) made a chunk (1,)
+    # of 2**40 elements, over the format's limit, and was refused.
+    if len(shape) == 1 or rows * math.prod(shape[1:]) <= target:
         return (rows,)
     inner = math.prod(shape[2:])
     if rows * inner <= MAX_DEFAULT_CHUNK_ELEMENTS:

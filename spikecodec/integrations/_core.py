@@ -208,7 +208,7 @@ class SpikeParams:
         return trained if trained in ELEMENT_BITS else 8
 
     def make_header(self, shape: tuple[int, ...], bits: int, metadata: Mapping[str, Any] | None = None,
-                    records: str = "compact") -> bytes:
+                    records: str = "compact", stream_id: bytes | bool = False) -> bytes:
         """The header message for chunks shaped ``shape`` (rank 1 or more, no extent 0) of
         ``bits``-bit elements, with ``metadata``: a :class:`~spikecodec.container.link.LinkEncoder`'s
         with this configuration's codec, prior and axes (spikecodec's default for the rank when
@@ -217,13 +217,15 @@ class SpikeParams:
         Raises ValueError when such chunks cannot be coded (too large, a prior trained for other
         chunks, axes of another rank); a missing prior raises ValueError too. ``records``: the
         header's record checks (a header derived anew for every chunk keeps those it had when
-        its chunks were written: ``compact-unkeyed``)."""
+        its chunks were written: ``compact-unkeyed``). ``stream_id``: True, a random stream id (for a
+        header stored once per array: the chunks of another array made with the same options
+        then fail their check instead of reading as this one's), or those 16 bytes."""
         self.check_axes(shape)
         prior = self.resolve_prior(required=True)
         axes = self.axes if self.axes is not None else default_axes(len(shape))
         try:
             return LinkEncoder(shape[1:], codec=self.codec, prior=prior, axes=axes, chunk=(shape[0],), bits=bits,
-                               metadata=dict(metadata or {}), stream_id=False, records=records,
+                               metadata=dict(metadata or {}), stream_id=stream_id, records=records,
                                message_ends=False).header  # one framing per chunk shape; a chunk is one record
         except FormatError as exc:
             raise ValueError(f"{self.who}: chunks shaped {shape} cannot be coded as messages ({exc.message})") from None

@@ -171,7 +171,7 @@ class SpikeZarrCodec(ArrayBytesCodec):
         bits = params.header_bits(name)  # a missing prior raises here
         shape = tuple(array_spec.shape) or (1,)  # a 0-d array's chunk is coded as one element
         try:
-            header = params.make_header(shape, bits)
+            header = params.make_header(shape, bits, stream_id=True)  # the array's own: another's chunks fail their check
         except ValueError:
             return dataclasses.replace(self, framing="file")
         return dataclasses.replace(self, header=_header_text(header))

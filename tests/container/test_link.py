@@ -456,3 +456,17 @@ def test_a_writer_with_message_ends_loses_no_flushed_frame():
             pass
         with spikecodec.open(buf.getvalue(), recover=True) as r:
             np.testing.assert_array_equal(r.read(), FRAMES[:4])
+
+
+def test_misuse_after_the_end_and_with_another_prior_says_what_happened(prior):
+    """encode() after end() said "the writer is closed"; a decoder given another prior said the
+    stream's "was not given" (an outside probe)."""
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    enc.encode(FRAMES[0])
+    enc.end()
+    with pytest.raises(ValueError, match="the stream has ended"):
+        enc.encode(FRAMES[1])
+    other = spikecodec.train_prior(FRAMES[:20], "ctxmix", axes="NTCHW", chunk=1)
+    with pytest.raises(FormatError, match=f"the priors given are others \\({other.digest[:12]}\\)") as info:
+        LinkDecoder(enc.header, priors=other)
+    assert info.value.code == "prior-missing"

@@ -1,6 +1,7 @@
 """Round trips through the container over shapes, element types, codecs and chunkings."""
 
 import io
+import math
 import os
 import subprocess
 import sys
@@ -391,3 +392,32 @@ def test_json_depth_is_counted_as_the_reference_reader_counts_it_in_linear_time(
     assert nesting_depth(hostile) == 600
     with pytest.raises(ValueError, match="nested too deeply"):
         strict_json(hostile)
+
+
+def test_an_empty_array_with_a_long_axis_gets_a_chunk_within_the_limit():
+    """Shape (0, 2**40) made the default chunk (1,): 2**40 elements a chunk, over the format's
+    2**31, and the write was refused although the array holds nothing (an outside probe)."""
+    for shape in [(0, 1 << 40), (0, 1 << 20, 1 << 20), (1 << 40, 0), (3, 0, 1 << 40)]:
+        for codec in ("raw", "winmix"):
+            data = spikecodec.encode(np.zeros(shape, np.uint8), codec=codec)
+            with spikecodec.open(data) as r:
+                assert r.shape == shape and math.prod(r.chunk_shape) * math.prod(shape[len(r.chunk_shape):]) <= 1 << 31
+
+
+def test_an_input_too_large_to_copy_says_so():
+    """A zero-stride view (np.broadcast_to) of 2**50 elements: numpy's "Unable to allocate 1.00
+    PiB" said nothing of why; the MemoryError names the shape and the view."""
+    huge = np.broadcast_to(np.uint8(0), (1 << 25, 1 << 25))
+    with pytest.raises(MemoryError, match=r"shape \(33554432, 33554432\) .* zero strides"):
+        spikecodec.encode(huge, codec="raw")
+
+
+def test_bytes_appended_to_a_finished_file_are_named_by_the_reader():
+    """The reader said "the file is truncated or its writer did not finish" of a whole file with
+    bytes appended (validate named them); now it says where the trailer is."""
+    data = spikecodec.encode(np.zeros((2, 3), np.uint8)) + b"junk!"
+    with pytest.raises(FormatError, match=r"5 bytes follow the trailer at \d+") as info:
+        spikecodec.decode(data)
+    assert info.value.code == "trailer-magic"
+    with pytest.raises(FormatError, match="truncated or its writer did not finish"):
+        spikecodec.decode(data[:-6])

@@ -22,6 +22,7 @@ from zarr.core.buffer import default_buffer_prototype
 
 import spikecodec
 from spikecodec import FormatError, LimitError, LinkDecoder, LinkEncoder
+from spikecodec.container.link import parse_header_message
 from spikecodec.integrations import _core
 from spikecodec.integrations.numcodecs import MESSAGE_TAG, SpikeCodec
 from spikecodec.integrations.zarr import SpikeZarrCodec
@@ -187,7 +188,8 @@ def test_configuration_through_json_and_a_fresh_process(model_spikes, tmp_path):
     conf = doc["codecs"][0]["configuration"]["codecs"][0]["configuration"]
     assert conf["framing"] == "message" and conf["prior_digest"] == codec.prior_digest
     header = base64.b64decode(conf["header"], validate=True)
-    assert header == codec._params.make_header((2, 1, 4, 7, 7), 1)  # today's derivation, kept as bytes
+    stream_id = parse_header_message(header)[0].extension_data("stream-id")  # the array's own, random
+    assert len(stream_id) == 16 and header == codec._params.make_header((2, 1, 4, 7, 7), 1, stream_id=stream_id)  # kept as bytes
     evolved = SpikeZarrCodec.from_dict(json.loads(json.dumps(doc["codecs"][0]["configuration"]["codecs"][0])))
     assert evolved.header == conf["header"] and evolved == dataclasses.replace(codec, header=conf["header"])
     np.save(tmp_path / "want.npy", spikes)

@@ -213,3 +213,21 @@ def test_a_chunk_larger_than_the_arrays_chunks_is_said_to_be_so(tmp_path):
     with pytest.raises(spikecodec.FormatError, match=r"the chunk holds an array of shape \(2, 4, 5\), more than the 20 elements of the array's chunks") as info:
         zarr.open_array(str(path))[...]
     assert info.value.code == "decoded-shape"
+
+
+def test_a_chunk_of_another_array_of_the_same_options_is_refused(sample_spikes, tmp_path):
+    """Two arrays made with the same options had byte-identical headers, so a chunk object copied
+    from one to the other read without error (an outside probe); each array's header now holds a
+    random stream id."""
+    spikes = sample_spikes[:, :8].astype(bool)
+    for name in ("a", "b"):
+        _write(tmp_path / name, spikes if name == "a" else ~spikes, (2, 8, 32, 7, 7),  # message framing: cut along axis 0
+               serializer=SpikeZarrCodec(codec="ctxmix"), compressors=None)
+    headers = [json.loads((tmp_path / n / "zarr.json").read_text())["codecs"][0]["configuration"]["header"] for n in "ab"]
+    assert headers[0] != headers[1]
+    chunk_a = sorted(p for p in (tmp_path / "a").rglob("c/*/*/*/*/*") if p.is_file())[0]
+    chunk_b = tmp_path / "b" / chunk_a.relative_to(tmp_path / "a")
+    chunk_b.write_bytes(chunk_a.read_bytes())
+    with pytest.raises(spikecodec.FormatError, match="fails its check") as info:
+        zarr.open_array(tmp_path / "b")[...]
+    assert info.value.code == "compact-check"
