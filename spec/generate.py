@@ -2136,9 +2136,14 @@ def _first_compact_record(message: bytes) -> int:
 
 def _first_record_ending(message: bytes) -> int:
     """As :func:`_first_compact_record`, in a stream with message ends (5.2: v = 4 P + 2 e + f + 1)."""
-    v = message[0]
-    assert v < 0x80 and not (v - 1) & 1 and not (v - 1) & 2 and (v - 1) >> 2 < 256  # no height, not the message's end
-    return 1 + ((v - 1) >> 2) + 2
+    v, n = 0, 0
+    while True:  # LEB128
+        v |= (message[n] & 0x7F) << (7 * n)
+        n += 1
+        if not message[n - 1] & 0x80:
+            break
+    assert not (v - 1) & 1 and not (v - 1) & 2 and (v - 1) >> 2 < 256  # no height, not the message's end
+    return n + ((v - 1) >> 2) + 2
 
 
 def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, int | None, str | None, str | None, list[int] | None]]:
@@ -2201,6 +2206,8 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
     # frame a message, keyed checks.
     nh, nm, nend = _link_stream(big.shape[1:], big, [1] * 6, codec="ctxmix", stream_id=bytes(range(48, 64)), records="compact")
     _, _, short_end = _link_stream(big.shape[1:], big, [1] * 2, codec="ctxmix", stream_id=bytes(range(64, 80)), records="compact")
+    eh, em, _ = _link_stream(big.shape[1:], big, [2, 2, 2], codec="ctxmix", stream_id=bytes(range(96, 112)), records="compact",
+                             message_ends=True)
     numbered = {
         "numbered-lost-and-late": ([nh, nm[0], nm[1], nm[3], nm[2], nm[5], nend], [0, 1, 3, 2, 5], True, "", None),
         "numbered-joined": ([nh, nm[3], nm[4], nm[5], nend], [3, 4, 5], True, "", None),
@@ -2210,6 +2217,9 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         "numbered-last-lost": ([nh, nm[0], nm[1], nend], [0, 1], True, "", None),
         "numbered-wrong-number": ([nh, nm[0], nm[2]], [0, 1], False, "expected record 1", "compact-check"),
         "numbered-end-fewer": ([nh, nm[0], nm[1], nm[3], short_end], [0, 1, 3], True, "ended after 2 records", "index-count"),
+        # Version 1.9, message ends: a numbered message cut short after its first record.
+        "numbered-message-ends-truncated": ([eh, em[0], em[1][: _first_record_ending(em[1])], em[2]], [0, 2, 4], False, "cut short",
+                                            "message-truncated"),
     }
     out = {}
     for name, (messages, is_end, phrase, code) in cases.items():
