@@ -26,7 +26,6 @@ import json
 import platform
 import sys
 import time
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +36,9 @@ sys.path.insert(0, str(HERE.parent))
 
 import spikecodec  # noqa: E402
 from spikecodec import LinkDecoder, LinkEncoder  # noqa: E402
-from spikecodec.container.header import MESSAGE_ENDS_EXTENSION  # noqa: E402
 from spikecodec.container.link import parse_header_message  # noqa: E402
-from spikecodec.container.records import check_size, read_varint  # noqa: E402
+from spikecodec.container.reader import BytesCursor  # noqa: E402
+from spikecodec.container.records import record_layout  # noqa: E402
 from spikecodec.elements import pack  # noqa: E402
 from spikecodec.models import load_reference, shipped_prior  # noqa: E402
 from spikecodec.models.data import load_fashion_mnist  # noqa: E402
@@ -80,19 +79,13 @@ def link_stream(spikes: np.ndarray, batch: int, **options) -> tuple[bytes, list[
 def framing_split(header: bytes, messages: list[bytes]) -> tuple[float, float]:
     """Mean (payload, framing) bytes of compact-record messages of one record each: the payload
     is the coded chunk (with the coder's ending), the framing its size field and its check."""
-    ends = parse_header_message(header)[0].extension_data(MESSAGE_ENDS_EXTENSION) is not None
+    records = record_layout(parse_header_message(header)[0], header[-4:])  # the readers' parser of record heads
     payload = framing = 0
     for m in messages:
-        cursor = BytesIO(m)
-        v, head = read_varint(cursor, 0, "the size field")
-        p, flag = divmod(v - 1, 2)
-        if ends:  # FORMAT.md 5.2, version 1.9: v = 4 P + 2 e + f + 1
-            p //= 2
-        if flag:
-            head += read_varint(cursor, len(head), "the height field")[1]
-        assert len(m) == len(head) + p + check_size(p), "a message of more than one record"
-        payload += p
-        framing += len(m) - p
+        head = records.read_head(BytesCursor(m, 0), 0)
+        assert head.size == len(m), "a message of more than one record"
+        payload += head.payload_size
+        framing += len(m) - head.payload_size
     return payload / len(messages), framing / len(messages)
 
 

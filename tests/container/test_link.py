@@ -372,18 +372,17 @@ def test_an_encoder_shared_by_threads_numbers_each_message_with_its_own_record(p
     assert dec.records_skipped == 0
 
 
-def _record_ends(message: bytes) -> list[int]:
-    """The offset after each compact record of a message of a stream with message ends."""
+def _record_ends(header: bytes, message: bytes) -> list[int]:
+    """The offset after each compact record of a message (the readers' parser of record heads)."""
+    from spikecodec.container.link import parse_header_message
     from spikecodec.container.reader import BytesCursor
-    from spikecodec.container.records import read_varint
+    from spikecodec.container.records import record_layout
 
+    records = record_layout(parse_header_message(header)[0], header[-4:])
     cursor, ends = BytesCursor(message, 0), []
     while cursor.pos < len(message):
-        v, _ = read_varint(cursor, cursor.pos, "a size")
-        size = (v - 1) >> 2
-        if (v - 1) & 1:
-            read_varint(cursor, cursor.pos, "a height")
-        cursor.read(size + (2 if size < 256 else 4))
+        head = records.read_head(cursor, cursor.pos)
+        cursor.read(head.payload_size + head.check_size)
         ends.append(cursor.pos)
     return ends
 
@@ -397,7 +396,7 @@ def test_a_message_cut_at_a_record_boundary_or_joined_to_the_next_is_refused(cod
     enc = LinkEncoder(FRAMES.shape[1:], codec=codec, chunk=chunk)
     assert enc.header[9] == 9 and b"message-ends" in enc.header
     first, second = enc.encode(FRAMES[:3]), enc.encode(FRAMES[3:5])
-    ends = _record_ends(first)
+    ends = _record_ends(enc.header, first)
     assert len(ends) >= 2 and ends[-1] == len(first)
     for numbered in (False, True):
         dec = LinkDecoder(enc.header)
