@@ -102,6 +102,21 @@ class BytesCursor:
 TRAILER_SCAN = 64 << 20  # bytes before the end searched for a trailer that stray bytes follow
 
 
+class StrayBytesError(FormatError):
+    """No trailer at the end of a file, but a good one before stray bytes: ``trailer_end`` is
+    where it ends (:func:`trailer_before_stray_bytes`), kept so that validation does not scan
+    the tail again."""
+
+    def __init__(self, message: str, offset: int | None = None, where: str | None = None, *,
+                 code: str | None = None, section: str | None = None, trailer_end: int = 0):
+        super().__init__(message, offset, where, code=code, section=section)
+        self.trailer_end = trailer_end
+
+    def located(self, where: str) -> "StrayBytesError":
+        return StrayBytesError(self.message, self.offset, where, code=self.code, section=self.section,
+                               trailer_end=self.trailer_end)
+
+
 def trailer_before_stray_bytes(src: Source, data_start: int) -> int | None:
     """Where a good trailer ends, when stray bytes follow it: one whose CRC checks and whose
     index ends where it starts (looked for in the last TRAILER_SCAN bytes)."""
@@ -138,8 +153,9 @@ def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout)
         good = trailer_before_stray_bytes(src, data_start) if exc.code == "trailer-magic" else None
         if good is None:
             raise
-        raise FormatError(f"no trailer at the end of the file: {src.size - good} bytes follow the trailer at "
-                          f"{good - layout.TRAILER_SIZE} (appended to a finished file?)", exc.offset, code=exc.code) from None
+        raise StrayBytesError(f"no trailer at the end of the file: {src.size - good} bytes follow the trailer at "
+                              f"{good - layout.TRAILER_SIZE} (appended to a finished file?)", exc.offset, code=exc.code,
+                              trailer_end=good) from None
     inner = inner_origins(h)
     if records.compact:
         if not data_start <= index_offset < end or index_offset + index_nbytes != end:

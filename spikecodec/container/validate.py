@@ -14,7 +14,7 @@ from ..prior import as_priors
 from ..problem_codes import CODES, SEVERITIES
 from .grid import chunk_spec, inner_origins
 from .header import Header, bind_prior, extensions_minor, parse_header, parse_preamble
-from .reader import BytesCursor, _rows, decode_record, read_indexed, scan_records, trailer_before_stray_bytes
+from .reader import BytesCursor, StrayBytesError, _rows, decode_record, read_indexed, scan_records
 from .records import (
     ChunkTable,
     IndexEntry,
@@ -246,12 +246,11 @@ class _Checker:
             return table, set(), len(table)
         except FormatError as exc:
             index_error = exc
-        if index_error.code == "trailer-magic":
-            end = trailer_before_stray_bytes(src, data_start)
-            if end is not None:
-                self.add(index_error, f"no trailer at the end of the file: {src.size - end} bytes follow the trailer at {end - layout.TRAILER_SIZE}")
-                self.add(FormatError(f"{src.size - end} bytes after the trailer", end, code="bytes-after-trailer"))
-                return self.table(_Prefix(self.src, end), h, data_start, records)
+        if isinstance(index_error, StrayBytesError):
+            end = index_error.trailer_end
+            self.add(index_error, f"no trailer at the end of the file: {src.size - end} bytes follow the trailer at {end - layout.TRAILER_SIZE}")
+            self.add(FormatError(f"{src.size - end} bytes after the trailer", end, code="bytes-after-trailer"))
+            return self.table(_Prefix(self.src, end), h, data_start, records)
         self.add(index_error)
         return self.walk(src, h, data_start, records, index_error)
 
