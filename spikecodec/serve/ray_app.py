@@ -34,13 +34,14 @@ from ray import serve
 
 MAX_BATCH = 64  # images per cloud-half batch (requests are batched, then split by their images)
 MAX_WAIT_S = 0.005
+MAX_IMAGES = 4096  # images one request may carry: a replica's memory for a request is bounded by it
 
 
 class CloudHalf:
     """One replica: the model's cloud half, its shipped prior, and a batched forward."""
 
     def __init__(self, model: str | None = None, torch_threads: int | None = None, max_batch: int = MAX_BATCH,
-                 max_wait_s: float = MAX_WAIT_S) -> None:
+                 max_wait_s: float = MAX_WAIT_S, max_images: int = MAX_IMAGES) -> None:
         import torch
 
         from ..limits import ReadLimits
@@ -57,6 +58,10 @@ class CloudHalf:
         self.prior = shipped_prior(self.info["model"])
         # One message is one image: a message that would decode to more is refused before decoding.
         self.limits = ReadLimits(max_bytes=math.prod(self.info["code_shape"]))
+        # A request's images, however few bytes code them (a 2 KB file of zeros declared a
+        # million images, 373 MiB decoded, then one forward over all of them): refused past this.
+        self.max_images = max_images
+        self.file_limits = ReadLimits(max_bytes=max_images * math.prod(self.info["code_shape"]))
         self.batch_sizes: list[int] = []  # images per forward, for tests and tuning
 
     def decode(self, header: bytes, messages: Sequence[bytes]) -> np.ndarray:
@@ -65,6 +70,8 @@ class CloudHalf:
         from ..errors import FormatError, LimitError
         from ..models.coinference import CloudDecoder
 
+        if len(messages) > self.max_images:
+            raise ValueError(f"{len(messages)} images in one request; at most {self.max_images} (max_images)")
         try:
             decoder = CloudDecoder(bytes(header), self.info["model"], priors=[self.prior] if self.prior else None, limits=self.limits)
         except FormatError as exc:
@@ -89,14 +96,22 @@ class CloudHalf:
     def decode_file(self, data: bytes) -> np.ndarray:
         """The images of a complete spike file (header, messages, end message), as :meth:`decode`."""
         from ..container.stream import SpikeStream
-        from ..errors import FormatError
+        from ..errors import FormatError, LimitError
 
+        too_many = f"more than {self.max_images} images in one request (max_images)"
         try:
-            with SpikeStream(data, priors=[self.prior] if self.prior else None) as stream:
+            with SpikeStream(data, priors=[self.prior] if self.prior else None, limits=self.file_limits) as stream:
                 if tuple(stream.axes) != tuple(self.axes) or tuple(stream.frame_shape) != tuple(self.info["code_shape"]):
                     raise ValueError(f"spikes of axes {''.join(stream.axes)} and frames {tuple(stream.frame_shape)}; this "
                                      f"deployment takes {''.join(self.axes)} streams of {tuple(self.info['code_shape'])}")
-                rows = list(stream)
+                rows, images = [], 0
+                for row in stream:
+                    images += len(row)
+                    if images > self.max_images:
+                        raise ValueError(too_many)
+                    rows.append(row)
+        except LimitError:  # a row of more images than a request may carry, refused before it is decoded
+            raise ValueError(too_many) from None
         except FormatError as exc:
             raise ValueError(f"bad spike file: {exc.message}") from None
         if not rows:
@@ -148,14 +163,16 @@ def deployment(*, num_replicas: int | str = 1, num_cpus: float = 1, max_ongoing_
 def build_app(args: dict[str, str] | None = None) -> Any:
     """The application, for ``serve run spikecodec.serve.ray_app:build_app key=value ...`` or a
     Serve config file (``import_path`` and ``args``): ``model``, ``max_batch``, ``max_wait_ms``,
-    ``num_replicas`` (a number or ``auto``), ``num_cpus`` (per replica), ``torch_threads``."""
+    ``max_images`` (per request), ``num_replicas`` (a number or ``auto``), ``num_cpus`` (per
+    replica), ``torch_threads``."""
     args = dict(args or {})
     replicas = args.get("num_replicas", "1")
     num_cpus = float(args.get("num_cpus", 1))
     threads = int(args["torch_threads"]) if "torch_threads" in args else max(1, int(num_cpus))
     dep = deployment(num_replicas=replicas if replicas == "auto" else int(replicas), num_cpus=num_cpus)
     return dep.bind(model=args.get("model") or None, torch_threads=threads, max_batch=int(args.get("max_batch", MAX_BATCH)),
-                    max_wait_s=float(args.get("max_wait_ms", MAX_WAIT_S * 1000)) / 1000)
+                    max_wait_s=float(args.get("max_wait_ms", MAX_WAIT_S * 1000)) / 1000,
+                    max_images=int(args.get("max_images", MAX_IMAGES)))
 
 
 app = build_app()

@@ -563,6 +563,7 @@ def create_app(config: ServeConfig) -> tuple[Starlette, CloudService]:
 FRAGMENTS_MAX = 1024  # frames of one WebSocket message (a client library sends one)
 CONTROLS_MAX = 256  # pings and pongs a client may send ...
 CONTROLS_SECONDS = 10.0  # ... in this long (keepalive sends one every 20 s)
+HEAD_MAX_BYTES = 16 << 10  # an HTTP request's line and headers (a WebSocket upgrade needs under 1 KiB)
 BUSY = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 29\r\nconnection: close\r\n\r\ntoo many connections, retry\r\n"
 
 
@@ -580,14 +581,19 @@ def guarded_protocols(config: ServeConfig) -> tuple[type, type]:
       grew the server's buffer without bound;
     * a frame (an answer, a close) that cannot be written for ``idle_timeout`` seconds because
       the peer reads nothing ends the connection: a close frame could not reach it, and the
-      stream was held for ever.
+      stream was held for ever;
+    * HTTP is parsed by h11, never httptools (uvicorn's choice when it is installed): httptools
+      caps neither a request's head - one request of 1.9 GB of headers was read whole - nor the
+      requests a client pipelines without reading the answers (50 bytes of memory a byte sent).
+      h11 refuses a head over :data:`HEAD_MAX_BYTES` (400) and reads no further request while
+      one is answered.
     """
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
     request_timeout, write_timeout, most = config.handshake_timeout, config.idle_timeout, config.max_connections
 
-    class HTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    class HTTPProtocol(H11Protocol):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._deadline = self.loop.call_later(request_timeout, self._check_request)
@@ -703,7 +709,8 @@ def uvicorn_config(app: Starlette, config: ServeConfig, host: str, port: int, *,
     http, ws = guarded_protocols(config)
     return uvicorn.Config(app, host=host, port=port, http=http, ws=ws, lifespan="on", log_level=log_level,
                           ws_max_size=max(config.max_header_bytes, config.max_message_bytes + P.ID.size, P.HELLO_MAX_BYTES),
-                          ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5)
+                          ssl_certfile=tls_cert, ssl_keyfile=tls_key, timeout_graceful_shutdown=5,
+                          h11_max_incomplete_event_size=HEAD_MAX_BYTES)
 
 
 def draining_server(uv_config: Any, service: CloudService) -> Any:

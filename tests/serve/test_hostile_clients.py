@@ -131,6 +131,42 @@ def test_keep_alive_connection_trickling_a_second_request_is_closed(server):
         assert got == b"", "the connection is still open"
 
 
+def test_a_request_head_over_the_cap_is_refused_before_it_ends(server):
+    # Before: httptools (uvicorn's parser when installed) read a request's headers whole,
+    # however large: one request of 1.9 GB of headers grew the server by as much.
+    from spikecodec.serve.server import HEAD_MAX_BYTES
+
+    host, port = server.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (4 * HEAD_MAX_BYTES))  # the head goes on
+        sock.settimeout(HANDSHAKE / 2)  # answered before the handshake timeout would close it
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) << 10 for line in f if line.startswith("VmRSS"))
+
+
+def test_requests_pipelined_by_a_client_that_never_reads_are_not_read_ahead(server):
+    # Before: httptools parsed every pipelined request as it came and queued it: a client that
+    # never read its answers made the server hold ~50 bytes a byte it sent (3.6 MB -> +190 MB).
+    host, port = server.address.split(":")
+    before = _rss_bytes()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(0.5)
+        requests = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
+        sent = 0
+        with contextlib.suppress(socket.timeout):  # the server stopped reading: the buffers are full
+            while sent < 100:
+                sock.sendall(requests)
+                sent += 1
+        time.sleep(1.0)
+        grown = _rss_bytes() - before
+    assert grown < 24 << 20, f"the server grew by {grown >> 20} MiB for {sent * len(requests) >> 20} MiB of requests"
+
+
 def test_gigabyte_frame_and_other_protocols_refused_at_once(server, stream_start):
     host, port = server.address.split(":")
     sock, data = raw_stream(server.address, stream_start)

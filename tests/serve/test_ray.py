@@ -88,3 +88,30 @@ def test_ray_deployment_refuses_bad_messages_and_serves_http(ray_handle, spikes)
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/", data=body[:-40]), timeout=60)
     assert info.value.code == 400 and "bad spike file" in json.loads(info.value.read())["error"]
+
+
+@pytest.mark.parametrize("images, row", [(4 * 4096, 4 * 4096), (4096 + 512, 512)], ids=["one row", "rows"])
+def test_ray_deployment_refuses_a_request_of_more_images_than_max_images(ray_handle, images, row):
+    # Before: a 2 KB body declaring a million images of zeros was decoded whole (373 MiB) and run
+    # through the cloud half in one forward; Ray's HTTP proxy checks no token.
+    import spikecodec
+    from spikecodec.serve.ray_app import MAX_IMAGES
+
+    assert images > MAX_IMAGES == 4096
+    handle, port = ray_handle
+    body = spikecodec.encode(np.zeros((images, 2, 4, 7, 7), np.uint8), axes="NTCHW", codec="zstd", chunk=(row,),
+                             metadata={"model": "snn-resnet-fmnist"})
+    assert len(body) < 64 << 10
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/", data=body), timeout=60)
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["error"] == f"more than {MAX_IMAGES} images in one request (max_images)"
+
+
+def test_ray_deployment_refuses_more_messages_than_max_images(ray_handle, spikes):
+    from spikecodec.serve.ray_app import MAX_IMAGES
+
+    handle, _ = ray_handle
+    header, messages, _ = stream_messages(spikes[:1])
+    with pytest.raises(Exception, match=f"{MAX_IMAGES + 1} images in one request; at most {MAX_IMAGES}"):
+        handle.predict.remote(header, messages * (MAX_IMAGES + 1)).result(timeout_s=60)
