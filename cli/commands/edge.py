@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 def run_connected(args: argparse.Namespace) -> int:
     """``--connect``: the edge half here, one message per image to a server; its answers to OUT."""
     from spikecodec.models.coinference import as_images
-    from spikecodec.serve import ServeClient, ServeError, parse_address, read_tokens
+    from spikecodec.serve import ClientTimeout, ServeClient, ServeError, ServerProtocolError, parse_address, read_tokens
 
     from .cloud import _save_npy
 
@@ -170,6 +170,8 @@ def run_connected(args: argparse.Namespace) -> int:
                     progress.update(1)
             result = client.predict(counted())
             sent = client.bytes_sent
+    except (ServerProtocolError, ClientTimeout) as exc:  # this client ended the stream: its own words
+        raise CliError(where, str(exc)) from exc
     except ServeError as exc:
         raise CliError(where, f"{exc.reason or 'connection closed'} (close code {exc.code})") from exc
     except (OSError, ValueError) as exc:  # cannot connect, TLS failures, a bad CA file
@@ -179,5 +181,5 @@ def run_connected(args: argparse.Namespace) -> int:
         _save_npy(args.output, result.classes.astype(np.int64), read_files(args, src))
     if not args.quiet:
         print(f"{printable(out)}: {len(result)} images -> {info['model']} edge half here -> cloud half at {where}; "
-              f"{sent} bytes of messages = {sent / len(result):.1f} bytes/image", file=sys.stderr)
+              f"{sent} bytes of messages = {sent / max(len(result), 1):.1f} bytes/image", file=sys.stderr)
     return 0

@@ -8,7 +8,8 @@ extra's starlette and uvicorn, :mod:`.server` and :mod:`.batcher`, whose model w
 imports neither torch nor ray nor the server stack.
 """
 
-from .client import Predictions, ServeClient, ServeError, parse_address
+from .client import ClientTimeout, Predictions, ServeClient, ServeError, ServerProtocolError, parse_address
 from .protocol import PATH, VERSION, ProtocolError, read_tokens
 
-__all__ = ["PATH", "VERSION", "Predictions", "ProtocolError", "ServeClient", "ServeError", "parse_address", "read_tokens"]
+__all__ = ["PATH", "VERSION", "ClientTimeout", "Predictions", "ProtocolError", "ServeClient", "ServeError", "ServerProtocolError",
+           "parse_address", "read_tokens"]

@@ -68,6 +68,19 @@ class ServeError(Exception):
         super().__init__(f"the server closed the stream: {reason or 'no reason given'} (code {code})")
 
 
+class ServerProtocolError(ServeError):
+    """The server sent what the protocol does not allow (a malformed ready or answer frame,
+    answers out of order, a frame over the client's 1 MiB limit), so this client ended the
+    stream: ``code`` is the close code it sent, ``answered`` as for ServeError."""
+
+    def __init__(self, code: int, reason: str, answered: Predictions | None = None):
+        super().__init__(code, reason, answered)
+        self.args = (str(self),)
+
+    def __str__(self) -> str:
+        return f"the server broke the protocol: {self.reason} (this client closed the stream, code {self.code})"
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port); ValueError otherwise."""
     host, sep, port = address.rpartition(":")
@@ -149,16 +162,46 @@ class ServeClient:
             raise
         try:
             try:
-                self._run(self.ws.send(P.Hello(token, model, prior).encode()))
-                self._run(self.ws.send(bytes(header)))
+                self._send(P.Hello(token, model, prior).encode())
+                self._send(bytes(header))
             except ConnectionClosed:
                 pass  # the server refused the hello already: _recv raises its reason
-            self.ready = P.parse_ready(self._recv())
+            self.ready = self._parsed(P.parse_ready, self._recv())
         except BaseException:
             self.close()
             raise
         self.classes: int = self.ready["classes"]
-        self.window: int = int(self.ready.get("window", 64))
+        self.window: int = self.ready["window"]
+
+    def _answered_so_far(self) -> Predictions:
+        return Predictions.join(self.answered, getattr(self, "classes", 1))
+
+    def _parsed(self, parse: Any, *args: Any) -> Any:
+        """``parse(*args)`` (a protocol function); a frame it refuses ends the stream with its
+        close code and raises ServerProtocolError."""
+        try:
+            return parse(*args)
+        except P.ProtocolError as exc:
+            self._end(exc.code, exc.reason)
+            raise ServerProtocolError(exc.code, exc.reason, self._answered_so_far()) from None
+
+    def _end(self, code: int, reason: str) -> None:
+        """Close the stream with ``code`` (the server broke the protocol), waiting at most the
+        client's timeout for the server to take the close frame."""
+        from websockets.exceptions import ConnectionClosed
+
+        with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+            self._run(asyncio.wait_for(self.ws.close(code, P.short_reason(reason)), self.timeout))
+
+    def _send(self, frame: bytes) -> None:
+        """Send one frame, waiting at most the client's timeout for the server to take it: a
+        server that stops reading held a send for ever (the timeout covered receiving only)."""
+        try:
+            self._run(asyncio.wait_for(self.ws.send(frame), self.timeout))
+        except TimeoutError:
+            self.ws.transport.abort()  # the frame may be half written: the stream cannot go on
+            raise ClientTimeout(P.TIMEOUT, f"the server took no frame within {self.timeout:g} s (this client's timeout; "
+                                "this client ended the stream)", self._answered_so_far()) from None
 
     def _recv(self) -> bytes:
         from websockets.exceptions import ConnectionClosed
@@ -166,15 +209,18 @@ class ServeClient:
         try:
             data = self._run(asyncio.wait_for(self.ws.recv(), self.timeout))  # cancelling recv() loses nothing
         except ConnectionClosed as exc:
-            close = exc.rcvd
+            close, mine = exc.rcvd, exc.sent
+            if close is None and mine is not None and mine.code != 1000:  # this client refused a frame (1009: over 1 MiB)
+                raise ServerProtocolError(mine.code, mine.reason or "a frame this client cannot take",
+                                          self._answered_so_far()) from None
             raise ServeError(close.code if close else 1006, close.reason if close else "connection lost",
-                             Predictions.join(self.answered, getattr(self, "classes", 1))) from None
+                             self._answered_so_far()) from None
         except TimeoutError:
             raise ClientTimeout(P.TIMEOUT, f"no answer from the server within {self.timeout:g} s (this client's timeout; "
-                                "the stream was not closed by the server)",
-                                Predictions.join(self.answered, getattr(self, "classes", 1))) from None
+                                "the stream was not closed by the server)", self._answered_so_far()) from None
         if isinstance(data, str):
-            raise ServeError(P.PROTOCOL, "the server sent a text frame")
+            self._end(P.PROTOCOL, "a text frame")
+            raise ServerProtocolError(P.PROTOCOL, "a text frame (the protocol's frames are binary)", self._answered_so_far())
         return data
 
     def send(self, image_id: int, message: bytes) -> None:
@@ -187,7 +233,7 @@ class ServeClient:
             raise TypeError(f"a chunk message is bytes (LinkEncoder.encode's), got {type(message).__name__}")
         image_id = int(image_id)
         try:
-            self._run(self.ws.send(P.encode_image(image_id, message)))
+            self._send(P.encode_image(image_id, message))
         except ConnectionClosed:
             while True:  # the server closed the stream: take the answers before the close, then raise its reason
                 self.receive()
@@ -202,11 +248,13 @@ class ServeClient:
 
     def receive(self) -> Predictions:
         """The next answer frame's predictions (one or more images, in the order sent)."""
-        got = P.parse_answers(self._recv(), self.classes)
+        got = self._parsed(P.parse_answers, self._recv(), self.classes)
         part = Predictions(*got)
         want = self._expected[: len(part)]
-        if list(part.ids) != want:
-            raise ServeError(P.PROTOCOL, f"answers for ids {list(part.ids)[:4]}..., expected {want[:4]}...")
+        if [int(i) for i in part.ids] != want:
+            reason = f"answers for ids {[int(i) for i in part.ids[:4]]}..., expected {want[:4]}..."
+            self._end(P.PROTOCOL, reason)
+            raise ServerProtocolError(P.PROTOCOL, reason, self._answered_so_far())
         del self._expected[: len(part)]
         self.answered.append(part)
         self._answered_images += len(part)

@@ -34,6 +34,9 @@ HELLO_MAX_BYTES = 4096  # a hello is a token, a model name and a digest: never m
 ID = struct.Struct("<Q")
 ANSWER_HEAD = struct.Struct("<QI")  # id, class; then the logits
 REASON_MAX_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+MAX_CLASSES = 1 << 16  # classes a ready frame may announce (an answer record is 12 + 4 classes bytes)
+DEFAULT_WINDOW = 64  # images in flight when a ready frame names no window
+MAX_WINDOW = 1 << 20  # the most images in flight a ready frame may allow
 
 # Close codes (RFC 6455 allows 4000-4999 for applications), and the error kind each is counted as.
 NORMAL = 1000
@@ -99,9 +102,13 @@ def _untag(frame: bytes, what: str, code: int) -> dict[str, Any]:
     if frame[4] != VERSION:
         raise ProtocolError(code, f"protocol version {frame[4]}; this side speaks version {VERSION}")
     try:
-        obj = strict_json(frame[5:].decode())  # the project's JSON rules: nesting too deep is a ValueError too
-    except (UnicodeDecodeError, ValueError):
-        raise ProtocolError(code, f"the {what} is not UTF-8 JSON") from None
+        text = frame[5:].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError(code, f"the {what} is not UTF-8") from None
+    try:
+        obj = strict_json(text)  # the project's JSON rules: nesting too deep is a ValueError too
+    except ValueError as exc:  # it says what: a key given twice, NaN, nesting too deep ...
+        raise ProtocolError(code, short_reason(f"the {what} is not JSON the protocol takes: {exc}")) from None
     if not isinstance(obj, dict):
         raise ProtocolError(code, f"the {what} is not a JSON object")
     return obj
@@ -142,9 +149,15 @@ def encode_ready(info: dict[str, Any]) -> bytes:
 
 
 def parse_ready(frame: bytes) -> dict[str, Any]:
+    """The ready frame's JSON object, its ``classes`` (1 .. MAX_CLASSES) and ``window`` (1 ..
+    MAX_WINDOW; DEFAULT_WINDOW when absent) checked: a window of 0 had a client send nothing
+    and return no predictions, as if it had been given no images."""
     obj = _untag(frame, "ready frame", PROTOCOL)
-    if not isinstance(obj.get("classes"), int) or obj["classes"] < 1:
-        raise ProtocolError(PROTOCOL, "the ready frame gives no class count")
+    obj.setdefault("window", DEFAULT_WINDOW)
+    for key, most in (("classes", MAX_CLASSES), ("window", MAX_WINDOW)):
+        value = obj.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            raise ProtocolError(PROTOCOL, f"the ready frame's {key} is not a whole number 1 .. {most}: {value!r:.20}")
     return obj
 
 
