@@ -96,8 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if getattr(args, "own_signals", False):  # `serve` drains on SIGTERM itself instead of unwinding at once
         return _run(args)
-    with terminate_cleanly():
+    with terminate_cleanly(last_words=lambda signum: f"spikecodec: error: {signal_words(signum)}\n"):
         return _run(args)
+
+
+def signal_words(signum: int) -> str:
+    """What the command says when a signal ends it."""
+    return {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGHUP: "hung up (SIGHUP)"}.get(signum, "interrupted")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -118,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         signum = interrupting_signal()
-        error({signal.SIGTERM: "terminated (SIGTERM)", signal.SIGHUP: "hung up (SIGHUP)"}.get(signum, "interrupted"))
+        error(signal_words(signum))
         return 128 + signum  # as a shell reports a process a signal ended: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
 
 

@@ -23,7 +23,7 @@ import stat
 import sys
 import tempfile
 import threading
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 try:
     import fcntl
@@ -409,14 +409,15 @@ def _resume_interrupts() -> None:
 
 
 @contextlib.contextmanager
-def terminate_cleanly() -> Iterator[None]:
+def terminate_cleanly(last_words: Callable[[int], str] | None = None) -> Iterator[None]:
     """Within: SIGTERM and SIGHUP unwind like Ctrl-C, and all three wait while
     :func:`atomic_path` arms its clean-up, so temporary files are removed on the way out.
 
     The main thread handles a signal only between bytecodes: inside a compiled kernel (which
     releases the GIL) that can take as long as one chunk. A watchdog thread therefore wakes on
     the signal too (``signal.set_wakeup_fd``) and, if the main thread has not unwound within
-    GRACE_SECONDS, removes the temporary files itself and ends the process with status
+    GRACE_SECONDS, removes the temporary files itself, writes ``last_words(signal)`` to standard
+    error (the line the unwinding would have printed) and ends the process with status
     128 + signal. The previous handlers come back on exit, so a caller running the command line
     in its own process keeps its signal handling."""
 
@@ -433,7 +434,7 @@ def terminate_cleanly() -> Iterator[None]:
         for s in SIGNALS:
             signal.signal(s, handler)
         installed = True
-    watchdog = _Watchdog() if installed else None
+    watchdog = _Watchdog(last_words) if installed else None
     try:
         yield
     finally:
@@ -449,7 +450,8 @@ class _Watchdog:
     """Wakes on a signal through the interpreter's wakeup fd; ends the process if the main
     thread is stuck in compiled code (see :func:`terminate_cleanly`)."""
 
-    def __init__(self):
+    def __init__(self, last_words: Callable[[int], str] | None):
+        self.last_words = last_words
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.write_fd, False)
         self.previous_fd = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
@@ -469,6 +471,9 @@ class _Watchdog:
             if self.done.wait(GRACE_SECONDS):
                 return  # the main thread unwound in time
             _Temporaries.remove_all()
+            if self.last_words is not None:
+                with contextlib.suppress(Exception):  # os.write: no lock the stuck main thread may hold
+                    os.write(2, self.last_words(signum).encode(errors="replace"))
             os._exit(128 + signum)
 
     def stop(self) -> None:

@@ -187,7 +187,7 @@ def spin(seconds):  # compiled code holding no GIL, as the codecs' kernels
     return x
 
 spin(0.001)
-with terminate_cleanly(), atomic_path(sys.argv[1]) as tmp:
+with terminate_cleanly(last_words=lambda signum: f"ended by signal {signum}\n"), atomic_path(sys.argv[1]) as tmp:
     print(tmp, flush=True)
     spin(30.0)
 """
@@ -201,8 +201,10 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_a_signal_during_compiled_code_ends_the_process_promptly(tmp_path: Path):
     """The main thread sees a signal only between bytecodes; inside a long kernel the watchdog
-    thread removes the temporary file and ends the process itself."""
-    proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(tmp_path / "out.bin")], stdout=subprocess.PIPE)
+    thread removes the temporary file, says the command's last line (the command line's "error:
+    terminated"; before, it said nothing then) and ends the process itself."""
+    proc = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(tmp_path / "out.bin")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     tmp = proc.stdout.readline().decode().strip()
     assert Path(tmp).exists()
     # Signal only once the child is spinning in the kernel: sent between its print and the call,
@@ -215,6 +217,7 @@ def test_a_signal_during_compiled_code_ends_the_process_promptly(tmp_path: Path)
     proc.wait(timeout=20)
     assert proc.returncode == 128 + signal.SIGTERM and time.monotonic() - start < 5
     assert not Path(tmp).exists() and not (tmp_path / "out.bin").exists()
+    assert proc.stderr.read().decode() == f"ended by signal {int(signal.SIGTERM)}\n"
 
 
 def test_a_file_the_caller_cannot_write_is_refused_not_replaced(work: Path, monkeypatch):
