@@ -317,18 +317,22 @@ def _is_count(v: Any) -> bool:
 PriorLike = Prior | str | os.PathLike | bytes
 
 
-def load_prior(source: PriorLike) -> Prior:
-    """A prior from a :class:`Prior`, a path to a prior file, or its bytes."""
+def load_prior(source: PriorLike, max_bytes: int | None = None) -> Prior:
+    """A prior from a :class:`Prior`, a path to a prior file, or its bytes; with ``max_bytes`` (a
+    reader's limit) a file's tables over it are a LimitError before they are held: a file of a
+    few KB may declare hundreds of MB of tables of zeros."""
     if isinstance(source, Prior):
         return source
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return parse_prior(bytes(source))
+        return parse_prior(bytes(source), max_bytes=max_bytes)
     if not isinstance(source, (str, os.PathLike)):  # os.fspath's "expected str, bytes or os.PathLike"
         raise TypeError(f"a prior is a Prior, a path to a prior file or its bytes, got {type(source).__name__} {source!r:.40}")
     path = os.fspath(source)
     with open(path, "rb") as f:
-        data = f.read(MAX_TABLE_BYTES + MAX_DESCRIPTION + 64)
-    return parse_prior(data, path)
+        data = f.read(_HEAD.size + 12)  # the shortest prior file
+        if data[: len(SIGNATURE)] == SIGNATURE:  # else refused as it is, not after reading 1 GiB of /dev/zero
+            data += f.read(MAX_TABLE_BYTES + MAX_DESCRIPTION + 64 - len(data))
+    return parse_prior(data, path, max_bytes=max_bytes)
 
 
 # -- Finding a prior by its digest ---------------------------------------------------------------
@@ -367,6 +371,8 @@ def find_prior(digest: str, given: Iterable[Prior] = (), search: bool = True) ->
         return None
     for folder in search_dirs():
         for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else ():
+            if not path.is_file():  # a FIFO there held the search for ever, a link to /dev/zero read 1 GiB
+                continue
             try:
                 prior = load_prior(path)
             except (OSError, FormatError):
@@ -398,15 +404,16 @@ def remember_prior(prior: Prior) -> None:
             _embedded.popitem(last=False)
 
 
-def as_priors(priors: Iterable[PriorLike] | PriorLike | None) -> list[Prior]:
-    """The ``priors=`` argument of the readers: one prior or several, as objects, paths or bytes."""
+def as_priors(priors: Iterable[PriorLike] | PriorLike | None, max_bytes: int | None = None) -> list[Prior]:
+    """The ``priors=`` argument of the readers: one prior or several, as objects, paths or bytes
+    (files' tables within ``max_bytes``, the reader's limit: :func:`load_prior`)."""
     if priors is None:
         return []
     if isinstance(priors, (Prior, str, os.PathLike, bytes, bytearray, memoryview)):
         priors = [priors]
     if isinstance(priors, Mapping) or not isinstance(priors, Iterable):  # a dict's keys are no priors
         raise TypeError(f"priors= is a prior (a Prior, a path or bytes) or a list of them, got {type(priors).__name__}")
-    return [load_prior(p) for p in priors]
+    return [load_prior(p, max_bytes) for p in priors]
 
 
 def describe_geometry(geometry: Mapping[str, int]) -> str:

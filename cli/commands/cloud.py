@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--batch", f"expected a positive number of images, got {args.batch}", 2)
     if args.model is not None:
         model_name(args.model)  # an unknown --model is reported before the stream is read
-    priors = load_priors(args.prior)
+    priors = load_priors(args.prior, read_limits(args).max_bytes)
     labels = None
     if args.labels is not None:
         with about(args.labels):

@@ -111,14 +111,15 @@ def read_files(args: Any, *named: str) -> list[str]:
     return files
 
 
-def load_priors(paths: Sequence[str] | None) -> list[Any]:
-    """The priors named by --prior, each read and checked (a bad one is that file's error)."""
+def load_priors(paths: Sequence[str] | None, max_bytes: int | None = None) -> list[Any]:
+    """The priors named by --prior, each read and checked (a bad one is that file's error), their
+    tables within ``max_bytes`` (--max-bytes) when given."""
     from spikecodec.prior import load_prior
 
     priors = []
     for path in paths or ():
         with about(path):
-            priors.append(load_prior(path))
+            priors.append(load_prior(path, max_bytes))
     return priors
 
 

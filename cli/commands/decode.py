@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         output_format(args.output)  # refuse an unknown OUT before any decoding
     except ValueError as exc:
         raise CliError(out, str(exc), 2) from None
-    priors = load_priors(args.prior)
+    priors = load_priors(args.prior, read_limits(args).max_bytes)
     with about(name):
         reader, _ = open_spike(args.input, priors=priors, limits=read_limits(args))
     with reader:

@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     codec = parse_codec(args.codec, args.level)
-    priors = load_priors(args.prior)
+    priors = load_priors(args.prior, args.max_bytes)
     if len(priors) > 1:
         raise CliError("--prior", "a file is coded from one prior", 2)
     if args.embed_prior and not priors:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_array_output(args.output, "encode")
     name = display_name(args.input)
     with about(name):
-        loaded = read_input(args.input, max_bytes=args.max_bytes)
+        loaded = read_input(args.input, max_bytes=args.max_bytes, priors=priors)  # a spike file in may name it
         # Checked once over the whole array so that a bad value is reported by its global index.
         values, bits = as_elements(loaded.array, args.bits or loaded.bits)
         if values.ndim == 0:

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         with about(args.plot):  # before any work: the plot must not overwrite the input
             refuse_inputs(args.plot, read_files(args, args.input))
     with about(name):
-        reader, size = open_spike(args.input, priors=load_priors(args.prior), limits=read_limits(args))
+        reader, size = open_spike(args.input, priors=load_priors(args.prior, read_limits(args).max_bytes), limits=read_limits(args))
         with reader:
             report = build_report(reader, name, size, args.quiet, args.stats or bool(args.plot), args.all)
             if args.plot:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out = display_name(args.output, "<stdout>")
     refuse_array_output(args.output, "recover")
     with about(name):
-        reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior), limits=read_limits(args))
+        reader, _ = open_spike(args.input, recover=True, priors=load_priors(args.prior, read_limits(args).max_bytes), limits=read_limits(args))
     with reader:
         with about(name):  # the whole array is decoded (twice, one chunk at a time): within --max-bytes
             reader.limits.check_bytes(reader.size, "the recovered array")

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     stdin_once(args.samples)
     axes, chunk, info = parse_axes(args.axes), parse_chunk(args.chunk), parse_meta(args.meta)
-    priors = load_priors(args.prior)
+    priors = load_priors(args.prior, read_limits(args).max_bytes)
     samples = []
     for name in args.samples:
         if file_format(name) == "spk":

@@ -127,7 +127,7 @@ def _expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
 
 def run(args: argparse.Namespace) -> int:
     stdin_once(args.files)
-    priors = load_priors(args.prior)
+    priors = load_priors(args.prior, read_limits(args).max_bytes)
     limits = read_limits(args)
     results: list[dict[str, Any]] = []
     outcomes: list[int] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Sequence
 
 import spikecodec
 from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES
@@ -68,13 +68,14 @@ def _read_stdin(key: str | None, max_bytes: int) -> Loaded:
 # --- reading an input --------------------------------------------------------------------------------
 
 
-def read_input(spec: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> Loaded:
+def read_input(spec: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES, priors: Sequence[Any] = ()) -> Loaded:
     """Load the array named by ``spec`` (a path, ``path:key`` or ``-`` for .npy on stdin).
 
     Nothing larger than ``max_bytes`` (the decoded array's bytes, as its file declares them) is
-    read; any other problem with the file is a one-line ``ValueError``, ``KeyError`` or ``OSError``."""
+    read; any other problem with the file is a one-line ``ValueError``, ``KeyError`` or ``OSError``.
+    ``priors``: priors a spike file may name (--prior)."""
     try:
-        return _read_input(spec, max_bytes)
+        return _read_input(spec, max_bytes, priors)
     except RecursionError:
         raise ValueError("nests too deeply to be read") from None
     except ValueError as exc:  # a foreign message over several lines is cut to its first
@@ -83,7 +84,7 @@ def read_input(spec: str, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> Loaded:
         raise ValueError(one_line(exc)) from None
 
 
-def _read_input(spec: str, max_bytes: int) -> Loaded:
+def _read_input(spec: str, max_bytes: int, priors: Sequence[Any]) -> Loaded:
     path, key = split_key(spec)
     fmt = file_format(path)
     if fmt is None:
@@ -102,5 +103,5 @@ def _read_input(spec: str, max_bytes: int) -> Loaded:
         return _read_torch(path, key, max_bytes)
     if fmt == "h5":
         return _read_h5(path, key, max_bytes)
-    with spikecodec.open(path, max_bytes=max_bytes) as r:
+    with spikecodec.open(path, max_bytes=max_bytes, priors=list(priors)) as r:
         return Loaded(r.read(), r.axes, r.metadata, r.bits)

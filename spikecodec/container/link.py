@@ -218,7 +218,8 @@ class LinkDecoder:
         data = message_bytes(header, "header")
         limits = as_limits(max_bytes, limits)
         self.header, crc = parse_header_message(data)
-        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE, limits.max_bytes)
+        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors, limits.max_bytes), layout.PREAMBLE_SIZE,
+                                    limits.max_bytes)
         self._records = record_layout(self.header, crc)
         self._tiling = Tiling(self.header)
         self._pos = len(data)  # where the next message starts in the stream

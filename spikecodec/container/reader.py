@@ -391,7 +391,7 @@ class SpikeReader:
         # _private: the caller never hands this reader on (read_array), so the header and codec
         # pipeline may be the ones kept for headers seen before (parse_header_shared).
         recover = flag_option(recover, "recover")
-        given = as_priors(priors)
+        given = as_priors(priors, as_limits(max_bytes, limits).max_bytes)
         # What a pickle reopens: a path or bytes as given; a buffer (bytearray, memoryview, mmap) as
         # its bytes, taken when pickled (a copy now would double the memory of every such read).
         reopenable = isinstance(source, (str, os.PathLike, *IN_MEMORY))

@@ -182,7 +182,8 @@ class SpikeStream:
             pre, body, crc = _header_bytes(self._src)  # type: ignore[arg-type]
             self.header = parse_header(pre, body, crc)
             self._pos = self._src.pos
-            self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors), layout.PREAMBLE_SIZE, self.limits.max_bytes)
+            self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors, self.limits.max_bytes),
+                                        layout.PREAMBLE_SIZE, self.limits.max_bytes)
             self._records = record_layout(self.header, crc)
         except FormatError as exc:
             self.close()

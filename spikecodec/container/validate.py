@@ -126,7 +126,8 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
     path) raise ``OSError``; everything about the bytes themselves is reported, never raised.
     ``limits`` (or ``max_bytes``) cap what one chunk may cost (a chunk over them is reported,
     as a limit, not as non-conformance: see ``Problem.limit``); ``priors``: priors the file may
-    name (see :func:`spikecodec.open`).
+    name (see :func:`spikecodec.open`); one that does not load raises its FormatError (naming
+    it, or ``priors=`` for bytes), as a file that cannot be opened does.
 
     Going on past a problem: a header CRC mismatch is reported as such, then the header's fields
     are still checked (and the rest of the file when they hold); a record whose CRC (or check)
@@ -136,9 +137,9 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
     a warning (``minor-too-low``), which does not make it non-conforming."""
     limits = as_limits(max_bytes, limits)
     try:
-        given = as_priors(priors)
-    except FormatError as exc:  # a prior file given that does not load
-        return ValidationReport(exc.where or _name(source), [Problem.of(exc)])
+        given = as_priors(priors, limits.max_bytes)
+    except FormatError as exc:  # the argument's fault, not the file's: reported as the file's, a valid one failed
+        raise exc if exc.where else exc.located("priors=") from None
     src = Source(source)
     try:
         checker = _Checker(src, limits, given)

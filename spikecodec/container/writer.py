@@ -440,13 +440,15 @@ class SpikeWriter:
             data = header_bytes(header)
         except FormatError as exc:
             raise ValueError(exc.message) from None
-        self._header = header
         first = self._pipeline.array_codec
         if first.trainable and first.prior is not None:  # a prior made for other chunks: refuse before writing
             try:
                 first.check_prior_fits(chunk_spec(header, chunk[0], (0,) * (len(chunk) - 1)))  # type: ignore[attr-defined]
             except FormatError as exc:
                 raise ValueError(exc.message) from None
+        # Started only now that every check passed: a writer refused here is one that no frame
+        # came to (close() says so and removes the file it created; it crashed on the half-set state).
+        self._header = header
         self._records = record_layout(header, data[-4:])
         if self._owns and self._created is None and _regular(self._file):  # a file that was there: replaced now (see
             self._file = _replace_in_place(self._file, self._path)           # __init__); a device is written through

@@ -315,3 +315,26 @@ def test_a_report_to_a_closed_standard_output_is_an_error(work: Path):
     done = subprocess.run([sys.executable, "-m", "spikecodec", "validate", "-q", "in.spk"], stderr=subprocess.PIPE, text=True,
                           cwd=work, preexec_fn=lambda: os.close(1))
     assert done.returncode == 0, done.stderr  # -q: the exit status is the answer
+
+
+def test_encode_reads_a_spike_file_that_names_the_prior_given(work: Path):
+    # Before: --prior served the output only, so a spike file naming that prior could not be
+    # re-encoded ("... which was not given (pass it: --prior FILE)", with --prior given).
+    prior = spikecodec.train_prior(SPIKES, "ctxmix", chunk=1)
+    prior.save(work / "p.prior")
+    spikecodec.save(work / "named.spk", SPIKES, codec="ctxmix", chunk=1, prior=prior)
+    code, _, err = run("encode", work / "named.spk", "-o", work / "again.spk", "--codec", "ctxmix", "--chunk", "1", "--prior", work / "p.prior", "-q")
+    assert code == 0, err
+    np.testing.assert_array_equal(spikecodec.load(work / "again.spk", priors=prior), SPIKES)
+    code, _, err = run("encode", work / "named.spk", "-o", work / "packed.spk", "--codec", "raw", "-q")
+    one_line(code, err, 1, "was not given")  # without it, as before
+
+
+def test_max_bytes_counts_the_tables_of_a_prior_file_given(work: Path):
+    prior = spikecodec.train_prior(SPIKES, "ctxmix", chunk=1)
+    prior.save(work / "p.prior")
+    spikecodec.save(work / "named.spk", SPIKES, codec="ctxmix", chunk=1, prior=prior)
+    for command in (["decode", work / "named.spk", "-o", work / "out.npy"], ["validate", work / "named.spk"]):
+        code, _, err = run(*command, "--prior", work / "p.prior", "--max-bytes", str(prior.nbytes - 1))
+        one_line(code, err, 3, "p.prior", f"its tables take {prior.nbytes} bytes")
+    assert not (work / "out.npy").exists()

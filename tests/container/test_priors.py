@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -364,3 +367,81 @@ def test_training_trials_code_as_the_prior_does_without_its_digest(monkeypatch: 
     chunk = np.ascontiguousarray(x[:4])
     assert codec.trial(trained).encode(chunk, spec) == codec.with_prior(trained).encode(chunk, spec)
     assert codec.trial(trained).prior_id is None and len(encoded) == 1  # with_prior named it: one digest
+
+
+def test_a_writer_refused_at_its_first_frame_closes_cleanly_and_leaves_no_file(prior: Prior, tmp_path: Path):
+    # Before: the header was set before the prior's check refused the frame, so close() (and the
+    # with block's exit) crashed with AttributeError and left a 0-byte file.
+    path = tmp_path / "new.spk"
+    w = spikecodec.SpikeWriter(path, codec="ctxmix", prior=prior, chunk=1)
+    with pytest.raises(ValueError, match="trained for chunks with"):
+        w.append(samples(1, shape=(1, 4, 5, 5))[0])  # T = 1: the prior was made for T = 2
+    with pytest.raises(ValueError, match="no frame was appended"):
+        w.close()
+    assert not path.exists()
+    with pytest.raises(ValueError, match="trained for chunks with"):
+        with spikecodec.SpikeWriter(path, codec="ctxmix", prior=prior, chunk=1) as w:
+            w.append(samples(1, shape=(1, 4, 5, 5))[0])
+    assert not path.exists()
+
+
+def test_a_prior_file_given_counts_against_the_readers_max_bytes(prior: Prior, tmp_path: Path):
+    # Before: only embedded priors were counted; a given file of a few KB declaring hundreds of MB
+    # of tables (zeros compress) was decompressed whatever --max-bytes said (306 MB at 1M).
+    x = samples(2, 7)
+    data = spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
+    prior.save(tmp_path / "p.prior")
+    small = prior.nbytes - 1
+    for given in (tmp_path / "p.prior", prior.data):
+        for read in (lambda: spikecodec.decode(data, priors=given, max_bytes=small),
+                     lambda: spikecodec.open(data, priors=given, max_bytes=small),
+                     lambda: spikecodec.validate(data, priors=given, max_bytes=small)):
+            with pytest.raises(spikecodec.LimitError, match=f"its tables take {prior.nbytes} bytes, over max_bytes={small}"):
+                read()
+    np.testing.assert_array_equal(spikecodec.decode(data, priors=tmp_path / "p.prior", max_bytes=prior.nbytes + x.nbytes), x)
+    assert spikecodec.load_prior(tmp_path / "p.prior").digest == prior.digest  # no limit: as before
+
+
+def test_a_prior_path_that_is_no_prior_file_is_refused_from_its_first_bytes():
+    # Before: up to 1 GiB + 1 MiB was read before the signature was looked at (/dev/zero: 1.09 GB).
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="bad signature") as info:
+            spikecodec.load_prior("/dev/zero")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.code == "prior-file-magic" and peak < 1 << 20
+
+
+def test_validate_refuses_a_bad_prior_argument_instead_of_blaming_the_file(prior: Prior):
+    # Before: validate(good, priors=b"xx") reported good as not ok (prior-file-truncated at 0).
+    data = spikecodec.encode(samples(2, 7), codec="ctxmix", axes="NTCHW", chunk=1, prior=prior)
+    with pytest.raises(FormatError, match="^priors=: at byte 0: file is 2 bytes, too short for a prior"):
+        spikecodec.validate(data, priors=b"xx")
+    assert spikecodec.validate(data, priors=prior).ok
+
+
+SEARCH_WITH_A_FIFO = r"""
+import sys
+import spikecodec
+data = open(sys.argv[1], "rb").read()
+print(int(spikecodec.decode(data).sum()))
+"""
+
+
+def test_the_prior_search_skips_what_is_no_regular_file(prior: Prior, tmp_path: Path):
+    # Before: a FIFO named *.prior in $SPIKECODEC_PRIOR_PATH held every read that searched for
+    # ever (opened before the right prior's file, in sorted order); a link to /dev/zero read 1 GiB.
+    x = samples(3, 5)
+    (tmp_path / "file.spk").write_bytes(spikecodec.encode(x, codec="ctxmix", axes="NTCHW", chunk=1, prior=prior))
+    folder = tmp_path / "priors"
+    folder.mkdir()
+    os.mkfifo(folder / "a-fifo.prior")
+    os.symlink("/dev/zero", folder / "b-zero.prior")
+    prior.save(folder / "c-the-one.prior")
+    run = subprocess.run([sys.executable, "-c", SEARCH_WITH_A_FIFO, str(tmp_path / "file.spk")], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, PRIOR_PATH_ENV: str(folder)})
+    assert run.returncode == 0 and int(run.stdout) == int(x.sum()), run.stderr
