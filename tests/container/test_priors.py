@@ -310,7 +310,7 @@ def test_a_mixing_prior_of_more_steps_than_its_tables_hold_is_refused_at_a_recor
 def test_an_embedded_prior_counts_against_the_readers_max_bytes(prior: Prior, monkeypatch: pytest.MonkeyPatch):
     # A legal prior of large tables (up to ~350 MB for ctxlanes) embedded in a header of a few KB
     # was decompressed whatever max_bytes said: a LinkDecoder(max_bytes=1000) of a hostile
-    # client's header took 358 MB. (Priors given, or found in the search folders, are not counted.)
+    # client's header took 358 MB. (Priors found in the search folders, or given as objects, are not counted; files and bytes given are.)
     monkeypatch.setattr(spikecodec.prior, "_found", {})
     monkeypatch.setattr(spikecodec.prior, "_embedded", spikecodec.prior.OrderedDict())
     x = samples(2, 7)
