@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import signal
 import stat
 import sys
 import tempfile
 import threading
-from typing import BinaryIO, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 try:
     import fcntl
@@ -43,6 +44,29 @@ def _umask() -> int:
 
 class OutputError(OSError):
     """An output that cannot be written where it was asked to go (the message says why)."""
+
+
+def named_write_error(exc: OSError, name: str) -> OSError:
+    """A failed write as OutputError naming the output (a full disk, a file-size limit: the
+    bare OSError said "No space left on device" and where not), but a reader gone (EPIPE, a
+    reset) as it is: the command line stops quietly on those."""
+    if isinstance(exc, (OutputError, BrokenPipeError, ConnectionError)) or exc.errno is None:
+        return exc
+    return OutputError(exc.errno, exc.strerror, name)
+
+
+class _OutputFileIO(io.FileIO):
+    """The raw file under an output's buffered writer: its write errors name the output."""
+
+    def __init__(self, path: str, name: str):
+        super().__init__(path, "wb")
+        self.output_name = name
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise named_write_error(exc, self.output_name) from None
 
 
 class _Temporaries:
@@ -244,7 +268,10 @@ class CheckedWriter:
         view = memoryview(data).cast("B")
         done = 0
         while done < len(view):
-            n = os.write(self.fd, view[done:])
+            try:
+                n = os.write(self.fd, view[done:])
+            except OSError as exc:
+                raise named_write_error(exc, self.name) from None
             if n <= 0:
                 raise OutputError(f"{self.name}: write made no progress ({done} of {len(view)} bytes written)")
             done += n
@@ -327,7 +354,7 @@ def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
         finally:
             os.close(fd)
         return
-    with atomic_path(target) as tmp, open(tmp, "wb") as f:
+    with atomic_path(target) as tmp, io.BufferedWriter(_OutputFileIO(tmp, os.fspath(path))) as f:
         yield f
 
 

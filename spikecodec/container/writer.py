@@ -18,7 +18,7 @@ from ..codecs.registry import CodecLike
 from ..elements import as_elements, element_bits
 from ..errors import FormatError
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
-from ..output import descriptor_output, lock_for_writing
+from ..output import descriptor_output, lock_for_writing, named_write_error
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
@@ -329,7 +329,7 @@ class SpikeWriter:
             self._check_open()
             self._write_pending()
             self._end_message()
-            flush(self._file)
+            self._flush_file()
 
     def close(self) -> None:
         """Write the last row, the index and the trailer; close the file if this writer opened it."""
@@ -347,11 +347,12 @@ class SpikeWriter:
                 with contextlib.suppress(OSError, ValueError):
                     self._end_message()
                     flush(self._file)
-            self._release()
+            self._release(quiet=True)
 
     def _close(self) -> None:
         if self._closed:
             return
+        failed = True
         try:
             if self._header is None:
                 raise ValueError("no frame was appended: the frame shape is unknown, nothing to write")
@@ -365,17 +366,24 @@ class SpikeWriter:
             else:
                 index = encode_index(self._entries)
             self._emit(index + encode_trailer(self._pos, len(index)))
-            flush(self._file)
+            self._flush_file()
+            failed = False
         finally:
-            self._release()
+            self._release(quiet=failed)
 
-    def _release(self) -> None:
+    def _release(self, quiet: bool = False) -> None:
         """Close the file if this writer opened it; remove it if the writer also created it and
-        wrote nothing to it (no frame came: no header), rather than leave an empty file behind."""
+        wrote nothing to it (no frame came: no header), rather than leave an empty file behind.
+        ``quiet``: an error is on its way out already, and the close's own (writing out the
+        buffer that failed it: a full disk) would only replace it."""
         self._closed = True
         if not self._owns or self._file.closed:
             return
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            if not quiet:
+                raise self._named(exc) from None
         if self._header is None and self._created is not None:
             path, identity = self._created
             with contextlib.suppress(OSError):
@@ -486,8 +494,22 @@ class SpikeWriter:
                 self._emit(part)
 
     def _emit(self, data: bytes) -> None:
-        write_all(self._file, data)
+        try:
+            write_all(self._file, data)
+        except OSError as exc:
+            raise self._named(exc) from None
         self._pos += len(data)
+
+    def _flush_file(self) -> None:
+        try:
+            flush(self._file)
+        except OSError as exc:
+            raise self._named(exc) from None
+
+    def _named(self, exc: OSError) -> OSError:
+        """A write error of a path this writer opened as OutputError naming it (a full disk);
+        a file object's as it is (the caller knows what it is)."""
+        return named_write_error(exc, os.fspath(self._path)) if self._owns else exc
 
 
 def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[int, int]] | None]:

@@ -338,3 +338,42 @@ def test_max_bytes_counts_the_tables_of_a_prior_file_given(work: Path):
         code, _, err = run(*command, "--prior", work / "p.prior", "--max-bytes", str(prior.nbytes - 1))
         one_line(code, err, 3, "p.prior", f"its tables take {prior.nbytes} bytes")
     assert not (work / "out.npy").exists()
+
+
+API_WRITE_FAILS = r"""
+import resource, sys
+import numpy as np
+import spikecodec
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+x = (np.random.default_rng(0).random((4, 64, 16, 7, 7)) < 0.3).astype(np.uint8)
+prior = spikecodec.train_prior(x[:, :8], "ctxmix", chunk=(4, 1))
+
+
+def write_frames(target):
+    with spikecodec.SpikeWriter(target, codec="raw") as w:
+        w.write_frames(x)
+
+
+for target in sys.argv[1:]:
+    for what, write in (("save", lambda: spikecodec.save(target, x, codec="raw")), ("prior", lambda: prior.save(target)),
+                        ("writer", lambda: write_frames(target + ".stream" if target.endswith(".spk") else target))):
+        try:
+            write()
+            print(what, "no error")
+        except spikecodec.OutputError as exc:
+            print(what, "OutputError", exc.filename in (target, target + ".stream"))
+        except OSError as exc:
+            print(what, type(exc).__name__, exc)
+"""
+
+
+def test_a_write_that_fails_is_an_output_error_naming_the_output(tmp_path: Path):
+    # Before: save(), Prior.save and SpikeWriter on a full disk (/dev/full) or past a file-size
+    # limit raised a bare OSError ("No space left on device"), not the OutputError the README
+    # promises, and did not say where.
+    target = tmp_path / "big.spk"
+    run = subprocess.run([sys.executable, "-c", API_WRITE_FAILS, str(target), "/dev/full"], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [f"{what} OutputError True" for what in ("save", "prior", "writer")] * 2
+    assert not target.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # whole or not at all
