@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_DEPTH", "TooDeep", "nesting_depth", "strict_json", "too_deep"]
+__all__ = ["MAX_DEPTH", "TooDeep", "check_string_keys", "nesting_depth", "strict_json", "too_deep"]
 
 MAX_DEPTH = 512  # FORMAT.md 1: the deepest nesting of arrays and objects a reader takes (a fixed
 # limit, so that whether a text is valid does not depend on the parser's stack)
@@ -23,6 +24,28 @@ MAX_DEPTH = 512  # FORMAT.md 1: the deepest nesting of arrays and objects a read
 
 class TooDeep(ValueError):
     """JSON nested more deeply than the parser can follow."""
+
+
+def check_string_keys(obj: Any, what: str) -> None:
+    """TypeError naming the first key of a mapping in ``obj`` (a value about to be written as
+    JSON) that is not a string. Checked before encoding: json.dumps writes an int key as a
+    string (read back as another key) and, sorting keys of mixed types, says only "'<' not
+    supported between instances of 'int' and 'str'". Each container is visited once and no
+    deeper than MAX_DEPTH (the encoder refuses cycles and deeper nesting itself)."""
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    seen: set[int] = set()
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH or id(value) in seen or not isinstance(value, (Mapping, list, tuple)):
+            continue
+        seen.add(id(value))
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"{what} keys must be strings (JSON object keys), got {type(key).__name__} {key!r:.40}")
+                stack.append((item, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in value)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ import numpy as np
 import zstandard
 
 from .errors import FormatError, LimitError
-from .json_text import MAX_DEPTH, strict_json, too_deep
+from .json_text import MAX_DEPTH, check_string_keys, strict_json, too_deep
 from .layout import crc32
 from .zstd_frame import frame_problem
 
@@ -161,6 +161,8 @@ def _description(prior: Prior) -> tuple[bytes, list[dict[str, Any]]]:
             got = f"{table.dtype} {table.shape}" if isinstance(table, np.ndarray) else type(table).__name__
             raise TypeError(f"prior table {name!r} must be a 1-D uint32 or int32 numpy array, got {got}")
         layout.append({"name": name, "type": kind, "count": int(table.size)})
+    check_string_keys(prior.geometry, "a prior's geometry")
+    check_string_keys(prior.info, "a prior's info")
     try:
         description = _canonical_json({"codec": prior.codec, "geometry": prior.geometry, "tables": layout, "info": prior.info})
     except RecursionError:

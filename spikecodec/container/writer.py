@@ -17,6 +17,7 @@ from ..codecs import DEFAULT_CODEC, ChunkSpec, Codec, Pipeline
 from ..codecs.registry import CodecLike
 from ..elements import as_elements, element_bits
 from ..errors import FormatError
+from ..json_text import check_string_keys
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
 from ..output import descriptor_output, lock_for_writing, named_write_error
 from ..prior import PriorLike, load_prior
@@ -106,6 +107,7 @@ def user_metadata(metadata: Any) -> dict[str, Any]:
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a dict (a JSON object), got {type(metadata).__name__} {metadata!r:.40}")
     metadata = dict(metadata)
+    check_string_keys(metadata, "metadata")  # before the encoder, whose message for mixed keys says nothing
     try:
         json_bytes(metadata)  # the header's own encoder: what it refuses, it refuses here first
     except UnicodeError as exc:
@@ -113,18 +115,8 @@ def user_metadata(metadata: Any) -> dict[str, Any]:
     except ValueError as exc:
         hint = " (NaN and infinities are not JSON)" if "float" in str(exc) else ""
         raise ValueError(f"metadata cannot be written as JSON: {exc}{hint}") from None
-    except TypeError as exc:  # a value the encoder does not know; keys of mixed types that do not sort
+    except TypeError as exc:  # a value the encoder does not know
         raise TypeError(f"metadata cannot be written as JSON: {exc}") from None
-    stack: list[Any] = [metadata]  # the encoder refused cycles and depth: this walk ends
-    while stack:
-        value = stack.pop()
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise TypeError(f"metadata keys must be strings (JSON object keys), got {type(key).__name__} {key!r:.40}")
-                stack.append(item)
-        elif isinstance(value, (list, tuple)):
-            stack.extend(value)
     return metadata
 
 

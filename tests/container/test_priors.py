@@ -445,3 +445,9 @@ def test_the_prior_search_skips_what_is_no_regular_file(prior: Prior, tmp_path: 
     run = subprocess.run([sys.executable, "-c", SEARCH_WITH_A_FIFO, str(tmp_path / "file.spk")], capture_output=True,
                          text=True, timeout=120, env={**os.environ, PRIOR_PATH_ENV: str(folder)})
     assert run.returncode == 0 and int(run.stdout) == int(x.sum()), run.stderr
+
+
+def test_a_prior_info_key_that_is_no_string_is_named():
+    # Before: "a prior's geometry and info must be JSON: '<' not supported between instances of 'int' and 'str'".
+    with pytest.raises(TypeError, match=r"a prior's info keys must be strings \(JSON object keys\), got int 1"):
+        spikecodec.train_prior(samples(4), "ctxmix", axes="NTCHW", chunk=1, info={1: 2})

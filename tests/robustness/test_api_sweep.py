@@ -190,6 +190,8 @@ def test_a_writer_appended_to_from_two_threads_writes_a_valid_file() -> None:
     ({"a": float("nan")}, ValueError, "NaN and infinities are not JSON"),  # was json's "Out of range float values", at the first append
     ({1: "x"}, TypeError, "metadata keys must be strings"),  # was written as {"1": "x"}: read back, another key
     ({"a": {2: "x"}}, TypeError, "metadata keys must be strings"),
+    ({"1": 1, 1: 2}, TypeError, r"metadata keys must be strings \(JSON object keys\), got int 1"),  # was "'<' not supported between ..."
+    ({"a": [{"b": {(1, 2): 3}}]}, TypeError, r"metadata keys must be strings \(JSON object keys\), got tuple \(1, 2\)"),
     ({"a": "caf\udce9"}, ValueError, "not valid Unicode"),  # was UnicodeEncodeError from the header's encoder
 ])
 def test_metadata_is_checked_when_the_writer_is_made(metadata: object, error: type, message: str) -> None:
