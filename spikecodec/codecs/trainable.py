@@ -88,6 +88,9 @@ class TrainableCodec(ArrayCodec):
         """This codec coding from ``prior`` (None: from zero). A prior of another codec raises
         ``ValueError``; its geometry is checked against each chunk."""
         if prior is not None:
+            if self.prior_id and prior.digest != self.prior_id:  # two priors asked for: neither wins silently
+                raise ValueError(f"codec {self.codec_id!r} names prior {self.prior_id[:12]}, but prior {prior.digest[:12]} "
+                                 "was given: give one")
             self.check_tables(prior)
         codec = type(self)(prior.digest if prior is not None else None)
         codec._prior = prior

@@ -451,3 +451,11 @@ def test_a_prior_info_key_that_is_no_string_is_named():
     # Before: "a prior's geometry and info must be JSON: '<' not supported between instances of 'int' and 'str'".
     with pytest.raises(TypeError, match=r"a prior's info keys must be strings \(JSON object keys\), got int 1"):
         spikecodec.train_prior(samples(4), "ctxmix", axes="NTCHW", chunk=1, info={1: 2})
+
+
+def test_a_codec_naming_one_prior_and_another_given_is_refused(prior: Prior):
+    # Before: prior= silently replaced the digest the codec's configuration named.
+    with pytest.raises(ValueError, match=f"names prior {'a' * 12}, but prior {prior.digest[:12]} was given"):
+        spikecodec.encode(samples(2), codec={"id": "ctxmix", "prior": "a" * 64}, axes="NTCHW", chunk=1, prior=prior)
+    data = spikecodec.encode(samples(2), codec={"id": "ctxmix", "prior": prior.digest}, axes="NTCHW", chunk=1, prior=prior)
+    np.testing.assert_array_equal(spikecodec.decode(data, priors=prior), samples(2))
