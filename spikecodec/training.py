@@ -54,6 +54,15 @@ HOLDOUT_EVERY = 10  # every 10th sample chunk is held out to choose how hard the
 HOLDOUT_BYTES = 64 << 20  # ... while the held-out chunks fit in this much memory
 
 
+def trainable_codec(codec: Any) -> Any:
+    """The codec ``codec`` names, when it has a model state to train; ValueError otherwise."""
+    trainer = get_codec(codec)
+    if not trainer.trainable:
+        trainable = ", ".join(sorted(k for k, c in registered_codecs().items() if c.trainable))
+        raise ValueError(f"codec {trainer.codec_id!r} has no model state to train (trainable: {trainable})")
+    return trainer
+
+
 def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = None, chunk: Any = None,
                 bits: int | None = None, info: dict[str, Any] | None = None,
                 priors: Iterable[PriorLike] | None = None, limits: ReadLimits | None = None) -> Prior:
@@ -74,10 +83,7 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
     """
     if info is not None and not isinstance(info, Mapping):  # refused before the training, not after it
         raise TypeError(f"info is a dict stored with the prior, got {type(info).__name__}")
-    trainer = get_codec(codec)
-    if not trainer.trainable:
-        trainable = ", ".join(sorted(k for k, c in registered_codecs().items() if c.trainable))
-        raise ValueError(f"codec {trainer.codec_id!r} has no model state to train (trainable: {trainable})")
+    trainer = trainable_codec(codec)
     tables: dict[str, np.ndarray] | None = None
     geometry: dict[str, int] | None = None
     chunks = 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..atomic import output_file
-from ..errors import about, printable
+from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name, file_format, read_input, split_key
 from ..text import path_text
 from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_files, read_limits, stdin_once
@@ -46,7 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import spikecodec
 
+    from spikecodec.training import trainable_codec
+
     stdin_once(args.samples)
+    try:  # an option's fault, said before any sample is read (it was blamed on the first sample)
+        trainable_codec(args.codec)
+    except (KeyError, ValueError) as exc:
+        raise CliError("--codec", describe(exc), 2) from None
     axes, chunk, info = parse_axes(args.axes), parse_chunk(args.chunk), parse_meta(args.meta)
     priors = load_priors(args.prior, read_limits(args).max_bytes)
     samples = []

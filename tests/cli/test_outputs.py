@@ -377,3 +377,11 @@ def test_a_write_that_fails_is_an_output_error_naming_the_output(tmp_path: Path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [f"{what} OutputError True" for what in ("save", "prior", "writer")] * 2
     assert not target.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # whole or not at all
+
+
+@pytest.mark.parametrize("codec, says", [("raw", "codec 'raw' has no model state to train"), ("nope", "unknown codec id 'nope'")])
+def test_train_prior_with_a_codec_that_cannot_train_is_a_usage_error(work: Path, codec: str, says: str):
+    # Before: exit 1 and the first sample file blamed for the option's fault.
+    code, _, err = run("train-prior", work / "train.spk", "-o", work / "p.prior", "--codec", codec)
+    one_line(code, err, 2, "--codec: " + says)
+    assert not (work / "p.prior").exists()
