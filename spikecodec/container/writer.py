@@ -386,6 +386,14 @@ class SpikeWriter:
     def __enter__(self) -> "SpikeWriter":
         return self
 
+    def __del__(self) -> None:
+        # Dropped before any frame, neither used nor closed: the empty file it created goes, as
+        # close() would remove it. One with frames is left as it is, for recovery.
+        if getattr(self, "_closed", True) or getattr(self, "_header", 1) is not None or not getattr(self, "_owns", False):
+            return
+        with contextlib.suppress(Exception):
+            self._release(quiet=True)
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None or issubclass(exc_type, GeneratorExit) or (
                 issubclass(exc_type, SystemExit) and exc.code in (None, 0)):  # a consumer closed, a clean exit: finished

@@ -6,6 +6,7 @@ accident, a file emptied before anything was written, or a file two threads wrot
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 import time
@@ -114,6 +115,15 @@ def test_a_writer_refused_before_its_first_frame_leaves_an_existing_file_as_it_w
         with spikecodec.SpikeWriter(empty):
             raise KeyError("before any frame")
     assert not empty.exists()
+    writer = spikecodec.SpikeWriter(empty)  # dropped, neither closed nor given a frame: was left as a 0-byte file
+    assert empty.exists()
+    del writer
+    gc.collect()
+    assert not empty.exists()
+    writer = spikecodec.SpikeWriter(spk)  # a file that was there stays as it was
+    del writer
+    gc.collect()
+    np.testing.assert_array_equal(spikecodec.load(spk), SPIKES[:1, :1])
 
 
 def test_a_reused_frame_buffer_is_written_as_it_was_at_each_append() -> None:
