@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 import spikecodec
 
 from ..atomic import STDIO
-from ..errors import LIMIT_EXIT, describe, printable
+from ..errors import LIMIT_EXIT, CliError, describe, printable
 from ..io_formats import binary_stdin, display_name
 from .common import add_limit_options, add_prior_option, load_priors, read_limits, stdin_once
 
@@ -34,7 +34,8 @@ OFFSET: MESSAGE, and, for several files, a summary line. Every problem reachable
 not only the first.
 
 Exit status, one rule for one file or many: 2 when any file cannot be read at all (it is
-reported and the other files are still checked; also a folder holding no .spk file), else 1
+reported and the other files are still checked; also a folder holding no .spk file, and a
+--prior file that does not load, when nothing is checked), else 1
 when any does not conform, else 3 when nothing found was wrong but a file's chunk was over
 --max-bytes or --max-work and went unchecked, else 0 (warnings do not count). With --json
 each file is an object with its problems; each problem has its stable "code" (such as
@@ -127,8 +128,13 @@ def _expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
 
 def run(args: argparse.Namespace) -> int:
     stdin_once(args.files)
-    priors = load_priors(args.prior, read_limits(args).max_bytes)
     limits = read_limits(args)
+    try:
+        priors = load_priors(args.prior, limits.max_bytes)
+    except CliError as exc:  # a --prior that does not load says nothing of the files: not 1, "does not conform"
+        if exc.code == NOT_CONFORMING:
+            exc.code = UNREADABLE
+        raise
     results: list[dict[str, Any]] = []
     outcomes: list[int] = []
     items = list(_expand(args.files))

@@ -385,3 +385,11 @@ def test_train_prior_with_a_codec_that_cannot_train_is_a_usage_error(work: Path,
     code, _, err = run("train-prior", work / "train.spk", "-o", work / "p.prior", "--codec", codec)
     one_line(code, err, 2, "--codec: " + says)
     assert not (work / "p.prior").exists()
+
+
+def test_validate_with_a_prior_that_does_not_load_is_no_verdict_on_the_files(work: Path):
+    # Before: exit 1, validate's "a file does not conform", for a valid file and a missing --prior.
+    (work / "bad.prior").write_bytes(b"not a prior file at all, but long enough")
+    for prior, says in ((work / "missing.prior", "No such file or directory"), (work / "bad.prior", "bad signature")):
+        code, _, err = run("validate", work / "in.spk", "--prior", prior)
+        one_line(code, err, 2, says)
