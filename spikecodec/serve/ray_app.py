@@ -110,8 +110,9 @@ class CloudHalf:
                     if images > self.max_images:
                         raise ValueError(too_many)
                     rows.append(row)
-        except LimitError:  # a row of more images than a request may carry, refused before it is decoded
-            raise ValueError(too_many) from None
+        except LimitError as exc:  # a row of more images than a request may carry (or an embedded prior over it), before decoding
+            raise ValueError(f"over this deployment's limits: {exc.message} (at most {self.max_images} images a request: "
+                             "max_images)") from None
         except FormatError as exc:
             raise ValueError(f"bad spike file: {exc.message}") from None
         if not rows:
