@@ -140,7 +140,6 @@ def trailer_before_stray_bytes(src: Source, data_start: int) -> int | None:
         at -= 1
 
 
-
 def read_indexed(src: Source, h: Header, data_start: int, records: RecordLayout) -> ChunkTable:
     """The chunk table of the index the trailer points to, checked to tile the file exactly
     and the array (FORMAT.md 4, 6). Compact records are walked (their index holds only totals)."""
