@@ -55,7 +55,8 @@ NETWORKS = {
 }
 
 # corpus name -> (network, layer, test images, count bins over T (0 = 1-bit spikes), description)
-# `layer` is a backbone stage (its output) or the dotted path of a MultiStepLIF module.
+# `layer` is a backbone stage (its output), the dotted path of a MultiStepLIF module, or "code":
+# the bottleneck's code (what `model.edge` sends over the link).
 CORPORA_SPEC = {
     "ref-layer1": ("snn-resnet-fmnist", "layer1", 200, 0, "reference ResNet, output of layer1"),
     "ref-layer3": ("snn-resnet-fmnist", "layer3", 800, 0, "reference ResNet, output of layer3 (before the bottleneck)"),
@@ -70,6 +71,13 @@ CORPORA_SPEC = {
     "mbv2-last": ("mbv2-mnist-t4", "last", 200, 0, "trained MobileNetV2, its last 1x1 conv's LIF (128 channels)"),
     "res6-layer1": ("res6-fmnist-t6", "layer1", 90, 0, "trained ResNet T=6, output of layer1 (28 x 28 planes)"),
     "ref-layer2": ("snn-resnet-fmnist", "layer2", 400, 0, "reference ResNet, output of layer2"),
+    # Added 2026-12-06, measured once and held out of every design so far: the spikes that cross
+    # the link (the shipped model's bottleneck code, 4 channels) and counts of up to 6 in 4-bit
+    # elements with T = 1 (no step history; the most common non-zero value is the top, 6).
+    "ref-code": ("snn-resnet-fmnist", "code", 3000, 0,
+                 "reference ResNet's bottleneck code (the spikes the link carries), 4 channels"),
+    "res6-layer3-counts6": ("res6-fmnist-t6", "layer3", 1000, 6,
+                            "trained ResNet T=6, layer3 spikes counted over all 6 steps (4-bit, 0..6, T=1)"),
 }
 
 
@@ -166,16 +174,18 @@ def load_network(name: str):
 
 
 def spikes_at(model, images, layer: str, batch: int = 50) -> np.ndarray:
-    """Spikes (T, N, C, H, W) uint8 of `layer` (a stage name or a MultiStepLIF module path)."""
+    """Spikes (T, N, C, H, W) uint8 of `layer` (a stage name, a MultiStepLIF module path or "code")."""
     import torch
 
     out = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
-            x = model.preprocess(images[i:i + batch])
-            if layer in model.backbone.stages:
-                s = model.backbone.run(x, 0, model.backbone.split_index(layer))
+            if layer == "code":
+                s = model.edge(images[i:i + batch])
+            elif layer in model.backbone.stages:
+                s = model.backbone.run(model.preprocess(images[i:i + batch]), 0, model.backbone.split_index(layer))
             else:
+                x = model.preprocess(images[i:i + batch])
                 caught = []
                 module = model.get_submodule(layer)
                 hook = module.register_forward_hook(lambda _m, _i, o: caught.append(o))

@@ -7,8 +7,8 @@ Writes benchmarks/results/peers.md and peers.json. Every number is measured in o
 script, on the corpora in runs/corpora/ (benchmarks/corpora.py says how each was made).
 
 Peers get every advantage: each is tried on every axis order below and every byte layout
-(1-bit: np.packbits; 2-bit: 4 values a byte, two packed bit planes, or one value a byte, the
-last for paq9a only: it never won for xz / zstd / bzip2 and costs zstd -19 minutes), and the
+(1-bit: np.packbits; counts of b = 2 or 4 bits: 8/b values a byte, b packed bit planes, or one
+value a byte, the last for paq9a only: it never won for xz / zstd / bzip2 and costs zstd -19 minutes), and the
 smallest is kept per corpus; their byte counts are bare payloads (no shape header), while
 spikecodec's are whole files (header, chunk index, checksums). paq9a is Debian's python3-paq run
 by /usr/bin/python3 in a subprocess on the same bytes.
@@ -96,7 +96,7 @@ def layouts(x: np.ndarray, bits: int) -> dict[str, bytes]:
     if bits == 1:
         return {"packbits": np.packbits(flat).tobytes()}
     return {
-        "pack2": pack(flat, 2),
+        f"pack{bits}": pack(flat, bits),  # 2 or 4 bits a value, as spikecodec stores them
         "planes": b"".join(np.packbits((flat >> k) & 1).tobytes() for k in range(bits)),
         "bytes": flat.tobytes(),
     }
@@ -330,7 +330,7 @@ def markdown(results: list[dict], summaries: list[dict], total_s: float, run_at:
            f"spikecodec format {spikecodec.FORMAT_VERSION}, code at {code}.", "",
            "Bytes: spikecodec = whole file (`spikecodec.encode`, T,N,C,H,W as given); peers = bare payload "
            "at their best axis order and byte layout over "
-           f"{', '.join(ORDERS)} (1-bit: np.packbits; 2-bit: 4 a byte / bit planes / one a byte, the last for paq9a only). "
+           f"{', '.join(ORDERS)} (1-bit: np.packbits; b-bit counts: 8/b a byte / bit planes / one a byte, the last for paq9a only). "
            "bits/el = bits per element (per neuron per step). vs paq9a = bytes / paq9a's bytes. "
            "MB/s = million elements (bytes of the uint8 array) per second, best of "
            f"{REPEATS} (peers 2); a peer's time excludes the permutation and packing.", "",
