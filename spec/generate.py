@@ -586,6 +586,46 @@ VALID["compact-ctxfast"] = {
     "array": {"shape": [3, 6, 8, 8, 8], "bits": 1, "rate": 0.3, "seed": 132, "correlated": True},
     "encode": {"codec": "ctxfast", "chunk": [3, 2], "records": "compact"},
 }
+# Version 1.10: the optional ``countmix`` codec (FORMAT.md 9.4.13), winmix with the models H and I
+# for the level and escape decisions, keyed by the counts (capped at 7) of the channels c - 1 and
+# c - 2 and of the pixels left and above. The array of winmix-spikes (1-bit: no level or escape
+# decisions, so the payload is winmix-spikes' byte for byte); counts of 2, 4 and 8 bits (the
+# escape tree; 8-bit with G TP = 64, so table F is hashed as in winmix-counts8); 4-bit counts, a
+# quarter of them above 7 (U's cap); C = 1 (u1 = u2 = 0) and C = 2 (u2 = 0 at channel 1, u1 = 0
+# at channel 0); several chunks; a chunk whose coding does not pay (packed); T = 12 (tp wraps);
+# 8-bit counts with G TP = 260, whose table H has G TP NN 64 = 4276480 > 2^22 keys and so is
+# hashed into 2^22 entries (coded from fresh tables here; prior-countmix-h-hashed seeds the hashed
+# slots); all-zero 1-bit chunks (for the end rule's invalid vectors); chunks coded from a 4-bit
+# prior, named and embedded.
+for _case, _shape, _bits, _chunk, _rate, _seed in (
+        ("spikes", [4, 6, 8, 5, 5], 1, [4], 0.3, 90), ("counts2", [3, 6, 6, 4, 4], 2, [3], 0.3, 133),
+        ("counts4", [3, 6, 6, 4, 4], 4, [3], 0.3, 134), ("counts8", [4, 2, 16, 2, 2], 8, [4], 0.4, 135),
+        ("above7", [3, 4, 8, 4, 4], 4, [3], 0.5, 136), ("c1", [4, 4, 1, 6, 6], 4, [4], 0.4, 137),
+        ("c2", [4, 4, 2, 5, 5], 4, [4], 0.4, 138), ("chunks", [3, 8, 6, 5, 5], 2, [3, 2], 0.2, 139),
+        ("long-t", [12, 3, 4, 3, 3], 2, [12], 0.35, 141), ("h-large", [4, 2, 65, 2, 2], 8, [4], 0.5, 145)):
+    VALID[f"countmix-{_case}"] = {
+        "array": {"shape": _shape, "bits": _bits, "rate": _rate, "seed": _seed, "correlated": True},
+        "encode": {"codec": "countmix", "chunk": _chunk},
+    }
+VALID["countmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 2, "rate": 0.9, "seed": 140}, "encode": {"codec": "countmix", "chunk": [1]}}
+VALID["countmix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 142}, "encode": {"codec": "countmix", "chunk": [4]}}
+PRIORS["countmix"] = {"array": {"shape": [3, 6, 4, 2, 2], "bits": 4, "rate": 0.3, "seed": 16, "correlated": True}, "chunk": [3, 1]}
+VALID["prior-countmix-named"] = {
+    "array": {**PRIORS["countmix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 143},
+    "encode": {"codec": "countmix", "chunk": [3, 1], "prior": "priors/countmix.prior"},
+}
+VALID["prior-countmix-embedded"] = {
+    "array": {**PRIORS["countmix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 146},
+    "encode": {"codec": "countmix", "chunk": [3, 1], "prior": "priors/countmix.prior", "embed_prior": True},
+}
+DERIVED_PRIORS["countmix-h-hashed"] = (
+    "geometry bits 8, T 4, C 65, H 2, W 2 (K_H = 260 x 257 x 64 > 2^22: H hashed); fresh tables but the H states at "
+    "the hashed slots of the keys of the level and escape decisions of VALID['prior-countmix-h-hashed']'s array, each "
+    "p = 2^22 - 2^18 (a decision of 1) or 2^18 (of 0), the bit the slot's first decision codes, with n = 20")
+VALID["prior-countmix-h-hashed"] = {
+    "array": {"shape": [4, 1, 65, 2, 2], "bits": 8, "rate": 0.5, "seed": 147, "correlated": True},
+    "encode": {"codec": "countmix", "axes": ["T", "N", "C", "H", "W"], "chunk": [4], "prior": "priors/countmix-h-hashed.prior"},
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -637,6 +677,8 @@ def _derived_prior(name: str) -> spikecodec.Prior:
         return _derived_mix_prior(name, info)
     if name.startswith("winmix-"):
         return _derived_winmix_prior(name, info)
+    if name == "countmix-h-hashed":
+        return _derived_countmix_prior(name, info)
     assert name == "mix-extreme-weights"
     base = get_prior("priors/mix.prior")
     weights = base.tables["weights"].copy()
@@ -721,23 +763,16 @@ def _seed_first_bits(states: np.ndarray, entries) -> None:
         states[entry] = _ctxmix_state((1 << 22) - (1 << 18) if y else 1 << 18, 20)
 
 
-def _mix_f_keys(x: np.ndarray, bits: int, groups_cap: int = 64) -> list[tuple[int, int]]:
-    """(key, bit) of table F (FORMAT.md 9.4.10) of every level and escape decision of the
-    canonical (T, N, C, H, W) array ``x``, in coding order; ``groups_cap`` 256 for winmix's F
-    (9.4.11: G = max(1, min(C, 256)))."""
+def _level_decisions(x: np.ndarray, bits: int, groups_cap: int):
+    """(t, n, c, h, w, ct, node, bit) of every level and escape decision of the canonical (T, N,
+    C, H, W) array ``x`` (FORMAT.md 9.4.10), in coding order; ``groups_cap`` 64 (mix) or 256."""
     T, N, C, H, W = x.shape
-    TP, G, NN = min(T, 4), max(1, min(C, groups_cap)), (1 << bits) + 1
-
-    def v(t, n, c, h, w):
-        return min(int(x[t, n, c, h, w]), 3) if t >= 0 and h >= 0 and w >= 0 else 0
-
-    out = []
+    TP, G = min(T, 4), max(1, min(C, groups_cap))
     for n, t, h, w, c in np.ndindex(N, T, H, W, C):
         value = int(x[t, n, c, h, w])
         if not value:
             continue
         ct = (c % G) * TP + min(t, 3)
-        near = v(t - 1, n, c, h, w) + 4 * v(t - 2, n, c, h, w) + 16 * v(t, n, c, h, w - 1) + 64 * v(t, n, c, h - 1, w)
         decisions = [(0, int(value > 1))] + ([(1, int(value > 2))] if value > 1 else [])
         if value > 2 and bits > 2:
             tree = 1
@@ -745,8 +780,33 @@ def _mix_f_keys(x: np.ndarray, bits: int, groups_cap: int = 64) -> list[tuple[in
                 y = ((value - 3) >> k) & 1
                 decisions.append((1 + tree, y))
                 tree = 2 * tree + y
-        out += [((ct * NN + node) * 256 + near, y) for node, y in decisions]
-    return out
+        for node, y in decisions:
+            yield t, n, c, h, w, ct, node, y
+
+
+def _mix_f_keys(x: np.ndarray, bits: int, groups_cap: int = 64) -> list[tuple[int, int]]:
+    """(key, bit) of table F (FORMAT.md 9.4.10) of every level and escape decision of the
+    canonical (T, N, C, H, W) array ``x``, in coding order; ``groups_cap`` 256 for winmix's F
+    (9.4.11: G = max(1, min(C, 256)))."""
+    NN = (1 << bits) + 1
+
+    def v(t, n, c, h, w):
+        return min(int(x[t, n, c, h, w]), 3) if t >= 0 and h >= 0 and w >= 0 else 0
+
+    return [((ct * NN + node) * 256 + v(t - 1, n, c, h, w) + 4 * v(t - 2, n, c, h, w) + 16 * v(t, n, c, h, w - 1)
+             + 64 * v(t, n, c, h - 1, w), y) for t, n, c, h, w, ct, node, y in _level_decisions(x, bits, groups_cap)]
+
+
+def _countmix_h_keys(x: np.ndarray, bits: int) -> list[tuple[int, int]]:
+    """(key, bit) of table H (FORMAT.md 9.4.13) of every level and escape decision of ``x``, in
+    coding order."""
+    NN = (1 << bits) + 1
+
+    def u(t, n, c, h, w):
+        return min(int(x[t, n, c, h, w]), 7) if c >= 0 else 0
+
+    return [((ct * NN + node) * 64 + u(t, n, c - 1, h, w) + 8 * u(t, n, c - 2, h, w), y)
+            for t, n, c, h, w, ct, node, y in _level_decisions(x, bits, 256)]
 
 
 def _ctxmix_bef_keys(x: np.ndarray, bits: int) -> list[tuple[int, int, int]]:
@@ -897,6 +957,27 @@ def _derived_winmix_prior(name: str, info: dict) -> spikecodec.Prior:
     conf = (np.arange(nsig) % 64) // 16
     sig[:, 7] = 10240 * (2 * conf - 3)
     return spikecodec.Prior("winmix", geometry, {"states": states, "weights": weights.astype(np.int32)}, info)
+
+
+def _derived_countmix_prior(name: str, info: dict) -> spikecodec.Prior:
+    """The countmix prior of DERIVED_PRIORS: fresh tables (9.4.13: A, B, C, E, F, G, W, X, Y, H, I
+    one after another) but the H states at the hashed slots of the recipe array's keys."""
+    from spikecodec.codecs.kernels import countmix as kernels
+
+    assert name == "countmix-h-hashed"
+    geometry = {"bits": 8, "T": 4, "C": 65, "H": 2, "W": 2}
+    T, C, H, W, bits = (geometry[a] for a in ("T", "C", "H", "W", "bits"))
+    tables = spikecodec.get_codec("countmix").fresh_tables(geometry)
+    states = tables["states"].copy()
+    sizes = [int(z) for z in kernels.table_sizes(T, C, H, W, bits)]
+    counts = [int(k) for k in kernels.context_counts(T, C, H, W, bits)]
+    assert counts[9] > sizes[9] == 1 << 22  # H hashed into 2^22 entries
+    recipe = VALID[f"prior-{name}"]
+    x = make_array(recipe["array"])
+    assert list(x.shape) == [T, 1, C, H, W] and recipe["array"]["bits"] == bits
+    h0 = sum(sizes[:9])
+    _seed_first_bits(states, ((h0 + _slot22(key), y) for key, y in _countmix_h_keys(x, bits)))
+    return spikecodec.Prior("countmix", geometry, {"states": states, "weights": tables["weights"]}, info)
 
 
 def make_array(recipe: dict) -> np.ndarray:
@@ -1171,6 +1252,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_end_before_top(valid))
     out.update(_invalid_keyed(valid))
     out.update(_invalid_ctxfast(valid))
+    out.update(_invalid_countmix(valid))
     return out
 
 
@@ -1542,20 +1624,21 @@ def _escape_above_top(base: bytes) -> bytes:
     raise AssertionError("no flip of the first 64 bytes decodes to a value above top")
 
 
-def _decodes_as(kernels: ModuleType, payload: bytes, canon: np.ndarray) -> bool:
-    """Whether a mix-family kernel module decodes the 1-bit ``payload`` from fresh tables to the
-    canonical array ``canon``, its end check ignored (its status is not read)."""
+def _decodes_as(kernels: ModuleType, payload: bytes, canon: np.ndarray, bits: int = 1) -> bool:
+    """Whether a mix-family kernel module decodes the ``bits``-bit ``payload`` from fresh tables to
+    the canonical array ``canon``, its end check ignored (its status is not read)."""
     T, N, C, H, W = canon.shape
-    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, 1).sum()), np.uint32)
+    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, bits).sum()), np.uint32)
     got = np.zeros_like(canon)
-    kernels.decode_into(np.frombuffer(payload, np.uint8), got, 1, tabs, kernels.initial_weights(T, C, H, W, 1), False)
+    kernels.decode_into(np.frombuffer(payload, np.uint8), got, bits, tabs, kernels.initial_weights(T, C, H, W, bits), False)
     return bool(np.array_equal(got, canon))
 
 
 def _end_rule_vectors(valid: dict[str, bytes], codec: str, kernels: ModuleType, zeros: str, base: str) -> dict[str, tuple[bytes, int, str]]:
     """The end rule of a mix-family codec both ways: ``{codec}-extra-final-byte`` (a final byte
     after the coding of ``zeros``, which ends without one) and ``{codec}-final-byte-not-low`` (the
-    one-chunk vector ``base``'s final byte replaced by another that decodes to the same values)."""
+    one-chunk vector ``base``'s final byte replaced by another that decodes to the same values;
+    ``base``'s arrays are T, N, C, H, W, of any element bits)."""
     out: dict[str, tuple[bytes, int, str]] = {}
     start = _parts(valid[zeros])[1]
     body, ents = _rebuild_chunks(valid[zeros], lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
@@ -1566,8 +1649,9 @@ def _end_rule_vectors(valid: dict[str, bytes], codec: str, kernels: ModuleType, 
     payloads: list[bytes] = []
     _rebuild_chunks(valid[base], lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
     payload = payloads[0]
-    assert _decodes_as(kernels, payload, canon)
-    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and _decodes_as(kernels, payload[:-1] + bytes([b]), canon))
+    bits = VALID[base]["array"]["bits"]
+    assert _decodes_as(kernels, payload, canon, bits)
+    other = next(b for b in range(256) if b not in (payload[-1], 0xFF) and _decodes_as(kernels, payload[:-1] + bytes([b]), canon, bits))
     body, ents = _rebuild_chunks(valid[base], lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
     out[f"{codec}-final-byte-not-low"] = (_finish(body, ents), start, "corrupt payload")
     return out
@@ -1639,6 +1723,43 @@ def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     assert _decodes_as(kernels, first[0], canon) and _decodes_as(kernels, first[0] + b"\xff", canon)
     body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p + b"\xff" if i == 0 else p))
     out["winmix-trailing-ff"] = (_finish(body, ents), start, "corrupt payload")
+    return out
+
+
+def _chunk_payloads(data: bytes) -> list[bytes]:
+    """The payloads of a classic-record file's chunks, in file order."""
+    payloads: list[bytes] = []
+    _rebuild_chunks(data, lambda i, o, e, s, p: (payloads.append(bytes(p)), (o, e, s, p))[1])
+    return payloads
+
+
+def _invalid_countmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.10, ``countmix`` (FORMAT.md 9.4.13; its problems are mix's, as winmix's): a payload
+    one byte longer than the packed elements; coded payloads that do not end as the encoder ends
+    them (a byte after a coded payload; a final byte after a coding that ends without one; a final
+    byte other than low >> 24 that decodes to the same values); escapes above 15 and 255; a
+    countmix prior's geometry against a short last row; a countmix codec naming and embedding a
+    winmix prior. First, 9.4.13's rule for 1-bit elements: countmix-spikes (winmix-spikes' array)
+    codes to winmix-spikes' payloads byte for byte."""
+    from spikecodec.codecs.kernels import countmix as kernels
+
+    assert VALID["countmix-spikes"]["array"] == VALID["winmix-spikes"]["array"]
+    assert VALID["countmix-spikes"]["encode"]["chunk"] == VALID["winmix-spikes"]["encode"]["chunk"]
+    assert _chunk_payloads(valid["countmix-spikes"]) == _chunk_payloads(valid["winmix-spikes"])
+
+    out = _invalid_payload_lengths(valid, "countmix")
+    # countmix-counts4: one chunk, the whole T, N, C, H, W array of 4-bit counts, with a final byte
+    # that other values replace and decode the same (countmix-spikes' has none)
+    out.update(_end_rule_vectors(valid, "countmix", kernels, "countmix-zeros", "countmix-counts4"))
+    for cname, bits in (("countmix-counts4", 4), ("countmix-counts8", 8)):
+        cbase = valid[cname]
+        out[f"countmix-value-too-large-{bits}bit"] = (_escape_above_top(cbase), _parts(cbase)[1], f"does not fit {bits}-bit elements")
+    data, short_at = _short_last_row(valid["prior-countmix-embedded"])
+    out["countmix-prior-short-row"] = (data, short_at, "was trained for chunks with")
+    winmix = get_prior("priors/winmix.prior")
+    out["countmix-prior-of-winmix"] = (
+        _raw_header(valid["prior-countmix-embedded"], codecs=[(b"countmix", json.dumps({"prior": winmix.digest}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", winmix.data)]), 16, "cannot serve codec 'countmix'")
     return out
 
 
@@ -2510,6 +2631,14 @@ INVALID_CODES = {
     "winmix-prior-short-row": "prior-mismatch",
     "winmix-prior-of-mix": "prior-mismatch",
     "winmix-trailing-ff": "mix-end",
+    "countmix-payload-too-long": "mix-too-long",
+    "countmix-corrupt-end": "mix-end",
+    "countmix-extra-final-byte": "mix-end",
+    "countmix-final-byte-not-low": "mix-end",
+    "countmix-value-too-large-4bit": "symbol-above-top",
+    "countmix-value-too-large-8bit": "symbol-above-top",
+    "countmix-prior-short-row": "prior-mismatch",
+    "countmix-prior-of-winmix": "prior-mismatch",
     "keyed-check-mismatch": "compact-check",
     "keyed-records-swapped": "compact-check",
     "keyed-records-unkeyed": "compact-check",

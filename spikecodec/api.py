@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .codecs import DEFAULT_CODEC
+from .codecs import default_codec
 from .codecs.registry import CodecLike, Pipeline
 from .container.chunk_cache import DEFAULT_CACHE_BYTES
 from .container.reader import SpikeReader, read_array
@@ -25,7 +25,7 @@ Priors = PriorLike | Iterable[PriorLike] | None
 def encode(
     array: Any,
     *,
-    codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
+    codec: CodecLike | list[CodecLike] | None = None,
     axes: Sequence[str] | str | None = None,
     chunk: int | Sequence[int] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -36,13 +36,15 @@ def encode(
 ) -> bytes:
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
-    ``codec``: an id (``"winmix"``, the default, smallest; ``"mix"``, the 1.4 default, about 1.3x
-    faster; ``"ctxfast"``, the fast mode, 4.5-9x faster; ``"auto"``, about 7x faster; ``"context"``,
-    ``"ctxlanes"``, ``"countctx"``, ``"ctxmix"``, ``"order0"``, ``"zstd"``, ``"raw"``), a config
-    (``{"id": "zstd", "level": 19}``) or a pipeline list. ``axes``: names, default T,N,C,H,W.
+    ``codec``: an id (``"winmix"``, the default for 1-bit spikes, smallest; ``"countmix"``, the
+    default for counts: winmix with models of the neighbours' values; ``"mix"``, the 1.4 default,
+    about 1.3x faster; ``"ctxfast"``, the fast mode, 4.5-9x faster; ``"auto"``, about 7x faster;
+    ``"context"``, ``"ctxlanes"``, ``"countctx"``, ``"ctxmix"``, ``"order0"``, ``"zstd"``,
+    ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list; None: the default
+    for the element type. ``axes``: names, default T,N,C,H,W.
     ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so that the entropy
     coders see each neuron's whole history) by blocks of axis 1 of about the codec's
-    ``chunk_elements`` (8M elements for ``winmix``, ``mix`` and ``ctxfast``, whose models learn across samples; 1M for the
+    ``chunk_elements`` (8M elements for ``winmix``, ``countmix``, ``mix`` and ``ctxfast``, whose models learn across samples; 1M for the
     others). ``metadata``: a JSON object.
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
     ``prior``: a trained prior (:func:`spikecodec.train_prior`, or a prior file's path) for a
@@ -69,7 +71,7 @@ def save(
     file: str | os.PathLike | BinaryIO,
     array: Any,
     *,
-    codec: CodecLike | list[CodecLike] = DEFAULT_CODEC,
+    codec: CodecLike | list[CodecLike] | None = None,
     axes: Sequence[str] | str | None = None,
     chunk: int | Sequence[int] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -145,7 +147,9 @@ def _write(
 ) -> None:
     """Write ``array`` whole. ``restart``, when given, takes back everything written so far: the
     caller publishes nothing unless the write completes (bytes returned, a file renamed)."""
-    pipeline = Pipeline.from_user(codec)
+    # None: the default codec of the element type, which the fast path below guesses as 1 bit
+    # (or the bits asked for) and the slow path knows.
+    pipeline = Pipeline.from_user(default_codec(1 if bits is None else bits) if codec is None else codec)
     arr = to_numpy(array)
     if restart is not None and arr.dtype == np.uint8 and arr.ndim and pipeline.codecs[0].checks_range:
         # uint8 needs no conversion and the packing kernel checks each value as it packs it, so
@@ -160,4 +164,6 @@ def _write(
     values, bits = as_elements(arr, bits)
     if values.ndim == 0:
         raise ValueError("a spike array needs at least one axis")
+    if codec is None:
+        pipeline = Pipeline.from_user(default_codec(bits))
     write_array(file, values, bits, codec=pipeline, **options)

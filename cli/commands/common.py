@@ -167,7 +167,7 @@ def write_spike(
     frames: Callable[[int, int], np.ndarray],
     shape: tuple[int, ...],
     *,
-    codec: CodecLike | list[CodecLike],
+    codec: CodecLike | list[CodecLike] | None,
     axes: Sequence[str] | None,
     chunk: Sequence[int] | None,
     metadata: dict[str, Any] | None,
@@ -242,15 +242,17 @@ def refuse_array_output(output: str, command: str, hint: str = "to write an arra
         raise CliError(output, f"{command} writes a spike file (.spk); {hint}", 2)
 
 
-def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLike]:
+def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLike] | None:
     """``zstd``, ``raw,zstd`` (a pipeline) or JSON (``{"id": "zstd", "level": 19}``); ``--level``
-    sets the level of the last stage. Checked against the codec registry before any work."""
-    from spikecodec.api import DEFAULT_CODEC
-    from spikecodec.codecs import Pipeline
+    sets the level of the last stage. Checked against the codec registry before any work. None
+    (no ``--codec``): the library's default for the element type, which the input decides."""
+    from spikecodec.codecs import Pipeline, default_codec
 
     codec: Any
     if text is None:
-        codec = DEFAULT_CODEC
+        if level is None:
+            return None
+        codec = default_codec(1)  # for --level's error: no default codec takes a level
     elif text.lstrip().startswith(("{", "[")):
         try:
             codec = strict_json(text)

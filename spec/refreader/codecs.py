@@ -11,14 +11,15 @@ from .ctxmix import decode_ctxmix
 from .mix import decode_mix
 from .priors import bind
 from .rans import decode_context, decode_countctx, decode_ctxlanes
-from .winmix import decode_winmix
+from .winmix import decode_countmix, decode_winmix
 
-ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast"}
+ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix"}
 BYTES = {"zstd"}
-PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast"}
-# The context-mixing codecs (9.4.9 - 9.4.11): geometry T = min(T, 4), C, H, W; a payload of at most
-# the packed elements; the problem codes' prefix (winmix's problems are mix's, 9.4.11).
-MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix"}
+PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix"}
+# The context-mixing codecs (9.4.9 - 9.4.11, 9.4.13): geometry T = min(T, 4), C, H, W; a payload of
+# at most the packed elements; the problem codes' prefix (winmix's and countmix's problems are mix's,
+# 9.4.11, 9.4.13).
+MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix", "countmix": "mix"}
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -94,8 +95,8 @@ def zstd_decode(data, bound, offset):
 
 def _uses_model(cid, payload, n, bits, dims, offset):
     """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7, 9.4.8, 9.4.12),
-    raising their problems; whether it then starts it. A ctxmix, mix or winmix payload reaches here
-    only coded: decode_array has applied its length rule (9.4.9 - 9.4.11) and unpacked a packed one."""
+    raising their problems; whether it then starts it. A ctxmix, mix, winmix or countmix payload reaches
+    here only coded: decode_array has applied its length rule (9.4.9 - 9.4.11, 9.4.13) and unpacked a packed one."""
     if cid in MIXING:
         return True
     if len(payload) % 4:
@@ -129,15 +130,15 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         cid, cfg, payload = ("raw", "order0", "context")[mode], {}, payload[1:]
         return decode_array(cid, cfg, payload, shape, axes, bits, None, offset)
     if cid in MIXING and len(payload) == packed_limit(cid, payload, n, bits, offset, MIXING[cid]):
-        # 9.4.9 - 9.4.11: exactly B bytes are the packed elements of section 8, in the chunk's own
+        # 9.4.9 - 9.4.11, 9.4.13: exactly B bytes are the packed elements of section 8, in the chunk's own
         # C order (not the canonical view's), and start no model.
         return unpack(payload, n, bits, offset).reshape(shape)
     perm, dims = canonical(shape, axes)
     tables = None
     if "prior" in cfg and _uses_model(cid, payload, n, bits, dims, offset):
         # Section 14: the prior's geometry against the chunk's, once the payload's length checks
-        # pass and only when the codec starts its model (a chunk with elements; ctxmix, mix, winmix: a
-        # coded payload, not the packed elements).
+        # pass and only when the codec starts its model (a chunk with elements; ctxmix, mix, winmix,
+        # countmix: a coded payload, not the packed elements).
         tables = bind(prior, cid, geometry(cid, dims, bits), offset)
     payload = bytes(payload)
     if cid in ("order0", "context"):
@@ -152,6 +153,8 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         canon = decode_mix(payload, dims, bits, tables, offset)
     elif cid == "winmix":
         canon = decode_winmix(payload, dims, bits, tables, offset)
+    elif cid == "countmix":
+        canon = decode_countmix(payload, dims, bits, tables, offset)
     else:
         canon = decode_ctxmix(payload, dims, bits, tables, offset)
     moved = canon.reshape([shape[i] for i in perm])

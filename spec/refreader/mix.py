@@ -1,6 +1,6 @@
 """mix (FORMAT.md 9.4.10): ctxmix's arithmetic (9.4.9) with other models, coded sample by sample
 with the channels of a pixel innermost. The helpers below (the neighbourhood, the history, the
-pixel vector, E's line, the magnitude decisions) serve winmix (9.4.11) too."""
+pixel vector, E's line, the magnitude decisions) serve winmix (9.4.11) and countmix (9.4.13) too."""
 import numpy as np
 
 from .common import Problem
@@ -11,12 +11,12 @@ PMUL = 0x100000001B3
 LMUL = 0x2545F4914F6CDD1D
 
 
-def start_tables(tables, Z, sig_init, G_TP_sets, NN):
+def start_tables(tables, Z, sig_init, G_TP_sets, NN, mag_init=(32768, 32768, 0)):
     """The model state of a chunk: (states, weights) as lists, from the prior's ``tables`` or the
     initial values (``sig_init`` the weights of one significance set, ``G_TP_sets`` such sets,
-    then NN 4 magnitude sets of 32768, 32768, 0)."""
+    then NN 4 magnitude sets of ``mag_init``: 32768, 32768, 0; countmix's 32768 x 4, 0)."""
     if tables is None:
-        return [[0] * z for z in Z], sig_init * G_TP_sets + [32768, 32768, 0] * (NN * 4)
+        return [[0] * z for z in Z], sig_init * G_TP_sets + list(mag_init) * (NN * 4)
     flat, states, start = tables["states"], [], 0
     for z in Z:
         states.append(flat[start:start + z].astype(np.int64).tolist())
@@ -64,15 +64,21 @@ def line_e(left, here, ct, hb):
     return 16 * (mixed >> (64 - hb + 4))
 
 
-def magnitude(coder, wts, V, sF, slotF, sG, slotG, t, c, h, w, ct, pos, NN, mag_base, bits, offset, cid):
+def magnitude(coder, wts, V, sF, slotF, sG, slotG, t, c, h, w, ct, pos, NN, mag_base, bits, offset, cid,
+              more=None):
     """A significant element's value from its level and escape decisions, each mixing F and G
-    with the magnitude set `node 4 + v1` (from weight ``mag_base``) at learning rate 14."""
+    with the magnitude set `node 4 + v1` (from weight ``mag_base``) at learning rate 14.
+    ``more(node)``, when given, lists further models [(table, entry)] of each decision (countmix's
+    H and I, 9.4.13), and the sets then have one weight more for each."""
     v1 = V(t - 1, c, h, w)
     fctx = v1 + 4 * V(t - 2, c, h, w) + 16 * V(t, c, h, w - 1) + 64 * V(t, c, h - 1, w)
 
     def mag(node):
         models = [(sF, slotF((ct * NN + node) * 256 + fctx)), (sG, slotG((pos * NN + node) * 4 + v1))]
-        return mixed_decision(coder, wts, models, (mag_base + 3 * (node * 4 + v1),), 14)
+        if more is not None:
+            models += more(node)
+        width = len(models) + 1
+        return mixed_decision(coder, wts, models, (mag_base + width * (node * 4 + v1),), 14)
 
     return decode_magnitude(mag, bits, (1 << bits) - 1, offset, cid)
 

@@ -159,6 +159,18 @@ def winmix_sizes(T, C, H, W, bits):
     return K, _entries(K, zbits), zbits, hb, 512 * TP + 12 * NN
 
 
+def countmix_sizes(T, C, H, W, bits):
+    """Of FORMAT.md 9.4.13 for one geometry, as winmix_sizes: winmix's tables A .. Y, then H
+    (K_H = G TP NN 64, hashed into 2^22 entries when larger: 8-bit elements with G TP >= 256) and
+    I (K_I = NN 512, always direct), and the weight count 512 TP + 20 NN (magnitude sets of 5: F,
+    G, H, I, bias)."""
+    TP, G, NN, _, _ = _mix_common(T, C, H, W, bits, 256)
+    K, _, zbits, hb, _ = winmix_sizes(T, C, H, W, bits)
+    K = K + [G * TP * NN * 64, NN * 512]
+    zbits = zbits + [22, 22]
+    return K, _entries(K, zbits), zbits, hb, 512 * TP + 20 * NN
+
+
 def expected_layout(codec, geometry):
     bits, C = geometry["bits"], geometry["C"]
     if codec in ("order0", "context"):
@@ -179,14 +191,14 @@ def expected_layout(codec, geometry):
     if codec == "ctxmix":
         _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
-    if codec in ("mix", "winmix"):
-        sizes = mix_sizes if codec == "mix" else winmix_sizes
+    if codec in ("mix", "winmix", "countmix"):
+        sizes = {"mix": mix_sizes, "winmix": winmix_sizes, "countmix": countmix_sizes}[codec]
         _, Z, _, _, weights = sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
     raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
 
 
-MIXING = ("ctxmix", "mix", "winmix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
+MIXING = ("ctxmix", "mix", "winmix", "countmix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
 GEOMETRY = {codec: ("bits", "T", "C", "H", "W") for codec in MIXING}
 
 

@@ -1,12 +1,15 @@
 """winmix (FORMAT.md 9.4.11): mix (9.4.10) without its model D, with three window models (the
 last 12 channels at a pixel; two 16-bit slices of the last 64 significance decisions of the
-chunk) and significance weight sets shared by all channels, whose learning rate decays."""
+chunk) and significance weight sets shared by all channels, whose learning rate decays; and
+countmix (FORMAT.md 9.4.13): winmix with two more models, H and I, for the level and escape
+decisions, keyed by the counts (capped at 7) of the two channels before and of the pixels left and
+above."""
 import numpy as np
 
 from .common import Problem
 from .ctxmix import GOLD, M64, ByteDecoder, mixed_decision, neighbour_readers
 from .mix import line_e, magnitude, neighbourhood, next_here, next_hist, slotter, start_tables
-from .priors import winmix_sizes
+from .priors import countmix_sizes, winmix_sizes
 
 
 def run_line(run, lo, c, salt):
@@ -22,21 +25,37 @@ def confidence(state):
     return 0 if n == 0 else 1 if n < 3 else 2 if n < 12 else 3
 
 
-def decode_winmix(payload, dims, bits, tables, offset):
+def value_models(sH, sI, slot, ct_nn, u1, u2, ul, uu):
+    """9.4.13: node -> the (table, entry) of H and I for a level or escape decision at ``node``
+    (``ct_nn`` = ct NN)."""
+    def entries(node):
+        return [(sH, slot(9, (ct_nn + node) * 64 + u1 + 8 * u2)), (sI, slot(10, (node * 8 + u1) * 64 + ul + 8 * uu))]
+    return entries
+
+
+def decode_countmix(payload, dims, bits, tables, offset):
+    """countmix (9.4.13): winmix with the models H and I for the level and escape decisions."""
+    return decode_winmix(payload, dims, bits, tables, offset, counts=True)
+
+
+def decode_winmix(payload, dims, bits, tables, offset, counts=False):
     """A coded payload (shorter than the packed elements, which codecs.decode_array unpacks in the
-    chunk's own order) of the canonical view ``dims``."""
+    chunk's own order) of the canonical view ``dims``; with ``counts`` countmix's (9.4.13)."""
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    K, Z, zbits, hb, nweights = winmix_sizes(T, C, H, W, bits)
+    cid = "countmix" if counts else "winmix"
+    K, Z, zbits, hb, nweights = (countmix_sizes if counts else winmix_sizes)(T, C, H, W, bits)
     TP = min(T, 4)
     G = max(1, min(C, 256))
     NN = 0 if bits == 1 else (1 << bits) + 1
     nsig = 512 * TP
-    states, wts = start_tables(tables, Z, [19661] * 7 + [0], 64 * TP, NN)
+    mag_init = (32768, 32768, 32768, 32768, 0) if counts else (32768, 32768, 0)
+    states, wts = start_tables(tables, Z, [19661] * 7 + [0], 64 * TP, NN, mag_init)
     assert len(wts) == nweights
     slot = slotter(K, Z, zbits)
     coder = ByteDecoder(payload)
-    sA, sB, sC, sE, sF, sG, sW, sX, sY = states
+    sA, sB, sC, sE, sF, sG, sW, sX, sY = states[:9]
+    sH, sI = states[9:] if counts else (None, None)
     xs = [0] * size  # canonical C order (T, N, C, H, W)
     sT, sN, sCc = N * C * H * W, C * H * W, H * W
     run = 0  # the last 64 significance decisions of the chunk, the last in bit 0
@@ -48,6 +67,13 @@ def decode_winmix(payload, dims, bits, tables, offset):
 
         S, V = neighbour_readers(xs, nbase, sT, sCc, C, H, W)
 
+        def U(tt, cc, hh, ww):
+            """9.4.13: min(x, 7), 0 when c', h' or w' is below 0 (t' is always t here)."""
+            if cc < 0 or hh < 0 or ww < 0:
+                return 0
+            v = xs[tt * sT + nbase + cc * sCc + hh * W + ww]
+            return v if v < 7 else 7
+
         for t in range(T):
             tp = min(t, 3)
             for h in range(H):
@@ -58,7 +84,7 @@ def decode_winmix(payload, dims, bits, tables, offset):
                     lineE = lineX = lineY = r = 0
                     for c in range(C):
                         if coder.cannot_end():  # checked before each element (9.4.9, 9.4.11)
-                            raise Problem("mix-end", offset, "winmix: corrupt payload (it does not end as the encoder ends it)")
+                            raise Problem("mix-end", offset, f"{cid}: corrupt payload (it does not end as the encoder ends it)")
                         ct = (c % G) * TP + tp
                         le, up, p1, p2, c1, pr, near = neighbourhood(S, t, c, h, w)
                         pos = ((tp * H + h) * W + w) * C + c
@@ -89,9 +115,13 @@ def decode_winmix(payload, dims, bits, tables, offset):
                         here = next_here(here, x)
                         r = 2 * r + x
                         if x and bits > 1:
+                            more = None
+                            if counts:
+                                u1, u2 = U(t, c - 1, h, w), U(t, c - 2, h, w)
+                                more = value_models(sH, sI, slot, ct * NN, u1, u2, U(t, c, h, w - 1), U(t, c, h - 1, w))
                             x = magnitude(coder, wts, V, sF, lambda key: slot(4, key), sG, lambda key: slot(5, key),
-                                          t, c, h, w, ct, pos, NN, nsig, bits, offset, "winmix")
+                                          t, c, h, w, ct, pos, NN, nsig, bits, offset, cid, more)
                         xs[t * sT + nbase + hi] = x
     if not coder.ends_as_encoded():
-        raise Problem("mix-end", offset, "winmix: corrupt payload (it does not end as the encoder ends it)")
+        raise Problem("mix-end", offset, f"{cid}: corrupt payload (it does not end as the encoder ends it)")
     return np.array(xs, dtype=np.uint8).reshape(dims)

@@ -12,13 +12,22 @@ from .ctxlanes import ContextLanes
 from .ctxmix import ContextMixing
 from .mix import PixelMixing
 from .winmix import WindowMixing
+from .countmix import CountMixing
 from .ctxfast import FastContext
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
 # with window models, 12-37% under paq9a on spikes of networks it was not tuned on
-# (benchmarks/results/peers.md). ``auto`` is the fast choice.
+# (benchmarks/results/peers.md), and for counts the same with models of the neighbours' values
+# (countmix codes 1-bit spikes as winmix does, so 1-bit files keep winmix's id and version 1.5).
+# ``ctxfast`` is the fast choice.
 DEFAULT_CODEC = "winmix"
+DEFAULT_COUNTS_CODEC = "countmix"
+
+
+def default_codec(bits: int) -> str:
+    """The default codec for elements of ``bits`` bits: ``winmix`` for spikes, ``countmix`` for counts."""
+    return DEFAULT_CODEC if bits == 1 else DEFAULT_COUNTS_CODEC
 
 register_codec(Raw)
 register_codec(Zstd)
@@ -30,20 +39,24 @@ register_codec(ContextLanes)
 register_codec(ContextMixing)
 register_codec(PixelMixing)
 register_codec(WindowMixing)
+register_codec(CountMixing)
 register_codec(FastContext)
 
 __all__ = [
     "DEFAULT_CODEC",
+    "DEFAULT_COUNTS_CODEC",
     "ArrayCodec",
     "BytesCodec",
     "ChunkSpec",
     "Codec",
+    "CountMixing",
     "Pipeline",
     "PixelMixing",
     "Raw",
     "TrainableCodec",
     "WindowMixing",
     "Zstd",
+    "default_codec",
     "get_codec",
     "register_codec",
     "registered_codecs",

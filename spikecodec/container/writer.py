@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from ..codecs import DEFAULT_CODEC, ChunkSpec, Codec, Pipeline
+from ..codecs import ChunkSpec, Codec, Pipeline, default_codec
 from ..codecs.registry import CodecLike
 from ..elements import as_elements, element_bits
 from ..errors import FormatError
@@ -153,8 +153,9 @@ class SpikeWriter:
     ``chunk`` defaults to 1: each frame is a row of its own, sent as soon as it is appended.
     ``chunk=T`` (or ``(T, samples)``) waits for T frames, and lets the entropy coders use each
     neuron's history across them (about half the bytes on real spikes). ``bits`` is the element
-    type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``length``, when known in advance,
-    is written into the header and checked at ``close()``.
+    type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``codec`` (as :func:`spikecodec.encode`
+    takes it) defaults to ``winmix`` for spikes and ``countmix`` for counts. ``length``, when
+    known in advance, is written into the header and checked at ``close()``.
 
     ``prior`` (a :class:`~spikecodec.prior.Prior`, or a prior file's path or bytes) makes a
     trainable codec (``ctxmix``, ``context``, ...) start every chunk from that trained state; the
@@ -176,7 +177,7 @@ class SpikeWriter:
         self,
         file: str | os.PathLike | BinaryIO,
         *,
-        codec: CodecLike | list[CodecLike] | Pipeline = DEFAULT_CODEC,
+        codec: CodecLike | list[CodecLike] | Pipeline | None = None,
         axes: Sequence[str] | str | None = None,
         chunk: int | Sequence[int] | None = 1,
         metadata: dict[str, Any] | None = None,
@@ -188,7 +189,7 @@ class SpikeWriter:
         stream_id: bytes | bool | None = None,
         message_ends: bool = False,
     ):
-        self._pipeline = Pipeline.from_user(codec)
+        self._pipeline = Pipeline.from_user(default_codec(element_bits(bits)) if codec is None else codec)
         if records not in RECORDS:
             raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
         self._extensions: list[Extension] = []

@@ -356,7 +356,7 @@ def test_inspect_text_and_plot(tmp_path: Path) -> None:
     np.save(tmp_path / "c.npy", counts)
     ok("encode", tmp_path / "c.npy", "-o", tmp_path / "c.spk")
     text = ok("inspect", tmp_path / "c.spk", "--plot", tmp_path / "c.png").stdout.decode()
-    for needle in ("format version  1.5", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
+    for needle in ("format version  1.10", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
         assert needle in text, needle
     assert f"{counts.sum()} in {counts.size} elements" in text
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -538,3 +538,16 @@ def test_inspect_shows_the_header_extensions_and_a_stream_id(tmp_path: Path) -> 
             in ok("inspect", path).stdout.decode())
     report = json.loads(ok("inspect", path, "--json").stdout)
     assert report["extensions"][-1] == {"name": "stream-id", "required": False, "bytes": 16, "hex": bytes(range(16)).hex()}
+
+
+def test_encode_without_codec_picks_the_default_of_the_element_type(tmp_path: Path, spikes: np.ndarray) -> None:
+    """winmix for spikes (files a 1.5 reader reads), countmix for counts; --level alone is refused
+    as before, since no default codec has a level."""
+    counts = (spikes * np.arange(1, 4).repeat(2)[None, None, :, None, None]).astype(np.uint8)
+    for name, array, codec in (("spikes", spikes, "winmix"), ("counts", counts, "countmix")):
+        np.save(tmp_path / f"{name}.npy", array)
+        ok("encode", tmp_path / f"{name}.npy", "-o", tmp_path / f"{name}.spk", "-q")
+        assert spikecodec.open(tmp_path / f"{name}.spk").codec == [{"id": codec}]
+        np.testing.assert_array_equal(spikecodec.load(tmp_path / f"{name}.spk"), array)
+    one_line_error(sc("encode", tmp_path / "counts.npy", "-o", tmp_path / "x.spk", "--level", "3"), "--level", code=2)
+    assert not (tmp_path / "x.spk").exists()

@@ -24,6 +24,7 @@ FROZEN = {
     "mix": "ca820836613c3b79ee704b7fa9e59bb23a477c28510e18d145eb3933fdd51aa1",
     "winmix": "b072e9961fcf281cf4b9e6feb6e28a1ddb69fd70f729397f657a05fe1173b8bc",
     "ctxfast": "e6000b0ebd8cc8b5ed1f9e04f89ad8eb9312a4b1e6dc5aed0b8a93c517b68b9d",
+    "countmix": "1c257923227fd293bed933a16e32a25ece13c78ff77fe879084d99f0f5ac0446",
 }
 
 
@@ -55,7 +56,7 @@ def _one_geometry(seed: int, count: int, bits: int) -> list[tuple[np.ndarray, Ch
     return out
 
 
-TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast"]
+TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix"]
 
 
 @pytest.mark.parametrize("bits", [1, 2])
@@ -92,7 +93,7 @@ def test_round_trip_at_the_edges_of_the_tables(codec_id, bits):
         np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x, err_msg=f"{codec_id} {shape}")
 
 
-@pytest.mark.parametrize("codec", ["ctxmix", "mix", "winmix"])
+@pytest.mark.parametrize("codec", ["ctxmix", "mix", "winmix", "countmix"])
 def test_a_short_garbage_payload_stops_when_its_end_check_cannot_pass(codec):
     # Once the decoder has shifted out more bytes than the payload holds, FORMAT.md 9.4.9's end
     # check cannot pass: decoding stops there, with the same problem. Before, a 214-byte file

@@ -559,6 +559,95 @@ def test_winmix_conf_prior_holds_every_confidence_and_matters():
     assert status != 0 or not np.array_equal(x, expected)
 
 
+# -- the version-1.10 (countmix) vectors hold what they are named for --------------------------------
+
+COUNTMIX_CODED = ["countmix-spikes", "countmix-counts2", "countmix-counts4", "countmix-counts8", "countmix-above7",
+                  "countmix-c1", "countmix-c2", "countmix-chunks", "countmix-long-t", "countmix-h-large",
+                  "prior-countmix-named", "prior-countmix-embedded", "prior-countmix-h-hashed"]
+
+
+@pytest.mark.parametrize("name", COUNTMIX_CODED)
+def test_countmix_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.13: each of these holds coded payloads only (not the packed elements)."""
+    sizes, packed = _payload_sizes(name)
+    assert json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())["encode"]["codec"] == "countmix"
+    assert all(size < b for (size, _), b in zip(sizes, packed))
+
+
+def test_countmix_packed_holds_packed_payloads():
+    sizes, packed = _payload_sizes("countmix-packed")
+    assert all(size == b for (size, _), b in zip(sizes, packed))
+
+
+def test_countmix_bits1_payload_is_winmix():
+    """9.4.13: with bits = 1 there are no level or escape decisions, and a countmix payload is the
+    winmix payload of the same chunk, byte for byte."""
+    def payloads(name):
+        data = (SPEC / MANIFEST["valid"][name]["spk"]).read_bytes()
+        with spikecodec.open(data) as r:
+            head = 16 + 16 * r.header.chunk_rank
+            return [data[e.offset + head : e.offset + e.size - 4] for e in r.entries]
+
+    for name in ("countmix-spikes", "winmix-spikes"):
+        assert json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())["array"]["bits"] == 1
+    np.testing.assert_array_equal(np.load(SPEC / MANIFEST["valid"]["countmix-spikes"]["npy"]),
+                                  np.load(SPEC / MANIFEST["valid"]["winmix-spikes"]["npy"]))
+    assert payloads("countmix-spikes") == payloads("winmix-spikes")
+
+
+def _count_neighbours(x):
+    """u1, u2, ul, uu of 9.4.13 (uncapped) at every element of the canonical array x."""
+    pad = np.zeros_like(x)
+    u1, u2, ul, uu = pad.copy(), pad.copy(), pad.copy(), pad.copy()
+    u1[:, :, 1:], u2[:, :, 2:] = x[:, :, :-1], x[:, :, :-2]
+    ul[..., 1:], uu[..., 1:, :] = x[..., :-1], x[..., :-1, :]
+    return u1, u2, ul, uu
+
+
+def test_countmix_vectors_reach_their_rules():
+    """Every count neighbour above U's cap of 7, at significant elements; C = 1 and C = 2; hashed
+    F; H of more than 2^22 keys, hashed, from fresh tables and from a prior whose hashed H slots
+    matter; several chunks; T > 4; 4-bit priors."""
+    from spikecodec.codecs.kernels import countmix
+
+    for name, bits in (("countmix-counts2", 2), ("countmix-counts4", 4), ("countmix-counts8", 8), ("countmix-above7", 4)):
+        assert _mix_geometry(name)[4] == bits
+    x = np.load(SPEC / MANIFEST["valid"]["countmix-above7"]["npy"])
+    for u in _count_neighbours(x):
+        assert ((u > 7) & (x > 0)).sum() > 20  # each neighbour above the cap at many level decisions
+    for name, channels in (("countmix-c1", 1), ("countmix-c2", 2)):
+        T, C, H, W, bits = _mix_geometry(name)
+        assert C == channels and bits > 2
+        x = np.load(SPEC / MANIFEST["valid"][name]["npy"])
+        assert (x[:, :, 0] > 7).any()  # level decisions at channel 0 (u1 = u2 = 0); for C = 2, u1 > 7 at channel 1
+        assert channels == 1 or ((x[:, :, 1] > 0) & (x[:, :, 0] > 7)).any()
+    T, C, H, W, bits = _mix_geometry("countmix-counts8")
+    counts, sizes = countmix.context_counts(T, C, H, W, bits), countmix.table_sizes(T, C, H, W, bits)
+    assert bits == 8 and counts[4] > sizes[4] == 1 << 22  # G TP NN 256 > 2^22: F hashed
+    for name in ("countmix-h-large", "prior-countmix-h-hashed"):
+        T, C, H, W, bits = _mix_geometry(name)
+        nn, gtp = (1 << bits) + 1, min(C, 256) * min(T, 4)
+        counts, sizes = countmix.context_counts(T, C, H, W, bits), countmix.table_sizes(T, C, H, W, bits)
+        assert len(sizes) == 11 and counts[9] == gtp * nn * 64 > sizes[9] == 1 << 22 and sizes[10] == nn * 512  # H hashed, I direct
+        x = np.load(SPEC / MANIFEST["valid"][name]["npy"])
+        assert (x[3:, :, 64] > 0).any()  # level decisions at ct = 64 TP + 3: keys of H past 2^22
+    prior = _prior_of("prior-countmix-h-hashed")
+    h0 = int(sum(sizes[:9]))
+    seeded = prior.tables["states"][h0 : h0 + int(sizes[9])]
+    assert seeded.any() and not np.delete(prior.tables["states"], np.arange(h0, h0 + int(sizes[9]))).any()
+    x = np.load(SPEC / MANIFEST["valid"]["prior-countmix-h-hashed"]["npy"])
+    fresh = spikecodec.encode(x, codec="countmix", chunk=(4,), axes="TNCHW")
+    assert _payload_sizes("prior-countmix-h-hashed")[0][0][0] < len(fresh) - 100  # the seeded H slots are what codes it
+    assert len(_payload_sizes("countmix-chunks")[0]) >= 3
+    assert _mix_geometry("countmix-long-t")[0] > 4
+    assert [size for size, _ in _payload_sizes("countmix-zeros")[0]] == [1]
+    for name in ("prior-countmix-named", "prior-countmix-embedded"):
+        prior = _prior_of(name) if "priors" in MANIFEST["valid"][name] else None
+        assert prior is None or (prior.codec == "countmix" and prior.geometry["bits"] == 4)
+    prior = spikecodec.load_prior(SPEC / "vectors/priors/countmix.prior")
+    assert prior.codec == "countmix" and prior.geometry["bits"] == 4 and prior.tables["states"].any()
+
+
 @pytest.mark.parametrize("name", sorted(MANIFEST["messages"]))
 def test_message_vector_is_received_as_the_manifest_says(name):
     """FORMAT.md 11: LinkDecoder, given the messages in the order delivered (and each one's record

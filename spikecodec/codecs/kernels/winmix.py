@@ -27,6 +27,7 @@ from numba import njit
 from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched, updated
 from .mix import (
     HASH_MUL,
+    LEARNING_RATE,
     MAG_INIT,
     MAG_MODELS,
     SIG_INIT,
@@ -52,6 +53,8 @@ RATE_BASE = 14  # the mixer's learning rate: RATE_BASE + RATE_EXTRA 2**20 / (2**
 RATE_EXTRA = 28
 FAR_STATES = 1 << 19  # states of tables A and B (4 bytes each) from which their reads are prefetched
 RATE_EVERY = 1024  # ... recomputed each time d, the significance decisions coded, is a multiple of this
+VALUE_MODELS = 2  # countmix (FORMAT.md 9.4.13): H and I, level and escape models of neighbours' values
+VALUE_CAP = 7  # ... each value read up to 7
 
 __all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
            "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
@@ -63,42 +66,78 @@ def groups(C):
 
 
 @njit(cache=True, nogil=True)
-def context_counts(T, C, H, W, bits):
+def model_contexts(T, C, H, W, bits, values):
     """Contexts of each table, in order A, B, C, E (significance), F, G (magnitude), W, X, Y
-    (significance); E, X and Y are always hashed (given as -1)."""
+    (significance), then with ``values`` (countmix) H, I (magnitude); E, X and Y are always
+    hashed (given as -1)."""
     tp = min(T, TPOS)
     g = groups(C)
     nn = mag_nodes(bits)
     pc = tp * C * H * W
-    return np.array([g * tp * 4096, g * tp * 4096, pc * 16, -1, g * tp * nn * 256, pc * nn * 4, g * tp << RECENT, -1, -1],
-                    np.int64)
+    k = np.array([g * tp * 4096, g * tp * 4096, pc * 16, -1, g * tp * nn * 256, pc * nn * 4, g * tp << RECENT, -1, -1,
+                  g * tp * nn * 64, nn * 512], np.int64)
+    return k if values else k[:9].copy()
+
+
+@njit(cache=True, nogil=True)
+def model_sizes(T, C, H, W, bits, values):
+    """Entries of each table: its context count up to its cap (2**22 for A, B, F, H; 2**hash_bits
+    for C, G); E 2**hash_bits; W its count (at most 256 x 4 x 4096 = 2**22); X and Y 2**20; I its
+    count (at most 257 x 512). E's, X's and Y's lines of 16 states start at multiples of 16."""
+    k = model_contexts(T, C, H, W, bits, values)
+    hb = 1 << hash_bits(T, C, H, W)
+    cap = 1 << TABLE_CAP_BITS
+    run = 1 << RUN_BITS
+    z = np.array([min(k[0], cap), min(k[1], cap), min(k[2], hb), hb, min(k[4], cap), min(k[5], hb), k[6], run, run,
+                  0, 0], np.int64)
+    if not values:
+        return z[:9].copy()
+    z[9] = min(k[9], cap)
+    z[10] = k[10]
+    return z
+
+
+def mag_set_size(values: bool) -> int:
+    """Weights of a magnitude set: F, G (and H, I with ``values``), then the bias."""
+    return MAG_MODELS + (VALUE_MODELS if values else 0) + 1
+
+
+def model_weights(T: int, C: int, H: int, W: int, bits: int, values: bool) -> int:
+    """Significance sets (t x 64) x (7 models + bias), magnitude sets (nodes x 4) x (2 models,
+    4 with ``values``, + bias)."""
+    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * mag_set_size(values)
+
+
+def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool) -> np.ndarray:
+    """Each model input weighs SIG_INIT (significance) or MAG_INIT (magnitude), each bias 0."""
+    w = np.zeros(model_weights(T, C, H, W, bits, values), np.int32)
+    nsig = min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1)
+    size = mag_set_size(values)
+    w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
+    w[nsig:].reshape(-1, size)[:, : size - 1] = MAG_INIT
+    return w
+
+
+@njit(cache=True, nogil=True)
+def context_counts(T, C, H, W, bits):
+    """winmix's contexts of each table (:func:`model_contexts`)."""
+    return model_contexts(T, C, H, W, bits, False)
 
 
 @njit(cache=True, nogil=True)
 def table_sizes(T, C, H, W, bits):
-    """Entries of each table: its context count up to its cap (2**22 for A, B, F; 2**hash_bits
-    for C, G); E 2**hash_bits; W its count (at most 256 x 4 x 4096 = 2**22); X and Y 2**20. E's,
-    X's and Y's lines of 16 states start at multiples of 16."""
-    k = context_counts(T, C, H, W, bits)
-    hb = 1 << hash_bits(T, C, H, W)
-    cap = 1 << TABLE_CAP_BITS
-    run = 1 << RUN_BITS
-    return np.array([min(k[0], cap), min(k[1], cap), min(k[2], hb), hb, min(k[4], cap), min(k[5], hb), k[6], run, run], np.int64)
+    """winmix's entries of each table (:func:`model_sizes`)."""
+    return model_sizes(T, C, H, W, bits, False)
 
 
 def weight_count(T: int, C: int, H: int, W: int, bits: int) -> int:
-    """Significance sets (t x 64) x (7 models + bias), magnitude sets (nodes x 4) x (2 models +
-    bias)."""
-    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * (MAG_MODELS + 1)
+    """winmix's weights (:func:`model_weights`)."""
+    return model_weights(T, C, H, W, bits, False)
 
 
 def initial_weights(T: int, C: int, H: int, W: int, bits: int) -> np.ndarray:
-    """Each model input weighs SIG_INIT (significance) or MAG_INIT (magnitude), each bias 0."""
-    w = np.zeros(weight_count(T, C, H, W, bits), np.int32)
-    nsig = min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1)
-    w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
-    w[nsig:].reshape(-1, MAG_MODELS + 1)[:, :MAG_MODELS] = MAG_INIT
-    return w
+    """winmix's initial weights (:func:`first_weights`)."""
+    return first_weights(T, C, H, W, bits, False)
 
 
 @njit(inline="always", cache=True)
@@ -116,27 +155,84 @@ def _confidence(state):
     return 0 if n == 0 else (1 if n < 3 else (2 if n < 12 else 3))
 
 
+@njit(inline="always", cache=True)
+def _value(x, t, n, c, h, w, inside):
+    """min(x[t, n, c, h, w], VALUE_CAP) when ``inside``, else 0."""
+    return min(np.int64(x[t, n, c, h, w]), VALUE_CAP) if inside else np.int64(0)
+
+
+@njit(inline="always", cache=True)
+def _mag_decide4(st, out, data, encoding, bit, tabs, wts, i0, i1, i2, i3, wm, journal, jidx, jval, jn):
+    """:func:`.mix._mag_decide` with four tables (countmix's F, G, H, I)."""
+    s0 = stretched(tabs[i0])
+    s1 = stretched(tabs[i1])
+    s2 = stretched(tabs[i2])
+    s3 = stretched(tabs[i3])
+    p = squashed((np.int64(wts[wm]) * s0 + np.int64(wts[wm + 1]) * s1 + np.int64(wts[wm + 2]) * s2
+                  + np.int64(wts[wm + 3]) * s3 + np.int64(wts[wm + 4]) * 256) >> 16)
+    bit = code_bit(st, out, data, encoding, bit, p)
+    err = ((bit << 12) - p) * LEARNING_RATE
+    wts[wm] = clamped_weight(np.int64(wts[wm]) + ((s0 * err) >> 16))
+    wts[wm + 1] = clamped_weight(np.int64(wts[wm + 1]) + ((s1 * err) >> 16))
+    wts[wm + 2] = clamped_weight(np.int64(wts[wm + 2]) + ((s2 * err) >> 16))
+    wts[wm + 3] = clamped_weight(np.int64(wts[wm + 3]) + ((s3 * err) >> 16))
+    wts[wm + 4] = clamped_weight(np.int64(wts[wm + 4]) + ((256 * err) >> 16))
+    if journal:
+        jj = jn[0]
+        jidx[jj] = i0
+        jval[jj] = tabs[i0]
+        jidx[jj + 1] = i1
+        jval[jj + 1] = tabs[i1]
+        jidx[jj + 2] = i2
+        jval[jj + 2] = tabs[i2]
+        jidx[jj + 3] = i3
+        jval[jj + 3] = tabs[i3]
+        jn[0] = jj + 4
+    tabs[i0] = updated(tabs[i0], bit)
+    tabs[i1] = updated(tabs[i1], bit)
+    tabs[i2] = updated(tabs[i2], bit)
+    tabs[i3] = updated(tabs[i3], bit)
+    return bit
+
+
+@njit(inline="always", cache=True)
+def _magnitude(st, out, data, encoding, bit, tabs, wts, node, ct, nn, near, pos, v1, key_h, key_i, sh4, sh5, sh9, offs,
+               mag_w0, mag_size, values, journal, jidx, jval, jn):
+    """The level or escape decision at ``node`` (FORMAT.md 9.4.10: F and G; 9.4.13: and H, I
+    with ``values``). Returns the bit."""
+    i_f = _slot((ct * nn + node) * 256 + near, sh4, offs[4])
+    i_g = _slot((pos * nn + node) * 4 + v1, sh5, offs[5])
+    wm = mag_w0 + (node * 4 + v1) * mag_size
+    if values:
+        return _mag_decide4(st, out, data, encoding, bit, tabs, wts, i_f, i_g, _slot((ct * nn + node) * 64 + key_h, sh9, offs[9]),
+                            offs[10] + node * 512 + key_i, wm, journal, jidx, jval, jn)
+    return _mag_decide(st, out, data, encoding, bit, tabs, wts, i_f, i_g, wm, journal, jidx, jval, jn)
+
+
 @njit(cache=True, nogil=True)
-def _code(x, bits, tabs, wts, out, data, encoding, journal):
+def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
     """Code the canonical (T, N, C, H, W) uint8 array ``x``: read from it when ``encoding``
     (bytes to ``out``), else decoded from ``data`` into it. ``tabs`` / ``wts`` are the model
-    state, updated in place (table writes undone at the end with ``journal``). Returns (coder
-    state, status): status 0 ok, 2 a decoded value above 2**bits - 1."""
+    state, updated in place (table writes undone at the end with ``journal``). ``values``:
+    countmix's models H and I for the level and escape decisions. Returns (coder state, status):
+    status 0 ok, 2 a decoded value above 2**bits - 1."""
     T, N, C, H, W = x.shape
     tpos = min(T, TPOS)
     g = groups(C)
     nn = mag_nodes(bits)
     top = (1 << bits) - 1
-    counts = context_counts(T, C, H, W, bits)
-    sizes = table_sizes(T, C, H, W, bits)
-    offs = np.zeros(10, np.int64)
-    for m in range(9):
+    counts = model_contexts(T, C, H, W, bits, values)
+    sizes = model_sizes(T, C, H, W, bits, values)
+    offs = np.zeros(12, np.int64)
+    for m in range(sizes.size):
         offs[m + 1] = offs[m] + sizes[m]
+    mag_size = MAG_MODELS + (VALUE_MODELS if values else 0) + 1
     shifts = np.zeros(6, np.int64)  # 0: indexed directly; else 64 - log2(entries): hashed
     for m in range(6):
         if counts[m] != sizes[m]:
             shifts[m] = 64 - (TABLE_CAP_BITS if m in (0, 1, 4) else hash_bits(T, C, H, W))
     sh0, sh1, sh2, sh3, sh4, sh5 = shifts[0], shifts[1], shifts[2], shifts[3], shifts[4], shifts[5]  # A, B, C, E, F, G
+    sh9 = 64 - TABLE_CAP_BITS if values and counts[9] != sizes[9] else 0  # H, hashed for 8-bit counts of G TP >= 256
     o0, o1, o2, o3, o6, o7, o8 = offs[0], offs[1], offs[2], offs[3], offs[6], offs[7], offs[8]
     mag_w0 = tpos * SETS_PER_STEP * (SIG_MODELS + 1)
     far = offs[2] > FAR_STATES  # tables A and B past what a core's cache holds: prefetch them
@@ -146,7 +242,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     plane = (H + 2) * sh
     sig = np.zeros(2 * plane, np.uint8)
     hist = np.ones(H * W * C, np.uint8)  # one sample's: 1, then the last min(t, 7) significances
-    jcap = journal_entries(x.size, bits, SIG_MODELS, MAG_MODELS) if journal else 0
+    jcap = journal_entries(x.size, bits, SIG_MODELS, MAG_MODELS + (VALUE_MODELS if values else 0)) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
     jn = np.zeros(1, np.int64)  # journal entries written
@@ -317,22 +413,25 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                             v1 = _val3(x, t - 1, n, c, h, w, t1)
                             near = (v1 | _val3(x, t - 2, n, c, h, w, t2) << 2 | _val3(x, t, n, c, h, w - 1, has_l) << 4
                                     | _val3(x, t, n, c, h - 1, w, has_u) << 6)
+                            # countmix: the values of channels c-1, c-2 (H) and of the left and upper
+                            # neighbours with channel c-1 (I, shared by every channel and step).
+                            u1 = _value(x, t, n, c - 1, h, w, c > 0) if values else np.int64(0)
+                            key_h = u1 + 8 * _value(x, t, n, c - 2, h, w, c > 1) if values else np.int64(0)
+                            key_i = (_value(x, t, n, c, h, w - 1, has_l) + 8 * _value(x, t, n, c, h - 1, w, has_u)
+                                     + 64 * u1) if values else np.int64(0)
                             for node in range(2):
-                                b = _mag_decide(st, out, data, encoding, 1 if v > value else 0, tabs, wts,
-                                                _slot((ct * nn + node) * 256 + near, sh4, offs[4]),
-                                                _slot((pos * nn + node) * 4 + v1, sh5, offs[5]),
-                                                mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
+                                b = _magnitude(st, out, data, encoding, 1 if v > value else 0, tabs, wts, node, ct, nn, near,
+                                               pos, v1, key_h, key_i, sh4, sh5, sh9, offs, mag_w0, mag_size, values,
+                                               journal, jidx, jval, jn)
                                 if b == 0:
                                     break
                                 value += 1
                             if value == 3 and bits > 2:
                                 tree = 1
                                 for k in range(bits - 1, -1, -1):
-                                    node = 1 + tree
-                                    b = _mag_decide(st, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
-                                                    _slot((ct * nn + node) * 256 + near, sh4, offs[4]),
-                                                    _slot((pos * nn + node) * 4 + v1, sh5, offs[5]),
-                                                    mag_w0 + (node * 4 + v1) * (MAG_MODELS + 1), journal, jidx, jval, jn)
+                                    b = _magnitude(st, out, data, encoding, ((v - 3) >> k) & 1 if encoding else 0, tabs, wts,
+                                                   1 + tree, ct, nn, near, pos, v1, key_h, key_i, sh4, sh5, sh9, offs, mag_w0,
+                                                   mag_size, values, journal, jidx, jval, jn)
                                     tree = 2 * tree + b
                                 value = 3 + tree - (1 << bits)
                                 if value > top:
@@ -356,19 +455,31 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
 
 
 @njit(cache=True, nogil=True)
-def encode(x, bits, tabs, wts, out, journal):
+def encode_models(x, bits, tabs, wts, out, journal, values):
     """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
-    their count."""
-    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
+    their count. ``values``: countmix's models (else winmix's)."""
+    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal, values)
     return finish(st, out)
 
 
 @njit(cache=True, nogil=True)
-def decode_into(data, x, bits, tabs, wts, journal):
+def decode_models(data, x, bits, tabs, wts, journal, values):
     """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x``. Returns the status: 0 ok, 1
     the payload is not exactly what the encoder makes of the decoded values, 2 a decoded value
     above 2**bits - 1."""
-    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal)
+    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal, values)
     if status:
         return status
     return 0 if ends_as_encoded(st, data) else 1
+
+
+@njit(cache=True, nogil=True)
+def encode(x, bits, tabs, wts, out, journal):
+    """winmix's coding of ``x`` (:func:`encode_models`)."""
+    return encode_models(x, bits, tabs, wts, out, journal, False)
+
+
+@njit(cache=True, nogil=True)
+def decode_into(data, x, bits, tabs, wts, journal):
+    """winmix's decoding of ``data`` (:func:`decode_models`)."""
+    return decode_models(data, x, bits, tabs, wts, journal, False)
