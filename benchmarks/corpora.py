@@ -78,6 +78,9 @@ CORPORA_SPEC = {
                  "reference ResNet's bottleneck code (the spikes the link carries), 4 channels"),
     "res6-layer3-counts6": ("res6-fmnist-t6", "layer3", 1000, 6,
                             "trained ResNet T=6, layer3 spikes counted over all 6 steps (4-bit, 0..6, T=1)"),
+    # Added 2026-12-06 after countmix was designed on res6-layer3-counts6: held out of that design.
+    "mbv2-stage3-counts4": ("mbv2-mnist-t4", "stage3", 1500, 4,
+                            "trained MobileNetV2, stage3 spikes counted over all 4 steps (4-bit, 0..4, T=1)"),
 }
 
 
