@@ -8,7 +8,6 @@ from typing import Any, BinaryIO, Callable, Iterable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .codecs import default_codec
 from .codecs.registry import CodecLike, Pipeline
 from .container.chunk_cache import DEFAULT_CACHE_BYTES
 from .container.reader import SpikeReader, read_array
@@ -40,8 +39,8 @@ def encode(
     default for counts: winmix with models of the neighbours' values; ``"mix"``, the 1.4 default,
     about 1.3x faster; ``"ctxfast"``, the fast mode, 4.5-9x faster; ``"auto"``, about 7x faster;
     ``"context"``, ``"ctxlanes"``, ``"countctx"``, ``"ctxmix"``, ``"order0"``, ``"zstd"``,
-    ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list; None: the default
-    for the element type. ``axes``: names, default T,N,C,H,W.
+    ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list; None: the prior's
+    codec when ``prior`` is given, else the default for the element type. ``axes``: names, default T,N,C,H,W.
     ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so that the entropy
     coders see each neuron's whole history) by blocks of axis 1 of about the codec's
     ``chunk_elements`` (8M elements for ``winmix``, ``countmix``, ``mix`` and ``ctxfast``, whose models learn across samples; 1M for the
@@ -147,11 +146,11 @@ def _write(
 ) -> None:
     """Write ``array`` whole. ``restart``, when given, takes back everything written so far: the
     caller publishes nothing unless the write completes (bytes returned, a file renamed)."""
-    # None: the default codec of the element type, which the fast path below guesses as 1 bit
-    # (or the bits asked for) and the slow path knows.
-    pipeline = Pipeline.from_user(default_codec(1 if bits is None else bits) if codec is None else codec)
+    # None: the writer's default (the prior's codec, else the element type's), which no codec
+    # that checks ranges as it packs is.
+    pipeline = None if codec is None else Pipeline.from_user(codec)
     arr = to_numpy(array)
-    if restart is not None and arr.dtype == np.uint8 and arr.ndim and pipeline.codecs[0].checks_range:
+    if restart is not None and arr.dtype == np.uint8 and arr.ndim and pipeline is not None and pipeline.codecs[0].checks_range:
         # uint8 needs no conversion and the packing kernel checks each value as it packs it, so
         # the separate pass of as_elements over the whole array is skipped: try 1 bit (or the
         # bits asked for); a value that does not fit takes the write back and redoes it below,
@@ -164,6 +163,4 @@ def _write(
     values, bits = as_elements(arr, bits)
     if values.ndim == 0:
         raise ValueError("a spike array needs at least one axis")
-    if codec is None:
-        pipeline = Pipeline.from_user(default_codec(bits))
     write_array(file, values, bits, codec=pipeline, **options)

@@ -154,8 +154,9 @@ class SpikeWriter:
     ``chunk=T`` (or ``(T, samples)``) waits for T frames, and lets the entropy coders use each
     neuron's history across them (about half the bytes on real spikes). ``bits`` is the element
     type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``codec`` (as :func:`spikecodec.encode`
-    takes it) defaults to ``winmix`` for spikes and ``countmix`` for counts. ``length``, when
-    known in advance, is written into the header and checked at ``close()``.
+    takes it) defaults to the prior's codec when a prior is given, else ``winmix`` for spikes and
+    ``countmix`` for counts. ``length``, when known in advance, is written into the header and
+    checked at ``close()``.
 
     ``prior`` (a :class:`~spikecodec.prior.Prior`, or a prior file's path or bytes) makes a
     trainable codec (``ctxmix``, ``context``, ...) start every chunk from that trained state; the
@@ -189,15 +190,17 @@ class SpikeWriter:
         stream_id: bytes | bool | None = None,
         message_ends: bool = False,
     ):
-        self._pipeline = Pipeline.from_user(default_codec(element_bits(bits)) if codec is None else codec)
+        loaded = load_prior(prior) if prior is not None else None
+        if codec is None:  # the default: the prior's codec, else the element type's
+            codec = loaded.codec if loaded is not None else default_codec(element_bits(bits))
+        self._pipeline = Pipeline.from_user(codec)
         if records not in RECORDS:
             raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
         self._extensions: list[Extension] = []
         if embed_prior is None or (type(embed_prior) is int and embed_prior in (0, 1)):  # as before 1.7's check
             embed_prior = bool(embed_prior)
         embed_prior = flag_option(embed_prior, "embed_prior")  # "false" is a string, and true
-        if prior is not None:
-            loaded = load_prior(prior)
+        if loaded is not None:
             self._pipeline = self._pipeline.with_prior(loaded)
             if embed_prior:
                 self._extensions.append(Extension(PRIOR_EXTENSION, loaded.data, required=True))

@@ -75,8 +75,12 @@ def test_the_default_codec_follows_the_element_type():
     assert spikecodec.open(more).codec == [{"id": "countmix"}] and more[9] == 10
     # bits given, and spikes stored as counts: the element type decides, not the values
     assert spikecodec.open(spikecodec.encode(spikes, bits=2)).codec == [{"id": "countmix"}]
-    # a codec given is kept
+    # a codec given is kept; a prior given without one names its own
     assert spikecodec.open(spikecodec.encode(counts, codec="winmix")).codec == [{"id": "winmix"}]
+    prior = spikecodec.train_prior([counts] * 12, "winmix")
+    data = spikecodec.encode(counts, prior=prior)
+    assert spikecodec.open(data, priors=[prior]).codec == [{"id": "winmix", "prior": prior.digest}]
+    assert np.array_equal(spikecodec.decode(data, priors=[prior]), counts)
     buf = io.BytesIO()
     with spikecodec.SpikeWriter(buf, bits=2, chunk=2) as w:
         for frame in counts:
