@@ -18,6 +18,7 @@ writable.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import os
 import sys
@@ -64,10 +65,50 @@ def use_writable_cache() -> str | None:
     return _chosen
 
 
+def _kernel_sources() -> list[Path]:
+    """Every module of compiled kernels."""
+    return sorted((_PACKAGE / "codecs" / "kernels").glob("*.py")) + [_PACKAGE / "_packing_kernels.py"]
+
+
+@functools.cache
+def drop_stale_kernels() -> None:
+    """Remove the compiled kernels cached beside the sources when any kernel source differs from
+    the one they were compiled from. numba checks a cached function against its own module's file
+    only, but a kernel holds the code of what it calls in other modules (countmix's of winmix's,
+    winmix's of mix's): after an edit of winmix.py, countmix loaded its old code from the cache,
+    and a frozen bytes test passed on code that no longer existed. So one stamp, a digest of every
+    kernel source, stands for the package's whole cache. Only the cache beside the sources (a
+    source tree being edited) is checked: a cache elsewhere (:func:`use_writable_cache`, or
+    ``NUMBA_CACHE_DIR``) serves an installed package, whose files a new install replaces all
+    together, and may be shared with other installs."""
+    if _chosen is not None or os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    digest = hashlib.sha256()
+    for source in _kernel_sources():
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    stamp = digest.hexdigest()
+    folders = [_PACKAGE / "codecs" / "kernels" / "__pycache__", _PACKAGE / "__pycache__"]
+    stamp_file = folders[0] / "spikecodec-kernels.stamp"
+    try:
+        if stamp_file.read_text() == stamp:
+            return
+    except OSError:
+        pass
+    try:
+        for folder in folders:
+            for cached in [*folder.glob("*.nbi"), *folder.glob("*.nbc")]:
+                cached.unlink(missing_ok=True)
+        stamp_file.write_text(stamp)
+    except OSError:  # a cache that cannot be written is not reused either
+        pass
+
+
 @functools.cache
 def load_kernels(name: str) -> ModuleType:
     """The kernel module ``name`` (its full name, e.g. ``"spikecodec.codecs.kernels.rans"``),
-    imported on first use after :func:`use_writable_cache` (numba compiles its functions on their
-    first call, or loads them from its cache); later calls are a dictionary lookup."""
+    imported on first use after :func:`use_writable_cache` and :func:`drop_stale_kernels` (numba
+    compiles its functions on their first call, or loads them from its cache); later calls are a
+    dictionary lookup."""
     use_writable_cache()
+    drop_stale_kernels()
     return importlib.import_module(name)

@@ -17,6 +17,9 @@ are strings of recent bits seen across all steps and channels. Here:
 
 A, B, C, E, F and G, the history, the significance planes and the coder are ``mix``'s
 (:mod:`.mix`), with channel groups up to 256 instead of 64.
+
+The same loop codes ``countmix`` (FORMAT.md 9.4.13; :mod:`.countmix` passes ``values=True``):
+two more tables, H and I, for the level and escape decisions, keyed by neighbours' values.
 """
 
 from __future__ import annotations
