@@ -245,7 +245,8 @@ def refuse_array_output(output: str, command: str, hint: str = "to write an arra
 def parse_codec(text: str | None, level: int | None) -> CodecLike | list[CodecLike] | None:
     """``zstd``, ``raw,zstd`` (a pipeline) or JSON (``{"id": "zstd", "level": 19}``); ``--level``
     sets the level of the last stage. Checked against the codec registry before any work. None
-    (no ``--codec``): the library's default for the element type, which the input decides."""
+    (no ``--codec``): the library's default - the ``--prior``'s codec, else the element type's,
+    which the input decides."""
     from spikecodec.codecs import Pipeline, default_codec
 
     codec: Any

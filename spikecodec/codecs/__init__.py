@@ -17,7 +17,7 @@ from .ctxfast import FastContext
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
-# with window models, 12-37% under paq9a on spikes of networks it was not tuned on
+# with window models, 13-36% under paq9a on spikes of networks it was not tuned on
 # (benchmarks/results/peers.md), and for counts the same with models of the neighbours' values
 # (countmix codes 1-bit spikes as winmix does, so 1-bit files keep winmix's id and version 1.5).
 # ``ctxfast`` is the fast choice.

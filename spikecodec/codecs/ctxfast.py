@@ -10,10 +10,11 @@ decisions in lane order, so four independent serial chains run side by side whil
 learns from all of them (:mod:`.kernels.fast`). Multi-bit magnitudes follow in one more stream,
 with ``context``'s magnitude model. Chunks of a single sample run as one lane.
 
-Speed (benchmarks/results/peers.md, nine corpora of 7 x 7 to 28 x 28 planes): 1.03-1.20x
-``ctxlanes``' encoding and 0.95-1.12x its decoding speed (at or above both but in decoding 128
-channels of 7 x 7, whose 8 MB of counters outgrow the core's caches), 5.9-8.3x and 6.2-10.0x
-``winmix``'s. The padded copy and the encoder's decisions are kept working memory of the thread
+Speed (benchmarks/results/peers.md, twelve corpora of 7 x 7 to 28 x 28 planes): 1.01-1.22x
+``ctxlanes``' encoding and 1.00-1.12x its decoding speed on 1- and 2-bit elements (128 channels
+of 7 x 7, whose 8 MB of counters outgrow the core's caches, measured 0.95-1.03x in decoding),
+but 0.86-0.90x in decoding 4-bit counts, whose magnitudes are one serial stream; 4.8-8.7x and
+5.1-10.5x the default codec's. The padded copy and the encoder's decisions are kept working memory of the thread
 (:mod:`.workspace`): fresh arrays' page faults had cost 15-18% of the time on 5M-element chunks.
 Planes that a zero border would more than double (a row, a pixel: tensors without H and W) are
 coded without one, by loops that check each neighbour against the edges: on (4, 2000, 128)

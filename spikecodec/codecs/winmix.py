@@ -7,8 +7,8 @@ learns on its own. ``winmix`` drops ``mix``'s pixel-vector model D and adds thre
 *windows* of recent significances - the last 12 channels at this pixel, and two 16-bit slices of
 the last 64 decisions coded anywhere in the chunk, with the channel - and mixes every channel with
 one set of weights whose learning rate decays as the chunk goes on. On spikes of networks it was
-not designed on it codes 12-37% under paq9a, where ``mix`` ranged from 44% over to 37% under
-(benchmarks/results/peers.md); it runs at 0.7-1.0x ``mix``'s speed, and its tables X and Y (2**20
+not designed on it codes 13-36% under paq9a, where ``mix`` ranged from 41% over to 35% under
+(benchmarks/results/peers.md); it runs at 0.6-1.0x ``mix``'s speed, and its tables X and Y (2**20
 states each, 8 MiB) take the place of ``mix``'s D. Chunks, payload rules and problem codes are
 ``mix``'s.
 """
