@@ -1694,20 +1694,8 @@ def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     prior's geometry against a short last row; a winmix codec naming and embedding a mix prior."""
     from spikecodec.codecs.kernels import winmix as kernels
 
-    out = _invalid_payload_lengths(valid, "winmix")
     # winmix-long-t: one chunk, the whole T, N, C, H, W array, with a final byte
-    out.update(_end_rule_vectors(valid, "winmix", kernels, "winmix-zeros", "winmix-long-t"))
-
-    for cname, bits in (("winmix-counts4", 4), ("winmix-counts8", 8)):
-        cbase = valid[cname]
-        out[f"winmix-value-too-large-{bits}bit"] = (_escape_above_top(cbase), _parts(cbase)[1], f"does not fit {bits}-bit elements")
-
-    data, short_at = _short_last_row(valid["prior-winmix-embedded"])
-    out["winmix-prior-short-row"] = (data, short_at, "was trained for chunks with")
-    mix = get_prior("priors/mix.prior")
-    out["winmix-prior-of-mix"] = (
-        _raw_header(valid["prior-winmix-embedded"], codecs=[(b"winmix", json.dumps({"prior": mix.digest}, separators=(",", ":")).encode())],
-                    extensions=[(1, b"prior", mix.data)]), 16, "cannot serve codec 'winmix'")
+    out = _window_mixing_rules(valid, "winmix", kernels, "winmix-long-t", "mix")
 
     # Added after the outside implementation of 9.4.11: as ctxmix-extra-final-byte, a 0xFF byte
     # appended to a coded payload (still shorter than B). It decodes to the same values, as bytes
@@ -1747,19 +1735,30 @@ def _invalid_countmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, st
     assert VALID["countmix-spikes"]["encode"]["chunk"] == VALID["winmix-spikes"]["encode"]["chunk"]
     assert _chunk_payloads(valid["countmix-spikes"]) == _chunk_payloads(valid["winmix-spikes"])
 
-    out = _invalid_payload_lengths(valid, "countmix")
     # countmix-counts4: one chunk, the whole T, N, C, H, W array of 4-bit counts, with a final byte
     # that other values replace and decode the same (countmix-spikes' has none)
-    out.update(_end_rule_vectors(valid, "countmix", kernels, "countmix-zeros", "countmix-counts4"))
-    for cname, bits in (("countmix-counts4", 4), ("countmix-counts8", 8)):
+    return _window_mixing_rules(valid, "countmix", kernels, "countmix-counts4", "winmix")
+
+
+def _window_mixing_rules(valid: dict[str, bytes], cid: str, kernels: ModuleType, ended: str,
+                         other: str) -> dict[str, tuple[bytes, int, str]]:
+    """The invalid vectors winmix and countmix share, named ``<cid>-...``: a payload one byte
+    longer than the packed elements; the end rules (on ``<cid>-zeros`` and ``ended``, a coded
+    chunk with a final byte); escapes above 15 and 255 (``<cid>-counts4``, ``-counts8``); the
+    prior of ``prior-<cid>-embedded`` against a short last row; a ``cid`` codec naming and
+    embedding the prior of codec ``other``."""
+    out = _invalid_payload_lengths(valid, cid)
+    out.update(_end_rule_vectors(valid, cid, kernels, f"{cid}-zeros", ended))
+    for cname, bits in ((f"{cid}-counts4", 4), (f"{cid}-counts8", 8)):
         cbase = valid[cname]
-        out[f"countmix-value-too-large-{bits}bit"] = (_escape_above_top(cbase), _parts(cbase)[1], f"does not fit {bits}-bit elements")
-    data, short_at = _short_last_row(valid["prior-countmix-embedded"])
-    out["countmix-prior-short-row"] = (data, short_at, "was trained for chunks with")
-    winmix = get_prior("priors/winmix.prior")
-    out["countmix-prior-of-winmix"] = (
-        _raw_header(valid["prior-countmix-embedded"], codecs=[(b"countmix", json.dumps({"prior": winmix.digest}, separators=(",", ":")).encode())],
-                    extensions=[(1, b"prior", winmix.data)]), 16, "cannot serve codec 'countmix'")
+        out[f"{cid}-value-too-large-{bits}bit"] = (_escape_above_top(cbase), _parts(cbase)[1], f"does not fit {bits}-bit elements")
+    embedded = valid[f"prior-{cid}-embedded"]
+    data, short_at = _short_last_row(embedded)
+    out[f"{cid}-prior-short-row"] = (data, short_at, "was trained for chunks with")
+    prior = get_prior(f"priors/{other}.prior")
+    out[f"{cid}-prior-of-{other}"] = (
+        _raw_header(embedded, codecs=[(cid.encode(), json.dumps({"prior": prior.digest}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", prior.data)]), 16, f"cannot serve codec '{cid}'")
     return out
 
 

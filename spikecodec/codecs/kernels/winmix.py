@@ -100,7 +100,8 @@ def model_sizes(T, C, H, W, bits, values):
     return z
 
 
-def mag_set_size(values: bool) -> int:
+@njit(cache=True, nogil=True)
+def mag_set_size(values):
     """Weights of a magnitude set: F, G (and H, I with ``values``), then the bias."""
     return MAG_MODELS + (VALUE_MODELS if values else 0) + 1
 
@@ -108,14 +109,14 @@ def mag_set_size(values: bool) -> int:
 def model_weights(T: int, C: int, H: int, W: int, bits: int, values: bool) -> int:
     """Significance sets (t x 64) x (7 models + bias), magnitude sets (nodes x 4) x (2 models,
     4 with ``values``, + bias)."""
-    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * mag_set_size(values)
+    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * int(mag_set_size(values))
 
 
 def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool) -> np.ndarray:
     """Each model input weighs SIG_INIT (significance) or MAG_INIT (magnitude), each bias 0."""
     w = np.zeros(model_weights(T, C, H, W, bits, values), np.int32)
     nsig = min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1)
-    size = mag_set_size(values)
+    size = int(mag_set_size(values))
     w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
     w[nsig:].reshape(-1, size)[:, : size - 1] = MAG_INIT
     return w
@@ -229,7 +230,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
     offs = np.zeros(12, np.int64)
     for m in range(sizes.size):
         offs[m + 1] = offs[m] + sizes[m]
-    mag_size = MAG_MODELS + (VALUE_MODELS if values else 0) + 1
+    mag_size = mag_set_size(values)
     shifts = np.zeros(6, np.int64)  # 0: indexed directly; else 64 - log2(entries): hashed
     for m in range(6):
         if counts[m] != sizes[m]:
@@ -245,7 +246,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
     plane = (H + 2) * sh
     sig = np.zeros(2 * plane, np.uint8)
     hist = np.ones(H * W * C, np.uint8)  # one sample's: 1, then the last min(t, 7) significances
-    jcap = journal_entries(x.size, bits, SIG_MODELS, MAG_MODELS + (VALUE_MODELS if values else 0)) if journal else 0
+    jcap = journal_entries(x.size, bits, SIG_MODELS, mag_size - 1) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
     jn = np.zeros(1, np.int64)  # journal entries written
