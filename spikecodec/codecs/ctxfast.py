@@ -30,7 +30,7 @@ from .._kernel_cache import load_kernels
 from ..errors import FormatError
 from ._entropy_model import AdaptiveCodec, flat_strides, stream_offsets
 from .base import ChunkSpec
-from .workspace import scratch
+from .workspace import KEEP_BYTES, scratch
 
 KERNELS = "spikecodec.codecs.kernels.fast"  # loaded on first use (numba)
 
@@ -66,7 +66,10 @@ class FastContext(AdaptiveCodec):
         canon = np.ascontiguousarray(canon)
         tables = tables or self._zero_tables(canon.shape[2], bits, canon.size)
         k = load_kernels(KERNELS)
-        return k.encode_with(canon, bits, *tables.values(), scratch(k.work_bytes(*canon.shape, True)))
+        need = k.work_bytes(*canon.shape, True)
+        with_magnitudes = need + k.magnitude_work_bytes(canon, bits)
+        work = scratch(with_magnitudes) if with_magnitudes <= KEEP_BYTES else scratch(need)
+        return k.encode_with(canon, bits, *tables.values(), work)
 
     def _max_words(self, spec: ChunkSpec) -> int:
         # Every decision reads at most one word; each stream adds its count and two initial words.

@@ -55,7 +55,7 @@ def test_the_spec_reader_decodes_what_the_library_encodes(shape, bits):
     _agrees_with_the_spec_reader(shape, bits, ((1, 0.05), (2, 0.4)))
 
 
-@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("bits", [1, 2, 4])
 @pytest.mark.parametrize("shape", [(3, 6, 7, 5, 5), (4, 5, 12, 10, 3), (2, 4, 70, 6, 6), (5, 8, 2, 9, 11),
                                    (4, 3, 70, 6, 6), (2, 1, 6, 5, 5)])
 def test_the_spec_reader_decodes_the_lockstep_kernels(shape, bits):
@@ -64,6 +64,18 @@ def test_the_spec_reader_decodes_the_lockstep_kernels(shape, bits):
     contexts from parts a word at a time: W = 3 (the least room past a row), a time batch ending
     inside the channels (C = 70), T past 3, C below 5, unequal lanes, three lanes and one."""
     _agrees_with_the_spec_reader(shape, bits, ((3, 0.1), (4, 0.45)))
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.9])
+def test_magnitudes_of_no_element_and_of_dense_neighbours(rate):
+    """The magnitude loops guess the next element's bucket before this one's value is known
+    (:func:`.kernels.fast._decode_magnitudes`): dense counts put most elements beside the one
+    before them, left or below; with no nonzero element the magnitude stream is still there.
+    Planes of more than 4096 positions are listed a block at a time (the last shape's blocks
+    end inside a row)."""
+    _agrees_with_the_spec_reader((2, 5, 6, 9, 9), 4, ((5, rate),))
+    _agrees_with_the_spec_reader((1, 4, 3, 1, 12), 2, ((6, rate),))
+    _agrees_with_the_spec_reader((1, 2, 2, 70, 70), 4, ((7, rate),))
 
 
 def test_lanes_count_a_step_after_all_its_reads():
@@ -191,11 +203,11 @@ def test_chunk_tables_are_zero_aligned_and_never_shared():
     np.testing.assert_array_equal(codec.decode(payload, spec), x)
 
 
-@pytest.mark.parametrize("shape, bits", [((3, 6, 5, 7, 7), 1), ((2, 5, 3, 6, 4), 2), ((4, 9, 7, 8, 8), 1)])
+@pytest.mark.parametrize("shape, bits", [((3, 6, 5, 7, 7), 1), ((2, 5, 3, 6, 4), 2), ((4, 9, 7, 8, 8), 1), ((1, 6, 4, 7, 7), 4)])
 def test_kept_working_memory_is_never_read_before_written(shape, bits):
-    """The loops' padded copy and decisions in a thread's kept working memory, whatever an
-    earlier chunk left there, give the bytes and arrays of fresh memory (and of the spec's
-    reader); too small a buffer is not used."""
+    """The loops' padded copy and decisions (significance and magnitudes) in a thread's kept
+    working memory, whatever an earlier chunk left there, give the bytes and arrays of fresh
+    memory (and of the spec's reader); too small a buffer is not used."""
     from spikecodec.codecs._entropy_model import flat_strides
 
     k = load_kernels(FAST)
@@ -203,7 +215,10 @@ def test_kept_working_memory_is_never_read_before_written(shape, bits):
     layout = get_codec("ctxfast").table_layout({"C": shape[2], "bits": bits})
     T, N, C, H, W = shape
     fresh = k.encode_with(x, bits, *[np.zeros(n, dt) for _, dt, n in layout], np.empty(0, np.uint8))
-    for need in (k.work_bytes(T, N, C, H, W, True), k.work_bytes(T, N, C, H, W, False)):
+    encoder = k.work_bytes(T, N, C, H, W, True)
+    with_magnitudes = encoder + k.magnitude_work_bytes(x, bits)  # the encoder's magnitude decisions too
+    assert (with_magnitudes > encoder) == (bits > 1)
+    for need in (encoder, with_magnitudes, k.work_bytes(T, N, C, H, W, False)):
         assert need > 0
         for size in (need, need - 1, need + 100):
             work = np.full(size, 0xA5, np.uint8)  # what another chunk left

@@ -19,13 +19,19 @@ All contexts come from a zero-padded significance copy of the chunk, shape
 (T, N, C, H + 2, W + 2), built from parts, each computed eight elements a word as soon as its
 inputs are known (:func:`time_part`); the step loop adds ``left``. The four-lane lockstep loops
 (:func:`_model4`, :func:`_decode4`, most of the work) keep their state in scalars; the loops
-for fewer lanes and a lane's last planes take the same parts, their state in arrays. Memory
-beyond the
-output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element: 1.65 for 7 x 7
-planes), and in the encoder 4 bytes a significance decision and 9 a magnitude decision (so up
-to 72 more an element of 8-bit counts). A decoder reads no more than one byte an element beside
-its output: planes that padding would more than double are decoded without it
-(:func:`decode_plain_into_with`).
+for fewer lanes and a lane's last planes take the same parts, their state in arrays.
+
+Counts spend most of their decisions on magnitudes (four per nonzero element of 4-bit counts),
+all in one stream, one serial chain. The encoder codes that stream between the lanes' steps, so
+that its divisions overlap theirs (:func:`_encode_lanes`); the decoder takes every probability
+it can off the chain (:func:`_decode_magnitudes`). Both visit a plane's nonzero elements only,
+listed first without a branch.
+
+Memory beyond the output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element:
+1.65 for 7 x 7 planes), and in the encoder 4 bytes a decision, significance or magnitude (so up
+to 36 more an element of 8-bit counts). A decoder reads no more than one byte an element beside
+its output (and one plane's list of nonzero elements): planes that padding would more than
+double are decoded without it (:func:`decode_plain_into_with`).
 """
 
 from __future__ import annotations
@@ -33,13 +39,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .context import INV_ONE, INV_PRIOR, MAX_GROUPS, mag_groups, prob
+from .context import MAX_GROUPS, mag_groups, prob
 from .counters import ONE, PREC, bumped
-from .ops import U, load8, prefetch, store8
-from .rans import LOW, decode_bit, encode_words, finish, start
+from .ops import U, load8, opaque, pick, prefetch, store8
+from .rans import LOW, decode_bit, finish, start
 
 KS = 15360  # significance contexts: 960 plane parts x 16 (up, ul, ur, left)
 NL = 4  # most lanes
+SPOTS = 4096  # the magnitude loops list a plane's nonzero elements this many positions at a time
 
 
 @njit(cache=True, nogil=True)
@@ -490,62 +497,116 @@ def _model4(sp, qd, starts, planes, q_end, N, C, H, W, G, sg, ss):
                 e += U(1)
 
 
+# The magnitude pass (FORMAT.md 9.4.12) runs a plane at a time: first the plane's nonzero
+# elements are listed without a branch (about half the elements of count data are zero, so a
+# test per element mispredicts every other time), then only those are coded.
+
+
+@njit(inline="always", cache=True)
+def _nonzeros(xf, e0, p0, p1, W, sH, sW, spot):
+    """List the nonzero elements at positions ``p0 .. p1 - 1`` (``h W + w``) of the plane at
+    ``xf[e0]`` (row stride ``sH``, column stride ``sW``) in C order into ``spot`` as
+    ``h << 32 | w``, without a branch; returns how many."""
+    k = 0
+    h = p0 // W
+    w = p0 - h * W
+    for _ in range(p1 - p0):
+        spot[U(k)] = (h << 32) | w
+        k += xf[U(e0 + h * sH + w * sW)] != 0
+        w += 1
+        if w == W:
+            w = 0
+            h += 1
+    return k
+
+
+@njit(inline="always", cache=True)
+def _bucket(xf, e, t, h, w, xs, sH, sW):
+    """The magnitude bucket b of FORMAT.md 9.4.5 of element ``e`` (at t, h, w): the neuron's
+    two previous values and its left and upper neighbours' values, each capped at 3. Without a
+    branch on the edges (a nonzero element is at a row's start or in the top row one time in
+    a few): a neighbour outside is read at a valid place and masked out."""
+    b = 0
+    if t >= 1:  # the same for a whole plane
+        b += min(np.int64(xf[U(e - xs)]), 3)
+    if t >= 2:
+        b += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
+    b += (16 * min(np.int64(xf[U(max(e - sW, 0))]), 3)) & -np.int64(w >= 1)
+    b += (64 * min(np.int64(xf[U(max(e - sH, 0))]), 3)) & -np.int64(h >= 1)
+    return b
+
+
 @njit(cache=True, nogil=True)
-def _magnitudes(x, bits, mg, ms):
-    """The magnitude decisions of the multi-bit (T, N, C, H, W) array ``x``: every nonzero element
-    in C order, the bits of ``x - 1`` MSB first with ``context``'s buckets (FORMAT.md 9.4.5).
-    Returns (bits, packed counters); updates ``mg``, ``ms``."""
-    T, N, C, H, W = x.shape
-    GM = mag_groups(C, bits)
-    km = 256 << bits
+def magnitude_work_bytes(x, bits):
+    """Bytes of working memory the encoder's magnitude decisions take (4 each: ``q << 1 | bit``),
+    after :func:`work_bytes`' from its ``work`` argument when that holds both: ``bits`` per
+    nonzero element of ``x`` for ``bits > 1``, else 0."""
+    if bits <= 1:
+        return 0
     xf = x.ravel()
     nz = 0
     for e in range(xf.size):
         nz += xf[e] != 0
-    dec = np.empty(nz * bits, np.uint8)
-    cnt = np.empty(nz * bits, np.uint64)
+    return nz * bits * 4
+
+
+@njit(cache=True, nogil=True)
+def _magnitudes(x, bits, mg, ms, work):
+    """The magnitude decisions of the multi-bit (T, N, C, H, W) array ``x`` as ``q << 1 | bit``:
+    every nonzero element in C order, the bits of ``x - 1`` MSB first with ``context``'s buckets
+    (FORMAT.md 9.4.5). Updates ``mg``, ``ms``. The decisions are in ``work`` after
+    :func:`work_bytes`' share when it holds them (:func:`magnitude_work_bytes`; a fresh array's
+    page faults cost as much as the pass itself), else in a new array."""
+    T, N, C, H, W = x.shape
+    GM = mag_groups(C, bits)
+    km = 256 << bits
+    xf = x.ravel()
+    need = magnitude_work_bytes(x, bits)
+    o = work_bytes(T, N, C, H, W, True)
+    if work.size >= o + need:
+        qd = work[o:o + need].view(np.uint32)
+    else:
+        qd = np.empty(need // 4, np.uint32)
     P = H * W
-    NCP = N * C * P
+    xs = N * C * P
+    spot = np.empty(SPOTS, np.int64)
     i = 0
-    e = 0
+    e0 = 0
     for t in range(T):
         for n in range(N):
             for c in range(C):
                 gb = (c % GM) * km
-                for h in range(H):
-                    for w in range(W):
-                        v = np.int64(xf[U(e)])
-                        if v:
-                            b = 0
-                            if t >= 1:
-                                b += min(np.int64(xf[U(e - NCP)]), 3)
-                            if t >= 2:
-                                b += 4 * min(np.int64(xf[U(e - 2 * NCP)]), 3)
-                            if w >= 1:
-                                b += 16 * min(np.int64(xf[U(e - 1)]), 3)
-                            if h >= 1:
-                                b += 64 * min(np.int64(xf[U(e - W)]), 3)
-                            m = v - 1
-                            node = 1
-                            for j in range(bits - 1, -1, -1):
-                                d = (m >> j) & 1
-                                k = (b << bits) + node
-                                cnt[U(i)] = np.uint64(mg[U(gb + k)]) | (np.uint64(ms[U(k)]) << np.uint64(32))
-                                dec[U(i)] = d
-                                mg[U(gb + k)] = bumped(mg[U(gb + k)], d)
-                                ms[U(k)] = bumped(ms[U(k)], d)
-                                node = 2 * node + d
-                                i += 1
-                        e += 1
-    return dec, cnt
+                for p0 in range(0, P, SPOTS):
+                    for j in range(_nonzeros(xf, e0, p0, min(p0 + SPOTS, P), W, W, 1, spot)):
+                        h = spot[U(j)] >> 32
+                        w = spot[U(j)] & 0xFFFFFFFF
+                        e = e0 + h * W + w
+                        b = _bucket(xf, e, t, h, w, xs, W, 1) << bits
+                        m = np.int64(xf[U(e)]) - 1
+                        node = 1
+                        for jb in range(bits - 1, -1, -1):
+                            d = (m >> jb) & 1
+                            k = b + node
+                            cv = mg[U(gb + k)]
+                            sv = ms[U(k)]
+                            qd[U(i)] = np.uint32((prob(cv, sv) << 1) | d)
+                            mg[U(gb + k)] = bumped(cv, d)
+                            ms[U(k)] = bumped(sv, d)
+                            node = 2 * node + d
+                            i += 1
+                e0 += P
+    return qd
 
 
 @njit(cache=True, nogil=True)
-def _encode_lanes(qd, per):
-    """The lanes' rANS streams (FORMAT.md 9.4.3), lane l's decisions ``qd[l, :per[l]]`` (each
-    ``q << 1 | bit``). Each lane's decisions past the shortest lane's are coded alone first (each
-    stream runs backwards), then the rest of all four lanes in turn, one decision each, so that
-    the four division chains overlap (as :func:`.lanes.encode4_with`)."""
+def _encode_lanes(qd, per, qm, magnitudes):
+    """The rANS streams (FORMAT.md 9.4.3) of the lanes, lane l's decisions ``qd[l, :per[l]]``, and
+    then with ``magnitudes`` (elements of more than 1 bit) of the magnitudes ``qm``, each
+    decision ``q << 1 | bit``.
+    Each stream runs backwards. Each lane's decisions past the shortest lane's are coded alone
+    first, then the rest of all four lanes in turn, one decision each, with the magnitude
+    stream's in proportion between them, so that the five division chains overlap (as
+    :func:`.lanes.encode4_with`); the magnitudes are most of a count chunk's decisions."""
     L = per.size
     most = per.max()
     words = np.empty((L, most + 2), np.uint32)
@@ -562,6 +623,11 @@ def _encode_lanes(qd, per):
                 m += 1
         state[ln] = z
         used[ln] = m
+    M = qm.size
+    mag = np.empty(M + 2, np.uint32)
+    zm = np.uint64(0)
+    mm = 0
+    p = M  # the magnitudes' decisions p .. M - 1 are coded
     if L == NL:
         z0, z1, z2, z3 = state[0], state[1], state[2], state[3]
         m0, m1, m2, m3 = used[0], used[1], used[2], used[3]
@@ -573,11 +639,26 @@ def _encode_lanes(qd, per):
                     m0 += 1
                 z0, z1, z2, z3 = z1, z2, z3, z0
                 m0, m1, m2, m3 = m1, m2, m3, m0
+            if M:
+                to = M * i // low
+                for j in range(p - 1, to - 1, -1):
+                    zm, word, emit = _rans_step(zm, qm[U(j)])
+                    if emit:
+                        mag[U(mm)] = word
+                        mm += 1
+                p = to
         state[0], state[1], state[2], state[3] = z0, z1, z2, z3
         used[0], used[1], used[2], used[3] = m0, m1, m2, m3
+    for j in range(p - 1, -1, -1):  # what the lockstep loop left (all, with fewer lanes)
+        zm, word, emit = _rans_step(zm, qm[U(j)])
+        if emit:
+            mag[U(mm)] = word
+            mm += 1
     streams = []
     for ln in range(L):
         streams.append(finish(words[ln], used[ln], state[ln]).copy())
+    if magnitudes:
+        streams.append(finish(mag, mm, zm).copy())
     return streams
 
 
@@ -614,10 +695,8 @@ def encode_with(x, bits, sg, ss, mg, ms, work):
     if x.size == 0:
         return np.zeros(0, np.uint32)
     qd, per = _model_pass(x, sg, ss, work)
-    streams = _encode_lanes(qd, per)
-    if bits > 1:
-        md, mc = _magnitudes(x, bits, mg, ms)
-        streams.append(encode_words(md, mc, True, INV_PRIOR, INV_ONE))
+    qm = _magnitudes(x, bits, mg, ms, work) if bits > 1 else np.empty(0, np.uint32)
+    streams = _encode_lanes(qd, per, qm, bits > 1)
     R = len(streams)
     total = R
     for s in streams:
@@ -935,7 +1014,15 @@ def _decode4(words, xf, sp, z, r, first, starts, planes, q_end, N, C, H, W, G, s
 
 @njit(cache=True, nogil=True)
 def _decode_magnitudes(words, xf, shape, strides, bits, mg, ms):
-    """Decode the magnitude stream into the significance bits already in ``xf`` (C order)."""
+    """Decode the magnitude stream into the significance bits already in ``xf`` (C order).
+
+    The serial chain is cut two ways. Both children's probabilities of a tree node are computed
+    before its bit is decoded (a child's counters are never the node's). And the next nonzero
+    element's bucket and root probability are computed once this element's root bit is counted,
+    with this element still 1 in ``xf``: its value, if a neighbour of the next, is most often 1,
+    so the guess holds and the check after the value (a recount of the bucket) rarely redoes
+    it. The next root's counters are read after this root's update: the roots are the same
+    counters when the buckets are (no other node of this element can be the next root)."""
     T, N, C, H, W = shape
     xs, sN, sC, sH, sW = strides
     state, r = start(words)
@@ -944,41 +1031,86 @@ def _decode_magnitudes(words, xf, shape, strides, bits, mg, ms):
     GM = mag_groups(C, bits)
     km = 256 << bits
     top = (1 << bits) - 1
+    P = H * W
+    spot = np.empty(SPOTS + 1, np.int64)
     for t in range(T):
         for n in range(N):
             for c in range(C):
                 gb = (c % GM) * km
                 e0 = t * xs + n * sN + c * sC
-                for h in range(H):
-                    for w in range(W):
-                        e = e0 + h * sH + w * sW
-                        if xf[U(e)] == 0:
-                            continue
-                        b = 0
-                        if t >= 1:
-                            b += min(np.int64(xf[U(e - xs)]), 3)
-                        if t >= 2:
-                            b += 4 * min(np.int64(xf[U(e - 2 * xs)]), 3)
-                        if w >= 1:
-                            b += 16 * min(np.int64(xf[U(e - sW)]), 3)
-                        if h >= 1:
-                            b += 64 * min(np.int64(xf[U(e - sH)]), 3)
-                        node = 1
-                        for _ in range(bits):
-                            k = (b << bits) + node
-                            cv = mg[U(gb + k)]
-                            sv = ms[U(k)]
-                            d, state = decode_bit(state, prob(cv, sv))
+                for p0 in range(0, P, SPOTS):  # a block of the plane at a time
+                    count = _nonzeros(xf, e0, p0, min(p0 + SPOTS, P), W, sH, sW, spot)
+                    if count == 0:
+                        continue
+                    spot[U(count)] = spot[U(count - 1)]  # the last one's next: computed, unused
+                    h = spot[0] >> 32
+                    w = spot[0] & 0xFFFFFFFF
+                    e = e0 + h * sH + w * sW
+                    b = _bucket(xf, e, t, h, w, xs, sH, sW) << bits
+                    cv = np.int64(mg[U(gb + b + 1)])
+                    sv = np.int64(ms[U(b + 1)])
+                    q = prob(cv, sv)
+                    for j in range(count):
+                        # The root: its children's probabilities first, then the bit.
+                        q0 = prob(mg[U(gb + b + 2)], ms[U(b + 2)])
+                        q1 = prob(mg[U(gb + b + 3)], ms[U(b + 3)])
+                        bit, state = decode_bit(state, q)
+                        if state < np.uint64(LOW) and r > 0:
+                            r -= 1
+                            state = (state << np.uint64(32)) | np.uint64(words[U(r)])
+                        bit = np.int64(bit)
+                        mg[U(gb + b + 1)] = bumped(cv, bit)
+                        ms[U(b + 1)] = bumped(sv, bit)
+                        node = 2 + bit
+                        q = pick(opaque(-bit), q0, q1)
+                        # The next element's bucket and root for each value this one can take
+                        # (capped: 1, 2, 3), so that its value only picks one: this element is
+                        # its left or upper neighbour (weight 16 or 64 in the bucket) or neither.
+                        hn = spot[U(j + 1)] >> 32
+                        wn = spot[U(j + 1)] & 0xFFFFFFFF
+                        en = e0 + hn * sH + wn * sW
+                        bn = _bucket(xf, en, t, hn, wn, xs, sH, sW) << bits  # with this one at 1
+                        step = (((16 & -np.int64((hn == h) & (wn == w + 1))) | (64 & -np.int64((hn == h + 1) & (wn == w)))) << bits)
+                        cn1 = np.int64(mg[U(gb + bn + 1)])
+                        sn1 = np.int64(ms[U(bn + 1)])
+                        cn2 = np.int64(mg[U(gb + bn + step + 1)])
+                        sn2 = np.int64(ms[U(bn + step + 1)])
+                        cn3 = np.int64(mg[U(gb + bn + 2 * step + 1)])
+                        sn3 = np.int64(ms[U(bn + 2 * step + 1)])
+                        qn1 = prob(cn1, sn1)
+                        qn2 = prob(cn2, sn2)
+                        qn3 = prob(cn3, sn3)
+                        for _ in range(bits - 2):
+                            kc = b + 2 * node
+                            q0 = prob(mg[U(gb + kc)], ms[U(kc)])
+                            q1 = prob(mg[U(gb + kc + 1)], ms[U(kc + 1)])
+                            bit, state = decode_bit(state, q)
                             if state < np.uint64(LOW) and r > 0:
                                 r -= 1
                                 state = (state << np.uint64(32)) | np.uint64(words[U(r)])
-                            mg[U(gb + k)] = bumped(cv, np.int64(d))
-                            ms[U(k)] = bumped(sv, np.int64(d))
-                            node = 2 * node + np.int64(d)
-                        m = node - (1 << bits)
+                            bit = np.int64(bit)
+                            mg[U(gb + b + node)] = bumped(mg[U(gb + b + node)], bit)
+                            ms[U(b + node)] = bumped(ms[U(b + node)], bit)
+                            node = 2 * node + bit
+                            q = pick(opaque(-bit), q0, q1)
+                        bit, state = decode_bit(state, q)  # the last bit: a leaf, no children
+                        if state < np.uint64(LOW) and r > 0:
+                            r -= 1
+                            state = (state << np.uint64(32)) | np.uint64(words[U(r)])
+                        bit = np.int64(bit)
+                        mg[U(gb + b + node)] = bumped(mg[U(gb + b + node)], bit)
+                        ms[U(b + node)] = bumped(ms[U(b + node)], bit)
+                        m = 2 * node + bit - (1 << bits)
                         if m == top:
                             return 2
                         xf[U(e)] = m + 1
+                        v2 = opaque(-np.int64(m == 1))
+                        v3 = opaque(-np.int64(m >= 2))
+                        bn += pick(v2, 0, step) + pick(v3, 0, 2 * step)
+                        cn = pick(v3, pick(v2, cn1, cn2), cn3)
+                        sn = pick(v3, pick(v2, sn1, sn2), sn3)
+                        qn = pick(v3, pick(v2, qn1, qn2), qn3)
+                        e, h, w, b, cv, sv, q = en, hn, wn, bn, cn, sn, qn
     if state != 0 or r != 0:
         return 1
     return 0
