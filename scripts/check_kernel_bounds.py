@@ -7,7 +7,7 @@ The kernels read and write words of eight bytes past the ends of rows and planes
 compiles a copy of spikecodec/codecs/kernels/fast.py whose ``load8`` / ``store8`` check their
 bounds, and with ``NUMBA_BOUNDSCHECK=1`` numba checks every other index too; then it encodes and
 decodes chunks of edge shapes (one lane to four, W = 3 and H = 3, 1 x 1 planes, C below 5 and past
-a time batch, 1- and 2-bit elements; every other one in working memory of exactly `work_bytes`) and
+a time batch, 1-, 2- and 4-bit elements; every other one in working memory of exactly `work_bytes`) and
 checks their bytes against the real kernels. Run it after changing a kernel that uses them; the
 unit tests cannot (numba reads the variable once, at import).
 """
@@ -53,7 +53,8 @@ def store8(arr, idx, value):
 def checked_module():
     """fast.py compiled with this script's load8 / store8 (and without numba's on-disk cache)."""
     source = (ROOT / "spikecodec/codecs/kernels/fast.py").read_text()
-    source = source.replace("from .ops import U, load8, prefetch, store8", "from .ops import U, prefetch\nfrom check_kernel_bounds import load8, store8")
+    source = source.replace("from .ops import U, load8, opaque, pick, prefetch, store8",
+                            "from .ops import U, opaque, pick, prefetch\nfrom check_kernel_bounds import load8, store8")
     source = source.replace("cache=True, ", "").replace(", cache=True", "")
     for name in ("context", "counters", "ops", "rans"):
         source = source.replace(f"from .{name} import", f"from spikecodec.codecs.kernels.{name} import")
@@ -79,10 +80,12 @@ def main() -> None:
             for C in (1, 3, 5, 6, 70):
                 for H, W in planes:
                     shape = (T, N, C, H, W)
-                    for bits in (1, 2):
+                    for bits in (1, 2, 4):
                         x = np.where(rng.random(shape) < 0.3, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
-                        # Odd chunks code in working memory of exactly work_bytes (carved views), even ones in their own.
-                        work = np.empty(checked.work_bytes(*shape, True) if count % 2 else 0, np.uint8)
+                        # Odd chunks code in working memory of exactly work_bytes (carved views; the
+                        # encoder's with its magnitude decisions), even ones in their own.
+                        need = checked.work_bytes(*shape, True) + checked.magnitude_work_bytes(x, bits)
+                        work = np.empty(need if count % 2 else 0, np.uint8)
                         words = checked.encode_with(x, bits, *checked.new_tables(C, bits), work)
                         if not np.array_equal(words, fast.encode(x, bits)):
                             raise SystemExit(f"{shape} {bits}-bit: the checked kernels code other bytes")
