@@ -216,7 +216,7 @@ def test_kept_working_memory_is_never_read_before_written(shape, bits):
     T, N, C, H, W = shape
     fresh = k.encode_with(x, bits, *[np.zeros(n, dt) for _, dt, n in layout], np.empty(0, np.uint8))
     encoder = k.work_bytes(T, N, C, H, W, True)
-    with_magnitudes = encoder + k.magnitude_work_bytes(x, bits)  # the encoder's magnitude decisions too
+    with_magnitudes = encoder + k.magnitude_work_bytes(x, bits)  # and the encoder's magnitude decisions
     assert (with_magnitudes > encoder) == (bits > 1)
     for need in (encoder, with_magnitudes, k.work_bytes(T, N, C, H, W, False)):
         assert need > 0

@@ -1070,7 +1070,9 @@ def _decode_magnitudes(words, xf, shape, strides, bits, mg, ms):
                         wn = spot[U(j + 1)] & 0xFFFFFFFF
                         en = e0 + hn * sH + wn * sW
                         bn = _bucket(xf, en, t, hn, wn, xs, sH, sW) << bits  # with this one at 1
-                        step = (((16 & -np.int64((hn == h) & (wn == w + 1))) | (64 & -np.int64((hn == h + 1) & (wn == w)))) << bits)
+                        left_of = (hn == h) & (wn == w + 1)
+                        above = (hn == h + 1) & (wn == w)
+                        step = ((16 & -np.int64(left_of)) | (64 & -np.int64(above))) << bits
                         cn1 = np.int64(mg[U(gb + bn + 1)])
                         sn1 = np.int64(ms[U(bn + 1)])
                         cn2 = np.int64(mg[U(gb + bn + step + 1)])
