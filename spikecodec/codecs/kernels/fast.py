@@ -1017,12 +1017,13 @@ def _decode_magnitudes(words, xf, shape, strides, bits, mg, ms):
     """Decode the magnitude stream into the significance bits already in ``xf`` (C order).
 
     The serial chain is cut two ways. Both children's probabilities of a tree node are computed
-    before its bit is decoded (a child's counters are never the node's). And the next nonzero
-    element's bucket and root probability are computed once this element's root bit is counted,
-    with this element still 1 in ``xf``: its value, if a neighbour of the next, is most often 1,
-    so the guess holds and the check after the value (a recount of the bucket) rarely redoes
-    it. The next root's counters are read after this root's update: the roots are the same
-    counters when the buckets are (no other node of this element can be the next root)."""
+    before its bit is decoded (a child's counters are never the node's). And once this element's
+    root bit is counted, the next nonzero element's root probability is computed for each value
+    this one can add to its bucket (capped at 3: 1, 2 or 3 if it is the next one's left or upper
+    neighbour, else none), so that this value, once decoded, only picks one, without a branch.
+    Those counters are read after this root's update: the next root is this root when their
+    buckets are equal, and never another node of this element (a bucket's nodes are
+    ``b + 1 .. b + 2**bits - 1``)."""
     T, N, C, H, W = shape
     xs, sN, sC, sH, sW = strides
     state, r = start(words)
