@@ -13,8 +13,11 @@ Networks:
   * ``res6-fmnist-t6``: a spiking ResNet with widths 12/24/48, T = 6, tau = 0.5, trained here
     briefly on Fashion-MNIST; its 2-bit corpus counts the spikes of each neuron in bins of 3
     steps (values 0..3), T = 2 bins.
+  * ``mlp-mnist-t4``: a spiking MLP (784-400-200-10, T = 4, tau = 0.5, direct encoding) trained
+    here briefly on MNIST: fully connected layers, whose spikes have no planes (H = W = 1), a
+    kind no coder was designed on.
 
-    python benchmarks/corpora.py train   # trains the two new networks (a few minutes each)
+    python benchmarks/corpora.py train   # trains the three new networks (a few minutes each)
     python benchmarks/corpora.py finetune mbv2-mnist-t4 2   # 2 more epochs (10000 images)
     python benchmarks/corpora.py build   # writes runs/corpora/*.npy + .json
     python benchmarks/corpora.py list    # rates of every LIF layer (to choose split points)
@@ -54,6 +57,13 @@ NETWORKS = {
                        "fashion-mnist", 12000, 3, 3e-3),
 }
 
+# name -> the spiking MLP's layout and training (its own small module: spikecodec.models builds
+# convolutional backbones only)
+MLPS = {
+    "mlp-mnist-t4": dict(widths=[400, 200], timesteps=4, tau=0.5, dataset="mnist", train_images=12000,
+                         epochs=3, lr=2e-3),
+}
+
 # corpus name -> (network, layer, test images, count bins over T (0 = 1-bit spikes), description)
 # `layer` is a backbone stage (its output), the dotted path of a MultiStepLIF module, or "code":
 # the bottleneck's code (what `model.edge` sends over the link).
@@ -81,6 +91,9 @@ CORPORA_SPEC = {
     # Added 2026-12-06 after countmix was designed on res6-layer3-counts6: held out of that design.
     "mbv2-stage3-counts4": ("mbv2-mnist-t4", "stage3", 1500, 4,
                             "trained MobileNetV2, stage3 spikes counted over all 4 steps (4-bit, 0..4, T=1)"),
+    # Added after every coder's design, held out: fully connected layers (no planes).
+    "mlp-h1": ("mlp-mnist-t4", "h1", 3000, 0, "trained spiking MLP, its first hidden layer (400 LIF, no planes)"),
+    "mlp-h2": ("mlp-mnist-t4", "h2", 3000, 0, "trained spiking MLP, its second hidden layer (200 LIF, no planes)"),
 }
 
 
@@ -114,8 +127,72 @@ def dataset(name: str, split: str, limit: int | None = None):
     return load_fashion_mnist(split, limit=limit)
 
 
+def spiking_mlp(spec: dict):
+    """The MLP of ``spec`` (:data:`MLPS`): linear layers, each followed by spikecodec's LIF; the
+    image (scaled to [0, 1]) is the input current at every step; the class scores are the head's
+    mean over steps. ``model(images, keep="h2")`` returns layer 2's spikes (T, N, width)."""
+    import torch
+
+    from spikecodec.models.neurons import MultiStepLIF
+
+    class SpikingMLP(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            sizes = [28 * 28, *spec["widths"]]
+            self.layers = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+            self.lifs = torch.nn.ModuleList(MultiStepLIF(tau=spec["tau"]) for _ in spec["widths"])
+            self.head = torch.nn.Linear(sizes[-1], 10)
+
+        def forward(self, images, keep: str | None = None):
+            x = (images.float() / 255).reshape(images.shape[0], -1)
+            x = x.unsqueeze(0).expand(spec["timesteps"], -1, -1)
+            for i, (linear, lif) in enumerate(zip(self.layers, self.lifs)):
+                x = lif(linear(x))
+                if keep == f"h{i + 1}":
+                    return x
+            return self.head(x).mean(0)
+
+    return SpikingMLP()
+
+
+def train_mlp(name: str) -> dict:
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    spec = MLPS[name]
+    run_dir = MODELS / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    model = spiking_mlp(spec)
+    images, labels = dataset(spec["dataset"], "train", spec["train_images"])
+    test_images, test_labels = dataset(spec["dataset"], "test", 2000)
+    optimizer = torch.optim.Adam(model.parameters(), spec["lr"])
+    for _ in range(spec["epochs"]):
+        order = torch.randperm(len(images))
+        for i in range(0, len(images), 100):
+            batch = order[i:i + 100]
+            loss = torch.nn.functional.cross_entropy(model(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(test_images).argmax(1) == test_labels).float().mean())
+    torch.save(model.state_dict(), run_dir / "last.pt")
+    info = {"network": name, "config": spec, "dataset": spec["dataset"], "train_images": spec["train_images"],
+            "epochs": spec["epochs"], "lr": spec["lr"], "test_accuracy_2000": round(acc, 4),
+            "train_seconds": round(time.time() - t0, 1)}
+    (run_dir / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in info.items() if k != "config"}))
+    return info
+
+
 def train(name: str) -> dict:
     import torch
+
+    if name in MLPS:
+        return train_mlp(name)
 
     from spikecodec.models.factory import make_config
     from spikecodec.models.train import Phase, TrainSettings, evaluate, fit
@@ -169,6 +246,13 @@ def load_network(name: str):
     from spikecodec.models.checkpoint import load_model
     from spikecodec.models.reference import reference_path
 
+    if name in MLPS:
+        import torch
+
+        path = MODELS / name / "last.pt"
+        model = spiking_mlp(MLPS[name])
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval(), path, MLPS[name]["dataset"]
     if name in NETWORKS:
         path = MODELS / name / "ft" / "last.pt"
         path = path if path.exists() else MODELS / name / "last.pt"
@@ -177,13 +261,16 @@ def load_network(name: str):
 
 
 def spikes_at(model, images, layer: str, batch: int = 50) -> np.ndarray:
-    """Spikes (T, N, C, H, W) uint8 of `layer` (a stage name, a MultiStepLIF module path or "code")."""
+    """Spikes (T, N, C, H, W) uint8 of `layer` (a stage name, a MultiStepLIF module path, "code",
+    or an MLP's hidden layer "h1", "h2", ...: (T, N, width, 1, 1))."""
     import torch
 
     out = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
-            if layer == "code":
+            if not hasattr(model, "backbone"):  # a spiking MLP
+                s = model(images[i:i + batch], keep=layer)[..., None, None]
+            elif layer == "code":
                 s = model.edge(images[i:i + batch])
             elif layer in model.backbone.stages:
                 s = model.backbone.run(model.preprocess(images[i:i + batch]), 0, model.backbone.split_index(layer))
@@ -233,7 +320,7 @@ def build(names: list[str] | None = None) -> None:
             "bits": bits, "rate_nonzero": round(float(np.mean(s > 0)), 4), "mean": round(float(s.mean()), 4),
             "histogram": np.bincount(s.ravel(), minlength=2).tolist(), "seconds": round(time.time() - t0, 1),
         }
-        if net in NETWORKS:
+        if net in NETWORKS or net in MLPS:
             info = json.loads((MODELS / net / "info.json").read_text())
             meta["network_training"] = {k: info[k] for k in ("dataset", "train_images", "epochs", "lr",
                                                             "test_accuracy_2000", "train_seconds")}
@@ -245,7 +332,9 @@ def build(names: list[str] | None = None) -> None:
 def list_rates(net: str, n: int = 100) -> None:
     model, _, data = load_network(net)
     images, _ = dataset(data, "test", n)
-    for layer in [*model.backbone.stage_names, *lif_layers(model)]:
+    layers = [f"h{i + 1}" for i in range(len(MLPS[net]["widths"]))] if net in MLPS else \
+        [*model.backbone.stage_names, *lif_layers(model)]
+    for layer in layers:
         s = spikes_at(model, images, layer)
         print(f"{net:20s} {layer:45s} {tuple(s.shape)} rate={s.mean():.3f}")
 
@@ -253,12 +342,12 @@ def list_rates(net: str, n: int = 100) -> None:
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "build"
     if cmd == "train":
-        for name in sys.argv[2:] or NETWORKS:
+        for name in sys.argv[2:] or [*NETWORKS, *MLPS]:
             train(name)
     elif cmd == "finetune":
         finetune(sys.argv[2], int(sys.argv[3]))
     elif cmd == "build":
         build(sys.argv[2:])
     elif cmd == "list":
-        for net in sys.argv[2:] or ["snn-resnet-fmnist", *NETWORKS]:
+        for net in sys.argv[2:] or ["snn-resnet-fmnist", *NETWORKS, *MLPS]:
             list_rates(net)
