@@ -1,4 +1,4 @@
-"""The fast mode (`ctxfast`) on shapes the twelve corpora do not have: one sample a chunk, and
+"""The fast mode (`ctxfast`) on shapes the benchmark's corpora do not have: one sample a chunk, and
 layers of many channels at few pixels.
 
     python benchmarks/fast_shapes.py        # writes results/fast_shapes.md and .json
