@@ -27,11 +27,16 @@ that its divisions overlap theirs (:func:`_encode_lanes`); the decoder takes eve
 it can off the chain (:func:`_decode_magnitudes`). Both visit a plane's nonzero elements only,
 listed first without a branch.
 
+Planes that padding would more than double (rows, pixels: a fully connected layer's 1 x 1
+planes) are coded without it: the encoder computes every context up front
+(:func:`_plain_contexts`), the decoder checks each neighbour against the edges
+(:func:`decode_plain_into_with`).
+
 Memory beyond the output and the tables: that copy ((H + 2) (W + 2) / (H W) bytes an element:
 1.65 for 7 x 7 planes), and in the encoder 4 bytes a decision, significance or magnitude (so up
-to 36 more an element of 8-bit counts). A decoder reads no more than one byte an element beside
-its output (and one plane's list of nonzero elements): planes that padding would more than
-double are decoded without it (:func:`decode_plain_into_with`).
+to 36 more an element of 8-bit counts), or for planes without padding 5 more an element (the
+significances and their contexts). A decoder reads no more than one byte an element beside its
+output (and one plane's list of nonzero elements).
 """
 
 from __future__ import annotations
