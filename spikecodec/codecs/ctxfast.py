@@ -10,23 +10,23 @@ decisions in lane order, so four independent serial chains run side by side whil
 learns from all of them (:mod:`.kernels.fast`). Multi-bit magnitudes follow in one more stream,
 with ``context``'s magnitude model. Chunks of a single sample run as one lane.
 
-Speed (benchmarks/results/peers.md, twelve corpora of 7 x 7 to 28 x 28 planes, counts included):
-1.05-1.26x ``ctxlanes``' encoding and 1.06-1.25x its decoding speed, except on 128 channels of
-7 x 7 (mbv2-last), whose 8 MB of counters outgrow the core's caches: 0.90-1.05x over runs; 6.2-8.9x
-and 6.6-11.6x the default codec's. Count chunks spend most of their decisions on magnitudes, one
-serial stream: the encoder overlaps its divisions with the lanes' and the decoder computes its
-probabilities off the chain (before that, 0.86-0.90x ``ctxlanes``' decoding speed on 4-bit counts).
-Where it is not the fast mode (benchmarks/results/fast_shapes.md): a chunk of one sample has one
-lane, one serial chain, and a large table that learns slowly from few decisions - 0.3-0.6x
-``ctxlanes``' speed and 3-7% *more* bytes than ``context`` on one image a file (for frames:
-``ctxlanes`` for speed, a prior for bytes); layers of 256 or 512 channels at 7 x 7 run at about
-0.9-1.0x ``ctxlanes``' speed.
+Speed (benchmarks/results/peers.md, fourteen corpora: planes of 7 x 7 to 28 x 28, counts, and a
+fully connected layer's 1 x 1 planes): 1.02-1.30x ``ctxlanes``' encoding and 1.04-1.39x its
+decoding speed, except on 128 channels of 7 x 7 (mbv2-last), whose 8 MB of counters outgrow the
+core's caches: 0.90-1.05x over runs. Count chunks spend most of their decisions on magnitudes,
+one serial stream: the encoder overlaps its divisions with the lanes' and the decoder computes
+its probabilities off the chain (before that, 0.86-0.90x ``ctxlanes``' decoding speed on 4-bit
+counts). Where it is not the fast mode (benchmarks/results/fast_shapes.md): a chunk of one
+sample has one lane, one serial chain, and a large table that learns slowly from few decisions -
+0.3-0.6x ``ctxlanes``' speed and 3-7% *more* bytes than ``context`` on one image a file (for
+frames: ``ctxlanes`` for speed, a prior for bytes); layers of 256 or 512 channels at 7 x 7 run
+at about 0.9-1.0x ``ctxlanes``' speed.
 The padded copy and the encoder's decisions are kept working memory of the thread
 (:mod:`.workspace`): fresh arrays' page faults had cost 15-18% of the time on 5M-element chunks.
 Planes that a zero border would more than double (a row, a pixel: tensors without H and W) are
-coded without one, by loops that check each neighbour against the edges: on (4, 2000, 128)
-random spikes about 1.1-1.2x ``ctxlanes``' encoding and 1.4-1.6x its decoding speed, on planes of
-one row of 8 about 0.4x and 0.5-0.7x.
+coded without one: the encoder computes every context up front, the decoder checks each
+neighbour against the edges (on the MLP corpora's 1 x 1 planes 1.23-1.30x ``ctxlanes``' encoding
+and 1.39x its decoding speed).
 """
 
 from __future__ import annotations
