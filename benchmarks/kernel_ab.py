@@ -94,8 +94,11 @@ def main() -> None:
                                         "whole" if args.whole else "quarter", *names],
                                        check=True, capture_output=True, text=True)
                 runs[side].append(json.loads(child.stdout.splitlines()[-1]))
-    lines = [f"A/B of `{args.codec}`: A = working tree, B = {args.base}; `python benchmarks/kernel_ab.py --base {args.base} "
-             f"--codec {args.codec} --rounds {args.rounds}{' --whole' if args.whole else ''}`, {started}; M elements/s, median of "
+    base = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    chosen = f" --corpora {' '.join(args.corpora)}" if args.corpora else ""
+    lines = [f"A/B of `{args.codec}`: A = working tree, B = {args.base} ({base or 'unresolved'}); "
+             f"`python benchmarks/kernel_ab.py --base {args.base} "
+             f"--codec {args.codec} --rounds {args.rounds}{' --whole' if args.whole else ''}{chosen}`, {started}; M elements/s, median of "
              f"{args.rounds} rounds (each the best of {CALLS} calls, CPU time), "
              f"{'each corpus whole, in default chunks' if args.whole else 'a quarter of each corpus in one chunk'}.", "",
              "| corpus | bytes (A = B) | A enc / dec | B enc / dec | A / B enc | A / B dec |", "|---|---:|---|---|---:|---:|"]
