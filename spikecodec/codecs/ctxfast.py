@@ -37,7 +37,7 @@ from .._kernel_cache import load_kernels
 from ..errors import FormatError
 from ._entropy_model import AdaptiveCodec, flat_strides, stream_offsets
 from .base import ChunkSpec
-from .workspace import KEEP_BYTES, scratch
+from .workspace import scratch
 
 KERNELS = "spikecodec.codecs.kernels.fast"  # loaded on first use (numba)
 
@@ -74,8 +74,9 @@ class FastContext(AdaptiveCodec):
         tables = tables or self._zero_tables(canon.shape[2], bits, canon.size)
         k = load_kernels(KERNELS)
         need = k.work_bytes(*canon.shape, True)
-        with_magnitudes = need + k.magnitude_work_bytes(canon, bits)
-        work = scratch(with_magnitudes) if with_magnitudes <= KEEP_BYTES else scratch(need)
+        work = scratch(need + k.magnitude_work_bytes(canon, bits))
+        if work.size == 0:  # more than a thread keeps: the magnitudes' share is then allocated
+            work = scratch(need)
         return k.encode_with(canon, bits, *tables.values(), work)
 
     def _max_words(self, spec: ChunkSpec) -> int:
