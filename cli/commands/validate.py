@@ -38,7 +38,8 @@ reported and the other files are still checked; also a folder holding no .spk fi
 --prior file that does not load, when nothing is checked), else 1
 when any does not conform, else 3 when nothing found was wrong but a file's chunk was over
 --max-bytes or --max-work and went unchecked, else 0 (warnings do not count). With --json
-each file is an object with its problems; each problem has its stable "code" (such as
+stdout holds one object, also when nothing could be checked (its "error" says why); each
+file is an object with its problems; each problem has its stable "code" (such as
 "header-crc"), the FORMAT.md "section" whose rule it breaks, and its "severity": "error" (the
 file does not conform), "limit" (a check the limits stopped) or "warning" (such as
 "minor-too-low"; see FORMAT.md, appendix "Problem codes").
@@ -128,12 +129,15 @@ def _expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
 
 def run(args: argparse.Namespace) -> int:
     stdin_once(args.files)
-    limits = read_limits(args)
     try:
+        limits = read_limits(args)
         priors = load_priors(args.prior, limits.max_bytes)
     except CliError as exc:  # a --prior that does not load says nothing of the files: not 1, "does not conform"
         if exc.code == NOT_CONFORMING:
             exc.code = UNREADABLE
+        if args.json:  # a script reading the report still gets one, saying why nothing was checked
+            print(json.dumps({"ok": False, "error": printable(str(exc)), "files": [],
+                              "summary": _summary([])}, indent=2))
         raise
     results: list[dict[str, Any]] = []
     outcomes: list[int] = []
@@ -160,15 +164,20 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             _print_report(name, report, args.quiet, batch)
     status = exit_status(outcomes)
-    summary = {"files": len(outcomes), "conforming": outcomes.count(CONFORMING),
-               "not_conforming": outcomes.count(NOT_CONFORMING), "over_limit": outcomes.count(OVER_LIMIT),
-               "unreadable": outcomes.count(UNREADABLE)}
+    summary = _summary(outcomes)
     if args.json:
         print(json.dumps({"ok": status == 0, "files": results, "summary": summary}, indent=2))
     elif batch and not args.quiet:
         print(f"{summary['files']} file{'' if summary['files'] == 1 else 's'}: {summary['conforming']} conform, {summary['not_conforming']} do not, "
               f"{summary['over_limit']} over a limit, {summary['unreadable']} unreadable")
     return status
+
+
+def _summary(outcomes: list[int]) -> dict[str, int]:
+    """How many files had each outcome."""
+    return {"files": len(outcomes), "conforming": outcomes.count(CONFORMING),
+            "not_conforming": outcomes.count(NOT_CONFORMING), "over_limit": outcomes.count(OVER_LIMIT),
+            "unreadable": outcomes.count(UNREADABLE)}
 
 
 def _print_report(name: str, report: spikecodec.ValidationReport, quiet: bool, batch: bool) -> None:

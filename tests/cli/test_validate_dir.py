@@ -167,6 +167,20 @@ def test_folder_exit_statuses(tmp_path, data, capsys):
     assert cli(["validate", str(good), str(tmp_path / "missing.spk")]) == 2
 
 
+def test_json_still_reports_when_the_prior_does_not_load(tmp_path, data, capsys):
+    # Before: `validate --json --prior bad` printed nothing on stdout, and a script parsing the
+    # report failed on empty input. Now the object says why no file was checked; exit 2 as before.
+    path = tmp_path / "a.spk"
+    path.write_bytes(data)
+    (tmp_path / "bad.prior").write_bytes(b"junk")
+    assert cli(["validate", "--json", "--prior", str(tmp_path / "bad.prior"), str(path)]) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["ok"] is False and report["files"] == [] and report["summary"]["files"] == 0
+    assert "bad.prior" in report["error"] and "too short for a prior" in report["error"]
+    assert err.count("\n") == 1 and "bad.prior" in err
+
+
 def test_one_exit_rule():
     assert exit_status([]) == 0 and exit_status([0, 0]) == 0
     assert exit_status([0, 3]) == 3 and exit_status([3, 1, 0]) == 1 and exit_status([1, 2, 3]) == 2
