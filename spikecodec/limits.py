@@ -9,6 +9,7 @@ cost, in memory and in work, unless the caller raises it - one object taken by e
 from __future__ import annotations
 
 import operator
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,6 +135,16 @@ def flag_option(value: object, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r:.40}")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system says, else every CPU):
+    the most threads a read runs at once. Each thread keeps its own coder state (about 15 MB for
+    ``winmix``), so threads beyond the CPUs add memory and no speed."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def count_option(value: object, name: str, minimum: int = 0) -> int:

@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--select", metavar="SEL", help="slice by axis name, e.g. t=0:2,n=5")
     p.add_argument("--dtype", choices=DTYPES, default="uint8", help="element type of the output array (default uint8)")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
-                   help="decode N chunks at a time (default 1)")
+                   help="decode N chunks at a time, at most one a CPU (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 

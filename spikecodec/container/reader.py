@@ -18,7 +18,7 @@ from .. import layout
 from ..codecs import ChunkSpec
 from ..elements import DTypeOverflowError, elements_as
 from ..errors import FormatError, LimitError
-from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option
+from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option, usable_cpus
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
 from .chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache
@@ -611,7 +611,8 @@ class SpikeReader:
              progress: Callable[[int], object] | None = None) -> np.ndarray:
         """The whole array: every chunk decoded straight into place (into ``out`` when given: a
         writable uint8 array of the file's shape). ``workers`` > 1 decodes chunks on that many
-        threads (the compiled coders release the GIL). ``progress``, when given, is called in
+        threads (the compiled coders release the GIL), at most one a chunk and one a usable CPU
+        (:func:`~spikecodec.limits.usable_cpus`: each thread keeps its own coder state). ``progress``, when given, is called in
         the calling thread with the elements each decoded chunk filled. When a chunk fails,
         ``out`` holds the chunks decoded before the error (on several threads, in any order):
         treat it as undefined."""
@@ -641,8 +642,9 @@ class SpikeReader:
             return spec.size
 
         count = len(self.entries)
+        threads = min(workers, count, usable_cpus())
         filled = 0
-        with ThreadPoolExecutor(min(workers, count), thread_name_prefix="spikecodec") if workers > 1 and count > 1 else _NoPool() as pool:
+        with ThreadPoolExecutor(threads, thread_name_prefix="spikecodec") if threads > 1 else _NoPool() as pool:
             for size in pool.map(one, range(count)):  # results in file order, in this thread
                 filled += size
                 if progress is not None:

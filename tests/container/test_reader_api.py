@@ -273,6 +273,29 @@ def test_parallel_read_is_the_same_array(path, spikes, workers):
     np.testing.assert_array_equal(spikecodec.load(path, workers=workers), spikes)
 
 
+def test_threads_stop_at_the_usable_cpus(path, spikes, monkeypatch):
+    # An outside probe: each thread keeps its own coder state (about 15 MB), and workers=32 on a
+    # 2-core machine took 647 MB for a 400 KB array. Threads now stop at one a CPU.
+    from spikecodec.container import reader as reader_module
+
+    pools = []
+
+    class Recording(reader_module.ThreadPoolExecutor):
+        def __init__(self, max_workers, **kw):
+            pools.append(max_workers)
+            super().__init__(max_workers, **kw)
+
+    monkeypatch.setattr(reader_module, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(reader_module, "usable_cpus", lambda: 3)
+    np.testing.assert_array_equal(spikecodec.load(path, workers=32), spikes)
+    with spikecodec.open(path) as r:
+        chunks = len(r.entries)
+    assert chunks > 3 and pools == [3]
+    monkeypatch.setattr(reader_module, "usable_cpus", lambda: 1)
+    np.testing.assert_array_equal(spikecodec.load(path, workers=32), spikes)
+    assert len(pools) == 1  # one CPU: no pool at all
+
+
 def test_one_reader_shared_by_threads(path, spikes):
     with spikecodec.open(path) as r, ThreadPoolExecutor(4) as pool:
         parts = list(pool.map(lambda t: r[t], [t for _ in range(10) for t in range(6)]))
