@@ -11,8 +11,22 @@ import stat
 import threading
 from typing import BinaryIO
 
+from ..layout import SIGNATURE
+
 Openable = str | os.PathLike | bytes | bytearray | memoryview | mmap.mmap | BinaryIO
 IN_MEMORY = (bytes, bytearray, memoryview, mmap.mmap)  # sources read in place
+
+
+def _names_a_file(data: object) -> bool:
+    """Whether bytes given as a file's contents are rather the name of an existing file
+    (``load(b"x.spk")``): short, not a spike file's start, and a path that exists. Only names
+    the source in errors; the bytes are still what is read."""
+    if not isinstance(data, bytes) or not 0 < len(data) <= 4096 or data.startswith(SIGNATURE) or b"\0" in data:
+        return False
+    try:
+        return os.path.exists(os.fsdecode(data))
+    except (OSError, ValueError):
+        return False
 
 
 class Source:
@@ -40,6 +54,8 @@ class Source:
                 raise TypeError("the file's bytes must be contiguous (a memoryview of a strided view is not): pass bytes(view)")
             self._buf = view.cast("B")
             self.size = len(self._buf)
+            if _names_a_file(source):
+                self.name = f"<bytes {bytes(source)!r:.80}, read as a file's contents: give a file's name as str or Path>"
         elif isinstance(source, (str, os.PathLike)):
             self.name = os.fspath(source)
             fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))

@@ -25,7 +25,7 @@ from .records import (
     record_layout,
 )
 from .selection import checked_extent
-from .source import IN_MEMORY, Openable, Source
+from .source import Openable, Source
 
 
 @dataclass(frozen=True)
@@ -348,8 +348,3 @@ def _data_start(src) -> int:
     _, header_size = parse_preamble(src.read_at(0, layout.PREAMBLE_SIZE))
     return layout.PREAMBLE_SIZE + header_size + layout.CRC_SIZE
 
-
-def _name(source: Openable) -> str:
-    if isinstance(source, IN_MEMORY):
-        return "<bytes>"
-    return str(getattr(source, "name", source))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import threading
 import time
 from pathlib import Path
@@ -243,6 +244,18 @@ def test_load_dtype_none_is_as_stored(spk: Path) -> None:
     for got in (spikecodec.load(spk, dtype=None), spikecodec.decode(spk.read_bytes(), dtype=None)):
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, SPIKES)
+
+
+def test_a_file_name_given_as_bytes_is_named_in_the_error(spk: Path) -> None:
+    # An outside probe: load(b"x.spk") read the name as the file's contents and said only
+    # "<bytes>: file is 5 bytes, too short". Bytes are still contents; the error says so.
+    for call in (spikecodec.load, spikecodec.open):
+        with pytest.raises(spikecodec.FormatError, match="read as a file's contents: give a file's name as str or Path"):
+            call(os.fsencode(spk))
+    report = spikecodec.validate(os.fsencode(spk))
+    assert not report.ok and "give a file's name as str or Path" in report.to_dict()["file"]
+    with pytest.raises(spikecodec.FormatError, match=r"^<bytes>: at byte 0: file is 3 bytes"):
+        spikecodec.load(b"\x00ab")  # contents that are no name keep the plain name
 
 
 def test_chunk_numbers_are_checked(spk: Path) -> None:
