@@ -140,7 +140,10 @@ class SpikeWriter:
 
     Works on any writable binary file object, unseekable ones included (pipes, sockets), or on a
     path (a file there is replaced from the first frame on: a writer refused or closed before it
-    leaves the file as it was). Its methods may be called from several threads: each frame goes
+    leaves the file as it was; one that fails later leaves the unfinished new stream, not the old
+    file - a stream is written in place so that readers can follow it and a killed writer's
+    frames survive. To keep a file until its replacement is whole, write under another name and
+    rename, or use :func:`spikecodec.save`). Its methods may be called from several threads: each frame goes
     in whole, in the order the calls take the writer's lock. A row of ``chunk[0]`` frames is
     encoded as soon as it is complete; ``flush()`` also writes a partial row and flushes the
     file, after which everything appended so far survives the writing process being killed
