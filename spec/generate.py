@@ -626,6 +626,34 @@ VALID["prior-countmix-h-hashed"] = {
     "array": {"shape": [4, 1, 65, 2, 2], "bits": 8, "rate": 0.5, "seed": 147, "correlated": True},
     "encode": {"codec": "countmix", "axes": ["T", "N", "C", "H", "W"], "chunk": [4], "prior": "priors/countmix-h-hashed.prior"},
 }
+# Version 1.11: the optional ``chanmix`` codec (FORMAT.md 9.4.14), countmix with table E keyed by
+# bits 32..47 of the run and a per-channel weight set averaged with the significance set. The
+# arrays of countmix's cases (1-bit spikes; counts of 2, 4 and 8 bits, table F hashed for 8-bit
+# with G TP = 64; C = 1 and C = 2, where c1 and c2 read below channel 0; several chunks; T = 12);
+# C = 300, whose channel sets wrap at 256 (cg = c mod 256); a chunk whose coding does not pay
+# (packed); all-zero 1-bit chunks (for the end rule's invalid vectors); chunks coded from a 4-bit
+# prior, named and embedded.
+for _case, _shape, _bits, _chunk, _rate, _seed in (
+        ("spikes", [4, 6, 8, 5, 5], 1, [4], 0.3, 150), ("counts2", [3, 6, 6, 4, 4], 2, [3], 0.3, 151),
+        ("counts4", [3, 6, 6, 4, 4], 4, [3], 0.3, 153), ("counts8", [4, 2, 16, 2, 2], 8, [4], 0.4, 163),
+        ("c1", [4, 4, 1, 6, 6], 1, [4], 0.4, 154), ("c2", [4, 4, 2, 5, 5], 4, [4], 0.4, 155),
+        ("c300", [2, 3, 300, 2, 2], 1, [2], 0.3, 156), ("chunks", [3, 8, 6, 5, 5], 2, [3, 2], 0.2, 157),
+        ("long-t", [12, 3, 4, 3, 3], 1, [12], 0.35, 158)):
+    VALID[f"chanmix-{_case}"] = {
+        "array": {"shape": _shape, "bits": _bits, "rate": _rate, "seed": _seed, "correlated": True},
+        "encode": {"codec": "chanmix", "chunk": _chunk},
+    }
+VALID["chanmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 2, "rate": 0.9, "seed": 159}, "encode": {"codec": "chanmix", "chunk": [1]}}
+VALID["chanmix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 160}, "encode": {"codec": "chanmix", "chunk": [4]}}
+PRIORS["chanmix"] = {"array": {"shape": [3, 6, 4, 2, 2], "bits": 4, "rate": 0.3, "seed": 17, "correlated": True}, "chunk": [3, 1]}
+VALID["prior-chanmix-named"] = {
+    "array": {**PRIORS["chanmix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 161},
+    "encode": {"codec": "chanmix", "chunk": [3, 1], "prior": "priors/chanmix.prior"},
+}
+VALID["prior-chanmix-embedded"] = {
+    "array": {**PRIORS["chanmix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 162},
+    "encode": {"codec": "chanmix", "chunk": [3, 1], "prior": "priors/chanmix.prior", "embed_prior": True},
+}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -1253,6 +1281,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_keyed(valid))
     out.update(_invalid_ctxfast(valid))
     out.update(_invalid_countmix(valid))
+    out.update(_invalid_chanmix(valid))
     return out
 
 
@@ -1740,9 +1769,17 @@ def _invalid_countmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, st
     return _window_mixing_rules(valid, "countmix", kernels, "countmix-counts4", "winmix")
 
 
+def _invalid_chanmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.11, ``chanmix`` (FORMAT.md 9.4.14; its problems are mix's): countmix's kinds of
+    invalid vector (:func:`_window_mixing_rules`), its prior's of a countmix prior."""
+    from spikecodec.codecs.kernels import chanmix as kernels
+
+    return _window_mixing_rules(valid, "chanmix", kernels, "chanmix-counts4", "countmix")
+
+
 def _window_mixing_rules(valid: dict[str, bytes], cid: str, kernels: ModuleType, ended: str,
                          other: str) -> dict[str, tuple[bytes, int, str]]:
-    """The invalid vectors winmix and countmix share, named ``<cid>-...``: a payload one byte
+    """The invalid vectors winmix, countmix and chanmix share, named ``<cid>-...``: a payload one byte
     longer than the packed elements; the end rules (on ``<cid>-zeros`` and ``ended``, a coded
     chunk with a final byte); escapes above 15 and 255 (``<cid>-counts4``, ``-counts8``); the
     prior of ``prior-<cid>-embedded`` against a short last row; a ``cid`` codec naming and
@@ -2638,6 +2675,14 @@ INVALID_CODES = {
     "countmix-value-too-large-8bit": "symbol-above-top",
     "countmix-prior-short-row": "prior-mismatch",
     "countmix-prior-of-winmix": "prior-mismatch",
+    "chanmix-payload-too-long": "mix-too-long",
+    "chanmix-corrupt-end": "mix-end",
+    "chanmix-extra-final-byte": "mix-end",
+    "chanmix-final-byte-not-low": "mix-end",
+    "chanmix-value-too-large-4bit": "symbol-above-top",
+    "chanmix-value-too-large-8bit": "symbol-above-top",
+    "chanmix-prior-short-row": "prior-mismatch",
+    "chanmix-prior-of-countmix": "prior-mismatch",
     "keyed-check-mismatch": "compact-check",
     "keyed-records-swapped": "compact-check",
     "keyed-records-unkeyed": "compact-check",

@@ -171,6 +171,14 @@ def countmix_sizes(T, C, H, W, bits):
     return K, _entries(K, zbits), zbits, hb, 512 * TP + 20 * NN
 
 
+def chanmix_sizes(T, C, H, W, bits):
+    """Of FORMAT.md 9.4.14 for one geometry, as countmix_sizes (the same tables), and the weight
+    count 512 TP + 20 NN + 32 G (countmix's, then G 4 channel sets of 8)."""
+    G = _mix_common(T, C, H, W, bits, 256)[1]
+    K, Z, zbits, hb, weights = countmix_sizes(T, C, H, W, bits)
+    return K, Z, zbits, hb, weights + 32 * G
+
+
 def expected_layout(codec, geometry):
     bits, C = geometry["bits"], geometry["C"]
     if codec in ("order0", "context"):
@@ -191,14 +199,14 @@ def expected_layout(codec, geometry):
     if codec == "ctxmix":
         _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
-    if codec in ("mix", "winmix", "countmix"):
-        sizes = {"mix": mix_sizes, "winmix": winmix_sizes, "countmix": countmix_sizes}[codec]
+    if codec in ("mix", "winmix", "countmix", "chanmix"):
+        sizes = {"mix": mix_sizes, "winmix": winmix_sizes, "countmix": countmix_sizes, "chanmix": chanmix_sizes}[codec]
         _, Z, _, _, weights = sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
     raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
 
 
-MIXING = ("ctxmix", "mix", "winmix", "countmix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
+MIXING = ("ctxmix", "mix", "winmix", "countmix", "chanmix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
 GEOMETRY = {codec: ("bits", "T", "C", "H", "W") for codec in MIXING}
 
 

@@ -3,13 +3,14 @@ last 12 channels at a pixel; two 16-bit slices of the last 64 significance decis
 chunk) and significance weight sets shared by all channels, whose learning rate decays; and
 countmix (FORMAT.md 9.4.13): winmix with two more models, H and I, for the level and escape
 decisions, keyed by the counts (capped at 7) of the two channels before and of the pixels left and
-above."""
+above; and chanmix (FORMAT.md 9.4.14): countmix with E keyed by run's bits 32..47 and a second,
+per-channel weight set averaged with the significance set."""
 import numpy as np
 
 from .common import Problem
 from .ctxmix import GOLD, M64, ByteDecoder, mixed_decision, neighbour_readers
 from .mix import line_e, magnitude, neighbourhood, next_here, next_hist, slotter, start_tables
-from .priors import countmix_sizes, winmix_sizes
+from .priors import chanmix_sizes, countmix_sizes, winmix_sizes
 
 
 def run_line(run, lo, c, salt):
@@ -17,6 +18,13 @@ def run_line(run, lo, c, salt):
     plus c + salt, hashed to its top 16 bits, times 16."""
     key = ((((run >> lo) & 0xFFFF) * 256) + c + salt) & M64
     return 16 * (((key * GOLD) & M64) >> 48)
+
+
+def far_line(run, c, hb):
+    """9.4.14's lineE: bits 32..47 of `run`, times 256, plus c + 3, hashed to its top hb - 4 bits,
+    times 16."""
+    key = ((((run >> 32) & 0xFFFF) * 256) + c + 3) & M64
+    return 16 * (((key * GOLD) & M64) >> (64 - hb + 4))
 
 
 def confidence(state):
@@ -38,19 +46,28 @@ def decode_countmix(payload, dims, bits, tables, offset):
     return decode_winmix(payload, dims, bits, tables, offset, counts=True)
 
 
-def decode_winmix(payload, dims, bits, tables, offset, counts=False):
+def decode_chanmix(payload, dims, bits, tables, offset):
+    """chanmix (9.4.14): countmix with E keyed by run's bits 32..47 and the channel sets."""
+    return decode_winmix(payload, dims, bits, tables, offset, counts=True, chan=True)
+
+
+def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False):
     """A coded payload (shorter than the packed elements, which codecs.decode_array unpacks in the
-    chunk's own order) of the canonical view ``dims``; with ``counts`` countmix's (9.4.13)."""
+    chunk's own order) of the canonical view ``dims``; with ``counts`` countmix's (9.4.13), with
+    ``chan`` too chanmix's (9.4.14)."""
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    cid = "countmix" if counts else "winmix"
-    K, Z, zbits, hb, nweights = (countmix_sizes if counts else winmix_sizes)(T, C, H, W, bits)
+    cid = "chanmix" if chan else "countmix" if counts else "winmix"
+    K, Z, zbits, hb, nweights = (chanmix_sizes if chan else countmix_sizes if counts else winmix_sizes)(T, C, H, W, bits)
     TP = min(T, 4)
     G = max(1, min(C, 256))
     NN = 0 if bits == 1 else (1 << bits) + 1
     nsig = 512 * TP
     mag_init = (32768, 32768, 32768, 32768, 0) if counts else (32768, 32768, 0)
     states, wts = start_tables(tables, Z, [19661] * 7 + [0], 64 * TP, NN, mag_init)
+    nchan = 512 * TP + 20 * NN  # 9.4.14: the channel sets follow the magnitude sets
+    if chan and tables is None:
+        wts += ([19661] * 7 + [0]) * (4 * G)
     assert len(wts) == nweights
     slot = slotter(K, Z, zbits)
     coder = ByteDecoder(payload)
@@ -91,7 +108,7 @@ def decode_winmix(payload, dims, bits, tables, offset, counts=False):
                         hi = (c * H + h) * W + w
                         hs = hist[hi]
                         if c % 4 == 0:
-                            lineE = line_e(left, here, ct, hb)
+                            lineE = far_line(run, c, hb) if chan else line_e(left, here, ct, hb)
                             lineX = run_line(run, 0, c, 1)
                             lineY = run_line(run, 16, c, 2)
                             r = 1
@@ -105,7 +122,11 @@ def decode_winmix(payload, dims, bits, tables, offset, counts=False):
                             (sX, lineX + r),
                             (sY, lineY + r),
                         ]
-                        x = mixed_decision(coder, wts, models, (8 * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),), rate)
+                        sets = (8 * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),)
+                        if chan:
+                            c2 = S(t, c - 2, h, w)
+                            sets += (nchan + 8 * ((c % G) * 4 + c1 + 2 * c2),)
+                        x = mixed_decision(coder, wts, models, sets, rate)
                         run = ((run << 1) | x) & M64
                         done += 1
                         if done % 1024 == 0:

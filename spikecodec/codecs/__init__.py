@@ -13,20 +13,21 @@ from .ctxmix import ContextMixing
 from .mix import PixelMixing
 from .winmix import WindowMixing
 from .countmix import CountMixing
+from .chanmix import ChannelMixing
 from .ctxfast import FastContext
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
-# with window models, 13-36% under paq9a on spikes of networks it was not tuned on
-# (benchmarks/results/peers.md), and for counts the same with models of the neighbours' values
-# (countmix codes 1-bit spikes as winmix does, so 1-bit files keep winmix's id and version 1.5).
-# ``ctxfast`` is the fast choice.
-DEFAULT_CODEC = "winmix"
-DEFAULT_COUNTS_CODEC = "countmix"
+# with window models and per-channel weight sets, under paq9a and zpaq on spikes of networks it
+# was not tuned on (benchmarks/results/peers.md), with models of the neighbours' values for
+# counts: one codec for both (format 1.11). ``ctxfast`` is the fast choice; ``winmix`` and
+# ``countmix``, the defaults before, write files that readers of 1.5 and 1.10 read.
+DEFAULT_CODEC = "chanmix"
+DEFAULT_COUNTS_CODEC = "chanmix"
 
 
 def default_codec(bits: int) -> str:
-    """The default codec for elements of ``bits`` bits: ``winmix`` for spikes, ``countmix`` for counts."""
+    """The default codec for elements of ``bits`` bits: ``chanmix`` for spikes and counts."""
     return DEFAULT_CODEC if bits == 1 else DEFAULT_COUNTS_CODEC
 
 register_codec(Raw)
@@ -40,6 +41,7 @@ register_codec(ContextMixing)
 register_codec(PixelMixing)
 register_codec(WindowMixing)
 register_codec(CountMixing)
+register_codec(ChannelMixing)
 register_codec(FastContext)
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_COUNTS_CODEC",
     "ArrayCodec",
     "BytesCodec",
+    "ChannelMixing",
     "ChunkSpec",
     "Codec",
     "CountMixing",

@@ -541,10 +541,10 @@ def test_inspect_shows_the_header_extensions_and_a_stream_id(tmp_path: Path) -> 
 
 
 def test_encode_without_codec_picks_the_default_of_the_element_type(tmp_path: Path, spikes: np.ndarray) -> None:
-    """winmix for spikes (files a 1.5 reader reads), countmix for counts; --level alone is refused
-    as before, since no default codec has a level."""
+    """chanmix for spikes and counts (format 1.11); --level alone is refused as before, since no
+    default codec has a level."""
     counts = (spikes * np.arange(1, 4).repeat(2)[None, None, :, None, None]).astype(np.uint8)
-    for name, array, codec in (("spikes", spikes, "winmix"), ("counts", counts, "countmix")):
+    for name, array, codec in (("spikes", spikes, "chanmix"), ("counts", counts, "chanmix")):
         np.save(tmp_path / f"{name}.npy", array)
         ok("encode", tmp_path / f"{name}.npy", "-o", tmp_path / f"{name}.spk", "-q")
         assert spikecodec.open(tmp_path / f"{name}.spk").codec == [{"id": codec}]

@@ -1,15 +1,13 @@
 """countmix (FORMAT.md 9.4.13): winmix's coding of spikes, byte for byte; its value models pay on
-counts whose neighbours predict them; the default codec follows the element type."""
+counts whose neighbours predict them."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
 
 import spikecodec
-from spikecodec.codecs import ChunkSpec, default_codec, get_codec
+from spikecodec.codecs import ChunkSpec, get_codec
 
 AXES = ("T", "N", "C", "H", "W")
 
@@ -64,26 +62,3 @@ def test_values_above_the_cap_round_trip(bits):
         x = np.where(rng.random(shape) < 0.6, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
         data = spikecodec.encode(x, codec="countmix", bits=bits)
         assert np.array_equal(spikecodec.decode(data), x)
-
-
-def test_the_default_codec_follows_the_element_type():
-    spikes = _spikes((2, 3, 4, 5, 5))
-    counts = _counts_like_their_channel_neighbours((2, 3, 4, 5, 5), 2)
-    assert default_codec(1) == "winmix" and default_codec(2) == default_codec(8) == "countmix"
-    one, more = spikecodec.encode(spikes), spikecodec.encode(counts)
-    assert spikecodec.open(one).codec == [{"id": "winmix"}] and one[9] == 5  # a 1.5 reader reads default spike files
-    assert spikecodec.open(more).codec == [{"id": "countmix"}] and more[9] == 10
-    # bits given, and spikes stored as counts: the element type decides, not the values
-    assert spikecodec.open(spikecodec.encode(spikes, bits=2)).codec == [{"id": "countmix"}]
-    # a codec given is kept; a prior given without one names its own
-    assert spikecodec.open(spikecodec.encode(counts, codec="winmix")).codec == [{"id": "winmix"}]
-    prior = spikecodec.train_prior([counts] * 12, "winmix")
-    data = spikecodec.encode(counts, prior=prior)
-    assert spikecodec.open(data, priors=[prior]).codec == [{"id": "winmix", "prior": prior.digest}]
-    assert np.array_equal(spikecodec.decode(data, priors=[prior]), counts)
-    buf = io.BytesIO()
-    with spikecodec.SpikeWriter(buf, bits=2, chunk=2) as w:
-        for frame in counts:
-            w.append(frame)
-    assert spikecodec.open(buf.getvalue()).codec == [{"id": "countmix"}]
-    assert np.array_equal(spikecodec.decode(buf.getvalue()), counts)

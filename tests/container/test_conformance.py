@@ -648,6 +648,57 @@ def test_countmix_vectors_reach_their_rules():
     assert prior.codec == "countmix" and prior.geometry["bits"] == 4 and prior.tables["states"].any()
 
 
+# -- the version-1.11 (chanmix) vectors hold what they are named for --------------------------------
+
+CHANMIX_CODED = ["chanmix-spikes", "chanmix-counts2", "chanmix-counts4", "chanmix-counts8", "chanmix-c1", "chanmix-c2",
+                 "chanmix-c300", "chanmix-chunks", "chanmix-long-t", "prior-chanmix-named", "prior-chanmix-embedded"]
+
+
+@pytest.mark.parametrize("name", CHANMIX_CODED)
+def test_chanmix_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.14: each of these holds coded payloads only (not the packed elements), and
+    differs from countmix's coding of the same array (E's window and the channel sets act)."""
+    sizes, packed = _payload_sizes(name)
+    params = json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())
+    assert params["encode"]["codec"] == "chanmix"
+    assert all(size < b for (size, _), b in zip(sizes, packed))
+    if "prior" not in params["encode"]:
+        def payloads(data):
+            with spikecodec.open(data) as r:
+                head = 16 + 16 * r.header.chunk_rank
+                return [data[e.offset + head : e.offset + e.size - 4] for e in r.entries]
+
+        x = np.load(SPEC / MANIFEST["valid"][name]["npy"])
+        options = {k: v for k, v in params["encode"].items() if k != "codec"}
+        countmix = payloads(spikecodec.encode(x, bits=params["array"]["bits"], codec="countmix", **options))
+        ours = payloads((SPEC / MANIFEST["valid"][name]["spk"]).read_bytes())
+        assert len(ours) == len(countmix) and all(a != b for a, b in zip(ours, countmix))
+
+
+def test_chanmix_vectors_reach_their_rules():
+    """Channel sets that wrap at 256 (C = 300); c1 and c2 below channel 0 (C = 1, 2); 2-, 4- and
+    8-bit counts, F hashed at 8 bits; several chunks; T > 4; the packed fallback; all-zero chunks;
+    a 4-bit prior whose weights hold the channel sets."""
+    from spikecodec.codecs.kernels import chanmix
+
+    for name, bits in (("chanmix-counts2", 2), ("chanmix-counts4", 4), ("chanmix-counts8", 8)):
+        assert _mix_geometry(name)[4] == bits
+    T, C, H, W, bits = _mix_geometry("chanmix-counts8")
+    assert chanmix.context_counts(T, C, H, W, bits)[4] > chanmix.table_sizes(T, C, H, W, bits)[4]  # F hashed
+    assert _mix_geometry("chanmix-c300")[1] == 300 and (np.load(SPEC / MANIFEST["valid"]["chanmix-c300"]["npy"])[:, :, 256:] > 0).any()
+    for name, channels in (("chanmix-c1", 1), ("chanmix-c2", 2)):
+        assert _mix_geometry(name)[1] == channels
+    assert len(_payload_sizes("chanmix-chunks")[0]) >= 3
+    assert _mix_geometry("chanmix-long-t")[0] > 4
+    sizes, packed = _payload_sizes("chanmix-packed")
+    assert all(size == b for (size, _), b in zip(sizes, packed))
+    assert [size for size, _ in _payload_sizes("chanmix-zeros")[0]] == [1]
+    prior = spikecodec.load_prior(SPEC / "vectors/priors/chanmix.prior")
+    g = prior.geometry
+    assert prior.codec == "chanmix" and g["bits"] == 4 and prior.tables["states"].any()
+    assert prior.tables["weights"].size == chanmix.weight_count(g["T"], g["C"], g["H"], g["W"], g["bits"]) == 512 * g["T"] + 20 * 17 + 32 * g["C"]
+
+
 @pytest.mark.parametrize("name", sorted(MANIFEST["messages"]))
 def test_message_vector_is_received_as_the_manifest_says(name):
     """FORMAT.md 11: LinkDecoder, given the messages in the order delivered (and each one's record

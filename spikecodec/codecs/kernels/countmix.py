@@ -43,10 +43,10 @@ def initial_weights(T: int, C: int, H: int, W: int, bits: int) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def encode(x, bits, tabs, wts, out, journal):
     """The coded bytes of ``x`` in ``out``; returns their count (:func:`.winmix.encode_models`)."""
-    return encode_models(x, bits, tabs, wts, out, journal, True)
+    return encode_models(x, bits, tabs, wts, out, journal, True, False)
 
 
 @njit(cache=True, nogil=True)
 def decode_into(data, x, bits, tabs, wts, journal):
     """Decode ``data`` into ``x``; the status of :func:`.winmix.decode_models`."""
-    return decode_models(data, x, bits, tabs, wts, journal, True)
+    return decode_models(data, x, bits, tabs, wts, journal, True, False)

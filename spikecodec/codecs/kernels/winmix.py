@@ -19,7 +19,11 @@ A, B, C, E, F and G, the history, the significance planes and the coder are ``mi
 (:mod:`.mix`), with channel groups up to 256 instead of 64.
 
 The same loop codes ``countmix`` (FORMAT.md 9.4.13; :mod:`.countmix` passes ``values=True``):
-two more tables, H and I, for the level and escape decisions, keyed by neighbours' values.
+two more tables, H and I, for the level and escape decisions, keyed by neighbours' values; and
+``chanmix`` (FORMAT.md 9.4.14; :mod:`.chanmix` passes ``values=True, chan=True``): countmix with
+E's lines keyed by a third window of the run (bits 32..47) instead of the pixel pair, and a
+second significance weight set per channel (and the two channels before it) averaged with the
+shared one, as ``ctxmix`` averages two (benchmarks/results/winmix_ablation.md).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ FAR_STATES = 1 << 19  # states of tables A and B (4 bytes each) from which their
 RATE_EVERY = 1024  # ... recomputed each time d, the significance decisions coded, is a multiple of this
 VALUE_MODELS = 2  # countmix (FORMAT.md 9.4.13): H and I, level and escape models of neighbours' values
 VALUE_CAP = 7  # ... each value read up to 7
+CHANNEL_SETS = 4  # chanmix (FORMAT.md 9.4.14): significance sets per channel group, by c-1, c-2
 
 __all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
            "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
@@ -106,19 +111,23 @@ def mag_set_size(values):
     return MAG_MODELS + (VALUE_MODELS if values else 0) + 1
 
 
-def model_weights(T: int, C: int, H: int, W: int, bits: int, values: bool) -> int:
+def model_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan: bool = False) -> int:
     """Significance sets (t x 64) x (7 models + bias), magnitude sets (nodes x 4) x (2 models,
-    4 with ``values``, + bias)."""
-    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * int(mag_set_size(values))
+    4 with ``values``, + bias), then with ``chan`` the channel sets (groups x 4) x (7 + bias)."""
+    channel = int(groups(C)) * CHANNEL_SETS * (SIG_MODELS + 1) if chan else 0
+    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * int(mag_set_size(values)) + channel
 
 
-def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool) -> np.ndarray:
-    """Each model input weighs SIG_INIT (significance) or MAG_INIT (magnitude), each bias 0."""
-    w = np.zeros(model_weights(T, C, H, W, bits, values), np.int32)
+def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan: bool = False) -> np.ndarray:
+    """Each model input weighs SIG_INIT (significance, channel sets too) or MAG_INIT
+    (magnitude), each bias 0."""
+    w = np.zeros(model_weights(T, C, H, W, bits, values, chan), np.int32)
     nsig = min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1)
+    nmag = model_weights(T, C, H, W, bits, values) - nsig
     size = int(mag_set_size(values))
     w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
-    w[nsig:].reshape(-1, size)[:, : size - 1] = MAG_INIT
+    w[nsig : nsig + nmag].reshape(-1, size)[:, : size - 1] = MAG_INIT
+    w[nsig + nmag :].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
     return w
 
 
@@ -150,6 +159,14 @@ def _run_line(run, lo, c, salt, offset):
     ``lo``, with the channel, hashed into 2**RUN_BITS / 16 lines."""
     key = ((run >> np.uint64(lo)) & np.uint64(0xFFFF)) * np.uint64(256) + np.uint64(c) + np.uint64(salt)
     return offset + (np.int64((key * HASH_MUL) >> np.uint64(64 - RUN_BITS + 4)) << 4)
+
+
+@njit(inline="always", cache=True)
+def _far_line(run, shift, c, offset):
+    """chanmix's line of 16 states of table E at ``offset`` (2**(64 - shift) states): bits 32..47
+    of ``run``, with the channel, hashed as :func:`_run_line`."""
+    key = ((run >> np.uint64(32)) & np.uint64(0xFFFF)) * np.uint64(256) + np.uint64(c) + np.uint64(3)
+    return offset + (np.int64((key * HASH_MUL) >> np.uint64(shift + 4)) << 4)
 
 
 @njit(inline="always", cache=True)
@@ -214,11 +231,12 @@ def _magnitude(st, out, data, encoding, bit, tabs, wts, node, ct, nn, near, pos,
 
 
 @njit(cache=True, nogil=True)
-def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
+def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
     """Code the canonical (T, N, C, H, W) uint8 array ``x``: read from it when ``encoding``
     (bytes to ``out``), else decoded from ``data`` into it. ``tabs`` / ``wts`` are the model
     state, updated in place (table writes undone at the end with ``journal``). ``values``:
-    countmix's models H and I for the level and escape decisions. Returns (coder state, status):
+    countmix's models H and I for the level and escape decisions; ``chan``: chanmix's window E
+    and channel sets. Returns (coder state, status):
     status 0 ok, 2 a decoded value above 2**bits - 1."""
     T, N, C, H, W = x.shape
     tpos = min(T, TPOS)
@@ -239,6 +257,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
     sh9 = 64 - TABLE_CAP_BITS if values and counts[9] != sizes[9] else 0  # H, hashed for 8-bit counts of G TP >= 256
     o0, o1, o2, o3, o6, o7, o8 = offs[0], offs[1], offs[2], offs[3], offs[6], offs[7], offs[8]
     mag_w0 = tpos * SETS_PER_STEP * (SIG_MODELS + 1)
+    chan_w0 = mag_w0 + nn * 4 * mag_size  # chanmix's channel sets follow the magnitude sets
     far = offs[2] > FAR_STATES  # tables A and B past what a core's cache holds: prefetch them
     # Significance of this step and the step before, channels last and zero-padded, as in mix.
     sw = C + 3
@@ -312,7 +331,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
                         if c & 3 == 0:
                             # A group of 4 channels shares one line of 16 states per model: its
                             # start's context picks the line, the group's bits so far the state.
-                            line_e = pair_line(left_vector, here, ct, sh3, o3)
+                            line_e = _far_line(run, sh3, c, o3) if chan else pair_line(left_vector, here, ct, sh3, o3)
                             line_x = _run_line(run, 0, c, 1, o7)
                             line_y = _run_line(run, 16, c, 2, o8)
                             group_node = 1
@@ -323,9 +342,12 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
                             # at random) lie on the serial chain between decisions.
                             ctn = ((c + 1) % g) * tpos + tp
                             for b in range(2):
-                                prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh3, o3)))
+                                if not chan:
+                                    prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh3, o3)))
                                 prefetch(tabs, U(_run_line((run << np.uint64(1)) | np.uint64(b), 0, c + 1, 1, o7)))
                             prefetch(tabs, U(_run_line(run << np.uint64(1), 16, c + 1, 2, o8)))
+                            if chan:  # chanmix's E: bits 32..47 after this decision, known now
+                                prefetch(tabs, U(_far_line(run << np.uint64(1), sh3, c + 1, o3)))
                         if far and c + 1 < C:
                             # Tables A, B and W of the next channel for either value of this
                             # decision, fetched while it is coded: read at random, they outgrow
@@ -364,8 +386,14 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
                         wi = U((tp * SETS_PER_STEP + _confidence(vx) * 16 + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1))
                         dot = (np.int64(wts[wi]) * sa + np.int64(wts[wi + U(1)]) * sb + np.int64(wts[wi + U(2)]) * sc
                                + np.int64(wts[wi + U(3)]) * se + np.int64(wts[wi + U(4)]) * sv + np.int64(wts[wi + U(5)]) * sx
-                               + np.int64(wts[wi + U(6)]) * sy + np.int64(wts[wi + U(7)]) * 256) >> 16
-                        p = squashed(dot)
+                               + np.int64(wts[wi + U(6)]) * sy + np.int64(wts[wi + U(7)]) * 256)
+                        wc = U(chan_w0 + ((c % g) * CHANNEL_SETS + (c1 | c2 << 1)) * (SIG_MODELS + 1))
+                        if chan:  # the channel's set, averaged with the shared one (as ctxmix's two sets)
+                            dot = (dot + np.int64(wts[wc]) * sa + np.int64(wts[wc + U(1)]) * sb + np.int64(wts[wc + U(2)]) * sc
+                                   + np.int64(wts[wc + U(3)]) * se + np.int64(wts[wc + U(4)]) * sv
+                                   + np.int64(wts[wc + U(5)]) * sx + np.int64(wts[wc + U(6)]) * sy
+                                   + np.int64(wts[wc + U(7)]) * 256) >> 1
+                        p = squashed(dot >> 16)
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
                         bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
                         err = ((bit << 12) - p) * rate
@@ -377,6 +405,15 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
                         wts[wi + U(5)] = clamped_weight(np.int64(wts[wi + U(5)]) + ((sx * err) >> 16))
                         wts[wi + U(6)] = clamped_weight(np.int64(wts[wi + U(6)]) + ((sy * err) >> 16))
                         wts[wi + U(7)] = clamped_weight(np.int64(wts[wi + U(7)]) + ((256 * err) >> 16))
+                        if chan:
+                            wts[wc] = clamped_weight(np.int64(wts[wc]) + ((sa * err) >> 16))
+                            wts[wc + U(1)] = clamped_weight(np.int64(wts[wc + U(1)]) + ((sb * err) >> 16))
+                            wts[wc + U(2)] = clamped_weight(np.int64(wts[wc + U(2)]) + ((sc * err) >> 16))
+                            wts[wc + U(3)] = clamped_weight(np.int64(wts[wc + U(3)]) + ((se * err) >> 16))
+                            wts[wc + U(4)] = clamped_weight(np.int64(wts[wc + U(4)]) + ((sv * err) >> 16))
+                            wts[wc + U(5)] = clamped_weight(np.int64(wts[wc + U(5)]) + ((sx * err) >> 16))
+                            wts[wc + U(6)] = clamped_weight(np.int64(wts[wc + U(6)]) + ((sy * err) >> 16))
+                            wts[wc + U(7)] = clamped_weight(np.int64(wts[wc + U(7)]) + ((256 * err) >> 16))
                         if journal:
                             jj = jn[0]
                             jidx[jj] = ia
@@ -459,19 +496,19 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values):
 
 
 @njit(cache=True, nogil=True)
-def encode_models(x, bits, tabs, wts, out, journal, values):
+def encode_models(x, bits, tabs, wts, out, journal, values, chan):
     """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
-    their count. ``values``: countmix's models (else winmix's)."""
-    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal, values)
+    their count. ``values``: countmix's models (else winmix's); ``chan``: chanmix's."""
+    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal, values, chan)
     return finish(st, out)
 
 
 @njit(cache=True, nogil=True)
-def decode_models(data, x, bits, tabs, wts, journal, values):
+def decode_models(data, x, bits, tabs, wts, journal, values, chan):
     """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x``. Returns the status: 0 ok, 1
     the payload is not exactly what the encoder makes of the decoded values, 2 a decoded value
     above 2**bits - 1."""
-    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal, values)
+    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal, values, chan)
     if status:
         return status
     return 0 if ends_as_encoded(st, data) else 1
@@ -480,10 +517,10 @@ def decode_models(data, x, bits, tabs, wts, journal, values):
 @njit(cache=True, nogil=True)
 def encode(x, bits, tabs, wts, out, journal):
     """winmix's coding of ``x`` (:func:`encode_models`)."""
-    return encode_models(x, bits, tabs, wts, out, journal, False)
+    return encode_models(x, bits, tabs, wts, out, journal, False, False)
 
 
 @njit(cache=True, nogil=True)
 def decode_into(data, x, bits, tabs, wts, journal):
     """winmix's decoding of ``data`` (:func:`decode_models`)."""
-    return decode_models(data, x, bits, tabs, wts, journal, False)
+    return decode_models(data, x, bits, tabs, wts, journal, False, False)
