@@ -1,6 +1,10 @@
 """A/B speed of one codec's kernels: the working tree against another commit, bytes checked equal.
 
     .venv/bin/python benchmarks/kernel_ab.py --base HEAD~1 --codec winmix [--rounds 2] [--whole] [--out FILE.md]
+    .venv/bin/python benchmarks/kernel_ab.py --base HEAD --codec chanmix --base-codec winmix --whole
+
+With ``--base-codec``, B runs that codec instead: two codecs side by side, each table row giving
+both byte counts (not required equal).
 
 For a change meant to make a kernel faster without changing what it writes (the bytes of a
 published codec never change): each corpus of runs/corpora (benchmarks/corpora.py), a quarter of
@@ -76,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, help="the commit to compare the working tree with (B)")
     parser.add_argument("--codec", default="winmix")
+    parser.add_argument("--base-codec", help="B's codec (default: --codec); its bytes are then reported, not required equal")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--corpora", nargs="*", default=None, help="names in runs/corpora (default: all)")
     parser.add_argument("--whole", action="store_true", help="each corpus whole, in the codec's default chunks")
@@ -87,28 +92,35 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M")
     with tempfile.TemporaryDirectory(prefix="kernel-ab-") as tmp:
         trees = {"A": str(ROOT), "B": export(args.base, Path(tmp))}
+        codecs = {"A": args.codec, "B": args.base_codec or args.codec}
         runs: dict[str, list[dict]] = {"A": [], "B": []}
         for _ in range(args.rounds):
             for side, tree in trees.items():
-                child = subprocess.run([sys.executable, __file__, "--child", tree, args.codec,
+                child = subprocess.run([sys.executable, __file__, "--child", tree, codecs[side],
                                         "whole" if args.whole else "quarter", *names],
                                        check=True, capture_output=True, text=True)
                 runs[side].append(json.loads(child.stdout.splitlines()[-1]))
     base = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     chosen = f" --corpora {' '.join(args.corpora)}" if args.corpora else ""
-    lines = [f"A/B of `{args.codec}`: A = working tree, B = {args.base} ({base or 'unresolved'}); "
+    same = codecs["A"] == codecs["B"]
+    what = f"`{args.codec}`" if same else f"`{codecs['A']}` (A) and `{codecs['B']}` (B)"
+    lines = [f"A/B of {what}: A = working tree, B = {args.base} ({base or 'unresolved'}); "
              f"`python benchmarks/kernel_ab.py --base {args.base} "
-             f"--codec {args.codec} --rounds {args.rounds}{' --whole' if args.whole else ''}{chosen}`, {started}; M elements/s, median of "
+             f"--codec {args.codec}{'' if same else ' --base-codec ' + codecs['B']} --rounds {args.rounds}"
+             f"{' --whole' if args.whole else ''}{chosen}`, {started}; M elements/s, median of "
              f"{args.rounds} rounds (each the best of {CALLS} calls, CPU time), "
              f"{'each corpus whole, in default chunks' if args.whole else 'a quarter of each corpus in one chunk'}.", "",
-             "| corpus | bytes (A = B) | A enc / dec | B enc / dec | A / B enc | A / B dec |", "|---|---:|---|---|---:|---:|"]
+             f"| corpus | {'bytes (A = B)' if same else 'bytes A / B'} | A enc / dec | B enc / dec | A / B enc | A / B dec |",
+             "|---|---:|---|---|---:|---:|"]
     for name in names:
-        shas = {r[name]["sha256"] for side in runs for r in runs[side]}
-        if len(shas) != 1:
-            raise SystemExit(f"{name}: the two trees write different bytes")
+        for side in runs if not same else ("A and B",):
+            shas = {r[name]["sha256"] for s in (runs if same else [side]) for r in runs[s]}
+            if len(shas) != 1:
+                raise SystemExit(f"{name}: {side} wrote different bytes")
         med = {side: {k: statistics.median(r[name][k] for r in runs[side]) for k in ("enc", "dec")} for side in runs}
         a, b = med["A"], med["B"]
-        lines.append(f"| {name} | {runs['A'][0][name]['bytes']:,} | {a['enc']:.1f} / {a['dec']:.1f} | {b['enc']:.1f} / {b['dec']:.1f} "
+        nbytes = f"{runs['A'][0][name]['bytes']:,}" if same else f"{runs['A'][0][name]['bytes']:,} / {runs['B'][0][name]['bytes']:,}"
+        lines.append(f"| {name} | {nbytes} | {a['enc']:.1f} / {a['dec']:.1f} | {b['enc']:.1f} / {b['dec']:.1f} "
                      f"| {a['enc'] / b['enc']:.2f} | {a['dec'] / b['dec']:.2f} |")
     table = "\n".join(lines) + "\n"
     print(table)

@@ -30,6 +30,9 @@ from timing import best_times  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASES = [  # (tensor, bits, codec, images per chunk)
+    ("l1", 1, "chanmix", 16),
+    ("l2", 1, "chanmix", 16),
+    ("l1", 2, "chanmix", 16),
     ("l1", 1, "winmix", 16),
     ("l2", 1, "winmix", 16),
     ("l1", 2, "winmix", 16),

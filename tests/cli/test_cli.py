@@ -356,7 +356,7 @@ def test_inspect_text_and_plot(tmp_path: Path) -> None:
     np.save(tmp_path / "c.npy", counts)
     ok("encode", tmp_path / "c.npy", "-o", tmp_path / "c.spk")
     text = ok("inspect", tmp_path / "c.spk", "--plot", tmp_path / "c.png").stdout.decode()
-    for needle in ("format version  1.10", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
+    for needle in ("format version  1.11", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
         assert needle in text, needle
     assert f"{counts.sum()} in {counts.size} elements" in text
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
