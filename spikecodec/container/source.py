@@ -17,16 +17,18 @@ Openable = str | os.PathLike | bytes | bytearray | memoryview | mmap.mmap | Bina
 IN_MEMORY = (bytes, bytearray, memoryview, mmap.mmap)  # sources read in place
 
 
-def _names_a_file(data: object) -> bool:
-    """Whether bytes given as a file's contents are rather the name of an existing file
-    (``load(b"x.spk")``): short, not a spike file's start, and a path that exists. Only names
-    the source in errors; the bytes are still what is read."""
-    if not isinstance(data, bytes) or not 0 < len(data) <= 4096 or data.startswith(SIGNATURE) or b"\0" in data:
+def _looks_like_a_name(data: object) -> bool:
+    """Whether bytes given as a file's contents look rather like a file's name (``load(b"x.spk")``):
+    short printable text with a dot or a slash, not a spike file's start. Only names the source
+    in errors; the bytes are still what is read. (Not whether such a file exists: bytes from a
+    client must not tell it which paths exist on a server.)"""
+    if not isinstance(data, bytes) or not 0 < len(data) <= 4096 or data.startswith(SIGNATURE):
         return False
     try:
-        return os.path.exists(os.fsdecode(data))
-    except (OSError, ValueError):
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         return False
+    return text.isprintable() and ("." in text or "/" in text)
 
 
 class Source:
@@ -54,7 +56,7 @@ class Source:
                 raise TypeError("the file's bytes must be contiguous (a memoryview of a strided view is not): pass bytes(view)")
             self._buf = view.cast("B")
             self.size = len(self._buf)
-            if _names_a_file(source):
+            if _looks_like_a_name(source):
                 self.name = f"<bytes {bytes(source)!r:.80}, read as a file's contents: give a file's name as str or Path>"
         elif isinstance(source, (str, os.PathLike)):
             self.name = os.fspath(source)

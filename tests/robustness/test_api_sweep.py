@@ -248,12 +248,15 @@ def test_load_dtype_none_is_as_stored(spk: Path) -> None:
 
 def test_a_file_name_given_as_bytes_is_named_in_the_error(spk: Path) -> None:
     # An outside probe: load(b"x.spk") read the name as the file's contents and said only
-    # "<bytes>: file is 5 bytes, too short". Bytes are still contents; the error says so.
+    # "<bytes>: file is 5 bytes, too short". Bytes are still contents; the error says so, for any
+    # bytes that look like a name (whether that file exists is not looked up).
     for call in (spikecodec.load, spikecodec.open):
         with pytest.raises(spikecodec.FormatError, match="read as a file's contents: give a file's name as str or Path"):
             call(os.fsencode(spk))
     report = spikecodec.validate(os.fsencode(spk))
     assert not report.ok and "give a file's name as str or Path" in report.to_dict()["file"]
+    with pytest.raises(spikecodec.FormatError, match="give a file's name"):
+        spikecodec.load(b"no/such/file.spk")
     with pytest.raises(spikecodec.FormatError, match=r"^<bytes>: at byte 0: file is 3 bytes"):
         spikecodec.load(b"\x00ab")  # contents that are no name keep the plain name
 
