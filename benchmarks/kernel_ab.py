@@ -112,11 +112,11 @@ def main() -> None:
              f"{'each corpus whole, in default chunks' if args.whole else 'a quarter of each corpus in one chunk'}.", "",
              f"| corpus | {'bytes (A = B)' if same else 'bytes A / B'} | A enc / dec | B enc / dec | A / B enc | A / B dec |",
              "|---|---:|---|---|---:|---:|"]
+    groups = [["A", "B"]] if same else [["A"], ["B"]]  # whose runs must all write the same bytes
     for name in names:
-        for side in runs if not same else ("A and B",):
-            shas = {r[name]["sha256"] for s in (runs if same else [side]) for r in runs[s]}
-            if len(shas) != 1:
-                raise SystemExit(f"{name}: {side} wrote different bytes")
+        for group in groups:
+            if len({r[name]["sha256"] for side in group for r in runs[side]}) != 1:
+                raise SystemExit(f"{name}: {' and '.join(group)} wrote different bytes")
         med = {side: {k: statistics.median(r[name][k] for r in runs[side]) for k in ("enc", "dec")} for side in runs}
         a, b = med["A"], med["B"]
         nbytes = f"{runs['A'][0][name]['bytes']:,}" if same else f"{runs['A'][0][name]['bytes']:,} / {runs['B'][0][name]['bytes']:,}"

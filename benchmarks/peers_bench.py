@@ -119,35 +119,29 @@ _zc = zstandard.ZstdCompressor(level=19)
 _zd = zstandard.ZstdDecompressor()
 
 
-def _through_files(data: bytes, command: list[str], result: str) -> bytes:
-    """Run a command-line compressor in a fresh folder holding ``data`` as the file ``in``;
+def _through_files(data: bytes, given: str, command: list[str], result: str) -> bytes:
+    """Run a command-line (de)compressor in a fresh folder holding ``data`` as the file ``given``;
     returns the bytes of the file ``result`` it leaves there."""
     with tempfile.TemporaryDirectory(dir=ROOT / "runs") as tmp:
-        Path(tmp, "in").write_bytes(data)
+        Path(tmp, given).write_bytes(data)
         subprocess.run(command, cwd=tmp, check=True, capture_output=True)
         return Path(tmp, result).read_bytes()
 
 
 def _zpaq(data: bytes) -> bytes:
-    return _through_files(data, ["zpaq", "a", "out.zpaq", "in", "-method", "5", "-threads", "1"], "out.zpaq")
+    return _through_files(data, "in", ["zpaq", "a", "out.zpaq", "in", "-method", "5", "-threads", "1"], "out.zpaq")
 
 
 def _unzpaq(archive: bytes) -> bytes:
-    with tempfile.TemporaryDirectory(dir=ROOT / "runs") as tmp:
-        Path(tmp, "a.zpaq").write_bytes(archive)
-        subprocess.run(["zpaq", "x", "a.zpaq", "-to", "out", "-threads", "1"], cwd=tmp, check=True, capture_output=True)
-        return Path(tmp, "out", "in").read_bytes()
+    return _through_files(archive, "a.zpaq", ["zpaq", "x", "a.zpaq", "-to", "out", "-threads", "1"], "out/in")
 
 
 def _ppmd(data: bytes) -> bytes:
-    return _through_files(data, ["7zz", "a", "-mmt1", "-m0=PPMd:o=16:mem=1g", "out.7z", "in"], "out.7z")
+    return _through_files(data, "in", ["7zz", "a", "-mmt1", "-m0=PPMd:o=16:mem=1g", "out.7z", "in"], "out.7z")
 
 
 def _unppmd(archive: bytes) -> bytes:
-    with tempfile.TemporaryDirectory(dir=ROOT / "runs") as tmp:
-        Path(tmp, "a.7z").write_bytes(archive)
-        subprocess.run(["7zz", "x", "-mmt1", "-oout", "a.7z"], cwd=tmp, check=True, capture_output=True)
-        return Path(tmp, "out", "in").read_bytes()
+    return _through_files(archive, "a.7z", ["7zz", "x", "-mmt1", "-oout", "a.7z"], "out/in")
 
 
 BYTE_PEERS = {

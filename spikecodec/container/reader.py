@@ -642,7 +642,7 @@ class SpikeReader:
             return spec.size
 
         count = len(self.entries)
-        threads = min(workers, count, usable_cpus())
+        threads = min(workers, count, usable_cpus()) if workers > 1 else 1
         filled = 0
         with ThreadPoolExecutor(threads, thread_name_prefix="spikecodec") if threads > 1 else _NoPool() as pool:
             for size in pool.map(one, range(count)):  # results in file order, in this thread

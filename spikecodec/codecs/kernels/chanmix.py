@@ -11,22 +11,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .winmix import SIG_MODELS, TPOS, decode_models, encode_models, first_weights, max_payload_bytes, model_contexts, model_sizes, model_weights
+from .countmix import context_counts, table_sizes  # the same eleven tables (FORMAT.md 9.4.14)
+from .winmix import SIG_MODELS, TPOS, decode_models, encode_models, first_weights, max_payload_bytes, model_weights
 
 __all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes",
            "table_sizes", "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
-
-
-@njit(cache=True, nogil=True)
-def context_counts(T, C, H, W, bits):
-    """Contexts of tables A, B, C, E, F, G, W, X, Y, H, I (countmix's; E hashed)."""
-    return model_contexts(T, C, H, W, bits, True)
-
-
-@njit(cache=True, nogil=True)
-def table_sizes(T, C, H, W, bits):
-    """Entries of tables A, B, C, E, F, G, W, X, Y, H, I (countmix's)."""
-    return model_sizes(T, C, H, W, bits, True)
 
 
 def weight_count(T: int, C: int, H: int, W: int, bits: int) -> int:

@@ -170,6 +170,27 @@ def _far_line(run, shift, c, offset):
 
 
 @njit(inline="always", cache=True)
+def _set_sum(wts, w, sa, sb, sc, se, sv, sx, sy):
+    """A significance weight set's sum at ``w`` (7 models, then the bias), before the shift."""
+    return (np.int64(wts[w]) * sa + np.int64(wts[w + U(1)]) * sb + np.int64(wts[w + U(2)]) * sc
+            + np.int64(wts[w + U(3)]) * se + np.int64(wts[w + U(4)]) * sv + np.int64(wts[w + U(5)]) * sx
+            + np.int64(wts[w + U(6)]) * sy + np.int64(wts[w + U(7)]) * 256)
+
+
+@njit(inline="always", cache=True)
+def _train_set(wts, w, sa, sb, sc, se, sv, sx, sy, err):
+    """Every weight of the significance set at ``w`` moved by ``err`` (each clamped)."""
+    wts[w] = clamped_weight(np.int64(wts[w]) + ((sa * err) >> 16))
+    wts[w + U(1)] = clamped_weight(np.int64(wts[w + U(1)]) + ((sb * err) >> 16))
+    wts[w + U(2)] = clamped_weight(np.int64(wts[w + U(2)]) + ((sc * err) >> 16))
+    wts[w + U(3)] = clamped_weight(np.int64(wts[w + U(3)]) + ((se * err) >> 16))
+    wts[w + U(4)] = clamped_weight(np.int64(wts[w + U(4)]) + ((sv * err) >> 16))
+    wts[w + U(5)] = clamped_weight(np.int64(wts[w + U(5)]) + ((sx * err) >> 16))
+    wts[w + U(6)] = clamped_weight(np.int64(wts[w + U(6)]) + ((sy * err) >> 16))
+    wts[w + U(7)] = clamped_weight(np.int64(wts[w + U(7)]) + ((256 * err) >> 16))
+
+
+@njit(inline="always", cache=True)
 def _confidence(state):
     """0 .. 3 from a state's count: unseen, under 3, under 12, more."""
     n = np.int64(state) & 1023
@@ -279,6 +300,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
     decided = 0  # significance decisions coded in this chunk
     rate = RATE_BASE + RATE_EXTRA
     status = 0
+    wc = U(0)  # chanmix's channel set of the decision
     for n in range(N):
         hist[:] = 1
         sig[:] = 0
@@ -384,36 +406,17 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
                         sx = stretched(vx)
                         sy = stretched(vy)
                         wi = U((tp * SETS_PER_STEP + _confidence(vx) * 16 + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1))
-                        dot = (np.int64(wts[wi]) * sa + np.int64(wts[wi + U(1)]) * sb + np.int64(wts[wi + U(2)]) * sc
-                               + np.int64(wts[wi + U(3)]) * se + np.int64(wts[wi + U(4)]) * sv + np.int64(wts[wi + U(5)]) * sx
-                               + np.int64(wts[wi + U(6)]) * sy + np.int64(wts[wi + U(7)]) * 256)
-                        wc = U(chan_w0 + ((c % g) * CHANNEL_SETS + (c1 | c2 << 1)) * (SIG_MODELS + 1))
+                        dot = _set_sum(wts, wi, sa, sb, sc, se, sv, sx, sy)
                         if chan:  # the channel's set, averaged with the shared one (as ctxmix's two sets)
-                            dot = (dot + np.int64(wts[wc]) * sa + np.int64(wts[wc + U(1)]) * sb + np.int64(wts[wc + U(2)]) * sc
-                                   + np.int64(wts[wc + U(3)]) * se + np.int64(wts[wc + U(4)]) * sv
-                                   + np.int64(wts[wc + U(5)]) * sx + np.int64(wts[wc + U(6)]) * sy
-                                   + np.int64(wts[wc + U(7)]) * 256) >> 1
+                            wc = U(chan_w0 + ((c % g) * CHANNEL_SETS + (c1 | c2 << 1)) * (SIG_MODELS + 1))
+                            dot = (dot + _set_sum(wts, wc, sa, sb, sc, se, sv, sx, sy)) >> 1
                         p = squashed(dot >> 16)
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
                         bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
                         err = ((bit << 12) - p) * rate
-                        wts[wi] = clamped_weight(np.int64(wts[wi]) + ((sa * err) >> 16))
-                        wts[wi + U(1)] = clamped_weight(np.int64(wts[wi + U(1)]) + ((sb * err) >> 16))
-                        wts[wi + U(2)] = clamped_weight(np.int64(wts[wi + U(2)]) + ((sc * err) >> 16))
-                        wts[wi + U(3)] = clamped_weight(np.int64(wts[wi + U(3)]) + ((se * err) >> 16))
-                        wts[wi + U(4)] = clamped_weight(np.int64(wts[wi + U(4)]) + ((sv * err) >> 16))
-                        wts[wi + U(5)] = clamped_weight(np.int64(wts[wi + U(5)]) + ((sx * err) >> 16))
-                        wts[wi + U(6)] = clamped_weight(np.int64(wts[wi + U(6)]) + ((sy * err) >> 16))
-                        wts[wi + U(7)] = clamped_weight(np.int64(wts[wi + U(7)]) + ((256 * err) >> 16))
+                        _train_set(wts, wi, sa, sb, sc, se, sv, sx, sy, err)
                         if chan:
-                            wts[wc] = clamped_weight(np.int64(wts[wc]) + ((sa * err) >> 16))
-                            wts[wc + U(1)] = clamped_weight(np.int64(wts[wc + U(1)]) + ((sb * err) >> 16))
-                            wts[wc + U(2)] = clamped_weight(np.int64(wts[wc + U(2)]) + ((sc * err) >> 16))
-                            wts[wc + U(3)] = clamped_weight(np.int64(wts[wc + U(3)]) + ((se * err) >> 16))
-                            wts[wc + U(4)] = clamped_weight(np.int64(wts[wc + U(4)]) + ((sv * err) >> 16))
-                            wts[wc + U(5)] = clamped_weight(np.int64(wts[wc + U(5)]) + ((sx * err) >> 16))
-                            wts[wc + U(6)] = clamped_weight(np.int64(wts[wc + U(6)]) + ((sy * err) >> 16))
-                            wts[wc + U(7)] = clamped_weight(np.int64(wts[wc + U(7)]) + ((256 * err) >> 16))
+                            _train_set(wts, wc, sa, sb, sc, se, sv, sx, sy, err)
                         if journal:
                             jj = jn[0]
                             jidx[jj] = ia
