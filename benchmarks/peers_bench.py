@@ -57,8 +57,8 @@ AXES = "TNCHW"
 # Axis orders tried for the peers (the array is T, N, C, H, W): T-first or T-last, channels
 # before or after the pixels, samples outermost or inside T.
 ORDERS = ["TNCHW", "NTCHW", "NCTHW", "NCHWT", "NHWCT", "NHWTC", "TNHWC", "NTHWC"]
-CODECS_1BIT = ["chanmix", "winmix", "mix", "auto", "context", "ctxlanes", "ctxfast", "ctxmix"]
-CODECS_COUNTS = ["chanmix", "countmix", "winmix", "mix", "auto", "context", "ctxlanes", "ctxfast", "ctxmix", "countctx"]
+CODECS_1BIT = ["framemix", "chanmix", "winmix", "mix", "auto", "context", "ctxlanes", "ctxfast", "ctxmix"]
+CODECS_COUNTS = ["framemix", "chanmix", "countmix", "winmix", "mix", "auto", "context", "ctxlanes", "ctxfast", "ctxmix", "countctx"]
 REPEATS = 3
 FAST_CODEC = "ctxfast"  # the fast mode: target ctxlanes' speed or better, fewer bytes than context
 PAQ_PYTHON = "/usr/bin/python3"

@@ -655,6 +655,37 @@ VALID["prior-chanmix-embedded"] = {
     "encode": {"codec": "chanmix", "chunk": [3, 1], "prior": "priors/chanmix.prior", "embed_prior": True},
 }
 
+# Version 1.12: the optional ``framemix`` codec (FORMAT.md 9.4.15), chanmix with two more
+# significance models: P, the previous sample of the chunk around the element, and L, the
+# neuron's last 15 significances. chanmix's kinds of case, and: samples that repeat exactly and
+# samples that change a little from one to the next (P's key reads the sample before); T = 20
+# (long keeps its last 15 steps); H = W = 1 (every Q but the element's own is outside the plane);
+# several chunks, each starting without a sample before.
+for _case, _shape, _bits, _chunk, _rate, _seed, _more in (
+        ("spikes", [4, 6, 8, 5, 5], 1, [4], 0.3, 170, {}), ("counts2", [3, 6, 6, 4, 4], 2, [3], 0.3, 171, {}),
+        ("counts4", [3, 6, 6, 4, 4], 4, [3], 0.3, 172, {}), ("counts8", [4, 2, 16, 2, 2], 8, [4], 0.4, 173, {}),
+        ("c1", [4, 4, 1, 6, 6], 1, [4], 0.4, 174, {}), ("c300", [2, 3, 300, 2, 2], 1, [2], 0.3, 175, {}),
+        ("hw1", [4, 8, 24, 1, 1], 1, [4], 0.3, 176, {}), ("chunks", [3, 8, 6, 5, 5], 2, [3, 3], 0.2, 177, {"frames": 4}),
+        ("long-t", [20, 3, 4, 3, 3], 1, [20], 0.35, 178, {}),
+        ("repeated", [2, 8, 6, 5, 5], 1, [2], 0.3, 179, {"frames": 2}),
+        ("frames", [2, 8, 6, 5, 5], 4, [2], 0.3, 180, {"frames": 4, "redraw": 0.05})):
+    VALID[f"framemix-{_case}"] = {
+        "array": {"shape": _shape, "bits": _bits, "rate": _rate, "seed": _seed, "correlated": True, **_more},
+        "encode": {"codec": "framemix", "chunk": _chunk},
+    }
+VALID["framemix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 2, "rate": 0.9, "seed": 181}, "encode": {"codec": "framemix", "chunk": [1]}}
+VALID["framemix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 182}, "encode": {"codec": "framemix", "chunk": [4]}}
+PRIORS["framemix"] = {"array": {"shape": [3, 6, 4, 2, 2], "bits": 4, "rate": 0.3, "seed": 18, "correlated": True, "frames": 2,
+                                "redraw": 0.1}, "chunk": [3, 2]}
+VALID["prior-framemix-named"] = {
+    "array": {**PRIORS["framemix"]["array"], "shape": [3, 4, 4, 2, 2], "seed": 183},
+    "encode": {"codec": "framemix", "chunk": [3, 2], "prior": "priors/framemix.prior"},
+}
+VALID["prior-framemix-embedded"] = {  # one sample a chunk, as _short_last_row takes it
+    "array": {**PRIORS["framemix"]["array"], "shape": [3, 3, 4, 2, 2], "seed": 184},
+    "encode": {"codec": "framemix", "chunk": [3, 1], "prior": "priors/framemix.prior", "embed_prior": True},
+}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -1015,9 +1046,13 @@ def make_array(recipe: dict) -> np.ndarray:
         fire = (rng.random(shape[1:]) < rate)[None] ^ (rng.random(shape) < 0.1 * (rate > 0))
     else:
         fire = rng.random(shape) < rate
-    if bits == 1:
-        return fire.astype(np.uint8)
-    return np.where(fire, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
+    x = fire.astype(np.uint8) if bits == 1 else np.where(fire, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
+    if recipe.get("frames"):  # samples (axis 1) in runs of `frames`: each the one before, but `redraw` of it as drawn
+        redraw = rng.random(shape) < recipe.get("redraw", 0.0)
+        for n in range(1, shape[1]):
+            if n % recipe["frames"]:
+                x[:, n] = np.where(redraw[:, n], x[:, n], x[:, n - 1])
+    return x
 
 
 def _chunk_arg(params: dict) -> dict:
@@ -1282,6 +1317,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_ctxfast(valid))
     out.update(_invalid_countmix(valid))
     out.update(_invalid_chanmix(valid))
+    out.update(_invalid_framemix(valid))
     return out
 
 
@@ -1663,6 +1699,16 @@ def _decodes_as(kernels: ModuleType, payload: bytes, canon: np.ndarray, bits: in
     return bool(np.array_equal(got, canon))
 
 
+def _end_check_fails(kernels: ModuleType, payload: bytes, shape: tuple[int, ...], bits: int) -> bool:
+    """Whether a mix-family kernel module, decoding ``payload`` as the first chunk of ``shape``
+    (T, N, C, H, W; one row's chunk of the zeros vectors) from fresh tables, reports the end
+    check failing (status 1)."""
+    T, N, C, H, W = shape
+    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, bits).sum()), np.uint32)
+    got = np.zeros(shape, np.uint8)
+    return kernels.decode_into(np.frombuffer(payload, np.uint8), got, bits, tabs, kernels.initial_weights(T, C, H, W, bits), False) == 1
+
+
 def _end_rule_vectors(valid: dict[str, bytes], codec: str, kernels: ModuleType, zeros: str, base: str) -> dict[str, tuple[bytes, int, str]]:
     """The end rule of a mix-family codec both ways: ``{codec}-extra-final-byte`` (a final byte
     after the coding of ``zeros``, which ends without one) and ``{codec}-final-byte-not-low`` (the
@@ -1670,7 +1716,13 @@ def _end_rule_vectors(valid: dict[str, bytes], codec: str, kernels: ModuleType, 
     ``base``'s arrays are T, N, C, H, W, of any element bits)."""
     out: dict[str, tuple[bytes, int, str]] = {}
     start = _parts(valid[zeros])[1]
-    body, ents = _rebuild_chunks(valid[zeros], lambda i, o, e, s, p: (o, e, s, p + b"\x00" if i == 0 else p))
+    # The first byte value that leaves the end check failing: 0 for every codec but framemix, whose
+    # models turn the zeros' payload + 0x00 into a coding of other values that ends as encoded.
+    first: list[bytes] = []
+    _rebuild_chunks(valid[zeros], lambda i, o, e, s, p: (first.append(bytes(p)) if i == 0 else None, (o, e, s, p))[1])
+    zero_shape = make_array(VALID[zeros]["array"]).shape
+    extra = next(b for b in range(256) if _end_check_fails(kernels, first[0] + bytes([b]), zero_shape, VALID[zeros]["array"]["bits"]))
+    body, ents = _rebuild_chunks(valid[zeros], lambda i, o, e, s, p: (o, e, s, p + bytes([extra]) if i == 0 else p))
     out[f"{codec}-extra-final-byte"] = (_finish(body, ents), start, "corrupt payload")
 
     start = _parts(valid[base])[1]
@@ -1777,9 +1829,17 @@ def _invalid_chanmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
     return _window_mixing_rules(valid, "chanmix", kernels, "chanmix-counts4", "countmix")
 
 
+def _invalid_framemix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.12, ``framemix`` (FORMAT.md 9.4.15; its problems are mix's): chanmix's kinds of
+    invalid vector (:func:`_window_mixing_rules`), its prior's of a chanmix prior."""
+    from spikecodec.codecs.kernels import framemix as kernels
+
+    return _window_mixing_rules(valid, "framemix", kernels, "framemix-spikes", "chanmix")
+
+
 def _window_mixing_rules(valid: dict[str, bytes], cid: str, kernels: ModuleType, ended: str,
                          other: str) -> dict[str, tuple[bytes, int, str]]:
-    """The invalid vectors winmix, countmix and chanmix share, named ``<cid>-...``: a payload one byte
+    """The invalid vectors winmix, countmix, chanmix and framemix share, named ``<cid>-...``: a payload one byte
     longer than the packed elements; the end rules (on ``<cid>-zeros`` and ``ended``, a coded
     chunk with a final byte); escapes above 15 and 255 (``<cid>-counts4``, ``-counts8``); the
     prior of ``prior-<cid>-embedded`` against a short last row; a ``cid`` codec naming and
@@ -2683,6 +2743,14 @@ INVALID_CODES = {
     "chanmix-value-too-large-8bit": "symbol-above-top",
     "chanmix-prior-short-row": "prior-mismatch",
     "chanmix-prior-of-countmix": "prior-mismatch",
+    "framemix-payload-too-long": "mix-too-long",
+    "framemix-corrupt-end": "mix-end",
+    "framemix-extra-final-byte": "mix-end",
+    "framemix-final-byte-not-low": "mix-end",
+    "framemix-value-too-large-4bit": "symbol-above-top",
+    "framemix-value-too-large-8bit": "symbol-above-top",
+    "framemix-prior-short-row": "prior-mismatch",
+    "framemix-prior-of-chanmix": "prior-mismatch",
     "keyed-check-mismatch": "compact-check",
     "keyed-records-swapped": "compact-check",
     "keyed-records-unkeyed": "compact-check",

@@ -35,15 +35,15 @@ def encode(
 ) -> bytes:
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
-    ``codec``: an id (``"chanmix"``, the default for spikes and counts, smallest; ``"winmix"``
-    and ``"countmix"``, the defaults of 1.5 and 1.10, for older readers; ``"mix"``, the 1.4 default,
+    ``codec``: an id (``"framemix"``, the default for spikes and counts, smallest; ``"chanmix"``,
+    ``"winmix"`` and ``"countmix"``, the defaults of 1.11, 1.5 and 1.10, for older readers; ``"mix"``, the 1.4 default,
     about 1.3x faster; ``"ctxfast"``, the fast mode, 4.5-9x faster; ``"auto"``, about 7x faster;
     ``"context"``, ``"ctxlanes"``, ``"countctx"``, ``"ctxmix"``, ``"order0"``, ``"zstd"``,
     ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list; None: the prior's
     codec when ``prior`` is given, else the default for the element type. ``axes``: names, default T,N,C,H,W.
     ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so that the entropy
     coders see each neuron's whole history) by blocks of axis 1 of about the codec's
-    ``chunk_elements`` (8M elements for ``chanmix``, ``winmix``, ``countmix``, ``mix`` and ``ctxfast``, whose models learn across samples; 1M for the
+    ``chunk_elements`` (8M elements for ``framemix``, ``chanmix``, ``winmix``, ``countmix``, ``mix`` and ``ctxfast``, whose models learn across samples; 1M for the
     others). ``metadata``: a JSON object.
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
     ``prior``: a trained prior (:func:`spikecodec.train_prior`, or a prior file's path) for a

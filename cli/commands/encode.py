@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help=HELP, description=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="array file, FILE:KEY, or - (stdin, .npy)")
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="spike file to write, or - (stdout)")
-    p.add_argument("--codec", metavar="ID", help="codec id (see `spikecodec --version`), a pipeline like raw,zstd, or JSON such as '{\"id\": \"zstd\", \"level\": 19}' (default: the --prior's codec, else chanmix)")
+    p.add_argument("--codec", metavar="ID", help="codec id (see `spikecodec --version`), a pipeline like raw,zstd, or JSON such as '{\"id\": \"zstd\", \"level\": 19}' (default: the --prior's codec, else framemix)")
     p.add_argument("--level", type=int, metavar="N", help="compression level of the (last) codec")
     p.add_argument("--axes", metavar="NAMES", help="axis names: TNCHW (a letter each) or time,sample,ch (default T,N,C,H,W)")
     p.add_argument("--chunk", metavar="SIZES", help="chunk sizes along the leading axes, e.g. 1 (per timestep) or 1,16")

@@ -11,15 +11,15 @@ from .ctxmix import decode_ctxmix
 from .mix import decode_mix
 from .priors import bind
 from .rans import decode_context, decode_countctx, decode_ctxlanes
-from .winmix import decode_chanmix, decode_countmix, decode_winmix
+from .winmix import decode_chanmix, decode_countmix, decode_framemix, decode_winmix
 
-ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix"}
+ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix", "framemix"}
 BYTES = {"zstd"}
-PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix"}
-# The context-mixing codecs (9.4.9 - 9.4.11, 9.4.13, 9.4.14): geometry T = min(T, 4), C, H, W; a payload of
-# at most the packed elements; the problem codes' prefix (winmix's, countmix's and chanmix's problems are mix's,
-# 9.4.11, 9.4.13, 9.4.14).
-MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix", "countmix": "mix", "chanmix": "mix"}
+PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix", "framemix"}
+# The context-mixing codecs (9.4.9 - 9.4.11, 9.4.13 - 9.4.15): geometry T = min(T, 4), C, H, W; a payload of
+# at most the packed elements; the problem codes' prefix (winmix's, countmix's, chanmix's and framemix's problems are mix's,
+# 9.4.11, 9.4.13 - 9.4.15).
+MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix", "countmix": "mix", "chanmix": "mix", "framemix": "mix"}
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -95,7 +95,7 @@ def zstd_decode(data, bound, offset):
 
 def _uses_model(cid, payload, n, bits, dims, offset):
     """The length checks an array codec makes before it starts its model (9.4.4, 9.4.7, 9.4.8, 9.4.12),
-    raising their problems; whether it then starts it. A ctxmix, mix, winmix, countmix or chanmix payload reaches
+    raising their problems; whether it then starts it. A ctxmix, mix, winmix, countmix, chanmix or framemix payload reaches
     here only coded: decode_array has applied its length rule (9.4.9 - 9.4.11, 9.4.13) and unpacked a packed one."""
     if cid in MIXING:
         return True
@@ -138,7 +138,7 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
     if "prior" in cfg and _uses_model(cid, payload, n, bits, dims, offset):
         # Section 14: the prior's geometry against the chunk's, once the payload's length checks
         # pass and only when the codec starts its model (a chunk with elements; ctxmix, mix, winmix,
-        # countmix, chanmix: a coded payload, not the packed elements).
+        # countmix, chanmix, framemix: a coded payload, not the packed elements).
         tables = bind(prior, cid, geometry(cid, dims, bits), offset)
     payload = bytes(payload)
     if cid in ("order0", "context"):
@@ -157,6 +157,8 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         canon = decode_countmix(payload, dims, bits, tables, offset)
     elif cid == "chanmix":
         canon = decode_chanmix(payload, dims, bits, tables, offset)
+    elif cid == "framemix":
+        canon = decode_framemix(payload, dims, bits, tables, offset)
     else:
         canon = decode_ctxmix(payload, dims, bits, tables, offset)
     moved = canon.reshape([shape[i] for i in perm])

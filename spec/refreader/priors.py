@@ -179,6 +179,17 @@ def chanmix_sizes(T, C, H, W, bits):
     return K, Z, zbits, hb, weights + 32 * G
 
 
+def framemix_sizes(T, C, H, W, bits):
+    """Of FORMAT.md 9.4.15 for one geometry, as countmix_sizes with P (K_P = 4096, direct) and L
+    (2^22 entries, hashed: K None) after I, and the weight count 640 TP + 20 NN + 40 G
+    (chanmix's sets with 10 significance weights)."""
+    TP, G, NN, _, _ = _mix_common(T, C, H, W, bits, 256)
+    K, _, zbits, hb, _ = countmix_sizes(T, C, H, W, bits)
+    K = K + [4096, None]
+    zbits = zbits + [22, 22]
+    return K, _entries(K, zbits), zbits, hb, 640 * TP + 20 * NN + 40 * G
+
+
 def expected_layout(codec, geometry):
     bits, C = geometry["bits"], geometry["C"]
     if codec in ("order0", "context"):
@@ -199,14 +210,15 @@ def expected_layout(codec, geometry):
     if codec == "ctxmix":
         _, Z, weights = ctxmix_sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
-    if codec in ("mix", "winmix", "countmix", "chanmix"):
-        sizes = {"mix": mix_sizes, "winmix": winmix_sizes, "countmix": countmix_sizes, "chanmix": chanmix_sizes}[codec]
+    if codec in ("mix", "winmix", "countmix", "chanmix", "framemix"):
+        sizes = {"mix": mix_sizes, "winmix": winmix_sizes, "countmix": countmix_sizes, "chanmix": chanmix_sizes,
+                 "framemix": framemix_sizes}[codec]
         _, Z, _, _, weights = sizes(geometry["T"], C, geometry["H"], geometry["W"], bits)
         return [("states", "u32", sum(Z)), ("weights", "i32", weights)]
     raise Problem("prior-mismatch", None, f"codec {codec} takes no prior")
 
 
-MIXING = ("ctxmix", "mix", "winmix", "countmix", "chanmix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
+MIXING = ("ctxmix", "mix", "winmix", "countmix", "chanmix", "framemix")  # geometry bits, T = min(T, 4), C, H, W; every state and weight valid
 GEOMETRY = {codec: ("bits", "T", "C", "H", "W") for codec in MIXING}
 
 

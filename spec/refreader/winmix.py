@@ -4,13 +4,15 @@ chunk) and significance weight sets shared by all channels, whose learning rate 
 countmix (FORMAT.md 9.4.13): winmix with two more models, H and I, for the level and escape
 decisions, keyed by the counts (capped at 7) of the two channels before and of the pixels left and
 above; and chanmix (FORMAT.md 9.4.14): countmix with E keyed by run's bits 32..47 and a second,
-per-channel weight set averaged with the significance set."""
+per-channel weight set averaged with the significance set; and framemix (FORMAT.md 9.4.15):
+chanmix with two more significance models, P (the previous sample of the chunk around the element)
+and L (the neuron's last 15 significances)."""
 import numpy as np
 
 from .common import Problem
 from .ctxmix import GOLD, M64, ByteDecoder, mixed_decision, neighbour_readers
 from .mix import line_e, magnitude, neighbourhood, next_here, next_hist, slotter, start_tables
-from .priors import chanmix_sizes, countmix_sizes, winmix_sizes
+from .priors import chanmix_sizes, countmix_sizes, framemix_sizes, winmix_sizes
 
 
 def run_line(run, lo, c, salt):
@@ -51,28 +53,42 @@ def decode_chanmix(payload, dims, bits, tables, offset):
     return decode_winmix(payload, dims, bits, tables, offset, counts=True, chan=True)
 
 
-def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False):
+def decode_framemix(payload, dims, bits, tables, offset):
+    """framemix (9.4.15): chanmix with the models P and L in both weight sets."""
+    return decode_winmix(payload, dims, bits, tables, offset, counts=True, chan=True, frame=True)
+
+
+def next_long(lg, y):
+    """9.4.15's long history after a significance decision y: 2 long + y, kept below 2^16."""
+    u = 2 * lg + y
+    return u if u < 1 << 16 else (1 << 15) + (u % (1 << 15))
+
+
+def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False, frame=False):
     """A coded payload (shorter than the packed elements, which codecs.decode_array unpacks in the
     chunk's own order) of the canonical view ``dims``; with ``counts`` countmix's (9.4.13), with
-    ``chan`` too chanmix's (9.4.14)."""
+    ``chan`` too chanmix's (9.4.14), with ``frame`` too framemix's (9.4.15)."""
     T, N, C, H, W = dims
     size = T * N * C * H * W
-    cid = "chanmix" if chan else "countmix" if counts else "winmix"
-    K, Z, zbits, hb, nweights = (chanmix_sizes if chan else countmix_sizes if counts else winmix_sizes)(T, C, H, W, bits)
+    cid = "framemix" if frame else "chanmix" if chan else "countmix" if counts else "winmix"
+    sizes = framemix_sizes if frame else chanmix_sizes if chan else countmix_sizes if counts else winmix_sizes
+    K, Z, zbits, hb, nweights = sizes(T, C, H, W, bits)
     TP = min(T, 4)
     G = max(1, min(C, 256))
     NN = 0 if bits == 1 else (1 << bits) + 1
-    nsig = 512 * TP
+    nm = 9 if frame else 7  # significance models: A, B, C, E, W, X, Y (and P, L)
+    nsig = (nm + 1) * 64 * TP
     mag_init = (32768, 32768, 32768, 32768, 0) if counts else (32768, 32768, 0)
-    states, wts = start_tables(tables, Z, [19661] * 7 + [0], 64 * TP, NN, mag_init)
-    nchan = 512 * TP + 20 * NN  # 9.4.14: the channel sets follow the magnitude sets
+    states, wts = start_tables(tables, Z, [19661] * nm + [0], 64 * TP, NN, mag_init)
+    nchan = nsig + 20 * NN  # 9.4.14: the channel sets follow the magnitude sets
     if chan and tables is None:
-        wts += ([19661] * 7 + [0]) * (4 * G)
+        wts += ([19661] * nm + [0]) * (4 * G)
     assert len(wts) == nweights
     slot = slotter(K, Z, zbits)
     coder = ByteDecoder(payload)
     sA, sB, sC, sE, sF, sG, sW, sX, sY = states[:9]
-    sH, sI = states[9:] if counts else (None, None)
+    sH, sI = states[9:11] if counts else (None, None)
+    sP, sL = states[11:13] if frame else (None, None)
     xs = [0] * size  # canonical C order (T, N, C, H, W)
     sT, sN, sCc = N * C * H * W, C * H * W, H * W
     run = 0  # the last 64 significance decisions of the chunk, the last in bit 0
@@ -81,6 +97,14 @@ def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False)
     for n in range(N if size else 0):  # no elements, no decisions (its other extents may be 2^40)
         nbase = n * sN
         hist = [1] * (C * H * W)
+        long = [1] * (C * H * W)  # 9.4.15
+        agree = 0
+
+        def Q(hh, ww, c):
+            """9.4.15: 1 when the sample before holds a non-zero at (t, c, hh, ww) in the plane."""
+            if n == 0 or not (0 <= hh < H and 0 <= ww < W):
+                return 0
+            return 1 if xs[t * sT + nbase - sN + c * sCc + hh * W + ww] else 0
 
         S, V = neighbour_readers(xs, nbase, sT, sCc, C, H, W)
 
@@ -122,10 +146,17 @@ def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False)
                             (sX, lineX + r),
                             (sY, lineY + r),
                         ]
-                        sets = (8 * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),)
+                        if frame:
+                            q0 = Q(h, w, c)
+                            m = 0 if agree == 0 else 1 if agree < 4 else 2 if agree < 16 else 3
+                            keyP = (q0 + 2 * Q(h, w + 1, c) + 4 * Q(h + 1, w, c) + 8 * Q(h, w - 1, c)
+                                    + 16 * Q(h - 1, w, c) + 32 * le + 64 * up + 128 * p1 + 256 * c1 + 512 * (n > 0) + 1024 * m)
+                            keyL = ct * (1 << 16) + long[hi]
+                            models += [(sP, keyP), (sL, ((keyL * GOLD) & M64) >> 42)]
+                        sets = ((nm + 1) * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),)
                         if chan:
                             c2 = S(t, c - 2, h, w)
-                            sets += (nchan + 8 * ((c % G) * 4 + c1 + 2 * c2),)
+                            sets += (nchan + (nm + 1) * ((c % G) * 4 + c1 + 2 * c2),)
                         x = mixed_decision(coder, wts, models, sets, rate)
                         run = ((run << 1) | x) & M64
                         done += 1
@@ -133,6 +164,10 @@ def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False)
                             rate = 14 + (28 << 20) // ((1 << 20) + done)
                         recent = ((recent << 1) | x) & 4095
                         hist[hi] = next_hist(hs, x)
+                        if frame:
+                            long[hi] = next_long(long[hi], x)
+                            if n > 0:
+                                agree = min(agree + 1, 31) if x == q0 else 0
                         here = next_here(here, x)
                         r = 2 * r + x
                         if x and bits > 1:

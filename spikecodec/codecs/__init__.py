@@ -14,20 +14,22 @@ from .mix import PixelMixing
 from .winmix import WindowMixing
 from .countmix import CountMixing
 from .chanmix import ChannelMixing
+from .framemix import FrameMixing
 from .ctxfast import FastContext
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
 # with window models and per-channel weight sets, under paq9a and zpaq on spikes of networks it
 # was not tuned on (benchmarks/results/peers.md), with models of the neighbours' values for
-# counts: one codec for both (format 1.11). ``ctxfast`` is the fast choice; ``winmix`` and
-# ``countmix``, the defaults before, write files that readers of 1.5 and 1.10 read.
-DEFAULT_CODEC = "chanmix"
-DEFAULT_COUNTS_CODEC = "chanmix"
+# counts, of the previous sample and of a neuron's long history: one codec for both (format
+# 1.12; benchmarks/results/stress.md). ``ctxfast`` is the fast choice; ``chanmix``, ``winmix``
+# and ``countmix``, the defaults before, write files that readers of 1.11, 1.5 and 1.10 read.
+DEFAULT_CODEC = "framemix"
+DEFAULT_COUNTS_CODEC = "framemix"
 
 
 def default_codec(bits: int) -> str:
-    """The default codec for elements of ``bits`` bits: ``chanmix`` for spikes and counts."""
+    """The default codec for elements of ``bits`` bits: ``framemix`` for spikes and counts."""
     return DEFAULT_CODEC if bits == 1 else DEFAULT_COUNTS_CODEC
 
 register_codec(Raw)
@@ -42,6 +44,7 @@ register_codec(PixelMixing)
 register_codec(WindowMixing)
 register_codec(CountMixing)
 register_codec(ChannelMixing)
+register_codec(FrameMixing)
 register_codec(FastContext)
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "ChunkSpec",
     "Codec",
     "CountMixing",
+    "FrameMixing",
     "Pipeline",
     "PixelMixing",
     "Raw",

@@ -1,6 +1,6 @@
 """``chanmix``: ``countmix``'s models with a third window in place of the pixel pair and a weight
 set per channel (FORMAT.md 9.4.14; parameter ``prior``, FORMAT.md 14). The default codec, for
-spikes and counts, from format version 1.11.
+spikes and counts, of format version 1.11 (``framemix``, 9.4.15, from 1.12).
 
 ``winmix`` (9.4.11) mixes its seven significance models with weight sets shared by every channel,
 chosen by the step and the neighbourhood; its pixel-pair model E (the left pixel's channel vector

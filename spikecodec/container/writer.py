@@ -157,7 +157,7 @@ class SpikeWriter:
     ``chunk=T`` (or ``(T, samples)``) waits for T frames, and lets the entropy coders use each
     neuron's history across them (about half the bytes on real spikes). ``bits`` is the element
     type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``codec`` (as :func:`spikecodec.encode`
-    takes it) defaults to the prior's codec when a prior is given, else ``chanmix`` (spikes and
+    takes it) defaults to the prior's codec when a prior is given, else ``framemix`` (spikes and
     counts). ``length``, when known in advance, is written into the header and
     checked at ``close()``.
 

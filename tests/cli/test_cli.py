@@ -356,7 +356,7 @@ def test_inspect_text_and_plot(tmp_path: Path) -> None:
     np.save(tmp_path / "c.npy", counts)
     ok("encode", tmp_path / "c.npy", "-o", tmp_path / "c.spk")
     text = ok("inspect", tmp_path / "c.spk", "--plot", tmp_path / "c.png").stdout.decode()
-    for needle in ("format version  1.11", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
+    for needle in ("format version  1.12", "shape           (6, 2, 3, 5, 5)  axes TNCHW", "2-bit spike counts", "per T", "per C", "float32", "bit/element"):
         assert needle in text, needle
     assert f"{counts.sum()} in {counts.size} elements" in text
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -541,10 +541,10 @@ def test_inspect_shows_the_header_extensions_and_a_stream_id(tmp_path: Path) -> 
 
 
 def test_encode_without_codec_picks_the_default_of_the_element_type(tmp_path: Path, spikes: np.ndarray) -> None:
-    """chanmix for spikes and counts (format 1.11); --level alone is refused as before, since no
+    """framemix for spikes and counts (format 1.12); --level alone is refused as before, since no
     default codec has a level."""
     counts = (spikes * np.arange(1, 4).repeat(2)[None, None, :, None, None]).astype(np.uint8)
-    for name, array, codec in (("spikes", spikes, "chanmix"), ("counts", counts, "chanmix")):
+    for name, array, codec in (("spikes", spikes, "framemix"), ("counts", counts, "framemix")):
         np.save(tmp_path / f"{name}.npy", array)
         ok("encode", tmp_path / f"{name}.npy", "-o", tmp_path / f"{name}.spk", "-q")
         assert spikecodec.open(tmp_path / f"{name}.spk").codec == [{"id": codec}]

@@ -26,6 +26,7 @@ FROZEN = {
     "ctxfast": "e6000b0ebd8cc8b5ed1f9e04f89ad8eb9312a4b1e6dc5aed0b8a93c517b68b9d",
     "countmix": "1c257923227fd293bed933a16e32a25ece13c78ff77fe879084d99f0f5ac0446",
     "chanmix": "32c2b7013cc10a711a1f71fe856216f5cdb2f2463e379055aed2e73022f93835",
+    "framemix": "6a8cbed8a37c39f34a32b4edb15d8504b9cfbbcdf2ca2a3e686344a988f3e356",
 }
 
 
@@ -57,7 +58,7 @@ def _one_geometry(seed: int, count: int, bits: int) -> list[tuple[np.ndarray, Ch
     return out
 
 
-TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix"]
+TRAINABLE = ["order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix", "framemix"]
 
 
 @pytest.mark.parametrize("bits", [1, 2])
@@ -94,7 +95,7 @@ def test_round_trip_at_the_edges_of_the_tables(codec_id, bits):
         np.testing.assert_array_equal(codec.decode(codec.encode(x, spec), spec), x, err_msg=f"{codec_id} {shape}")
 
 
-@pytest.mark.parametrize("codec", ["ctxmix", "mix", "winmix", "countmix", "chanmix"])
+@pytest.mark.parametrize("codec", ["ctxmix", "mix", "winmix", "countmix", "chanmix", "framemix"])
 def test_a_short_garbage_payload_stops_when_its_end_check_cannot_pass(codec):
     # Once the decoder has shifted out more bytes than the payload holds, FORMAT.md 9.4.9's end
     # check cannot pass: decoding stops there, with the same problem. Before, a 214-byte file

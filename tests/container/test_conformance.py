@@ -699,6 +699,69 @@ def test_chanmix_vectors_reach_their_rules():
     assert prior.tables["weights"].size == chanmix.weight_count(g["T"], g["C"], g["H"], g["W"], g["bits"]) == 512 * g["T"] + 20 * 17 + 32 * g["C"]
 
 
+
+# -- the version-1.12 (framemix) vectors hold what they are named for -------------------------------
+
+FRAMEMIX_CODED = ["framemix-spikes", "framemix-counts2", "framemix-counts4", "framemix-counts8", "framemix-c1",
+                  "framemix-c300", "framemix-hw1", "framemix-chunks", "framemix-long-t", "framemix-repeated",
+                  "framemix-frames", "prior-framemix-named", "prior-framemix-embedded"]
+
+
+@pytest.mark.parametrize("name", FRAMEMIX_CODED)
+def test_framemix_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.15: each of these holds coded payloads only (not the packed elements), and
+    differs from chanmix's coding of the same array (P, L and the wider sets act)."""
+    sizes, packed = _payload_sizes(name)
+    params = json.loads((SPEC / MANIFEST["valid"][name]["params"]).read_text())
+    assert params["encode"]["codec"] == "framemix"
+    assert all(size < b for (size, _), b in zip(sizes, packed))
+    if "prior" not in params["encode"]:
+        def payloads(data):
+            with spikecodec.open(data) as r:
+                head = 16 + 16 * r.header.chunk_rank
+                return [data[e.offset + head : e.offset + e.size - 4] for e in r.entries]
+
+        x = np.load(SPEC / MANIFEST["valid"][name]["npy"])
+        options = {k: v for k, v in params["encode"].items() if k != "codec"}
+        chanmix = payloads(spikecodec.encode(x, bits=params["array"]["bits"], codec="chanmix", **options))
+        ours = payloads((SPEC / MANIFEST["valid"][name]["spk"]).read_bytes())
+        assert len(ours) == len(chanmix) and all(a != b for a, b in zip(ours, chanmix))
+
+
+def test_framemix_vectors_reach_their_rules():
+    """Samples that repeat and samples that change a little within a chunk (P's key reads the
+    sample before); T > 15 (long keeps 15 steps); H = W = 1; several chunks of several samples;
+    channel sets that wrap at 256; counts of 2, 4, 8 bits; the packed fallback; all-zero chunks;
+    a 4-bit prior whose P and L tables and weights are trained."""
+    from spikecodec.codecs.kernels import framemix
+
+    def array(name):
+        return np.load(SPEC / MANIFEST["valid"][name]["npy"])
+
+    rep = array("framemix-repeated")
+    assert rep.any() and (rep[:, 1::2] == rep[:, 0::2]).all() and _payload_sizes("framemix-repeated")[0][0][0] > 0
+    frames = array("framemix-frames")
+    same = (frames[:, 1:] == frames[:, :-1]).mean()
+    assert 0.5 < same < 1 and _mix_geometry("framemix-frames")[4] == 4
+    assert _mix_geometry("framemix-long-t")[0] > 15
+    assert _mix_geometry("framemix-hw1")[2:4] == (1, 1)
+    chunked = array("framemix-chunks")
+    assert len(_payload_sizes("framemix-chunks")[0]) >= 3 and (chunked[:, 1] == chunked[:, 0]).mean() > 0.5
+    assert _mix_geometry("framemix-c300")[1] == 300 and (array("framemix-c300")[:, :, 256:] > 0).any()
+    for name, bits in (("framemix-counts2", 2), ("framemix-counts4", 4), ("framemix-counts8", 8)):
+        assert _mix_geometry(name)[4] == bits
+    sizes, packed = _payload_sizes("framemix-packed")
+    assert all(size == b for (size, _), b in zip(sizes, packed))
+    assert len(_payload_sizes("framemix-zeros")[0]) == 1
+    prior = spikecodec.load_prior(SPEC / "vectors/priors/framemix.prior")
+    g = prior.geometry
+    assert prior.codec == "framemix" and g["bits"] == 4
+    tables = framemix.table_sizes(g["T"], g["C"], g["H"], g["W"], g["bits"])
+    p_at = int(tables[:11].sum())
+    states = prior.tables["states"]
+    assert states[p_at : p_at + tables[11]].any() and states[p_at + tables[11] :].any()
+    assert prior.tables["weights"].size == framemix.weight_count(g["T"], g["C"], g["H"], g["W"], g["bits"]) == 640 * g["T"] + 20 * 17 + 40 * g["C"]
+
 @pytest.mark.parametrize("name", sorted(MANIFEST["messages"]))
 def test_message_vector_is_received_as_the_manifest_says(name):
     """FORMAT.md 11: LinkDecoder, given the messages in the order delivered (and each one's record

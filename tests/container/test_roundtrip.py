@@ -97,8 +97,8 @@ def test_import_does_not_import_torch():
 def test_axes_metadata_and_defaults():
     a = np.zeros((2, 3, 4, 5, 6), np.uint8)
     with spikecodec.open(spikecodec.encode(a)) as r:
-        assert r.axes == ("T", "N", "C", "H", "W") and r.codec == [{"id": "chanmix"}]
-        assert r.version == (1, 11)
+        assert r.axes == ("T", "N", "C", "H", "W") and r.codec == [{"id": "framemix"}]
+        assert r.version == (1, 12)
     with spikecodec.open(spikecodec.encode(a[0, 0], axes="CHW", metadata={"m": [1.5, None, "x"]})) as r:
         assert r.axes == ("C", "H", "W") and r.metadata == {"m": [1.5, None, "x"]}
 
@@ -272,11 +272,12 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5), ("raw", {"stream_id": bytes(16)}, 6), ("raw", {"records": "compact"}, 7),
     ("ctxfast", {}, 8), ("ctxfast", {"prior": "train"}, 8), ("raw", {"records": "compact", "message_ends": True}, 9),
     ("countmix", {}, 10), ("countmix", {"prior": "train"}, 10), ("chanmix", {}, 11), ("chanmix", {"prior": "train"}, 11),
+    ("framemix", {}, 12), ("framemix", {"prior": "train"}, 12),
 ])
 def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
     """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
     ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6, keyed checks 1.7, ctxfast 1.8,
-    message ends 1.9, countmix 1.10 (for 1-bit elements too: a file names its codec), chanmix 1.11."""
+    message ends 1.9, countmix 1.10 (for 1-bit elements too: a file names its codec), chanmix 1.11, framemix 1.12."""
     x = np.ones((2, 3, 4), np.uint8)
     if options.get("prior") == "train":
         options = {"prior": spikecodec.train_prior(x, codec)}
@@ -290,12 +291,12 @@ def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor)
     assert data[9] == minor
     with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 11)
+    assert spikecodec.FORMAT_VERSION == (1, 12)
 
 
 def test_default_chunks_follow_the_codecs_target():
     """A writer given no chunk shape blocks samples by the codec's ``chunk_elements``: about 1M
-    elements for most codecs, 8M for ``mix``, ``winmix``, ``countmix`` and ``chanmix``, whose models learn across samples (FORMAT.md 13)."""
+    elements for most codecs, 8M for ``mix``, ``winmix``, ``countmix``, ``chanmix`` and ``framemix``, whose models learn across samples (FORMAT.md 13)."""
     x = np.zeros((2, 64, 16, 28, 28), np.uint8)  # 1.6M elements, 25,088 a sample
     with spikecodec.open(spikecodec.encode(x, codec="auto")) as r:
         assert r.chunk_shape == (2, (1 << 20) // 25088)

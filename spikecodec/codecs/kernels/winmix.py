@@ -23,7 +23,9 @@ two more tables, H and I, for the level and escape decisions, keyed by neighbour
 ``chanmix`` (FORMAT.md 9.4.14; :mod:`.chanmix` passes ``values=True, chan=True``): countmix with
 E's lines keyed by a third window of the run (bits 32..47) instead of the pixel pair, and a
 second significance weight set per channel (and the two channels before it) averaged with the
-shared one, as ``ctxmix`` averages two (benchmarks/results/winmix_ablation.md).
+shared one, as ``ctxmix`` averages two (benchmarks/results/winmix_ablation.md); and ``framemix``
+(FORMAT.md 9.4.15; :mod:`.framemix` passes ``frame=True`` too): chanmix with two more significance
+models in both sets, P (the previous sample of the chunk) and L (a neuron's last 15 steps).
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ RATE_EVERY = 1024  # ... recomputed each time d, the significance decisions code
 VALUE_MODELS = 2  # countmix (FORMAT.md 9.4.13): H and I, level and escape models of neighbours' values
 VALUE_CAP = 7  # ... each value read up to 7
 CHANNEL_SETS = 4  # chanmix (FORMAT.md 9.4.14): significance sets per channel group, by c-1, c-2
+FRAME_MODELS = 2  # framemix (FORMAT.md 9.4.15): P, the previous sample, and L, the long history
+PREV_KEYS = 4096  # P's keys, shared by every channel and step
+AGREE_CAP = 31  # P's run of decisions that repeated the sample before, counted up to this
+LONG_BITS = 22  # log2 of L's states (hashed)
+LONG_STEPS = 15  # L's history: a neuron's last 15 significances in its sample
 
 __all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
            "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
@@ -111,24 +118,42 @@ def mag_set_size(values):
     return MAG_MODELS + (VALUE_MODELS if values else 0) + 1
 
 
-def model_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan: bool = False) -> int:
-    """Significance sets (t x 64) x (7 models + bias), magnitude sets (nodes x 4) x (2 models,
-    4 with ``values``, + bias), then with ``chan`` the channel sets (groups x 4) x (7 + bias)."""
-    channel = int(groups(C)) * CHANNEL_SETS * (SIG_MODELS + 1) if chan else 0
-    return min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1) + int(mag_nodes(bits)) * 4 * int(mag_set_size(values)) + channel
+@njit(cache=True, nogil=True)
+def sig_set_size(frame):
+    """Weights of a significance (or channel) set: A, B, C, E, W, X, Y (and P, L with
+    ``frame``), then the bias."""
+    return SIG_MODELS + (FRAME_MODELS if frame else 0) + 1
 
 
-def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan: bool = False) -> np.ndarray:
+def model_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan: bool = False, frame: bool = False) -> int:
+    """Significance sets (t x 64) x (7 models, 9 with ``frame``, + bias), magnitude sets (nodes
+    x 4) x (2 models, 4 with ``values``, + bias), then with ``chan`` the channel sets (groups x
+    4) of the significance sets' size."""
+    size = int(sig_set_size(frame))
+    channel = int(groups(C)) * CHANNEL_SETS * size if chan else 0
+    return min(T, TPOS) * SETS_PER_STEP * size + int(mag_nodes(bits)) * 4 * int(mag_set_size(values)) + channel
+
+
+def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan: bool = False,
+                  frame: bool = False) -> np.ndarray:
     """Each model input weighs SIG_INIT (significance, channel sets too) or MAG_INIT
     (magnitude), each bias 0."""
-    w = np.zeros(model_weights(T, C, H, W, bits, values, chan), np.int32)
-    nsig = min(T, TPOS) * SETS_PER_STEP * (SIG_MODELS + 1)
-    nmag = model_weights(T, C, H, W, bits, values) - nsig
+    w = np.zeros(model_weights(T, C, H, W, bits, values, chan, frame), np.int32)
+    sig = int(sig_set_size(frame))
+    nsig = min(T, TPOS) * SETS_PER_STEP * sig
+    nmag = int(mag_nodes(bits)) * 4 * int(mag_set_size(values))
     size = int(mag_set_size(values))
-    w[:nsig].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
+    w[:nsig].reshape(-1, sig)[:, : sig - 1] = SIG_INIT
     w[nsig : nsig + nmag].reshape(-1, size)[:, : size - 1] = MAG_INIT
-    w[nsig + nmag :].reshape(-1, SIG_MODELS + 1)[:, :SIG_MODELS] = SIG_INIT
+    w[nsig + nmag :].reshape(-1, sig)[:, : sig - 1] = SIG_INIT
     return w
+
+
+@njit(cache=True, nogil=True)
+def frame_sizes(T, C):
+    """framemix's two tables after countmix's eleven: P (PREV_KEYS, direct) and L (2**LONG_BITS,
+    hashed)."""
+    return np.array([PREV_KEYS, 1 << LONG_BITS], np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -170,15 +195,19 @@ def _far_line(run, shift, c, offset):
 
 
 @njit(inline="always", cache=True)
-def _set_sum(wts, w, sa, sb, sc, se, sv, sx, sy):
-    """A significance weight set's sum at ``w`` (7 models, then the bias), before the shift."""
-    return (np.int64(wts[w]) * sa + np.int64(wts[w + U(1)]) * sb + np.int64(wts[w + U(2)]) * sc
-            + np.int64(wts[w + U(3)]) * se + np.int64(wts[w + U(4)]) * sv + np.int64(wts[w + U(5)]) * sx
-            + np.int64(wts[w + U(6)]) * sy + np.int64(wts[w + U(7)]) * 256)
+def _set_sum(wts, w, sa, sb, sc, se, sv, sx, sy, sp, sl, frame):
+    """A significance weight set's sum at ``w`` (7 models, with ``frame`` P and L, then the
+    bias), before the shift."""
+    d = (np.int64(wts[w]) * sa + np.int64(wts[w + U(1)]) * sb + np.int64(wts[w + U(2)]) * sc
+         + np.int64(wts[w + U(3)]) * se + np.int64(wts[w + U(4)]) * sv + np.int64(wts[w + U(5)]) * sx
+         + np.int64(wts[w + U(6)]) * sy)
+    if frame:
+        return d + np.int64(wts[w + U(7)]) * sp + np.int64(wts[w + U(8)]) * sl + np.int64(wts[w + U(9)]) * 256
+    return d + np.int64(wts[w + U(7)]) * 256
 
 
 @njit(inline="always", cache=True)
-def _train_set(wts, w, sa, sb, sc, se, sv, sx, sy, err):
+def _train_set(wts, w, sa, sb, sc, se, sv, sx, sy, sp, sl, frame, err):
     """Every weight of the significance set at ``w`` moved by ``err`` (each clamped)."""
     wts[w] = clamped_weight(np.int64(wts[w]) + ((sa * err) >> 16))
     wts[w + U(1)] = clamped_weight(np.int64(wts[w + U(1)]) + ((sb * err) >> 16))
@@ -187,7 +216,12 @@ def _train_set(wts, w, sa, sb, sc, se, sv, sx, sy, err):
     wts[w + U(4)] = clamped_weight(np.int64(wts[w + U(4)]) + ((sv * err) >> 16))
     wts[w + U(5)] = clamped_weight(np.int64(wts[w + U(5)]) + ((sx * err) >> 16))
     wts[w + U(6)] = clamped_weight(np.int64(wts[w + U(6)]) + ((sy * err) >> 16))
-    wts[w + U(7)] = clamped_weight(np.int64(wts[w + U(7)]) + ((256 * err) >> 16))
+    if frame:
+        wts[w + U(7)] = clamped_weight(np.int64(wts[w + U(7)]) + ((sp * err) >> 16))
+        wts[w + U(8)] = clamped_weight(np.int64(wts[w + U(8)]) + ((sl * err) >> 16))
+        wts[w + U(9)] = clamped_weight(np.int64(wts[w + U(9)]) + ((256 * err) >> 16))
+    else:
+        wts[w + U(7)] = clamped_weight(np.int64(wts[w + U(7)]) + ((256 * err) >> 16))
 
 
 @njit(inline="always", cache=True)
@@ -252,12 +286,13 @@ def _magnitude(st, out, data, encoding, bit, tabs, wts, node, ct, nn, near, pos,
 
 
 @njit(cache=True, nogil=True)
-def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
+def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame):
     """Code the canonical (T, N, C, H, W) uint8 array ``x``: read from it when ``encoding``
     (bytes to ``out``), else decoded from ``data`` into it. ``tabs`` / ``wts`` are the model
     state, updated in place (table writes undone at the end with ``journal``). ``values``:
     countmix's models H and I for the level and escape decisions; ``chan``: chanmix's window E
-    and channel sets. Returns (coder state, status):
+    and channel sets; ``frame``: framemix's models P and L (tables after the eleven). Returns
+    (coder state, status):
     status 0 ok, 2 a decoded value above 2**bits - 1."""
     T, N, C, H, W = x.shape
     tpos = min(T, TPOS)
@@ -277,8 +312,11 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
     sh0, sh1, sh2, sh3, sh4, sh5 = shifts[0], shifts[1], shifts[2], shifts[3], shifts[4], shifts[5]  # A, B, C, E, F, G
     sh9 = 64 - TABLE_CAP_BITS if values and counts[9] != sizes[9] else 0  # H, hashed for 8-bit counts of G TP >= 256
     o0, o1, o2, o3, o6, o7, o8 = offs[0], offs[1], offs[2], offs[3], offs[6], offs[7], offs[8]
-    mag_w0 = tpos * SETS_PER_STEP * (SIG_MODELS + 1)
+    sig_size = sig_set_size(frame)
+    mag_w0 = tpos * SETS_PER_STEP * sig_size
     chan_w0 = mag_w0 + nn * 4 * mag_size  # chanmix's channel sets follow the magnitude sets
+    o_p = offs[sizes.size]  # framemix's P and L follow the eleven tables
+    o_l = o_p + PREV_KEYS
     far = offs[2] > FAR_STATES  # tables A and B past what a core's cache holds: prefetch them
     # Significance of this step and the step before, channels last and zero-padded, as in mix.
     sw = C + 3
@@ -286,7 +324,9 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
     plane = (H + 2) * sh
     sig = np.zeros(2 * plane, np.uint8)
     hist = np.ones(H * W * C, np.uint8)  # one sample's: 1, then the last min(t, 7) significances
-    jcap = journal_entries(x.size, bits, SIG_MODELS, mag_size - 1) if journal else 0
+    long = np.ones(H * W * C if frame else 0, np.int32)  # framemix's: 1, then the last min(t, 15)
+    agree = 0  # framemix's: the sample's last decisions that repeated the sample before, up to AGREE_CAP
+    jcap = journal_entries(x.size, bits, sig_size - 1, mag_size - 1) if journal else 0
     jidx = np.empty(jcap, np.int64)
     jval = np.empty(jcap, np.uint32)
     jn = np.zeros(1, np.int64)  # journal entries written
@@ -303,6 +343,8 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
     wc = U(0)  # chanmix's channel set of the decision
     for n in range(N):
         hist[:] = 1
+        long[:] = 1
+        agree = 0
         sig[:] = 0
         for t in range(T):
             tp = min(t, tpos - 1)
@@ -389,6 +431,27 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
                             prefetch(tabs, U(o6 + (ctn << RECENT) + ((recent << 1) & ((1 << RECENT) - 1))))
                         ie = line_e + group_node
                         iw = o6 + (ct << RECENT) + recent
+                        ip = U(0)
+                        il = U(0)
+                        q0 = np.int64(0)
+                        if frame:
+                            # P: the previous sample of the chunk at this element and its four plane
+                            # neighbours (repeated and slowly changing samples), with this one's le,
+                            # up, p1, c1 and how long a run of decisions has repeated the sample
+                            # before (as a match model's length: whether this sample is a copy), one
+                            # table for every channel and step (it learns faster than one a channel
+                            # group and step: framemix_study.md); L: the neuron's last 15 steps
+                            # (B's history holds 7).
+                            pk = le << 5 | up << 6 | p1 << 7 | c1 << 8
+                            if n > 0:
+                                q0 = np.int64(x[t, n - 1, c, h, w] > 0)
+                                pk |= (512 | q0 | (0 if agree == 0 else 1024 if agree < 4 else 2048 if agree < 16 else 3072)
+                                       | (np.int64(x[t, n - 1, c, h, w + 1] > 0) << 1 if w + 1 < W else 0)
+                                       | (np.int64(x[t, n - 1, c, h + 1, w] > 0) << 2 if h + 1 < H else 0)
+                                       | (np.int64(x[t, n - 1, c, h, w - 1] > 0) << 3 if has_l else 0)
+                                       | (np.int64(x[t, n - 1, c, h - 1, w] > 0) << 4 if has_u else 0))
+                            ip = U(o_p + pk)
+                            il = U(_slot((ct << 16) + np.int64(long[hw + cu]), 64 - LONG_BITS, o_l))
                         ix = line_x + group_node
                         iy = line_y + group_node
                         va = tabs[U(ia)]
@@ -398,6 +461,8 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
                         vw = tabs[U(iw)]
                         vx = tabs[U(ix)]
                         vy = tabs[U(iy)]
+                        vp = tabs[ip]
+                        vl = tabs[il]
                         sa = stretched(va)
                         sb = stretched(vb)
                         sc = stretched(vc)
@@ -405,18 +470,20 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
                         sv = stretched(vw)
                         sx = stretched(vx)
                         sy = stretched(vy)
-                        wi = U((tp * SETS_PER_STEP + _confidence(vx) * 16 + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1))
-                        dot = _set_sum(wts, wi, sa, sb, sc, se, sv, sx, sy)
+                        sp = stretched(vp) if frame else np.int64(0)
+                        sl = stretched(vl) if frame else np.int64(0)
+                        wi = U((tp * SETS_PER_STEP + _confidence(vx) * 16 + (p1 | up << 1 | le << 2 | p2 << 3)) * sig_size)
+                        dot = _set_sum(wts, wi, sa, sb, sc, se, sv, sx, sy, sp, sl, frame)
                         if chan:  # the channel's set, averaged with the shared one (as ctxmix's two sets)
-                            wc = U(chan_w0 + ((c % g) * CHANNEL_SETS + (c1 | c2 << 1)) * (SIG_MODELS + 1))
-                            dot = (dot + _set_sum(wts, wc, sa, sb, sc, se, sv, sx, sy)) >> 1
+                            wc = U(chan_w0 + ((c % g) * CHANNEL_SETS + (c1 | c2 << 1)) * sig_size)
+                            dot = (dot + _set_sum(wts, wc, sa, sb, sc, se, sv, sx, sy, sp, sl, frame)) >> 1
                         p = squashed(dot >> 16)
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
                         bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
                         err = ((bit << 12) - p) * rate
-                        _train_set(wts, wi, sa, sb, sc, se, sv, sx, sy, err)
+                        _train_set(wts, wi, sa, sb, sc, se, sv, sx, sy, sp, sl, frame, err)
                         if chan:
-                            _train_set(wts, wc, sa, sb, sc, se, sv, sx, sy, err)
+                            _train_set(wts, wc, sa, sb, sc, se, sv, sx, sy, sp, sl, frame, err)
                         if journal:
                             jj = jn[0]
                             jidx[jj] = ia
@@ -434,6 +501,12 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
                             jidx[jj + 6] = iy
                             jval[jj + 6] = vy
                             jn[0] = jj + 7
+                            if frame:
+                                jidx[jj + 7] = ip
+                                jval[jj + 7] = vp
+                                jidx[jj + 8] = il
+                                jval[jj + 8] = vl
+                                jn[0] = jj + 9
                         tabs[U(ia)] = updated(va, bit)
                         tabs[U(ib)] = updated(vb, bit)
                         tabs[U(ic)] = updated(vc, bit)
@@ -441,6 +514,13 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
                         tabs[U(iw)] = updated(vw, bit)
                         tabs[U(ix)] = updated(vx, bit)
                         tabs[U(iy)] = updated(vy, bit)
+                        if frame:
+                            tabs[ip] = updated(vp, bit)
+                            tabs[il] = updated(vl, bit)
+                            ln = (np.int64(long[hw + cu]) << 1) | bit
+                            long[hw + cu] = (ln & ((1 << LONG_STEPS) - 1)) | (1 << LONG_STEPS) if ln >> (LONG_STEPS + 1) else ln
+                            if n > 0:
+                                agree = min(agree + 1, AGREE_CAP) if bit == q0 else 0
                         run = (run << np.uint64(1)) | np.uint64(bit)
                         decided += 1
                         if decided % RATE_EVERY == 0:
@@ -499,19 +579,20 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan):
 
 
 @njit(cache=True, nogil=True)
-def encode_models(x, bits, tabs, wts, out, journal, values, chan):
+def encode_models(x, bits, tabs, wts, out, journal, values, chan, frame=False):
     """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
-    their count. ``values``: countmix's models (else winmix's); ``chan``: chanmix's."""
-    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal, values, chan)
+    their count. ``values``: countmix's models (else winmix's); ``chan``: chanmix's; ``frame``:
+    framemix's."""
+    st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal, values, chan, frame)
     return finish(st, out)
 
 
 @njit(cache=True, nogil=True)
-def decode_models(data, x, bits, tabs, wts, journal, values, chan):
+def decode_models(data, x, bits, tabs, wts, journal, values, chan, frame=False):
     """Decode ``data`` into the (T, N, C, H, W) uint8 array ``x``. Returns the status: 0 ok, 1
     the payload is not exactly what the encoder makes of the decoded values, 2 a decoded value
     above 2**bits - 1."""
-    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal, values, chan)
+    st, status = _code(x, bits, tabs, wts, np.empty(0, np.uint8), data, False, journal, values, chan, frame)
     if status:
         return status
     return 0 if ends_as_encoded(st, data) else 1
