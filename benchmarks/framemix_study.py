@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ if __name__ == "__main__":  # before numba is first imported (by the variants, o
     os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="framemix-study-"))
 
 import stress_bench  # noqa: E402
-from winmix_ablation import CORPORA, KERNEL, ROOT, _replace_once, code, load  # noqa: E402
+from winmix_ablation import CORPORA, KERNEL, ROOT, _replace_once, alternate_speeds, code, load, speed_table  # noqa: E402
 
 OUT = HERE / "results" / "framemix_study.md"
 COMMAND = "python benchmarks/framemix_study.py"
@@ -116,15 +115,7 @@ def main() -> None:
         for label, k in modules.items():
             sizes[label] = {name: code(k, x, decode=True)[0] for name, x in data.items()}
             print(f"{label}: {sum(sizes[label].values())} bytes in all", flush=True)
-        speeds = {}
-        pair = ("chanmix (shipped)", "framemix (shipped)")
-        for name in SPEED_CORPORA:
-            runs = {label: [] for label in pair}
-            for _ in range(ROUNDS):
-                for label in pair:
-                    runs[label].append(code(modules[label], data[name], decode=True)[1:])
-            speeds[name] = {label: (statistics.median(data[name].size / e / 1e6 for e, _ in r),
-                                    statistics.median(data[name].size / d / 1e6 for _, d in r)) for label, r in runs.items()}
+        speeds = alternate_speeds(modules, data, SPEED_CORPORA, ("chanmix (shipped)", "framemix (shipped)"), ROUNDS)
     OUT.write_text(markdown(sizes, speeds, time.perf_counter() - started))
     print(f"wrote {OUT}")
 
@@ -147,11 +138,7 @@ def markdown(sizes: dict, speeds: dict, seconds: float) -> str:
     worst = {label: max(got[n] / base[n] - 1 for n in corpora) for label, got in sizes.items()}
     lines.append(f"| the {len(corpora)} corpora, all | {sum(base[n] for n in corpora):,} | "
                  + " | ".join(f"{total[label]:+.2%} (worst {worst[label]:+.2%})" for label in sizes if label != "chanmix (shipped)") + " |")
-    lines += ["", "Speed, M elements/s (median of three, the two kernels alternating):", "",
-              "| corpus | chanmix enc | chanmix dec | framemix enc | framemix dec | ratio enc / dec |", "|---|---:|---:|---:|---:|---:|"]
-    for name, s in speeds.items():
-        (be, bd), (ne, nd) = s["chanmix (shipped)"], s["framemix (shipped)"]
-        lines.append(f"| {name} | {be:.1f} | {bd:.1f} | {ne:.1f} | {nd:.1f} | {ne / be:.2f}x / {nd / bd:.2f}x |")
+    lines += speed_table(speeds, ("chanmix (shipped)", "framemix (shipped)"), ("chanmix", "framemix"))
     return "\n".join(lines) + "\n"
 
 

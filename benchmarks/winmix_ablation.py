@@ -116,16 +116,35 @@ def main() -> None:
             code(k, corpora["ref-code"][:, :8])  # compile before timing anything
             sizes[label] = {name: code(k, x)[0] for name, x in corpora.items()}
             print(f"{label}: {sum(sizes[label].values())} bytes in all", flush=True)
-        speeds = {}
-        for name in SPEED_CORPORA:
-            runs = {label: [] for label in ("shipped (all seven)", "E removed")}
-            for _ in range(ROUNDS):
-                for label in runs:
-                    runs[label].append(code(modules[label], corpora[name], decode=True)[1:])
-            speeds[name] = {label: (statistics.median(corpora[name].size / e / 1e6 for e, _ in r),
-                                    statistics.median(corpora[name].size / d / 1e6 for _, d in r)) for label, r in runs.items()}
+        speeds = alternate_speeds(modules, corpora, SPEED_CORPORA, ("shipped (all seven)", "E removed"))
     OUT.write_text(markdown(corpora, sizes, speeds, time.perf_counter() - started))
     print(f"wrote {OUT}")
+
+
+def alternate_speeds(modules: dict, data: dict[str, np.ndarray], names: tuple[str, ...], pair: tuple[str, str],
+                     rounds: int = ROUNDS) -> dict[str, dict[str, tuple[float, float]]]:
+    """corpus -> label -> (encode, decode) M elements/s of the two variants ``pair``, coding it in
+    turn ``rounds`` times (so the shared machine's drift falls on both), the median of each."""
+    speeds = {}
+    for name in names:
+        runs = {label: [] for label in pair}
+        for _ in range(rounds):
+            for label in pair:
+                runs[label].append(code(modules[label], data[name], decode=True)[1:])
+        speeds[name] = {label: (statistics.median(data[name].size / e / 1e6 for e, _ in r),
+                                statistics.median(data[name].size / d / 1e6 for _, d in r)) for label, r in runs.items()}
+    return speeds
+
+
+def speed_table(speeds: dict, pair: tuple[str, str], short: tuple[str, str]) -> list[str]:
+    """Markdown lines of :func:`alternate_speeds`' figures, the variants named ``short``."""
+    lines = ["", "Speed, M elements/s (median of three, the two kernels alternating):", "",
+             f"| corpus | {short[0]} enc | {short[0]} dec | {short[1]} enc | {short[1]} dec | ratio enc / dec |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, s in speeds.items():
+        (be, bd), (ne, nd) = s[pair[0]], s[pair[1]]
+        lines.append(f"| {name} | {be:.1f} | {bd:.1f} | {ne:.1f} | {nd:.1f} | {ne / be:.2f}x / {nd / bd:.2f}x |")
+    return lines
 
 
 def markdown(corpora: dict, sizes: dict, speeds: dict, seconds: float) -> str:
@@ -143,11 +162,7 @@ def markdown(corpora: dict, sizes: dict, speeds: dict, seconds: float) -> str:
         cells = [f"{base[n]:,}" for n in names] if label == "shipped (all seven)" else [f"{r:+.1%}" for r in rel]
         summary = ["(bytes)", "", ""] if label == "shipped (all seven)" else [f"{total:+.2%}", f"{max(rel):+.1%}", f"{min(rel):+.1%}"]
         lines.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(summary) + " |")
-    lines += ["", "Speed, M elements/s (median of three, the two kernels alternating):", "",
-              "| corpus | shipped enc | shipped dec | E removed enc | E removed dec | ratio enc / dec |", "|---|---:|---:|---:|---:|---:|"]
-    for name, s in speeds.items():
-        (be, bd), (ne, nd) = s["shipped (all seven)"], s["E removed"]
-        lines.append(f"| {name} | {be:.1f} | {bd:.1f} | {ne:.1f} | {nd:.1f} | {ne / be:.2f}x / {nd / bd:.2f}x |")
+    lines += speed_table(speeds, ("shipped (all seven)", "E removed"), ("shipped", "E removed"))
     return "\n".join(lines) + "\n"
 
 
