@@ -13,8 +13,8 @@ Writes benchmarks/results/stress.md and stress.json. The kinds:
 * *video frames*: ref-layer2's samples, each followed by 3 frames that each redraw 3% of the
   previous frame's elements at the layer's rate (consecutive frames of a slowly changing scene).
 
-Each is coded by ``spikecodec.encode`` (the default codec and chunks; whole-file bytes) and by
-paq9a, ``zpaq -method 5`` and ``xz -9e`` on every axis order and byte layout of
+Each is coded by ``spikecodec.encode`` (the default codec and chunks; whole-file bytes), by the
+default before it (``chanmix``, format 1.11) the same way, and by paq9a, ``zpaq -method 5`` and ``xz -9e`` on every axis order and byte layout of
 benchmarks/peers_bench.py, the best kept. Bytes only: speeds are peers_bench.py's.
 """
 
@@ -37,6 +37,7 @@ import peers_bench as peers  # noqa: E402
 import spikecodec  # noqa: E402
 from spikecodec.codecs import default_codec  # noqa: E402
 
+BEFORE = "chanmix"  # the default of format 1.11, for comparison
 RESULTS = HERE / "results"
 ROOT_RUNS = HERE.parent / "runs"  # scratch files for the peers
 COMMAND = "python benchmarks/stress_bench.py"
@@ -111,9 +112,10 @@ def main() -> None:
     rows = []
     for name, what, x in cases:
         ours = len(spikecodec.encode(x))
+        before = len(spikecodec.encode(x, codec=BEFORE))
         best = best_peers(x)
         rows.append({"case": name, "what": what, "shape": list(x.shape), "rate": round(float(x.mean()), 4),
-                     "default": ours, "peers": {k: {"bytes": v[0], "order": v[1]} for k, v in best.items()}})
+                     "default": ours, BEFORE: before, "peers": {k: {"bytes": v[0], "order": v[1]} for k, v in best.items()}})
         print(json.dumps(rows[-1]), flush=True)
     total = time.perf_counter() - t0
     run_at, code = time.strftime("%Y-%m-%d %H:%M"), peers.code_state()
@@ -135,14 +137,16 @@ def markdown(rows: list[dict], run_at: str, code: str, total: float) -> str:
              "peers_bench.py's axis orders and layouts. Saving = 1 - default bytes / peer bytes "
              "(negative: the default is larger). Issue 25's target for the default: >= 10% under paq9a.", "",
              "| case | what | shape T x N x C x H x W | rate | default bytes | paq9a (order) | vs paq9a | "
-             "zpaq -m5 (order) | vs zpaq | xz -9e | vs xz |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"zpaq -m5 (order) | vs zpaq | xz -9e | vs xz | {BEFORE} bytes | {BEFORE} vs paq9a | {BEFORE} vs zpaq |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         p = r["peers"]
         lines.append(f"| {r['case']} | {r['what']} | {' x '.join(map(str, r['shape']))} | {r['rate']:.1%} | "
                      f"{r['default']:,} | {p['paq9a']['bytes']:,} ({p['paq9a']['order']}) | "
                      f"{saving(r['default'], p['paq9a']['bytes'])} | {p['zpaq -m5']['bytes']:,} "
                      f"({p['zpaq -m5']['order']}) | {saving(r['default'], p['zpaq -m5']['bytes'])} | "
-                     f"{p['xz -9e']['bytes']:,} | {saving(r['default'], p['xz -9e']['bytes'])} |")
+                     f"{p['xz -9e']['bytes']:,} | {saving(r['default'], p['xz -9e']['bytes'])} | {r[BEFORE]:,} | "
+                     f"{saving(r[BEFORE], p['paq9a']['bytes'])} | {saving(r[BEFORE], p['zpaq -m5']['bytes'])} |")
     return "\n".join(lines) + "\n"
 
 
