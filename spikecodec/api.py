@@ -35,9 +35,10 @@ def encode(
 ) -> bytes:
     """Encode a spike array (numpy, torch or anything array-like) into the bytes of a spike file.
 
-    ``codec``: an id (``"framemix"``, the default for spikes and counts, smallest; ``"chanmix"``,
-    ``"winmix"`` and ``"countmix"``, the defaults of 1.11, 1.5 and 1.10, for older readers; ``"mix"``, the 1.4 default,
-    about 1.3x faster; ``"ctxfast"``, the fast mode, 4.5-9x faster; ``"auto"``, about 7x faster;
+    ``codec``: an id (``"framemix"``, the default for spikes and counts, smallest; ``"chanmix"``
+    (about 1.3x faster), ``"winmix"`` and ``"countmix"``, the defaults of 1.11, 1.5 and 1.10, for
+    older readers; ``"mix"``, the 1.4 default, about 1.7x faster; ``"ctxfast"``, the fast mode,
+    3-13x faster; ``"auto"``, about 7x faster;
     ``"context"``, ``"ctxlanes"``, ``"countctx"``, ``"ctxmix"``, ``"order0"``, ``"zstd"``,
     ``"raw"``), a config (``{"id": "zstd", "level": 19}``) or a pipeline list; None: the prior's
     codec when ``prior`` is given, else the default for the element type. ``axes``: names, default T,N,C,H,W.
