@@ -1689,24 +1689,27 @@ def _escape_above_top(base: bytes) -> bytes:
     raise AssertionError("no flip of the first 64 bytes decodes to a value above top")
 
 
+def _fresh_decode(kernels: ModuleType, payload: bytes, shape: tuple[int, ...], bits: int) -> tuple[int, np.ndarray]:
+    """(status, values) of a mix-family kernel module decoding the ``bits``-bit ``payload`` of a
+    chunk of canonical ``shape`` (T, N, C, H, W) from fresh tables."""
+    T, N, C, H, W = shape
+    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, bits).sum()), np.uint32)
+    got = np.zeros(shape, np.uint8)
+    status = kernels.decode_into(np.frombuffer(payload, np.uint8), got, bits, tabs, kernels.initial_weights(T, C, H, W, bits), False)
+    return int(status), got
+
+
 def _decodes_as(kernels: ModuleType, payload: bytes, canon: np.ndarray, bits: int = 1) -> bool:
     """Whether a mix-family kernel module decodes the ``bits``-bit ``payload`` from fresh tables to
     the canonical array ``canon``, its end check ignored (its status is not read)."""
-    T, N, C, H, W = canon.shape
-    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, bits).sum()), np.uint32)
-    got = np.zeros_like(canon)
-    kernels.decode_into(np.frombuffer(payload, np.uint8), got, bits, tabs, kernels.initial_weights(T, C, H, W, bits), False)
-    return bool(np.array_equal(got, canon))
+    return bool(np.array_equal(_fresh_decode(kernels, payload, canon.shape, bits)[1], canon))
 
 
 def _end_check_fails(kernels: ModuleType, payload: bytes, shape: tuple[int, ...], bits: int) -> bool:
     """Whether a mix-family kernel module, decoding ``payload`` as the first chunk of ``shape``
     (T, N, C, H, W; one row's chunk of the zeros vectors) from fresh tables, reports the end
     check failing (status 1)."""
-    T, N, C, H, W = shape
-    tabs = np.zeros(int(kernels.table_sizes(T, C, H, W, bits).sum()), np.uint32)
-    got = np.zeros(shape, np.uint8)
-    return kernels.decode_into(np.frombuffer(payload, np.uint8), got, bits, tabs, kernels.initial_weights(T, C, H, W, bits), False) == 1
+    return _fresh_decode(kernels, payload, shape, bits)[0] == 1
 
 
 def _end_rule_vectors(valid: dict[str, bytes], codec: str, kernels: ModuleType, zeros: str, base: str) -> dict[str, tuple[bytes, int, str]]:

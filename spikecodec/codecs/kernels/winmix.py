@@ -461,8 +461,8 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                         vw = tabs[U(iw)]
                         vx = tabs[U(ix)]
                         vy = tabs[U(iy)]
-                        vp = tabs[ip]
-                        vl = tabs[il]
+                        vp = tabs[ip] if frame else np.uint32(0)  # not read for the other codecs
+                        vl = tabs[il] if frame else np.uint32(0)
                         sa = stretched(va)
                         sb = stretched(vb)
                         sc = stretched(vc)
