@@ -26,7 +26,7 @@ MNIST, whose corpora (:data:`HOLDOUT_SPEC`, in runs/holdout/) no design study re
     python benchmarks/corpora.py finetune mbv2-mnist-t4 2   # 2 more epochs (10000 images)
     python benchmarks/corpora.py build   # writes runs/corpora/*.npy + .json
     python benchmarks/corpora.py list    # rates of every LIF layer (to choose split points)
-    python benchmarks/corpora.py holdout # trains res-mnist-t8 (about 15 min), writes runs/holdout/
+    python benchmarks/corpora.py holdout # trains res-mnist-t8 (about 5 min), writes runs/holdout/
 
 Torch is imported here only (spikecodec itself never imports it).
 """
@@ -71,6 +71,7 @@ HOLDOUT_NETWORKS = {
                           mean=MNIST_MEAN, std=MNIST_STD),
                      "mnist", 8000, 2, 3e-3),
 }
+TRAINED = {**NETWORKS, **HOLDOUT_NETWORKS}  # every network `train` knows by name
 
 # name -> the spiking MLP's layout and training (its own small module: spikecodec.models builds
 # convolutional backbones only)
@@ -224,7 +225,7 @@ def train(name: str) -> dict:
     from spikecodec.models.checkpoint import load_model
 
     torch.set_num_threads(2)
-    overrides, data, n_train, epochs, lr = {**NETWORKS, **HOLDOUT_NETWORKS}[name]
+    overrides, data, n_train, epochs, lr = TRAINED[name]
     config = make_config(**overrides)
     run_dir = MODELS / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -278,10 +279,10 @@ def load_network(name: str):
         model = spiking_mlp(MLPS[name])
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval(), path, MLPS[name]["dataset"]
-    if name in NETWORKS or name in HOLDOUT_NETWORKS:
+    if name in TRAINED:
         path = MODELS / name / "ft" / "last.pt"
         path = path if path.exists() else MODELS / name / "last.pt"
-        return load_model(path), path, {**NETWORKS, **HOLDOUT_NETWORKS}[name][1]
+        return load_model(path), path, TRAINED[name][1]
     return load_reference(name), reference_path(name), "fashion-mnist"
 
 
@@ -347,7 +348,7 @@ def build(names: list[str] | None = None, spec: dict | None = None, out: Path = 
             "bits": bits, "rate_nonzero": round(float(np.mean(s > 0)), 4), "mean": round(float(s.mean()), 4),
             "histogram": np.bincount(s.ravel(), minlength=2).tolist(), "seconds": round(time.time() - t0, 1),
         }
-        if net in NETWORKS or net in HOLDOUT_NETWORKS or net in MLPS:
+        if net in TRAINED or net in MLPS:
             info = json.loads((MODELS / net / "info.json").read_text())
             meta["network_training"] = {k: info[k] for k in ("dataset", "train_images", "epochs", "lr",
                                                             "test_accuracy_2000", "train_seconds")}
