@@ -2,9 +2,13 @@
 
     python benchmarks/corpora.py train && python benchmarks/corpora.py build   # once: runs/corpora/
     python benchmarks/peers_bench.py                                            # this table
+    python benchmarks/corpora.py holdout && python benchmarks/peers_bench.py --holdout
 
-Writes benchmarks/results/peers.md and peers.json. Every number is measured in one run of this
-script, on the corpora in runs/corpora/ (benchmarks/corpora.py says how each was made).
+Writes benchmarks/results/peers.md and peers.json (``--holdout``: holdout.md and holdout.json, on
+runs/holdout/, a network no design study read). Every number is measured in one run of this
+script, on the corpora in runs/corpora/ (benchmarks/corpora.py says how each was made). Besides
+the coders' bytes and speeds, the default codec's file of each corpus in THREAD_CHUNKS chunks is
+decoded on 1 and 2 threads (issue 25's 2-thread target).
 
 Peers get every advantage: each is tried on every axis order below and every byte layout
 (1-bit: np.packbits; counts of b = 2 or 4 bits: 8/b values a byte, b packed bit planes, or one
@@ -462,7 +466,7 @@ def markdown(results: list[dict], summaries: list[dict], total_s: float, run_at:
         for s in summaries:
             th = s["threads"]
             out.append(f"| {s['corpus']} | {th['codec']} | {th['chunks']} | {th['one_s'] * 1e3:.0f} | {th['two_s'] * 1e3:.0f} | "
-                       f"{th['speedup']:.2f}x | {'yes' if th['speedup'] >= 1.7 else 'no'} |")
+                       f"{th['speedup']:.3f}x | {'yes' if th['speedup'] >= 1.7 else 'no'} |")
     for res in results:
         m = res["corpus"]
         out += ["", f"## {m['name']}", "",
@@ -481,19 +485,21 @@ def markdown(results: list[dict], summaries: list[dict], total_s: float, run_at:
     return "\n".join(out) + "\n"
 
 
-def render() -> None:
-    """Rewrite peers.md from peers.json (the same measurements; after a change of layout only)."""
-    data = json.loads((RESULTS / "peers.json").read_text())
+def render(holdout: bool = False) -> None:
+    """Rewrite peers.md (holdout.md) from its json (the same measurements; after a change of
+    layout only)."""
+    stem = "holdout" if holdout else "peers"
+    data = json.loads((RESULTS / f"{stem}.json").read_text())
     data["summary"] = [summary(res) for res in data["corpora"]]
-    (RESULTS / "peers.json").write_text(json.dumps(data, indent=1) + "\n")
-    (RESULTS / "peers.md").write_text(markdown(data["corpora"], data["summary"], data["total_seconds"],
-                                               data["run_at"], data["code"]))
+    (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=1) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(data["corpora"], data["summary"], data["total_seconds"],
+                                                 data["run_at"], data["code"], holdout))
 
 
 def main(argv: list[str]) -> None:
-    if argv[1:] == ["--render"]:
-        return render()
     holdout = "--holdout" in argv[1:]
+    if "--render" in argv[1:]:
+        return render(holdout)
     names = [a for a in argv[1:] if a != "--holdout"]
     folder = HOLDOUT if holdout else CORPORA
     paths = sorted(p for p in folder.glob("*.npy") if not names or p.stem in names)
