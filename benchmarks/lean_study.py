@@ -1,9 +1,9 @@
 """Where a mixing coder's time goes (issue 25's default: >= 10% fewer bytes than paq9a at >= 5x
 its speed): a study of a lean prototype, not a codec.
 
-Why: the shipped mixing codecs (``winmix``, ``chanmix``, ``framemix``) code 1-bit spikes at 10-20
-M elements/s, 0.7-2.2x paq9a (benchmarks/results/peers.md); 5x paq9a is 37-120 M/s on the
-corpora (paq9a runs 6.5-24 M/s, fastest on the sparsest). Before designing a faster default, this
+Why: the default, ``framemix``, codes 1-bit spikes at 9-17 M elements/s, 0.7-1.7x paq9a's speed
+(benchmarks/results/peers.md; ``winmix`` and ``chanmix`` are not much faster); 5x paq9a is 32-120
+M/s on the corpora (paq9a runs 6.3-24 M/s, fastest on the sparsest). Before designing a faster default, this
 measures what a mixing loop of this family costs and what each part is worth.
 
 The prototype (:func:`_code`, here, 1-bit significance only) is ``winmix``'s loop cut down: the
