@@ -49,7 +49,7 @@ if __name__ == "__main__":
 from numba import njit  # noqa: E402
 
 import spikecodec  # noqa: E402
-from peers_bench import ROOT, code_state, layouts, permuted, run_paq  # noqa: E402
+from peers_bench import ROOT, best_time, code_state, layouts, permuted, run_paq  # noqa: E402
 from spikecodec.codecs.kernels.binary import (  # noqa: E402
     cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated)
 from spikecodec.codecs.kernels.ops import U  # noqa: E402
@@ -262,14 +262,8 @@ def default_speed(x: np.ndarray, rounds: int = 2) -> dict:
     """``framemix`` (the default) through the container, one chunk."""
     chunk = tuple(x.shape[:2])
     spikecodec.decode(spikecodec.encode(x[:, :1], codec="framemix"))  # load the kernels
-    enc = dec = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        data = spikecodec.encode(x, codec="framemix", chunk=chunk)
-        enc = min(enc, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        y = spikecodec.decode(data)
-        dec = min(dec, time.perf_counter() - t0)
+    enc, data = best_time(lambda: spikecodec.encode(x, codec="framemix", chunk=chunk), rounds)
+    dec, y = best_time(lambda: spikecodec.decode(data), rounds)
     assert np.array_equal(x, y)
     return {"bytes": len(data), "enc": x.size / enc / 1e6, "dec": x.size / dec / 1e6}
 

@@ -141,8 +141,8 @@ def first_weights(T: int, C: int, H: int, W: int, bits: int, values: bool, chan:
     w = np.zeros(model_weights(T, C, H, W, bits, values, chan, frame), np.int32)
     sig = int(sig_set_size(frame))
     nsig = min(T, TPOS) * SETS_PER_STEP * sig
-    nmag = int(mag_nodes(bits)) * 4 * int(mag_set_size(values))
     size = int(mag_set_size(values))
+    nmag = int(mag_nodes(bits)) * 4 * size
     w[:nsig].reshape(-1, sig)[:, : sig - 1] = SIG_INIT
     w[nsig : nsig + nmag].reshape(-1, size)[:, : size - 1] = MAG_INIT
     w[nsig + nmag :].reshape(-1, sig)[:, : sig - 1] = SIG_INIT
