@@ -109,6 +109,8 @@ class _RowReader:
         self.rows: np.ndarray | None = None
 
     def frames(self, a: int, b: int) -> np.ndarray:
+        if not len(self.reader.entries):  # no chunks (an empty inner axis, FORMAT.md 4.2): empty frames
+            return self.reader[a:b]
         if self.rows is None or not (self.lo <= a and b <= self.hi):  # the rows that hold frames a..b
             self.rows = None  # dropped before the next are decoded
             lo = int(self.starts[np.searchsorted(self.starts, a, "right") - 1])

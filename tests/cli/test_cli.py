@@ -420,6 +420,17 @@ def test_recover_of_a_file_cut_before_its_first_complete_row_says_so(tmp_path: P
     assert spikecodec.load(tmp_path / "r.spk").shape == (0, 3)
 
 
+def test_recover_copies_a_complete_file_without_chunks(tmp_path: Path) -> None:
+    # An empty inner axis under a chunk of rank 2 leaves no chunks at all (FORMAT.md 4.2; the
+    # vector valid/empty-inner-axis.spk): recover said "0 frames written, but length=3 was
+    # declared" for that complete file, which reads as (3, 0, 4).
+    spikecodec.save(tmp_path / "g0.spk", np.zeros((3, 0, 4), np.uint8), codec="raw", chunk=(1, 1))
+    with spikecodec.open(tmp_path / "g0.spk") as r:
+        assert len(r.entries) == 0
+    ok("recover", tmp_path / "g0.spk", "-o", tmp_path / "r.spk")
+    assert spikecodec.load(tmp_path / "r.spk").shape == (3, 0, 4)
+
+
 def test_spike_files_named_by_a_pipe_path_are_read_and_devices_refused(tmp_path: Path, spikes: np.ndarray) -> None:
     # `decode <(cat x.spk)` and named pipes were read as files of 0 bytes ("file is 0 bytes").
     spikecodec.save(tmp_path / "x.spk", spikes)
