@@ -84,6 +84,11 @@ VALID: dict[str, dict] = {
         "extensions": [{"name": "x-vendor-note", "required": False, "data_hex": "68656c6c6f"}],
     },
 }
+# Added later (format unchanged): a zstd frame whose Window_Descriptor says a window log of 31, the
+# largest a reader accepts (FORMAT.md 9.3: any window size up to it, however much it exceeds the
+# content size); each chunk's frame is one raw block.
+VALID["zstd-window-log-31"] = {"array": {"shape": [2, 2, 3, 4, 5], "bits": 1, "rate": 0.2, "seed": 191},
+                               "encode": {"codec": "zstd", "chunk": [1]}, "zstd_window_log": 31}
 # The entropy coders (FORMAT.md 9.4) on spikes correlated over time (each neuron mostly repeats
 # its pattern), counts and an all-zero chunk, with chunks that hold every timestep.
 for _codec in ("order0", "context", "auto"):
@@ -1081,6 +1086,10 @@ def build_valid(spec: dict, array: np.ndarray) -> bytes:
     if spec.get("packed_last_row"):
         return _with_packed_last_row(spec, array)
     data = spikecodec.encode(array, bits=spec["array"]["bits"], **_chunk_arg(spec["encode"]))
+    if "zstd_window_log" in spec:  # each chunk's zstd frame remade: one raw block, a window of this log
+        body, ents = _rebuild_chunks(data, lambda i, o, x, s, p: (o, x, s, _zstd_frame_window_log(
+            zstandard.ZstdDecompressor().decompress(bytes(p)), spec["zstd_window_log"])))
+        data = _finish(body, ents)
     if "extensions" not in spec:
         return data
     with spikecodec.open(data) as r:
@@ -1132,6 +1141,54 @@ def _finish(body: bytes, entries: list[IndexEntry]) -> bytes:
 
 def _crc(b: bytes) -> bytes:
     return struct.pack("<I", layout.crc32(b))
+
+
+def header_codecs(data: bytes) -> list[str]:
+    """The codec ids a file's header names, in pipeline order (the manifest's ``codecs``): [] when
+    the file fails FORMAT.md section 10 before the header body's values are read (step 1, step 2,
+    or the body's structure in steps 3.1 - 3.2), so that its header cannot be parsed."""
+    if len(data) < 16 or data[:8] != layout.SIGNATURE or data[8] != 1 or data[10:12] != b"\0\0":
+        return []
+    size = struct.unpack_from("<I", data, 12)[0]
+    if not 1 <= size <= 1 << 20 or len(data) < 16 + size + 4 or _crc(data[: 16 + size]) != data[16 + size : 20 + size]:
+        return []
+    body, pos = data[16 : 16 + size], 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > size:
+            raise ValueError("past the body")
+        pos += n
+        return body[pos - n : pos]
+
+    def count(n: int) -> int:
+        return int.from_bytes(take(n), "little")
+
+    def text() -> str:
+        raw = take(count(1))
+        if not raw.isascii():
+            raise ValueError("not ASCII")
+        return raw.decode("ascii")
+
+    try:
+        rank, _, k, reserved = take(4)
+        if not 1 <= rank <= 8 or not 1 <= k <= rank or reserved:
+            return []
+        take(8 * rank + 8 * k)
+        for _ in range(rank):
+            text()
+        ids = []
+        for _ in range(count(1)):
+            ids.append(text())
+            take(count(4))
+        take(count(4))
+        for _ in range(count(2)):
+            take(1)
+            text()
+            take(count(4))
+    except ValueError:
+        return []
+    return ids if pos == size else []
 
 
 # -- invalid vectors ----------------------------------------------------------------------------
@@ -1318,6 +1375,8 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_countmix(valid))
     out.update(_invalid_chanmix(valid))
     out.update(_invalid_framemix(valid))
+    out.update(_invalid_outside_fifth_round(valid))
+    out.update(_invalid_core_twins(valid))
     return out
 
 
@@ -2061,9 +2120,10 @@ def _invalid_issue23(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
 
 
 def _raw_header(data: bytes, *, shape=None, chunk=None, axes=None, codecs=None, metadata=None, extensions=None,
-                trailing: bytes = b"") -> bytes:
+                trailing: bytes = b"", head_only: bool = False) -> bytes:
     """``data``'s header rebuilt from raw fields (bytes, not checked: any of them may break a
-    rule), the chunks moved after it. ``codecs``: [(id, config)], ``extensions``: [(flags, name, data)]."""
+    rule), the chunks moved after it (``head_only``: the header bytes alone). ``codecs``: [(id,
+    config)], ``extensions``: [(flags, name, data)]."""
     h, _, _ = _parts(data)
     body = struct.pack("<BBBB", h.rank, h.bits, h.chunk_rank, 0)
     body += struct.pack(f"<{h.rank}Q", *(shape or [(1 << 64) - 1 if s is None else s for s in h.shape]))
@@ -2079,6 +2139,8 @@ def _raw_header(data: bytes, *, shape=None, chunk=None, axes=None, codecs=None, 
     body += struct.pack("<H", len(exts)) + b"".join(bytes([f]) + bytes([len(n)]) + n + struct.pack("<I", len(d)) + d for f, n, d in exts)
     body += trailing
     pre = data[:12] + struct.pack("<I", len(body))
+    if head_only:
+        return pre + body + _crc(pre + body)
     return _relocate(data, pre + body + _crc(pre + body))
 
 
@@ -2264,6 +2326,222 @@ def _invalid_outside_fourth_round(valid: dict[str, bytes]) -> dict[str, tuple[by
     return out
 
 
+# -- the fifth round (an outside reader written from FORMAT.md alone) ---------------------------
+
+
+def _raw_head(data: bytes, **fields) -> bytes:
+    """The header bytes (preamble to CRC) that :func:`_raw_header` puts before ``data``'s chunks."""
+    return _raw_header(data, **fields, head_only=True)
+
+
+def _compact_under(data: bytes, head: bytes, keyed: bool = False) -> bytes:
+    """A compact-record file's records rebuilt under another header ``head`` (each record's check
+    made against ``head``'s CRC), with its index and trailer: only what ``head`` says is wrong."""
+    _, h, chunks = _compact_parts(data)
+    return _compact_file(head, _compact_records(head, h, chunks, keyed=keyed), len(chunks), _rows(chunks))
+
+
+def _fresh_compact(records: str) -> bytes:
+    """spikes-raw's array (shape [2, 2, 3, 4, 5], 1-bit) as compact records of codec raw, chunk [1]:
+    two records of 8-byte payloads, each with a one-byte size field and no height."""
+    return spikecodec.encode(make_array(VALID["spikes-raw"]["array"]), codec="raw", chunk=[1], records=records)
+
+
+def _invalid_outside_fifth_round(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """What an outside reader written from FORMAT.md alone found no vector for: every problem code
+    of appendix A that a reader of a file reports, each with its first check in the order of
+    section 10 (and where that order is subtle, the case that pins it)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    base = valid["spikes-raw"]  # shape [2, 2, 3, 4, 5], chunk [1], axes T N C H W, codec raw, classic records
+    h, start, ents = _parts(base)
+
+    # Step 3.1: the chunk rank, before the structure it sizes (k = 6 would need a longer body).
+    out["chunk-rank-zero"] = (_patch_header_body(base, 2, b"\x00"), 16, "chunk rank 0 is outside")
+    out["chunk-rank-above-rank"] = (_patch_header_body(base, 2, b"\x06"), 16, "chunk rank 6 is outside")
+    # Step 3.3: the codec count (none, nine) before any codec's JSON; each codec in turn, its JSON
+    # then the key id (so codec 0's id before codec 1's broken JSON; keys compared decoded); the
+    # extension count before each extension's flag bits.
+    out["codec-count-zero"] = (_raw_header(base, codecs=[]), 16, "0 codecs")
+    out["codec-count-nine"] = (_raw_header(base, codecs=[(b"raw", b"{}")] + [(b"zstd", b"{}")] * 8), 16, "9 codecs")
+    out["codec-config-id"] = (_raw_header(base, codecs=[(b"raw", b'{"id":"raw"}')]), 16, "may not contain the key 'id'")
+    out["codec-config-id-before-next-json"] = (_raw_header(base, codecs=[(b"raw", b'{"id":1}'), (b"zstd", b"{")]), 16,
+                                               "may not contain the key 'id'")
+    out["codec-config-id-escaped"] = (_raw_header(base, codecs=[(b"raw", b'{"\\u0069d":1}')]), 16,
+                                      "may not contain the key 'id'")
+    out["extension-count-65"] = (_raw_header(base, extensions=[(2, b"x-pad", b"")] + [(0, b"x-pad", b"")] * 64), 16,
+                                 "65 extension fields")
+    # Step 3.4: each extent, axis 0 first (an extent too large before the element count it makes
+    # too large); a chunk_shape entry of 0 (axis 1) before chunk_shape[0] larger than shape[0];
+    # the chunk's element count; the axis names' characters before their distinctness; the codec
+    # ids before the pipeline.
+    out["shape-extent"] = (_raw_header(base, shape=[2, 1 << 62, 3, 4, 5]), 16, "is outside 0..")
+    out["shape-extent-axis-0"] = (_raw_header(base, shape=[(1 << 64) - 2, 2, 3, 4, 5]), 16, "is outside 0..")
+    c2 = valid["chunks-2d"]  # shape [3, 5, 3, 2, 2], chunk [2, 2]
+    out["chunk-shape-zero"] = (_raw_header(base, chunk=[0]), 16, "chunk_shape[0] is zero")
+    out["chunk-shape-zero-before-axis-0"] = (_raw_header(c2, chunk=[9, 0]), 16, "chunk_shape[1] is zero")
+    out["chunk-too-large"] = (_raw_header(base, shape=[2, 3, 1 << 30, 1, 1]), 16, "more than 2147483648 elements")
+    out["axis-name"] = (_raw_header(base, axes=[b"T", b"N-1", b"C", b"H", b"W"]), 16, "is not 1-16 characters")
+    out["axis-name-empty"] = (_raw_header(base, axes=[b"T", b"", b"C", b"H", b"W"]), 16, "is not 1-16 characters")
+    out["axis-name-17"] = (_raw_header(base, axes=[b"T", b"N" * 17, b"C", b"H", b"W"]), 16, "is not 1-16 characters")
+    out["axis-name-before-duplicate"] = (_raw_header(base, axes=[b"T", b"T", b"C", b"H", b"W!"]), 16, "is not 1-16 characters")
+    out["codec-id-33"] = (_raw_header(base, codecs=[(b"r" * 33, b"{}")]), 16, "is not 1..32 ASCII characters")
+    out["codec-id-empty"] = (_raw_header(base, codecs=[(b"", b"{}")]), 16, "is not 1..32 ASCII characters")
+    # Step 3.5: an extension's name before its required bit; a known extension that appears twice
+    # fails at its first appearance, whatever the second's bit, and before its data is looked at.
+    out["extension-name-empty"] = (_raw_header(base, extensions=[(1, b"", b"")]), 16, "is not 1..64 ASCII characters")
+    out["extension-name-65"] = (_raw_header(base, extensions=[(0, b"x" * 65, b"")]), 16, "is not 1..64 ASCII characters")
+    cs = valid["compact-streamed"]  # raw, compact records (unkeyed), chunk [2], rows of 2, 1, 2
+    out["extension-repeated"] = (
+        _compact_under(cs, _raw_head(cs, extensions=[(1, b"compact-records", b""), (0, b"compact-records", b"")])), 16,
+        "appears more than once")
+    out["extension-repeated-before-data"] = (
+        _compact_under(cs, _raw_head(cs, extensions=[(1, b"compact-records", b"\x00"), (1, b"compact-records", b"")])), 16,
+        "appears more than once")
+    # After every extension's own rules (its data among them), keyed-checks without compact records,
+    # then message-ends without them; stream-id has no rule: with its required bit, an unknown one.
+    out["extension-data-before-keyed-checks-classic"] = (
+        _raw_header(base, extensions=[(1, b"keyed-checks", b""), (1, b"message-ends", b"\x00")]), 16, "carries no data")
+    out["keyed-checks-classic-before-message-ends"] = (
+        _raw_header(base, extensions=[(1, b"message-ends", b""), (1, b"keyed-checks", b"")]), 16, "keys compact records")
+    out["stream-id-required"] = (_raw_header(base, extensions=[(1, b"stream-id", bytes(range(16)))]), 16,
+                                 "is not understood by this reader")
+
+    # Step 4: the trailer's pointer - at or after D, ending at the trailer (computed without
+    # overflow), and room for the smallest index (16 bytes classic; 1 byte compact).
+    size = len(base)
+    T = size - 24
+    io = ents[-1].offset + ents[-1].size
+    out["trailer-index-before-data"] = (base[:T] + encode_trailer(0, T), T, "not ending at the trailer")
+    out["trailer-index-not-at-trailer"] = (base[:T] + encode_trailer(io, T - io + 1), T, "not ending at the trailer")
+    out["trailer-index-wraps"] = (base[:T] + encode_trailer(T + 1, (1 << 64) - 1), T, "not ending at the trailer")
+    out["trailer-index-classic-12"] = (base[:T] + encode_trailer(T - 12, 12), T, "not ending at the trailer")
+    cT = len(cs) - 24
+    out["trailer-index-compact-empty"] = (cs[:cT] + encode_trailer(cT, 0), cT, "not ending at the trailer")
+
+    # Step 5: the index's magic, then its size against its count (also a count whose 12 + 40 m + 4
+    # wraps to the size mod 2^64), then its CRC; each entry's size after its offset.
+    b = bytearray(base)
+    b[io + 3] = ord("X")
+    out["index-magic"] = (bytes(b), io, "no index magic")
+    b = bytearray(base)
+    b[io + 4 : io + 12] = struct.pack("<Q", len(ents) + 1)
+    out["index-size"] = (bytes(b), io, "entries but is")
+    b = bytearray(base)
+    b[io + 4 : io + 12] = struct.pack("<Q", len(ents) + (1 << 61))
+    assert (12 + 40 * (len(ents) + (1 << 61)) + 4) % (1 << 64) == T - io
+    out["index-size-count-wraps"] = (bytes(b), io, "entries but is")
+    small = [IndexEntry(ents[0].offset, 4, ents[0].row_start, ents[0].row_length, ents[0].spike_count), *ents[1:]]
+    out["index-entry-size"] = (_finish(base[:io], small), io, "is below the minimum")
+    # The other chunks of a row have the row's height: in the index (chunks-2d: rows of 3 chunks),
+    # and in compact records (a record that states a height its row's first chunk did not).
+    _, c2start, c2ents = _parts(c2)
+    c2io = c2ents[-1].offset + c2ents[-1].size
+    differs = list(c2ents)
+    differs[1] = IndexEntry(differs[1].offset, differs[1].size, differs[1].row_start, 1, differs[1].spike_count)
+    out["row-height-differs"] = (_finish(c2[:c2io], differs), c2io, "differs from its row's")
+    c2compact = spikecodec.encode(make_array(VALID["chunks-2d"]["array"]), codec="raw", chunk=[2, 2], records="compact-unkeyed")
+    head, ch, chunks = _compact_parts(c2compact)
+    recs = _compact_records(head, ch, chunks)
+    payload1 = chunks[1][2]
+    size_field = varint(2 * len(payload1) + 2) + varint(1)  # f = 1, height 1: its row's first record states none (2)
+    recs[1] = size_field + payload1 + compact_check(head[-4:], 1, size_field, payload1, check_size(len(payload1)))
+    out["compact-row-height-differs"] = (_compact_file(head, recs, len(recs), _rows(chunks)), len(head) + len(recs[0]), "differs from its row's")
+
+    # Step 7, raw (9.2, 8): a payload one byte short of or past the packed size; a zstd frame
+    # whose content is not the packed size is raw's problem, not zstd's.
+    def chunk0(data: bytes, new_payload) -> bytes:
+        body, e = _rebuild_chunks(data, lambda i, o, x, s, p: (o, x, s, new_payload(bytes(p)) if i == 0 else p))
+        return _finish(body, e)
+
+    out["packed-size-short"] = (chunk0(base, lambda p: p[:-1]), start, "packed data is 14 bytes")
+    out["packed-size-long"] = (chunk0(base, lambda p: p + b"\x00"), start, "packed data is 16 bytes")
+    zbase = valid["spikes-zstd"]
+
+    def content(p: bytes, change) -> bytes:
+        return zstandard.ZstdCompressor(level=3, write_content_size=True).compress(change(zstandard.ZstdDecompressor().decompress(p)))
+
+    out["zstd-content-short-packed-size"] = (chunk0(zbase, lambda p: content(p, lambda c: c[:-1])), _parts(zbase)[1], "packed data is 146 bytes")
+    out["zstd-content-long-packed-size"] = (chunk0(zbase, lambda p: content(p, lambda c: c + b"\x00")), _parts(zbase)[1], "packed data is 148 bytes")
+    return out
+
+
+def _invalid_core_twins(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Twins, with the codecs every reader implements (raw; context where a prior is needed), of the
+    vectors of container rules built on optional codecs (ctxmix, mix), so that a reader of raw,
+    zstd, order0, context and auto alone reaches those rules (FORMAT.md 9.1: it would report
+    codec-pipeline for the others)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+
+    def flipped_and_swapped(data: bytes, keyed: bool):
+        head, h, chunks, recs, rows, at = _rebuilt_compact(data, keyed=keyed)
+        payload1 = chunks[1][2]
+        r1 = bytearray(recs[1])
+        r1[len(r1) - check_size(len(payload1)) - 1] ^= 0x01  # the payload's last byte; its check as it was
+        flipped = _compact_file(head, [recs[0], bytes(r1), *recs[2:]], len(recs), rows)
+        swapped = _compact_file(head, [recs[1], recs[0], *recs[2:]], len(recs), rows)
+        return head, h, chunks, recs, rows, at, flipped, swapped
+
+    # compact-streamed: raw, compact records checked as in 1.3 - 1.6; record 1 (a flushed row) states its height.
+    head, h, chunks, recs, rows, at, flipped, swapped = flipped_and_swapped(valid["compact-streamed"], keyed=False)
+    out["compact-check-mismatch-raw"] = (flipped, at[1], "check mismatch")
+    out["compact-records-swapped-raw"] = (swapped, at[0], "check mismatch")
+    out["compact-index-count-raw"] = (_compact_file(head, recs, len(recs) + 1, rows), at[-1], "the index counts")
+
+    keyed = _fresh_compact("compact")
+    head, h, chunks, recs, rows, at, flipped, swapped = flipped_and_swapped(keyed, keyed=True)
+    out["keyed-check-mismatch-raw"] = (flipped, at[1], "check mismatch")
+    out["keyed-records-swapped-raw"] = (swapped, at[0], "check mismatch")
+    unkeyed = _compact_records(head, h, chunks, keyed=False)
+    out["keyed-records-unkeyed-raw"] = (_compact_file(head, unkeyed, len(recs), rows), at[0], "check mismatch")
+    with_data = tuple(Extension(e.name, b"\x00" if e.name == "keyed-checks" else e.data, e.required) for e in h.extensions)
+    new_head = encode_header(Header(**{**h.__dict__, "extensions": with_data}))
+    out["keyed-extension-data-raw"] = (_compact_under(keyed, new_head, keyed=True), layout.PREAMBLE_SIZE, "carries no data")
+    spikes = valid["spikes-raw"]
+    out["keyed-checks-classic-raw"] = (_set_header(spikes, extensions=(Extension("keyed-checks", b"", True),)),
+                                       layout.PREAMBLE_SIZE, "compact records")
+    # A raw stream with message ends, its header's message-ends extension given data (only the
+    # header is replaced: a reader finds the problem there, before it looks further).
+    frames = make_array(VALID["spikes-raw"]["array"])
+    link_head, link_msgs, link_end = _link_stream(frames.shape[1:], frames, [1, 1], codec="raw", records="compact", message_ends=True)
+    stream = link_head + b"".join(link_msgs) + link_end
+    lh, lstart, _ = _parts(stream)
+    ends_data = tuple(Extension(e.name, b"\x00" if e.name == "message-ends" else e.data, e.required) for e in lh.extensions)
+    out["message-ends-extension-data-raw"] = (encode_header(Header(**{**lh.__dict__, "extensions": ends_data})) + stream[lstart:],
+                                              layout.PREAMBLE_SIZE, "carries no data")
+    out["message-ends-classic-raw"] = (_set_header(spikes, extensions=(Extension("message-ends", b"", True),)),
+                                       layout.PREAMBLE_SIZE, "compact records")
+    # Priors (14) with context: a prior extension where the codec names none; an embedded prior
+    # file whose CRC is damaged; an embedded prior that is not the one the codec names; a prior of
+    # another codec (order0's, named and embedded).
+    cspikes = valid["context-spikes"]
+    out["prior-extension-unneeded-context"] = (
+        _set_header(cspikes, extensions=(Extension("prior", get_prior("priors/context.prior").data, True),)),
+        layout.PREAMBLE_SIZE, "holds a prior, but codec")
+    embedded = valid["prior-context-embedded"]
+    broken = bytearray(get_prior("priors/context.prior").data)
+    broken[-1] ^= 0x01
+    out["prior-embedded-file-crc-context"] = (
+        _raw_header(embedded, codecs=[(b"context", json.dumps({"prior": hashlib.sha256(broken).hexdigest()}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", bytes(broken))]), 16, "the embedded prior, at its byte")
+    other = Extension("prior", get_prior("priors/order0.prior").data, True)
+    out["prior-embedded-wrong-context"] = (_set_header(embedded, extensions=(other,)), layout.PREAMBLE_SIZE,
+                                           "the embedded prior is not prior")
+    order0 = get_prior("priors/order0.prior")
+    out["context-prior-of-order0"] = (
+        _raw_header(embedded, codecs=[(b"context", json.dumps({"prior": order0.digest}, separators=(",", ":")).encode())],
+                    extensions=[(1, b"prior", order0.data)]), 16, "cannot serve codec 'context'")
+    # The prior's geometry against each chunk's, at the record (section 10 step 7): the context
+    # prior (C = 4) for chunks cut along C (chunk [3, 1, 3]: C = 3, then 1), their payloads coded
+    # without a prior (whole words, within the bound: the length checks come first).
+    context = get_prior("priors/context.prior")
+    plain = spikecodec.encode(make_array(VALID["prior-context-embedded"]["array"]), codec="context", chunk=[3, 1, 3])
+    cut = _raw_header(plain, codecs=[(b"context", json.dumps({"prior": context.digest}, separators=(",", ":")).encode())],
+                      extensions=[(1, b"prior", context.data)])
+    cut = _patch_header_body(cut[:9] + b"\x03" + cut[10:], 0, cut[16:17])  # minor 3 (priors), the header CRC made again
+    out["context-prior-geometry-at-record"] = (cut, _parts(cut)[1], "was trained for chunks with C=4")
+    return out
+
+
 # -- messages (FORMAT.md 11) ----------------------------------------------------------------------
 # A stream as a receiver gets it over its own transport, message by message: each vector is the
 # messages in the order delivered (vectors/messages/NAME.msgs: each a u32 length, then its bytes),
@@ -2331,7 +2609,7 @@ def _received_numbered(messages: list[bytes], end: bool, records: list[int]) -> 
     return rows, problem and problem.offset, problem and f"{problem.code}: {problem.message}"
 
 
-def _colliding_stream_ids(frame_shape) -> tuple[bytes, bytes]:
+def _colliding_stream_ids(frame_shape, codec: str = "ctxmix") -> tuple[bytes, bytes]:
     """The first two stream ids (SHA-256 of 0, 1, 2, ... cut to 16 bytes) whose ctxmix link headers
     have header CRCs A and B with CRC-16/XMODEM(A XOR B) = 0: under the checks of versions 1.3 - 1.6
     (a CRC over the header CRC, the ordinal and the record) every record of either stream then
@@ -2339,7 +2617,7 @@ def _colliding_stream_ids(frame_shape) -> tuple[bytes, bytes]:
     seen: dict[int, bytes] = {}
     for i in range(1 << 20):
         sid = hashlib.sha256(i.to_bytes(8, "little")).digest()[:16]
-        tag = spikecodec.LinkEncoder(frame_shape, codec="ctxmix", stream_id=sid, message_ends=False).header[-4:]
+        tag = spikecodec.LinkEncoder(frame_shape, codec=codec, stream_id=sid, message_ends=False).header[-4:]
         got = seen.setdefault(binascii.crc_hqx(tag, 0), sid)
         if got is not sid:
             return got, sid
@@ -2366,6 +2644,49 @@ def _first_record_ending(message: bytes) -> int:
     return n + ((v - 1) >> 2) + 2
 
 
+def _raw_message_twins(frames: np.ndarray, big: np.ndarray) -> tuple[dict, dict]:
+    """The message vectors of a refused message, with codec raw instead of ctxmix (named
+    ``...-raw``), so that a receiver of the codecs every reader implements reaches each rule of
+    section 11: (cases, numbered cases) as :func:`message_vectors` builds them."""
+    header, msgs, end = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="raw")
+    _, other, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="raw", metadata={"camera": 2})
+    session_header, session, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="raw", stream_id=bytes(range(16)))
+    _, other_session, _ = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="raw", stream_id=bytes(range(16, 32)))
+    id_a, id_b = _colliding_stream_ids(frames.shape[1:], codec="raw")
+    collide_a = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="raw", stream_id=id_a, records="compact")
+    collide_b = _link_stream(frames.shape[1:], frames, [1, 2, 1, 1], codec="raw", stream_id=id_b, records="compact")
+    ends_header, ends, _ = _link_stream(frames.shape[1:], frames, [2, 3], codec="raw", stream_id=bytes(range(80, 96)),
+                                        records="compact", message_ends=True)
+    cases = {
+        "reordered-raw": ([header, msgs[0], msgs[2], msgs[1]], False, "out of order", "compact-check"),
+        "replayed-raw": ([header, msgs[0], msgs[0]], False, "out of order", "compact-check"),
+        "other-stream-raw": ([header, other[0]], False, "another", "compact-check"),
+        "truncated-raw": ([header, msgs[0], msgs[1][:-1]], False, "ends inside", "record-truncated"),
+        "byte-after-records-raw": ([header, msgs[0] + b"\0"], False, "end", "records-end-early"),
+        "end-early-raw": ([header, *msgs[:3], end], True, "ended after", "index-count"),
+        "end-extra-byte-raw": ([header, *msgs, end + b"\0"], True, "end message is", "message-size"),
+        "header-extra-byte-raw": ([header + b"\0", *msgs], False, "header message is", "message-size"),
+        "end-bad-trailer-crc-raw": ([header, *msgs, end[:-8] + bytes([end[-8] ^ 1]) + end[-7:]], True, "CRC", "trailer-crc"),
+        "end-empty-raw": ([header, *msgs, b""], True, "marker", "index-end-marker"),
+        "other-session-raw": ([session_header, session[0], other_session[1]], False, "another", "compact-check"),
+        "keyed-colliding-session-raw": ([collide_a[0], collide_a[1][0], collide_b[1][1]], False, "another", "compact-check"),
+        "message-ends-truncated-raw": ([ends_header, ends[0], ends[1][: _first_record_ending(ends[1])]], False, "cut short",
+                                       "message-truncated"),
+        "message-ends-joined-raw": ([ends_header, ends[0] + ends[1]], False, "two messages", "message-joined"),
+    }
+    nh, nm, _ = _link_stream(big.shape[1:], big, [1] * 6, codec="raw", stream_id=bytes(range(48, 64)), records="compact")
+    _, _, short_end = _link_stream(big.shape[1:], big, [1] * 2, codec="raw", stream_id=bytes(range(64, 80)), records="compact")
+    eh, em, _ = _link_stream(big.shape[1:], big, [2, 2, 2], codec="raw", stream_id=bytes(range(96, 112)), records="compact",
+                             message_ends=True)
+    numbered = {
+        "numbered-wrong-number-raw": ([nh, nm[0], nm[2]], [0, 1], False, "expected record 1", "compact-check"),
+        "numbered-end-fewer-raw": ([nh, nm[0], nm[1], nm[3], short_end], [0, 1, 3], True, "ended after 2 records", "index-count"),
+        "numbered-message-ends-truncated-raw": ([eh, em[0], em[1][: _first_record_ending(em[1])], em[2]], [0, 2, 4], False,
+                                                "cut short", "message-truncated"),
+    }
+    return cases, numbered
+
+
 def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, int | None, str | None, str | None, list[int] | None]]:
     """(messages, whether the last is the end message, rows decoded before the problem, the
     problem's offset, a phrase of it, its code, and each chunk message's record number when the
@@ -2389,6 +2710,10 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
     # Version 1.9, message ends: messages of 2 and 3 frames (one record each, rows of one frame).
     ends_header, ends, ends_end = _link_stream(frames.shape[1:], frames, [2, 3], codec="ctxmix", stream_id=bytes(range(80, 96)),
                                                records="compact", message_ends=True)
+    # A raw stream whose size fields are two bytes (payloads of 64 bytes: v = 129), for the varints
+    # a message ends inside (FORMAT.md 11: a file cannot end inside one, its trailer ends in SPKT).
+    wide = (np.random.default_rng(118).random((2, 2, 4, 8, 8)) < 0.3).astype(np.uint8)
+    wide_header, wide_msgs, wide_end = _link_stream(wide.shape[1:], wide, [1, 1], codec="raw")
     packed = (big[0].size + 7) // 8
     assert all(_first_compact_record(m) - 3 < packed for m in coded)  # every record coded, not stored packed
     cases = {
@@ -2421,6 +2746,14 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         "message-ends-truncated": ([ends_header, ends[0], ends[1][: _first_record_ending(ends[1])]], False, "cut short",
                                    "message-truncated"),
         "message-ends-joined": ([ends_header, ends[0] + ends[1]], False, "two messages", "message-joined"),
+        # A chunk message that ends inside its record's size field; end messages that end inside
+        # the count, before it (the end byte alone), inside the rows and inside the CRC.
+        "varint-truncated": ([wide_header, wide_msgs[0], wide_msgs[1][:1]], False, "inside a record's size", "varint-truncated"),
+        "end-varint-truncated": ([wide_header, *wide_msgs, b"\x00\x80"], True, "inside the index's record count", "varint-truncated"),
+        "end-marker-only": ([wide_header, *wide_msgs, b"\x00"], True, "inside the index's record count", "varint-truncated"),
+        "end-rows-varint-truncated": ([wide_header, *wide_msgs, b"\x00\x02\x80"], True, "inside the index's row count",
+                                      "varint-truncated"),
+        "end-crc-truncated": ([wide_header, *wide_msgs, wide_end[:6]], True, "ends inside the index", "index-truncated"),
     }
     # Numbered messages (FORMAT.md 11): each chunk message given with its record number, one
     # frame a message, keyed checks.
@@ -2441,6 +2774,9 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         "numbered-message-ends-truncated": ([eh, em[0], em[1][: _first_record_ending(em[1])], em[2]], [0, 2, 4], False, "cut short",
                                             "message-truncated"),
     }
+    raw_cases, raw_numbered = _raw_message_twins(frames, big)
+    cases.update(raw_cases)
+    numbered.update(raw_numbered)
     out = {}
     for name, (messages, is_end, phrase, code) in cases.items():
         rows, offset, message = _received(messages, is_end)
@@ -2761,6 +3097,62 @@ INVALID_CODES = {
     "keyed-checks-classic": "keyed-checks-classic",
     "message-ends-extension-data": "extension-data",
     "message-ends-classic": "message-ends-classic",
+    "chunk-rank-zero": "chunk-rank-range",
+    "chunk-rank-above-rank": "chunk-rank-range",
+    "codec-count-zero": "codec-count",
+    "codec-count-nine": "codec-count",
+    "codec-config-id": "codec-config-id",
+    "codec-config-id-before-next-json": "codec-config-id",
+    "codec-config-id-escaped": "codec-config-id",
+    "extension-count-65": "extension-count",
+    "shape-extent": "shape-extent",
+    "shape-extent-axis-0": "shape-extent",
+    "chunk-shape-zero": "chunk-shape-zero",
+    "chunk-shape-zero-before-axis-0": "chunk-shape-zero",
+    "chunk-too-large": "chunk-too-large",
+    "axis-name": "axis-name",
+    "axis-name-empty": "axis-name",
+    "axis-name-17": "axis-name",
+    "axis-name-before-duplicate": "axis-name",
+    "codec-id-33": "codec-id",
+    "codec-id-empty": "codec-id",
+    "extension-name-empty": "extension-name",
+    "extension-name-65": "extension-name",
+    "extension-repeated": "extension-repeated",
+    "extension-repeated-before-data": "extension-repeated",
+    "extension-data-before-keyed-checks-classic": "extension-data",
+    "keyed-checks-classic-before-message-ends": "keyed-checks-classic",
+    "stream-id-required": "extension-unknown-required",
+    "trailer-index-before-data": "trailer-index",
+    "trailer-index-not-at-trailer": "trailer-index",
+    "trailer-index-wraps": "trailer-index",
+    "trailer-index-classic-12": "trailer-index",
+    "trailer-index-compact-empty": "trailer-index",
+    "index-magic": "index-magic",
+    "index-size": "index-size",
+    "index-size-count-wraps": "index-size",
+    "index-entry-size": "index-entry-size",
+    "row-height-differs": "row-height-differs",
+    "compact-row-height-differs": "row-height-differs",
+    "packed-size-short": "packed-size",
+    "packed-size-long": "packed-size",
+    "zstd-content-short-packed-size": "packed-size",
+    "zstd-content-long-packed-size": "packed-size",
+    "compact-check-mismatch-raw": "compact-check",
+    "compact-records-swapped-raw": "compact-check",
+    "compact-index-count-raw": "index-count",
+    "keyed-check-mismatch-raw": "compact-check",
+    "keyed-records-swapped-raw": "compact-check",
+    "keyed-records-unkeyed-raw": "compact-check",
+    "keyed-extension-data-raw": "extension-data",
+    "keyed-checks-classic-raw": "keyed-checks-classic",
+    "message-ends-extension-data-raw": "extension-data",
+    "message-ends-classic-raw": "message-ends-classic",
+    "prior-extension-unneeded-context": "prior-extension-unneeded",
+    "prior-embedded-file-crc-context": "prior-file-crc",
+    "prior-embedded-wrong-context": "prior-embedded-digest",
+    "context-prior-of-order0": "prior-mismatch",
+    "context-prior-geometry-at-record": "prior-mismatch",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).
@@ -2809,6 +3201,7 @@ def main() -> int:
         named = _params(spec).get("prior")
         if named:
             manifest["valid"][name]["priors"] = [f"vectors/{named}"]
+        manifest["valid"][name]["codecs"] = header_codecs(data)
         if args.write:
             _put(VECTORS / "valid" / f"{name}.spk", data, args.force)
             buf = io.BytesIO()
@@ -2817,13 +3210,15 @@ def main() -> int:
             _put(VECTORS / "valid" / f"{name}.json", (json.dumps(spec, indent=2) + "\n").encode(), args.force)
     for name, (data, offset, problem) in invalid_vectors(valid_bytes).items():
         manifest["invalid"][name] = {"spk": f"vectors/invalid/{name}.spk", "offset": offset, "problem": problem,
-                                     "code": INVALID_CODES.get(name)}  # None: a code is missing (a test says so)
+                                     "code": INVALID_CODES.get(name),  # None: a code is missing (a test says so)
+                                     "codecs": header_codecs(data)}
         if args.write:
             _put(VECTORS / "invalid" / f"{name}.spk", data, args.force)
     manifest["recover"] = {}
     for name, (data, recovered, offset, problem) in recovery_vectors(valid_bytes).items():
         manifest["recover"][name] = {"spk": f"vectors/recover/{name}.spk", "npy": f"vectors/recover/{name}.npy", "offset": offset, "problem": problem,
-                                     "code": RECOVER_CODES.get(name)}  # None: a code is missing (a test says so)
+                                     "code": RECOVER_CODES.get(name),  # None: a code is missing (a test says so)
+                                     "codecs": header_codecs(data)}
         if args.write:
             (VECTORS / "recover").mkdir(exist_ok=True)
             _put(VECTORS / "recover" / f"{name}.spk", data, args.force)
@@ -2838,6 +3233,7 @@ def main() -> int:
             manifest["messages"][name]["records"] = records
         if rows is not None:  # the rows decoded before the problem (none without a header)
             manifest["messages"][name]["npy"] = f"vectors/messages/{name}.npy"
+        manifest["messages"][name]["codecs"] = header_codecs(messages[0])  # the header message's
         if args.write:
             (VECTORS / "messages").mkdir(exist_ok=True)
             _put(VECTORS / "messages" / f"{name}.msgs", _messages_blob(messages), args.force)

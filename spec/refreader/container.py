@@ -43,8 +43,18 @@ class Header:
         return [height] + self.chunk_place(j)[1] + self.shape[self.k:]
 
 
-def parse_header(data, priors):
-    """Steps 1 - 3 of section 10. `priors`: {digest: Prior} the user supplies."""
+def header_codecs(data):
+    """The codec ids the header names, in pipeline order; [] when the file fails before the body's
+    values are read (steps 1, 2 and the structure of step 3: the header cannot be parsed)."""
+    try:
+        fields = _structure(data)
+    except Problem:
+        return []
+    return [cid.decode("ascii") for cid, _ in fields["codecs_raw"]]
+
+
+def _structure(data):
+    """Steps 1, 2, 3.1 and 3.2 of section 10: the header body's fields as they lie."""
     size = len(data)
     if size < 16:
         raise Problem("preamble-truncated", 0, "too short for the preamble")
@@ -61,8 +71,6 @@ def parse_header(data, priors):
         raise Problem("header-truncated", 16, "the file ends inside the header")
     if crc32(data[:16 + H]) != u(data, 16 + H, 4):
         raise Problem("header-crc", 16 + H, "header CRC mismatch")
-    hdr = Header()
-    hdr.H, hdr.D, hdr.header_crc = H, 16 + H + 4, bytes(data[16 + H:16 + H + 4])
     body = bytes(data[16:16 + H])
 
     def bad(code, message):
@@ -109,6 +117,22 @@ def parse_header(data, priors):
         exts.append((flags, name, take(int.from_bytes(take(4), "little"))))
     if pos[0] != H:
         raise bad("header-malformed", "malformed header body (trailing bytes)")
+    return dict(H=H, body=body, r=r, bits=bits, k=k, shape=shape, chunk_shape=chunk_shape, axes_raw=axes_raw,
+                n_codecs=n_codecs, codecs_raw=codecs_raw, metadata_raw=metadata_raw, n_ext=n_ext, exts=exts)
+
+
+def parse_header(data, priors):
+    """Steps 1 - 3 of section 10. `priors`: {digest: Prior} the user supplies."""
+    f = _structure(data)
+    H, r, bits, k = f["H"], f["r"], f["bits"], f["k"]
+    shape, chunk_shape, axes_raw, n_codecs = f["shape"], f["chunk_shape"], f["axes_raw"], f["n_codecs"]
+    codecs_raw, metadata_raw, n_ext, exts = f["codecs_raw"], f["metadata_raw"], f["n_ext"], f["exts"]
+    hdr = Header()
+    hdr.H, hdr.D, hdr.header_crc = H, 16 + H + 4, bytes(data[16 + H:16 + H + 4])
+
+    def bad(code, message):
+        return Problem(code, 16, message)
+
     if not 1 <= n_codecs <= 8:
         raise bad("codec-count", f"{n_codecs} codecs, not 1..8")
     configs = []

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from .common import Problem
-from .container import read, recover
+from .container import header_codecs, read, recover
 from .messages import receive, receive_numbered
 from .ctxmix import check_tables
 from .priors import bind, load_prior
@@ -42,7 +42,18 @@ def _rejects(data, priors, code, offset):
     return "accepted, expected a rejection"
 
 
+def _codecs(entry, data):
+    """The manifest's codecs: the ids the header names ([] when it cannot be parsed), or None."""
+    got = header_codecs(data)
+    if entry.get("codecs") != got:
+        return f"the header names codecs {got}, the manifest says {entry.get('codecs')}"
+    return None
+
+
 def check_valid(root, entry):
+    failure = _codecs(entry, _bytes(root, entry["spk"]))
+    if failure:
+        return failure
     priors = _priors(root, entry.get("priors"))
     try:
         got = read(_bytes(root, entry["spk"]), priors)
@@ -52,13 +63,16 @@ def check_valid(root, entry):
 
 
 def check_invalid(root, entry):
+    failure = _codecs(entry, _bytes(root, entry["spk"]))
+    if failure:
+        return failure
     return _rejects(_bytes(root, entry["spk"]), _priors(root, entry.get("priors")), entry["code"], entry["offset"])
 
 
 def check_recover(root, entry):
     data = _bytes(root, entry["spk"])
     priors = _priors(root, entry.get("priors"))
-    failure = _rejects(data, priors, entry["code"], entry["offset"])
+    failure = _codecs(entry, data) or _rejects(data, priors, entry["code"], entry["offset"])
     if failure:
         return failure
     try:
@@ -118,6 +132,9 @@ def split_messages(blob):
 
 def check_messages(root, entry):
     messages = split_messages(_bytes(root, entry["msgs"]))
+    failure = _codecs(entry, messages[0])  # the header message's
+    if failure:
+        return failure
     if "records" in entry:  # numbered messages (FORMAT.md 11)
         got, problem = receive_numbered(messages, entry["end"], entry["records"], _priors(root, entry.get("priors")))
     else:

@@ -107,6 +107,75 @@ def test_vectors_match_what_the_generator_builds():
         assert (SPEC / MANIFEST["tables"][name]["file"]).read_text() == "".join(f"{v}\n" for v in values)
 
 
+# -- the codecs each entry's header names (spec/README.md) -----------------------------------------
+
+CORE_CODECS = {"raw", "zstd", "order0", "context", "auto"}  # the codecs that are not optional (FORMAT.md 13)
+
+
+def _entry_header(section: str, entry: dict) -> bytes:
+    """The bytes that start with an entry's header: its file, or (messages) its header message."""
+    if section == "messages":
+        blob = (SPEC / entry["msgs"]).read_bytes()
+        return blob[4 : 4 + int.from_bytes(blob[:4], "little")]
+    return (SPEC / entry["spk"]).read_bytes()
+
+
+def _header_codecs(data: bytes) -> list[str]:
+    """The codec ids the header names, read with the library's own parser of the header body's
+    structure; [] when the file fails FORMAT.md 10 before the body's values are read."""
+    from spikecodec import layout
+    from spikecodec.container.header import parse_preamble
+
+    try:
+        _, size = parse_preamble(data[:16])
+    except spikecodec.FormatError:
+        return []
+    body, crc = data[16 : 16 + size], data[16 + size : 20 + size]
+    if len(body) < 4 or len(crc) != 4 or layout.crc32(data[:16], body) != int.from_bytes(crc, "little"):
+        return []
+    rank, _, chunk_rank, reserved = body[:4]
+    if not 1 <= rank <= 8 or not 1 <= chunk_rank <= rank or reserved:
+        return []
+    try:
+        parsed = layout.header_body_compiled().parse(body)
+        if layout.header_body_compiled().build(parsed) != bytes(body):
+            return []
+    except Exception:
+        return []
+    return [c.id for c in parsed.codecs]
+
+
+ENTRIES = [(section, name) for section in ("valid", "invalid", "recover", "messages") for name in sorted(MANIFEST[section])]
+
+
+@pytest.mark.parametrize("section,name", ENTRIES, ids=[f"{s}/{n}" for s, n in ENTRIES])
+def test_manifest_codecs_are_what_the_header_names(section, name):
+    entry = MANIFEST[section][name]
+    data = _entry_header(section, entry)
+    assert entry["codecs"] == _header_codecs(data)
+    if section == "valid":
+        with spikecodec.open(data, priors=_priors(entry)) as r:
+            assert [c["id"] for c in r.header.codecs] == entry["codecs"]
+
+
+OPTIONAL_CODEC_INVALID = sorted(n for n, e in MANIFEST["invalid"].items()
+                                if set(e["codecs"]) - CORE_CODECS and e["code"] not in ("codec-pipeline", "codec-id"))
+
+
+@pytest.mark.parametrize("name", OPTIONAL_CODEC_INVALID)
+def test_a_reader_without_an_entrys_codec_reports_codec_pipeline(name, monkeypatch):
+    """spec/README.md: a reader that implements only the codecs every reader has reports
+    codec-pipeline at 16 for an entry that names another codec."""
+    from spikecodec.codecs import registry
+    from spikecodec.container import header
+
+    monkeypatch.setattr(registry, "_REGISTRY", {k: v for k, v in registry._REGISTRY.items() if k in CORE_CODECS})
+    monkeypatch.setattr(header, "_header_cache", {})
+    entry = MANIFEST["invalid"][name]
+    report = spikecodec.validate((SPEC / entry["spk"]).read_bytes(), priors=_priors(entry))
+    assert [(p.code, p.offset) for p in report.problems][:1] == [("codec-pipeline", 16)], report.problems
+
+
 # -- priors (FORMAT.md 14) ------------------------------------------------------------------------
 
 

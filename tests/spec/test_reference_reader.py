@@ -57,6 +57,9 @@ def test_every_rejection_in_the_manifest_names_its_code():
             assert isinstance(entry.get("code"), str) and "offset" in entry, (section, name)
     for name, entry in manifest["messages"].items():  # a receiver's first problem, or none
         assert (entry["code"] is None) == (entry["offset"] is None), name
+    for section in ("valid", "invalid", "recover", "messages"):  # the codecs its header names (spec/README.md)
+        for name, entry in manifest[section].items():
+            assert isinstance(entry.get("codecs"), list) and all(isinstance(c, str) for c in entry["codecs"]), (section, name)
     for name, entry in manifest["invalid_priors"].items():
         if entry["stage"] == "load":
             assert isinstance(entry.get("code"), str) and isinstance(entry["offset"], int), name
