@@ -2913,6 +2913,30 @@ def invalid_priors() -> dict[str, tuple[bytes, str, int | None, str]]:
     out["prior-repeated-table-name"] = (twice_data, "load", 16, "appears twice")
     twice_grown = _with_description(grown, {**twice, "tables": [*longer["tables"][:-1], twice["tables"][-1]]})
     out["prior-table-data-before-names"] = (twice_grown, "load", _description(twice_grown)[1] + 8, "the tables need")
+    # Added later (no vector had these codes): the signature, the major version, the reserved
+    # field, each before the CRC (left as it was); the description's size, 0 and past the file's
+    # end; the tables' size past 2^30, and the running total checked entry by entry, before a
+    # later entry's own problem.
+    b = bytearray(data)
+    b[3] = ord("X")
+    out["prior-magic"] = (bytes(b), "load", 0, "bad signature")
+    b = bytearray(data)
+    b[8] = 2
+    out["prior-major"] = (bytes(b), "load", 8, "unsupported prior major version 2")
+    b = bytearray(data)
+    b[10] = 1
+    out["prior-reserved"] = (bytes(b), "load", 10, "reserved field is not zero")
+    b = bytearray(data)
+    b[12:16] = struct.pack("<I", 0)
+    out["prior-description-size-zero"] = (resealed(b), "load", 12, "description size 0 does not fit")
+    b = bytearray(data)
+    b[12:16] = struct.pack("<I", len(data) - 16 - 12 + 1)  # 16 + J + 12 is one byte past the file
+    out["prior-description-size-past-end"] = (resealed(b), "load", 12, "does not fit the file")
+    tables = desc["tables"]
+    big = {**desc, "tables": [{**tables[0], "count": (1 << 28) + 1}, *tables[1:]]}
+    out["prior-tables-size"] = (_with_description(data, big), "load", 16, "tables exceed 1073741824 bytes")
+    running = {**desc, "tables": [{**tables[0], "count": 1 << 28}, tables[1], {**tables[2], "type": "u64"}, *tables[3:]]}
+    out["prior-tables-size-running"] = (_with_description(data, running), "load", 16, "tables exceed 1073741824 bytes")
     return out
 
 
@@ -3178,6 +3202,13 @@ INVALID_PRIOR_CODES = {
     "prior-crc-before-description": "prior-file-crc",
     "prior-repeated-table-name": "prior-file-description",
     "prior-table-data-before-names": "prior-file-table-data",
+    "prior-magic": "prior-file-magic",
+    "prior-major": "prior-file-major",
+    "prior-reserved": "prior-file-reserved",
+    "prior-description-size-zero": "prior-file-description-size",
+    "prior-description-size-past-end": "prior-file-description-size",
+    "prior-tables-size": "prior-file-tables-size",
+    "prior-tables-size-running": "prior-file-tables-size",
 }
 
 

@@ -115,11 +115,6 @@ NOT_IN_VECTORS = {
     "numpy-shape": "an implementation limit",
     "limit-memory": "an implementation limit",
     "minor-too-low": "a warning: readers accept the file",
-    "prior-file-magic": "not yet in spec/vectors/invalid-priors",
-    "prior-file-major": "not yet in spec/vectors/invalid-priors",
-    "prior-file-reserved": "not yet in spec/vectors/invalid-priors",
-    "prior-file-description-size": "not yet in spec/vectors/invalid-priors",
-    "prior-file-tables-size": "not yet in spec/vectors/invalid-priors",
 }
 
 
