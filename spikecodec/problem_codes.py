@@ -115,7 +115,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "zstd-content-size": ("9.3", "retired: a frame that decodes to another size than its content size is `zstd-frame` (9.3); not reported"),
     "zstd-trailing-bytes": ("9.3", "nothing follows the frame"),
     "rans-partial-word": ("9.4.4", "an rANS payload is a whole number of 32-bit words"),
-    "rans-too-long": ("9.4.4", "an rANS payload has at most size * (1 + bits) + 2 words (+ 12 for `ctxlanes`, + 15 for `ctxfast`)"),
+    "rans-too-long": ("9.4.4", "an rANS payload has at most size * D + 2 words, D the most decisions of one element: 1 + bits (`order0`, `context`, `auto`), 1, 3 or 3 + bits for 1-, 2- and wider elements (`countctx`, 9.4.7); `ctxlanes` at most size * (1 + bits) + 12 words in all, `ctxfast` size * (1 + bits) + 15 (9.4.8, 9.4.12)"),
     "rans-final-state": ("9.4.3", "the last word is not 0, and the decoder ends with every word read and the state 0"),
     "auto-empty": ("9.4.6", "an auto payload holds its mode byte"),
     "auto-mode": ("9.4.6", "the auto mode is 0, 1 or 2"),
