@@ -193,7 +193,14 @@ def elements_as(values: np.ndarray, bits: int, dtype: Any) -> np.ndarray:
     a count into "any spike" (:class:`DTypeOverflowError`, a ValueError)."""
     want = np.dtype(dtype)
     top = 1 if want.kind == "b" else int(np.iinfo(want).max) if want.kind in "iu" else None
-    if top is not None and top < (1 << bits) - 1 and values.size and int(values.max()) > top:
-        hint = " (bool holds 1-bit spikes: read counts as an integer type)" if want.kind == "b" else ""
-        raise DTypeOverflowError(f"values up to {int(values.max())} do not fit {want}{hint}")
+    check_fits(values, bits, top, str(want), want.kind == "b")
     return values if want == values.dtype else values.astype(want)
+
+
+def check_fits(values: np.ndarray, bits: int, top: int | None, type_name: str, is_bool: bool) -> None:
+    """Raise :class:`DTypeOverflowError` when a type that holds the integers 0 .. ``top`` exactly
+    (None: every value of 8-bit elements) cannot hold a value of ``values`` (elements ``bits``
+    wide): the one check behind every conversion of decoded elements to a caller's type."""
+    if top is not None and top < (1 << bits) - 1 and values.size and int(values.max()) > top:
+        hint = " (bool holds 1-bit spikes: read counts as an integer type)" if is_bool else ""
+        raise DTypeOverflowError(f"values up to {int(values.max())} do not fit {type_name}{hint}")

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..container.reader import SpikeReader
+from ..elements import DTypeOverflowError, check_fits
 from ..limits import count_option
 from ..prior import Prior, PriorLike, as_priors
 
@@ -69,6 +70,8 @@ class SpikeDataset(Dataset):
             raise ValueError("SpikeDataset: no files given")
         if dtype is not None and not isinstance(dtype, torch.dtype):
             raise TypeError(f"SpikeDataset: dtype must be a torch dtype, got {dtype!r}")
+        if dtype is not None and (dtype.is_complex or dtype in _NOT_NUMBERS):
+            raise TypeError(f"SpikeDataset: dtype {dtype} cannot hold spike counts")
         self.cache_bytes = count_option(cache_bytes, "SpikeDataset: cache_bytes")  # as the readers' cache_bytes
         self.transform = transform
         self.dtype = dtype
@@ -77,6 +80,7 @@ class SpikeDataset(Dataset):
         self.axes: list[int] = []  # the sample axis of each file
         self._axis_names: list[str] = []  # its name there
         self.counts: list[int] = []
+        self.bits: list[int] = []  # each file's element bits
         self.sample_shapes: list[tuple[int, ...]] = []
         self._blocks: list[int] = []  # samples per cached block, each file
         self._opened: list[dict[str, Any]] = []  # each file as the dataset counted it (SpikeReader._same_file)
@@ -88,6 +92,7 @@ class SpikeDataset(Dataset):
                 self.axes.append(ax)
                 self._axis_names.append(r.axes[ax])
                 self.counts.append(r.shape[ax])
+                self.bits.append(r.bits)
                 self.sample_shapes.append(r.shape[:ax] + r.shape[ax + 1:])
                 self._blocks.append(r.chunk_shape[ax] if ax < len(r.chunk_shape) else max(r.shape[ax], 1))
         self._ends = np.cumsum(self.counts)
@@ -108,6 +113,12 @@ class SpikeDataset(Dataset):
         values = self._sample(f, j)
         item = torch.from_numpy(values)
         if self.dtype is not None:
+            # As load(dtype=) checks: a count never wraps (int8), rounds (float8) or turns into
+            # "any spike" (bool).
+            try:
+                check_fits(values, self.bits[f], exact_top(self.dtype), f"{self.dtype}", self.dtype == torch.bool)
+            except DTypeOverflowError as exc:
+                raise DTypeOverflowError(f"SpikeDataset: {self.files[f]}, sample {j}: {exc}") from None
             item = item.to(self.dtype)
         return self.transform(item) if self.transform is not None else item
 
@@ -233,3 +244,19 @@ def _sample_axis(axis: int | str, axes: Sequence[str], path: str) -> int:
     if not -rank <= int(axis) < rank:
         raise ValueError(f"SpikeDataset: axis {axis} is out of range for {path}, of rank {rank}")
     return int(axis) % rank
+
+
+_NOT_NUMBERS = {d for d in (getattr(torch, n, None) for n in ("quint8", "qint8", "qint32", "quint4x2", "quint2x4")) if d is not None}
+
+
+def exact_top(dtype: torch.dtype) -> int | None:
+    """The largest n such that ``dtype`` holds every integer 0 .. n exactly (None: all of 0 .. 255)."""
+    if dtype == torch.bool:
+        return 1
+    if dtype.is_floating_point:
+        info = torch.finfo(dtype)
+        mantissa = round(-np.log2(info.eps))  # fraction bits: integers up to 2**(mantissa + 1) are exact
+        top = min(2 ** (mantissa + 1), int(info.max))
+        return None if top >= 255 else top
+    top = int(torch.iinfo(dtype).max)
+    return None if top >= 255 else top

@@ -61,6 +61,27 @@ def test_dtype_transform_and_axis_by_position(files):
         SpikeDataset([])
 
 
+@pytest.mark.parametrize("dtype, fits", [(torch.int8, False), (torch.bool, False), (torch.float8_e4m3fn, False),
+                                         (torch.int16, True), (torch.bfloat16, True), (torch.float16, True)])
+def test_a_dtype_that_cannot_hold_the_counts_is_refused_never_wrapped(tmp_path, dtype, fits):
+    # SpikeDataset(dtype=torch.int8) gave -56 for a count of 200, torch.bool True for it and
+    # float8 144 for 146, where load(dtype=np.int8) refused: the same check now guards both.
+    counts = np.full((2, 3, 4), 200, np.uint8)
+    counts[0, 1, 0] = 146
+    spikecodec.save(tmp_path / "c.spk", counts)
+    ds = SpikeDataset(tmp_path / "c.spk", dtype=dtype)
+    if fits:
+        np.testing.assert_array_equal(ds[1].to(torch.float32).numpy(), counts[:, 1])
+    else:
+        with pytest.raises(OverflowError, match=r"c\.spk, sample 1: values up to 200 do not fit"):
+            ds[1]
+    spikes = np.ones((2, 3, 4), np.uint8)
+    spikecodec.save(tmp_path / "s.spk", spikes)  # 1-bit spikes fit every dtype
+    np.testing.assert_array_equal(SpikeDataset(tmp_path / "s.spk", dtype=dtype)[0].to(torch.float32).numpy(), spikes[:, 0])
+    with pytest.raises(TypeError, match="cannot hold"):
+        SpikeDataset(tmp_path / "s.spk", dtype=torch.complex64)
+
+
 def test_pickles_as_paths_after_use(files):
     paths, want, prior = files
     ds = SpikeDataset(paths, cache_bytes=1 << 12, priors=prior.data)  # smaller than a block: samples read alone
