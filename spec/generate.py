@@ -691,6 +691,30 @@ VALID["prior-framemix-embedded"] = {  # one sample a chunk, as _short_last_row t
     "encode": {"codec": "framemix", "chunk": [3, 1], "prior": "priors/framemix.prior", "embed_prior": True},
 }
 
+# Added after outside implementations of the codecs written from FORMAT.md alone broke rules that
+# no vector above reached (each vector fails a reader that breaks its rule; spec/README.md):
+# ctxmix's decision test `code <= mid` (a chunk whose coder ends with high = 2^32 - 1 after a
+# 1-decision: the code then equals mid at that decision; found among seeds 190..); the magnitude
+# tables' channel groups Gm = 64, not G = 70, of 8-bit context and ctxfast (C = 70 > 2^(14 - 8));
+# countctx's level and escape tables by G = 70, not Gm = 64; ctxfast's updates of a step lane 0
+# first, where the significance counters of context 0 reach 1024 inside a step whose lanes code
+# different bits (seed 190: a reader updating lane 3 first decodes other values); framemix from an
+# embedded prior with four samples a chunk in runs of four (P's Q, a and agree terms).
+# No vector pins ctxmix's check of E between elements against a reader that leaves it out: once E
+# reaches the payload's length, `code` holds four bytes past the end (0xFF), above every mid, so
+# every later decision is 0, no later element can be above the top, and the end check fails as
+# the skipped check would have (ctxmix-end, same offset). A reader checking E >= length instead
+# fails valid/ctxmix-zeros.
+VALID["ctxmix-code-at-mid"] = {"array": {"shape": [1, 1, 1, 24, 24], "bits": 2, "rate": 0.005, "seed": 195}, "encode": {"codec": "ctxmix"}}
+VALID["context-gm-cap"] = {"array": {"shape": [2, 1, 70, 3, 3], "bits": 8, "rate": 0.5, "seed": 196}, "encode": {"codec": "context", "chunk": [2]}}
+VALID["ctxfast-gm-cap"] = {"array": {"shape": [2, 1, 70, 3, 3], "bits": 8, "rate": 0.5, "seed": 197}, "encode": {"codec": "ctxfast", "chunk": [2]}}
+VALID["countctx-g-not-gm"] = {"array": {"shape": [2, 1, 70, 3, 3], "bits": 8, "rate": 0.5, "seed": 198}, "encode": {"codec": "countctx", "chunk": [2]}}
+VALID["ctxfast-halving-in-step"] = {"array": {"shape": [1, 4, 1, 24, 24], "bits": 1, "rate": 0.05, "seed": 190}, "encode": {"codec": "ctxfast"}}
+VALID["prior-framemix-embedded-samples"] = {
+    "array": {**PRIORS["framemix"]["array"], "shape": [3, 8, 4, 2, 2], "seed": 185, "frames": 4},
+    "encode": {"codec": "framemix", "chunk": [3, 4], "prior": "priors/framemix.prior", "embed_prior": True},
+}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -1377,6 +1401,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_framemix(valid))
     out.update(_invalid_outside_fifth_round(valid))
     out.update(_invalid_core_twins(valid))
+    out.update(_invalid_codec_rules(valid))
     return out
 
 
@@ -2465,6 +2490,42 @@ def _invalid_outside_fifth_round(valid: dict[str, bytes]) -> dict[str, tuple[byt
     return out
 
 
+def _invalid_codec_rules(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Added with VALID["ctxmix-code-at-mid"] and the others of its round: countctx's payload
+    problems (FORMAT.md 9.4.7): a partial word; more than size * D + 2 words (D = 3 + bits), and
+    exactly that many (the last 0: rans-final-state, not the length of order0's bound); an
+    escape with 3 + e above the top, found as ``_escape_above_top`` finds mix's (the first byte of
+    the first chunk's payload, counted from its end, whose low bit flipped decodes so)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+
+    def chunk0(data: bytes, new_payload) -> bytes:
+        body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
+        return _finish(body, ents)
+
+    base = valid["countctx-counts4"]
+    start = _parts(base)[1]
+    with spikecodec.open(base) as r:
+        size = r.chunk_spec(0).size
+    longest = size * (3 + 4) + 2
+    out["countctx-partial-word"] = (chunk0(base, lambda p: p + b"\x00"), start, "not a whole number of 32-bit words")
+    out["countctx-too-long"] = (chunk0(base, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), start, "payload longer than any encoding")
+    # Exactly size * D + 2 words, the last 0: within the bound (not order0's size * (1 + bits) + 2),
+    # so the problem is the stream's, found when it is opened (9.4.3).
+    out["countctx-words-at-bound"] = (chunk0(base, lambda p: p + bytes(4 * (longest - len(p) // 4))), start, "corrupt stream")
+    found = None
+    for back in range(1, 65):
+        data = chunk0(base, lambda p, back=back: p[:-back] + bytes([p[-back] ^ 0x01]) + p[len(p) - back + 1:])
+        try:
+            spikecodec.decode(data)
+        except spikecodec.FormatError as error:
+            if error.code == "symbol-above-top":
+                found = data
+                break
+    assert found is not None
+    out["countctx-value-too-large"] = (found, start, "does not fit 4-bit elements")
+    return out
+
+
 def _invalid_core_twins(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     """Twins, with the codecs every reader implements (raw; context where a prior is needed), of the
     vectors of container rules built on optional codecs (ctxmix, mix), so that a reader of raw,
@@ -3177,6 +3238,10 @@ INVALID_CODES = {
     "prior-embedded-wrong-context": "prior-embedded-digest",
     "context-prior-of-order0": "prior-mismatch",
     "context-prior-geometry-at-record": "prior-mismatch",
+    "countctx-partial-word": "rans-partial-word",
+    "countctx-too-long": "rans-too-long",
+    "countctx-words-at-bound": "rans-final-state",
+    "countctx-value-too-large": "symbol-above-top",
 }
 
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).
