@@ -120,6 +120,11 @@ def user_metadata(metadata: Any) -> dict[str, Any]:
     return metadata
 
 
+def _failure(exc: BaseException) -> str:
+    """An error as a writer that it stopped reports it: its type, and its message if any."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None],
                     target: int = TARGET_CHUNK_ELEMENTS) -> tuple[int, ...]:
     known = [s if s is not None else 1 for s in shape]
@@ -222,6 +227,10 @@ class SpikeWriter:
             self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))
         self._records: ClassicRecords | CompactRecords | None = None
         self._axes = user_axes(axes)
+        if chunk is not None:  # its type and signs now, not at the first frame (its length needs the frame's rank)
+            chunk = whole_numbers(chunk, "chunk")
+            if any(c < 1 for c in chunk):
+                raise ValueError(f"chunk sizes must be positive, got {chunk}")
         self._chunk = chunk
         self._metadata = user_metadata(metadata)
         self._bits = element_bits(bits)
@@ -250,6 +259,7 @@ class SpikeWriter:
         self._rows = 0
         self._held: tuple | None = None  # with message_ends: the last record's build arguments, its end bit not yet known
         self._closed = False
+        self._broken: str | None = None  # why a write failed part-way: the stream holds part of a record or row
 
     def __reduce__(self) -> Any:
         raise TypeError("a SpikeWriter writes an open file and does not pickle or copy")
@@ -291,6 +301,9 @@ class SpikeWriter:
             self._start(values.shape[1:], total=values.shape[0])
         elif values.shape[1:] != self._header.frame_shape:
             raise ValueError(f"frames shaped {values.shape[1:]}, expected {self._header.frame_shape}")
+        if self._length is not None and self.frames_written + len(values) > self._length:  # before any is written
+            raise ValueError(f"{len(values)} more frames would pass the declared length={self._length} "
+                             f"({self.frames_written} written)")
         step = self._header.chunk_shape[0]
         start = 0
         if self._pending_rows:  # complete a partial row first
@@ -318,9 +331,9 @@ class SpikeWriter:
     def _write_pending(self) -> None:
         if self._pending_rows:
             rows = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+            self._write_row(rows)  # the frames stay pending until their row is written
             self._pending.clear()
             self._pending_rows = 0
-            self._write_row(rows)
 
     def flush(self) -> None:
         """Write any partial row and flush the file: all appended frames now survive a crash."""
@@ -342,7 +355,7 @@ class SpikeWriter:
         with self._lock:
             if self._closed:
                 return
-            if self._header is not None:
+            if self._header is not None and self._broken is None:  # a broken one writes nothing more
                 with contextlib.suppress(OSError, ValueError):
                     self._end_message()
                     flush(self._file)
@@ -353,6 +366,7 @@ class SpikeWriter:
             return
         failed = True
         try:
+            self._check_whole()
             if self._header is None:
                 raise ValueError("no frame was appended: the frame shape is unknown, nothing to write")
             self._write_pending()
@@ -421,6 +435,13 @@ class SpikeWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("the writer is closed")
+        self._check_whole()
+
+    def _check_whole(self) -> None:
+        if self._broken is not None:
+            raise ValueError(f"the writer stopped when a write failed ({self._broken}): the stream ends in part of "
+                             f"a record, so nothing more is written to it; abandon() releases it (recover=True reads "
+                             f"the rows before)")
 
     def _start(self, frame_shape: tuple[int, ...], total: int | None = None) -> None:
         rank = len(frame_shape) + 1
@@ -470,6 +491,21 @@ class SpikeWriter:
         self._emit(data)
 
     def _write_row(self, rows: np.ndarray) -> None:
+        """Encode and write one row of chunks, whole or not at all: a failure before its first
+        byte leaves the writer as it was (the row may be written again); one after it, with part
+        of the row in the stream, stops the writer (:meth:`_check_whole`)."""
+        pos, written, entries, held = self._pos, self._written, len(self._entries), self._held
+        try:
+            self._write_row_records(rows)
+        except BaseException as exc:
+            if self._pos != pos:
+                self._broken = _failure(exc)
+            else:
+                self._written, self._held = written, held
+                del self._entries[entries:]
+            raise
+
+    def _write_row_records(self, rows: np.ndarray) -> None:
         h = self._header
         assert h is not None
         height = rows.shape[0]
@@ -503,15 +539,19 @@ class SpikeWriter:
     def _emit(self, data: bytes) -> None:
         try:
             write_all(self._file, data)
-        except OSError as exc:
-            raise self._named(exc) from None
+        except OSError as exc:  # how much of data went out is unknown: the stream is broken off
+            named = self._named(exc)
+            self._broken = _failure(named)
+            raise named from None
         self._pos += len(data)
 
     def _flush_file(self) -> None:
         try:
             flush(self._file)
-        except OSError as exc:
-            raise self._named(exc) from None
+        except OSError as exc:  # buffered bytes may be lost: as a failed write
+            named = self._named(exc)
+            self._broken = _failure(named)
+            raise named from None
 
     def _named(self, exc: OSError) -> OSError:
         """A write error of a path this writer opened as OutputError naming it (a full disk);

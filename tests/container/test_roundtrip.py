@@ -196,6 +196,94 @@ def test_writer_checks_frames_and_declared_length():
         w.append(np.zeros(3, np.uint8))
 
 
+def test_write_frames_past_the_declared_length_writes_none_of_them(tmp_path):
+    # write_frames(5 frames) with length=3 wrote 3, then raised; close() then made a file of a
+    # call that had failed. Now nothing is written, and the right frames still go in.
+    w = spikecodec.SpikeWriter(tmp_path / "x.spk", length=3, codec="raw")
+    with pytest.raises(ValueError, match="5 more frames would pass the declared length=3"):
+        w.write_frames(np.ones((5, 3), np.uint8))
+    assert w.frames_written == 0
+    w.write_frames(np.ones((3, 3), np.uint8))
+    w.close()
+    np.testing.assert_array_equal(spikecodec.load(tmp_path / "x.spk"), np.ones((3, 3), np.uint8))
+
+
+@pytest.mark.parametrize("chunk", [0, -1, (2, 0)])
+def test_a_bad_chunk_is_refused_when_the_writer_is_made(tmp_path, chunk):
+    with pytest.raises(ValueError, match="positive"):
+        spikecodec.SpikeWriter(tmp_path / "x.spk", chunk=chunk)
+    assert not (tmp_path / "x.spk").exists()
+
+
+class _FailsOnce(io.RawIOBase):
+    """A sink whose ``fail_at``-th write raises, as a socket that times out once."""
+
+    def __init__(self, fail_at: int):
+        self.data, self.calls, self.fail_at = bytearray(), 0, fail_at
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise TimeoutError("timed out")
+        self.data += bytes(b)
+        return len(b)
+
+
+@pytest.mark.parametrize("records", ["classic", "compact"])
+def test_a_failed_write_stops_the_writer_instead_of_finishing_a_broken_file(records):
+    # After a write that failed part-way, append went on and close() wrote an index over the
+    # half record: a file that no reader opens ("chunk at 153 overlaps the previous one"), with
+    # no error. Now every later call refuses, and what came before the failure recovers.
+    frames = (np.arange(6 * 3 * 4).reshape(6, 3, 4) % 3 == 0)
+    for fail_at in range(2, 12):
+        sink = _FailsOnce(fail_at)
+        w = spikecodec.SpikeWriter(sink, codec="raw", records=records)
+        failed = 0
+        for frame in frames:
+            try:
+                w.append(frame)
+            except TimeoutError:
+                failed += 1
+            except ValueError as exc:
+                assert "stopped when a write failed (TimeoutError: timed out)" in str(exc)
+        if sink.calls < fail_at:  # every frame went in before the sink would fail
+            w.close()
+            np.testing.assert_array_equal(spikecodec.load(bytes(sink.data)), frames)
+            continue
+        assert failed == 1
+        with pytest.raises(ValueError, match="stopped when a write failed"):
+            w.close()
+        kept = len(sink.data)
+        w.abandon()
+        assert len(sink.data) == kept  # nothing more after the failure
+        with pytest.raises(FormatError):
+            spikecodec.load(bytes(sink.data))
+        recovered = spikecodec.load(bytes(sink.data), recover=True) if fail_at > 3 else None
+        if recovered is not None:
+            np.testing.assert_array_equal(recovered, frames[: len(recovered)].astype(np.uint8))
+
+
+def test_a_row_whose_codec_fails_before_its_first_byte_leaves_the_writer_as_it_was(monkeypatch):
+    # The buffered frames of a row were dropped before the row was written: a codec error on
+    # flush lost them. They stay pending, and the row is written once the codec works again.
+    frames = np.ones((3, 2, 2), np.uint8)
+    buf = io.BytesIO()
+    w = spikecodec.SpikeWriter(buf, codec="raw", chunk=4)
+    w.write_frames(frames)
+    pipeline = w._pipeline
+    real = pipeline.encode
+    monkeypatch.setattr(pipeline, "encode", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("codec down")))
+    with pytest.raises(RuntimeError, match="codec down"):
+        w.flush()
+    monkeypatch.setattr(pipeline, "encode", real)
+    assert w.frames_written == 3
+    w.close()
+    np.testing.assert_array_equal(spikecodec.load(buf.getvalue()), frames)
+
+
 def test_counts_writer_and_write_frames():
     frames = np.random.default_rng(4).integers(0, 16, (10, 3, 3)).astype(np.uint8)
     buf = io.BytesIO()
