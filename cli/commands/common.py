@@ -11,6 +11,7 @@ import numpy as np
 import spikecodec
 from spikecodec.codecs.registry import CodecLike
 from spikecodec.container.header import axis_names
+from spikecodec.container.source import read_stream
 from spikecodec.json_text import strict_json
 from spikecodec.container.writer import normalize_chunk
 from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES, ReadLimits
@@ -27,8 +28,8 @@ BLOCK_ELEMENTS = 1 << 22  # frames are streamed in blocks of about this many ele
 def open_spike(name: str, *, recover: bool = False, priors: Any = None,
                limits: ReadLimits | None = None) -> tuple[spikecodec.SpikeReader, int]:
     """Open a spike file (``-``: stdin, read whole since a reader needs the trailer); also its size."""
-    if name == STDIO:
-        data = binary_stdin().read()
+    if name == STDIO:  # read as the library reads a pipe: refused at its first bytes if they start no spike file, within --max-bytes
+        data = read_stream(binary_stdin(), (limits or ReadLimits()).max_bytes)
         return spikecodec.open(data, recover=recover, priors=priors, limits=limits), len(data)
     reader = spikecodec.open(name, recover=recover, priors=priors, limits=limits)
     return reader, os.path.getsize(name)

@@ -396,7 +396,7 @@ class SpikeReader:
         reopenable = isinstance(source, (str, os.PathLike, *IN_MEMORY))
         self._reopen = dict(source=(_absolute(source) if isinstance(source, (str, os.PathLike, bytes)) else _BUFFER) if reopenable else None,
                             recover=recover, limits=as_limits(max_bytes, limits), priors=given, cache_bytes=cache_bytes)
-        self._src = Source(source)
+        self._src = Source(source, as_limits(max_bytes, limits).max_bytes)
         self._closer = weakref.finalize(self, self._src.close)  # a reader dropped unclosed frees its file
         self._cache = ChunkCache(cache_bytes)
         self._closed = False

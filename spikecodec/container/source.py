@@ -11,7 +11,7 @@ import stat
 import threading
 from typing import BinaryIO
 
-from ..layout import SIGNATURE
+from ..layout import PREAMBLE_SIZE, SIGNATURE
 
 Openable = str | os.PathLike | bytes | bytearray | memoryview | mmap.mmap | BinaryIO
 IN_MEMORY = (bytes, bytearray, memoryview, mmap.mmap)  # sources read in place
@@ -41,7 +41,9 @@ class Source:
     is refused (a device's size says nothing about what it holds, and /dev/zero never ends).
     """
 
-    def __init__(self, source: Openable):
+    def __init__(self, source: Openable, max_bytes: int | None = None):
+        """``max_bytes``: the most a pipe read whole may hold (the reader's ``max_bytes``: its
+        bytes are allocated as a read's are); None, no cap."""
         self._fd: int | None = None
         self._file: BinaryIO | None = None
         self._buf: memoryview | None = None
@@ -67,7 +69,7 @@ class Source:
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.name)
                 if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
                     with os.fdopen(fd, "rb", closefd=False) as f:
-                        self._buf = memoryview(f.read())
+                        self._buf = memoryview(read_stream(f, max_bytes, self.name))
                     self.size = len(self._buf)
                     self.from_pipe = True
                     os.close(fd)
@@ -81,13 +83,16 @@ class Source:
             self.size = os.fstat(fd).st_size
         elif hasattr(source, "read"):
             binary_file(source, "rb")
-            self.name = str(getattr(source, "name", "<stream>"))
+            name = getattr(source, "name", "<stream>")
+            self.name = f"<pipe fd {name}>" if isinstance(name, int) else str(name)  # a subprocess's stdout is named by its fd
             if _seekable(source):
                 self._file = source
                 self._base = source.tell()
                 self.size = source.seek(0, io.SEEK_END) - self._base
+                if self._base:  # offsets count from here: say so (an object just written, not rewound, reads as 0 bytes)
+                    self.name += f" (read from its position {self._base}{': seek(0) to read it from its start' if not self.size else ''})"
             else:
-                self._buf = memoryview(source.read())
+                self._buf = memoryview(read_stream(source, max_bytes, self.name))
                 self.size = len(self._buf)
         else:
             raise TypeError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
@@ -151,6 +156,31 @@ class Source:
                     self._close_fd = fd
                 else:
                     os.close(fd)
+
+
+def read_stream(f: BinaryIO, max_bytes: int | None, name: str = "") -> bytes:
+    """An unseekable stream read to its end, as a reader needs its trailer - but only past a
+    spike file's signature (bytes that do not start with one are refused at their first byte,
+    not after an endless pipe's gigabytes), and at most ``max_bytes`` (else LimitError, naming
+    the stream as ``name`` when given)."""
+    head = b""
+    while len(head) < PREAMBLE_SIZE:
+        part = f.read(PREAMBLE_SIZE - len(head))
+        if not part:
+            return head
+        head += part
+    if head[: len(SIGNATURE)] != SIGNATURE:
+        return head  # the preamble's check reports it
+    parts, total = [head], len(head)
+    while part := f.read(1 << 20):
+        total += len(part)
+        if max_bytes is not None and total > max_bytes:
+            from ..errors import LimitError
+
+            raise LimitError(f"{name + ': ' if name else ''}a stream is read whole before its trailer, and this one is over "
+                             f"max_bytes={max_bytes} bytes (raise it: max_bytes=, --max-bytes)", code="limit-bytes")
+        parts.append(part)
+    return b"".join(parts)
 
 
 def binary_file(file: BinaryIO, mode: str) -> BinaryIO:

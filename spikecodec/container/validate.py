@@ -140,7 +140,7 @@ def validate(source: Openable, *, max_bytes: int | None = None, priors: Any = No
         given = as_priors(priors, limits.max_bytes)
     except FormatError as exc:  # the argument's fault, not the file's (reported as the file's, it had failed valid files)
         raise exc if exc.where else exc.located("priors=") from None
-    src = Source(source)
+    src = Source(source, limits.max_bytes)
     try:
         checker = _Checker(src, limits, given)
         try:

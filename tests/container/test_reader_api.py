@@ -393,6 +393,46 @@ def test_a_path_naming_a_pipe_is_read_whole_and_a_device_is_refused(path, spikes
         spikecodec.open("/dev/null")
 
 
+def test_a_pipe_is_refused_at_its_first_bytes_or_past_max_bytes_not_read_whole(path, spikes):
+    # An endless pipe (or a socket never closed) was read to its end before its first 8 bytes
+    # were checked: `head -c 1G /dev/zero` took 1 GB before "bad signature", whatever max_bytes.
+    data = open(path, "rb").read()
+    zeros = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: sys.stdout.buffer.write(bytes(1 << 16))"],
+                             stdout=subprocess.PIPE)
+    try:
+        with pytest.raises(spikecodec.FormatError, match=r"<pipe fd \d+>: at byte 0: not a spike file: bad signature"):
+            spikecodec.load(zeros.stdout)
+    finally:
+        zeros.kill()
+        zeros.wait()
+        zeros.stdout.close()
+    for limit, fits in ((len(data), True), (len(data) - 1, False)):
+        cat = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        cat.stdin.write(data)
+        cat.stdin.close()
+        try:
+            if fits:  # max_bytes also bounds the decoded array: the file's bytes are well under it here
+                np.testing.assert_array_equal(spikecodec.load(cat.stdout, max_bytes=max(limit, spikes.nbytes)), spikes)
+            else:
+                with pytest.raises(spikecodec.LimitError, match=f"over max_bytes={limit} bytes"):
+                    spikecodec.load(cat.stdout, max_bytes=limit)
+        finally:
+            cat.wait()
+            cat.stdout.close()
+
+
+def test_a_file_object_is_read_from_its_position_and_says_so(path, spikes):
+    import io
+
+    buf = io.BytesIO()
+    spikecodec.save(buf, spikes)  # left at its end, as a file just written is
+    with pytest.raises(spikecodec.FormatError, match=r"read from its position \d+: seek\(0\) to read it from its start"):
+        spikecodec.load(buf)
+    buf.seek(0)
+    np.testing.assert_array_equal(spikecodec.load(buf), spikes)
+
+
 @pytest.mark.parametrize("options", [{"workers": 0}, {"workers": -1}, {"workers": 1.5}, {"workers": "2"}, {"workers": True}])
 def test_bad_worker_counts_are_refused(path, options):
     # They were taken as 1 worker.
