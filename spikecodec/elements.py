@@ -186,6 +186,21 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     return values, bits
 
 
+def output_dtype(dtype: Any) -> np.dtype:
+    """The numpy type a read returns for the caller's ``dtype`` (None: uint8, as stored). A torch
+    dtype names its numpy twin (torch.float32: float32), without importing torch; one with no
+    twin (bfloat16) is a TypeError that says so."""
+    if dtype is None:
+        return np.dtype(np.uint8)
+    if type(dtype).__module__ == "torch" and type(dtype).__name__ == "dtype":
+        name = str(dtype).removeprefix("torch.")
+        try:
+            return np.dtype(name)
+        except TypeError:
+            raise TypeError(f"{dtype} has no numpy type to decode into: read as a numpy type and convert in torch") from None
+    return np.dtype(dtype)
+
+
 def elements_as(values: np.ndarray, bits: int, dtype: Any) -> np.ndarray:
     """Decoded elements (uint8, ``bits`` wide) as ``dtype`` (bool, an integer or a float type).
     A type that cannot hold every value of the element type - bool for counts, int8 for 8-bit

@@ -86,7 +86,7 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
     trainer = trainable_codec(codec)
     tables: dict[str, np.ndarray] | None = None
     geometry: dict[str, int] | None = None
-    chunks = 0
+    chunks = elements = 0
     held: list[tuple[np.ndarray, ChunkSpec]] = []
     held_bytes = 0
     for values, spec in sample_chunks(samples, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits):
@@ -96,6 +96,7 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
         elif g != geometry:
             raise ValueError(f"sample chunk {chunks} has geometry {g}, the first had {geometry}: a prior serves one geometry")
         chunks += 1
+        elements += values.size
         if chunks % HOLDOUT_EVERY == 0 and held_bytes + values.nbytes <= HOLDOUT_BYTES:
             held.append((values, spec))
             held_bytes += values.nbytes
@@ -103,6 +104,8 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
         trainer.train(values, spec, tables)  # type: ignore[attr-defined]
     if tables is None or geometry is None:
         raise ValueError("no sample chunks to train on")
+    if not elements:  # a prior of fresh tables would pass for a trained one
+        raise ValueError(f"the {chunks} sample chunks hold no element: nothing to train on")
     details: dict[str, Any] = {"chunks": chunks, "held_out": len(held)}
     if held:
         level, costs = _choose_softening(trainer, geometry, tables, held)

@@ -16,7 +16,7 @@ from numpy.typing import DTypeLike
 
 from .. import layout
 from ..codecs import ChunkSpec
-from ..elements import DTypeOverflowError, elements_as
+from ..elements import DTypeOverflowError, elements_as, output_dtype
 from ..errors import FormatError, LimitError
 from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option, usable_cpus
 from ..codecs import Pipeline
@@ -341,7 +341,7 @@ def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None
                dtype: DTypeLike = np.uint8, workers: int = 1) -> np.ndarray:
     """The whole array of a spike file (what :func:`spikecodec.load` and ``decode`` return),
     as ``dtype``, decoded on ``workers`` threads (``None``: as stored, uint8 - not numpy's float64)."""
-    want = np.dtype(np.uint8 if dtype is None else dtype)
+    want = output_dtype(dtype)
     if want.kind not in "biuf":
         raise TypeError(f"spike files decode to bool, integer or float arrays, not {want}")
     with SpikeReader(source, recover=recover, max_bytes=max_bytes, limits=limits, priors=priors, _private=True) as r:

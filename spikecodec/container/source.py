@@ -95,7 +95,8 @@ class Source:
                 self._buf = memoryview(read_stream(source, max_bytes, self.name))
                 self.size = len(self._buf)
         else:
-            raise TypeError(f"expected a path, bytes or a binary file object, got {type(source).__name__}")
+            hint = ": pass memoryview(array) or array.tobytes() for an array of the file's bytes" if type(source).__name__ == "ndarray" else ""
+            raise TypeError(f"expected a path, bytes or a binary file object, got {type(source).__name__}{hint}")
 
     def refresh_size(self) -> int:
         """Re-read the size (a file that a writer is still appending to grows)."""

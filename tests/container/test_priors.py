@@ -459,3 +459,10 @@ def test_a_codec_naming_one_prior_and_another_given_is_refused(prior: Prior):
         spikecodec.encode(samples(2), codec={"id": "ctxmix", "prior": "a" * 64}, axes="NTCHW", chunk=1, prior=prior)
     data = spikecodec.encode(samples(2), codec={"id": "ctxmix", "prior": prior.digest}, axes="NTCHW", chunk=1, prior=prior)
     np.testing.assert_array_equal(spikecodec.decode(data, priors=prior), samples(2))
+
+
+def test_training_on_samples_without_elements_is_refused():
+    # A prior "trained" on chunks of no element was the codec's fresh tables (2.9 MB for ctxmix),
+    # returned as if the samples had taught it something.
+    with pytest.raises(ValueError, match="hold no element: nothing to train on"):
+        spikecodec.train_prior(np.zeros((2, 0, 4, 7, 7), bool), "ctxmix")

@@ -489,3 +489,19 @@ def test_a_machine_out_of_memory_is_not_a_bad_file(monkeypatch, spikes, tmp_path
     assert proc.returncode == 3, said  # over a limit, not "does not conform" (1)
     assert "b.spk" in said and "out of memory" in said and "Traceback" not in said
     assert "3 files: 2 conform, 0 do not, 1 over a limit" in said, said
+
+
+def test_an_array_of_the_files_bytes_is_refused_with_what_to_pass(path, spikes):
+    data = open(path, "rb").read()
+    with pytest.raises(TypeError, match=r"pass memoryview\(array\)"):
+        spikecodec.decode(np.frombuffer(data, np.uint8))
+    np.testing.assert_array_equal(spikecodec.decode(memoryview(np.frombuffer(data, np.uint8))), spikes)
+
+
+def test_load_takes_a_torch_dtype_as_its_numpy_twin(path, spikes):
+    # load(dtype=torch.float32) failed with numpy's "Cannot interpret 'torch.float32' as a data type".
+    import torch
+    np.testing.assert_array_equal(spikecodec.load(path, dtype=torch.float32), spikes.astype(np.float32))
+    assert spikecodec.load(path, dtype=torch.bool).dtype == np.bool_
+    with pytest.raises(TypeError, match="bfloat16 has no numpy type"):
+        spikecodec.load(path, dtype=torch.bfloat16)
