@@ -11,6 +11,7 @@ import sys
 from typing import Any, Iterable, Iterator
 
 import spikecodec
+from spikecodec.container.source import read_stream
 
 from ..atomic import STDIO
 from ..errors import LIMIT_EXIT, CliError, describe, printable
@@ -151,7 +152,14 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(UNREADABLE)
             continue
         try:
-            report = spikecodec.validate(binary_stdin().read() if path == STDIO else path, priors=priors, limits=limits)
+            # stdin as a reader reads a pipe: refused at a first byte that starts no spike file, within --max-bytes
+            source = read_stream(binary_stdin(), limits.max_bytes) if path == STDIO else path
+            report = spikecodec.validate(source, priors=priors, limits=limits)
+        except spikecodec.LimitError as exc:  # stdin longer than --max-bytes: not read, so not checked
+            results.append({"file": name, "ok": False, "error": describe(exc), "problems": []})
+            print(f"spikecodec: error: {name}: {describe(exc)}", file=sys.stderr)
+            outcomes.append(OVER_LIMIT)
+            continue
         except OSError as exc:  # nothing to check: the file cannot even be read
             results.append({"file": name, "ok": False, "error": describe(exc), "problems": []})
             print(f"spikecodec: error: {name}: {describe(exc)}", file=sys.stderr)

@@ -358,6 +358,16 @@ def read_array(source: Openable, *, recover: bool = False, max_bytes: int | None
             raise DTypeOverflowError(f"{r.name}: {exc}") from None
 
 
+def allocated(shape: tuple[int, ...], what: str, name: str) -> np.ndarray:
+    """``np.empty(shape, uint8)`` for a read within its limits; a machine that gives less memory
+    raises LimitError ``limit-memory`` (as a chunk's decoding does), not numpy's MemoryError."""
+    try:
+        return np.empty(shape, np.uint8)
+    except MemoryError as exc:
+        raise LimitError(f"{name}: out of memory for {what} ({exc or 'allocation failed'}); the file may conform: "
+                         "free memory, or read less at once", code="limit-memory") from None
+
+
 class SpikeReader:
     """An open spike file. Use :func:`spikecodec.open`; index it like an array.
 
@@ -630,7 +640,7 @@ class SpikeReader:
         if out is None:
             # Not zeroed: read_indexed/walk_chunks checked that the chunks tile the array, and
             # ``filled`` counts what they wrote (a shortfall is an error, never stale memory).
-            out = np.empty(self.shape, np.uint8)
+            out = allocated(self.shape, "the array", self.name)
         elif out.shape != self.shape or out.dtype != np.uint8 or not out.flags.writeable:
             raise ValueError(f"out= must be a writable uint8 array of shape {self.shape}, got {out.dtype} {out.shape}")
         k = self._chunk_rank
@@ -700,7 +710,7 @@ class SpikeReader:
             raise exc.located(self.name) from None
         # Not zeroed: the chunks tile the array, so those overlapping the box fill all of it
         # (``filled`` counts what they wrote, and a shortfall is an error, never stale memory).
-        box = np.empty(box_shape, np.uint8)
+        box = allocated(box_shape, "the selection", self.name)
         filled = 0
         # A chunk the box covers whole is decoded straight into place, unless the selection wants
         # only part of its unchunked axes and the chunk fits the cache: then the cache serves the

@@ -176,6 +176,26 @@ def test_pipes(tmp_path: Path, spikes: np.ndarray) -> None:
     np.testing.assert_array_equal(y, spikes)
 
 
+@pytest.mark.parametrize("command", ["validate", "inspect", "decode"])
+def test_stdin_is_refused_at_its_first_bytes_and_past_max_bytes(tmp_path: Path, spikes: np.ndarray, command: str) -> None:
+    # validate - read all of stdin before its first 8 bytes were checked (500 MB of zeros: 528 MB
+    # of memory, then "bad signature"; an endless pipe until memory ran out).
+    out = ["-o", tmp_path / "y.npy"] if command == "decode" else []
+    zeros = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: sys.stdout.buffer.write(bytes(1 << 16))"],
+                             stdout=subprocess.PIPE)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "spikecodec", command, "-", *out], stdin=zeros.stdout,
+                              capture_output=True, timeout=60)
+    finally:
+        zeros.kill()
+        zeros.wait()
+        zeros.stdout.close()
+    assert proc.returncode != 0 and b"not a spike file: bad signature" in proc.stdout + proc.stderr, proc.stderr  # validate reports on stdout
+    spk = spikecodec.encode(spikes)
+    one_line_error(sc(command, "-", *out, "--max-bytes", str(len(spk) - 1), stdin=spk), "<stdin>", "over max_bytes", code=3)
+    assert not (tmp_path / "y.npy").exists()
+
+
 def test_decode_on_threads_and_within_max_bytes(tmp_path: Path, spikes: np.ndarray) -> None:
     spk = tmp_path / "x.spk"
     spikecodec.save(spk, spikes, chunk=(1, 1))

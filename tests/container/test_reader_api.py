@@ -505,3 +505,23 @@ def test_load_takes_a_torch_dtype_as_its_numpy_twin(path, spikes):
     assert spikecodec.load(path, dtype=torch.bool).dtype == np.bool_
     with pytest.raises(TypeError, match="bfloat16 has no numpy type"):
         spikecodec.load(path, dtype=torch.bfloat16)
+
+
+def test_an_array_this_machine_cannot_allocate_is_a_limit_error_not_numpys(path, spikes, monkeypatch):
+    # The output array's allocation let numpy's MemoryError escape (a file within max_bytes on a
+    # machine with less memory), where a chunk's decoding raised LimitError limit-memory.
+    from spikecodec.container import reader as reader_module
+
+    real = np.empty
+
+    def refuse(shape, dtype=float, *args, **kwargs):
+        if tuple(np.atleast_1d(shape)) == spikes.shape:
+            raise MemoryError("Unable to allocate")
+        return real(shape, dtype, *args, **kwargs)
+
+    monkeypatch.setattr(reader_module.np, "empty", refuse)
+    with pytest.raises(spikecodec.LimitError, match="out of memory for the array") as info:
+        spikecodec.load(path)
+    assert info.value.code == "limit-memory"
+    with spikecodec.open(path) as r, pytest.raises(spikecodec.LimitError, match="out of memory for the selection"):
+        r[:, :]
