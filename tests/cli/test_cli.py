@@ -553,6 +553,28 @@ def test_rates_of_a_long_axis_are_averaged_in_at_most_max_rates_bins(tmp_path: P
     assert "each the mean of 3 consecutive indices" in ok("inspect", path, "--stats").stdout.decode()
 
 
+@pytest.mark.parametrize("block", [7, 1 << 16])
+def test_rates_are_summed_in_blocks_of_an_axis_with_the_same_result(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    # A chunk's per-index sums were made whole (8 bytes an index) with their bins' indices: a
+    # 1,284-byte file of 2**28 channels in one chunk took 4.6 GB for inspect --stats. Blocks of
+    # SUM_BLOCK indices bound that; the rates are the same with blocks of 7 as of 65536.
+    from spikecodec import stats
+
+    monkeypatch.setattr(stats, "SUM_BLOCK", block)
+    rng = np.random.default_rng(3)
+    x = (rng.random((2 * stats.MAX_RATES + 3, 2, 3 * stats.MAX_RATES + 1)) < 0.2).astype(np.uint8)  # both axes binned
+    with spikecodec.open(spikecodec.encode(x, axes="TNC", codec="raw", chunk=(300, 2))) as r:
+        rates = stats.firing_rates(r)
+    per_t, per_c = x.mean(axis=(1, 2)), x.mean(axis=(0, 1))
+    np.testing.assert_allclose(rates.per_timestep, [per_t[i : i + rates.time_bin].mean() for i in range(0, len(per_t), rates.time_bin)])
+    np.testing.assert_allclose(rates.per_channel, [per_c[i : i + rates.channel_bin].mean() for i in range(0, len(per_c), rates.channel_bin)])
+    small = x[:40, :, :50]
+    with spikecodec.open(spikecodec.encode(small, axes="TNC", codec="raw", chunk=(9,))) as r:
+        rates = stats.firing_rates(r)
+    assert rates.time_bin == rates.channel_bin == 1
+    np.testing.assert_allclose(rates.per_channel, small.mean(axis=(0, 1)))
+
+
 def test_inspect_plot_of_an_empty_array(tmp_path: Path) -> None:
     # numpy's "cannot reshape array of size 0 into shape (0,newaxis)", exit 1, before.
     path = tmp_path / "empty.spk"
