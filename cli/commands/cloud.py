@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -25,7 +26,10 @@ Runs the cloud half of the model the stream's metadata names (as `spikecodec edg
 --model overrides) on the images as they arrive: whatever has arrived, up to --batch images at
 a time, without waiting for more. Writes the predicted classes as int64 .npy to OUT; --labels
 FILE (IDX or .npy) prints the accuracy. A stream whose spikes are not shaped like the model's
-code, or that names a prior neither shipped nor given (--prior FILE), is refused.
+code, or that names a prior neither shipped nor given (--prior FILE), is refused. A stream that
+breaks off still gives the predictions of the images before the break, in OUT when it is new (or
+-), else in a new OUT.partial.npy beside it (an OUT that exists is never replaced by a failed run),
+and the command exits 1.
 """
 
 
@@ -79,10 +83,13 @@ def run(args: argparse.Namespace) -> int:
             if args.output is None or not predictions or isinstance(exc.__cause__, BrokenPipeError):
                 raise
             received = np.concatenate(predictions)
-            with about(display_name(args.output, "<stdout>")):
-                _save_npy(args.output, received, read_files(args, args.input))
+            # A failed command replaces no file: an output that exists keeps its contents, and
+            # what arrived goes to a new file beside it.
+            where = _partial_path(args.output)
+            with about(display_name(where, "<stdout>")):
+                _save_npy(where, received, read_files(args, args.input))
             raise CliError(exc.file, f"{exc.message}; the predictions of the {len(received)} images before it are in "
-                           f"{display_name(args.output, '<stdout>')}", exc.code) from exc
+                           f"{display_name(where, '<stdout>')}", exc.code) from exc
         size = cloud.bytes_read
         model = cloud.info["model"]
     preds = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
@@ -100,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
             right = int((preds == labels).sum())
             print(f"accuracy {right / max(len(preds), 1):.4f} ({right} of {len(preds)})", file=where)
     return 0
+
+
+def _partial_path(output: str) -> str:
+    """Where a failed run writes the predictions of the images that arrived: the output itself
+    when it is stdout or a new file, else the first free ``NAME.partial.npy``, ``NAME.partial-2.npy``..."""
+    if output == STDIO or not os.path.lexists(output):
+        return output
+    stem = output[:-4] if output.endswith(".npy") else output
+    n = 1
+    while os.path.lexists(path := f"{stem}.partial{'' if n == 1 else f'-{n}'}.npy"):
+        n += 1
+    return path
 
 
 def _save_npy(path: str, array: np.ndarray, inputs: list[str]) -> None:

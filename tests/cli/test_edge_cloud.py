@@ -183,3 +183,11 @@ def test_a_stream_cut_short_gives_the_predictions_of_what_arrived(tmp_path: Path
     code, _, err = run_cli(capsys, "cloud", tmp_path / "cut.spk", "-o", tmp_path / "p.npy", "-q")
     one_line_error(code, err, 1, "no index", "the predictions of the 6 images before it are in")
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), np.load(whole))
+    # An output that exists is not replaced by a failed run (it had been, by the partial
+    # predictions): they go to a new file beside it, named in the error.
+    np.save(tmp_path / "kept.npy", np.arange(100))
+    for partial in ("kept.partial.npy", "kept.partial-2.npy"):
+        code, _, err = run_cli(capsys, "cloud", tmp_path / "cut.spk", "-o", tmp_path / "kept.npy", "-q")
+        one_line_error(code, err, 1, "no index", f"the predictions of the 6 images before it are in {tmp_path / partial}")
+        np.testing.assert_array_equal(np.load(tmp_path / "kept.npy"), np.arange(100))
+        np.testing.assert_array_equal(np.load(tmp_path / partial), np.load(whole))
