@@ -76,7 +76,7 @@ class LinkEncoder:
     ``embed_prior``, ``axes`` default N + the frame's T, C, H, W, ``chunk`` default 1 frame per
     message, ``metadata``, ``bits``); records are compact. ``header`` is the header message.
 
-    ``stream_id``: True (default) draws 16 random bytes, so that two encoders made with the same
+    ``stream_id``: True (default; None too) draws 16 random bytes, so that two encoders made with the same
     options (two cameras of one model) still make streams whose messages cannot be taken for each
     other's; 16 bytes of your own give a reproducible header; False writes none (the header of
     spikecodec 1.5 and earlier, the same for every encoder of these options).
@@ -98,10 +98,12 @@ class LinkEncoder:
         chunk: int | Sequence[int] = 1,
         metadata: dict[str, Any] | None = None,
         bits: int = 1,
-        stream_id: bytes | bool = True,
+        stream_id: bytes | bool | None = True,
         records: str = "compact",
         message_ends: bool | None = None,
     ):
+        if stream_id is None:  # "not given" (a config's missing key): the default, never "none", which is False
+            stream_id = True
         if records not in COMPACT_RECORDS:
             raise ValueError(f"a link's records are compact: records must be 'compact' or 'compact-unkeyed' (for readers "
                              f"before format 1.7), got {records!r:.40}")
@@ -119,6 +121,7 @@ class LinkEncoder:
         self.frame_shape = frame_shape
         self._lock = threading.Lock()  # one message at a time: a message holds its own frames only
         self._messages = 0
+        self._pid = os.getpid()  # a fork's copy would be a second writer of the same stream
 
     @property
     def messages(self) -> int:
@@ -145,7 +148,14 @@ class LinkEncoder:
         with self._lock:
             return self._encode(frames)
 
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:
+            raise RuntimeError(f"this LinkEncoder was made in process {self._pid} and is used in {os.getpid()} (a fork): "
+                               "each process would write the same stream, their messages under the same record numbers - "
+                               "make a LinkEncoder in each process (each its own stream id)")
+
     def _encode(self, frames: Any) -> bytes:
+        self._check_process()
         if self._writer._closed:  # not the writer's "closed": the user ended the stream
             raise ValueError("the stream has ended (end() made its end message): no message follows it")
         values = to_numpy(frames)  # the one conversion: a masked array is refused, not unmasked
@@ -163,6 +173,7 @@ class LinkEncoder:
     def end(self) -> bytes:
         """The end message (index and trailer): the stream is complete."""
         with self._lock:
+            self._check_process()
             if self._writer._closed:
                 raise ValueError("the stream has ended already: its end message was made by an earlier end()")
             self._writer.close()
@@ -218,6 +229,12 @@ class LinkDecoder:
         data = message_bytes(header, "header")
         limits = as_limits(max_bytes, limits)
         self.header, crc = parse_header_message(data)
+        if self.header.extension_data(COMPACT_EXTENSION) is None:
+            # A classic record's CRC covers neither its stream nor its place: another stream's
+            # message, two joined or one cut at a record boundary would be taken (FORMAT.md 11).
+            raise ValueError("the header is of a stream of classic records, whose records do not check their stream "
+                             "or place: a LinkDecoder takes compact records (LinkEncoder's); read a classic stream "
+                             "whole with spikecodec.open or SpikeStream")
         self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors, limits.max_bytes), layout.PREAMBLE_SIZE,
                                     limits.max_bytes)
         self._records = record_layout(self.header, crc)
@@ -282,10 +299,9 @@ class LinkDecoder:
                 raise ValueError("the stream has ended (its end message was checked): no message follows it")
             if not message:
                 return np.zeros((0, *self.header.frame_shape), np.uint8)
+            numbered = record is not None
             if record is None:
                 record = self.records_read
-            else:
-                self._numbered = True
             gap = None
             if record < self.records_read:
                 gap = next((g for g in self._gaps if g[0] <= record < g[1]), None)
@@ -299,6 +315,8 @@ class LinkDecoder:
                                  f"already: a repeated message is not decoded twice")
             # The message is taken: the decoder's place moves (a late message's rows and bytes
             # count, so that once every skipped record has arrived the end is checked in full).
+            # Only now is it numbered: a refused message leaves the decoder as it was.
+            self._numbered = self._numbered or numbered
             self._pos += len(message)
             self.rows_read += frames.shape[0]
             if gap is not None:
@@ -306,6 +324,7 @@ class LinkDecoder:
                 self._gaps.remove(gap)
                 self._gaps.extend(g for g in ([gap[0], record], [end, gap[1]]) if g[0] < g[1])
                 self._gaps.sort()
+                self._forget_past_max_gaps()
                 return frames
             if record > self.records_read:
                 self._add_gap(self.records_read, record)
@@ -326,10 +345,15 @@ class LinkDecoder:
 
     def _add_gap(self, first: int, end: int) -> None:
         self._gaps.append([first, end])
-        if len(self._gaps) > MAX_GAPS:  # bounded memory: the oldest gap can no longer be filled
+        self._forget_past_max_gaps()
+
+    def _forget_past_max_gaps(self) -> None:
+        """Bounded memory and time a message: past MAX_GAPS runs (a late message splits one in
+        two, too), the oldest can no longer be filled."""
+        while len(self._gaps) > MAX_GAPS:
             a, b = self._gaps.pop(0)
             self._forgotten += b - a
-            self._forgotten_below = b
+            self._forgotten_below = max(self._forgotten_below, b)
 
     def _decode(self, message: bytes, record: int) -> tuple[np.ndarray, int, Tiling]:
         """Check and decode ``message`` as starting at ``record``; returns its frames, the
@@ -390,7 +414,10 @@ class LinkDecoder:
                             lambda head, at: self._any_spec(head))
             except FormatError:
                 continue
-            return FormatError(f"message is record {ordinal} of this stream, expected record {want} (out of order)", at, code="compact-check")
+            # A check of 16 bits passes for a wrong place 1 time in 65536, and 128 places are
+            # tried: likely, not certain.
+            return FormatError(f"message checks as record {ordinal} of this stream, expected record {want} (out of order?; "
+                               f"else damaged or from another stream)", at, code="compact-check")
         return FormatError(f"record {want} fails its check: damaged, truncated, or from another stream "
                            f"(another model, prior or session)", at, code="compact-check")
 

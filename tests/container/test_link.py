@@ -41,7 +41,7 @@ def test_bad_messages_are_refused_for_what_they_are(prior):
     messages = [enc.encode(f) for f in FRAMES[:4]]
     dec = LinkDecoder(enc.header, priors=prior)
     dec.decode(messages[0])
-    with pytest.raises(FormatError, match="message is record 3 of this stream, expected record 1"):
+    with pytest.raises(FormatError, match=r"message checks as record 3 of this stream, expected record 1 \(out of order\?"):
         dec.decode(messages[3])
     with pytest.raises(FormatError, match="ends inside"):
         LinkDecoder(enc.header, priors=prior).decode(messages[0][:-1])
@@ -95,8 +95,10 @@ def test_two_sessions_of_the_same_options_do_not_take_each_others_messages(prior
     with pytest.raises(ValueError, match="stream_id is 16 bytes .* got 5"):
         LinkEncoder(FRAMES.shape[1:], stream_id=b"short")
     assert LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=np.zeros(16, np.uint8)).header == fixed[0]  # any 16-byte buffer
-    assert (LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=np.True_).header
-            != LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=None).header == plain[0])
+    # None is "not given" (stream_id=config.get("stream_id")): the default, a random id - it had
+    # written no id, so that two cameras configured alike took each other's messages.
+    drawn = [LinkEncoder(FRAMES.shape[1:], prior=prior, stream_id=v).header for v in (np.True_, None, None)]
+    assert len({*drawn, plain[0]}) == 4
     # A stream-id in a file labelled 1.5 (or 1.3): every 1.x reader reads it (FORMAT.md 3.2), so the
     # validator's minor-too-low warning is only for what the file's codecs and other extensions need.
     from spikecodec.layout import crc32
@@ -226,7 +228,7 @@ def test_numbered_messages_go_on_after_losses_and_fill_late_ones_once(prior):
     for n in (6, 9, 0):
         with pytest.raises(ValueError, match=f"record {n} was decoded already"):
             dec.decode(sent[n][1], record=n)
-    with pytest.raises(FormatError, match="message is record 7 of this stream, expected record 2") as info:
+    with pytest.raises(FormatError, match=r"message checks as record 7 of this stream, expected record 2 \(out of order\?") as info:
         dec.decode(sent[7][1], record=2)  # a wrong number: refused, and the gap stays open
     assert info.value.code == "compact-check" and dec.records_skipped == 2
     dec.end(end)  # 10 and 11 never came: counted as skipped, not a damaged end
@@ -352,6 +354,82 @@ def test_late_records_past_the_remembered_gaps_are_refused_as_such(prior, monkey
     with pytest.raises(ValueError, match=r"record 0 was decoded already or skipped before .* \(the decoder is at record 7\)"):
         dec.decode(sent[0][1], record=0)
     assert dec.records_skipped == 2
+
+
+def test_late_records_that_split_a_run_keep_the_runs_within_max_gaps(prior, monkeypatch):
+    # Each late message split a run of skipped records in two and the list was never trimmed:
+    # 30,000 messages, every other one late, left 15,000 runs and a scan and sort of them all per
+    # message (quadratic time). The split path forgets the oldest past MAX_GAPS too.
+    monkeypatch.setattr(spikecodec.container.link, "MAX_GAPS", 3)
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    sent = numbered(enc, FRAMES[:20])
+    dec = LinkDecoder(enc.header, priors=prior)
+    dec.decode(sent[19][1], record=19)  # the newest overtakes the rest: one run, 0 .. 18
+    for n in range(0, 19, 2):  # every other one arrives late; each splits the run
+        dec.decode(sent[n][1], record=n)
+        assert len(dec._gaps) <= 3
+    assert dec.records_skipped == 9  # the odd ones: forgotten runs stay counted
+    with pytest.raises(ValueError, match="skipped before the runs of skipped records it remembers"):
+        dec.decode(sent[1][1], record=1)
+    dec.decode(sent[17][1], record=17)  # one of the runs it remembers
+
+
+def test_a_refused_numbered_message_does_not_make_the_decoder_numbered(prior):
+    # A numbered message refused (damaged; or a repeat) still set the decoder's "numbered" state,
+    # so end() then took the stream's last records as lost instead of refusing the end: a stream
+    # missing two messages passed. A refused message leaves the decoder as it was.
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    messages = [enc.encode(f) for f in FRAMES[:4]]
+    end = enc.end()
+    dec = LinkDecoder(enc.header, priors=prior)
+    dec.decode(messages[0])
+    dec.decode(messages[1])
+    with pytest.raises(FormatError):
+        dec.decode(b"\x01garbage", record=7)
+    with pytest.raises(ValueError, match="decoded already"):
+        dec.decode(messages[0], record=0)
+    with pytest.raises(FormatError, match="ended after 4 records") as info:
+        dec.end(end)
+    assert info.value.code == "index-count"
+
+
+def test_a_link_decoder_refuses_a_header_of_classic_records():
+    # It took one, and then another stream's message, two joined or one cut at a record boundary
+    # (a classic record checks neither its stream nor its place), and refused the stream's own end.
+    import io
+
+    sink = io.BytesIO()
+    with spikecodec.SpikeWriter(sink, axes="NTCHW") as w:
+        w.append(FRAMES[0])
+    data = sink.getvalue()
+    header = data[: 20 + int.from_bytes(data[12:16], "little")]
+    with pytest.raises(ValueError, match="classic records, whose records do not check their stream or place"):
+        LinkDecoder(header)
+
+
+def test_an_encoder_inherited_through_fork_refuses_to_write(prior):
+    # pickle and copy were refused, but a forked worker's copy wrote the same stream as every
+    # other: messages under the same record numbers, each taken for the other's.
+    import multiprocessing
+
+    enc = LinkEncoder(FRAMES.shape[1:], prior=prior)
+    enc.encode(FRAMES[0])
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_encode_in_child, args=(enc, send))  # inherited by the fork, not pickled
+    child.start()
+    error = receive.recv()
+    child.join(60)
+    assert "made in process" in error and "(a fork)" in error, error
+    enc.encode(FRAMES[1])  # the parent's stream goes on
+
+
+def _encode_in_child(enc, send) -> None:
+    try:
+        enc.encode(FRAMES[2])
+        send.send("encoded")
+    except RuntimeError as exc:
+        send.send(str(exc))
 
 
 def test_an_encoder_shared_by_threads_numbers_each_message_with_its_own_record(prior):
