@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from spikecodec.errors import LimitError
+from spikecodec.json_text import MAX_DEPTH
 from spikecodec.limits import MAX_AXIS_NAME, MAX_HEADER_SIZE
 
 from ..atomic import STDIO
@@ -30,7 +31,7 @@ MAX_ZIP_ENTRIES = 1 << 15  # members of an .npz or .pt archive (its directory is
 MAX_ZIP_DIRECTORY = 1 << 23  # bytes of that directory
 SIDE_BYTES = 4 * MAX_HEADER_SIZE + (1 << 16)  # an .npz's `axes` and `metadata` arrays (4 bytes a character)
 MAX_METADATA_TEXT = MAX_HEADER_SIZE  # metadata JSON, characters: what a spike file's header can hold
-MAX_JSON_DEPTH = 64  # nesting of stored metadata
+MAX_JSON_DEPTH = MAX_DEPTH  # nesting of stored metadata: what a spike file's header takes (FORMAT.md 1), so a decoded file's .npz re-encodes
 PT_MEMBER_BYTES = 1 << 26  # a .pt archive's members other than tensor storages (data.pkl, ...)
 MAX_H5_DATASETS = 10000  # datasets the search without a KEY looks at
 MAX_H5_CHUNKS = 1 << 22  # stored chunks of one filtered dataset

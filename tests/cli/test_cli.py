@@ -604,3 +604,15 @@ def test_encode_without_codec_picks_the_default_of_the_element_type(tmp_path: Pa
         np.testing.assert_array_equal(spikecodec.load(tmp_path / f"{name}.spk"), array)
     one_line_error(sc("encode", tmp_path / "counts.npy", "-o", tmp_path / "x.spk", "--level", "3"), "--level", code=2)
     assert not (tmp_path / "x.spk").exists()
+
+
+def test_metadata_nested_as_deep_as_a_header_takes_survives_npz_and_back(tmp_path: Path, spikes: np.ndarray) -> None:
+    # The stored metadata of an .npz or .h5 was capped at 64 levels where a header takes 512
+    # (FORMAT.md 1): a valid file decoded to .npz could not be encoded again.
+    deep = "[" * 500 + "]" * 500
+    np.save(tmp_path / "x.npy", spikes)
+    ok("encode", tmp_path / "x.npy", "-o", tmp_path / "a.spk", "--meta", f"a={deep}")
+    ok("decode", tmp_path / "a.spk", "-o", tmp_path / "a.npz")
+    ok("encode", tmp_path / "a.npz", "-o", tmp_path / "b.spk")
+    with spikecodec.open(tmp_path / "b.spk") as r:
+        assert json.dumps(r.metadata["a"], separators=(",", ":")) == deep
