@@ -21,6 +21,7 @@ from .container.reader import SpikeReader
 from .container.source import IN_MEMORY
 from .container.writer import array_chunks
 from .elements import as_elements, to_numpy
+from .errors import FormatError
 from .limits import ReadLimits
 from .prior import Prior, PriorLike
 
@@ -35,7 +36,11 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
     if isinstance(samples, (str, os.PathLike, *IN_MEMORY)) or hasattr(samples, "read"):  # a spike file: path, bytes, file object
         with SpikeReader(samples, priors=priors, limits=limits) as r:
             for i in range(len(r.entries)):
-                yield r.read_chunk(i), r.chunk_spec(i)
+                try:
+                    chunk = r.read_chunk(i), r.chunk_spec(i)
+                except FormatError as exc:  # which file, among the samples
+                    raise exc if exc.where else exc.located(r.name) from None
+                yield chunk
         return
     if hasattr(samples, "shape") or hasattr(samples, "__array__"):
         values, b = as_elements(to_numpy(samples), bits)
@@ -46,8 +51,23 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
     if isinstance(samples, Mapping) or not isinstance(samples, Iterable):
         raise TypeError("samples are spike arrays, spike files (paths or their bytes) or an iterable of them, "
                         f"got {type(samples).__name__}")
-    for sample in samples:
-        yield from sample_chunks(sample, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits)
+    for index, sample in enumerate(samples):
+        try:
+            yield from sample_chunks(sample, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits)
+        except FormatError:
+            raise  # names its file
+        except (ValueError, TypeError) as exc:  # an array's fault: say which sample
+            if isinstance(exc, SampleError):
+                raise
+            raise SampleError(index, f"sample {index}: {exc}") from None
+
+
+class SampleError(ValueError):
+    """A sample of several that cannot be trained on; ``index`` says which (0-based)."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(message)
+        self.index = index
 
 
 HOLDOUT_EVERY = 10  # every 10th sample chunk is held out to choose how hard the prior is ...

@@ -490,7 +490,9 @@ def test_running_out_of_memory_is_one_line(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "spikecodec", "decode", str(tmp_path / "big.spk"), "-o",
                            str(tmp_path / "x.npy"), "--max-bytes", "8G"], capture_output=True, timeout=120,
                           preexec_fn=small_address_space)
-    one_line_error(proc, "big.spk", "out of memory")
+    # LimitError limit-memory, as a chunk's decoding says it (exit 3: over what this run can do)
+    line = one_line_error(proc, "big.spk", "out of memory for the array", code=3)
+    assert line.count("big.spk") == 1
     assert not (tmp_path / "x.npy").exists() and no_temp_files(tmp_path)
 
 
@@ -616,3 +618,22 @@ def test_metadata_nested_as_deep_as_a_header_takes_survives_npz_and_back(tmp_pat
     ok("encode", tmp_path / "a.npz", "-o", tmp_path / "b.spk")
     with spikecodec.open(tmp_path / "b.spk") as r:
         assert json.dumps(r.metadata["a"], separators=(",", ":")) == deep
+
+
+def test_train_prior_blames_the_one_sample_at_fault(tmp_path: Path, spikes: np.ndarray) -> None:
+    # "good.spk, good.spk, bad.spk: at byte 81: ..." named every sample for one's fault.
+    good = tmp_path / "good.spk"
+    spikecodec.save(good, spikes, codec="context", chunk=(spikes.shape[0], 2))
+    bad = bytearray(good.read_bytes())
+    with spikecodec.open(bytes(bad)) as r:
+        first = r.entries[0]
+    bad[first.offset + first.size - 5] ^= 0x40  # a payload byte: the record's CRC fails
+    (tmp_path / "bad.spk").write_bytes(bytes(bad))
+    message = one_line_error(sc("train-prior", good, good, tmp_path / "bad.spk", "-o", tmp_path / "p.prior", "--codec", "context"),
+                             "bad.spk")
+    assert "good.spk" not in message and not (tmp_path / "p.prior").exists()
+    np.save(tmp_path / "ok.npy", spikes)
+    np.save(tmp_path / "neg.npy", -spikes.astype(np.int16) - 1)
+    message = one_line_error(sc("train-prior", tmp_path / "ok.npy", tmp_path / "neg.npy", "-o", tmp_path / "p.prior"),
+                             "neg.npy", "does not fit")
+    assert "ok.npy" not in message
