@@ -229,14 +229,14 @@ class LinkDecoder:
         data = message_bytes(header, "header")
         limits = as_limits(max_bytes, limits)
         self.header, crc = parse_header_message(data)
+        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors, limits.max_bytes), layout.PREAMBLE_SIZE,
+                                    limits.max_bytes)
         if self.header.extension_data(COMPACT_EXTENSION) is None:
             # A classic record's CRC covers neither its stream nor its place: another stream's
             # message, two joined or one cut at a record boundary would be taken (FORMAT.md 11).
             raise ValueError("the header is of a stream of classic records, whose records do not check their stream "
                              "or place: a LinkDecoder takes compact records (LinkEncoder's); read a classic stream "
                              "whole with spikecodec.open or SpikeStream")
-        self._pipeline = bind_prior(self.header, self.header.pipeline(), as_priors(priors, limits.max_bytes), layout.PREAMBLE_SIZE,
-                                    limits.max_bytes)
         self._records = record_layout(self.header, crc)
         self._tiling = Tiling(self.header)
         self._pos = len(data)  # where the next message starts in the stream

@@ -364,8 +364,8 @@ def allocated(shape: tuple[int, ...], what: str, name: str) -> np.ndarray:
     try:
         return np.empty(shape, np.uint8)
     except MemoryError as exc:
-        raise LimitError(f"{name}: out of memory for {what} ({exc or 'allocation failed'}); the file may conform: "
-                         "free memory, or read less at once", code="limit-memory") from None
+        raise LimitError(f"out of memory for {what} ({exc or 'allocation failed'}); the file may conform: "
+                         "free memory, or read less at once", None, name, code="limit-memory") from None
 
 
 class SpikeReader:
