@@ -1158,6 +1158,13 @@ def _relocate(data: bytes, new_head: bytes) -> bytes:
     return _finish(new_head + chunks, moved)
 
 
+def _with_first_payload(data: bytes, new_payload) -> bytes:
+    """``data`` (a file of classic records) with chunk 0's payload replaced by ``new_payload(payload)``,
+    the records, index and trailer rebuilt around it."""
+    body, entries = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
+    return _finish(body, entries)
+
+
 def _finish(body: bytes, entries: list[IndexEntry]) -> bytes:
     index = encode_index(entries)
     return body + index + encode_trailer(len(body), len(index))
@@ -1412,23 +1419,19 @@ def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
     in a chunk without elements."""
     out = {}
 
-    def chunk0(data: bytes, new_payload) -> bytes:
-        body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
-        return _finish(body, ents)
-
     base = valid["ctxfast-spikes"]
     start = _parts(base)[1]
     with spikecodec.open(base) as r:
         spec = r.chunk_spec(0)
     longest = spec.size * 2 + 15  # bits = 1: size (1 + bits) + 15 words
-    out["ctxfast-partial-word"] = (chunk0(base, lambda p: p + b"\x00"), start, "not a whole number of 32-bit words")
-    out["ctxfast-too-long"] = (chunk0(base, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), start, "longer than any encoding")
-    out["ctxfast-too-few-words"] = (chunk0(base, lambda p: p[:12]), start, "payload shorter than its 4 stream word counts")
+    out["ctxfast-partial-word"] = (_with_first_payload(base, lambda p: p + b"\x00"), start, "not a whole number of 32-bit words")
+    out["ctxfast-too-long"] = (_with_first_payload(base, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), start, "longer than any encoding")
+    out["ctxfast-too-few-words"] = (_with_first_payload(base, lambda p: p[:12]), start, "payload shorter than its 4 stream word counts")
 
     def count_plus_one(p: bytes) -> bytes:  # lane 0 claims one word more than follow
         return struct.pack("<I", struct.unpack_from("<I", p)[0] + 1) + p[4:]
 
-    out["ctxfast-word-counts"] = (chunk0(base, count_plus_one), start, "stream word counts add up")
+    out["ctxfast-word-counts"] = (_with_first_payload(base, count_plus_one), start, "stream word counts add up")
 
     def long_lane(p: bytes) -> bytes:  # lane 0 padded past size_l + 2 words (and its count with it)
         counts = struct.unpack_from("<4I", p)
@@ -1436,14 +1439,14 @@ def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
         extra = lane + 3 - counts[0]
         return struct.pack("<4I", counts[0] + extra, *counts[1:]) + p[16:16 + 4 * counts[0]] + bytes(4 * extra) + p[16 + 4 * counts[0]:]
 
-    out["ctxfast-lane-too-long"] = (chunk0(base, long_lane), start, "lane 0 is longer than any encoding")
+    out["ctxfast-lane-too-long"] = (_with_first_payload(base, long_lane), start, "lane 0 is longer than any encoding")
 
     def flip_lane_bit(p: bytes) -> bytes:  # lane 2's first word (read last)
         counts = struct.unpack_from("<4I", p)
         at = 16 + 4 * (counts[0] + counts[1])
         return p[:at] + bytes([p[at] ^ 1]) + p[at + 1:]
 
-    out["ctxfast-corrupt-lane"] = (chunk0(base, flip_lane_bit), start, "corrupt stream")
+    out["ctxfast-corrupt-lane"] = (_with_first_payload(base, flip_lane_bit), start, "corrupt stream")
 
     cbase = valid["ctxfast-counts2"]
     cstart = _parts(cbase)[1]
@@ -1455,7 +1458,7 @@ def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
         extra = cspec.size * 2 + 3 - counts[4]
         return struct.pack("<5I", *counts[:4], counts[4] + extra) + p[20:] + bytes(4 * extra)
 
-    out["ctxfast-magnitudes-too-long"] = (chunk0(cbase, long_magnitudes), cstart, "magnitude stream is longer")
+    out["ctxfast-magnitudes-too-long"] = (_with_first_payload(cbase, long_magnitudes), cstart, "magnitude stream is longer")
 
     from spikecodec.codecs.kernels import fast
 
@@ -1466,7 +1469,7 @@ def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
     def above_top(p: bytes) -> bytes:  # x = 4 coded as m = 3 in 2 bits: the top, which no element holds
         return fast.encode(wide, 2).astype("<u4").tobytes()
 
-    out["ctxfast-value-too-large"] = (chunk0(cbase, above_top), cstart, "does not fit 2-bit elements")
+    out["ctxfast-value-too-large"] = (_with_first_payload(cbase, above_top), cstart, "does not fit 2-bit elements")
 
     def above_top_and_lane_unfinished(p: bytes) -> bytes:  # lane 0 with a word it never reads
         words = fast.encode(wide, 2)
@@ -1475,7 +1478,7 @@ def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
 
     # Found by an outside probe: the end checks come after the magnitude stream, so its value at
     # the top is the problem (the library checked the lanes' ends first).
-    out["ctxfast-top-before-lane-end"] = (chunk0(cbase, above_top_and_lane_unfinished), cstart, "does not fit 2-bit elements")
+    out["ctxfast-top-before-lane-end"] = (_with_first_payload(cbase, above_top_and_lane_unfinished), cstart, "does not fit 2-bit elements")
     return out
 
 
@@ -2056,7 +2059,7 @@ def _order0_words(values: np.ndarray, bits: int) -> bytes:
 def _invalid_issue23(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
     out: dict[str, tuple[bytes, int, str]] = {}
 
-    def chunk0(base: bytes, new_payload) -> bytes:
+    def _with_first_payload(base: bytes, new_payload) -> bytes:
         """``base`` with chunk 0's payload replaced by ``new_payload(payload)`` (CRC and index fixed)."""
         body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
         return _finish(body, ents)
@@ -2070,19 +2073,19 @@ def _invalid_issue23(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str
     assert _order0_words(first, 2) == obase[e0.offset + layout.chunk_header_size(1) : e0.offset + e0.size - 4]  # the library's bytes
     wide = first.copy()
     wide.reshape(-1)[np.flatnonzero(wide.reshape(-1))[0]] = 4  # x = 4: m = 3, above the top level
-    out["order0-value-too-large"] = (chunk0(obase, lambda p: _order0_words(wide, 2)), _parts(obase)[1], "does not fit 2-bit elements")
+    out["order0-value-too-large"] = (_with_first_payload(obase, lambda p: _order0_words(wide, 2)), _parts(obase)[1], "does not fit 2-bit elements")
     cbase = valid["context-spikes"]
-    out["context-last-word-zero"] = (chunk0(cbase, lambda p: p + b"\x00" * 4), _parts(cbase)[1], "corrupt stream")
+    out["context-last-word-zero"] = (_with_first_payload(cbase, lambda p: p + b"\x00" * 4), _parts(cbase)[1], "corrupt stream")
     abase = valid["auto-spikes"]
-    out["auto-bad-mode"] = (chunk0(abase, lambda p: b"\x03" + p[1:]), _parts(abase)[1], "unknown mode 3")
-    out["auto-empty-payload"] = (chunk0(abase, lambda p: b""), _parts(abase)[1], "auto: empty payload")
+    out["auto-bad-mode"] = (_with_first_payload(abase, lambda p: b"\x03" + p[1:]), _parts(abase)[1], "unknown mode 3")
+    out["auto-empty-payload"] = (_with_first_payload(abase, lambda p: b""), _parts(abase)[1], "auto: empty payload")
     lbase = valid["ctxlanes-spikes"]
-    out["ctxlanes-too-few-words"] = (chunk0(lbase, lambda p: p[:4]), _parts(lbase)[1], "payload shorter than its 4 lane word counts")
+    out["ctxlanes-too-few-words"] = (_with_first_payload(lbase, lambda p: p[:4]), _parts(lbase)[1], "payload shorter than its 4 lane word counts")
     import zstandard
 
     zbase = valid["spikes-zstd"]
     no_size = zstandard.ZstdCompressor(level=3, write_content_size=False)
-    out["zstd-no-content-size"] = (chunk0(zbase, lambda p: no_size.compress(zstandard.ZstdDecompressor().decompress(p))),
+    out["zstd-no-content-size"] = (_with_first_payload(zbase, lambda p: no_size.compress(zstandard.ZstdDecompressor().decompress(p))),
                                    _parts(zbase)[1], "does not record its content size")
 
     # Record and index structure (FORMAT.md 4, 5.1, 6.1).
@@ -2220,18 +2223,14 @@ def _invalid_check_order(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int,
     data, short_at = _short_last_row(valid["prior-ctxmix-embedded"])  # shape [3, 3, 2, 4, 4], chunk [3, 1]
     out["prior-geometry-short-row"] = (data, short_at, "was trained for chunks with")
 
-    def chunk0(data: bytes, new_payload) -> bytes:
-        body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
-        return _finish(body, ents)
-
     # ctxlanes (9.4.8): the word checks of order0 come first, with their codes.
     lbase = valid["ctxlanes-spikes"]
     lstart = _parts(lbase)[1]
-    out["ctxlanes-partial-word"] = (chunk0(lbase, lambda p: p + b"\x00"), lstart, "not a whole number of 32-bit words")
+    out["ctxlanes-partial-word"] = (_with_first_payload(lbase, lambda p: p + b"\x00"), lstart, "not a whole number of 32-bit words")
     with spikecodec.open(lbase) as r:
         lspec = r.chunk_spec(0)
     longest = lspec.size * 2 + 12  # bits = 1: size (1 + bits) + 12 words
-    out["ctxlanes-too-long"] = (chunk0(lbase, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), lstart,
+    out["ctxlanes-too-long"] = (_with_first_payload(lbase, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), lstart,
                                 "longer than any encoding")
 
     # zstd (9.3): a frame whose blocks do not decode to its content size is not a valid frame,
@@ -2242,7 +2241,7 @@ def _invalid_check_order(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int,
         assert p[4] == 0x20  # single segment, a 1-byte content size at byte 5
         return p[:5] + bytes([p[5] + 1]) + p[6:] + b"\x00"
 
-    out["zstd-content-size-before-trailing-bytes"] = (chunk0(zbase, wrong_size), _parts(zbase)[1], "corrupt frame")
+    out["zstd-content-size-before-trailing-bytes"] = (_with_first_payload(zbase, wrong_size), _parts(zbase)[1], "corrupt frame")
 
     # The compact index (6.2): its varints' problems at the index's first byte; records walked up to
     # where the index starts: a record running past it fails its check, a 00 before it ends the
@@ -2474,19 +2473,15 @@ def _invalid_outside_fifth_round(valid: dict[str, bytes]) -> dict[str, tuple[byt
 
     # Step 7, raw (9.2, 8): a payload one byte short of or past the packed size; a zstd frame
     # whose content is not the packed size is raw's problem, not zstd's.
-    def chunk0(data: bytes, new_payload) -> bytes:
-        body, e = _rebuild_chunks(data, lambda i, o, x, s, p: (o, x, s, new_payload(bytes(p)) if i == 0 else p))
-        return _finish(body, e)
-
-    out["packed-size-short"] = (chunk0(base, lambda p: p[:-1]), start, "packed data is 14 bytes")
-    out["packed-size-long"] = (chunk0(base, lambda p: p + b"\x00"), start, "packed data is 16 bytes")
+    out["packed-size-short"] = (_with_first_payload(base, lambda p: p[:-1]), start, "packed data is 14 bytes")
+    out["packed-size-long"] = (_with_first_payload(base, lambda p: p + b"\x00"), start, "packed data is 16 bytes")
     zbase = valid["spikes-zstd"]
 
     def content(p: bytes, change) -> bytes:
         return zstandard.ZstdCompressor(level=3, write_content_size=True).compress(change(zstandard.ZstdDecompressor().decompress(p)))
 
-    out["zstd-content-short-packed-size"] = (chunk0(zbase, lambda p: content(p, lambda c: c[:-1])), _parts(zbase)[1], "packed data is 146 bytes")
-    out["zstd-content-long-packed-size"] = (chunk0(zbase, lambda p: content(p, lambda c: c + b"\x00")), _parts(zbase)[1], "packed data is 148 bytes")
+    out["zstd-content-short-packed-size"] = (_with_first_payload(zbase, lambda p: content(p, lambda c: c[:-1])), _parts(zbase)[1], "packed data is 146 bytes")
+    out["zstd-content-long-packed-size"] = (_with_first_payload(zbase, lambda p: content(p, lambda c: c + b"\x00")), _parts(zbase)[1], "packed data is 148 bytes")
     return out
 
 
@@ -2498,23 +2493,19 @@ def _invalid_codec_rules(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int,
     the first chunk's payload, counted from its end, whose low bit flipped decodes so)."""
     out: dict[str, tuple[bytes, int, str]] = {}
 
-    def chunk0(data: bytes, new_payload) -> bytes:
-        body, ents = _rebuild_chunks(data, lambda i, o, e, s, p: (o, e, s, new_payload(bytes(p)) if i == 0 else p))
-        return _finish(body, ents)
-
     base = valid["countctx-counts4"]
     start = _parts(base)[1]
     with spikecodec.open(base) as r:
         size = r.chunk_spec(0).size
     longest = size * (3 + 4) + 2
-    out["countctx-partial-word"] = (chunk0(base, lambda p: p + b"\x00"), start, "not a whole number of 32-bit words")
-    out["countctx-too-long"] = (chunk0(base, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), start, "payload longer than any encoding")
+    out["countctx-partial-word"] = (_with_first_payload(base, lambda p: p + b"\x00"), start, "not a whole number of 32-bit words")
+    out["countctx-too-long"] = (_with_first_payload(base, lambda p: p + bytes(4 * (longest + 1 - len(p) // 4))), start, "payload longer than any encoding")
     # Exactly size * D + 2 words, the last 0: within the bound (not order0's size * (1 + bits) + 2),
     # so the problem is the stream's, found when it is opened (9.4.3).
-    out["countctx-words-at-bound"] = (chunk0(base, lambda p: p + bytes(4 * (longest - len(p) // 4))), start, "corrupt stream")
+    out["countctx-words-at-bound"] = (_with_first_payload(base, lambda p: p + bytes(4 * (longest - len(p) // 4))), start, "corrupt stream")
     found = None
     for back in range(1, 65):
-        data = chunk0(base, lambda p, back=back: p[:-back] + bytes([p[-back] ^ 0x01]) + p[len(p) - back + 1:])
+        data = _with_first_payload(base, lambda p, back=back: p[:-back] + bytes([p[-back] ^ 0x01]) + p[len(p) - back + 1:])
         try:
             spikecodec.decode(data)
         except spikecodec.FormatError as error:
