@@ -56,7 +56,7 @@ def sample_chunks(samples: Sample, *, axes: Any = None, chunk: Any = None, bits:
             yield from sample_chunks(sample, axes=axes, chunk=chunk, bits=bits, priors=priors, limits=limits)
         except FormatError:
             raise  # names its file
-        except (ValueError, TypeError) as exc:  # an array's fault: say which sample
+        except ValueError as exc:  # an array's fault (a value that does not fit): say which sample
             if isinstance(exc, SampleError):
                 raise
             raise SampleError(index, f"sample {index}: {exc}") from None
