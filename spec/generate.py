@@ -1494,7 +1494,7 @@ def _invalid_keyed(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]
     out["keyed-records-swapped"] = (swapped, at[0], "check mismatch")
     unkeyed = _compact_records(head, h, chunks, keyed=False)
     out["keyed-records-unkeyed"] = (_compact_file(head, unkeyed, len(recs), rows), at[0], "check mismatch")
-    with_data = tuple(Extension(e.name, b"\x00" if e.name == "keyed-checks" else e.data, e.required) for e in h.extensions)
+    with_data = _given_data(h.extensions, "keyed-checks")
     new_head = encode_header(Header(**{**h.__dict__, "extensions": with_data}))
     out["keyed-extension-data"] = (_compact_file(new_head, _compact_records(new_head, h, chunks, keyed=True), len(recs), rows),
                                    layout.PREAMBLE_SIZE, "carries no data")
@@ -1503,7 +1503,7 @@ def _invalid_keyed(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]
     # Version 1.9: the message-ends extension with data, and in a file of classic records.
     # (Only the header is replaced: a reader finds the problem there, before it looks further.)
     h, start, _ = _parts(valid["message-ends-stream"])
-    ends_data = tuple(Extension(e.name, b"\x00" if e.name == "message-ends" else e.data, e.required) for e in h.extensions)
+    ends_data = _given_data(h.extensions, "message-ends")
     out["message-ends-extension-data"] = (encode_header(Header(**{**h.__dict__, "extensions": ends_data}))
                                           + valid["message-ends-stream"][start:], layout.PREAMBLE_SIZE, "carries no data")
     out["message-ends-classic"] = (_set_header(valid["ctxmix-spikes"], extensions=(Extension("message-ends", b"", True),)),
@@ -1605,6 +1605,11 @@ def _rebuilt_compact(data: bytes, keyed: bool = False):
     assert _compact_file(head, recs, len(recs), rows) == data
     at = [len(head) + sum(len(r) for r in recs[:i]) for i in range(len(recs) + 1)]
     return head, h, chunks, recs, rows, at
+
+
+def _given_data(extensions, name: str) -> tuple:
+    """``extensions`` with the one named ``name`` given a data byte (an extension that carries none)."""
+    return tuple(Extension(e.name, b"\x00" if e.name == name else e.data, e.required) for e in extensions)
 
 
 def _bit_flipped_and_swapped(head: bytes, recs: list[bytes], rows: int) -> tuple[bytes, bytes]:
@@ -2545,7 +2550,7 @@ def _invalid_core_twins(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, 
     out["keyed-records-swapped-raw"] = (swapped, at[0], "check mismatch")
     unkeyed = _compact_records(head, h, chunks, keyed=False)
     out["keyed-records-unkeyed-raw"] = (_compact_file(head, unkeyed, len(recs), rows), at[0], "check mismatch")
-    with_data = tuple(Extension(e.name, b"\x00" if e.name == "keyed-checks" else e.data, e.required) for e in h.extensions)
+    with_data = _given_data(h.extensions, "keyed-checks")
     new_head = encode_header(Header(**{**h.__dict__, "extensions": with_data}))
     out["keyed-extension-data-raw"] = (_compact_under(keyed, new_head, keyed=True), layout.PREAMBLE_SIZE, "carries no data")
     spikes = valid["spikes-raw"]
@@ -2557,7 +2562,7 @@ def _invalid_core_twins(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, 
     link_head, link_msgs, link_end = _link_stream(frames.shape[1:], frames, [1, 1], codec="raw", records="compact", message_ends=True)
     stream = link_head + b"".join(link_msgs) + link_end
     lh, lstart, _ = _parts(stream)
-    ends_data = tuple(Extension(e.name, b"\x00" if e.name == "message-ends" else e.data, e.required) for e in lh.extensions)
+    ends_data = _given_data(lh.extensions, "message-ends")
     out["message-ends-extension-data-raw"] = (encode_header(Header(**{**lh.__dict__, "extensions": ends_data})) + stream[lstart:],
                                               layout.PREAMBLE_SIZE, "carries no data")
     out["message-ends-classic-raw"] = (_set_header(spikes, extensions=(Extension("message-ends", b"", True),)),
