@@ -65,19 +65,17 @@ def run(args: argparse.Namespace) -> int:
     info = {"samples": [path_text(display_name(s)) for s in args.samples], **info}
     from spikecodec.training import SampleError
 
-    try:
-        with about(", ".join(args.samples)):  # over --max-bytes: exit 3, as every command
-            try:
-                prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info,
-                                               priors=priors, limits=read_limits(args))
-            except SampleError as exc:  # one sample's fault: blamed on it alone
-                with about(display_name(args.samples[exc.index])):
-                    raise ValueError(str(exc).removeprefix(f"sample {exc.index}: ")) from None
-    except CliError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, spikecodec.FormatError) and cause.where:  # a spike file's fault: blamed on it alone
-            raise CliError(display_name(cause.where), exc.message, exc.code) from cause
-        raise
+    with about(", ".join(args.samples)):  # over --max-bytes: exit 3, as every command
+        try:
+            prior = spikecodec.train_prior(samples, args.codec, axes=axes, chunk=chunk, bits=args.bits, info=info,
+                                           priors=priors, limits=read_limits(args))
+        except SampleError as exc:  # one array's fault: blamed on it alone
+            raise CliError(display_name(args.samples[exc.index]), str(exc).removeprefix(f"sample {exc.index}: ")) from None
+        except spikecodec.FormatError as exc:  # one spike file's fault (its name in ``where``): blamed on it alone
+            if not exc.where:
+                raise
+            with about(display_name(exc.where)):
+                raise
     with about(args.output):
         with output_file(args.output, read_files(args, *(split_key(s)[0] for s in args.samples))) as f:
             f.write(prior.data)
