@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from ..elements import count_spikes
-from ..limits import codec_id_problem
+from ..limits import MAX_CODECS, codec_id_problem
 from .base import ArrayCodec, BytesCodec, ChunkSpec, Codec
 from .raw import Raw
 
@@ -59,6 +59,9 @@ class Pipeline:
     """One array codec followed by zero or more bytes codecs, applied to every chunk."""
 
     def __init__(self, codecs: Iterable[CodecLike]):
+        codecs = list(codecs)
+        if len(codecs) > MAX_CODECS:  # the header's rule (FORMAT.md 3.2), refused before any work, not at the write
+            raise ValueError(f"{len(codecs)} codecs; a pipeline has 1..{MAX_CODECS}")
         self.codecs: list[Codec] = [get_codec(c) for c in codecs]
         if not self.codecs or not isinstance(self.codecs[0], ArrayCodec):
             raise ValueError("a codec pipeline starts with an array codec (such as 'raw')")

@@ -249,6 +249,8 @@ def test_bad_input_is_one_line_naming_file_and_place(tmp_path: Path, spikes: np.
     one_line_error(sc("encode", tmp_path / "two.npz", "-o", tmp_path / "o.spk"), "two.npz", "a, b")
     one_line_error(sc("encode", f"{tmp_path / 'two.npz'}:zz", "-o", tmp_path / "o.spk"), "no array 'zz'")
     one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--codec", "nope"), "--codec", "unknown codec id", code=2)
+    nine_stages = ",".join(["raw"] + ["zstd"] * 8)  # a usage error before any work, as the header would refuse it after
+    one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--codec", nine_stages), "--codec", "1..8", code=2)
     one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--meta", "novalue"), "--meta", code=2)
     one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.spk", "--chunk", "0,2"), "--chunk", code=2)
     one_line_error(sc("encode", tmp_path / "bad.npy", "-o", tmp_path / "o.npy"), "spikecodec decode", code=2)
