@@ -226,7 +226,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         except PermissionError:
             raise OutputError(f"cannot write a temporary file in {directory} (not writable): the output would not be atomic") from None
         except (FileNotFoundError, NotADirectoryError) as exc:  # named for the target, not the temporary file
-            raise OutputError(exc.errno, f"{exc.strerror} (the folder {directory} is missing)", os.fspath(path)) from None
+            # A folder that exists but makes no files (/proc/self) is not called missing.
+            why = "is missing" if not os.path.isdir(directory) else "takes no new files"
+            raise OutputError(exc.errno, f"{exc.strerror} (the folder {directory} {why})", os.fspath(path)) from None
         with _Temporaries.lock:
             _Temporaries.paths.add(tmp)
     except BaseException:

@@ -84,6 +84,13 @@ def test_save_into_a_missing_folder_names_the_target(tmp_path: Path) -> None:
     assert "nodir is missing" in str(err.value)
 
 
+def test_save_into_a_folder_that_takes_no_files_does_not_call_it_missing() -> None:
+    # /proc/self exists, yet creating a file in it fails with ENOENT: that was "the folder ... is missing".
+    with pytest.raises(OutputError) as err:
+        spikecodec.save("/proc/self/x.spk", SPIKES)
+    assert "is missing" not in str(err.value) and "takes no new files" in str(err.value)
+
+
 # --- SpikeWriter ---------------------------------------------------------------------------------
 
 
