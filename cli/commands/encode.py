@@ -14,7 +14,7 @@ from ..atomic import reads_back
 from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
-from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, refuse_array_output, write_spike, read_files
+from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, positive_int, refuse_array_output, write_spike, read_files
 
 HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
 EPILOG = """\
@@ -52,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--records", choices=RECORDS, default="classic",
                    help="chunk record layout (default classic; compact-unkeyed: compact records as format 1.3-1.6 readers take them)")
     add_limit_options(p)
+    p.add_argument("--threads", type=positive_int, default=1, metavar="N",
+                   help="encode N chunks at a time, at most one a CPU; the same bytes as one thread (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line, no progress bar")
     p.set_defaults(run=run)
 
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             prior=priors[0] if priors else None,
             embed_prior=args.embed_prior,
             records=args.records,
+            workers=args.threads,
             inputs=read_files(args, split_key(args.input)[0]),
         )
     except OSError as exc:

@@ -21,6 +21,7 @@ from ..json_text import check_string_keys
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
 from ..output import descriptor_output, lock_for_writing, named_write_error
 from ..prior import PriorLike, load_prior
+from .chunk_encoder import ChunkEncoder
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file, flush, write_all
@@ -180,6 +181,10 @@ class SpikeWriter:
     of each flush as the end of a message, so that a receiver of the flushes as messages tells one
     cut short at a record boundary (:class:`~spikecodec.LinkEncoder` sets it); the last record
     written is then held back until the next record or flush says whether it ends one.
+    ``workers`` > 1 encodes the chunks of each row on that many threads (at most one a usable
+    CPU; the compiled coders release the GIL), the records still written in file order: the
+    same bytes as one thread. Each thread keeps its own model tables (tens of MB for the
+    mixing codecs).
     """
 
     def __init__(
@@ -197,11 +202,13 @@ class SpikeWriter:
         records: str = "classic",
         stream_id: bytes | bool | None = None,
         message_ends: bool = False,
+        workers: int = 1,
     ):
         loaded = load_prior(prior) if prior is not None else None
         if codec is None:  # the default: the prior's codec, else the element type's
             codec = loaded.codec if loaded is not None else default_codec(element_bits(bits))
         self._pipeline = Pipeline.from_user(codec)
+        workers = count_option(workers, "workers", 1)
         if records not in RECORDS:
             raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
         self._extensions: list[Extension] = []
@@ -226,6 +233,7 @@ class SpikeWriter:
         if stream_id is not None:
             self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))
         self._records: ClassicRecords | CompactRecords | None = None
+        self._encoder = ChunkEncoder(self._pipeline, workers)
         self._axes = user_axes(axes)
         if chunk is not None:  # its type and signs now, not at the first frame (its length needs the frame's rank)
             chunk = whole_numbers(chunk, "chunk")
@@ -390,6 +398,7 @@ class SpikeWriter:
         ``quiet``: an error is on its way out already, and the close's own (writing out the
         buffer that failed it: a full disk) would only replace it."""
         self._closed = True
+        self._encoder.close()
         if not self._owns or self._file.closed:
             return
         try:
@@ -512,8 +521,7 @@ class SpikeWriter:
         if self._length is not None and self._rows + height > self._length:
             raise ValueError(f"more than the declared length={self._length} frames")
         k = h.chunk_rank
-        for inner, spec, values in row_chunks(h, rows):
-            payload, spikes = self._pipeline.encode(values, spec)
+        for inner, spec, payload, spikes in self._encoder.encoded(row_chunks(h, rows)):
             if len(payload) > spec.max_payload:
                 raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
             built = (self._written, (self._rows, *inner), spec.shape[:k], spikes, payload)
