@@ -145,6 +145,9 @@ class SpikeParams:
         if array.ndim == 0:
             meta[SHAPE_KEY] = []
             array = array.reshape(1)
+        if array.ndim > MAX_RANK:  # said by the writer, deep down, without naming the codec or the chunk
+            raise ValueError(f"{self.who}: a chunk of rank {array.ndim} (shape {array.shape}) exceeds the format's "
+                             f"{MAX_RANK} axes")
         self.check_axes(array.shape)
         if name == "bool":
             array = array.view(np.uint8)

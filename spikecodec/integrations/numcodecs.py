@@ -229,7 +229,10 @@ def _chunk_array(buf: Any, who: str) -> np.ndarray:
     dask or zarr array: read there), or a buffer (a 1-D uint8 chunk). Anything else raises a
     TypeError saying what was given; a masked array is refused (its mask would be dropped)."""
     if isinstance(buf, np.ndarray) or hasattr(buf, "__array__") or (hasattr(buf, "detach") and hasattr(buf, "numpy")):
-        arr = to_numpy(buf)
+        try:
+            arr = to_numpy(buf)
+        except TypeError as exc:  # a masked array, a tensor numpy cannot view: said as this codec's, not anonymously
+            raise TypeError(f"{who}: {exc}") from None
     else:
         try:
             arr = ensure_ndarray_like(buf)

@@ -54,6 +54,9 @@ from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
 from .. import layout
+from ..codecs.registry import Pipeline
+from ..container.link import parse_header_message
+from ..container.writer import default_axes
 from ..elements import ElementRangeError, clean_bools
 from ..limits import MAX_RANK
 from ..errors import FormatError, LimitError
@@ -79,7 +82,9 @@ _HINT = "; or the chunk was coded against another header than this array's"
 class SpikeZarrCodec(ArrayBytesCodec):
     """Each chunk (bool or uint8) as a chunk message against the array's header, or as a spike
     file: see the module. ``header``: the header message (base64, or its bytes), which the codec
-    makes itself when the array is created; given, it must be one (copied from a store's metadata)."""
+    makes itself when the array is created; given, it must be one (copied from a store's metadata)
+    made with this configuration's codec, axes, bits and prior (else ValueError saying which differ:
+    the chunks would be coded as the header says)."""
 
     is_fixed_size = False
 
@@ -100,6 +105,11 @@ class SpikeZarrCodec(ArrayBytesCodec):
                 raise ValueError(f"{_WHO}: a header goes with framing='message', not {framing!r}")
             header = _header_text(header)
             params.message_framing(_header_bytes(header))  # a header message, else ValueError
+            # The chunks are coded as the header says, whatever the configuration names: a header
+            # copied from another array (or a configuration edited by hand) made every chunk of
+            # codec="ctxmix" a raw one, say, while zarr.json went on naming ctxmix.
+            _check_header_matches(params.codec, params.axes if params.axes is None else tuple(params.axes),
+                                  params.bits, params.prior_digest, header)
         object.__setattr__(self, "codec", params.codec)
         object.__setattr__(self, "axes", tuple(params.axes) if isinstance(params.axes, list) else params.axes)
         object.__setattr__(self, "bits", params.bits)
@@ -277,6 +287,39 @@ def _header_bytes(text: str) -> bytes:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
         raise ValueError(f"{_WHO}: header is not base64 text: {text[:40]!r}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _check_header_matches(codec: str, axes: str | tuple[str, ...] | None, bits: int | None, prior_digest: str | None,
+                          header: str) -> None:
+    """ValueError unless the header message ``header`` (base64) codes chunks as the configuration
+    says: the codec stages (by id: a stage's parameters may get new defaults in a later version,
+    a header keeps the ones it was made with), the axes (spikecodec's default for the header's
+    rank when None), the element type (when ``bits`` is given) and the prior. A header the codec
+    made itself always matches; this refuses one given with other options (``header=``, or a
+    zarr.json edited by hand), saying which, so that the configuration can be made the header's."""
+    h, _ = parse_header_message(_header_bytes(header))  # a header message: checked by the caller
+    problems = []
+    want_ids = [stage["id"] for stage in Pipeline.from_user(codec).get_config()]
+    have_ids = [stage.get("id") for stage in h.codecs]
+    if want_ids != have_ids:
+        problems.append(f"codec {'+'.join(map(str, have_ids))!r} (the configuration names {codec!r})")
+    want_axes = tuple(axes) if axes is not None else default_axes(len(h.shape))
+    if tuple(h.axes) != want_axes:
+        problems.append(f"axes {_axes_text(h.axes)!r} (the configuration names {_axes_text(want_axes)!r})")
+    if bits is not None and h.bits != bits:
+        problems.append(f"{h.bits}-bit elements (the configuration names bits={bits})")
+    have_prior = h.codecs[0].get("prior") if h.codecs and isinstance(h.codecs[0], dict) else None
+    if have_prior != prior_digest:
+        problems.append(f"prior {have_prior or 'none'} (the configuration names {prior_digest or 'none'})")
+    if problems:
+        raise ValueError(f"{_WHO}: the header codes chunks with {'; '.join(problems)}: chunks are coded as the "
+                         "header says, so give the header's own options (in zarr.json too), or no header to have "
+                         "one made")
+
+
+def _axes_text(axes: tuple[str, ...]) -> str | list[str]:
+    return "".join(axes) if all(len(a) == 1 for a in axes) else list(axes)
 
 
 @functools.lru_cache(maxsize=64)
