@@ -26,6 +26,7 @@ from .grid import Tiling, chunk_spec, inner_origins
 from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_header_shared, parse_preamble
 from .records import (
     ChunkTable,
+    ChunkTableBuilder,
     IndexEntry,
     index_place,
     Record,
@@ -243,7 +244,7 @@ def _check_total(h: Header, table: ChunkTable, per_row: int, offset: int) -> Non
 class RecordWalk:
     """What :func:`scan_records` found, in file order."""
 
-    entries: list[IndexEntry]  # one per record walked (a skipped record's states no spike count)
+    entries: ChunkTable  # one per record walked (a skipped record's states no spike count)
     complete: int  # how many of them form whole rows
     skipped: set[int]  # the entries whose records failed a check and were stepped over by their size
     stop: FormatError | None  # why the walk ended early: a record (``at_record``), or a row left incomplete
@@ -261,7 +262,7 @@ def scan_records(src: Source, h: Header, data_start: int, records: RecordLayout,
     record by its stated size (a validator that reports a failed CRC and goes on) or stop there.
     Every walk of records without the index (recovery, validation) is this one."""
     tiling = Tiling(h)
-    entries: list[IndexEntry] = []
+    entries = ChunkTableBuilder()
     skipped: set[int] = set()
     complete = 0
     cursor = BufferedCursor(src, data_start, end)
@@ -291,7 +292,7 @@ def scan_records(src: Source, h: Header, data_start: int, records: RecordLayout,
             complete = len(entries)
     if stop is None and not tiling.at_row_boundary:
         stop = FormatError("the chunks end inside a row", cursor.pos, code="row-incomplete")
-    return RecordWalk(entries, complete, skipped, stop, at_record, at_index, cursor.pos, tiling.inner.count)
+    return RecordWalk(entries.table(), complete, skipped, stop, at_record, at_index, cursor.pos, tiling.inner.count)
 
 
 def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout, end: int | None = None
@@ -302,7 +303,7 @@ def walk_records(src: Source, h: Header, data_start: int, records: RecordLayout,
     walk = scan_records(src, h, data_start, records, end)
     entries, complete = walk.entries, walk.complete
     pos = entries[complete - 1].offset + entries[complete - 1].size if complete else data_start
-    return ChunkTable.of(entries[:complete]), walk.stop, pos if walk.stop is not None else walk.pos
+    return entries.head(complete), walk.stop, pos if walk.stop is not None else walk.pos
 
 
 def walk_chunks(src: Source, h: Header, data_start: int, records: RecordLayout) -> tuple[ChunkTable, FormatError | None]:

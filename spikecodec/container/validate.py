@@ -240,7 +240,7 @@ class _Checker:
         return h, crc, pipeline
 
     # -- trailer, index, or the walk of the records (steps 4-5; recovery's walk) -------------------
-    def table(self, src, h: Header, data_start: int, records) -> tuple[list | ChunkTable, set[int], int]:
+    def table(self, src, h: Header, data_start: int, records) -> tuple[ChunkTable, set[int], int]:
         """(entries, the entries whose records failed the walk, how many entries form whole rows)."""
         try:
             table = read_indexed(src, h, data_start, records)
@@ -255,7 +255,7 @@ class _Checker:
         self.add(index_error)
         return self.walk(src, h, data_start, records, index_error)
 
-    def walk(self, src, h: Header, data_start: int, records, index_error: FormatError) -> tuple[list, set[int], int]:
+    def walk(self, src, h: Header, data_start: int, records, index_error: FormatError) -> tuple[ChunkTable, set[int], int]:
         """Walk the records from the start (FORMAT.md 10, recovery step 1), reporting each
         record's problem; one that fails only its CRC (or check) is skipped by its size."""
 
@@ -272,7 +272,7 @@ class _Checker:
             pos = walk.pos
             try:
                 count, rows, _ = read_compact_index(SourceCursor(src, pos), pos)
-                walked = _rows(ChunkTable.of(entries[:complete]), walk.per_row)
+                walked = _rows(entries.head(complete), walk.per_row)
                 if count != len(entries) or rows != walked:
                     raise FormatError(f"the index counts {count} records in {rows} rows, the file holds {len(entries)}", pos, code="index-count")
             except FormatError as exc:
@@ -291,7 +291,7 @@ class _Checker:
         entries, bad, complete = self.table(src, h, data_start, records)
         inner = inner_origins(h)
         per_row = inner.count
-        kept = entries if isinstance(entries, ChunkTable) else ChunkTable.of(entries[:complete])
+        kept = entries.head(complete)
         length = _rows(kept, per_row) if per_row else (h.shape[0] or 0)
         shape = (length, *h.frame_shape)
         self.report.shape = shape
