@@ -132,8 +132,6 @@ def run_connected(args: argparse.Namespace) -> int:
     from spikecodec.models.coinference import as_images
     from spikecodec.serve import ClientTimeout, ServeClient, ServeError, ServerProtocolError, parse_address, read_tokens
 
-    from .cloud import _save_npy
-
     given = [o for o, v in (("--batch", args.batch != 1), ("--codec", args.codec), ("--level", args.level),
                             ("--prior", args.prior), ("--embed-prior", args.embed_prior), ("--meta", args.meta)) if v]
     if given:
@@ -161,24 +159,27 @@ def run_connected(args: argparse.Namespace) -> int:
         if len(images) == 0:
             raise ValueError("holds no images")
     where = args.connect
-    try:
-        with ServeClient(args.connect, token=token, model=info["model"], tls_ca=args.tls_ca) as client, \
-                bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
-            def counted():
-                for image in images:
-                    yield image
-                    progress.update(1)
-            result = client.predict(counted())
-            sent = client.bytes_sent
-    except (ServerProtocolError, ClientTimeout) as exc:  # this client ended the stream: its own words
-        raise CliError(where, str(exc)) from exc
-    except ServeError as exc:
-        raise CliError(where, f"{exc.reason or 'connection closed'} (close code {exc.code})") from exc
-    except (OSError, ValueError) as exc:  # cannot connect, TLS failures, a bad CA file
-        raise CliError(where, describe(exc)) from exc
     out = display_name(args.output, "<stdout>")
-    with about(out):
-        _save_npy(args.output, result.classes.astype(np.int64), read_files(args, src))
+    # OUT is opened before the first image goes out, as without --connect: a missing folder or a
+    # read-only place was found only after the server had run every image. Written only once the
+    # last answer is in (an earlier OUT is never half-replaced).
+    with about(out), output_file(args.output, read_files(args, src)) as f:
+        try:
+            with ServeClient(args.connect, token=token, model=info["model"], tls_ca=args.tls_ca) as client, \
+                    bar(len(images), "edge", args.quiet, unit="img", long_work=LONG_WORK_IMAGES) as progress:
+                def counted():
+                    for image in images:
+                        yield image
+                        progress.update(1)
+                result = client.predict(counted())
+                sent = client.bytes_sent
+        except (ServerProtocolError, ClientTimeout) as exc:  # this client ended the stream: its own words
+            raise CliError(where, str(exc)) from exc
+        except ServeError as exc:
+            raise CliError(where, f"{exc.reason or 'connection closed'} (close code {exc.code})") from exc
+        except (OSError, ValueError) as exc:  # cannot connect, TLS failures, a bad CA file
+            raise CliError(where, describe(exc)) from exc
+        np.lib.format.write_array(f, result.classes.astype(np.int64), allow_pickle=False)
     if not args.quiet:
         print(f"{printable(out)}: {len(result)} images -> {info['model']} edge half here -> cloud half at {where}; "
               f"{sent} bytes of messages = {sent / max(len(result), 1):.1f} bytes/image", file=sys.stderr)

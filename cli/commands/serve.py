@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import CliError, about
@@ -25,8 +26,12 @@ then the server stops (a second signal stops it at once).
 
 --token-file: one token a line (blank lines and lines starting with # skipped, surrounding spaces
 removed); a client must present one of them (compared in constant time). The file is read once, at
-start: restart the server to change the tokens.
+start: restart the server to change the tokens. At most 1 MiB of UTF-8 text, each token at most
+2048 bytes as the hello's JSON carries it (a longer one could never be presented).
 Without it the server accepts anyone and so listens only on a loopback address.
+
+--tls-key: an unencrypted PEM key (a passphrase-protected one is refused, not prompted for).
+A second SIGTERM or Ctrl-C stops the server without waiting for the drain (exit 143 or 130).
 """
 
 
@@ -65,21 +70,19 @@ def run(args: argparse.Namespace) -> int:
                        f"got {args.max_wait_ms:g}", 2)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CliError("--tls-cert" if args.tls_key is None else "--tls-key", "TLS needs both --tls-cert and --tls-key", 2)
+    # An IPv6 address as a URL writes it ([::1], as --connect takes it) is the address ::1: it
+    # was refused as no loopback address, then as no host name ("Name or service not known").
+    host = args.host[1:-1] if args.host.startswith("[") and args.host.endswith("]") else args.host
+    where = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
     tokens = None
     if args.token_file is not None:
         with about(args.token_file):
             tokens = read_tokens(args.token_file)
-    elif args.host not in LOOPBACK:
+    elif host not in LOOPBACK:
         # Without tokens anyone who reaches the port may use the model: only this machine may.
         raise CliError("--host", f"listening on {args.host} needs --token-file (without it only a loopback address)", 2)
-    if args.tls_cert is not None:
-        import ssl
-
-        with about(args.tls_cert):  # a bad certificate or key is reported before the model loads
-            try:
-                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(args.tls_cert, args.tls_key)
-            except ssl.SSLError as exc:  # OpenSSL's own words ("[SSL] PEM lib") say neither which file nor what
-                raise ValueError(f"--tls-cert and --tls-key are not a PEM certificate and its private key ({exc.reason or exc})") from None
+    if args.tls_cert is not None:  # a bad certificate or key is reported before the model loads
+        check_tls_files(args.tls_cert, args.tls_key)
     if args.workers is None:  # the environment's worker count, checked before the server says it is serving
         try:
             default_workers()
@@ -95,11 +98,59 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             scheme = "wss" if args.tls_cert else "ws"
             auth = f"{len(tokens)} token(s)" if tokens else "no token"
-            print(f"spikecodec serve: {model} cloud half at {scheme}://{args.host}:{args.port}/v1/stream ({auth}); "
+            print(f"spikecodec serve: {model} cloud half at {scheme}://{where}/v1/stream ({auth}); "
                   f"batches of up to {args.max_batch}, {args.max_wait_ms:g} ms wait", file=sys.stderr, flush=True)
 
     try:
-        run_server(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key, listening=listening)
+        stopped_by = run_server(config, host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key, listening=listening)
     except OSError as exc:  # the port is taken, the certificate unreadable
-        raise CliError(f"{args.host}:{args.port}", exc.strerror or str(exc)) from exc
+        raise CliError(where, exc.strerror or str(exc)) from exc
+    if stopped_by is not None:  # not drained: say so, and exit as a shell reports a signal
+        import signal
+
+        raise CliError(None, f"stopped at once by a second {signal.Signals(stopped_by).name}: images in flight "
+                       "may not have been answered", 128 + stopped_by)
     return 0
+
+
+TLS_FILE_MAX_BYTES = 1 << 20  # a PEM certificate chain or key is a few KiB
+
+
+class _Encrypted(Exception):
+    """OpenSSL asked for the key's passphrase."""
+
+
+def _refuse_passphrase() -> bytes:
+    raise _Encrypted
+
+
+def check_tls_files(cert: str, key: str) -> None:
+    """CliError naming the file at fault when ``cert`` and ``key`` are not a PEM certificate and
+    its unencrypted private key. Each file is looked at alone first: OpenSSL's one error for the
+    pair ("[SSL] PEM lib") named neither, and a missing key was reported as the certificate's."""
+    import ssl
+    import stat
+
+    for path, marker, what in ((cert, b"-----BEGIN CERTIFICATE-----", "a PEM certificate"),
+                               (key, b"PRIVATE KEY-----", "a PEM private key")):
+        with about(path):
+            with open(path, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # read twice (here, then by uvicorn): /dev/zero never ended
+                    raise ValueError("is not a regular file (the server reads it again when it starts)")
+                head = f.read(TLS_FILE_MAX_BYTES + 1)
+            if len(head) > TLS_FILE_MAX_BYTES:
+                raise ValueError(f"is over {TLS_FILE_MAX_BYTES} bytes: not {what}")
+            if marker not in head:
+                raise ValueError(f"is not {what} (no {marker.decode().strip('-')} block)")
+    try:
+        # A password callback: without one OpenSSL prompts on the terminal for an encrypted key
+        # (and uvicorn prompts again), then fails with "Invalid argument" named for the certificate.
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=_refuse_passphrase)
+    except _Encrypted:
+        raise CliError(key, "is an encrypted (passphrase-protected) private key: serve takes an unencrypted one "
+                       "(openssl pkey -in KEY -out PLAIN_KEY)") from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise CliError(key, f"is not the private key of the certificate {cert}") from None
+        # OpenSSL's words ("[SSL] PEM lib") say neither which file nor what
+        raise CliError(cert, f"--tls-cert and --tls-key are not a PEM certificate and its private key ({exc.reason or exc})") from None

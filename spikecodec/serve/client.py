@@ -83,10 +83,26 @@ class ServerProtocolError(ServeError):
 
 def parse_address(address: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port); ValueError otherwise."""
+    import ipaddress
+
+    if not isinstance(address, str):
+        raise TypeError(f"an address is a 'HOST:PORT' string, got {type(address).__name__}")
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # ASCII digits only: str.isdigit() took '١٢' (Arabic-Indic) as port 12.
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"expected HOST:PORT, got {address!r}")
-    return host.strip("[]"), int(port)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif "[" in host or "]" in host:
+        raise ValueError(f"expected HOST:PORT ([IPV6]:PORT), got {address!r}")
+    if ":" in host:  # only an IPv6 address has colons: 'http://server:8000' is no host
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"expected HOST:PORT (no scheme; [IPV6]:PORT), got {address!r}") from None
+    elif any(c.isspace() or c in "/?#@\\" for c in host):  # a URL's parts, or a stray space
+        raise ValueError(f"expected HOST:PORT, got {address!r}")
+    return host, int(port)
 
 
 def header_model_and_prior(header: bytes) -> tuple[str | None, str | None]:
@@ -122,6 +138,12 @@ class ServeClient:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
         host, port = parse_address(address)
+        if token is not None:  # before connecting: bytes failed in json.dumps, a long token as a "too big" hello
+            if not isinstance(token, str):
+                raise TypeError(f"token is a str (or None), got {type(token).__name__}")
+            P.check_token(token)
+        if header is not None and not isinstance(header, (bytes, bytearray, memoryview)):
+            raise TypeError(f"header is bytes (LinkEncoder.header), got {type(header).__name__}")
         self.edge = None
         if header is None:
             from ..models.coinference import EdgeEncoder
@@ -196,6 +218,7 @@ class ServeClient:
     def _send(self, frame: bytes) -> None:
         """Send one frame, waiting at most the client's timeout for the server to take it: a
         server that stops reading held a send for ever (the timeout covered receiving only)."""
+        self._check_open()
         try:
             self._run(asyncio.wait_for(self.ws.send(frame), self.timeout))
         except TimeoutError:
@@ -206,6 +229,7 @@ class ServeClient:
     def _recv(self) -> bytes:
         from websockets.exceptions import ConnectionClosed
 
+        self._check_open()
         try:
             data = self._run(asyncio.wait_for(self.ws.recv(), self.timeout))  # cancelling recv() loses nothing
         except ConnectionClosed as exc:
@@ -244,6 +268,13 @@ class ServeClient:
         """Run one image (H, W) or (C, H, W), uint8, through the edge half and send it."""
         if self.edge is None:
             raise ValueError("this client sends messages of its own (it was given a header): use send()")
+        # One image, checked here: EdgeEncoder.encode takes a batch too, so an RGB image (3, H, W)
+        # for a grayscale model went out as three images and the server ended the whole stream.
+        shape = tuple(getattr(image, "shape", np.shape(image)))
+        c, h, w = self.edge.info["input_shape"]
+        if shape not in ((h, w), (c, h, w)):
+            one = f"({h}, {w}) or ({c}, {h}, {w})" if c == 1 else f"({c}, {h}, {w})"
+            raise ValueError(f"image {image_id}: one image is {one} for model {self.edge.info['model']!r}, got shape {shape}")
         self.send(image_id, self.edge.encode(image))
 
     def receive(self) -> Predictions:
@@ -268,20 +299,38 @@ class ServeClient:
 
     def _pipeline(self, sends: Iterator[tuple[int, Any]], send: Any) -> Predictions:
         """Send while fewer than ``window`` images wait for answers, else receive."""
+        from websockets.protocol import State
+
+        self._check_open()
+        # Answers owed to send()'s images would come first and be returned as these images'; on
+        # a stream the server ended, sending raises its ServeError as before.
+        if self._expected and self.ws.state is State.OPEN:
+            raise ValueError(f"{len(self._expected)} image(s) sent with send() wait for answers: receive() them "
+                             "before predict()")
         mine = []
         pending = iter(sends)
         exhausted = False
-        while True:
-            while not exhausted and len(self._expected) < self.window:
-                try:
-                    image_id, item = next(pending)
-                except StopIteration:
-                    exhausted = True
+        try:
+            while True:
+                while not exhausted and len(self._expected) < self.window:
+                    try:
+                        image_id, item = next(pending)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    send(image_id, item)
+                if not self._expected:
                     break
-                send(image_id, item)
-            if not self._expected:
-                break
-            mine.append(self.receive())
+                mine.append(self.receive())
+        except ServeError:
+            raise
+        except Exception:
+            # Refused here (an image of the wrong shape, ids that do not number the images): the
+            # answers owed to this call's images sent so far are taken and dropped with the error,
+            # so that the next call's answers are its own (they came first, as another image's).
+            while self._expected and self.ws.state is State.OPEN:
+                self.receive()
+            raise
         return Predictions.join(mine, self.classes)
 
     def _counted_ids(self) -> Iterator[int]:
@@ -312,6 +361,11 @@ class ServeClient:
                     self._run(self.ws.close())
         finally:
             self._loop.close()
+
+    def _check_open(self) -> None:
+        """ValueError once the client is closed: asyncio's "Event loop is closed" said nothing of it."""
+        if self._loop.is_closed():
+            raise ValueError("this ServeClient is closed (its stream ended): open a new one")
 
     def _run(self, work: Any) -> Any:
         """Run ``work`` (a coroutine or awaitable) on the client's event loop until it is done: in

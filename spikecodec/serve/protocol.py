@@ -197,11 +197,41 @@ def parse_answers(frame: bytes, classes: int) -> tuple[np.ndarray, np.ndarray, n
     return rows["id"].copy(), rows["cls"].astype(np.int64), rows["logits"].copy()
 
 
+TOKEN_MAX_BYTES = 2048  # a token as the hello carries it (JSON text): with the model and the prior it fits HELLO_MAX_BYTES
+TOKEN_FILE_MAX_BYTES = 1 << 20  # a token file: thousands of tokens; read no further (--token-file /dev/zero grew for ever)
+
+
+def check_token(token: str) -> None:
+    """ValueError for a token that no hello can carry (over TOKEN_MAX_BYTES as JSON text): the
+    server would refuse the hello as too big, never as the token it is."""
+    size = len(json.dumps(token)) - 2
+    if size > TOKEN_MAX_BYTES:
+        raise ValueError(f"a token of {size} bytes (as the hello's JSON carries it); at most {TOKEN_MAX_BYTES}")
+
+
 def read_tokens(path: str) -> list[str]:
     """The tokens of a token file: one a line; blank lines and lines starting with # ignored,
-    a UTF-8 byte-order mark (an editor's) too. ValueError for a file that holds none."""
-    with open(path, encoding="utf-8-sig") as f:
-        tokens = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+    a UTF-8 byte-order mark (an editor's) too. ValueError for a file that holds none, is over
+    TOKEN_FILE_MAX_BYTES, or holds a token no hello can carry (:func:`check_token`)."""
+    with open(path, "rb") as f:
+        data = f.read(TOKEN_FILE_MAX_BYTES + 1)
+    if len(data) > TOKEN_FILE_MAX_BYTES:
+        raise ValueError(f"is over {TOKEN_FILE_MAX_BYTES} bytes: not a token file (one token a line)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
+    tokens = []
+    # Lines end as open()'s text mode ends them (\n, \r\n, \r), not at every splitlines() break.
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+        token = line.strip()
+        if not token or token.startswith("#"):
+            continue
+        try:
+            check_token(token)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}") from None
+        tokens.append(token)
     if not tokens:
         raise ValueError("holds no token (one a line)")
     return tokens

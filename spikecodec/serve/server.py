@@ -715,19 +715,29 @@ def uvicorn_config(app: Starlette, config: ServeConfig, host: str, port: int, *,
 
 def draining_server(uv_config: Any, service: CloudService) -> Any:
     """A uvicorn server whose first SIGTERM or SIGINT drains the service (in-flight images
-    answered, new ones refused) before it stops; a second one stops it at once."""
+    answered, new ones refused) before it stops; a second one stops it at once (``stopped_by``
+    is then that signal)."""
     import uvicorn
 
     class DrainingServer(uvicorn.Server):
         loop: asyncio.AbstractEventLoop | None = None
         draining = False
+        stopped_by: int | None = None
 
         async def startup(self, sockets: Any = None) -> None:
             self.loop = asyncio.get_running_loop()
             await super().startup(sockets=sockets)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
-            if self.draining or self.loop is None:
+            if self.draining:
+                # Now, without waiting for the drain; but not through uvicorn's handle_exit: it
+                # raises the signal again once the server has stopped, and a second Ctrl-C ended in
+                # asyncio's KeyboardInterrupt and a traceback of the lifespan task (as force_exit
+                # does, which skips the lifespan's shutdown: the model workers stop there).
+                self.stopped_by = sig
+                self.should_exit = True
+                return
+            if self.loop is None:
                 return super().handle_exit(sig, frame)
             self.draining = True
             self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self.drain_then_exit()))
@@ -754,15 +764,18 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, *, tls_cert: str | None = None,
-               tls_key: str | None = None, log_level: str = "warning", listening: Callable[[], None] | None = None) -> None:
+               tls_key: str | None = None, log_level: str = "warning", listening: Callable[[], None] | None = None) -> int | None:
     """Serve until SIGTERM / SIGINT (then drain and stop). OSError when (host, port) cannot be bound;
-    ``listening`` is called once it is (a line saying the server runs, never before it does)."""
+    ``listening`` is called once it is (a line saying the server runs, never before it does).
+    Returns None after a drain, or the second signal that stopped the server before it had drained."""
     sock = listen(host, port)
     try:
         if listening is not None:
             listening()
         app, service = create_app(config)
         uv = uvicorn_config(app, config, host, port, tls_cert=tls_cert, tls_key=tls_key, log_level=log_level)
-        draining_server(uv, service).run(sockets=[sock])
+        server = draining_server(uv, service)
+        server.run(sockets=[sock])
+        return server.stopped_by
     finally:
         sock.close()
