@@ -4,7 +4,7 @@
 
 The kernels read and write words of eight bytes past the ends of rows and planes
 (:func:`spikecodec.codecs.kernels.ops.load8`, ``store8``), which no bounds check sees. This script
-compiles a copy of spikecodec/codecs/kernels/fast.py whose ``load8`` / ``store8`` check their
+compiles a copy of spikecodec/codecs/kernels/fast*.py whose ``load8`` / ``store8`` check their
 bounds, and with ``NUMBA_BOUNDSCHECK=1`` numba checks every other index too; then it encodes and
 decodes chunks of edge shapes (one lane to four, W = 3 and H = 3, 1 x 1 planes, C below 5 and past
 a time batch, 1-, 2- and 4-bit elements; every other one in working memory of exactly `work_bytes`) and
@@ -14,8 +14,9 @@ unit tests cannot (numba reads the variable once, at import).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -51,21 +52,31 @@ def store8(arr, idx, value):
 
 
 def checked_module():
-    """fast.py compiled with this script's load8 / store8 (and without numba's on-disk cache)."""
-    source = (ROOT / "spikecodec/codecs/kernels/fast.py").read_text()
-    source = source.replace("from .ops import U, load8, opaque, pick, prefetch, store8",
-                            "from .ops import U, opaque, pick, prefetch\nfrom check_kernel_bounds import load8, store8")
-    source = source.replace("cache=True, ", "").replace(", cache=True", "")
-    for name in ("context", "counters", "ops", "rans"):
-        source = source.replace(f"from .{name} import", f"from spikecodec.codecs.kernels.{name} import")
-    assert "load8, store8" in source and "from ." not in source, "fast.py's imports changed: update this script"
-    path = Path(tempfile.mkdtemp()) / "fast_checked.py"
-    path.write_text(source)
+    """The ctxfast kernels (fast.py and the fast_*.py modules it imports) compiled as a temporary
+    package with this script's load8 / store8, and without numba's on-disk cache."""
+    package = Path(tempfile.mkdtemp()) / "fast_checked"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    swapped = 0
+    for module in sorted((ROOT / "spikecodec/codecs/kernels").glob("fast*.py")):
+        source = module.read_text()
+        ops = re.search(r"^from \.ops import (.*)$", source, re.M)
+        names = [n.strip() for n in ops.group(1).split(",")] if ops else []
+        if "load8" in names or "store8" in names:
+            kept = [n for n in names if n not in ("load8", "store8")]
+            source = source.replace(ops.group(0), (f"from .ops import {', '.join(kept)}\n" if kept else "")
+                                    + "from check_kernel_bounds import load8, store8")
+            swapped += 1
+        source = source.replace("cache=True, ", "").replace(", cache=True", "")
+        for name in ("context", "counters", "ops", "rans"):
+            source = source.replace(f"from .{name} import", f"from spikecodec.codecs.kernels.{name} import")
+        # Only the fast modules stay relative (they are the package's); any other import moved.
+        assert not re.search(r"^from \.(?!fast)", source, re.M), f"{module.name}'s imports changed: update this script"
+        (package / module.name).write_text(source)
+    assert swapped, "no fast*.py module imports load8 / store8 any more: update this script"
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    spec = importlib.util.spec_from_file_location("fast_checked", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(package.parent))
+    return importlib.import_module("fast_checked.fast")
 
 
 def main() -> None:

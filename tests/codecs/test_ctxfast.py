@@ -69,7 +69,7 @@ def test_the_spec_reader_decodes_the_lockstep_kernels(shape, bits):
 @pytest.mark.parametrize("rate", [0.0, 0.9])
 def test_magnitudes_of_no_element_and_of_dense_neighbours(rate):
     """The magnitude loops guess the next element's bucket before this one's value is known
-    (:func:`.kernels.fast._decode_magnitudes`): dense counts put most elements beside the one
+    (:func:`.kernels.fast_magnitudes._decode_magnitudes`): dense counts put most elements beside the one
     before them, left or below; with no nonzero element the magnitude stream is still there.
     Planes of more than 4096 positions are listed a block at a time (the last shape's blocks
     end inside a row)."""

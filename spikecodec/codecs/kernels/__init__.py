@@ -14,7 +14,11 @@ each other, in this order (lower first):
 * :mod:`.window` - the ``context`` model's causal context window and the decoders' tiling.
 * :mod:`.context` - the ``order0`` / ``context`` model (9.4.4, 9.4.5): encoder, decoder.
 * :mod:`.lanes` - ``ctxlanes`` (9.4.8): four ``context`` streams in lockstep.
-* :mod:`.fast` - ``ctxfast`` (9.4.12): a wide context in four sample lanes sharing counters.
+* :mod:`.fast_layout`, :mod:`.fast_contexts`, :mod:`.fast_magnitudes`, :mod:`.fast_plain` - the
+  parts of ``ctxfast`` (9.4.12), in this order: its lane layout, the context parts on its padded
+  significance copy, its magnitude pass, and its path for planes without padding.
+* :mod:`.fast` - ``ctxfast`` (9.4.12): a wide context in four sample lanes sharing counters; the
+  module the codec loads.
 * :mod:`.countctx` - the ``countctx`` model (9.4.7): encoder, decoder.
 * :mod:`.binary` - the binary arithmetic coder with byte output, its state words and integer
   tables (9.4.9), shared by the two context-mixing codecs.
