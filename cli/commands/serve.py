@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     # An IPv6 address as a URL writes it ([::1], as --connect takes it) is the address ::1: it
     # was refused as no loopback address, then as no host name ("Name or service not known").
     host = args.host[1:-1] if args.host.startswith("[") and args.host.endswith("]") else args.host
+    if not host.strip():
+        raise CliError("--host", f"no address in {args.host!r} (a name or an IP address: 127.0.0.1, 0.0.0.0, ::1)", 2)
     where = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
     tokens = None
     if args.token_file is not None:

@@ -178,7 +178,10 @@ class ServeClient:
                                         ping_interval=None))
         except (OSError, InvalidHandshake, ConnectionClosed) as exc:  # refused, TLS failures, not a WebSocket server
             self._loop.close()
-            raise ConnectionError(f"cannot connect to {address}: {getattr(exc, 'strerror', None) or exc}") from exc
+            why = getattr(exc, "strerror", None) or str(exc)
+            if context is None and isinstance(exc, InvalidHandshake):  # a TLS server answers a plain hello with no HTTP
+                why += " (if the server uses TLS, give its certificate: tls_ca=, --tls-ca)"
+            raise ConnectionError(f"cannot connect to {address}: {why}") from exc
         except BaseException:
             self._loop.close()
             raise

@@ -291,3 +291,9 @@ def test_serve_takes_an_ipv6_host_as_a_url_writes_it(capsys):
         port = str(taken.getsockname()[1])
         for host in ("[::1]", "::1"):
             one_line(capsys, main(["serve", "--host", host, "--port", port, "-q"]), 1, f"[::1]:{port}: Address already in use")
+
+
+@pytest.mark.parametrize("host", ["", " ", "[]"])
+def test_serve_without_a_host_names_the_option(host, capsys):
+    # --host "" was ":PORT: Name or service not known", naming no option.
+    one_line(capsys, main(["serve", "--host", host, "--port", str(free_port()), "-q"]), 2, "--host", "no address")

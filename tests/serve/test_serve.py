@@ -432,6 +432,9 @@ def test_tls(tmp_path, spikes, images, capsys):
             check_against_offline(client.predict_messages(messages), range(5), header, messages, end)
         with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):  # the system's CAs do not vouch for it
             ServeClient(running.address, token=TOKEN, header=header, tls=True)
+        # A plain hello to a TLS server gets no HTTP answer: the error says what to give.
+        with pytest.raises(ConnectionError, match="if the server uses TLS, give its certificate"):
+            ServeClient(running.address, token=TOKEN, header=header)
         # The command line, over TLS: the edge half here, the predictions as `spikecodec cloud` makes them.
         np.save(tmp_path / "x.npy", images[:6])
         (tmp_path / "tok").write_text(TOKEN + "\n")
