@@ -55,8 +55,10 @@ def test_there_are_the_blocks_this_test_knows():
 def test_the_library_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     stream = io.BytesIO()
-    ns = run(BLOCKS[0], {"sock_file": stream, "edge_frames": lambda: [np.zeros((32, 64, 7, 7), bool)] * 3})
+    big = (np.random.default_rng(1).random((2, 40, 8, 7, 7)) < 0.2).astype(np.uint8)
+    ns = run(BLOCKS[0], {"sock_file": stream, "edge_frames": lambda: [np.zeros((32, 64, 7, 7), bool)] * 3, "big": big})
     np.testing.assert_array_equal(ns["x"], ns["spikes"])
+    np.testing.assert_array_equal(spikecodec.load(tmp_path / "big.spk"), big)
     assert ns["report"].ok and ns["step2"].shape == (32, 64, 7, 7)
     assert spikecodec.decode(stream.getvalue()).shape == (3, 32, 64, 7, 7)
     ns = run(BLOCKS[1], {**ns, "buffer": np.empty((4, 32, 64, 7, 7), np.uint8)})
