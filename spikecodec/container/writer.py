@@ -521,20 +521,23 @@ class SpikeWriter:
         if self._length is not None and self._rows + height > self._length:
             raise ValueError(f"more than the declared length={self._length} frames")
         k = h.chunk_rank
-        for inner, spec, payload, spikes in self._encoder.encoded(row_chunks(h, rows)):
-            if len(payload) > spec.max_payload:
-                raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
-            built = (self._written, (self._rows, *inner), spec.shape[:k], spikes, payload)
-            self._written += 1
-            if self._records.message_ends:  # type: ignore[union-attr]
-                self._end_message(False)  # the record before this one ends no message
-                self._held = built
-                continue
-            record = self._records.build(*built)  # type: ignore[union-attr]
-            if not self._records.compact:  # type: ignore[union-attr]
-                self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
-            for part in record:
-                self._emit(part)
+        # Closed as the loop ends, even by an error of its own (a write that failed): no thread
+        # goes on encoding the caller's frames after this call.
+        with contextlib.closing(self._encoder.encoded(row_chunks(h, rows))) as encoded:
+            for inner, spec, payload, spikes in encoded:
+                if len(payload) > spec.max_payload:
+                    raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
+                built = (self._written, (self._rows, *inner), spec.shape[:k], spikes, payload)
+                self._written += 1
+                if self._records.message_ends:  # type: ignore[union-attr]
+                    self._end_message(False)  # the record before this one ends no message
+                    self._held = built
+                    continue
+                record = self._records.build(*built)  # type: ignore[union-attr]
+                if not self._records.compact:  # type: ignore[union-attr]
+                    self._entries.append(IndexEntry(self._pos, sum(map(len, record)), self._rows, height, spikes))
+                for part in record:
+                    self._emit(part)
         self._rows += height
 
     def _end_message(self, ends: bool = True) -> None:

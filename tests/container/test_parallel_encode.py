@@ -3,6 +3,7 @@ thread, records in file order, errors in order, nothing left running."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import threading
@@ -157,3 +158,36 @@ def test_the_command_line_threads_write_the_same_file(tmp_path: Path) -> None:
     err = refused.stderr.decode()
     assert refused.returncode == 2 and "--threads" in err and "Traceback" not in err
     assert not (tmp_path / "zero.spk").exists()
+
+
+def test_a_write_that_fails_leaves_no_chunk_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    ends: list[float] = []
+    encode = Pipeline.encode
+
+    def slow(self: Pipeline, chunk: np.ndarray, spec):  # type: ignore[no-untyped-def]
+        try:
+            time.sleep(0.01)
+            return encode(self, chunk, spec)
+        finally:
+            ends.append(time.monotonic())
+
+    class FullDisk(io.RawIOBase):
+        """Takes the header and two records, then fails as a full disk does."""
+
+        def __init__(self) -> None:
+            self.writes = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+            self.writes += 1
+            if self.writes > 8:
+                raise OSError(28, "No space left on device")
+            return len(data)
+
+    monkeypatch.setattr(Pipeline, "encode", slow)
+    with pytest.raises(OSError, match="No space"):
+        spikecodec.save(FullDisk(), spikes((1, 40, 2, 3, 3)), codec="raw", chunk=(1, 2), workers=2)
+    failed = time.monotonic()
+    assert 0 < len(ends) < 20 and max(ends) <= failed  # stopped early, and nothing still running
