@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import operator
 import os
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -41,6 +41,7 @@ from .records import (
 )
 from .selection import checked_extent, empty_ellipsis_at, normalize_key, selected_size, split_new_axes
 from .source import IN_MEMORY, Openable, Source
+from .threads import in_order
 
 _BUFFER = object()  # a reader's reopen source for a bytearray, memoryview or mmap: its bytes when pickled
 RECORD_CRCS_COMPARED = 64  # records whose CRC (or check) a reopened reader compares with the file it was opened on
@@ -655,8 +656,8 @@ class SpikeReader:
         count = len(self.entries)
         threads = min(workers, count, usable_cpus()) if workers > 1 else 1
         filled = 0
-        with ThreadPoolExecutor(threads, thread_name_prefix="spikecodec") if threads > 1 else _NoPool() as pool:
-            for size in pool.map(one, range(count)):  # results in file order, in this thread
+        with contextlib.closing(in_order(one, range(count), threads)) as sizes:  # in file order, in this thread
+            for size in sizes:
                 filled += size
                 if progress is not None:
                     progress(size)
@@ -819,16 +820,3 @@ def _absolute(source: str | os.PathLike | bytes) -> str | os.PathLike | bytes:
         return os.path.abspath(source)
     except OSError:  # the working folder is gone: the path as given
         return source
-
-
-class _NoPool:
-    """``map`` in the calling thread, lazily: a one-worker read needs no threads."""
-
-    def map(self, fn: Callable[[int], int], items: Iterable[int]) -> Iterator[int]:
-        return map(fn, items)
-
-    def __enter__(self) -> "_NoPool":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass

@@ -18,11 +18,11 @@ from ..codecs.registry import CodecLike
 from ..elements import as_elements, element_bits
 from ..errors import FormatError
 from ..json_text import check_string_keys
-from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option
+from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option, usable_cpus
 from ..output import descriptor_output, lock_for_writing, named_write_error
 from ..prior import PriorLike, load_prior
-from .chunk_encoder import ChunkEncoder
 from .grid import chunk_spec, inner_origins
+from .threads import in_order
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file, flush, write_all
 from .records import (
@@ -233,7 +233,7 @@ class SpikeWriter:
         if stream_id is not None:
             self._extensions.append(Extension(STREAM_ID_EXTENSION, stream_id, required=False))
         self._records: ClassicRecords | CompactRecords | None = None
-        self._encoder = ChunkEncoder(self._pipeline, workers)
+        self._threads = min(workers, usable_cpus())  # each keeps its own tables: no more than the CPUs
         self._axes = user_axes(axes)
         if chunk is not None:  # its type and signs now, not at the first frame (its length needs the frame's rank)
             chunk = whole_numbers(chunk, "chunk")
@@ -398,7 +398,6 @@ class SpikeWriter:
         ``quiet``: an error is on its way out already, and the close's own (writing out the
         buffer that failed it: a full disk) would only replace it."""
         self._closed = True
-        self._encoder.close()
         if not self._owns or self._file.closed:
             return
         try:
@@ -523,7 +522,7 @@ class SpikeWriter:
         k = h.chunk_rank
         # Closed as the loop ends, even by an error of its own (a write that failed): no thread
         # goes on encoding the caller's frames after this call.
-        with contextlib.closing(self._encoder.encoded(row_chunks(h, rows))) as encoded:
+        with contextlib.closing(in_order(self._encoded, row_chunks(h, rows), self._threads)) as encoded:
             for inner, spec, payload, spikes in encoded:
                 if len(payload) > spec.max_payload:
                     raise ValueError(f"codec produced {len(payload)} bytes for a chunk, over the cap {spec.max_payload}")
@@ -539,6 +538,11 @@ class SpikeWriter:
                 for part in record:
                     self._emit(part)
         self._rows += height
+
+    def _encoded(self, chunk: tuple[tuple[int, ...], ChunkSpec, np.ndarray]) -> tuple[tuple[int, ...], ChunkSpec, bytes | memoryview, int]:
+        """A chunk of :func:`row_chunks` with its payload and spike count (on any thread)."""
+        inner, spec, values = chunk
+        return (inner, spec, *self._pipeline.encode(values, spec))
 
     def _end_message(self, ends: bool = True) -> None:
         """Write the record held back (``message_ends``), as the end of a message or not."""

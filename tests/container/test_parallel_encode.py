@@ -15,13 +15,13 @@ import pytest
 
 import spikecodec
 from spikecodec.codecs import Pipeline
-from spikecodec.container import chunk_encoder
+from spikecodec.container import writer
 
 
 @pytest.fixture(autouse=True)
 def four_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     """Threads as on a machine of 4 CPUs, whatever this one has: the tests check the threads' work."""
-    monkeypatch.setattr(chunk_encoder, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(writer, "usable_cpus", lambda: 4)
 
 
 def spikes(shape: tuple[int, ...] = (3, 24, 4, 6, 6), rate: float = 0.3, seed: int = 5) -> np.ndarray:
@@ -191,3 +191,44 @@ def test_a_write_that_fails_leaves_no_chunk_encoding(monkeypatch: pytest.MonkeyP
         spikecodec.save(FullDisk(), spikes((1, 40, 2, 3, 3)), codec="raw", chunk=(1, 2), workers=2)
     failed = time.monotonic()
     assert 0 < len(ends) < 20 and max(ends) <= failed  # stopped early, and nothing still running
+
+
+def test_reads_and_writes_keep_their_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The threads keep their model tables between calls (spikecodec/codecs/workspace.py): a pool
+    # of new threads for each call paid a page fault for every page of fresh tables each time.
+    from spikecodec.container import reader
+
+    monkeypatch.setattr(reader, "usable_cpus", lambda: 4)
+    seen: dict[str, set[int]] = {"encode": set(), "decode": set()}
+    encode, decode = Pipeline.encode, Pipeline.decode
+
+    def encoding(self: Pipeline, chunk: np.ndarray, spec):  # type: ignore[no-untyped-def]
+        seen["encode"].add(threading.get_ident())
+        return encode(self, chunk, spec)
+
+    def decoding(self: Pipeline, payload, spec, out=None):  # type: ignore[no-untyped-def]
+        seen["decode"].add(threading.get_ident())
+        return decode(self, payload, spec, out)
+
+    monkeypatch.setattr(Pipeline, "encode", encoding)
+    monkeypatch.setattr(Pipeline, "decode", decoding)
+    x = spikes()
+    for _ in range(3):
+        spikecodec.save(tmp_path / "x.spk", x, chunk=(3, 2), workers=2)
+        assert np.array_equal(spikecodec.load(tmp_path / "x.spk", workers=2), x)
+    assert len(seen["encode"]) == 2 and seen["decode"] == seen["encode"]  # the same two threads, every call
+    assert threading.get_ident() not in seen["encode"]
+
+
+def _threaded_load_in_child(path: str) -> bool:
+    x = spikecodec.load(path, workers=2)
+    return bool(np.array_equal(x, spikes()))
+
+
+def test_a_forked_child_codes_on_threads_of_its_own(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "x.spk"
+    spikecodec.save(path, spikes(), chunk=(3, 2), workers=2)  # this process's threads exist now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_threaded_load_in_child, (str(path),), ) is True

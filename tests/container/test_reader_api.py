@@ -277,15 +277,16 @@ def test_threads_stop_at_the_usable_cpus(path, spikes, monkeypatch):
     # An outside probe: each thread keeps its own coder state (about 15 MB), and workers=32 on a
     # 2-core machine took 647 MB for a 400 KB array. Threads now stop at one a CPU.
     from spikecodec.container import reader as reader_module
+    from spikecodec.container import threads
 
     pools = []
+    shared_pool = threads.shared_pool
 
-    class Recording(reader_module.ThreadPoolExecutor):
-        def __init__(self, max_workers, **kw):
-            pools.append(max_workers)
-            super().__init__(max_workers, **kw)
+    def recording(count):
+        pools.append(count)
+        return shared_pool(count)
 
-    monkeypatch.setattr(reader_module, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(threads, "shared_pool", recording)
     monkeypatch.setattr(reader_module, "usable_cpus", lambda: 3)
     np.testing.assert_array_equal(spikecodec.load(path, workers=32), spikes)
     with spikecodec.open(path) as r:
