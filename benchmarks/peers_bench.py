@@ -526,6 +526,7 @@ def main(argv: list[str]) -> None:
     if not paths:
         sys.exit(f"no corpora in {folder}: run python benchmarks/corpora.py "
                  + ("holdout" if holdout else "train && python benchmarks/corpora.py build"))
+    code = code_state()  # what this process imported: the tree may change while it runs
     t0 = time.perf_counter()
     results, summaries = [], []
     for path in paths:
@@ -541,7 +542,7 @@ def main(argv: list[str]) -> None:
     out_dir.mkdir(exist_ok=True)
     stem = ("holdout" if holdout else "peers") + ("" if not names else "-partial")
     command = COMMAND + (" --holdout" if holdout else "")
-    run_at, code = time.strftime("%Y-%m-%d %H:%M"), code_state()
+    run_at = time.strftime("%Y-%m-%d %H:%M")
     (out_dir / f"{stem}.json").write_text(json.dumps(
         {"command": command, "run_at": run_at, "code": code, "orders": ORDERS, "repeats": REPEATS,
          "total_seconds": round(total, 1),
