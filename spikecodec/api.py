@@ -53,8 +53,8 @@ def encode(
     by digest and holds it too with ``embed_prior=True``. ``records="compact"``: chunk records
     of a few bytes' framing, for files of many small chunks (FORMAT.md 5.2).
     ``workers``: threads that encode chunks at once (the coders release the GIL; the bytes are
-    the same as one thread's): a file of several chunks - the default chunking gives one per
-    8M elements for the default codec - encodes up to that many times as fast.
+    the same as one thread's), at most one a chunk and one a usable CPU: only a file of several
+    chunks gains (the default chunking makes one per 8M elements for the default codec).
     """
     parts = _Parts()
     _write(parts, array, restart=parts.clear, codec=codec, axes=axes, chunk=chunk, metadata=metadata, bits=bits,  # type: ignore[arg-type]

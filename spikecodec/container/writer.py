@@ -22,7 +22,6 @@ from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option, us
 from ..output import descriptor_output, lock_for_writing, named_write_error
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
-from .threads import in_order
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
 from .source import binary_file, flush, write_all
 from .records import (
@@ -34,6 +33,7 @@ from .records import (
     encode_index,
     encode_trailer,
 )
+from .threads import in_order
 
 COMPACT_RECORDS = ("compact", "compact-unkeyed")  # keyed checks (format 1.7), or those of 1.3 - 1.6
 RECORDS = ("classic", *COMPACT_RECORDS)
