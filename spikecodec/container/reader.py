@@ -781,7 +781,7 @@ class SpikeReader:
         chunk table, last bytes and the CRCs (checks) of up to RECORD_CRCS_COMPARED records
         spread over the first ``chunks`` (default all): a file written again with chunks of the
         same sizes and spike counts (raw or packed chunks have fixed sizes) differs in those."""
-        columns = self._table_columns()
+        columns = self.entries.columns
         chunks = len(columns) if chunks is None else chunks
         sampled = np.unique(np.linspace(0, chunks - 1, min(chunks, RECORD_CRCS_COMPARED)).astype(np.int64)) if chunks else []
         record_ends = [int(columns[i, 0] + columns[i, 1]) for i in sampled]
@@ -790,9 +790,6 @@ class SpikeReader:
                 "tail": self._src.read_at(max(0, self._src.size - 64), 64),
                 "record_crcs": b"".join(self._src.read_at(end - 2, 2) for end in record_ends)}
 
-    def _table_columns(self) -> np.ndarray:
-        return (self.entries if isinstance(self.entries, ChunkTable) else ChunkTable.of(self.entries)).columns
-
     def _same_file(self, opened: dict[str, Any]) -> bool:
         """Whether this reader's file is the one another reader pickled: the same, or for a
         reader that recovers a file still being written, one that only grew."""
@@ -800,7 +797,7 @@ class SpikeReader:
         if now["header_crc"] != opened["header_crc"]:
             return False
         if self._reopen["recover"] and now["size"] >= opened["size"] and now["chunks"] >= opened["chunks"]:
-            return (hashlib.sha256(self._table_columns()[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
+            return (hashlib.sha256(self.entries.columns[: opened["chunks"]].tobytes()).hexdigest() == opened["table"]
                     and self._file_as_opened(opened["chunks"])["record_crcs"] == opened["record_crcs"])
         return now == opened
 

@@ -47,19 +47,6 @@ class ChunkTable(Sequence[IndexEntry]):
         self.counts_stated = counts_stated
         self.offset, self.size, self.row_start, self.row_length, self.spike_count = self.columns.T
 
-    @classmethod
-    def of(cls, entries: Sequence[IndexEntry]) -> "ChunkTable":
-        n = len(entries)
-        stated = np.fromiter((e.spike_count is not None for e in entries), bool, n)
-        # Column by column, with no list of rows beside the entries (a walk of millions of compact
-        # records held both: about 300 bytes a record at the peak).
-        columns = np.empty((n, 5), np.int64)
-        for k in range(4):
-            columns[:, k] = np.fromiter((e[k] for e in entries), np.int64, n)
-        columns[:, 4] = np.fromiter((0 if e.spike_count is None else _signed64(e.spike_count) for e in entries), np.int64, n)
-        alike = bool(stated.all()) or not stated.any()  # a file's records all state it or none
-        return cls(columns, bool(stated.all()) if alike else stated)
-
     def __len__(self) -> int:
         return self.columns.shape[0]
 
@@ -103,11 +90,6 @@ class ChunkTableBuilder:
 
     def __len__(self) -> int:
         return len(self._stated)
-
-    def __getitem__(self, i: int) -> IndexEntry:
-        i = range(len(self))[i]
-        offset, size, row_start, row_length, count = self._values[5 * i : 5 * i + 5]
-        return IndexEntry(offset, size, row_start, row_length, (count & _U64) if self._stated[i] else None)
 
     def table(self) -> ChunkTable:
         """The chunks found, as a table (the builder is emptied: its memory goes to the table)."""
