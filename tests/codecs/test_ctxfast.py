@@ -66,6 +66,16 @@ def test_the_spec_reader_decodes_the_lockstep_kernels(shape, bits):
     _agrees_with_the_spec_reader(shape, bits, ((3, 0.1), (4, 0.45)))
 
 
+@pytest.mark.parametrize("bits", [1, 4])
+@pytest.mark.parametrize("shape", [(2, 1, 6, 5, 5), (5, 1, 4, 9, 11), (3, 1, 70, 6, 6), (1, 1, 3, 2, 2)])
+def test_the_one_lane_decoder_prepares_both_next_contexts(shape, bits):
+    """A chunk of one sample decodes with each decision's successor prepared for both of its
+    bits, from the counters as the decision leaves them: all-zero and near-full planes make
+    the next context the current one at most steps, and a table of 70 channel groups is
+    prefetched from. T past 3, W past a word, a plane of 2 x 2."""
+    _agrees_with_the_spec_reader(shape, bits, ((5, 0.0), (6, 0.97), (7, 0.3)))
+
+
 @pytest.mark.parametrize("rate", [0.0, 0.9])
 def test_magnitudes_of_no_element_and_of_dense_neighbours(rate):
     """The magnitude loops guess the next element's bucket before this one's value is known

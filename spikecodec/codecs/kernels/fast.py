@@ -17,9 +17,9 @@ significance, in one more stream, with ``context``'s magnitude model.
 
 This module holds the lanes themselves: the counter tables, the step loops of the encoder
 (:func:`_model_pass`, four lanes in lockstep :func:`_model4`) and decoder
-(:func:`decode_into_with`, :func:`_decode4`), the rANS coding of the lanes' streams with the
-magnitude stream between their steps (:func:`_encode_lanes`), and the entry points the codec
-calls. The rest, one module a part, below this one (none imports it):
+(:func:`decode_into_with`, :func:`_decode4`, and :func:`_decode1` for one lane), the rANS
+coding of the lanes' streams with the magnitude stream between their steps
+(:func:`_encode_lanes`), and the entry points the codec calls. The rest, one module a part, below this one (none imports it):
 
 * :mod:`.fast_layout` - the lanes' layout: how many, their samples and planes, their streams.
 * :mod:`.fast_contexts` - the zero-padded significance copy and the context parts on it, computed
@@ -40,13 +40,13 @@ import numpy as np
 from numba import njit
 
 from .context import MAX_GROUPS, mag_groups, prob
-from .counters import ONE, PREC, bumped
+from .counters import ONE, PREC, bumped, next_counters
 from .fast_contexts import (lockstep_plane, lockstep_scratch, padded_bytes, padded_significance, row_context, work_bytes,
                             zeroed_copy)
 from .fast_layout import KS, NL, lane_count, lane_plane_counts, lane_starts, open_streams
 from .fast_magnitudes import finish_decode, magnitude_pass, magnitude_work_bytes
 from .fast_plain import decode_plain_into_with, model_pass_plain
-from .ops import U, prefetch
+from .ops import U, opaque, pick, prefetch
 from .rans import LOW, decode_bit, finish
 
 # The codec's interface (spikecodec/codecs/ctxfast.py loads this module), some of it defined in
@@ -365,6 +365,9 @@ def decode_into_with(words, offs, xf, shape, strides, bits, sg, ss, mg, ms, work
     if L == NL:  # the planes all four lanes have: the lockstep loop, its state in registers
         q0 = planes.min()
         _decode4(words, xf, sp, z, r, first, starts, planes, q0, N, C, H, W, G, strides, sg, ss)
+    elif L == 1:  # one chain: each decision's successor prepared for both of its bits
+        q0 = most
+        _decode1(words, xf, sp, z, r, first, starts, planes, N, C, H, W, G, strides, sg, ss)
     # The rest, as the encoder's (:func:`_model_pass`).
     nb, tp, lo, kb, base, tt, nn = lockstep_scratch(C, H, W)
     kk, bit, left, out = np.zeros(NL, np.int64), np.zeros(NL, np.int64), np.zeros(NL, np.int64), np.zeros(NL, np.int64)
@@ -506,3 +509,72 @@ def _decode4(words, xf, sp, z, r, first, starts, planes, q_end, N, C, H, W, G, s
                 xf[e3 + U(w * sW)] = l3
     z[0], z[1], z[2], z[3] = z0, z1, z2, z3
     r[0], r[1], r[2], r[3] = r0, r1, r2, r3
+
+
+@njit(cache=True, nogil=True)
+def _decode1(words, xf, sp, z, r, first, starts, planes, N, C, H, W, G, strides, sg, ss):
+    """Every plane of a chunk of one lane (one sample): the decisions of :func:`decode_into_with`,
+    in order, with nothing beside them to fill a decision's wait. So, as the ``context``
+    decoder, while a bit is decoded the next element's two possible contexts (its left
+    neighbour 0 or 1) and their probabilities are computed, from the counters as this decision
+    will leave them (:func:`.counters.next_counters`); the bit then picks one. A row's last
+    element prepares nothing (the next row's contexts need this row). Leaves the coder state
+    in ``z``, ``r``."""
+    xs, sN, sC, sH, sW = strides
+    rw = W + 2
+    cs = (H + 2) * rw
+    nb, tp, lo, kb, base, tt, nn = lockstep_scratch(C, H, W)
+    far = _far(G)
+    z0, r0, f0 = z[0], r[0], first[0]
+    for q in range(planes[0]):
+        c = q % C
+        gb = U((c % G) * KS)
+        po = U(lockstep_plane(sp, tp, lo, base, tt, nn, q, starts, 1, planes, N, C, H, W, nb))
+        f = U(c * cs + rw + 1)
+        a0 = U(base[0]) + f
+        o0 = U(tt[0] * xs + nn[0] * sN + c * sC)
+        for h in range(H):
+            d0 = U(h * rw)
+            row_context(sp, lo, kb, U(base[0]) + f + d0, W, rw, d0, U(0))
+            e0 = o0 + U(h * sH)
+            t0 = po + d0
+            k = U(256) * U(tp[t0]) + U(kb[0])  # left = 0
+            cv = np.int64(sg[gb + k])
+            sv = np.int64(ss[k])
+            qp = prob(cv, sv)
+            for w in range(W - 1):
+                if far:
+                    v = gb + U(256) * U(tp[t0 + U(rw + w)]) + U(lo[d0 + U(rw + w)])  # a row ahead
+                    prefetch(sg, v)
+                    prefetch(sg, v + U(15))
+                n0 = U(256) * U(tp[t0 + U(w + 1)]) + U(kb[U(w + 1)])  # the next context, left = 0
+                n1 = n0 + U(1)
+                u0, v0, u1, v1, g0, s0, g1, s1 = next_counters(cv, sv, np.int64(k), np.int64(n0), np.int64(n1),
+                                                               np.int64(sg[gb + n0]), np.int64(ss[n0]),
+                                                               np.int64(sg[gb + n1]), np.int64(ss[n1]))
+                q0 = prob(g0, s0)
+                q1 = prob(g1, s1)
+                b, z0 = decode_bit(z0, qp)
+                if z0 < np.uint64(LOW) and r0 > f0:
+                    r0 -= 1
+                    z0 = (z0 << np.uint64(32)) | np.uint64(words[U(r0)])
+                bit = np.int64(b)
+                m = opaque(-bit)
+                sg[gb + k] = pick(m, u0, u1)
+                ss[k] = pick(m, v0, v1)
+                sp[a0 + d0 + U(w)] = bit
+                xf[e0 + U(w * sW)] = bit
+                k = n0 + U(bit)
+                cv = pick(m, g0, g1)
+                sv = pick(m, s0, s1)
+                qp = pick(m, q0, q1)
+            b, z0 = decode_bit(z0, qp)  # the row's last element
+            if z0 < np.uint64(LOW) and r0 > f0:
+                r0 -= 1
+                z0 = (z0 << np.uint64(32)) | np.uint64(words[U(r0)])
+            bit = np.int64(b)
+            sg[gb + k] = bumped(cv, bit)
+            ss[k] = bumped(sv, bit)
+            sp[a0 + d0 + U(W - 1)] = bit
+            xf[e0 + U((W - 1) * sW)] = bit
+    z[0], r[0] = z0, r0
