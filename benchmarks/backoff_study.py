@@ -1,0 +1,170 @@
+"""Can a model without a mixer reach the default's bytes? (issue 25: the default must code >= 10%
+fewer bytes than paq9a at >= 5x its speed): a study of ideal code lengths, not a codec.
+
+Why: ``ctxfast`` runs at 120-160 M elements/s, 6-20x paq9a, but codes 0.74-1.45x paq9a's bytes
+(benchmarks/results/peers.md); ``framemix`` codes 0.60-0.86x at 0.6-3.4x its speed. Most of
+``framemix``'s gain on a layer such as mbv2-last (1.45x -> 0.80x) comes with its position model
+C, which learns each neuron's own rate across the samples. A mixer costs what
+benchmarks/results/lean_study.md measured (a loop with no model runs at 40-49 M/s). This asks
+whether a counter per neuron, backed off to ``ctxfast``'s estimate as ``ctxfast`` backs its
+channel-group counter off to its shared one (no mixer: a table load and one division more),
+takes a useful part of that gain.
+
+Model (:func:`_code_lengths`, 1-bit corpora, one chunk, elements in C order as one lane):
+``ctxfast``'s probability ``q`` (FORMAT.md 9.4.12's context and 9.4.2's counters, the library's
+own functions), then a counter pair (n1, n) per neuron (t, c, h, w) and *m* context bits (the
+neuron's t-1, left, up and channel c-1 significances, the first m of them) with
+``p = (n1 + w q) / (n + w)``, halved at a total of *L*. Code length: sum of -log2 p, in bytes
+(the coder adds under 0.1%). paq9a's and framemix's bytes come from peers.json and
+holdout.json (their runs), so run this after benchmarks/peers_bench.py.
+
+    python benchmarks/backoff_study.py      # about 3 min; writes benchmarks/results/backoff_study.md
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from spikecodec.codecs.kernels.context import MAX_GROUPS, prob  # noqa: E402
+from spikecodec.codecs.kernels.counters import ONE, bumped  # noqa: E402
+from spikecodec.codecs.kernels.fast_layout import KS  # noqa: E402
+from spikecodec.codecs.kernels.fast_plain import _plain_contexts  # noqa: E402
+
+RESULTS = HERE / "results"
+# (context bits m, prior weight w, halving total L); m = -1: ctxfast's model alone (w, L unused)
+VARIANTS = [(-1, 4, 1024), (0, 4, 1024), (1, 4, 1024), (3, 4, 1024), (3, 2, 1024), (3, 8, 1024), (4, 4, 1024),
+            (3, 4, 256)]
+
+
+@njit(cache=True)
+def _code_lengths(su, ctx, T, N, C, H, W, m_bits, w_prior, limit):
+    """(bytes of ctxfast's model, bytes with the neuron counter backed off to it)."""
+    G = max(min(C, MAX_GROUPS), 1)
+    sg = np.zeros(G * KS, np.uint32)
+    ss = np.zeros(KS, np.uint32)
+    NS = 1 << max(m_bits, 0)
+    n1 = np.zeros(T * C * H * W * NS, np.int64)
+    nn = np.zeros(T * C * H * W * NS, np.int64)
+    base = 0.0
+    back = 0.0
+    P = H * W
+    sT = N * C * P
+    e = 0
+    for t in range(T):
+        for n in range(N):
+            for c in range(C):
+                g = (c % G) * KS
+                for h in range(H):
+                    for w in range(W):
+                        k = ctx[e]
+                        s = su[e]
+                        q = prob(sg[g + k], ss[k])
+                        p = q / ONE
+                        base -= np.log2(p if s else 1.0 - p)
+                        sc = 0
+                        if m_bits >= 1:
+                            sc = su[e - sT] if t >= 1 else 0
+                        if m_bits >= 2:
+                            sc = sc * 2 + (su[e - 1] if w >= 1 else 0)
+                        if m_bits >= 3:
+                            sc = sc * 2 + (su[e - W] if h >= 1 else 0)
+                        if m_bits >= 4:
+                            sc = sc * 2 + (su[e - P] if c >= 1 else 0)
+                        j = (((t * C + c) * H + h) * W + w) * NS + sc
+                        pb = (n1[j] * float(ONE) + w_prior * q) / (nn[j] + w_prior) / ONE
+                        pb = min(max(pb, 1e-7), 1.0 - 1e-7)
+                        back -= np.log2(pb if s else 1.0 - pb)
+                        n1[j] += s
+                        nn[j] += 1
+                        if nn[j] >= limit:
+                            n1[j] = (n1[j] + 1) >> 1
+                            nn[j] = (nn[j] + 1) >> 1
+                        sg[g + k] = bumped(sg[g + k], s)
+                        ss[k] = bumped(ss[k], s)
+                        e += 1
+    return base / 8.0, back / 8.0
+
+
+def _peer_bytes() -> dict[str, tuple[int, int]]:
+    """corpus -> (paq9a's bytes, framemix's at default chunks), from the peers runs."""
+    out = {}
+    for name in ("peers.json", "holdout.json"):
+        for c in json.loads((RESULTS / name).read_text())["corpora"]:
+            rows = c["rows"]
+            out[c["corpus"]["name"]] = (next(r["bytes"] for r in rows if r["coder"] == "paq9a"),
+                                        next(r["bytes"] for r in rows if r["config"] == "framemix, default chunks"))
+    return out
+
+
+def _label(m: int, w: int, lim: int) -> str:
+    return "ctxfast's model" if m < 0 else f"neuron x {m} bits, w {w}, L {lim}"
+
+
+def main() -> None:
+    t_start = time.perf_counter()
+    peers = _peer_bytes()
+    paths = sorted((ROOT / "runs" / "corpora").glob("*.npy")) + sorted((ROOT / "runs" / "holdout").glob("*.npy"))
+    rows = []
+    for path in paths:
+        name = path.stem
+        x = np.load(path)
+        if x.max() > 1 or name not in peers:
+            continue
+        T, N, C, H, W = x.shape
+        su = np.ascontiguousarray(np.minimum(x, 1)).ravel()
+        ctx = _plain_contexts(su, T, N, C, H, W)
+        paq, fm = peers[name]
+        cells = []
+        for m, w, lim in VARIANTS:
+            model, backed = _code_lengths(su, ctx, T, N, C, H, W, m, float(w), lim)
+            cells.append((model if m < 0 else backed) / paq)
+        rows.append((name, paq, fm / paq, cells))
+        print(name, " ".join(f"{v:.3f}" for v in cells), flush=True)
+    code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# A counter per neuron, backed off to ctxfast's estimate, without a mixer (issue 25)",
+        "",
+        f"Command: `python benchmarks/backoff_study.py`. Run {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
+        f"{time.perf_counter() - t_start:.0f} s, code at {code}. Method: the script's docstring. The 1-bit corpora of "
+        "runs/corpora and runs/holdout, each whole in one chunk.",
+        "",
+        "Each cell: ideal code length / paq9a's bytes at its best axis order (peers.json, holdout.json); "
+        "target <= 0.900. framemix: its file at default chunks, as those runs measured it.",
+        "",
+        "| corpus | paq9a bytes | framemix | " + " | ".join(_label(*v) for v in VARIANTS) + " |",
+        "|---|---:|---:|" + "---:|" * len(VARIANTS),
+    ]
+    for name, paq, fm, cells in rows:
+        lines.append(f"| {name} | {paq:,} | {fm:.3f} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+    best = [min(r[3][i] for r in rows) for i in range(len(VARIANTS))]
+    worst = [max(r[3][i] for r in rows) for i in range(len(VARIANTS))]
+    base = [r[3][0] for r in rows]
+    wins = [sum(r[3][i] < b for r, b in zip(rows, base)) for i in range(len(VARIANTS))]
+    meets = [sum(r[3][i] <= 0.9 for r in rows) for i in range(len(VARIANTS))]
+    lines += ["| range | | | " + " | ".join(f"{a:.3f} - {b:.3f}" for a, b in zip(best, worst)) + " |",
+              "| corpora under ctxfast's model | | | " + " | ".join(f"{n} / {len(rows)}" for n in wins) + " |",
+              "| corpora at <= 0.900 | | | " + " | ".join(f"{n} / {len(rows)}" for n in meets) + " |", ""]
+    top = max(range(1, len(VARIANTS)), key=lambda i: meets[i])
+    lines += [f"Reading: the best backed-off variant ({_label(*VARIANTS[top])}) reaches 0.900 on {meets[top]} of "
+              f"{len(rows)} corpora and codes less than ctxfast's model alone on {wins[top]}; framemix, with its "
+              f"mixer, reaches it on {sum(r[2] <= 0.9 for r in rows)}. A neuron's counts, trusted by a fixed weight, "
+              "cannot tell where they know better: the gain comes with a mixer's weights, so a faster default keeps a "
+              "mixer and cuts its cost (lanes, fewer models; lean_study.md).", ""]
+    (RESULTS / "backoff_study.md").write_text("\n".join(lines))
+    print("wrote", RESULTS / "backoff_study.md")
+
+
+if __name__ == "__main__":
+    main()
