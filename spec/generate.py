@@ -1407,9 +1407,49 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_chanmix(valid))
     out.update(_invalid_framemix(valid))
     out.update(_invalid_outside_fifth_round(valid))
+    out.update(_invalid_outside_sixth_round(valid))
     out.update(_invalid_core_twins(valid))
     out.update(_invalid_codec_rules(valid))
     return out
+
+
+def _invalid_outside_sixth_round(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """What a sixth outside reader, written from FORMAT.md alone, found the text left open, now
+    stated (9.3, 14): a Window_Descriptor's Exponent is a check of the frame header, before the
+    content size, while a Dictionary_ID is found when the frame is decoded, after it; a mixing
+    codec's prior of T above 4 has the tables of T = 4 (TP = min(T, 4)), so it is refused at a
+    record, never at the header."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    zbase = valid["spikes-zstd"]
+    content = zstandard.ZstdDecompressor().decompress(_parts_payload(zbase, 0))
+    block = ((len(content) << 3) | 1).to_bytes(3, "little") + content  # the last block, raw
+    magic = b"\x28\xb5\x2f\xfd"
+    # Frame_Header_Descriptor 0x01: no content size, not single-segment, a 1-byte Dictionary_ID.
+    dictionary = magic + bytes([0x01, 0x00, 0x05]) + block
+    out["zstd-dictionary-no-content-size"] = (_with_first_payload(zbase, lambda p: dictionary), _parts(zbase)[1],
+                                              "does not record its content size")
+    # Window_Descriptor 0xB0: Exponent 22 (a window log of 32), and no content size either.
+    window = magic + bytes([0x00, (32 - 10) << 3]) + block
+    out["zstd-window-log-32-no-content-size"] = (_with_first_payload(zbase, lambda p: window), _parts(zbase)[1],
+                                                 "not a zstd frame")
+    long_t = valid["prior-ctxmix-long-t"]  # ctxmix, T = 6 in chunks [6, 1], the prior of T = min(6, 4) embedded
+    prior = get_prior("priors/ctxmix-long-t.prior")
+    desc, _ = _description(prior.data)
+    t5 = _with_description(prior.data, {**desc, "geometry": {**desc["geometry"], "T": 5}})  # its tables as for T = 4
+    h, start, _ = _parts(long_t)
+    codec = {**h.codecs[0], "prior": hashlib.sha256(t5).hexdigest()}
+    named = _set_header(long_t, codecs=(codec, *h.codecs[1:]),
+                        extensions=tuple(Extension("prior", t5, True) if e.name == "prior" else e for e in h.extensions))
+    first_record = 16 + struct.unpack_from("<I", named, 12)[0] + 4  # the header checks pass: chunk 0 refuses it
+    out["prior-ctxmix-t-above-4"] = (named, first_record, "was trained for chunks with")
+    return out
+
+
+def _parts_payload(data: bytes, i: int) -> bytes:
+    """Chunk ``i``'s payload of a file of classic records."""
+    h, _, entries = _parts(data)
+    e = entries[i]
+    return data[e.offset + layout.chunk_header_size(h.chunk_rank) : e.offset + e.size - 4]
 
 
 def _invalid_ctxfast(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
@@ -2939,6 +2979,13 @@ def invalid_priors() -> dict[str, tuple[bytes, str, int | None, str]]:
     cdesc, _ = _description(get_prior("priors/context.prior").data)
     wide = {**cdesc, "geometry": {**cdesc["geometry"], "C": 2 * cdesc["geometry"]["C"]}}
     out["prior-geometry-tables"] = (_with_description(get_prior("priors/context.prior").data, wide), "bind", None, "do not fit geometry")
+    # A table's name and type are part of its layout, not only its count (FORMAT.md 14).
+    renamed = {**cdesc, "tables": [{**t, "name": "sig_groups"} if i == 0 else t for i, t in enumerate(cdesc["tables"])]}
+    out["prior-table-renamed"] = (_with_description(get_prior("priors/context.prior").data, renamed), "bind", None,
+                                  "do not fit geometry")
+    retyped = {**cdesc, "tables": [{**t, "type": "i32"} if i == 0 else t for i, t in enumerate(cdesc["tables"])]}
+    out["prior-table-retyped"] = (_with_description(get_prior("priors/context.prior").data, retyped), "bind", None,
+                                  "do not fit geometry")
     raw = b"".join(t.astype("<u4").tobytes() for t in order0.tables.values())
     bad = bytearray(raw)
     bad[0:4] = struct.pack("<I", (5 << 16) | 6)  # 6 ones in 5 decisions
@@ -3107,6 +3154,9 @@ INVALID_CODES = {
     "stream-rows-past-2-62": "row-past-shape",
     "metadata-nested-513": "json-invalid",
     "zstd-window-log-32": "zstd-frame",
+    "zstd-dictionary-no-content-size": "zstd-no-content-size",
+    "zstd-window-log-32-no-content-size": "zstd-frame",
+    "prior-ctxmix-t-above-4": "prior-mismatch",
     "read-in-order-padding-before-next-crc": "padding-bits",
     "crc-before-impossible-spike-count": "chunk-crc",
     "entry-spike-count-2-62": "index-record-mismatch",

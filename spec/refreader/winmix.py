@@ -148,9 +148,9 @@ def decode_winmix(payload, dims, bits, tables, offset, counts=False, chan=False,
                         ]
                         if frame:
                             q0 = Q(h, w, c)
-                            m = 0 if agree == 0 else 1 if agree < 4 else 2 if agree < 16 else 3
+                            am = 0 if agree == 0 else 1 if agree < 4 else 2 if agree < 16 else 3
                             keyP = (q0 + 2 * Q(h, w + 1, c) + 4 * Q(h + 1, w, c) + 8 * Q(h, w - 1, c)
-                                    + 16 * Q(h - 1, w, c) + 32 * le + 64 * up + 128 * p1 + 256 * c1 + 512 * (n > 0) + 1024 * m)
+                                    + 16 * Q(h - 1, w, c) + 32 * le + 64 * up + 128 * p1 + 256 * c1 + 512 * (n > 0) + 1024 * am)
                             keyL = ct * (1 << 16) + long[hi]
                             models += [(sP, keyP), (sL, ((keyL * GOLD) & M64) >> 42)]
                         sets = ((nm + 1) * (tp * 64 + conf * 16 + p1 + 2 * up + 4 * le + 8 * p2),)
