@@ -162,11 +162,22 @@ class LinkEncoder:
         if values.shape != self.frame_shape and values.shape[1:] != self.frame_shape:
             raise ValueError(f"got an array shaped {values.shape}; this stream's frames are shaped {self.frame_shape}, "
                              f"several of them ({', '.join(['n', *map(str, self.frame_shape)])})")
-        if values.shape == self.frame_shape:
-            self._writer.append(values)
-        else:
-            self._writer.write_frames(values)
-        self._writer.flush()
+        w = self._writer
+        # A message goes out whole or not at all: a call that fails part-way (a MemoryError, Ctrl-C
+        # in the coder) had its first frames' records left in the sink, numbered, and the next
+        # message carried them in front of its own - a batch sent again after the error reached
+        # the receiver with those frames twice. The records made go back, and the writer's place.
+        mark = w._mark()
+        try:
+            if values.shape == self.frame_shape:
+                w.append(values)
+            else:
+                w.write_frames(values)
+            w.flush()
+        except BaseException:
+            self._sink.clear()
+            w._rewind(mark)
+            raise
         self._messages += 1
         return self._sink.take()
 

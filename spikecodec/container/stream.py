@@ -78,7 +78,7 @@ class _Sequential:
         wait = self.wait if wait is None else wait
         if self._raw is not None:
             while len(self._buf) < n:
-                part = self._raw.read(max(n - len(self._buf), self.RAW_READ))
+                part = _read_checked(self._raw, max(n - len(self._buf), self.RAW_READ), self.name)
                 if not part:
                     break
                 self._buf += part
@@ -88,8 +88,8 @@ class _Sequential:
             return data
         parts: list[bytes] = []
         waited_since: float | None = None
-        while n:
-            part = self.file.read(n)
+        while n > 0:
+            part = _read_checked(self.file, n, self.name)
             if part:
                 parts.append(part)
                 n -= len(part)
@@ -107,7 +107,7 @@ class _Sequential:
     def _fill(self, n: int) -> None:
         """Take a pipe's waiting bytes into the buffer until it holds ``n`` (or none are waiting)."""
         while len(self._buf) < n and select.select([self._raw.fileno()], [], [], 0)[0]:  # type: ignore[union-attr]
-            part = self._raw.read(max(n - len(self._buf), self.RAW_READ))  # type: ignore[union-attr]
+            part = _read_checked(self._raw, max(n - len(self._buf), self.RAW_READ), self.name)
             if not part:  # the end: what is buffered is all
                 self._ended = True
                 break
@@ -148,6 +148,22 @@ class _Sequential:
             return self.wait == 0 or os.fstat(self.file.fileno()).st_size - self.file.tell() >= n
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return True
+
+
+def _read_checked(file: Any, n: int, name: str) -> bytes | None:
+    """``file.read(n)``, checked to be at most ``n`` bytes (None or b"": none there now). A file
+    object of the caller's that returns text (a duck-typed reader decoding its bytes) looped for
+    ever, each str taken for bytes that never added up, its memory growing; one that returns more
+    than asked was blamed on the stream's reader ("read forward only")."""
+    part = file.read(n)
+    if part is None:
+        return None
+    if not isinstance(part, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name}: the file object's read() returned {type(part).__name__}, not bytes: "
+                        f"give a binary file object (opened 'rb')")
+    if len(part) > n:
+        raise ValueError(f"{name}: the file object's read({n}) returned {len(part)} bytes, more than asked for")
+    return bytes(part)
 
 
 def _seekable(f) -> bool:

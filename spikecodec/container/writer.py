@@ -288,6 +288,9 @@ class SpikeWriter:
         values, _ = as_elements(frame, self._bits)
         with self._lock:
             self._check_open()
+            if self._length is not None and self.frames_written >= self._length:  # before it is buffered: a frame
+                # refused here and kept pending made every later flush() and close() fail, the file unfinished
+                raise ValueError(f"1 more frame would pass the declared length={self._length} ({self.frames_written} written)")
             if self._header is None:
                 self._start(values.shape)
             elif values.shape != self._header.frame_shape:
@@ -334,7 +337,17 @@ class SpikeWriter:
         self._pending.append(block)
         self._pending_rows += len(block)
         if self._pending_rows == self._header.chunk_shape[0]:  # type: ignore[union-attr]
-            self._write_pending()
+            try:
+                self._write_pending()
+            except BaseException:
+                if self._broken is None:
+                    # Nothing of the row went out: the block that completed it was not taken (the
+                    # caller got the error), only the frames of earlier calls stay pending. Kept, an
+                    # append() tried again put the frame in twice, and every later row grew past
+                    # chunk[0] frames: a record taller than its chunk, a file that no reader takes.
+                    self._pending.pop()
+                    self._pending_rows -= len(block)
+                raise
 
     def _write_pending(self) -> None:
         if self._pending_rows:
@@ -497,6 +510,19 @@ class SpikeWriter:
         if self._owns and self._created is None and _regular(self._file):  # a file that was there: replaced now (see
             self._file = _replace_in_place(self._file, self._path)           # __init__); a device is written through
         self._emit(data)
+
+    def _mark(self) -> tuple:
+        """The writer's place (bytes and records written, frames pending, a held record), for
+        :meth:`_rewind`: an owner of the sink that discards what a failed call wrote to it (a
+        :class:`~.link.LinkEncoder`'s message) puts the writer back where it was."""
+        return (self._pos, self._written, self._rows, self._held, list(self._pending), self._pending_rows, self._broken,
+                len(self._entries))
+
+    def _rewind(self, mark: tuple) -> None:
+        """Back to ``mark`` (:meth:`_mark`); only for a sink whose bytes since then were discarded."""
+        self._pos, self._written, self._rows, self._held, pending, self._pending_rows, self._broken, entries = mark
+        self._pending[:] = pending
+        del self._entries[entries:]
 
     def _write_row(self, rows: np.ndarray) -> None:
         """Encode and write one row of chunks, whole or not at all: a failure before its first
