@@ -298,7 +298,10 @@ class SpikeWriter:
             self._buffer(values[None])
 
     def write_frames(self, frames: Any) -> None:
-        """Append several frames at once (``frames[i]`` is one frame); faster than a loop of append."""
+        """Append several frames at once (``frames[i]`` is one frame); faster than a loop of append.
+        Not all or nothing: when a row fails to encode, the rows completed before it are in the
+        stream already (they cannot be taken back from a file or pipe); :attr:`frames_written`
+        says how many frames went in, so a caller that retries sends only the rest."""
         self._check_open()
         values, _ = as_elements(frames, self._bits)
         if values.ndim < 1:
