@@ -59,6 +59,9 @@ class Codec(ABC):
     #: Default chunks (a writer given no chunk shape) hold about this many elements: codecs
     #: whose models learn across samples ask for more.
     chunk_elements: ClassVar[int] = 1 << 20
+    #: ... and at least this many samples (axis 1) where the chunk limit allows: a codec that
+    #: codes samples side by side (``ctxfast``'s lanes) runs one chain a sample below it.
+    chunk_samples: ClassVar[int] = 1
 
     def minor_needed(self) -> int:
         """The lowest format minor version that defines this codec with its parameters."""

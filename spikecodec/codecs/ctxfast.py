@@ -52,6 +52,9 @@ class FastContext(AdaptiveCodec):
     #: On the benchmark's corpora (5M elements each) its significance costs 0.90-0.98 of
     #: ``context``'s in one chunk, and 0.93-1.03 in chunks of 1M (benchmarks/results/ctxfast_design.md).
     chunk_elements = 1 << 23
+    #: At least four samples a default chunk, one a lane: a sample of over 2M elements made
+    #: chunks of 1-3 samples, whose 1-3 serial chains coded 0.5-0.8x as fast as four.
+    chunk_samples = 4
 
     def table_layout(self, geometry: dict[str, int]) -> list[tuple[str, np.dtype, int]]:
         k = load_kernels(KERNELS)

@@ -94,6 +94,11 @@ class Pipeline:
         return self.codecs[0].chunk_elements
 
     @property
+    def chunk_samples(self) -> int:
+        """The fewest samples a default chunk holds where it can: the array codec's choice."""
+        return self.codecs[0].chunk_samples
+
+    @property
     def array_codec(self) -> ArrayCodec:
         return self.codecs[0]  # type: ignore[return-value]
 

@@ -48,10 +48,12 @@ def default_axes(rank: int) -> tuple[str, ...]:
     return DEFAULT_AXES[:rank] if rank <= len(DEFAULT_AXES) else tuple(f"d{i}" for i in range(rank))
 
 
-def default_chunk(shape: Sequence[int], target: int = TARGET_CHUNK_ELEMENTS) -> tuple[int, ...]:
+def default_chunk(shape: Sequence[int], target: int = TARGET_CHUNK_ELEMENTS, samples: int = 1) -> tuple[int, ...]:
     """All of axis 0 (every timestep: temporal context for the entropy coders) by blocks of
-    axis 1 (samples) of about ``target`` elements (the codec's ``chunk_elements``); one index of
-    axis 0 at a time only when a single sample across all timesteps is too large."""
+    axis 1 (samples) of about ``target`` elements (the codec's ``chunk_elements``), and of at
+    least ``samples`` samples (its ``chunk_samples``) while that stays within
+    MAX_DEFAULT_CHUNK_ELEMENTS; one index of axis 0 at a time only when a single sample across
+    all timesteps is too large."""
     target = min(target, MAX_DEFAULT_CHUNK_ELEMENTS)
     rows = max(shape[0], 1)
     # The chunk's elements, not the array's: an empty array of shape (0, 2**40) made a chunk (1,)
@@ -60,7 +62,9 @@ def default_chunk(shape: Sequence[int], target: int = TARGET_CHUNK_ELEMENTS) -> 
         return (rows,)
     inner = math.prod(shape[2:])
     if rows * inner <= MAX_DEFAULT_CHUNK_ELEMENTS:
-        return (rows, max(1, min(shape[1], target // max(rows * inner, 1))))
+        per_sample = max(rows * inner, 1)
+        fewest = min(samples, shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // per_sample)
+        return (rows, max(1, fewest, min(shape[1], target // per_sample)))
     return (1, max(1, min(shape[1], MAX_DEFAULT_CHUNK_ELEMENTS // max(inner, 1))))
 
 
@@ -127,9 +131,9 @@ def _failure(exc: BaseException) -> str:
 
 
 def normalize_chunk(chunk: int | Sequence[int] | None, shape: Sequence[int | None],
-                    target: int = TARGET_CHUNK_ELEMENTS) -> tuple[int, ...]:
+                    target: int = TARGET_CHUNK_ELEMENTS, samples: int = 1) -> tuple[int, ...]:
     known = [s if s is not None else 1 for s in shape]
-    chunk = default_chunk(known, target) if chunk is None else whole_numbers(chunk, "chunk")
+    chunk = default_chunk(known, target, samples) if chunk is None else whole_numbers(chunk, "chunk")
     if not 1 <= len(chunk) <= len(shape):
         raise ValueError(f"chunk {chunk} must give sizes for 1..{len(shape)} leading axes")
     if any(c < 1 for c in chunk):
@@ -480,7 +484,8 @@ class SpikeWriter:
         # never cut a chunk the caller gave: a stream of unknown length fed one frame at a time
         # by write_frames() had its chunk=4 made 1 by the first call's single frame.
         rows = length if length is not None or self._chunk is not None else total
-        chunk = normalize_chunk(self._chunk, (rows, *frame_shape), self._pipeline.chunk_elements)
+        chunk = normalize_chunk(self._chunk, (rows, *frame_shape), self._pipeline.chunk_elements,
+                                self._pipeline.chunk_samples)
         if length is None and 0 in frame_shape[: len(chunk) - 1]:
             # No chunk at all (G = 0, FORMAT.md 4.2): a stream of unknown length counts its frames
             # only in its records' rows, so it would read back with none.

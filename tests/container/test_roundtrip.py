@@ -393,6 +393,20 @@ def test_default_chunks_follow_the_codecs_target():
     assert spikecodec.codecs.get_codec("mix").chunk_elements == spikecodec.codecs.get_codec("winmix").chunk_elements == 1 << 23
 
 
+def test_default_chunks_of_ctxfast_hold_a_sample_a_lane():
+    """ctxfast codes up to four samples side by side: a default chunk holds at least four where
+    the default chunk limit (2^24 elements) allows, though its target (2^23) would take fewer;
+    other codecs keep their target (FORMAT.md 13)."""
+    x = np.zeros((2, 6, 1600, 28, 28), np.uint8)  # 2,508,800 elements a sample: 3 make the 2^23 target
+    with spikecodec.open(spikecodec.encode(x, codec="ctxfast")) as r:
+        assert r.chunk_shape == (2, 4)
+    with spikecodec.open(spikecodec.encode(x, codec="winmix")) as r:
+        assert r.chunk_shape == (2, 3)
+    big = np.zeros((2, 6, 3200, 28, 28), np.uint8)  # 5,017,600 a sample: four would pass 2^24, three do not
+    with spikecodec.open(spikecodec.encode(big, codec="ctxfast")) as r:
+        assert r.chunk_shape == (2, 3)
+
+
 @pytest.mark.parametrize("chunk", ["12", 2.5, [1.0], True])
 def test_chunk_sizes_are_integers_never_parsed_or_rounded(chunk):
     # chunk="12" was taken as the sizes (1, 2), chunk=2.5 as 2.
