@@ -46,7 +46,7 @@ def encode(
     ``chunk``: chunk sizes along the leading axes, default all of axis 0 (so that the entropy
     coders see each neuron's whole history) by blocks of axis 1 of about the codec's
     ``chunk_elements`` (8M elements for ``framemix``, ``chanmix``, ``winmix``, ``countmix``, ``mix`` and ``ctxfast``, whose models learn across samples; 1M for the
-    others). ``metadata``: a JSON object.
+    others), and for ``ctxfast`` at least 4 samples (one a lane) up to 16M elements. ``metadata``: a JSON object.
     ``bits``: element type 1/2/4/8, default the narrowest that holds the largest value.
     ``prior``: a trained prior (:func:`spikecodec.train_prior`, or a prior file's path) for a
     trainable codec (``ctxmix``, ``context``, ...) to start every chunk from; the file names it
