@@ -138,8 +138,12 @@ def _refuse_folder_name(path: str | os.PathLike) -> None:
 
 def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]) -> None:
     """Raise :class:`OutputError` when ``output`` is one of ``inputs`` (the same file, by
-    device and inode, or the same resolved path): writing it would destroy what is read."""
+    device and inode, or the same resolved path): writing it would destroy what is read. For
+    ``-``, when standard output is a regular file that is an input (``recover x.spk -o - >>
+    x.spk``: the output went onto the end of its own input, and the command said it was done;
+    ``cat`` refuses the same)."""
     if os.fspath(output) == STDIO:
+        _refuse_stdout_input(inputs)
         return
     out = resolve_target(output)
     for item in inputs:
@@ -161,6 +165,25 @@ def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]
         if same:  # the input's own name only where it differs (a link, another spelling)
             also = "" if os.fspath(item) == os.fspath(output) else f" ({os.fspath(item)})"
             raise OutputError(f"is also an input{also}: refusing to overwrite it")
+
+
+def _refuse_stdout_input(inputs: Sequence[str | os.PathLike]) -> None:
+    """:func:`refuse_inputs` for an output to standard output: a pipe, terminal or device holds
+    nothing of an input; a regular file may be one (by device and inode)."""
+    try:
+        held = os.fstat(1)
+    except (OSError, ValueError):  # no standard output: writing to it says so
+        return
+    if not stat.S_ISREG(held.st_mode):
+        return
+    for item in inputs:
+        try:
+            there = os.fstat(0) if os.fspath(item) == STDIO else os.stat(item)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(there.st_mode) and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+            name = "standard input" if os.fspath(item) == STDIO else os.fspath(item)
+            raise OutputError(f"standard output is also an input ({name}): refusing to write into it")
 
 
 def lock_for_writing(fd: int, path: str | os.PathLike) -> None:

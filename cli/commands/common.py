@@ -119,6 +119,8 @@ def load_priors(paths: Sequence[str] | None, max_bytes: int | None = None) -> li
 
     priors = []
     for path in paths or ():
+        if not path:  # open("") said only "No such file or directory", naming no file and no option
+            raise CliError("--prior", "an empty name names no file", 2)
         with about(path):
             priors.append(load_prior(path, max_bytes))
     return priors
@@ -234,6 +236,13 @@ def parse_meta(items: Sequence[str] | None) -> dict[str, Any]:
                 raise CliError("--meta", f"{key}: the value is not valid JSON ({exc})", 2) from None
             meta[key] = value  # plain text
     return meta
+
+
+def check_output_name(output: str) -> None:
+    """A usage error for ``-o ''``: it was "an empty name names no file" (decode: "unknown output
+    format") with neither the option nor exit status 2 of a usage error."""
+    if output == "":
+        raise CliError("-o", "an empty name names no file", 2)
 
 
 def refuse_array_output(output: str, command: str, hint: str = "to write an array file use `spikecodec decode`") -> None:

@@ -15,7 +15,7 @@ from ..text import axes_text
 from spikecodec import SpikeReader
 from spikecodec.elements import elements_as
 
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, positive_int, read_limits, read_files
+from .common import check_output_name, add_limit_options, add_prior_option, load_priors, open_spike, positive_int, read_limits, read_files
 
 HELP = "decode a spike file to .npy, .npz, .pt or .h5"
 EPILOG = """\
@@ -82,6 +82,7 @@ def parse_select(text: str, axes: tuple[str, ...], shape: tuple[int, ...]) -> tu
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_name(args.output)
     name = display_name(args.input)
     out = display_name(args.output, "<stdout>")
     try:

@@ -14,7 +14,7 @@ from ..atomic import reads_back
 from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name, read_input, split_key
 from ..text import axes_text, element_text, pipeline_text
-from .common import add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, positive_int, refuse_array_output, write_spike, read_files
+from .common import check_output_name, add_limit_options, add_prior_option, load_priors, parse_axes, parse_chunk, parse_codec, parse_meta, positive_int, refuse_array_output, write_spike, read_files
 
 HELP = "encode an array file (.npy, .npz, .pt, .h5) into a spike file"
 EPILOG = """\
@@ -59,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_name(args.output)
     codec = parse_codec(args.codec, args.level)
     priors = load_priors(args.prior, args.max_bytes)
     if len(priors) > 1:

@@ -11,7 +11,7 @@ from spikecodec import FormatError, LimitError, SpikeReader
 
 from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name
-from .common import add_limit_options, add_prior_option, load_priors, open_spike, read_limits, refuse_array_output, write_spike, read_files
+from .common import check_output_name, add_limit_options, add_prior_option, load_priors, open_spike, read_limits, refuse_array_output, write_spike, read_files
 
 HELP = "rewrite a truncated or damaged spike file as a complete one (everything complete is kept)"
 EPILOG = """\
@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_name(args.output)
     name = display_name(args.input)
     out = display_name(args.output, "<stdout>")
     refuse_array_output(args.output, "recover")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import output_file
+from ..atomic import STDIO, output_file, refuse_inputs
 from ..errors import CliError, about, describe, printable
 from ..io_formats import display_name, file_format, read_input, split_key
 from ..text import path_text
-from .common import add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_files, read_limits, stdin_once
+from .common import check_output_name, add_limit_options, load_priors, parse_axes, parse_chunk, parse_meta, read_files, read_limits, stdin_once
 
 HELP = "train a prior (a codec's starting state) on sample spikes"
 EPILOG = """\
@@ -48,7 +48,14 @@ def run(args: argparse.Namespace) -> int:
 
     from spikecodec.training import trainable_codec
 
+    check_output_name(args.output)
     stdin_once(args.samples)
+    inputs = read_files(args, *(split_key(s)[0] for s in args.samples))
+    with about(display_name(args.output, "<stdout>")):  # an input named as OUT: said before any training, as it was after it
+        refuse_inputs(args.output, inputs)
+    named = file_format(args.output) if args.output != STDIO else None
+    if named is not None:  # `train-prior x.spk -o y.npy` replaced y.npy (or a .spk) with a prior
+        raise CliError(args.output, f"train-prior writes a prior file, not a .{named} file: name it NAME.prior", 2)
     try:  # an option's fault, said before any sample is read (it was blamed on the first sample)
         trainable_codec(args.codec)
     except (KeyError, ValueError) as exc:
@@ -76,10 +83,11 @@ def run(args: argparse.Namespace) -> int:
                 raise
             with about(display_name(exc.where)):
                 raise
-    with about(args.output):
-        with output_file(args.output, read_files(args, *(split_key(s)[0] for s in args.samples))) as f:
+    out = display_name(args.output, "<stdout>")
+    with about(out):
+        with output_file(args.output, inputs) as f:
             f.write(prior.data)
     if not args.quiet:
-        print(f"{printable(args.output)}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "
+        print(f"{printable(out)}: prior {prior.digest} for {prior.codec} ({', '.join(f'{k}={v}' for k, v in prior.geometry.items())}), "
               f"{prior.info['chunks']} chunks, {len(prior.data)} bytes", file=sys.stderr)
     return 0

@@ -79,11 +79,13 @@ def file_format(path: str) -> str | None:
 
 
 def split_key(spec: str) -> tuple[str, str | None]:
-    """``file.npz:key`` -> (``file.npz``, ``key``); a path that exists as given is never split."""
+    """``file.npz:key`` -> (``file.npz``, ``key``); a path that exists as given is never split.
+    Any known format is split (``x.npy:k``, ``x.npz:``), for the reader to say what is wrong
+    with the key: both were "unknown input format", of a file whose format is known."""
     if spec == STDIO or os.path.exists(spec) or ":" not in spec:
         return spec, None
     path, key = spec.rsplit(":", 1)
-    if file_format(path) in _KEYED and key:
+    if file_format(path) is not None:  # x.npy:k and x.npz: are read as such, and refused for their key
         return path, key
     return spec, None
 

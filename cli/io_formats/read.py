@@ -89,6 +89,8 @@ def _read_input(spec: str, max_bytes: int, priors: Sequence[Any]) -> Loaded:
     fmt = file_format(path)
     if fmt is None:
         raise ValueError(f"unknown input format (expected one of .{', .'.join(INPUT_FORMATS)}, or - for .npy on stdin)")
+    if key == "":
+        raise ValueError("names no key after ':' (FILE:KEY names an array in the file; drop the ':' for its only one)")
     if key is not None and fmt not in _KEYED:
         raise ValueError(f"a .{fmt} file holds one array; drop ':{key}'")
     if path == STDIO:

@@ -56,6 +56,9 @@ def _read_torch(path: str, key: str | None, max_bytes: int) -> Loaded:
     if isinstance(obj, dict):
         names = {str(k): k for k in obj}
         name = _pick(list(names), key, "tensor")
+        if len(names) != len(obj) and sum(str(k) == name for k in obj) > 1:  # {1: a, "1": b}: one was taken silently
+            alike = ", ".join(repr(k) for k in obj if str(k) == name)
+            raise ValueError(f"holds several tensors under the key {name!r} (keys {alike}): a key must name one tensor")
         obj = obj[names[name]]
     elif key is not None:
         raise ValueError(f"holds a {type(obj).__name__}, not a dict: drop ':{key}'")
