@@ -12,23 +12,13 @@ import numpy as np
 import pytest
 
 import spikecodec
+from test_cli import one_line_error  # the one rule for a failure: one `spikecodec: error:` line
 
 
 def sc(*args: object, stdin: object = subprocess.DEVNULL, stdout: object = subprocess.PIPE) -> subprocess.CompletedProcess:
     """Run `python -m spikecodec ARGS`; stdin and stdout may be open files (a shell's `<`, `>>`)."""
     return subprocess.run([sys.executable, "-m", "spikecodec", *map(str, args)], stdin=stdin, stdout=stdout,
                           stderr=subprocess.PIPE, timeout=120)
-
-
-def one_error_line(proc: subprocess.CompletedProcess, code: int, *fragments: str) -> str:
-    err = proc.stderr.decode()
-    assert proc.returncode == code, err
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("spikecodec: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, err)
-    return lines[0]
 
 
 @pytest.fixture
@@ -53,7 +43,7 @@ def test_standard_output_appended_to_an_input_is_refused(work: Path, command: li
     args = [work / a if a.startswith("x.") else a for a in command]
     with open(work / victim, "ab") as out:
         proc = sc(*args, stdout=out)
-    one_error_line(proc, 1, "standard output is also an input", victim)
+    one_line_error(proc, "standard output is also an input", victim, code=1)
     assert (work / victim).read_bytes() == before
 
 
@@ -61,7 +51,7 @@ def test_standard_output_appended_to_the_file_on_standard_input_is_refused(work:
     before = (work / "x.spk").read_bytes()
     with open(work / "x.spk", "rb") as src, open(work / "x.spk", "ab") as out:
         proc = sc("recover", "-", "-o", "-", stdin=src, stdout=out)
-    one_error_line(proc, 1, "standard output is also an input (standard input)")
+    one_line_error(proc, "standard output is also an input (standard input)", code=1)
     assert (work / "x.spk").read_bytes() == before
 
 
@@ -79,7 +69,7 @@ def test_standard_output_that_is_no_input_is_still_written(work: Path) -> None:
 ])
 def test_an_empty_output_name_is_a_usage_error_naming_the_option(work: Path, command: list[str]) -> None:
     proc = sc(command[0], work / command[1], "-o", "")
-    assert one_error_line(proc, 2) == "spikecodec: error: -o: an empty name names no file"
+    assert one_line_error(proc, code=2) == "spikecodec: error: -o: an empty name names no file"
 
 
 # `--prior ''` was "spikecodec: error: No such file or directory": no file, no option.
@@ -90,7 +80,7 @@ def test_an_empty_output_name_is_a_usage_error_naming_the_option(work: Path, com
 def test_an_empty_prior_name_is_a_usage_error_naming_the_option(work: Path, command: list[str]) -> None:
     args = [work / a if a[:2] in ("x.", "y.") else a for a in command]
     proc = sc(*args, "--prior", "")
-    assert one_error_line(proc, 2) == "spikecodec: error: --prior: an empty name names no file"
+    assert one_line_error(proc, code=2) == "spikecodec: error: --prior: an empty name names no file"
     assert not any(work.glob("y.*"))
 
 
@@ -100,7 +90,7 @@ def test_an_empty_prior_name_is_a_usage_error_naming_the_option(work: Path, comm
 def test_train_prior_refuses_an_output_named_as_an_array_or_spike_file(work: Path, out: str) -> None:
     (work / out).write_bytes(b"precious")
     proc = sc("train-prior", work / "x.spk", "-o", work / out)
-    one_error_line(proc, 2, "train-prior writes a prior file", ".prior")
+    one_line_error(proc, "train-prior writes a prior file", ".prior", code=2)
     assert (work / out).read_bytes() == b"precious"
 
 
@@ -108,7 +98,7 @@ def test_train_prior_still_writes_a_prior_and_refuses_its_input_as_output(work: 
     proc = sc("train-prior", work / "x.spk", "-o", work / "x.prior", "-q")
     assert proc.returncode == 0, proc.stderr.decode()
     assert spikecodec.load_prior(work / "x.prior").codec == "ctxmix"
-    one_error_line(sc("train-prior", work / "x.spk", "-o", work / "x.spk"), 1, "is also an input")
+    one_line_error(sc("train-prior", work / "x.spk", "-o", work / "x.spk"), "is also an input", code=1)
 
 
 # A .pt dict {1: a, "1": b} offered one key, '1', and encoded one of the two tensors without a word.
@@ -119,7 +109,7 @@ def test_a_pt_dict_whose_keys_print_alike_is_refused(work: Path) -> None:
     torch.save({1: a, "1": a + 1}, work / "clash.pt")
     for spec in ("clash.pt", "clash.pt:1"):
         proc = sc("encode", work / spec, "-o", work / "y.spk")
-        one_error_line(proc, 1, "clash.pt", "several tensors under the key '1'")
+        one_line_error(proc, "clash.pt", "several tensors under the key '1'", code=1)
     assert not (work / "y.spk").exists()
     torch.save({1: a, "b": a + 1}, work / "fine.pt")
     proc = sc("encode", f"{work / 'fine.pt'}:1", "-o", work / "y.spk", "-q")
@@ -140,5 +130,5 @@ def test_a_key_on_a_file_of_one_array_or_an_empty_key_is_said_so(work: Path, com
     np.savez(work / "x.npz", spikes=np.load(work / "x.npy"))
     out = work / ("y.spk" if command == "encode" else "y.prior")
     proc = sc(command, f"{work}/{spec}", "-o", out)
-    one_error_line(proc, 1, says)
+    one_line_error(proc, says, code=1)
     assert not out.exists()
