@@ -102,17 +102,24 @@ def test_train_prior_still_writes_a_prior_and_refuses_its_input_as_output(work: 
 
 
 # A .pt dict {1: a, "1": b} offered one key, '1', and encoded one of the two tensors without a word.
-def test_a_pt_dict_whose_keys_print_alike_is_refused(work: Path) -> None:
+def test_a_pt_dict_whose_keys_print_alike_is_refused(work: Path, capsys: pytest.CaptureFixture) -> None:
     import torch
+
+    from spikecodec_cli.main import main
+
+    def in_process(*args: object) -> subprocess.CompletedProcess:  # torch is imported once, not per run
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.encode(), err.encode())
 
     a = torch.zeros((2, 3), dtype=torch.uint8)
     torch.save({1: a, "1": a + 1}, work / "clash.pt")
     for spec in ("clash.pt", "clash.pt:1"):
-        proc = sc("encode", work / spec, "-o", work / "y.spk")
+        proc = in_process("encode", work / spec, "-o", work / "y.spk")
         one_line_error(proc, "clash.pt", "several tensors under the key '1'", code=1)
     assert not (work / "y.spk").exists()
     torch.save({1: a, "b": a + 1}, work / "fine.pt")
-    proc = sc("encode", f"{work / 'fine.pt'}:1", "-o", work / "y.spk", "-q")
+    proc = in_process("encode", f"{work / 'fine.pt'}:1", "-o", work / "y.spk", "-q")
     assert proc.returncode == 0, proc.stderr.decode()
     assert np.array_equal(spikecodec.load(work / "y.spk"), a.numpy())
 
