@@ -10,7 +10,7 @@ whether a counter per neuron, backed off to ``ctxfast``'s estimate as ``ctxfast`
 channel-group counter off to its shared one (no mixer: a table load and one division more),
 takes a useful part of that gain.
 
-Model (:func:`_code_lengths`, 1-bit corpora, one chunk, elements in C order as one lane):
+Model (:func:`_backed_off_code_length`, 1-bit corpora, one chunk, elements in C order as one lane):
 ``ctxfast``'s probability ``q`` (FORMAT.md 9.4.12's context and 9.4.2's counters, the library's
 own functions), then a counter pair (n1, n) per neuron (t, c, h, w) and *m* context bits (the
 neuron's t-1, left, up and channel c-1 significances, the first m of them) with
@@ -19,7 +19,7 @@ mixed (:func:`_mixed_code_length`). Code length: sum of -log2 p, in bytes
 (the coder adds under 0.1%). paq9a's and framemix's bytes come from peers.json and
 holdout.json (their runs), so run this after benchmarks/peers_bench.py.
 
-    python benchmarks/backoff_study.py      # about 3 min; writes benchmarks/results/backoff_study.md
+    python benchmarks/backoff_study.py      # under a minute; writes benchmarks/results/backoff_study.md
 """
 
 from __future__ import annotations
@@ -50,30 +50,41 @@ VARIANTS = [(-1, 4, 1024), (0, 4, 1024), (1, 4, 1024), (3, 4, 1024), (3, 2, 1024
 
 
 @njit(cache=True)
-def _code_lengths(su, ctx, T, N, C, H, W, m_bits, w_prior, limit):
-    """(bytes of ctxfast's model, bytes with the neuron counter backed off to it)."""
+def _ctxfast_q(su, ctx, T, N, C, H, W):
+    """ctxfast's probability q of a 1 for every element (C order, one lane), and its code length
+    in bytes: the one model every variant builds on, run once a corpus."""
     G = max(min(C, MAX_GROUPS), 1)
     sg = np.zeros(G * KS, np.uint32)
     ss = np.zeros(KS, np.uint32)
-    NS = 1 << max(m_bits, 0)
-    n1 = np.zeros(T * C * H * W * NS, np.int64)
-    nn = np.zeros(T * C * H * W * NS, np.int64)
-    base = 0.0
-    back = 0.0
+    q = np.empty(su.size, np.int64)
+    bits = 0.0
+    P = H * W
+    for e in range(su.size):
+        g = ((e // P) % C % G) * KS
+        k = ctx[e]
+        s = su[e]
+        q[e] = prob(sg[g + k], ss[k])
+        p = q[e] / ONE
+        bits -= np.log2(p if s else 1.0 - p)
+        sg[g + k] = bumped(sg[g + k], s)
+        ss[k] = bumped(ss[k], s)
+    return q, bits / 8.0
+
+
+@njit(cache=True)
+def _neuron_slots(su, T, N, C, H, W, m_bits):
+    """Each element's neuron (t, c, h, w) x its first ``m_bits`` context bits (t-1, left, up,
+    channel c-1), as one index: the counter or state a variant keeps for it."""
+    NS = 1 << m_bits
     P = H * W
     sT = N * C * P
+    out = np.empty(su.size, np.int64)
     e = 0
     for t in range(T):
         for n in range(N):
             for c in range(C):
-                g = (c % G) * KS
                 for h in range(H):
                     for w in range(W):
-                        k = ctx[e]
-                        s = su[e]
-                        q = prob(sg[g + k], ss[k])
-                        p = q / ONE
-                        base -= np.log2(p if s else 1.0 - p)
                         sc = 0
                         if m_bits >= 1:
                             sc = su[e - sT] if t >= 1 else 0
@@ -83,63 +94,57 @@ def _code_lengths(su, ctx, T, N, C, H, W, m_bits, w_prior, limit):
                             sc = sc * 2 + (su[e - W] if h >= 1 else 0)
                         if m_bits >= 4:
                             sc = sc * 2 + (su[e - P] if c >= 1 else 0)
-                        j = (((t * C + c) * H + h) * W + w) * NS + sc
-                        pb = (n1[j] * float(ONE) + w_prior * q) / (nn[j] + w_prior) / ONE
-                        pb = min(max(pb, 1e-7), 1.0 - 1e-7)
-                        back -= np.log2(pb if s else 1.0 - pb)
-                        n1[j] += s
-                        nn[j] += 1
-                        if nn[j] >= limit:
-                            n1[j] = (n1[j] + 1) >> 1
-                            nn[j] = (nn[j] + 1) >> 1
-                        sg[g + k] = bumped(sg[g + k], s)
-                        ss[k] = bumped(ss[k], s)
+                        out[e] = (((t * C + c) * H + h) * W + w) * NS + sc
                         e += 1
-    return base / 8.0, back / 8.0
+    return out
 
 
 @njit(cache=True)
-def _mixed_code_length(su, ctx, T, N, C, H, W, lr):
+def _backed_off_code_length(su, q, slot, slots, w_prior, limit):
+    """Bytes with a counter pair per ``slot`` backed off to ctxfast's ``q``: (n1 + w q) / (n + w)."""
+    n1 = np.zeros(slots, np.int64)
+    nn = np.zeros(slots, np.int64)
+    bits = 0.0
+    for e in range(su.size):
+        j = slot[e]
+        s = su[e]
+        pb = (n1[j] * float(ONE) + w_prior * q[e]) / (nn[j] + w_prior) / ONE
+        pb = min(max(pb, 1e-7), 1.0 - 1e-7)
+        bits -= np.log2(pb if s else 1.0 - pb)
+        n1[j] += s
+        nn[j] += 1
+        if nn[j] >= limit:
+            n1[j] = (n1[j] + 1) >> 1
+            nn[j] = (nn[j] + 1) >> 1
+    return bits / 8.0
+
+
+@njit(cache=True)
+def _mixed_code_length(su, q, slot, slots, lr):
     """Bytes with a logistic mixer of two inputs and a bias (a reference point, not backoff):
-    ctxfast's q and a 16-bit probability state per neuron x (t-1, left, up), updated by 1/16 of
-    its error; one weight set per those three bits. Floating point: an ideal code length."""
-    G = max(min(C, MAX_GROUPS), 1)
-    sg = np.zeros(G * KS, np.uint32)
-    ss = np.zeros(KS, np.uint32)
-    state = np.full(T * C * H * W * 8, 32768, np.int64)
+    ctxfast's q and a 16-bit probability state per neuron x (t-1, left, up) (``slot``), updated by
+    1/16 of its error; one weight set per those three bits. Floating point: an ideal code length."""
+    state = np.full(slots, 32768, np.int64)
     wts = np.zeros((8, 3))
     wts[:, 0] = 1.0
     wts[:, 1] = 0.3
     total = 0.0
-    P = H * W
-    sT = N * C * P
-    e = 0
-    for t in range(T):
-        for n in range(N):
-            for c in range(C):
-                g = (c % G) * KS
-                for h in range(H):
-                    for w in range(W):
-                        k = ctx[e]
-                        s = su[e]
-                        q = min(max(prob(sg[g + k], ss[k]) / ONE, 1e-6), 1.0 - 1e-6)
-                        sc = (su[e - sT] if t >= 1 else 0) * 4 + (su[e - 1] if w >= 1 else 0) * 2 + (
-                            su[e - W] if h >= 1 else 0)
-                        j = (((t * C + c) * H + h) * W + w) * 8 + sc
-                        pn = (state[j] + 0.5) / 65536.0
-                        x0 = np.log(q / (1.0 - q))
-                        x1 = np.log(pn / (1.0 - pn))
-                        p = 1.0 / (1.0 + np.exp(-(wts[sc, 0] * x0 + wts[sc, 1] * x1 + wts[sc, 2])))
-                        p = min(max(p, 1e-7), 1.0 - 1e-7)
-                        total -= np.log2(p if s else 1.0 - p)
-                        err = s - p
-                        wts[sc, 0] += lr * err * x0
-                        wts[sc, 1] += lr * err * x1
-                        wts[sc, 2] += lr * err
-                        state[j] += ((65535 - state[j]) >> 4) if s else -(state[j] >> 4)
-                        sg[g + k] = bumped(sg[g + k], s)
-                        ss[k] = bumped(ss[k], s)
-                        e += 1
+    for e in range(su.size):
+        s = su[e]
+        j = slot[e]
+        sc = j & 7
+        qe = min(max(q[e] / ONE, 1e-6), 1.0 - 1e-6)
+        pn = (state[j] + 0.5) / 65536.0
+        x0 = np.log(qe / (1.0 - qe))
+        x1 = np.log(pn / (1.0 - pn))
+        p = 1.0 / (1.0 + np.exp(-(wts[sc, 0] * x0 + wts[sc, 1] * x1 + wts[sc, 2])))
+        p = min(max(p, 1e-7), 1.0 - 1e-7)
+        total -= np.log2(p if s else 1.0 - p)
+        err = s - p
+        wts[sc, 0] += lr * err * x0
+        wts[sc, 1] += lr * err * x1
+        wts[sc, 2] += lr * err
+        state[j] += ((65535 - state[j]) >> 4) if s else -(state[j] >> 4)
     return total / 8.0
 
 
@@ -175,11 +180,15 @@ def main() -> None:
         su = np.ascontiguousarray(np.minimum(x, 1)).ravel()
         ctx = _plain_contexts(su, T, N, C, H, W)
         paq, fm = peers[name]
+        q, model = _ctxfast_q(su, ctx, T, N, C, H, W)
         cells = []
         for m, w, lim in VARIANTS:
-            model, backed = _code_lengths(su, ctx, T, N, C, H, W, m, float(w), lim)
-            cells.append((model if m < 0 else backed) / paq)
-        cells.append(_mixed_code_length(su, ctx, T, N, C, H, W, 0.01) / paq)
+            if m < 0:
+                cells.append(model / paq)
+                continue
+            slot = _neuron_slots(su, T, N, C, H, W, m)
+            cells.append(_backed_off_code_length(su, q, slot, T * C * H * W << m, float(w), lim) / paq)
+        cells.append(_mixed_code_length(su, q, _neuron_slots(su, T, N, C, H, W, 3), T * C * H * W * 8, 0.01) / paq)
         rows.append((name, paq, fm / paq, cells))
         print(name, " ".join(f"{v:.3f}" for v in cells), flush=True)
     code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
