@@ -67,7 +67,7 @@ def decode(data: bytes | bytearray | memoryview, *, max_bytes: int | None = None
            workers: int = 1) -> np.ndarray:
     """Decode the bytes of a spike file (bytes, a bytearray, a memoryview or an mmap, read in
     place) to an array; options: see :func:`load` and :func:`open`. A str is taken as a path,
-    as :func:`load` takes it."""
+    as :func:`load` takes it (``"-"``: standard input)."""
     return read_array(data, max_bytes=max_bytes, priors=priors, limits=limits, dtype=dtype, workers=workers)
 
 
@@ -112,6 +112,9 @@ def load(
 ) -> np.ndarray:
     """Read a whole spike file (a path, a binary file object or bytes) into an array.
 
+    The path ``"-"`` is standard input (as ``save("-", a)`` writes standard output), read whole
+    within ``max_bytes``, as a pipe is; it wins over a file named ``-``, which is read as ``"./-"``.
+
     ``dtype``: the result's element type (uint8 by default; ``bool`` for 1-bit spikes,
     ``float32`` to feed a network); the limits count the result's bytes in that type.
     ``workers``: threads that decode chunks at once (the coders release the GIL).
@@ -123,6 +126,11 @@ def load(
 def open(file: Openable, *, recover: bool = False, max_bytes: int | None = None,
          priors: Priors = None, limits: ReadLimits | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES) -> SpikeReader:
     """Open a spike file for reading by slices: ``with spikecodec.open(p) as r: r[0:2]``.
+
+    ``file``: a path, a binary file object, or bytes (or a buffer) read in place. The path
+    ``"-"`` is standard input (as ``save("-", a)`` writes standard output), read whole within
+    ``max_bytes`` as a pipe is (a reader needs the trailer); it wins over a file named ``-``,
+    which is opened as ``"./-"``.
 
     ``priors``: the prior (object, path or bytes; or several) a file coded from a prior it does
     not embed names; shipped priors and those in $SPIKECODEC_PRIOR_PATH are found without it.

@@ -16,13 +16,14 @@ of one line.
 
 from __future__ import annotations
 
+from spikecodec.container.source import binary_stdin  # the library's rule for stdin
+
 from .checks import (
     DATASET,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     Loaded,
     array_text,
-    binary_stdin,
     check_dtype,
     check_regular,
     check_size,

@@ -7,7 +7,6 @@ import errno
 import os
 import re
 import stat
-import sys
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -48,21 +47,6 @@ class Loaded:
     axes: tuple[str, ...] | None = None
     metadata: dict[str, Any] | None = None
     bits: int | None = None
-
-
-def binary_stdin() -> BinaryIO:
-    """Standard input, for the binary data ``-`` names. A terminal is refused: the user forgot
-    to pipe or redirect a file, and a read would wait for typing."""
-    stream = sys.stdin
-    if stream is None or getattr(stream, "closed", False):
-        raise OSError(errno.EBADF, "standard input is closed")
-    try:
-        terminal = stream.isatty()
-    except (AttributeError, OSError, ValueError):
-        terminal = False
-    if terminal:
-        raise OSError(errno.EINVAL, "standard input is a terminal: pipe or redirect a file into it (e.g. `< x.spk`)")
-    return stream.buffer
 
 
 def display_name(path: str, stdio: str = "<stdin>") -> str:

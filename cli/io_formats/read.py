@@ -6,6 +6,7 @@ import io
 from typing import Any, Sequence
 
 import spikecodec
+from spikecodec.container.source import binary_stdin
 from spikecodec.limits import DEFAULT_MAX_DECODED_BYTES
 
 from .checks import (
@@ -16,7 +17,6 @@ from .checks import (
     SIDE_BYTES,
     STDIO,
     array_text,
-    binary_stdin,
     check_size,
     file_format,
     limit_error,

@@ -667,7 +667,9 @@ class SpikeReader:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         """numpy-style selection: ints, slices, ``...``, ``None`` (``np.newaxis``) and integer
-        (or boolean) arrays; only the chunks the selection touches are decoded."""
+        (or boolean) arrays, lists and ranges (a range is its list of ints, as in numpy); only
+        the chunks the selection touches are decoded. A bool scalar (``r[True]``, numpy's new
+        axis of length 1 or 0) is an IndexError."""
         self._check_open()
         key, expand = split_new_axes(key)
         if expand is not None:

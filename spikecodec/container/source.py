@@ -8,10 +8,12 @@ import mmap
 import operator
 import os
 import stat
+import sys
 import threading
 from typing import BinaryIO
 
 from ..layout import PREAMBLE_SIZE, SIGNATURE
+from ..output import STDIO
 
 Openable = str | os.PathLike | bytes | bytearray | memoryview | mmap.mmap | BinaryIO
 IN_MEMORY = (bytes, bytearray, memoryview, mmap.mmap)  # sources read in place
@@ -39,6 +41,8 @@ class Source:
     one (pipe, socket) is read to its end first, since a reader needs the trailer. So is a path
     that names a pipe (``<(cat x.spk)``, a named pipe); a path that names a directory or a device
     is refused (a device's size says nothing about what it holds, and /dev/zero never ends).
+    The path ``-`` is standard input, read whole as a pipe is (as ``save("-")`` writes standard
+    output); a file named ``-`` is ``./-``.
     """
 
     def __init__(self, source: Openable, max_bytes: int | None = None):
@@ -60,6 +64,13 @@ class Source:
             self.size = len(self._buf)
             if _looks_like_a_name(source):
                 self.name = f"<bytes {bytes(source)!r:.80}, read as a file's contents: give a file's name as str or Path>"
+        elif isinstance(source, (str, os.PathLike)) and os.fspath(source) == STDIO:
+            # The command line's convention, which save("-") follows for standard output: read
+            # as any pipe is, within max_bytes; from_pipe lets the reader pickle as these bytes.
+            self.name = "<stdin>"
+            self._buf = memoryview(read_stream(binary_stdin(), max_bytes, self.name))
+            self.size = len(self._buf)
+            self.from_pipe = True
         elif isinstance(source, (str, os.PathLike)):
             self.name = os.fspath(source)
             fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -182,6 +193,26 @@ def read_stream(f: BinaryIO, max_bytes: int | None, name: str = "") -> bytes:
                              f"max_bytes={max_bytes} bytes (raise it: max_bytes=, --max-bytes)", code="limit-bytes")
         parts.append(part)
     return b"".join(parts)
+
+
+def binary_stdin() -> BinaryIO:
+    """Standard input's binary stream, for the path ``-`` (the library's and the command
+    line's). A terminal is refused: the caller forgot to pipe or redirect a file, and a read
+    would wait for typing."""
+    stream = sys.stdin
+    if stream is None or getattr(stream, "closed", False):
+        raise OSError(errno.EBADF, "standard input is closed", STDIO)
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, OSError, ValueError):
+        terminal = False
+    if terminal:
+        raise OSError(errno.EINVAL, "standard input is a terminal: pipe or redirect a file into it "
+                      "(e.g. `< x.spk`); a file named '-' is './-'", STDIO)
+    binary = getattr(stream, "buffer", None)
+    if binary is None and isinstance(stream, io.TextIOBase):  # sys.stdin replaced by a text stream (io.StringIO)
+        raise OSError(errno.EINVAL, "standard input is a text stream with no binary buffer", STDIO)
+    return binary if binary is not None else stream
 
 
 def binary_file(file: BinaryIO, mode: str) -> BinaryIO:

@@ -169,7 +169,9 @@ class SpikeWriter:
     type: 1 for spikes (default), 2, 4 or 8 for spike counts. ``codec`` (as :func:`spikecodec.encode`
     takes it) defaults to the prior's codec when a prior is given, else ``framemix`` (spikes and
     counts). ``length``, when known in advance, is written into the header and
-    checked at ``close()``.
+    checked at ``close()``. ``length=0`` with no frame appended writes an empty array: shaped
+    ``(0,)``, or ``(0, 0, ...)`` with one axis per name in ``axes`` (the frames' shape is
+    unknown); to keep a frame shape, ``write_frames(np.empty((0, *frame_shape)))``.
 
     ``prior`` (a :class:`~spikecodec.prior.Prior`, or a prior file's path or bytes) makes a
     trainable codec (``ctxmix``, ``context``, ...) start every chunk from that trained state; the
@@ -395,6 +397,11 @@ class SpikeWriter:
         failed = True
         try:
             self._check_whole()
+            if self._header is None and self._length == 0:
+                # Declared empty and no frame came to give the frames' shape: an empty array
+                # (FORMAT.md 4.2: a file of no chunk), of one axis per name or chunk size given.
+                rank = len(self._axes) if self._axes is not None else len(self._chunk) if self._chunk is not None else 1
+                self._start((0,) * (rank - 1))
             if self._header is None:
                 raise ValueError("no frame was appended: the frame shape is unknown, nothing to write")
             self._write_pending()
