@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,23 @@ class Socket:
         return self.written if "w" in mode else io.BytesIO(self.written.getvalue())
 
 
+class Stdin:
+    """Standard input for ``load("-")``: a pipe from the file the block saved just before
+    (opened at the read)."""
+
+    closed = False
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self) -> io.BufferedReader:
+        return open(self.path, "rb")
+
+
 def run(block: str, namespace: dict) -> dict:
     exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - the README's own code
     return namespace
@@ -54,6 +72,7 @@ def test_there_are_the_blocks_this_test_knows():
 
 def test_the_library_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", Stdin(tmp_path / "feats.spk"))
     stream = io.BytesIO()
     big = (np.random.default_rng(1).random((2, 40, 8, 7, 7)) < 0.2).astype(np.uint8)
     ns = run(BLOCKS[0], {"sock_file": stream, "edge_frames": lambda: [np.zeros((32, 64, 7, 7), bool)] * 3, "big": big})
