@@ -40,15 +40,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from peers_bench import layouts, permuted, run_paq  # noqa: E402  (paq9a as the peers table runs it)
+from neuron_major_study import GROUPS, RECENT, WINDOW, table_offsets  # noqa: E402  (the study's model)
+from peers_bench import best_time, layouts, permuted, run_paq  # noqa: E402  (paq9a as the peers table runs it)
 from spikecodec.codecs.kernels.binary import (  # noqa: E402
     clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated)
 from spikecodec.codecs.kernels.ops import U  # noqa: E402
 
 RESULTS = HERE / "results"
-GROUPS = 64
-WINDOW = 12
-RECENT = 12
 LEARNING_RATE = 14  # the library's mixers' (mix, winmix): err = ((bit << 12) - p) * this
 WEIGHT_INIT = 19661  # 0.3 in 16.16, the library's SIG_INIT
 REPEATS = 2  # calls per round, the best kept
@@ -89,12 +87,7 @@ def _code(xn, out, data, encoding):
     else decoded from ``data`` into ``xn``). Returns the coder state."""
     N, H, W, C, T = xn.shape
     G = min(C, GROUPS)
-    chw = C * H * W
-    sizes = np.array([G * 64, chw * 8, G * 64, G << WINDOW, G * T * 512, chw * T * 16, G * T * 256 * 5, G * T * 32,
-                      G << RECENT, G * T << RECENT])
-    offs = np.zeros(11, np.int64)
-    for m in range(10):
-        offs[m + 1] = offs[m] + sizes[m]
+    offs = table_offsets(T, C, H, W)  # the study's tables, one state word each
     tabs = np.zeros(offs[10], np.uint32)
     nsets = 4 + T * 4
     wts = np.full(nsets * 6, WEIGHT_INIT, np.int32)
@@ -206,15 +199,6 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(xn.transpose(4, 0, 3, 1, 2))
 
 
-def _best(fn):
-    best, result = float("inf"), None
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
-
-
 def _paq_rows() -> dict[str, dict]:
     out = {}
     for name in ("peers.json", "holdout.json"):
@@ -242,8 +226,8 @@ def main() -> None:
             f = Path(tmp) / "in"
             f.write_bytes(layouts(permuted(x, paq_row["order"]), 1)["packbits"])
             for _ in range(ROUNDS):  # in turn, so that the machine's drift falls on both coders
-                enc_s = min(enc_s, _best(lambda: encode(x))[0])
-                dec_s = min(dec_s, _best(lambda: decode(data, x.shape))[0])
+                enc_s = min(enc_s, best_time(lambda: encode(x), REPEATS)[0])
+                dec_s = min(dec_s, best_time(lambda: decode(data, x.shape), REPEATS)[0])
                 paq = run_paq([f], "speed", 1)[0]
                 paq_enc, paq_dec = min(paq_enc, paq["enc_s"]), min(paq_dec, paq["dec_s"])
         paq["enc_s"], paq["dec_s"] = paq_enc, paq_dec

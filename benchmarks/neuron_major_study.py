@@ -105,18 +105,26 @@ def _decide(bit, tabs, cnts, i0, i1, i2, i3, i4, wts, ws):
 
 
 @njit(cache=True)
-def _code_length(x):
-    """Ideal code length in bytes of the (T, N, C, H, W) 0/1 array ``x`` coded neuron-major with
-    flags, that of the flags alone, and the decisions made (flags and steps)."""
-    T, N, C, H, W = x.shape
+def table_offsets(T, C, H, W):
+    """Where each table starts, in order F1 F2 F3 F4 (flags), B1 B2 B3 B4 (steps), F5, B5, and
+    their end (a model's contexts, as the docstring gives them, one state each)."""
     G = min(C, GROUPS)
     chw = C * H * W
-    # Table offsets: F1 F2 F3 F4 (flags), B1 B2 B3 B4 (steps).
     sizes = np.array([G * 64, chw * 8, G * 64, G << WINDOW, G * T * 512, chw * T * 16, G * T * 256 * 5, G * T * 32,
                       G << RECENT, G * T << RECENT])
     offs = np.zeros(11, np.int64)
     for m in range(10):
         offs[m + 1] = offs[m] + sizes[m]
+    return offs
+
+
+@njit(cache=True)
+def _code_length(x):
+    """Ideal code length in bytes of the (T, N, C, H, W) 0/1 array ``x`` coded neuron-major with
+    flags, that of the flags alone, and the decisions made (flags and steps)."""
+    T, N, C, H, W = x.shape
+    G = min(C, GROUPS)
+    offs = table_offsets(T, C, H, W)
     tabs = np.full(offs[10], 0.5)
     cnts = np.zeros(offs[10])
     wts = np.full((4 + T * 4, 6), 0.3)
