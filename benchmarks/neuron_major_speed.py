@@ -13,7 +13,7 @@ packbits of its best axis order (peers.json), as benchmarks/peers_bench.py runs 
 time the prototype and paq9a in turn (this machine's speed drifts by tens of percent).
 
 Tried (then set back): skipping the weight update when |4096 bit - p| <= 64 or 256 (paq's trick
-for confident decisions) changed the bytes by under 0.5% and made none of ref-layer2, mbv2-last
+for confident decisions) changed the bytes by at most 0.6% and made none of ref-layer2, mbv2-last
 and mlp-h1 faster (22-33 M elements/s either way, within this machine's spread): the update is
 off the serial chain that bounds the loop (a decision's bit -> the next context -> its states ->
 the mix -> the coder -> the next bit), as benchmarks/results/lean_study.md found for a loop with
