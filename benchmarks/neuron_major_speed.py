@@ -18,7 +18,9 @@ time the prototype and paq9a in turn (this machine's speed drifts by tens of per
 Tried (then set back): skipping the weight update when |4096 bit - p| <= 64 or 256 (paq's trick
 for confident decisions) changed the bytes by at most 0.6% and made none of ref-layer2, mbv2-last
 and mlp-h1 faster (22-33 M elements/s either way, within this machine's spread): the update is
-not what bounds the loop.
+not what bounds the loop. Nor the coder's state: kept in locals instead of the library's state
+array (the same arithmetic), ref-layer2, mbv2-stage1-dw and res6-layer1 ran within 2% of the
+array's speed, in turn in one process.
 
     python benchmarks/neuron_major_speed.py   # a few minutes; writes benchmarks/results/neuron_major_speed.md
 """
@@ -419,8 +421,8 @@ def main() -> None:
               "Reading: coding neuron by neuron takes framemix's 0.6x - 1.9x of paq9a's speed (peers.md, holdout.md) to "
               "the range above at bytes within 0.9 of paq9a's on all but mbv2-last, with no tuning of the loop. Two "
               "lanes in lockstep (two decision chains side by side) gain little or lose: the loop is bound by its "
-              "instructions as much as by its chain. The rest of the way to 5x is fewer instructions a decision (table layout, the context arithmetic, the "
-              "coder's state in registers), not fewer models.", ""]
+              "instructions as much as by its chain. The rest of the way to 5x is fewer instructions a decision (the "
+              "table layout, the context arithmetic), not fewer models.", ""]
     (RESULTS / "neuron_major_speed.md").write_text("\n".join(lines))
     print("wrote", RESULTS / "neuron_major_speed.md")
 
