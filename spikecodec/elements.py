@@ -39,6 +39,16 @@ _PACKING = "spikecodec._packing_kernels"  # loaded on first use: numba compiles 
 _UNPACK_KERNELS = {1: "unpack1", 2: "unpack2", 4: "unpack4"}
 
 
+def read_only(a: np.ndarray) -> np.ndarray:
+    """A view of ``a`` that cannot be written through (no copy; ``a`` keeps its own flags). The
+    compiled kernels take the arrays they only read this way: numba compiles a kernel once for
+    each writability of an argument, so a writable input (a user's array, a bytearray) beside a
+    read-only one (bytes, a memory map) cost a second compilation of the same kernel."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     """Pack uint8 element values MSB-first; return the packed bytes (a uint8 array) and the spike
     count. One pass does the packing, the count and a range check: a value that does not fit
@@ -50,7 +60,7 @@ def pack_counted(values: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     if kernel is None:
         raise ValueError(f"element bits must be one of {ELEMENT_BITS}, got {bits!r}")
     out = np.empty(packed_nbytes(flat.size, bits), np.uint8)
-    ored, count = getattr(load_kernels(_PACKING), kernel)(flat, out)
+    ored, count = getattr(load_kernels(_PACKING), kernel)(read_only(flat), out)
     if int(ored) >> bits:
         raise ElementRangeError(f"a value above {(1 << bits) - 1} does not fit the {bits}-bit element type")
     return out, int(count)
@@ -82,7 +92,7 @@ def unpack_into(data: bytes | memoryview | np.ndarray, out: np.ndarray, bits: in
     pad_bits = expected * 8 - count * bits
     if pad_bits and int(buf[-1]) & ((1 << pad_bits) - 1):
         raise FormatError("non-zero padding bits after the last element", code="padding-bits")
-    return int(getattr(load_kernels(_PACKING), kernel)(buf, flat))
+    return int(getattr(load_kernels(_PACKING), kernel)(read_only(buf), flat))
 
 
 def unpack(data: bytes | memoryview | np.ndarray, count: int, bits: int) -> np.ndarray:

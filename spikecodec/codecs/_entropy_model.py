@@ -17,7 +17,7 @@ import numpy as np
 
 from .._kernel_cache import load_kernels
 from ..errors import FormatError
-from ..elements import count_spikes
+from ..elements import count_spikes, read_only
 from .base import ChunkSpec
 from .trainable import TrainableCodec
 
@@ -51,10 +51,15 @@ def _canonical_shape(shape: tuple[int, ...], axes: tuple[str, ...]) -> tuple[tup
     return (ext("T"), n, ext("C"), ext("H"), ext("W")), tuple(perm)
 
 
-def to_canonical(chunk: np.ndarray, axes: tuple[str, ...]) -> np.ndarray:
-    """``chunk`` as a C-contiguous (T, N, C, H, W) array (a copy only when axes are reordered)."""
+def to_canonical(chunk: np.ndarray, axes: tuple[str, ...], writable: bool = False) -> np.ndarray:
+    """``chunk`` as a C-contiguous (T, N, C, H, W) array (a copy only when axes are reordered),
+    read-only (:func:`~spikecodec.elements.read_only`: each encoder compiled once), or with
+    ``writable`` one the kernel may write (a copy where ``chunk`` is read-only)."""
     shape5, perm = canonical_shape(chunk.shape, axes)
-    return np.ascontiguousarray(chunk.transpose(perm)).reshape(shape5)
+    canon = np.ascontiguousarray(chunk.transpose(perm)).reshape(shape5)
+    if writable:
+        return canon if canon.flags.writeable else canon.copy()
+    return read_only(canon)
 
 
 def from_canonical(canon: np.ndarray, shape: tuple[int, ...], axes: tuple[str, ...]) -> np.ndarray:

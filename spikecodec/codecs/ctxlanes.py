@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernel_cache import load_kernels
+from ..elements import read_only
 from ..errors import FormatError
 from ._entropy_model import CONTEXT, AdaptiveCodec, flat_strides, stream_offsets, to_canonical
 from .base import ChunkSpec
@@ -53,7 +54,7 @@ class ContextLanes(AdaptiveCodec):
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, lane after
         lane (each lane's own ``context`` ids; diagnostics)."""
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        parts = [load_kernels(CONTEXT).model_decisions(np.ascontiguousarray(canon[:, :, a:b]), spec.bits, True, with_ctx)
+        parts = [load_kernels(CONTEXT).model_decisions(read_only(np.ascontiguousarray(canon[:, :, a:b])), spec.bits, True, with_ctx)
                  for a, b in lane_blocks(canon.shape[2])]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
@@ -67,9 +68,9 @@ class ContextLanes(AdaptiveCodec):
         blocks = lane_blocks(C)
         k = load_kernels(CONTEXT)
         if tables is None:
-            streams = [k.encode(np.ascontiguousarray(canon[:, :, a:b]), bits, True) for a, b in blocks]
+            streams = [k.encode(read_only(np.ascontiguousarray(canon[:, :, a:b])), bits, True) for a, b in blocks]
         else:
-            streams = [k.encode_with(np.ascontiguousarray(canon[:, :, a:b]), bits, True, *self._lane_tables(tables, i, len(blocks)))
+            streams = [k.encode_with(read_only(np.ascontiguousarray(canon[:, :, a:b])), bits, True, *self._lane_tables(tables, i, len(blocks)))
                        for i, (a, b) in enumerate(blocks)]
         return np.concatenate([np.array([s.size for s in streams], np.uint32), *streams])
 

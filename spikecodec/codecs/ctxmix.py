@@ -96,7 +96,7 @@ class ContextMixing(TrainableCodec):
         return {"states": softened, "weights": tables["weights"].copy()}
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
-        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes, writable=True)  # its one kernel also decodes: it writes
         self._encode_canonical(canon, spec, tables["states"], tables["weights"], journal=False)
 
     def _tables(self, spec: ChunkSpec) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -131,9 +131,7 @@ class ContextMixing(TrainableCodec):
 
     def _encode_canonical(self, canon: np.ndarray, spec: ChunkSpec, states: np.ndarray, weights: np.ndarray,
                           journal: bool) -> bytes:
-        k = load_kernels(self.kernels_module)
-        if not canon.flags.writeable:  # e.g. a read-only memory map: one kernel codes both ways and
-            canon = canon.copy()       # its decoding branch writes, so numba refuses read-only arrays
+        k = load_kernels(self.kernels_module)  # canon is writable (to_canonical's writable=True)
         out = np.empty(k.max_payload_bytes(canon.size, spec.bits), np.uint8)
         with _zeroed_kept_clean(states):
             n = k.encode(canon, spec.bits, states, weights, out, journal)
@@ -147,7 +145,7 @@ class ContextMixing(TrainableCodec):
             # chunk): its packed elements, which start no model (FORMAT.md 9.4.9, 13
             # packed_last_row). A writer refuses a prior that fits none of a file's full chunks.
             return pack(chunk, spec.bits)
-        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes, writable=True)  # its one kernel also decodes: it writes
         payload = self._encode_canonical(canon, spec, *self._tables(spec))
         if len(payload) >= spec.packed_nbytes:  # coding did not pay: the packed elements
             return pack(chunk, spec.bits)

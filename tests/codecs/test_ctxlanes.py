@@ -13,6 +13,7 @@ from spikecodec.codecs import ChunkSpec
 from spikecodec.codecs.kernels import context, rans
 from spikecodec.codecs.kernels import lanes
 from spikecodec.codecs.ctxlanes import ContextLanes, lane_blocks
+from spikecodec.elements import read_only
 from spikecodec.errors import FormatError
 
 AXES = ("T", "N", "C", "H", "W")
@@ -28,7 +29,7 @@ def spikes(shape: tuple[int, ...], rate: float, seed: int, bits: int = 1) -> np.
 
 def lane_by_lane(x: np.ndarray, bits: int) -> bytes:
     """The payload as FORMAT.md 9.4.8 defines it, from the ``context`` kernel run on each lane."""
-    streams = [context.encode(np.ascontiguousarray(x[:, :, a:b]), bits, True) for a, b in lane_blocks(x.shape[2])]
+    streams = [context.encode(read_only(np.ascontiguousarray(x[:, :, a:b])), bits, True) for a, b in lane_blocks(x.shape[2])]
     return np.concatenate([np.array([s.size for s in streams], np.uint32), *streams]).astype("<u4").tobytes()
 
 

@@ -17,6 +17,7 @@ from spikecodec.codecs.ctxlanes import ContextLanes
 from spikecodec.codecs._entropy_model import (canonical_shape, categorical_entropy_bits, empirical_bits, from_canonical,
                                               to_canonical)
 from spikecodec.codecs.auto import order0_estimate
+from spikecodec.elements import read_only
 from spikecodec.errors import FormatError
 
 CODECS = [Order0(), Context(), Auto()]  # the codecs whose payload bytes are frozen below
@@ -542,7 +543,7 @@ def test_tiled_decode_matches_whole_plane_decode(contextual, bits):
     here: whole planes (the default), blocks of rows and pieces of a row, with edges inside
     and at the plane's border. Same bytes in, same values out."""
     x = correlated((4, 2, 3, 9, 11), 0.3, bits, seed=50 + bits)
-    words = context.encode(x, bits, contextual)
+    words = context.encode(read_only(x), bits, contextual)  # read-only, as the codecs pass it (one compilation)
     geometries = set()
     for budget in (9, 15, 30, 64, 100, window.TILE):  # (1, 1), (1, 3) ... (9, 11)
         geometries.add(window.tile_shape(9, 11, budget))
@@ -563,7 +564,7 @@ def test_countctx_windows_change_nothing(C, bits):
     from spikecodec.codecs.kernels import countctx as ck
 
     x = correlated((4, 1 if C == 300 else 2, C, 9, 11), 0.3, bits, seed=70 + bits + C)
-    words = ck.encode(x, bits)
+    words = ck.encode(read_only(x), bits)
     assert ck.ring_fits(x.shape, ck.TILE, ck.RING_BYTES)  # the encoder above used the ring
     want_bits, want_q = ck.decisions(x, bits, ck.TILE, 0)
     geometries = set()
@@ -592,7 +593,7 @@ def test_countctx_ring_window_any_depth(T):
     for hw in [(1, 1), (1, 5), (4, 1), (3, 4)]:
         x = correlated((T, 2, 3) + hw, 0.4, 2, seed=90 + T + hw[1])
         assert ck.ring_size(x.shape) == (1 if T == 1 else 6) * min(T, 3) * (hw[0] + 2) * (hw[1] + 2)
-        words = ck.encode(x, 2)
+        words = ck.encode(read_only(x), 2)
         d, q = ck.decisions(x, 2, ck.TILE, 0)
         d2, q2 = ck.decisions(x, 2, ck.TILE, ck.RING_BYTES)
         np.testing.assert_array_equal(d2, d)
@@ -618,3 +619,30 @@ def test_every_codec_writes_a_chunk_with_an_empty_plane_axis(codec, axes):
     # countctx raised ZeroDivisionError for an extent 0 on H or W (its kernel tiles planes).
     data = spikecodec.encode(np.zeros((1, 0), np.uint8), codec=codec, axes=axes)
     assert spikecodec.decode(data).shape == (1, 0) and spikecodec.validate(data).ok
+
+
+def _compiled_signatures() -> dict[str, int]:
+    """Signatures compiled so far of every numba kernel the library has loaded."""
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    return {f"{name}.{attr}": len(obj.signatures) for name, mod in list(sys.modules.items()) if name.startswith("spikecodec")
+            for attr, obj in list(vars(mod).items()) if isinstance(obj, CPUDispatcher)}
+
+
+@pytest.mark.parametrize("codec", ["context", "ctxlanes", "ctxfast", "countctx", "auto", "raw"])
+def test_writable_and_read_only_inputs_share_one_compilation(codec):
+    """A kernel is compiled once for each writability of its arguments: the codecs pass the
+    arrays they only read read-only (elements.read_only), so a user's writable array after a
+    read-only one (bytes, a memory map) compiles nothing more."""
+    x = correlated((2, 3, 4, 5, 5), 0.3, 2 if codec == "countctx" else 1, seed=3)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    spikecodec.decode(spikecodec.encode(frozen, codec=codec))
+    spikecodec.decode(bytearray(spikecodec.encode(frozen, codec=codec)))
+    before = _compiled_signatures()
+    data = spikecodec.encode(x, codec=codec)
+    np.testing.assert_array_equal(spikecodec.decode(bytearray(data)), x)
+    np.testing.assert_array_equal(spikecodec.decode(data), x)
+    assert _compiled_signatures() == before
