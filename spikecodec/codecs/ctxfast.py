@@ -34,7 +34,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernel_cache import load_kernels
-from ..elements import read_only
 from ..errors import FormatError
 from ._entropy_model import AdaptiveCodec, flat_strides, stream_offsets
 from .base import ChunkSpec
@@ -74,7 +73,7 @@ class FastContext(AdaptiveCodec):
         return self.chunk_tables({"C": C, "bits": bits}, elements)
 
     def _encode_canonical(self, canon: np.ndarray, bits: int, tables: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        canon = read_only(np.ascontiguousarray(canon))
+        canon = np.ascontiguousarray(canon)
         tables = tables or self._zero_tables(canon.shape[2], bits, canon.size)
         k = load_kernels(KERNELS)
         need = k.work_bytes(*canon.shape, True)

@@ -32,6 +32,12 @@ def lane_blocks(C: int) -> list[tuple[int, int]]:
     return [(i * width, (i + 1) * width) for i in range(count)]
 
 
+def _lane(canon: np.ndarray, first: int, end: int) -> np.ndarray:
+    """Channels [first, end) of a canonical chunk, contiguous and read-only as the ``context``
+    kernels take them (elements.read_only: one compilation)."""
+    return read_only(np.ascontiguousarray(canon[:, :, first:end]))
+
+
 class ContextLanes(AdaptiveCodec):
     """The ``context`` model in independent channel lanes, coded in lockstep (parameter: ``prior``)."""
 
@@ -54,7 +60,7 @@ class ContextLanes(AdaptiveCodec):
         """(decision bits, q = P(1) * 2**24, context id) of every binary decision, lane after
         lane (each lane's own ``context`` ids; diagnostics)."""
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
-        parts = [load_kernels(CONTEXT).model_decisions(read_only(np.ascontiguousarray(canon[:, :, a:b])), spec.bits, True, with_ctx)
+        parts = [load_kernels(CONTEXT).model_decisions(_lane(canon, a, b), spec.bits, True, with_ctx)
                  for a, b in lane_blocks(canon.shape[2])]
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
@@ -68,9 +74,9 @@ class ContextLanes(AdaptiveCodec):
         blocks = lane_blocks(C)
         k = load_kernels(CONTEXT)
         if tables is None:
-            streams = [k.encode(read_only(np.ascontiguousarray(canon[:, :, a:b])), bits, True) for a, b in blocks]
+            streams = [k.encode(_lane(canon, a, b), bits, True) for a, b in blocks]
         else:
-            streams = [k.encode_with(read_only(np.ascontiguousarray(canon[:, :, a:b])), bits, True, *self._lane_tables(tables, i, len(blocks)))
+            streams = [k.encode_with(_lane(canon, a, b), bits, True, *self._lane_tables(tables, i, len(blocks)))
                        for i, (a, b) in enumerate(blocks)]
         return np.concatenate([np.array([s.size for s in streams], np.uint32), *streams])
 
