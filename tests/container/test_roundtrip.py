@@ -57,14 +57,19 @@ def test_slicing_matches_numpy(seed, chunk, key, ellipsis):
     array = (np.random.default_rng(seed).random((5, 4, 3, 2, 2)) < 0.3).astype(np.uint8)
     key = tuple(key) + ((Ellipsis,) if ellipsis else ())
     with spikecodec.open(spikecodec.encode(array, chunk=chunk)) as r:
-        try:
-            expected = array[key]
-        except IndexError:
-            with pytest.raises(IndexError):
-                r[key]
-            return
-        got = r[key]
-    assert got.shape == expected.shape
+        assert_selects_as_numpy(r, array, key)
+
+
+def assert_selects_as_numpy(reader, array: np.ndarray, key) -> None:
+    """``reader[key]`` is ``array[key]`` (values and shape), or an IndexError where numpy's is."""
+    try:
+        expected = array[key]
+    except IndexError:
+        with pytest.raises(IndexError):
+            reader[key]
+        return
+    got = reader[key]
+    assert got.shape == expected.shape, key
     np.testing.assert_array_equal(got, expected)
 
 

@@ -44,8 +44,8 @@ class Socket:
 
 
 class Stdin:
-    """Standard input for ``load("-")``: a pipe from the file the block saved just before
-    (opened at the read)."""
+    """Standard input for ``load("-")``: the bytes of the file the block saved just before
+    (read when it is read)."""
 
     closed = False
 
@@ -56,8 +56,8 @@ class Stdin:
         return False
 
     @property
-    def buffer(self) -> io.BufferedReader:
-        return open(self.path, "rb")
+    def buffer(self) -> io.BytesIO:
+        return io.BytesIO(self.path.read_bytes())
 
 
 def run(block: str, namespace: dict) -> dict:
