@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from numba import njit
@@ -148,15 +149,28 @@ def _mixed_code_length(su, q, slot, slots, lr):
     return total / 8.0
 
 
-def _peer_bytes() -> dict[str, tuple[int, int]]:
-    """corpus -> (paq9a's bytes, framemix's at default chunks), from the peers runs."""
+def peer_rows() -> dict[str, dict[str, dict]]:
+    """corpus -> its rows of the peers runs (peers.json, holdout.json), by configuration
+    (paq9a's under "paq9a")."""
     out = {}
     for name in ("peers.json", "holdout.json"):
         for c in json.loads((RESULTS / name).read_text())["corpora"]:
-            rows = c["rows"]
-            out[c["corpus"]["name"]] = (next(r["bytes"] for r in rows if r["coder"] == "paq9a"),
-                                        next(r["bytes"] for r in rows if r["config"] == "framemix, default chunks"))
+            out[c["corpus"]["name"]] = {r["coder"] if r["coder"] == "paq9a" else r["config"]: r for r in c["rows"]}
     return out
+
+
+def _peer_bytes() -> dict[str, tuple[int, int]]:
+    """corpus -> (paq9a's bytes, framemix's at default chunks), from the peers runs."""
+    return {name: (rows["paq9a"]["bytes"], rows["framemix, default chunks"]["bytes"]) for name, rows in peer_rows().items()}
+
+
+def one_bit_corpora(known) -> Iterator[tuple[Path, np.ndarray]]:
+    """(path, array) of each 1-bit corpus of runs/corpora, then runs/holdout, that ``known``
+    names (the corpora the peers runs measured)."""
+    for path in sorted((ROOT / "runs" / "corpora").glob("*.npy")) + sorted((ROOT / "runs" / "holdout").glob("*.npy")):
+        x = np.load(path)
+        if x.max() <= 1 and path.stem in known:
+            yield path, x
 
 
 def _label(m: int, w: int, lim: int) -> str:
@@ -169,13 +183,9 @@ LABELS = [_label(*v) for v in VARIANTS] + ["mixer: ctxfast's q + neuron x 3 bits
 def main() -> None:
     t_start = time.perf_counter()
     peers = _peer_bytes()
-    paths = sorted((ROOT / "runs" / "corpora").glob("*.npy")) + sorted((ROOT / "runs" / "holdout").glob("*.npy"))
     rows = []
-    for path in paths:
+    for path, x in one_bit_corpora(peers):
         name = path.stem
-        x = np.load(path)
-        if x.max() > 1 or name not in peers:
-            continue
         T, N, C, H, W = x.shape
         su = np.ascontiguousarray(np.minimum(x, 1)).ravel()
         ctx = _plain_contexts(su, T, N, C, H, W)

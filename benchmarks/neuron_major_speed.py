@@ -27,7 +27,6 @@ array's speed, in turn in one process.
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 import sys
@@ -43,6 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+from backoff_study import one_bit_corpora, peer_rows  # noqa: E402  (the peers runs' corpora and rows)
 from neuron_major_study import GROUPS, RECENT, WINDOW, table_offsets  # noqa: E402  (the study's model)
 from peers_bench import best_time, layouts, permuted, run_paq  # noqa: E402  (paq9a as the peers table runs it)
 from spikecodec.codecs.kernels.binary import (  # noqa: E402
@@ -340,24 +340,14 @@ def decode(data: bytes, shape: tuple[int, ...], lanes: int = 1) -> np.ndarray:
     return np.ascontiguousarray(xn.transpose(4, 0, 3, 1, 2))
 
 
-def _paq_rows() -> dict[str, dict]:
-    out = {}
-    for name in ("peers.json", "holdout.json"):
-        for c in json.loads((RESULTS / name).read_text())["corpora"]:
-            out[c["corpus"]["name"]] = {r["coder"] if r["coder"] == "paq9a" else r["config"]: r for r in c["rows"]}
-    return out
-
-
 def main() -> None:
     t_start = time.perf_counter()
-    runs = _paq_rows()
-    paths = sorted((ROOT / "runs" / "corpora").glob("*.npy")) + sorted((ROOT / "runs" / "holdout").glob("*.npy"))
+    runs = peer_rows()
     rows = []
     decode(encode(np.zeros((2, 2, 3, 2, 2), np.uint8)), (2, 2, 3, 2, 2))  # compiled before the timings
-    for path in paths:
+    for path, x in one_bit_corpora(runs):
         name = path.stem
-        x = np.load(path)
-        if x.max() > 1 or x.shape[0] < 2 or name not in runs:
+        if x.shape[0] < 2:  # as the study: T = 1 has no steps to skip
             continue
         paq_row = runs[name]["paq9a"]
         data = {lanes: encode(x, lanes) for lanes in (1, 2)}

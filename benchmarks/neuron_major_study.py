@@ -61,7 +61,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from backoff_study import _peer_bytes  # noqa: E402  (paq9a's and framemix's bytes, one loader)
+from backoff_study import _peer_bytes, one_bit_corpora  # noqa: E402  (the peers runs' bytes and corpora, one loader)
 
 RESULTS = HERE / "results"
 GROUPS = 64  # channel groups: c mod min(C, 64)
@@ -220,12 +220,10 @@ def _code_length(x):
 def main() -> None:
     t_start = time.perf_counter()
     peers = _peer_bytes()
-    paths = sorted((ROOT / "runs" / "corpora").glob("*.npy")) + sorted((ROOT / "runs" / "holdout").glob("*.npy"))
     rows = []
-    for path in paths:
+    for path, x in one_bit_corpora(peers):
         name = path.stem
-        x = np.load(path)
-        if x.max() > 1 or x.shape[0] < 2 or name not in peers:
+        if x.shape[0] < 2:  # T = 1: no neuron has steps to skip
             continue
         paq, fm = peers[name]
         x = np.ascontiguousarray(x.astype(np.int64))
