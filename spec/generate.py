@@ -715,6 +715,29 @@ VALID["prior-framemix-embedded-samples"] = {
     "encode": {"codec": "framemix", "chunk": [3, 4], "prior": "priors/framemix.prior", "embed_prior": True},
 }
 
+# Version 1.13: the optional ``neuronmix`` codec (FORMAT.md 9.4.17), neuron by neuron: a flag, then
+# a firing neuron's steps, then for counts each firing step's value. 1-bit spikes; 2-, 4- and
+# 8-bit counts; T = 1 (every firing neuron's one step is forced: flags and values only); T = 20
+# (tq stops at 15); C = 1; C = 70 (g wraps at 64, c mod MG at 16, recf and recs keep 12
+# channels); C = 300 (gf wraps at 256); H = W = 1; several chunks (each starts without a sample before); samples that
+# repeat (F3 and B4 read the sample before); a plane of 725 x 725 whose tables F2 and B2 are
+# hashed; the packed fallback; all zeros (one flag a neuron).
+for _case, _shape, _bits, _chunk, _rate, _seed, _more in (
+        ("spikes", [4, 6, 8, 5, 5], 1, [4], 0.3, 200, {}), ("counts2", [3, 6, 6, 4, 4], 2, [3], 0.3, 201, {}),
+        ("counts4", [3, 6, 6, 4, 4], 4, [3], 0.3, 202, {}), ("counts8", [4, 2, 16, 2, 2], 8, [4], 0.4, 203, {}),
+        ("t1", [1, 8, 6, 5, 5], 4, [1], 0.4, 204, {}), ("long-t", [20, 3, 4, 3, 3], 1, [20], 0.35, 205, {}),
+        ("c1", [4, 4, 1, 6, 6], 1, [4], 0.4, 206, {}), ("c70", [3, 3, 70, 2, 2], 2, [3], 0.3, 207, {}),
+        ("c300", [2, 3, 300, 2, 2], 1, [2], 0.3, 214, {}),
+        ("hw1", [4, 8, 24, 1, 1], 1, [4], 0.3, 208, {}), ("chunks", [3, 8, 6, 5, 5], 1, [3, 3], 0.2, 209, {"frames": 4}),
+        ("repeated", [2, 8, 6, 5, 5], 1, [2], 0.3, 210, {"frames": 2}),
+        ("hashed", [2, 1, 1, 725, 725], 1, [2], 0.01, 211, {})):
+    VALID[f"neuronmix-{_case}"] = {
+        "array": {"shape": _shape, "bits": _bits, "rate": _rate, "seed": _seed, "correlated": True, **_more},
+        "encode": {"codec": "neuronmix", "chunk": _chunk},
+    }
+VALID["neuronmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 2, "rate": 0.9, "seed": 212}, "encode": {"codec": "neuronmix", "chunk": [1]}}
+VALID["neuronmix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 213}, "encode": {"codec": "neuronmix", "chunk": [4]}}
+
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
 
@@ -1406,6 +1429,7 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_countmix(valid))
     out.update(_invalid_chanmix(valid))
     out.update(_invalid_framemix(valid))
+    out.update(_invalid_neuronmix(valid))
     out.update(_invalid_outside_fifth_round(valid))
     out.update(_invalid_outside_sixth_round(valid))
     out.update(_invalid_core_twins(valid))
@@ -1970,6 +1994,50 @@ def _invalid_framemix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, st
     from spikecodec.codecs.kernels import framemix as kernels
 
     return _window_mixing_rules(valid, "framemix", kernels, "framemix-spikes", "chanmix")
+
+
+def _invalid_neuronmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Version 1.13, ``neuronmix`` (FORMAT.md 9.4.17): a payload one byte longer than the packed
+    elements and a coded one with a byte after it; the end rule both ways (a final byte after the
+    coding of the zeros, which ends without one; a final byte replaced by another that decodes to
+    the same values); values above 15 and 255; a parameter (it takes none)."""
+    from spikecodec.codecs.kernels import neuronmix as kernels
+
+    def decoded(payload: bytes, name: str) -> tuple[int, np.ndarray]:
+        canon = make_array(VALID[name]["array"])
+        T, N, C, H, W = canon.shape
+        neurons = np.zeros((N, H, W, C, T), np.uint8)
+        status = kernels.decode_into(np.frombuffer(payload, np.uint8), neurons, VALID[name]["array"]["bits"])
+        return int(status), neurons.transpose(4, 0, 3, 1, 2)
+
+    def first_payload(name: str) -> bytes:
+        got: list[bytes] = []
+        _rebuild_chunks(valid[name], lambda i, o, e, s, p: (got.append(bytes(p)) if i == 0 else None, (o, e, s, p))[1])
+        return got[0]
+
+    out = _invalid_payload_lengths(valid, "neuronmix")
+    zeros = first_payload("neuronmix-zeros")
+    extra = next(b for b in range(256) if decoded(zeros + bytes([b]), "neuronmix-zeros")[0] == 1)
+    body, ents = _rebuild_chunks(valid["neuronmix-zeros"], lambda i, o, e, s, p: (o, e, s, p + bytes([extra]) if i == 0 else p))
+    out["neuronmix-extra-final-byte"] = (_finish(body, ents), _parts(valid["neuronmix-zeros"])[1], "corrupt payload")
+    # The first one-chunk vector (in this order) whose final byte another can replace and decode
+    # to the same values: then only the end rule tells them apart.
+    for name in ("neuronmix-spikes", "neuronmix-long-t", "neuronmix-c1", "neuronmix-hw1", "neuronmix-counts2", "neuronmix-c70"):
+        payload = first_payload(name)
+        canon = make_array(VALID[name]["array"])
+        assert np.array_equal(decoded(payload, name)[1], canon)
+        other = next((b for b in range(256) if b not in (payload[-1], 0xFF)
+                      and np.array_equal(decoded(payload[:-1] + bytes([b]), name)[1], canon)), None)
+        if other is not None:
+            break
+    body, ents = _rebuild_chunks(valid[name], lambda i, o, e, s, p: (o, e, s, p[:-1] + bytes([other]) if i == 0 else p))
+    out["neuronmix-final-byte-not-low"] = (_finish(body, ents), _parts(valid[name])[1], "corrupt payload")
+    for cname, bits in (("neuronmix-counts4", 4), ("neuronmix-counts8", 8)):
+        cbase = valid[cname]
+        out[f"neuronmix-value-too-large-{bits}bit"] = (_escape_above_top(cbase), _parts(cbase)[1], f"does not fit {bits}-bit elements")
+    out["neuronmix-parameter"] = (_raw_header(valid["neuronmix-spikes"], codecs=[(b"neuronmix", b'{"prior":"' + b"0" * 64 + b'"}')]),
+                                  16, "bad parameters")
+    return out
 
 
 def _window_mixing_rules(valid: dict[str, bytes], cid: str, kernels: ModuleType, ended: str,
@@ -3221,6 +3289,13 @@ INVALID_CODES = {
     "framemix-value-too-large-8bit": "symbol-above-top",
     "framemix-prior-short-row": "prior-mismatch",
     "framemix-prior-of-chanmix": "prior-mismatch",
+    "neuronmix-payload-too-long": "neuronmix-too-long",
+    "neuronmix-corrupt-end": "neuronmix-end",
+    "neuronmix-extra-final-byte": "neuronmix-end",
+    "neuronmix-final-byte-not-low": "neuronmix-end",
+    "neuronmix-value-too-large-4bit": "symbol-above-top",
+    "neuronmix-value-too-large-8bit": "symbol-above-top",
+    "neuronmix-parameter": "codec-pipeline",
     "keyed-check-mismatch": "compact-check",
     "keyed-records-swapped": "compact-check",
     "keyed-records-unkeyed": "compact-check",

@@ -41,7 +41,7 @@ from construct import (
 
 SIGNATURE = b"\x8aSPK\r\n\x1a\n"
 MAJOR_VERSION = 1
-MINOR_VERSION = 12  # the newest minor version this implementation reads and writes
+MINOR_VERSION = 13  # the newest minor version this implementation reads and writes
 CHUNK_MAGIC = b"SPKC"
 INDEX_MAGIC = b"SPKI"
 TRAILER_MAGIC = b"SPKT"

@@ -125,6 +125,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "ctxmix-end": ("9.4.9", "a coded ctxmix payload ends exactly as the encoder ends it (and no element starts after the bytes shifted out pass its length)"),
     "mix-too-long": ("9.4.10", "a payload of mix, winmix, countmix, chanmix or framemix is at most the chunk's packed size"),
     "mix-end": ("9.4.10", "a coded payload of mix, winmix, countmix, chanmix or framemix ends exactly as the encoder ends it (and no element starts after the bytes shifted out pass its length)"),
+    "neuronmix-too-long": ("9.4.17", "a neuronmix payload is at most the chunk's packed size"),
+    "neuronmix-end": ("9.4.17", "a coded neuronmix payload ends exactly as the encoder ends it (and no neuron starts after the bytes shifted out pass its length)"),
     # Streams and messages (11)
     "stream-unfinished": ("11", "a stream goes on to its index and trailer (a sequential reader of a file from a pipe or socket, whose input ended; a message receiver, which cannot tell a stream still under way from one abandoned, does not report it)"),
     "message-size": ("11", "a message holds exactly its part of the file"),

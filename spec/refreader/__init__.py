@@ -3,7 +3,8 @@ imports nothing of spikecodec, so the conformance vectors test the text, not the
 
 Modules: common (problems, CRCs, JSON, varints, packing), container (sections 2 - 7, 10),
 codecs (9.1 - 9.3 and the pipeline), rans (9.4.2 - 9.4.8), ctxmix (9.4.9), mix (9.4.10),
-winmix, countmix, chanmix and framemix (9.4.11, 9.4.13 - 9.4.15), ctxfast (9.4.12), priors (14), vectors (checking spec/manifest.json).
+winmix, countmix, chanmix and framemix (9.4.11, 9.4.13 - 9.4.15), ctxfast (9.4.12), neuronmix (9.4.17),
+priors (14), vectors (checking spec/manifest.json).
 """
 from .common import Problem
 from .container import read, recover

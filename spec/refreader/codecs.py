@@ -9,17 +9,20 @@ from .common import Problem, packed_limit, packed_size, unpack
 from .ctxfast import decode_ctxfast
 from .ctxmix import decode_ctxmix
 from .mix import decode_mix
+from .neuronmix import decode_neuronmix
 from .priors import bind
 from .rans import decode_context, decode_countctx, decode_ctxlanes
 from .winmix import decode_chanmix, decode_countmix, decode_framemix, decode_winmix
 
-ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix", "framemix"}
+ARRAY = {"raw", "order0", "context", "auto", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix", "framemix", "neuronmix"}
 BYTES = {"zstd"}
 PRIOR_CODECS = {"order0", "context", "countctx", "ctxlanes", "ctxmix", "mix", "winmix", "ctxfast", "countmix", "chanmix", "framemix"}
-# The context-mixing codecs (9.4.9 - 9.4.11, 9.4.13 - 9.4.15): geometry T = min(T, 4), C, H, W; a payload of
-# at most the packed elements; the problem codes' prefix (winmix's, countmix's, chanmix's and framemix's problems are mix's,
-# 9.4.11, 9.4.13 - 9.4.15).
-MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix", "countmix": "mix", "chanmix": "mix", "framemix": "mix"}
+# The context-mixing codecs (9.4.9 - 9.4.11, 9.4.13 - 9.4.15, 9.4.17): a payload of at most the packed elements,
+# exactly that many bytes the packed elements; the problem codes' prefix (winmix's, countmix's, chanmix's and framemix's
+# problems are mix's, 9.4.11, 9.4.13 - 9.4.15). Those of PRIOR_CODECS have a prior geometry T = min(T, 4), C, H, W;
+# neuronmix (9.4.17) takes no parameter, so no prior (check_pipeline rejects any), and never reaches geometry().
+MIXING = {"ctxmix": "ctxmix", "mix": "mix", "winmix": "mix", "countmix": "mix", "chanmix": "mix", "framemix": "mix",
+          "neuronmix": "neuronmix"}
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -130,7 +133,7 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         cid, cfg, payload = ("raw", "order0", "context")[mode], {}, payload[1:]
         return decode_array(cid, cfg, payload, shape, axes, bits, None, offset)
     if cid in MIXING and len(payload) == packed_limit(cid, payload, n, bits, offset, MIXING[cid]):
-        # 9.4.9 - 9.4.11, 9.4.13: exactly B bytes are the packed elements of section 8, in the chunk's own
+        # 9.4.9 - 9.4.11, 9.4.13 - 9.4.15, 9.4.17: exactly B bytes are the packed elements of section 8, in the chunk's own
         # C order (not the canonical view's), and start no model.
         return unpack(payload, n, bits, offset).reshape(shape)
     perm, dims = canonical(shape, axes)
@@ -159,6 +162,8 @@ def decode_array(cid, cfg, payload, shape, axes, bits, prior, offset):
         canon = decode_chanmix(payload, dims, bits, tables, offset)
     elif cid == "framemix":
         canon = decode_framemix(payload, dims, bits, tables, offset)
+    elif cid == "neuronmix":  # no parameters, so never a prior (9.4.17)
+        canon = decode_neuronmix(payload, dims, bits, offset)
     else:
         canon = decode_ctxmix(payload, dims, bits, tables, offset)
     moved = canon.reshape([shape[i] for i in perm])

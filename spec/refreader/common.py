@@ -155,8 +155,9 @@ def packed_size(n, bits):
 
 
 def packed_limit(cid, payload, n, bits, offset, prefix=None):
-    """9.4.9 - 9.4.11, 9.4.13 - 9.4.15: a ctxmix, mix, winmix, countmix, chanmix or framemix payload is at most its n
-    elements packed (`<prefix>-too-long`, the prefix `cid`'s own but `mix` for winmix, countmix, chanmix and framemix);
+    """9.4.9 - 9.4.11, 9.4.13 - 9.4.15, 9.4.17: a ctxmix, mix, winmix, countmix, chanmix, framemix or neuronmix payload is
+    at most its n elements packed (`<prefix>-too-long`, the prefix `cid`'s own but `mix` for winmix, countmix, chanmix
+    and framemix);
     exactly that many bytes are the packed elements. Returns that size."""
     size = packed_size(n, bits)
     if len(payload) > size:

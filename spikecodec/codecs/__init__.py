@@ -16,6 +16,7 @@ from .countmix import CountMixing
 from .chanmix import ChannelMixing
 from .framemix import FrameMixing
 from .ctxfast import FastContext
+from .neuronmix import NeuronMixing
 from .trainable import TrainableCodec
 
 # What save/encode/SpikeWriter and the command line use unless told otherwise: context mixing
@@ -46,6 +47,7 @@ register_codec(CountMixing)
 register_codec(ChannelMixing)
 register_codec(FrameMixing)
 register_codec(FastContext)
+register_codec(NeuronMixing)
 
 __all__ = [
     "DEFAULT_CODEC",
@@ -57,6 +59,7 @@ __all__ = [
     "Codec",
     "CountMixing",
     "FrameMixing",
+    "NeuronMixing",
     "Pipeline",
     "PixelMixing",
     "Raw",

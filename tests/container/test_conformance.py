@@ -823,6 +823,50 @@ def test_framemix_vectors_reach_their_rules():
     assert states[p_at : p_at + tables[11]].any() and states[p_at + tables[11] :].any()
     assert prior.tables["weights"].size == framemix.weight_count(g["T"], g["C"], g["H"], g["W"], g["bits"]) == 640 * g["T"] + 20 * 17 + 40 * g["C"]
 
+# -- the version-1.13 (neuronmix) vectors hold what they are named for ------------------------------
+
+NEURONMIX_CODED = ["neuronmix-spikes", "neuronmix-counts2", "neuronmix-counts4", "neuronmix-counts8", "neuronmix-t1",
+                   "neuronmix-long-t", "neuronmix-c1", "neuronmix-c70", "neuronmix-c300", "neuronmix-hw1", "neuronmix-chunks",
+                   "neuronmix-repeated", "neuronmix-hashed"]
+
+
+@pytest.mark.parametrize("name", NEURONMIX_CODED)
+def test_neuronmix_vectors_code_their_chunks(name):
+    """FORMAT.md 9.4.17: each of these holds coded payloads only, unlike framemix's of the same array."""
+    _coded_unlike(name, "neuronmix", "framemix")
+
+
+def test_neuronmix_vectors_reach_their_rules():
+    """T = 1 (forced steps only) and T > 16 (tq stops at 15); C = 70 (g wraps at 64, the value
+    model's groups at 16, 12 channels of recf and recs); C = 300 (gf wraps at 256); H = W = 1; several chunks of several
+    samples; samples that repeat; counts of 2, 4 and 8 bits; tables F2 and B2 hashed; the packed
+    fallback; all zeros."""
+    from spikecodec.codecs.kernels import neuronmix
+
+    def array(name):
+        return np.load(SPEC / MANIFEST["valid"][name]["npy"])
+
+    t1 = array("neuronmix-t1")
+    assert t1.shape[0] == 1 and (t1 > 1).any()
+    assert _mix_geometry("neuronmix-long-t")[0] > 16
+    assert _mix_geometry("neuronmix-c70")[1] == 70 and (array("neuronmix-c70")[:, :, 64:] > 0).any()
+    assert _mix_geometry("neuronmix-c300")[1] == 300 and (array("neuronmix-c300")[:, :, 256:] > 0).any()
+    assert _mix_geometry("neuronmix-hw1")[2:4] == (1, 1) and _mix_geometry("neuronmix-c1")[1] == 1
+    chunked = array("neuronmix-chunks")
+    assert len(_payload_sizes("neuronmix-chunks")[0]) >= 3 and (chunked[:, 1] == chunked[:, 0]).mean() > 0.5
+    rep = array("neuronmix-repeated")
+    assert rep.any() and (rep[:, 1::2] == rep[:, 0::2]).all()
+    for name, bits in (("neuronmix-counts2", 2), ("neuronmix-counts4", 4), ("neuronmix-counts8", 8)):
+        assert _mix_geometry(name)[4] == bits and (array(name) > 1).any()
+    T, C, H, W, bits = _mix_geometry("neuronmix-hashed")
+    counts = neuronmix.context_counts(T, C, H, W, bits)
+    assert counts[1] > 1 << 22 and counts[6] > 1 << 22 and (counts[[0, 2, 3, 4, 5, 7, 8, 9]] <= 1 << 22).all()
+    assert len(_payload_sizes("neuronmix-hashed")[0]) == 1
+    sizes, packed = _payload_sizes("neuronmix-packed")
+    assert all(size == b for (size, _), b in zip(sizes, packed))
+    assert len(_payload_sizes("neuronmix-zeros")[0]) == 1 and not array("neuronmix-zeros").any()
+
+
 @pytest.mark.parametrize("name", sorted(MANIFEST["messages"]))
 def test_message_vector_is_received_as_the_manifest_says(name):
     """FORMAT.md 11: LinkDecoder, given the messages in the order delivered (and each one's record

@@ -28,7 +28,7 @@ def spikes(shape: tuple[int, ...] = (3, 24, 4, 6, 6), rate: float = 0.3, seed: i
     return (np.random.default_rng(seed).random(shape) < rate).astype(np.uint8)
 
 
-@pytest.mark.parametrize("codec", ["framemix", "ctxfast", "context", "raw,zstd"])
+@pytest.mark.parametrize("codec", ["framemix", "neuronmix", "ctxfast", "context", "raw,zstd"])
 @pytest.mark.parametrize("chunk", [(3, 5), (1, 24), (2, 7), None])
 @pytest.mark.parametrize("records", ["classic", "compact"])
 def test_threads_write_the_bytes_of_one_thread(codec: str, chunk: tuple[int, ...] | None, records: str) -> None:

@@ -365,12 +365,13 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     ("winmix", {}, 5), ("winmix", {"prior": "train"}, 5), ("raw", {"stream_id": bytes(16)}, 6), ("raw", {"records": "compact"}, 7),
     ("ctxfast", {}, 8), ("ctxfast", {"prior": "train"}, 8), ("raw", {"records": "compact", "message_ends": True}, 9),
     ("countmix", {}, 10), ("countmix", {"prior": "train"}, 10), ("chanmix", {}, 11), ("chanmix", {"prior": "train"}, 11),
-    ("framemix", {}, 12), ("framemix", {"prior": "train"}, 12),
+    ("framemix", {}, 12), ("framemix", {"prior": "train"}, 12), ("neuronmix", {}, 13),
 ])
 def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor):
     """A file using only 1.0 features stays 1.0 (FORMAT.md 13); countctx needs 1.1, ctxlanes 1.2,
     ctxmix, compact records and priors 1.3, mix 1.4, winmix 1.5, a stream id 1.6, keyed checks 1.7, ctxfast 1.8,
-    message ends 1.9, countmix 1.10 (for 1-bit elements too: a file names its codec), chanmix 1.11, framemix 1.12."""
+    message ends 1.9, countmix 1.10 (for 1-bit elements too: a file names its codec), chanmix 1.11, framemix 1.12,
+    neuronmix 1.13."""
     x = np.ones((2, 3, 4), np.uint8)
     if options.get("prior") == "train":
         options = {"prior": spikecodec.train_prior(x, codec)}
@@ -384,18 +385,19 @@ def test_files_declare_the_lowest_minor_version_they_need(codec, options, minor)
     assert data[9] == minor
     with spikecodec.open(data, priors=options.get("prior")) as f:
         assert f.version == (1, minor)
-    assert spikecodec.FORMAT_VERSION == (1, 12)
+    assert spikecodec.FORMAT_VERSION == (1, 13)
 
 
 def test_default_chunks_follow_the_codecs_target():
     """A writer given no chunk shape blocks samples by the codec's ``chunk_elements``: about 1M
-    elements for most codecs, 8M for ``mix``, ``winmix``, ``countmix``, ``chanmix`` and ``framemix``, whose models learn across samples (FORMAT.md 13)."""
+    elements for most codecs, 8M for ``mix``, ``winmix``, ``countmix``, ``chanmix``, ``framemix`` and ``neuronmix``, whose models learn across samples (FORMAT.md 13)."""
     x = np.zeros((2, 64, 16, 28, 28), np.uint8)  # 1.6M elements, 25,088 a sample
     with spikecodec.open(spikecodec.encode(x, codec="auto")) as r:
         assert r.chunk_shape == (2, (1 << 20) // 25088)
     with spikecodec.open(spikecodec.encode(x, codec="mix")) as r:
         assert r.chunk_shape == (2,) and len(r.entries) == 1  # all of it: under 8M elements
     assert spikecodec.codecs.get_codec("mix").chunk_elements == spikecodec.codecs.get_codec("winmix").chunk_elements == 1 << 23
+    assert spikecodec.codecs.get_codec("neuronmix").chunk_elements == 1 << 23
 
 
 def test_default_chunks_of_ctxfast_hold_a_sample_a_lane():

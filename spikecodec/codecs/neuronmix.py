@@ -1,0 +1,78 @@
+"""``neuronmix``: spikes coded neuron by neuron - a flag for a neuron silent at every step, then
+the steps of a firing one - each decision a mix of five adaptive models, arithmetic coded
+(FORMAT.md 9.4.17; no parameters). The balanced mode, from format version 1.13.
+
+Every other mixing codec makes a decision for each element, step by step, so its speed is
+bounded by that of one mixing decision an element. Coding a neuron's T steps together, a neuron
+silent at all of them costs one decision and a firing one's last step is sometimes forced: 0.35-
+0.97 decisions an element on real spikes, whose steps see their neighbours' whole histories.
+On the 1-bit corpora it codes 0.67-0.89 of paq9a's bytes (one layer of many channels at few
+pixels, 1.14) at several times ``framemix``'s speed (benchmarks/results/neuronmix.md). Counts
+code each firing step's value as a binary tree of one adaptive model: smaller than ``ctxfast``
+but well above ``framemix``, which stays the choice for counts. A payload of exactly the chunk's
+bit-packed size holds the packed elements instead (when coding does not pay).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernel_cache import load_kernels
+from ..elements import count_spikes, pack, unpack_into
+from ..errors import FormatError
+from ._entropy_model import canonical_shape, canonical_view, from_canonical, to_canonical
+from .base import ArrayCodec, ChunkSpec
+
+KERNELS = "spikecodec.codecs.kernels.neuronmix"
+
+
+class NeuronMixing(ArrayCodec):
+    """Neuron-major context mixing: a firing flag a neuron, then its steps (no parameters)."""
+
+    codec_id = "neuronmix"
+    format_minor = 13
+    #: Its position models learn across samples, as ``mix``'s do: chunks of about 8M elements.
+    chunk_elements = 1 << 23
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        if spec.packed_nbytes == 0:  # no elements: the empty payload
+            return b""
+        canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        neurons = canon.transpose(1, 3, 4, 2, 0).copy()  # T, N, C, H, W -> N, H, W, C, T (writable: the kernel also decodes)
+        k = load_kernels(KERNELS)
+        out = np.empty(k.max_payload_bytes(spec.size, spec.bits), np.uint8)
+        n = k.encode(neurons, spec.bits, out)
+        if n >= spec.packed_nbytes:  # coding did not pay: the packed elements
+            return pack(chunk, spec.bits)
+        return out[:n].tobytes()
+
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        out = np.empty(spec.shape, np.uint8)
+        self.decode_into(data, spec, out)
+        return out
+
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
+        size = len(data)
+        if size > spec.packed_nbytes:
+            raise FormatError(f"neuronmix: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})",
+                              code="neuronmix-too-long")
+        if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.17, as 9.4.9)
+            values = np.empty(spec.shape, np.uint8)
+            count = unpack_into(data, values, spec.bits)
+            out[...] = values
+            return count
+        (T, N, C, H, W), _ = canonical_shape(spec.shape, spec.axes)
+        neurons = np.empty((N, H, W, C, T), np.uint8)
+        status = load_kernels(KERNELS).decode_into(np.frombuffer(data, np.uint8), neurons, spec.bits)
+        if status == 2:
+            raise FormatError(f"neuronmix: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
+        if status:
+            raise FormatError("neuronmix: corrupt payload (its length or last byte is not what the decoded values code to)",
+                              code="neuronmix-end")
+        canon = neurons.transpose(4, 0, 3, 1, 2)  # N, H, W, C, T -> T, N, C, H, W
+        view = canonical_view(out, spec.axes)
+        if view is not None:
+            view[...] = canon
+        else:  # axes folded into N that are not adjacent in ``out``
+            out[...] = from_canonical(np.ascontiguousarray(canon), spec.shape, spec.axes)
+        return count_spikes(out, spec.bits)
