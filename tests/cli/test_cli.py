@@ -610,6 +610,23 @@ def test_encode_without_codec_picks_the_default_of_the_element_type(tmp_path: Pa
     assert not (tmp_path / "x.spk").exists()
 
 
+def test_encode_in_the_balanced_mode_and_what_it_refuses(tmp_path: Path, spikes: np.ndarray) -> None:
+    """--codec neuronmix (format 1.13) round-trips on threads; it takes no prior, and says so in
+    one line, writing nothing."""
+    np.save(tmp_path / "x.npy", spikes)
+    ok("encode", tmp_path / "x.npy", "-o", tmp_path / "x.spk", "--codec", "neuronmix", "--threads", "2", "-q")
+    with spikecodec.open(tmp_path / "x.spk") as r:
+        assert r.codec == [{"id": "neuronmix"}] and r.version == (1, 13)
+    ok("decode", tmp_path / "x.spk", "-o", tmp_path / "y.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), spikes)
+    one_line_error(sc("train-prior", tmp_path / "x.npy", "-o", tmp_path / "p.prior", "--codec", "neuronmix"), "neuronmix", code=2)
+    assert not (tmp_path / "p.prior").exists()
+    ok("train-prior", tmp_path / "x.npy", "-o", tmp_path / "f.prior", "--codec", "framemix")
+    one_line_error(sc("encode", tmp_path / "x.npy", "-o", tmp_path / "z.spk", "--codec", "neuronmix", "--prior", tmp_path / "f.prior"),
+                   "neuronmix")
+    assert not (tmp_path / "z.spk").exists()
+
+
 def test_metadata_nested_as_deep_as_a_header_takes_survives_npz_and_back(tmp_path: Path, spikes: np.ndarray) -> None:
     # The stored metadata of an .npz or .h5 was capped at 64 levels where a header takes 512
     # (FORMAT.md 1): a valid file decoded to .npz could not be encoded again.

@@ -25,6 +25,8 @@ each other, in this order (lower first):
 * :mod:`.ctxmix` - ``ctxmix`` (9.4.9): context mixing of position, neighbourhood and history.
 * :mod:`.mix` - ``mix`` (9.4.10): context mixing sample by sample, channels innermost, with the
   pixel-vector models.
+* :mod:`.neuronmix` - ``neuronmix`` (9.4.17): neuron by neuron, a flag for a silent neuron,
+  then a firing one's steps, with :mod:`.binary`'s arithmetic.
 * :mod:`.histogram` - ``auto``'s order-0 size estimate (9.4.6).
 * :mod:`.transpose` - in-place transpose for decoders whose output has no canonical view.
 

@@ -10,9 +10,13 @@ histories, their later steps too. The models and their weight sets are those of
 benchmarks/neuron_major_study.py (F1 .. F5 for flags, B1 .. B5 for steps), with the step told
 apart up to TSTEPS, the two position tables hashed beyond 2**22 states, so that no chunk
 geometry asks for more, and F1, F3, F5 keyed by up to 256 channel groups (64 coded 1-4% more on
-layers of hundreds of channels and no planes). Only the loop differs from the study's: a silent
-neuron's steps are written in a tight loop, and a firing one's neighbours slide along t. The arithmetic (state words, STRETCH, SQUASH, the 16.16 mixer, the coder)
-is :mod:`.binary`'s (9.4.9).
+layers of hundreds of channels and no planes). The loop differs from the study's in three ways
+that change no byte: a silent neuron's steps are written in a tight loop, a firing one's
+neighbours slide along t (a step loads only their step t + 1), and the working planes are
+unpadded, every read outside the view a guarded 0, so that they never take more than two samples'
+elements whatever the chunk's shape (padded, a chunk of one long row took 54 times its size).
+The arithmetic (state words, STRETCH, SQUASH, the 16.16 mixer, the coder) is :mod:`.binary`'s
+(9.4.9).
 
 One loop, :func:`_code`, encodes and decodes: the decoder makes the encoder's decisions in the
 same order from the same states, so the two cannot drift apart.
@@ -41,8 +45,7 @@ MODELS = 5
 FLAG_SETS = 4  # weight sets of flags, by (left flag, c-1 flag); then 4 a step, by (own t-1, c-1's t)
 TABLES = 11  # F1 .. F5, B1 .. B5, M
 
-__all__ = ["TABLES", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
-           "weight_count"]
+__all__ = ["context_counts", "decode_into", "encode", "max_payload_bytes", "table_sizes"]
 
 
 @njit(cache=True, nogil=True)
@@ -61,18 +64,6 @@ def context_counts(T, C, H, W, bits):
 def table_sizes(T, C, H, W, bits):
     """States of each model's table: its context count, or 2**22 (hashed) when that is more."""
     return np.minimum(context_counts(T, C, H, W, bits), TABLE_CAP)
-
-
-def weight_count(T: int, C: int, H: int, W: int, bits: int) -> int:
-    """Mixer weights: FLAG_SETS + 4 min(T, TSTEPS) sets of five model weights and a bias."""
-    return (FLAG_SETS + 4 * min(T, TSTEPS)) * (MODELS + 1)
-
-
-def initial_weights(T: int, C: int, H: int, W: int, bits: int) -> np.ndarray:
-    """Each model weight WEIGHT_INIT, each bias 0."""
-    w = np.full(weight_count(T, C, H, W, bits), WEIGHT_INIT, np.int32)
-    w[MODELS::MODELS + 1] = 0
-    return w
 
 
 def max_payload_bytes(size: int, bits: int) -> int:
@@ -148,13 +139,14 @@ def _code(xn, bits, out, data, encoding):
     MG = min(C, MAG_GROUPS)
     TQ = min(T, TSTEPS)
     counts = context_counts(T, C, H, W, bits)
+    sizes = table_sizes(T, C, H, W, bits)
     offs = np.zeros(TABLES + 1, np.int64)
     for m in range(TABLES):
-        offs[m + 1] = offs[m] + min(counts[m], TABLE_CAP)
+        offs[m + 1] = offs[m] + sizes[m]
     hash_f2 = counts[1] > TABLE_CAP
     hash_b2 = counts[6] > TABLE_CAP
     tabs = np.zeros(offs[TABLES], np.uint32)
-    wts = np.full((FLAG_SETS + 4 * TQ) * (MODELS + 1), WEIGHT_INIT, np.int32)
+    wts = np.full((FLAG_SETS + 4 * TQ) * (MODELS + 1), WEIGHT_INIT, np.int32)  # sets of five weights and a bias
     wts[MODELS::MODELS + 1] = 0
     mask = (1 << RECENT) - 1
     top = (1 << bits) - 1
