@@ -617,11 +617,10 @@ def test_encode_in_the_balanced_mode_and_what_it_refuses(tmp_path: Path, spikes:
     ok("encode", tmp_path / "x.npy", "-o", tmp_path / "x.spk", "--codec", "neuronmix", "--threads", "2", "-q")
     with spikecodec.open(tmp_path / "x.spk") as r:
         assert r.codec == [{"id": "neuronmix"}] and r.version == (1, 13)
-    ok("decode", tmp_path / "x.spk", "-o", tmp_path / "y.npy")
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), spikes)
+    np.testing.assert_array_equal(spikecodec.load(tmp_path / "x.spk"), spikes)
     one_line_error(sc("train-prior", tmp_path / "x.npy", "-o", tmp_path / "p.prior", "--codec", "neuronmix"), "neuronmix", code=2)
     assert not (tmp_path / "p.prior").exists()
-    ok("train-prior", tmp_path / "x.npy", "-o", tmp_path / "f.prior", "--codec", "framemix")
+    spikecodec.train_prior(spikes, "framemix").save(tmp_path / "f.prior")
     one_line_error(sc("encode", tmp_path / "x.npy", "-o", tmp_path / "z.spk", "--codec", "neuronmix", "--prior", tmp_path / "f.prior"),
                    "neuronmix")
     assert not (tmp_path / "z.spk").exists()
