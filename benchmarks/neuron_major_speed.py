@@ -45,46 +45,13 @@ sys.path.insert(0, str(ROOT))
 from backoff_study import one_bit_corpora, peer_rows  # noqa: E402  (the peers runs' corpora and rows)
 from neuron_major_study import GROUPS, RECENT, WINDOW, table_offsets  # noqa: E402  (the study's model)
 from peers_bench import best_time, layouts, permuted, run_paq  # noqa: E402  (paq9a as the peers table runs it)
-from spikecodec.codecs.kernels.binary import (  # noqa: E402
-    clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated)
+from spikecodec.codecs.kernels.binary import code_bit, ends_as_encoded, finish, start  # noqa: E402
+from spikecodec.codecs.kernels.neuronmix import WEIGHT_INIT, learn5, mix5  # noqa: E402  (the codec's mixer: the same arithmetic)
 from spikecodec.codecs.kernels.ops import U  # noqa: E402
 
 RESULTS = HERE / "results"
-LEARNING_RATE = 14  # the library's mixers' (mix, winmix): err = ((bit << 12) - p) * this
-WEIGHT_INIT = 19661  # 0.3 in 16.16, the library's SIG_INIT
 REPEATS = 2  # calls per round, the best kept
 ROUNDS = 3  # rounds of the prototype's and paq9a's timings, in turn
-
-
-@njit(inline="always", cache=True)
-def _mix(tabs, wts, w, i0, i1, i2, i3, i4):
-    """The probability of a 1 (12 bits) from the five states at i0 .. i4 and the weight set at
-    ``w`` (five weights and a bias), with the states' stretches."""
-    s0 = stretched(tabs[i0])
-    s1 = stretched(tabs[i1])
-    s2 = stretched(tabs[i2])
-    s3 = stretched(tabs[i3])
-    s4 = stretched(tabs[i4])
-    dot = (np.int64(wts[w]) * s0 + np.int64(wts[w + U(1)]) * s1 + np.int64(wts[w + U(2)]) * s2
-           + np.int64(wts[w + U(3)]) * s3 + np.int64(wts[w + U(4)]) * s4 + np.int64(wts[w + U(5)]) * 256) >> 16
-    return squashed(dot), s0, s1, s2, s3, s4
-
-
-@njit(inline="always", cache=True)
-def _learn(tabs, wts, w, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, bit):
-    """After a decision ``bit`` predicted as ``p``: the weight set and the five states updated."""
-    err = ((bit << 12) - p) * LEARNING_RATE
-    wts[w] = clamped_weight(np.int64(wts[w]) + ((s0 * err) >> 16))
-    wts[w + U(1)] = clamped_weight(np.int64(wts[w + U(1)]) + ((s1 * err) >> 16))
-    wts[w + U(2)] = clamped_weight(np.int64(wts[w + U(2)]) + ((s2 * err) >> 16))
-    wts[w + U(3)] = clamped_weight(np.int64(wts[w + U(3)]) + ((s3 * err) >> 16))
-    wts[w + U(4)] = clamped_weight(np.int64(wts[w + U(4)]) + ((s4 * err) >> 16))
-    wts[w + U(5)] = clamped_weight(np.int64(wts[w + U(5)]) + ((256 * err) >> 16))
-    tabs[i0] = updated(tabs[i0], bit)
-    tabs[i1] = updated(tabs[i1], bit)
-    tabs[i2] = updated(tabs[i2], bit)
-    tabs[i3] = updated(tabs[i3], bit)
-    tabs[i4] = updated(tabs[i4], bit)
 
 
 @njit(inline="always", cache=True)
@@ -174,9 +141,9 @@ def _code(xn, out, data, encoding):
                         for t in range(T):
                             f |= np.int64(xn[n, h, w, c, t])
                     i0, i1, i2, i3, i4, wi = _flag_context(flags, cur, prv, hh, ww, cc, g, pos, window, rec_f, offs)
-                    p, s0, s1, s2, s3, s4 = _mix(tabs, wts, wi, i0, i1, i2, i3, i4)
+                    p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wi, i0, i1, i2, i3, i4)
                     f = code_bit(st, out, data, encoding, f, p)
-                    _learn(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f)
+                    learn5(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f)
                     rec_f = ((rec_f << 1) | f) & mask
                     window = ((window << 1) | f) & ((1 << WINDOW) - 1)
                     flags[cur, hh, ww, cc] = f
@@ -190,9 +157,9 @@ def _code(xn, out, data, encoding):
                             else:
                                 j0, j1, j2, j3, j4, wj = _step_context(steps, cur, prv, hh, ww, cc, g, pos, t, T, own,
                                                                        rec_s[t], offs)
-                                p, s0, s1, s2, s3, s4 = _mix(tabs, wts, wj, j0, j1, j2, j3, j4)
+                                p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wj, j0, j1, j2, j3, j4)
                                 b = code_bit(st, out, data, encoding, np.int64(xn[n, h, w, c, t]) if encoding else 0, p)
-                                _learn(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b)
+                                learn5(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b)
                         own = (own << 1) | b
                         seen |= b
                         steps[cur, hh, ww, cc, t + 1] = b
@@ -249,14 +216,14 @@ def _code2(xn, out0, out1, data0, data1, encoding):
                             f1 |= np.int64(xn[n1, h, w, c, t])
                     a0, a1, a2, a3, a4, wa = _flag_context(flags, cur0, prv0, hh, ww, cc, g, pos, window0, rec_f0, offs)
                     b0, b1, b2, b3, b4, wb = _flag_context(flags, cur1, prv1, hh, ww, cc, g, pos, window1, rec_f1, offs)
-                    pa, sa0, sa1, sa2, sa3, sa4 = _mix(tabs, wts, wa, a0, a1, a2, a3, a4)
-                    pb, sb0, sb1, sb2, sb3, sb4 = _mix(tabs, wts, wb, b0, b1, b2, b3, b4)
+                    pa, sa0, sa1, sa2, sa3, sa4 = mix5(tabs, wts, wa, a0, a1, a2, a3, a4)
+                    pb, sb0, sb1, sb2, sb3, sb4 = mix5(tabs, wts, wb, b0, b1, b2, b3, b4)
                     f0 = code_bit(st0, out0, data0, encoding, f0, pa)
                     if two:
                         f1 = code_bit(st1, out1, data1, encoding, f1, pb)
-                    _learn(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, f0)
+                    learn5(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, f0)
                     if two:
-                        _learn(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, f1)
+                        learn5(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, f1)
                     else:
                         f1 = 0
                     rec_f0 = ((rec_f0 << 1) | f0) & mask
@@ -278,19 +245,19 @@ def _code2(xn, out0, out1, data0, data1, encoding):
                         if d0:
                             a0, a1, a2, a3, a4, wa = _step_context(steps, cur0, prv0, hh, ww, cc, g, pos, t, T, own0,
                                                                    rec_s0[t], offs)
-                            pa, sa0, sa1, sa2, sa3, sa4 = _mix(tabs, wts, wa, a0, a1, a2, a3, a4)
+                            pa, sa0, sa1, sa2, sa3, sa4 = mix5(tabs, wts, wa, a0, a1, a2, a3, a4)
                         if d1:
                             b0, b1, b2, b3, b4, wb = _step_context(steps, cur1, prv1, hh, ww, cc, g, pos, t, T, own1,
                                                                    rec_s1[t], offs)
-                            pb, sb0, sb1, sb2, sb3, sb4 = _mix(tabs, wts, wb, b0, b1, b2, b3, b4)
+                            pb, sb0, sb1, sb2, sb3, sb4 = mix5(tabs, wts, wb, b0, b1, b2, b3, b4)
                         if d0:
                             v0 = code_bit(st0, out0, data0, encoding, np.int64(xn[n0, h, w, c, t]) if encoding else 0, pa)
                         if d1:
                             v1 = code_bit(st1, out1, data1, encoding, np.int64(xn[n1, h, w, c, t]) if encoding else 0, pb)
                         if d0:
-                            _learn(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, v0)
+                            learn5(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, v0)
                         if d1:
-                            _learn(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, v1)
+                            learn5(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, v1)
                         own0 = (own0 << 1) | v0
                         own1 = (own1 << 1) | v1
                         seen0 |= v0

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._kernel_cache import load_kernels
 from ..errors import FormatError
-from ..elements import count_spikes, read_only
+from ..elements import count_spikes, read_only, unpack_into
 from .base import ChunkSpec
 from .trainable import TrainableCodec
 
@@ -79,6 +79,24 @@ def canonical_view(out: np.ndarray, axes: tuple[str, ...]) -> np.ndarray | None:
     except ValueError:
         return None
     return view if out.dtype == np.uint8 and min(view.strides, default=0) >= 0 else None
+
+
+def decode_packed_payload(data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray, codec_id: str,
+                          too_long_code: str) -> int | None:
+    """The payload rule of the context-mixing codecs (FORMAT.md 9.4.9, and each codec's section
+    after it): a payload longer than the chunk packed is refused (``too_long_code``), one of
+    exactly that size is the packed elements, in the chunk's own order - unpacked into ``out``,
+    returning their spike count - and a shorter one is coded: None, for the codec's decoder."""
+    size = len(data)
+    if size > spec.packed_nbytes:
+        raise FormatError(f"{codec_id}: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})",
+                          code=too_long_code)
+    if size < spec.packed_nbytes:
+        return None
+    values = np.empty(spec.shape, np.uint8)
+    count = unpack_into(data, values, spec.bits)
+    out[...] = values
+    return count
 
 
 def flat_strides(canon: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:

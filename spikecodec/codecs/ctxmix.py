@@ -20,10 +20,10 @@ from typing import Iterator
 import numpy as np
 
 from .._kernel_cache import load_kernels
-from ..elements import pack, unpack_into
+from ..elements import pack
 from ..errors import FormatError
 from . import workspace
-from ._entropy_model import canonical_shape, canonical_view, from_canonical, to_canonical
+from ._entropy_model import canonical_shape, canonical_view, decode_packed_payload, from_canonical, to_canonical
 from .base import ChunkSpec
 from .trainable import TrainableCodec
 
@@ -157,14 +157,8 @@ class ContextMixing(TrainableCodec):
         return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
-        size = len(data)
-        if size > spec.packed_nbytes:
-            raise FormatError(f"{self.codec_id}: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})",
-                              code=self.too_long_code)
-        if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.9)
-            values = np.empty(spec.shape, np.uint8)
-            count = unpack_into(data, values, spec.bits)
-            out[...] = values
+        count = decode_packed_payload(data, spec, out, self.codec_id, self.too_long_code)
+        if count is not None:  # the packed elements (FORMAT.md 9.4.9)
             return count
         states, weights, journal = self._tables(spec)
         view = canonical_view(out, spec.axes)  # decode in place when the output allows it

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernel_cache import load_kernels
-from ..elements import count_spikes, pack, unpack_into
+from ..elements import count_spikes, pack
 from ..errors import FormatError
-from ._entropy_model import canonical_shape, canonical_view, from_canonical, to_canonical
+from ._entropy_model import canonical_shape, canonical_view, decode_packed_payload, from_canonical, to_canonical
 from .base import ArrayCodec, ChunkSpec
 
 KERNELS = "spikecodec.codecs.kernels.neuronmix"
@@ -53,14 +53,8 @@ class NeuronMixing(ArrayCodec):
         return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
-        size = len(data)
-        if size > spec.packed_nbytes:
-            raise FormatError(f"neuronmix: payload of {size} bytes is longer than the chunk packed ({spec.packed_nbytes})",
-                              code="neuronmix-too-long")
-        if size == spec.packed_nbytes:  # the packed elements (FORMAT.md 9.4.17, as 9.4.9)
-            values = np.empty(spec.shape, np.uint8)
-            count = unpack_into(data, values, spec.bits)
-            out[...] = values
+        count = decode_packed_payload(data, spec, out, "neuronmix", "neuronmix-too-long")
+        if count is not None:  # the packed elements (FORMAT.md 9.4.17, as 9.4.9)
             return count
         (T, N, C, H, W), _ = canonical_shape(spec.shape, spec.axes)
         neurons = np.empty((N, H, W, C, T), np.uint8)

@@ -45,7 +45,7 @@ MODELS = 5
 FLAG_SETS = 4  # weight sets of flags, by (left flag, c-1 flag); then 4 a step, by (own t-1, c-1's t)
 TABLES = 11  # F1 .. F5, B1 .. B5, M
 
-__all__ = ["context_counts", "decode_into", "encode", "max_payload_bytes", "table_sizes"]
+__all__ = ["context_counts", "decode_into", "encode", "learn5", "max_payload_bytes", "mix5", "table_sizes"]
 
 
 @njit(cache=True, nogil=True)
@@ -82,7 +82,7 @@ def _slot(offset, key, hashed):
 
 
 @njit(inline="always", cache=True)
-def _mix(tabs, wts, w, i0, i1, i2, i3, i4):
+def mix5(tabs, wts, w, i0, i1, i2, i3, i4):
     """P12 from the five states at i0 .. i4 and the weight set at ``w``, with their stretches."""
     s0 = stretched(tabs[i0])
     s1 = stretched(tabs[i1])
@@ -95,7 +95,7 @@ def _mix(tabs, wts, w, i0, i1, i2, i3, i4):
 
 
 @njit(inline="always", cache=True)
-def _learn(tabs, wts, w, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, bit):
+def learn5(tabs, wts, w, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, bit):
     """After decision ``bit`` predicted as ``p``: the weight set, then the five states."""
     err = ((bit << 12) - p) * LEARNING_RATE
     wts[w] = clamped_weight(np.int64(wts[w]) + ((s0 * err) >> 16))
@@ -206,9 +206,9 @@ def _code(xn, bits, out, data, encoding):
                     i3 = o3 + (g << WINDOW) + window
                     i4 = o4 + (gf << RECENT) + rec_f
                     wi = U((le | c1 << 1) * (MODELS + 1))
-                    p, s0, s1, s2, s3, s4 = _mix(tabs, wts, wi, i0, i1, i2, i3, i4)
+                    p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wi, i0, i1, i2, i3, i4)
                     f = code_bit(st, out, data, encoding, f, p)
-                    _learn(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f)
+                    learn5(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f)
                     rec_f = ((rec_f << 1) | f) & mask
                     window = ((window << 1) | f) & ((1 << WINDOW) - 1)
                     flags[cur, h, w, c] = f
@@ -253,9 +253,9 @@ def _code(xn, bits, out, data, encoding):
                             j3 = o8 + gt * 32 + ((pp | pt << 1 | pn << 2) | s1b << 3 | lt << 4)
                             j4 = o9 + (gt << RECENT) + rec_s[t]
                             wj = U((FLAG_SETS + tq * 4 + (s1b | ct << 1)) * (MODELS + 1))
-                            p, s0, s1, s2, s3, s4 = _mix(tabs, wts, wj, j0, j1, j2, j3, j4)
+                            p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wj, j0, j1, j2, j3, j4)
                             b = code_bit(st, out, data, encoding, 1 if x else 0, p)
-                            _learn(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b)
+                            learn5(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b)
                         own = (own << 1) | b
                         seen |= b
                         steps[cur, h, w, c, t] = b
