@@ -32,6 +32,8 @@ class NeuronMixing(ArrayCodec):
 
     codec_id = "neuronmix"
     format_minor = 13
+    too_long_code = "neuronmix-too-long"  # its problems (FORMAT.md 9.4.17, appendix A)
+    end_code = "neuronmix-end"
     #: Its position models learn across samples, as ``mix``'s do: chunks of about 8M elements.
     chunk_elements = 1 << 23
 
@@ -53,7 +55,7 @@ class NeuronMixing(ArrayCodec):
         return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
-        count = decode_packed_payload(data, spec, out, "neuronmix", "neuronmix-too-long")
+        count = decode_packed_payload(data, spec, out, self.codec_id, self.too_long_code)
         if count is not None:  # the packed elements (FORMAT.md 9.4.17, as 9.4.9)
             return count
         (T, N, C, H, W), _ = canonical_shape(spec.shape, spec.axes)
@@ -63,7 +65,7 @@ class NeuronMixing(ArrayCodec):
             raise FormatError(f"neuronmix: decoded a value that does not fit {spec.bits}-bit elements", code="symbol-above-top")
         if status:
             raise FormatError("neuronmix: corrupt payload (its length or last byte is not what the decoded values code to)",
-                              code="neuronmix-end")
+                              code=self.end_code)
         canon = neurons.transpose(4, 0, 3, 1, 2)  # N, H, W, C, T -> T, N, C, H, W
         view = canonical_view(out, spec.axes)
         if view is not None:
