@@ -18,7 +18,7 @@ import numpy as np
 from .._kernel_cache import load_kernels
 from ..errors import FormatError
 from ..elements import count_spikes, read_only, unpack_into
-from .base import ChunkSpec
+from .base import ChunkSpec, DecodingIntoCodec
 from .trainable import TrainableCodec
 
 ROLES = ("T", "C", "H", "W")
@@ -142,7 +142,7 @@ def stream_offsets(words: np.ndarray, count: int, codec_id: str, what: str) -> t
     return sizes, offs
 
 
-class AdaptiveCodec(TrainableCodec):
+class AdaptiveCodec(TrainableCodec, DecodingIntoCodec):
     """An adaptive binary-decision model (``contextual`` selects the context function) + rANS.
 
     Its model state is the counter tables of FORMAT.md 9.4.2, sized by the element bits and the
@@ -220,11 +220,6 @@ class AdaptiveCodec(TrainableCodec):
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         return self._encode_canonical(canon, spec.bits, self._chunk_tables(spec)).astype("<u4").tobytes()
-
-    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
-        out = np.empty(spec.shape, np.uint8)
-        self.decode_into(data, spec, out)
-        return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         # The kernel writes straight into ``out`` through its canonical view, whatever the file's

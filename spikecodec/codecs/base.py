@@ -141,6 +141,19 @@ class ArrayCodec(Codec):
         return count_spikes(values, spec.bits)
 
 
+class DecodingIntoCodec(ArrayCodec):
+    """An array codec whose decoder writes into the caller's output (:meth:`decode_into`, which
+    each such codec defines); :meth:`decode` gives it a fresh array."""
+
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        out = np.empty(spec.shape, np.uint8)
+        self.decode_into(data, spec, out)
+        return out
+
+    @abstractmethod
+    def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int: ...
+
+
 class BytesCodec(Codec):
     """Later stages: bytes <-> bytes."""
 

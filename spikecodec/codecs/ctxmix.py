@@ -24,7 +24,7 @@ from ..elements import pack
 from ..errors import FormatError
 from . import workspace
 from ._entropy_model import canonical_shape, canonical_view, decode_packed_payload, from_canonical, to_canonical
-from .base import ChunkSpec
+from .base import ChunkSpec, DecodingIntoCodec
 from .trainable import TrainableCodec
 
 
@@ -55,7 +55,7 @@ def _zeroed_kept_clean(states: np.ndarray) -> Iterator[None]:
         raise
 
 
-class ContextMixing(TrainableCodec):
+class ContextMixing(TrainableCodec, DecodingIntoCodec):
     """Context mixing of position, neighbourhood and history models (parameter: ``prior``)."""
 
     codec_id = "ctxmix"
@@ -150,11 +150,6 @@ class ContextMixing(TrainableCodec):
         if len(payload) >= spec.packed_nbytes:  # coding did not pay: the packed elements
             return pack(chunk, spec.bits)
         return payload
-
-    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
-        out = np.empty(spec.shape, np.uint8)
-        self.decode_into(data, spec, out)
-        return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         count = decode_packed_payload(data, spec, out, self.codec_id, self.too_long_code)

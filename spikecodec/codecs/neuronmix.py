@@ -22,12 +22,12 @@ from .._kernel_cache import load_kernels
 from ..elements import count_spikes, pack
 from ..errors import FormatError
 from ._entropy_model import canonical_shape, canonical_view, decode_packed_payload, from_canonical, to_canonical
-from .base import ArrayCodec, ChunkSpec
+from .base import ChunkSpec, DecodingIntoCodec
 
 KERNELS = "spikecodec.codecs.kernels.neuronmix"
 
 
-class NeuronMixing(ArrayCodec):
+class NeuronMixing(DecodingIntoCodec):
     """Neuron-major context mixing: a firing flag a neuron, then its steps (no parameters)."""
 
     codec_id = "neuronmix"
@@ -48,11 +48,6 @@ class NeuronMixing(ArrayCodec):
         if n >= spec.packed_nbytes:  # coding did not pay: the packed elements
             return pack(chunk, spec.bits)
         return out[:n].tobytes()
-
-    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
-        out = np.empty(spec.shape, np.uint8)
-        self.decode_into(data, spec, out)
-        return out
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         count = decode_packed_payload(data, spec, out, self.codec_id, self.too_long_code)
