@@ -11,13 +11,13 @@ payload is just the rANS words (FORMAT.md section 9.4).
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 
 from .._kernel_cache import load_kernels
 from ..errors import FormatError
-from ..elements import count_spikes, read_only, unpack_into
+from ..elements import count_spikes, pack, read_only, unpack_into
 from .base import ChunkSpec, DecodingIntoCodec
 from .trainable import TrainableCodec
 
@@ -97,6 +97,19 @@ def decode_packed_payload(data: bytes | memoryview, spec: ChunkSpec, out: np.nda
     count = unpack_into(data, values, spec.bits)
     out[...] = values
     return count
+
+
+def coded_or_packed(chunk: np.ndarray, spec: ChunkSpec, code: Callable[[np.ndarray], int]) -> bytes:
+    """The encoder's side of that rule: ``code``'s bytes when they are fewer than the chunk
+    packed, else the packed elements. ``code`` codes into the buffer it is given, of the packed
+    size, and returns its byte count, counting without writing the bytes past the buffer's end
+    (kernels.binary.code_bit): an encoder holds no more than the packed chunk beside its input,
+    whatever its worst case."""
+    out = np.empty(spec.packed_nbytes, np.uint8)
+    n = code(out)
+    if n >= spec.packed_nbytes:  # coding did not pay
+        return pack(chunk, spec.bits)
+    return out[:n].tobytes()
 
 
 def flat_strides(canon: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:

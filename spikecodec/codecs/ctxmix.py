@@ -23,7 +23,7 @@ from .._kernel_cache import load_kernels
 from ..elements import pack
 from ..errors import FormatError
 from . import workspace
-from ._entropy_model import canonical_shape, canonical_view, decode_packed_payload, from_canonical, to_canonical
+from ._entropy_model import canonical_shape, canonical_view, coded_or_packed, decode_packed_payload, from_canonical, to_canonical
 from .base import ChunkSpec, DecodingIntoCodec
 from .trainable import TrainableCodec
 
@@ -97,7 +97,7 @@ class ContextMixing(TrainableCodec, DecodingIntoCodec):
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes, writable=True)  # its one kernel also decodes: it writes
-        self._encode_canonical(canon, spec, tables["states"], tables["weights"], journal=False)
+        self._code_into(canon, spec, tables["states"], tables["weights"], False, np.empty(spec.packed_nbytes, np.uint8))
 
     def _tables(self, spec: ChunkSpec) -> tuple[np.ndarray, np.ndarray, bool]:
         """(states, weights, journal) to code one chunk from: with a prior, this thread's working
@@ -129,13 +129,11 @@ class ContextMixing(TrainableCodec, DecodingIntoCodec):
             work.dirty = True
         return states, self._prior.tables["weights"].copy(), journal
 
-    def _encode_canonical(self, canon: np.ndarray, spec: ChunkSpec, states: np.ndarray, weights: np.ndarray,
-                          journal: bool) -> bytes:
-        k = load_kernels(self.kernels_module)  # canon is writable (to_canonical's writable=True)
-        out = np.empty(k.max_payload_bytes(canon.size, spec.bits), np.uint8)
+    def _code_into(self, canon: np.ndarray, spec: ChunkSpec, states: np.ndarray, weights: np.ndarray, journal: bool,
+                   out: np.ndarray) -> int:
+        """Code ``canon`` (writable: to_canonical's writable=True) into ``out``; its byte count."""
         with _zeroed_kept_clean(states):
-            n = k.encode(canon, spec.bits, states, weights, out, journal)
-        return out[:n].tobytes()
+            return int(load_kernels(self.kernels_module).encode(canon, spec.bits, states, weights, out, journal))
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         if spec.packed_nbytes == 0:  # no elements: the empty payload, as the kernel ends it (it still
@@ -146,10 +144,8 @@ class ContextMixing(TrainableCodec, DecodingIntoCodec):
             # packed_last_row). A writer refuses a prior that fits none of a file's full chunks.
             return pack(chunk, spec.bits)
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes, writable=True)  # its one kernel also decodes: it writes
-        payload = self._encode_canonical(canon, spec, *self._tables(spec))
-        if len(payload) >= spec.packed_nbytes:  # coding did not pay: the packed elements
-            return pack(chunk, spec.bits)
-        return payload
+        states, weights, journal = self._tables(spec)
+        return coded_or_packed(chunk, spec, lambda out: self._code_into(canon, spec, states, weights, journal, out))
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         count = decode_packed_payload(data, spec, out, self.codec_id, self.too_long_code)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernel_cache import load_kernels
-from ..elements import count_spikes, pack
+from ..elements import count_spikes
 from ..errors import FormatError
-from ._entropy_model import canonical_shape, canonical_view, decode_packed_payload, from_canonical, to_canonical
+from ._entropy_model import canonical_shape, canonical_view, coded_or_packed, decode_packed_payload, from_canonical, to_canonical
 from .base import ChunkSpec, DecodingIntoCodec
 
 KERNELS = "spikecodec.codecs.kernels.neuronmix"
@@ -43,11 +43,7 @@ class NeuronMixing(DecodingIntoCodec):
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
         neurons = canon.transpose(1, 3, 4, 2, 0).copy()  # T, N, C, H, W -> N, H, W, C, T (writable: the kernel also decodes)
         k = load_kernels(KERNELS)
-        out = np.empty(k.max_payload_bytes(spec.size, spec.bits), np.uint8)
-        n = k.encode(neurons, spec.bits, out)
-        if n >= spec.packed_nbytes:  # coding did not pay: the packed elements
-            return pack(chunk, spec.bits)
-        return out[:n].tobytes()
+        return coded_or_packed(chunk, spec, lambda out: int(k.encode(neurons, spec.bits, out)))
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:
         count = decode_packed_payload(data, spec, out, self.codec_id, self.too_long_code)

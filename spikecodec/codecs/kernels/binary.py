@@ -110,8 +110,10 @@ def start(data, encoding):
 
 @njit(inline="always", cache=True)
 def code_bit(st, out, data, encoding, bit, p):
-    """Code ``bit`` (encoding: bytes to ``out``, always large enough) or decode one from
-    ``data``, with P(1) = p / 4096 (1 <= p <= 4095); returns the bit."""
+    """Code ``bit`` (encoding: bytes to ``out``) or decode one from ``data``, with P(1) = p / 4096
+    (1 <= p <= 4095); returns the bit. Bytes past the end of ``out`` are counted, not written: an
+    encoder's buffer need only hold a payload worth keeping (one shorter than the chunk's packed
+    elements), and the count says when coding did not pay."""
     low = st[LOW]
     high = st[HIGH]
     r = high - low
@@ -124,7 +126,8 @@ def code_bit(st, out, data, encoding, bit, p):
         low = mid + 1
     while ((low ^ high) & 0xFF000000) == 0:
         if encoding:
-            out[st[SHIFTED]] = np.uint8(high >> 24)
+            if st[SHIFTED] < out.size:
+                out[st[SHIFTED]] = np.uint8(high >> 24)
         else:
             pos = st[POS]
             st[CODE] = ((st[CODE] << 8) & 0xFFFFFFFF) | (np.int64(data[pos]) if pos < data.size else 0xFF)
@@ -139,10 +142,12 @@ def code_bit(st, out, data, encoding, bit, p):
 
 @njit(cache=True, nogil=True)
 def finish(st, out):
-    """End an encoding: the top byte of low unless high is 0xFFFFFFFF; returns the byte count."""
+    """End an encoding: the top byte of low unless high is 0xFFFFFFFF; returns the byte count
+    (which may exceed ``out``'s size: :func:`code_bit`)."""
     n = st[SHIFTED]
     if st[HIGH] != 0xFFFFFFFF:
-        out[n] = np.uint8(st[LOW] >> 24)
+        if n < out.size:
+            out[n] = np.uint8(st[LOW] >> 24)
         n += 1
     return n
 

@@ -12,9 +12,9 @@ import numpy as np
 from numba import njit
 
 from .countmix import context_counts, table_sizes  # the same eleven tables (FORMAT.md 9.4.14)
-from .winmix import SIG_MODELS, TPOS, decode_models, encode_models, first_weights, max_payload_bytes, model_weights
+from .winmix import SIG_MODELS, TPOS, decode_models, encode_models, first_weights, model_weights
 
-__all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes",
+__all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights",
            "table_sizes", "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .winmix import SIG_MODELS, TPOS, decode_models, encode_models, first_weights, max_payload_bytes, model_contexts, model_sizes, model_weights
+from .winmix import SIG_MODELS, TPOS, decode_models, encode_models, first_weights, model_contexts, model_sizes, model_weights
 
-__all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes",
+__all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights",
            "table_sizes", "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
 
 

@@ -25,11 +25,11 @@ from numba import njit
 
 from . import countmix
 from .winmix import (FRAME_MODELS, SIG_MODELS as CHANMIX_SIG_MODELS, TPOS, decode_models, encode_models, first_weights,
-                     frame_sizes, max_payload_bytes, model_weights)
+                     frame_sizes, model_weights)
 
 SIG_MODELS = CHANMIX_SIG_MODELS + FRAME_MODELS  # A, B, C, E, W, X, Y, P, L
 
-__all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes",
+__all__ = ["SIG_MODELS", "TPOS", "context_counts", "decode_into", "encode", "initial_weights",
            "table_sizes", "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
 
 

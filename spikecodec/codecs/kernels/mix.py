@@ -362,16 +362,10 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
     return st, status
 
 
-def max_payload_bytes(size: int, bits: int) -> int:
-    """Bound on the coder's output for ``size`` elements: at most 12 bits a decision, plus 5."""
-    per_element = 1 + ((2 + bits) if bits > 1 else 0)
-    return (size * per_element * 12 + 7) // 8 + 5
-
-
 @njit(cache=True, nogil=True)
 def encode(x, bits, tabs, wts, out, journal):
-    """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
-    their count."""
+    """The coded bytes of ``x`` in ``out``; returns their count (those past ``out``'s end counted,
+    not written: :func:`.binary.code_bit`)."""
     st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal)
     return finish(st, out)
 

@@ -45,7 +45,7 @@ MODELS = 5
 FLAG_SETS = 4  # weight sets of flags, by (left flag, c-1 flag); then 4 a step, by (own t-1, c-1's t)
 TABLES = 11  # F1 .. F5, B1 .. B5, M
 
-__all__ = ["context_counts", "decode_into", "encode", "learn5", "max_payload_bytes", "mix5", "table_sizes"]
+__all__ = ["context_counts", "decode_into", "encode", "learn5", "mix5", "table_sizes"]
 
 
 @njit(cache=True, nogil=True)
@@ -64,12 +64,6 @@ def context_counts(T, C, H, W, bits):
 def table_sizes(T, C, H, W, bits):
     """States of each model's table: its context count, or 2**22 (hashed) when that is more."""
     return np.minimum(context_counts(T, C, H, W, bits), TABLE_CAP)
-
-
-def max_payload_bytes(size: int, bits: int) -> int:
-    """Room for any encoding of ``size`` elements: at most 1 + T decisions a neuron (at most 2 an
-    element) and ``bits`` more an element, at most 12 bits each, and the final byte."""
-    return (size * (2 + bits) * 12) // 8 + 16
 
 
 @njit(inline="always", cache=True)
@@ -288,7 +282,8 @@ def _code(xn, bits, out, data, encoding):
 
 @njit(cache=True, nogil=True)
 def encode(xn, bits, out):
-    """The coded bytes of the neuron-major array ``xn`` in ``out``; returns their count."""
+    """The coded bytes of the neuron-major array ``xn`` in ``out``; returns their count (those
+    past ``out``'s end counted, not written: :func:`.binary.code_bit`)."""
     _, st = _code(xn, bits, out, out[:0], True)
     return finish(st, out)
 

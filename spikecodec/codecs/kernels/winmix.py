@@ -49,7 +49,6 @@ from .mix import (
     pair_line,
     hash_bits,
     mag_nodes,
-    max_payload_bytes,
 )
 from .ops import U, prefetch
 
@@ -71,7 +70,7 @@ AGREE_CAP = 31  # P's run of decisions that repeated the sample before, counted 
 LONG_BITS = 22  # log2 of L's states (hashed)
 LONG_STEPS = 15  # L's history: a neuron's last 15 significances in its sample
 
-__all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "max_payload_bytes", "table_sizes",
+__all__ = ["TPOS", "context_counts", "decode_into", "encode", "initial_weights", "table_sizes",
            "weight_count"]  # the interface every context-mixing kernel module offers (codecs/ctxmix.py)
 
 
@@ -580,9 +579,9 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
 
 @njit(cache=True, nogil=True)
 def encode_models(x, bits, tabs, wts, out, journal, values, chan, frame=False):
-    """The coded bytes of ``x`` in ``out`` (large enough: :func:`max_payload_bytes`); returns
-    their count. ``values``: countmix's models (else winmix's); ``chan``: chanmix's; ``frame``:
-    framemix's."""
+    """The coded bytes of ``x`` in ``out``; returns their count (those past ``out``'s end counted,
+    not written: :func:`.binary.code_bit`). ``values``: countmix's models (else winmix's);
+    ``chan``: chanmix's; ``frame``: framemix's."""
     st, _ = _code(x, bits, tabs, wts, out, out[:0], True, journal, values, chan, frame)
     return finish(st, out)
 
