@@ -134,7 +134,11 @@ def to_numpy(array: Any) -> np.ndarray:
             array = tensor.numpy()
         except (RuntimeError, NotImplementedError, TypeError) as exc:  # a meta or sparse tensor, an unsupported dtype
             raise TypeError(f"cannot read the tensor's values as a numpy array: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    return np.asarray(array)
+    try:
+        return np.asarray(array)
+    except ValueError as exc:  # nested lists of unequal lengths: numpy's "setting an array element with a sequence"
+        raise ValueError(f"cannot read the {type(array).__name__} given as an array (nested lists must be of one shape): "
+                         f"{str(exc).splitlines()[0]}") from None
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:

@@ -126,9 +126,10 @@ def reads_back(path: str | os.PathLike) -> bool:
     return os.fspath(path) != STDIO and not written_through(path) and os.path.isfile(path)
 
 
-def _refuse_folder_name(path: str | os.PathLike) -> None:
+def refuse_folder_name(path: str | os.PathLike) -> None:
     """A name ending in a slash names a folder: ``realpath`` drops the slash, which made
-    ``-o new/`` write a file named ``new`` (and ``-o file/`` replace ``file``)."""
+    ``-o new/`` write a file named ``new`` (and ``-o file/`` replace ``file``). Every output
+    path is checked here: save's, the command line's, a SpikeWriter's."""
     name = os.fspath(path)
     if not name:  # realpath("") is the working folder
         raise OutputError(errno.ENOENT, "an empty name names no file", name)
@@ -362,7 +363,7 @@ def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
     if through is not None:
         yield through  # type: ignore[misc]
         return
-    _refuse_folder_name(path)
+    refuse_folder_name(path)
     target = resolve_target(path)
     try:
         mode = os.stat(target).st_mode
@@ -389,7 +390,7 @@ def output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
     place as :func:`output_file` would write it: for a device or FIFO the finished file's bytes
     are copied through it."""
     refuse_inputs(path, inputs)
-    _refuse_folder_name(path)
+    refuse_folder_name(path)
     target = resolve_target(path)
     try:
         mode = os.stat(target).st_mode

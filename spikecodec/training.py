@@ -104,6 +104,11 @@ def train_prior(samples: Sample, codec: CodecLike = "ctxmix", *, axes: Any = Non
     if info is not None and not isinstance(info, Mapping):  # refused before the training, not after it
         raise TypeError(f"info is a dict stored with the prior, got {type(info).__name__}")
     trainer = trainable_codec(codec)
+    if info is not None:
+        # The prior's own check of what it stores (JSON, string keys, depth, size), run on a
+        # one-entry stand-in now: a set or NaN in info was refused only after the whole training.
+        info = dict(info)
+        Prior(trainer.codec_id, {}, {"info": np.zeros(1, np.uint32)}, info)
     tables: dict[str, np.ndarray] | None = None
     geometry: dict[str, int] | None = None
     chunks = elements = 0

@@ -547,6 +547,11 @@ class SpikeReader:
     def __len__(self) -> int:
         return self.shape[0]
 
+    def __contains__(self, value: object) -> bool:
+        # Without it, ``x in r`` fell back to iterating frames and stopped at numpy's "truth value
+        # of an array ... is ambiguous"; a search decodes, so it is spelt out where it is wanted.
+        raise TypeError("'in' does not search a spike file: read what to search and test it, e.g. (r[...] == value).any()")
+
     def __repr__(self) -> str:
         return f"<SpikeReader {self.name} shape={self.shape} axes={''.join(self.axes) if all(len(a) == 1 for a in self.axes) else self.axes} bits={self.bits}>"
 

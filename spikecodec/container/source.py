@@ -10,7 +10,7 @@ import os
 import stat
 import sys
 import threading
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..layout import PREAMBLE_SIZE, SIGNATURE
 from ..output import STDIO
@@ -150,7 +150,16 @@ class Source:
                         self._close_fd = None
         with self._lock:
             self._file.seek(self._base + offset)
-            return self._file.read(n)
+            # A raw file object may return fewer bytes than asked (a legal short read): read on,
+            # or a whole file read as "file is 1 bytes, too short" and its checks failed.
+            parts = []
+            while n:
+                part = read_now(self._file, n, self.name)
+                if not part:
+                    break
+                parts.append(part)
+                n -= len(part)
+            return b"".join(parts)
 
     def view_at(self, offset: int, n: int) -> bytes | memoryview:
         """As :meth:`read_at`, but a view rather than a copy where the source is in memory."""
@@ -170,6 +179,34 @@ class Source:
                     os.close(fd)
 
 
+def read_checked(file: Any, n: int, name: str) -> bytes | None:
+    """``file.read(n)``, checked to be at most ``n`` bytes (None or b"": none there now): the one
+    check of what a caller's file object reads, for every reader of one. A file object that
+    returns text (a duck-typed reader decoding its bytes) looped for ever, each str taken for
+    bytes that never added up, its memory growing; one that returns more than asked was blamed
+    on the stream's reader ("read forward only")."""
+    part = file.read(n)
+    if part is None:
+        return None
+    if not isinstance(part, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name}: the file object's read() returned {type(part).__name__}, not bytes: "
+                        f"give a binary file object (opened 'rb')")
+    if len(part) > n:
+        raise ValueError(f"{name}: the file object's read({n}) returned {len(part)} bytes, more than asked for")
+    return bytes(part)
+
+
+def read_now(file: Any, n: int, name: str) -> bytes:
+    """:func:`read_checked` for a reader that does not wait (a whole-file read, a seekable
+    file's reads): None - a non-blocking raw file with no bytes now - is BlockingIOError, where
+    it had been taken for the end of the file ("file is 0 bytes", of a file that was not)."""
+    part = read_checked(file, n, name)
+    if part is None:
+        raise BlockingIOError(errno.EAGAIN, f"{name}: the file object is non-blocking and has no bytes now: give a "
+                              "blocking one (or follow it with SpikeStream, which waits)")
+    return part
+
+
 def read_stream(f: BinaryIO, max_bytes: int | None, name: str = "") -> bytes:
     """An unseekable stream read to its end, as a reader needs its trailer - but only past a
     spike file's signature (bytes that do not start with one are refused at their first byte,
@@ -177,14 +214,14 @@ def read_stream(f: BinaryIO, max_bytes: int | None, name: str = "") -> bytes:
     the stream as ``name`` when given)."""
     head = b""
     while len(head) < PREAMBLE_SIZE:
-        part = f.read(PREAMBLE_SIZE - len(head))
+        part = read_now(f, PREAMBLE_SIZE - len(head), name or "<stream>")
         if not part:
             return head
         head += part
     if head[: len(SIGNATURE)] != SIGNATURE:
         return head  # the preamble's check reports it
     parts, total = [head], len(head)
-    while part := f.read(1 << 20):
+    while part := read_now(f, 1 << 20, name or "<stream>"):
         total += len(part)
         if max_bytes is not None and total > max_bytes:
             from ..errors import LimitError

@@ -24,7 +24,7 @@ from ..prior import PriorLike, as_priors
 from .grid import RowAssembler, Tiling
 from .header import Header, bind_prior, parse_header
 from .reader import BytesCursor, _header_bytes, decode_record
-from .source import binary_file
+from .source import binary_file, read_checked
 from .records import MAX_VARINT, index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
@@ -78,7 +78,7 @@ class _Sequential:
         wait = self.wait if wait is None else wait
         if self._raw is not None:
             while len(self._buf) < n:
-                part = _read_checked(self._raw, max(n - len(self._buf), self.RAW_READ), self.name)
+                part = read_checked(self._raw, max(n - len(self._buf), self.RAW_READ), self.name)
                 if not part:
                     break
                 self._buf += part
@@ -89,7 +89,7 @@ class _Sequential:
         parts: list[bytes] = []
         waited_since: float | None = None
         while n > 0:
-            part = _read_checked(self.file, n, self.name)
+            part = read_checked(self.file, n, self.name)
             if part:
                 parts.append(part)
                 n -= len(part)
@@ -107,7 +107,7 @@ class _Sequential:
     def _fill(self, n: int) -> None:
         """Take a pipe's waiting bytes into the buffer until it holds ``n`` (or none are waiting)."""
         while len(self._buf) < n and select.select([self._raw.fileno()], [], [], 0)[0]:  # type: ignore[union-attr]
-            part = _read_checked(self._raw, max(n - len(self._buf), self.RAW_READ), self.name)
+            part = read_checked(self._raw, max(n - len(self._buf), self.RAW_READ), self.name)
             if not part:  # the end: what is buffered is all
                 self._ended = True
                 break
@@ -148,22 +148,6 @@ class _Sequential:
             return self.wait == 0 or os.fstat(self.file.fileno()).st_size - self.file.tell() >= n
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return True
-
-
-def _read_checked(file: Any, n: int, name: str) -> bytes | None:
-    """``file.read(n)``, checked to be at most ``n`` bytes (None or b"": none there now). A file
-    object of the caller's that returns text (a duck-typed reader decoding its bytes) looped for
-    ever, each str taken for bytes that never added up, its memory growing; one that returns more
-    than asked was blamed on the stream's reader ("read forward only")."""
-    part = file.read(n)
-    if part is None:
-        return None
-    if not isinstance(part, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name}: the file object's read() returned {type(part).__name__}, not bytes: "
-                        f"give a binary file object (opened 'rb')")
-    if len(part) > n:
-        raise ValueError(f"{name}: the file object's read({n}) returned {len(part)} bytes, more than asked for")
-    return bytes(part)
 
 
 def _seekable(f) -> bool:

@@ -19,7 +19,7 @@ from ..elements import as_elements, element_bits
 from ..errors import FormatError
 from ..json_text import check_string_keys
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option, usable_cpus
-from ..output import descriptor_output, lock_for_writing, named_write_error
+from ..output import descriptor_output, lock_for_writing, named_write_error, refuse_folder_name
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
@@ -618,6 +618,9 @@ class SpikeWriter:
 def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[int, int]] | None]:
     """A path a :class:`SpikeWriter` writes: opened for writing, created if new, not emptied; and,
     when this call created it, its name and (device, inode)."""
+    # The names save() refuses, refused alike: "" and "file.spk/" were "No such file or
+    # directory: ''" and "Is a directory: 'file.spk/'" (of a file).
+    refuse_folder_name(path)
     flags = os.O_WRONLY | getattr(os, "O_BINARY", 0)
     created = None
     if os.path.islink(path) and not os.path.exists(path):  # a dangling link: its target is created, as open(path, "wb") does

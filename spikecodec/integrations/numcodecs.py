@@ -127,7 +127,11 @@ class SpikeCodec(Codec):
         """The chunk that :meth:`encode` coded in ``buf`` (any buffer), in its shape and dtype.
         ``out``: an array of that shape (or of its size, contiguous) and dtype, or a writable
         buffer of its byte count, to copy it into (and return)."""
-        data = ensure_contiguous_ndarray_like(buf)
+        try:
+            data = ensure_contiguous_ndarray_like(buf)
+        except (TypeError, ValueError):  # was numcodecs' "memoryview: a bytes-like object is required, not 'NoneType'"
+            raise TypeError(f"{self._params.who}: a chunk to decode is the encoded bytes (any buffer), got "
+                            f"{type(buf).__name__}") from None
         if self._params.framing == "message":
             chunk = self._decode_message(data, _out_nbytes(out))
         else:

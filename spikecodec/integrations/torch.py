@@ -58,6 +58,9 @@ class SpikeDataset(Dataset):
                  cache_bytes: int = DEFAULT_CACHE_BYTES):
         if isinstance(files, (str, bytes, os.PathLike)):
             files = [files]
+        elif hasattr(files, "read"):  # iterable, but by its lines: each line was taken for a path
+            raise TypeError(f"SpikeDataset: files are given by path (each process opens its own), got a file object "
+                            f"({type(files).__name__}): pass its path")
         try:
             files = list(files)
         except TypeError:
@@ -73,6 +76,9 @@ class SpikeDataset(Dataset):
         if dtype is not None and (dtype.is_complex or dtype in _NOT_NUMBERS):
             raise TypeError(f"SpikeDataset: dtype {dtype} cannot hold spike counts")
         self.cache_bytes = count_option(cache_bytes, "SpikeDataset: cache_bytes")  # as the readers' cache_bytes
+        if transform is not None and not callable(transform):  # found now, not as "'int' object is not callable" at each item
+            raise TypeError(f"SpikeDataset: transform must be callable (it is called with each item's tensor), "
+                            f"got {type(transform).__name__}")
         self.transform = transform
         self.dtype = dtype
         # Kept as bytes and paths (a Prior object carries per-thread state that does not pickle).

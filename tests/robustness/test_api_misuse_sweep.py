@@ -1,0 +1,218 @@
+"""A careless-and-hostile-user sweep of the public Python API and the integrations, by kind of
+misuse (test_api_sweep.py and test_careless_sweep.py hold the earlier sweeps; the command line has
+tests/cli/test_cli_misuse_sweep.py). Each case that was wrong is now one clear error, raised before
+any work, or the right result: never a valid file blamed for a reader's short read, an error from
+numpy or numcodecs, or an option found bad only after minutes of training."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+
+import spikecodec
+from spikecodec.output import OutputError
+
+SPIKES = (np.random.default_rng(11).random((3, 2, 4, 5)) < 0.3).astype(np.uint8)
+FILE = spikecodec.encode(SPIKES, codec="raw")
+RAGGED = [[0, 1], [1]]
+
+
+# --- arrays: nested lists of unequal lengths, at every entry point that takes an array ---------
+
+
+def _writer_append(a: Any) -> None:
+    spikecodec.SpikeWriter(io.BytesIO(), codec="raw").append(a)
+
+
+def _writer_frames(a: Any) -> None:
+    spikecodec.SpikeWriter(io.BytesIO(), codec="raw").write_frames(a)
+
+
+ARRAY_TAKERS: dict[str, Callable[[Any], object]] = {
+    "encode": lambda a: spikecodec.encode(a, codec="raw"),
+    "save": lambda a: spikecodec.save(io.BytesIO(), a, codec="raw"),
+    "SpikeWriter.append": _writer_append,
+    "SpikeWriter.write_frames": _writer_frames,
+    "LinkEncoder.encode": lambda a: spikecodec.LinkEncoder((2,), codec="raw").encode(a),
+}  # not train_prior: a list there is a list of samples
+
+
+@pytest.mark.parametrize("taker", sorted(ARRAY_TAKERS))
+def test_ragged_nested_lists_are_named_as_such(taker: str) -> None:
+    # Was numpy's own "setting an array element with a sequence. The requested array has an
+    # inhomogeneous shape after 1 dimensions", from inside np.asarray.
+    with pytest.raises(ValueError, match=r"cannot read the list given as an array \(nested lists must be of one shape\)"):
+        ARRAY_TAKERS[taker](RAGGED)
+
+
+# --- file objects of the caller's that read oddly, at every reader -----------------------------
+
+
+class _Raw(io.RawIOBase):
+    """A raw binary file object over ``data``; ``seekable`` and what ``read`` returns vary."""
+
+    def __init__(self, data: bytes, seekable: bool, mode: str):
+        self._b = io.BytesIO(data)
+        self._seekable = seekable
+        self._mode = mode
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, *args: Any) -> int:
+        if not self._seekable:
+            raise io.UnsupportedOperation("seek")
+        return self._b.seek(*args)
+
+    def tell(self) -> int:
+        return self._b.tell()
+
+    def read(self, n: int = -1) -> Any:  # type: ignore[override]
+        if self._mode == "none":  # non-blocking, nothing there now
+            return None
+        part = self._b.read(1 if n is None or n < 0 else min(n, 1))  # a legal short read: one byte
+        return part.decode("latin-1") if self._mode == "str" else part
+
+
+READERS: dict[str, Callable[[Any], Any]] = {
+    "load": spikecodec.load,
+    "open": lambda f: spikecodec.open(f).read(),
+    "validate": spikecodec.validate,
+}
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("seekable", [True, False], ids=["seekable", "pipe-like"])
+def test_a_file_object_that_reads_a_byte_at_a_time_reads_whole(reader: str, seekable: bool) -> None:
+    # A seekable raw file object's short read was taken for the end of the file: a valid file
+    # was "file is 1 bytes, too short for the 16-byte preamble" (validate: not conforming).
+    got = READERS[reader](_Raw(FILE, seekable, "short"))
+    if reader == "validate":
+        assert got.ok, got
+    else:
+        np.testing.assert_array_equal(got, SPIKES)
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("seekable", [True, False], ids=["seekable", "pipe-like"])
+def test_a_file_object_that_reads_text_is_a_type_error(reader: str, seekable: bool) -> None:
+    # Was "a bytes-like object is required, not 'str'" (seekable) or "can't concat str to bytes".
+    with pytest.raises(TypeError, match="the file object's read\\(\\) returned str, not bytes"):
+        READERS[reader](_Raw(FILE, seekable, "str"))
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("seekable", [True, False], ids=["seekable", "pipe-like"])
+def test_a_non_blocking_file_object_with_nothing_now_is_not_an_empty_file(reader: str, seekable: bool) -> None:
+    # read() -> None was "object of type 'NoneType' has no len()" (seekable), or a FormatError
+    # "file is 0 bytes" blaming a file that was not read at all (validate: not conforming).
+    with pytest.raises(BlockingIOError, match="non-blocking and has no bytes now"):
+        READERS[reader](_Raw(FILE, seekable, "none"))
+
+
+# --- the reader's containers protocol ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 0, SPIKES[0], None])
+def test_in_on_a_reader_says_what_to_do(value: Any) -> None:
+    # `1 in reader` iterated the frames and ended in numpy's "The truth value of an array with
+    # more than one element is ambiguous. Use a.any() or a.all()".
+    with spikecodec.open(FILE) as r:
+        with pytest.raises(TypeError, match="'in' does not search a spike file"):
+            value in r  # noqa: B015
+
+
+# --- output names: SpikeWriter refuses what save refuses, alike -------------------------------
+
+
+@pytest.mark.parametrize("name, said", [("", "an empty name names no file"),
+                                        ("new/", "ends in '/' but is no folder"),
+                                        ("old.spk/", "ends in '/' but is no folder")])
+@pytest.mark.parametrize("writer", ["save", "SpikeWriter"])
+def test_names_of_no_file_are_refused_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, said: str,
+                                            writer: str) -> None:
+    # SpikeWriter("") was FileNotFoundError "No such file or directory: ''", and
+    # SpikeWriter("old.spk/") (old.spk a file) IsADirectoryError "Is a directory".
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.spk").write_bytes(FILE)
+    with pytest.raises(OutputError, match=said):
+        if writer == "save":
+            spikecodec.save(name, SPIKES)
+        else:
+            spikecodec.SpikeWriter(name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.spk"]
+    assert (tmp_path / "old.spk").read_bytes() == FILE
+
+
+# --- train_prior: its info checked before the training -----------------------------------------
+
+
+def _samples_never_read() -> Iterator[np.ndarray]:
+    raise AssertionError("the samples were read: the info should have been refused first")
+    yield SPIKES  # pragma: no cover
+
+
+@pytest.mark.parametrize("info, error, said", [
+    ({"a": {1}}, ValueError, "must be JSON"),
+    ({"a": float("nan")}, ValueError, "must be JSON"),
+    ({1: "a"}, TypeError, "keys must be strings"),
+    ({"a": "x" * (2 << 20)}, ValueError, "prior description is"),
+], ids=["set", "nan", "int-key", "too-large"])
+def test_train_prior_refuses_info_it_cannot_store_before_training(info: dict, error: type, said: str) -> None:
+    # A set, NaN or an int key in info was refused by the prior made at the end: after every
+    # sample had been read and trained on (minutes on a real file).
+    with pytest.raises(error, match=said):
+        spikecodec.train_prior(_samples_never_read(), info=info)
+
+
+def test_train_prior_keeps_good_info() -> None:
+    prior = spikecodec.train_prior(SPIKES, info={"model": "m", "split": [1, 2]})
+    assert prior.info["model"] == "m" and prior.info["split"] == [1, 2]
+
+
+# --- integrations ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["file", "message"])
+@pytest.mark.parametrize("buf", [None, "abc", 5, np.array([None], dtype=object)], ids=["None", "str", "int", "objects"])
+def test_numcodecs_decode_of_what_is_no_buffer_is_named(framing: str, buf: Any) -> None:
+    # Was numcodecs' "memoryview: a bytes-like object is required, not 'NoneType'".
+    pytest.importorskip("numcodecs")
+    from spikecodec.integrations.numcodecs import SpikeCodec
+
+    with pytest.raises(TypeError, match=r"spikecodec \(numcodecs\): a chunk to decode is the encoded bytes"):
+        SpikeCodec(codec="raw", framing=framing).decode(buf)
+
+
+@pytest.fixture
+def spike_path(tmp_path: Path) -> Path:
+    path = tmp_path / "s.spk"
+    path.write_bytes(FILE)
+    return path
+
+
+def test_dataset_of_a_file_object_asks_for_its_path(spike_path: Path) -> None:
+    # A binary file object was iterated by its lines, each taken for a path:
+    # "No such file or directory: '/cwd/\\udc8aSPK\\r\\n'".
+    pytest.importorskip("torch")
+    from spikecodec.integrations.torch import SpikeDataset
+
+    with open(spike_path, "rb") as f, pytest.raises(TypeError, match="files are given by path .* got a file object"):
+        SpikeDataset(f)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("transform", [5, "flip", np.zeros(2)], ids=["int", "str", "array"])
+def test_dataset_transform_must_be_callable_when_made(spike_path: Path, transform: Any) -> None:
+    # Was accepted, then "'int' object is not callable" at every item (in each loader worker).
+    pytest.importorskip("torch")
+    from spikecodec.integrations.torch import SpikeDataset
+
+    with pytest.raises(TypeError, match="transform must be callable"):
+        SpikeDataset(spike_path, transform=transform)
