@@ -222,8 +222,8 @@ _header_cache: dict[bytes, tuple[Header, Pipeline]] = {}
 def parse_header(pre: bytes, body: bytes, crc: bytes) -> Header:
     """Parse and check the header body (after :func:`parse_preamble`) and its CRC."""
     h = parse_header_shared(pre, body, crc)[0]
-    return Header(h.shape, h.axes, h.bits, h.chunk_shape, tuple(_fresh_json(c) for c in h.codecs),
-                  _fresh_json(h.metadata), h.extensions, h.minor)
+    return Header(h.shape, h.axes, h.bits, h.chunk_shape, tuple(fresh_json(c) for c in h.codecs),
+                  fresh_json(h.metadata), h.extensions, h.minor)
 
 
 def parse_header_shared(pre: bytes, body: bytes, crc: bytes) -> tuple[Header, Pipeline]:
@@ -247,7 +247,7 @@ def _remember(cache: dict, key: Any, value: Any) -> None:
     cache[key] = value
 
 
-def _fresh_json(value: Any) -> Any:
+def fresh_json(value: Any) -> Any:
     """A copy of a parsed JSON value that shares no dict or list with it. Not recursive: metadata
     nested 511 deep, which a reader takes (FORMAT.md 1), ran past Python's recursion limit here."""
     if type(value) not in (dict, list):

@@ -23,7 +23,7 @@ from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
 from .chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache
 from .grid import Tiling, chunk_spec, inner_origins
-from .header import PRIOR_EXTENSION, Header, bind_prior, parse_header, parse_header_shared, parse_preamble
+from .header import PRIOR_EXTENSION, Header, bind_prior, fresh_json, parse_header, parse_header_shared, parse_preamble
 from .records import (
     ChunkTable,
     ChunkTableBuilder,
@@ -508,8 +508,9 @@ class SpikeReader:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """The header's JSON metadata."""
-        return self.header.metadata
+        """The header's JSON metadata: a copy, as :attr:`codec` is (changing it changes nothing
+        the reader holds)."""
+        return fresh_json(self.header.metadata)
 
     @property
     def codec(self) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from ..codecs.registry import CodecLike
 from ..elements import as_elements, element_bits
 from ..errors import FormatError
 from ..json_text import check_string_keys
-from ..limits import MAX_CHUNK_ELEMENTS, MAX_RANK, count_option, flag_option, usable_cpus
+from ..limits import MAX_CHUNK_ELEMENTS, MAX_EXTENT, MAX_RANK, count_option, flag_option, usable_cpus
 from ..output import descriptor_output, lock_for_writing, named_write_error, refuse_folder_name
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
@@ -249,6 +249,8 @@ class SpikeWriter:
         self._metadata = user_metadata(metadata)
         self._bits = element_bits(bits)
         self._length = None if length is None else count_option(length, "length")
+        if self._length is not None and self._length > MAX_EXTENT:  # now, not at the first frame as "shape[0] ... outside"
+            raise ValueError(f"length={self._length} is more frames than an axis may hold ({MAX_EXTENT}, FORMAT.md 3.2)")
         through = descriptor_output(file) if isinstance(file, (str, os.PathLike)) else None
         if through is not None:  # "-" or /dev/stdout: written through, as save() writes them
             file = through

@@ -216,3 +216,24 @@ def test_dataset_transform_must_be_callable_when_made(spike_path: Path, transfor
 
     with pytest.raises(TypeError, match="transform must be callable"):
         SpikeDataset(spike_path, transform=transform)
+
+
+# --- a reader's metadata, a writer's length -------------------------------------------------------
+
+
+def test_changing_a_readers_metadata_changes_nothing_it_holds() -> None:
+    """Before: ``metadata`` handed out the header's own dict (``codec`` a copy), so a caller's
+    edit showed in every later read of it."""
+    reader = spikecodec.open(spikecodec.encode(SPIKES, codec="raw", metadata={"layers": [1, 2], "net": {"t": 4}}))
+    got = reader.metadata
+    got["layers"].append(3)
+    got["net"]["t"] = 8
+    got["new"] = True
+    assert reader.metadata == {"layers": [1, 2], "net": {"t": 4}}
+
+
+@pytest.mark.parametrize("length", [2**62, 2**64 - 1, 2**70])
+def test_a_length_no_axis_can_hold_is_refused_when_the_writer_is_made(length: int) -> None:
+    """Before: accepted, then refused at the first frame as "shape[0] ... outside", naming no length."""
+    with pytest.raises(ValueError, match=f"length={length} is more frames than an axis may hold"):
+        spikecodec.SpikeWriter(io.BytesIO(), codec="raw", length=length)
