@@ -145,11 +145,21 @@ def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
+def stored_values(array: np.ndarray) -> np.ndarray:
+    """``array`` without its repeats: each axis of stride 0 (``np.broadcast_to``'s) cut to its
+    first index. The same values, each stored byte once, so that checking the values costs what
+    the caller stored, not the view's size (a view of 2**40 elements of one value was minutes of
+    scanning, or a mask numpy could not allocate, before its one value was looked at)."""
+    if array.ndim == 0 or 0 not in array.strides:
+        return array
+    return array[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in array.strides)]
+
+
 def clean_bools(array: np.ndarray) -> np.ndarray:
     """``array`` itself, unless it is a bool array storing True as a byte other than 1 (numpy
     reads any non-zero byte as True: ``np.frombuffer``, views of other bytes): then a copy whose
     bytes are 0 and 1, the values a bool chunk's bytes are coded as."""
-    if array.dtype != np.bool_ or array.size == 0 or int(array.view(np.uint8).max()) <= 1:
+    if array.dtype != np.bool_ or array.size == 0 or int(stored_values(array).view(np.uint8).max()) <= 1:
         return array
     return np.not_equal(array, False)
 
@@ -176,9 +186,10 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     if bits is not None:
         bits = element_bits(bits)
     if arr.dtype == np.bool_:
-        return np.asarray(clean_bools(arr).view(np.uint8), order="C"), bits or 1
+        return contiguous_uint8(clean_bools(arr).view(np.uint8)), bits or 1
+    stored = stored_values(arr)  # the checks below read each stored value once (an index in it is one in arr)
     if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        bad = ~np.isfinite(stored) | (stored != np.round(stored))
         if bad.any():
             idx = _first_index(bad)
             raise ElementRangeError(f"value {arr[idx].item()!r} at index {idx} is not a whole number of spikes")
@@ -186,9 +197,9 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         raise ValueError(f"expected a numeric or boolean array, got dtype {arr.dtype}")
     limit = (1 << (bits or 8)) - 1
     # One fast reduction first; the element-wise mask is only built to name a bad index.
-    top = int(arr.max()) if arr.size else 0
-    if top > limit or (arr.size and arr.dtype.kind != "u" and arr.min() < 0):
-        bad = (arr < 0) | (arr > limit)
+    top = int(stored.max()) if arr.size else 0
+    if top > limit or (arr.size and arr.dtype.kind != "u" and stored.min() < 0):
+        bad = (stored < 0) | (stored > limit)
         idx = _first_index(bad)
         kind = f"{bits}-bit" if bits else "8-bit (the widest)"
         raise ElementRangeError(

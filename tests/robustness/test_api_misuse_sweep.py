@@ -237,3 +237,20 @@ def test_a_length_no_axis_can_hold_is_refused_when_the_writer_is_made(length: in
     """Before: accepted, then refused at the first frame as "shape[0] ... outside", naming no length."""
     with pytest.raises(ValueError, match=f"length={length} is more frames than an axis may hold"):
         spikecodec.SpikeWriter(io.BytesIO(), codec="raw", length=length)
+
+
+# --- views that repeat one stored value (np.broadcast_to): checked by what is stored ------------
+
+
+@pytest.mark.parametrize("view, error, said", [
+    (np.broadcast_to(np.float32(0.5), (2**40,)), ValueError, r"value 0.5 at index \(0,\) is not a whole number"),
+    (np.broadcast_to(np.int64(300), (2**20, 2**20)), ValueError, r"value 300 at index \(0, 0\) does not fit"),
+    (np.broadcast_to(np.arange(3.0), (2**38, 3)), MemoryError, "zero strides"),
+    (np.broadcast_to(np.True_, (2**40,)), MemoryError, "zero strides"),
+])
+def test_a_view_of_one_repeated_value_is_checked_by_its_stored_values(view: np.ndarray, error: type, said: str) -> None:
+    """Before: the value checks read the view's every element - a float mask numpy could not
+    allocate ("Unable to allocate 1.00 TiB"), or minutes of scanning 2**40 bools or ints before
+    the MemoryError that says why the copy cannot be made."""
+    with pytest.raises(error, match=said):
+        spikecodec.encode(view)
