@@ -69,7 +69,8 @@ VALID: dict[str, dict] = {
         "stream": {"codec": "raw", "axes": ["T", "N", "C", "L"], "chunk": [2], "flush_after": [1]},
     },
     # A stream given no chunk shape and no axis names (the writer's defaults: chunk [1], T N C), and
-    # a stream of frames with an empty axis (G = 0: no chunk at all), which no vector wrote before.
+    # a stream of frames with an empty axis, which no vector wrote before (its chunk is [1], k = 1, so
+# G = 1: each row is one chunk of no element, FORMAT.md 4.2, not G = 0 as this said at first).
     "streamed-default-chunk": {
         "array": {"shape": [3, 2, 5], "bits": 1, "rate": 0.4, "seed": 115},
         "stream": {"codec": "raw", "flush_after": []},
@@ -737,6 +738,26 @@ for _case, _shape, _bits, _chunk, _rate, _seed, _more in (
     }
 VALID["neuronmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 2, "rate": 0.9, "seed": 212}, "encode": {"codec": "neuronmix", "chunk": [1]}}
 VALID["neuronmix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 213}, "encode": {"codec": "neuronmix", "chunk": [4]}}
+# Added later (format unchanged): chunk grids of at least 2 x 2 on two or more chunked axes after
+# axis 0 (FORMAT.md 4.2: within a row, C order of the origins on axes 1..k-1, the last chunked axis
+# fastest), which rank8's 1 x 1 grid left open: k = 3 with edge chunks on every axis and rows of 2
+# and 1 (classic records, G = 2 x 2 = 4), and k = 4 with a 2 x 2 x 2 grid of chunks of one shape
+# (compact records, which state no origin: a reader that orders a row's chunks otherwise decodes
+# another array without any error).
+VALID["chunks-3d"] = {"array": {"shape": [3, 4, 5, 6], "bits": 1, "rate": 0.3, "seed": 214},
+                      "encode": {"codec": "raw", "chunk": [2, 2, 3]}}
+VALID["chunks-4d-compact"] = {"array": {"shape": [3, 4, 4, 6, 2], "bits": 2, "rate": 0.4, "seed": 215},
+                              "encode": {"codec": "raw", "chunk": [2, 2, 2, 3], "records": "compact"}}
+# Metadata numbers at the edge of section 1's rule (a number too large for a double counts as
+# Infinity: 2^1024 - 2^970 or more): the largest double, and the largest integer literal below the
+# limit (309 digits), which rounds to the largest double; both are valid JSON a reader MUST accept
+# (invalid/metadata-integer-309-digits-infinite is the limit itself).
+VALID["metadata-largest-double"] = {"array": {"shape": [2, 3], "bits": 1, "rate": 0.5, "seed": 217},
+                                    "encode": {"codec": "raw", "axes": ["T", "N"],
+                                               "metadata": {"a": 1.7976931348623157e308, "b": -1.7976931348623157e308}}}
+VALID["metadata-integer-309-digits"] = {"array": {"shape": [2, 3], "bits": 1, "rate": 0.5, "seed": 218},
+                                        "encode": {"codec": "raw", "axes": ["T", "N"],
+                                                   "metadata": {"a": 2**1024 - 2**970 - 1, "b": -(2**1024 - 2**970 - 1)}}}
 
 _loaded_priors: dict[str, spikecodec.Prior] = {}
 
@@ -1434,6 +1455,86 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_outside_sixth_round(valid))
     out.update(_invalid_core_twins(valid))
     out.update(_invalid_codec_rules(valid))
+    out.update(_invalid_outside_seventh_round(valid))
+    return out
+
+
+def _invalid_outside_seventh_round(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Rules an implementer reading FORMAT.md alone could misread while passing every vector before
+    these: the JSON rules of section 1, in the metadata and in a codec's parameters (a repeated
+    key, also one repeated only once its escapes are decoded; a number that rounds to infinity; a
+    byte-order mark; bytes that are not UTF-8; an integer parameter written with a fraction, an
+    exponent or as true); the order of section 10 step 3 where a header breaks two rules; and of
+    steps 5 and 7 for classic records (row heights of a row's other entries, index-end before
+    row-incomplete, the index magic before its size, the payload-size cap)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+    base = valid["spikes-raw"]  # rank 5, k = 1, codec raw
+    zbase = valid["spikes-zstd"]  # raw, zstd level 3
+
+    # Section 1: JSON text (json-invalid at 16).
+    out["metadata-duplicate-key"] = (_set_metadata_raw(base, b'{"a":1,"a":2}'), 16, "appears twice")
+    out["metadata-duplicate-key-escaped"] = (_set_metadata_raw(base, b'{"a":1,"\\u0061":2}'), 16, "appears twice")
+    out["metadata-duplicate-key-nested"] = (_set_metadata_raw(base, b'{"a":{"b":1,"b":1}}'), 16, "appears twice")
+    out["metadata-number-1e999"] = (_set_metadata_raw(base, b'{"a":1e999}'), 16, "too large for a double")
+    out["metadata-integer-309-digits-infinite"] = (_set_metadata_raw(base, b'{"a":%d}' % (2**1024 - 2**970)), 16,
+                                                   "too large for a double")
+    out["metadata-byte-order-mark"] = (_set_metadata_raw(base, b"\xef\xbb\xbf{}"), 16, "byte-order mark")
+    out["metadata-invalid-utf8"] = (_set_metadata_raw(base, b'{"a":"\xff"}'), 16, "metadata is not valid JSON")
+    out["metadata-utf8-surrogate"] = (_set_metadata_raw(base, b'{"a":"\xed\xa0\x80"}'), 16, "metadata is not valid JSON")
+    # The same rules in a codec's parameters, checked (step 3.3) before the pipeline (step 3.4).
+    out["codec-config-duplicate-key"] = (_raw_header(zbase, codecs=[(b"raw", b"{}"), (b"zstd", b'{"level":3,"level":3}')]), 16,
+                                         "appears twice")
+    out["codec-config-number-1e999"] = (_raw_header(zbase, codecs=[(b"raw", b"{}"), (b"zstd", b'{"level":1e999}')]), 16,
+                                        "too large for a double")
+    out["codec-config-byte-order-mark"] = (_raw_header(base, codecs=[(b"raw", b"\xef\xbb\xbf{}")]), 16, "byte-order mark")
+    # An integer parameter (section 1: no fraction, no exponent, not true): codec-pipeline, as a
+    # value out of range.
+    out["zstd-level-fraction"] = (_raw_header(zbase, codecs=[(b"raw", b"{}"), (b"zstd", b'{"level":3.0}')]), 16, "zstd level")
+    out["zstd-level-exponent"] = (_raw_header(zbase, codecs=[(b"raw", b"{}"), (b"zstd", b'{"level":3e0}')]), 16, "zstd level")
+    out["zstd-level-true"] = (_raw_header(zbase, codecs=[(b"raw", b"{}"), (b"zstd", b'{"level":true}')]), 16, "zstd level")
+
+    # Section 10 step 3: two problems, the one of the earlier step (or earlier in a step) first.
+    pad65 = [(0, b"x-pad", b"")] * 65
+    out["codec-count-before-extension-count"] = (_raw_header(base, codecs=[], extensions=pad65), 16, "0 codecs")
+    out["metadata-json-before-extension-count"] = (_raw_header(base, metadata=b'{"a":1,"a":1}', extensions=pad65), 16,
+                                                   "appears twice")
+    out["extension-flags-before-element-bits"] = (
+        _patch_header_body(_raw_header(base, extensions=[(2, b"x-pad", b"")]), 1, b"\x03"), 16, "undefined flag bits set")
+    out["codec-id-before-pipeline"] = (_raw_header(base, codecs=[(b"lzma9", b"{}"), (b"x" * 33, b"{}")]), 16,
+                                       "is not 1..32 ASCII characters")
+    out["pipeline-before-extensions"] = (
+        _raw_header(zbase, codecs=[(b"raw", b"{}"), (b"zstd", b'{"level":99}')], extensions=[(1, b"x-must-understand", b"")]),
+        16, "zstd level")
+
+    # Section 10 step 5, classic index: a row's other entries are held to the row's height
+    # (row-height-differs), not to 1 .. chunk_shape[0] (row-height); index-end comes before
+    # row-incomplete (the reverse of a compact walk's order); the magic before the size.
+    grid = valid["chunks-2d"]  # shape [3, 5, ...], chunk [2, 2]: G = 3, rows of 2 and 1
+    gh, gstart, gents = _parts(grid)
+    gend = gents[-1].offset + gents[-1].size
+    for name, height in (("row-height-differs-too-tall", 3), ("row-height-differs-zero", 0)):
+        ents = list(gents)
+        e = ents[1]  # the second entry of row 0
+        ents[1] = IndexEntry(e.offset, e.size, e.row_start, height, e.spike_count)
+        out[name] = (_finish(grid[:gend], ents), gend, "row")
+    out["index-end-before-row-incomplete"] = (_finish(grid[:gend], gents[:-1]), gend, "chunks end at")
+    h, start, ents = _parts(base)
+    end = ents[-1].offset + ents[-1].size
+    index = b"SPKX" + encode_index(ents)[4:-4]
+    index = index[:4] + struct.pack("<Q", len(ents) + 1) + index[12:]
+    index += _crc(index)
+    out["index-magic-before-size"] = (base[:end] + index + encode_trailer(end, len(index)), end, "no index magic")
+
+    # Section 10 step 7: a record's payload size over 2 B + 65536 (B = 15 bytes here), its index
+    # entry in agreement and its CRC right: payload-size, at the record.
+    cap = 2 * 15 + 65536
+
+    def over_cap(i, o, e, s, p):
+        assert i > 0 or len(p) == 15
+        return o, e, s, bytes(cap + 1) if i == 0 else p
+
+    body, gents2 = _rebuild_chunks(base, over_cap)
+    out["payload-size-classic"] = (_finish(body, gents2), start, "exceeds the cap")
     return out
 
 
@@ -2953,7 +3054,38 @@ def message_vectors() -> dict[str, tuple[list[bytes], bool, np.ndarray | None, i
         assert (offset is None) == (phrase == "") and (message is None or phrase in message), (name, message)
         assert message is None or message.startswith(f"{code}: "), (name, message)
         out[f"messages-{name}"] = (messages, is_end, rows, offset, phrase or None, code, records)
+    for name, (messages, is_end, phrase, code) in _message_cases_seventh_round().items():
+        rows, offset, message = _received(messages, is_end)
+        assert (offset is None) == (phrase == "") and (message is None or phrase in message), (name, message)
+        assert message is None or message.startswith(f"{code}: "), (name, message)
+        out[f"messages-{name}"] = (messages, is_end, rows, offset, phrase or None, code, None)
     return out
+
+
+def _message_cases_seventh_round() -> dict[str, tuple[list[bytes], bool, str, str | None]]:
+    """Rules of section 11 no message vector held before (codec raw): a chunk message of no bytes,
+    accepted and changing nothing, with and without message ends; with message ends, a message cut
+    at a record boundary inside a row (two records a row: chunk [1, 1] of frames of 2 samples) is
+    message-truncated, checked before row-incomplete; an end message whose count is right and whose
+    rows are not (index-count)."""
+    frames = (np.random.default_rng(216).random((4, 2, 3, 4, 4)) < 0.3).astype(np.uint8)
+    header, msgs, end = _link_stream(frames.shape[1:], frames, [1, 2, 1], codec="raw", chunk=(1, 1), records="compact",
+                                     stream_id=bytes(range(112, 128)))
+    eh, em, eend = _link_stream(frames.shape[1:], frames, [1, 2, 1], codec="raw", chunk=(1, 1), records="compact",
+                                stream_id=bytes(range(128, 144)), message_ends=True)
+    records = 2 * len(frames)  # two chunks a row, rows of one frame
+    at = len(header) + sum(len(m) for m in msgs)
+    index = b"\x00" + varint(records) + varint(len(frames) + 1)
+    index += _crc(index)
+    wrong_rows = index + encode_trailer(at, len(index))
+    assert wrong_rows[:1 + len(varint(records))] == end[:1 + len(varint(records))] and wrong_rows != end
+    return {
+        "empty-message-raw": ([header, msgs[0], b"", msgs[1], b"", msgs[2], end], True, "", None),
+        "message-ends-empty-message-raw": ([eh, em[0], b"", em[1], em[2], b"", eend], True, "", None),
+        "message-ends-truncated-inside-row-raw": ([eh, em[0], em[1][: _first_record_ending(em[1])]], False, "cut short",
+                                                  "message-truncated"),
+        "end-rows-raw": ([header, *msgs, wrong_rows], True, "rows", "index-count"),
+    }
 
 
 # -- recovery (FORMAT.md 10) ----------------------------------------------------------------------
@@ -3000,6 +3132,14 @@ def recovery_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, np.ndarr
     # A file shorter than its header and a trailer is reported at its end, not 24 bytes before it.
     out["recover-compact-truncated"] = (cut, cvalues[:3], len(cut) - 24 if len(cut) - 24 >= _parts(cbase)[1] else len(cut), "no trailer")
     return out
+
+
+# Valid vectors listed again for recovery (manifest section ``recover_complete``): a file that
+# reads without a problem recovers to exactly what reading gives (FORMAT.md 10), so a complete
+# file with G = 0 (no record) has its header's shape[0] rows (empty-inner-axis: 3, where a walk of
+# its records finds none); files whose rows are chunks of no element (G = 1: empty-axis, and the
+# stream streamed-empty-inner-axis, shape[0] unknown) and one of several chunks a row all their rows.
+RECOVER_COMPLETE = ["empty-inner-axis", "empty-axis", "streamed-empty-inner-axis", "chunks-3d"]
 
 
 # -- broken prior files -------------------------------------------------------------------------
@@ -3365,6 +3505,33 @@ INVALID_CODES = {
     "countctx-value-too-large": "symbol-above-top",
 }
 
+INVALID_CODES.update({  # _invalid_outside_seventh_round
+    "metadata-duplicate-key": "json-invalid",
+    "metadata-duplicate-key-escaped": "json-invalid",
+    "metadata-duplicate-key-nested": "json-invalid",
+    "metadata-number-1e999": "json-invalid",
+    "metadata-integer-309-digits-infinite": "json-invalid",
+    "metadata-byte-order-mark": "json-invalid",
+    "metadata-invalid-utf8": "json-invalid",
+    "metadata-utf8-surrogate": "json-invalid",
+    "codec-config-duplicate-key": "json-invalid",
+    "codec-config-number-1e999": "json-invalid",
+    "codec-config-byte-order-mark": "json-invalid",
+    "zstd-level-fraction": "codec-pipeline",
+    "zstd-level-exponent": "codec-pipeline",
+    "zstd-level-true": "codec-pipeline",
+    "codec-count-before-extension-count": "codec-count",
+    "metadata-json-before-extension-count": "json-invalid",
+    "extension-flags-before-element-bits": "extension-flags",
+    "codec-id-before-pipeline": "codec-id",
+    "pipeline-before-extensions": "codec-pipeline",
+    "row-height-differs-too-tall": "row-height-differs",
+    "row-height-differs-zero": "row-height-differs",
+    "index-end-before-row-incomplete": "index-end",
+    "index-magic-before-size": "index-magic",
+    "payload-size-classic": "payload-size",
+})
+
 # The same for the recovery vectors: the problem a plain read reports (FORMAT.md 10).
 RECOVER_CODES = {
     "recover-truncated": "trailer-magic",
@@ -3442,6 +3609,13 @@ def main() -> int:
             buf = io.BytesIO()
             np.save(buf, recovered)
             _put(VECTORS / "recover" / f"{name}.npy", buf.getvalue(), args.force)
+    manifest["recover_complete"] = {}
+    for name in RECOVER_COMPLETE:  # valid vectors: recovering one gives what reading gives (FORMAT.md 10)
+        data = valid_bytes[name]
+        with spikecodec.open(data, recover=True) as r:
+            assert not r.recovered and np.array_equal(r[:], make_array(VALID[name]["array"])), name
+        manifest["recover_complete"][name] = {"spk": f"vectors/valid/{name}.spk", "npy": f"vectors/valid/{name}.npy",
+                                              "codecs": header_codecs(data)}
     manifest["messages"] = {}
     for name, (messages, is_end, rows, offset, problem, code, records) in message_vectors().items():
         manifest["messages"][name] = {"msgs": f"vectors/messages/{name}.msgs", "end": is_end, "offset": offset,

@@ -90,7 +90,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "index-magic": ("6.1", "the index starts with the magic SPKI"),
     "index-size": ("6", "the index's size is what its count makes it, and what the trailer says"),
     "index-crc": ("6", "the index CRC is the CRC-32 of the index's bytes before it"),
-    "index-truncated": ("6", "the file holds the whole index (found in a message, section 11: in a file, step 4 of section 10 keeps the index before the trailer)"),
+    "index-truncated": ("6", "the file holds the whole index (found in a message, section 11: in a file a compact index, at most 25 bytes, starts before the trailer's 24 bytes (step 4), so it is read to its end, into the trailer if need be, and a wrong length is `index-size`)"),
     "index-overlap": ("6.1", "an index entry starts where the previous chunk ends, not before"),
     "index-gap": ("6.1", "an index entry starts where the previous chunk ends, not after"),
     "index-entry-size": ("6.1", "an index entry's size is at least a record's header and CRC"),

@@ -82,6 +82,25 @@ def check_recover(root, entry):
     return _same(got, np.load(os.path.join(root, entry["npy"])))
 
 
+def check_recover_complete(root, entry):
+    """A valid vector recovered (FORMAT.md 10): it reads, and recovering it gives the same array."""
+    data = _bytes(root, entry["spk"])
+    priors = _priors(root, entry.get("priors"))
+    want = np.load(os.path.join(root, entry["npy"]))
+    failure = _codecs(entry, data)
+    if failure:
+        return failure
+    for what, run in (("read", read), ("recovery", recover)):
+        try:
+            got = run(data, priors)
+        except Problem as problem:
+            return f"{what} failed: {problem}"
+        failure = _same(got, want)
+        if failure:
+            return f"{what}: {failure}"
+    return None
+
+
 def check_prior(root, entry):
     blob = _bytes(root, entry["prior"])
     if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
@@ -156,6 +175,7 @@ CHECKS = {
     "valid": check_valid,
     "invalid": check_invalid,
     "recover": check_recover,
+    "recover_complete": check_recover_complete,
     "priors": check_prior,
     "invalid_priors": check_invalid_prior,
     "messages": check_messages,

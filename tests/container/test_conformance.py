@@ -403,6 +403,27 @@ def test_recovery_vector_is_rejected_then_recovered(name, tmp_path):
         assert r.recovered and r.shape[0] >= expected.shape[0]
 
 
+@pytest.mark.parametrize("name", sorted(MANIFEST["recover_complete"]))
+def test_recovering_a_file_that_reads_cleanly_gives_what_reading_gives(name, tmp_path):
+    """FORMAT.md 10: recovery of a file without a problem is its read, not the walk's result (a
+    complete file with G = 0 keeps its header's shape[0] rows)."""
+    from cli.main import main as cli
+
+    entry = MANIFEST["recover_complete"][name]
+    data = (SPEC / entry["spk"]).read_bytes()
+    expected = np.load(SPEC / entry["npy"])
+    assert spikecodec.validate(data).ok
+    src, dst = tmp_path / "in.spk", tmp_path / "out.spk"
+    src.write_bytes(data)
+    assert cli(["recover", str(src), "-o", str(dst), "-q"]) == 0
+    got = spikecodec.load(dst)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    with spikecodec.open(data, recover=True) as r:
+        assert r.shape == expected.shape
+        np.testing.assert_array_equal(r.read(), expected)
+
+
 # -- the issue-23 vectors hold what they are named for ---------------------------------------------
 
 
