@@ -96,10 +96,11 @@ class Source:
             binary_file(source, "rb")
             name = getattr(source, "name", "<stream>")
             self.name = f"<pipe fd {name}>" if isinstance(name, int) else str(name)  # a subprocess's stdout is named by its fd
-            if _seekable(source):
+            at_end = _position_and_end(source) if _seekable(source) else None
+            if at_end is not None:
                 self._file = source
-                self._base = source.tell()
-                self.size = source.seek(0, io.SEEK_END) - self._base
+                self._base, end = at_end
+                self.size = end - self._base
                 if self._base:  # offsets count from here: say so (an object just written, not rewound, reads as 0 bytes)
                     self.name += f" (read from its position {self._base}{': seek(0) to read it from its start' if not self.size else ''})"
             else:
@@ -319,6 +320,17 @@ def flush(file: BinaryIO) -> None:
     method = getattr(file, "flush", None)
     if callable(method):
         method()
+
+
+def _position_and_end(f) -> tuple[int, int] | None:
+    """(position, end) of a file object that says it is seekable, or None when its tell or seek
+    fails anyway (io.UnsupportedOperation from a wrapper over a pipe): it is then read as a
+    stream, from where it is, where the failure reached the caller as a bare "seek"."""
+    try:
+        position = f.tell()
+        return position, f.seek(0, io.SEEK_END)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def _seekable(f) -> bool:

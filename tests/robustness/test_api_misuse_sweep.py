@@ -254,3 +254,22 @@ def test_a_view_of_one_repeated_value_is_checked_by_its_stored_values(view: np.n
     the MemoryError that says why the copy cannot be made."""
     with pytest.raises(error, match=said):
         spikecodec.encode(view)
+
+
+class _SaysSeekableCannotSeek(io.BytesIO):
+    """A wrapper over a pipe that claims seekable() and raises on seek."""
+
+    def seek(self, *args: Any) -> int:
+        raise io.UnsupportedOperation("seek")
+
+
+@pytest.mark.parametrize("reader", ["decode", "open", "validate"])
+def test_a_file_object_that_says_seekable_but_cannot_seek_is_read_as_a_stream(reader: str) -> None:
+    """Before: a bare ``io.UnsupportedOperation: seek`` from the reader's set-up."""
+    got = getattr(spikecodec, reader)(_SaysSeekableCannotSeek(FILE))
+    if reader == "open":
+        got = got.read()
+    if reader == "validate":
+        assert got.ok, got
+    else:
+        assert np.array_equal(got, SPIKES)
