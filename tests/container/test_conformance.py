@@ -374,13 +374,23 @@ def test_mix_shares_the_ctxmix_arithmetic():
 # -- recovery (FORMAT.md 10) -----------------------------------------------------------------------
 
 
+def _check_recovered_by_the_command(data, expected, tmp_path):
+    """``spikecodec recover`` of ``data`` succeeds and writes exactly ``expected``."""
+    from cli.main import main as cli
+
+    src, dst = tmp_path / "in.spk", tmp_path / "out.spk"
+    src.write_bytes(data)
+    assert cli(["recover", str(src), "-o", str(dst), "-q"]) == 0
+    got = spikecodec.load(dst)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("name", sorted(MANIFEST["recover"]))
 def test_recovery_vector_is_rejected_then_recovered(name, tmp_path):
     """A plain read rejects the file for its reason; ``spikecodec recover`` keeps exactly the
     rows the manifest's array holds (FORMAT.md 10: whole rows before the first bad record, and
     before the row of the first chunk that does not decode)."""
-    from cli.main import main as cli
-
     entry = MANIFEST["recover"][name]
     data = (SPEC / entry["spk"]).read_bytes()
     expected = np.load(SPEC / entry["npy"])
@@ -393,12 +403,7 @@ def test_recovery_vector_is_rejected_then_recovered(name, tmp_path):
     assert (entry["code"], entry["offset"]) in [(p.code, p.offset) for p in report.problems if entry["problem"] in p.message], report.problems
     with pytest.raises(spikecodec.FormatError):
         spikecodec.decode(data)
-    src, dst = tmp_path / "in.spk", tmp_path / "out.spk"
-    src.write_bytes(data)
-    assert cli(["recover", str(src), "-o", str(dst), "-q"]) == 0
-    got = spikecodec.load(dst)
-    assert got.shape == expected.shape
-    np.testing.assert_array_equal(got, expected)
+    _check_recovered_by_the_command(data, expected, tmp_path)
     with spikecodec.open(data, recover=True) as r:  # the walk itself: rows whose records check
         assert r.recovered and r.shape[0] >= expected.shape[0]
 
@@ -407,18 +412,11 @@ def test_recovery_vector_is_rejected_then_recovered(name, tmp_path):
 def test_recovering_a_file_that_reads_cleanly_gives_what_reading_gives(name, tmp_path):
     """FORMAT.md 10: recovery of a file without a problem is its read, not the walk's result (a
     complete file with G = 0 keeps its header's shape[0] rows)."""
-    from cli.main import main as cli
-
     entry = MANIFEST["recover_complete"][name]
     data = (SPEC / entry["spk"]).read_bytes()
     expected = np.load(SPEC / entry["npy"])
     assert spikecodec.validate(data).ok
-    src, dst = tmp_path / "in.spk", tmp_path / "out.spk"
-    src.write_bytes(data)
-    assert cli(["recover", str(src), "-o", str(dst), "-q"]) == 0
-    got = spikecodec.load(dst)
-    assert got.shape == expected.shape
-    np.testing.assert_array_equal(got, expected)
+    _check_recovered_by_the_command(data, expected, tmp_path)
     with spikecodec.open(data, recover=True) as r:
         assert r.shape == expected.shape
         np.testing.assert_array_equal(r.read(), expected)
