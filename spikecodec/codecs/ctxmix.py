@@ -97,7 +97,8 @@ class ContextMixing(TrainableCodec, DecodingIntoCodec):
 
     def train(self, chunk: np.ndarray, spec: ChunkSpec, tables: dict[str, np.ndarray]) -> None:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes, writable=True)  # its one kernel also decodes: it writes
-        self._code_into(canon, spec, tables["states"], tables["weights"], False, np.empty(spec.packed_nbytes, np.uint8))
+        # Only the tables' learning is wanted: a buffer of no bytes, the coder counting past it.
+        self._code_into(canon, spec, tables["states"], tables["weights"], False, np.empty(0, np.uint8))
 
     def _tables(self, spec: ChunkSpec) -> tuple[np.ndarray, np.ndarray, bool]:
         """(states, weights, journal) to code one chunk from: with a prior, this thread's working
