@@ -363,12 +363,15 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                     bp = prv + pix
                     hw = U((h * W + w) * C)
                     pos0 = ((tp * H + h) * W + w) * C
+                    cg = g - 1  # c mod g, counted: no division an element
                     for c in range(C):
                         if not encoding and cannot_end(st, data):  # before each element (FORMAT.md 9.4.9, 9.4.11)
                             status = 1
                             break
                         cu = U(c)
-                        ct = (c % g) * tpos + tp
+                        cg = cg + 1 if cg + 1 < g else 0
+                        cgn = cg + 1 if cg + 1 < g else 0  # the next channel's
+                        ct = cg * tpos + tp
                         i = bc + cu
                         j = bp + cu
                         le = np.int64(sig[i - U(sw)])
@@ -403,7 +406,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                             # decision (Y's does not depend on it), fetched while it is coded:
                             # otherwise their cache misses (tables of 2**20 states and more, read
                             # at random) lie on the serial chain between decisions.
-                            ctn = ((c + 1) % g) * tpos + tp
+                            ctn = cgn * tpos + tp
                             for b in range(2):
                                 if not chan:
                                     prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh3, o3)))
@@ -416,7 +419,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                             # decision, fetched while it is coded: read at random, they outgrow
                             # the caches on many channels. Only bit 5 of A's context (c1) and W's
                             # last bit depend on the decision; B's two states share a line.
-                            ctn = ((c + 1) % g) * tpos + tp
+                            ctn = cgn * tpos + tp
                             k = i + U(1)
                             m = j + U(1)
                             near_n = (np.int64(sig[k - U(sw)]) | np.int64(sig[k - U(sh)]) << 1 | np.int64(sig[k - U(sh + sw)]) << 2
@@ -451,6 +454,8 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                                        | (np.int64(x[t, n - 1, c, h - 1, w] > 0) << 4 if has_u else 0))
                             ip = U(o_p + pk)
                             il = U(_slot((ct << 16) + np.int64(long[hw + cu]), 64 - LONG_BITS, o_l))
+                            if c + 1 < C:  # the next channel's state of L (hashed in 2**22: read at random), known now
+                                prefetch(tabs, U(_slot(((cgn * tpos + tp) << 16) + np.int64(long[hw + cu + U(1)]), 64 - LONG_BITS, o_l)))
                         ix = line_x + group_node
                         iy = line_y + group_node
                         va = tabs[U(ia)]
@@ -474,7 +479,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                         wi = U((tp * SETS_PER_STEP + _confidence(vx) * 16 + (p1 | up << 1 | le << 2 | p2 << 3)) * sig_size)
                         dot = _set_sum(wts, wi, sa, sb, sc, se, sv, sx, sy, sp, sl, frame)
                         if chan:  # the channel's set, averaged with the shared one (as ctxmix's two sets)
-                            wc = U(chan_w0 + ((c % g) * CHANNEL_SETS + (c1 | c2 << 1)) * sig_size)
+                            wc = U(chan_w0 + (cg * CHANNEL_SETS + (c1 | c2 << 1)) * sig_size)
                             dot = (dot + _set_sum(wts, wc, sa, sb, sc, se, sv, sx, sy, sp, sl, frame)) >> 1
                         p = squashed(dot >> 16)
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
