@@ -738,6 +738,31 @@ for _case, _shape, _bits, _chunk, _rate, _seed, _more in (
     }
 VALID["neuronmix-packed"] = {"array": {"shape": [2, 2, 3, 4, 4], "bits": 2, "rate": 0.9, "seed": 212}, "encode": {"codec": "neuronmix", "chunk": [1]}}
 VALID["neuronmix-zeros"] = {"array": {"shape": [4, 3, 8, 5, 5], "bits": 1, "rate": 0.0, "seed": 213}, "encode": {"codec": "neuronmix", "chunk": [4]}}
+# Added later (format unchanged), rules of 9.4.17 that an outside implementation misread and still
+# passed every vector above: the mixer's weight clamp at 2^20 (a flag weight set's bias falls by 1
+# a decision while a plane is silent and P12 is 1: 2^20 silent neurons before a sparse last row;
+# a reader clamping at 2^19, or not at all, then decodes that row otherwise; the bias falls by
+# rounding at most 1 a decision and a set takes at most one decision an element, so this way no
+# input of fewer than 2^20 elements does it); a value's P12 kept at least 1 (2-bit counts all 1:
+# M's state for the first bit falls below p = 2^10, p >> 10 = 0); a table of exactly 2^22 keys
+# indexed directly (B2's K is 2^22 at C H W TQ = 2^18: a reader hashing it mixes up keys); pos
+# = (c H + h) W + w in a hashed table with C = 2 (with direct indexing any other layout of pos
+# only renames entries); and the canonical view (9.4.1) of axes other than T, N, C, H, W: in
+# another order (chunked along N), others merged into N in their order (`t` is not T), no T.
+VALID["neuronmix-weight-clamp"] = {"array": {"shape": [1, 1, 1, 1026, 1024], "bits": 1, "rate": 0.2, "seed": 215, "quiet": 1025 * 1024},
+                                   "encode": {"codec": "neuronmix", "chunk": [1]}}
+VALID["neuronmix-value-p-floor"] = {"array": {"shape": [1, 1, 1, 1, 1100], "bits": 2, "rate": 1.0, "seed": 218, "value": 1},
+                                    "encode": {"codec": "neuronmix", "chunk": [1]}}
+VALID["neuronmix-k-at-cap"] = {"array": {"shape": [16, 1, 1, 128, 128], "bits": 1, "rate": 0.3, "seed": 216, "correlated": True},
+                               "encode": {"codec": "neuronmix", "chunk": [16]}}
+VALID["neuronmix-hashed-c2"] = {"array": {"shape": [16, 1, 2, 91, 91], "bits": 1, "rate": 0.3, "seed": 217, "correlated": True},
+                                "encode": {"codec": "neuronmix", "chunk": [16]}}
+VALID["neuronmix-axes-order"] = {"array": {"shape": [4, 3, 5, 2, 3], "bits": 2, "rate": 0.3, "seed": 219, "correlated": True},
+                                 "encode": {"codec": "neuronmix", "axes": ["N", "H", "W", "C", "T"], "chunk": [2]}}
+VALID["neuronmix-axes-merged"] = {"array": {"shape": [3, 2, 3, 4, 3, 3], "bits": 1, "rate": 0.3, "seed": 220, "correlated": True},
+                                  "encode": {"codec": "neuronmix", "axes": ["T", "S", "t", "C", "H", "W"], "chunk": [3]}}
+VALID["neuronmix-axes-no-t"] = {"array": {"shape": [6, 5, 4, 4], "bits": 4, "rate": 0.4, "seed": 221, "correlated": True},
+                                "encode": {"codec": "neuronmix", "axes": ["N", "C", "H", "W"], "chunk": [6]}}
 # Added later (format unchanged): chunk grids of at least 2 x 2 on two or more chunked axes after
 # axis 0 (FORMAT.md 4.2: within a row, C order of the origins on axes 1..k-1, the last chunked axis
 # fastest), which rank8's 1 x 1 grid left open: k = 3 with edge chunks on every axis and rows of 2
@@ -1120,6 +1145,10 @@ def make_array(recipe: dict) -> np.ndarray:
     else:
         fire = rng.random(shape) < rate
     x = fire.astype(np.uint8) if bits == 1 else np.where(fire, rng.integers(1, 1 << bits, shape), 0).astype(np.uint8)
+    if recipe.get("value"):  # every firing element this value
+        x = fire.astype(np.uint8) * np.uint8(recipe["value"])
+    if recipe.get("quiet"):  # the first `quiet` elements (C order) 0
+        x.reshape(-1)[: recipe["quiet"]] = 0
     if recipe.get("frames"):  # samples (axis 1) in runs of `frames`: each the one before, but `redraw` of it as drawn
         redraw = rng.random(shape) < recipe.get("redraw", 0.0)
         for n in range(1, shape[1]):
@@ -2121,6 +2150,17 @@ def _invalid_neuronmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, s
     extra = next(b for b in range(256) if decoded(zeros + bytes([b]), "neuronmix-zeros")[0] == 1)
     body, ents = _rebuild_chunks(valid["neuronmix-zeros"], lambda i, o, e, s, p: (o, e, s, p + bytes([extra]) if i == 0 else p))
     out["neuronmix-extra-final-byte"] = (_finish(body, ents), _parts(valid["neuronmix-zeros"])[1], "corrupt payload")
+    # Added later: the byte after them that the other end rule asks for (low >> 24, when high is
+    # not 2^32 - 1): still refused, since high is 2^32 - 1 at the end of the zeros.
+    from spikecodec.codecs.kernels import binary
+
+    canon = make_array(VALID["neuronmix-zeros"]["array"])
+    _, st = kernels._code(np.ascontiguousarray(canon.transpose(1, 3, 4, 2, 0)), 1, np.zeros(len(zeros) + 8, np.uint8), np.zeros(0, np.uint8), True)
+    assert st[binary.HIGH] == 0xFFFFFFFF and st[binary.SHIFTED] == len(zeros)
+    low = int(st[binary.LOW]) >> 24
+    assert decoded(zeros + bytes([low]), "neuronmix-zeros")[0] == 1
+    body, ents = _rebuild_chunks(valid["neuronmix-zeros"], lambda i, o, e, s, p: (o, e, s, p + bytes([low]) if i == 0 else p))
+    out["neuronmix-extra-final-byte-low"] = (_finish(body, ents), _parts(valid["neuronmix-zeros"])[1], "corrupt payload")
     # The first one-chunk vector (in this order) whose final byte another can replace and decode
     # to the same values: then only the end rule tells them apart.
     for name in ("neuronmix-spikes", "neuronmix-long-t", "neuronmix-c1", "neuronmix-hw1", "neuronmix-counts2", "neuronmix-c70"):
@@ -3432,6 +3472,7 @@ INVALID_CODES = {
     "neuronmix-payload-too-long": "neuronmix-too-long",
     "neuronmix-corrupt-end": "neuronmix-end",
     "neuronmix-extra-final-byte": "neuronmix-end",
+    "neuronmix-extra-final-byte-low": "neuronmix-end",
     "neuronmix-final-byte-not-low": "neuronmix-end",
     "neuronmix-value-too-large-4bit": "symbol-above-top",
     "neuronmix-value-too-large-8bit": "symbol-above-top",

@@ -846,7 +846,8 @@ def test_framemix_vectors_reach_their_rules():
 
 NEURONMIX_CODED = ["neuronmix-spikes", "neuronmix-counts2", "neuronmix-counts4", "neuronmix-counts8", "neuronmix-t1",
                    "neuronmix-long-t", "neuronmix-c1", "neuronmix-c70", "neuronmix-c300", "neuronmix-hw1", "neuronmix-chunks",
-                   "neuronmix-repeated", "neuronmix-hashed"]
+                   "neuronmix-repeated", "neuronmix-hashed", "neuronmix-weight-clamp", "neuronmix-value-p-floor",
+                   "neuronmix-k-at-cap", "neuronmix-hashed-c2"]
 
 
 @pytest.mark.parametrize("name", NEURONMIX_CODED)
@@ -884,6 +885,17 @@ def test_neuronmix_vectors_reach_their_rules():
     sizes, packed = _payload_sizes("neuronmix-packed")
     assert all(size == b for (size, _), b in zip(sizes, packed))
     assert len(_payload_sizes("neuronmix-zeros")[0]) == 1 and not array("neuronmix-zeros").any()
+    # Found by an outside implementer's misreadings that passed every earlier vector:
+    # a table of exactly 2**22 states is direct (B2 here), one of more is hashed with C > 1 (pos's
+    # layout then matters), a weight reaches the clamp, a value state's p >> 10 reaches 0.
+    T, C, H, W, bits = _mix_geometry("neuronmix-k-at-cap")
+    assert neuronmix.context_counts(T, C, H, W, bits)[6] == 1 << 22
+    T, C, H, W, bits = _mix_geometry("neuronmix-hashed-c2")
+    assert C > 1 and T > 1 and neuronmix.context_counts(T, C, H, W, bits)[6] > 1 << 22
+    clamp = array("neuronmix-weight-clamp")
+    assert clamp.size > 1 << 20 and clamp.reshape(-1)[:1 << 20].sum() == 0 and clamp.any()
+    floor = array("neuronmix-value-p-floor")
+    assert _mix_geometry("neuronmix-value-p-floor")[4] == 2 and floor.size > 1024 and (floor == 1).all()
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST["messages"]))
