@@ -8,9 +8,10 @@ occupies bits ``[i*b, (i+1)*b)`` counted from the MSB of byte 0, as ``np.packbit
 
 from __future__ import annotations
 
+import math
 import operator
 import sys
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -141,8 +142,40 @@ def to_numpy(array: Any) -> np.ndarray:
                          f"{str(exc).splitlines()[0]}") from None
 
 
-def _first_index(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+VALUE_CHECK_BLOCK = 1 << 21  # elements the value checks look at at once: their masks and copies stay a few MB
+
+
+def _blocks(array: np.ndarray, size: int = VALUE_CHECK_BLOCK) -> Iterator[tuple[int, np.ndarray]]:
+    """``array`` as views of at most ``size`` elements (each a run of whole trailing rows), in C
+    order, with the flat index of each one's first element: a check of each block in turn costs
+    a block's temporaries, not the array's (float masks and np.round's copy were several times
+    a large input). Strided arrays too: no copy is made here."""
+    if array.size <= size or array.ndim == 0:
+        yield 0, array
+        return
+    shape = array.shape
+    k = array.ndim  # the fewest trailing axes whose elements exceed a block: cut along axis k - 1
+    while k > 0 and math.prod(shape[k - 1:]) <= size:
+        k -= 1
+    inner = math.prod(shape[k:])  # elements of one index of axis k - 1 (<= size)
+    step = max(1, size // inner)
+    start = 0
+    for outer in np.ndindex(*shape[:k - 1]):  # each holds more than a block: fewer than size / block of them
+        for at in range(0, shape[k - 1], step):
+            block = array[outer + (slice(at, at + step),)]
+            yield start, block
+            start += block.size
+
+
+def _first_bad(array: np.ndarray, bad: Callable[[np.ndarray], np.ndarray]) -> tuple[int, ...] | None:
+    """The index of the first element (C order) of ``array`` for which ``bad`` (an element-wise
+    test) is true, or None; ``bad`` sees one block at a time (:func:`_blocks`)."""
+    for start, block in _blocks(array):
+        mask = bad(block)
+        if mask.any():
+            flat = start + int(np.argmax(mask))
+            return tuple(int(i) for i in np.unravel_index(flat, array.shape))
+    return None
 
 
 def stored_values(array: np.ndarray) -> np.ndarray:
@@ -189,9 +222,8 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
         return contiguous_uint8(clean_bools(arr).view(np.uint8)), bits or 1
     stored = stored_values(arr)  # the checks below read each stored value once (an index in it is one in arr)
     if arr.dtype.kind == "f":
-        bad = ~np.isfinite(stored) | (stored != np.round(stored))
-        if bad.any():
-            idx = _first_index(bad)
+        idx = _first_bad(stored, lambda b: ~np.isfinite(b) | (b != np.round(b)))
+        if idx is not None:
             raise ElementRangeError(f"value {arr[idx].item()!r} at index {idx} is not a whole number of spikes")
     elif arr.dtype.kind not in "iu":
         raise ValueError(f"expected a numeric or boolean array, got dtype {arr.dtype}")
@@ -199,8 +231,8 @@ def as_elements(array: Any, bits: int | None = None) -> tuple[np.ndarray, int]:
     # One fast reduction first; the element-wise mask is only built to name a bad index.
     top = int(stored.max()) if arr.size else 0
     if top > limit or (arr.size and arr.dtype.kind != "u" and stored.min() < 0):
-        bad = (stored < 0) | (stored > limit)
-        idx = _first_index(bad)
+        idx = _first_bad(stored, lambda b: (b < 0) | (b > limit))
+        assert idx is not None  # the reductions above saw it
         kind = f"{bits}-bit" if bits else "8-bit (the widest)"
         raise ElementRangeError(
             f"value {arr[idx].item()!r} at index {idx} does not fit the {kind} element type (0..{limit})"

@@ -137,6 +137,37 @@ def refuse_folder_name(path: str | os.PathLike) -> None:
         raise OutputError(errno.ENOTDIR, "ends in '/' but is no folder: name a file", name)
 
 
+def cannot_create(exc: OSError, path: str | os.PathLike) -> OSError:
+    """An OSError from making or opening the output file ``path`` as the OutputError that says
+    why, one wording for save, the command line and a SpikeWriter (whose open had raised a bare
+    IsADirectoryError or FileNotFoundError): a folder where the file goes, or a folder on the
+    way that is missing, is a file, or takes no new files (/proc/self). Any other error as a
+    write error naming the output (:func:`named_write_error`)."""
+    if isinstance(exc, IsADirectoryError):
+        return OutputError(errno.EISDIR, "is a directory: name a file in it", os.fspath(path))
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        directory = os.path.dirname(resolve_target(path))
+        why = "takes no new files" if os.path.isdir(directory) else "is a file, not a folder" if os.path.exists(directory) else "is missing"
+        return OutputError(exc.errno, f"{exc.strerror} (the folder {directory} {why})", os.fspath(path))
+    return named_write_error(exc, os.fspath(path))
+
+
+def _existing_mode(path: str | os.PathLike, target: str) -> int | None:
+    """The mode of the file at ``target`` that an output to ``path`` replaces or writes through;
+    None when there is none yet. A folder there, or a file on the way taken for a folder
+    (``old.spk/new.spk``: a bare NotADirectoryError from stat), is refused here, before any
+    temporary file or work."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:  # a new file; a missing folder is said when the file is made
+        return None
+    except OSError as exc:
+        raise cannot_create(exc, path) from None
+    if stat.S_ISDIR(mode):
+        raise cannot_create(IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)), path)
+    return mode
+
+
 def refuse_inputs(output: str | os.PathLike, inputs: Sequence[str | os.PathLike]) -> None:
     """Raise :class:`OutputError` when ``output`` is one of ``inputs`` (the same file, by
     device and inode, or the same resolved path): writing it would destroy what is read. For
@@ -250,9 +281,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         except PermissionError:
             raise OutputError(f"cannot write a temporary file in {directory} (not writable): the output would not be atomic") from None
         except (FileNotFoundError, NotADirectoryError) as exc:  # named for the target, not the temporary file
-            # A folder that exists but makes no files (/proc/self) is not called missing.
-            why = "is missing" if not os.path.isdir(directory) else "takes no new files"
-            raise OutputError(exc.errno, f"{exc.strerror} (the folder {directory} {why})", os.fspath(path)) from None
+            raise cannot_create(exc, path) from None
         with _Temporaries.lock:
             _Temporaries.paths.add(tmp)
     except BaseException:
@@ -365,12 +394,7 @@ def output_file(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
         return
     refuse_folder_name(path)
     target = resolve_target(path)
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and stat.S_ISDIR(mode):  # strerror alone for a caller that names the file itself
-        raise OutputError(errno.EISDIR, "is a directory: name a file in it", os.fspath(path))
+    mode = _existing_mode(path, target)
     if mode is not None and not stat.S_ISREG(mode):
         if stat.S_ISSOCK(mode):
             raise OutputError(f"{os.fspath(path)} is a socket: connect to it and write to the connection (- for stdout)")
@@ -392,10 +416,7 @@ def output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (
     refuse_inputs(path, inputs)
     refuse_folder_name(path)
     target = resolve_target(path)
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
+    mode = _existing_mode(path, target)  # a folder refused now, not after the library wrote the file
     if named_descriptor(path) is None and (mode is None or stat.S_ISREG(mode)):
         with atomic_path(target) as tmp:
             yield tmp

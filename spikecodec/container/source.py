@@ -33,6 +33,17 @@ def _looks_like_a_name(data: object) -> bool:
     return text.isprintable() and ("." in text or "/" in text)
 
 
+def buffer_bytes(source: bytes | bytearray | memoryview | mmap.mmap) -> memoryview:
+    """A file's bytes given in memory, as a flat view of bytes (not a copy). A strided view (a
+    memoryview of ``a[::2]``) is refused: its bytes are not the file's in a row. The one check
+    for every reader of bytes: SpikeStream copied such a view with bytes() and read it, where
+    decode, open and validate refused it."""
+    view = memoryview(source)
+    if not view.c_contiguous:
+        raise TypeError("the file's bytes must be contiguous (a memoryview of a strided view is not): pass bytes(view)")
+    return view.cast("B")
+
+
 class Source:
     """``read_at(offset, n)`` over whatever the caller gave; offsets count from the file's start.
 
@@ -57,10 +68,7 @@ class Source:
         self.name = "<bytes>"
         self.from_pipe = False  # a path naming a pipe, read whole: it cannot be opened again
         if isinstance(source, IN_MEMORY):  # read in place, not copied (an mmap too: it has no seekable())
-            view = memoryview(source)
-            if not view.c_contiguous:
-                raise TypeError("the file's bytes must be contiguous (a memoryview of a strided view is not): pass bytes(view)")
-            self._buf = view.cast("B")
+            self._buf = buffer_bytes(source)
             self.size = len(self._buf)
             if _looks_like_a_name(source):
                 self.name = f"<bytes {bytes(source)!r:.80}, read as a file's contents: give a file's name as str or Path>"

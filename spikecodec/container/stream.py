@@ -24,7 +24,7 @@ from ..prior import PriorLike, as_priors
 from .grid import RowAssembler, Tiling
 from .header import Header, bind_prior, parse_header
 from .reader import BytesCursor, _header_bytes, decode_record
-from .source import binary_file, read_checked
+from .source import binary_file, buffer_bytes, read_checked
 from .records import MAX_VARINT, index_size, parse_index, parse_index_head, parse_trailer, read_compact_index, read_record, record_layout
 
 POLL_SECONDS = 0.02  # how often a growing file is looked at again while waiting for bytes
@@ -173,8 +173,9 @@ class SpikeStream:
                  limits: ReadLimits | None = None):
         wait = wait_seconds(wait)  # before a file is opened that a bad option would leave open
         self.limits = as_limits(max_bytes, limits)
-        if isinstance(file, (bytes, bytearray, memoryview)):
-            file = io.BytesIO(bytes(file))
+        if isinstance(file, (bytes, bytearray, memoryview)):  # checked as every reader of bytes checks them
+            view = buffer_bytes(file)
+            file = io.BytesIO(file if isinstance(file, bytes) else view)  # bytes are shared, not copied; a buffer copied (its owner may change it)
         self._owned = isinstance(file, (str, os.PathLike))
         f: BinaryIO = open(file, "rb") if self._owned else binary_file(file, "rb")  # type: ignore[arg-type]
         self._src = _Sequential(f, wait)

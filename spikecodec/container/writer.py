@@ -19,7 +19,7 @@ from ..elements import as_elements, element_bits
 from ..errors import FormatError
 from ..json_text import check_string_keys
 from ..limits import MAX_CHUNK_ELEMENTS, MAX_EXTENT, MAX_RANK, count_option, flag_option, usable_cpus
-from ..output import descriptor_output, lock_for_writing, named_write_error, refuse_folder_name
+from ..output import cannot_create, descriptor_output, lock_for_writing, named_write_error, refuse_folder_name
 from ..prior import PriorLike, load_prior
 from .grid import chunk_spec, inner_origins
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Extension, Header, json_bytes, axis_names, extensions_minor, header_bytes
@@ -628,13 +628,16 @@ def _open_output(path: str | os.PathLike) -> tuple[BinaryIO, tuple[str, tuple[in
     if os.path.islink(path) and not os.path.exists(path):  # a dangling link: its target is created, as open(path, "wb") does
         path = os.path.realpath(path)
     try:
-        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        fd = os.open(path, flags)
-    else:
-        st = os.fstat(fd)
-        created = (os.fspath(path), (st.st_dev, st.st_ino))
+        try:
+            fd, new = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666), True
+        except FileExistsError:
+            fd, new = os.open(path, flags), False
+    except OSError as exc:  # a folder there, a missing folder: said as save says them, not a bare IsADirectoryError
+        raise cannot_create(exc, path) from None
     try:
+        if new:
+            st = os.fstat(fd)
+            created = (os.fspath(path), (st.st_dev, st.st_ino))
         lock_for_writing(fd, path)
         return os.fdopen(fd, "wb"), created
     except BaseException:

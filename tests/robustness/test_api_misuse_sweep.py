@@ -271,3 +271,157 @@ def test_a_file_object_that_says_seekable_but_cannot_seek_is_read_as_a_stream(re
         assert got.ok, got
     else:
         assert np.array_equal(got, SPIKES)
+
+
+# --- output paths of no file to make: a folder, a missing folder, a file taken for a folder -----
+
+
+def _prior_save(name: str) -> None:
+    spikecodec.train_prior(SPIKES, codec="ctxmix").save(name)
+
+
+PATH_WRITERS: dict[str, Callable[[str], object]] = {
+    "save": lambda name: spikecodec.save(name, SPIKES, codec="raw"),
+    "SpikeWriter": lambda name: spikecodec.SpikeWriter(name, codec="raw"),
+    "Prior.save": _prior_save,
+}
+
+
+@pytest.mark.parametrize("name, errno_, said", [
+    ("folder", 21, "is a directory: name a file in it"),
+    ("folder/", 21, "is a directory: name a file in it"),
+    ("missing/new.spk", 2, r"the folder \S*missing is missing"),
+    ("old.spk/new.spk", 20, r"the folder \S*old.spk is a file, not a folder"),
+], ids=["folder", "folder-slash", "missing-folder", "file-as-folder"])
+@pytest.mark.parametrize("writer", sorted(PATH_WRITERS))
+def test_an_output_path_of_no_file_to_make_is_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+                                                              errno_: int, said: str, writer: str) -> None:
+    # SpikeWriter("folder") was a bare IsADirectoryError "Is a directory", and
+    # SpikeWriter("missing/new.spk") FileNotFoundError "No such file or directory", where save
+    # said what was wrong with the name; a file taken for a folder was "is missing" everywhere.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "old.spk").write_bytes(FILE)
+    with pytest.raises(OutputError, match=said) as caught:
+        PATH_WRITERS[writer](name)
+    assert caught.value.errno == errno_ and name.rstrip("/") in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "old.spk"]  # no temporary file
+    assert not list((tmp_path / "folder").iterdir())
+    assert (tmp_path / "old.spk").read_bytes() == FILE
+
+
+@pytest.mark.parametrize("name", ["dir.EXT", "dir.EXT/", "missing/new.EXT", "old.spk/new.EXT"])
+@pytest.mark.parametrize("command, ext", [(["encode", "x.npy"], "spk"), (["decode", "old.spk"], "npy"),
+                                          (["decode", "old.spk"], "h5"), (["train-prior", "old.spk"], "prior")],
+                         ids=["encode", "decode", "decode-h5", "train-prior"])
+def test_the_command_line_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture, name: str, command: list[str], ext: str) -> None:
+    from spikecodec_cli.main import main
+
+    if ext == "h5":
+        pytest.importorskip("h5py")
+    monkeypatch.chdir(tmp_path)
+    name = name.replace("EXT", ext)
+    (tmp_path / f"dir.{ext}").mkdir()
+    (tmp_path / "old.spk").write_bytes(FILE)
+    np.save(tmp_path / "x.npy", SPIKES)
+    assert main([*command, "-o", name, "-q"]) in (1, 2)  # 2: "dir.npy/" names no format decode knows
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"spikecodec: error: {name}"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"dir.{ext}", "old.spk", "x.npy"])
+    assert not list((tmp_path / f"dir.{ext}").iterdir())
+
+
+# --- bytes in a strided view: refused alike by every reader of bytes ---------------------------
+
+
+def _strided(data: bytes) -> memoryview:
+    doubled = bytearray(2 * len(data))
+    doubled[::2] = data
+    return memoryview(doubled)[::2]
+
+
+BYTES_READERS: dict[str, Callable[[Any], Any]] = {
+    "decode": spikecodec.decode,
+    "open": lambda b: spikecodec.open(b).read(),
+    "validate": spikecodec.validate,
+    "SpikeStream": lambda b: list(spikecodec.SpikeStream(b)),
+}
+
+
+@pytest.mark.parametrize("view", [
+    _strided(FILE),
+    memoryview(np.frombuffer(FILE, np.uint8).reshape(1, -1)),
+], ids=["memoryview-step-2", "contiguous-2d"])
+@pytest.mark.parametrize("reader", sorted(BYTES_READERS))
+def test_bytes_in_a_view_are_refused_or_read_alike(reader: str, view: memoryview) -> None:
+    # SpikeStream copied a strided memoryview with bytes() and read it, where decode, open and
+    # validate refused it: one check now, in one place.
+    if view.c_contiguous:
+        got = BYTES_READERS[reader](view)
+        if reader == "validate":
+            assert got.ok, got
+        elif reader == "SpikeStream":
+            np.testing.assert_array_equal(np.concatenate(got), SPIKES)
+        else:
+            np.testing.assert_array_equal(got, SPIKES)
+        return
+    with pytest.raises(TypeError, match="the file's bytes must be contiguous"):
+        BYTES_READERS[reader](view)
+
+
+def test_a_strided_array_of_the_files_bytes_is_refused_by_the_stream() -> None:
+    doubled = np.zeros(2 * len(FILE), np.uint8)
+    doubled[::2] = np.frombuffer(FILE, np.uint8)
+    with pytest.raises(TypeError, match="the file's bytes must be contiguous"):
+        spikecodec.SpikeStream(memoryview(doubled[::2]))
+
+
+# --- the value check of a large float array: in bounded blocks ----------------------------------
+
+
+@pytest.mark.parametrize("where", [0, 1, -1], ids=["first-block", "second-block", "last-element"])
+@pytest.mark.parametrize("bad, said", [(0.5, "is not a whole number"), (np.nan, "is not a whole number"),
+                                       (np.inf, "is not a whole number"), (-1.0, "does not fit"), (300.0, "does not fit")])
+def test_a_bad_value_is_found_in_any_block_and_named_by_its_index(where: int, bad: float, said: str) -> None:
+    """The value checks look at blocks of VALUE_CHECK_BLOCK elements: the first bad value is
+    still the one named, in the first block, a later one or the very last element."""
+    from spikecodec.elements import VALUE_CHECK_BLOCK, as_elements
+
+    rows = 3 * VALUE_CHECK_BLOCK // 7 + 2  # three blocks and a short one
+    a = np.zeros((rows, 7), np.float32)
+    flat = a.reshape(-1)
+    at = flat.size - 1 if where == -1 else where * VALUE_CHECK_BLOCK + 3
+    flat[at] = bad
+    if where != -1:
+        flat[-2] = bad  # a later bad value: never the one named
+    idx = tuple(int(i) for i in np.unravel_index(at, a.shape))
+    said = rf"at index \({idx[0]}, {idx[1]}\) {said}"
+    with pytest.raises(ValueError, match=said):
+        spikecodec.encode(a, codec="raw")
+    # A strided view (every other row of a larger array) is looked at in C order too.
+    view = np.zeros((2 * rows, 7), np.float32)[::2]
+    view[idx] = bad
+    if where != -1:
+        view[-1, -2] = bad
+    with pytest.raises(ValueError, match=said):
+        as_elements(view)
+
+
+def test_the_value_check_of_a_large_float_array_takes_bounded_memory() -> None:
+    import tracemalloc
+
+    from spikecodec.elements import as_elements
+
+    a = np.zeros(50_000_000, np.float32)  # 200 MB (calloc'ed: pages never written cost nothing)
+    a[-1] = 1
+    tracemalloc.start()
+    try:
+        values, bits = as_elements(a)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert bits == 1 and values[-1] == 1
+    # The uint8 result (50 MB) and blocks of a few MB; full-size masks and np.round's copy were
+    # over 400 MB.
+    assert peak < a.size + 64 * 2**20, peak
