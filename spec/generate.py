@@ -763,6 +763,21 @@ VALID["neuronmix-axes-merged"] = {"array": {"shape": [3, 2, 3, 4, 3, 3], "bits":
                                   "encode": {"codec": "neuronmix", "axes": ["T", "S", "t", "C", "H", "W"], "chunk": [3]}}
 VALID["neuronmix-axes-no-t"] = {"array": {"shape": [6, 5, 4, 4], "bits": 4, "rate": 0.4, "seed": 221, "correlated": True},
                                 "encode": {"codec": "neuronmix", "axes": ["N", "C", "H", "W"], "chunk": [6]}}
+# Added later (format unchanged), rules of 9.4.12 that an outside implementation of ctxfast
+# misread and still passed every vector above: the magnitude groups' cap of 256 with bits > 1
+# (Gm = min(C, 256, 2^(14 - bits)): C = 257 of 2-bit counts, channel 256 in group 0, not 256; a
+# reader without the cap decodes other values), and a chunk without elements (no lanes, the empty
+# payload: not R word counts of 0; invalid/ctxfast-empty-chunk-words is one with words).
+VALID["ctxfast-gm-cap-bits2"] = {"array": {"shape": [1, 1, 257, 1, 1], "bits": 2, "rate": 0.9, "seed": 224}, "encode": {"codec": "ctxfast"}}
+VALID["ctxfast-empty-axis"] = {"array": {"shape": [2, 0, 4, 3, 3], "bits": 1, "rate": 0.0, "seed": 225}, "encode": {"codec": "ctxfast", "chunk": [1]}}
+# Also hs at t >= 3 (7 + S(t-1) + 2 S(t-2) + 4 S(t-3), 9.4.5), which only a prior can pin: fresh
+# tables make any order of those terms a renaming of contexts, and the ctxfast prior (T = 3)
+# never trained hs >= 7. A prior trained on chunks of T = 6 and a chunk of T = 6 coded from it
+# (a reader ordering the terms otherwise decodes other values).
+PRIORS["ctxfast-long-t"] = {"codec": "ctxfast", "array": {"shape": [6, 8, 4, 5, 5], "bits": 2, "rate": 0.3, "seed": 17, "correlated": True},
+                            "chunk": [6, 4]}
+VALID["prior-ctxfast-long-t"] = {"array": {"shape": [6, 4, 4, 5, 5], "bits": 2, "rate": 0.3, "seed": 226, "correlated": True},
+                                 "encode": {"codec": "ctxfast", "chunk": [6], "prior": "priors/ctxfast-long-t.prior", "embed_prior": True}}
 # Added later (format unchanged): chunk grids of at least 2 x 2 on two or more chunked axes after
 # axis 0 (FORMAT.md 4.2: within a row, C order of the origins on axes 1..k-1, the last chunked axis
 # fastest), which rank8's 1 x 1 grid left open: k = 3 with edge chunks on every axis and rows of 2
@@ -1485,6 +1500,47 @@ def invalid_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int | Non
     out.update(_invalid_core_twins(valid))
     out.update(_invalid_codec_rules(valid))
     out.update(_invalid_outside_seventh_round(valid))
+    out.update(_invalid_ctxfast_outside(valid))
+    return out
+
+
+def _invalid_ctxfast_outside(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
+    """Added later (format unchanged), the payload checks of ``ctxfast`` (FORMAT.md 9.4.12) that an
+    outside implementation misread and still passed every vector before these, each in a chunk of
+    one element (T = N = C = H = W = 1: L = 1, size = size_0 = 1) unless said otherwise: words in
+    a chunk without elements (rans-final-state, not R = 4 counts of 0); counts whose sum
+    overflows 32 bits (2^32 - 1 and 1: a reader summing modulo 2^32 finds 0, the words that
+    follow); a payload of exactly the total bound size (1 + bits) + 15 = 17 words (a reader
+    adding 12, 13 or 14 finds it too long, rans-too-long, not lanes-too-long) and of 6 words, over
+    3R + size (1 + bits) = 5 (the total bound is not 3R); a lane of exactly size_l + 2 = 3 words
+    and a 2-bit chunk's magnitude stream of exactly size * bits + 2 = 4 (within their bounds, so
+    decoded: rans-final-state, where a bound of size_l + 1 or size * bits + 1 says lanes-too-long);
+    and the prior's geometry checked before the word counts (the ctxfast prior, C = 8, embedded
+    for a 2-bit chunk of C = 4: prior-mismatch with counts that are right, and with counts that
+    are not)."""
+    out: dict[str, tuple[bytes, int, str]] = {}
+
+    def words(*ws: int) -> bytes:
+        return struct.pack(f"<{len(ws)}I", *ws)
+
+    empty = valid["ctxfast-empty-axis"]  # shape [2, 0, 4, 3, 3], chunk [1]: two records without elements
+    assert _parts_payload(empty, 0) == b""
+    out["ctxfast-empty-chunk-words"] = (_with_first_payload(empty, lambda p: bytes(16)), _parts(empty)[1], "corrupt stream")
+    one = {bits: spikecodec.encode(np.zeros((1, 1, 1, 1, 1), np.uint8), codec="ctxfast", bits=bits) for bits in (1, 2)}
+    for name, bits, payload, problem in (
+            ("ctxfast-word-counts-overflow", 2, words(0xFFFFFFFF, 1), "stream word counts add up"),
+            ("ctxfast-total-at-bound", 1, words(16, *[1] * 16), "lane 0 is longer than any encoding"),
+            ("ctxfast-total-not-3r", 1, words(5, *[1] * 5), "lane 0 is longer than any encoding"),
+            ("ctxfast-lane-at-bound", 1, words(3, 1, 1, 1), "corrupt stream"),
+            ("ctxfast-magnitudes-at-bound", 2, words(0, 4, 1, 1, 1, 1), "corrupt stream")):
+        out[name] = (_with_first_payload(one[bits], lambda p, payload=payload: payload), _parts(one[bits])[1], problem)
+    prior = get_prior("priors/ctxfast.prior")
+    assert prior.geometry == {"C": 8, "bits": 2}
+    c4 = spikecodec.encode(np.zeros((1, 1, 4, 1, 1), np.uint8), codec="ctxfast", bits=2)
+    c4 = _raw_header(c4, codecs=[(b"ctxfast", json.dumps({"prior": prior.digest}, separators=(",", ":")).encode())],
+                     extensions=[(1, b"prior", prior.data)])
+    for name, payload in (("ctxfast-prior-geometry", words(0, 0)), ("ctxfast-prior-geometry-before-counts", words(0, 1))):
+        out[name] = (_with_first_payload(c4, lambda p, payload=payload: payload), _parts(c4)[1], "was trained for chunks with C=8")
     return out
 
 
@@ -3477,6 +3533,14 @@ INVALID_CODES = {
     "neuronmix-value-too-large-4bit": "symbol-above-top",
     "neuronmix-value-too-large-8bit": "symbol-above-top",
     "neuronmix-parameter": "codec-pipeline",
+    "ctxfast-empty-chunk-words": "rans-final-state",
+    "ctxfast-word-counts-overflow": "lanes-word-counts",
+    "ctxfast-total-at-bound": "lanes-too-long",
+    "ctxfast-total-not-3r": "lanes-too-long",
+    "ctxfast-lane-at-bound": "rans-final-state",
+    "ctxfast-magnitudes-at-bound": "rans-final-state",
+    "ctxfast-prior-geometry": "prior-mismatch",
+    "ctxfast-prior-geometry-before-counts": "prior-mismatch",
     "keyed-check-mismatch": "compact-check",
     "keyed-records-swapped": "compact-check",
     "keyed-records-unkeyed": "compact-check",
