@@ -7,9 +7,9 @@ bounded by that of one mixing decision an element. Coding a neuron's T steps tog
 silent at all of them costs one decision and a firing one's last step is sometimes forced: 0.35-
 0.97 decisions an element on real spikes, whose steps see their neighbours' whole histories.
 On the fourteen 1-bit corpora it codes 0.669-0.889 of paq9a's bytes (a layer of 128 channels at
-7 x 7: 1.136) at 2.3-4.2x paq9a's speed and 1.9-4.3x ``framemix``'s, fewer bytes than
+7 x 7: 1.136) at 2.6-4.2x paq9a's speed and 1.7-4.2x ``framemix``'s, fewer bytes than
 ``ctxfast`` on each; counts code each firing step's value as a binary tree of one adaptive model:
-0.839-1.030 of paq9a's bytes at 3.7-7.8x its speed (benchmarks/results/neuronmix.md). No prior
+0.839-1.030 of paq9a's bytes at 4.5-6.4x its speed (benchmarks/results/neuronmix.md). No prior
 yet: its one-image files cost what a chunk of one sample costs. A payload of exactly the chunk's
 bit-packed size holds the packed elements instead (when coding does not pay).
 """
