@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,7 +31,7 @@ def open_spike(name: str, *, recover: bool = False, priors: Any = None,
         data = read_stream(binary_stdin(), (limits or ReadLimits()).max_bytes)
         return spikecodec.open(data, recover=recover, priors=priors, limits=limits), len(data)
     reader = spikecodec.open(name, recover=recover, priors=priors, limits=limits)
-    return reader, os.path.getsize(name)
+    return reader, reader.file_bytes  # a named pipe's size is what was read, not its stat's 0
 
 
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

@@ -472,6 +472,11 @@ class SpikeReader:
         return self.size
 
     @property
+    def file_bytes(self) -> int:
+        """Bytes of the file as this reader sees it (a pipe's: all it read)."""
+        return self._src.size
+
+    @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return self._closed

@@ -454,13 +454,16 @@ def test_recover_copies_a_complete_file_without_chunks(tmp_path: Path) -> None:
 
 
 def test_spike_files_named_by_a_pipe_path_are_read_and_devices_refused(tmp_path: Path, spikes: np.ndarray) -> None:
-    # `decode <(cat x.spk)` and named pipes were read as files of 0 bytes ("file is 0 bytes").
+    # `decode <(cat x.spk)` and named pipes were read as files of 0 bytes ("file is 0 bytes");
+    # then inspect of one said "file size 0 bytes" (its stat's), not the bytes it read.
     spikecodec.save(tmp_path / "x.spk", spikes)
     cli = f"{sys.executable} -m spikecodec"
     proc = subprocess.run(["bash", "-c", f"{cli} decode <(cat {tmp_path / 'x.spk'}) -o {tmp_path / 'y.npy'} -q && "
-                                         f"{cli} validate -q <(cat {tmp_path / 'x.spk'})"], capture_output=True, timeout=120)
+                                         f"{cli} validate -q <(cat {tmp_path / 'x.spk'}) && "
+                                         f"{cli} inspect --json <(cat {tmp_path / 'x.spk'})"], capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), spikes)
+    assert json.loads(proc.stdout)["size"]["file_bytes"] == (tmp_path / "x.spk").stat().st_size
     one_line_error(sc("inspect", "/dev/null"), "/dev/null", "not a regular file or a pipe")
 
 
