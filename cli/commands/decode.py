@@ -41,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="array file to write, or - (stdout, .npy)")
     add_prior_option(p)
     add_limit_options(p)
-    p.add_argument("--select", metavar="SEL", help="slice by axis name, e.g. t=0:2,n=5")
+    p.add_argument("--select", metavar="SEL", action="append",  # repeated: all of them (the last alone dropped the rest)
+                   help="slice by axis name, e.g. t=0:2,n=5 (repeatable: --select t=0:2 --select n=5)")
     p.add_argument("--dtype", choices=DTYPES, default="uint8", help="element type of the output array (default uint8)")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="decode N chunks at a time, at most one a CPU (default 1)")
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     with reader:
         axes = reader.axes
         if args.select is not None:  # --select '' is an error, not the whole file
-            key, axes = parse_select(args.select, reader.axes, reader.shape)
+            key, axes = parse_select(",".join(args.select), reader.axes, reader.shape)
             with about(name):  # a bad file: exit 1; over --max-bytes: exit 3
                 try:
                     array = reader[key]

@@ -296,9 +296,7 @@ class SpikeWriter:
         values, _ = as_elements(frame, self._bits)
         with self._lock:
             self._check_open()
-            if self._length is not None and self.frames_written >= self._length:  # before it is buffered: a frame
-                # refused here and kept pending made every later flush() and close() fail, the file unfinished
-                raise ValueError(f"1 more frame would pass the declared length={self._length} ({self.frames_written} written)")
+            self._check_room(1)
             if self._header is None:
                 self._start(values.shape)
             elif values.shape != self._header.frame_shape:
@@ -318,14 +316,20 @@ class SpikeWriter:
             self._check_open()
             self._write_checked(values)
 
+    def _check_room(self, frames: int) -> None:
+        """Refuse ``frames`` more frames that would pass the declared length - before any is
+        buffered (a frame kept pending made every later flush() and close() fail) and before the
+        first starts the file (a path's old file was replaced by a header that nothing followed)."""
+        if self._length is not None and self.frames_written + frames > self._length:
+            raise ValueError(f"{frames} more frame{'s' if frames != 1 else ''} would pass the declared length={self._length} "
+                             f"({self.frames_written} written)")
+
     def _write_checked(self, values: np.ndarray) -> None:
+        self._check_room(len(values))
         if self._header is None:
             self._start(values.shape[1:], total=values.shape[0])
         elif values.shape[1:] != self._header.frame_shape:
             raise ValueError(f"frames shaped {values.shape[1:]}, expected {self._header.frame_shape}")
-        if self._length is not None and self.frames_written + len(values) > self._length:  # before any is written
-            raise ValueError(f"{len(values)} more frames would pass the declared length={self._length} "
-                             f"({self.frames_written} written)")
         step = self._header.chunk_shape[0]
         start = 0
         if self._pending_rows:  # complete a partial row first

@@ -215,6 +215,11 @@ def test_select_reads_by_axis_name(tmp_path: Path, spikes: np.ndarray) -> None:
     with h5py.File(tmp_path / "s.h5") as f:
         np.testing.assert_array_equal(f["spikes"][()], spikes[1:4:2, 2, -1])
         assert list(f["spikes"].attrs["axes"]) == ["T", "H", "W"]
+    # Repeated, --select kept only its last value: t=1:4:2 was dropped without a word.
+    ok("decode", spk, "-o", tmp_path / "r.npy", "--select", "t=1:4:2", "--select", "N=2,c=-1")
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), spikes[1:4:2, 2, -1])
+    one_line_error(sc("decode", spk, "-o", tmp_path / "e.npy", "--select", "t=1", "--select", "T=2"),
+                   "--select", "selected twice", code=2)
     # Only the chunks of the selected timestep are needed: damage every other chunk, select t=2.
     data = bytearray(spk.read_bytes())
     with spikecodec.open(bytes(data)) as r:

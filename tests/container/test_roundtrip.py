@@ -213,6 +213,22 @@ def test_write_frames_past_the_declared_length_writes_none_of_them(tmp_path):
     np.testing.assert_array_equal(spikecodec.load(tmp_path / "x.spk"), np.ones((3, 3), np.uint8))
 
 
+def test_frames_past_the_declared_length_leave_a_paths_old_file_as_it_was(tmp_path):
+    # write_frames started the file (replacing the old one with a bare header) before it checked
+    # the length: refused, it had destroyed the file it promised to leave as it was.
+    old = np.ones((3, 2, 4), np.uint8)
+    spikecodec.save(tmp_path / "old.spk", old)
+    before = (tmp_path / "old.spk").read_bytes()
+    w = spikecodec.SpikeWriter(tmp_path / "old.spk", length=2)
+    with pytest.raises(ValueError, match="3 more frames would pass the declared length=2"):
+        w.write_frames(old)
+    assert (tmp_path / "old.spk").read_bytes() == before
+    with pytest.raises(ValueError, match="no frame was appended"):
+        w.close()
+    assert (tmp_path / "old.spk").read_bytes() == before
+    np.testing.assert_array_equal(spikecodec.load(tmp_path / "old.spk"), old)
+
+
 @pytest.mark.parametrize("chunk", [0, -1, (2, 0)])
 def test_a_bad_chunk_is_refused_when_the_writer_is_made(tmp_path, chunk):
     with pytest.raises(ValueError, match="positive"):
