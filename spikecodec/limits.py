@@ -69,6 +69,14 @@ class ReadLimits:
             raise LimitError(f"{what} decodes to {nbytes} bytes, over max_bytes={self.max_bytes} "
                              "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
 
+    def check_working(self, nbytes: int, what: str, offset: int | None = None) -> None:
+        """Refuse ``what`` whose decoding needs ``nbytes`` of working memory beside its output."""
+        if nbytes > self.max_bytes:
+            from .errors import LimitError
+
+            raise LimitError(f"{what} needs {nbytes} bytes of working memory to decode, over max_bytes={self.max_bytes} "
+                             "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
+
     def check_work(self, elements: int, stored: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` standing for ``elements`` decoded elements in ``stored`` bytes."""
         if self.max_work is not None and elements > self.max_work * max(stored, 1):

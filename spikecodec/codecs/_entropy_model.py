@@ -232,6 +232,8 @@ class AdaptiveCodec(TrainableCodec, DecodingIntoCodec):
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         canon = to_canonical(np.asarray(chunk, np.uint8), spec.axes)
+        if spec.size == 0:  # as decode_into: the kernel's planes would scale with the non-empty axes
+            canon = np.empty(self._empty_shape(canon.shape), np.uint8)  # (a MemoryError for 2 x 0 x 2**20 x 2**20)
         return self._encode_canonical(canon, spec.bits, self._chunk_tables(spec)).astype("<u4").tobytes()
 
     def decode_into(self, data: bytes | memoryview, spec: ChunkSpec, out: np.ndarray) -> int:

@@ -121,6 +121,13 @@ class ArrayCodec(Codec):
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
         """Return a uint8 array of ``spec.shape`` with values below ``2**spec.bits``."""
 
+    def working_bytes(self, spec: ChunkSpec) -> int:
+        """Bytes of working memory beside its output that decoding a chunk like ``spec`` takes and
+        that grow with the chunk's geometry (model tables of a capped size are a constant, not
+        counted): a reader refuses a chunk whose figure is over its ``max_bytes``. 0 unless a codec
+        says otherwise."""
+        return 0
+
     # The container stores each chunk's spike count. Codecs that get it more cheaply than a pass
     # over the elements (``raw``: the packing kernels count as they go) override these two.
     def encode_counted(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes | memoryview, int]:

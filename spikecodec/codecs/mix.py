@@ -15,6 +15,8 @@ bit-packed size holds the packed elements instead.
 
 from __future__ import annotations
 
+from ._entropy_model import canonical_shape
+from .base import ChunkSpec
 from .ctxmix import ContextMixing
 
 
@@ -30,3 +32,14 @@ class PixelMixing(ContextMixing):
     #: Default chunks of this codec hold about this many elements: its models learn across
     #: samples, and chunks of 1M elements cost 5-8% against one of 5M (benchmarks/results/mix_design.md).
     chunk_elements = 1 << 23
+
+    def working_bytes(self, spec: ChunkSpec) -> int:
+        """The kernels' planes of one sample (two steps, zero-padded: a row and a column on each
+        side, three channels) and its neurons' histories (a byte each, four more for
+        ``framemix``'s long one): about 23 bytes an element for a chunk of one sample of 1 x 1
+        planes, which a 59 KB file of 2**25 channels made 800 MB; a few bytes a sample's element,
+        shared by all its samples, for a chunk of a layer's usual planes."""
+        if spec.size == 0:  # no elements: decoded without the kernels
+            return 0
+        (_, _, C, H, W), _ = canonical_shape(spec.shape, spec.axes)
+        return 2 * (H + 2) * (W + 2) * (C + 3) + 5 * C * H * W

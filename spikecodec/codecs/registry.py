@@ -113,6 +113,11 @@ class Pipeline:
         pipeline = Pipeline([first.with_prior(prior), *self.codecs[1:]])  # type: ignore[attr-defined]
         return pipeline
 
+    def working_bytes(self, spec: ChunkSpec) -> int:
+        """What decoding a chunk like ``spec`` allocates beside its output and grows with it: the
+        array codec's (:meth:`~.base.ArrayCodec.working_bytes`)."""
+        return self.array_codec.working_bytes(spec)
+
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> tuple[bytes | memoryview, int]:
         """The chunk's payload and its spike count."""
         array_codec, *byte_codecs = self.codecs

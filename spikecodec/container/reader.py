@@ -319,9 +319,11 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
     """The elements of a checked record (:func:`~.records.read_record`): the payload decoded
     through ``pipeline`` into ``out`` (when given), its spike count checked where the record
     states one. A chunk over ``limits`` (its decoded bytes, or its elements per stored byte) is
-    refused with LimitError before any allocation or work."""
+    refused with LimitError before any allocation or work, as is one whose decoding needs more
+    working memory than ``limits.max_bytes``."""
     at = record.offset
     limits.check_bytes(spec.size, f"chunk {ordinal}", at)
+    limits.check_working(pipeline.working_bytes(spec), f"chunk {ordinal}", at)
     limits.check_work(spec.size, record.head.size, f"chunk {ordinal}", at)
     try:
         # The pipeline checks the decoded shape and that no value is wider than the element type.

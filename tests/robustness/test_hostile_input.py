@@ -161,6 +161,37 @@ def test_empty_entropy_coded_chunk_with_a_huge_axis_is_quick():
     assert spikecodec.decode(spikecodec.encode(np.zeros((3, 2, 0), np.uint8), codec="context")).shape == (3, 2, 0)
 
 
+@pytest.mark.parametrize("codec", ["context", "ctxlanes", "order0", "framemix", "mix"])
+@pytest.mark.parametrize("shape", [(2, 0, 1, 1 << 20, 1 << 20), (2, 1 << 20, 1 << 20, 1, 0)])
+def test_an_empty_array_with_huge_other_axes_encodes_and_decodes(codec, shape):
+    # Found by an outside probe: encoding such an array with context, ctxlanes or order0 was a
+    # MemoryError (their kernel's planes were sized by the non-empty axes, as decoding's had been);
+    # then the mixing codecs' working-memory check refused reading it back (no kernel runs for it).
+    data = spikecodec.encode(np.zeros(shape, np.uint8), codec=codec)
+    assert spikecodec.decode(data).shape == shape and spikecodec.validate(data).ok
+
+
+@pytest.mark.parametrize("codec", ["framemix", "mix"])
+def test_working_memory_of_a_chunk_counts_against_max_bytes(codec):
+    # Found by an outside probe: a 59 KB framemix file of one sample of 2**25 channels at 1 x 1
+    # (32 MiB declared) took 800 MB to decode under --max-bytes 40M: the kernels' zero-padded
+    # planes of one sample (9x the sample at 1 x 1) and its neurons' histories, ~24 bytes an
+    # element, counted nowhere. Now refused before any allocation; read when max_bytes allows.
+    one_sample = np.zeros((1, 1, 1 << 20, 1, 1), np.uint8)
+    one_sample[0, 0, ::97] = 1
+    data = spikecodec.encode(one_sample, codec=codec)
+    with pytest.raises(spikecodec.LimitError, match="working memory") as info:
+        spikecodec.decode(data, max_bytes=8 << 20)
+    assert info.value.code == "limit-bytes" and info.value.offset is not None
+    report = spikecodec.validate(data, max_bytes=8 << 20)
+    assert not report.ok and report.conforming_so_far
+    np.testing.assert_array_equal(spikecodec.decode(data), one_sample)
+    # Many samples of a layer's usual planes: working memory a fraction of the chunk, read at
+    # max_bytes = the array's own size.
+    layer = (np.random.default_rng(1).random((2, 64, 16, 7, 7)) < 0.2).astype(np.uint8)
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(layer, codec=codec), max_bytes=layer.size), layer)
+
+
 def test_ctxlanes_lanes_of_more_than_256_channels_stay_in_their_tables():
     # Found by the fuzzer (a segmentation fault): a ctxlanes chunk of C = 1032 (lanes of 258
     # channels) made the lockstep decoder index channel group 258 of a 256-group table, past the
