@@ -125,7 +125,10 @@ def to_numpy(array: Any) -> np.ndarray:
     """A numpy view of ``array``; torch tensors are accepted without importing torch. A masked
     array is refused: np.asarray drops its mask, and the values under it would be coded."""
     masked = sys.modules.get("numpy.ma")  # numpy imports it on first use: np.ma would import it here, under a lock a fork could strand
-    if masked is not None and isinstance(array, masked.MaskedArray):
+    # getattr: while another thread imports numpy.ma, the module is in sys.modules without its
+    # classes yet (an AttributeError for every encode in other threads until it finishes)
+    masked_array = getattr(masked, "MaskedArray", None)
+    if masked_array is not None and isinstance(array, masked_array):
         raise TypeError("a masked array's masked values would be coded as they are: fill it first, e.g. a.filled(0)")
     if hasattr(array, "detach") and hasattr(array, "numpy"):  # torch.Tensor, duck-typed
         try:

@@ -122,6 +122,11 @@ def direct_connection(connect: Any) -> dict[str, Any]:
     return {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 
 
+#: What an exception that came without words means, said in them.
+_UNSAID = {ConnectionResetError: "the server reset the connection", ConnectionAbortedError: "the connection was aborted",
+           BrokenPipeError: "the server closed the connection", TimeoutError: "timed out"}
+
+
 class ServeClient:
     """One stream to a ``spikecodec serve`` server at ``address`` (``HOST:PORT``).
 
@@ -135,7 +140,7 @@ class ServeClient:
     def __init__(self, address: str, *, token: str | None = None, model: str | None = None, header: bytes | None = None,
                  tls_ca: str | None = None, tls: bool = False, timeout: float = 30.0):
         from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
         host, port = parse_address(address)
         if token is not None:  # before connecting: bytes failed in json.dumps, a long token as a "too big" hello
@@ -178,9 +183,12 @@ class ServeClient:
                                         ping_interval=None))
         except (OSError, InvalidHandshake, ConnectionClosed) as exc:  # refused, TLS failures, not a WebSocket server
             self._loop.close()
-            why = getattr(exc, "strerror", None) or str(exc)
-            if context is None and isinstance(exc, InvalidHandshake):  # a TLS server answers a plain hello with no HTTP
-                why += " (if the server uses TLS, give its certificate: tls_ca=, --tls-ca)"
+            # A bare ConnectionResetError() says nothing: its type does (the message ended in "...:").
+            why = getattr(exc, "strerror", None) or str(exc) or _UNSAID.get(type(exc), type(exc).__name__)
+            if context is None and isinstance(exc, InvalidHandshake) and not isinstance(exc, InvalidStatus):
+                why += " (if the server uses TLS, give its certificate: tls_ca=, --tls-ca)"  # a TLS server answers a plain hello with no HTTP
+            elif isinstance(exc, InvalidStatus) and exc.response.status_code == 503:  # an HTTP answer: not a TLS matter
+                why += " (the server is at its most connections: retry later)"
             raise ConnectionError(f"cannot connect to {address}: {why}") from exc
         except BaseException:
             self._loop.close()

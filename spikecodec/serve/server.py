@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import hmac
 import logging
 import os
@@ -726,7 +727,20 @@ def draining_server(uv_config: Any, service: CloudService) -> Any:
 
         async def startup(self, sockets: Any = None) -> None:
             self.loop = asyncio.get_running_loop()
-            await super().startup(sockets=sockets)
+            if self.config.ssl is None:
+                await super().startup(sockets=sockets)
+                return
+            # uvicorn gives asyncio no TLS handshake timeout, and the protocols' guards start only
+            # once a handshake has ended: a connection that never began TLS was held for asyncio's
+            # default 60 s, uncounted. Its handshake now has handshake_timeout seconds, as a plain
+            # connection has for its request.
+            create_server = self.loop.create_server
+            self.loop.create_server = functools.partial(create_server,  # type: ignore[method-assign]
+                                                        ssl_handshake_timeout=service.config.handshake_timeout)
+            try:
+                await super().startup(sockets=sockets)
+            finally:
+                del self.loop.create_server  # the loop's own again
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             if self.draining:

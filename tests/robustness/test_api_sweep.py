@@ -419,6 +419,20 @@ def test_a_link_decoder_shared_by_threads_takes_a_message_once(monkeypatch: pyte
     assert sorted(outcomes) == ["compact-check", "decoded"] and dec.records_read == 1
 
 
+def test_encoding_while_another_thread_imports_numpy_ma(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by a test run on its own (tests/serve: threads encoding at once): while one thread
+    # imports numpy.ma, the module sits in sys.modules without its classes, and the masked-array
+    # check of every other thread's encode raised AttributeError 'no attribute MaskedArray'.
+    import sys
+    import types
+
+    from spikecodec.elements import to_numpy
+
+    spikes = np.ones((2, 3, 4), np.uint8)
+    monkeypatch.setitem(sys.modules, "numpy.ma", types.ModuleType("numpy.ma"))  # as it is mid-import
+    assert to_numpy(spikes) is spikes  # the check every encode, save and link message starts with
+
+
 def test_link_encoder_refuses_a_masked_array() -> None:
     # LinkEncoder.encode converted with np.asarray, which drops the mask: the values under it
     # were sent as spikes (save and encode refuse a masked array).

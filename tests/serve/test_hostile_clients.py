@@ -106,6 +106,28 @@ def test_connection_without_a_whole_request_is_closed(server, sent):
         assert got == b"" and time.monotonic() - start < HANDSHAKE + 3
 
 
+def test_tls_connection_that_never_begins_its_handshake_is_closed_in_the_handshake_timeout(tmp_path):
+    # Found by an outside probe: with TLS, a silent connection was held for asyncio's default
+    # handshake timeout (60 s), uncounted by --max-connections, where a plain one had 10 s.
+    from test_serve import self_signed
+
+    config = ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=HANDSHAKE, workers=1)
+    with serve(config, tls=self_signed(tmp_path)) as running:
+        host, port = running.address.split(":")
+        for sent in (b"", b"\x16\x03\x01"):  # nothing; the first bytes of a ClientHello
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(sent)
+                start = time.monotonic()
+                sock.settimeout(HANDSHAKE + 6)
+                try:
+                    got = sock.recv(1024)
+                except socket.timeout:
+                    pytest.fail(f"the connection is still open {HANDSHAKE + 6:g} s after it was made")
+                except ConnectionResetError:
+                    got = b""
+                assert got == b"" and time.monotonic() - start < HANDSHAKE + 5
+
+
 def test_keep_alive_connection_trickling_a_second_request_is_closed(server):
     host, port = server.address.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -353,6 +375,12 @@ def test_connections_past_the_limit_are_answered_busy(spikes):
             while chunk := third.recv(1024):
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 503 ") and b"too many connections" in answer, answer
+        # The client said so with a hint to give a TLS certificate (for an HTTP answer).
+        from spikecodec.serve import ServeClient
+
+        with pytest.raises(ConnectionError, match="HTTP 503 .the server is at its most connections") as info:
+            ServeClient(running.address, token=TOKEN)
+        assert "TLS" not in str(info.value)
         for sock in held:
             sock.close()
         time.sleep(0.2)
