@@ -47,7 +47,7 @@ from .grid import RowAssembler, Tiling, chunk_spec
 from .header import COMPACT_EXTENSION, KEYED_EXTENSION, MESSAGE_ENDS_EXTENSION, PRIOR_EXTENSION, STREAM_ID_EXTENSION, STREAM_ID_SIZE, Header, bind_prior, parse_header, parse_preamble
 from .reader import BytesCursor, decode_record
 from .records import CompactRecords, RecordHead, parse_trailer, read_compact_index, read_record, record_layout
-from .writer import COMPACT_RECORDS, SpikeWriter, whole_numbers
+from .writer import COMPACT_RECORDS, SpikeWriter, check_same_process, whole_numbers
 
 MAX_GAPS = 4096  # runs of skipped records a LinkDecoder remembers, so that late messages can fill them
 LINK_CODEC = "ctxmix"  # the link's codec (edge, LinkEncoder, the models' shipped priors): one image a message from a prior codes smallest with it
@@ -149,10 +149,8 @@ class LinkEncoder:
             return self._encode(frames)
 
     def _check_process(self) -> None:
-        if os.getpid() != self._pid:
-            raise RuntimeError(f"this LinkEncoder was made in process {self._pid} and is used in {os.getpid()} (a fork): "
-                               "each process would write the same stream, their messages under the same record numbers - "
-                               "make a LinkEncoder in each process (each its own stream id)")
+        check_same_process(self._pid, "LinkEncoder", "each process would write the same stream, their messages under "
+                           "the same record numbers - make a LinkEncoder in each process (each its own stream id)")
 
     def _encode(self, frames: Any) -> bytes:
         self._check_process()

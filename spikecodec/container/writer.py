@@ -8,6 +8,7 @@ import operator
 import os
 import stat
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Iterator, Sequence
 
@@ -39,6 +40,37 @@ COMPACT_RECORDS = ("compact", "compact-unkeyed")  # keyed checks (format 1.7), o
 RECORDS = ("classic", *COMPACT_RECORDS)
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
+
+
+def check_same_process(pid: int, what: str, advice: str) -> None:
+    """Raise RuntimeError when used in a process other than ``pid``, the one that made ``what``
+    (a fork's copy): two processes would write one stream."""
+    if os.getpid() != pid:
+        raise RuntimeError(f"this {what} was made in process {pid} and is used in {os.getpid()} (a fork): {advice}")
+
+
+# A forked child holds a copy of each open writer's file object, buffered bytes included: the
+# child's exit flushed them a second time into the parent's file (a child that only exited lost
+# the parent's later frames to the recovery of a file with a record written twice). In the child,
+# each path a writer owns now writes to /dev/null, and the child's copy refuses use.
+_WRITERS: "weakref.WeakSet[SpikeWriter]" = weakref.WeakSet()
+
+
+def _silence_writers_in_child() -> None:
+    for writer in list(_WRITERS):
+        file = getattr(writer, "_file", None)
+        if not getattr(writer, "_owns", False) or file is None or file.closed:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, file.fileno())
+            finally:
+                os.close(null)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_silence_writers_in_child)
 TARGET_CHUNK_ELEMENTS = Codec.chunk_elements  # default chunks hold about this many elements (or the codec's) ...
 MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # ... and never more than this, if it can be helped
 
@@ -266,6 +298,8 @@ class SpikeWriter:
         else:
             self._file = binary_file(file, "wb")  # type: ignore[arg-type]
         self._lock = threading.RLock()  # appends from several threads go in whole, one after another
+        self._pid = os.getpid()
+        _WRITERS.add(self)
         self._pos = 0
         self._header: Header | None = None
         self._pending: list[np.ndarray] = []  # blocks of frames (each with a leading axis) not yet in a row
@@ -382,6 +416,7 @@ class SpikeWriter:
     def close(self) -> None:
         """Write the last row, the index and the trailer; close the file if this writer opened it."""
         with self._lock:
+            self._check_process()
             self._close()
 
     def abandon(self) -> None:
@@ -389,6 +424,7 @@ class SpikeWriter:
         leaves it (``open(recover=True)`` and ``spikecodec recover`` read it), so that no reader
         takes a stream its source broke off for a finished one. Frames not yet flushed are dropped."""
         with self._lock:
+            self._check_process()
             if self._closed:
                 return
             if self._header is not None and self._broken is None:  # a broken one writes nothing more
@@ -451,7 +487,8 @@ class SpikeWriter:
     def __del__(self) -> None:
         # Dropped before any frame, neither used nor closed: the empty file it created goes, as
         # close() would remove it. One with frames is left as it is, for recovery.
-        if getattr(self, "_closed", True) or getattr(self, "_header", 1) is not None or not getattr(self, "_owns", False):
+        if getattr(self, "_closed", True) or getattr(self, "_header", 1) is not None or not getattr(self, "_owns", False) \
+                or getattr(self, "_pid", None) != os.getpid():  # a fork's copy: the parent's file, not to remove
             return
         with contextlib.suppress(Exception):
             self._release(quiet=True)
@@ -464,6 +501,8 @@ class SpikeWriter:
         # An error in the caller's block (Ctrl-C included) broke the stream off: every frame appended
         # is flushed, so that recovery reads it, but no index or trailer is written, so that no
         # reader - a socket's receiver above all - takes the stream for a finished one.
+        if self._pid != os.getpid():  # a fork's copy writes nothing; the error on its way out says what went wrong
+            return
         try:
             if self._header is not None and not self._closed:
                 self.flush()
@@ -474,9 +513,14 @@ class SpikeWriter:
 
     # -- internals ----------------------------------------------------------------------------
     def _check_open(self) -> None:
+        self._check_process()
         if self._closed:
             raise ValueError("the writer is closed")
         self._check_whole()
+
+    def _check_process(self) -> None:
+        check_same_process(self._pid, "SpikeWriter", "its file is the parent's; make a writer in each process, each "
+                           "to a file of its own")
 
     def _check_whole(self) -> None:
         if self._broken is not None:
