@@ -88,22 +88,28 @@ def test_malformed_hello_is_bad_hello_not_an_internal_error(server, name, hello)
 # -- before the WebSocket upgrade ---------------------------------------------------------------
 
 
+def assert_closed_in_time(address: str, sent: bytes, within: float) -> None:
+    """A connection that sends ``sent`` and then nothing is closed by the server within ``within``
+    seconds, with nothing answered."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(sent)
+        start = time.monotonic()
+        sock.settimeout(within + 1)
+        try:
+            got = sock.recv(1024)
+        except socket.timeout:
+            pytest.fail(f"the connection is still open {within + 1:g} s after it was made")
+        except ConnectionResetError:
+            got = b""
+        assert got == b"" and time.monotonic() - start < within
+
+
 @pytest.mark.parametrize("sent", [b"", b"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgr"], ids=["nothing", "half a request"])
 def test_connection_without_a_whole_request_is_closed(server, sent):
     # Before: uvicorn waits for ever for a request's headers (slowloris: a few thousand such
     # connections take every file descriptor the server has).
-    host, port = server.address.split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(sent)
-        start = time.monotonic()
-        sock.settimeout(HANDSHAKE + 4)
-        try:
-            got = sock.recv(1024)
-        except socket.timeout:
-            pytest.fail(f"the connection is still open {HANDSHAKE + 4:g} s after it was made")
-        except ConnectionResetError:
-            got = b""
-        assert got == b"" and time.monotonic() - start < HANDSHAKE + 3
+    assert_closed_in_time(server.address, sent, HANDSHAKE + 3)
 
 
 def test_tls_connection_that_never_begins_its_handshake_is_closed_in_the_handshake_timeout(tmp_path):
@@ -113,19 +119,8 @@ def test_tls_connection_that_never_begins_its_handshake_is_closed_in_the_handsha
 
     config = ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=HANDSHAKE, workers=1)
     with serve(config, tls=self_signed(tmp_path)) as running:
-        host, port = running.address.split(":")
         for sent in (b"", b"\x16\x03\x01"):  # nothing; the first bytes of a ClientHello
-            with socket.create_connection((host, int(port)), timeout=10) as sock:
-                sock.sendall(sent)
-                start = time.monotonic()
-                sock.settimeout(HANDSHAKE + 6)
-                try:
-                    got = sock.recv(1024)
-                except socket.timeout:
-                    pytest.fail(f"the connection is still open {HANDSHAKE + 6:g} s after it was made")
-                except ConnectionResetError:
-                    got = b""
-                assert got == b"" and time.monotonic() - start < HANDSHAKE + 5
+            assert_closed_in_time(running.address, sent, HANDSHAKE + 5)
 
 
 def test_keep_alive_connection_trickling_a_second_request_is_closed(server):
