@@ -63,19 +63,19 @@ class ReadLimits:
 
     def check_bytes(self, nbytes: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` (a phrase: "the array", "chunk 3") decoding to ``nbytes``."""
-        if nbytes > self.max_bytes:
-            from .errors import LimitError
-
-            raise LimitError(f"{what} decodes to {nbytes} bytes, over max_bytes={self.max_bytes} "
-                             "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
+        self._check_max_bytes(nbytes, f"{what} decodes to {nbytes} bytes", offset)
 
     def check_working(self, nbytes: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` whose decoding needs ``nbytes`` of working memory beside its output."""
+        self._check_max_bytes(nbytes, f"{what} needs {nbytes} bytes of working memory to decode", offset)
+
+    def _check_max_bytes(self, nbytes: int, said: str, offset: int | None) -> None:
+        """The one max_bytes rule: ``nbytes`` over it is LimitError limit-bytes, ``said`` first."""
         if nbytes > self.max_bytes:
             from .errors import LimitError
 
-            raise LimitError(f"{what} needs {nbytes} bytes of working memory to decode, over max_bytes={self.max_bytes} "
-                             "(raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
+            raise LimitError(f"{said}, over max_bytes={self.max_bytes} (raise it: max_bytes=, --max-bytes)", offset,
+                             code="limit-bytes")
 
     def check_work(self, elements: int, stored: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` standing for ``elements`` decoded elements in ``stored`` bytes."""

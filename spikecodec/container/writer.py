@@ -41,6 +41,9 @@ RECORDS = ("classic", *COMPACT_RECORDS)
 
 DEFAULT_AXES = ("T", "N", "C", "H", "W")
 
+TARGET_CHUNK_ELEMENTS = Codec.chunk_elements  # default chunks hold about this many elements (or the codec's) ...
+MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # ... and never more than this, if it can be helped
+
 
 def check_same_process(pid: int, what: str, advice: str) -> None:
     """Raise RuntimeError when used in a process other than ``pid``, the one that made ``what``
@@ -71,8 +74,6 @@ def _silence_writers_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_silence_writers_in_child)
-TARGET_CHUNK_ELEMENTS = Codec.chunk_elements  # default chunks hold about this many elements (or the codec's) ...
-MAX_DEFAULT_CHUNK_ELEMENTS = 1 << 24  # ... and never more than this, if it can be helped
 
 
 def default_axes(rank: int) -> tuple[str, ...]:
