@@ -46,7 +46,8 @@ from backoff_study import one_bit_corpora, peer_rows  # noqa: E402  (the peers r
 from neuron_major_study import GROUPS, RECENT, WINDOW, table_offsets  # noqa: E402  (the study's model)
 from peers_bench import best_time, layouts, permuted, run_paq  # noqa: E402  (paq9a as the peers table runs it)
 from spikecodec.codecs.kernels.binary import code_bit, ends_as_encoded, finish, start  # noqa: E402
-from spikecodec.codecs.kernels.neuronmix import WEIGHT_INIT, learn5, mix5  # noqa: E402  (the codec's mixer: the same arithmetic)
+from spikecodec.codecs.kernels.binary import learn5, mix5  # noqa: E402  (the codec's mixer: the same arithmetic)
+from spikecodec.codecs.kernels.neuronmix import LEARNING_RATE, WEIGHT_INIT  # noqa: E402
 from spikecodec.codecs.kernels.ops import U  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -143,7 +144,7 @@ def _code(xn, out, data, encoding):
                     i0, i1, i2, i3, i4, wi = _flag_context(flags, cur, prv, hh, ww, cc, g, pos, window, rec_f, offs)
                     p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wi, i0, i1, i2, i3, i4)
                     f = code_bit(st, out, data, encoding, f, p)
-                    learn5(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f)
+                    learn5(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f, LEARNING_RATE)
                     rec_f = ((rec_f << 1) | f) & mask
                     window = ((window << 1) | f) & ((1 << WINDOW) - 1)
                     flags[cur, hh, ww, cc] = f
@@ -159,7 +160,7 @@ def _code(xn, out, data, encoding):
                                                                        rec_s[t], offs)
                                 p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wj, j0, j1, j2, j3, j4)
                                 b = code_bit(st, out, data, encoding, np.int64(xn[n, h, w, c, t]) if encoding else 0, p)
-                                learn5(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b)
+                                learn5(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b, LEARNING_RATE)
                         own = (own << 1) | b
                         seen |= b
                         steps[cur, hh, ww, cc, t + 1] = b
@@ -221,9 +222,9 @@ def _code2(xn, out0, out1, data0, data1, encoding):
                     f0 = code_bit(st0, out0, data0, encoding, f0, pa)
                     if two:
                         f1 = code_bit(st1, out1, data1, encoding, f1, pb)
-                    learn5(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, f0)
+                    learn5(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, f0, LEARNING_RATE)
                     if two:
-                        learn5(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, f1)
+                        learn5(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, f1, LEARNING_RATE)
                     else:
                         f1 = 0
                     rec_f0 = ((rec_f0 << 1) | f0) & mask
@@ -255,9 +256,9 @@ def _code2(xn, out0, out1, data0, data1, encoding):
                         if d1:
                             v1 = code_bit(st1, out1, data1, encoding, np.int64(xn[n1, h, w, c, t]) if encoding else 0, pb)
                         if d0:
-                            learn5(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, v0)
+                            learn5(tabs, wts, wa, a0, a1, a2, a3, a4, sa0, sa1, sa2, sa3, sa4, pa, v0, LEARNING_RATE)
                         if d1:
-                            learn5(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, v1)
+                            learn5(tabs, wts, wb, b0, b1, b2, b3, b4, sb0, sb1, sb2, sb3, sb4, pb, v1, LEARNING_RATE)
                         own0 = (own0 << 1) | v0
                         own1 = (own1 << 1) | v1
                         seen0 |= v0

@@ -1,5 +1,7 @@
 """The binary arithmetic coder with byte output and its integer probability arithmetic, shared by
-the context-mixing codecs ``ctxmix`` (FORMAT.md 9.4.9) and ``mix`` (9.4.10).
+the context-mixing codecs ``ctxmix`` (FORMAT.md 9.4.9), ``mix`` (9.4.10) and those built on them:
+the states, the mixer of five models (:func:`mix5`, :func:`learn5`) and the journal that undoes a
+kernel's table writes (:func:`journal5`, :func:`undo_journal`).
 
 Everything is integer (the three tables are derived once and pinned by FORMAT.md and the
 tests), so encoder and decoder agree on every probability on every machine:
@@ -20,6 +22,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from .ops import U
 
 
 def _stretch_table() -> np.ndarray:
@@ -85,6 +89,63 @@ def clamped_weight(w):
     if w < -WEIGHT_LIMIT:
         return -WEIGHT_LIMIT
     return w
+
+
+@njit(inline="always", cache=True)
+def mix5(tabs, wts, w, i0, i1, i2, i3, i4):
+    """P12 from the five states at i0 .. i4 and the weight set at ``w`` (five weights and a bias,
+    16.16), with their stretches. ``w`` is unsigned (:data:`.ops.U`), as the indices may be."""
+    s0 = stretched(tabs[i0])
+    s1 = stretched(tabs[i1])
+    s2 = stretched(tabs[i2])
+    s3 = stretched(tabs[i3])
+    s4 = stretched(tabs[i4])
+    dot = (np.int64(wts[w]) * s0 + np.int64(wts[w + U(1)]) * s1 + np.int64(wts[w + U(2)]) * s2
+           + np.int64(wts[w + U(3)]) * s3 + np.int64(wts[w + U(4)]) * s4 + np.int64(wts[w + U(5)]) * 256) >> 16
+    return squashed(dot), s0, s1, s2, s3, s4
+
+
+@njit(inline="always", cache=True)
+def learn5(tabs, wts, w, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, bit, rate):
+    """After decision ``bit`` predicted as ``p`` by :func:`mix5`: the weight set (err = ((bit << 12)
+    - p) * rate), then the five states."""
+    err = ((bit << 12) - p) * rate
+    wts[w] = clamped_weight(np.int64(wts[w]) + ((s0 * err) >> 16))
+    wts[w + U(1)] = clamped_weight(np.int64(wts[w + U(1)]) + ((s1 * err) >> 16))
+    wts[w + U(2)] = clamped_weight(np.int64(wts[w + U(2)]) + ((s2 * err) >> 16))
+    wts[w + U(3)] = clamped_weight(np.int64(wts[w + U(3)]) + ((s3 * err) >> 16))
+    wts[w + U(4)] = clamped_weight(np.int64(wts[w + U(4)]) + ((s4 * err) >> 16))
+    wts[w + U(5)] = clamped_weight(np.int64(wts[w + U(5)]) + ((256 * err) >> 16))
+    tabs[i0] = updated(tabs[i0], bit)
+    tabs[i1] = updated(tabs[i1], bit)
+    tabs[i2] = updated(tabs[i2], bit)
+    tabs[i3] = updated(tabs[i3], bit)
+    tabs[i4] = updated(tabs[i4], bit)
+
+
+@njit(inline="always", cache=True)
+def journal5(tabs, jidx, jval, jn, i0, i1, i2, i3, i4):
+    """Note the five states at i0 .. i4 before they are updated, at ``jn[0]``."""
+    j = jn[0]
+    jidx[j] = i0
+    jval[j] = tabs[i0]
+    jidx[j + 1] = i1
+    jval[j + 1] = tabs[i1]
+    jidx[j + 2] = i2
+    jval[j + 2] = tabs[i2]
+    jidx[j + 3] = i3
+    jval[j + 3] = tabs[i3]
+    jidx[j + 4] = i4
+    jval[j + 4] = tabs[i4]
+    jn[0] = j + 5
+
+
+@njit(inline="always", cache=True)
+def undo_journal(tabs, jidx, jval, jn):
+    """Put back every state the journal noted, the latest first: the tables as they were before
+    the kernel ran (a prior's, shared by the calls)."""
+    for i in range(jn[0] - 1, -1, -1):
+        tabs[jidx[i]] = jval[i]
 
 
 @njit(cache=True, nogil=True)

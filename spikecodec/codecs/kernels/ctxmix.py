@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched, updated
+from .binary import (cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched,
+                     undo_journal, updated)
 
 # -- Model constants -------------------------------------------------------------------------------
 TABLE_CAP_BITS = 22
@@ -280,8 +281,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
         if status:
             break
     if journal:
-        for i in range(jn[0] - 1, -1, -1):
-            tabs[jidx[i]] = jval[i]
+        undo_journal(tabs, jidx, jval, jn)
     return st, status
 
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched, updated
+from .binary import (cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal5, journal_entries, learn5, mix5, squashed,
+                     start, stretched, undo_journal, updated)
 from .ops import U, prefetch
 
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -141,6 +142,37 @@ def next_here(here, bit):
 
 
 @njit(inline="always", cache=True)
+def neighbourhood(sig, i, j, sw, sh):
+    """The neighbours of the element at ``i`` of this step's padded plane ``sig`` (``j``: its place
+    in the step before's; ``sw``, ``sh``: a pixel's and a row's stride) and table A's 12-bit key of
+    them (FORMAT.md 9.4.10). Returns (key, le, up, c1, c2, p1, pr): left, up, channel c - 1 and
+    c - 2 of this step; the same element and its right neighbour at the step before."""
+    le = np.int64(sig[i - U(sw)])
+    up = np.int64(sig[i - U(sh)])
+    ul = np.int64(sig[i - U(sh + sw)])
+    ur = np.int64(sig[i - U(sh - sw)])
+    c1 = np.int64(sig[i - U(1)])
+    c2 = np.int64(sig[i - U(2)])
+    p1 = np.int64(sig[j])
+    pr = np.int64(sig[j + U(sw)])
+    pd = np.int64(sig[j + U(sh)])
+    pl = np.int64(sig[j - U(sw)])
+    pu = np.int64(sig[j - U(sh)])
+    pn = np.int64(sig[j + U(1)])
+    key = le | up << 1 | ul << 2 | ur << 3 | p1 << 4 | c1 << 5 | pr << 6 | pd << 7 | c2 << 8 | pn << 9 | pl << 10 | pu << 11
+    return key, le, up, c1, c2, p1, pr
+
+
+@njit(inline="always", cache=True)
+def abc_slots(ct, hs, pos, key, le, up, c1, p1, pr, sh0, sh1, sh2, o0, o1, o2):
+    """The states of tables A (channel group and step x the neighbourhood ``key``), B (x the
+    neuron's history ``hs``) and C (the element's position ``pos``) (FORMAT.md 9.4.10)."""
+    return (_slot(ct * 4096 + key, sh0, o0),
+            _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, o1),
+            _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, o2))
+
+
+@njit(inline="always", cache=True)
 def _val3(x, t, n, c, h, w, inside):
     """min(x[t, n, c, h, w], 3) when ``inside``, else 0."""
     return min(np.int64(x[t, n, c, h, w]), 3) if inside else np.int64(0)
@@ -241,26 +273,11 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                         ct = cg * tpos + tp
                         i = bc + cu
                         j = bp + cu
-                        le = np.int64(sig[i - U(sw)])
-                        up = np.int64(sig[i - U(sh)])
-                        ul = np.int64(sig[i - U(sh + sw)])
-                        ur = np.int64(sig[i - U(sh - sw)])
-                        c1 = np.int64(sig[i - U(1)])
-                        c2 = np.int64(sig[i - U(2)])
-                        p1 = np.int64(sig[j])
-                        pr = np.int64(sig[j + U(sw)])
-                        pd = np.int64(sig[j + U(sh)])
-                        pl = np.int64(sig[j - U(sw)])
-                        pu = np.int64(sig[j - U(sh)])
-                        pn = np.int64(sig[j + U(1)])
+                        near, le, up, c1, c2, p1, pr = neighbourhood(sig, i, j, sw, sh)
                         hs = np.int64(hist[hw + cu])
                         p2 = (hs >> 1) & 1 if t2 else np.int64(0)
                         pos = pos0 + c
-                        near = (le | up << 1 | ul << 2 | ur << 3 | p1 << 4 | c1 << 5 | pr << 6 | pd << 7
-                                | c2 << 8 | pn << 9 | pl << 10 | pu << 11)
-                        i0 = _slot(ct * 4096 + near, sh0, o0)
-                        i1 = _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, o1)
-                        i2 = _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, o2)
+                        i0, i1, i2 = abc_slots(ct, hs, pos, near, le, up, c1, p1, pr, sh0, sh1, sh2, o0, o1, o2)
                         if c & 3 == 0:
                             # A group of 4 channels shares one line of 16 states per model: its
                             # start's context picks the line, the group's bits so far the state.
@@ -277,42 +294,13 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
                                 prefetch(tabs, U(pair_line(left_vector, next_here(here, b), ctn, sh4, o4)))
                         i3 = line3 + group_node
                         i4 = line4 + group_node
-                        s0 = stretched(tabs[U(i0)])
-                        s1 = stretched(tabs[U(i1)])
-                        s2 = stretched(tabs[U(i2)])
-                        s3 = stretched(tabs[U(i3)])
-                        s4 = stretched(tabs[U(i4)])
                         wi = U(((ct * SETS_PER_GROUP) + (p1 | up << 1 | le << 2 | p2 << 3)) * (SIG_MODELS + 1))
-                        dot = (np.int64(wts[wi]) * s0 + np.int64(wts[wi + U(1)]) * s1 + np.int64(wts[wi + U(2)]) * s2
-                               + np.int64(wts[wi + U(3)]) * s3 + np.int64(wts[wi + U(4)]) * s4 + np.int64(wts[wi + U(5)]) * 256) >> 16
-                        p = squashed(dot)
+                        p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wi, U(i0), U(i1), U(i2), U(i3), U(i4))
                         v = np.int64(x[t, n, c, h, w]) if encoding else 0
                         bit = code_bit(st, out, data, encoding, 1 if v else 0, p)
-                        err = ((bit << 12) - p) * LEARNING_RATE
-                        wts[wi] = clamped_weight(np.int64(wts[wi]) + ((s0 * err) >> 16))
-                        wts[wi + U(1)] = clamped_weight(np.int64(wts[wi + U(1)]) + ((s1 * err) >> 16))
-                        wts[wi + U(2)] = clamped_weight(np.int64(wts[wi + U(2)]) + ((s2 * err) >> 16))
-                        wts[wi + U(3)] = clamped_weight(np.int64(wts[wi + U(3)]) + ((s3 * err) >> 16))
-                        wts[wi + U(4)] = clamped_weight(np.int64(wts[wi + U(4)]) + ((s4 * err) >> 16))
-                        wts[wi + U(5)] = clamped_weight(np.int64(wts[wi + U(5)]) + ((256 * err) >> 16))
                         if journal:
-                            jj = jn[0]
-                            jidx[jj] = i0
-                            jval[jj] = tabs[i0]
-                            jidx[jj + 1] = i1
-                            jval[jj + 1] = tabs[i1]
-                            jidx[jj + 2] = i2
-                            jval[jj + 2] = tabs[i2]
-                            jidx[jj + 3] = i3
-                            jval[jj + 3] = tabs[i3]
-                            jidx[jj + 4] = i4
-                            jval[jj + 4] = tabs[i4]
-                            jn[0] = jj + 5
-                        tabs[U(i0)] = updated(tabs[U(i0)], bit)
-                        tabs[U(i1)] = updated(tabs[U(i1)], bit)
-                        tabs[U(i2)] = updated(tabs[U(i2)], bit)
-                        tabs[U(i3)] = updated(tabs[U(i3)], bit)
-                        tabs[U(i4)] = updated(tabs[U(i4)], bit)
+                            journal5(tabs, jidx, jval, jn, i0, i1, i2, i3, i4)
+                        learn5(tabs, wts, wi, U(i0), U(i1), U(i2), U(i3), U(i4), s0, s1, s2, s3, s4, p, bit, LEARNING_RATE)
                         hn = (hs << 1) | bit
                         hist[hw + cu] = (hn & 127) | 128 if hn >= 256 else hn
                         sig[i] = bit
@@ -357,8 +345,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal):
         if status:
             break
     if journal:
-        for i in range(jn[0] - 1, -1, -1):
-            tabs[jidx[i]] = jval[i]
+        undo_journal(tabs, jidx, jval, jn)
     return st, status
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, squashed, start, stretched, updated
+from .binary import cannot_end, code_bit, ends_as_encoded, finish, learn5, mix5, start, updated
 from .ops import U, prefetch
 
 GROUPS = 64  # the step models and F4 key channels by c mod min(C, 64)
@@ -45,7 +45,7 @@ MODELS = 5
 FLAG_SETS = 4  # weight sets of flags, by (left flag, c-1 flag); then 4 a step, by (own t-1, c-1's t)
 TABLES = 11  # F1 .. F5, B1 .. B5, M
 
-__all__ = ["context_counts", "decode_into", "encode", "learn5", "mix5", "table_sizes"]
+__all__ = ["context_counts", "decode_into", "encode", "table_sizes"]
 
 
 @njit(cache=True, nogil=True)
@@ -73,36 +73,6 @@ def _slot(offset, key, hashed):
     if hashed:
         return offset + np.int64((np.uint64(key) * HASH_MUL) >> np.uint64(64 - TABLE_CAP_BITS))
     return offset + key
-
-
-@njit(inline="always", cache=True)
-def mix5(tabs, wts, w, i0, i1, i2, i3, i4):
-    """P12 from the five states at i0 .. i4 and the weight set at ``w``, with their stretches."""
-    s0 = stretched(tabs[i0])
-    s1 = stretched(tabs[i1])
-    s2 = stretched(tabs[i2])
-    s3 = stretched(tabs[i3])
-    s4 = stretched(tabs[i4])
-    dot = (np.int64(wts[w]) * s0 + np.int64(wts[w + U(1)]) * s1 + np.int64(wts[w + U(2)]) * s2
-           + np.int64(wts[w + U(3)]) * s3 + np.int64(wts[w + U(4)]) * s4 + np.int64(wts[w + U(5)]) * 256) >> 16
-    return squashed(dot), s0, s1, s2, s3, s4
-
-
-@njit(inline="always", cache=True)
-def learn5(tabs, wts, w, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, bit):
-    """After decision ``bit`` predicted as ``p``: the weight set, then the five states."""
-    err = ((bit << 12) - p) * LEARNING_RATE
-    wts[w] = clamped_weight(np.int64(wts[w]) + ((s0 * err) >> 16))
-    wts[w + U(1)] = clamped_weight(np.int64(wts[w + U(1)]) + ((s1 * err) >> 16))
-    wts[w + U(2)] = clamped_weight(np.int64(wts[w + U(2)]) + ((s2 * err) >> 16))
-    wts[w + U(3)] = clamped_weight(np.int64(wts[w + U(3)]) + ((s3 * err) >> 16))
-    wts[w + U(4)] = clamped_weight(np.int64(wts[w + U(4)]) + ((s4 * err) >> 16))
-    wts[w + U(5)] = clamped_weight(np.int64(wts[w + U(5)]) + ((256 * err) >> 16))
-    tabs[i0] = updated(tabs[i0], bit)
-    tabs[i1] = updated(tabs[i1], bit)
-    tabs[i2] = updated(tabs[i2], bit)
-    tabs[i3] = updated(tabs[i3], bit)
-    tabs[i4] = updated(tabs[i4], bit)
 
 
 @njit(inline="always", cache=True)
@@ -230,7 +200,7 @@ def _code(xn, bits, out, data, encoding):
                                 prefetch(tabs, U(o6 + (pos * TQ + tq) * 16))
                         prefetch(tabs, U(o7 + (gT0 * 256 + 1) * 5))
                     f = code_bit(st, out, data, encoding, f, p)
-                    learn5(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f)
+                    learn5(tabs, wts, wi, i0, i1, i2, i3, i4, s0, s1, s2, s3, s4, p, f, LEARNING_RATE)
                     rec_f = ((rec_f << 1) | f) & mask
                     window = ((window << 1) | f) & ((1 << WINDOW) - 1)
                     flags[cur, h, w, c] = f
@@ -281,7 +251,7 @@ def _code(xn, bits, out, data, encoding):
                                 prefetch(tabs, U(o7 + (gq * 256 + (((own << 1) | 1) & 255)) * 5))
                             p, s0, s1, s2, s3, s4 = mix5(tabs, wts, wj, j0, j1, j2, j3, j4)
                             b = code_bit(st, out, data, encoding, 1 if x else 0, p)
-                            learn5(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b)
+                            learn5(tabs, wts, wj, j0, j1, j2, j3, j4, s0, s1, s2, s3, s4, p, b, LEARNING_RATE)
                         own = (own << 1) | b
                         seen |= b
                         steps[cur, h, w, c, t] = b

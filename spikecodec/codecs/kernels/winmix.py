@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .binary import cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched, updated
+from .binary import (cannot_end, clamped_weight, code_bit, ends_as_encoded, finish, journal_entries, squashed, start, stretched,
+                     undo_journal, updated)
 from .mix import (
     HASH_MUL,
     LEARNING_RATE,
@@ -45,6 +46,8 @@ from .mix import (
     _mag_decide,
     _slot,
     _val3,
+    abc_slots,
+    neighbourhood,
     next_here,
     pair_line,
     hash_bits,
@@ -374,26 +377,11 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
                         ct = cg * tpos + tp
                         i = bc + cu
                         j = bp + cu
-                        le = np.int64(sig[i - U(sw)])
-                        up = np.int64(sig[i - U(sh)])
-                        ul = np.int64(sig[i - U(sh + sw)])
-                        ur = np.int64(sig[i - U(sh - sw)])
-                        c1 = np.int64(sig[i - U(1)])
-                        c2 = np.int64(sig[i - U(2)])
-                        p1 = np.int64(sig[j])
-                        pr = np.int64(sig[j + U(sw)])
-                        pd = np.int64(sig[j + U(sh)])
-                        pl = np.int64(sig[j - U(sw)])
-                        pu = np.int64(sig[j - U(sh)])
-                        pn = np.int64(sig[j + U(1)])
+                        near, le, up, c1, c2, p1, pr = neighbourhood(sig, i, j, sw, sh)
                         hs = np.int64(hist[hw + cu])
                         p2 = (hs >> 1) & 1 if t2 else np.int64(0)
                         pos = pos0 + c
-                        near = (le | up << 1 | ul << 2 | ur << 3 | p1 << 4 | c1 << 5 | pr << 6 | pd << 7
-                                | c2 << 8 | pn << 9 | pl << 10 | pu << 11)
-                        ia = _slot(ct * 4096 + near, sh0, o0)
-                        ib = _slot((ct * 256 + hs) * 16 + (le | up << 1 | c1 << 2 | pr << 3), sh1, o1)
-                        ic = _slot(pos * 16 + (le | up << 1 | p1 << 2 | c1 << 3), sh2, o2)
+                        ia, ib, ic = abc_slots(ct, hs, pos, near, le, up, c1, p1, pr, sh0, sh1, sh2, o0, o1, o2)
                         if c & 3 == 0:
                             # A group of 4 channels shares one line of 16 states per model: its
                             # start's context picks the line, the group's bits so far the state.
@@ -577,8 +565,7 @@ def _code(x, bits, tabs, wts, out, data, encoding, journal, values, chan, frame)
         if status:
             break
     if journal:
-        for i in range(jn[0] - 1, -1, -1):
-            tabs[jidx[i]] = jval[i]
+        undo_journal(tabs, jidx, jval, jn)
     return st, status
 
 
