@@ -28,6 +28,11 @@ MAX_CHUNK_ELEMENTS = 1 << 31  # elements one chunk may decode to
 ELEMENT_BITS = (1, 2, 4, 8)
 
 DEFAULT_MAX_DECODED_BYTES = 1 << 30
+# A chunk's working memory (a mixing codec's planes of one sample) is allowed up to max_bytes or
+# this, the larger: readers that set max_bytes to the output they expect (zarr, numcodecs, link
+# messages, serve: a chunk's own size) still decode the small chunks whose planes cost some times
+# more than their elements, while a file asking for hundreds of MB is refused under a low max_bytes.
+WORKING_BYTES_FLOOR = 64 << 20
 
 
 def codec_id_problem(codec_id: object) -> str | None:
@@ -66,16 +71,19 @@ class ReadLimits:
         self._check_max_bytes(nbytes, f"{what} decodes to {nbytes} bytes", offset)
 
     def check_working(self, nbytes: int, what: str, offset: int | None = None) -> None:
-        """Refuse ``what`` whose decoding needs ``nbytes`` of working memory beside its output."""
-        self._check_max_bytes(nbytes, f"{what} needs {nbytes} bytes of working memory to decode", offset)
+        """Refuse ``what`` whose decoding needs ``nbytes`` of working memory beside its output, over
+        max_bytes or WORKING_BYTES_FLOOR, the larger."""
+        self._check_max_bytes(nbytes, f"{what} needs {nbytes} bytes of working memory to decode", offset,
+                              floor=WORKING_BYTES_FLOOR)
 
-    def _check_max_bytes(self, nbytes: int, said: str, offset: int | None) -> None:
-        """The one max_bytes rule: ``nbytes`` over it is LimitError limit-bytes, ``said`` first."""
-        if nbytes > self.max_bytes:
+    def _check_max_bytes(self, nbytes: int, said: str, offset: int | None, floor: int = 0) -> None:
+        """The one max_bytes rule: ``nbytes`` over it (and over ``floor``) is LimitError
+        limit-bytes, ``said`` first."""
+        if nbytes > max(self.max_bytes, floor):
             from .errors import LimitError
 
-            raise LimitError(f"{said}, over max_bytes={self.max_bytes} (raise it: max_bytes=, --max-bytes)", offset,
-                             code="limit-bytes")
+            over = f"max_bytes={self.max_bytes}" if self.max_bytes >= floor else f"{floor} (max_bytes={self.max_bytes})"
+            raise LimitError(f"{said}, over {over} (raise it: max_bytes=, --max-bytes)", offset, code="limit-bytes")
 
     def check_work(self, elements: int, stored: int, what: str, offset: int | None = None) -> None:
         """Refuse ``what`` standing for ``elements`` decoded elements in ``stored`` bytes."""

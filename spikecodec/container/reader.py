@@ -320,7 +320,7 @@ def decode_record(pipeline: Pipeline, record: Record, spec: ChunkSpec, ordinal: 
     through ``pipeline`` into ``out`` (when given), its spike count checked where the record
     states one. A chunk over ``limits`` (its decoded bytes, or its elements per stored byte) is
     refused with LimitError before any allocation or work, as is one whose decoding needs more
-    working memory than ``limits.max_bytes``."""
+    working memory than ``limits.max_bytes`` (or 64 MiB, the larger: :meth:`.ReadLimits.check_working`)."""
     at = record.offset
     limits.check_bytes(spec.size, f"chunk {ordinal}", at)
     limits.check_working(pipeline.working_bytes(spec), f"chunk {ordinal}", at)

@@ -44,13 +44,14 @@ ORDER_KEY = "order"  # "F" for a chunk given in Fortran order, decoded in that m
 FRAMINGS = ("file", "message")
 
 
-def chunk_dtype_name(dtype: Any, who: str) -> str:
-    """``"bool"`` or ``"uint8"``; any other dtype raises ValueError saying what is taken."""
+def chunk_dtype_name(dtype: Any, who: str, given: str | None = None) -> str:
+    """``"bool"`` or ``"uint8"``; any other dtype raises ValueError saying what is taken (and
+    ``given``, the caller's own type where numpy's stands for it: a bfloat16 tensor's float32)."""
     dt = np.dtype(dtype)
     for name, want in DTYPES.items():
         if dt == want:
             return name
-    raise ValueError(f"{who}: chunks must be bool (spikes) or uint8 (spike counts), got dtype {dt}; "
+    raise ValueError(f"{who}: chunks must be bool (spikes) or uint8 (spike counts), got dtype {given or dt}; "
                      "convert them first (a count must fit the element type: 1, 2, 4 or 8 bits)")
 
 

@@ -127,6 +127,8 @@ class SpikeCodec(Codec):
         """The chunk that :meth:`encode` coded in ``buf`` (any buffer), in its shape and dtype.
         ``out``: an array of that shape (or of its size, contiguous) and dtype, or a writable
         buffer of its byte count, to copy it into (and return)."""
+        if isinstance(buf, np.ndarray) and not (buf.flags.c_contiguous or buf.flags.f_contiguous):
+            buf = np.ascontiguousarray(buf)  # a strided view of the bytes (was refused as "got ndarray")
         try:
             data = ensure_contiguous_ndarray_like(buf)
         except (TypeError, ValueError):  # was numcodecs' "memoryview: a bytes-like object is required, not 'NoneType'"
@@ -246,6 +248,8 @@ def _chunk_array(buf: Any, who: str) -> np.ndarray:
         arr = to_numpy(arr)
     if arr.dtype == np.dtype(object):
         raise TypeError(f"{who}: a chunk must be a numpy array of bool or uint8, got {type(buf).__name__} of objects")
+    if not isinstance(buf, np.ndarray) and hasattr(buf, "dtype"):  # a tensor: its dtype said, not numpy's stand-in
+        chunk_dtype_name(arr.dtype, who, given=str(buf.dtype))
     return arr
 
 

@@ -547,3 +547,14 @@ def test_misuse_after_the_end_and_with_another_prior_says_what_happened(prior):
     with pytest.raises(FormatError, match=f"the priors given are others \\({other.digest[:12]}\\)") as info:
         LinkDecoder(enc.header, priors=other)
     assert info.value.code == "prior-missing"
+
+
+@pytest.mark.parametrize("codec", ["framemix", "mix"])
+def test_a_decoder_capped_at_a_frames_size_reads_a_mixing_codecs_messages(codec):
+    # Found by an outside probe: serve (and the zarr and numcodecs codecs) cap each message's
+    # decoding at the frame's own size; the mixing codecs' planes of one sample cost ~23 bytes an
+    # element, so every message of the default codec was refused (LimitError, working memory).
+    enc = LinkEncoder(FRAMES.shape[1:], codec=codec)
+    dec = LinkDecoder(enc.header, max_bytes=FRAMES[0].size)
+    for frame in FRAMES[:3]:
+        np.testing.assert_array_equal(dec.decode(enc.encode(frame)), frame[None])

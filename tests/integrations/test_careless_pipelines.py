@@ -129,3 +129,56 @@ def test_a_chunk_over_the_formats_rank_is_refused_by_the_codec_name():
         SpikeCodec().encode(np.zeros((1,) * 8 + (2,), bool))
     with pytest.raises(ValueError, match=r"spikecodec \(numcodecs\): chunks shaped .* rank 9"):
         SpikeCodec(framing="message").encode(np.zeros((1,) * 8 + (2,), bool))
+
+
+# -- readers capped at a chunk's own size read the mixing codecs' small chunks ---------------------------
+
+MIXING = ["framemix", "chanmix", "winmix", "mix", "countmix"]
+
+
+def small_chunks_array(shape, codec) -> tuple[np.ndarray, int]:
+    """Spikes of ``shape`` as uint8 (counts up to 3 for countmix) and their bits."""
+    bits = 2 if codec == "countmix" else 1
+    x = spikes(shape, seed=3).astype(np.uint8)
+    return (x * np.random.default_rng(4).integers(1, 4, shape, dtype=np.uint8) if bits == 2 else x), bits
+
+
+@pytest.mark.parametrize("codec", MIXING)
+@pytest.mark.parametrize("framing", ["file", "message"])
+def test_one_sample_chunks_of_a_mixing_codec_read_back_through_zarr(tmp_path, codec, framing):
+    # Found by an outside probe: written without error, every chunk of one sample (the layout
+    # docs/integrations.md gives for random access) was refused on reading - LimitError "needs
+    # 2114 bytes of working memory, over max_bytes=784": the zarr codec caps a chunk's decoding at
+    # its own size, and these codecs' planes of one sample cost ~23 bytes an element.
+    x, bits = small_chunks_array((4, 6, 4, 7, 7), codec)
+    for shards in (None, (4, 6, 4, 7, 7)):
+        path = tmp_path / f"{shards is None}.zarr"
+        z = zarr.create_array(path, shape=x.shape, dtype=x.dtype, chunks=(4, 1, 4, 7, 7), shards=shards,
+                              serializer=SpikeZarrCodec(codec=codec, framing=framing, bits=bits), compressors=None)
+        z[...] = x
+        np.testing.assert_array_equal(zarr.open_array(path, mode="r")[...], x)
+
+
+@pytest.mark.parametrize("codec", MIXING)
+def test_one_sample_chunks_of_a_mixing_codec_decode_through_numcodecs(codec):
+    # The same probe: SpikeCodec(framing="message") decoded a message under max_bytes = its size.
+    x, bits = small_chunks_array((4, 1, 4, 7, 7), codec)
+    for framing in ("file", "message"):
+        c = SpikeCodec(codec=codec, framing=framing, bits=bits)
+        np.testing.assert_array_equal(np.asarray(c.decode(c.encode(x))).reshape(x.shape), x)
+
+
+def test_a_strided_view_of_the_encoded_bytes_decodes():
+    # Found by an outside probe: refused as "a chunk to decode is the encoded bytes (any buffer),
+    # got ndarray" - an ndarray of the right bytes, only not contiguous.
+    c = SpikeCodec()
+    x = spikes((3, 4, 5))
+    strided = np.frombuffer(c.encode(x), np.uint8).repeat(2)[::2]
+    np.testing.assert_array_equal(c.decode(strided), x)
+
+
+def test_a_bfloat16_tensor_is_refused_by_its_own_dtype():
+    # The same probe: refused as "got dtype float32", a type the user never gave.
+    import torch  # installed by the set-up (the README's test command)
+    with pytest.raises(ValueError, match=r"got dtype torch\.bfloat16"):
+        SpikeCodec().encode(torch.zeros(2, 3, dtype=torch.bfloat16))

@@ -176,8 +176,9 @@ def test_working_memory_of_a_chunk_counts_against_max_bytes(codec):
     # Found by an outside probe: a 59 KB framemix file of one sample of 2**25 channels at 1 x 1
     # (32 MiB declared) took 800 MB to decode under --max-bytes 40M: the kernels' zero-padded
     # planes of one sample (9x the sample at 1 x 1) and its neurons' histories, ~24 bytes an
-    # element, counted nowhere. Now refused before any allocation; read when max_bytes allows.
-    one_sample = np.zeros((1, 1, 1 << 20, 1, 1), np.uint8)
+    # element, counted nowhere. Now refused before any allocation when over max_bytes and 64 MiB
+    # (here 96 MiB); read when max_bytes allows.
+    one_sample = np.zeros((1, 1, 1 << 22, 1, 1), np.uint8)
     one_sample[0, 0, ::97] = 1
     data = spikecodec.encode(one_sample, codec=codec)
     with pytest.raises(spikecodec.LimitError, match="working memory") as info:
@@ -185,7 +186,11 @@ def test_working_memory_of_a_chunk_counts_against_max_bytes(codec):
     assert info.value.code == "limit-bytes" and info.value.offset is not None
     report = spikecodec.validate(data, max_bytes=8 << 20)
     assert not report.ok and report.conforming_so_far
-    np.testing.assert_array_equal(spikecodec.decode(data), one_sample)
+    np.testing.assert_array_equal(spikecodec.decode(data, max_bytes=100 << 20), one_sample)
+    # A quarter of it needs 24 MiB, under the 64 MiB floor: read at max_bytes = its own size, as
+    # zarr's, numcodecs' and the link's readers cap a chunk.
+    quarter = np.ascontiguousarray(one_sample[:, :, : 1 << 20])
+    np.testing.assert_array_equal(spikecodec.decode(spikecodec.encode(quarter, codec=codec), max_bytes=quarter.size), quarter)
     # Many samples of a layer's usual planes: working memory a fraction of the chunk, read at
     # max_bytes = the array's own size.
     layer = (np.random.default_rng(1).random((2, 64, 16, 7, 7)) < 0.2).astype(np.uint8)
