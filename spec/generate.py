@@ -3227,6 +3227,13 @@ def recovery_vectors(valid: dict[str, bytes]) -> dict[str, tuple[bytes, np.ndarr
     cut = cbase[: cents[-1].offset + cents[-1].size // 2]
     # A file shorter than its header and a trailer is reported at its end, not 24 bytes before it.
     out["recover-compact-truncated"] = (cut, cvalues[:3], len(cut) - 24 if len(cut) - 24 >= _parts(cbase)[1] else len(cut), "no trailer")
+
+    # G = 0 (3 x 0 x 4: no record), its trailer cut off: a damaged file of no records recovers to
+    # 0 rows, where the complete one reads as its header's 3 (FORMAT.md 10).
+    ebase = valid["empty-inner-axis"]
+    cut = ebase[:-24]
+    out["recover-empty-inner-axis-truncated"] = (cut, make_array(VALID["empty-inner-axis"]["array"])[:0],
+                                                 len(cut) - 24 if len(cut) - 24 >= _parts(ebase)[1] else len(cut), "no trailer")
     return out
 
 
@@ -3646,6 +3653,7 @@ RECOVER_CODES = {
     "recover-index-damaged": "index-crc",
     "recover-past-shape": "trailer-magic",
     "recover-compact-truncated": "trailer-magic",
+    "recover-empty-inner-axis-truncated": "trailer-magic",
 }
 
 # The same for the broken prior files that fail to load (stage "load"); "bind" ones raise ValueError.
