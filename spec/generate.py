@@ -2648,6 +2648,14 @@ def _invalid_outside_fourth_round(valid: dict[str, bytes]) -> dict[str, tuple[by
     chead = tall[: 16 + struct.unpack_from("<I", tall, 12)[0] + 4]  # the header alone (its records were classic)
     rec = b"".join(CompactRecords(tag=chead[-4:], row_height=1 << 62).build(0, (0,), (1 << 62,), 0, b""))
     out["stream-rows-past-2-62"] = (_compact_file(chead, [rec], 1, 1 << 62), len(chead), "extent limit")
+    # The same limit met by two rows of classic records, each of them within it (2^61 + 2^61): an
+    # outside writer found the reference reader's check of a whole index missed the sum.
+    half = _raw_header(classic, shape=[(1 << 64) - 1, 0], chunk=[1 << 61])
+    hhead = half[: _parts(half)[1]]
+    recs = [b"".join(encode_chunk((r,), (1 << 61,), 0, b"")) for r in (0, 1 << 61)]
+    ents = [IndexEntry(len(hhead) + i * len(recs[0]), len(recs[0]), r, 1 << 61, 0) for i, r in enumerate((0, 1 << 61))]
+    body = hhead + b"".join(recs)
+    out["classic-rows-past-2-62"] = (_finish(body, ents), len(body), "extent limit")
     out["metadata-nested-513"] = (_set_metadata_raw(valid["spikes-raw"], b'{"a":' + b"[" * 512 + b"]" * 512 + b"}"), 16,
                                   "nested")
     zbase = valid["spikes-zstd"]
@@ -3463,6 +3471,7 @@ INVALID_CODES = {
     "metadata-integer-past-double": "json-invalid",
     "no-record-bytes-before-index": "index-end",
     "stream-rows-past-2-62": "row-past-shape",
+    "classic-rows-past-2-62": "row-past-shape",
     "metadata-nested-513": "json-invalid",
     "zstd-window-log-32": "zstd-frame",
     "zstd-dictionary-no-content-size": "zstd-no-content-size",

@@ -18,7 +18,7 @@ from .. import layout
 from ..codecs import ChunkSpec
 from ..elements import DTypeOverflowError, elements_as, output_dtype
 from ..errors import FormatError, LimitError
-from ..limits import MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option, usable_cpus
+from ..limits import MAX_EXTENT, MAX_TOTAL_ELEMENTS, ReadLimits, as_limits, count_option, flag_option, usable_cpus
 from ..codecs import Pipeline
 from ..prior import Prior, PriorLike, as_priors
 from .chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache
@@ -204,7 +204,9 @@ def _tiles(fields: np.ndarray, h: Header, per_row: int, data_start: int, index_o
     ends = np.cumsum(first)
     if (starts[1:, 0] != ends[:-1]).any() or starts[0, 0] != 0:
         return False
-    return h.shape[0] is None or int(ends[-1]) == h.shape[0]
+    # Only the last row can end at or past 2**62 (every start is below it), so no sum wrapped; its end
+    # is held to a known shape[0], or to the extent limit of a stream of unknown length (FORMAT.md 4.1).
+    return int(ends[-1]) == h.shape[0] if h.shape[0] is not None else int(ends[-1]) <= MAX_EXTENT
 
 
 def _first_index_problem(fields: np.ndarray, h: Header, data_start: int, index_offset: int) -> None:
