@@ -763,6 +763,19 @@ VALID["neuronmix-axes-merged"] = {"array": {"shape": [3, 2, 3, 4, 3, 3], "bits":
                                   "encode": {"codec": "neuronmix", "axes": ["T", "S", "t", "C", "H", "W"], "chunk": [3]}}
 VALID["neuronmix-axes-no-t"] = {"array": {"shape": [6, 5, 4, 4], "bits": 4, "rate": 0.4, "seed": 221, "correlated": True},
                                 "encode": {"codec": "neuronmix", "axes": ["N", "C", "H", "W"], "chunk": [6]}}
+# Added later (format unchanged), rules of 9.4.15 and those it builds on that an outside decoder of
+# framemix planted errors in and still passed every framemix vector above (spec/README.md): the
+# decision test `code <= mid` (found among seeds 190..391: a reader testing `<` fails the end check);
+# the canonical view of reordered and of merged axes; compact records. The exact end against a
+# trailing 0xFF byte: invalid/framemix-trailing-ff.
+VALID["framemix-code-at-mid"] = {"array": {"shape": [1, 1, 1, 24, 24], "bits": 2, "rate": 0.005, "seed": 391},
+                                 "encode": {"codec": "framemix", "chunk": [1]}}
+VALID["framemix-axes-order"] = {"array": {"shape": [4, 3, 5, 2, 3], "bits": 2, "rate": 0.3, "seed": 222, "correlated": True},
+                                "encode": {"codec": "framemix", "axes": ["N", "H", "W", "C", "T"], "chunk": [2]}}
+VALID["framemix-axes-merged"] = {"array": {"shape": [3, 2, 3, 4, 3, 3], "bits": 1, "rate": 0.3, "seed": 223, "correlated": True},
+                                 "encode": {"codec": "framemix", "axes": ["T", "S", "t", "C", "H", "W"], "chunk": [3]}}
+VALID["framemix-compact"] = {"array": {"shape": [2, 6, 4, 3, 3], "bits": 1, "rate": 0.3, "seed": 224, "correlated": True},
+                             "encode": {"codec": "framemix", "chunk": [2, 2], "records": "compact"}}
 # Added later (format unchanged), rules of 9.4.12 that an outside implementation of ctxfast
 # misread and still passed every vector above: the magnitude groups' cap of 256 with bits > 1
 # (Gm = min(C, 256, 2^(14 - bits)): C = 257 of 2-bit counts, channel 256 in group 0, not 256; a
@@ -2126,18 +2139,25 @@ def _invalid_winmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]
     # Added after the outside implementation of 9.4.11: as ctxmix-extra-final-byte, a 0xFF byte
     # appended to a coded payload (still shorter than B). It decodes to the same values, as bytes
     # past the end read as 0xFF: only the exact-end rule rejects it.
-    base = valid["winmix-spikes"]
+    out["winmix-trailing-ff"] = _trailing_ff(valid, "winmix-spikes", kernels)
+    return out
+
+
+def _trailing_ff(valid: dict[str, bytes], name: str, kernels: ModuleType) -> tuple[bytes, int, str]:
+    """The valid vector ``name`` (a mix-family codec's spikes) with a 0xFF byte appended to its
+    first chunk's coded payload (still shorter than B): it decodes to the same values, as bytes
+    past the end read as 0xFF, so only the exact-end rule rejects it."""
+    base = valid[name]
     start = _parts(base)[1]
     with spikecodec.open(base) as r:
         packed = r.chunk_spec(0).packed_nbytes
     first: list[bytes] = []
     _rebuild_chunks(base, lambda i, o, e, s, p: (first.append(bytes(p)) if i == 0 else None, (o, e, s, p))[1])
     assert len(first[0]) + 1 < packed
-    canon = make_array(VALID["winmix-spikes"]["array"])[: VALID["winmix-spikes"]["encode"]["chunk"][0]]
+    canon = make_array(VALID[name]["array"])[: VALID[name]["encode"]["chunk"][0]]
     assert _decodes_as(kernels, first[0], canon) and _decodes_as(kernels, first[0] + b"\xff", canon)
     body, ents = _rebuild_chunks(base, lambda i, o, e, s, p: (o, e, s, p + b"\xff" if i == 0 else p))
-    out["winmix-trailing-ff"] = (_finish(body, ents), start, "corrupt payload")
-    return out
+    return _finish(body, ents), start, "corrupt payload"
 
 
 def _chunk_payloads(data: bytes) -> list[bytes]:
@@ -2179,7 +2199,9 @@ def _invalid_framemix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, st
     invalid vector (:func:`_window_mixing_rules`), its prior's of a chanmix prior."""
     from spikecodec.codecs.kernels import framemix as kernels
 
-    return _window_mixing_rules(valid, "framemix", kernels, "framemix-spikes", "chanmix")
+    out = _window_mixing_rules(valid, "framemix", kernels, "framemix-spikes", "chanmix")
+    out["framemix-trailing-ff"] = _trailing_ff(valid, "framemix-spikes", kernels)  # added later: see VALID["framemix-code-at-mid"]
+    return out
 
 
 def _invalid_neuronmix(valid: dict[str, bytes]) -> dict[str, tuple[bytes, int, str]]:
@@ -3535,6 +3557,7 @@ INVALID_CODES = {
     "chanmix-prior-of-countmix": "prior-mismatch",
     "framemix-payload-too-long": "mix-too-long",
     "framemix-corrupt-end": "mix-end",
+    "framemix-trailing-ff": "mix-end",
     "framemix-extra-final-byte": "mix-end",
     "framemix-final-byte-not-low": "mix-end",
     "framemix-value-too-large-4bit": "symbol-above-top",
