@@ -266,6 +266,8 @@ class ServeClient:
             raise ValueError(f"an image id is an integer 0 <= id < 2**64, got {image_id!r:.40}")
         if not isinstance(message, (bytes, bytearray, memoryview)):
             raise TypeError(f"a chunk message is bytes (LinkEncoder.encode's), got {type(message).__name__}")
+        if not len(message):  # LinkEncoder.encode of no frames; the server would end the whole stream (4010)
+            raise ValueError(f"image {image_id}: the message is empty (LinkEncoder.encode of no frames makes none): send one image's message")
         image_id = int(image_id)
         try:
             self._send(P.encode_image(image_id, message))

@@ -181,6 +181,7 @@ class CloudService:
         self.draining = False
         self.broken: str | None = None  # why the model worker is gone
         self.streams: set[Session] = set()
+        self.handshaking: set[asyncio.Task[Any]] = set()  # connections before their ready frame: a drain closes them with 1001
         self.per_client: collections.Counter[str] = collections.Counter()
         self.next_sid = 0
 
@@ -281,7 +282,14 @@ class CloudService:
         client = None  # the identity once its stream is counted against it
         who = None  # the identity once the hello is authenticated (for the log of a refusal)
         session = None
+        task = asyncio.current_task()
+        assert task is not None
+        self.handshaking.add(task)
+        # One handshake_timeout for the hello and the header together (each had its own: 20 s in all).
+        handshake_ends = asyncio.get_running_loop().time() + self.config.handshake_timeout
         try:
+            if self.draining:
+                raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams")
             hello = P.Hello.parse(await self._receive(ws, P.HELLO_MAX_BYTES, self.config.handshake_timeout, "hello"))
             who = self.authenticate(hello, ws.client.host if ws.client else "?")
             if self.broken is not None:
@@ -291,7 +299,10 @@ class CloudService:
                 raise P.ProtocolError(P.TOO_MANY_STREAMS, f"{self.config.max_streams_per_client} streams already open for this client")
             client = who
             self.per_client[client] += 1
-            header = await self._receive(ws, self.config.max_header_bytes, self.config.handshake_timeout, "header message")
+            header = await self._receive(ws, self.config.max_header_bytes,
+                                         max(0.0, handshake_ends - asyncio.get_running_loop().time()), "header message",
+                                         said=f"{self.config.handshake_timeout:g} s of connecting")
+            self.handshaking.discard(task)  # from here a drain is seen by the checks below (the worker may be opening its stream)
             if self.draining:
                 raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams")
             session = await self.open_stream(header, hello, client)
@@ -303,6 +314,7 @@ class CloudService:
             await self._send(ws, P.encode_ready(self.ready_info()))
             await self._serve(ws, session)
         except P.ProtocolError as exc:
+            self.handshaking.discard(task)  # refused: its close is not cancelled by a drain
             if exc.code != P.GOING_AWAY:
                 self.metrics.errors.labels(exc.kind).inc()
                 peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"  # one line a refused client; its own text escaped and cut
@@ -312,11 +324,19 @@ class CloudService:
         except ClientGone as exc:
             if exc.code not in (P.NORMAL, P.GOING_AWAY):
                 self.metrics.errors.labels("disconnected").inc()
+        except asyncio.CancelledError:
+            if not (self.draining and task in self.handshaking):
+                raise
+            # The drain cancelled a handshake (the hello or the header awaited): closed as a stream
+            # is, 1001 with the reason, where uvicorn's shutdown closed it 1012 without one.
+            task.uncancel()
+            await self._close(ws, P.GOING_AWAY, "server shutting down: no new streams")
         except Exception:
             log.exception("stream failed")
             self.metrics.errors.labels("internal").inc()
             await self._close(ws, P.INTERNAL, "internal error")
         finally:
+            self.handshaking.discard(task)
             if session is not None:
                 session.gone = True
                 session.shard.worker.tell(b"C", U32.pack(session.sid))  # the worker drops its decoder
@@ -468,13 +488,14 @@ class CloudService:
         except (OSError, RuntimeError, WebSocketDisconnect) as exc:
             raise ClientGone(None) from exc
 
-    async def _receive(self, ws: WebSocket, limit: int, timeout: float, what: str) -> bytes:
-        """The next binary frame, at most ``limit`` bytes, within ``timeout`` seconds."""
+    async def _receive(self, ws: WebSocket, limit: int, timeout: float, what: str, said: str | None = None) -> bytes:
+        """The next binary frame, at most ``limit`` bytes, within ``timeout`` seconds (``said``:
+        how the refusal names that time, else "``timeout`` s")."""
         try:
             async with asyncio.timeout(timeout):
                 message = await ws.receive()
         except TimeoutError:
-            raise P.ProtocolError(P.TIMEOUT, f"no whole {what} within {timeout:g} s") from None
+            raise P.ProtocolError(P.TIMEOUT, f"no whole {what} within {said or f'{timeout:g} s'}") from None
         return self._frame(message, limit, what)
 
     @staticmethod
@@ -499,6 +520,8 @@ class CloudService:
         """Refuse new streams and images, answer those in flight, wait (at most ``timeout``
         seconds) until every stream has closed."""
         self.draining = True
+        for task in list(self.handshaking):  # closed with 1001 (stream, above), not left to uvicorn's 1012
+            task.cancel()
         for session in list(self.streams):
             if session.reader_task is not None:
                 session.reader_task.cancel()

@@ -297,3 +297,11 @@ def test_serve_takes_an_ipv6_host_as_a_url_writes_it(capsys):
 def test_serve_without_a_host_names_the_option(host, capsys):
     # --host "" was ":PORT: Name or service not known", naming no option.
     one_line(capsys, main(["serve", "--host", host, "--port", str(free_port()), "-q"]), 2, "--host", "no address")
+
+
+def test_an_empty_message_is_refused_by_the_client(server, header, images):
+    # Found by an outside probe: LinkEncoder.encode of no frames gives b""; sent, the server ended
+    # the whole stream (4010, "an image frame of 8 bytes ... expected"), the message's emptiness unsaid.
+    with ServeClient(server.address, token=TOKEN, header=header) as client:
+        with pytest.raises(ValueError, match="image 5: the message is empty"):
+            client.send(5, b"")

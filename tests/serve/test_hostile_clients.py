@@ -510,3 +510,39 @@ def test_client_ids_must_number_the_images_and_be_in_range(server, spikes):
             client.send(0, 5)
         result = client.predict_messages(messages, ids=[np.uint64(7), 8, 9, 10, 11])
         assert list(result.ids) == [7, 8, 9, 10, 11]
+
+
+def close_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(code, reason) of each close frame in what a server sent."""
+    return [(struct.unpack(">H", body[:2])[0], body[2:]) for op, body in server_frames(data) if op == 8]
+
+
+def test_the_hello_and_the_header_share_one_handshake_timeout(server, stream_start):
+    # Found by an outside probe: each had its own handshake_timeout, so a hello at 0.8 of it and a
+    # header at 1.6 opened a stream (docs/serve.md: "hello and header within 10 s").
+    sock, data = upgraded(server.address)
+    with sock:
+        time.sleep(0.6 * HANDSHAKE)
+        sock.sendall(masked_frame(stream_start[0]))
+        time.sleep(0.6 * HANDSHAKE)
+        with contextlib.suppress(OSError):  # the server may have closed already
+            sock.sendall(masked_frame(stream_start[1]))
+        closes = close_frames(read_to_the_end(sock, data))
+    assert closes == [(P.TIMEOUT, f"no whole header message within {HANDSHAKE:g} s of connecting".encode())]
+
+
+def test_a_drain_closes_connections_in_their_handshake_with_1001(spikes, stream_start):
+    # Found by the same probe: a connection that had sent its hello but not its header, or nothing
+    # yet, was closed by uvicorn's shutdown with 1012 and no reason; a stream's close is 1001.
+    config = ServeConfig(tokens=[TOKEN], max_batch=32, max_wait_ms=3, idle_timeout=3, handshake_timeout=5, workers=1)
+    with serve(config) as running:
+        quiet, quiet_data = upgraded(running.address)
+        halfway, halfway_data = upgraded(running.address)
+        with quiet, halfway:
+            halfway.sendall(masked_frame(stream_start[0]))
+            time.sleep(0.3)
+            draining = threading.Thread(target=running.drain)
+            draining.start()
+            for sock, data in ((quiet, quiet_data), (halfway, halfway_data)):
+                assert close_frames(read_to_the_end(sock, data)) == [(1001, b"server shutting down: no new streams")]
+            draining.join(10)
