@@ -58,6 +58,7 @@ log = logging.getLogger("spikecodec.serve")
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 WORKERS_ENV = "SPIKECODEC_SERVE_WORKERS"  # the worker count when ServeConfig.workers is None
+NO_NEW_STREAMS = "server shutting down: no new streams"  # the reason of a 1001 before a stream began
 
 
 def default_workers() -> int:
@@ -289,7 +290,7 @@ class CloudService:
         handshake_ends = asyncio.get_running_loop().time() + self.config.handshake_timeout
         try:
             if self.draining:
-                raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams")
+                raise P.ProtocolError(P.GOING_AWAY, NO_NEW_STREAMS)
             hello = P.Hello.parse(await self._receive(ws, P.HELLO_MAX_BYTES, self.config.handshake_timeout, "hello"))
             who = self.authenticate(hello, ws.client.host if ws.client else "?")
             if self.broken is not None:
@@ -304,10 +305,10 @@ class CloudService:
                                          said=f"{self.config.handshake_timeout:g} s of connecting")
             self.handshaking.discard(task)  # from here a drain is seen by the checks below (the worker may be opening its stream)
             if self.draining:
-                raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams")
+                raise P.ProtocolError(P.GOING_AWAY, NO_NEW_STREAMS)
             session = await self.open_stream(header, hello, client)
             if self.draining or self.broken is not None:  # began while the worker opened the stream
-                raise P.ProtocolError(P.GOING_AWAY, "server shutting down: no new streams") if self.draining else P.ProtocolError(P.INTERNAL, self.broken or "")
+                raise P.ProtocolError(P.GOING_AWAY, NO_NEW_STREAMS) if self.draining else P.ProtocolError(P.INTERNAL, self.broken or "")
             self.metrics.streams_opened.inc()
             self.streams.add(session)  # before any await: a drain from now on waits for this stream
             self.metrics.streams.inc()
@@ -330,7 +331,7 @@ class CloudService:
             # The drain cancelled a handshake (the hello or the header awaited): closed as a stream
             # is, 1001 with the reason, where uvicorn's shutdown closed it 1012 without one.
             task.uncancel()
-            await self._close(ws, P.GOING_AWAY, "server shutting down: no new streams")
+            await self._close(ws, P.GOING_AWAY, NO_NEW_STREAMS)
         except Exception:
             log.exception("stream failed")
             self.metrics.errors.labels("internal").inc()
